@@ -1,0 +1,112 @@
+import type { Advertiser, Campaign, Creative } from "../../gen/chorus/v1/campaign_pb.ts";
+import { EntityStatus } from "../../gen/chorus/v1/campaign_pb.ts";
+import { DEFAULT_DIM, embed, feature, topLevelCategory, type WeightedFeature } from "../features/feature-space.ts";
+
+/** One servable ad: an active creative of an active campaign of an active advertiser. */
+export interface Candidate {
+  /** Position in the inventory order: the index agents' votes and the kernel use. */
+  readonly index: number;
+  readonly creative: Creative;
+  readonly campaign: Campaign;
+  readonly advertiser: Advertiser | undefined;
+  /** Dense ids for the kernel's competitive separation. */
+  readonly advertiserSlot: number;
+  readonly categorySlot: number;
+  readonly embedding: Float32Array;
+}
+
+/** The arrays the kernel keeps resident per inventory version. */
+export interface InventoryArrays {
+  readonly count: number;
+  readonly dim: number;
+  readonly embeddings: Float32Array;
+  readonly durationMs: Int32Array;
+  readonly advertiserId: Int32Array;
+  readonly categoryId: Int32Array;
+}
+
+/**
+ * An immutable snapshot of the servable catalog. Every process builds the same candidate order (by creative id)
+ * and the same version (a hash of the entity revisions), so a vote computed in an agent process lines up with the
+ * gateway's candidates whenever the versions match.
+ */
+export class Inventory {
+  readonly candidates: readonly Candidate[];
+  readonly version: number;
+  readonly arrays: InventoryArrays;
+  private readonly byCreative: Map<string, Candidate>;
+
+  constructor(
+    advertisers: ReadonlyMap<string, Advertiser>,
+    campaigns: ReadonlyMap<string, Campaign>,
+    creatives: ReadonlyMap<string, Creative>,
+    readonly dim = DEFAULT_DIM,
+  ) {
+    const servable = [...creatives.values()]
+      .filter((cr) => cr.status === EntityStatus.ACTIVE)
+      .map((creative) => ({ creative, campaign: campaigns.get(creative.campaignId) }))
+      .filter((x): x is { creative: Creative; campaign: Campaign } => x.campaign?.status === EntityStatus.ACTIVE)
+      .filter(
+        ({ campaign }) =>
+          (advertisers.get(campaign.advertiserId)?.status ?? EntityStatus.ACTIVE) === EntityStatus.ACTIVE,
+      )
+      .sort((a, b) => (a.creative.id < b.creative.id ? -1 : 1));
+
+    const advertiserSlots = new Map<string, number>();
+    const categorySlots = new Map<string, number>();
+    const slot = (map: Map<string, number>, key: string) => {
+      let s = map.get(key);
+      if (s === undefined) map.set(key, (s = map.size));
+      return s;
+    };
+    const n = servable.length;
+    const embeddings = new Float32Array(n * dim);
+    const durationMs = new Int32Array(n);
+    const advertiserId = new Int32Array(n);
+    const categoryId = new Int32Array(n);
+    let hash = 0x811c9dc5;
+    const mix = (text: string) => {
+      for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+    };
+    this.candidates = servable.map(({ creative, campaign }, index) => {
+      const advertiser = advertisers.get(campaign.advertiserId);
+      const candidate: Candidate = {
+        index,
+        creative,
+        campaign,
+        advertiser,
+        advertiserSlot: slot(advertiserSlots, campaign.advertiserId),
+        categorySlot: slot(categorySlots, topLevelCategory(creative.iabCategory || "none")),
+        embedding: embed(adFeatures(campaign, creative), dim, embeddings.subarray(index * dim, (index + 1) * dim)),
+      };
+      durationMs[index] = creative.durationMs;
+      advertiserId[index] = candidate.advertiserSlot;
+      categoryId[index] = candidate.categorySlot;
+      mix(`${creative.id}@${creative.revision};${campaign.id}@${campaign.revision};${advertiser?.revision ?? 0}|`);
+      return candidate;
+    });
+    // 32 bits of FNV plus the count: equal catalogs give equal versions in every process.
+    this.version = n * 2 ** 32 + (hash >>> 0);
+    this.arrays = { count: n, dim, embeddings, durationMs, advertiserId, categoryId };
+    this.byCreative = new Map(this.candidates.map((c) => [c.creative.id, c]));
+  }
+
+  get size(): number {
+    return this.candidates.length;
+  }
+
+  byCreativeId(id: string): Candidate | undefined {
+    return this.byCreative.get(id);
+  }
+}
+
+/** What an ad is about, in the shared feature space: its targeting genres and moods and its category. */
+export function adFeatures(campaign: Campaign, creative: Creative): WeightedFeature[] {
+  const t = campaign.targeting;
+  const out: WeightedFeature[] = [];
+  for (const g of t?.genres ?? []) out.push([feature.genre(g), 1]);
+  for (const m of t?.moods ?? []) out.push([feature.mood(m), 0.7]);
+  for (const k of t?.contentKinds ?? []) out.push([feature.contentKind(k), 0.3]);
+  if (creative.iabCategory) out.push([feature.category(creative.iabCategory), 0.5]);
+  return out;
+}

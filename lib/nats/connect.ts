@@ -1,0 +1,24 @@
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+
+export type { NatsConnection };
+
+export interface ConnectOptions {
+  servers: string;
+  /** Shown in `nats server report connections`: which process is which. */
+  name: string;
+}
+
+/**
+ * Connects with the settings every Chorus process uses: reconnect forever (the gateway keeps serving from its
+ * leases while NATS is away), short ping interval so a dead server is noticed within seconds.
+ */
+export function connectNats({ servers, name }: ConnectOptions): Promise<NatsConnection> {
+  return connect({
+    servers,
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    pingInterval: 5_000,
+    maxPingOut: 2,
+  });
+}

@@ -1,0 +1,152 @@
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/**
+ * A private nats-server child process with JetStream on: Chorus's embedded default when NATS_URL is unset,
+ * and what every test starts for itself.
+ *
+ * States: idle -> starting -> running -> stopping -> stopped. `start()` resolves only once the server accepts
+ * connections; `stop()` sends SIGTERM (nats-server flushes JetStream and exits) and escalates to SIGKILL after
+ * a grace period so that no child outlives its parent.
+ */
+export type NatsServerState = "idle" | "starting" | "running" | "stopping" | "stopped";
+
+export interface NatsServerOptions {
+  /** Folder for JetStream files; a fresh folder under the OS temp dir when unset. */
+  storeDir?: string;
+  /** Client port; a free port when unset or 0. */
+  port?: number;
+  /** Path or name of the nats-server binary. */
+  binary?: string;
+  /** Extra command-line arguments. */
+  args?: string[];
+  /** Print the server's log to this process's stderr. */
+  inheritLogs?: boolean;
+}
+
+export class NatsServerNotInstalledError extends Error {
+  override readonly name = "NatsServerNotInstalledError";
+  constructor(binary: string) {
+    super(
+      `nats-server ("${binary}") was not found. Install Debian's package (apt-get install -y nats-server) ` +
+        "or point Chorus at a running server with NATS_URL=nats://host:4222.",
+    );
+  }
+}
+
+export class NatsServerProcess {
+  state: NatsServerState = "idle";
+  port = 0;
+  readonly storeDir: string;
+  private child: ChildProcess | undefined;
+  private readonly binary: string;
+  private exited: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: NatsServerOptions = {}) {
+    this.binary = options.binary ?? process.env.NATS_SERVER_BIN ?? "nats-server";
+    this.storeDir = options.storeDir ?? join(tmpdir(), `chorus-nats-${process.pid}-${Date.now()}`);
+  }
+
+  get url(): string {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+
+  /** True when the binary can be executed. */
+  static isInstalled(binary = process.env.NATS_SERVER_BIN ?? "nats-server"): boolean {
+    return spawnSync(binary, ["--version"], { stdio: "ignore" }).status === 0;
+  }
+
+  async start(): Promise<this> {
+    if (this.state !== "idle" && this.state !== "stopped")
+      throw new Error(`cannot start nats-server in state ${this.state}`);
+    if (!NatsServerProcess.isInstalled(this.binary)) throw new NatsServerNotInstalledError(this.binary);
+    this.state = "starting";
+    this.port = this.options.port || (await freePort());
+    mkdirSync(this.storeDir, { recursive: true });
+    const args = [
+      "-a",
+      "127.0.0.1",
+      "-p",
+      String(this.port),
+      "-js",
+      "-sd",
+      this.storeDir,
+      ...(this.options.args ?? []),
+    ];
+    const child = spawn(this.binary, args, {
+      stdio: ["ignore", "ignore", this.options.inheritLogs ? "inherit" : "pipe"],
+    });
+    this.child = child;
+    let stderr = "";
+    child.stderr?.on("data", (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-4000);
+    });
+    this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
+    child.once("exit", () => {
+      this.state = "stopped";
+    });
+    try {
+      await waitForPort(this.port, 10_000, () => this.state === "stopped");
+    } catch (err) {
+      await this.stop();
+      throw new Error(`nats-server did not start on port ${this.port}: ${(err as Error).message}\n${stderr}`);
+    }
+    this.state = "running";
+    // A parent that exits without calling stop() must not leave the child behind.
+    process.once("exit", () => child.kill("SIGKILL"));
+    return this;
+  }
+
+  /** Kills the server without letting it flush (for fault tests), then waits for the exit. */
+  async kill(): Promise<void> {
+    if (!this.child || this.state === "stopped") return;
+    this.child.kill("SIGKILL");
+    await this.exited;
+  }
+
+  async stop(graceMs = 5_000): Promise<void> {
+    const child = this.child;
+    if (!child || this.state === "stopped") return;
+    this.state = "stopping";
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+/** Asks the kernel for a free TCP port on loopback. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, timeoutMs: number, gaveUp: () => boolean): Promise<void> {
+  const { connect } = await import("node:net");
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (gaveUp()) throw new Error("process exited");
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, "127.0.0.1");
+      socket.once("connect", () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once("error", () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms`);
+}
