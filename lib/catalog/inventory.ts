@@ -55,9 +55,10 @@ export class Inventory {
     const advertiserSlots = new Map<string, number>();
     const categorySlots = new Map<string, number>();
     const slot = (map: Map<string, number>, key: string) => {
-      let s = map.get(key);
-      if (s === undefined) map.set(key, (s = map.size));
-      return s;
+      const known = map.get(key);
+      if (known !== undefined) return known;
+      map.set(key, map.size);
+      return map.size - 1;
     };
     const n = servable.length;
     const embeddings = new Float32Array(n * dim);
