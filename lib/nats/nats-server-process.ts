@@ -50,6 +50,10 @@ export class NatsServerProcess {
     this.storeDir = options.storeDir ?? join(tmpdir(), `chorus-nats-${process.pid}-${Date.now()}`);
   }
 
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   get url(): string {
     return `nats://127.0.0.1:${this.port}`;
   }

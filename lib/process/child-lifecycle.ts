@@ -1,0 +1,28 @@
+/**
+ * What every Chorus process does at its edges: tell a parent launcher it is ready (over the IPC channel when one
+ * exists, so the launcher waits for real readiness instead of sleeping), and shut down once on SIGTERM, SIGINT or
+ * the parent's death (the IPC channel closing), so that Ctrl-C on the launcher leaves no orphans.
+ */
+export function signalReady(info: Record<string, unknown> = {}): void {
+  process.send?.({ type: "ready", pid: process.pid, ...info });
+}
+
+export function onShutdown(stop: (reason: string) => Promise<void>, { graceMs = 10_000 } = {}): void {
+  let stopping = false;
+  const run = (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    // A stop that hangs must not keep the process alive forever.
+    setTimeout(() => process.exit(1), graceMs).unref();
+    stop(reason).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(`shutdown after ${reason} failed:`, err);
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", () => run("SIGTERM"));
+  process.once("SIGINT", () => run("SIGINT"));
+  process.once("disconnect", () => run("parent exited"));
+}

@@ -1,0 +1,72 @@
+import { type ChildProcess, fork } from "node:child_process";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Repository root, whether running from source (tsx) or from dist/. */
+const here = fileURLToPath(import.meta.url);
+const fromSource = here.endsWith(".ts");
+export const repoRoot = resolve(dirname(here), fromSource ? "../.." : "../../..");
+
+/** The command-line for a process entry given without extension, e.g. "gateway/main". */
+export function entryArgs(entry: string): { script: string; execArgv: string[] } {
+  return fromSource
+    ? { script: join(repoRoot, `${entry}.ts`), execArgv: ["--import", "tsx"] }
+    : { script: join(repoRoot, "dist", `${entry}.js`), execArgv: [] };
+}
+
+export interface ChildSpec {
+  name: string;
+  entry: string;
+  env?: Record<string, string>;
+  /** How long to wait for the child's ready message. */
+  readyTimeoutMs?: number;
+}
+
+export interface RunningChild {
+  name: string;
+  pid: number;
+  process: ChildProcess;
+  ready: Record<string, unknown>;
+}
+
+/**
+ * Forks a Chorus process and resolves with its ready message (lib/process/child-lifecycle.ts). Output goes to this
+ * process's stdout/stderr prefixed by nothing: children log JSON lines with their own name.
+ */
+export function startChild(spec: ChildSpec, { silent = false } = {}): Promise<RunningChild> {
+  const { script, execArgv } = entryArgs(spec.entry);
+  const child = fork(script, [], {
+    execArgv,
+    env: { ...process.env, ...spec.env, CHORUS_PROCESS_NAME: spec.name },
+    stdio: silent ? ["ignore", "ignore", "pipe", "ipc"] : ["ignore", "inherit", "inherit", "ipc"],
+  });
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${spec.name} was not ready within ${spec.readyTimeoutMs ?? 30_000} ms\n${stderr}`));
+    }, spec.readyTimeoutMs ?? 30_000);
+    child.on("message", (msg: { type?: string }) => {
+      if (msg?.type !== "ready") return;
+      clearTimeout(timer);
+      resolvePromise({ name: spec.name, pid: child.pid!, process: child, ready: msg as Record<string, unknown> });
+    });
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${spec.name} exited before it was ready (code ${code}, signal ${signal})\n${stderr}`));
+    });
+  });
+}
+
+/** SIGTERM, wait for the exit, SIGKILL after the grace period. */
+export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  await exited;
+  clearTimeout(timer);
+}

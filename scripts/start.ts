@@ -1,0 +1,81 @@
+import { join } from "node:path";
+import { loadConfig, parsers } from "../lib/config/config.ts";
+import { repoRoot } from "../lib/process/launcher.ts";
+import { DemoTraffic } from "./demo/demo-traffic.ts";
+import { ensureNatsServer } from "./ensure-nats-server.ts";
+import { startMesh } from "./mesh.ts";
+
+/** `npm start`: the whole local mesh, the demo catalog and demo traffic, until Ctrl-C. */
+const config = loadConfig({
+  natsUrl: {
+    env: "NATS_URL",
+    default: "",
+    parse: parsers.string,
+    help: "use this NATS server instead of a private one",
+  },
+  dataDir: {
+    env: "CHORUS_DATA_DIR",
+    default: join(repoRoot, ".data"),
+    parse: parsers.string,
+    help: "where the private nats-server keeps JetStream files",
+  },
+  gatewayPort: {
+    env: "GATEWAY_PORT",
+    default: 8080,
+    parse: parsers.port,
+    help: "port of the gateway (Connect, gRPC, gRPC-Web)",
+  },
+  coordination: {
+    env: "CHORUS_COORDINATION",
+    default: "cached" as "cached" | "parallel" | "sequential",
+    parse: parsers.oneOf("cached", "parallel", "sequential"),
+    help: "how the gateway gathers agent votes",
+  },
+  demoRate: {
+    env: "DEMO_RATE",
+    default: 50,
+    parse: parsers.int(0, 100_000),
+    help: "demo decisions per second (0 = no demo traffic)",
+  },
+});
+
+if (!config.natsUrl) ensureNatsServer();
+process.env.LOG_LEVEL ??= "warn";
+console.log("Starting the Chorus mesh ...");
+const mesh = await startMesh({
+  natsUrl: config.natsUrl || undefined,
+  natsStoreDir: join(config.dataDir, "nats"),
+  gatewayPort: config.gatewayPort,
+  coordination: config.coordination,
+  demo: true,
+});
+console.log(
+  `NATS:    ${mesh.natsUrl}${config.natsUrl ? "" : " (private nats-server, JetStream in " + join(config.dataDir, "nats") + ")"}`,
+);
+console.log(`Gateway: ${mesh.gatewayUrl} (Connect, gRPC and gRPC-Web; coordination ${config.coordination})`);
+console.log(`Processes: ${mesh.processes.map((p) => `${p.name}[${p.pid}]`).join(" ")}`);
+
+const traffic =
+  config.demoRate > 0
+    ? new DemoTraffic(mesh.gatewayUrl, config.demoRate, (s) =>
+        console.log(
+          `t=${String(s.second).padStart(4)}s  ${String(s.decisions).padStart(5)} decisions/s  p50 ${s.p50Ms.toFixed(2)} ms  p99 ${s.p99Ms.toFixed(2)} ms  filled ${s.filled}  degraded ${s.degraded}  events ${s.events}  errors ${s.errors}`,
+        ),
+      )
+    : undefined;
+if (traffic) {
+  console.log(`Demo traffic: ${config.demoRate} decisions/s. Ctrl-C stops everything.`);
+  traffic.start();
+}
+
+let stopping = false;
+const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  console.log("\nStopping ...");
+  await traffic?.stop();
+  await mesh.stop();
+  process.exit(0);
+};
+process.on("SIGINT", stop);
+process.on("SIGTERM", stop);
