@@ -86,8 +86,10 @@ export class Inventory {
       mix(`${creative.id}@${creative.revision};${campaign.id}@${campaign.revision};${advertiser?.revision ?? 0}|`);
       return candidate;
     });
-    // 32 bits of FNV plus the count: equal catalogs give equal versions in every process.
-    this.version = n * 2 ** 32 + (hash >>> 0);
+    mix(`#${n}`);
+    // A 32-bit FNV of every entity revision (the kernel keys resident inventories by a u32): equal catalogs give
+    // equal versions in every process.
+    this.version = hash >>> 0;
     this.arrays = { count: n, dim, embeddings, durationMs, advertiserId, categoryId };
     this.byCreative = new Map(this.candidates.map((c) => [c.creative.id, c]));
   }
