@@ -1,0 +1,130 @@
+/**
+ * Prometheus metrics: one prom-client registry per process (`processMetrics()`), the same metric names in the
+ * gateway and the agents (a process only moves the ones it owns), and a tiny `/metrics` HTTP server.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { parsers } from "../lib/config/config.ts";
+
+/** Latency buckets in seconds: a decision's budget is tens of milliseconds, so resolution sits below 100 ms. */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5];
+
+export function createChorusMetrics(registry: Registry = new Registry()) {
+  const registers = [registry];
+  const activeVersions = new Map<string, string>();
+  const moduleVersion = new Gauge({
+    name: "chorus_module_version_info",
+    help: "Active version of each hot-swappable module (value 1 on the active version)",
+    labelNames: ["module", "version"] as const,
+    registers,
+  });
+  return {
+    registry,
+    decisions: new Counter({
+      name: "chorus_decisions_total",
+      help: "Decisions answered, by coordination mode and outcome (filled, a no-fill reason, or error)",
+      labelNames: ["coordination", "outcome"] as const,
+      registers,
+    }),
+    decideLatency: new Histogram({
+      name: "chorus_decide_duration_seconds",
+      help: "Time from request validated to response built, by coordination mode",
+      labelNames: ["coordination"] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    degradedAgents: new Counter({
+      name: "chorus_degraded_agents_total",
+      help: "Agents that did not vote in time and were replaced by a fallback, by agent and reason",
+      labelNames: ["agent", "reason"] as const,
+      registers,
+    }),
+    agentVoteLatency: new Histogram({
+      name: "chorus_agent_vote_duration_seconds",
+      help: "Time to obtain one agent's vote (round trip in the gateway, compute time in the agent)",
+      labelNames: ["agent", "coordination"] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    leases: new Gauge({
+      name: "chorus_spend_leases",
+      help: "Budget leases this process holds, by state (active, expiring, renewing)",
+      labelNames: ["state"] as const,
+      registers,
+    }),
+    spend: new Counter({
+      name: "chorus_spend_micros_total",
+      help: "Spend committed against budget leases, in micros of the account currency",
+      registers,
+    }),
+    moduleVersion,
+    /** Marks `version` as the active version of `module`, removing the series of the previous one. */
+    setModuleVersion(module: string, version: string): void {
+      const previous = activeVersions.get(module);
+      if (previous !== undefined) moduleVersion.remove({ module, version: previous });
+      activeVersions.set(module, version);
+      moduleVersion.set({ module, version }, 1);
+    },
+    decisionLogRecords: new Counter({
+      name: "chorus_decision_log_records_total",
+      help: "Decision log records, by result (published, sampled_out, dropped_buffer_full, failed)",
+      labelNames: ["result"] as const,
+      registers,
+    }),
+  };
+}
+
+export type ChorusMetrics = ReturnType<typeof createChorusMetrics>;
+
+let shared: ChorusMetrics | undefined;
+
+/** The process's registry, with Node's default metrics (event loop lag, GC, heap), created on first use. */
+export function processMetrics(): ChorusMetrics {
+  if (!shared) {
+    shared = createChorusMetrics();
+    collectDefaultMetrics({ register: shared.registry });
+  }
+  return shared;
+}
+
+export const metricsConfigSchema = {
+  port: {
+    env: "METRICS_PORT",
+    default: 0,
+    parse: parsers.port,
+    help: "port of the Prometheus /metrics endpoint; 0 = off",
+  },
+};
+
+export interface MetricsServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Serves GET /metrics on `port` (all interfaces); resolves to undefined when port is 0 (off). */
+export async function startMetricsServer(
+  port: number,
+  registry: Registry = processMetrics().registry,
+  host = "0.0.0.0",
+): Promise<MetricsServer | undefined> {
+  if (port === 0) return undefined;
+  const server: Server = createServer((req, res) => {
+    if (req.method !== "GET" || req.url?.split("?")[0] !== "/metrics") {
+      res.writeHead(404).end("not found: GET /metrics\n");
+      return;
+    }
+    registry.metrics().then(
+      (text) => res.writeHead(200, { "content-type": registry.contentType }).end(text),
+      (err: unknown) => res.writeHead(500).end(`metrics failed: ${String(err)}\n`),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
