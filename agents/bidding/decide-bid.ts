@@ -1,0 +1,67 @@
+import type { BiddingPlan } from "./plan-bidding.ts";
+import type { Random } from "./seeded-random.ts";
+import { solvePacingMultiplier } from "./solve-pacing-multiplier.ts";
+import { createValueCalibration, meanMultiplier, sampleMultiplier } from "./value-calibration.ts";
+
+/** One candidate of one campaign in one auction. */
+export interface BidRequest {
+  /** The context whose calibration applies (e.g. `${placement}|${deviceType}`); unknown keys start at the prior. */
+  contextKey: string;
+  /** Predicted responses per impression (the Relevance agent's predicted_response): a probability for clicks. */
+  predictedResponse: number;
+}
+
+/**
+ * Where the campaign stands against its plan, from the Budget agent, for the current budget period (day, flight,
+ * or a benchmark episode). A campaign ahead of plan has less budget left per opportunity left than planned, and
+ * the pacing multiplier drops with it.
+ */
+export interface BudgetPace {
+  /** What the campaign may still spend in the period (its remaining budget or lease), in micros. */
+  budgetLeftMicros: number;
+  /** Opportunities (auctions it is a candidate in) expected before the period ends, this one included. */
+  opportunitiesLeft: number;
+}
+
+export interface BidDecision {
+  /** Integer micros per impression, within [0, min(maxBidMicros, budgetLeftMicros)]. */
+  bidMicros: number;
+  /** The calibrated value of the impression with the explored multiplier, in micros. */
+  valueMicros: number;
+  /** bid = pacingMultiplier x valueMicros before caps. */
+  pacingMultiplier: number;
+  /** The Thompson draw of the context multiplier that `valueMicros` used. */
+  contextMultiplier: number;
+}
+
+/**
+ * The bid for one candidate: bid = pacing multiplier x predicted response x value per response x context
+ * multiplier, capped by the max bid and the budget left. Pure: the same plan, request, pace and random draws give
+ * the same decision. See README.md for the algorithm.
+ */
+export function decideBid(plan: BiddingPlan, request: BidRequest, pace: BudgetPace, random: Random): BidDecision {
+  const { config } = plan;
+  const context = plan.contexts[request.contextKey] ?? createValueCalibration();
+  const response =
+    request.predictedResponse > 0 && Number.isFinite(request.predictedResponse) ? request.predictedResponse : 0;
+  const predictedValue = response * config.valuePerResponseMicros;
+  const contextMultiplier = sampleMultiplier(context, config.calibration, random);
+  const valueMicros = predictedValue * contextMultiplier;
+  // Before the first offer is recorded, plan as if every offer were like this one.
+  const values =
+    plan.values.length > 0
+      ? plan.values
+      : [{ valueMicros: predictedValue * meanMultiplier(context, config.calibration), share: 1 }];
+  const pacingMultiplier = solvePacingMultiplier({
+    values,
+    market: plan.market,
+    budgetLeftMicros: pace.budgetLeftMicros,
+    opportunitiesLeft: pace.opportunitiesLeft,
+    maxBidMicros: config.maxBidMicros,
+    minMultiplier: config.minPacingMultiplier,
+    maxMultiplier: config.maxPacingMultiplier,
+  });
+  const cap = Math.max(0, Math.min(config.maxBidMicros, Math.floor(pace.budgetLeftMicros)));
+  const bidMicros = Math.min(cap, Math.floor(pacingMultiplier * valueMicros));
+  return { bidMicros, valueMicros, pacingMultiplier, contextMultiplier };
+}
