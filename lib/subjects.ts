@@ -40,6 +40,28 @@ export const subjects = {
   playback: (userId: string) => `chorus.playback.${userShard(userId)}`,
   playbackShard: (shard: number) => `chorus.playback.${shard}`,
   playbackAll: "chorus.playback.>",
+  /**
+   * LedgerEntry in the events stream (streams.events). One subject per countable fact (an ad's impression, its
+   * complete, ...; a conversion per event id), so the stream itself refuses a second copy even after the duplicate
+   * window: ids are base64url tokens (`subjectToken`). `type` is the AdEventType name in lower case.
+   */
+  adEvent: (type: string, campaignId: string, keys: readonly string[]) =>
+    `chorus.events.${type}.${campaignId}.${keys.map(subjectToken).join(".")}`,
+  adEventsAll: "chorus.events.>",
+  /** Accepted LedgerEntry copies, republished by the events stream for agents (core NATS: at most once). */
+  acceptedEvents: (type: string) => `chorus.accepted.${type}.>`,
+  acceptedEventsAll: "chorus.accepted.>",
+  /** DecisionReceipt in the receipts stream (streams.receipts), one subject per decision. */
+  receipt: (decisionId: string) => `chorus.receipts.${subjectToken(decisionId)}`,
+  receiptsAll: "chorus.receipts.>",
+  /** LeaseRequest -> LeaseGrant (request/reply, queue group "budget"). */
+  budgetLease: "chorus.budget.lease",
+  /** LedgerQuery -> LedgerQueryResult (request/reply, queue group "ledger"). */
+  ledgerQuery: "chorus.ledger.query",
+  /** AuctionOutcome, published by the decision engine once per decision; sharded like playback. */
+  auctionOutcome: (userId: string) => `chorus.auction.${userShard(userId)}`,
+  auctionOutcomeShard: (shard: number) => `chorus.auction.${shard}`,
+  auctionOutcomeAll: "chorus.auction.>",
 } as const;
 
 /** JetStream KV buckets. */
@@ -48,4 +70,19 @@ export const buckets = {
   catalog: "chorus_catalog",
   /** Agent state snapshots, so a restarted agent recovers: key `<agent>.<key>`. */
   agentState: "chorus_agent_state",
+  /** The ledger's snapshot (LedgerSnapshot, key `snapshot`): totals up to a stream sequence. */
+  ledger: "chorus_ledger",
 } as const;
+
+/** JetStream streams. */
+export const streams = {
+  /** Accepted ad events (LedgerEntry), kept for rebuilds: subjects `chorus.events.>`. */
+  events: "CHORUS_EVENTS",
+  /** Decision receipts (DecisionReceipt): subjects `chorus.receipts.>`. */
+  receipts: "CHORUS_RECEIPTS",
+} as const;
+
+/** Any id as one subject token: base64url has no dots, spaces or wildcards, and distinct ids stay distinct. */
+export function subjectToken(id: string): string {
+  return Buffer.from(id, "utf8").toString("base64url");
+}

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file chorus/v1/agent.proto.
  */
 export const file_chorus_v1_agent: GenFile = /*@__PURE__*/
-  fileDesc("ChVjaG9ydXMvdjEvYWdlbnQucHJvdG8SCWNob3J1cy52MSJZCg1DYW5kaWRhdGVWZXRvEhEKCWNhbmRpZGF0ZRgBIAEoDRIlCgZyZWFzb24YAiABKA4yFS5jaG9ydXMudjEuVmV0b1JlYXNvbhIOCgZkZXRhaWwYAyABKAkiuwEKCkRlY2lkZVRhc2sSDgoGcnVuX2lkGAEgASgJEikKB3JlcXVlc3QYAiABKAsyGC5jaG9ydXMudjEuRGVjaWRlUmVxdWVzdBIZChFpbnZlbnRvcnlfdmVyc2lvbhgDIAEoBBIsCghkZWFkbGluZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoLcHJpb3Jfdm90ZXMYBSADKAsyFC5jaG9ydXMudjEuQWdlbnRWb3RlImUKDFRpbWluZ0FkdmljZRIRCglicmVha19ub3cYASABKAgSGwoTaW5zZXJ0aW9uX29mZnNldF9tcxgCIAEoDRIVCg1pbnRydXNpdmVuZXNzGAMgASgCEg4KBnJlYXNvbhgEIAEoCSLZAgoJQWdlbnRWb3RlEg0KBWFnZW50GAEgASgJEg4KBnJ1bl9pZBgCIAEoCRIZChFpbnZlbnRvcnlfdmVyc2lvbhgDIAEoBBISCgpjb25maWRlbmNlGAQgASgCEg4KBnNjb3JlcxgFIAMoAhIoCgZ2ZXRvZXMYBiADKAsyGC5jaG9ydXMudjEuQ2FuZGlkYXRlVmV0bxIVCg1pbnRlbnRfdmVjdG9yGAcgAygCEhMKC2JpZHNfbWljcm9zGAggAygCEhoKEnByZWRpY3RlZF9yZXNwb25zZRgJIAMoAhIPCgdmb3JtYXRzGAogAygNEicKBnRpbWluZxgLIAEoCzIXLmNob3J1cy52MS5UaW1pbmdBZHZpY2USFgoOc3RhdGVfcmV2aXNpb24YDCABKAQSFgoObW9kdWxlX3ZlcnNpb24YDSABKAkSEgoKY29tcHV0ZV91cxgOIAEoDSqSAwoKVmV0b1JlYXNvbhIbChdWRVRPX1JFQVNPTl9VTlNQRUNJRklFRBAAEhkKFVZFVE9fUkVBU09OX1RBUkdFVElORxABEh0KGVZFVE9fUkVBU09OX0ZSRVFVRU5DWV9DQVAQAhIXChNWRVRPX1JFQVNPTl9DT05TRU5UEAMSFgoSVkVUT19SRUFTT05fUE9MSUNZEAQSIAocVkVUT19SRUFTT05fRVhQTElDSVRfQ09OVEVOVBAFEh8KG1ZFVE9fUkVBU09OX0ZPUk1BVF9NSVNNQVRDSBAGEiEKHVZFVE9fUkVBU09OX0RVUkFUSU9OX01JU01BVENIEAcSIAocVkVUT19SRUFTT05fQ1JFQVRJVkVfSU5WQUxJRBAIEiAKHFZFVE9fUkVBU09OX0JVREdFVF9FWEhBVVNURUQQCRIgChxWRVRPX1JFQVNPTl9CVURHRVRfVEhST1RUTEVEEAoSGAoUVkVUT19SRUFTT05fTk9fTEVBU0UQCxIWChJWRVRPX1JFQVNPTl9GTElHSFQQDGIGcHJvdG8z", [file_chorus_v1_decision, file_google_protobuf_timestamp]);
+  fileDesc("ChVjaG9ydXMvdjEvYWdlbnQucHJvdG8SCWNob3J1cy52MSJZCg1DYW5kaWRhdGVWZXRvEhEKCWNhbmRpZGF0ZRgBIAEoDRIlCgZyZWFzb24YAiABKA4yFS5jaG9ydXMudjEuVmV0b1JlYXNvbhIOCgZkZXRhaWwYAyABKAkiuwEKCkRlY2lkZVRhc2sSDgoGcnVuX2lkGAEgASgJEikKB3JlcXVlc3QYAiABKAsyGC5jaG9ydXMudjEuRGVjaWRlUmVxdWVzdBIZChFpbnZlbnRvcnlfdmVyc2lvbhgDIAEoBBIsCghkZWFkbGluZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoLcHJpb3Jfdm90ZXMYBSADKAsyFC5jaG9ydXMudjEuQWdlbnRWb3RlImUKDFRpbWluZ0FkdmljZRIRCglicmVha19ub3cYASABKAgSGwoTaW5zZXJ0aW9uX29mZnNldF9tcxgCIAEoDRIVCg1pbnRydXNpdmVuZXNzGAMgASgCEg4KBnJlYXNvbhgEIAEoCSLXAwoJQWdlbnRWb3RlEg0KBWFnZW50GAEgASgJEg4KBnJ1bl9pZBgCIAEoCRIZChFpbnZlbnRvcnlfdmVyc2lvbhgDIAEoBBISCgpjb25maWRlbmNlGAQgASgCEg4KBnNjb3JlcxgFIAMoAhIoCgZ2ZXRvZXMYBiADKAsyGC5jaG9ydXMudjEuQ2FuZGlkYXRlVmV0bxIVCg1pbnRlbnRfdmVjdG9yGAcgAygCEhMKC2JpZHNfbWljcm9zGAggAygCEhoKEnByZWRpY3RlZF9yZXNwb25zZRgJIAMoAhIPCgdmb3JtYXRzGAogAygNEicKBnRpbWluZxgLIAEoCzIXLmNob3J1cy52MS5UaW1pbmdBZHZpY2USFgoOc3RhdGVfcmV2aXNpb24YDCABKAQSFgoObW9kdWxlX3ZlcnNpb24YDSABKAkSEgoKY29tcHV0ZV91cxgOIAEoDRIyCgd3ZWlnaHRzGA8gAygLMiEuY2hvcnVzLnYxLkFnZW50Vm90ZS5XZWlnaHRzRW50cnkSGAoQcmVsZXZhbmNlX3dlaWdodBgQIAEoAhouCgxXZWlnaHRzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgCOgI4ASKiAgoOQXVjdGlvbk91dGNvbWUSEwoLZGVjaXNpb25faWQYASABKAkSKQoHcmVxdWVzdBgCIAEoCzIYLmNob3J1cy52MS5EZWNpZGVSZXF1ZXN0EhkKEWludmVudG9yeV92ZXJzaW9uGAMgASgEEi4KCmRlY2lkZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhwKFHJlc2VydmVfcHJpY2VfbWljcm9zGAUgASgDEigKB2VudHJpZXMYBiADKAsyFy5jaG9ydXMudjEuQXVjdGlvbkVudHJ5Eg4KBmFnZW50cxgHIAMoCRIXCg9kZWdyYWRlZF9hZ2VudHMYCCADKAkSFAoMY29vcmRpbmF0aW9uGAkgASgJItIBCgxBdWN0aW9uRW50cnkSEwoLY3JlYXRpdmVfaWQYASABKAkSEwoLY2FtcGFpZ25faWQYAiABKAkSEgoKYmlkX21pY3JvcxgDIAEoARIaChJwcmVkaWN0ZWRfcmVzcG9uc2UYBCABKAISCwoDd29uGAUgASgIEhQKDHByaWNlX21pY3JvcxgGIAEoAxIQCghwb3NpdGlvbhgHIAEoDRIVCg1jb250cmlidXRpb25zGAggAygCEhwKFHByaWNlX3RvX2JlYXRfbWljcm9zGAkgASgDKpIDCgpWZXRvUmVhc29uEhsKF1ZFVE9fUkVBU09OX1VOU1BFQ0lGSUVEEAASGQoVVkVUT19SRUFTT05fVEFSR0VUSU5HEAESHQoZVkVUT19SRUFTT05fRlJFUVVFTkNZX0NBUBACEhcKE1ZFVE9fUkVBU09OX0NPTlNFTlQQAxIWChJWRVRPX1JFQVNPTl9QT0xJQ1kQBBIgChxWRVRPX1JFQVNPTl9FWFBMSUNJVF9DT05URU5UEAUSHwobVkVUT19SRUFTT05fRk9STUFUX01JU01BVENIEAYSIQodVkVUT19SRUFTT05fRFVSQVRJT05fTUlTTUFUQ0gQBxIgChxWRVRPX1JFQVNPTl9DUkVBVElWRV9JTlZBTElEEAgSIAocVkVUT19SRUFTT05fQlVER0VUX0VYSEFVU1RFRBAJEiAKHFZFVE9fUkVBU09OX0JVREdFVF9USFJPVFRMRUQQChIYChRWRVRPX1JFQVNPTl9OT19MRUFTRRALEhYKElZFVE9fUkVBU09OX0ZMSUdIVBAMYgZwcm90bzM", [file_chorus_v1_decision, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message chorus.v1.CandidateVeto
@@ -221,6 +221,20 @@ export type AgentVote = Message<"chorus.v1.AgentVote"> & {
    * @generated from field: uint32 compute_us = 14;
    */
   computeUs: number;
+
+  /**
+   * Orchestrator: the voting weight per agent name (before the degraded penalty).
+   *
+   * @generated from field: map<string, float> weights = 15;
+   */
+  weights: { [key: string]: number };
+
+  /**
+   * Orchestrator: the weight of the kernel-computed relevance term (intent x embedding).
+   *
+   * @generated from field: float relevance_weight = 16;
+   */
+  relevanceWeight: number;
 };
 
 /**
@@ -229,6 +243,144 @@ export type AgentVote = Message<"chorus.v1.AgentVote"> & {
  */
 export const AgentVoteSchema: GenMessage<AgentVote> = /*@__PURE__*/
   messageDesc(file_chorus_v1_agent, 3);
+
+/**
+ * Gateway -> learning agents, once per decision (subject: subjects.auctionOutcome(user)): what was bid, what
+ * won at which clearing price, and each agent's part in the winners, so that Bidding, Intent (frequency caps),
+ * Relevance and the Orchestrator learn from real outcomes.
+ *
+ * @generated from message chorus.v1.AuctionOutcome
+ */
+export type AuctionOutcome = Message<"chorus.v1.AuctionOutcome"> & {
+  /**
+   * @generated from field: string decision_id = 1;
+   */
+  decisionId: string;
+
+  /**
+   * The request as decided (user, device, context): learners derive their features from it.
+   *
+   * @generated from field: chorus.v1.DecideRequest request = 2;
+   */
+  request?: DecideRequest | undefined;
+
+  /**
+   * @generated from field: uint64 inventory_version = 3;
+   */
+  inventoryVersion: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp decided_at = 4;
+   */
+  decidedAt?: Timestamp | undefined;
+
+  /**
+   * Micros per impression.
+   *
+   * @generated from field: int64 reserve_price_micros = 5;
+   */
+  reservePriceMicros: bigint;
+
+  /**
+   * Every candidate that entered the auction with a positive bid and no veto, winners first.
+   *
+   * @generated from field: repeated chorus.v1.AuctionEntry entries = 6;
+   */
+  entries: AuctionEntry[];
+
+  /**
+   * Agents in the order of AuctionEntry.contributions.
+   *
+   * @generated from field: repeated string agents = 7;
+   */
+  agents: string[];
+
+  /**
+   * Agents that did not answer in time (their fallback was used).
+   *
+   * @generated from field: repeated string degraded_agents = 8;
+   */
+  degradedAgents: string[];
+
+  /**
+   * @generated from field: string coordination = 9;
+   */
+  coordination: string;
+};
+
+/**
+ * Describes the message chorus.v1.AuctionOutcome.
+ * Use `create(AuctionOutcomeSchema)` to create a new message.
+ */
+export const AuctionOutcomeSchema: GenMessage<AuctionOutcome> = /*@__PURE__*/
+  messageDesc(file_chorus_v1_agent, 4);
+
+/**
+ * @generated from message chorus.v1.AuctionEntry
+ */
+export type AuctionEntry = Message<"chorus.v1.AuctionEntry"> & {
+  /**
+   * @generated from field: string creative_id = 1;
+   */
+  creativeId: string;
+
+  /**
+   * @generated from field: string campaign_id = 2;
+   */
+  campaignId: string;
+
+  /**
+   * Bid per response unit, micros per impression.
+   *
+   * @generated from field: double bid_micros = 3;
+   */
+  bidMicros: number;
+
+  /**
+   * @generated from field: float predicted_response = 4;
+   */
+  predictedResponse: number;
+
+  /**
+   * @generated from field: bool won = 5;
+   */
+  won: boolean;
+
+  /**
+   * Winners: the clearing price; losers: 0.
+   *
+   * @generated from field: int64 price_micros = 6;
+   */
+  priceMicros: bigint;
+
+  /**
+   * Winners: 1-based pod position.
+   *
+   * @generated from field: uint32 position = 7;
+   */
+  position: number;
+
+  /**
+   * Winners: weight x confidence x score per agent (order: AuctionOutcome.agents).
+   *
+   * @generated from field: repeated float contributions = 8;
+   */
+  contributions: number[];
+
+  /**
+   * The lowest clearing price among the winners (losers: what it took to win; 0 when nothing won).
+   *
+   * @generated from field: int64 price_to_beat_micros = 9;
+   */
+  priceToBeatMicros: bigint;
+};
+
+/**
+ * Describes the message chorus.v1.AuctionEntry.
+ * Use `create(AuctionEntrySchema)` to create a new message.
+ */
+export const AuctionEntrySchema: GenMessage<AuctionEntry> = /*@__PURE__*/
+  messageDesc(file_chorus_v1_agent, 5);
 
 /**
  * Why an agent excludes a candidate. The kernel's veto mask has bit (1 << reason) set.

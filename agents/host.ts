@@ -1,0 +1,46 @@
+import { jetstream } from "@nats-io/jetstream";
+import { openCatalogBucket } from "../lib/catalog/catalog-store.ts";
+import { CatalogView } from "../lib/catalog/catalog-view.ts";
+import { loadConfig, parsers } from "../lib/config/config.ts";
+import { createLogger } from "../lib/log/logger.ts";
+import { connectNats } from "../lib/nats/connect.ts";
+import { onShutdown, signalReady } from "../lib/process/child-lifecycle.ts";
+import { loadAgents } from "./registry.ts";
+import { runAgent } from "./runtime/run-agent.ts";
+import { assignShards } from "./runtime/shard-assignment.ts";
+
+/**
+ * An agent host process: runs one or several agents on one NATS connection and one catalog view.
+ *   AGENTS=intent,timing NATS_URL=nats://127.0.0.1:4222 node --import tsx agents/host.ts
+ * Scale out by starting more hosts: requests spread over a queue group, per-user state over AGENT_SHARDS
+ * (or AGENT_INSTANCE_INDEX / AGENT_INSTANCE_COUNT).
+ */
+const config = loadConfig({
+  natsUrl: { env: "NATS_URL", default: "", parse: parsers.string, help: "NATS server URL (required)" },
+  agents: { env: "AGENTS", default: [] as string[], parse: parsers.list, help: "comma-separated agent names" },
+  shards: { env: "AGENT_SHARDS", default: "", parse: parsers.string, help: 'user shards owned, e.g. "0-7"' },
+  index: { env: "AGENT_INSTANCE_INDEX", default: 0, parse: parsers.int(0, 1023), help: "this instance's index" },
+  count: { env: "AGENT_INSTANCE_COUNT", default: 1, parse: parsers.int(1, 1024), help: "instances sharing shards" },
+});
+const logger = createLogger(process.env.CHORUS_PROCESS_NAME ?? `agents-${config.agents.join("-")}`);
+if (!config.natsUrl || config.agents.length === 0) {
+  logger.fatal("NATS_URL and AGENTS are required, e.g. AGENTS=intent,timing NATS_URL=nats://127.0.0.1:4222");
+  process.exit(2);
+}
+
+const modules = await loadAgents(config.agents);
+const shards = assignShards(config.shards, config.index, config.count);
+const nc = await connectNats({ servers: config.natsUrl, name: `chorus-agents-${config.agents.join("-")}` });
+const catalog = await CatalogView.open(await openCatalogBucket(jetstream(nc)));
+const running = await Promise.all(
+  modules.map((module) => runAgent(module, { nc, catalog, shards, logger: logger.child({ agent: module.name }) })),
+);
+
+onShutdown(async (reason) => {
+  logger.info({ reason }, "draining agents");
+  await Promise.all(running.map((agent) => agent.stop()));
+  catalog.close();
+  await nc.drain();
+});
+signalReady({ agents: config.agents, shards, instances: running.map((a) => a.instanceId) });
+logger.info({ agents: config.agents, shards }, "agent host ready");

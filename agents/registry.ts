@@ -1,0 +1,18 @@
+import type { AgentName } from "../lib/subjects.ts";
+import type { AnyAgentModule } from "./runtime/agent-module.ts";
+
+/**
+ * Every agent module by name, loaded on demand (a host running only Timing does not load the Relevance model).
+ * The Budget agent registers here when agents/budget/agent.ts exports `budgetAgent`.
+ */
+export const agentLoaders: Partial<Record<AgentName, () => Promise<AnyAgentModule>>> = {};
+
+export async function loadAgents(names: readonly string[]): Promise<AnyAgentModule[]> {
+  return Promise.all(
+    names.map((name) => {
+      const load = agentLoaders[name as AgentName];
+      if (!load) throw new Error(`unknown agent "${name}"; known: ${Object.keys(agentLoaders).join(", ")}`);
+      return load();
+    }),
+  );
+}

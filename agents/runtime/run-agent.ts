@@ -1,0 +1,254 @@
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
+import { jetstream } from "@nats-io/jetstream";
+import { headers, type NatsConnection, type Subscription } from "@nats-io/nats-core";
+import { type Service, type ServiceMsg, Svcm } from "@nats-io/services";
+import { type AgentVote, AgentVoteSchema, DecideTaskSchema } from "../../gen/chorus/v1/agent_pb.ts";
+import type { CatalogView } from "../../lib/catalog/catalog-view.ts";
+import type { Logger } from "../../lib/log/logger.ts";
+import { subjects, USER_SHARDS } from "../../lib/subjects.ts";
+import { type AnyAgentModule, type DirtyKeys, GLOBAL_KEY, type HandlerContext } from "./agent-module.ts";
+import { AgentStateStore, openAgentStateBucket } from "./agent-state-store.ts";
+import { INSTANCE_HEADER, SignalMirror } from "./signal-mirror.ts";
+
+export interface RunAgentOptions {
+  nc: NatsConnection;
+  catalog: CatalogView;
+  logger: Logger;
+  /** User shards this instance owns (learns and persists); default: all. Ignored by global agents. */
+  shards?: readonly number[];
+  /** Unique per process; default: a random id. */
+  instanceId?: string;
+  /** Changed state is published as signals at most this often (coalescing bursts). */
+  signalIntervalMs?: number;
+  /** Every owned key is republished at least this often, so that gateways can tell a live agent from a dead one. */
+  heartbeatMs?: number;
+  /** Changed keys are written to KV at most this often. */
+  snapshotIntervalMs?: number;
+  /** `tick` runs this often. */
+  tickMs?: number;
+}
+
+/** Service-level error codes of the decide endpoint (the micro-service protocol's Nats-Service-Error-Code). */
+export const DecideErrorCode = { BadRequest: 400, InventoryMismatch: 409, Internal: 500 } as const;
+
+/**
+ * One running agent instance: state, NATS inputs, a micro-service named `chorus-<agent>` whose `decide` endpoint
+ * answers DecideTask with AgentVote in queue group `<agent>`, signals, KV snapshots.
+ *
+ * States: starting -> running -> draining -> stopped. `stop()` stops taking requests and inputs first, then
+ * publishes and persists the final state, so that a restarted instance resumes where this one ended.
+ */
+export class RunningAgent {
+  status: "starting" | "running" | "draining" | "stopped" = "starting";
+  /** Incremented on every state change: AgentVote.state_revision. */
+  revision = 0n;
+  readonly state: unknown;
+  service!: Service;
+  private readonly dirtySignals = new Set<string>();
+  private readonly dirtySnapshots = new Set<string>();
+  private readonly subs: Subscription[] = [];
+  private readonly timers: NodeJS.Timeout[] = [];
+  private mirror: SignalMirror | undefined;
+  private store!: AgentStateStore;
+  private readonly owned: ReadonlySet<string>;
+  readonly instanceId: string;
+
+  constructor(
+    readonly module: AnyAgentModule,
+    private readonly options: RunAgentOptions,
+  ) {
+    this.state = module.createState();
+    this.instanceId = options.instanceId ?? `${module.name}-${crypto.randomUUID().slice(0, 8)}`;
+    const shards = options.shards ?? Array.from({ length: USER_SHARDS }, (_, i) => i);
+    this.owned = new Set(module.keySpace === "global" ? [GLOBAL_KEY] : shards.map(String));
+  }
+
+  get log(): Logger {
+    return this.options.logger;
+  }
+
+  owns(key: string): boolean {
+    return this.owned.has(key);
+  }
+
+  async start(): Promise<this> {
+    const { nc, logger } = this.options;
+    const { module } = this;
+    this.store = new AgentStateStore(await openAgentStateBucket(jetstream(nc)));
+    const restored = await this.store.load(module, this.state);
+    this.mirror = await SignalMirror.open(
+      nc,
+      module,
+      { selfInstance: this.instanceId, ignoreKey: (k) => this.owns(k), logger },
+      this.state,
+    );
+    this.subscribeInputs();
+    // @nats-io/services 3.0.0-25 is typed against its own nats-core prerelease; the wire protocol and the
+    // connection API it uses are the same in nats-core 3.4 (checked by agents/runtime/run-agent.spec.ts).
+    this.service = await new Svcm(nc as unknown as ConstructorParameters<typeof Svcm>[0]).add({
+      name: `chorus-${module.name}`,
+      version: module.version,
+      description: module.description,
+      queue: module.name,
+      metadata: { instance: this.instanceId, keys: [...this.owned].join(",") },
+    });
+    this.service.addEndpoint("decide", {
+      subject: subjects.agentDecide(module.name),
+      handler: (err, msg) => {
+        if (!err) this.answer(msg);
+      },
+    });
+    const every = (ms: number, fn: () => void) => this.timers.push(setInterval(fn, ms));
+    every(this.options.signalIntervalMs ?? 50, () => this.publishSignals(this.dirtySignals));
+    every(this.options.heartbeatMs ?? 1_000, () => this.publishSignals(this.owned));
+    every(this.options.snapshotIntervalMs ?? 1_000, () => void this.persist());
+    if (module.tick) every(this.options.tickMs ?? 1_000, () => this.apply(() => module.tick!(this.state, Date.now())));
+    for (const key of this.owned) this.dirtySignals.add(key);
+    this.status = "running";
+    logger.info(
+      { agent: module.name, instance: this.instanceId, keys: this.owned.size, restored: restored.length },
+      "agent running",
+    );
+    return this;
+  }
+
+  /** Stops taking work, publishes and persists the final state. Does not close the connection (its owner does). */
+  async stop(): Promise<void> {
+    if (this.status !== "running") return;
+    this.status = "draining";
+    for (const t of this.timers) clearInterval(t);
+    await this.service.stop();
+    await Promise.all(this.subs.map((s) => s.drain()));
+    this.mirror?.close();
+    this.publishSignals(this.dirtySignals);
+    await this.persist();
+    await this.options.nc.flush();
+    this.status = "stopped";
+    this.log.info({ agent: this.module.name, instance: this.instanceId }, "agent stopped");
+  }
+
+  private subscribeInputs(): void {
+    const { nc } = this.options;
+    const ctx: HandlerContext = {
+      get nowMs() {
+        return Date.now();
+      },
+      inventory: () => this.options.catalog.inventory,
+    };
+    for (const input of this.module.inputs) {
+      const subjectsToTake =
+        typeof input.subject === "string"
+          ? [input.subject]
+          : [...this.owned].filter((k) => k !== GLOBAL_KEY).map((k) => (input.subject as (s: number) => string)(+k));
+      for (const subject of subjectsToTake) {
+        this.subs.push(
+          nc.subscribe(subject, {
+            callback: (err, msg) => {
+              if (err || this.status !== "running") return;
+              let message: unknown;
+              try {
+                message = fromBinary(input.schema, msg.data);
+              } catch (e) {
+                this.log.warn({ agent: this.module.name, subject: msg.subject, err: e }, "undecodable message dropped");
+                return;
+              }
+              this.apply(() => input.handle(this.state, message as never, ctx));
+            },
+          }),
+        );
+      }
+    }
+  }
+
+  /** Runs a state change; a handler that throws loses that one message, never the process. */
+  private apply(change: () => DirtyKeys): void {
+    let dirty: DirtyKeys;
+    try {
+      dirty = change();
+    } catch (e) {
+      this.log.error({ agent: this.module.name, err: e }, "state update failed");
+      return;
+    }
+    for (const key of dirty ?? []) {
+      if (!this.owns(key)) continue;
+      this.dirtySignals.add(key);
+      this.dirtySnapshots.add(key);
+      this.revision++;
+    }
+  }
+
+  private answer(msg: ServiceMsg): void {
+    const started = process.hrtime.bigint();
+    try {
+      const task = fromBinary(DecideTaskSchema, msg.data);
+      if (!task.request) {
+        msg.respondError(DecideErrorCode.BadRequest, "decide task without request");
+        return;
+      }
+      // Past its deadline nobody waits for the answer: do not spend the CPU.
+      if (task.deadline && timestampMs(task.deadline) < Date.now()) return;
+      const inventory = this.options.catalog.inventory;
+      if (BigInt(inventory.version) !== task.inventoryVersion) {
+        msg.respondError(
+          DecideErrorCode.InventoryMismatch,
+          `inventory version ${inventory.version} here, ${task.inventoryVersion} in the task`,
+        );
+        return;
+      }
+      const vote: AgentVote = this.module.vote(
+        { runId: task.runId, request: task.request, inventory, nowMs: Date.now(), priorVotes: task.priorVotes },
+        this.state,
+      );
+      const answer = create(AgentVoteSchema, {
+        ...vote,
+        agent: this.module.name,
+        runId: task.runId,
+        inventoryVersion: task.inventoryVersion,
+        stateRevision: this.revision,
+        moduleVersion: this.module.version,
+        computeUs: Number((process.hrtime.bigint() - started) / 1000n),
+      });
+      msg.respond(toBinary(AgentVoteSchema, answer));
+    } catch (e) {
+      this.log.error({ agent: this.module.name, err: e }, "decide failed");
+      msg.respondError(DecideErrorCode.Internal, e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  private publishSignals(keys: Iterable<string>): void {
+    const { nc } = this.options;
+    if (nc.isClosed()) return;
+    const h = headers();
+    h.set(INSTANCE_HEADER, this.instanceId);
+    for (const key of [...keys]) {
+      try {
+        const signal = this.module.snapshot(this.state, key, "delta");
+        nc.publish(subjects.agentSignal(this.module.name, key), toBinary(this.module.signalSchema, signal), {
+          headers: h,
+        });
+      } catch (e) {
+        this.log.warn({ agent: this.module.name, key, err: e }, "signal not published");
+      }
+      this.dirtySignals.delete(key);
+    }
+  }
+
+  private async persist(): Promise<void> {
+    const keys = [...this.dirtySnapshots];
+    this.dirtySnapshots.clear();
+    for (const key of keys) {
+      try {
+        await this.store.save(this.module, this.state, key);
+      } catch (e) {
+        this.dirtySnapshots.add(key); // retried at the next interval
+        this.log.warn({ agent: this.module.name, key, err: e }, "state snapshot not saved");
+      }
+    }
+  }
+}
+
+/** Starts an agent instance (see RunningAgent). */
+export function runAgent(module: AnyAgentModule, options: RunAgentOptions): Promise<RunningAgent> {
+  return new RunningAgent(module, options).start();
+}
