@@ -62,6 +62,9 @@ export const subjects = {
   auctionOutcome: (userId: string) => `chorus.auction.${userShard(userId)}`,
   auctionOutcomeShard: (shard: number) => `chorus.auction.${shard}`,
   auctionOutcomeAll: "chorus.auction.>",
+  /** DecisionRecord in the decision log (streams.decisions), one subject per decision: the reader's index. */
+  decisionRecord: (decisionId: string) => `chorus.decisions.${subjectToken(decisionId)}`,
+  decisionRecordsAll: "chorus.decisions.>",
 } as const;
 
 /** JetStream KV buckets. */
@@ -80,6 +83,8 @@ export const streams = {
   events: "CHORUS_EVENTS",
   /** Decision receipts (DecisionReceipt): subjects `chorus.receipts.>`. */
   receipts: "CHORUS_RECEIPTS",
+  /** The decision log (DecisionRecord, telemetry/decision-log.ts): subjects `chorus.decisions.>`. */
+  decisions: "CHORUS_DECISIONS",
 } as const;
 
 /** Any id as one subject token: base64url has no dots, spaces or wildcards, and distinct ids stay distinct. */
