@@ -73,6 +73,10 @@ export const buckets = {
   catalog: "chorus_catalog",
   /** Agent state snapshots, so a restarted agent recovers: key `<agent>.<key>`. */
   agentState: "chorus_agent_state",
+  /** Module rollout state (ModuleState), key `state.<module>`: which version is active, shadow, canary. */
+  moduleState: "chorus_module_state",
+  /** Object store of published WASM modules: `<module>/<version>.wasm`, its signed ModuleManifest in the metadata. */
+  moduleObjects: "chorus_modules",
   /** The ledger's snapshot (LedgerSnapshot, key `snapshot`): totals up to a stream sequence. */
   ledger: "chorus_ledger",
 } as const;

@@ -1,0 +1,65 @@
+import { type ConfigOf, loadConfig, parsers } from "../lib/config/config.ts";
+
+const rate = (raw: string) => {
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0 || n > 1) throw new Error("must be a number in (0, 1]");
+  return n;
+};
+
+/** Settings of module verification, routing and automatic rollback, shared by the gateway, agents and the CLI. */
+export const moduleConfigSchema = {
+  trustedKeysFile: {
+    env: "CHORUS_TRUSTED_KEYS",
+    default: "",
+    parse: parsers.string,
+    help: "file of trusted ed25519 public keys (PEM blocks or base64 raw keys, one per line); empty trusts nothing",
+  },
+  selfTestBudgetMs: {
+    env: "CHORUS_MODULE_SELF_TEST_MS",
+    default: 2_000,
+    parse: parsers.int(10, 60_000),
+    help: "time budget of a module's self-test on the golden inputs, in ms",
+  },
+  callTimeoutMs: {
+    env: "CHORUS_MODULE_CALL_TIMEOUT_MS",
+    default: 250,
+    parse: parsers.int(1, 60_000),
+    help: "time limit of one kernel call of a canary, shadow or newly activated module, in ms",
+  },
+  rollbackErrorRate: {
+    env: "CHORUS_MODULE_ROLLBACK_ERROR_RATE",
+    default: 0.05,
+    parse: rate,
+    help: "share of failed calls (traps, timeouts, lost workers) of a new module that triggers its rollback",
+  },
+  rollbackMinCalls: {
+    env: "CHORUS_MODULE_ROLLBACK_MIN_CALLS",
+    default: 20,
+    parse: parsers.int(1, 1_000_000),
+    help: "calls a new module must have served before its error rate is judged",
+  },
+  rollbackWindow: {
+    env: "CHORUS_MODULE_ROLLBACK_WINDOW",
+    default: 200,
+    parse: parsers.int(1, 1_000_000),
+    help: "number of most recent calls the error rate is computed over",
+  },
+  probationMs: {
+    env: "CHORUS_MODULE_PROBATION_MS",
+    default: 60_000,
+    parse: parsers.int(0, 86_400_000),
+    help: "after an activation, how long the previous version stays loaded as fallback and rollback target",
+  },
+  shadowMaxInFlight: {
+    env: "CHORUS_MODULE_SHADOW_MAX_IN_FLIGHT",
+    default: 4,
+    parse: parsers.int(1, 1_024),
+    help: "shadow calls running at once; decisions beyond it are not shadowed (counted as skipped)",
+  },
+};
+
+export type ModuleConfig = ConfigOf<typeof moduleConfigSchema>;
+
+export function loadModuleConfig(env: NodeJS.ProcessEnv = process.env): ModuleConfig {
+  return loadConfig(moduleConfigSchema, env);
+}

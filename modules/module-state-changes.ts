@@ -1,0 +1,124 @@
+/**
+ * The rollout steps as pure functions ModuleState -> ModuleState, so the CLI, the router's automatic rollback
+ * and the tests share one set of rules. Each bumps `revision` and appends to `history`.
+ *
+ * Roles: active serves every decision outside the canary share; canary serves `canary_percent`; shadow only
+ * runs beside active and is compared. `previous` is what a rollback of the active version returns to.
+ */
+import { clone, create } from "@bufbuild/protobuf";
+import { timestampNow } from "@bufbuild/protobuf/wkt";
+import {
+  ModuleStateChange_Action as Action,
+  type ModuleState,
+  ModuleStateChangeSchema,
+  ModuleStateSchema,
+} from "../gen/chorus/v1/module_pb.ts";
+
+const HISTORY_LIMIT = 20;
+
+export class ModuleStateError extends Error {
+  override readonly name = "ModuleStateError";
+}
+
+export interface ChangeContext {
+  actor: string;
+  reason?: string;
+}
+
+function record(
+  state: ModuleState,
+  action: Action,
+  version: string,
+  { actor, reason = "" }: ChangeContext,
+  percent = 0,
+): ModuleState {
+  const next = clone(ModuleStateSchema, state);
+  next.revision = state.revision + 1n;
+  next.history.push(create(ModuleStateChangeSchema, { action, version, percent, reason, actor, at: timestampNow() }));
+  next.history.splice(0, Math.max(0, next.history.length - HISTORY_LIMIT));
+  return next;
+}
+
+/** Makes `version` the active one; it leaves the canary and shadow roles if it held them. */
+export function activate(state: ModuleState, version: string, context: ChangeContext): ModuleState {
+  if (state.activeVersion === version) throw new ModuleStateError(`${version} is already active`);
+  const next = record(state, Action.ACTIVATE, version, context);
+  next.previousVersion = state.activeVersion;
+  next.activeVersion = version;
+  if (next.canaryVersion === version) clearCanary(next);
+  if (next.shadowVersion === version) next.shadowVersion = "";
+  return next;
+}
+
+/** Runs `version` in shadow; an empty version stops shadowing. */
+export function shadow(state: ModuleState, version: string, context: ChangeContext): ModuleState {
+  if (version !== "" && version === state.activeVersion) throw new ModuleStateError(`${version} is the active version`);
+  const next = record(state, Action.SHADOW, version, context);
+  next.shadowVersion = version;
+  return next;
+}
+
+/** Serves `percent` of decisions with `version`; percent 0 ends the canary. */
+export function canary(state: ModuleState, version: string, percent: number, context: ChangeContext): ModuleState {
+  if (!Number.isInteger(percent) || percent < 0 || percent > 100) {
+    throw new ModuleStateError(`canary percent must be an integer from 0 to 100, got ${percent}`);
+  }
+  if (percent > 0 && version === state.activeVersion) throw new ModuleStateError(`${version} is the active version`);
+  if (percent > 0 && state.activeVersion === "") {
+    throw new ModuleStateError("no active version yet: activate one before starting a canary");
+  }
+  const next = record(state, Action.CANARY, version, context, percent);
+  if (percent === 0) clearCanary(next);
+  else {
+    next.canaryVersion = version;
+    next.canaryPercent = percent;
+  }
+  return next;
+}
+
+/**
+ * Undoes the latest rollout step: ends a running canary and shadow if there is one, otherwise returns the
+ * active version to the previous one.
+ */
+export function rollback(state: ModuleState, context: ChangeContext): ModuleState {
+  if (state.canaryVersion !== "" || state.shadowVersion !== "") {
+    const next = record(state, Action.ROLLBACK, state.canaryVersion || state.shadowVersion, context);
+    clearCanary(next);
+    next.shadowVersion = "";
+    return next;
+  }
+  if (state.previousVersion === "")
+    throw new ModuleStateError("nothing to roll back: no canary, shadow or previous version");
+  return revertActive(state, Action.ROLLBACK, context);
+}
+
+/**
+ * Takes `version` out of whatever role it holds, as an automatic rollback does once the version's error rate
+ * passed its threshold. Undefined when it holds no role any more (someone else acted first): nothing to write.
+ */
+export function rollbackVersion(state: ModuleState, version: string, context: ChangeContext): ModuleState | undefined {
+  if (version === "") return undefined;
+  if (state.canaryVersion === version || state.shadowVersion === version) {
+    const next = record(state, Action.AUTO_ROLLBACK, version, context);
+    if (next.canaryVersion === version) clearCanary(next);
+    if (next.shadowVersion === version) next.shadowVersion = "";
+    return next;
+  }
+  if (state.activeVersion === version && state.previousVersion !== "") {
+    return revertActive(state, Action.AUTO_ROLLBACK, context);
+  }
+  return undefined;
+}
+
+function revertActive(state: ModuleState, action: Action, context: ChangeContext): ModuleState {
+  const next = record(state, action, state.activeVersion, context);
+  next.activeVersion = state.previousVersion;
+  // One step only: rolling back twice must not flip back to the version just found bad.
+  next.previousVersion = "";
+  return next;
+}
+
+function clearCanary(state: ModuleState): void {
+  state.canaryVersion = "";
+  state.canaryPercent = 0;
+}

@@ -1,0 +1,92 @@
+/**
+ * The checks a module version passes before any process runs it, in order, cheapest first; the first failure
+ * rejects with its reason. Run by `chorus modules publish`/`activate`/`verify` and again by every process that
+ * loads the module (ModuleWatcher): a process trusts its own keys and checks, never the KV state alone.
+ */
+import { createValidator } from "@bufbuild/protovalidate";
+import { type ModuleManifest, ModuleManifestSchema } from "../gen/chorus/v1/module_pb.ts";
+import { sha256Hex, verifyManifestSignature } from "./manifest-signature.ts";
+import type { ModuleKind } from "./module-kind.ts";
+import { ModuleRejectedError, RejectionReason } from "./module-rejected-error.ts";
+import type { TrustedKeys } from "./signing-keys.ts";
+
+export interface ModuleVerifierOptions {
+  trustedKeys: TrustedKeys;
+  /** Module kinds by module name ("kernel", agent names). */
+  kinds: Readonly<Record<string, ModuleKind>>;
+  selfTestBudgetMs: number;
+}
+
+export class ModuleVerifier {
+  readonly #validator = createValidator();
+
+  constructor(private readonly options: ModuleVerifierOptions) {}
+
+  /**
+   * Resolves when every check passes; rejects with ModuleRejectedError otherwise. `expected` guards against a
+   * manifest moved to another name (a valid signature for "kernel 1.0.0" must not pass as "kernel 2.0.0").
+   */
+  async verify(
+    bytes: Uint8Array,
+    manifest: ModuleManifest,
+    expected?: { module: string; version: string },
+  ): Promise<void> {
+    const module = expected?.module ?? manifest.module;
+    const version = expected?.version ?? manifest.version;
+    const reject = (reason: RejectionReason, detail: string, cause?: unknown): never => {
+      throw new ModuleRejectedError(reason, module, version, detail, { cause });
+    };
+
+    const validation = this.#validator.validate(ModuleManifestSchema, manifest);
+    if (validation.kind !== "valid") {
+      const detail =
+        validation.kind === "invalid"
+          ? validation.violations.map((v) => v.toString()).join("; ")
+          : validation.error.message;
+      reject(RejectionReason.InvalidManifest, detail);
+    }
+    if (expected && (manifest.module !== expected.module || manifest.version !== expected.version)) {
+      reject(RejectionReason.InvalidManifest, `manifest is for ${manifest.module} ${manifest.version}`);
+    }
+    const kind = this.options.kinds[manifest.module];
+    if (!kind) reject(RejectionReason.InvalidManifest, `unknown module "${manifest.module}"`);
+
+    const key = this.options.trustedKeys.get(manifest.keyId);
+    if (!key) reject(RejectionReason.UntrustedKey, `key ${manifest.keyId} is not in CHORUS_TRUSTED_KEYS`);
+    if (!verifyManifestSignature(manifest, key!)) {
+      reject(RejectionReason.BadSignature, `signature does not verify with key ${manifest.keyId}`);
+    }
+    const digest = sha256Hex(bytes);
+    if (digest !== manifest.sha256 || BigInt(bytes.length) !== manifest.sizeBytes) {
+      reject(
+        RejectionReason.DigestMismatch,
+        `bytes hash to ${digest} (${bytes.length} B), manifest says ${manifest.sha256}`,
+      );
+    }
+
+    // Bytes from NATS are typed over ArrayBufferLike; WebAssembly reads them the same either way.
+    const source = bytes as Uint8Array<ArrayBuffer>;
+    if (!WebAssembly.validate(source)) reject(RejectionReason.InvalidWasm, "WebAssembly.validate refused the bytes");
+    const compiled = await WebAssembly.compile(source).catch((err: unknown) =>
+      reject(RejectionReason.InvalidWasm, (err as Error).message, err),
+    );
+    const forbidden = WebAssembly.Module.imports(compiled)
+      .map((i) => `${i.module}.${i.name}`)
+      .filter((name) => !kind!.allowedImports.has(name));
+    if (forbidden.length > 0) {
+      const allowed = kind!.allowedImports.size > 0 ? [...kind!.allowedImports].join(", ") : "nothing";
+      reject(RejectionReason.ForbiddenImport, `imports ${forbidden.join(", ")}; allowed: ${allowed}`);
+    }
+
+    if (manifest.abiVersion !== kind!.abiVersion) {
+      reject(
+        RejectionReason.AbiMismatch,
+        `manifest says ABI ${manifest.abiVersion}, this host speaks ${kind!.abiVersion}`,
+      );
+    }
+    const exportFailure = await kind!.checkExports(bytes);
+    if (exportFailure) reject(exportFailure.reason, exportFailure.detail);
+    const selfTestFailure = await kind!.selfTest(bytes, version, this.options.selfTestBudgetMs);
+    if (selfTestFailure) reject(selfTestFailure.reason, selfTestFailure.detail);
+  }
+}
