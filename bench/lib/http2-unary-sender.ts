@@ -1,0 +1,92 @@
+import http2 from "node:http2";
+import type { Send } from "./open-loop.ts";
+
+/** What an HTTP/2 unary target needs: every request body is built up front so the client spends almost nothing. */
+export interface Http2UnaryTarget {
+  kind: "http2-unary";
+  /** e.g. http://127.0.0.1:8080 */
+  url: string;
+  /** e.g. /chorus.v1.DecisionService/Decide */
+  path: string;
+  protocol: "grpc" | "connect";
+  /** Serialized protobuf request messages, base64; sent round-robin. */
+  bodies: string[];
+  /** Byte offset and length, inside each message, of a fixed-width ASCII decimal field rewritten per request. */
+  uniqueField?: { offset: number; length: number };
+  /** HTTP/2 connections to spread the streams over. */
+  sessions: number;
+  timeoutMs: number;
+}
+
+/**
+ * Sends unary RPCs over raw node:http2 with pre-encoded messages: gRPC (length-prefixed, status in trailers) or
+ * Connect (binary proto, HTTP status). A protocol library would cost the client CPU the system under test needs
+ * on a two-core machine; the server side is the real Connect stack either way.
+ */
+export async function http2UnarySender(target: Http2UnaryTarget): Promise<{ send: Send; close(): void }> {
+  const sessions = await Promise.all(Array.from({ length: target.sessions }, () => openSession(target.url)));
+  const grpc = target.protocol === "grpc";
+  const templates = target.bodies.map((b) => {
+    const message = Buffer.from(b, "base64");
+    if (!grpc) return message;
+    const framed = Buffer.alloc(5 + message.length);
+    framed.writeUInt32BE(message.length, 1);
+    message.copy(framed, 5);
+    return framed;
+  });
+  const uniqueOffset = target.uniqueField ? target.uniqueField.offset + (grpc ? 5 : 0) : -1;
+  const headers = grpc
+    ? { ":method": "POST", ":path": target.path, "content-type": "application/grpc+proto", te: "trailers" }
+    : { ":method": "POST", ":path": target.path, "content-type": "application/proto", "connect-protocol-version": "1" };
+  let counter = 0;
+
+  const send: Send = () =>
+    new Promise<void>((resolve, reject) => {
+      const n = counter++;
+      const template = templates[n % templates.length]!;
+      let body = template;
+      if (uniqueOffset >= 0) {
+        // A fresh copy per request: http2 may still hold the previous buffer when the next request is built.
+        body = Buffer.from(template);
+        const digits = String(n).padStart(target.uniqueField!.length, "0").slice(-target.uniqueField!.length);
+        body.write(digits, uniqueOffset, "latin1");
+      }
+      const stream = sessions[n % sessions.length]!.request(headers);
+      let status = 0;
+      let grpcStatus: string | undefined;
+      stream.setTimeout(target.timeoutMs, () => stream.close(http2.constants.NGHTTP2_CANCEL));
+      stream.on("response", (h) => {
+        status = Number(h[":status"]);
+        if (h["grpc-status"] !== undefined) grpcStatus = String(h["grpc-status"]);
+      });
+      stream.on("trailers", (t) => {
+        if (t["grpc-status"] !== undefined) grpcStatus = String(t["grpc-status"]);
+      });
+      stream.on("data", () => {});
+      stream.on("error", (err) => reject(err));
+      stream.on("close", () => {
+        if (stream.rstCode && stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR)
+          reject(new Error(stream.rstCode === http2.constants.NGHTTP2_CANCEL ? "timeout" : `reset ${stream.rstCode}`));
+        else if (status !== 200) reject(new Error(`http ${status}`));
+        else if (grpc && grpcStatus !== "0") reject(new Error(`grpc-status ${grpcStatus ?? "missing"}`));
+        else resolve();
+      });
+      stream.end(body);
+    });
+  return {
+    send,
+    close: () => {
+      for (const s of sessions) s.close();
+    },
+  };
+}
+
+function openSession(url: string): Promise<http2.ClientHttp2Session> {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(url, { settings: { enablePush: false, initialWindowSize: 1 << 20 } });
+    session.once("connect", () => resolve(session));
+    session.once("error", reject);
+    // A session error after connect surfaces on each stream; keep the process alive.
+    session.on("error", () => {});
+  });
+}

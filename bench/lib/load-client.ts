@@ -1,0 +1,49 @@
+import { onShutdown, signalReady } from "../../lib/process/child-lifecycle.ts";
+import { http2UnarySender } from "./http2-unary-sender.ts";
+import { encodeHistogram } from "./latency-histogram.ts";
+import type { ClientReply, LoadTarget, RunStep } from "./load-client-protocol.ts";
+import { natsScatterSender } from "./nats-scatter-sender.ts";
+import { runOpenLoop, type Send } from "./open-loop.ts";
+
+/**
+ * The load client process: runs open-loop steps for its parent (LoadClient). It is a separate process so that its
+ * CPU is measured apart from the system under test and its event loop is not shared with the benchmark's own.
+ * Connections are kept per target across steps (warm, like a long-lived client).
+ */
+const senders = new Map<string, Promise<{ send: Send; close(): void }>>();
+const reply = (message: ClientReply) => process.send?.(message);
+
+function senderFor(target: LoadTarget) {
+  const key = JSON.stringify({ ...target, bodies: undefined, payload: undefined });
+  let sender = senders.get(key);
+  if (!sender) {
+    sender = target.kind === "http2-unary" ? http2UnarySender(target) : natsScatterSender(target);
+    senders.set(key, sender);
+  }
+  return sender;
+}
+
+process.on("message", async (request: RunStep) => {
+  try {
+    const { send } = await senderFor(request.target);
+    const result = await runOpenLoop({
+      rate: request.rate,
+      durationMs: request.durationMs,
+      send,
+      onProgress: (progress) => reply({ type: "progress", id: request.id, progress }),
+    });
+    const { latency, sendLag, ...rest } = result;
+    reply({
+      type: "result",
+      id: request.id,
+      outcome: { ...rest, latency: encodeHistogram(latency), sendLag: encodeHistogram(sendLag) },
+    });
+  } catch (err) {
+    reply({ type: "failed", id: request.id, message: err instanceof Error ? err.message : String(err) });
+  }
+});
+
+onShutdown(async () => {
+  for (const s of senders.values()) (await s).close();
+});
+signalReady();

@@ -1,0 +1,38 @@
+import { summarize } from "./latency-histogram.ts";
+import type { LoadClient } from "./load-client-handle.ts";
+import type { LoadTarget } from "./load-client-protocol.ts";
+import { ProcessSampler } from "./process-sampler.ts";
+import { passes, type RateStep, type SearchCriteria } from "./rate-search.ts";
+import type { StepProgress } from "./step-progress.ts";
+
+export interface MeasureOptions {
+  client: LoadClient;
+  target: LoadTarget;
+  rate: number;
+  durationMs: number;
+  criteria: SearchCriteria;
+  /** Processes whose CPU and memory are reported (the load client is added). */
+  processes: readonly { name: string; pid: number }[];
+  progress?: StepProgress;
+}
+
+/** Runs one open-loop step in the load client while sampling every process, and summarises it. */
+export async function measureStep(o: MeasureOptions): Promise<RateStep> {
+  const sampler = new ProcessSampler().start([...o.processes, { name: "load-client", pid: o.client.pid }]);
+  const result = await o.client.run(o.target, o.rate, o.durationMs, (p) => o.progress?.update(p.elapsedMs, p));
+  const processes = sampler.stop();
+  o.progress?.stepDone(o.durationMs);
+  const latency = summarize(result.latency);
+  const errorRate = result.issued === 0 ? 0 : result.errors / result.issued;
+  return {
+    rate: o.rate,
+    throughput: Math.round((result.completed / Math.max(result.elapsedMs, o.durationMs)) * 1000),
+    latency,
+    clientLagP99: summarize(result.sendLag).p99,
+    errors: result.errors,
+    errorRate,
+    errorSamples: result.errorSamples,
+    processes,
+    passed: passes(latency, errorRate, o.criteria),
+  };
+}

@@ -1,0 +1,83 @@
+import type { ProcessUsage } from "../lib/process-sampler.ts";
+import type { RateStep } from "../lib/rate-search.ts";
+import { formatTable } from "../lib/report-table.ts";
+import type { GoalCheck, TargetResult } from "./goals.ts";
+
+const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+
+/** The tables `npm run bench` prints: every step, a summary with the ceiling ratios, processes, goals. */
+export function benchReport(results: readonly TargetResult[], goals: readonly GoalCheck[], ratioRate: number): string {
+  const stepRows = results.flatMap((r) => r.steps.map((s) => ({ target: r.name, ...s })));
+  const steps = formatTable<RateStep & { target: string }>(
+    [
+      { header: "target", value: (s) => s.target },
+      { header: "rate/s", value: (s) => s.rate },
+      { header: "done/s", value: (s) => s.throughput },
+      { header: "p50 ms", value: (s) => s.latency.p50 },
+      { header: "p90 ms", value: (s) => s.latency.p90 },
+      { header: "p99 ms", value: (s) => s.latency.p99 },
+      { header: "p99.9 ms", value: (s) => s.latency.p999 },
+      { header: "max ms", value: (s) => s.latency.max },
+      { header: "errors", value: (s) => pct(s.errorRate), align: "right" },
+      { header: "client lag p99 ms", value: (s) => s.clientLagP99 },
+      { header: "SLO", value: (s) => (s.passed ? "pass" : "FAIL") },
+    ],
+    stepRows,
+  );
+
+  const echo = results.find((r) => r.name === "ceiling: echo rpc");
+  const nats = results.find((r) => r.name === "ceiling: nats 5-way");
+  const ratio = (a: number, b: number | undefined) => (b ? (a / b).toFixed(2) : "-");
+  const p50At = (r: TargetResult | undefined) => r?.steps.find((s) => s.rate === ratioRate)?.latency.p50;
+  const summary = formatTable<TargetResult>(
+    [
+      { header: "target", value: (r) => r.name },
+      { header: "max rate p99<=SLO", value: (r) => r.maxPassingRate },
+      { header: "sustained rate", value: (r) => r.sustainedRate },
+      { header: "rate / echo", value: (r) => ratio(r.maxPassingRate, echo?.maxPassingRate), align: "right" },
+      { header: "rate / nats", value: (r) => ratio(r.maxPassingRate, nats?.maxPassingRate), align: "right" },
+      { header: `p50 @${ratioRate}/s ms`, value: (r) => p50At(r) ?? "-", align: "right" },
+      { header: "p50 / echo p50", value: (r) => ratio(p50At(r) ?? 0, p50At(echo)), align: "right" },
+      { header: "note", value: (r) => r.error ?? "" },
+    ],
+    results,
+  );
+
+  // Processes at the highest step each target sustained (else its first step): where the CPU went.
+  const processRows = results.flatMap((r) => {
+    const step = [...r.steps].reverse().find((s) => s.rate <= Math.max(r.sustainedRate, r.steps[0]?.rate ?? 0));
+    return (step?.processes ?? []).map((p) => ({ target: r.name, rate: step!.rate, ...p }));
+  });
+  const processes = formatTable<ProcessUsage & { target: string; rate: number }>(
+    [
+      { header: "target", value: (p) => p.target },
+      { header: "rate/s", value: (p) => p.rate },
+      { header: "process", value: (p) => p.name },
+      { header: "CPU % of a core", value: (p) => p.cpuPercent },
+      { header: "peak RSS MiB", value: (p) => p.peakRssMb },
+    ],
+    processRows,
+  );
+
+  const goalTable = formatTable<GoalCheck>(
+    [
+      { header: "goal", value: (g) => g.goal },
+      { header: "measured", value: (g) => g.measured },
+      { header: "met", value: (g) => (g.met === undefined ? "-" : g.met ? "yes" : "NO") },
+    ],
+    goals,
+  );
+  return [
+    "Steps (open loop, latency from intended send time)",
+    steps,
+    "",
+    "Summary",
+    summary,
+    "",
+    "Processes (at the highest sustained step)",
+    processes,
+    "",
+    "Goals",
+    goalTable,
+  ].join("\n");
+}

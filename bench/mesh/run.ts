@@ -1,0 +1,191 @@
+import { Command, InvalidArgumentError } from "commander";
+import { NatsServerProcess } from "../../lib/nats/nats-server-process.ts";
+import { startChild, stopChild } from "../../lib/process/launcher.ts";
+import { type Coordination, startMesh } from "../../scripts/mesh.ts";
+import { LoadClient } from "../lib/load-client-handle.ts";
+import type { LoadTarget } from "../lib/load-client-protocol.ts";
+import { measureStep } from "../lib/measure-step.ts";
+import { type SearchCriteria, searchRates } from "../lib/rate-search.ts";
+import { defaultJsonPath, writeJson } from "../lib/report-table.ts";
+import { StepProgress } from "../lib/step-progress.ts";
+import { benchReport } from "./bench-report.ts";
+import { decideRequests } from "./decide-requests.ts";
+import { checkGoals, type TargetResult } from "./goals.ts";
+
+const MODES: Coordination[] = ["cached", "parallel", "sequential"];
+const list = (raw: string) => raw.split(",").map((s) => s.trim());
+const numbers = (raw: string) =>
+  list(raw).map((s) => {
+    const n = Number(s);
+    if (!(n > 0)) throw new InvalidArgumentError(`"${s}" is not a positive number`);
+    return n;
+  });
+
+const options = new Command("bench")
+  .description("Open-loop Decide benchmark of the full local mesh per coordination mode, with ceilings.")
+  .option(
+    "--modes <list>",
+    "coordination modes to run",
+    (raw) => {
+      const modes = list(raw);
+      for (const m of modes)
+        if (!MODES.includes(m as Coordination)) throw new InvalidArgumentError(`unknown mode "${m}" (${MODES})`);
+      return modes as Coordination[];
+    },
+    MODES,
+  )
+  .option(
+    "--rates <list>",
+    "arrival rates to step through, per second",
+    numbers,
+    [250, 500, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 8000, 10000, 12000],
+  )
+  .option("--duration <seconds>", "length of each step", Number, 5)
+  .option("--protocol <grpc|connect>", "wire protocol of the load", "grpc")
+  .option("--slo-ms <ms>", "p99 bound a step must meet", Number, 10)
+  .option("--stop-ms <ms>", "stop a search after a step with p99 above this (overload)", Number, 50)
+  .option("--ratio-rate <n>", "rate at which p50s are compared (ceilings, parallel vs sequential)", Number, 500)
+  .option("--no-ceilings", "skip the echo RPC and NATS fan-out ceilings")
+  .option("--gateway-url <url>", "benchmark this running gateway instead of starting meshes (mode: as configured)")
+  .option("--sessions <n>", "HTTP/2 connections of the load client", Number, 4)
+  .option("--json <path>", "where to write the results", defaultJsonPath("bench-mesh"))
+  .parse()
+  .opts<{
+    modes: Coordination[];
+    rates: number[];
+    duration: number;
+    protocol: "grpc" | "connect";
+    sloMs: number;
+    stopMs: number;
+    ratioRate: number;
+    ceilings: boolean;
+    gatewayUrl?: string;
+    sessions: number;
+    json: string;
+  }>();
+
+const criteria: SearchCriteria = { sloP99Ms: options.sloMs, maxErrorRate: 0.001, stopP99Ms: options.stopMs };
+const durationMs = options.duration * 1000;
+const rates = [...new Set([...options.rates, options.ratioRate])].sort((a, b) => a - b);
+const requests = decideRequests();
+const decideTarget = (url: string): LoadTarget => ({
+  kind: "http2-unary",
+  url,
+  path: "/chorus.v1.DecisionService/Decide",
+  protocol: options.protocol,
+  bodies: requests.bodies,
+  uniqueField: requests.uniqueField,
+  sessions: options.sessions,
+  timeoutMs: 2_000,
+});
+
+const client = await LoadClient.start();
+const targetCount = (options.gatewayUrl ? 1 : options.modes.length) + (options.ceilings ? 2 : 0);
+// A guess for the bar: most searches stop around the middle of the rate list.
+const progress = new StepProgress(targetCount * Math.ceil(rates.length / 2) * (durationMs + 1000));
+const results: TargetResult[] = [];
+
+/** Warm up (JIT, connections, caches) for 2 s at the lowest rate, then step the rates up. */
+async function measureTarget(
+  name: string,
+  target: LoadTarget,
+  processes: { name: string; pid: number }[],
+): Promise<void> {
+  progress.label(`${name}: warm-up`);
+  await client.run(target, rates[0]!, 2_000);
+  const search = await searchRates(rates, criteria, async (rate) => {
+    progress.label(`${name} @ ${rate}/s`);
+    const step = await measureStep({ client, target, rate, durationMs, criteria, processes, progress });
+    await new Promise((r) => setTimeout(r, 1_000)); // let queues drain before the next step
+    return step;
+  });
+  results.push({ name, ...search });
+}
+
+async function guarded(name: string, body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (err) {
+    results.push({
+      name,
+      steps: [],
+      maxPassingRate: 0,
+      sustainedRate: 0,
+      error: (err as Error).message.split("\n")[0],
+    });
+  }
+}
+
+try {
+  if (options.ceilings) {
+    await guarded("ceiling: echo rpc", async () => {
+      progress.label("starting echo server");
+      const echo = await startChild({ name: "echo-server", entry: "bench/mesh/echo-server" });
+      try {
+        await measureTarget("ceiling: echo rpc", decideTarget(String(echo.ready.url)), [
+          { name: "echo-server", pid: echo.pid },
+        ]);
+      } finally {
+        await stopChild(echo.process);
+      }
+    });
+    await guarded("ceiling: nats 5-way", async () => {
+      progress.label("starting nats-server and 5 responders");
+      const nats = await new NatsServerProcess().start();
+      const responders = await startChild({
+        name: "nats-echo-responders",
+        entry: "bench/mesh/nats-echo-responders",
+        env: { NATS_URL: nats.url, FANOUT: "5" },
+      }).catch(async (err) => {
+        await nats.stop();
+        throw err;
+      });
+      try {
+        const target: LoadTarget = {
+          kind: "nats-scatter",
+          natsUrl: nats.url,
+          subjects: responders.ready.subjects as string[],
+          payload: requests.taskPayload,
+          timeoutMs: 2_000,
+        };
+        await measureTarget("ceiling: nats 5-way", target, [
+          { name: "nats-server", pid: nats.pid ?? 0 },
+          { name: "responders", pid: responders.pid },
+        ]);
+      } finally {
+        await stopChild(responders.process);
+        await nats.stop();
+      }
+    });
+  }
+  if (options.gatewayUrl) {
+    await guarded("gateway", () => measureTarget("gateway", decideTarget(options.gatewayUrl!), []));
+  } else {
+    for (const mode of options.modes) {
+      await guarded(mode, async () => {
+        progress.label(`${mode}: starting the mesh`);
+        const mesh = await startMesh({ coordination: mode, gatewayPort: 0, silent: true, env: { LOG_LEVEL: "warn" } });
+        try {
+          await measureTarget(mode, decideTarget(mesh.gatewayUrl), mesh.processes);
+        } finally {
+          await mesh.stop();
+        }
+      });
+    }
+  }
+} finally {
+  progress.stop();
+  await client.close();
+}
+
+const goals = checkGoals(new Map(results.map((r) => [r.name, r])), options.ratioRate);
+console.log(benchReport(results, goals, options.ratioRate));
+const path = writeJson(options.json, {
+  benchmark: "mesh",
+  startedAt: new Date().toISOString(),
+  machine: { cpus: (await import("node:os")).cpus().length, node: process.version },
+  options,
+  results,
+  goals,
+});
+console.log(`\nresults: ${path}`);
