@@ -3,8 +3,8 @@ import {
   createMarketPriceModel,
   type MarketPriceModel,
   type MarketPriceModelOptions,
+  recordExactPrice,
   recordLostBid,
-  recordWonPrice,
 } from "./market-price-model.ts";
 import {
   checkValueCalibrationOptions,
@@ -121,14 +121,15 @@ export function createCampaignBidder(config: CampaignBidderConfig): CampaignBidd
 }
 
 /**
- * One auction the campaign took part in. `bidMicros` is the bid actually sent (after every cap); a loss carries
- * no price, because the bidder only learns that the price was higher.
+ * One auction the campaign took part in. `bidMicros` is the bid actually sent (after every cap), per impression.
+ * A loss usually carries no price: the bidder only learns that the price was above its bid (censored feedback).
+ * When the auction does reveal what it would have taken to win, pass it as `priceToBeatMicros`.
  */
 export type AuctionRecord = {
   contextKey: string;
   predictedResponse: number;
   bidMicros: number;
-} & ({ won: true; priceMicros: number } | { won: false });
+} & ({ won: true; priceMicros: number } | { won: false; priceToBeatMicros?: number });
 
 /** The value an offer has for the campaign, with the context's current calibration (no exploration). */
 export function offerValueMicros(bidder: CampaignBidder, contextKey: string, predictedResponse: number): number {
@@ -141,7 +142,9 @@ export function offerValueMicros(bidder: CampaignBidder, contextKey: string, pre
 export function recordAuction(bidder: CampaignBidder, auction: AuctionRecord): void {
   const { config } = bidder;
   recordValue(bidder.values, config.values, offerValueMicros(bidder, auction.contextKey, auction.predictedResponse));
-  if (auction.won) recordWonPrice(bidder.market, config.market, auction.priceMicros);
+  if (auction.won) recordExactPrice(bidder.market, config.market, auction.priceMicros);
+  else if (auction.priceToBeatMicros !== undefined && auction.priceToBeatMicros > auction.bidMicros)
+    recordExactPrice(bidder.market, config.market, auction.priceToBeatMicros);
   else recordLostBid(bidder.market, config.market, auction.bidMicros);
   bidder.observations++;
   const context = touchContext(bidder, auction.contextKey);

@@ -26,6 +26,11 @@ export interface BudgetPace {
 export interface BidDecision {
   /** Integer micros per impression, within [0, min(maxBidMicros, budgetLeftMicros)]. */
   bidMicros: number;
+  /**
+   * The same bid per predicted response (bidMicros / predictedResponse; 0 when no response is predicted): the unit
+   * of AgentVote.bids_micros, which the kernel multiplies back by the predicted response.
+   */
+  bidPerResponseMicros: number;
   /** The calibrated value of the impression with the explored multiplier, in micros. */
   valueMicros: number;
   /** bid = pacingMultiplier x valueMicros before caps. */
@@ -63,5 +68,6 @@ export function decideBid(plan: BiddingPlan, request: BidRequest, pace: BudgetPa
   });
   const cap = Math.max(0, Math.min(config.maxBidMicros, Math.floor(pace.budgetLeftMicros)));
   const bidMicros = Math.min(cap, Math.floor(pacingMultiplier * valueMicros));
-  return { bidMicros, valueMicros, pacingMultiplier, contextMultiplier };
+  const bidPerResponseMicros = response > 0 ? bidMicros / response : 0;
+  return { bidMicros, bidPerResponseMicros, valueMicros, pacingMultiplier, contextMultiplier };
 }

@@ -58,8 +58,11 @@ export function coveredBucket(options: MarketPriceModelOptions, bidMicros: numbe
   return Math.min(options.bucketCount - 1, Math.max(0, Math.floor(bidMicros / options.bucketMicros)));
 }
 
-/** A won auction: the campaign paid `priceMicros`. Updates the model in place. */
-export function recordWonPrice(model: MarketPriceModel, options: MarketPriceModelOptions, priceMicros: number): void {
+/**
+ * An exact market price: the price paid on a win, or, on a loss, what it would have taken to win when the auction
+ * tells (Chorus's own kernel does; an exchange usually does not). Updates the model in place.
+ */
+export function recordExactPrice(model: MarketPriceModel, options: MarketPriceModelOptions, priceMicros: number): void {
   const weight = advanceForgetting(model, options.halfLife, (f) => rescale(model, f));
   model.won[priceBucket(options, priceMicros)] += weight;
 }
