@@ -1,0 +1,121 @@
+import { toBinary } from "@bufbuild/protobuf";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DecisionKeepReason, DecisionRecordSchema } from "../gen/chorus/v1/decision_log_pb.ts";
+import { streams } from "../lib/subjects.ts";
+import { type NatsFixture, startNats } from "../test/nats-fixture.ts";
+import {
+  DecisionLog,
+  type DecisionLogConfig,
+  DecisionNotFoundError,
+  keepReason,
+  loadDecisionLogConfig,
+  pseudonymize,
+  readDecisionRecord,
+} from "./decision-log.ts";
+import { kernelCallOf } from "./kernel-record.ts";
+import { createChorusMetrics } from "./metrics.ts";
+import { SAMPLE_USER_ID, sampleDecision } from "./testing/sample-decision.ts";
+
+const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
+
+describe("decision log", () => {
+  let nats: NatsFixture;
+  const salt = "spec-salt";
+  const config = (env: Record<string, string> = {}): DecisionLogConfig =>
+    loadDecisionLogConfig({ CHORUS_PSEUDONYM_SALT: salt, ...env });
+  const open = (cfg: DecisionLogConfig, metrics = createChorusMetrics()) =>
+    DecisionLog.open(nats.nc, nats.js, { config: cfg, metrics, logger: pino({ level: "silent" }), gateway: "spec" });
+
+  beforeAll(async () => {
+    nats = await startNats();
+  });
+  afterAll(() => nats.cleanup());
+
+  it("decision log - a decision reads back by id with bit-exact kernel inputs and outputs", async () => {
+    const log = await open(config());
+    const entry = await sampleDecision({ seed: 1 });
+    expect(log.append(entry)).toBe(DecisionKeepReason.SAMPLED);
+    await log.flush();
+    const reader = await nats.connect("reader");
+    const record = await readDecisionRecord(reader, entry.decisionId);
+    expect(record.decisionId).toBe(entry.decisionId);
+    expect(record.agents.map((a) => a.agent)).toEqual(entry.kernel.agents);
+    const call = kernelCallOf(record.kernelInputs!);
+    expect(bits(call.inventory.embeddings)).toEqual(bits(entry.kernel.inventory.embeddings));
+    expect(bits(call.request.scores)).toEqual(bits(entry.kernel.request.scores));
+    expect(bits(call.request.intent)).toEqual(bits(entry.kernel.request.intent));
+    expect(Array.from(call.request.vetoMask)).toEqual(Array.from(entry.kernel.request.vetoMask));
+    expect(bits(record.kernelResult!.prices)).toEqual(bits(entry.kernelResult!.prices));
+    expect(record.kernelResult!.indices).toEqual(Array.from(entry.kernelResult!.indices));
+    expect(record.response?.ads.map((a) => a.creativeId)).toEqual(entry.response.ads.map((a) => a.creativeId));
+  });
+
+  it("decision log - the record holds pseudonyms only, never the raw user or session id", async () => {
+    const log = await open(config());
+    const entry = await sampleDecision({ seed: 2 });
+    log.append(entry);
+    await log.flush();
+    const record = await readDecisionRecord(nats.nc, entry.decisionId);
+    expect(record.request?.user?.userId).toBe(pseudonymize(SAMPLE_USER_ID, salt));
+    expect(record.request?.user?.userId).toMatch(/^[0-9a-f]{32}$/);
+    const wire = Buffer.from(toBinary(DecisionRecordSchema, record));
+    expect(wire.includes(SAMPLE_USER_ID)).toBe(false);
+    expect(wire.includes(entry.request.context!.sessionId)).toBe(false);
+    // The caller's request is left as it was.
+    expect(entry.request.user?.userId).toBe(SAMPLE_USER_ID);
+    expect(pseudonymize(SAMPLE_USER_ID, "other-salt")).not.toBe(record.request?.user?.userId);
+  });
+
+  it("decision log - sampling leaves plain decisions out but keeps explained and degraded ones", async () => {
+    const metrics = createChorusMetrics();
+    const log = await open(config({ DECISION_LOG_SAMPLE_RATE: "0" }), metrics);
+    const plain = await sampleDecision({ seed: 3 });
+    const explained = await sampleDecision({ seed: 4, explain: true });
+    const degraded = await sampleDecision({ seed: 5, degradedAgent: "bidding" });
+    expect(log.append(plain)).toBeUndefined();
+    expect(log.append(explained)).toBe(DecisionKeepReason.EXPLAIN);
+    expect(log.append(degraded)).toBe(DecisionKeepReason.DEGRADED);
+    await log.flush();
+    await expect(readDecisionRecord(nats.nc, plain.decisionId)).rejects.toBeInstanceOf(DecisionNotFoundError);
+    expect((await readDecisionRecord(nats.nc, degraded.decisionId)).keepReason).toBe(DecisionKeepReason.DEGRADED);
+    const counts = (await metrics.decisionLogRecords.get()).values;
+    expect(counts.find((v) => v.labels.result === "sampled_out")?.value).toBe(1);
+    expect(counts.find((v) => v.labels.result === "published")?.value).toBe(2);
+    expect(keepReason(degraded, { sampleRate: 0, keepNotable: false })).toBeUndefined();
+    expect(keepReason(plain, { sampleRate: 1, keepNotable: false })).toBe(DecisionKeepReason.SAMPLED);
+  });
+
+  it("decision log - a full buffer drops and counts records instead of blocking the caller", async () => {
+    const metrics = createChorusMetrics();
+    const log = await open(config({ DECISION_LOG_MAX_PENDING: "1" }), metrics);
+    const entries = await Promise.all([6, 7, 8].map((seed) => sampleDecision({ seed })));
+    const kept = entries.map((e) => log.append(e));
+    expect(kept).toEqual([DecisionKeepReason.SAMPLED, undefined, undefined]);
+    expect(log.pending).toBe(1);
+    await log.flush();
+    expect(log.pending).toBe(0);
+    const dropped = (await metrics.decisionLogRecords.get()).values.find(
+      (v) => v.labels.result === "dropped_buffer_full",
+    );
+    expect(dropped?.value).toBe(2);
+  });
+
+  it("decision log - the stream is bounded by age and size and keeps one record per decision", async () => {
+    await open(config({ DECISION_LOG_MAX_AGE_S: "3600", DECISION_LOG_MAX_BYTES: String(64 * 1024 * 1024) }));
+    const info = await (await jetstreamManager(nats.nc)).streams.info(streams.decisions);
+    expect(info.config.max_age).toBe(3600 * 1e9);
+    expect(info.config.max_bytes).toBe(64 * 1024 * 1024);
+    expect(info.config.max_msgs_per_subject).toBe(1);
+    expect(info.config.allow_direct).toBe(true);
+  });
+
+  it("decision log - an unknown decision id is reported by name", async () => {
+    await expect(readDecisionRecord(nats.nc, "no-such-decision")).rejects.toThrow(/no-such-decision/);
+  });
+
+  it("decision log - bad configuration names the variable", () => {
+    expect(() => loadDecisionLogConfig({ DECISION_LOG_SAMPLE_RATE: "1.5" })).toThrow(/DECISION_LOG_SAMPLE_RATE/);
+  });
+});
