@@ -1,0 +1,1310 @@
+(module
+ (type $0 (func (param i32 i32)))
+ (type $1 (func (param i32) (result i32)))
+ (type $2 (func (param i32 i32 i32 f32 f32 i32 i32 i32) (result i32)))
+ (type $3 (func (param i32 i32 i32) (result i32)))
+ (global $assembly/kernel/ABI_VERSION i32 (i32.const 1))
+ (global $assembly/kernel/KERNEL_SIMD i32 (i32.const 0))
+ (global $assembly/kernel/MAX_ADS i32 (i32.const 16))
+ (global $assembly/kernel/configured (mut i32) (i32.const 0))
+ (global $assembly/kernel/capCandidates (mut i32) (i32.const 0))
+ (global $assembly/kernel/capDimensions (mut i32) (i32.const 0))
+ (global $assembly/kernel/capAgents (mut i32) (i32.const 0))
+ (global $assembly/kernel/oEmbeddings (mut i32) (i32.const 0))
+ (global $assembly/kernel/oDuration (mut i32) (i32.const 0))
+ (global $assembly/kernel/oAdvertiser (mut i32) (i32.const 0))
+ (global $assembly/kernel/oCategory (mut i32) (i32.const 0))
+ (global $assembly/kernel/oIntent (mut i32) (i32.const 0))
+ (global $assembly/kernel/oWeights (mut i32) (i32.const 0))
+ (global $assembly/kernel/oConfidence (mut i32) (i32.const 0))
+ (global $assembly/kernel/oScores (mut i32) (i32.const 0))
+ (global $assembly/kernel/oVeto (mut i32) (i32.const 0))
+ (global $assembly/kernel/oBid (mut i32) (i32.const 0))
+ (global $assembly/kernel/oPResponse (mut i32) (i32.const 0))
+ (global $assembly/kernel/oRelevance (mut i32) (i32.const 0))
+ (global $assembly/kernel/oQuality (mut i32) (i32.const 0))
+ (global $assembly/kernel/oValue (mut i32) (i32.const 0))
+ (global $assembly/kernel/oRank (mut i32) (i32.const 0))
+ (global $assembly/kernel/oHeap (mut i32) (i32.const 0))
+ (global $assembly/kernel/oOutHeader (mut i32) (i32.const 0))
+ (global $assembly/kernel/oOutIndex (mut i32) (i32.const 0))
+ (global $assembly/kernel/oOutPrice (mut i32) (i32.const 0))
+ (global $assembly/kernel/oOutRank (mut i32) (i32.const 0))
+ (global $assembly/kernel/oOutQuality (mut i32) (i32.const 0))
+ (global $assembly/kernel/oOutRelevance (mut i32) (i32.const 0))
+ (global $assembly/kernel/oOutContribution (mut i32) (i32.const 0))
+ (global $assembly/kernel/oEnd (mut i32) (i32.const 0))
+ (memory $0 0)
+ (export "ABI_VERSION" (global $assembly/kernel/ABI_VERSION))
+ (export "KERNEL_SIMD" (global $assembly/kernel/KERNEL_SIMD))
+ (export "MAX_ADS" (global $assembly/kernel/MAX_ADS))
+ (export "configure" (func $assembly/kernel/configure))
+ (export "regionOffset" (func $assembly/kernel/regionOffset))
+ (export "decide" (func $assembly/kernel/decide))
+ (export "memory" (memory $0))
+ (func $assembly/kernel/siftDown (param $0 i32) (param $1 i32)
+  (local $2 i32)
+  (local $3 i32)
+  (local $4 i32)
+  (local $5 f32)
+  (local $6 i32)
+  (local $7 i32)
+  (local $8 f32)
+  global.get $assembly/kernel/oHeap
+  local.get $0
+  i32.const 2
+  i32.shl
+  i32.add
+  i32.load
+  local.set $7
+  loop $for-loop|0
+   block $for-break0
+    local.get $0
+    i32.const 1
+    i32.shl
+    i32.const 1
+    i32.add
+    local.tee $2
+    local.get $1
+    i32.ge_s
+    br_if $for-break0
+    global.get $assembly/kernel/oHeap
+    local.get $2
+    i32.const 2
+    i32.shl
+    i32.add
+    i32.load
+    local.set $3
+    local.get $2
+    i32.const 1
+    i32.add
+    local.tee $6
+    local.tee $4
+    local.get $1
+    i32.lt_s
+    if
+     global.get $assembly/kernel/oRank
+     global.get $assembly/kernel/oHeap
+     local.get $4
+     i32.const 2
+     i32.shl
+     i32.add
+     i32.load
+     local.tee $4
+     i32.const 2
+     i32.shl
+     i32.add
+     f32.load
+     local.set $5
+     local.get $3
+     local.get $4
+     i32.gt_s
+     global.get $assembly/kernel/oRank
+     local.get $3
+     i32.const 2
+     i32.shl
+     i32.add
+     f32.load
+     local.tee $8
+     local.get $5
+     f32.eq
+     i32.and
+     local.get $5
+     local.get $8
+     f32.gt
+     i32.or
+     if
+      local.get $4
+      local.set $3
+      local.get $6
+      local.set $2
+     end
+    end
+    local.get $3
+    local.get $7
+    i32.lt_s
+    global.get $assembly/kernel/oRank
+    local.get $3
+    i32.const 2
+    i32.shl
+    i32.add
+    f32.load
+    local.tee $5
+    global.get $assembly/kernel/oRank
+    local.get $7
+    i32.const 2
+    i32.shl
+    i32.add
+    f32.load
+    local.tee $8
+    f32.eq
+    i32.and
+    local.get $5
+    local.get $8
+    f32.gt
+    i32.or
+    i32.eqz
+    br_if $for-break0
+    global.get $assembly/kernel/oHeap
+    local.get $0
+    i32.const 2
+    i32.shl
+    i32.add
+    local.get $3
+    i32.store
+    local.get $2
+    local.set $0
+    br $for-loop|0
+   end
+  end
+  global.get $assembly/kernel/oHeap
+  local.get $0
+  i32.const 2
+  i32.shl
+  i32.add
+  local.get $7
+  i32.store
+ )
+ (func $assembly/kernel/regionOffset (param $0 i32) (result i32)
+  global.get $assembly/kernel/configured
+  i32.eqz
+  if
+   i32.const -1
+   return
+  end
+  block $case24|0
+   block $case23|0
+    block $case22|0
+     block $case21|0
+      block $case20|0
+       block $case19|0
+        block $case18|0
+         block $case17|0
+          block $case16|0
+           block $case15|0
+            block $case14|0
+             block $case13|0
+              block $case12|0
+               block $case11|0
+                block $case10|0
+                 block $case9|0
+                  block $case8|0
+                   block $case7|0
+                    block $case6|0
+                     block $case5|0
+                      block $case4|0
+                       block $case3|0
+                        block $case2|0
+                         block $case1|0
+                          block $case0|0
+                           local.get $0
+                           br_table $case0|0 $case1|0 $case2|0 $case3|0 $case4|0 $case5|0 $case6|0 $case7|0 $case8|0 $case9|0 $case10|0 $case11|0 $case12|0 $case13|0 $case14|0 $case15|0 $case16|0 $case17|0 $case18|0 $case19|0 $case20|0 $case21|0 $case22|0 $case23|0 $case24|0
+                          end
+                          global.get $assembly/kernel/oEmbeddings
+                          return
+                         end
+                         global.get $assembly/kernel/oDuration
+                         return
+                        end
+                        global.get $assembly/kernel/oAdvertiser
+                        return
+                       end
+                       global.get $assembly/kernel/oCategory
+                       return
+                      end
+                      global.get $assembly/kernel/oIntent
+                      return
+                     end
+                     global.get $assembly/kernel/oWeights
+                     return
+                    end
+                    global.get $assembly/kernel/oConfidence
+                    return
+                   end
+                   global.get $assembly/kernel/oScores
+                   return
+                  end
+                  global.get $assembly/kernel/oVeto
+                  return
+                 end
+                 global.get $assembly/kernel/oBid
+                 return
+                end
+                global.get $assembly/kernel/oPResponse
+                return
+               end
+               global.get $assembly/kernel/oRelevance
+               return
+              end
+              global.get $assembly/kernel/oQuality
+              return
+             end
+             global.get $assembly/kernel/oValue
+             return
+            end
+            global.get $assembly/kernel/oRank
+            return
+           end
+           global.get $assembly/kernel/oHeap
+           return
+          end
+          global.get $assembly/kernel/oOutHeader
+          return
+         end
+         global.get $assembly/kernel/oOutIndex
+         return
+        end
+        global.get $assembly/kernel/oOutPrice
+        return
+       end
+       global.get $assembly/kernel/oOutRank
+       return
+      end
+      global.get $assembly/kernel/oOutQuality
+      return
+     end
+     global.get $assembly/kernel/oOutRelevance
+     return
+    end
+    global.get $assembly/kernel/oOutContribution
+    return
+   end
+   global.get $assembly/kernel/oEnd
+   return
+  end
+  i32.const -1
+ )
+ (func $assembly/kernel/decide (param $0 i32) (param $1 i32) (param $2 i32) (param $3 f32) (param $4 f32) (param $5 i32) (param $6 i32) (param $7 i32) (result i32)
+  (local $8 i32)
+  (local $9 f32)
+  (local $10 f32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 f32)
+  (local $14 f32)
+  (local $15 i32)
+  (local $16 i32)
+  (local $17 i32)
+  (local $18 i32)
+  (local $19 i32)
+  (local $20 i32)
+  (local $21 i32)
+  global.get $assembly/kernel/configured
+  i32.eqz
+  if
+   i32.const -3
+   return
+  end
+  local.get $0
+  i32.const 0
+  i32.lt_s
+  if (result i32)
+   i32.const 1
+  else
+   global.get $assembly/kernel/capCandidates
+   local.get $0
+   i32.const 3
+   i32.add
+   i32.const -4
+   i32.and
+   i32.lt_s
+  end
+  if
+   i32.const -4
+   return
+  end
+  local.get $1
+  i32.const 0
+  i32.lt_s
+  if (result i32)
+   i32.const 1
+  else
+   global.get $assembly/kernel/capDimensions
+   local.get $1
+   i32.const 3
+   i32.add
+   i32.const -4
+   i32.and
+   i32.lt_s
+  end
+  if
+   i32.const -4
+   return
+  end
+  local.get $2
+  i32.const 0
+  i32.lt_s
+  local.get $2
+  global.get $assembly/kernel/capAgents
+  i32.gt_s
+  i32.or
+  if
+   i32.const -4
+   return
+  end
+  local.get $5
+  i32.const 0
+  i32.lt_s
+  local.get $5
+  i32.const 1
+  i32.gt_s
+  i32.or
+  local.get $6
+  i32.const 0
+  i32.lt_s
+  i32.or
+  local.get $6
+  i32.const 16
+  i32.gt_s
+  i32.or
+  if
+   i32.const -4
+   return
+  end
+  local.get $0
+  i32.const 3
+  i32.add
+  i32.const -4
+  i32.and
+  local.set $15
+  local.get $1
+  i32.const 3
+  i32.add
+  i32.const -4
+  i32.and
+  i32.const 2
+  i32.shl
+  local.set $8
+  global.get $assembly/kernel/oEmbeddings
+  local.set $11
+  loop $for-loop|0
+   local.get $0
+   local.get $12
+   i32.gt_s
+   if
+    f32.const 0
+    local.set $9
+    f32.const 0
+    local.set $10
+    f32.const 0
+    local.set $13
+    f32.const 0
+    local.set $14
+    i32.const 0
+    local.set $1
+    loop $for-loop|1
+     local.get $1
+     local.get $8
+     i32.lt_u
+     if
+      local.get $9
+      global.get $assembly/kernel/oIntent
+      local.get $1
+      i32.add
+      local.tee $16
+      f32.load
+      local.get $1
+      local.get $11
+      i32.add
+      local.tee $17
+      f32.load
+      f32.mul
+      f32.add
+      local.set $9
+      local.get $10
+      local.get $16
+      f32.load offset=4
+      local.get $17
+      f32.load offset=4
+      f32.mul
+      f32.add
+      local.set $10
+      local.get $13
+      local.get $16
+      f32.load offset=8
+      local.get $17
+      f32.load offset=8
+      f32.mul
+      f32.add
+      local.set $13
+      local.get $14
+      local.get $16
+      f32.load offset=12
+      local.get $17
+      f32.load offset=12
+      f32.mul
+      f32.add
+      local.set $14
+      local.get $1
+      i32.const 16
+      i32.add
+      local.set $1
+      br $for-loop|1
+     end
+    end
+    global.get $assembly/kernel/oRelevance
+    local.get $12
+    i32.const 2
+    i32.shl
+    i32.add
+    local.get $9
+    local.get $10
+    f32.add
+    local.get $13
+    local.get $14
+    f32.add
+    f32.add
+    f32.store
+    local.get $8
+    local.get $11
+    i32.add
+    local.set $11
+    local.get $12
+    i32.const 1
+    i32.add
+    local.set $12
+    br $for-loop|0
+   end
+  end
+  local.get $15
+  i32.const 2
+  i32.shl
+  local.set $12
+  i32.const 0
+  local.set $1
+  loop $for-loop|00
+   local.get $1
+   local.get $12
+   i32.lt_u
+   if
+    local.get $3
+    global.get $assembly/kernel/oRelevance
+    local.get $1
+    i32.add
+    f32.load
+    f32.mul
+    local.set $9
+    global.get $assembly/kernel/oScores
+    local.get $1
+    i32.add
+    local.set $11
+    i32.const 0
+    local.set $8
+    loop $for-loop|11
+     local.get $2
+     local.get $8
+     i32.gt_s
+     if
+      local.get $9
+      local.get $8
+      i32.const 2
+      i32.shl
+      local.tee $16
+      global.get $assembly/kernel/oWeights
+      i32.add
+      f32.load
+      global.get $assembly/kernel/oConfidence
+      local.get $16
+      i32.add
+      f32.load
+      f32.mul
+      local.get $11
+      f32.load
+      f32.mul
+      f32.add
+      local.set $9
+      local.get $11
+      local.get $12
+      i32.add
+      local.set $11
+      local.get $8
+      i32.const 1
+      i32.add
+      local.set $8
+      br $for-loop|11
+     end
+    end
+    global.get $assembly/kernel/oBid
+    local.get $1
+    i32.add
+    f32.load
+    global.get $assembly/kernel/oPResponse
+    local.get $1
+    i32.add
+    f32.load
+    f32.mul
+    local.set $10
+    global.get $assembly/kernel/oQuality
+    local.get $1
+    i32.add
+    local.get $9
+    f32.store
+    global.get $assembly/kernel/oValue
+    local.get $1
+    i32.add
+    local.get $10
+    f32.store
+    global.get $assembly/kernel/oRank
+    local.get $1
+    i32.add
+    local.get $10
+    local.get $9
+    f32.mul
+    f32.store
+    local.get $1
+    i32.const 4
+    i32.add
+    local.set $1
+    br $for-loop|00
+   end
+  end
+  i32.const 0
+  local.set $8
+  i32.const 0
+  local.set $12
+  i32.const 0
+  local.set $11
+  loop $for-loop|02
+   local.get $0
+   local.get $11
+   i32.gt_s
+   if
+    block $for-continue|0
+     local.get $11
+     i32.const 2
+     i32.shl
+     local.tee $1
+     global.get $assembly/kernel/oVeto
+     i32.add
+     i32.load
+     if
+      local.get $12
+      i32.const 1
+      i32.add
+      local.set $12
+      br $for-continue|0
+     end
+     global.get $assembly/kernel/oQuality
+     local.get $1
+     i32.add
+     f32.load
+     f32.const 0
+     f32.gt
+     if (result i32)
+      global.get $assembly/kernel/oValue
+      local.get $1
+      i32.add
+      f32.load
+      local.get $4
+      f32.ge
+     else
+      i32.const 0
+     end
+     if (result i32)
+      global.get $assembly/kernel/oRank
+      local.get $1
+      i32.add
+      f32.load
+      f32.const 0
+      f32.gt
+     else
+      i32.const 0
+     end
+     if (result i32)
+      global.get $assembly/kernel/oDuration
+      local.get $1
+      i32.add
+      i32.load
+      local.get $7
+      i32.le_s
+     else
+      i32.const 0
+     end
+     if
+      global.get $assembly/kernel/oHeap
+      local.get $8
+      i32.const 2
+      i32.shl
+      i32.add
+      local.get $11
+      i32.store
+      local.get $8
+      i32.const 1
+      i32.add
+      local.set $8
+     end
+    end
+    local.get $11
+    i32.const 1
+    i32.add
+    local.set $11
+    br $for-loop|02
+   end
+  end
+  global.get $assembly/kernel/oOutHeader
+  local.get $8
+  i32.store offset=4
+  global.get $assembly/kernel/oOutHeader
+  local.get $12
+  i32.store offset=8
+  local.get $8
+  local.tee $1
+  i32.const 1
+  i32.shr_s
+  i32.const 1
+  i32.sub
+  local.set $0
+  loop $for-loop|03
+   local.get $0
+   i32.const 0
+   i32.ge_s
+   if
+    local.get $0
+    local.get $1
+    call $assembly/kernel/siftDown
+    local.get $0
+    i32.const 1
+    i32.sub
+    local.set $0
+    br $for-loop|03
+   end
+  end
+  local.get $5
+  i32.const 1
+  i32.eq
+  local.set $19
+  i32.const 0
+  local.set $5
+  i32.const 0
+  local.set $11
+  loop $while-continue|0
+   local.get $5
+   local.get $6
+   i32.lt_s
+   local.get $1
+   i32.const 0
+   i32.gt_s
+   i32.and
+   if
+    global.get $assembly/kernel/oHeap
+    local.tee $0
+    i32.load
+    local.set $16
+    local.get $1
+    i32.const 1
+    i32.sub
+    local.tee $1
+    i32.const 0
+    i32.gt_s
+    if
+     local.get $0
+     global.get $assembly/kernel/oHeap
+     local.get $1
+     i32.const 2
+     i32.shl
+     i32.add
+     i32.load
+     i32.store
+     i32.const 0
+     local.get $1
+     call $assembly/kernel/siftDown
+    end
+    local.get $16
+    i32.const 2
+    i32.shl
+    local.tee $17
+    global.get $assembly/kernel/oDuration
+    i32.add
+    i32.load
+    local.tee $18
+    local.get $7
+    local.get $11
+    i32.sub
+    i32.gt_s
+    br_if $while-continue|0
+    global.get $assembly/kernel/oAdvertiser
+    local.get $17
+    i32.add
+    i32.load
+    local.set $20
+    global.get $assembly/kernel/oCategory
+    local.get $17
+    i32.add
+    i32.load
+    local.set $21
+    i32.const 0
+    local.set $0
+    i32.const 0
+    local.set $8
+    loop $for-loop|10
+     local.get $5
+     local.get $8
+     i32.gt_s
+     if
+      block $for-break1
+       global.get $assembly/kernel/oOutIndex
+       local.get $8
+       i32.const 2
+       i32.shl
+       i32.add
+       i32.load
+       i32.const 2
+       i32.shl
+       local.tee $12
+       global.get $assembly/kernel/oAdvertiser
+       i32.add
+       i32.load
+       local.get $20
+       i32.eq
+       if (result i32)
+        i32.const 1
+       else
+        global.get $assembly/kernel/oCategory
+        local.get $12
+        i32.add
+        i32.load
+        local.get $21
+        i32.eq
+       end
+       if
+        i32.const 1
+        local.set $0
+        br $for-break1
+       end
+       local.get $8
+       i32.const 1
+       i32.add
+       local.set $8
+       br $for-loop|10
+      end
+     end
+    end
+    local.get $0
+    br_if $while-continue|0
+    global.get $assembly/kernel/oQuality
+    local.get $17
+    i32.add
+    f32.load
+    local.set $13
+    global.get $assembly/kernel/oValue
+    local.get $17
+    i32.add
+    f32.load
+    local.set $9
+    local.get $19
+    i32.eqz
+    if
+     local.get $1
+     if (result f32)
+      global.get $assembly/kernel/oRank
+      global.get $assembly/kernel/oHeap
+      i32.load
+      i32.const 2
+      i32.shl
+      i32.add
+      f32.load
+      local.get $13
+      f32.div
+      local.tee $10
+      local.get $4
+      f32.lt
+      if
+       local.get $4
+       local.set $10
+      end
+      local.get $9
+      local.get $10
+      local.get $9
+      local.get $10
+      f32.lt
+      select
+     else
+      local.get $4
+     end
+     local.set $9
+    end
+    local.get $5
+    i32.const 2
+    i32.shl
+    local.tee $0
+    global.get $assembly/kernel/oOutIndex
+    i32.add
+    local.get $16
+    i32.store
+    global.get $assembly/kernel/oOutPrice
+    local.get $0
+    i32.add
+    local.get $9
+    f32.store
+    global.get $assembly/kernel/oOutRank
+    local.get $0
+    i32.add
+    global.get $assembly/kernel/oRank
+    local.get $17
+    i32.add
+    f32.load
+    f32.store
+    global.get $assembly/kernel/oOutQuality
+    local.get $0
+    i32.add
+    local.get $13
+    f32.store
+    global.get $assembly/kernel/oOutRelevance
+    local.get $0
+    i32.add
+    global.get $assembly/kernel/oRelevance
+    local.get $17
+    i32.add
+    f32.load
+    f32.store
+    local.get $11
+    local.get $18
+    i32.add
+    local.set $11
+    local.get $5
+    i32.const 1
+    i32.add
+    local.set $5
+    br $while-continue|0
+   end
+  end
+  local.get $5
+  local.set $6
+  global.get $assembly/kernel/oOutContribution
+  local.set $1
+  i32.const 0
+  local.set $5
+  loop $for-loop|04
+   local.get $5
+   local.get $6
+   i32.lt_s
+   if
+    local.get $1
+    local.get $3
+    global.get $assembly/kernel/oRelevance
+    global.get $assembly/kernel/oOutIndex
+    local.get $5
+    i32.const 2
+    i32.shl
+    i32.add
+    i32.load
+    local.tee $7
+    i32.const 2
+    i32.shl
+    i32.add
+    f32.load
+    f32.mul
+    f32.store
+    local.get $1
+    i32.const 4
+    i32.add
+    local.set $1
+    i32.const 0
+    local.set $0
+    loop $for-loop|15
+     local.get $0
+     local.get $2
+     i32.lt_s
+     if
+      local.get $1
+      local.get $0
+      i32.const 2
+      i32.shl
+      local.tee $8
+      global.get $assembly/kernel/oWeights
+      i32.add
+      f32.load
+      global.get $assembly/kernel/oConfidence
+      local.get $8
+      i32.add
+      f32.load
+      f32.mul
+      global.get $assembly/kernel/oScores
+      local.get $0
+      local.get $15
+      i32.mul
+      local.get $7
+      i32.add
+      i32.const 2
+      i32.shl
+      i32.add
+      f32.load
+      f32.mul
+      f32.store
+      local.get $1
+      i32.const 4
+      i32.add
+      local.set $1
+      local.get $0
+      i32.const 1
+      i32.add
+      local.set $0
+      br $for-loop|15
+     end
+    end
+    local.get $5
+    i32.const 1
+    i32.add
+    local.set $5
+    br $for-loop|04
+   end
+  end
+  global.get $assembly/kernel/oOutHeader
+  local.get $6
+  i32.store
+  local.get $6
+ )
+ (func $assembly/kernel/configure (param $0 i32) (param $1 i32) (param $2 i32) (result i32)
+  (local $3 i64)
+  (local $4 i64)
+  (local $5 i64)
+  (local $6 i64)
+  (local $7 i64)
+  (local $8 i64)
+  (local $9 i64)
+  (local $10 i64)
+  (local $11 i64)
+  (local $12 i64)
+  (local $13 i64)
+  (local $14 i64)
+  (local $15 i64)
+  (local $16 i64)
+  (local $17 i64)
+  (local $18 i64)
+  (local $19 i64)
+  (local $20 i64)
+  (local $21 i64)
+  (local $22 i64)
+  (local $23 i64)
+  (local $24 i64)
+  (local $25 i64)
+  (local $26 i64)
+  (local $27 i64)
+  local.get $0
+  i32.const 0
+  i32.le_s
+  local.get $0
+  i32.const 1048576
+  i32.gt_s
+  i32.or
+  if
+   i32.const -1
+   return
+  end
+  local.get $1
+  i32.const 0
+  i32.le_s
+  local.get $1
+  i32.const 4096
+  i32.gt_s
+  i32.or
+  if
+   i32.const -1
+   return
+  end
+  local.get $2
+  i32.const 0
+  i32.lt_s
+  local.get $2
+  i32.const 256
+  i32.gt_s
+  i32.or
+  if
+   i32.const -1
+   return
+  end
+  local.get $0
+  i32.const 3
+  i32.add
+  i32.const -4
+  i32.and
+  i64.extend_i32_s
+  local.tee $3
+  local.get $1
+  i32.const 3
+  i32.add
+  i32.const -4
+  i32.and
+  i64.extend_i32_s
+  local.tee $4
+  i64.mul
+  i64.const 2
+  i64.shl
+  i64.const 1039
+  i64.add
+  i64.const -16
+  i64.and
+  local.tee $5
+  local.get $3
+  i64.const 2
+  i64.shl
+  local.tee $19
+  i64.add
+  i64.const 15
+  i64.add
+  i64.const -16
+  i64.and
+  local.set $6
+  local.get $2
+  i64.extend_i32_s
+  local.tee $25
+  i64.const 2
+  i64.shl
+  local.tee $11
+  local.get $6
+  local.get $19
+  i64.add
+  i64.const 15
+  i64.add
+  i64.const -16
+  i64.and
+  local.tee $7
+  local.get $19
+  i64.add
+  i64.const 15
+  i64.add
+  i64.const -16
+  i64.and
+  local.tee $8
+  local.get $4
+  i64.const 2
+  i64.shl
+  i64.add
+  i64.const 15
+  i64.add
+  i64.const -16
+  i64.and
+  local.tee $9
+  i64.add
+  i64.const 15
+  i64.add
+  i64.const -16
+  i64.and
+  local.tee $10
+  local.get $11
+  i64.add
+  i64.const 15
+  i64.add
+  i64.const -16
+  i64.and
+  local.tee $26
+  local.get $3
+  local.get $25
+  i64.mul
+  i64.const 2
+  i64.shl
+  i64.add
+  i64.const 15
+  i64.add
+  i64.const -16
+  i64.and
+  local.tee $11
+  local.get $19
+  i64.add
+  i64.const 15
+  i64.add
+  i64.const -16
+  i64.and
+  local.tee $12
+  local.get $19
+  i64.add
+  i64.const 15
+  i64.add
+  i64.const -16
+  i64.and
+  local.tee $13
+  local.get $19
+  i64.add
+  i64.const 15
+  i64.add
+  i64.const -16
+  i64.and
+  local.tee $14
+  local.get $19
+  i64.add
+  i64.const 15
+  i64.add
+  i64.const -16
+  i64.and
+  local.tee $15
+  local.get $19
+  i64.add
+  i64.const 15
+  i64.add
+  i64.const -16
+  i64.and
+  local.tee $16
+  local.get $19
+  i64.add
+  i64.const 15
+  i64.add
+  i64.const -16
+  i64.and
+  local.tee $17
+  local.get $19
+  i64.add
+  i64.const 15
+  i64.add
+  i64.const -16
+  i64.and
+  local.tee $18
+  local.get $19
+  i64.add
+  i64.const 15
+  i64.add
+  i64.const -16
+  i64.and
+  local.tee $27
+  i64.const 31
+  i64.add
+  i64.const -16
+  i64.and
+  local.tee $19
+  i64.const 79
+  i64.add
+  i64.const -16
+  i64.and
+  local.tee $20
+  i64.const 79
+  i64.add
+  i64.const -16
+  i64.and
+  local.tee $21
+  i64.const 79
+  i64.add
+  i64.const -16
+  i64.and
+  local.tee $22
+  i64.const 79
+  i64.add
+  i64.const -16
+  i64.and
+  local.tee $23
+  i64.const 79
+  i64.add
+  i64.const -16
+  i64.and
+  local.tee $24
+  local.get $25
+  i64.const 6
+  i64.shl
+  i64.add
+  i64.const 79
+  i64.add
+  i64.const -16
+  i64.and
+  local.tee $25
+  i64.const 2147418112
+  i64.gt_u
+  if
+   i32.const -1
+   return
+  end
+  local.get $25
+  i64.const 65535
+  i64.add
+  i64.const 16
+  i64.shr_u
+  i32.wrap_i64
+  local.tee $0
+  memory.size
+  local.tee $1
+  i32.gt_s
+  if (result i32)
+   local.get $0
+   local.get $1
+   i32.sub
+   memory.grow
+   i32.const 0
+   i32.lt_s
+  else
+   i32.const 0
+  end
+  if
+   i32.const -2
+   return
+  end
+  local.get $3
+  i32.wrap_i64
+  global.set $assembly/kernel/capCandidates
+  local.get $4
+  i32.wrap_i64
+  global.set $assembly/kernel/capDimensions
+  local.get $2
+  global.set $assembly/kernel/capAgents
+  i32.const 1024
+  global.set $assembly/kernel/oEmbeddings
+  local.get $5
+  i32.wrap_i64
+  global.set $assembly/kernel/oDuration
+  local.get $6
+  i32.wrap_i64
+  global.set $assembly/kernel/oAdvertiser
+  local.get $7
+  i32.wrap_i64
+  global.set $assembly/kernel/oCategory
+  local.get $8
+  i32.wrap_i64
+  global.set $assembly/kernel/oIntent
+  local.get $9
+  i32.wrap_i64
+  global.set $assembly/kernel/oWeights
+  local.get $10
+  i32.wrap_i64
+  global.set $assembly/kernel/oConfidence
+  local.get $26
+  i32.wrap_i64
+  global.set $assembly/kernel/oScores
+  local.get $11
+  i32.wrap_i64
+  global.set $assembly/kernel/oVeto
+  local.get $12
+  i32.wrap_i64
+  global.set $assembly/kernel/oBid
+  local.get $13
+  i32.wrap_i64
+  global.set $assembly/kernel/oPResponse
+  local.get $14
+  i32.wrap_i64
+  global.set $assembly/kernel/oRelevance
+  local.get $15
+  i32.wrap_i64
+  global.set $assembly/kernel/oQuality
+  local.get $16
+  i32.wrap_i64
+  global.set $assembly/kernel/oValue
+  local.get $17
+  i32.wrap_i64
+  global.set $assembly/kernel/oRank
+  local.get $18
+  i32.wrap_i64
+  global.set $assembly/kernel/oHeap
+  local.get $27
+  i32.wrap_i64
+  global.set $assembly/kernel/oOutHeader
+  local.get $19
+  i32.wrap_i64
+  global.set $assembly/kernel/oOutIndex
+  local.get $20
+  i32.wrap_i64
+  global.set $assembly/kernel/oOutPrice
+  local.get $21
+  i32.wrap_i64
+  global.set $assembly/kernel/oOutRank
+  local.get $22
+  i32.wrap_i64
+  global.set $assembly/kernel/oOutQuality
+  local.get $23
+  i32.wrap_i64
+  global.set $assembly/kernel/oOutRelevance
+  local.get $24
+  i32.wrap_i64
+  global.set $assembly/kernel/oOutContribution
+  local.get $25
+  i32.wrap_i64
+  global.set $assembly/kernel/oEnd
+  i32.const 1
+  global.set $assembly/kernel/configured
+  i32.const 0
+ )
+)
