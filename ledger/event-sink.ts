@@ -1,0 +1,179 @@
+import { create, toBinary } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { type JetStreamClient, type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { EventSink } from "../gateway/ports.ts";
+import {
+  type AdEvent,
+  AdEventType,
+  EventRejection,
+  type EventResult,
+  EventResult_Status,
+  EventResultSchema,
+  type ReportEventsRequest,
+  type ReportEventsResponse,
+  ReportEventsResponseSchema,
+} from "../gen/chorus/v1/decision_pb.ts";
+import { type DecisionReceipt, LedgerEntrySchema } from "../gen/chorus/v1/ledger_pb.ts";
+import { streams, subjects } from "../lib/subjects.ts";
+import { ConnectionWatch } from "./connection-watch.ts";
+import { checkEvent, DEFAULT_EVENT_LIMITS, type EventLimits, eventTypeToken } from "./event-rules.ts";
+import { isSubjectFull, ReceiptStore } from "./receipt-store.ts";
+import { utcDay } from "./spend-totals.ts";
+
+export interface EventSinkOptions {
+  nc: NatsConnection;
+  limits?: Partial<EventLimits>;
+  /** Server clock in ms (tests inject one). */
+  clock?: () => number;
+  publishTimeoutMs?: number;
+  receipts?: ReceiptStore;
+}
+
+/** The subject an event is stored under: one per countable fact (conversions: one per event id). */
+export function eventSubject(event: AdEvent, campaignId: string): string {
+  const keys = [event.decisionId, event.creativeId];
+  if (event.type === AdEventType.CONVERSION) keys.push(event.eventId);
+  return subjects.adEvent(eventTypeToken(event.type), campaignId, keys);
+}
+
+/**
+ * ReportEvents: checks each event against its decision receipt, stores the accepted ones in the events stream
+ * (enriched with campaign, price and charge day from the receipt) and answers once JetStream acknowledged them.
+ *
+ * Exactly once: Nats-Msg-Id = event id catches repeats inside the duplicate window; beyond it the stream refuses
+ * a second message on the fact's subject (an ad is impressed once, whatever event ids the client sends). Both are
+ * reported as DUPLICATE. While NATS is unreachable the call fails with UNAVAILABLE and nothing is half-counted:
+ * the client retries and the repeats are refused.
+ */
+export class JetStreamEventSink implements EventSink {
+  private readonly limits: EventLimits;
+  private readonly clock: () => number;
+  private readonly publishTimeoutMs: number;
+
+  private constructor(
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly receipts: ReceiptStore,
+    private readonly watch: ConnectionWatch,
+    options: EventSinkOptions,
+  ) {
+    this.limits = { ...DEFAULT_EVENT_LIMITS, ...options.limits };
+    this.clock = options.clock ?? Date.now;
+    this.publishTimeoutMs = options.publishTimeoutMs ?? 2_000;
+  }
+
+  static async create(options: EventSinkOptions): Promise<JetStreamEventSink> {
+    const jsm = await jetstreamManager(options.nc);
+    const receipts = options.receipts ?? (await ReceiptStore.open(options.nc));
+    return new JetStreamEventSink(jsm.jetstream(), jsm, receipts, new ConnectionWatch(options.nc), options);
+  }
+
+  async report(request: ReportEventsRequest): Promise<ReportEventsResponse> {
+    if (!this.watch.connected)
+      throw new ConnectError("ReportEvents: the event store is unreachable; retry later", Code.Unavailable);
+    try {
+      return await this.store(request.events);
+    } catch (err) {
+      if (err instanceof ConnectError) throw err;
+      throw new ConnectError(
+        `ReportEvents: the event store did not acknowledge (${(err as Error).message}); retry — repeated events are counted once`,
+        Code.Unavailable,
+        undefined,
+        undefined,
+        err,
+      );
+    }
+  }
+
+  private async store(events: readonly AdEvent[]): Promise<ReportEventsResponse> {
+    const now = this.clock();
+    const receiptLookups = new Map<string, Promise<DecisionReceipt | undefined>>();
+    for (const e of events)
+      if (e.decisionId && !receiptLookups.has(e.decisionId))
+        receiptLookups.set(e.decisionId, this.receipts.get(e.decisionId));
+    const results: EventResult[] = new Array(events.length);
+    const impressed = new Set<string>();
+    const store = async (i: number, e: AdEvent, receipt: DecisionReceipt | undefined) => {
+      const check = checkEvent(e, receipt, now, this.limits);
+      if (!check.ok) {
+        results[i] = result(e, EventResult_Status.REJECTED, check.rejection, check.reason);
+        return;
+      }
+      const adKey = `${e.decisionId}\u0000${e.creativeId}`;
+      if (
+        e.type !== AdEventType.IMPRESSION &&
+        !impressed.has(adKey) &&
+        !(await this.impressionStored(e, check.item.campaignId))
+      ) {
+        results[i] = result(
+          e,
+          EventResult_Status.REJECTED,
+          EventRejection.IMPOSSIBLE_VALUE,
+          `type: ${eventTypeToken(e.type)} before any impression of creative "${e.creativeId}" in this decision`,
+        );
+        return;
+      }
+      const entry = create(LedgerEntrySchema, {
+        event: e,
+        campaignId: check.item.campaignId,
+        chargeMicros: e.type === AdEventType.IMPRESSION ? check.item.priceMicros : 0n,
+        chargeDay: utcDay(check.decidedAtMs),
+        userId: receipt?.userId ?? "",
+        acceptedAt: timestampFromMs(now),
+      });
+      results[i] = await this.publish(e, eventSubject(e, check.item.campaignId), toBinary(LedgerEntrySchema, entry));
+      if (e.type === AdEventType.IMPRESSION && results[i]?.status !== EventResult_Status.REJECTED) impressed.add(adKey);
+    };
+    // Impressions first, so a batch holding an impression and its quartiles is accepted whole.
+    const phase = async (impressions: boolean) => {
+      await Promise.all(
+        events.map(async (e, i) => {
+          if ((e.type === AdEventType.IMPRESSION) !== impressions) return;
+          await store(i, e, await receiptLookups.get(e.decisionId));
+        }),
+      );
+    };
+    await phase(true);
+    await phase(false);
+    const count = (s: EventResult_Status) => results.filter((r) => r.status === s).length;
+    return create(ReportEventsResponseSchema, {
+      accepted: count(EventResult_Status.ACCEPTED),
+      duplicates: count(EventResult_Status.DUPLICATE),
+      rejected: count(EventResult_Status.REJECTED),
+      results,
+    });
+  }
+
+  private async publish(e: AdEvent, subject: string, data: Uint8Array): Promise<EventResult> {
+    try {
+      const ack = await this.js.publish(subject, data, { msgID: e.eventId, timeout: this.publishTimeoutMs });
+      if (ack.duplicate)
+        return result(e, EventResult_Status.DUPLICATE, EventRejection.UNSPECIFIED, "event_id was stored before");
+      return result(e, EventResult_Status.ACCEPTED, EventRejection.UNSPECIFIED, "");
+    } catch (err) {
+      if (!isSubjectFull(err)) throw err;
+      return result(
+        e,
+        EventResult_Status.DUPLICATE,
+        EventRejection.UNSPECIFIED,
+        `the ${eventTypeToken(e.type)} of this ad was counted before`,
+      );
+    }
+  }
+
+  private async impressionStored(e: AdEvent, campaignId: string): Promise<boolean> {
+    const subject = subjects.adEvent(eventTypeToken(AdEventType.IMPRESSION), campaignId, [e.decisionId, e.creativeId]);
+    return (await this.jsm.direct.getMessage(streams.events, { last_by_subj: subject })) !== null;
+  }
+}
+
+function result(e: AdEvent, status: EventResult_Status, rejection: EventRejection, reason: string): EventResult {
+  return create(EventResultSchema, { eventId: e.eventId, status, rejection, reason });
+}
+
+/** The EventSink the gateway uses. */
+export function createEventSink(options: EventSinkOptions): Promise<JetStreamEventSink> {
+  return JetStreamEventSink.create(options);
+}

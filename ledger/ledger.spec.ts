@@ -1,0 +1,146 @@
+import { create, toJson } from "@bufbuild/protobuf";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  AdEventType,
+  EventRejection,
+  EventResult_Status,
+  ReportEventsRequestSchema,
+} from "../gen/chorus/v1/decision_pb.ts";
+import { LedgerSnapshotSchema } from "../gen/chorus/v1/ledger_pb.ts";
+import { createLogger } from "../lib/log/logger.ts";
+import { type NatsFixture, startNats } from "../test/nats-fixture.ts";
+import { createEventSink, type JetStreamEventSink } from "./event-sink.ts";
+import { Ledger, queryLedger } from "./ledger.ts";
+import { ensureLedgerStreams } from "./ledger-streams.ts";
+import { adEvent, receipt } from "./ledger-test-kit.ts";
+import { rebuildLedger } from "./rebuild.ts";
+import { ReceiptStore } from "./receipt-store.ts";
+import { utcDay } from "./spend-totals.ts";
+
+const log = createLogger("ledger-test", "silent");
+const DAY1 = Date.UTC(2026, 10, 22, 23, 59, 0);
+const DAY2 = Date.UTC(2026, 10, 23, 0, 1, 0);
+
+describe("ledger", () => {
+  let nats: NatsFixture;
+  let sink: JetStreamEventSink;
+  let receipts: ReceiptStore;
+  let ledger: Ledger;
+  let now = DAY1;
+  const report = (...events: ReturnType<typeof adEvent>[]) =>
+    sink.report(create(ReportEventsRequestSchema, { events }));
+
+  beforeAll(async () => {
+    nats = await startNats();
+    // A 1 s duplicate window, so the test can show that repeats beyond it are still refused.
+    await ensureLedgerStreams(await jetstreamManager(nats.nc), { duplicateWindowMs: 1_000 });
+    receipts = await ReceiptStore.open(nats.nc);
+    sink = await createEventSink({ nc: await nats.connect("gateway"), clock: () => now });
+    ledger = await Ledger.start({ nc: await nats.connect("ledger"), log, flushEvery: 50 });
+    await receipts.put(
+      receipt("d1", DAY1, [
+        { campaignId: "camp-a", creativeId: "cr-1", priceMicros: 1_500n },
+        { campaignId: "camp-b", creativeId: "cr-2", priceMicros: 2_000n },
+      ]),
+    );
+    await receipts.put(receipt("d2", DAY2, [{ campaignId: "camp-a", creativeId: "cr-1", priceMicros: 700n }]));
+  });
+  afterAll(async () => {
+    await ledger?.stop();
+    await nats?.cleanup();
+  });
+
+  it("report - an accepted impression is charged at the receipt price, per campaign and per UTC day", async () => {
+    const res = await report(adEvent("e1", "d1", "cr-1", DAY1), adEvent("e2", "d1", "cr-2", DAY1));
+    expect(res.accepted).toBe(2);
+    now = DAY2;
+    expect((await report(adEvent("e3", "d2", "cr-1", DAY2))).accepted).toBe(1);
+    await ledger.caughtUp();
+    const a = ledger.query("camp-a").campaigns[0];
+    expect(a?.spendMicros).toBe(2_200n);
+    expect(a?.days.map((d) => [d.day, d.spendMicros])).toEqual([
+      [utcDay(DAY1), 1_500n],
+      [utcDay(DAY2), 700n],
+    ]);
+    expect(ledger.totals.spend("camp-b")).toBe(2_000n);
+  });
+
+  it("report - the same event twice, and a replayed batch, are counted once", async () => {
+    const first = await report(adEvent("e4", "d1", "cr-1", DAY1, AdEventType.START));
+    expect(first.results[0]?.status).toBe(EventResult_Status.ACCEPTED);
+    const again = await report(adEvent("e4", "d1", "cr-1", DAY1, AdEventType.START));
+    expect(again.results[0]?.status).toBe(EventResult_Status.DUPLICATE);
+    const replay = await report(adEvent("e1", "d1", "cr-1", DAY1), adEvent("e2", "d1", "cr-2", DAY1));
+    expect(replay.duplicates).toBe(2);
+    await ledger.caughtUp();
+    expect(ledger.totals.spend("camp-a")).toBe(2_200n);
+  });
+
+  it("report - beyond the duplicate window a repeat is still refused, and so is a second impression of one ad", async () => {
+    await new Promise((r) => setTimeout(r, 1_300));
+    const res = await report(adEvent("e1", "d1", "cr-1", DAY1), adEvent("other-id", "d2", "cr-1", DAY2));
+    expect(res.results.map((r) => r.status)).toEqual([EventResult_Status.DUPLICATE, EventResult_Status.DUPLICATE]);
+    expect(res.results[1]?.reason).toMatch(/impression of this ad was counted before/);
+    await ledger.caughtUp();
+    expect(ledger.totals.spend("camp-a")).toBe(2_200n);
+  });
+
+  it("report - unknown decisions, foreign creatives and impossible values are rejected with reasons", async () => {
+    const res = await report(
+      adEvent("r1", "nope", "cr-1", DAY2),
+      adEvent("r2", "d2", "cr-9", DAY2),
+      adEvent("r3", "d2", "cr-1", DAY2 + 3_600_000),
+      adEvent("r4", "d2", "cr-1", DAY2, AdEventType.CLICK, 5n),
+      adEvent("r5", "d2", "cr-1", DAY2, AdEventType.CLICK, -1n),
+      adEvent("r6", "d1", "cr-2", DAY1, AdEventType.CONVERSION, 10n),
+    );
+    expect(res.results.map((r) => r.rejection)).toEqual([
+      EventRejection.UNKNOWN_DECISION,
+      EventRejection.CREATIVE_NOT_IN_DECISION,
+      EventRejection.TIMESTAMP_OUT_OF_RANGE,
+      EventRejection.IMPOSSIBLE_VALUE,
+      EventRejection.IMPOSSIBLE_VALUE,
+      EventRejection.UNSPECIFIED,
+    ]);
+    expect(res.results[0]?.reason).toMatch(/decision_id: "nope"/);
+    expect(res.results[2]?.reason).toMatch(/occurred_at: 3600 s in the future/);
+    expect(res.results[3]?.reason).toMatch(/value_micros/);
+    expect(res.results[5]?.status).toBe(EventResult_Status.ACCEPTED); // cr-2 of d1 was impressed
+    expect(res.rejected).toBe(5);
+  });
+
+  it("report - a conversion without an impression, or an impression after the window, is rejected", async () => {
+    await receipts.put(receipt("d3", DAY2, [{ campaignId: "camp-a", creativeId: "cr-1", priceMicros: 900n }]));
+    const noImpression = await report(adEvent("c1", "d3", "cr-1", DAY2, AdEventType.CONVERSION, 10n));
+    expect(noImpression.results[0]?.rejection).toBe(EventRejection.IMPOSSIBLE_VALUE);
+    expect(noImpression.results[0]?.reason).toMatch(/conversion before any impression/);
+    now = DAY2 + 11 * 60_000;
+    const late = await report(adEvent("i-late", "d3", "cr-1", DAY2 + 60_000));
+    expect(late.results[0]?.rejection).toBe(EventRejection.TIMESTAMP_OUT_OF_RANGE);
+    expect(late.results[0]?.reason).toMatch(/after the decision/);
+    now = DAY2;
+  });
+
+  it("ledger - rebuild from the stream equals the live totals, and the NATS query answers the same", async () => {
+    await ledger.caughtUp();
+    const rebuilt = await rebuildLedger(nats.nc);
+    const live = ledger.query();
+    expect(toJson(LedgerSnapshotSchema, rebuilt.toSnapshot())).toEqual(toJson(LedgerSnapshotSchema, live));
+    const remote = await queryLedger(nats.nc, "camp-a");
+    expect(remote.campaigns[0]?.spendMicros).toBe(2_200n);
+  });
+
+  it("ledger - a restarted ledger resumes from its snapshot without counting anything twice", async () => {
+    await ledger.stop();
+    now = DAY2;
+    await receipts.put(receipt("d4", DAY2, [{ campaignId: "camp-b", creativeId: "cr-2", priceMicros: 333n }]));
+    await report(adEvent("e9", "d4", "cr-2", DAY2));
+    ledger = await Ledger.start({ nc: await nats.connect("ledger-2"), log });
+    await ledger.caughtUp();
+    expect(ledger.totals.spend("camp-b")).toBe(2_333n);
+    expect(toJson(LedgerSnapshotSchema, (await rebuildLedger(nats.nc)).toSnapshot())).toEqual(
+      toJson(LedgerSnapshotSchema, ledger.query()),
+    );
+  });
+});

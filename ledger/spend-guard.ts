@@ -1,0 +1,236 @@
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { SpendGuard, SpendItem } from "../gateway/ports.ts";
+import {
+  DecisionReceiptSchema,
+  type LeaseGrant,
+  LeaseGrantSchema,
+  LeaseRequestSchema,
+  type ReceiptItem,
+  ReceiptItemSchema,
+} from "../gen/chorus/v1/ledger_pb.ts";
+import type { Logger } from "../lib/log/logger.ts";
+import { subjects } from "../lib/subjects.ts";
+import { ConnectionWatch } from "./connection-watch.ts";
+import { ReceiptSpool } from "./receipt-spool.ts";
+import { ReceiptStore } from "./receipt-store.ts";
+
+export interface SpendGuardOptions {
+  nc: NatsConnection;
+  /** Names this gateway in leases and receipts. */
+  gatewayId: string;
+  logger: Logger;
+  /** Wall clock in ms (tests inject one). */
+  clock?: () => number;
+  /**
+   * Where receipts go while NATS is unreachable (fsync'ed, replayed on reconnect). Unset: while NATS is away
+   * nothing can be recorded, so nothing paid is sold.
+   */
+  spoolDir?: string;
+  /** Lease request timeout (like a gRPC deadline on the call to the Budget agent). */
+  requestTimeoutMs?: number;
+  /** A lease is treated as expired this long before its TTL runs out, for clock drift and in-flight commits. */
+  expiryMarginMs?: number;
+  /** After a denial or a failed request, wait this long before asking again for that campaign. */
+  retryAfterMs?: number;
+  /** Renew when less than this fraction of the newest lease is left, or when it expires within a third of its TTL. */
+  renewBelow?: number;
+}
+
+/**
+ * Lease lifecycle, per lease: requested -> held (amount, used, expiresAt) -> expired (dropped; the Budget agent
+ * reclaims what was not used). Per campaign at most one request is in flight; a held lease is renewed early (a
+ * second lease) so that a busy campaign never runs dry at the boundary.
+ */
+interface Lease {
+  id: string;
+  amount: bigint;
+  used: bigint;
+  /** Local clock: request sent + TTL - margin (earlier than the agent's view of the expiry). */
+  expiresAt: number;
+  ttlMs: number;
+}
+
+interface CampaignLeases {
+  leases: Lease[];
+  inFlight: boolean;
+  nextAttemptAt: number;
+  lastDenial: LeaseGrant | undefined;
+}
+
+/** Optional facts about the decision that the receipt carries for the agents (frequency caps). */
+export interface CommitContext {
+  userId?: string;
+}
+
+/**
+ * The gateway's spend guard (gateway/ports.ts SpendGuard): holds spend leases from the Budget agent, answers
+ * `headroom` from memory, and `commit` reserves each sold ad against a lease and durably records the decision
+ * receipt (JetStream ack, or the local spool while NATS is away) before the gateway answers.
+ */
+export class LeaseSpendGuard implements SpendGuard {
+  private readonly campaigns = new Map<string, CampaignLeases>();
+  private readonly clock: () => number;
+  private readonly watch: ConnectionWatch;
+  private readonly spool: ReceiptSpool | undefined;
+  private readonly margin: number;
+
+  private constructor(
+    private readonly receipts: ReceiptStore,
+    private readonly options: SpendGuardOptions,
+  ) {
+    this.clock = options.clock ?? Date.now;
+    this.margin = options.expiryMarginMs ?? 100;
+    this.watch = new ConnectionWatch(options.nc);
+    this.spool = options.spoolDir ? new ReceiptSpool(options.spoolDir, options.gatewayId) : undefined;
+    this.watch.onReconnect(() => void this.replaySpool());
+  }
+
+  static async create(options: SpendGuardOptions): Promise<LeaseSpendGuard> {
+    const guard = new LeaseSpendGuard(await ReceiptStore.open(options.nc), options);
+    await guard.replaySpool();
+    return guard;
+  }
+
+  headroom(campaignId: string): bigint {
+    const now = this.clock();
+    const c = this.campaign(campaignId);
+    const left = this.prune(c, now);
+    this.maybeRenew(campaignId, c, now, left);
+    return left;
+  }
+
+  /** Asks for leases ahead of the first decision (a cold gateway would otherwise sell nothing at first). */
+  prefetch(campaignIds: Iterable<string>): void {
+    for (const id of campaignIds) this.headroom(id);
+  }
+
+  /** Why the last lease request for a campaign was denied (for no-fill explanations and tests). */
+  lastDenial(campaignId: string): LeaseGrant | undefined {
+    return this.campaigns.get(campaignId)?.lastDenial;
+  }
+
+  async commit(
+    decisionId: string,
+    items: readonly SpendItem[],
+    context: CommitContext = {},
+  ): Promise<readonly SpendItem[]> {
+    const now = this.clock();
+    const taken: { item: SpendItem; lease: Lease }[] = [];
+    for (const item of items) {
+      if (item.priceMicros < 0n) continue;
+      const c = this.campaign(item.campaignId);
+      this.prune(c, now);
+      // Earliest expiry first: spend what would otherwise be lost to the reclaim.
+      const lease = c.leases.find((l) => l.amount - l.used >= item.priceMicros);
+      if (!lease) continue;
+      lease.used += item.priceMicros; // synchronous: concurrent commits cannot both take the same headroom
+      taken.push({ item, lease });
+    }
+    if (taken.length === 0) return [];
+    const receipt = create(DecisionReceiptSchema, {
+      decisionId,
+      decidedAt: timestampFromMs(now),
+      userId: context.userId ?? "",
+      gatewayId: this.options.gatewayId,
+      items: taken.map(({ item, lease }) =>
+        create(ReceiptItemSchema, {
+          campaignId: item.campaignId,
+          creativeId: item.creativeId,
+          priceMicros: item.priceMicros,
+          leaseId: lease.id,
+        }),
+      ) satisfies ReceiptItem[],
+    });
+    try {
+      if (!this.watch.connected) throw new Error("NATS is unreachable");
+      await this.receipts.put(receipt);
+    } catch (err) {
+      if (!this.spool) {
+        // Unrecorded means unsold. The reservations stay used: the receipt may still reach the stream later.
+        this.options.logger.warn({ err, decisionId }, "receipt not stored; selling nothing for this decision");
+        return [];
+      }
+      await this.spool.append(receipt);
+    }
+    // An ad whose lease expired while the receipt was being stored is not served: the agent may have reclaimed it.
+    const end = this.clock();
+    return taken.filter(({ lease }) => lease.expiresAt > end).map(({ item }) => item);
+  }
+
+  private campaign(id: string): CampaignLeases {
+    let c = this.campaigns.get(id);
+    if (!c) {
+      c = { leases: [], inFlight: false, nextAttemptAt: 0, lastDenial: undefined };
+      this.campaigns.set(id, c);
+    }
+    return c;
+  }
+
+  /** Drops expired leases; returns the headroom left in the others. */
+  private prune(c: CampaignLeases, now: number): bigint {
+    if (c.leases.some((l) => l.expiresAt <= now)) c.leases = c.leases.filter((l) => l.expiresAt > now);
+    let left = 0n;
+    for (const l of c.leases) left += l.amount - l.used;
+    return left;
+  }
+
+  private maybeRenew(campaignId: string, c: CampaignLeases, now: number, left: bigint): void {
+    if (c.inFlight || now < c.nextAttemptAt) return;
+    const newest = c.leases.at(-1);
+    const renewBelow = this.options.renewBelow ?? 0.5;
+    const needed =
+      !newest ||
+      Number(left) < Number(newest.amount) * renewBelow ||
+      newest.expiresAt - now < (newest.ttlMs + this.margin) / 3;
+    if (needed) void this.request(campaignId, c);
+  }
+
+  private async request(campaignId: string, c: CampaignLeases): Promise<void> {
+    c.inFlight = true;
+    const sentAt = this.clock();
+    try {
+      const reply = await this.options.nc.request(
+        subjects.budgetLease,
+        toBinary(LeaseRequestSchema, create(LeaseRequestSchema, { gatewayId: this.options.gatewayId, campaignId })),
+        { timeout: this.options.requestTimeoutMs ?? 500 },
+      );
+      const grant = fromBinary(LeaseGrantSchema, reply.data);
+      if (grant.amountMicros > 0n) {
+        c.leases.push({
+          id: grant.leaseId,
+          amount: grant.amountMicros,
+          used: 0n,
+          expiresAt: sentAt + grant.ttlMs - this.margin,
+          ttlMs: grant.ttlMs,
+        });
+        c.leases.sort((a, b) => a.expiresAt - b.expiresAt);
+        c.lastDenial = undefined;
+      } else {
+        c.lastDenial = grant;
+        c.nextAttemptAt = this.clock() + (this.options.retryAfterMs ?? 250);
+      }
+    } catch (err) {
+      this.options.logger.debug({ err, campaignId }, "lease request failed");
+      c.nextAttemptAt = this.clock() + (this.options.retryAfterMs ?? 250);
+    } finally {
+      c.inFlight = false;
+    }
+  }
+
+  private async replaySpool(): Promise<void> {
+    if (!this.spool) return;
+    try {
+      const n = await this.spool.replay(this.receipts);
+      if (n > 0) this.options.logger.info({ receipts: n }, "spooled receipts stored");
+    } catch (err) {
+      this.options.logger.warn({ err }, "spooled receipts not stored yet; retrying on the next reconnect");
+    }
+  }
+}
+
+/** The SpendGuard the gateway uses. */
+export function createSpendGuard(options: SpendGuardOptions): Promise<LeaseSpendGuard> {
+  return LeaseSpendGuard.create(options);
+}
