@@ -11,6 +11,8 @@ export const RejectionReason = {
   InvalidWasm: "invalid_wasm",
   /** An import outside the module kind's allow-list (WASI, host functions). */
   ForbiddenImport: "forbidden_import",
+  /** The module has a start function: instantiating it would run code outside any time limit. */
+  StartFunction: "start_function",
   /** A required export is missing, of the wrong kind or the wrong signature. */
   MissingExport: "missing_export",
   /** The manifest's or the module's ABI version differs from the host's. */

@@ -9,6 +9,7 @@ import { sha256Hex, verifyManifestSignature } from "./manifest-signature.ts";
 import type { ModuleKind } from "./module-kind.ts";
 import { ModuleRejectedError, RejectionReason } from "./module-rejected-error.ts";
 import type { TrustedKeys } from "./signing-keys.ts";
+import { hasStartSection } from "./wasm-start-section.ts";
 
 export interface ModuleVerifierOptions {
   trustedKeys: TrustedKeys;
@@ -76,6 +77,10 @@ export class ModuleVerifier {
     if (forbidden.length > 0) {
       const allowed = kind!.allowedImports.size > 0 ? [...kind!.allowedImports].join(", ") : "nothing";
       reject(RejectionReason.ForbiddenImport, `imports ${forbidden.join(", ")}; allowed: ${allowed}`);
+    }
+
+    if (hasStartSection(bytes)) {
+      reject(RejectionReason.StartFunction, "has a start function; instantiation must not run module code");
     }
 
     if (manifest.abiVersion !== kind!.abiVersion) {

@@ -1,0 +1,120 @@
+/**
+ * Kernel modules for the hot-swap tests, compiled from wasm-core's real AssemblyScript kernel: each variant is a
+ * small entry file that re-exports the kernel and changes one thing (a build number, prices, a latent trap or
+ * loop, a forbidden import, a missing export, another ABI). Nothing is committed: `buildKernelVariant` compiles
+ * on demand (release flags of wasm-core/scripts/build-wasm.ts) and caches by source hash under the OS temp dir.
+ */
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import asc from "assemblyscript/asc";
+
+const wasmCore = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "wasm-core");
+const RELEASE = ["-O3", "--noAssert", "--runtime", "stub", "--noColors", "--enable", "simd"];
+const REEXPORT = 'export { ABI_VERSION, KERNEL_SIMD, MAX_ADS, configure, regionOffset } from "../kernel";';
+const DECIDE_PARAMS = `candidates: i32, dimensions: i32, agents: i32, relevanceWeight: f32, reservePrice: f32,
+  auctionType: i32, maxAds: i32, maxDurationMs: i32`;
+const DECIDE_ARGS = "candidates, dimensions, agents, relevanceWeight, reservePrice, auctionType, maxAds, maxDurationMs";
+
+/** An entry that replaces `decide` by `body`, which may call the real one as kernelDecide(DECIDE_ARGS). */
+function wrapDecide(body: string, prelude = ""): string {
+  return `import { decide as kernelDecide, regionOffset } from "../kernel";
+${REEXPORT}
+${prelude}
+export function decide(${DECIDE_PARAMS}): i32 {
+${body}
+}`;
+}
+
+/** Calls after which a latent fault fires, per instance: more than the golden self-test makes. */
+export const LATENT_AFTER_CALLS = 40;
+
+export const kernelVariants = {
+  /** The real kernel with a build number: a legitimate new version, same decisions. */
+  build: (n: number) => `export { decide } from "../kernel";\n${REEXPORT}\nexport const BUILD: i32 = ${n};`,
+  /** Same pods, prices shaded by 10% (never under the reserve): passes the self-test, differs in shadow. */
+  priceShade: () =>
+    wrapDecide(`  const count = kernelDecide(${DECIDE_ARGS});
+  const prices = <usize>regionOffset(18);
+  for (let t = 0; t < count; t++) {
+    const at = prices + (<usize>t << 2);
+    const shaded = load<f32>(at) * 0.9;
+    store<f32>(at, shaded < reservePrice ? reservePrice : shaded);
+  }
+  return count;`),
+  /** Ignores vetoes: wrong pods, fails the self-test. */
+  ignoreVetoes: () =>
+    wrapDecide(`  memory.fill(<usize>regionOffset(8), 0, <usize>candidates << 2);
+  return kernelDecide(${DECIDE_ARGS});`),
+  /** Correct until LATENT_AFTER_CALLS calls, then traps on every call. */
+  trapLater: () =>
+    wrapDecide(
+      `  if (++calls > ${LATENT_AFTER_CALLS}) unreachable();
+  return kernelDecide(${DECIDE_ARGS});`,
+      "let calls: i32 = 0;",
+    ),
+  /** Correct until LATENT_AFTER_CALLS calls, then never returns. */
+  loopLater: () =>
+    wrapDecide(
+      `  if (++calls > ${LATENT_AFTER_CALLS}) {
+    // A loop with a visible side effect, so no optimizer may drop it.
+    while (spins >= 0) spins = (spins + 1) & 0x3fffffff;
+  }
+  return kernelDecide(${DECIDE_ARGS});`,
+      "let calls: i32 = 0;\nlet spins: i32 = 0;",
+    ),
+  /** Traps on its first call: fails the self-test. */
+  trapAlways: () => wrapDecide("  unreachable();\n  return 0;"),
+  /** Loops on its first call: the self-test runs out of time. */
+  loopAlways: () =>
+    wrapDecide(
+      `  while (spins >= 0) spins = (spins + 1) & 0x3fffffff;
+  return kernelDecide(${DECIDE_ARGS});`,
+      "let spins: i32 = 0;",
+    ),
+  /** Loops in its start function, i.e. while being instantiated. */
+  startLoop: () =>
+    `export { decide } from "../kernel";\n${REEXPORT}\nlet spins: i32 = 0;\nwhile (spins >= 0) spins = (spins + 1) & 0x3fffffff;`,
+  /** Imports a WASI function (a host escape). */
+  forbiddenImport: () =>
+    wrapDecide(
+      `  if (reservePrice == -3333) procExit(1);
+  return kernelDecide(${DECIDE_ARGS});`,
+      '@external("wasi_snapshot_preview1", "proc_exit")\ndeclare function procExit(code: i32): void;',
+    ),
+  /** Lacks the regionOffset export the host needs to find its buffers. */
+  missingExport: () => 'export { ABI_VERSION, KERNEL_SIMD, MAX_ADS, configure, decide } from "../kernel";',
+  /** Claims ABI 2. */
+  abiTwo: () =>
+    'export { KERNEL_SIMD, MAX_ADS, configure, regionOffset, decide } from "../kernel";\nexport const ABI_VERSION: i32 = 2;',
+} as const;
+
+/** Compiles an entry source (one of kernelVariants) against wasm-core/assembly/kernel.ts; cached. */
+export async function buildKernelVariant(source: string): Promise<Uint8Array> {
+  const kernel = await readFile(join(wasmCore, "assembly", "kernel.ts"), "utf8");
+  const hash = createHash("sha256").update(kernel).update(source).update(RELEASE.join(" ")).digest("hex").slice(0, 20);
+  const cacheDir = join(tmpdir(), "chorus-kernel-variants");
+  const cached = join(cacheDir, `${hash}.wasm`);
+  try {
+    return new Uint8Array(readFileSync(cached));
+  } catch {
+    // not built yet
+  }
+  // The entry sits (virtually) beside the real fixtures so that "../kernel" resolves to the kernel source.
+  const entry = "assembly/fixtures/hot-swap-variant.ts";
+  let output: Uint8Array | undefined;
+  const { error, stderr } = await asc.main([entry, "--baseDir", wasmCore, ...RELEASE, "--outFile", "variant.wasm"], {
+    readFile: (filename, baseDir) =>
+      filename === entry ? source : readFile(join(baseDir, filename), "utf8").catch(() => null),
+    writeFile: (filename, contents) => {
+      if (filename.endsWith("variant.wasm") && typeof contents !== "string") output = contents;
+    },
+  });
+  if (error || !output) throw new Error(`asc failed: ${error?.message ?? "no output"}\n${stderr.toString()}`);
+  mkdirSync(cacheDir, { recursive: true });
+  writeFileSync(cached, output);
+  return output;
+}
