@@ -25,6 +25,8 @@ export interface HandlerContext {
   readonly nowMs: number;
   /** The live catalog (the same order every process sees). */
   inventory(): Inventory;
+  /** Whether this instance owns a state key (a user shard arriving on an unsharded subject may belong to a peer). */
+  owns(key: string): boolean;
 }
 
 /** Keys of the state a handler changed: the runtime republishes and persists those (coalesced). */

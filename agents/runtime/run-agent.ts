@@ -135,6 +135,7 @@ export class RunningAgent {
         return Date.now();
       },
       inventory: () => this.options.catalog.inventory,
+      owns: (key) => this.owns(key),
     };
     for (const input of this.module.inputs) {
       const subjectsToTake =

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file chorus/v1/agent_signals.proto.
  */
 export const file_chorus_v1_agent_signals: GenFile = /*@__PURE__*/
-  fileDesc("Ch1jaG9ydXMvdjEvYWdlbnRfc2lnbmFscy5wcm90bxIJY2hvcnVzLnYxIkcKDEludGVudFNpZ25hbBINCgVzaGFyZBgBIAEoDRIoCghwcm9maWxlcxgCIAMoCzIWLmNob3J1cy52MS5Vc2VyUHJvZmlsZSKjBAoLVXNlclByb2ZpbGUSDwoHdXNlcl9pZBgBIAEoCRJBCg5nZW5yZV9hZmZpbml0eRgCIAMoCzIpLmNob3J1cy52MS5Vc2VyUHJvZmlsZS5HZW5yZUFmZmluaXR5RW50cnkSPwoNbW9vZF9hZmZpbml0eRgDIAMoCzIoLmNob3J1cy52MS5Vc2VyUHJvZmlsZS5Nb29kQWZmaW5pdHlFbnRyeRJFChBkYXlwYXJ0X2FmZmluaXR5GAQgAygLMisuY2hvcnVzLnYxLlVzZXJQcm9maWxlLkRheXBhcnRBZmZpbml0eUVudHJ5EhUKDWludGVudF92ZWN0b3IYBSADKAISEQoJc2tpcF9yYXRlGAYgASgCEhQKDGxhc3Rfc2Vlbl9tcxgHIAEoAxIzCgtpbXByZXNzaW9ucxgIIAMoCzIeLmNob3J1cy52MS5DYW1wYWlnbkltcHJlc3Npb25zEg0KBWdlbnJlGAkgASgJEhEKCW1vb2RfdGFncxgKIAMoCRo0ChJHZW5yZUFmZmluaXR5RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgCOgI4ARozChFNb29kQWZmaW5pdHlFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAI6AjgBGjYKFERheXBhcnRBZmZpbml0eUVudHJ5EgsKA2tleRgBIAEoDRINCgV2YWx1ZRgCIAEoAjoCOAEiOQoTQ2FtcGFpZ25JbXByZXNzaW9ucxITCgtjYW1wYWlnbl9pZBgBIAEoCRINCgVhdF9tcxgCIAMoAyJLCgxUaW1pbmdTaWduYWwSDQoFc2hhcmQYASABKA0SLAoIc2Vzc2lvbnMYAiADKAsyGi5jaG9ydXMudjEuU2Vzc2lvblBsYXliYWNrIvYCCg9TZXNzaW9uUGxheWJhY2sSEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEiwKDGNvbnRlbnRfa2luZBgDIAEoDjIWLmNob3J1cy52MS5Db250ZW50S2luZBIbChNjb250ZW50X2R1cmF0aW9uX21zGAQgASgNEhMKC3Bvc2l0aW9uX21zGAUgASgNEhYKDnBvc2l0aW9uX2F0X21zGAYgASgDEg4KBnBhdXNlZBgHIAEoCBIaChJjaGFwdGVyX21hcmtlcnNfbXMYCCADKA0SGgoSc2lsZW5jZV9tYXJrZXJzX21zGAkgAygNEhQKDHJlY2VudF9za2lwcxgKIAEoDRIRCglzY3JlZW5fb24YCyABKAgSEgoKZm9yZWdyb3VuZBgMIAEoCBIrCgpuZXh0X2JyZWFrGA0gASgLMhcuY2hvcnVzLnYxLlRpbWluZ0FkdmljZRIUCgxsYXN0X3NlZW5fbXMYDiABKAMiLAoOQ3JlYXRpdmVTaWduYWwSGgoSYmxvY2tlZF9jYXRlZ29yaWVzGAEgAygJIloKD1JlbGV2YW5jZVNpZ25hbBIMCgRzaXplGAEgASgNEgkKAXoYAiADKAISCQoBbhgDIAMoAhIQCghleGFtcGxlcxgEIAEoBBIRCglwb3NpdGl2ZXMYBSABKAQirAEKEk9yY2hlc3RyYXRvclNpZ25hbBI7Cgd3ZWlnaHRzGAEgAygLMiouY2hvcnVzLnYxLk9yY2hlc3RyYXRvclNpZ25hbC5XZWlnaHRzRW50cnkSGAoQcmVsZXZhbmNlX3dlaWdodBgCIAEoAhIPCgd1cGRhdGVzGAMgASgEGi4KDFdlaWdodHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAI6AjgBYgZwcm90bzM", [file_chorus_v1_agent, file_chorus_v1_common]);
+  fileDesc("Ch1jaG9ydXMvdjEvYWdlbnRfc2lnbmFscy5wcm90bxIJY2hvcnVzLnYxIkcKDEludGVudFNpZ25hbBINCgVzaGFyZBgBIAEoDRIoCghwcm9maWxlcxgCIAMoCzIWLmNob3J1cy52MS5Vc2VyUHJvZmlsZSKjBAoLVXNlclByb2ZpbGUSDwoHdXNlcl9pZBgBIAEoCRJBCg5nZW5yZV9hZmZpbml0eRgCIAMoCzIpLmNob3J1cy52MS5Vc2VyUHJvZmlsZS5HZW5yZUFmZmluaXR5RW50cnkSPwoNbW9vZF9hZmZpbml0eRgDIAMoCzIoLmNob3J1cy52MS5Vc2VyUHJvZmlsZS5Nb29kQWZmaW5pdHlFbnRyeRJFChBkYXlwYXJ0X2FmZmluaXR5GAQgAygLMisuY2hvcnVzLnYxLlVzZXJQcm9maWxlLkRheXBhcnRBZmZpbml0eUVudHJ5EhUKDWludGVudF92ZWN0b3IYBSADKAISEQoJc2tpcF9yYXRlGAYgASgCEhQKDGxhc3Rfc2Vlbl9tcxgHIAEoAxIzCgtpbXByZXNzaW9ucxgIIAMoCzIeLmNob3J1cy52MS5DYW1wYWlnbkltcHJlc3Npb25zEg0KBWdlbnJlGAkgASgJEhEKCW1vb2RfdGFncxgKIAMoCRo0ChJHZW5yZUFmZmluaXR5RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgCOgI4ARozChFNb29kQWZmaW5pdHlFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAI6AjgBGjYKFERheXBhcnRBZmZpbml0eUVudHJ5EgsKA2tleRgBIAEoDRINCgV2YWx1ZRgCIAEoAjoCOAEiOQoTQ2FtcGFpZ25JbXByZXNzaW9ucxITCgtjYW1wYWlnbl9pZBgBIAEoCRINCgVhdF9tcxgCIAMoAyJLCgxUaW1pbmdTaWduYWwSDQoFc2hhcmQYASABKA0SLAoIc2Vzc2lvbnMYAiADKAsyGi5jaG9ydXMudjEuU2Vzc2lvblBsYXliYWNrIvYCCg9TZXNzaW9uUGxheWJhY2sSEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEiwKDGNvbnRlbnRfa2luZBgDIAEoDjIWLmNob3J1cy52MS5Db250ZW50S2luZBIbChNjb250ZW50X2R1cmF0aW9uX21zGAQgASgNEhMKC3Bvc2l0aW9uX21zGAUgASgNEhYKDnBvc2l0aW9uX2F0X21zGAYgASgDEg4KBnBhdXNlZBgHIAEoCBIaChJjaGFwdGVyX21hcmtlcnNfbXMYCCADKA0SGgoSc2lsZW5jZV9tYXJrZXJzX21zGAkgAygNEhQKDHJlY2VudF9za2lwcxgKIAEoDRIRCglzY3JlZW5fb24YCyABKAgSEgoKZm9yZWdyb3VuZBgMIAEoCBIrCgpuZXh0X2JyZWFrGA0gASgLMhcuY2hvcnVzLnYxLlRpbWluZ0FkdmljZRIUCgxsYXN0X3NlZW5fbXMYDiABKAMiLAoOQ3JlYXRpdmVTaWduYWwSGgoSYmxvY2tlZF9jYXRlZ29yaWVzGAEgAygJIloKD1JlbGV2YW5jZVNpZ25hbBIMCgRzaXplGAEgASgNEgkKAXoYAiADKAISCQoBbhgDIAMoAhIQCghleGFtcGxlcxgEIAEoBBIRCglwb3NpdGl2ZXMYBSABKAQirAEKEk9yY2hlc3RyYXRvclNpZ25hbBI7Cgd3ZWlnaHRzGAEgAygLMiouY2hvcnVzLnYxLk9yY2hlc3RyYXRvclNpZ25hbC5XZWlnaHRzRW50cnkSGAoQcmVsZXZhbmNlX3dlaWdodBgCIAEoAhIPCgd1cGRhdGVzGAMgASgEGi4KDFdlaWdodHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAI6AjgBIj4KDUJpZGRpbmdTaWduYWwSLQoJY2FtcGFpZ25zGAEgAygLMhouY2hvcnVzLnYxLkNhbXBhaWduQmlkZGluZyJ1Cg9DYW1wYWlnbkJpZGRpbmcSEwoLY2FtcGFpZ25faWQYASABKAkSEwoLYmlkZGVyX2pzb24YAiABKAkSCwoDZGF5GAMgASgFEhQKDHNwZW50X21pY3JvcxgEIAEoAxIVCg1vcHBvcnR1bml0aWVzGAUgASgEYgZwcm90bzM", [file_chorus_v1_agent, file_chorus_v1_common]);
 
 /**
  * Intent: per-user listening profiles and frequency counts, one message per user shard.
@@ -332,4 +332,65 @@ export type OrchestratorSignal = Message<"chorus.v1.OrchestratorSignal"> & {
  */
 export const OrchestratorSignalSchema: GenMessage<OrchestratorSignal> = /*@__PURE__*/
   messageDesc(file_chorus_v1_agent_signals, 7);
+
+/**
+ * Bidding: what the agent learned per campaign (one global message; a delta carries the changed campaigns).
+ *
+ * @generated from message chorus.v1.BiddingSignal
+ */
+export type BiddingSignal = Message<"chorus.v1.BiddingSignal"> & {
+  /**
+   * @generated from field: repeated chorus.v1.CampaignBidding campaigns = 1;
+   */
+  campaigns: CampaignBidding[];
+};
+
+/**
+ * Describes the message chorus.v1.BiddingSignal.
+ * Use `create(BiddingSignalSchema)` to create a new message.
+ */
+export const BiddingSignalSchema: GenMessage<BiddingSignal> = /*@__PURE__*/
+  messageDesc(file_chorus_v1_agent_signals, 8);
+
+/**
+ * @generated from message chorus.v1.CampaignBidding
+ */
+export type CampaignBidding = Message<"chorus.v1.CampaignBidding"> & {
+  /**
+   * @generated from field: string campaign_id = 1;
+   */
+  campaignId: string;
+
+  /**
+   * The campaign bidder (agents/bidding/campaign-bidder-snapshot.ts, versioned) as JSON: market price model,
+   * value distribution and per-context calibrations.
+   *
+   * @generated from field: string bidder_json = 2;
+   */
+  bidderJson: string;
+
+  /**
+   * Spend and auctions seen on `day` (days since 1970-01-01, UTC), for pacing.
+   *
+   * @generated from field: int32 day = 3;
+   */
+  day: number;
+
+  /**
+   * @generated from field: int64 spent_micros = 4;
+   */
+  spentMicros: bigint;
+
+  /**
+   * @generated from field: uint64 opportunities = 5;
+   */
+  opportunities: bigint;
+};
+
+/**
+ * Describes the message chorus.v1.CampaignBidding.
+ * Use `create(CampaignBiddingSchema)` to create a new message.
+ */
+export const CampaignBiddingSchema: GenMessage<CampaignBidding> = /*@__PURE__*/
+  messageDesc(file_chorus_v1_agent_signals, 9);
 

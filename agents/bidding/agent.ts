@@ -1,0 +1,35 @@
+import { AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
+import { BiddingSignalSchema } from "../../gen/chorus/v1/agent_signals_pb.ts";
+import { LedgerEntrySchema } from "../../gen/chorus/v1/ledger_pb.ts";
+import { subjects } from "../../lib/subjects.ts";
+import { type AgentModule, agentInput } from "../runtime/agent-module.ts";
+import {
+  applyOutcome,
+  applyResponse,
+  type BiddingState,
+  createBiddingState,
+  restoreBidding,
+  snapshotBidding,
+} from "./state.ts";
+import { voteBidding } from "./vote.ts";
+
+/** Bidding: a bid per candidate from predicted value and a budget-paced multiplier learned from auction outcomes. */
+export const biddingAgent: AgentModule<BiddingState, typeof BiddingSignalSchema> = {
+  name: "bidding",
+  version: "1.0.0",
+  description: "Bid per candidate: calibrated value x budget-paced multiplier learned from auction outcomes",
+  keySpace: "global",
+  signalSchema: BiddingSignalSchema,
+  createState: createBiddingState,
+  snapshot: snapshotBidding,
+  restore: restoreBidding,
+  vote: voteBidding,
+  inputs: [
+    agentInput({ subject: subjects.auctionOutcomeAll, schema: AuctionOutcomeSchema, handle: applyOutcome }),
+    agentInput({
+      subject: subjects.acceptedEventsAll,
+      schema: LedgerEntrySchema,
+      handle: (s, m) => applyResponse(s, m),
+    }),
+  ],
+};
