@@ -1,0 +1,77 @@
+import { type Client, createClient, type Transport } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AdFormat } from "../gen/chorus/v1/common_pb.ts";
+import { DecisionService } from "../gen/chorus/v1/decision_pb.ts";
+import { decideRequest, type GatewayFixture, startGatewayFixture } from "./testing/gateway-fixture.ts";
+
+let fx: GatewayFixture;
+beforeAll(async () => {
+  fx = await startGatewayFixture();
+});
+afterAll(() => fx?.cleanup());
+
+const transports: [string, (baseUrl: string) => Transport][] = [
+  ["Connect binary over HTTP/2", (baseUrl) => createConnectTransport({ baseUrl, httpVersion: "2" })],
+  [
+    "Connect JSON over HTTP/2",
+    (baseUrl) => createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: false }),
+  ],
+  ["Connect binary over HTTP/1.1", (baseUrl) => createConnectTransport({ baseUrl, httpVersion: "1.1" })],
+  [
+    "Connect JSON over HTTP/1.1",
+    (baseUrl) => createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false }),
+  ],
+  ["gRPC", (baseUrl) => createGrpcTransport({ baseUrl })],
+  ["gRPC-Web over HTTP/1.1", (baseUrl) => createGrpcWebTransport({ baseUrl, httpVersion: "1.1" })],
+  ["gRPC-Web over HTTP/2", (baseUrl) => createGrpcWebTransport({ baseUrl, httpVersion: "2" })],
+];
+
+describe.each(transports)("gateway %s", (_name, makeTransport) => {
+  let client: Client<typeof DecisionService>;
+  beforeAll(() => {
+    client = createClient(DecisionService, makeTransport(fx.gateway.url));
+  });
+
+  it("decide - answers a pod built from the live catalog", async () => {
+    const response = await client.decide(decideRequest("proto-1"));
+    expect(response.decisionId).toBe("test-proto-1");
+    // 15 s + 30 s + 20 s fit in 90 s; the engine fills in creative id order.
+    expect(response.ads.map((ad) => [ad.sequence, ad.creativeId, ad.durationMs, ad.format])).toEqual([
+      [1, "cr-a", 15_000, AdFormat.AUDIO],
+      [2, "cr-b", 30_000, AdFormat.AUDIO],
+      [3, "cr-c", 20_000, AdFormat.AUDIO],
+    ]);
+    expect(response.ads[0]!.priceMicros).toBe(1_500n);
+    expect(response.ads[0]!.tracking?.impression).toEqual(["https://t.example.com/i/cr-a"]);
+  });
+
+  it("decide - follows catalog changes (the answer depends on the request and the data)", async () => {
+    const request = decideRequest("proto-2");
+    request.placement!.maxDurationMs = 40_000;
+    const response = await client.decide(request);
+    expect(response.ads.map((ad) => ad.creativeId)).toEqual(["cr-a", "cr-c"]);
+  });
+
+  it("decide - rejects an invalid request naming the field", async () => {
+    const request = decideRequest("proto-3");
+    request.placement!.maxAds = 40;
+    await expect(client.decide(request)).rejects.toMatchObject({
+      code: 3, // INVALID_ARGUMENT
+      rawMessage: expect.stringContaining("placement.max_ads"),
+    });
+  });
+
+  it("reportEvents - counts repeated event ids once", async () => {
+    const event = {
+      eventId: `ev-${_name}`,
+      decisionId: "test-proto-1",
+      creativeId: "cr-a",
+      type: 1,
+      occurredAt: { seconds: 1_780_000_000n },
+    };
+    const first = await client.reportEvents({ events: [event] });
+    const second = await client.reportEvents({ events: [event] });
+    expect([first.accepted, first.duplicates, second.accepted, second.duplicates]).toEqual([1, 0, 0, 1]);
+  });
+});

@@ -1,0 +1,29 @@
+import { type ConfigField, parsers } from "../lib/config/config.ts";
+
+/** The gateway's environment variables (lib/config/config.ts `loadConfig(gatewayConfig)`). */
+export const gatewayConfig = {
+  host: {
+    env: "GATEWAY_HOST",
+    default: "127.0.0.1",
+    parse: parsers.string,
+    help: "address to listen on; 0.0.0.0 or :: to accept remote clients",
+  },
+  port: {
+    env: "GATEWAY_PORT",
+    default: 8080,
+    parse: parsers.port,
+    help: "the one port for Connect, gRPC, gRPC-Web, reflection and health (HTTP/2 cleartext and HTTP/1.1)",
+  },
+  maxMessageBytes: {
+    env: "GATEWAY_MAX_MESSAGE_BYTES",
+    default: 1024 * 1024,
+    parse: parsers.int(1024, 64 * 1024 * 1024),
+    help: "largest request message in bytes; larger ones get RESOURCE_EXHAUSTED (gRPC's max receive message length)",
+  },
+  drainTimeoutMs: {
+    env: "GATEWAY_DRAIN_TIMEOUT_MS",
+    default: 10_000,
+    parse: parsers.int(0, 600_000),
+    help: "how long close() waits for in-flight calls before cutting connections",
+  },
+} satisfies Record<string, ConfigField<unknown>>;

@@ -1,0 +1,25 @@
+import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
+import { createValidator, violationsToProto } from "@bufbuild/protovalidate";
+import { Code, ConnectError } from "@connectrpc/connect";
+
+/** Throws INVALID_ARGUMENT unless the message satisfies the protovalidate rules its proto carries. */
+export type RequestValidator = (schema: DescMessage, message: MessageShape<DescMessage>) => void;
+
+/**
+ * One protovalidate validator for the process (it caches a plan per message type). A rejected request gets
+ * INVALID_ARGUMENT with a message naming every field (`placement.max_ads: value must be ... [uint32.gte_lte]`)
+ * and the violations as a `buf.validate.Violations` error detail, so clients can point at fields programmatically.
+ */
+export function createRequestValidator(): RequestValidator {
+  const validator = createValidator();
+  return (schema, message) => {
+    const result = validator.validate(schema, message);
+    if (result.kind === "valid") return;
+    if (result.kind === "error")
+      throw new ConnectError("request validation failed", Code.Internal, undefined, undefined, result.error);
+    const [violations, desc] = violationsToProto(result.violations);
+    throw new ConnectError(result.violations.map((v) => v.toString()).join("; "), Code.InvalidArgument, undefined, [
+      { desc, value: violations },
+    ]);
+  };
+}

@@ -1,0 +1,177 @@
+import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import type { DescMessage, DescMethod, MessageShape } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Logger } from "../../lib/log/logger.ts";
+import { connectUnary } from "./connect-unary.ts";
+import { grpcUnary } from "./grpc-unary.ts";
+import { toRpcError } from "./rpc-error.ts";
+import type { ServedService, UnaryFn } from "./service-impl.ts";
+
+/** One wire protocol's half of a unary exchange; the fast path drives it. */
+export interface UnaryProtocol {
+  readonly timeoutMs: number | undefined;
+  /** A malformed timeout header: answered before the body is read. */
+  readonly headerError: ConnectError | undefined;
+  /** True when the body is a length-prefixed envelope (5 bytes more than the message). */
+  readonly envelope: boolean;
+  /** The message length an envelope announces, once its 5-byte prefix has arrived. */
+  messageLength(head: Buffer): number | undefined;
+  parse<S extends DescMessage>(schema: S, body: Buffer): MessageShape<S>;
+  respond<S extends DescMessage>(stream: ServerHttp2Stream, schema: S, message: MessageShape<S>): void;
+  fail(stream: ServerHttp2Stream, error: ConnectError): void;
+}
+
+export interface UnaryFastPathOptions {
+  /** Largest request message in bytes; larger ones get RESOURCE_EXHAUSTED (connect-node's readMaxBytes). */
+  readMaxBytes: number;
+  logger: Logger;
+}
+
+/** Serves the stream and returns true, or returns false (untouched) for connect-node to serve. */
+export type StreamHandler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => boolean;
+
+interface Route {
+  readonly method: DescMethod;
+  readonly fn: UnaryFn;
+  readonly procedure: string;
+}
+
+/**
+ * The gateway's lean path for the common case: a unary call over HTTP/2 with gRPC (`application/grpc[+proto]`) or
+ * Connect (`application/proto`, `application/json`) and no compression. It works on the raw HTTP/2 stream — no
+ * compat request/response objects, no WHATWG Headers, no async iterables — which is most of what connect-node
+ * spends per call (see bench/gateway/README.md). Anything else (gRPC-Web, streaming, compression, GET, HTTP/1.1,
+ * other content types, unknown paths) returns false and goes to connect-node, which implements the full
+ * protocols; handlers and validation are shared, so both paths give the same answers.
+ */
+export function createUnaryFastPath(services: readonly ServedService[], options: UnaryFastPathOptions): StreamHandler {
+  const routes = new Map<string, Route>();
+  for (const { service, handlers } of services) {
+    const fns = handlers as unknown as Record<string, UnaryFn | undefined>;
+    for (const method of service.methods) {
+      const fn = fns[method.localName];
+      const procedure = `/${service.typeName}/${method.name}`;
+      if (method.methodKind === "unary" && fn) routes.set(procedure, { method, fn, procedure });
+    }
+  }
+  return (stream, headers) => {
+    if (headers[":method"] !== "POST") return false;
+    const route = routes.get(headers[":path"] ?? "");
+    if (route === undefined) return false;
+    const protocol = selectProtocol(headers);
+    if (protocol === undefined) return false;
+    serveUnary(route, protocol, stream, headers, options);
+    return true;
+  };
+}
+
+function selectProtocol(headers: IncomingHttpHeaders): UnaryProtocol | undefined {
+  const contentType = headers["content-type"];
+  switch (contentType) {
+    case "application/grpc":
+    case "application/grpc+proto": {
+      const encoding = headers["grpc-encoding"];
+      if (encoding !== undefined && encoding !== "identity") return undefined;
+      return grpcUnary(contentType, header(headers, "grpc-timeout"));
+    }
+    case "application/proto":
+    case "application/json": {
+      const encoding = headers["content-encoding"];
+      if (encoding !== undefined && encoding !== "identity") return undefined;
+      const version = headers["connect-protocol-version"];
+      if (version !== undefined && version !== "1") return undefined;
+      return connectUnary(contentType === "application/proto", header(headers, "connect-timeout-ms"));
+    }
+    default:
+      return undefined;
+  }
+}
+
+function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function serveUnary(
+  route: Route,
+  protocol: UnaryProtocol,
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
+  { readMaxBytes, logger }: UnaryFastPathOptions,
+): void {
+  let done = false;
+  let timer: NodeJS.Timeout | undefined;
+  const controller = new AbortController();
+  // A client that resets the stream: the handler's signal tells the engine to stop working for nobody.
+  const onClose = () => controller.abort(new ConnectError("the client closed the stream", Code.Canceled));
+
+  const finish = (output: MessageShape<DescMessage> | undefined, reason?: unknown) => {
+    if (done) return;
+    done = true;
+    if (timer !== undefined) clearTimeout(timer);
+    stream.off("close", onClose);
+    if (stream.destroyed || stream.closed || stream.headersSent) return;
+    try {
+      if (output !== undefined) protocol.respond(stream, route.method.output, output);
+      else protocol.fail(stream, toRpcError(reason, logger, route.procedure));
+    } catch (err) {
+      // Only an unserialisable response can land here; the stream must still get a status.
+      if (!stream.headersSent) protocol.fail(stream, toRpcError(err, logger, route.procedure));
+    }
+  };
+
+  const tooLarge = (size: number) =>
+    new ConnectError(
+      `message size ${size} is larger than configured readMaxBytes ${readMaxBytes}`,
+      Code.ResourceExhausted,
+    );
+
+  // An 'error' on a server stream without a listener would crash the process (e.g. a client reset mid-write).
+  stream.on("error", (err) => logger.debug({ err, procedure: route.procedure }, "stream error"));
+  if (protocol.headerError) {
+    finish(undefined, protocol.headerError);
+    return;
+  }
+  const overhead = protocol.envelope ? 5 : 0;
+  const declared = Number(headers["content-length"]);
+  if (declared > readMaxBytes + overhead) {
+    finish(undefined, tooLarge(declared - overhead));
+    return;
+  }
+
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let lengthChecked = !protocol.envelope;
+  stream.on("data", (chunk: Buffer) => {
+    if (done) return;
+    chunks.push(chunk);
+    size += chunk.byteLength;
+    if (!lengthChecked && size >= 5) {
+      lengthChecked = true;
+      const length = protocol.messageLength(chunks.length === 1 ? chunk : Buffer.concat(chunks, size));
+      if (length !== undefined && length > readMaxBytes) finish(undefined, tooLarge(length));
+    }
+    if (size > readMaxBytes + overhead) finish(undefined, tooLarge(size - overhead));
+  });
+  stream.on("end", () => {
+    if (done) return;
+    const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+    stream.once("close", onClose);
+    const { signal } = controller;
+    if (protocol.timeoutMs !== undefined) {
+      timer = setTimeout(() => {
+        controller.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded));
+        // The deadline answers the client now, whether or not the handler honours its signal.
+        finish(undefined, signal.reason);
+      }, protocol.timeoutMs);
+    }
+    try {
+      // parse and validation throw synchronously; the handler rejects.
+      route
+        .fn(protocol.parse(route.method.input, body), { signal })
+        .then(finish, (err: unknown) => finish(undefined, err));
+    } catch (err) {
+      finish(undefined, err);
+    }
+  });
+}

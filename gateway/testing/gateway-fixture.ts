@@ -1,0 +1,123 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import {
+  AdvertiserSchema,
+  BidStrategy_Kind,
+  CampaignSchema,
+  CreativeSchema,
+  Goal,
+  PacingMode,
+} from "../../gen/chorus/v1/campaign_pb.ts";
+import { AdFormat, BreakKind, DeviceType } from "../../gen/chorus/v1/common_pb.ts";
+import { type DecideRequest, DecideRequestSchema } from "../../gen/chorus/v1/decision_pb.ts";
+import { CatalogStore, openCatalogBucket } from "../../lib/catalog/catalog-store.ts";
+import { CatalogView } from "../../lib/catalog/catalog-view.ts";
+import { createLogger } from "../../lib/log/logger.ts";
+import { type NatsFixture, startNats } from "../../test/nats-fixture.ts";
+import { NatsPlaybackSink } from "../playback/nats-playback-sink.ts";
+
+import { type Gateway, type GatewayOptions, startGateway } from "../start-gateway.ts";
+import { InventoryPodEngine } from "./inventory-pod-engine.ts";
+import { MemoryEventSink } from "./memory-event-sink.ts";
+
+export interface GatewayFixture {
+  nats: NatsFixture;
+  store: CatalogStore;
+  view: CatalogView;
+  events: MemoryEventSink;
+  gateway: Gateway;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * A gateway on a free port over a real nats-server: catalog in JetStream KV (three audio creatives seeded), the
+ * inventory test engine unless `engine` is given, playback published on NATS, events kept in memory.
+ */
+export async function startGatewayFixture(
+  overrides: Partial<Pick<GatewayOptions, "engine" | "limits">> = {},
+): Promise<GatewayFixture> {
+  const nats = await startNats();
+  const store = new CatalogStore(await openCatalogBucket(nats.js));
+  await seedCatalog(store);
+  const view = await CatalogView.open(await openCatalogBucket(nats.js));
+  await view.waitFor((inventory) => inventory.size === 3);
+  const events = new MemoryEventSink();
+  const gateway = await startGateway({
+    host: "127.0.0.1",
+    port: 0,
+    engine: overrides.engine ?? new InventoryPodEngine(view),
+    events,
+    playback: new NatsPlaybackSink(nats.nc),
+    catalog: store,
+    logger: createLogger("gateway-test", process.env.LOG_LEVEL ?? "silent"),
+    limits: { drainTimeoutMs: 1_000, ...overrides.limits },
+  });
+  return {
+    nats,
+    store,
+    view,
+    events,
+    gateway,
+    async cleanup() {
+      await gateway.close();
+      view.close();
+      await nats.cleanup();
+    },
+  };
+}
+
+async function seedCatalog(store: CatalogStore): Promise<void> {
+  await store.create("advertiser", create(AdvertiserSchema, { id: "acme", name: "Acme" }));
+  await store.create("campaign", testCampaign("spring", "acme"));
+  for (const [id, durationMs] of [
+    ["cr-a", 15_000],
+    ["cr-b", 30_000],
+    ["cr-c", 20_000],
+  ] as const)
+    await store.create(
+      "creative",
+      create(CreativeSchema, {
+        id,
+        campaignId: "spring",
+        name: id,
+        format: AdFormat.AUDIO,
+        durationMs,
+        iabCategory: "IAB2",
+        mediaUrl: `https://cdn.example.com/${id}.mp3`,
+        tracking: { impression: [`https://t.example.com/i/${id}`] },
+      }),
+    );
+}
+
+export function testCampaign(id: string, advertiserId: string) {
+  return create(CampaignSchema, {
+    id,
+    advertiserId,
+    name: `Campaign ${id}`,
+    budgetMicros: 50_000_000n,
+    dailyBudgetMicros: 5_000_000n,
+    startTime: timestampFromDate(new Date("2026-01-01T00:00:00Z")),
+    endTime: timestampFromDate(new Date("2027-01-01T00:00:00Z")),
+    pacing: PacingMode.EVEN,
+    bidStrategy: { kind: BidStrategy_Kind.FIXED_CPM, maxCpmMicros: 2_000_000n },
+    goal: Goal.IMPRESSIONS,
+  });
+}
+
+/** A valid Decide request for a 3-ad, 90-second audio mid-roll. */
+export function decideRequest(requestId = "req-1"): DecideRequest {
+  return create(DecideRequestSchema, {
+    requestId,
+    placement: {
+      placementId: "mid-1",
+      breakKind: BreakKind.MID_ROLL,
+      maxDurationMs: 90_000,
+      maxAds: 3,
+      allowedFormats: [AdFormat.AUDIO],
+      floorPriceMicros: 1_500n,
+    },
+    user: { userId: "user-42", consent: { personalizedAds: true }, geo: { country: "DE" } },
+    device: { type: DeviceType.PHONE, os: "android" },
+    context: { sessionId: "s-1", genre: "rock", moodTags: ["upbeat"] },
+  });
+}
