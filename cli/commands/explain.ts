@@ -1,0 +1,36 @@
+/** `chorus explain <decision-id>`: why each candidate of a logged decision won or lost, per agent, in plain words. */
+import type { Command } from "commander";
+import { NoFillReason } from "../../gen/chorus/v1/decision_pb.ts";
+import { readDecisionRecord } from "../../telemetry/decision-log.ts";
+import { degradedSentence, explainRecord } from "../../telemetry/explain.ts";
+import { withConnection } from "../../telemetry/one-shot-connection.ts";
+
+export async function runExplain(
+  decisionId: string,
+  options: { natsUrl: string },
+  print: (line: string) => void,
+): Promise<void> {
+  const record = await withConnection(options.natsUrl, (nc) => readDecisionRecord(nc, decisionId));
+  const when = record.decidedAt ? new Date(Number(record.decidedAt.seconds) * 1000).toISOString() : "unknown time";
+  print(`Decision ${record.decisionId} at ${when}, ${record.coordination} coordination, gateway ${record.gateway}`);
+  print(`Modules: ${record.moduleVersions.map((m) => `${m.module} ${m.version}`).join(", ") || "none recorded"}`);
+  const explained = explainRecord(record);
+  if (!explained) {
+    const noFill = NoFillReason[record.response?.noFillReason ?? NoFillReason.UNSPECIFIED];
+    print(`The kernel did not run: no candidate reached it (no fill: ${noFill.toLowerCase().replaceAll("_", " ")}).`);
+    for (const d of record.response?.degradedAgents ?? []) print(degradedSentence(d));
+    return;
+  }
+  for (const line of explained.lines) print(line);
+}
+
+export function register(program: Command): void {
+  program
+    .command("explain")
+    .description("explain a logged decision: why each ad won or lost, per agent (vetoes, scores, weights, prices)")
+    .argument("<decision-id>", "the decision id (DecideResponse.decision_id, the run id)")
+    .option("--nats-url <url>", "NATS server with the decision log", process.env.NATS_URL ?? "nats://127.0.0.1:4222")
+    .action((decisionId: string, options: { natsUrl: string }) =>
+      runExplain(decisionId, options, (line) => console.log(line)),
+    );
+}

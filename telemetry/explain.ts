@@ -1,0 +1,269 @@
+/**
+ * Why each candidate won or lost, per agent, in plain words: the Explanation of DecideResponse (for `explain`
+ * requests) and of `chorus explain`. A pure function of one kernel call, its result and the agents' votes, so the
+ * decision engine (live objects) and the CLI (a DecisionRecord) explain alike.
+ *
+ * Chosen candidates are explained with the kernel's own outputs. Losers are explained by recomputing the kernel's
+ * terms in its pinned f32 order (wasm-core/src/kernel-reference.ts) and walking its eligibility and pod rules.
+ */
+import { create } from "@bufbuild/protobuf";
+import type { AgentVote } from "../gen/chorus/v1/agent_pb.ts";
+import { VetoReason } from "../gen/chorus/v1/agent_pb.ts";
+import type { DecisionRecord } from "../gen/chorus/v1/decision_log_pb.ts";
+import {
+  type CandidateExplanation,
+  CandidateExplanationSchema,
+  type DegradedAgent,
+  DegradedReason,
+  type Explanation,
+  ExplanationSchema,
+  Fallback,
+  type PodAd,
+} from "../gen/chorus/v1/decision_pb.ts";
+import { type KernelCall, kernelCallOf } from "./kernel-record.ts";
+
+const f32 = Math.fround;
+
+/** The pod as the kernel returned it (KernelResult or its recorded KernelOutputs). */
+export interface PodResult {
+  readonly count: number;
+  readonly indices: ArrayLike<number>;
+  readonly prices: ArrayLike<number>;
+  readonly ranks: ArrayLike<number>;
+  readonly qualities: ArrayLike<number>;
+  readonly relevances: ArrayLike<number>;
+  readonly contributions: ArrayLike<number>;
+}
+
+export interface ExplainInput {
+  kernel: KernelCall;
+  result: PodResult;
+  /** Each agent's vote (for its vetoes) and degradation, by agent name. */
+  agents: readonly { agent: string; vote?: AgentVote; degraded?: DegradedAgent }[];
+  /** The response's ads, for the exact micros charged. */
+  ads?: readonly PodAd[];
+}
+
+export interface ExplainOutput {
+  explanation: Explanation;
+  /** The same, as lines for a terminal. */
+  lines: string[];
+}
+
+/** A candidate's kernel terms, recomputed in the kernel's order. */
+export interface Terms {
+  relevance: number;
+  relevanceTerm: number;
+  contributions: number[];
+  quality: number;
+  value: number;
+  rank: number;
+}
+
+export function candidateTerms(call: KernelCall, c: number): Terms {
+  const { inventory, request } = call;
+  const d = inventory.dimensions;
+  const n = inventory.candidates;
+  const sums = [0, 0, 0, 0];
+  for (let j = 0; j < d; j++)
+    sums[j & 3] = f32(sums[j & 3]! + f32(request.intent[j]! * inventory.embeddings[c * d + j]!));
+  const relevance = f32(f32(sums[0]! + sums[1]!) + f32(sums[2]! + sums[3]!));
+  const relevanceTerm = f32(request.relevanceWeight * relevance);
+  let quality = relevanceTerm;
+  const contributions = Array.from(request.weights, (w, a) => {
+    const part = f32(f32(w * request.confidence[a]!) * request.scores[a * n + c]!);
+    quality = f32(quality + part);
+    return part;
+  });
+  const value = f32(request.bid[c]! * request.pResponse[c]!);
+  return { relevance, relevanceTerm, contributions, quality, value, rank: f32(value * quality) };
+}
+
+const vetoName = (reason: number) => (VetoReason[reason] ?? `reason ${reason}`).toLowerCase().replaceAll("_", " ");
+const reasonName = (reason: DegradedReason) => (DegradedReason[reason] ?? "unknown").toLowerCase().replaceAll("_", " ");
+const fallbackName = (fallback: Fallback) =>
+  fallback === Fallback.LAST_SIGNAL
+    ? "its last cached signal"
+    : fallback === Fallback.NEUTRAL_VOTE
+      ? "a neutral vote"
+      : "no fallback";
+const num = (x: number) => (Number.isInteger(x) ? String(x) : x.toPrecision(4));
+
+export function degradedSentence(d: DegradedAgent): string {
+  return `${d.agent} was degraded (${reasonName(d.reason)}): used ${fallbackName(d.fallback)} at weight ${num(d.weight)}`;
+}
+
+export function explainDecision(input: ExplainInput): ExplainOutput {
+  const { kernel, result } = input;
+  const { inventory, request } = kernel;
+  const n = inventory.candidates;
+  const agentCount = kernel.agents.length;
+  const name = (c: number) => kernel.creativeIds[c] ?? `candidate ${c}`;
+  const terms = Array.from({ length: n }, (_, c) => candidateTerms(kernel, c));
+  const position = new Map<number, number>();
+  for (let t = 0; t < result.count; t++) position.set(result.indices[t]!, t);
+  const degraded = new Map(input.agents.filter((a) => a.degraded).map((a) => [a.agent, a.degraded!] as const));
+
+  // Vetoes with the agent that raised them; mask bits no vote accounts for are listed by reason alone.
+  const vetoes: string[][] = Array.from({ length: n }, () => []);
+  // Only vetoes that reached the kernel's mask count: the kernel decides eligibility by the mask alone.
+  for (const { agent, vote } of input.agents) {
+    for (const v of vote?.vetoes ?? []) {
+      if (v.candidate < n && (request.vetoMask[v.candidate]! >>> v.reason) & 1) {
+        vetoes[v.candidate]!.push(`${agent}: ${vetoName(v.reason)}${v.detail ? ` (${v.detail})` : ""}`);
+      }
+    }
+  }
+  for (let c = 0; c < n; c++) {
+    const claimed = new Set(
+      input.agents.flatMap((a) => (a.vote?.vetoes ?? []).filter((v) => v.candidate === c).map((v) => v.reason)),
+    );
+    for (let bit = 0; bit < 32; bit++) {
+      if ((request.vetoMask[c]! >>> bit) & 1 && !claimed.has(bit)) vetoes[c]!.push(vetoName(bit));
+    }
+  }
+
+  const lossReasons = podLosses(kernel, terms, name);
+
+  const candidates: CandidateExplanation[] = terms.map((t, c) => {
+    const at = position.get(c);
+    const chosen = at !== undefined;
+    // Chosen: the kernel's own numbers; the rest: the recomputed terms.
+    const quality = chosen ? result.qualities[at]! : t.quality;
+    const relevance = chosen ? result.relevances[at]! : t.relevance;
+    const rank = chosen ? result.ranks[at]! : t.rank;
+    const row = chosen ? at * (agentCount + 1) : -1;
+    const price = chosen ? result.prices[at]! : 0;
+    const ad = chosen ? input.ads?.find((a) => a.creativeId === name(c)) : undefined;
+    const priceMicros = chosen ? (ad?.priceMicros ?? BigInt(Math.round(price))) : 0n;
+    const contributions = kernel.agents.map((agent, a) => ({
+      agent,
+      weight: request.weights[a]!,
+      confidence: request.confidence[a]!,
+      score: request.scores[a * n + c]!,
+      contribution: chosen ? result.contributions[row + 1 + a]! : t.contributions[a]!,
+    }));
+    const summary = chosen
+      ? `won position ${at + 1}: rank ${num(rank)} = value ${num(t.value)} x quality ${num(quality)}; ` +
+        `pays ${priceMicros} micros (${priceReason(kernel, terms, c, price)})`
+      : vetoes[c]!.length > 0
+        ? `vetoed: ${vetoes[c]!.join("; ")}`
+        : `lost: ${lossReasons.get(c) ?? "not chosen"}`;
+    return create(CandidateExplanationSchema, {
+      creativeId: name(c),
+      campaignId: kernel.campaignIds[c] ?? "",
+      chosen,
+      quality,
+      relevance,
+      valueMicros: t.value,
+      rank,
+      priceMicros,
+      contributions,
+      vetoes: vetoes[c]!,
+      summary,
+    });
+  });
+
+  const winners = candidates.filter((c) => c.chosen).map((c) => c.creativeId);
+  const vetoed = vetoes.filter((v) => v.length > 0).length;
+  const summaryParts = [
+    winners.length > 0
+      ? `chose ${winners.join(", ")} out of ${n} candidates (${vetoed} vetoed)`
+      : `chose nothing out of ${n} candidates (${vetoed} vetoed)`,
+    ...[...degraded.values()].map(degradedSentence),
+  ];
+  const explanation = create(ExplanationSchema, { candidates, summary: `${summaryParts.join("; ")}.` });
+  return { explanation, lines: explanationLines(explanation, kernel, terms, degraded) };
+}
+
+/** The explanation of a recorded decision, or undefined when the decision never reached the kernel. */
+export function explainRecord(record: DecisionRecord): ExplainOutput | undefined {
+  if (!record.kernelInputs || !record.kernelResult) return undefined;
+  return explainDecision({
+    kernel: kernelCallOf(record.kernelInputs),
+    result: record.kernelResult,
+    agents: record.agents,
+    ads: record.response?.ads,
+  });
+}
+
+/** Why each eligible, unvetoed candidate did not make the pod: the kernel's eligibility tests, then its pod walk. */
+function podLosses(call: KernelCall, terms: Terms[], name: (c: number) => string): Map<number, string> {
+  const { inventory, request } = call;
+  const reserve = f32(request.reservePrice);
+  const losses = new Map<number, string>();
+  const eligible: number[] = [];
+  terms.forEach((t, c) => {
+    if (request.vetoMask[c] !== 0) return;
+    const duration = inventory.durationMs[c]!;
+    if (!(t.quality > 0)) losses.set(c, `its quality ${num(t.quality)} is not positive`);
+    else if (!(t.value >= reserve))
+      losses.set(c, `its value ${num(t.value)} micros is below the reserve ${num(reserve)}`);
+    else if (!(t.rank > 0)) losses.set(c, `its rank ${num(t.rank)} is not positive`);
+    else if (!(duration <= request.maxDurationMs)) {
+      losses.set(c, `it lasts ${duration} ms, longer than the break (${request.maxDurationMs} ms)`);
+    } else eligible.push(c);
+  });
+  eligible.sort((x, y) => (terms[x]!.rank > terms[y]!.rank ? -1 : terms[x]!.rank < terms[y]!.rank ? 1 : x - y));
+  const chosen: number[] = [];
+  let usedMs = 0;
+  eligible.forEach((c, place) => {
+    const ranked = `ranked ${place + 1} of ${eligible.length} eligible`;
+    const duration = inventory.durationMs[c]!;
+    const clash = chosen.find(
+      (o) =>
+        inventory.advertiserId[o] === inventory.advertiserId[c] || inventory.categoryId[o] === inventory.categoryId[c],
+    );
+    if (chosen.length >= request.maxAds) losses.set(c, `${ranked}; the pod was already full (${request.maxAds} ads)`);
+    else if (usedMs + duration > request.maxDurationMs) {
+      losses.set(c, `${ranked}; its ${duration} ms did not fit the ${request.maxDurationMs - usedMs} ms left`);
+    } else if (clash !== undefined) {
+      const same = inventory.advertiserId[clash] === inventory.advertiserId[c] ? "advertiser" : "category";
+      losses.set(c, `${ranked}; same ${same} as ${name(clash)}, which ranked higher`);
+    } else {
+      chosen.push(c);
+      usedMs += duration;
+    }
+  });
+  return losses;
+}
+
+function priceReason(call: KernelCall, terms: Terms[], c: number, price: number): string {
+  const reserve = f32(call.request.reservePrice);
+  if (call.request.auctionType === 1) return "first price: its own value";
+  if (price === reserve) return "second price, held up by the reserve";
+  if (price === terms[c]!.value) return "second price, capped at its own value";
+  return "second price: the next candidate's rank divided by its quality";
+}
+
+function explanationLines(
+  explanation: Explanation,
+  call: KernelCall,
+  terms: Terms[],
+  degraded: ReadonlyMap<string, DegradedAgent>,
+): string[] {
+  const lines = [`Summary: ${explanation.summary}`];
+  const order = explanation.candidates
+    .map((c, index) => ({ c, index }))
+    .sort((x, y) => Number(y.c.chosen) - Number(x.c.chosen) || y.c.rank - x.c.rank || x.index - y.index);
+  for (const { c, index } of order) {
+    lines.push("");
+    lines.push(`${c.chosen ? "WON " : "lost"} ${c.creativeId} (campaign ${c.campaignId}): ${c.summary}`);
+    lines.push(
+      `     value ${num(c.valueMicros)} micros = bid ${num(call.request.bid[index]!)} x predicted response ` +
+        `${num(call.request.pResponse[index]!)}; rank ${num(c.rank)}`,
+    );
+    lines.push(
+      `     quality ${num(c.quality)} = relevance ${num(c.relevance)} x ${num(call.request.relevanceWeight)} ` +
+        `(${num(terms[index]!.relevanceTerm)})`,
+    );
+    for (const p of c.contributions) {
+      const note = degraded.has(p.agent) ? "  [degraded]" : "";
+      lines.push(
+        `       + ${p.agent.padEnd(10)} weight ${num(p.weight)} x confidence ${num(p.confidence)} x score ` +
+          `${num(p.score)} = ${num(p.contribution)}${note}`,
+      );
+    }
+  }
+  return lines;
+}

@@ -1,0 +1,99 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { jetstream } from "@nats-io/jetstream";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runReplay } from "../cli/commands/replay.ts";
+import { ModuleRegistry, objectName } from "../modules/module-registry.ts";
+import { type NatsFixture, startNats } from "../test/nats-fixture.ts";
+import { DecisionLog, loadDecisionLogConfig, readDecisionRecord } from "./decision-log.ts";
+import { builtinKernel, KERNEL_MODULE } from "./kernel-source.ts";
+import { createChorusMetrics } from "./metrics.ts";
+import { replayDecision } from "./replay.ts";
+import { buildFirstPriceKernel } from "./testing/first-price-kernel.ts";
+import { sampleDecision } from "./testing/sample-decision.ts";
+
+const run = promisify(execFile);
+
+describe("replay", () => {
+  let nats: NatsFixture;
+  const ids: string[] = [];
+
+  beforeAll(async () => {
+    nats = await startNats();
+    const log = await DecisionLog.open(nats.nc, nats.js, {
+      config: loadDecisionLogConfig({ CHORUS_PSEUDONYM_SALT: "s" }),
+      metrics: createChorusMetrics(),
+      logger: pino({ level: "silent" }),
+      gateway: "spec",
+    });
+    for (const seed of [11, 12]) {
+      const entry = await sampleDecision({ seed });
+      log.append(entry);
+      ids.push(entry.decisionId);
+    }
+    await log.flush();
+    // A second published kernel version: same source, auction forced to first price.
+    const registry = await ModuleRegistry.open(jetstream(nats.nc));
+    await registry.objects.putBlob({ name: objectName(KERNEL_MODULE, "2.0.0") }, await buildFirstPriceKernel());
+  });
+  afterAll(() => nats.cleanup());
+
+  it("replay - a logged decision reproduces bit for bit with the kernel it was made with", async () => {
+    const lines: string[] = [];
+    const result = await runReplay(ids[0]!, { natsUrl: nats.server.url }, (l) => lines.push(l));
+    expect(result.reproduced).toBe(true);
+    expect(result.differences).toEqual([]);
+    expect(result.replayed.count).toBeGreaterThan(0);
+    expect(Array.from(result.replayed.indices)).toEqual(result.recorded.indices);
+    expect(lines.at(-1)).toMatch(/^REPRODUCED/);
+  });
+
+  it("replay - a one-ulp change in a recorded price is caught and named", async () => {
+    const record = await readDecisionRecord(nats.nc, ids[1]!);
+    const price = new Float32Array([record.kernelResult!.prices[0]!]);
+    new Uint32Array(price.buffer)[0]! += 1;
+    record.kernelResult!.prices[0] = price[0]!;
+    const result = replayDecision(record, await builtinKernel());
+    expect(result.reproduced).toBe(false);
+    expect(result.differences).toHaveLength(1);
+    expect(result.differences[0]).toMatch(/^price\[0\]: recorded .* \(0x[0-9a-f]{8}\), replayed/);
+  });
+
+  it("replay - --with-module shows what another kernel version would have decided", async () => {
+    const lines: string[] = [];
+    const result = await runReplay(ids[0]!, { natsUrl: nats.server.url, withModule: "2.0.0" }, (l) => lines.push(l));
+    expect(result.moduleVersion).toBe("2.0.0");
+    expect(result.reproduced).toBe(false);
+    // First price charges each ad its own value: never less than the second price that was recorded.
+    for (let t = 0; t < result.replayed.count; t++) {
+      expect(result.replayed.prices[t]!).toBeGreaterThanOrEqual(result.recorded.prices[t]!);
+    }
+    expect(result.differences.some((d) => d.startsWith("price["))).toBe(true);
+    expect(lines).toContain("DIFFERENT: this kernel would have decided otherwise:");
+  });
+
+  it("replay - the scalar kernel build reproduces the SIMD build's decision (--module-file)", async () => {
+    const file = new URL("../wasm-core/build/kernel-scalar.wasm", import.meta.url).pathname;
+    const result = await runReplay(ids[1]!, { natsUrl: nats.server.url, moduleFile: file }, () => {});
+    expect(result.differences).toEqual([]);
+  });
+
+  it("replay - an unknown kernel version or decision id is a clear error", async () => {
+    await expect(runReplay(ids[0]!, { natsUrl: nats.server.url, withModule: "9.9.9" }, () => {})).rejects.toThrow(
+      /kernel version "9.9.9" is not in the module registry/,
+    );
+    await expect(runReplay("nope", { natsUrl: nats.server.url }, () => {})).rejects.toThrow(/"nope" is not in/);
+  });
+
+  it("replay - the chorus command replays a decision and fails on an unknown id", async () => {
+    const cli = ["--import", "tsx", "cli/chorus.ts"];
+    const ok = await run(process.execPath, [...cli, "replay", ids[0]!, "--nats-url", nats.server.url]);
+    expect(ok.stdout).toMatch(/REPRODUCED/);
+    const bad = await run(process.execPath, [...cli, "replay", "missing-id", "--nats-url", nats.server.url]).catch(
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect("code" in bad && bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/chorus: decision "missing-id" is not in the decision log/);
+  });
+});
