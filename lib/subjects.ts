@@ -48,6 +48,7 @@ export const subjects = {
   adEvent: (type: string, campaignId: string, keys: readonly string[]) =>
     `chorus.events.${type}.${campaignId}.${keys.map(subjectToken).join(".")}`,
   adEventsAll: "chorus.events.>",
+  adEventsOfType: (type: string) => `chorus.events.${type}.>`,
   /** Accepted LedgerEntry copies, republished by the events stream for agents (core NATS: at most once). */
   acceptedEvents: (type: string) => `chorus.accepted.${type}.>`,
   acceptedEventsAll: "chorus.accepted.>",
