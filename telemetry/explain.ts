@@ -87,7 +87,8 @@ const fallbackName = (fallback: Fallback) =>
     : fallback === Fallback.NEUTRAL_VOTE
       ? "a neutral vote"
       : "no fallback";
-const num = (x: number) => (Number.isInteger(x) ? String(x) : x.toPrecision(4));
+/** Four significant digits for people; micros (large values) as whole numbers. */
+const num = (x: number) => String(Math.abs(x) >= 1000 ? Math.round(x) : Number(x.toPrecision(4)));
 
 export function degradedSentence(d: DegradedAgent): string {
   return `${d.agent} was degraded (${reasonName(d.reason)}): used ${fallbackName(d.fallback)} at weight ${num(d.weight)}`;
@@ -123,7 +124,7 @@ export function explainDecision(input: ExplainInput): ExplainOutput {
     }
   }
 
-  const lossReasons = podLosses(kernel, terms, name);
+  const { losses: lossReasons, order } = podWalk(kernel, terms, name);
 
   const candidates: CandidateExplanation[] = terms.map((t, c) => {
     const at = position.get(c);
@@ -145,7 +146,7 @@ export function explainDecision(input: ExplainInput): ExplainOutput {
     }));
     const summary = chosen
       ? `won position ${at + 1}: rank ${num(rank)} = value ${num(t.value)} x quality ${num(quality)}; ` +
-        `pays ${priceMicros} micros (${priceReason(kernel, terms, c, price)})`
+        `pays ${priceMicros} micros (${priceReason(kernel, terms, order, c, price, name)})`
       : vetoes[c]!.length > 0
         ? `vetoed: ${vetoes[c]!.join("; ")}`
         : `lost: ${lossReasons.get(c) ?? "not chosen"}`;
@@ -164,7 +165,7 @@ export function explainDecision(input: ExplainInput): ExplainOutput {
     });
   });
 
-  const winners = candidates.filter((c) => c.chosen).map((c) => c.creativeId);
+  const winners = Array.from({ length: result.count }, (_, t) => name(result.indices[t]!));
   const vetoed = vetoes.filter((v) => v.length > 0).length;
   const summaryParts = [
     winners.length > 0
@@ -187,8 +188,15 @@ export function explainRecord(record: DecisionRecord): ExplainOutput | undefined
   });
 }
 
-/** Why each eligible, unvetoed candidate did not make the pod: the kernel's eligibility tests, then its pod walk. */
-function podLosses(call: KernelCall, terms: Terms[], name: (c: number) => string): Map<number, string> {
+/**
+ * The kernel's eligibility tests and pod walk, retold: why each unvetoed candidate did not make the pod, and the
+ * global order (eligible candidates by rank) that second prices are set against.
+ */
+function podWalk(
+  call: KernelCall,
+  terms: Terms[],
+  name: (c: number) => string,
+): { losses: Map<number, string>; order: number[] } {
   const { inventory, request } = call;
   const reserve = f32(request.reservePrice);
   const losses = new Map<number, string>();
@@ -225,15 +233,24 @@ function podLosses(call: KernelCall, terms: Terms[], name: (c: number) => string
       usedMs += duration;
     }
   });
-  return losses;
+  return { losses, order: eligible };
 }
 
-function priceReason(call: KernelCall, terms: Terms[], c: number, price: number): string {
+function priceReason(
+  call: KernelCall,
+  terms: Terms[],
+  order: readonly number[],
+  c: number,
+  price: number,
+  name: (c: number) => string,
+): string {
   const reserve = f32(call.request.reservePrice);
+  const next = order[order.indexOf(c) + 1];
   if (call.request.auctionType === 1) return "first price: its own value";
-  if (price === reserve) return "second price, held up by the reserve";
-  if (price === terms[c]!.value) return "second price, capped at its own value";
-  return "second price: the next candidate's rank divided by its quality";
+  if (next === undefined) return "second price with no runner-up: the reserve";
+  if (price === reserve) return `second price against ${name(next)}, raised to the reserve`;
+  if (price === terms[c]!.value) return `second price against ${name(next)}, capped at its own value`;
+  return `second price: ${name(next)}'s rank ${num(terms[next]!.rank)} / its quality ${num(terms[c]!.quality)}`;
 }
 
 function explanationLines(

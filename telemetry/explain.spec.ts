@@ -1,0 +1,98 @@
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runExplain } from "../cli/commands/explain.ts";
+import { type NatsFixture, startNats } from "../test/nats-fixture.ts";
+import { loadKernel } from "../wasm-core/src/kernel-loader.ts";
+import { DecisionLog, loadDecisionLogConfig, readDecisionRecord } from "./decision-log.ts";
+import { candidateTerms, explainDecision, explainRecord } from "./explain.ts";
+import { builtinKernel } from "./kernel-source.ts";
+import { createChorusMetrics } from "./metrics.ts";
+import { sampleDecision } from "./testing/sample-decision.ts";
+
+const bits = (x: number) => new Uint32Array(Float32Array.of(x).buffer)[0];
+
+describe("explain", () => {
+  let nats: NatsFixture;
+  let log: DecisionLog;
+
+  beforeAll(async () => {
+    nats = await startNats();
+    log = await DecisionLog.open(nats.nc, nats.js, {
+      config: loadDecisionLogConfig({ CHORUS_PSEUDONYM_SALT: "s" }),
+      metrics: createChorusMetrics(),
+      logger: pino({ level: "silent" }),
+      gateway: "spec",
+    });
+  });
+  afterAll(() => nats.cleanup());
+
+  it("explain - a decision made while an agent was down is explained as degraded", async () => {
+    const entry = await sampleDecision({ seed: 21, degradedAgent: "bidding" });
+    log.append(entry);
+    await log.flush();
+    const lines: string[] = [];
+    await runExplain(entry.decisionId, { natsUrl: nats.server.url }, (l) => lines.push(l));
+    const text = lines.join("\n");
+    expect(text).toContain("bidding was degraded (timeout): used a neutral vote at weight 0.1");
+    expect(text).toMatch(/\+ bidding +weight 0\.1 x confidence 0\.5 x score 0\.5 = 0\.025 +\[degraded\]/);
+    const explained = explainRecord(await readDecisionRecord(nats.nc, entry.decisionId))!;
+    expect(explained.explanation.summary).toMatch(/bidding was degraded/);
+  });
+
+  it("explain - winners carry the kernel's numbers and price, losers say why with the vetoing agent", async () => {
+    const entry = await sampleDecision({ seed: 22, explain: true });
+    const { explanation, lines } = explainDecision({
+      kernel: entry.kernel,
+      result: entry.kernelResult!,
+      agents: entry.agents,
+      ads: entry.response.ads,
+    });
+    const result = entry.kernelResult!;
+    const chosen = explanation.candidates.filter((c) => c.chosen).map((c) => c.creativeId);
+    const pod = Array.from(result.indices, (c) => entry.kernel.creativeIds[c]!);
+    expect(chosen).toEqual([...pod].sort());
+    expect(explanation.summary).toContain(`chose ${pod.join(", ")} out of 10`);
+    for (const [t, c] of Array.from(result.indices).entries()) {
+      const e = explanation.candidates[c]!;
+      expect(bits(e.quality)).toBe(bits(result.qualities[t]!));
+      expect(e.priceMicros).toBe(entry.response.ads[t]!.priceMicros);
+      expect(e.summary).toMatch(new RegExp(`^won position ${t + 1}: .* pays ${e.priceMicros} micros \\(`));
+    }
+    expect(explanation.candidates[2]!.vetoes).toEqual([
+      "relevance: frequency cap (frequency cap: 3 impressions in 3600 s)",
+    ]);
+    expect(explanation.candidates[5]!.summary).toBe(
+      "vetoed: budget: budget throttled (campaign camp-1 throttled: pacing ahead)",
+    );
+    const losers = explanation.candidates.filter((c) => !c.chosen && c.vetoes.length === 0);
+    expect(losers.length).toBeGreaterThan(0);
+    for (const l of losers) expect(l.summary).toMatch(/^lost: (ranked \d+ of \d+ eligible; |its )/);
+    expect(lines[0]).toMatch(/^Summary: chose .* out of 10 candidates \(2 vetoed\)/);
+  });
+
+  it("explain - recomputed candidate terms equal the kernel's bit for bit", async () => {
+    // Every candidate through the kernel: no vetoes, room for all, so the kernel reports each one's terms.
+    const entry = await sampleDecision({ seed: 23 });
+    const n = entry.kernel.inventory.candidates;
+    const request = {
+      ...entry.kernel.request,
+      vetoMask: new Uint32Array(n),
+      maxAds: 16,
+      maxDurationMs: 10_000_000,
+      reservePrice: 0,
+    };
+    const instance = loadKernel((await builtinKernel()).bytes, { maxCandidates: n, maxDimensions: 8, maxAgents: 6 });
+    instance.setInventory(entry.kernel.inventory);
+    const result = instance.decide(request, "builtin");
+    const call = { ...entry.kernel, request };
+    let compared = 0;
+    for (let t = 0; t < result.count; t++) {
+      const terms = candidateTerms(call, result.indices[t]!);
+      expect(bits(terms.relevance)).toBe(bits(result.relevances[t]!));
+      expect(bits(terms.quality)).toBe(bits(result.qualities[t]!));
+      expect(bits(terms.rank)).toBe(bits(result.ranks[t]!));
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(1);
+  });
+});
