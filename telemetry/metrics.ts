@@ -62,6 +62,7 @@ export function createChorusMetrics(registry: Registry = new Registry()) {
     /** Marks `version` as the active version of `module`, removing the series of the previous one. */
     setModuleVersion(module: string, version: string): void {
       const previous = activeVersions.get(module);
+      if (previous === version) return;
       if (previous !== undefined) moduleVersion.remove({ module, version: previous });
       activeVersions.set(module, version);
       moduleVersion.set({ module, version }, 1);
