@@ -1,4 +1,4 @@
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { type Campaign, CampaignSchema, EntityStatus, PacingMode } from "../../gen/chorus/v1/campaign_pb.ts";
@@ -12,7 +12,7 @@ import { DEFAULT_TRAFFIC_CURVE } from "./pacing-plan.ts";
 const T0 = Date.UTC(2026, 10, 22, 0, 0, 0);
 const HOUR = 3_600_000;
 
-function campaign(over: Partial<Campaign> = {}): Campaign {
+function campaign(over: MessageInitShape<typeof CampaignSchema> = {}): Campaign {
   return create(CampaignSchema, {
     id: "c1",
     status: EntityStatus.ACTIVE,
