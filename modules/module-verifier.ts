@@ -6,7 +6,7 @@
 import { createValidator } from "@bufbuild/protovalidate";
 import { type ModuleManifest, ModuleManifestSchema } from "../gen/chorus/v1/module_pb.ts";
 import { sha256Hex, verifyManifestSignature } from "./manifest-signature.ts";
-import type { ModuleKind } from "./module-kind.ts";
+import type { CheckFailure, ModuleKind } from "./module-kind.ts";
 import { ModuleRejectedError, RejectionReason } from "./module-rejected-error.ts";
 import type { TrustedKeys } from "./signing-keys.ts";
 import { hasStartSection } from "./wasm-start-section.ts";
@@ -20,6 +20,8 @@ export interface ModuleVerifierOptions {
 
 export class ModuleVerifier {
   readonly #validator = createValidator();
+  /** Self-test outcomes by sha256 and version: the test depends on nothing else, and costs a worker start-up. */
+  readonly #selfTests = new Map<string, Promise<CheckFailure | undefined>>();
 
   constructor(private readonly options: ModuleVerifierOptions) {}
 
@@ -91,7 +93,14 @@ export class ModuleVerifier {
     }
     const exportFailure = await kind!.checkExports(bytes);
     if (exportFailure) reject(exportFailure.reason, exportFailure.detail);
-    const selfTestFailure = await kind!.selfTest(bytes, version, this.options.selfTestBudgetMs);
+    const key = `${digest}/${version}`;
+    let selfTest = this.#selfTests.get(key);
+    if (!selfTest) {
+      selfTest = kind!.selfTest(bytes, version, this.options.selfTestBudgetMs);
+      this.#selfTests.set(key, selfTest);
+      selfTest.catch(() => this.#selfTests.delete(key));
+    }
+    const selfTestFailure = await selfTest;
     if (selfTestFailure) reject(selfTestFailure.reason, selfTestFailure.detail);
   }
 }

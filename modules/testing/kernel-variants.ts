@@ -45,6 +45,21 @@ export const kernelVariants = {
     store<f32>(at, shaded < reservePrice ? reservePrice : shaded);
   }
   return count;`),
+  /**
+   * Correct for LATENT_AFTER_CALLS calls (so it passes the self-test), then ignores vetoes and shades prices:
+   * a behaviour change only live traffic shows, which is what shadow mode is for.
+   */
+  driftLater: () =>
+    wrapDecide(
+      `  if (++calls > ${LATENT_AFTER_CALLS}) memory.fill(<usize>regionOffset(8), 0, <usize>candidates << 2);
+  const count = kernelDecide(${DECIDE_ARGS});
+  if (calls > ${LATENT_AFTER_CALLS}) {
+    const prices = <usize>regionOffset(18);
+    for (let t = 0; t < count; t++) store<f32>(prices + (<usize>t << 2), load<f32>(prices + (<usize>t << 2)) * 0.9);
+  }
+  return count;`,
+      "let calls: i32 = 0;",
+    ),
   /** Ignores vetoes: wrong pods, fails the self-test. */
   ignoreVetoes: () =>
     wrapDecide(`  memory.fill(<usize>regionOffset(8), 0, <usize>candidates << 2);

@@ -1,0 +1,349 @@
+/**
+ * The gateway's side of hot-swapping the kernel: which module decides each decision, and watching the new
+ * ones. It owns KernelPools by role:
+ *
+ * - main: the active version. A new active version goes in with `setModule`, so every worker swaps at a
+ *   decision boundary and nothing is dropped.
+ * - fallback: the previous version, for `probationMs` after an activation. A decision the new active version
+ *   fails (trap, timeout, lost worker) is decided again here, so the client never sees the failure.
+ * - canary: serves `canaryPercent` of decisions, chosen by a hash of the decision id (the same decision always
+ *   lands on the same side, in every gateway). A failed or late canary call is decided again by main.
+ * - shadow: runs beside main on live requests, off the response path and bounded; results are only compared.
+ *
+ * Each new version's calls feed a FailureWindow; past the error-rate threshold the router stops using the
+ * version at once and asks `rollback` to write the state back (ModuleState history names the reason).
+ */
+import { createHash } from "node:crypto";
+import type { Logger } from "../lib/log/logger.ts";
+import {
+  KernelClosedError,
+  type KernelInventory,
+  KernelInventoryMismatchError,
+  KernelPool,
+  type KernelPoolOptions,
+  type KernelRequest,
+  type KernelResult,
+} from "../wasm-core/src/mod.ts";
+import { FailureWindow } from "./failure-window.ts";
+import type { ModuleConfig } from "./module-config.ts";
+import type { ModuleView } from "./module-watcher.ts";
+import { ShadowComparison, type ShadowReport } from "./shadow-comparison.ts";
+
+export type ServedBy = "active" | "canary" | "fallback";
+
+export interface RoutedResult {
+  readonly result: KernelResult;
+  readonly servedBy: ServedBy;
+}
+
+export interface ModuleRouterOptions {
+  /** What main runs before any state names an active version (the build shipped with the process). */
+  readonly initial: { readonly version: string; readonly bytes: Uint8Array };
+  /** Main pool settings (size, capacity, its call time limit, ...). */
+  readonly pool?: Omit<KernelPoolOptions, "moduleBytes" | "moduleVersion">;
+  /** Workers of each canary, shadow and fallback pool (default 1). */
+  readonly trialPoolSize?: number;
+  readonly config: Pick<
+    ModuleConfig,
+    "callTimeoutMs" | "rollbackErrorRate" | "rollbackMinCalls" | "rollbackWindow" | "probationMs" | "shadowMaxInFlight"
+  >;
+  /** Writes the rollback of `version` to the shared state (ModuleRegistry.updateState + rollbackVersion). */
+  readonly rollback: (version: string, reason: string) => Promise<void>;
+  readonly logger: Logger;
+}
+
+interface Trial {
+  readonly version: string;
+  readonly pool: KernelPool;
+  readonly window: FailureWindow;
+}
+
+export interface RoleStats {
+  readonly version: string;
+  readonly calls: number;
+  readonly failures: number;
+  readonly errorRate: number;
+}
+
+export interface ModuleRouterStats {
+  readonly active: RoleStats & { readonly inProbation: boolean };
+  readonly fallback: string | undefined;
+  readonly canary: (RoleStats & { readonly percent: number }) | undefined;
+  readonly shadow: ShadowReport | undefined;
+  /** Versions this router stopped using after their error rate passed the threshold. */
+  readonly rolledBack: readonly string[];
+}
+
+class DeadlineError extends Error {
+  override readonly name = "DeadlineError";
+}
+
+export class ModuleRouter {
+  readonly #options: ModuleRouterOptions;
+  readonly #main: KernelPool;
+  #activeVersion: string;
+  #activeWindow: FailureWindow;
+  #probationUntil = 0;
+  #fallback: Trial | undefined;
+  #canary: Trial | undefined;
+  #canaryPercent = 0;
+  #shadow: (Trial & { readonly comparison: ShadowComparison }) | undefined;
+  #shadowInFlight = 0;
+  #inventory: KernelInventory | undefined;
+  /** Versions rolled back by this router, with the state revision they were condemned at. */
+  readonly #condemned = new Map<string, bigint>();
+  #stateRevision = 0n;
+  #applying: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  constructor(options: ModuleRouterOptions) {
+    this.#options = options;
+    this.#main = new KernelPool({
+      ...options.pool,
+      moduleBytes: options.initial.bytes,
+      moduleVersion: options.initial.version,
+    });
+    this.#activeVersion = options.initial.version;
+    this.#activeWindow = new FailureWindow(options.config.rollbackWindow);
+  }
+
+  /** Resolves once the main pool's workers can decide. */
+  ready(): Promise<void> {
+    return this.#main.ready();
+  }
+
+  get activeVersion(): string {
+    return this.#activeVersion;
+  }
+
+  /** Makes `inventory` resident in every pool. */
+  setInventory(inventory: KernelInventory): void {
+    this.#inventory = inventory;
+    for (const pool of this.#pools()) pool.setInventory(inventory);
+  }
+
+  /** Follows a ModuleWatcher view (pass this to watcher.onChange). Changes are applied one at a time. */
+  apply(view: ModuleView): Promise<void> {
+    this.#applying = this.#applying.then(() => this.#apply(view));
+    return this.#applying;
+  }
+
+  async decide(decisionId: string, request: KernelRequest): Promise<RoutedResult> {
+    const canary = this.#canary;
+    if (canary && bucketOf(decisionId) < this.#canaryPercent && !this.#condemned.has(canary.version)) {
+      let canaryError: unknown;
+      try {
+        const result = await withDeadline(canary.pool.decide(request), this.#options.config.callTimeoutMs);
+        this.#record(canary.window, "canary", canary.version, false);
+        return { result, servedBy: "canary" };
+      } catch (err) {
+        if (isCallerError(err)) throw err;
+        canaryError = err;
+      }
+      // Main decides instead; a canary failure counts only if main could decide the same request.
+      const routed = await this.#decideActive(request);
+      this.#record(canary.window, "canary", canary.version, true, canaryError);
+      return routed;
+    }
+    const shadowRun = this.#startShadow(request);
+    const routed = await this.#decideActive(request);
+    if (shadowRun) this.#compareShadow(shadowRun, routed);
+    return routed;
+  }
+
+  stats(): ModuleRouterStats {
+    const role = (version: string, window: FailureWindow): RoleStats => ({
+      version,
+      calls: window.total,
+      failures: window.failures,
+      errorRate: window.rate,
+    });
+    return {
+      active: { ...role(this.#activeVersion, this.#activeWindow), inProbation: this.#inProbation() },
+      fallback: this.#inProbation() ? this.#fallback?.version : undefined,
+      canary: this.#canary && { ...role(this.#canary.version, this.#canary.window), percent: this.#canaryPercent },
+      shadow: this.#shadow?.comparison.report(),
+      rolledBack: [...this.#condemned.keys()],
+    };
+  }
+
+  /** Refuses new decisions and waits for accepted ones in every pool. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#applying;
+    await Promise.all(this.#pools().map((pool) => pool.close()));
+  }
+
+  async #decideActive(request: KernelRequest): Promise<RoutedResult> {
+    const fallback = this.#inProbation() ? this.#fallback : undefined;
+    if (fallback && this.#condemned.has(this.#activeVersion)) {
+      return { result: await fallback.pool.decide(request), servedBy: "fallback" };
+    }
+    const version = this.#activeVersion;
+    try {
+      const result = await this.#main.decide(request);
+      if (fallback) this.#record(this.#activeWindow, "active", version, false);
+      return { result, servedBy: "active" };
+    } catch (err) {
+      if (!fallback || isCallerError(err)) throw err;
+      const result = await fallback.pool.decide(request);
+      this.#record(this.#activeWindow, "active", version, true, err);
+      return { result, servedBy: "fallback" };
+    }
+  }
+
+  #startShadow(request: KernelRequest): Promise<KernelResult> | undefined {
+    const shadow = this.#shadow;
+    if (!shadow || this.#condemned.has(shadow.version)) return undefined;
+    if (this.#shadowInFlight >= this.#options.config.shadowMaxInFlight) {
+      shadow.comparison.skipped++;
+      return undefined;
+    }
+    this.#shadowInFlight++;
+    const run = withDeadline(shadow.pool.decide(request), this.#options.config.callTimeoutMs);
+    run.then(
+      () => this.#record(shadow.window, "shadow", shadow.version, false),
+      (err: unknown) => {
+        if (isCallerError(err)) return;
+        shadow.comparison.failures++;
+        this.#record(shadow.window, "shadow", shadow.version, true, err);
+      },
+    );
+    void run.finally(() => this.#shadowInFlight--).catch(() => {});
+    return run;
+  }
+
+  #compareShadow(run: Promise<KernelResult>, routed: RoutedResult): void {
+    const shadow = this.#shadow;
+    run.then(
+      (result) => {
+        if (routed.servedBy === "active" && shadow?.version === result.moduleVersion)
+          shadow.comparison.add(routed.result, result);
+      },
+      () => {}, // counted where the run started
+    );
+  }
+
+  #record(window: FailureWindow, role: string, version: string, failed: boolean, error?: unknown): void {
+    window.record(failed, error);
+    const { rollbackErrorRate, rollbackMinCalls } = this.#options.config;
+    if (!failed || this.#condemned.has(version) || !window.exceeds(rollbackErrorRate, rollbackMinCalls)) return;
+    const reason =
+      `${role} ${version} failed ${window.failures} of its last ${window.calls} calls ` +
+      `(${window.rate.toFixed(2)} > ${rollbackErrorRate}); last: ${window.lastError}`;
+    this.#condemned.set(version, this.#stateRevision);
+    this.#options.logger.error(
+      { version, role, failures: window.failures, calls: window.calls },
+      `rolling back: ${reason}`,
+    );
+    this.#options.rollback(version, reason).catch((err: unknown) => {
+      this.#options.logger.error(
+        { err, version },
+        "automatic rollback could not be written; version stays unused here",
+      );
+    });
+  }
+
+  async #apply(view: ModuleView): Promise<void> {
+    if (this.#closed) return;
+    const { state } = view;
+    this.#stateRevision = state.revision;
+    // A version rolled back here may be assigned again later on purpose: a newer state that names it clears it.
+    for (const [version, revision] of this.#condemned) {
+      const named = [state.activeVersion, state.canaryVersion, state.shadowVersion].includes(version);
+      if (named && state.revision > revision + 1n) this.#condemned.delete(version);
+    }
+
+    const active = view.active ?? this.#options.initial;
+    if (active.version !== this.#activeVersion) {
+      const previous = view.previous;
+      if (previous && this.#options.config.probationMs > 0 && !this.#condemned.has(previous.version)) {
+        if (this.#fallback?.version !== previous.version) {
+          const old = this.#fallback;
+          this.#fallback = await this.#startTrial(previous.version, previous.bytes);
+          if (old) void old.pool.close();
+        }
+        this.#probationUntil = Date.now() + this.#options.config.probationMs;
+        const fallback = this.#fallback;
+        setTimeout(() => this.#retireFallback(fallback), this.#options.config.probationMs).unref();
+      } else {
+        this.#probationUntil = 0;
+        this.#retireFallback(this.#fallback);
+      }
+      this.#main.setModule(active.version, active.bytes);
+      this.#options.logger.info({ from: this.#activeVersion, to: active.version }, "kernel module activated");
+      this.#activeVersion = active.version;
+      this.#activeWindow = new FailureWindow(this.#options.config.rollbackWindow);
+    }
+
+    const canary = view.canary && view.canary.version !== this.#activeVersion ? view.canary : undefined;
+    if (canary?.version !== this.#canary?.version) {
+      const old = this.#canary;
+      this.#canary = canary && (await this.#startTrial(canary.version, canary.bytes));
+      if (old) void old.pool.close();
+    }
+    this.#canaryPercent = this.#canary ? view.canaryPercent : 0;
+
+    const shadow = view.shadow && view.shadow.version !== this.#activeVersion ? view.shadow : undefined;
+    if (shadow?.version !== this.#shadow?.version) {
+      const old = this.#shadow;
+      this.#shadow = shadow && {
+        ...(await this.#startTrial(shadow.version, shadow.bytes)),
+        comparison: new ShadowComparison(shadow.version),
+      };
+      if (old) void old.pool.close();
+    }
+  }
+
+  async #startTrial(version: string, bytes: Uint8Array): Promise<Trial> {
+    const pool = new KernelPool({
+      ...this.#options.pool,
+      size: this.#options.trialPoolSize ?? 1,
+      callTimeoutMs: this.#options.config.callTimeoutMs,
+      moduleBytes: bytes,
+      moduleVersion: version,
+    });
+    if (this.#inventory) pool.setInventory(this.#inventory);
+    await pool.ready();
+    // The inventory may have changed while the workers started.
+    if (this.#inventory && pool.inventoryVersion !== this.#inventory.version) pool.setInventory(this.#inventory);
+    return { version, pool, window: new FailureWindow(this.#options.config.rollbackWindow) };
+  }
+
+  /** Closes the fallback pool once its probation is over (unless a newer activation reused it). */
+  #retireFallback(fallback: Trial | undefined): void {
+    if (!fallback || fallback !== this.#fallback || this.#inProbation()) return;
+    this.#fallback = undefined;
+    void fallback.pool.close();
+  }
+
+  #inProbation(): boolean {
+    return this.#fallback !== undefined && Date.now() < this.#probationUntil;
+  }
+
+  #pools(): KernelPool[] {
+    return [this.#main, this.#fallback?.pool, this.#canary?.pool, this.#shadow?.pool].filter(
+      (pool): pool is KernelPool => pool !== undefined,
+    );
+  }
+}
+
+/** 0..99, stable for a decision id across processes and releases. */
+export function bucketOf(decisionId: string): number {
+  return createHash("sha256").update(decisionId).digest().readUInt32BE(0) % 100;
+}
+
+/** Errors that are the request's or the caller's, not the module's: no retry elsewhere, nothing counted. */
+function isCallerError(err: unknown): boolean {
+  return err instanceof KernelInventoryMismatchError || err instanceof KernelClosedError;
+}
+
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlineError(`no answer within ${ms} ms`)), ms);
+  });
+  // The call may still settle after the deadline; nobody waits for it then.
+  promise.catch(() => {});
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}

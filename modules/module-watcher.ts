@@ -1,0 +1,190 @@
+/**
+ * Follows one module's ModuleState in the KV bucket and keeps, for this process, the verified bytes of every
+ * version the state names (active, previous, canary, shadow). Each version is fetched and verified here, with
+ * this process's trusted keys, before anything may run it: when the state names a version that fails, the
+ * process refuses it and keeps what it had (an active version stays active; a canary or shadow role stays
+ * empty), and says so in the view and the log.
+ *
+ * States: idle -> starting (first read) -> watching -> stopped. Changes are applied one at a time, in KV
+ * order; listeners see a view only after every version it names has been loaded or refused.
+ */
+import { fromBinary } from "@bufbuild/protobuf";
+import { KvWatchInclude } from "@nats-io/kv";
+import type { ModuleManifest, ModuleState } from "../gen/chorus/v1/module_pb.ts";
+import { ModuleStateSchema } from "../gen/chorus/v1/module_pb.ts";
+import type { Logger } from "../lib/log/logger.ts";
+import { type ModuleRegistry, stateKey } from "./module-registry.ts";
+import { ModuleRejectedError, RejectionReason } from "./module-rejected-error.ts";
+import type { ModuleVerifier } from "./module-verifier.ts";
+
+export interface LoadedModule {
+  readonly module: string;
+  readonly version: string;
+  readonly manifest: ModuleManifest;
+  readonly bytes: Uint8Array;
+}
+
+/** What this process should run now. Roles are empty when unset or refused. */
+export interface ModuleView {
+  readonly state: ModuleState;
+  readonly active: LoadedModule | undefined;
+  readonly previous: LoadedModule | undefined;
+  readonly canary: LoadedModule | undefined;
+  readonly canaryPercent: number;
+  readonly shadow: LoadedModule | undefined;
+  /** Versions the state names that this process refused, and why. */
+  readonly refused: ReadonlyMap<string, ModuleRejectedError>;
+}
+
+export type ModuleWatcherState = "idle" | "starting" | "watching" | "stopped";
+export type ModuleViewListener = (view: ModuleView) => void | Promise<void>;
+
+export class ModuleWatcher {
+  state: ModuleWatcherState = "idle";
+  #view: ModuleView | undefined;
+  #appliedRevision = 0;
+  #applying: Promise<void> = Promise.resolve();
+  readonly #listeners = new Set<ModuleViewListener>();
+  /** Verified (or refused) versions, so a version is fetched and checked once per process. */
+  readonly #loaded = new Map<string, Promise<LoadedModule>>();
+  #stopWatch: (() => void) | undefined;
+
+  constructor(
+    private readonly registry: ModuleRegistry,
+    private readonly verifier: ModuleVerifier,
+    readonly module: string,
+    private readonly logger: Logger,
+  ) {}
+
+  get view(): ModuleView | undefined {
+    return this.#view;
+  }
+
+  /** Listeners are awaited in order on every change; the first call happens on the next change. */
+  onChange(listener: ModuleViewListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Reads and loads the current state, then follows changes. Resolves with the first view. */
+  async start(): Promise<ModuleView> {
+    if (this.state !== "idle") throw new Error(`cannot start a module watcher in state ${this.state}`);
+    this.state = "starting";
+    // Watch first, read second: a change landing in between is then seen (and skipped if already applied).
+    const updates = await this.registry.states.watch({
+      key: stateKey(this.module),
+      include: KvWatchInclude.UpdatesOnly,
+    });
+    this.#stopWatch = () => updates.stop();
+    const { state, kvRevision } = await this.registry.state(this.module);
+    await this.#enqueue(state, kvRevision);
+    this.state = "watching";
+    void (async () => {
+      for await (const entry of updates) {
+        if (entry.operation !== "PUT") continue;
+        let next: ModuleState;
+        try {
+          next = fromBinary(ModuleStateSchema, entry.value);
+        } catch (err) {
+          this.logger.error({ err, revision: entry.revision }, "module state is not a ModuleState; ignored");
+          continue;
+        }
+        void this.#enqueue(next, entry.revision);
+      }
+    })();
+    return this.#view!;
+  }
+
+  /** Resolves once every change seen so far has been applied (for tests and orderly shutdown). */
+  settled(): Promise<void> {
+    return this.#applying;
+  }
+
+  stop(): void {
+    this.state = "stopped";
+    this.#stopWatch?.();
+  }
+
+  #enqueue(state: ModuleState, kvRevision: number): Promise<void> {
+    this.#applying = this.#applying.then(() => this.#apply(state, kvRevision));
+    return this.#applying;
+  }
+
+  async #apply(state: ModuleState, kvRevision: number): Promise<void> {
+    if (this.state === "stopped" || (kvRevision !== 0 && kvRevision <= this.#appliedRevision)) return;
+    this.#appliedRevision = kvRevision;
+    const refused = new Map<string, ModuleRejectedError>();
+    const load = async (version: string): Promise<LoadedModule | undefined> => {
+      if (version === "") return undefined;
+      try {
+        return await this.#load(version);
+      } catch (err) {
+        const rejection =
+          err instanceof ModuleRejectedError
+            ? err
+            : new ModuleRejectedError(RejectionReason.NotFound, this.module, version, String(err), { cause: err });
+        refused.set(version, rejection);
+        this.logger.error(
+          { module: this.module, version, reason: rejection.reason, err: rejection.message },
+          "module refused",
+        );
+        return undefined;
+      }
+    };
+    const [active, previous, canary, shadow] = await Promise.all(
+      [state.activeVersion, state.previousVersion, state.canaryVersion, state.shadowVersion].map(load),
+    );
+    // Refusing the named active version keeps the one this process runs (if any): never fall back to nothing.
+    const keep = state.activeVersion !== "" && active === undefined ? this.#view?.active : undefined;
+    this.#view = {
+      state,
+      active: active ?? keep,
+      previous,
+      canary: canary && state.canaryPercent > 0 ? canary : undefined,
+      canaryPercent: canary ? state.canaryPercent : 0,
+      shadow,
+      refused,
+    };
+    this.logger.info(
+      {
+        module: this.module,
+        revision: Number(state.revision),
+        active: this.#view.active?.version,
+        canary: this.#view.canary?.version,
+        canaryPercent: this.#view.canaryPercent,
+        shadow: shadow?.version,
+      },
+      "module state applied",
+    );
+    for (const listener of this.#listeners) {
+      try {
+        await listener(this.#view);
+      } catch (err) {
+        this.logger.error({ err, module: this.module }, "module view listener failed");
+      }
+    }
+  }
+
+  #load(version: string): Promise<LoadedModule> {
+    let loading = this.#loaded.get(version);
+    if (!loading) {
+      loading = this.#fetchAndVerify(version);
+      this.#loaded.set(version, loading);
+      // A failure may be transient (NATS away) or fixed by new trusted keys after a restart: retry next time.
+      loading.catch(() => this.#loaded.delete(version));
+    }
+    return loading;
+  }
+
+  async #fetchAndVerify(version: string): Promise<LoadedModule> {
+    const [manifest, bytes] = await Promise.all([
+      this.registry.manifest(this.module, version),
+      this.registry.bytes(this.module, version),
+    ]);
+    if (!manifest || !bytes) {
+      throw new ModuleRejectedError(RejectionReason.NotFound, this.module, version, "not in the module object store");
+    }
+    await this.verifier.verify(bytes, manifest, { module: this.module, version });
+    return { module: this.module, version, manifest, bytes };
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * A hot-swap test bench: a real nats-server, the module registry, a signing key trusted by the verifier, the
+ * rollout operations (what the CLI runs), and "gateway processes" made of a ModuleWatcher and a ModuleRouter
+ * over real KernelPools. `runLoad` drives any `Decide` function, so the same test can later be pointed at the
+ * gateway over HTTP/2.
+ */
+import { createLogger } from "../../lib/log/logger.ts";
+import { type NatsFixture, startNats } from "../../test/nats-fixture.ts";
+import {
+  KERNEL_ABI_VERSION,
+  type KernelInventory,
+  type KernelRequest,
+  makeInventory,
+  makeRequest,
+  readKernelWasm,
+} from "../../wasm-core/src/mod.ts";
+import { kernelModuleKind } from "../kernel-module-kind.ts";
+import type { ModuleConfig } from "../module-config.ts";
+import { ModuleOperations } from "../module-operations.ts";
+import { ModuleRegistry } from "../module-registry.ts";
+import { ModuleRouter } from "../module-router.ts";
+import { rollbackVersion } from "../module-state-changes.ts";
+import { ModuleVerifier } from "../module-verifier.ts";
+import { ModuleWatcher } from "../module-watcher.ts";
+import { generateSigningKey, parsePrivateKey, TrustedKeys } from "../signing-keys.ts";
+import { buildKernelVariant } from "./kernel-variants.ts";
+
+export const logger = createLogger("hot-swap-test", process.env.LOG_LEVEL ?? "silent");
+
+export const testConfig: ModuleConfig = {
+  trustedKeysFile: "",
+  selfTestBudgetMs: 1_500,
+  callTimeoutMs: 150,
+  rollbackErrorRate: 0.05,
+  rollbackMinCalls: 10,
+  rollbackWindow: 100,
+  probationMs: 30_000,
+  shadowMaxInFlight: 4,
+};
+
+export const CAPACITY = { maxCandidates: 256, maxDimensions: 16, maxAgents: 8 };
+export const inventory: KernelInventory = makeInventory({ seed: 42, candidates: 200, dimensions: 16 });
+/** Varied requests; vetoes are common so that a module ignoring them picks other pods. */
+export const requests: KernelRequest[] = Array.from({ length: 64 }, (_, i) =>
+  makeRequest(inventory, { seed: 1000 + i, agents: 6, vetoRate: 0.3, reservePrice: 50 }),
+);
+
+export interface HotSwapBench {
+  nats: NatsFixture;
+  registry: ModuleRegistry;
+  verifier: ModuleVerifier;
+  operations: ModuleOperations;
+  /** Signs and publishes a variant (kernelVariants source) or the shipped kernel (undefined source). */
+  publish(version: string, source?: string): Promise<void>;
+  /** A gateway-like process: its own NATS connection, watcher and router, following the module state. */
+  startProcess(name: string, config?: Partial<ModuleConfig>): Promise<BenchProcess>;
+  cleanup(): Promise<void>;
+}
+
+export interface BenchProcess {
+  watcher: ModuleWatcher;
+  router: ModuleRouter;
+  close(): Promise<void>;
+}
+
+export async function startHotSwapBench(): Promise<HotSwapBench> {
+  const nats = await startNats();
+  const registry = await ModuleRegistry.open(nats.js);
+  const key = generateSigningKey();
+  // Every process verifies with its own verifier, as separate processes would.
+  const newVerifier = () =>
+    new ModuleVerifier({
+      trustedKeys: TrustedKeys.parse(key.publicKeyPem),
+      kinds: { kernel: kernelModuleKind },
+      selfTestBudgetMs: testConfig.selfTestBudgetMs,
+    });
+  const verifier = newVerifier();
+  const operations = new ModuleOperations(registry, verifier, "test@bench");
+  const processes: BenchProcess[] = [];
+  return {
+    nats,
+    registry,
+    verifier,
+    operations,
+    async publish(version, source) {
+      const bytes = source === undefined ? readKernelWasm("simd") : await buildKernelVariant(source);
+      await operations.publish(bytes, {
+        module: "kernel",
+        version,
+        abiVersion: KERNEL_ABI_VERSION,
+        privateKey: parsePrivateKey(key.privateKeyPem),
+        author: "test@bench",
+        notes: `test build ${version}`,
+      });
+    },
+    async startProcess(name, config) {
+      const { jetstream } = await import("@nats-io/jetstream");
+      const own = await ModuleRegistry.open(jetstream(await nats.connect(name)));
+      const watcher = new ModuleWatcher(own, newVerifier(), "kernel", logger.child({ process: name }));
+      const router = new ModuleRouter({
+        initial: { version: "builtin", bytes: readKernelWasm("simd") },
+        pool: { capacity: CAPACITY, size: 1 },
+        config: { ...testConfig, ...config },
+        rollback: async (version, reason) => {
+          await own.updateState("kernel", (s) => rollbackVersion(s, version, { actor: name, reason }));
+        },
+        logger: logger.child({ process: name }),
+      });
+      router.setInventory(inventory);
+      await router.ready();
+      watcher.onChange((view) => router.apply(view));
+      await router.apply(await watcher.start());
+      const process: BenchProcess = {
+        watcher,
+        router,
+        async close() {
+          watcher.stop();
+          await router.close();
+        },
+      };
+      processes.push(process);
+      return process;
+    },
+    async cleanup() {
+      await Promise.allSettled(processes.map((p) => p.close()));
+      await nats.cleanup();
+    },
+  };
+}
+
+/** One decision as a client sees it. */
+export interface DecideOutcome {
+  moduleVersion: string;
+  servedBy?: string;
+}
+export type Decide = (decisionId: string, requestIndex: number) => Promise<DecideOutcome>;
+
+export interface LoadReport {
+  outcomes: Array<DecideOutcome & { decisionId: string; at: number }>;
+  errors: Array<{ decisionId: string; error: unknown }>;
+}
+
+/** Keeps `concurrency` decisions in flight until `until` resolves; records every outcome and error in order. */
+export async function runLoad(decide: Decide, until: Promise<unknown>, concurrency = 6): Promise<LoadReport> {
+  const report: LoadReport = { outcomes: [], errors: [] };
+  let stop = false;
+  let next = 0;
+  void until.finally(() => {
+    stop = true;
+  });
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (!stop) {
+        const n = next++;
+        const decisionId = `decision-${n}`;
+        try {
+          report.outcomes.push({ ...(await decide(decisionId, n % requests.length)), decisionId, at: Date.now() });
+        } catch (error) {
+          report.errors.push({ decisionId, error });
+        }
+      }
+    }),
+  );
+  await until;
+  return report;
+}
+
+/** The router as a Decide function. */
+export function routerDecide(router: ModuleRouter): Decide {
+  return async (decisionId, i) => {
+    const { result, servedBy } = await router.decide(decisionId, requests[i]!);
+    return { moduleVersion: result.moduleVersion, servedBy };
+  };
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls until `check` returns a value (not undefined), or fails after `timeoutMs`. */
+export async function eventually<T>(
+  check: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > until) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
