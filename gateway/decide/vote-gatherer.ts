@@ -1,0 +1,134 @@
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { errors, type NatsConnection } from "@nats-io/nats-core";
+import type { VoteContext } from "../../agents/runtime/agent-module.ts";
+import type { SignalMirror } from "../../agents/runtime/signal-mirror.ts";
+import { type AgentVote, AgentVoteSchema, DecideTaskSchema } from "../../gen/chorus/v1/agent_pb.ts";
+import { type DegradedAgent, DegradedAgentSchema, DegradedReason, Fallback } from "../../gen/chorus/v1/decision_pb.ts";
+import type { Logger } from "../../lib/log/logger.ts";
+import { subjects } from "../../lib/subjects.ts";
+
+export type Coordination = "cached" | "parallel" | "sequential";
+
+export interface GatheredVotes {
+  votes: Map<string, AgentVote>;
+  /** Weight is filled in later, once the orchestrator's weights are known. */
+  degraded: DegradedAgent[];
+}
+
+export interface GatherOptions {
+  nc: NatsConnection;
+  mirrors: readonly SignalMirror[];
+  coordination: Coordination;
+  /** Absolute time by which every vote must be in. */
+  deadlineAtMs: number;
+  /** `cached`: a mirror silent for this long counts as stale. */
+  staleAfterMs: number;
+  logger: Logger;
+}
+
+/**
+ * One vote per agent, by the coordination mode. Whatever an agent does (down, late, failing, stale), a vote comes
+ * back: the agent's pure vote on the gateway's mirror of its last signals, or on a fresh state (neutral) when
+ * nothing was ever heard; the agent is then listed as degraded.
+ */
+export async function gatherVotes(
+  ctx: VoteContext,
+  inventoryVersion: bigint,
+  o: GatherOptions,
+): Promise<GatheredVotes> {
+  const votes = new Map<string, AgentVote>();
+  const degraded: DegradedAgent[] = [];
+  const fallback = (mirror: SignalMirror, reason: DegradedReason, priorVotes = ctx.priorVotes) => {
+    const known = mirror.knownKeys.size > 0;
+    degraded.push(
+      create(DegradedAgentSchema, {
+        agent: mirror.module.name,
+        reason,
+        fallback: known ? Fallback.LAST_SIGNAL : Fallback.NEUTRAL_VOTE,
+      }),
+    );
+    return localVote(mirror, { ...ctx, priorVotes }, known ? mirror.state : mirror.module.createState());
+  };
+
+  if (o.coordination === "cached") {
+    const now = Date.now();
+    for (const mirror of o.mirrors) {
+      const fresh = mirror.lastHeardMs > 0 && now - mirror.lastHeardMs <= o.staleAfterMs;
+      votes.set(
+        mirror.module.name,
+        fresh
+          ? localVote(mirror, ctx, mirror.state)
+          : fallback(mirror, mirror.lastHeardMs ? DegradedReason.STALE_SIGNAL : DegradedReason.UNAVAILABLE),
+      );
+    }
+    return { votes, degraded };
+  }
+
+  const ask = (mirror: SignalMirror, priorVotes: AgentVote[]) =>
+    requestVote(o.nc, mirror.module.name, ctx, inventoryVersion, priorVotes, o.deadlineAtMs).catch((err: unknown) => {
+      const reason = degradedReason(err);
+      if (reason !== DegradedReason.TIMEOUT && reason !== DegradedReason.UNAVAILABLE)
+        o.logger.warn({ agent: mirror.module.name, err }, "agent vote failed");
+      return fallback(mirror, reason, priorVotes);
+    });
+
+  if (o.coordination === "parallel") {
+    const answers = await Promise.all(o.mirrors.map((m) => ask(m, [])));
+    o.mirrors.forEach((m, i) => votes.set(m.module.name, answers[i]!));
+  } else {
+    const prior: AgentVote[] = [];
+    for (const mirror of o.mirrors) {
+      const vote = await ask(mirror, [...prior]);
+      votes.set(mirror.module.name, vote);
+      prior.push(vote);
+    }
+  }
+  return { votes, degraded };
+}
+
+function localVote(mirror: SignalMirror, ctx: VoteContext, state: unknown): AgentVote {
+  const vote = mirror.module.vote(ctx, state);
+  vote.agent = mirror.module.name;
+  vote.moduleVersion = mirror.module.version;
+  return vote;
+}
+
+class AgentServiceError extends Error {
+  override readonly name = "AgentServiceError";
+}
+
+async function requestVote(
+  nc: NatsConnection,
+  agent: string,
+  ctx: VoteContext,
+  inventoryVersion: bigint,
+  priorVotes: AgentVote[],
+  deadlineAtMs: number,
+): Promise<AgentVote> {
+  const timeout = Math.floor(deadlineAtMs - Date.now());
+  if (timeout <= 0) throw new errors.TimeoutError();
+  const task = create(DecideTaskSchema, {
+    runId: ctx.runId,
+    request: ctx.request,
+    inventoryVersion,
+    deadline: timestampFromMs(deadlineAtMs),
+    priorVotes,
+  });
+  const reply = await nc.request(subjects.agentDecide(agent as never), toBinary(DecideTaskSchema, task), { timeout });
+  const code = reply.headers?.get("Nats-Service-Error-Code");
+  if (code) throw new AgentServiceError(`${agent}: ${code} ${reply.headers?.get("Nats-Service-Error") ?? ""}`);
+  const vote = fromBinary(AgentVoteSchema, reply.data);
+  vote.agent = agent;
+  return vote;
+}
+
+/** Maps a failed request to why the agent is degraded (nats.js wraps some errors in RequestError with a cause). */
+function degradedReason(err: unknown): DegradedReason {
+  const e = err instanceof errors.RequestError && err.cause ? err.cause : err;
+  if (e instanceof errors.TimeoutError) return DegradedReason.TIMEOUT;
+  if (e instanceof errors.NoRespondersError) return DegradedReason.UNAVAILABLE;
+  if (e instanceof errors.ClosedConnectionError || e instanceof errors.DrainingConnectionError)
+    return DegradedReason.UNAVAILABLE;
+  return DegradedReason.ERROR;
+}
