@@ -93,12 +93,12 @@ export class ModuleVerifier {
     }
     const exportFailure = await kind!.checkExports(bytes);
     if (exportFailure) reject(exportFailure.reason, exportFailure.detail);
-    const key = `${digest}/${version}`;
-    let selfTest = this.#selfTests.get(key);
+    const cacheKey = `${digest}/${version}`;
+    let selfTest = this.#selfTests.get(cacheKey);
     if (!selfTest) {
       selfTest = kind!.selfTest(bytes, version, this.options.selfTestBudgetMs);
-      this.#selfTests.set(key, selfTest);
-      selfTest.catch(() => this.#selfTests.delete(key));
+      this.#selfTests.set(cacheKey, selfTest);
+      selfTest.catch(() => this.#selfTests.delete(cacheKey));
     }
     const selfTestFailure = await selfTest;
     if (selfTestFailure) reject(selfTestFailure.reason, selfTestFailure.detail);
