@@ -1,0 +1,144 @@
+import { create } from "@bufbuild/protobuf";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadAgents } from "../../agents/registry.ts";
+import { type RunningAgent, runAgent } from "../../agents/runtime/run-agent.ts";
+import { AgeBracket, BreakKind, ContentKind, DeviceType } from "../../gen/chorus/v1/common_pb.ts";
+import {
+  type DecideRequest,
+  DecideRequestSchema,
+  DegradedReason,
+  NoFillReason,
+} from "../../gen/chorus/v1/decision_pb.ts";
+import { CatalogStore, openCatalogBucket } from "../../lib/catalog/catalog-store.ts";
+import { CatalogView } from "../../lib/catalog/catalog-view.ts";
+import { createLogger } from "../../lib/log/logger.ts";
+import { startChild, stopChild } from "../../lib/process/launcher.ts";
+import { demoCatalog, loadDemoCatalog } from "../../scripts/demo/demo-catalog.ts";
+import { type NatsFixture, startNats } from "../../test/nats-fixture.ts";
+import { KernelPool } from "../../wasm-core/src/kernel-pool.ts";
+import { readKernelWasm } from "../../wasm-core/src/kernel-wasm.ts";
+import { type ClosableDecisionEngine, createDecisionEngine } from "./decision-engine.ts";
+
+const logger = createLogger("test", "warn");
+
+export function demoRequest(overrides: Partial<DecideRequest> = {}): DecideRequest {
+  return create(DecideRequestSchema, {
+    requestId: "r1",
+    placement: { placementId: "p", breakKind: BreakKind.MID_ROLL, maxDurationMs: 60_000, maxAds: 3 },
+    user: {
+      userId: "listener-1",
+      consent: { personalizedAds: true, measurement: true },
+      ageBracket: AgeBracket.AGE_BRACKET_25_34,
+      geo: { country: "DE" },
+    },
+    device: { type: DeviceType.PHONE, screenOn: true, foreground: true, touch: true },
+    context: {
+      sessionId: "s1",
+      contentKind: ContentKind.MUSIC,
+      genre: "pop",
+      contentDurationMs: 200_000,
+      positionMs: 200_000,
+    },
+    explain: true,
+    ...overrides,
+  });
+}
+
+describe("decision engine - real agents, real NATS, real WASM kernel", () => {
+  let nats: NatsFixture;
+  let view: CatalogView;
+  let kernel: KernelPool;
+  let agents: RunningAgent[];
+  const engines: ClosableDecisionEngine[] = [];
+  const engine = async (coordination: "cached" | "parallel" | "sequential", deadlineMs = 400) => {
+    const e = await createDecisionEngine({ nc: nats.nc, catalogView: view, kernel, coordination, deadlineMs, logger });
+    engines.push(e);
+    return e;
+  };
+
+  beforeAll(async () => {
+    nats = await startNats();
+    const kv = await openCatalogBucket(nats.js);
+    await loadDemoCatalog(new CatalogStore(kv), demoCatalog({ advertisers: 12 }));
+    view = await CatalogView.open(kv);
+    kernel = new KernelPool({ mode: "inline", moduleBytes: readKernelWasm("simd"), moduleVersion: "simd-test" });
+    await kernel.ready();
+    const modules = await loadAgents(["intent", "relevance", "bidding", "creative", "timing", "orchestrator"]);
+    const agentNc = await nats.connect("agents");
+    agents = await Promise.all(modules.map((module) => runAgent(module, { nc: agentNc, catalog: view, logger })));
+  }, 20_000);
+
+  afterAll(async () => {
+    for (const e of engines) e.close();
+    await Promise.all(agents.map((a) => a.stop()));
+    view.close();
+    await kernel.close();
+    await nats.cleanup();
+  });
+
+  for (const mode of ["cached", "parallel", "sequential"] as const) {
+    it(`${mode} - returns a pod from the demo catalog with no degraded agent`, async () => {
+      const e = await engine(mode);
+      // cached needs the agents' first signals (published within 50 ms of start).
+      await new Promise((r) => setTimeout(r, 200));
+      const res = await e.decide(demoRequest(), {});
+      expect(res.degradedAgents.map((d) => d.agent)).toEqual([]);
+      expect(res.coordination).toBe(mode);
+      expect(res.ads.length).toBeGreaterThan(0);
+      const inv = view.inventory;
+      for (const ad of res.ads) {
+        const cand = inv.byCreativeId(ad.creativeId)!;
+        expect(cand.campaign.id).toBe(ad.campaignId);
+        expect(ad.priceMicros).toBeGreaterThanOrEqual(0n);
+        expect(ad.insertionOffsetMs).toBe(200_000);
+      }
+      // Advertisers never repeat in a pod (kernel separation) and the pod fits the break.
+      expect(new Set(res.ads.map((a) => a.advertiserId)).size).toBe(res.ads.length);
+      expect(res.ads.reduce((s, a) => s + a.durationMs, 0)).toBeLessThanOrEqual(60_000);
+      expect(res.moduleVersions.map((m) => m.module)).toContain("kernel");
+      expect(res.explanation?.candidates.some((c) => c.chosen)).toBe(true);
+    });
+  }
+
+  it("timing - mid-track without force_now is not a good moment; force_now fills", async () => {
+    const e = await engine("cached");
+    const midTrack = demoRequest({
+      context: { ...demoRequest().context!, positionMs: 60_000 },
+    });
+    const res = await e.decide(midTrack, {});
+    expect(res.ads).toEqual([]);
+    expect(res.noFillReason).toBe(NoFillReason.NOT_A_GOOD_MOMENT);
+    const forced = await e.decide(
+      demoRequest({ context: midTrack.context, placement: { ...midTrack.placement!, forceNow: true } }),
+      {},
+    );
+    expect(forced.ads.length).toBeGreaterThan(0);
+    expect(forced.ads[0]!.insertionOffsetMs).toBe(60_000);
+  });
+
+  it("failover - a killed agent process yields answers naming it degraded", async () => {
+    const child = await startChild(
+      {
+        name: "timing-child",
+        entry: "agents/host",
+        env: { AGENTS: "timing", NATS_URL: nats.server.url, LOG_LEVEL: "warn" },
+      },
+      { silent: true },
+    );
+    // The in-process timing instance leaves; only the child answers.
+    await agents.find((a) => a.module.name === "timing")!.stop();
+    const e = await engine("parallel", 300);
+    const before = await e.decide(demoRequest(), {});
+    expect(before.degradedAgents).toEqual([]);
+    child.process.kill("SIGKILL");
+    await new Promise((r) => child.process.once("exit", r));
+    const answers = await Promise.all(Array.from({ length: 20 }, () => e.decide(demoRequest(), {})));
+    for (const res of answers) {
+      const timing = res.degradedAgents.find((d) => d.agent === "timing");
+      expect(timing?.reason).toBe(DegradedReason.UNAVAILABLE);
+      expect(timing!.weight).toBeLessThan(0.6);
+      expect(res.ads.length).toBeGreaterThan(0);
+    }
+    await stopChild(child.process);
+  }, 20_000);
+});
