@@ -1,0 +1,99 @@
+import { mkdtempSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { jetstream } from "@nats-io/jetstream";
+import { afterAll, describe, expect, it } from "vitest";
+import { seedCampaigns } from "../agents/budget/budget-fixture.ts";
+import { BudgetService } from "../agents/budget/budget-service.ts";
+import { createBudgetState } from "../agents/budget/state.ts";
+import { ReportEventsRequestSchema } from "../gen/chorus/v1/decision_pb.ts";
+import { createLogger } from "../lib/log/logger.ts";
+import { connectNats, type NatsConnection } from "../lib/nats/connect.ts";
+import { freePort, NatsServerProcess } from "../lib/nats/nats-server-process.ts";
+import { createEventSink } from "./event-sink.ts";
+import { Ledger } from "./ledger.ts";
+import { adEvent } from "./ledger-test-kit.ts";
+import { createSpendGuard } from "./spend-guard.ts";
+
+const logger = createLogger("spend-guard-test", "silent");
+
+describe("spend guard", () => {
+  const cleanups: (() => Promise<unknown> | unknown)[] = [];
+  afterAll(async () => {
+    for (const c of cleanups.reverse()) await c();
+  });
+
+  it("outage - sells within held leases while NATS is down (receipts spooled), then nothing; events fail UNAVAILABLE; all resumes exactly on restart", async () => {
+    const server = await new NatsServerProcess({ port: await freePort() }).start();
+    cleanups.push(() => server.stop());
+    const connect = async (name: string) => {
+      const nc = await connectNats({ servers: server.url, name });
+      cleanups.push(() => nc.close());
+      return nc;
+    };
+    const admin: NatsConnection = await connect("admin");
+    const catalog = await seedCampaigns(jetstream(admin), [{ id: "camp", budgetMicros: 1_000_000n }]);
+    cleanups.push(() => catalog.close());
+    const service = await BudgetService.start({
+      nc: await connect("budget"),
+      catalog,
+      state: createBudgetState(),
+      logger,
+      policy: { leaseTtlMs: 4_000, reclaimGraceMs: 500, maxLeaseShare: 0.01 },
+    });
+    cleanups.push(() => service.stop());
+    const ledger = await Ledger.start({ nc: await connect("ledger"), log: logger });
+    cleanups.push(() => ledger.stop());
+    const gateway = await connect("gateway");
+    const spoolDir = mkdtempSync(join(tmpdir(), "chorus-spool-"));
+    const guard = await createSpendGuard({ nc: gateway, gatewayId: "gw", logger, spoolDir, retryAfterMs: 50 });
+    const sink = await createEventSink({ nc: gateway });
+    const item = { campaignId: "camp", creativeId: "camp-cr", priceMicros: 100n };
+    const report = (id: string, decisionId: string) =>
+      sink.report(create(ReportEventsRequestSchema, { events: [adEvent(id, decisionId, "camp-cr", Date.now())] }));
+
+    await until(() => guard.headroom("camp") > 0n, 8_000);
+    expect(await guard.commit("d-before", [item])).toHaveLength(1);
+    expect((await report("e-before", "d-before")).accepted).toBe(1);
+
+    await server.kill();
+    await until(async () => {
+      try {
+        await report("e-probe", "d-before");
+        return false;
+      } catch (err) {
+        return err instanceof ConnectError && err.code === Code.Unavailable;
+      }
+    });
+    // Still inside the lease: the sale is recorded on disk, not lost and not unrecorded.
+    expect(guard.headroom("camp")).toBeGreaterThan(0n);
+    expect(await guard.commit("d-outage", [item])).toHaveLength(1);
+    expect(readdirSync(spoolDir).length).toBe(1);
+    // Once the lease has expired: no headroom, nothing paid is sold.
+    await until(() => guard.headroom("camp") === 0n, 6_000);
+    expect(await guard.commit("d-after-expiry", [item])).toHaveLength(0);
+
+    await server.start();
+    // The spool is stored on reconnect; the client's retried impression is then accepted and counted once.
+    await until(async () => {
+      try {
+        return (await report("e-outage", "d-outage")).accepted + (await report("e-outage", "d-outage")).duplicates >= 1;
+      } catch {
+        return false;
+      }
+    }, 10_000);
+    await ledger.caughtUp();
+    expect(ledger.totals.spend("camp")).toBe(200n);
+    await until(() => guard.headroom("camp") > 0n, 8_000);
+  }, 40_000);
+});
+
+async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
