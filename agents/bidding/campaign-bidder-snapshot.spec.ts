@@ -79,16 +79,11 @@ describe("campaign bidder snapshot - plain data for JetStream KV", () => {
 
   it("accepts any context key, __proto__ included, without touching prototypes", () => {
     const bidder = trainedBidder();
-    recordAuction(bidder, {
-      contextKey: "__proto__",
-      predictedResponse: 0.01,
-      bidMicros: 10,
-      won: true,
-      priceMicros: 5,
-    });
+    const contextKey = "__proto__";
+    recordAuction(bidder, { contextKey, predictedResponse: 0.01, bidMicros: 10, won: true, priceMicros: 5 });
     const restored = restoreCampaignBidder(JSON.parse(JSON.stringify(snapshotCampaignBidder(bidder))));
-    expect(Object.hasOwn(restored.contexts, "__proto__")).toBe(true);
-    expect(restored.contexts.__proto__?.exposure).toBeGreaterThan(0);
+    expect(Object.hasOwn(restored.contexts, contextKey)).toBe(true);
+    expect(restored.contexts[contextKey]?.exposure).toBeGreaterThan(0);
     expect(({} as Record<string, unknown>).exposure).toBeUndefined();
   });
 });
