@@ -1,0 +1,233 @@
+/**
+ * `chorus modules ...`: publish, inspect and roll out hot-swappable WASM modules (modules/). Every command that
+ * gives a version a role verifies it first with the full pipeline; a refused version leaves the state as it
+ * was, and the command exits non-zero saying why.
+ */
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { hostname, userInfo } from "node:os";
+import { jetstream } from "@nats-io/jetstream";
+import type { Command } from "commander";
+import type { ModuleState } from "../../gen/chorus/v1/module_pb.ts";
+import { ModuleStateChange_Action } from "../../gen/chorus/v1/module_pb.ts";
+import { kernelModuleKind } from "../../modules/kernel-module-kind.ts";
+import { loadModuleConfig } from "../../modules/module-config.ts";
+import { ModuleOperations } from "../../modules/module-operations.ts";
+import { ModuleRegistry } from "../../modules/module-registry.ts";
+import { ModuleRejectedError } from "../../modules/module-rejected-error.ts";
+import { ModuleStateError } from "../../modules/module-state-changes.ts";
+import { ModuleVerifier } from "../../modules/module-verifier.ts";
+import { generateSigningKey, parsePrivateKey, TrustedKeys } from "../../modules/signing-keys.ts";
+import { withConnection } from "../../telemetry/one-shot-connection.ts";
+import { KERNEL_ABI_VERSION } from "../../wasm-core/src/mod.ts";
+
+type Print = (line: string) => void;
+
+interface CommonOptions {
+  natsUrl: string;
+  module: string;
+}
+
+const actor = () => `${userInfo().username}@${hostname()}`;
+
+/** Runs `fn` with rollout operations over a fresh connection; a refusal names the unchanged state. */
+async function withOperations<T>(options: CommonOptions, fn: (operations: ModuleOperations) => Promise<T>): Promise<T> {
+  const config = loadModuleConfig();
+  const verifier = new ModuleVerifier({
+    trustedKeys: TrustedKeys.load(config.trustedKeysFile),
+    kinds: { kernel: kernelModuleKind },
+    selfTestBudgetMs: config.selfTestBudgetMs,
+  });
+  return withConnection(options.natsUrl, async (nc) => {
+    const operations = new ModuleOperations(await ModuleRegistry.open(jetstream(nc)), verifier, actor());
+    try {
+      return await fn(operations);
+    } catch (err) {
+      if (!(err instanceof ModuleRejectedError) && !(err instanceof Error && err.name === "ModuleStateError"))
+        throw err;
+      const state = await operations.state(options.module);
+      throw new Error(`${err.message}\nnothing changed: ${describeState(state)}`, { cause: err });
+    }
+  });
+}
+
+export function describeState(state: ModuleState): string {
+  const parts = [`active ${state.activeVersion || "(built-in)"}`];
+  if (state.canaryVersion) parts.push(`canary ${state.canaryVersion} at ${state.canaryPercent}%`);
+  if (state.shadowVersion) parts.push(`shadow ${state.shadowVersion}`);
+  if (state.previousVersion) parts.push(`previous ${state.previousVersion}`);
+  return `${state.module}: ${parts.join(", ")}`;
+}
+
+/** Left-aligned columns with a header rule. */
+export function formatTable(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)];
+}
+
+export async function runList(options: CommonOptions & { all?: boolean }, print: Print): Promise<void> {
+  await withOperations(options, async (operations) => {
+    const listings = await operations.list(options.all ? undefined : options.module);
+    if (listings.length === 0) {
+      print(`no ${options.all ? "" : `${options.module} `}modules published`);
+      return;
+    }
+    const rows = listings.map(({ manifest, roles }) => [
+      manifest.module,
+      manifest.version,
+      roles.join(", ") || "-",
+      String(manifest.abiVersion),
+      `${manifest.sha256.slice(0, 12)}…`,
+      manifest.keyId,
+      manifest.author,
+      manifest.createdAt ? new Date(Number(manifest.createdAt.seconds) * 1000).toISOString().slice(0, 19) : "",
+      manifest.notes.split("\n")[0]!.slice(0, 40),
+    ]);
+    for (const line of formatTable(
+      ["MODULE", "VERSION", "ROLE", "ABI", "SHA256", "KEY", "AUTHOR", "CREATED (UTC)", "NOTES"],
+      rows,
+    ))
+      print(line);
+    const state = await operations.state(options.module);
+    if (state.history.length > 0) {
+      print("");
+      print(`recent changes (${describeState(state)}):`);
+      for (const change of state.history.slice(-5)) {
+        const at = change.at ? new Date(Number(change.at.seconds) * 1000).toISOString().slice(0, 19) : "";
+        const action = ModuleStateChange_Action[change.action].toLowerCase().replace("_", " ");
+        const percent = change.action === ModuleStateChange_Action.CANARY ? ` ${change.percent}%` : "";
+        print(
+          `  ${at}  ${action} ${change.version || "-"}${percent} by ${change.actor}${change.reason ? `: ${change.reason}` : ""}`,
+        );
+      }
+    }
+  });
+}
+
+function parsePercent(raw: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 100)
+    throw new Error(`percent must be an integer from 0 to 100, got "${raw}"`);
+  return n;
+}
+
+export function register(program: Command): void {
+  const modules = program
+    .command("modules")
+    .description("hot-swappable WASM modules: publish, verify, activate, shadow, canary, roll back");
+  const common = (command: Command) =>
+    command
+      .option("--module <name>", "module: kernel or an agent name", "kernel")
+      .option("--nats-url <url>", "NATS server", process.env.NATS_URL ?? "nats://127.0.0.1:4222");
+
+  modules
+    .command("keygen")
+    .description("create an ed25519 signing key pair (<out>.key is secret; add <out>.pub to CHORUS_TRUSTED_KEYS)")
+    .option("--out <prefix>", "file prefix", "chorus-signing")
+    .action((options: { out: string }) => {
+      const pair = generateSigningKey();
+      writeFileSync(`${options.out}.key`, pair.privateKeyPem, { mode: 0o600 });
+      chmodSync(`${options.out}.key`, 0o600);
+      writeFileSync(`${options.out}.pub`, pair.publicKeyPem);
+      console.log(`key id ${pair.keyId}`);
+      console.log(`private key: ${options.out}.key (keep secret; pass to chorus modules publish --key)`);
+      console.log(`public key:  ${options.out}.pub (append to the file CHORUS_TRUSTED_KEYS names, on every host)`);
+    });
+
+  common(modules.command("publish"))
+    .description("sign, verify and store a module version (refused versions are not stored)")
+    .argument("<file>", ".wasm file")
+    .requiredOption("--version <semver>", "version to publish, e.g. 1.2.0")
+    .requiredOption("--key <file>", "ed25519 private key (PEM) from chorus modules keygen")
+    .option("--notes <text>", "release notes", "")
+    .option("--author <name>", "author", actor())
+    .action(
+      async (
+        file: string,
+        options: CommonOptions & { version: string; key: string; notes: string; author: string },
+      ) => {
+        const bytes = new Uint8Array(readFileSync(file));
+        const privateKey = parsePrivateKey(readFileSync(options.key, "utf8"));
+        await withOperations(options, async (operations) => {
+          const manifest = await operations.publish(bytes, {
+            module: options.module,
+            version: options.version,
+            abiVersion: KERNEL_ABI_VERSION,
+            privateKey,
+            author: options.author,
+            notes: options.notes,
+          });
+          console.log(
+            `published ${manifest.module} ${manifest.version} (${bytes.length} bytes, sha256 ${manifest.sha256})`,
+          );
+          console.log(
+            `signed by key ${manifest.keyId}; all checks passed. Next: chorus modules shadow|canary|activate ${manifest.version}`,
+          );
+        });
+      },
+    );
+
+  common(modules.command("list"))
+    .description("published versions with their roles, and the latest state changes")
+    .option("--all", "every module, not only --module")
+    .action((options: CommonOptions & { all?: boolean }) => runList(options, (line) => console.log(line)));
+
+  common(modules.command("verify"))
+    .description("run every check on a published version, as each process does before loading it")
+    .argument("<version>")
+    .action(async (version: string, options: CommonOptions) => {
+      await withOperations(options, async (operations) => {
+        const manifest = await operations.verify(options.module, version);
+        console.log(
+          `${manifest.module} ${manifest.version}: signature (key ${manifest.keyId}), sha256, WebAssembly.validate,`,
+        );
+        console.log("imports, exports, ABI and self-test all pass");
+      });
+    });
+
+  common(modules.command("activate"))
+    .description("make a version active in every process (swapped at a decision boundary)")
+    .argument("<version>")
+    .option("--reason <text>", "why, for the history", "")
+    .action(async (version: string, options: CommonOptions & { reason: string }) => {
+      await withOperations(options, async (operations) => {
+        console.log(`activated: ${describeState(await operations.activate(options.module, version, options.reason))}`);
+      });
+    });
+
+  common(modules.command("shadow"))
+    .description('run a version beside the active one and compare, without affecting responses ("off" stops)')
+    .argument("<version>")
+    .option("--reason <text>", "why, for the history", "")
+    .action(async (version: string, options: CommonOptions & { reason: string }) => {
+      await withOperations(options, async (operations) => {
+        const state = await operations.shadow(options.module, version === "off" ? "" : version, options.reason);
+        console.log(`shadow ${version === "off" ? "stopped" : "started"}: ${describeState(state)}`);
+      });
+    });
+
+  common(modules.command("canary"))
+    .description("serve a share of decisions with a version (0 ends the canary)")
+    .argument("<version>")
+    .argument("<percent>", "0-100", parsePercent)
+    .option("--reason <text>", "why, for the history", "")
+    .action(async (version: string, percent: number, options: CommonOptions & { reason: string }) => {
+      await withOperations(options, async (operations) => {
+        const state = await operations.canary(options.module, version, percent, options.reason);
+        console.log(`canary ${percent === 0 ? "ended" : "started"}: ${describeState(state)}`);
+      });
+    });
+
+  common(modules.command("rollback"))
+    .description("end a running canary/shadow, or else return to the previous active version")
+    .option("--reason <text>", "why, for the history", "")
+    .action(async (options: CommonOptions & { reason: string }) => {
+      await withOperations(options, async (operations) => {
+        console.log(`rolled back: ${describeState(await operations.rollback(options.module, options.reason))}`);
+      });
+    });
+}

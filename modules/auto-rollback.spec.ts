@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ModuleStateChange_Action as Action } from "../gen/chorus/v1/module_pb.ts";
+import { readKernelWasm } from "../wasm-core/src/mod.ts";
+import { signManifest } from "./manifest-signature.ts";
+import { generateSigningKey, parsePrivateKey } from "./signing-keys.ts";
+import {
+  eventually,
+  type HotSwapBench,
+  routerDecide,
+  runLoad,
+  sleep,
+  startHotSwapBench,
+} from "./testing/hot-swap-fixture.ts";
+import { kernelVariants } from "./testing/kernel-variants.ts";
+
+let bench: HotSwapBench;
+
+beforeAll(async () => {
+  bench = await startHotSwapBench();
+  await bench.publish("1.0.0", kernelVariants.build(1));
+  await bench.operations.activate("kernel", "1.0.0");
+});
+afterAll(() => bench?.cleanup());
+
+/** Waits until the shared state no longer gives `version` any role, and returns the last history entry. */
+async function rolledBack(version: string) {
+  return eventually(async () => {
+    const state = await bench.operations.state("kernel");
+    const roles = [state.activeVersion, state.canaryVersion, state.shadowVersion];
+    return roles.includes(version) ? undefined : state.history.at(-1);
+  });
+}
+
+describe("automatic rollback", () => {
+  for (const [fault, source] of [
+    ["traps", kernelVariants.trapLater()],
+    ["never returns", kernelVariants.loopLater()],
+  ] as const) {
+    it(`automatic rollback - a canary that ${fault} on live traffic is rolled back; every decision is answered`, async () => {
+      const gateway = await bench.startProcess(`gateway-${fault.replace(" ", "-")}`);
+      const version = `2.0.0-${fault === "traps" ? "trap" : "loop"}`;
+      await bench.publish(version, source); // passes every check: the fault is latent
+      await bench.operations.canary("kernel", version, 50);
+      await eventually(() => gateway.router.stats().canary);
+
+      const done = rolledBack(version).then(() => sleep(300));
+      const load = await runLoad(routerDecide(gateway.router), done, 4);
+      const last = await done.then(() => rolledBack(version));
+
+      expect(load.errors).toEqual([]);
+      expect(last).toMatchObject({
+        action: Action.AUTO_ROLLBACK,
+        version,
+        actor: gateway.watcher.module && expect.any(String),
+      });
+      expect(last!.reason).toMatch(/canary .* failed \d+ of its last \d+ calls/);
+      const state = await bench.operations.state("kernel");
+      expect(state).toMatchObject({ activeVersion: "1.0.0", canaryVersion: "", canaryPercent: 0 });
+      expect(gateway.router.stats().rolledBack).toContain(version);
+      // The canary answered correctly before its fault fired, and the service kept answering after.
+      expect(load.outcomes.some((o) => o.servedBy === "canary")).toBe(true);
+      const afterwards = await runLoad(routerDecide(gateway.router), sleep(200), 2);
+      expect(afterwards.errors).toEqual([]);
+      expect(afterwards.outcomes.every((o) => o.moduleVersion === "1.0.0")).toBe(true);
+    });
+  }
+
+  it("automatic rollback - a newly activated version that traps is covered by the previous one, then rolled back", async () => {
+    const gateway = await bench.startProcess("gateway-activation");
+    await bench.publish("3.0.0-trap", kernelVariants.trapLater());
+    const done = (async () => {
+      await sleep(200);
+      await bench.operations.activate("kernel", "3.0.0-trap");
+      await rolledBack("3.0.0-trap");
+      await eventually(() => (gateway.router.activeVersion === "1.0.0" ? true : undefined));
+      await sleep(300);
+    })();
+    const load = await runLoad(routerDecide(gateway.router), done, 4);
+
+    expect(load.errors).toEqual([]);
+    expect(load.outcomes.some((o) => o.moduleVersion === "3.0.0-trap")).toBe(true);
+    expect(load.outcomes.some((o) => o.servedBy === "fallback" && o.moduleVersion === "1.0.0")).toBe(true);
+    expect(load.outcomes.at(-1)!.moduleVersion).toBe("1.0.0");
+    const state = await bench.operations.state("kernel");
+    expect(state).toMatchObject({ activeVersion: "1.0.0", previousVersion: "" });
+    expect(state.history.at(-1)).toMatchObject({ action: Action.AUTO_ROLLBACK, version: "3.0.0-trap" });
+  });
+
+  it("automatic rollback - a process refuses a version that fails its own checks even when the state makes it active", async () => {
+    const gateway = await bench.startProcess("gateway-refuses");
+    // Stored around the CLI (which would have refused it): signed by a key no process trusts.
+    const bytes = readKernelWasm("simd");
+    const rogue = generateSigningKey();
+    const manifest = signManifest(
+      bytes,
+      { module: "kernel", version: "6.6.6", abiVersion: 1, author: "mallory" },
+      parsePrivateKey(rogue.privateKeyPem),
+    );
+    await bench.registry.publish(bytes, manifest);
+    const { activate } = await import("./module-state-changes.ts");
+    await bench.registry.updateState("kernel", (s) => activate(s, "6.6.6", { actor: "mallory" }));
+
+    const view = await eventually(() => {
+      const v = gateway.watcher.view;
+      return v?.state.activeVersion === "6.6.6" ? v : undefined;
+    });
+    await gateway.watcher.settled();
+    expect(view.refused.get("6.6.6")?.reason).toBe("untrusted_key");
+    expect(view.active?.version).toBe("1.0.0");
+    expect(gateway.router.activeVersion).toBe("1.0.0");
+    const load = await runLoad(routerDecide(gateway.router), sleep(200), 2);
+    expect(load.errors).toEqual([]);
+    expect(load.outcomes.every((o) => o.moduleVersion === "1.0.0")).toBe(true);
+  });
+});
