@@ -1,0 +1,106 @@
+import cliProgress from "cli-progress";
+import { Command, InvalidArgumentError } from "commander";
+import { defaultJsonPath, formatTable, writeJson } from "../bench/lib/report-table.ts";
+import type { Coordination } from "../scripts/mesh.ts";
+import { type SimMetrics, simMetrics } from "./metrics.ts";
+import { loadScenario } from "./scenario.ts";
+import { ChorusStrategy } from "./strategies/chorus.ts";
+import { MonolithStrategy } from "./strategies/monolith.ts";
+import type { Strategy } from "./strategy.ts";
+import { runWorld } from "./world/world.ts";
+
+const STRATEGIES = ["monolith", "chorus"] as const;
+type StrategyName = (typeof STRATEGIES)[number];
+
+const options = new Command("sim")
+  .description("Market simulator: the same seeded world under each strategy, compared.")
+  .option("--scenario <path>", "scenario JSON file", "sim/scenarios/default.json")
+  .option(
+    "--strategies <list>",
+    "strategies to run",
+    (raw) => {
+      const names = raw.split(",").map((s) => s.trim());
+      for (const n of names)
+        if (!STRATEGIES.includes(n as StrategyName))
+          throw new InvalidArgumentError(`unknown strategy "${n}" (${STRATEGIES})`);
+      return names as StrategyName[];
+    },
+    [...STRATEGIES],
+  )
+  .option("--coordination <mode>", "chorus: coordination mode of the mesh", "parallel")
+  .option("--gateway-url <url>", "chorus: use this running gateway (needs --nats-url to load the catalog)")
+  .option("--nats-url <url>", "chorus: the running mesh's NATS")
+  .option("--json <path>", "where to write the results", defaultJsonPath("sim"))
+  .parse()
+  .opts<{
+    scenario: string;
+    strategies: StrategyName[];
+    coordination: Coordination;
+    gatewayUrl?: string;
+    natsUrl?: string;
+    json: string;
+  }>();
+
+const scenario = loadScenario(options.scenario);
+const make = (name: StrategyName): Strategy =>
+  name === "monolith"
+    ? new MonolithStrategy(scenario.publisher.breakEveryMinutes * 60_000)
+    : new ChorusStrategy({
+        coordination: options.coordination,
+        gatewayUrl: options.gatewayUrl,
+        natsUrl: options.natsUrl,
+      });
+
+const bars = new cliProgress.MultiBar(
+  { format: "{name} {bar} {percentage}% | {status}", stream: process.stderr, hideCursor: true },
+  cliProgress.Presets.shades_classic,
+);
+const results: { strategy: StrategyName; metrics?: SimMetrics; error?: string; wallSeconds: number }[] = [];
+for (const name of options.strategies) {
+  const label = name.padEnd(8);
+  const bar = bars.create(100, 0, { name: label, status: "starting" });
+  const strategy = make(name);
+  const started = performance.now();
+  try {
+    bar.update({ name: label, status: "launching" });
+    await strategy.launch();
+    const outcome = await runWorld(scenario, strategy, {
+      onProgress: (f) => bar.update(Math.round(f * 100), { name: label, status: "simulating" }),
+    });
+    bar.update(100, { name: label, status: "done" });
+    results.push({ strategy: name, metrics: simMetrics(outcome), wallSeconds: (performance.now() - started) / 1000 });
+  } catch (err) {
+    bar.update({ name: label, status: `failed: ${(err as Error).message.split("\n")[0]}` });
+    results.push({ strategy: name, error: (err as Error).message, wallSeconds: (performance.now() - started) / 1000 });
+  } finally {
+    await strategy.stop().catch(() => undefined);
+  }
+}
+bars.stop();
+
+type Row = { metric: string; values: (string | number)[] };
+const fmt = (key: keyof SimMetrics, v: SimMetrics[keyof SimMetrics]) =>
+  typeof v !== "number"
+    ? v
+    : /Share|Rate|underDelivery|worstOverrun/.test(key)
+      ? `${(v * 100).toFixed(1)}%`
+      : Number.isInteger(v)
+        ? v
+        : v.toFixed(3);
+const keys = Object.keys(results.find((r) => r.metrics)?.metrics ?? {}) as (keyof SimMetrics)[];
+const rows: Row[] = keys.map((k) => ({
+  metric: k,
+  values: results.map((r) => (r.metrics ? fmt(k, r.metrics[k]) : "-")),
+}));
+console.log(`scenario ${scenario.name} (seed ${scenario.seed}, ${scenario.horizonMinutes} simulated minutes)`);
+console.log(
+  formatTable<Row>(
+    [
+      { header: "metric", value: (r) => r.metric },
+      ...results.map((res, i) => ({ header: res.strategy, value: (r: Row) => r.values[i]!, align: "right" as const })),
+    ],
+    rows,
+  ),
+);
+for (const r of results) if (r.error) console.log(`${r.strategy} failed: ${r.error}`);
+console.log(`\nresults: ${writeJson(options.json, { scenario, options, results })}`);

@@ -1,0 +1,509 @@
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { createLatencyHistogram, type Histogram, recordSince } from "../../bench/lib/latency-histogram.ts";
+import { Goal } from "../../gen/chorus/v1/campaign_pb.ts";
+import { BreakKind, ContentKind } from "../../gen/chorus/v1/common_pb.ts";
+import {
+  type AdEvent,
+  AdEventSchema,
+  AdEventType,
+  type DecideRequest,
+  DecideRequestSchema,
+  type DecideResponse,
+  NoFillReason,
+  type PlaybackSignal,
+  PlaybackSignalSchema,
+} from "../../gen/chorus/v1/decision_pb.ts";
+import { adFeatures } from "../../lib/catalog/inventory.ts";
+import { embed } from "../../lib/features/feature-space.ts";
+import type { Scenario } from "../scenario.ts";
+import type { SimClock, Strategy } from "../strategy.ts";
+import { EventQueue } from "./event-queue.ts";
+import { type Market, makeMarket } from "./market.ts";
+import { type ContentItem, type Listener, makeContent, makeListeners } from "./population.ts";
+import {
+  type AdExposure,
+  clickProbability,
+  completionProbability,
+  impressionWorth,
+  leaveProbability,
+  sigmoid,
+} from "./response-model.ts";
+import { Rng } from "./rng.ts";
+import { SpendLedger } from "./spend-ledger.ts";
+
+interface Session {
+  id: string;
+  listener: Listener;
+  startedAt: number;
+  screenOn: boolean;
+  ended: boolean;
+  content: ContentItem | undefined;
+  contentStartedAt: number;
+  /** Content position at contentStartedAt (non-zero after resuming from a mid-content break). */
+  startPosition: number;
+  /** Invalidates events scheduled for earlier content (a skip, an end, a due break). */
+  token: number;
+  listenedSinceBreakMs: number;
+  recentSkips: number;
+  adsHeard: number;
+  /** A pod the strategy asked to play at a later offset of the current content (e.g. its end). */
+  deferred: { response: DecideResponse; offsetMs: number } | undefined;
+}
+
+type WorldEvent =
+  | { kind: "session-start"; listener: Listener }
+  | { kind: "content-end"; session: Session; token: number; skipped: boolean }
+  | { kind: "break-due"; session: Session; token: number }
+  | { kind: "deferred-play"; session: Session; token: number }
+  | { kind: "screen"; session: Session }
+  | { kind: "resume"; session: Session; nextContent: boolean }
+  | { kind: "deliver"; events: AdEvent[] };
+
+/** Where ads were inserted: the intrusiveness classes of the response model. */
+export interface InsertionCounts {
+  betweenTracks: number;
+  atChapterMarker: number;
+  midTrack: number;
+}
+
+export interface WorldOutcome {
+  market: Market;
+  ledger: SpendLedger;
+  insertions: InsertionCounts;
+  breaks: number;
+  /** Breaks after which the listener ended the session at once. */
+  leftAfterBreak: number;
+  opportunities: number;
+  competingAds: number;
+  sessions: number;
+  listeningMs: number;
+  decisionLatency: Histogram;
+  decisionErrors: number;
+  eventsGenerated: number;
+  eventsDelivered: number;
+}
+
+export interface WorldOptions {
+  onProgress?: (fraction: number) => void;
+}
+
+const CHAPTER_TOLERANCE_MS = 5_000;
+
+/**
+ * The market simulator's world: a discrete-event simulation of listeners' sessions (tracks, skips, screen on/off,
+ * ends), publisher breaks every N minutes of listening, competing demand as a floor price, and ad responses from
+ * the hidden model, charged in the world's own books at impression time. The strategy decides every break and
+ * hears about impressions late. Seeded: a strategy that answers the same way gets the same world.
+ */
+export async function runWorld(s: Scenario, strategy: Strategy, options: WorldOptions = {}): Promise<WorldOutcome> {
+  // Simulated time 0 is now: a realtime strategy's flights and pacing run on the wall clock from here.
+  const epochMs = Date.now();
+  const wallStart = performance.now();
+  const speedup = strategy.realtime ? s.speedup : 1;
+  const clock: SimClock = { toWallMs: (simMs) => epochMs + simMs / speedup };
+  const horizonMs = s.horizonMinutes * 60_000;
+  const breakEveryMs = s.publisher.breakEveryMinutes * 60_000;
+  const rngPopulation = Rng.stream(s.seed, "population");
+  const rngListening = Rng.stream(s.seed, "listening");
+  const rngAds = Rng.stream(s.seed, "ads");
+  const rngMarket = Rng.stream(s.seed, "market");
+
+  const market = makeMarket(s, Rng.stream(s.seed, "catalog"), clock.toWallMs);
+  const listeners = makeListeners(s, rngPopulation);
+  const content = makeContent(rngPopulation);
+  const music = content.filter((c) => c.kind === ContentKind.MUSIC);
+  const podcasts = content.filter((c) => c.kind === ContentKind.PODCAST);
+  const campaigns = new Map(market.campaigns.map((c) => [c.id, c]));
+  const creatives = new Map(
+    market.creatives.map((cr) => [
+      cr.id,
+      { creative: cr, embedding: embed(adFeatures(campaigns.get(cr.campaignId)!, cr)) },
+    ]),
+  );
+  await strategy.start({
+    advertisers: market.advertisers,
+    campaigns: market.campaigns,
+    creatives: market.creatives,
+    clock,
+  });
+  const ledger = new SpendLedger(market.campaigns.map((c) => [c.id, c.budgetMicros]));
+  const queue = new EventQueue<WorldEvent>();
+  const out: WorldOutcome = {
+    market,
+    ledger,
+    insertions: { betweenTracks: 0, atChapterMarker: 0, midTrack: 0 },
+    breaks: 0,
+    leftAfterBreak: 0,
+    opportunities: 0,
+    competingAds: 0,
+    sessions: 0,
+    listeningMs: 0,
+    decisionLatency: createLatencyHistogram(),
+    decisionErrors: 0,
+    eventsGenerated: 0,
+    eventsDelivered: 0,
+  };
+  let playback: PlaybackSignal[] = [];
+  let sessionSeq = 0;
+  let eventSeq = 0;
+
+  const signal = (session: Session, at: number, kind: MessageInitShape<typeof PlaybackSignalSchema>["kind"]) =>
+    playback.push(
+      create(PlaybackSignalSchema, {
+        sessionId: session.id,
+        userId: session.listener.id,
+        at: timestampFromMs(clock.toWallMs(at)),
+        kind,
+      }),
+    );
+  const flushPlayback = async () => {
+    if (playback.length === 0) return;
+    const batch = playback;
+    playback = [];
+    for (let i = 0; i < batch.length; i += 1000) await strategy.reportPlayback(batch.slice(i, i + 1000));
+  };
+
+  for (const listener of listeners) {
+    const n =
+      Math.floor(s.listeners.sessionsPerListener) + (rngListening.chance(s.listeners.sessionsPerListener % 1) ? 1 : 0);
+    for (let i = 0; i < n; i++)
+      queue.push(rngListening.uniform(0, horizonMs * 0.9), { kind: "session-start", listener });
+  }
+
+  const position = (session: Session, at: number) => session.startPosition + (at - session.contentStartedAt);
+
+  const startContent = (session: Session, at: number) => {
+    const l = session.listener;
+    const pool = l.podcastFan ? podcasts : music;
+    const favourite = pool.filter((c) => l.favouriteGenres.includes(c.genre));
+    const item =
+      rngListening.chance(0.75) && favourite.length > 0 ? rngListening.pick(favourite) : rngListening.pick(pool);
+    session.content = item;
+    session.contentStartedAt = at;
+    session.startPosition = 0;
+    session.token++;
+    session.deferred = undefined;
+    signal(session, at, {
+      case: "contentStart",
+      value: {
+        contentKind: item.kind,
+        contentId: item.id,
+        genre: item.genre,
+        moodTags: item.moods,
+        durationMs: item.durationMs,
+        chapterMarkersMs: item.chapterMarkersMs,
+      },
+    });
+    const affinity = dot(l.taste, item.embedding);
+    const skip = rngListening.chance(sigmoid(-1.4 - 3 * affinity));
+    const playMs = skip ? rngListening.uniform(5_000, 0.4 * item.durationMs) : item.durationMs;
+    queue.push(at + playMs, { kind: "content-end", session, token: session.token, skipped: skip });
+    scheduleDue(session, at, playMs);
+  };
+
+  /** A mid-content break is due when the listening since the last break reaches the policy's interval. */
+  const scheduleDue = (session: Session, at: number, remainingMs: number) => {
+    const dueIn = breakEveryMs - session.listenedSinceBreakMs;
+    if (dueIn < remainingMs - 1_000)
+      queue.push(at + Math.max(0, dueIn), { kind: "break-due", session, token: session.token });
+  };
+
+  const endSession = (session: Session, at: number) => {
+    if (session.ended) return;
+    session.ended = true;
+    session.token++;
+    signal(session, at, { case: "sessionEnd", value: {} });
+  };
+
+  const request = (session: Session, at: number, betweenTracks: boolean): DecideRequest => {
+    const l = session.listener;
+    const item = session.content!;
+    return create(DecideRequestSchema, {
+      requestId: `sim-${s.seed}-${++eventSeq}`,
+      placement: {
+        placementId: "sim-player",
+        breakKind: BreakKind.MID_ROLL,
+        maxDurationMs: s.publisher.maxBreakMs,
+        maxAds: s.publisher.maxAdsPerBreak,
+        floorPriceMicros: BigInt(
+          Math.round(rngMarket.logNormal(s.market.competingCpmMedianMicros, s.market.competingCpmSigma) / 1000),
+        ),
+      },
+      user: {
+        userId: l.id,
+        consent: { personalizedAds: l.personalizedConsent, measurement: true },
+        ageBracket: l.ageBracket,
+        geo: { country: l.country },
+      },
+      device: { type: l.device, screenOn: session.screenOn, foreground: session.screenOn },
+      context: {
+        sessionId: session.id,
+        contentKind: item.kind,
+        contentId: item.id,
+        genre: item.genre,
+        moodTags: item.moods,
+        positionMs: Math.round(betweenTracks ? item.durationMs : position(session, at)),
+        contentDurationMs: item.durationMs,
+        recentSkips: session.recentSkips,
+        sessionLengthMs: Math.round(at - session.startedAt),
+        chapterMarkersMs: item.chapterMarkersMs,
+      },
+    });
+  };
+
+  const decide = async (session: Session, at: number, betweenTracks: boolean): Promise<DecideResponse | undefined> => {
+    out.opportunities++;
+    await flushPlayback();
+    const req = request(session, at, betweenTracks);
+    const started = performance.now();
+    try {
+      const response = await strategy.decide(req, at);
+      recordSince(out.decisionLatency, started, performance.now());
+      return response;
+    } catch {
+      out.decisionErrors++;
+      return undefined;
+    }
+  };
+
+  /** Plays a pod at `at`; returns when the pod ends and whether the listener left right after it. */
+  const playPod = (session: Session, at: number, response: DecideResponse | undefined, intrusiveness: number) => {
+    out.breaks++;
+    const l = session.listener;
+    const ads = response?.ads ?? [];
+    let t = at;
+    let bestAffinity = -1;
+    if (ads.length === 0) {
+      // Competing demand fills the break: the listener hears an ad all the same.
+      out.competingAds++;
+      t += 30_000;
+      bestAffinity = 0;
+    }
+    for (const ad of ads) {
+      const known = creatives.get(ad.creativeId);
+      const campaign = campaigns.get(ad.campaignId);
+      if (!known || !campaign) continue;
+      const exposure: AdExposure = {
+        affinity: dot(l.taste, known.embedding),
+        quality: market.creativeQuality.get(ad.creativeId) ?? 0,
+        format: known.creative.format,
+        durationMs: known.creative.durationMs,
+        intrusiveness,
+        adsBefore: session.adsHeard++,
+        screenOn: session.screenOn,
+      };
+      bestAffinity = Math.max(bestAffinity, exposure.affinity);
+      const completed = rngAds.chance(completionProbability(exposure));
+      const clicked = rngAds.chance(clickProbability(exposure));
+      const perGoal = market.valuePerGoalMicros.get(campaign.id) ?? 0;
+      const valueMicros =
+        campaign.goal === Goal.IMPRESSIONS
+          ? perGoal * impressionWorth(exposure)
+          : campaign.goal === Goal.COMPLETIONS
+            ? completed
+              ? perGoal
+              : 0
+            : clicked
+              ? perGoal
+              : 0;
+      ledger.charge(campaign.id, ad.priceMicros);
+      ledger.credit(campaign.id, { completed, clicked, valueMicros });
+      const played = completed ? known.creative.durationMs : rngAds.uniform(0.2, 0.9) * known.creative.durationMs;
+      const events: [AdEventType, number][] = [
+        [AdEventType.IMPRESSION, t],
+        [AdEventType.START, t],
+        [completed ? AdEventType.COMPLETE : AdEventType.SKIP, t + played],
+        ...(clicked ? [[AdEventType.CLICK, t + played] as [AdEventType, number]] : []),
+      ];
+      const batch = events.map(([type, when]) =>
+        create(AdEventSchema, {
+          eventId: `ev-${++eventSeq}`,
+          decisionId: response!.decisionId,
+          creativeId: ad.creativeId,
+          type,
+          occurredAt: timestampFromMs(clock.toWallMs(when)),
+        }),
+      );
+      out.eventsGenerated += batch.length;
+      queue.push(t + s.events.minDelayMs + rngAds.exponential(s.events.meanExtraDelayMs), {
+        kind: "deliver",
+        events: batch,
+      });
+      if (intrusiveness >= 0.5) out.insertions.midTrack++;
+      else if (intrusiveness > 0) out.insertions.atChapterMarker++;
+      else out.insertions.betweenTracks++;
+      t += played;
+    }
+    session.listenedSinceBreakMs = 0;
+    const left = rngAds.chance(
+      leaveProbability({
+        intrusiveness,
+        ads: Math.max(1, ads.length),
+        bestAffinity,
+        adsBefore: session.adsHeard,
+        tolerance: l.adTolerance,
+      }),
+    );
+    if (left) out.leftAfterBreak++;
+    return { endsAt: t, left };
+  };
+
+  const intrusivenessAt = (item: ContentItem, positionMs: number) => {
+    if (positionMs <= 1_000 || positionMs >= item.durationMs - 1_000) return 0;
+    return item.chapterMarkersMs.some((m) => Math.abs(m - positionMs) <= CHAPTER_TOLERANCE_MS) ? 0.3 : 1;
+  };
+
+  /** A break in the middle of content: now, later in this content, or not at all (the strategy's choice). */
+  const midContentBreak = async (session: Session, at: number) => {
+    const item = session.content!;
+    const pos = position(session, at);
+    const response = await decide(session, at, false);
+    if (session.ended) return;
+    if (response && response.ads.length === 0 && response.noFillReason === NoFillReason.NOT_A_GOOD_MOMENT) {
+      // The player asks again in two minutes (and at the next boundary).
+      if (item.durationMs - pos > 125_000)
+        queue.push(at + 120_000, { kind: "break-due", session, token: session.token });
+      return;
+    }
+    const offset = response?.ads[0]?.insertionOffsetMs ?? 0;
+    if (response && response.ads.length > 0 && offset > pos + 1_000) {
+      session.deferred = { response, offsetMs: offset };
+      if (offset < item.durationMs - 1_000)
+        queue.push(at + (offset - pos), { kind: "deferred-play", session, token: session.token });
+      return;
+    }
+    breakNow(session, at, response, intrusivenessAt(item, pos), false);
+  };
+
+  const breakNow = (
+    session: Session,
+    at: number,
+    response: DecideResponse | undefined,
+    intrusiveness: number,
+    nextContent: boolean,
+  ) => {
+    const item = session.content!;
+    const played = position(session, at);
+    session.token++;
+    session.deferred = undefined;
+    const { endsAt, left } = playPod(session, at, response, intrusiveness);
+    if (left) return endSession(session, endsAt);
+    if (!nextContent) {
+      // Resume the same content after the pod.
+      session.startPosition = played;
+      session.contentStartedAt = endsAt;
+      const remaining = item.durationMs - played;
+      queue.push(endsAt + remaining, { kind: "content-end", session, token: session.token, skipped: false });
+      scheduleDue(session, endsAt, remaining);
+      return;
+    }
+    queue.push(endsAt, { kind: "resume", session, nextContent: true });
+  };
+
+  const onContentEnd = async (session: Session, at: number, skipped: boolean) => {
+    const played = position(session, at) - session.startPosition;
+    session.listenedSinceBreakMs += played;
+    out.listeningMs += played;
+    if (skipped) {
+      session.recentSkips++;
+      signal(session, at, { case: "skip", value: { positionMs: Math.round(position(session, at)) } });
+    }
+    if (rngListening.chance(1 / s.listeners.meanTracksPerSession)) return endSession(session, at);
+    if (session.deferred) return breakNow(session, at, session.deferred.response, 0, true);
+    if (session.listenedSinceBreakMs >= 0.75 * breakEveryMs) {
+      const response = await decide(session, at, true);
+      if (session.ended) return;
+      if (response && response.ads.length > 0) return breakNow(session, at, response, 0, true);
+      if (session.listenedSinceBreakMs >= breakEveryMs && response?.noFillReason !== NoFillReason.NOT_A_GOOD_MOMENT)
+        return breakNow(session, at, response, 0, true);
+    }
+    startContent(session, at);
+  };
+
+  let lastProgress = 0;
+  for (let next = queue.pop(); next; next = queue.pop()) {
+    const { at, item: ev } = next;
+    if (strategy.realtime) {
+      const wait = wallStart + at / speedup - performance.now();
+      if (wait > 2) await new Promise((r) => setTimeout(r, wait));
+    }
+    if (options.onProgress && at - lastProgress > horizonMs / 200) {
+      lastProgress = at;
+      options.onProgress(Math.min(1, at / horizonMs));
+    }
+    if (ev.kind === "deliver") {
+      out.eventsDelivered += ev.events.length;
+      await strategy.reportEvents(ev.events, at);
+      continue;
+    }
+    if (ev.kind === "session-start") {
+      const session: Session = {
+        id: `session-${++sessionSeq}`,
+        listener: ev.listener,
+        startedAt: at,
+        screenOn: rngListening.chance(0.5),
+        ended: false,
+        content: undefined,
+        contentStartedAt: at,
+        startPosition: 0,
+        token: 0,
+        listenedSinceBreakMs: 0,
+        recentSkips: 0,
+        adsHeard: 0,
+        deferred: undefined,
+      };
+      out.sessions++;
+      signal(session, at, {
+        case: "sessionStart",
+        value: {
+          device: { type: ev.listener.device, screenOn: session.screenOn },
+          geo: { country: ev.listener.country },
+        },
+      });
+      queue.push(at + rngListening.exponential(s.listeners.screenToggleMinutes * 60_000), { kind: "screen", session });
+      startContent(session, at);
+      continue;
+    }
+    const session = ev.session;
+    if (session.ended) continue;
+    if (at >= horizonMs) {
+      endSession(session, at);
+      continue;
+    }
+    switch (ev.kind) {
+      case "screen":
+        session.screenOn = !session.screenOn;
+        signal(session, at, { case: "screen", value: { screenOn: session.screenOn, foreground: session.screenOn } });
+        queue.push(at + rngListening.exponential(s.listeners.screenToggleMinutes * 60_000), {
+          kind: "screen",
+          session,
+        });
+        break;
+      case "content-end":
+        if (ev.token === session.token) await onContentEnd(session, at, ev.skipped);
+        break;
+      case "break-due":
+        if (ev.token === session.token && !session.deferred) await midContentBreak(session, at);
+        break;
+      case "deferred-play":
+        if (ev.token === session.token && session.deferred) {
+          const pos = position(session, at);
+          breakNow(session, at, session.deferred.response, intrusivenessAt(session.content!, pos), false);
+        }
+        break;
+      case "resume":
+        if (ev.nextContent) startContent(session, at);
+        break;
+    }
+  }
+  await flushPlayback();
+  options.onProgress?.(1);
+  return out;
+}
+
+function dot(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
+}
