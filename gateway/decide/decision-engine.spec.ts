@@ -1,14 +1,8 @@
-import { create } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadAgents } from "../../agents/registry.ts";
 import { type RunningAgent, runAgent } from "../../agents/runtime/run-agent.ts";
-import { AgeBracket, BreakKind, ContentKind, DeviceType } from "../../gen/chorus/v1/common_pb.ts";
-import {
-  type DecideRequest,
-  DecideRequestSchema,
-  DegradedReason,
-  NoFillReason,
-} from "../../gen/chorus/v1/decision_pb.ts";
+import { demoRequest } from "../../agents/testing/demo-request.ts";
+import { DegradedReason, NoFillReason } from "../../gen/chorus/v1/decision_pb.ts";
 import { CatalogStore, openCatalogBucket } from "../../lib/catalog/catalog-store.ts";
 import { CatalogView } from "../../lib/catalog/catalog-view.ts";
 import { createLogger } from "../../lib/log/logger.ts";
@@ -20,29 +14,6 @@ import { readKernelWasm } from "../../wasm-core/src/kernel-wasm.ts";
 import { type ClosableDecisionEngine, createDecisionEngine } from "./decision-engine.ts";
 
 const logger = createLogger("test", "warn");
-
-export function demoRequest(overrides: Partial<DecideRequest> = {}): DecideRequest {
-  return create(DecideRequestSchema, {
-    requestId: "r1",
-    placement: { placementId: "p", breakKind: BreakKind.MID_ROLL, maxDurationMs: 60_000, maxAds: 3 },
-    user: {
-      userId: "listener-1",
-      consent: { personalizedAds: true, measurement: true },
-      ageBracket: AgeBracket.AGE_BRACKET_25_34,
-      geo: { country: "DE" },
-    },
-    device: { type: DeviceType.PHONE, screenOn: true, foreground: true, touch: true },
-    context: {
-      sessionId: "s1",
-      contentKind: ContentKind.MUSIC,
-      genre: "pop",
-      contentDurationMs: 200_000,
-      positionMs: 200_000,
-    },
-    explain: true,
-    ...overrides,
-  });
-}
 
 describe("decision engine - real agents, real NATS, real WASM kernel", () => {
   let nats: NatsFixture;
