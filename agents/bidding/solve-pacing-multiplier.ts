@@ -15,7 +15,7 @@ export interface PacingProblem {
   maxMultiplier: number;
 }
 
-const BISECTION_STEPS = 40;
+const BISECTION_STEPS = 32;
 
 /** Expected spend per offer when every offer of value v is bid min(multiplier * v, bidCapMicros). */
 export function expectedSpendPerOpportunity(

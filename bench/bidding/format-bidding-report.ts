@@ -10,7 +10,7 @@ const percent = new Intl.NumberFormat("en-US", {
 
 const COLUMNS: Array<[header: string, cell: (s: StrategyResult) => string]> = [
   ["strategy", (s) => strategyLabel(s)],
-  ["clicks", (s) => integer.format(s.clicks)],
+  ["clicks", (s) => (Number.isInteger(s.clicks) ? integer.format(s.clicks) : decimal.format(s.clicks))],
   ["published", (s) => (s.published ? integer.format(s.published.clicks) : "")],
   ["impressions", (s) => integer.format(s.impressions)],
   ["cost", (s) => integer.format(s.cost)],
@@ -22,7 +22,10 @@ const COLUMNS: Array<[header: string, cell: (s: StrategyResult) => string]> = [
 
 function strategyLabel(s: StrategyResult): string {
   if (s.strategy === "Mcpc") return "Mcpc";
-  if (s.strategy === "Chorus") return `Chorus bidder (seed ${s.parameters.seed})`;
+  if (s.strategy === "Chorus")
+    return s.parameters.seeds === 1
+      ? `Chorus bidder (seed ${s.parameters.seed})`
+      : `Chorus bidder (mean of ${s.parameters.seeds} seeds)`;
   return `${s.strategy} b0=${s.parameters.b0}`;
 }
 
@@ -47,12 +50,11 @@ export function formatBiddingReport(report: BiddingBenchmarkReport): string {
         `  ${row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ")}`,
       );
     const chorus = result.strategies.find((s) => s.strategy === "Chorus");
-    if (chorus?.clicksBySeed) {
+    if (chorus?.clicksBySeed && chorus.clicksBySeed.length > 1) {
       const clicks = chorus.clicksBySeed;
-      const mean = clicks.reduce((a, b) => a + b, 0) / clicks.length;
       lines.push(
-        `  Chorus over ${clicks.length} seeds: clicks ${clicks.join(", ")} ` +
-          `(mean ${decimal.format(mean)}, min ${Math.min(...clicks)}, max ${Math.max(...clicks)})`,
+        `  Chorus clicks with seeds ${chorus.parameters.seed}..${chorus.parameters.seed! + clicks.length - 1}: ` +
+          `${clicks.join(", ")} (min ${Math.min(...clicks)}, max ${Math.max(...clicks)})`,
       );
     }
     const others = Object.entries(result.publishedOthers);
@@ -73,6 +75,7 @@ export function formatBiddingReport(report: BiddingBenchmarkReport): string {
         : `harness check FAILED: ${check.mismatches.join("; ")}`,
     );
   const { targets } = report;
+  lines.push("targets are judged on the Chorus run with the fewest clicks:");
   lines.push(
     `target: Chorus > Lin at every budget fraction: ${targets.chorusBeatsLinAtEveryBudget ? "met" : "MISSED"}`,
   );

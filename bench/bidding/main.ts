@@ -38,7 +38,12 @@ const program = new Command("bench:bidding")
   .option("--episode-size <n>", "auctions per episode (N)", positiveInteger, 1000)
   .option("--max-bid <price>", "highest bid, in the log's price unit", positiveInteger, 300)
   .option("--seed <n>", "seed of the Chorus bidder's exploration", (t) => positiveInteger(t), 1)
-  .option("--seeds <n>", "Chorus runs with seeds seed, seed + 1, ... (clicks of each are reported)", positiveInteger, 1)
+  .option(
+    "--seeds <n>",
+    "Chorus runs with seeds seed, seed + 1, ...: means and the clicks of each are reported",
+    positiveInteger,
+    5,
+  )
   .option("--no-hindsight", "skip the Lin reference tuned on the test log")
   .option("--data <dir>", "data set directory", path.resolve(repoRoot, IPINYOU_2997.relativeDir))
   .option("--out <file>", "JSON results", path.join(repoRoot, "bench-results", "bidding.json"))

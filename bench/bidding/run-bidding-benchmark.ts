@@ -39,7 +39,7 @@ export interface StrategyResult {
   ecpc: number | null;
   /** Mean over full episodes of spend / B. */
   budgetUse: number;
-  /** Chorus with several seeds: clicks of each run (the headline figures are the first seed's). */
+  /** Chorus: clicks of the run with each seed; the other figures are means over these runs. */
   clicksBySeed?: number[];
   /** The published figure for this strategy at this budget, when there is one. */
   published?: { clicks: number; impressions?: number; cost?: number };
@@ -60,6 +60,7 @@ export interface BiddingBenchmarkReport {
   results: BudgetResult[];
   /** Mcpc against the published Mcpc: checks the harness. null when the protocol differs from the published one. */
   harnessCheck: { mcpcMatchesPublished: boolean; mismatches: string[] } | null;
+  /** Judged on the Chorus run with the fewest clicks, over all seeds. */
   targets: { chorusBeatsLinAtEveryBudget: boolean; chorusAtLeastRlbAtOneThirtySecond: boolean | null };
 }
 
@@ -130,8 +131,13 @@ export function runBiddingBenchmark(dataset: IpinyouDataset, options: BenchmarkO
       const seed = options.seed + i;
       return replay(chorusStrategy(training, { maxBid, seed }), `${label} Chorus seed ${seed}`);
     });
-    add("Chorus", "training eCPC and price histogram; learns online", { seed: options.seed }, chorusRuns[0]!);
-    if (options.seeds > 1) strategies[strategies.length - 1]!.clicksBySeed = chorusRuns.map((r) => r.clicks);
+    add(
+      "Chorus",
+      "training eCPC and price histogram; learns online",
+      { seed: options.seed, seeds: options.seeds },
+      averageRuns(chorusRuns),
+    );
+    strategies[strategies.length - 1]!.clicksBySeed = chorusRuns.map((r) => r.clicks);
 
     const publishedOthers = Object.fromEntries(
       Object.entries(published).filter(([name]) => !strategies.some((s) => s.strategy === name)),
@@ -151,6 +157,21 @@ export function runBiddingBenchmark(dataset: IpinyouDataset, options: BenchmarkO
     results,
     harnessCheck: checkHarness(results, episodeSize),
     targets: checkTargets(results, episodeSize),
+  };
+}
+
+/** The mean of replays of the same log (only exploration differs): counts averaged, budget use over all episodes. */
+function averageRuns(runs: ReplayResult[]): ReplayResult {
+  const mean = (key: "clicks" | "expectedClicks" | "impressions" | "cost") =>
+    runs.reduce((sum, r) => sum + r[key], 0) / runs.length;
+  return {
+    auctions: runs[0]!.auctions,
+    episodes: runs[0]!.episodes,
+    clicks: mean("clicks"),
+    expectedClicks: mean("expectedClicks"),
+    impressions: mean("impressions"),
+    cost: mean("cost"),
+    budgetUse: runs.flatMap((r) => r.budgetUse),
   };
 }
 
@@ -187,7 +208,10 @@ function checkHarness(results: BudgetResult[], episodeSize: number): BiddingBenc
 }
 
 function checkTargets(results: BudgetResult[], episodeSize: number): BiddingBenchmarkReport["targets"] {
-  const clicksOf = (r: BudgetResult, name: StrategyName) => r.strategies.find((s) => s.strategy === name)?.clicks ?? 0;
+  const clicksOf = (r: BudgetResult, name: StrategyName) => {
+    const s = r.strategies.find((s) => s.strategy === name);
+    return s ? Math.min(s.clicks, ...(s.clicksBySeed ?? [])) : 0;
+  };
   const oneThirtySecond = episodeSize === PUBLISHED_EPISODE_SIZE ? results.find((r) => r.label === "1/32") : undefined;
   return {
     chorusBeatsLinAtEveryBudget: results.every((r) => clicksOf(r, "Chorus") > clicksOf(r, "Lin")),
