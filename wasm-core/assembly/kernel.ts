@@ -36,15 +36,21 @@ const R_RELEVANCE: i32 = 11;
 const R_QUALITY: i32 = 12;
 const R_VALUE: i32 = 13;
 const R_RANK: i32 = 14;
-const R_HEAP: i32 = 15;
-const R_OUT_HEADER: i32 = 16;
-const R_OUT_INDEX: i32 = 17;
-const R_OUT_PRICE: i32 = 18;
-const R_OUT_RANK: i32 = 19;
-const R_OUT_QUALITY: i32 = 20;
-const R_OUT_RELEVANCE: i32 = 21;
-const R_OUT_CONTRIBUTION: i32 = 22;
-const REGION_COUNT: i32 = 23;
+const R_ORDER: i32 = 15;
+const R_TOP: i32 = 16;
+const R_OUT_HEADER: i32 = 17;
+const R_OUT_INDEX: i32 = 18;
+const R_OUT_PRICE: i32 = 19;
+const R_OUT_RANK: i32 = 20;
+const R_OUT_QUALITY: i32 = 21;
+const R_OUT_RELEVANCE: i32 = 22;
+const R_OUT_CONTRIBUTION: i32 = 23;
+const REGION_COUNT: i32 = 24;
+
+// The walk usually ends within the first few candidates of the global order, so decide() selects only the
+// best 2K + 8 (at most TOP_CAPACITY) and sorts those; a walk that goes past them falls back to a lazy heap
+// over every eligible candidate. Either way the candidates come out in exactly the global order.
+const TOP_CAPACITY: i32 = 2 * 16 + 8;
 
 // Hard limits keep every size computation far from u32 overflow.
 const LIMIT_CANDIDATES: i32 = 1 << 20;
@@ -72,7 +78,8 @@ let oRelevance: usize = 0;
 let oQuality: usize = 0;
 let oValue: usize = 0;
 let oRank: usize = 0;
-let oHeap: usize = 0;
+let oOrder: usize = 0;
+let oTop: usize = 0;
 let oOutHeader: usize = 0;
 let oOutIndex: usize = 0;
 let oOutPrice: usize = 0;
@@ -124,7 +131,8 @@ export function configure(maxCandidates: i32, maxDimensions: i32, maxAgents: i32
   const quality = at; at = align16(at + n * lane);
   const value = at; at = align16(at + n * lane);
   const rank = at; at = align16(at + n * lane);
-  const heap = at; at = align16(at + n * lane);
+  const order = at; at = align16(at + n * lane);
+  const top = at; at = align16(at + <u64>TOP_CAPACITY * lane);
   const outHeader = at; at = align16(at + 4 * lane);
   const outIndex = at; at = align16(at + ads * lane);
   const outPrice = at; at = align16(at + ads * lane);
@@ -156,7 +164,8 @@ export function configure(maxCandidates: i32, maxDimensions: i32, maxAgents: i32
   oQuality = <usize>quality;
   oValue = <usize>value;
   oRank = <usize>rank;
-  oHeap = <usize>heap;
+  oOrder = <usize>order;
+  oTop = <usize>top;
   oOutHeader = <usize>outHeader;
   oOutIndex = <usize>outIndex;
   oOutPrice = <usize>outPrice;
@@ -188,7 +197,8 @@ export function regionOffset(region: i32): i32 {
     case R_QUALITY: return <i32>oQuality;
     case R_VALUE: return <i32>oValue;
     case R_RANK: return <i32>oRank;
-    case R_HEAP: return <i32>oHeap;
+    case R_ORDER: return <i32>oOrder;
+    case R_TOP: return <i32>oTop;
     case R_OUT_HEADER: return <i32>oOutHeader;
     case R_OUT_INDEX: return <i32>oOutIndex;
     case R_OUT_PRICE: return <i32>oOutPrice;
@@ -226,7 +236,6 @@ export function decide(
   computeRelevance(candidates, dStride);
   computeQualityAndRank(nStride, agents, relevanceWeight);
   const eligible = collectEligible(candidates, reservePrice, maxDurationMs);
-  heapify(eligible);
   const count = assemblePod(eligible, maxAds, maxDurationMs, reservePrice, auctionType == 1);
   writeContributions(count, agents, nStride, relevanceWeight);
   store<i32>(oOutHeader, count);
@@ -236,32 +245,43 @@ export function decide(
 /** rel_c = dot(intent, emb_c) with the pinned 4-partial-sum order. */
 function computeRelevance(candidates: i32, dStride: i32): void {
   const rowBytes = <usize>dStride << 2;
+  let c = 0;
   let row = oEmbeddings;
   if (ASC_FEATURE_SIMD) {
-    // Two rows per iteration share the intent loads and give the CPU two independent add chains.
-    let c = 0;
-    for (; c + 1 < candidates; c += 2) {
+    // One candidate's sum is a chain of dependent adds (the order is pinned); four candidates per pass give
+    // the CPU four independent chains and share each intent load.
+    for (; c + 3 < candidates; c += 4) {
+      const row1 = row + rowBytes;
+      const row2 = row1 + rowBytes;
+      const row3 = row2 + rowBytes;
       let acc0 = f32x4.splat(0);
       let acc1 = f32x4.splat(0);
-      const row1 = row + rowBytes;
+      let acc2 = f32x4.splat(0);
+      let acc3 = f32x4.splat(0);
       for (let j: usize = 0; j < rowBytes; j += 16) {
         const x = v128.load(oIntent + j);
         acc0 = f32x4.add(acc0, f32x4.mul(x, v128.load(row + j)));
         acc1 = f32x4.add(acc1, f32x4.mul(x, v128.load(row1 + j)));
+        acc2 = f32x4.add(acc2, f32x4.mul(x, v128.load(row2 + j)));
+        acc3 = f32x4.add(acc3, f32x4.mul(x, v128.load(row3 + j)));
       }
-      store<f32>(oRelevance + (<usize>c << 2), horizontalSum(acc0));
-      store<f32>(oRelevance + (<usize>(c + 1) << 2), horizontalSum(acc1));
-      row = row1 + rowBytes;
+      const out = oRelevance + (<usize>c << 2);
+      store<f32>(out, horizontalSum(acc0));
+      store<f32>(out, horizontalSum(acc1), 4);
+      store<f32>(out, horizontalSum(acc2), 8);
+      store<f32>(out, horizontalSum(acc3), 12);
+      row = row3 + rowBytes;
     }
-    if (c < candidates) {
+    for (; c < candidates; c++) {
       let acc = f32x4.splat(0);
       for (let j: usize = 0; j < rowBytes; j += 16) {
         acc = f32x4.add(acc, f32x4.mul(v128.load(oIntent + j), v128.load(row + j)));
       }
       store<f32>(oRelevance + (<usize>c << 2), horizontalSum(acc));
+      row += rowBytes;
     }
   } else {
-    for (let c = 0; c < candidates; c++) {
+    for (; c < candidates; c++) {
       let s0: f32 = 0;
       let s1: f32 = 0;
       let s2: f32 = 0;
@@ -292,57 +312,84 @@ function horizontalSum(v: v128): f32 {
  * candidate compute garbage that nothing reads).
  */
 function computeQualityAndRank(nStride: i32, agents: i32, relevanceWeight: f32): void {
+  // Agent-major passes: each candidate still adds its terms in agent order (the pinned order), while the
+  // adds of different candidates are independent, so the CPU streams them instead of waiting on one chain.
   const rowBytes = <usize>nStride << 2;
   if (ASC_FEATURE_SIMD) {
     const rw = f32x4.splat(relevanceWeight);
-    for (let i: usize = 0; i < rowBytes; i += 16) {
-      let q = f32x4.mul(rw, v128.load(oRelevance + i));
-      let score = oScores + i;
-      for (let a = 0; a < agents; a++) {
-        const coef = load<f32>(oWeights + (<usize>a << 2)) * load<f32>(oConfidence + (<usize>a << 2));
-        q = f32x4.add(q, f32x4.mul(f32x4.splat(coef), v128.load(score)));
-        score += rowBytes;
+    for (let i: usize = 0; i < rowBytes; i += 16) v128.store(oQuality + i, f32x4.mul(rw, v128.load(oRelevance + i)));
+    let score = oScores;
+    for (let a = 0; a < agents; a++) {
+      const coef = f32x4.splat(load<f32>(oWeights + (<usize>a << 2)) * load<f32>(oConfidence + (<usize>a << 2)));
+      for (let i: usize = 0; i < rowBytes; i += 16) {
+        v128.store(oQuality + i, f32x4.add(v128.load(oQuality + i), f32x4.mul(coef, v128.load(score + i))));
       }
+      score += rowBytes;
+    }
+    for (let i: usize = 0; i < rowBytes; i += 16) {
       const value = f32x4.mul(v128.load(oBid + i), v128.load(oPResponse + i));
-      v128.store(oQuality + i, q);
       v128.store(oValue + i, value);
-      v128.store(oRank + i, f32x4.mul(value, q));
+      v128.store(oRank + i, f32x4.mul(value, v128.load(oQuality + i)));
     }
   } else {
-    for (let i: usize = 0; i < rowBytes; i += 4) {
-      let q = relevanceWeight * load<f32>(oRelevance + i);
-      let score = oScores + i;
-      for (let a = 0; a < agents; a++) {
-        const coef = load<f32>(oWeights + (<usize>a << 2)) * load<f32>(oConfidence + (<usize>a << 2));
-        q += coef * load<f32>(score);
-        score += rowBytes;
+    for (let i: usize = 0; i < rowBytes; i += 4) store<f32>(oQuality + i, relevanceWeight * load<f32>(oRelevance + i));
+    let score = oScores;
+    for (let a = 0; a < agents; a++) {
+      const coef = load<f32>(oWeights + (<usize>a << 2)) * load<f32>(oConfidence + (<usize>a << 2));
+      for (let i: usize = 0; i < rowBytes; i += 4) {
+        store<f32>(oQuality + i, load<f32>(oQuality + i) + coef * load<f32>(score + i));
       }
+      score += rowBytes;
+    }
+    for (let i: usize = 0; i < rowBytes; i += 4) {
       const value = load<f32>(oBid + i) * load<f32>(oPResponse + i);
-      store<f32>(oQuality + i, q);
       store<f32>(oValue + i, value);
-      store<f32>(oRank + i, value * q);
+      store<f32>(oRank + i, value * load<f32>(oQuality + i));
     }
   }
 }
 
-/** Writes eligible candidate indices into the heap region; records eligible and vetoed counts in the header. */
+/**
+ * Writes eligible candidate indices, ascending, into the order region; records eligible and vetoed counts
+ * in the header. Tests are written as positive comparisons so that NaN anywhere makes a candidate ineligible.
+ */
 function collectEligible(candidates: i32, reservePrice: f32, maxDurationMs: i32): i32 {
   let eligible = 0;
   let vetoed = 0;
-  for (let c = 0; c < candidates; c++) {
+  let c = 0;
+  if (ASC_FEATURE_SIMD) {
+    const zero = f32x4.splat(0);
+    const reserve = f32x4.splat(reservePrice);
+    const maxDuration = i32x4.splat(maxDurationMs);
+    for (; c + 3 < candidates; c += 4) {
+      const at = <usize>c << 2;
+      const veto = i32x4.ne(v128.load(oVeto + at), i32x4.splat(0));
+      vetoed += popcnt<i32>(i32x4.bitmask(veto));
+      let ok = v128.andnot(f32x4.gt(v128.load(oQuality + at), zero), veto);
+      ok = v128.and(ok, f32x4.ge(v128.load(oValue + at), reserve));
+      ok = v128.and(ok, f32x4.gt(v128.load(oRank + at), zero));
+      ok = v128.and(ok, i32x4.le_s(v128.load(oDuration + at), maxDuration));
+      let lanes = i32x4.bitmask(ok);
+      while (lanes != 0) {
+        store<i32>(oOrder + (<usize>eligible << 2), c + ctz<i32>(lanes));
+        eligible++;
+        lanes &= lanes - 1;
+      }
+    }
+  }
+  for (; c < candidates; c++) {
     const at = <usize>c << 2;
     if (load<u32>(oVeto + at) != 0) {
       vetoed++;
       continue;
     }
-    // Written as positive tests so that NaN anywhere makes a candidate ineligible.
     if (
       load<f32>(oQuality + at) > 0 &&
       load<f32>(oValue + at) >= reservePrice &&
       load<f32>(oRank + at) > 0 &&
       load<i32>(oDuration + at) <= maxDurationMs
     ) {
-      store<i32>(oHeap + (<usize>eligible << 2), c);
+      store<i32>(oOrder + (<usize>eligible << 2), c);
       eligible++;
     }
   }
@@ -357,19 +404,7 @@ function rankOf(c: i32): f32 {
   return load<f32>(oRank + (<usize>c << 2));
 }
 
-// @ts-ignore: decorator
-@inline
-function heapAt(i: i32): i32 {
-  return load<i32>(oHeap + (<usize>i << 2));
-}
-
-// @ts-ignore: decorator
-@inline
-function heapSet(i: i32, c: i32): void {
-  store<i32>(oHeap + (<usize>i << 2), c);
-}
-
-/** The global order: rank descending, ties by lower candidate index. A strict total order, so pops are deterministic. */
+/** The global order: rank descending, ties by lower candidate index. A strict total order. */
 // @ts-ignore: decorator
 @inline
 function before(x: i32, y: i32): bool {
@@ -378,81 +413,150 @@ function before(x: i32, y: i32): bool {
   return rx > ry || (rx == ry && x < y);
 }
 
-function siftDown(start: i32, size: i32): void {
+// @ts-ignore: decorator
+@inline
+function get(base: usize, i: i32): i32 {
+  return load<i32>(base + (<usize>i << 2));
+}
+
+// @ts-ignore: decorator
+@inline
+function set(base: usize, i: i32, c: i32): void {
+  store<i32>(base + (<usize>i << 2), c);
+}
+
+/** Heap at `base` whose root comes first (bestFirst) or last in the global order. */
+function siftDown(base: usize, start: i32, size: i32, bestFirst: bool): void {
   let i = start;
-  const item = heapAt(i);
+  const item = get(base, i);
   for (;;) {
     let child = 2 * i + 1;
     if (child >= size) break;
-    let best = heapAt(child);
+    let pick = get(base, child);
     if (child + 1 < size) {
-      const right = heapAt(child + 1);
-      if (before(right, best)) {
+      const right = get(base, child + 1);
+      if (bestFirst ? before(right, pick) : before(pick, right)) {
         child++;
-        best = right;
+        pick = right;
       }
     }
-    if (!before(best, item)) break;
-    heapSet(i, best);
+    if (bestFirst ? !before(pick, item) : !before(item, pick)) break;
+    set(base, i, pick);
     i = child;
   }
-  heapSet(i, item);
+  set(base, i, item);
 }
 
-function heapify(size: i32): void {
-  for (let i = (size >> 1) - 1; i >= 0; i--) siftDown(i, size);
+/** The best m eligible candidates, sorted in the global order, into the top region (eligible list untouched). */
+function selectTop(eligible: i32, m: i32): void {
+  // A heap of the m best so far with the worst at the root: most candidates lose to the root at once.
+  for (let i = 0; i < m; i++) set(oTop, i, get(oOrder, i));
+  for (let i = (m >> 1) - 1; i >= 0; i--) siftDown(oTop, i, m, false);
+  // Candidates arrive in ascending index, so one with the root's rank has a higher index and loses the tie:
+  // beating the root is just a higher rank.
+  let worstRank = rankOf(get(oTop, 0));
+  for (let i = m; i < eligible; i++) {
+    const c = get(oOrder, i);
+    if (rankOf(c) > worstRank) {
+      set(oTop, 0, c);
+      siftDown(oTop, 0, m, false);
+      worstRank = rankOf(get(oTop, 0));
+    }
+  }
+  // Heapsort: moving the worst to the end each time leaves the best first.
+  for (let end = m - 1; end > 0; end--) {
+    const worst = get(oTop, 0);
+    set(oTop, 0, get(oTop, end));
+    set(oTop, end, worst);
+    siftDown(oTop, 0, end, false);
+  }
+}
+
+/** Cursor over the global order: the sorted top first, then (only if needed) pops of a heap over all. */
+let cursorPosition: i32 = 0;
+let cursorTop: i32 = 0;
+let cursorEligible: i32 = 0;
+let cursorHeapSize: i32 = -1;
+
+function nextInOrder(): i32 {
+  const position = cursorPosition;
+  if (position >= cursorEligible) return -1;
+  cursorPosition = position + 1;
+  if (position < cursorTop) return get(oTop, position);
+  if (cursorHeapSize < 0) {
+    // Rare: the walk went past the selected top. Order everything; skip what the top already gave.
+    cursorHeapSize = cursorEligible;
+    for (let i = (cursorHeapSize >> 1) - 1; i >= 0; i--) siftDown(oOrder, i, cursorHeapSize, true);
+    for (let i = 0; i < cursorTop; i++) popHeap();
+  }
+  return popHeap();
+}
+
+function popHeap(): i32 {
+  const best = get(oOrder, 0);
+  cursorHeapSize--;
+  if (cursorHeapSize > 0) {
+    set(oOrder, 0, get(oOrder, cursorHeapSize));
+    siftDown(oOrder, 0, cursorHeapSize, true);
+  }
+  return best;
 }
 
 /**
- * Walks the global order lazily (heap pops) and takes candidates that fit the remaining duration and share
- * neither advertiser nor category with the pod. Prices use the next candidate in the global order.
+ * Walks the global order and takes candidates that fit the remaining duration and share neither advertiser
+ * nor category with the pod. Prices use the next candidate in the global order, taken or not.
  */
 function assemblePod(eligible: i32, maxAds: i32, maxDurationMs: i32, reservePrice: f32, firstPrice: bool): i32 {
-  let size = eligible;
+  if (maxAds == 0 || eligible == 0) return 0;
+  const m = min(eligible, 2 * maxAds + 8);
+  selectTop(eligible, m);
+  cursorPosition = 0;
+  cursorTop = m;
+  cursorEligible = eligible;
+  cursorHeapSize = -1;
+
   let count = 0;
   let used: i32 = 0;
-  while (count < maxAds && size > 0) {
-    const c = heapAt(0);
-    size--;
-    if (size > 0) {
-      heapSet(0, heapAt(size));
-      siftDown(0, size);
-    }
+  let c = nextInOrder();
+  while (c >= 0 && count < maxAds) {
+    const next = nextInOrder();
     const at = <usize>c << 2;
     const duration = load<i32>(oDuration + at);
-    if (duration > maxDurationMs - used) continue;
-    const advertiser = load<i32>(oAdvertiser + at);
-    const category = load<i32>(oCategory + at);
-    let clash = false;
-    for (let t = 0; t < count; t++) {
-      const other = <usize>load<i32>(oOutIndex + (<usize>t << 2)) << 2;
-      if (load<i32>(oAdvertiser + other) == advertiser || load<i32>(oCategory + other) == category) {
-        clash = true;
-        break;
+    let fits = duration <= maxDurationMs - used;
+    if (fits) {
+      const advertiser = load<i32>(oAdvertiser + at);
+      const category = load<i32>(oCategory + at);
+      for (let t = 0; t < count; t++) {
+        const other = <usize>get(oOutIndex, t) << 2;
+        if (load<i32>(oAdvertiser + other) == advertiser || load<i32>(oCategory + other) == category) {
+          fits = false;
+          break;
+        }
       }
     }
-    if (clash) continue;
-
-    const quality = load<f32>(oQuality + at);
-    const value = load<f32>(oValue + at);
-    let price: f32;
-    if (firstPrice) {
-      price = value;
-    } else if (size == 0) {
-      price = reservePrice;
-    } else {
-      price = rankOf(heapAt(0)) / quality;
-      if (price < reservePrice) price = reservePrice;
-      if (price > value) price = value;
+    if (fits) {
+      const quality = load<f32>(oQuality + at);
+      const value = load<f32>(oValue + at);
+      let price: f32;
+      if (firstPrice) {
+        price = value;
+      } else if (next < 0) {
+        price = reservePrice;
+      } else {
+        price = rankOf(next) / quality;
+        if (price < reservePrice) price = reservePrice;
+        if (price > value) price = value;
+      }
+      const out = <usize>count << 2;
+      store<i32>(oOutIndex + out, c);
+      store<f32>(oOutPrice + out, price);
+      store<f32>(oOutRank + out, load<f32>(oRank + at));
+      store<f32>(oOutQuality + out, quality);
+      store<f32>(oOutRelevance + out, load<f32>(oRelevance + at));
+      used += duration;
+      count++;
     }
-    const out = <usize>count << 2;
-    store<i32>(oOutIndex + out, c);
-    store<f32>(oOutPrice + out, price);
-    store<f32>(oOutRank + out, load<f32>(oRank + at));
-    store<f32>(oOutQuality + out, quality);
-    store<f32>(oOutRelevance + out, load<f32>(oRelevance + at));
-    used += duration;
-    count++;
+    c = next;
   }
   return count;
 }

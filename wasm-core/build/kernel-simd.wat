@@ -1,8 +1,11 @@
 (module
- (type $0 (func (param i32 i32)))
- (type $1 (func (param i32) (result i32)))
- (type $2 (func (param i32 i32 i32 f32 f32 i32 i32 i32) (result i32)))
- (type $3 (func (param i32 i32 i32) (result i32)))
+ (type $0 (func (result i32)))
+ (type $1 (func (param i32 i32 i32 i32)))
+ (type $2 (func (param i32) (result i32)))
+ (type $3 (func (param i32 i32 i32 f32 f32 i32 i32 i32) (result i32)))
+ (type $4 (func (param i32 i32 i32) (result i32)))
+ (type $5 (func (param i32 i32)))
+ (type $6 (func (param i32 i32 i32 f32 i32) (result i32)))
  (global $assembly/kernel/ABI_VERSION i32 (i32.const 1))
  (global $assembly/kernel/KERNEL_SIMD i32 (i32.const 1))
  (global $assembly/kernel/MAX_ADS i32 (i32.const 16))
@@ -25,7 +28,8 @@
  (global $assembly/kernel/oQuality (mut i32) (i32.const 0))
  (global $assembly/kernel/oValue (mut i32) (i32.const 0))
  (global $assembly/kernel/oRank (mut i32) (i32.const 0))
- (global $assembly/kernel/oHeap (mut i32) (i32.const 0))
+ (global $assembly/kernel/oOrder (mut i32) (i32.const 0))
+ (global $assembly/kernel/oTop (mut i32) (i32.const 0))
  (global $assembly/kernel/oOutHeader (mut i32) (i32.const 0))
  (global $assembly/kernel/oOutIndex (mut i32) (i32.const 0))
  (global $assembly/kernel/oOutPrice (mut i32) (i32.const 0))
@@ -34,6 +38,10 @@
  (global $assembly/kernel/oOutRelevance (mut i32) (i32.const 0))
  (global $assembly/kernel/oOutContribution (mut i32) (i32.const 0))
  (global $assembly/kernel/oEnd (mut i32) (i32.const 0))
+ (global $assembly/kernel/cursorPosition (mut i32) (i32.const 0))
+ (global $assembly/kernel/cursorTop (mut i32) (i32.const 0))
+ (global $assembly/kernel/cursorEligible (mut i32) (i32.const 0))
+ (global $assembly/kernel/cursorHeapSize (mut i32) (i32.const -1))
  (memory $0 0)
  (export "ABI_VERSION" (global $assembly/kernel/ABI_VERSION))
  (export "KERNEL_SIMD" (global $assembly/kernel/KERNEL_SIMD))
@@ -42,128 +50,284 @@
  (export "regionOffset" (func $assembly/kernel/regionOffset))
  (export "decide" (func $assembly/kernel/decide))
  (export "memory" (memory $0))
- (func $assembly/kernel/siftDown (param $0 i32) (param $1 i32)
-  (local $2 i32)
-  (local $3 i32)
+ (func $assembly/kernel/siftDown (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32)
   (local $4 i32)
-  (local $5 f32)
+  (local $5 i32)
   (local $6 i32)
-  (local $7 i32)
-  (local $8 f32)
-  global.get $assembly/kernel/oHeap
+  (local $7 f32)
+  (local $8 i32)
+  (local $9 f32)
   local.get $0
+  local.get $1
   i32.const 2
   i32.shl
   i32.add
   i32.load
-  local.set $7
+  local.set $8
   loop $for-loop|0
    block $for-break0
-    local.get $0
+    local.get $1
     i32.const 1
     i32.shl
     i32.const 1
     i32.add
-    local.tee $2
-    local.get $1
+    local.tee $4
+    local.get $2
     i32.ge_s
     br_if $for-break0
-    global.get $assembly/kernel/oHeap
-    local.get $2
+    local.get $0
+    local.get $4
     i32.const 2
     i32.shl
     i32.add
     i32.load
-    local.set $3
-    local.get $2
+    local.set $5
+    local.get $4
     i32.const 1
     i32.add
     local.tee $6
-    local.tee $4
-    local.get $1
+    local.get $2
     i32.lt_s
     if
-     global.get $assembly/kernel/oRank
-     global.get $assembly/kernel/oHeap
-     local.get $4
+     local.get $0
+     local.get $6
      i32.const 2
      i32.shl
      i32.add
      i32.load
-     local.tee $4
-     i32.const 2
-     i32.shl
-     i32.add
-     f32.load
-     local.set $5
+     local.set $6
      local.get $3
-     local.get $4
-     i32.gt_s
-     global.get $assembly/kernel/oRank
-     local.get $3
-     i32.const 2
-     i32.shl
-     i32.add
-     f32.load
-     local.tee $8
-     local.get $5
-     f32.eq
-     i32.and
-     local.get $5
-     local.get $8
-     f32.gt
-     i32.or
-     if
-      local.get $4
-      local.set $3
+     if (result i32)
+      local.get $5
       local.get $6
-      local.set $2
+      i32.gt_s
+      global.get $assembly/kernel/oRank
+      local.get $6
+      i32.const 2
+      i32.shl
+      i32.add
+      f32.load
+      local.tee $7
+      global.get $assembly/kernel/oRank
+      local.get $5
+      i32.const 2
+      i32.shl
+      i32.add
+      f32.load
+      local.tee $9
+      f32.eq
+      i32.and
+      local.get $7
+      local.get $9
+      f32.gt
+      i32.or
+     else
+      local.get $5
+      local.get $6
+      i32.lt_s
+      global.get $assembly/kernel/oRank
+      local.get $5
+      i32.const 2
+      i32.shl
+      i32.add
+      f32.load
+      local.tee $7
+      global.get $assembly/kernel/oRank
+      local.get $6
+      i32.const 2
+      i32.shl
+      i32.add
+      f32.load
+      local.tee $9
+      f32.eq
+      i32.and
+      local.get $7
+      local.get $9
+      f32.gt
+      i32.or
+     end
+     if
+      local.get $6
+      local.set $5
+      local.get $4
+      i32.const 1
+      i32.add
+      local.set $4
      end
     end
     local.get $3
-    local.get $7
-    i32.lt_s
-    global.get $assembly/kernel/oRank
-    local.get $3
-    i32.const 2
-    i32.shl
-    i32.add
-    f32.load
-    local.tee $5
-    global.get $assembly/kernel/oRank
-    local.get $7
-    i32.const 2
-    i32.shl
-    i32.add
-    f32.load
-    local.tee $8
-    f32.eq
-    i32.and
-    local.get $5
-    local.get $8
-    f32.gt
-    i32.or
+    if (result i32)
+     local.get $5
+     local.get $8
+     i32.lt_s
+     global.get $assembly/kernel/oRank
+     local.get $5
+     i32.const 2
+     i32.shl
+     i32.add
+     f32.load
+     local.tee $7
+     global.get $assembly/kernel/oRank
+     local.get $8
+     i32.const 2
+     i32.shl
+     i32.add
+     f32.load
+     local.tee $9
+     f32.eq
+     i32.and
+     local.get $7
+     local.get $9
+     f32.gt
+     i32.or
+    else
+     local.get $5
+     local.get $8
+     i32.gt_s
+     global.get $assembly/kernel/oRank
+     local.get $8
+     i32.const 2
+     i32.shl
+     i32.add
+     f32.load
+     local.tee $7
+     global.get $assembly/kernel/oRank
+     local.get $5
+     i32.const 2
+     i32.shl
+     i32.add
+     f32.load
+     local.tee $9
+     f32.eq
+     i32.and
+     local.get $7
+     local.get $9
+     f32.gt
+     i32.or
+    end
     i32.eqz
     br_if $for-break0
-    global.get $assembly/kernel/oHeap
     local.get $0
+    local.get $1
     i32.const 2
     i32.shl
     i32.add
-    local.get $3
+    local.get $5
     i32.store
-    local.get $2
-    local.set $0
+    local.get $4
+    local.set $1
     br $for-loop|0
    end
   end
-  global.get $assembly/kernel/oHeap
   local.get $0
+  local.get $1
   i32.const 2
   i32.shl
   i32.add
-  local.get $7
+  local.get $8
   i32.store
+ )
+ (func $assembly/kernel/popHeap (result i32)
+  (local $0 i32)
+  (local $1 i32)
+  global.get $assembly/kernel/oOrder
+  local.tee $0
+  i32.load
+  global.get $assembly/kernel/cursorHeapSize
+  i32.const 1
+  i32.sub
+  global.set $assembly/kernel/cursorHeapSize
+  global.get $assembly/kernel/cursorHeapSize
+  i32.const 0
+  i32.gt_s
+  if
+   local.get $0
+   global.get $assembly/kernel/oOrder
+   global.get $assembly/kernel/cursorHeapSize
+   i32.const 2
+   i32.shl
+   i32.add
+   i32.load
+   i32.store
+   global.get $assembly/kernel/oOrder
+   i32.const 0
+   global.get $assembly/kernel/cursorHeapSize
+   i32.const 1
+   call $assembly/kernel/siftDown
+  end
+ )
+ (func $assembly/kernel/nextInOrder (result i32)
+  (local $0 i32)
+  (local $1 i32)
+  global.get $assembly/kernel/cursorPosition
+  local.tee $0
+  global.get $assembly/kernel/cursorEligible
+  i32.ge_s
+  if
+   i32.const -1
+   return
+  end
+  local.get $0
+  i32.const 1
+  i32.add
+  global.set $assembly/kernel/cursorPosition
+  local.get $0
+  global.get $assembly/kernel/cursorTop
+  i32.lt_s
+  if
+   global.get $assembly/kernel/oTop
+   local.get $0
+   i32.const 2
+   i32.shl
+   i32.add
+   i32.load
+   return
+  end
+  global.get $assembly/kernel/cursorHeapSize
+  i32.const 0
+  i32.lt_s
+  if
+   global.get $assembly/kernel/cursorEligible
+   global.set $assembly/kernel/cursorHeapSize
+   global.get $assembly/kernel/cursorHeapSize
+   i32.const 1
+   i32.shr_s
+   i32.const 1
+   i32.sub
+   local.set $0
+   loop $for-loop|0
+    local.get $0
+    i32.const 0
+    i32.ge_s
+    if
+     global.get $assembly/kernel/oOrder
+     local.get $0
+     global.get $assembly/kernel/cursorHeapSize
+     i32.const 1
+     call $assembly/kernel/siftDown
+     local.get $0
+     i32.const 1
+     i32.sub
+     local.set $0
+     br $for-loop|0
+    end
+   end
+   loop $for-loop|1
+    local.get $1
+    global.get $assembly/kernel/cursorTop
+    i32.lt_s
+    if
+     call $assembly/kernel/popHeap
+     drop
+     local.get $1
+     i32.const 1
+     i32.add
+     local.set $1
+     br $for-loop|1
+    end
+   end
+  end
+  call $assembly/kernel/popHeap
  )
  (func $assembly/kernel/regionOffset (param $0 i32) (result i32)
   global.get $assembly/kernel/configured
@@ -172,80 +336,84 @@
    i32.const -1
    return
   end
-  block $case24|0
-   block $case23|0
-    block $case22|0
-     block $case21|0
-      block $case20|0
-       block $case19|0
-        block $case18|0
-         block $case17|0
-          block $case16|0
-           block $case15|0
-            block $case14|0
-             block $case13|0
-              block $case12|0
-               block $case11|0
-                block $case10|0
-                 block $case9|0
-                  block $case8|0
-                   block $case7|0
-                    block $case6|0
-                     block $case5|0
-                      block $case4|0
-                       block $case3|0
-                        block $case2|0
-                         block $case1|0
-                          block $case0|0
-                           local.get $0
-                           br_table $case0|0 $case1|0 $case2|0 $case3|0 $case4|0 $case5|0 $case6|0 $case7|0 $case8|0 $case9|0 $case10|0 $case11|0 $case12|0 $case13|0 $case14|0 $case15|0 $case16|0 $case17|0 $case18|0 $case19|0 $case20|0 $case21|0 $case22|0 $case23|0 $case24|0
+  block $case25|0
+   block $case24|0
+    block $case23|0
+     block $case22|0
+      block $case21|0
+       block $case20|0
+        block $case19|0
+         block $case18|0
+          block $case17|0
+           block $case16|0
+            block $case15|0
+             block $case14|0
+              block $case13|0
+               block $case12|0
+                block $case11|0
+                 block $case10|0
+                  block $case9|0
+                   block $case8|0
+                    block $case7|0
+                     block $case6|0
+                      block $case5|0
+                       block $case4|0
+                        block $case3|0
+                         block $case2|0
+                          block $case1|0
+                           block $case0|0
+                            local.get $0
+                            br_table $case0|0 $case1|0 $case2|0 $case3|0 $case4|0 $case5|0 $case6|0 $case7|0 $case8|0 $case9|0 $case10|0 $case11|0 $case12|0 $case13|0 $case14|0 $case15|0 $case16|0 $case17|0 $case18|0 $case19|0 $case20|0 $case21|0 $case22|0 $case23|0 $case24|0 $case25|0
+                           end
+                           global.get $assembly/kernel/oEmbeddings
+                           return
                           end
-                          global.get $assembly/kernel/oEmbeddings
+                          global.get $assembly/kernel/oDuration
                           return
                          end
-                         global.get $assembly/kernel/oDuration
+                         global.get $assembly/kernel/oAdvertiser
                          return
                         end
-                        global.get $assembly/kernel/oAdvertiser
+                        global.get $assembly/kernel/oCategory
                         return
                        end
-                       global.get $assembly/kernel/oCategory
+                       global.get $assembly/kernel/oIntent
                        return
                       end
-                      global.get $assembly/kernel/oIntent
+                      global.get $assembly/kernel/oWeights
                       return
                      end
-                     global.get $assembly/kernel/oWeights
+                     global.get $assembly/kernel/oConfidence
                      return
                     end
-                    global.get $assembly/kernel/oConfidence
+                    global.get $assembly/kernel/oScores
                     return
                    end
-                   global.get $assembly/kernel/oScores
+                   global.get $assembly/kernel/oVeto
                    return
                   end
-                  global.get $assembly/kernel/oVeto
+                  global.get $assembly/kernel/oBid
                   return
                  end
-                 global.get $assembly/kernel/oBid
+                 global.get $assembly/kernel/oPResponse
                  return
                 end
-                global.get $assembly/kernel/oPResponse
+                global.get $assembly/kernel/oRelevance
                 return
                end
-               global.get $assembly/kernel/oRelevance
+               global.get $assembly/kernel/oQuality
                return
               end
-              global.get $assembly/kernel/oQuality
+              global.get $assembly/kernel/oValue
               return
              end
-             global.get $assembly/kernel/oValue
+             global.get $assembly/kernel/oRank
              return
             end
-            global.get $assembly/kernel/oRank
+            global.get $assembly/kernel/oOrder
             return
            end
-           global.get $assembly/kernel/oHeap
+           global.get $assembly/kernel/oTop
            return
           end
           global.get $assembly/kernel/oOutHeader
@@ -276,21 +444,14 @@
  )
  (func $assembly/kernel/decide (param $0 i32) (param $1 i32) (param $2 i32) (param $3 f32) (param $4 f32) (param $5 i32) (param $6 i32) (param $7 i32) (result i32)
   (local $8 i32)
-  (local $9 f32)
-  (local $10 f32)
+  (local $9 i32)
+  (local $10 i32)
   (local $11 v128)
   (local $12 i32)
   (local $13 i32)
-  (local $14 v128)
-  (local $15 i32)
-  (local $16 f32)
-  (local $17 i32)
-  (local $18 i32)
-  (local $19 v128)
-  (local $20 i32)
-  (local $21 i32)
-  (local $22 i32)
-  (local $23 i32)
+  (local $14 i32)
+  (local $15 v128)
+  (local $16 v128)
   global.get $assembly/kernel/configured
   i32.eqz
   if
@@ -363,278 +524,248 @@
    i32.const -4
    return
   end
+  local.get $0
   local.get $1
   i32.const 3
   i32.add
   i32.const -4
   i32.and
-  i32.const 2
-  i32.shl
-  local.set $12
-  global.get $assembly/kernel/oEmbeddings
-  local.set $13
-  loop $for-loop|0
-   local.get $8
-   i32.const 1
-   i32.add
-   local.get $0
-   i32.lt_s
-   if
-    v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
-    local.set $11
-    v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
-    local.set $14
-    local.get $12
-    local.get $13
-    i32.add
-    local.set $17
-    i32.const 0
-    local.set $1
-    loop $for-loop|1
-     local.get $1
-     local.get $12
-     i32.lt_u
-     if
-      local.get $11
-      global.get $assembly/kernel/oIntent
-      local.get $1
-      i32.add
-      v128.load
-      local.tee $19
-      local.get $1
-      local.get $13
-      i32.add
-      v128.load
-      f32x4.mul
-      f32x4.add
-      local.set $11
-      local.get $14
-      local.get $19
-      local.get $1
-      local.get $17
-      i32.add
-      v128.load
-      f32x4.mul
-      f32x4.add
-      local.set $14
-      local.get $1
-      i32.const 16
-      i32.add
-      local.set $1
-      br $for-loop|1
-     end
-    end
-    global.get $assembly/kernel/oRelevance
-    local.get $8
-    i32.const 2
-    i32.shl
-    i32.add
-    local.get $11
-    f32x4.extract_lane 0
-    local.get $11
-    f32x4.extract_lane 1
-    f32.add
-    local.get $11
-    f32x4.extract_lane 2
-    local.get $11
-    f32x4.extract_lane 3
-    f32.add
-    f32.add
-    f32.store
-    global.get $assembly/kernel/oRelevance
-    local.get $8
-    i32.const 1
-    i32.add
-    i32.const 2
-    i32.shl
-    i32.add
-    local.get $14
-    f32x4.extract_lane 0
-    local.get $14
-    f32x4.extract_lane 1
-    f32.add
-    local.get $14
-    f32x4.extract_lane 2
-    local.get $14
-    f32x4.extract_lane 3
-    f32.add
-    f32.add
-    f32.store
-    local.get $12
-    local.get $17
-    i32.add
-    local.set $13
-    local.get $8
-    i32.const 2
-    i32.add
-    local.set $8
-    br $for-loop|0
-   end
-  end
-  local.get $0
-  local.get $8
-  i32.gt_s
-  if
-   v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
-   local.set $11
-   i32.const 0
-   local.set $1
-   loop $for-loop|2
-    local.get $1
-    local.get $12
-    i32.lt_u
-    if
-     local.get $11
-     global.get $assembly/kernel/oIntent
-     local.get $1
-     i32.add
-     v128.load
-     local.get $1
-     local.get $13
-     i32.add
-     v128.load
-     f32x4.mul
-     f32x4.add
-     local.set $11
-     local.get $1
-     i32.const 16
-     i32.add
-     local.set $1
-     br $for-loop|2
-    end
-   end
-   global.get $assembly/kernel/oRelevance
-   local.get $8
-   i32.const 2
-   i32.shl
-   i32.add
-   local.get $11
-   f32x4.extract_lane 0
-   local.get $11
-   f32x4.extract_lane 1
-   f32.add
-   local.get $11
-   f32x4.extract_lane 2
-   local.get $11
-   f32x4.extract_lane 3
-   f32.add
-   f32.add
-   f32.store
-  end
+  call $assembly/kernel/computeRelevance
   local.get $0
   i32.const 3
   i32.add
   i32.const -4
   i32.and
-  local.tee $20
+  local.tee $12
   i32.const 2
   i32.shl
-  local.set $13
+  local.set $14
   local.get $3
   f32x4.splat
-  local.set $14
-  i32.const 0
-  local.set $1
-  loop $for-loop|00
-   local.get $1
-   local.get $13
+  local.set $11
+  loop $for-loop|0
+   local.get $9
+   local.get $14
    i32.lt_u
    if
-    local.get $14
+    global.get $assembly/kernel/oQuality
+    local.get $9
+    i32.add
+    local.get $11
     global.get $assembly/kernel/oRelevance
-    local.get $1
+    local.get $9
     i32.add
     v128.load
     f32x4.mul
-    local.set $11
-    global.get $assembly/kernel/oScores
-    local.get $1
+    v128.store
+    local.get $9
+    i32.const 16
     i32.add
-    local.set $12
+    local.set $9
+    br $for-loop|0
+   end
+  end
+  global.get $assembly/kernel/oScores
+  local.set $1
+  loop $for-loop|1
+   local.get $2
+   local.get $8
+   i32.gt_s
+   if
+    local.get $8
+    i32.const 2
+    i32.shl
+    local.tee $9
+    global.get $assembly/kernel/oWeights
+    i32.add
+    f32.load
+    global.get $assembly/kernel/oConfidence
+    local.get $9
+    i32.add
+    f32.load
+    f32.mul
+    f32x4.splat
+    local.set $11
     i32.const 0
-    local.set $8
-    loop $for-loop|11
-     local.get $2
-     local.get $8
-     i32.gt_s
+    local.set $9
+    loop $for-loop|2
+     local.get $9
+     local.get $14
+     i32.lt_u
      if
+      global.get $assembly/kernel/oQuality
+      local.get $9
+      i32.add
+      local.tee $13
+      local.get $13
+      v128.load
       local.get $11
-      local.get $8
-      i32.const 2
-      i32.shl
-      local.tee $17
-      global.get $assembly/kernel/oWeights
+      local.get $1
+      local.get $9
       i32.add
-      f32.load
-      global.get $assembly/kernel/oConfidence
-      local.get $17
-      i32.add
-      f32.load
-      f32.mul
-      f32x4.splat
-      local.get $12
       v128.load
       f32x4.mul
       f32x4.add
-      local.set $11
-      local.get $12
-      local.get $13
+      v128.store
+      local.get $9
+      i32.const 16
       i32.add
-      local.set $12
-      local.get $8
-      i32.const 1
-      i32.add
-      local.set $8
-      br $for-loop|11
+      local.set $9
+      br $for-loop|2
      end
     end
-    global.get $assembly/kernel/oBid
     local.get $1
+    local.get $14
+    i32.add
+    local.set $1
+    local.get $8
+    i32.const 1
+    i32.add
+    local.set $8
+    br $for-loop|1
+   end
+  end
+  i32.const 0
+  local.set $9
+  loop $for-loop|3
+   local.get $9
+   local.get $14
+   i32.lt_u
+   if
+    global.get $assembly/kernel/oValue
+    local.get $9
+    i32.add
+    global.get $assembly/kernel/oBid
+    local.get $9
     i32.add
     v128.load
     global.get $assembly/kernel/oPResponse
-    local.get $1
+    local.get $9
     i32.add
     v128.load
     f32x4.mul
-    local.set $19
-    global.get $assembly/kernel/oQuality
-    local.get $1
-    i32.add
-    local.get $11
-    v128.store
-    global.get $assembly/kernel/oValue
-    local.get $1
-    i32.add
-    local.get $19
+    local.tee $11
     v128.store
     global.get $assembly/kernel/oRank
-    local.get $1
+    local.get $9
     i32.add
-    local.get $19
     local.get $11
+    global.get $assembly/kernel/oQuality
+    local.get $9
+    i32.add
+    v128.load
     f32x4.mul
     v128.store
-    local.get $1
+    local.get $9
     i32.const 16
     i32.add
-    local.set $1
-    br $for-loop|00
+    local.set $9
+    br $for-loop|3
    end
   end
   i32.const 0
   local.set $8
   i32.const 0
-  local.set $13
-  i32.const 0
-  local.set $12
-  loop $for-loop|02
+  local.set $9
+  local.get $4
+  f32x4.splat
+  local.set $16
+  local.get $7
+  i32x4.splat
+  local.set $11
+  loop $for-loop|00
+   local.get $9
+   i32.const 3
+   i32.add
    local.get $0
-   local.get $12
+   i32.lt_s
+   if
+    local.get $10
+    local.get $9
+    i32.const 2
+    i32.shl
+    local.tee $1
+    global.get $assembly/kernel/oVeto
+    i32.add
+    v128.load
+    v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+    i32x4.ne
+    local.tee $15
+    i32x4.bitmask
+    i32.popcnt
+    i32.add
+    local.set $10
+    global.get $assembly/kernel/oQuality
+    local.get $1
+    i32.add
+    v128.load
+    v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+    f32x4.gt
+    local.get $15
+    v128.andnot
+    global.get $assembly/kernel/oValue
+    local.get $1
+    i32.add
+    v128.load
+    local.get $16
+    f32x4.ge
+    v128.and
+    global.get $assembly/kernel/oRank
+    local.get $1
+    i32.add
+    v128.load
+    v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+    f32x4.gt
+    v128.and
+    global.get $assembly/kernel/oDuration
+    local.get $1
+    i32.add
+    v128.load
+    local.get $11
+    i32x4.le_s
+    v128.and
+    i32x4.bitmask
+    local.set $1
+    loop $while-continue|1
+     local.get $1
+     if
+      global.get $assembly/kernel/oOrder
+      local.get $8
+      i32.const 2
+      i32.shl
+      i32.add
+      local.get $9
+      local.get $1
+      i32.ctz
+      i32.add
+      i32.store
+      local.get $8
+      i32.const 1
+      i32.add
+      local.set $8
+      local.get $1
+      local.get $1
+      i32.const 1
+      i32.sub
+      i32.and
+      local.set $1
+      br $while-continue|1
+     end
+    end
+    local.get $9
+    i32.const 4
+    i32.add
+    local.set $9
+    br $for-loop|00
+   end
+  end
+  loop $for-loop|21
+   local.get $0
+   local.get $9
    i32.gt_s
    if
-    block $for-continue|0
-     local.get $12
+    block $for-continue|2
+     local.get $9
      i32.const 2
      i32.shl
      local.tee $1
@@ -642,11 +773,11 @@
      i32.add
      i32.load
      if
-      local.get $13
+      local.get $10
       i32.const 1
       i32.add
-      local.set $13
-      br $for-continue|0
+      local.set $10
+      br $for-continue|2
      end
      global.get $assembly/kernel/oQuality
      local.get $1
@@ -685,12 +816,12 @@
       i32.const 0
      end
      if
-      global.get $assembly/kernel/oHeap
+      global.get $assembly/kernel/oOrder
       local.get $8
       i32.const 2
       i32.shl
       i32.add
-      local.get $12
+      local.get $9
       i32.store
       local.get $8
       i32.const 1
@@ -698,254 +829,42 @@
       local.set $8
      end
     end
-    local.get $12
+    local.get $9
     i32.const 1
     i32.add
-    local.set $12
-    br $for-loop|02
+    local.set $9
+    br $for-loop|21
    end
   end
   global.get $assembly/kernel/oOutHeader
   local.get $8
   i32.store offset=4
   global.get $assembly/kernel/oOutHeader
-  local.get $13
+  local.get $10
   i32.store offset=8
   local.get $8
-  local.tee $1
-  i32.const 1
-  i32.shr_s
-  i32.const 1
-  i32.sub
-  local.set $0
-  loop $for-loop|03
-   local.get $0
-   i32.const 0
-   i32.ge_s
-   if
-    local.get $0
-    local.get $1
-    call $assembly/kernel/siftDown
-    local.get $0
-    i32.const 1
-    i32.sub
-    local.set $0
-    br $for-loop|03
-   end
-  end
+  local.get $6
+  local.get $7
+  local.get $4
   local.get $5
   i32.const 1
   i32.eq
-  local.set $21
-  i32.const 0
-  local.set $5
-  loop $while-continue|0
-   local.get $5
-   local.get $6
-   i32.lt_s
-   local.get $1
-   i32.const 0
-   i32.gt_s
-   i32.and
-   if
-    global.get $assembly/kernel/oHeap
-    local.tee $0
-    i32.load
-    local.set $13
-    local.get $1
-    i32.const 1
-    i32.sub
-    local.tee $1
-    i32.const 0
-    i32.gt_s
-    if
-     local.get $0
-     global.get $assembly/kernel/oHeap
-     local.get $1
-     i32.const 2
-     i32.shl
-     i32.add
-     i32.load
-     i32.store
-     i32.const 0
-     local.get $1
-     call $assembly/kernel/siftDown
-    end
-    local.get $13
-    i32.const 2
-    i32.shl
-    local.tee $17
-    global.get $assembly/kernel/oDuration
-    i32.add
-    i32.load
-    local.tee $18
-    local.get $7
-    local.get $15
-    i32.sub
-    i32.gt_s
-    br_if $while-continue|0
-    global.get $assembly/kernel/oAdvertiser
-    local.get $17
-    i32.add
-    i32.load
-    local.set $22
-    global.get $assembly/kernel/oCategory
-    local.get $17
-    i32.add
-    i32.load
-    local.set $23
-    i32.const 0
-    local.set $0
-    i32.const 0
-    local.set $8
-    loop $for-loop|10
-     local.get $5
-     local.get $8
-     i32.gt_s
-     if
-      block $for-break1
-       global.get $assembly/kernel/oOutIndex
-       local.get $8
-       i32.const 2
-       i32.shl
-       i32.add
-       i32.load
-       i32.const 2
-       i32.shl
-       local.tee $12
-       global.get $assembly/kernel/oAdvertiser
-       i32.add
-       i32.load
-       local.get $22
-       i32.eq
-       if (result i32)
-        i32.const 1
-       else
-        global.get $assembly/kernel/oCategory
-        local.get $12
-        i32.add
-        i32.load
-        local.get $23
-        i32.eq
-       end
-       if
-        i32.const 1
-        local.set $0
-        br $for-break1
-       end
-       local.get $8
-       i32.const 1
-       i32.add
-       local.set $8
-       br $for-loop|10
-      end
-     end
-    end
-    local.get $0
-    br_if $while-continue|0
-    global.get $assembly/kernel/oQuality
-    local.get $17
-    i32.add
-    f32.load
-    local.set $16
-    global.get $assembly/kernel/oValue
-    local.get $17
-    i32.add
-    f32.load
-    local.set $9
-    local.get $21
-    i32.eqz
-    if
-     local.get $1
-     if (result f32)
-      global.get $assembly/kernel/oRank
-      global.get $assembly/kernel/oHeap
-      i32.load
-      i32.const 2
-      i32.shl
-      i32.add
-      f32.load
-      local.get $16
-      f32.div
-      local.tee $10
-      local.get $4
-      f32.lt
-      if
-       local.get $4
-       local.set $10
-      end
-      local.get $9
-      local.get $10
-      local.get $9
-      local.get $10
-      f32.lt
-      select
-     else
-      local.get $4
-     end
-     local.set $9
-    end
-    local.get $5
-    i32.const 2
-    i32.shl
-    local.tee $0
-    global.get $assembly/kernel/oOutIndex
-    i32.add
-    local.get $13
-    i32.store
-    global.get $assembly/kernel/oOutPrice
-    local.get $0
-    i32.add
-    local.get $9
-    f32.store
-    global.get $assembly/kernel/oOutRank
-    local.get $0
-    i32.add
-    global.get $assembly/kernel/oRank
-    local.get $17
-    i32.add
-    f32.load
-    f32.store
-    global.get $assembly/kernel/oOutQuality
-    local.get $0
-    i32.add
-    local.get $16
-    f32.store
-    global.get $assembly/kernel/oOutRelevance
-    local.get $0
-    i32.add
-    global.get $assembly/kernel/oRelevance
-    local.get $17
-    i32.add
-    f32.load
-    f32.store
-    local.get $15
-    local.get $18
-    i32.add
-    local.set $15
-    local.get $5
-    i32.const 1
-    i32.add
-    local.set $5
-    br $while-continue|0
-   end
-  end
-  local.get $5
-  local.set $6
-  global.get $assembly/kernel/oOutContribution
+  call $assembly/kernel/assemblePod
   local.set $1
-  i32.const 0
+  global.get $assembly/kernel/oOutContribution
   local.set $5
-  loop $for-loop|04
-   local.get $5
+  i32.const 0
+  local.set $6
+  loop $for-loop|02
+   local.get $1
    local.get $6
-   i32.lt_s
+   i32.gt_s
    if
-    local.get $1
+    local.get $5
     local.get $3
     global.get $assembly/kernel/oRelevance
     global.get $assembly/kernel/oOutIndex
-    local.get $5
+    local.get $6
     i32.const 2
     i32.shl
     i32.add
@@ -957,18 +876,18 @@
     f32.load
     f32.mul
     f32.store
-    local.get $1
+    local.get $5
     i32.const 4
     i32.add
-    local.set $1
+    local.set $5
     i32.const 0
     local.set $0
-    loop $for-loop|15
+    loop $for-loop|13
      local.get $0
      local.get $2
      i32.lt_s
      if
-      local.get $1
+      local.get $5
       local.get $0
       i32.const 2
       i32.shl
@@ -983,7 +902,7 @@
       f32.mul
       global.get $assembly/kernel/oScores
       local.get $0
-      local.get $20
+      local.get $12
       i32.mul
       local.get $7
       i32.add
@@ -993,28 +912,28 @@
       f32.load
       f32.mul
       f32.store
-      local.get $1
+      local.get $5
       i32.const 4
       i32.add
-      local.set $1
+      local.set $5
       local.get $0
       i32.const 1
       i32.add
       local.set $0
-      br $for-loop|15
+      br $for-loop|13
      end
     end
-    local.get $5
+    local.get $6
     i32.const 1
     i32.add
-    local.set $5
-    br $for-loop|04
+    local.set $6
+    br $for-loop|02
    end
   end
   global.get $assembly/kernel/oOutHeader
-  local.get $6
+  local.get $1
   i32.store
-  local.get $6
+  local.get $1
  )
  (func $assembly/kernel/configure (param $0 i32) (param $1 i32) (param $2 i32) (result i32)
   (local $3 i64)
@@ -1042,6 +961,7 @@
   (local $25 i64)
   (local $26 i64)
   (local $27 i64)
+  (local $28 i64)
   local.get $0
   i32.const 0
   i32.le_s
@@ -1109,7 +1029,7 @@
   local.set $6
   local.get $2
   i64.extend_i32_s
-  local.tee $25
+  local.tee $26
   i64.const 2
   i64.shl
   local.tee $11
@@ -1149,9 +1069,9 @@
   i64.add
   i64.const -16
   i64.and
-  local.tee $26
+  local.tee $27
   local.get $3
-  local.get $25
+  local.get $26
   i64.mul
   i64.const 2
   i64.shl
@@ -1216,13 +1136,13 @@
   i64.add
   i64.const -16
   i64.and
-  local.tee $27
-  i64.const 31
+  local.tee $28
+  i64.const 175
   i64.add
   i64.const -16
   i64.and
   local.tee $19
-  i64.const 79
+  i64.const 31
   i64.add
   i64.const -16
   i64.and
@@ -1247,7 +1167,12 @@
   i64.const -16
   i64.and
   local.tee $24
-  local.get $25
+  i64.const 79
+  i64.add
+  i64.const -16
+  i64.and
+  local.tee $25
+  local.get $26
   i64.const 6
   i64.shl
   i64.add
@@ -1255,14 +1180,14 @@
   i64.add
   i64.const -16
   i64.and
-  local.tee $25
+  local.tee $26
   i64.const 2147418112
   i64.gt_u
   if
    i32.const -1
    return
   end
-  local.get $25
+  local.get $26
   i64.const 65535
   i64.add
   i64.const 16
@@ -1314,7 +1239,7 @@
   local.get $10
   i32.wrap_i64
   global.set $assembly/kernel/oConfidence
-  local.get $26
+  local.get $27
   i32.wrap_i64
   global.set $assembly/kernel/oScores
   local.get $11
@@ -1340,33 +1265,623 @@
   global.set $assembly/kernel/oRank
   local.get $18
   i32.wrap_i64
-  global.set $assembly/kernel/oHeap
-  local.get $27
+  global.set $assembly/kernel/oOrder
+  local.get $28
   i32.wrap_i64
-  global.set $assembly/kernel/oOutHeader
+  global.set $assembly/kernel/oTop
   local.get $19
   i32.wrap_i64
-  global.set $assembly/kernel/oOutIndex
+  global.set $assembly/kernel/oOutHeader
   local.get $20
   i32.wrap_i64
-  global.set $assembly/kernel/oOutPrice
+  global.set $assembly/kernel/oOutIndex
   local.get $21
   i32.wrap_i64
-  global.set $assembly/kernel/oOutRank
+  global.set $assembly/kernel/oOutPrice
   local.get $22
   i32.wrap_i64
-  global.set $assembly/kernel/oOutQuality
+  global.set $assembly/kernel/oOutRank
   local.get $23
   i32.wrap_i64
-  global.set $assembly/kernel/oOutRelevance
+  global.set $assembly/kernel/oOutQuality
   local.get $24
   i32.wrap_i64
-  global.set $assembly/kernel/oOutContribution
+  global.set $assembly/kernel/oOutRelevance
   local.get $25
+  i32.wrap_i64
+  global.set $assembly/kernel/oOutContribution
+  local.get $26
   i32.wrap_i64
   global.set $assembly/kernel/oEnd
   i32.const 1
   global.set $assembly/kernel/configured
   i32.const 0
+ )
+ (func $assembly/kernel/computeRelevance (param $0 i32) (param $1 i32)
+  (local $2 v128)
+  (local $3 i32)
+  (local $4 i32)
+  (local $5 i32)
+  (local $6 v128)
+  (local $7 v128)
+  (local $8 v128)
+  (local $9 v128)
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  local.get $1
+  i32.const 2
+  i32.shl
+  local.set $3
+  global.get $assembly/kernel/oEmbeddings
+  local.set $5
+  loop $for-loop|0
+   local.get $4
+   i32.const 3
+   i32.add
+   local.get $0
+   i32.lt_s
+   if
+    local.get $3
+    local.get $5
+    i32.add
+    local.tee $10
+    local.get $3
+    i32.add
+    local.tee $11
+    local.get $3
+    i32.add
+    local.set $12
+    v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+    local.set $6
+    v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+    local.set $7
+    v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+    local.set $8
+    v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+    local.set $2
+    i32.const 0
+    local.set $1
+    loop $for-loop|1
+     local.get $1
+     local.get $3
+     i32.lt_u
+     if
+      local.get $6
+      global.get $assembly/kernel/oIntent
+      local.get $1
+      i32.add
+      v128.load
+      local.tee $9
+      local.get $1
+      local.get $5
+      i32.add
+      v128.load
+      f32x4.mul
+      f32x4.add
+      local.set $6
+      local.get $7
+      local.get $9
+      local.get $1
+      local.get $10
+      i32.add
+      v128.load
+      f32x4.mul
+      f32x4.add
+      local.set $7
+      local.get $8
+      local.get $9
+      local.get $1
+      local.get $11
+      i32.add
+      v128.load
+      f32x4.mul
+      f32x4.add
+      local.set $8
+      local.get $2
+      local.get $9
+      local.get $1
+      local.get $12
+      i32.add
+      v128.load
+      f32x4.mul
+      f32x4.add
+      local.set $2
+      local.get $1
+      i32.const 16
+      i32.add
+      local.set $1
+      br $for-loop|1
+     end
+    end
+    global.get $assembly/kernel/oRelevance
+    local.get $4
+    i32.const 2
+    i32.shl
+    i32.add
+    local.tee $1
+    local.get $6
+    f32x4.extract_lane 0
+    local.get $6
+    f32x4.extract_lane 1
+    f32.add
+    local.get $6
+    f32x4.extract_lane 2
+    local.get $6
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    f32.store
+    local.get $1
+    local.get $7
+    f32x4.extract_lane 0
+    local.get $7
+    f32x4.extract_lane 1
+    f32.add
+    local.get $7
+    f32x4.extract_lane 2
+    local.get $7
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    f32.store offset=4
+    local.get $1
+    local.get $8
+    f32x4.extract_lane 0
+    local.get $8
+    f32x4.extract_lane 1
+    f32.add
+    local.get $8
+    f32x4.extract_lane 2
+    local.get $8
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    f32.store offset=8
+    local.get $1
+    local.get $2
+    f32x4.extract_lane 0
+    local.get $2
+    f32x4.extract_lane 1
+    f32.add
+    local.get $2
+    f32x4.extract_lane 2
+    local.get $2
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    f32.store offset=12
+    local.get $3
+    local.get $12
+    i32.add
+    local.set $5
+    local.get $4
+    i32.const 4
+    i32.add
+    local.set $4
+    br $for-loop|0
+   end
+  end
+  loop $for-loop|2
+   local.get $0
+   local.get $4
+   i32.gt_s
+   if
+    v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+    local.set $2
+    i32.const 0
+    local.set $1
+    loop $for-loop|3
+     local.get $1
+     local.get $3
+     i32.lt_u
+     if
+      local.get $2
+      global.get $assembly/kernel/oIntent
+      local.get $1
+      i32.add
+      v128.load
+      local.get $1
+      local.get $5
+      i32.add
+      v128.load
+      f32x4.mul
+      f32x4.add
+      local.set $2
+      local.get $1
+      i32.const 16
+      i32.add
+      local.set $1
+      br $for-loop|3
+     end
+    end
+    global.get $assembly/kernel/oRelevance
+    local.get $4
+    i32.const 2
+    i32.shl
+    i32.add
+    local.get $2
+    f32x4.extract_lane 0
+    local.get $2
+    f32x4.extract_lane 1
+    f32.add
+    local.get $2
+    f32x4.extract_lane 2
+    local.get $2
+    f32x4.extract_lane 3
+    f32.add
+    f32.add
+    f32.store
+    local.get $3
+    local.get $5
+    i32.add
+    local.set $5
+    local.get $4
+    i32.const 1
+    i32.add
+    local.set $4
+    br $for-loop|2
+   end
+  end
+ )
+ (func $assembly/kernel/assemblePod (param $0 i32) (param $1 i32) (param $2 i32) (param $3 f32) (param $4 i32) (result i32)
+  (local $5 i32)
+  (local $6 f32)
+  (local $7 i32)
+  (local $8 f32)
+  (local $9 i32)
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 i32)
+  (local $13 i32)
+  (local $14 f32)
+  (local $15 i32)
+  (local $16 i32)
+  (local $17 i32)
+  local.get $0
+  i32.eqz
+  local.get $1
+  i32.eqz
+  i32.or
+  if
+   i32.const 0
+   return
+  end
+  local.get $0
+  local.get $1
+  i32.const 1
+  i32.shl
+  i32.const 8
+  i32.add
+  local.tee $7
+  local.get $0
+  local.get $7
+  i32.lt_s
+  select
+  local.set $7
+  loop $for-loop|0
+   local.get $7
+   local.get $9
+   i32.gt_s
+   if
+    local.get $9
+    i32.const 2
+    i32.shl
+    local.tee $10
+    global.get $assembly/kernel/oTop
+    i32.add
+    global.get $assembly/kernel/oOrder
+    local.get $10
+    i32.add
+    i32.load
+    i32.store
+    local.get $9
+    i32.const 1
+    i32.add
+    local.set $9
+    br $for-loop|0
+   end
+  end
+  local.get $7
+  i32.const 1
+  i32.shr_s
+  i32.const 1
+  i32.sub
+  local.set $9
+  loop $for-loop|1
+   local.get $9
+   i32.const 0
+   i32.ge_s
+   if
+    global.get $assembly/kernel/oTop
+    local.get $9
+    local.get $7
+    i32.const 0
+    call $assembly/kernel/siftDown
+    local.get $9
+    i32.const 1
+    i32.sub
+    local.set $9
+    br $for-loop|1
+   end
+  end
+  global.get $assembly/kernel/oRank
+  global.get $assembly/kernel/oTop
+  i32.load
+  i32.const 2
+  i32.shl
+  i32.add
+  f32.load
+  local.set $6
+  local.get $7
+  local.set $9
+  loop $for-loop|2
+   local.get $0
+   local.get $9
+   i32.gt_s
+   if
+    global.get $assembly/kernel/oRank
+    global.get $assembly/kernel/oOrder
+    local.get $9
+    i32.const 2
+    i32.shl
+    i32.add
+    i32.load
+    local.tee $11
+    i32.const 2
+    i32.shl
+    i32.add
+    f32.load
+    local.get $6
+    f32.gt
+    if
+     global.get $assembly/kernel/oTop
+     local.tee $10
+     local.get $11
+     i32.store
+     global.get $assembly/kernel/oTop
+     i32.const 0
+     local.get $7
+     i32.const 0
+     call $assembly/kernel/siftDown
+     global.get $assembly/kernel/oRank
+     local.get $10
+     i32.load
+     i32.const 2
+     i32.shl
+     i32.add
+     f32.load
+     local.set $6
+    end
+    local.get $9
+    i32.const 1
+    i32.add
+    local.set $9
+    br $for-loop|2
+   end
+  end
+  local.get $7
+  i32.const 1
+  i32.sub
+  local.set $9
+  loop $for-loop|3
+   local.get $9
+   i32.const 0
+   i32.gt_s
+   if
+    global.get $assembly/kernel/oTop
+    local.tee $10
+    i32.load
+    local.set $11
+    local.get $10
+    global.get $assembly/kernel/oTop
+    local.get $9
+    i32.const 2
+    i32.shl
+    i32.add
+    local.tee $10
+    i32.load
+    i32.store
+    local.get $10
+    local.get $11
+    i32.store
+    global.get $assembly/kernel/oTop
+    i32.const 0
+    local.get $9
+    i32.const 0
+    call $assembly/kernel/siftDown
+    local.get $9
+    i32.const 1
+    i32.sub
+    local.set $9
+    br $for-loop|3
+   end
+  end
+  i32.const 0
+  global.set $assembly/kernel/cursorPosition
+  local.get $7
+  global.set $assembly/kernel/cursorTop
+  local.get $0
+  global.set $assembly/kernel/cursorEligible
+  i32.const -1
+  global.set $assembly/kernel/cursorHeapSize
+  call $assembly/kernel/nextInOrder
+  local.set $0
+  loop $while-continue|0
+   local.get $1
+   local.get $5
+   i32.gt_s
+   local.get $0
+   i32.const 0
+   i32.ge_s
+   i32.and
+   if
+    call $assembly/kernel/nextInOrder
+    local.set $7
+    local.get $0
+    i32.const 2
+    i32.shl
+    local.tee $10
+    global.get $assembly/kernel/oDuration
+    i32.add
+    i32.load
+    local.tee $13
+    local.get $2
+    local.get $16
+    i32.sub
+    i32.le_s
+    local.tee $15
+    if
+     global.get $assembly/kernel/oAdvertiser
+     local.get $10
+     i32.add
+     i32.load
+     local.set $12
+     global.get $assembly/kernel/oCategory
+     local.get $10
+     i32.add
+     i32.load
+     local.set $11
+     i32.const 0
+     local.set $17
+     loop $for-loop|10
+      local.get $5
+      local.get $17
+      i32.gt_s
+      if
+       block $for-break1
+        global.get $assembly/kernel/oOutIndex
+        local.get $17
+        i32.const 2
+        i32.shl
+        i32.add
+        i32.load
+        i32.const 2
+        i32.shl
+        local.tee $9
+        global.get $assembly/kernel/oAdvertiser
+        i32.add
+        i32.load
+        local.get $12
+        i32.eq
+        if (result i32)
+         i32.const 1
+        else
+         global.get $assembly/kernel/oCategory
+         local.get $9
+         i32.add
+         i32.load
+         local.get $11
+         i32.eq
+        end
+        if
+         i32.const 0
+         local.set $15
+         br $for-break1
+        end
+        local.get $17
+        i32.const 1
+        i32.add
+        local.set $17
+        br $for-loop|10
+       end
+      end
+     end
+    end
+    local.get $15
+    if
+     global.get $assembly/kernel/oQuality
+     local.get $10
+     i32.add
+     f32.load
+     local.set $14
+     global.get $assembly/kernel/oValue
+     local.get $10
+     i32.add
+     f32.load
+     local.set $8
+     local.get $4
+     if (result f32)
+      local.get $8
+     else
+      local.get $7
+      i32.const 0
+      i32.lt_s
+      if (result f32)
+       local.get $3
+      else
+       global.get $assembly/kernel/oRank
+       local.get $7
+       i32.const 2
+       i32.shl
+       i32.add
+       f32.load
+       local.get $14
+       f32.div
+       local.tee $6
+       local.get $3
+       f32.lt
+       if
+        local.get $3
+        local.set $6
+       end
+       local.get $8
+       local.get $6
+       local.get $6
+       local.get $8
+       f32.gt
+       select
+      end
+     end
+     local.set $6
+     local.get $5
+     i32.const 2
+     i32.shl
+     local.tee $9
+     global.get $assembly/kernel/oOutIndex
+     i32.add
+     local.get $0
+     i32.store
+     global.get $assembly/kernel/oOutPrice
+     local.get $9
+     i32.add
+     local.get $6
+     f32.store
+     global.get $assembly/kernel/oOutRank
+     local.get $9
+     i32.add
+     global.get $assembly/kernel/oRank
+     local.get $10
+     i32.add
+     f32.load
+     f32.store
+     global.get $assembly/kernel/oOutQuality
+     local.get $9
+     i32.add
+     local.get $14
+     f32.store
+     global.get $assembly/kernel/oOutRelevance
+     local.get $9
+     i32.add
+     global.get $assembly/kernel/oRelevance
+     local.get $10
+     i32.add
+     f32.load
+     f32.store
+     local.get $13
+     local.get $16
+     i32.add
+     local.set $16
+     local.get $5
+     i32.const 1
+     i32.add
+     local.set $5
+    end
+    local.get $7
+    local.set $0
+    br $while-continue|0
+   end
+  end
+  local.get $5
  )
 )

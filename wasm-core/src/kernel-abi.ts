@@ -49,15 +49,18 @@ export const Region = {
   Quality: 12,
   Value: 13,
   Rank: 14,
-  Heap: 15,
-  OutHeader: 16,
-  OutIndex: 17,
-  OutPrice: 18,
-  OutRank: 19,
-  OutQuality: 20,
-  OutRelevance: 21,
-  OutContribution: 22,
-  End: 23,
+  /** The eligible candidates, then (if the walk needs it) a heap over them. */
+  Order: 15,
+  /** The best 2K + 8 eligible candidates in the global order. */
+  Top: 16,
+  OutHeader: 17,
+  OutIndex: 18,
+  OutPrice: 19,
+  OutRank: 20,
+  OutQuality: 21,
+  OutRelevance: 22,
+  OutContribution: 23,
+  End: 24,
 } as const;
 export type Region = (typeof Region)[keyof typeof Region];
 
@@ -84,6 +87,8 @@ export function regionElements(region: Region, capacity: KernelCapacity): number
       return a;
     case Region.Scores:
       return a * n;
+    case Region.Top:
+      return 2 * MAX_ADS + 8;
     case Region.OutHeader:
       return OutHeader.Words;
     case Region.OutIndex:

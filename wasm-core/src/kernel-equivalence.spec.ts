@@ -135,9 +135,9 @@ function withEdge({ inventory, request }: Case, edge: Edge): Case {
 }
 
 describe("kernel equivalence - WASM builds vs TypeScript reference", () => {
-  it("agrees on small random cases (6,000)", () => {
+  it("agrees on small random cases (6,050)", () => {
     fc.assert(fc.property(caseOf({ maxCandidates: 40, ties: false, wild: false }), expectSameAsReference), {
-      numRuns: 6_000,
+      numRuns: 6_050,
     });
   });
 
@@ -161,11 +161,15 @@ describe("kernel equivalence - WASM builds vs TypeScript reference", () => {
     });
   });
 
-  it("agrees on large N, 500 to 10,000 candidates (200)", () => {
+  it("agrees on large N, 500 to 10,000 candidates (150)", () => {
     const large = fc
       .record({
         seed: fc.integer({ min: 1, max: 0x7fffffff }),
-        candidates: fc.integer({ min: 500, max: 10_000 }),
+        candidates: fc.oneof(
+          { weight: 4, arbitrary: fc.integer({ min: 500, max: 3_000 }) },
+          fc.integer({ min: 3_000, max: 10_000 }),
+          fc.constant(10_000),
+        ),
         dimensions: fc.constantFrom(8, 32, 33),
         agents: fc.integer({ min: 0, max: 8 }),
         tieLevels: fc.constantFrom(0, 0, 3),
@@ -177,7 +181,7 @@ describe("kernel equivalence - WASM builds vs TypeScript reference", () => {
         const inventory = makeInventory({ seed: p.seed, candidates: p.candidates, dimensions: p.dimensions, categories: 12 });
         return { inventory, request: makeRequest(inventory, { ...p, seed: p.seed + 1, maxDurationMs: 180_000 }) };
       });
-    fc.assert(fc.property(large, expectSameAsReference), { numRuns: 200 });
+    fc.assert(fc.property(large, expectSameAsReference), { numRuns: 150 });
   });
 
   it("comparison - reports a float beyond tolerance and any change of winner", () => {

@@ -111,7 +111,7 @@ export function goldenCases(): KernelCase[] {
   add("K=0", typical, { seed: 12, agents: 4, maxAds: 0 });
   add("break shorter than every ad", typical, { seed: 13, agents: 4, maxDurationMs: 5_000 });
   const one = makeInventory({ seed: 14, candidates: 1, dimensions: 32 });
-  add("N=1", one, { seed: 15, agents: 2, vetoRate: 0 });
+  add("N=1", one, { seed: 15, agents: 2, vetoRate: 0, reservePrice: 0, relevanceWeight: 0.1 });
   const empty = makeInventory({ seed: 16, candidates: 0, dimensions: 32 });
   add("N=0", empty, { seed: 17, agents: 2 });
   const crowded = makeInventory({ seed: 18, candidates: 500, dimensions: 64, advertisers: 3, categories: 2 });
