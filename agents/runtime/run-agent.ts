@@ -105,6 +105,8 @@ export class RunningAgent {
     every(this.options.snapshotIntervalMs ?? 1_000, () => void this.persist());
     if (module.tick) every(this.options.tickMs ?? 1_000, () => this.apply(() => module.tick!(this.state, Date.now())));
     for (const key of this.owned) this.dirtySignals.add(key);
+    // Once start() resolves, the server knows every subscription: a request sent next finds a responder.
+    await nc.flush();
     this.status = "running";
     logger.info(
       { agent: module.name, instance: this.instanceId, keys: this.owned.size, restored: restored.length },

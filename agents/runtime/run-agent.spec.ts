@@ -1,0 +1,98 @@
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { Svcm } from "@nats-io/services";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AgentVoteSchema, DecideTaskSchema, VetoReason } from "../../gen/chorus/v1/agent_pb.ts";
+import { AdEventType } from "../../gen/chorus/v1/decision_pb.ts";
+import { LedgerEntrySchema } from "../../gen/chorus/v1/ledger_pb.ts";
+import { CatalogStore, openCatalogBucket } from "../../lib/catalog/catalog-store.ts";
+import { CatalogView } from "../../lib/catalog/catalog-view.ts";
+import { createLogger } from "../../lib/log/logger.ts";
+import { subjects } from "../../lib/subjects.ts";
+import { demoCatalog, loadDemoCatalog } from "../../scripts/demo/demo-catalog.ts";
+import { type NatsFixture, startNats } from "../../test/nats-fixture.ts";
+import { intentAgent } from "../intent/agent.ts";
+import { demoRequest } from "../testing/demo-request.ts";
+import { runAgent } from "./run-agent.ts";
+
+const logger = createLogger("test", "warn");
+
+describe("agent runtime - micro-service, queue group, inputs, KV recovery", () => {
+  let nats: NatsFixture;
+  let view: CatalogView;
+  beforeAll(async () => {
+    nats = await startNats();
+    const kv = await openCatalogBucket(nats.js);
+    await loadDemoCatalog(new CatalogStore(kv), demoCatalog({ advertisers: 12 }));
+    view = await CatalogView.open(kv);
+  });
+  afterAll(async () => {
+    view.close();
+    await nats.cleanup();
+  });
+
+  const ask = async () => {
+    const task = create(DecideTaskSchema, {
+      runId: "run",
+      request: demoRequest(),
+      inventoryVersion: BigInt(view.inventory.version),
+      deadline: timestampFromMs(Date.now() + 2_000),
+    });
+    const reply = await nats.nc.request(subjects.agentDecide("intent"), toBinary(DecideTaskSchema, task), {
+      timeout: 2_000,
+    });
+    return fromBinary(AgentVoteSchema, reply.data);
+  };
+  const capped = (vote: Awaited<ReturnType<typeof ask>>, campaignId: string) =>
+    vote.vetoes.some(
+      (v) =>
+        v.reason === VetoReason.FREQUENCY_CAP && view.inventory.candidates[v.candidate]!.campaign.id === campaignId,
+    );
+
+  it("two instances share decide requests in the queue group (micro-service stats) and answer ping", async () => {
+    const a = await runAgent(intentAgent, { nc: await nats.connect("a"), catalog: view, logger });
+    const b = await runAgent(intentAgent, { nc: await nats.connect("b"), catalog: view, logger });
+    for (let i = 0; i < 40; i++) expect((await ask()).agent).toBe("intent");
+    const client = new Svcm(nats.nc as never).client();
+    const stats = [];
+    for await (const s of await client.stats("chorus-intent")) stats.push(s);
+    expect(stats).toHaveLength(2);
+    const counts = stats.map((s) => s.endpoints?.[0]?.num_requests ?? 0);
+    expect(counts.reduce((x, y) => x + y, 0)).toBe(40);
+    for (const c of counts) expect(c).toBeGreaterThan(5);
+    expect(stats[0]!.endpoints?.[0]?.queue_group).toBe("intent");
+    const pings = [];
+    for await (const p of await client.ping("chorus-intent")) pings.push(p);
+    expect(pings).toHaveLength(2);
+    await a.stop();
+    await b.stop();
+    expect(a.status).toBe("stopped");
+  });
+
+  it("frequency caps count impression events, and a restarted agent recovers them from KV", async () => {
+    const agent = await runAgent(intentAgent, { nc: await nats.connect("c"), catalog: view, logger });
+    const first = await ask();
+    // A capped campaign the targeting rules let through for this listener.
+    const vetoed = new Set(first.vetoes.map((v) => v.candidate));
+    const capped1 = view.inventory.candidates.find(
+      (c) => (c.campaign.frequencyCap?.maxImpressions ?? 0) > 0 && !vetoed.has(c.index),
+    )!.campaign;
+    for (let i = 0; i < capped1.frequencyCap!.maxImpressions; i++) {
+      const entry = create(LedgerEntrySchema, {
+        campaignId: capped1.id,
+        userId: "listener-1",
+        event: { eventId: `e${i}`, type: AdEventType.IMPRESSION, occurredAt: timestampFromMs(Date.now()) },
+      });
+      nats.nc.publish(
+        subjects.acceptedEvents("impression").replace(">", `${capped1.id}.e${i}`),
+        toBinary(LedgerEntrySchema, entry),
+      );
+    }
+    await nats.nc.flush();
+    await expect.poll(async () => capped(await ask(), capped1.id), { timeout: 3_000 }).toBe(true);
+    await agent.stop(); // persists the final state
+    const restarted = await runAgent(intentAgent, { nc: await nats.connect("d"), catalog: view, logger });
+    expect(capped(await ask(), capped1.id)).toBe(true);
+    await restarted.stop();
+  });
+});
