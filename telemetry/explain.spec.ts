@@ -2,7 +2,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runExplain } from "../cli/commands/explain.ts";
 import { type NatsFixture, startNats } from "../test/nats-fixture.ts";
-import { loadKernel } from "../wasm-core/src/kernel-loader.ts";
+import { loadKernel } from "../wasm-core/src/mod.ts";
 import { DecisionLog, loadDecisionLogConfig, readDecisionRecord } from "./decision-log.ts";
 import { candidateTerms, explainDecision, explainRecord } from "./explain.ts";
 import { builtinKernel } from "./kernel-source.ts";
@@ -81,7 +81,7 @@ describe("explain", () => {
       maxDurationMs: 10_000_000,
       reservePrice: 0,
     };
-    const instance = loadKernel((await builtinKernel()).bytes, { maxCandidates: n, maxDimensions: 8, maxAgents: 6 });
+    const instance = loadKernel(builtinKernel().bytes, { maxCandidates: n, maxDimensions: 8, maxAgents: 6 });
     instance.setInventory(entry.kernel.inventory);
     const result = instance.decide(request, "builtin");
     const call = { ...entry.kernel, request };

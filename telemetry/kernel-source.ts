@@ -6,12 +6,10 @@ import { readFile } from "node:fs/promises";
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { ModuleRegistry } from "../modules/module-registry.ts";
+import { readKernelWasm } from "../wasm-core/src/mod.ts";
 
 /** Module name of the voting kernel in the registry and in ModuleVersion entries. */
 export const KERNEL_MODULE = "kernel";
-
-/** The built-in kernel's SIMD build (every Node that Chorus supports runs WebAssembly SIMD). */
-export const BUILTIN_KERNEL_URL = new URL("../wasm-core/build/kernel-simd.wasm", import.meta.url);
 
 export interface KernelSource {
   bytes: Uint8Array;
@@ -19,8 +17,9 @@ export interface KernelSource {
   version: string;
 }
 
-export async function builtinKernel(): Promise<KernelSource> {
-  return { bytes: new Uint8Array(await readFile(BUILTIN_KERNEL_URL)), version: "builtin" };
+/** The built-in kernel's SIMD build (every Node that Chorus supports runs WebAssembly SIMD). */
+export function builtinKernel(): KernelSource {
+  return { bytes: readKernelWasm("simd"), version: "builtin" };
 }
 
 export async function kernelFromFile(path: string): Promise<KernelSource> {

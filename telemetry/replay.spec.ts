@@ -3,17 +3,24 @@ import { promisify } from "node:util";
 import { jetstream } from "@nats-io/jetstream";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildProgram } from "../cli/chorus.ts";
 import { runReplay } from "../cli/commands/replay.ts";
 import { ModuleRegistry, objectName } from "../modules/module-registry.ts";
+import { buildKernelVariant } from "../modules/testing/kernel-variants.ts";
 import { type NatsFixture, startNats } from "../test/nats-fixture.ts";
 import { DecisionLog, loadDecisionLogConfig, readDecisionRecord } from "./decision-log.ts";
 import { builtinKernel, KERNEL_MODULE } from "./kernel-source.ts";
 import { createChorusMetrics } from "./metrics.ts";
 import { replayDecision } from "./replay.ts";
-import { buildFirstPriceKernel } from "./testing/first-price-kernel.ts";
 import { sampleDecision } from "./testing/sample-decision.ts";
 
 const run = promisify(execFile);
+
+const FIRST_PRICE = `import { decide as kernelDecide } from "../kernel";
+export { ABI_VERSION, KERNEL_SIMD, MAX_ADS, configure, regionOffset } from "../kernel";
+export function decide(n: i32, d: i32, a: i32, rw: f32, reserve: f32, _auction: i32, k: i32, ms: i32): i32 {
+  return kernelDecide(n, d, a, rw, reserve, 1, k, ms);
+}`;
 
 describe("replay", () => {
   let nats: NatsFixture;
@@ -33,9 +40,9 @@ describe("replay", () => {
       ids.push(entry.decisionId);
     }
     await log.flush();
-    // A second published kernel version: same source, auction forced to first price.
+    // A second published kernel version: the real kernel with the auction forced to first price.
     const registry = await ModuleRegistry.open(jetstream(nats.nc));
-    await registry.objects.putBlob({ name: objectName(KERNEL_MODULE, "2.0.0") }, await buildFirstPriceKernel());
+    await registry.objects.putBlob({ name: objectName(KERNEL_MODULE, "2.0.0") }, await buildKernelVariant(FIRST_PRICE));
   });
   afterAll(() => nats.cleanup());
 
@@ -54,7 +61,7 @@ describe("replay", () => {
     const price = new Float32Array([record.kernelResult!.prices[0]!]);
     new Uint32Array(price.buffer)[0]! += 1;
     record.kernelResult!.prices[0] = price[0]!;
-    const result = replayDecision(record, await builtinKernel());
+    const result = replayDecision(record, builtinKernel());
     expect(result.reproduced).toBe(false);
     expect(result.differences).toHaveLength(1);
     expect(result.differences[0]).toMatch(/^price\[0\]: recorded .* \(0x[0-9a-f]{8}\), replayed/);
@@ -65,7 +72,8 @@ describe("replay", () => {
     const result = await runReplay(ids[0]!, { natsUrl: nats.server.url, withModule: "2.0.0" }, (l) => lines.push(l));
     expect(result.moduleVersion).toBe("2.0.0");
     expect(result.reproduced).toBe(false);
-    // First price charges each ad its own value: never less than the second price that was recorded.
+    expect(Array.from(result.replayed.indices)).toEqual(result.recorded.indices);
+    // Same ranks, so the same pod; first price charges each ad its whole value, at least the second price.
     for (let t = 0; t < result.replayed.count; t++) {
       expect(result.replayed.prices[t]!).toBeGreaterThanOrEqual(result.recorded.prices[t]!);
     }
@@ -86,14 +94,20 @@ describe("replay", () => {
     await expect(runReplay("nope", { natsUrl: nats.server.url }, () => {})).rejects.toThrow(/"nope" is not in/);
   });
 
-  it("replay - the chorus command replays a decision and fails on an unknown id", async () => {
-    const cli = ["--import", "tsx", "cli/chorus.ts"];
-    const ok = await run(process.execPath, [...cli, "replay", ids[0]!, "--nats-url", nats.server.url]);
+  it("replay - the chorus command replays a decision; an unknown id is refused by name", async () => {
+    const ok = await run(process.execPath, [
+      "--import",
+      "tsx",
+      "cli/chorus.ts",
+      "replay",
+      ids[0]!,
+      "--nats-url",
+      nats.server.url,
+    ]);
     expect(ok.stdout).toMatch(/REPRODUCED/);
-    const bad = await run(process.execPath, [...cli, "replay", "missing-id", "--nats-url", nats.server.url]).catch(
-      (err: { code: number; stderr: string }) => err,
-    );
-    expect("code" in bad && bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/chorus: decision "missing-id" is not in the decision log/);
+    const program = await buildProgram();
+    await expect(
+      program.parseAsync(["replay", "missing-id", "--nats-url", nats.server.url], { from: "user" }),
+    ).rejects.toThrow(/decision "missing-id" is not in the decision log/);
   });
 });

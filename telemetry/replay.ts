@@ -6,7 +6,7 @@
  */
 import type { DecisionRecord, KernelOutputs } from "../gen/chorus/v1/decision_log_pb.ts";
 import type { KernelResult } from "../wasm-core/src/kernel-inputs.ts";
-import { loadKernel } from "../wasm-core/src/kernel-loader.ts";
+import { loadKernel } from "../wasm-core/src/mod.ts";
 import { kernelCallOf } from "./kernel-record.ts";
 import { KERNEL_MODULE, type KernelSource } from "./kernel-source.ts";
 

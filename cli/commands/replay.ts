@@ -32,7 +32,7 @@ export async function runReplay(
       : options.withModule
         ? await kernelFromRegistry(nc, options.withModule)
         : isBuiltin(recordedVersion)
-          ? await builtinKernel()
+          ? builtinKernel()
           : await kernelFromRegistry(nc, recordedVersion);
     const result = replayDecision(record, kernel);
     printReplay(record, result, recordedVersion, Boolean(options.withModule || options.moduleFile), print);

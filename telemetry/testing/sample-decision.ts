@@ -15,7 +15,7 @@ import {
   Fallback,
 } from "../../gen/chorus/v1/decision_pb.ts";
 import type { KernelInventory, KernelRequest, KernelResult } from "../../wasm-core/src/kernel-inputs.ts";
-import { loadKernel } from "../../wasm-core/src/kernel-loader.ts";
+import { loadKernel } from "../../wasm-core/src/mod.ts";
 import type { DecisionEntry } from "../decision-log.ts";
 import type { KernelCall } from "../kernel-record.ts";
 import { builtinKernel } from "../kernel-source.ts";
@@ -83,7 +83,7 @@ export async function sampleDecision(options: SampleOptions = {}): Promise<Decis
   };
   const creativeIds = Array.from({ length: n }, (_, c) => `cr-${String(c).padStart(2, "0")}`);
   const campaignIds = Array.from({ length: n }, (_, c) => `camp-${c % 4}`);
-  const { bytes } = await builtinKernel();
+  const { bytes } = builtinKernel();
   const kernel = loadKernel(bytes, { maxCandidates: n, maxDimensions: d, maxAgents: AGENTS.length });
   kernel.setInventory(inventory);
   const result: KernelResult = kernel.decide(request, "builtin");
