@@ -17,7 +17,7 @@ import { MonolithStrategy } from "./monolith.ts";
 const MIN = 60_000;
 const clock = { toWallMs: (ms: number) => 1_700_000_000_000 + ms };
 
-const campaign = (id: string, cpm: number, over: MessageInitShape<typeof CampaignSchema> = {}) =>
+const campaign = (id: string, cpm: number, over: Omit<MessageInitShape<typeof CampaignSchema>, "$typeName"> = {}) =>
   create(CampaignSchema, {
     id,
     advertiserId: "adv",
