@@ -1,0 +1,160 @@
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { diffKernelResults } from "./kernel-diff.ts";
+import {
+  KernelClosedError,
+  KernelInventoryMismatchError,
+  KernelModuleError,
+  KernelTimeoutError,
+  KernelTrapError,
+} from "./kernel-errors.ts";
+import { makeInventory, makeRequest } from "./kernel-fixtures.ts";
+import type { KernelInventory, KernelRequest, KernelResult } from "./kernel-inputs.ts";
+import { KernelPool } from "./kernel-pool.ts";
+import { decideReference } from "./kernel-reference.ts";
+import { readKernelWasm } from "./kernel-wasm.ts";
+
+const chaosBytes = new Uint8Array(readFileSync(new URL("../build/fixtures/chaos-kernel.wasm", import.meta.url)));
+const TRAP = -1111;
+const SPIN_FOREVER = -2222;
+const capacity = { maxCandidates: 2000, maxDimensions: 32, maxAgents: 8 };
+
+function expectReference(result: KernelResult, inventory: KernelInventory, request: KernelRequest): void {
+  expect(diffKernelResults(result, decideReference(inventory, request), 0)).toBeUndefined();
+}
+
+function requests(inventory: KernelInventory, count: number, seed: number): KernelRequest[] {
+  return Array.from({ length: count }, (_, i) => makeRequest(inventory, { seed: seed + i, agents: 8 }));
+}
+
+describe("kernel pool - two workers, SIMD module", () => {
+  const inventory = makeInventory({ seed: 1, candidates: 1000, dimensions: 32 });
+  let pool: KernelPool;
+
+  beforeAll(async () => {
+    pool = new KernelPool({ size: 2, moduleBytes: readKernelWasm("simd"), moduleVersion: "simd-1", capacity, queueDepth: 16 });
+    pool.setInventory(inventory);
+    await pool.ready();
+  });
+  afterAll(() => pool.close());
+
+  it("writes every waiting decision into the rings at once and answers each like the reference", async () => {
+    const batch = requests(inventory, 100, 10);
+    const pending = batch.map((r) => pool.decide(r));
+    const { inFlight, queued } = pool.stats();
+    expect(inFlight).toBe(32); // two rings of 16 slots, filled before any worker answered
+    expect(queued).toBe(68);
+    const results = await Promise.all(pending);
+    results.forEach((result, i) => {
+      expect(result.moduleVersion).toBe("simd-1");
+      expectReference(result, inventory, batch[i]!);
+    });
+    expect(pool.stats()).toMatchObject({ inFlight: 0, queued: 0 });
+    expect(pool.stats().workerThreadIds).toHaveLength(2);
+  });
+
+  it("sees an inventory update and refuses requests for the old one", async () => {
+    const next = makeInventory({ seed: 2, candidates: 1500, dimensions: 24, version: 2 });
+    pool.setInventory(next);
+    const request = makeRequest(next, { seed: 3, agents: 5 });
+    expectReference(await pool.decide(request), next, request);
+    await expect(pool.decide(makeRequest(inventory, { seed: 4, agents: 5 }))).rejects.toThrow(KernelInventoryMismatchError);
+    pool.setInventory(inventory);
+  });
+
+  it("swaps the module at a decision boundary: later decisions report and use the new version", async () => {
+    const beforeRequests = requests(inventory, 40, 100);
+    const before = beforeRequests.map((r) => pool.decide(r));
+    pool.setModule("scalar-2", readKernelWasm("scalar"));
+    const afterRequests = requests(inventory, 40, 200);
+    const after = afterRequests.map((r) => pool.decide(r));
+    // Decisions made before the swap may have run on either module; each says which, and is right.
+    (await Promise.all(before)).forEach((result, i) => {
+      expect(["simd-1", "scalar-2"]).toContain(result.moduleVersion);
+      expectReference(result, inventory, beforeRequests[i]!);
+    });
+    const afterResults = await Promise.all(after);
+    afterResults.forEach((result, i) => {
+      expect(result.moduleVersion).toBe("scalar-2");
+      expectReference(result, inventory, afterRequests[i]!);
+    });
+    expect(pool.moduleVersion).toBe("scalar-2");
+  });
+
+  it("keeps the current module when a candidate module is invalid", async () => {
+    expect(() => pool.setModule("broken", new Uint8Array([0, 97, 115, 109, 1]))).toThrow(KernelModuleError);
+    expect(pool.moduleVersion).toBe("scalar-2");
+    const request = makeRequest(inventory, { seed: 300, agents: 2 });
+    expect((await pool.decide(request)).moduleVersion).toBe("scalar-2");
+  });
+});
+
+describe("kernel pool - a module that traps or runs away", () => {
+  const inventory = makeInventory({ seed: 5, candidates: 500, dimensions: 32 });
+  let pool: KernelPool;
+
+  beforeAll(async () => {
+    pool = new KernelPool({ size: 1, moduleBytes: chaosBytes, moduleVersion: "chaos", capacity, callTimeoutMs: 100 });
+    pool.setInventory(inventory);
+    await pool.ready();
+  });
+  afterAll(() => pool.close());
+
+  it("a trap fails that decision only; queued decisions run on the replacement worker", async () => {
+    const [worker] = pool.stats().workerThreadIds;
+    const [first, bad, ...rest] = requests(inventory, 6, 20);
+    const trapping = { ...bad!, reservePrice: TRAP };
+    const settled = await Promise.allSettled([first!, trapping, ...rest].map((r) => pool.decide(r)));
+    expect(settled[1]).toMatchObject({ status: "rejected", reason: expect.any(KernelTrapError) });
+    expect((settled[1] as PromiseRejectedResult).reason.message).toMatch(/module chaos trapped: .*unreachable.*worker is replaced/);
+    const others = [first!, ...rest];
+    [settled[0], ...settled.slice(2)].forEach((outcome, i) => {
+      expect(outcome.status).toBe("fulfilled");
+      expectReference((outcome as PromiseFulfilledResult<KernelResult>).value, inventory, others[i]!);
+    });
+    expect(pool.stats().replacedWorkers).toEqual({ trap: 1, timeout: 0, lost: 0 });
+    expect(pool.stats().workerThreadIds).toHaveLength(1);
+    expect(pool.stats().workerThreadIds).not.toContain(worker);
+  });
+
+  it("a call past its budget fails that decision only; the worker is replaced and the pool keeps serving", async () => {
+    const [worker] = pool.stats().workerThreadIds;
+    const [first, bad, last] = requests(inventory, 3, 40);
+    const started = performance.now();
+    const settled = await Promise.allSettled([first!, { ...bad!, reservePrice: SPIN_FOREVER }, last!].map((r) => pool.decide(r)));
+    const elapsed = performance.now() - started;
+    expect(settled[1]).toMatchObject({ status: "rejected", reason: expect.any(KernelTimeoutError) });
+    expect(settled[0]!.status).toBe("fulfilled");
+    expect(settled[2]!.status).toBe("fulfilled");
+    expectReference((settled[2] as PromiseFulfilledResult<KernelResult>).value, inventory, last!);
+    expect(elapsed).toBeLessThan(5_000);
+    expect(pool.stats().replacedWorkers).toEqual({ trap: 1, timeout: 1, lost: 0 });
+    expect(pool.stats().workerThreadIds).not.toContain(worker);
+    const after = makeRequest(inventory, { seed: 50, agents: 8 });
+    expectReference(await pool.decide(after), inventory, after);
+  });
+});
+
+describe("kernel pool - inline mode and closing", () => {
+  const inventory = makeInventory({ seed: 6, candidates: 300, dimensions: 32 });
+
+  it("inline: same answers, a trap fails one decision and the instance is recreated", async () => {
+    const pool = new KernelPool({ mode: "inline", moduleBytes: chaosBytes, moduleVersion: "chaos", capacity });
+    pool.setInventory(inventory);
+    const [a, b] = requests(inventory, 2, 60);
+    expectReference(await pool.decide(a!), inventory, a!);
+    await expect(pool.decide({ ...b!, reservePrice: TRAP })).rejects.toThrow(KernelTrapError);
+    expectReference(await pool.decide(b!), inventory, b!);
+    await pool.close();
+  });
+
+  it("close lets accepted decisions finish and refuses new ones", async () => {
+    const pool = new KernelPool({ moduleBytes: readKernelWasm("simd"), moduleVersion: "simd", capacity });
+    pool.setInventory(inventory);
+    const accepted = requests(inventory, 10, 70).map((r) => pool.decide(r));
+    const closing = pool.close();
+    await expect(pool.decide(makeRequest(inventory, { seed: 1, agents: 1 }))).rejects.toThrow(KernelClosedError);
+    expect((await Promise.all(accepted)).length).toBe(10);
+    await closing;
+  });
+});
