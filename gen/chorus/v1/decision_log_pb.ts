@@ -49,7 +49,7 @@ export type DecisionRecord = Message<"chorus.v1.DecisionRecord"> & {
   coordination: string;
 
   /**
-   * One entry per voting agent, in the kernel's agent order (kernel_inputs.agents).
+   * One entry per agent asked for a vote, the orchestrator included; kernel_inputs.agents gives the kernel's order.
    *
    * @generated from field: repeated chorus.v1.AgentRecord agents = 5;
    */
