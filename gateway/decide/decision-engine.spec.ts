@@ -21,7 +21,7 @@ describe("decision engine - real agents, real NATS, real WASM kernel", () => {
   let kernel: KernelPool;
   let agents: RunningAgent[];
   const engines: ClosableDecisionEngine[] = [];
-  const engine = async (coordination: "cached" | "parallel" | "sequential", deadlineMs = 400) => {
+  const engine = async (coordination: "cached" | "parallel" | "sequential", deadlineMs = 2_000) => {
     const e = await createDecisionEngine({ nc: nats.nc, catalogView: view, kernel, coordination, deadlineMs, logger });
     engines.push(e);
     return e;
@@ -50,10 +50,11 @@ describe("decision engine - real agents, real NATS, real WASM kernel", () => {
   for (const mode of ["cached", "parallel", "sequential"] as const) {
     it(`${mode} - returns a pod from the demo catalog with no degraded agent`, async () => {
       const e = await engine(mode);
-      // cached needs the agents' first signals (published within 50 ms of start).
-      await new Promise((r) => setTimeout(r, 200));
+      // cached needs the agents' first signals (published within 50 ms of start; later on a busy machine).
+      await expect
+        .poll(async () => (await e.decide(demoRequest(), {})).degradedAgents.length, { timeout: 5_000 })
+        .toBe(0);
       const res = await e.decide(demoRequest(), {});
-      expect(res.degradedAgents.map((d) => d.agent)).toEqual([]);
       expect(res.coordination).toBe(mode);
       expect(res.ads.length).toBeGreaterThan(0);
       const inv = view.inventory;
@@ -98,7 +99,7 @@ describe("decision engine - real agents, real NATS, real WASM kernel", () => {
     );
     // The in-process timing instance leaves; only the child answers.
     await agents.find((a) => a.module.name === "timing")!.stop();
-    const e = await engine("parallel", 300);
+    const e = await engine("parallel", 1_000);
     const before = await e.decide(demoRequest(), {});
     expect(before.degradedAgents).toEqual([]);
     child.process.kill("SIGKILL");
