@@ -14,7 +14,13 @@ const release = ["-O3", "--noAssert", "--runtime", "stub", "--noColors"];
 const builds = [
   { entry: "assembly/kernel.ts", out: "build/kernel-simd", flags: ["--enable", "simd"], simd: true, snapshot: true },
   { entry: "assembly/kernel.ts", out: "build/kernel-scalar", flags: [], simd: false, snapshot: true },
-  { entry: "assembly/fixtures/chaos-kernel.ts", out: "build/fixtures/chaos-kernel", flags: ["--enable", "simd"], simd: true, snapshot: false },
+  {
+    entry: "assembly/fixtures/chaos-kernel.ts",
+    out: "build/fixtures/chaos-kernel",
+    flags: ["--enable", "simd"],
+    simd: true,
+    snapshot: false,
+  },
 ];
 
 for (const build of builds) {

@@ -15,14 +15,16 @@ function expectLength(name: string, actual: number, expected: number): void {
 
 export function checkCapacity(capacity: KernelCapacity): void {
   const { maxCandidates, maxDimensions, maxAgents } = capacity;
-  if (!isIndex(maxCandidates, 1 << 20) || maxCandidates < 1) throw new KernelInputError("maxCandidates must be 1..2^20");
+  if (!isIndex(maxCandidates, 1 << 20) || maxCandidates < 1)
+    throw new KernelInputError("maxCandidates must be 1..2^20");
   if (!isIndex(maxDimensions, 4096) || maxDimensions < 1) throw new KernelInputError("maxDimensions must be 1..4096");
   if (!isIndex(maxAgents, 256)) throw new KernelInputError("maxAgents must be 0..256");
 }
 
 export function checkInventory(inventory: KernelInventory, capacity?: KernelCapacity): void {
   const { version, candidates: n, dimensions: d } = inventory;
-  if (!isIndex(version, INT32_MAX)) throw new KernelInputError("inventory version must be a 32-bit non-negative integer");
+  if (!isIndex(version, INT32_MAX))
+    throw new KernelInputError("inventory version must be a 32-bit non-negative integer");
   if (!isIndex(n, capacity?.maxCandidates ?? INT32_MAX)) {
     throw new KernelInputError(`inventory has ${n} candidates, capacity is ${capacity?.maxCandidates}`);
   }
@@ -45,10 +47,16 @@ export interface InventoryShape {
   readonly dimensions: number;
 }
 
-export function checkRequest(request: KernelRequest, inventory: InventoryShape | undefined, capacity?: KernelCapacity): void {
+export function checkRequest(
+  request: KernelRequest,
+  inventory: InventoryShape | undefined,
+  capacity?: KernelCapacity,
+): void {
   if (inventory === undefined || request.inventoryVersion !== inventory.version) {
     const resident = inventory === undefined ? "none" : String(inventory.version);
-    throw new KernelInventoryMismatchError(`request is for inventory ${request.inventoryVersion}, resident is ${resident}`);
+    throw new KernelInventoryMismatchError(
+      `request is for inventory ${request.inventoryVersion}, resident is ${resident}`,
+    );
   }
   const n = inventory.candidates;
   const a = request.weights.length;
@@ -63,7 +71,8 @@ export function checkRequest(request: KernelRequest, inventory: InventoryShape |
   expectLength("pResponse", request.pResponse.length, n);
   if (request.auctionType !== 0 && request.auctionType !== 1) throw new KernelInputError("auctionType must be 0 or 1");
   if (!isIndex(request.maxAds, MAX_ADS)) throw new KernelInputError(`maxAds must be an integer 0..${MAX_ADS}`);
-  if (!isIndex(request.maxDurationMs, INT32_MAX)) throw new KernelInputError("maxDurationMs must be a non-negative int32");
+  if (!isIndex(request.maxDurationMs, INT32_MAX))
+    throw new KernelInputError("maxDurationMs must be a non-negative int32");
   if (typeof request.relevanceWeight !== "number" || typeof request.reservePrice !== "number") {
     throw new KernelInputError("relevanceWeight and reservePrice must be numbers");
   }

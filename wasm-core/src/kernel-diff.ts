@@ -16,12 +16,17 @@ function close(a: number, b: number, tolerance: number): boolean {
 }
 
 /** Why two results differ, or undefined: winners and counts must be identical, floats within tolerance. */
-export function diffKernelResults(actual: KernelResult, expected: KernelResult, tolerance = RESULT_TOLERANCE): string | undefined {
+export function diffKernelResults(
+  actual: KernelResult,
+  expected: KernelResult,
+  tolerance = RESULT_TOLERANCE,
+): string | undefined {
   if (actual.count !== expected.count) return `count ${actual.count}, expected ${expected.count}`;
   if (actual.eligibleCount !== expected.eligibleCount) {
     return `eligibleCount ${actual.eligibleCount}, expected ${expected.eligibleCount}`;
   }
-  if (actual.vetoedCount !== expected.vetoedCount) return `vetoedCount ${actual.vetoedCount}, expected ${expected.vetoedCount}`;
+  if (actual.vetoedCount !== expected.vetoedCount)
+    return `vetoedCount ${actual.vetoedCount}, expected ${expected.vetoedCount}`;
   for (let t = 0; t < expected.count; t++) {
     if (actual.indices[t] !== expected.indices[t]) {
       return `ad ${t} is candidate ${actual.indices[t]}, expected ${expected.indices[t]}`;

@@ -5,12 +5,12 @@
  */
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
+import { diffKernelResults } from "./kernel-diff.ts";
 import { makeInventory, makeRequest } from "./kernel-fixtures.ts";
 import type { KernelInventory, KernelRequest } from "./kernel-inputs.ts";
 import type { KernelInstance } from "./kernel-instance.ts";
 import { loadKernel } from "./kernel-loader.ts";
 import { decideReference } from "./kernel-reference.ts";
-import { diffKernelResults } from "./kernel-diff.ts";
 import { readKernelWasm } from "./kernel-wasm.ts";
 
 interface Case {
@@ -178,7 +178,12 @@ describe("kernel equivalence - WASM builds vs TypeScript reference", () => {
         auctionType: fc.constantFrom(0 as const, 1 as const),
       })
       .map((p) => {
-        const inventory = makeInventory({ seed: p.seed, candidates: p.candidates, dimensions: p.dimensions, categories: 12 });
+        const inventory = makeInventory({
+          seed: p.seed,
+          candidates: p.candidates,
+          dimensions: p.dimensions,
+          categories: 12,
+        });
         return { inventory, request: makeRequest(inventory, { ...p, seed: p.seed + 1, maxDurationMs: 180_000 }) };
       });
     fc.assert(fc.property(large, expectSameAsReference), { numRuns: 150 });

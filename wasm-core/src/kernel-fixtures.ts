@@ -37,7 +37,9 @@ export function makeInventory(fixture: InventoryFixture): KernelInventory {
     dimensions: d,
     embeddings: Float32Array.from({ length: n * d }, () => (random() * 2 - 1) * scale),
     durationMs: Int32Array.from({ length: n }, () => durations[Math.floor(random() * durations.length)]),
-    advertiserId: Int32Array.from({ length: n }, () => Math.floor(random() * (fixture.advertisers ?? Math.max(1, n / 4)))),
+    advertiserId: Int32Array.from({ length: n }, () =>
+      Math.floor(random() * (fixture.advertisers ?? Math.max(1, n / 4))),
+    ),
     categoryId: Int32Array.from({ length: n }, () => Math.floor(random() * (fixture.categories ?? 24))),
   };
 }
@@ -72,7 +74,9 @@ export function makeRequest(inventory: KernelInventory, fixture: RequestFixture)
     scores: Float32Array.from({ length: a * n }, unit),
     relevanceWeight: fixture.relevanceWeight ?? 1,
     vetoMask: Uint32Array.from({ length: n }, () => (random() < vetoRate ? 1 << Math.floor(random() * 6) : 0)),
-    bid: Float32Array.from({ length: n }, () => (levels > 0 ? 1000 * (1 + Math.floor(random() * levels)) : 200 + random() * 20_000)),
+    bid: Float32Array.from({ length: n }, () =>
+      levels > 0 ? 1000 * (1 + Math.floor(random() * levels)) : 200 + random() * 20_000,
+    ),
     pResponse: Float32Array.from({ length: n }, () => (levels > 0 || random() < 0.5 ? 1 : 0.01 + random() * 0.2)),
     reservePrice: fixture.reservePrice ?? 100,
     auctionType: fixture.auctionType ?? 0,

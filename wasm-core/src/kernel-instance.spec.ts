@@ -1,12 +1,12 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { checkRequest } from "./kernel-checks.ts";
 import { diffKernelResults } from "./kernel-diff.ts";
 import { KernelInputError, KernelInventoryMismatchError, KernelTrapError } from "./kernel-errors.ts";
 import { makeInventory, makeRequest } from "./kernel-fixtures.ts";
 import { loadKernel } from "./kernel-loader.ts";
 import { decideReference } from "./kernel-reference.ts";
 import { readKernelWasm } from "./kernel-wasm.ts";
-import { checkRequest } from "./kernel-checks.ts";
 
 const capacity = { maxCandidates: 1000, maxDimensions: 32, maxAgents: 8 };
 const chaosBytes = () => new Uint8Array(readFileSync(new URL("../build/fixtures/chaos-kernel.wasm", import.meta.url)));

@@ -3,13 +3,7 @@
  * The host writes inputs at the kernel's region offsets and reads outputs back; nothing is allocated inside
  * the module per call. Views are whole-memory typed arrays, recreated whenever `memory.buffer` changes.
  */
-import {
-  describeKernelStatus,
-  type KernelExports,
-  OutHeader,
-  Region,
-  rowStride,
-} from "./kernel-abi.ts";
+import { describeKernelStatus, type KernelExports, OutHeader, Region, rowStride } from "./kernel-abi.ts";
 import { checkInventory, type InventoryShape } from "./kernel-checks.ts";
 import { KernelInputError, KernelTrapError } from "./kernel-errors.ts";
 import type { KernelCapacity, KernelInventory, KernelRequest, KernelResult } from "./kernel-inputs.ts";

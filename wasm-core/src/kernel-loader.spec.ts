@@ -80,7 +80,10 @@ describe("kernel loader - refuses anything else", () => {
   });
 
   it("refuses an export with another signature", () => {
-    expectRefused(fakeKernel({ decideParams: "i32 i32 i32 f32 f32 i32 i32" }), /decide has signature i32,i32,i32,f32,f32,i32,i32->i32/);
+    expectRefused(
+      fakeKernel({ decideParams: "i32 i32 i32 f32 f32 i32 i32" }),
+      /decide has signature i32,i32,i32,f32,f32,i32,i32->i32/,
+    );
   });
 
   it("refuses a module that imports anything", () => {

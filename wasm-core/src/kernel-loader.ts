@@ -4,12 +4,12 @@
  * signature that differs, another ABI_VERSION, or a memory layout smaller than the host's table.
  */
 import {
+  describeKernelStatus,
   KERNEL_ABI_VERSION,
   KERNEL_EXPORTS,
   type KernelExports,
   MAX_ADS,
   Region,
-  describeKernelStatus,
   regionElements,
 } from "./kernel-abi.ts";
 import { checkCapacity } from "./kernel-checks.ts";
@@ -118,7 +118,7 @@ function readLayout(exports: KernelExports, capacity: KernelCapacity): Int32Arra
   return offsets;
 }
 
-const VALUE_TYPES: Record<number, string> = { 0x7f: "i32", 0x7e: "i64", 0x7d: "f32", 0x7c: "f64", 0x7b: "v128" };
+const VALUE_TYPES: Record<number, string> = { 127: "i32", 126: "i64", 125: "f32", 124: "f64", 123: "v128" };
 
 /**
  * Signatures of exported functions, read from the binary (the JS API cannot see them). Only what a

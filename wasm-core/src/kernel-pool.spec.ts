@@ -32,7 +32,13 @@ describe("kernel pool - two workers, SIMD module", () => {
   let pool: KernelPool;
 
   beforeAll(async () => {
-    pool = new KernelPool({ size: 2, moduleBytes: readKernelWasm("simd"), moduleVersion: "simd-1", capacity, queueDepth: 16 });
+    pool = new KernelPool({
+      size: 2,
+      moduleBytes: readKernelWasm("simd"),
+      moduleVersion: "simd-1",
+      capacity,
+      queueDepth: 16,
+    });
     pool.setInventory(inventory);
     await pool.ready();
   });
@@ -58,7 +64,9 @@ describe("kernel pool - two workers, SIMD module", () => {
     pool.setInventory(next);
     const request = makeRequest(next, { seed: 3, agents: 5 });
     expectReference(await pool.decide(request), next, request);
-    await expect(pool.decide(makeRequest(inventory, { seed: 4, agents: 5 }))).rejects.toThrow(KernelInventoryMismatchError);
+    await expect(pool.decide(makeRequest(inventory, { seed: 4, agents: 5 }))).rejects.toThrow(
+      KernelInventoryMismatchError,
+    );
     pool.setInventory(inventory);
   });
 
@@ -106,7 +114,9 @@ describe("kernel pool - a module that traps or runs away", () => {
     const trapping = { ...bad!, reservePrice: TRAP };
     const settled = await Promise.allSettled([first!, trapping, ...rest].map((r) => pool.decide(r)));
     expect(settled[1]).toMatchObject({ status: "rejected", reason: expect.any(KernelTrapError) });
-    expect((settled[1] as PromiseRejectedResult).reason.message).toMatch(/module chaos trapped: .*unreachable.*worker is replaced/);
+    expect((settled[1] as PromiseRejectedResult).reason.message).toMatch(
+      /module chaos trapped: .*unreachable.*worker is replaced/,
+    );
     const others = [first!, ...rest];
     [settled[0], ...settled.slice(2)].forEach((outcome, i) => {
       expect(outcome.status).toBe("fulfilled");
@@ -121,7 +131,9 @@ describe("kernel pool - a module that traps or runs away", () => {
     const [worker] = pool.stats().workerThreadIds;
     const [first, bad, last] = requests(inventory, 3, 40);
     const started = performance.now();
-    const settled = await Promise.allSettled([first!, { ...bad!, reservePrice: SPIN_FOREVER }, last!].map((r) => pool.decide(r)));
+    const settled = await Promise.allSettled(
+      [first!, { ...bad!, reservePrice: SPIN_FOREVER }, last!].map((r) => pool.decide(r)),
+    );
     const elapsed = performance.now() - started;
     expect(settled[1]).toMatchObject({ status: "rejected", reason: expect.any(KernelTimeoutError) });
     expect(settled[0]!.status).toBe("fulfilled");

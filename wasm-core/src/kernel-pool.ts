@@ -297,7 +297,9 @@ export class KernelPool {
         this.#instance = fresh;
         this.#replaced.trap++;
         return Promise.reject(
-          new KernelTrapError(`module ${this.moduleVersion} trapped: ${error.message}; instance recreated`, { cause: error }),
+          new KernelTrapError(`module ${this.moduleVersion} trapped: ${error.message}; instance recreated`, {
+            cause: error,
+          }),
         );
       }
       return Promise.reject(error);
@@ -465,7 +467,9 @@ export class KernelPool {
         requeue.push(pending);
       } else if (cause === "timeout") {
         pending.reject(
-          new KernelTimeoutError(`decision exceeded ${this.callTimeoutMs} ms (module ${version}); its worker is replaced`),
+          new KernelTimeoutError(
+            `decision exceeded ${this.callTimeoutMs} ms (module ${version}); its worker is replaced`,
+          ),
         );
       } else {
         pending.reject(new KernelWorkerLostError(`kernel worker exited during the decision`, { cause: reason }));

@@ -68,7 +68,8 @@ export function decideReference(inventory: KernelInventory, request: KernelReque
     const duration = inventory.durationMs[c];
     if (usedMs + duration > request.maxDurationMs) continue;
     const clash = chosen.some(
-      (o) => inventory.advertiserId[o] === inventory.advertiserId[c] || inventory.categoryId[o] === inventory.categoryId[c],
+      (o) =>
+        inventory.advertiserId[o] === inventory.advertiserId[c] || inventory.categoryId[o] === inventory.categoryId[c],
     );
     if (clash) continue;
 

@@ -144,7 +144,10 @@ export class KernelRing {
     this.buffer = buffer ?? new SharedArrayBuffer(CONTROL_BYTES + depth * slotBytes);
     this.depth = depth;
     this.control = new Int32Array(this.buffer, 0, Control.Words);
-    this.#slots = Array.from({ length: depth }, (_, i) => new Slot(this.buffer, CONTROL_BYTES + i * slotBytes, capacity));
+    this.#slots = Array.from(
+      { length: depth },
+      (_, i) => new Slot(this.buffer, CONTROL_BYTES + i * slotBytes, capacity),
+    );
   }
 
   state(sequence: number): number {

@@ -45,7 +45,9 @@ describe("kernel self-test - golden inputs through a candidate module", () => {
     const cases = [normal!, { ...normal!, name: "runaway", request: { ...normal!.request, reservePrice: -2222 } }];
     const report = await selfTestKernel(chaos, { moduleVersion: "chaos", callTimeoutMs: 100, cases });
     expect(report.passed).toBe(1);
-    expect(report.failures).toEqual([{ case: "runaway", reason: expect.stringMatching(/^KernelTimeoutError: decision exceeded 100 ms/) }]);
+    expect(report.failures).toEqual([
+      { case: "runaway", reason: expect.stringMatching(/^KernelTimeoutError: decision exceeded 100 ms/) },
+    ]);
   });
 
   it("reports bytes that do not load", async () => {

@@ -3,8 +3,9 @@
  * runs before activating a module. It uses a one-worker KernelPool, so a candidate that traps or never
  * returns fails its case instead of hanging the caller.
  */
-import { type KernelCase, goldenCases } from "./kernel-fixtures.ts";
+
 import { diffKernelResults } from "./kernel-diff.ts";
+import { goldenCases, type KernelCase } from "./kernel-fixtures.ts";
 import type { KernelCapacity } from "./kernel-inputs.ts";
 import { KernelPool } from "./kernel-pool.ts";
 import { decideReference } from "./kernel-reference.ts";
@@ -67,7 +68,10 @@ export async function selfTestKernel(moduleBytes: Uint8Array, options: SelfTestO
       pool.setInventory(inventory);
       try {
         const actual = await pool.decide({ ...testCase.request, inventoryVersion: inventory.version });
-        const reason = diffKernelResults(actual, decideReference(inventory, { ...testCase.request, inventoryVersion: index + 1 }));
+        const reason = diffKernelResults(
+          actual,
+          decideReference(inventory, { ...testCase.request, inventoryVersion: index + 1 }),
+        );
         if (reason !== undefined) failures.push({ case: testCase.name, reason });
       } catch (error) {
         failures.push({ case: testCase.name, reason: messageOf(error) });

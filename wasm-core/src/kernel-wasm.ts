@@ -10,7 +10,10 @@ export type KernelVariant = "simd" | "scalar";
  */
 export function kernelWasmPath(variant: KernelVariant): string {
   const name = `kernel-${variant}.wasm`;
-  const candidates = [new URL(`../build/${name}`, import.meta.url), new URL(`../../../wasm-core/build/${name}`, import.meta.url)];
+  const candidates = [
+    new URL(`../build/${name}`, import.meta.url),
+    new URL(`../../../wasm-core/build/${name}`, import.meta.url),
+  ];
   const found = candidates.find((url) => existsSync(url));
   if (found === undefined) throw new Error(`${name} not found; run npm run build:wasm`);
   return fileURLToPath(found);

@@ -1,5 +1,6 @@
 /** wasm-core's public API: what the gateway, the hot-swap path and the CLI import. */
 export { KERNEL_ABI_VERSION, MAX_ADS } from "./kernel-abi.ts";
+export { diffKernelResults, RESULT_TOLERANCE } from "./kernel-diff.ts";
 export {
   KernelClosedError,
   KernelError,
@@ -11,12 +12,17 @@ export {
   KernelTrapError,
   KernelWorkerLostError,
 } from "./kernel-errors.ts";
-export { type KernelCase, goldenCases, makeInventory, makeRequest } from "./kernel-fixtures.ts";
-export { AuctionType, type KernelCapacity, type KernelInventory, type KernelRequest, type KernelResult } from "./kernel-inputs.ts";
+export { goldenCases, type KernelCase, makeInventory, makeRequest } from "./kernel-fixtures.ts";
+export {
+  AuctionType,
+  type KernelCapacity,
+  type KernelInventory,
+  type KernelRequest,
+  type KernelResult,
+} from "./kernel-inputs.ts";
 export type { KernelInstance } from "./kernel-instance.ts";
 export { compileKernel, instantiateKernel, loadKernel, validateKernelModule } from "./kernel-loader.ts";
 export { DEFAULT_CAPACITY, KernelPool, type KernelPoolOptions, type KernelPoolStats } from "./kernel-pool.ts";
 export { decideReference } from "./kernel-reference.ts";
-export { RESULT_TOLERANCE, diffKernelResults } from "./kernel-diff.ts";
 export { type SelfTestReport, selfTestKernel } from "./kernel-self-test.ts";
 export { type KernelVariant, kernelWasmPath, readKernelWasm } from "./kernel-wasm.ts";
