@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { EventSink } from "../../gateway/ports.ts";
 import { AdEventSchema, AdEventType, ReportEventsRequestSchema } from "../../gen/chorus/v1/decision_pb.ts";
 import { LeaseDenial } from "../../gen/chorus/v1/ledger_pb.ts";
 import { createEventSink } from "../../ledger/event-sink.ts";
@@ -62,7 +63,7 @@ describe("budget service", () => {
 
   it("budget - 4 gateways, impressions 2 s late, a campaign selling out mid-run: spend stays within budget + one lease, and the daily cap likewise", async () => {
     const guards: LeaseSpendGuard[] = [];
-    const sinks = [];
+    const sinks: EventSink[] = [];
     for (let g = 0; g < 4; g++) {
       const nc = await nats.connect(`gateway-${g}`);
       guards.push(await createSpendGuard({ nc, gatewayId: `gw${g}`, logger, retryAfterMs: 50 }));

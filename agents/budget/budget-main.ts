@@ -1,0 +1,46 @@
+import { jetstream } from "@nats-io/jetstream";
+import { openCatalogBucket } from "../../lib/catalog/catalog-store.ts";
+import { CatalogView } from "../../lib/catalog/catalog-view.ts";
+import { loadConfig, parsers } from "../../lib/config/config.ts";
+import { createLogger } from "../../lib/log/logger.ts";
+import { connectNats } from "../../lib/nats/connect.ts";
+import { onShutdown, signalReady } from "../../lib/process/child-lifecycle.ts";
+import { runAgent } from "../runtime/run-agent.ts";
+import { budgetAgent } from "./agent.ts";
+import { BudgetService } from "./budget-service.ts";
+import type { BudgetState } from "./state.ts";
+
+/**
+ * The Budget agent process: the agent (votes, signals) plus its money side (leases, books).
+ *   NATS_URL=nats://127.0.0.1:4222 node --import tsx agents/budget/budget-main.ts
+ */
+const config = loadConfig({
+  natsUrl: { env: "NATS_URL", default: "nats://127.0.0.1:4222", parse: parsers.string, help: "NATS server URL" },
+  leaseTtlMs: { env: "BUDGET_LEASE_TTL_MS", default: 5_000, parse: parsers.int(100, 600_000), help: "lease TTL" },
+  graceMs: { env: "BUDGET_RECLAIM_GRACE_MS", default: 2_000, parse: parsers.int(0, 600_000), help: "reclaim grace" },
+  leasePpm: {
+    env: "BUDGET_MAX_LEASE_PPM",
+    default: 1_000,
+    parse: parsers.int(1, 1_000_000),
+    help: "largest lease in millionths of the budget (1000 = 0.1%)",
+  },
+});
+const logger = createLogger(process.env.CHORUS_PROCESS_NAME ?? "budget");
+const nc = await connectNats({ servers: config.natsUrl, name: "chorus-budget" });
+const catalog = await CatalogView.open(await openCatalogBucket(jetstream(nc)));
+const agent = await runAgent(budgetAgent, { nc, catalog, logger: logger.child({ agent: "budget" }) });
+const service = await BudgetService.start({
+  nc,
+  catalog,
+  state: agent.state as BudgetState,
+  logger,
+  policy: { leaseTtlMs: config.leaseTtlMs, reclaimGraceMs: config.graceMs, maxLeaseShare: config.leasePpm / 1e6 },
+});
+onShutdown(async () => {
+  await service.stop();
+  await agent.stop();
+  catalog.close();
+  await nc.drain();
+});
+signalReady({ instance: agent.instanceId });
+logger.info("budget agent ready");
