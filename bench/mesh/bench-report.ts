@@ -3,6 +3,9 @@ import type { RateStep } from "../lib/rate-search.ts";
 import { formatTable } from "../lib/report-table.ts";
 import type { GoalCheck, TargetResult } from "./goals.ts";
 
+export const ECHO_CEILING = "ceiling: echo rpc";
+export const FANOUT_CEILING = "ceiling: nats 5-way";
+
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 
 /** The tables `npm run bench` prints: every step, a summary with the ceiling ratios, processes, goals. */
@@ -25,8 +28,8 @@ export function benchReport(results: readonly TargetResult[], goals: readonly Go
     stepRows,
   );
 
-  const echo = results.find((r) => r.name === "ceiling: echo rpc");
-  const nats = results.find((r) => r.name === "ceiling: nats 5-way");
+  const echo = results.find((r) => r.name === ECHO_CEILING);
+  const nats = results.find((r) => r.name === FANOUT_CEILING);
   const ratio = (a: number, b: number | undefined) => (b ? (a / b).toFixed(2) : "-");
   const p50At = (r: TargetResult | undefined) => r?.steps.find((s) => s.rate === ratioRate)?.latency.p50;
   const summary = formatTable<TargetResult>(

@@ -8,11 +8,12 @@ import { measureStep } from "../lib/measure-step.ts";
 import { type SearchCriteria, searchRates } from "../lib/rate-search.ts";
 import { defaultJsonPath, writeJson } from "../lib/report-table.ts";
 import { StepProgress } from "../lib/step-progress.ts";
-import { benchReport } from "./bench-report.ts";
+import { benchReport, ECHO_CEILING, FANOUT_CEILING } from "./bench-report.ts";
 import { decideRequests } from "./decide-requests.ts";
 import { checkGoals, type TargetResult } from "./goals.ts";
 
 const MODES: Coordination[] = ["cached", "parallel", "sequential"];
+
 const list = (raw: string) => raw.split(",").map((s) => s.trim());
 const numbers = (raw: string) =>
   list(raw).map((s) => {
@@ -118,45 +119,48 @@ async function guarded(name: string, body: () => Promise<void>): Promise<void> {
 
 try {
   if (options.ceilings) {
-    await guarded("ceiling: echo rpc", async () => {
-      progress.label("starting echo server");
-      const echo = await startChild({ name: "echo-server", entry: "bench/mesh/echo-server" });
-      try {
-        await measureTarget("ceiling: echo rpc", decideTarget(String(echo.ready.url)), [
-          { name: "echo-server", pid: echo.pid },
-        ]);
-      } finally {
-        await stopChild(echo.process);
-      }
-    });
-    await guarded("ceiling: nats 5-way", async () => {
-      progress.label("starting nats-server and 5 responders");
-      const nats = await new NatsServerProcess().start();
-      const responders = await startChild({
-        name: "nats-echo-responders",
-        entry: "bench/mesh/nats-echo-responders",
-        env: { NATS_URL: nats.url, FANOUT: "5" },
-      }).catch(async (err) => {
-        await nats.stop();
-        throw err;
+    progress.label("starting nats-server for the ceilings");
+    const nats = await new NatsServerProcess().start();
+    try {
+      await guarded(ECHO_CEILING, async () => {
+        const echo = await startChild({
+          name: "instant-gateway",
+          entry: "bench/mesh/instant-gateway",
+          env: { NATS_URL: nats.url },
+        });
+        try {
+          await measureTarget(ECHO_CEILING, decideTarget(String(echo.ready.url)), [
+            { name: "instant-gateway", pid: echo.pid },
+          ]);
+        } finally {
+          await stopChild(echo.process);
+        }
       });
-      try {
-        const target: LoadTarget = {
-          kind: "nats-scatter",
-          natsUrl: nats.url,
-          subjects: responders.ready.subjects as string[],
-          payload: requests.taskPayload,
-          timeoutMs: 2_000,
-        };
-        await measureTarget("ceiling: nats 5-way", target, [
-          { name: "nats-server", pid: nats.pid ?? 0 },
-          { name: "responders", pid: responders.pid },
-        ]);
-      } finally {
-        await stopChild(responders.process);
-        await nats.stop();
-      }
-    });
+      await guarded(FANOUT_CEILING, async () => {
+        const responders = await startChild({
+          name: "nats-echo-responders",
+          entry: "bench/mesh/nats-echo-responders",
+          env: { NATS_URL: nats.url, FANOUT: "5" },
+        });
+        try {
+          const target: LoadTarget = {
+            kind: "nats-scatter",
+            natsUrl: nats.url,
+            subjects: responders.ready.subjects as string[],
+            payload: requests.taskPayload,
+            timeoutMs: 2_000,
+          };
+          await measureTarget(FANOUT_CEILING, target, [
+            { name: "nats-server", pid: nats.pid ?? 0 },
+            { name: "responders", pid: responders.pid },
+          ]);
+        } finally {
+          await stopChild(responders.process);
+        }
+      });
+    } finally {
+      await nats.stop();
+    }
   }
   if (options.gatewayUrl) {
     await guarded("gateway", () => measureTarget("gateway", decideTarget(options.gatewayUrl!), []));

@@ -1,0 +1,33 @@
+import { jetstream } from "@nats-io/jetstream";
+import { NatsPlaybackSink } from "../../gateway/playback/nats-playback-sink.ts";
+import { startGateway } from "../../gateway/start-gateway.ts";
+import { MemoryEventSink } from "../../gateway/testing/memory-event-sink.ts";
+import { CatalogStore, openCatalogBucket } from "../../lib/catalog/catalog-store.ts";
+import { createLogger } from "../../lib/log/logger.ts";
+import { connectNats } from "../../lib/nats/connect.ts";
+import { onShutdown, signalReady } from "../../lib/process/child-lifecycle.ts";
+import { FixedPodEngine } from "../gateway/fixed-pod-engine.ts";
+
+/**
+ * Ceiling 1, the echo RPC on the gateway's own stack: the real gateway (startGateway: protocol demux, fast path,
+ * validation, encoding) with an engine that answers a fixed 3-ad pod at once. Decide over the mesh divided by
+ * this is what the decision itself costs. A child process of the benchmark; NATS_URL for the catalog bucket.
+ */
+const nc = await connectNats({
+  servers: process.env.NATS_URL ?? "nats://127.0.0.1:4222",
+  name: "bench-instant-gateway",
+});
+const gateway = await startGateway({
+  host: "127.0.0.1",
+  port: 0,
+  engine: new FixedPodEngine(),
+  events: new MemoryEventSink(),
+  playback: new NatsPlaybackSink(nc),
+  catalog: new CatalogStore(await openCatalogBucket(jetstream(nc))),
+  logger: createLogger("bench-instant-gateway", "warn"),
+});
+signalReady({ url: gateway.url });
+onShutdown(async () => {
+  await gateway.close();
+  await nc.close();
+});
