@@ -12,6 +12,11 @@ const config = loadConfig({
   natsUrl: { env: "NATS_URL", default: "nats://127.0.0.1:4222", parse: parsers.string, help: "NATS server URL" },
 });
 const log = createLogger(process.env.CHORUS_PROCESS_NAME ?? "ledger");
+// Crash-only: anything unexpected ends the process and its supervisor restarts it; the state is rebuilt exactly.
+process.on("unhandledRejection", (err) => {
+  log.fatal({ err }, "unhandled rejection; exiting");
+  process.exit(1);
+});
 const nc = await connectNats({ servers: config.natsUrl, name: "chorus-ledger" });
 const ledger = await Ledger.start({ nc, log });
 onShutdown(async () => {

@@ -89,27 +89,8 @@ export class Ledger {
 
   private async run(): Promise<void> {
     this.persistedSequence = this.totals.lastSequence;
-    await this.jsm.consumers.delete(streams.events, CONSUMER).catch(() => undefined);
-    await this.jsm.consumers.add(streams.events, {
-      durable_name: CONSUMER,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: Number(this.totals.lastSequence) + 1,
-      max_ack_pending: 10_000,
-    });
-    const consumer = await this.jsm.jetstream().consumers.get(streams.events, CONSUMER);
-    const flushEvery = this.options.flushEvery ?? 1_000;
-    const messages = await consumer.consume({ max_messages: Math.min(flushEvery, 1_000) });
-    this.stopConsumer = () => void messages.stop();
-    const unacked: JsMsg[] = [];
-    this.done = (async () => {
-      for await (const m of messages) {
-        this.totals.apply(BigInt(m.seq), fromBinary(LedgerEntrySchema, m.data));
-        unacked.push(m);
-        if (unacked.length >= flushEvery || m.info.pending === 0) await this.flush(unacked);
-        if (this.stopped) break;
-      }
-    })().catch((err) => this.options.log.error({ err }, "ledger consumer stopped"));
+    await this.recreateConsumer();
+    this.done = this.consumeLoop();
     this.querySub = this.options.nc.subscribe(subjects.ledgerQuery, {
       queue: "ledger",
       callback: (_err, msg) => {
@@ -127,6 +108,50 @@ export class Ledger {
         );
       },
     });
+  }
+
+  /** The durable consumer, starting right after what the totals hold (the snapshot's sequence at start). */
+  private async recreateConsumer(): Promise<void> {
+    await this.jsm.consumers.delete(streams.events, CONSUMER).catch(() => undefined);
+    await this.jsm.consumers.add(streams.events, {
+      durable_name: CONSUMER,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: Number(this.totals.lastSequence) + 1,
+      max_ack_pending: 10_000,
+    });
+  }
+
+  /**
+   * Consumes until stopped. If the consumer goes missing (a nats-server killed before it flushed the consumer's
+   * state), it is recreated from the totals' sequence: messages applied but not yet persisted stay applied and
+   * are persisted with the next flush, so nothing is lost or counted twice.
+   */
+  private async consumeLoop(): Promise<void> {
+    const flushEvery = this.options.flushEvery ?? 1_000;
+    const unacked: JsMsg[] = [];
+    while (!this.stopped) {
+      try {
+        const consumer = await this.jsm.jetstream().consumers.get(streams.events, CONSUMER);
+        const messages = await consumer.consume({
+          max_messages: Math.min(flushEvery, 1_000),
+          abort_on_missing_resource: true,
+        });
+        this.stopConsumer = () => void messages.stop();
+        for await (const m of messages) {
+          this.totals.apply(BigInt(m.seq), fromBinary(LedgerEntrySchema, m.data));
+          unacked.push(m);
+          if (unacked.length >= flushEvery || m.info.pending === 0) await this.flush(unacked);
+          if (this.stopped) return;
+        }
+      } catch (err) {
+        if (this.stopped) return;
+        this.options.log.warn({ err }, "ledger consumer interrupted; resuming");
+        unacked.length = 0; // their acks would go to a consumer that no longer exists
+        await new Promise((r) => setTimeout(r, 250));
+        await this.recreateConsumer().catch(() => undefined);
+      }
+    }
   }
 
   private async flush(unacked: JsMsg[]): Promise<void> {

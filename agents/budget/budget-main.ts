@@ -26,6 +26,11 @@ const config = loadConfig({
   },
 });
 const logger = createLogger(process.env.CHORUS_PROCESS_NAME ?? "budget");
+// Crash-only: anything unexpected ends the process and its supervisor restarts it; the state is rebuilt exactly.
+process.on("unhandledRejection", (err) => {
+  logger.fatal({ err }, "unhandled rejection; exiting");
+  process.exit(1);
+});
 const nc = await connectNats({ servers: config.natsUrl, name: "chorus-budget" });
 const catalog = await CatalogView.open(await openCatalogBucket(jetstream(nc)));
 const agent = await runAgent(budgetAgent, { nc, catalog, logger: logger.child({ agent: "budget" }) });
