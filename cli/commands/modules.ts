@@ -42,8 +42,7 @@ async function withOperations<T>(options: CommonOptions, fn: (operations: Module
     try {
       return await fn(operations);
     } catch (err) {
-      if (!(err instanceof ModuleRejectedError) && !(err instanceof Error && err.name === "ModuleStateError"))
-        throw err;
+      if (!(err instanceof ModuleRejectedError) && !(err instanceof ModuleStateError)) throw err;
       const state = await operations.state(options.module);
       throw new Error(`${err.message}\nnothing changed: ${describeState(state)}`, { cause: err });
     }

@@ -4,6 +4,8 @@
  * over real KernelPools. `runLoad` drives any `Decide` function, so the same test can later be pointed at the
  * gateway over HTTP/2.
  */
+
+import type { ModuleManifest } from "../../gen/chorus/v1/module_pb.ts";
 import { createLogger } from "../../lib/log/logger.ts";
 import { type NatsFixture, startNats } from "../../test/nats-fixture.ts";
 import {
@@ -15,6 +17,7 @@ import {
   readKernelWasm,
 } from "../../wasm-core/src/mod.ts";
 import { kernelModuleKind } from "../kernel-module-kind.ts";
+import { signManifest } from "../manifest-signature.ts";
 import type { ModuleConfig } from "../module-config.ts";
 import { ModuleOperations } from "../module-operations.ts";
 import { ModuleRegistry } from "../module-registry.ts";
@@ -32,17 +35,19 @@ export const testConfig: ModuleConfig = {
   selfTestBudgetMs: 1_500,
   callTimeoutMs: 150,
   rollbackErrorRate: 0.05,
-  rollbackMinCalls: 10,
+  rollbackMinCalls: 5,
   rollbackWindow: 100,
   probationMs: 30_000,
   shadowMaxInFlight: 4,
 };
 
 export const CAPACITY = { maxCandidates: 256, maxDimensions: 16, maxAgents: 8 };
+/** Reserve price of the live requests; no golden case uses it (faulty test modules key on it). */
+export const LIVE_RESERVE = 50;
 export const inventory: KernelInventory = makeInventory({ seed: 42, candidates: 200, dimensions: 16 });
 /** Varied requests; vetoes are common so that a module ignoring them picks other pods. */
 export const requests: KernelRequest[] = Array.from({ length: 64 }, (_, i) =>
-  makeRequest(inventory, { seed: 1000 + i, agents: 6, vetoRate: 0.3, reservePrice: 50 }),
+  makeRequest(inventory, { seed: 1000 + i, agents: 6, vetoRate: 0.3, reservePrice: LIVE_RESERVE }),
 );
 
 export interface HotSwapBench {
@@ -52,6 +57,8 @@ export interface HotSwapBench {
   operations: ModuleOperations;
   /** Signs and publishes a variant (kernelVariants source) or the shipped kernel (undefined source). */
   publish(version: string, source?: string): Promise<void>;
+  /** A manifest for `bytes` signed by the trusted key (for storing around the checks). */
+  sign(bytes: Uint8Array, version: string): ModuleManifest;
   /** A gateway-like process: its own NATS connection, watcher and router, following the module state. */
   startProcess(name: string, config?: Partial<ModuleConfig>): Promise<BenchProcess>;
   cleanup(): Promise<void>;
@@ -93,13 +100,18 @@ export async function startHotSwapBench(): Promise<HotSwapBench> {
         notes: `test build ${version}`,
       });
     },
+    sign(bytes, version) {
+      const fields = { module: "kernel", version, abiVersion: KERNEL_ABI_VERSION, author: "test@bench" };
+      return signManifest(bytes, fields, parsePrivateKey(key.privateKeyPem));
+    },
     async startProcess(name, config) {
       const { jetstream } = await import("@nats-io/jetstream");
       const own = await ModuleRegistry.open(jetstream(await nats.connect(name)));
       const watcher = new ModuleWatcher(own, newVerifier(), "kernel", logger.child({ process: name }));
       const router = new ModuleRouter({
         initial: { version: "builtin", bytes: readKernelWasm("simd") },
-        pool: { capacity: CAPACITY, size: 1 },
+        // Generous: on a shared two-core machine a healthy call can wait behind a worker start-up.
+        pool: { capacity: CAPACITY, size: 1, callTimeoutMs: 2_000 },
         config: { ...testConfig, ...config },
         rollback: async (version, reason) => {
           await own.updateState("kernel", (s) => rollbackVersion(s, version, { actor: name, reason }));

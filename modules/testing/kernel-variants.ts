@@ -29,7 +29,7 @@ ${body}
 }`;
 }
 
-/** Calls after which a latent fault fires, per instance: more than the golden self-test makes. */
+/** Calls after which driftLater changes behaviour, per instance: more than the golden self-test makes. */
 export const LATENT_AFTER_CALLS = 40;
 
 export const kernelVariants = {
@@ -64,22 +64,22 @@ export const kernelVariants = {
   ignoreVetoes: () =>
     wrapDecide(`  memory.fill(<usize>regionOffset(8), 0, <usize>candidates << 2);
   return kernelDecide(${DECIDE_ARGS});`),
-  /** Correct until LATENT_AFTER_CALLS calls, then traps on every call. */
-  trapLater: () =>
+  /**
+   * Traps on every call with this reserve price, a value the golden cases never use: a latent fault that
+   * passes every check and fires on live traffic.
+   */
+  trapOnReserve: (reserve: number) =>
+    wrapDecide(`  if (reservePrice == ${reserve}) unreachable();
+  return kernelDecide(${DECIDE_ARGS});`),
+  /** Never returns from a call with this reserve price (see trapOnReserve). */
+  loopOnReserve: (reserve: number) =>
     wrapDecide(
-      `  if (++calls > ${LATENT_AFTER_CALLS}) unreachable();
-  return kernelDecide(${DECIDE_ARGS});`,
-      "let calls: i32 = 0;",
-    ),
-  /** Correct until LATENT_AFTER_CALLS calls, then never returns. */
-  loopLater: () =>
-    wrapDecide(
-      `  if (++calls > ${LATENT_AFTER_CALLS}) {
+      `  if (reservePrice == ${reserve}) {
     // A loop with a visible side effect, so no optimizer may drop it.
     while (spins >= 0) spins = (spins + 1) & 0x3fffffff;
   }
   return kernelDecide(${DECIDE_ARGS});`,
-      "let calls: i32 = 0;\nlet spins: i32 = 0;",
+      "let spins: i32 = 0;",
     ),
   /** Traps on its first call: fails the self-test. */
   trapAlways: () => wrapDecide("  unreachable();\n  return 0;"),

@@ -6,6 +6,7 @@ import { generateSigningKey, parsePrivateKey } from "./signing-keys.ts";
 import {
   eventually,
   type HotSwapBench,
+  LIVE_RESERVE,
   routerDecide,
   runLoad,
   sleep,
@@ -31,43 +32,10 @@ async function rolledBack(version: string) {
   });
 }
 
-describe("automatic rollback", () => {
-  for (const [fault, source] of [
-    ["traps", kernelVariants.trapLater()],
-    ["never returns", kernelVariants.loopLater()],
-  ] as const) {
-    it(`automatic rollback - a canary that ${fault} on live traffic is rolled back; every decision is answered`, async () => {
-      const gateway = await bench.startProcess(`gateway-${fault.replace(" ", "-")}`);
-      const version = `2.0.0-${fault === "traps" ? "trap" : "loop"}`;
-      await bench.publish(version, source); // passes every check: the fault is latent
-      await bench.operations.canary("kernel", version, 50);
-      await eventually(() => gateway.router.stats().canary);
-
-      const done = rolledBack(version).then(() => sleep(300));
-      const load = await runLoad(routerDecide(gateway.router), done, 4);
-      const last = await done.then(() => rolledBack(version));
-
-      expect(load.errors).toEqual([]);
-      expect(last).toMatchObject({
-        action: Action.AUTO_ROLLBACK,
-        version,
-        actor: gateway.watcher.module && expect.any(String),
-      });
-      expect(last!.reason).toMatch(/canary .* failed \d+ of its last \d+ calls/);
-      const state = await bench.operations.state("kernel");
-      expect(state).toMatchObject({ activeVersion: "1.0.0", canaryVersion: "", canaryPercent: 0 });
-      expect(gateway.router.stats().rolledBack).toContain(version);
-      // The canary answered correctly before its fault fired, and the service kept answering after.
-      expect(load.outcomes.some((o) => o.servedBy === "canary")).toBe(true);
-      const afterwards = await runLoad(routerDecide(gateway.router), sleep(200), 2);
-      expect(afterwards.errors).toEqual([]);
-      expect(afterwards.outcomes.every((o) => o.moduleVersion === "1.0.0")).toBe(true);
-    });
-  }
-
+describe("automatic rollback of an activation", () => {
   it("automatic rollback - a newly activated version that traps is covered by the previous one, then rolled back", async () => {
     const gateway = await bench.startProcess("gateway-activation");
-    await bench.publish("3.0.0-trap", kernelVariants.trapLater());
+    await bench.publish("3.0.0-trap", kernelVariants.trapOnReserve(LIVE_RESERVE));
     const done = (async () => {
       await sleep(200);
       await bench.operations.activate("kernel", "3.0.0-trap");
@@ -78,7 +46,8 @@ describe("automatic rollback", () => {
     const load = await runLoad(routerDecide(gateway.router), done, 4);
 
     expect(load.errors).toEqual([]);
-    expect(load.outcomes.some((o) => o.moduleVersion === "3.0.0-trap")).toBe(true);
+    // Every call of 3.0.0-trap trapped: the previous version answered each of them.
+    expect(gateway.router.stats().rolledBack).toContain("3.0.0-trap");
     expect(load.outcomes.some((o) => o.servedBy === "fallback" && o.moduleVersion === "1.0.0")).toBe(true);
     expect(load.outcomes.at(-1)!.moduleVersion).toBe("1.0.0");
     const state = await bench.operations.state("kernel");

@@ -1,0 +1,54 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type HotSwapBench, startHotSwapBench } from "../../modules/testing/hot-swap-fixture.ts";
+import { buildKernelVariant, kernelVariants } from "../../modules/testing/kernel-variants.ts";
+
+let bench: HotSwapBench;
+
+beforeAll(async () => {
+  bench = await startHotSwapBench();
+  await bench.publish("1.0.0", kernelVariants.build(1));
+  await bench.operations.activate("kernel", "1.0.0");
+});
+afterAll(() => bench?.cleanup());
+
+describe("chorus modules", () => {
+  it("chorus modules - publishes, activates and lists in a table; a refused publish exits 1 with the reason", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "chorus-cli-"));
+    const env = { ...process.env, NATS_URL: bench.nats.server.url, CHORUS_TRUSTED_KEYS: join(dir, "trusted.pub") };
+    const chorus = (...args: string[]) =>
+      promisify(execFile)(process.execPath, ["--import", "tsx", "cli/chorus.ts", "modules", ...args], { env }).then(
+        (r) => ({ code: 0, out: r.stdout, err: r.stderr }),
+        (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout, err: e.stderr }),
+      );
+
+    expect((await chorus("keygen", "--out", join(dir, "release"))).code).toBe(0);
+    writeFileSync(env.CHORUS_TRUSTED_KEYS, readFileSync(join(dir, "release.pub")));
+    writeFileSync(join(dir, "good.wasm"), await buildKernelVariant(kernelVariants.build(11)));
+    writeFileSync(join(dir, "bad.wasm"), await buildKernelVariant(kernelVariants.forbiddenImport()));
+    const key = join(dir, "release.key");
+
+    const [published, refused] = await Promise.all([
+      chorus("publish", join(dir, "good.wasm"), "--version", "4.0.0", "--key", key, "--notes", "cli build"),
+      chorus("publish", join(dir, "bad.wasm"), "--version", "4.0.1", "--key", key),
+    ]);
+    expect(published).toMatchObject({ code: 0, err: "" });
+    expect(published.out).toMatch(/published kernel 4\.0\.0 .*sha256 [0-9a-f]{64}/);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/rejected \(forbidden_import\): imports wasi_snapshot_preview1\.proc_exit/);
+    expect(refused.err).toMatch(/nothing changed: kernel: active 1\.0\.0/);
+
+    const activated = await chorus("activate", "4.0.0", "--reason", "cli test");
+    expect(activated.out).toMatch(/activated: kernel: active 4\.0\.0, previous 1\.0\.0/);
+    const list = await chorus("list");
+    expect(list.out).toMatch(/^MODULE\s+VERSION\s+ROLE\s+ABI\s+SHA256/m);
+    expect(list.out).toMatch(/^kernel\s+1\.0\.0\s+previous\s/m);
+    expect(list.out).toMatch(/^kernel\s+4\.0\.0\s+active\s+1\s+[0-9a-f]{12}….*cli build$/m);
+    expect(list.out).not.toMatch(/4\.0\.1/);
+    expect(list.out).toMatch(/activate 4\.0\.0 by .*: cli test/);
+  });
+});

@@ -1,0 +1,40 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bucketOf } from "./module-router.ts";
+import {
+  eventually,
+  type HotSwapBench,
+  routerDecide,
+  runLoad,
+  sleep,
+  startHotSwapBench,
+} from "./testing/hot-swap-fixture.ts";
+import { kernelVariants } from "./testing/kernel-variants.ts";
+
+let bench: HotSwapBench;
+
+beforeAll(async () => {
+  bench = await startHotSwapBench();
+  await bench.publish("1.0.0", kernelVariants.build(1));
+  await bench.operations.activate("kernel", "1.0.0");
+});
+afterAll(() => bench?.cleanup());
+
+describe("canary", () => {
+  it("hot swap - a canary serves about its share of decisions, chosen by decision id", async () => {
+    const gateway = await bench.startProcess("gateway-canary");
+    await bench.publish("1.3.0", kernelVariants.build(4));
+    await bench.operations.canary("kernel", "1.3.0", 30);
+    await eventually(() => gateway.router.stats().canary);
+
+    const load = await runLoad(routerDecide(gateway.router), sleep(1_000), 4);
+    expect(load.errors).toEqual([]);
+    const canary = load.outcomes.filter((o) => o.servedBy === "canary");
+    expect(canary.every((o) => o.moduleVersion === "1.3.0")).toBe(true);
+    const share = canary.length / load.outcomes.length;
+    expect(share).toBeGreaterThan(0.22);
+    expect(share).toBeLessThan(0.38);
+    // Deterministic: exactly the decisions whose id hashes under the percent.
+    expect(load.outcomes.every((o) => (o.servedBy === "canary") === bucketOf(o.decisionId) < 30)).toBe(true);
+    await bench.operations.canary("kernel", "1.3.0", 0);
+  });
+});
