@@ -35,6 +35,7 @@ export function checkEvent(
   nowMs: number,
   limits: EventLimits,
 ): EventCheck {
+  if (!event.eventId) return reject(EventRejection.IMPOSSIBLE_VALUE, "event_id: required");
   if (!(event.type in AdEventType) || event.type === AdEventType.UNSPECIFIED)
     return reject(EventRejection.IMPOSSIBLE_VALUE, `type: ${event.type} is not an ad event type`);
   if (event.valueMicros < 0n)
