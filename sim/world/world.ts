@@ -326,7 +326,8 @@ export async function runWorld(s: Scenario, strategy: Strategy, options: WorldOp
         }),
       );
       out.eventsGenerated += batch.length;
-      queue.push(t + s.events.minDelayMs + rngAds.exponential(s.events.meanExtraDelayMs), {
+      // The player reports an ad's events together once it finished: late by the scenario's delay after the last.
+      queue.push(t + played + s.events.minDelayMs + rngAds.exponential(s.events.meanExtraDelayMs), {
         kind: "deliver",
         events: batch,
       });
