@@ -3,7 +3,8 @@ import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } f
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AdFormat } from "../gen/chorus/v1/common_pb.ts";
 import { DecisionService } from "../gen/chorus/v1/decision_pb.ts";
-import { decideRequest, type GatewayFixture, startGatewayFixture } from "./testing/gateway-fixture.ts";
+import { type GatewayFixture, startGatewayFixture } from "./testing/gateway-fixture.ts";
+import { decideRequest } from "./testing/sample-requests.ts";
 
 let fx: GatewayFixture;
 beforeAll(async () => {

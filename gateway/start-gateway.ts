@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { createServer as createHttp1Server, type Server as Http1Server } from "node:http";
 import {
   createServer,
@@ -16,6 +17,7 @@ import type { CatalogStore } from "../lib/catalog/catalog-store.ts";
 import type { Logger } from "../lib/log/logger.ts";
 import { gatewayConfig } from "./gateway-config.ts";
 import type { DecisionEngine, EventSink, PlaybackSink } from "./ports.ts";
+import { useBufferTextEncoding } from "./server/buffer-text-encoding.ts";
 import { HealthStatus, healthHandlers } from "./server/health-service.ts";
 import { createDemuxServer } from "./server/protocol-demux.ts";
 import { DescriptorIndex, reflectionServices, reflectionV1, reflectionV1alpha } from "./server/reflection-service.ts";
@@ -45,6 +47,11 @@ export interface GatewayOptions {
   catalog: CatalogStore;
   logger: Logger;
   limits?: Partial<GatewayLimits>;
+  /**
+   * Serve unary gRPC and Connect calls through the lean fast path (default true). Off, connect-node serves
+   * everything: for benchmarks and for ruling the fast path out when chasing a protocol bug.
+   */
+  fastPath?: boolean;
 }
 
 export interface Gateway {
@@ -73,6 +80,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     drainTimeoutMs: options.limits?.drainTimeoutMs ?? gatewayConfig.drainTimeoutMs.default,
   };
   const logger = options.logger.child({ component: "gateway" });
+  useBufferTextEncoding();
   const validate = createRequestValidator();
   const served: ServedService[] = [
     validatedService(DecisionService, decisionHandlers(options), validate) as unknown as ServedService,
@@ -82,6 +90,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const reflection = new DescriptorIndex([...served.map((s) => s.service), Health, ...reflectionServices]);
 
   const shutdown = new AbortController();
+  // connect-node links every call's signal to this one: many concurrent calls are normal, not a leak.
+  setMaxListeners(0, shutdown.signal);
   const logUnexpected: Interceptor = (next) => async (request) => {
     try {
       return await next(request);
@@ -102,7 +112,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     interceptors: [logUnexpected],
     fallback: unknownMethod,
   });
-  const fastPath = createUnaryFastPath(served, { readMaxBytes: limits.maxMessageBytes, logger });
+  const fastPath: StreamHandler =
+    options.fastPath === false
+      ? () => false
+      : createUnaryFastPath(served, { readMaxBytes: limits.maxMessageBytes, logger });
 
   const h2 = createServer({}, connectHandler);
   const h1 = createHttp1Server(connectHandler);
