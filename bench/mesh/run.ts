@@ -47,6 +47,7 @@ const options = new Command("bench")
   .option("--stop-ms <ms>", "stop a search after a step with p99 above this (overload)", Number, 50)
   .option("--ratio-rate <n>", "rate at which p50s are compared (ceilings, parallel vs sequential)", Number, 500)
   .option("--no-ceilings", "skip the echo RPC and NATS fan-out ceilings")
+  .option("--no-mesh", "measure the ceilings only")
   .option("--gateway-url <url>", "benchmark this running gateway instead of starting meshes (mode: as configured)")
   .option("--sessions <n>", "HTTP/2 connections of the load client", Number, 4)
   .option("--json <path>", "where to write the results", defaultJsonPath("bench-mesh"))
@@ -60,6 +61,7 @@ const options = new Command("bench")
     stopMs: number;
     ratioRate: number;
     ceilings: boolean;
+    mesh: boolean;
     gatewayUrl?: string;
     sessions: number;
     json: string;
@@ -81,7 +83,7 @@ const decideTarget = (url: string): LoadTarget => ({
 });
 
 const client = await LoadClient.start();
-const targetCount = (options.gatewayUrl ? 1 : options.modes.length) + (options.ceilings ? 2 : 0);
+const targetCount = (options.gatewayUrl ? 1 : options.mesh ? options.modes.length : 0) + (options.ceilings ? 2 : 0);
 // A guess for the bar: most searches stop around the middle of the rate list.
 const progress = new StepProgress(targetCount * Math.ceil(rates.length / 2) * (durationMs + 1000));
 const results: TargetResult[] = [];
@@ -164,7 +166,7 @@ try {
   }
   if (options.gatewayUrl) {
     await guarded("gateway", () => measureTarget("gateway", decideTarget(options.gatewayUrl!), []));
-  } else {
+  } else if (options.mesh) {
     for (const mode of options.modes) {
       await guarded(mode, async () => {
         progress.label(`${mode}: starting the mesh`);
