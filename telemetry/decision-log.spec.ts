@@ -14,7 +14,7 @@ import {
   pseudonymize,
   readDecisionRecord,
 } from "./decision-log.ts";
-import { kernelCallOf } from "./kernel-record.ts";
+import { kernelCallOf, kernelResultOf } from "./kernel-record.ts";
 import { createChorusMetrics } from "./metrics.ts";
 import { SAMPLE_USER_ID, sampleDecision } from "./testing/sample-decision.ts";
 
@@ -47,8 +47,10 @@ describe("decision log", () => {
     expect(bits(call.request.scores)).toEqual(bits(entry.kernel.request.scores));
     expect(bits(call.request.intent)).toEqual(bits(entry.kernel.request.intent));
     expect(Array.from(call.request.vetoMask)).toEqual(Array.from(entry.kernel.request.vetoMask));
-    expect(bits(record.kernelResult!.prices)).toEqual(bits(entry.kernelResult!.prices));
-    expect(record.kernelResult!.indices).toEqual(Array.from(entry.kernelResult!.indices));
+    const result = kernelResultOf(record.kernelResult!, call.inventory.version);
+    expect(bits(result.prices)).toEqual(bits(entry.kernelResult!.prices));
+    expect(bits(result.contributions)).toEqual(bits(entry.kernelResult!.contributions));
+    expect(Array.from(result.indices)).toEqual(Array.from(entry.kernelResult!.indices));
     expect(record.response?.ads.map((a) => a.creativeId)).toEqual(entry.response.ads.map((a) => a.creativeId));
   });
 

@@ -148,6 +148,15 @@ function sampleFraction(id: string): number {
   return (h >>> 0) / 2 ** 32;
 }
 
+/**
+ * A vote without its per-candidate arrays (scores, bids, predicted responses, intent vector): when the kernel ran,
+ * kernel_inputs holds them exactly as the kernel received them, and encoding them twice would double the cost of
+ * the record (protobuf-es writes packed floats one by one).
+ */
+function withoutKernelArrays(vote: AgentVote): AgentVote {
+  return { ...vote, scores: [], bidsMicros: [], predictedResponse: [], intentVector: [] };
+}
+
 /** Builds the record; the only place a request enters it, after its identifiers are pseudonymised. */
 export function buildDecisionRecord(
   entry: DecisionEntry,
@@ -163,7 +172,7 @@ export function buildDecisionRecord(
     coordination: entry.coordination,
     agents: entry.agents.map((a) => ({
       agent: a.agent,
-      vote: a.vote,
+      vote: entry.kernel && a.vote ? withoutKernelArrays(a.vote) : a.vote,
       degraded: a.degraded,
       latencyUs: a.latencyUs ?? 0,
     })),

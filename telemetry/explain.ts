@@ -20,24 +20,14 @@ import {
   Fallback,
   type PodAd,
 } from "../gen/chorus/v1/decision_pb.ts";
-import { type KernelCall, kernelCallOf } from "./kernel-record.ts";
+import type { KernelResult } from "../wasm-core/src/kernel-inputs.ts";
+import { type KernelCall, kernelCallOf, kernelResultOf } from "./kernel-record.ts";
 
 const f32 = Math.fround;
 
-/** The pod as the kernel returned it (KernelResult or its recorded KernelOutputs). */
-export interface PodResult {
-  readonly count: number;
-  readonly indices: ArrayLike<number>;
-  readonly prices: ArrayLike<number>;
-  readonly ranks: ArrayLike<number>;
-  readonly qualities: ArrayLike<number>;
-  readonly relevances: ArrayLike<number>;
-  readonly contributions: ArrayLike<number>;
-}
-
 export interface ExplainInput {
   kernel: KernelCall;
-  result: PodResult;
+  result: KernelResult;
   /** Each agent's vote (for its vetoes) and degradation, by agent name. */
   agents: readonly { agent: string; vote?: AgentVote; degraded?: DegradedAgent }[];
   /** The response's ads, for the exact micros charged. */
@@ -182,7 +172,7 @@ export function explainRecord(record: DecisionRecord): ExplainOutput | undefined
   if (!record.kernelInputs || !record.kernelResult) return undefined;
   return explainDecision({
     kernel: kernelCallOf(record.kernelInputs),
-    result: record.kernelResult,
+    result: kernelResultOf(record.kernelResult, record.kernelInputs.inventoryVersion),
     agents: record.agents,
     ads: record.response?.ads,
   });

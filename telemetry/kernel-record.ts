@@ -1,6 +1,7 @@
 /**
  * The kernel's inputs and outputs <-> their decision-log form (KernelInputs, KernelOutputs in decision_log.proto).
- * Floats travel as packed f32, so `kernelCallOf(kernelInputsRecord(x))` gives the kernel the very same bits.
+ * Arrays travel as their little-endian memory image, so `kernelCallOf(kernelInputsRecord(x))` gives the kernel the
+ * very same bits, and encoding costs one copy per array.
  */
 import { create } from "@bufbuild/protobuf";
 import {
@@ -22,6 +23,24 @@ export interface KernelCall {
   readonly campaignIds: readonly string[];
 }
 
+// Typed arrays use the host's byte order; the record's is little-endian, like WASM memory (wasm-core relies on
+// the same when it writes typed arrays into the kernel's memory).
+if (new Uint8Array(Uint16Array.of(1).buffer)[0] !== 1) throw new Error("Chorus needs a little-endian host");
+
+type Words = Float32Array | Int32Array | Uint32Array;
+
+const bytesOf = (a: Words) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+function wordsOf<T extends Words>(make: new (buffer: ArrayBuffer) => T, bytes: Uint8Array, field: string): T {
+  if (bytes.byteLength % 4 !== 0) throw new Error(`damaged decision record: ${field} has ${bytes.byteLength} bytes`);
+  // A copy into a buffer of its own: decoded bytes may be a view at any offset of a larger buffer (a Node Buffer's
+  // slice() would even share it), and typed arrays need 4-byte alignment.
+  return new make(new Uint8Array(bytes).buffer);
+}
+
+const f32 = (bytes: Uint8Array, field: string) => wordsOf(Float32Array, bytes, field);
+const i32 = (bytes: Uint8Array, field: string) => wordsOf(Int32Array, bytes, field);
+
 export function kernelInputsRecord(call: KernelCall): KernelInputs {
   const { inventory, request } = call;
   return create(KernelInputsSchema, {
@@ -30,19 +49,19 @@ export function kernelInputsRecord(call: KernelCall): KernelInputs {
     dimensions: inventory.dimensions,
     creativeIds: [...call.creativeIds],
     campaignIds: [...call.campaignIds],
-    embeddings: Array.from(inventory.embeddings),
-    durationMs: Array.from(inventory.durationMs),
-    advertiserId: Array.from(inventory.advertiserId),
-    categoryId: Array.from(inventory.categoryId),
+    embeddings: bytesOf(inventory.embeddings),
+    durationMs: bytesOf(inventory.durationMs),
+    advertiserId: bytesOf(inventory.advertiserId),
+    categoryId: bytesOf(inventory.categoryId),
     agents: [...call.agents],
-    intent: Array.from(request.intent),
-    weights: Array.from(request.weights),
-    confidence: Array.from(request.confidence),
-    scores: Array.from(request.scores),
+    intent: bytesOf(request.intent),
+    weights: bytesOf(request.weights),
+    confidence: bytesOf(request.confidence),
+    scores: bytesOf(request.scores),
     relevanceWeight: request.relevanceWeight,
-    vetoMask: Array.from(request.vetoMask),
-    bid: Array.from(request.bid),
-    pResponse: Array.from(request.pResponse),
+    vetoMask: bytesOf(request.vetoMask),
+    bid: bytesOf(request.bid),
+    pResponse: bytesOf(request.pResponse),
     reservePrice: request.reservePrice,
     auctionType: request.auctionType,
     maxAds: request.maxAds,
@@ -55,21 +74,21 @@ export function kernelCallOf(inputs: KernelInputs): KernelCall {
     version: inputs.inventoryVersion,
     candidates: inputs.candidates,
     dimensions: inputs.dimensions,
-    embeddings: Float32Array.from(inputs.embeddings),
-    durationMs: Int32Array.from(inputs.durationMs),
-    advertiserId: Int32Array.from(inputs.advertiserId),
-    categoryId: Int32Array.from(inputs.categoryId),
+    embeddings: f32(inputs.embeddings, "embeddings"),
+    durationMs: i32(inputs.durationMs, "duration_ms"),
+    advertiserId: i32(inputs.advertiserId, "advertiser_id"),
+    categoryId: i32(inputs.categoryId, "category_id"),
   };
   const request: KernelRequest = {
     inventoryVersion: inputs.inventoryVersion,
-    intent: Float32Array.from(inputs.intent),
-    weights: Float32Array.from(inputs.weights),
-    confidence: Float32Array.from(inputs.confidence),
-    scores: Float32Array.from(inputs.scores),
+    intent: f32(inputs.intent, "intent"),
+    weights: f32(inputs.weights, "weights"),
+    confidence: f32(inputs.confidence, "confidence"),
+    scores: f32(inputs.scores, "scores"),
     relevanceWeight: inputs.relevanceWeight,
-    vetoMask: Uint32Array.from(inputs.vetoMask),
-    bid: Float32Array.from(inputs.bid),
-    pResponse: Float32Array.from(inputs.pResponse),
+    vetoMask: wordsOf(Uint32Array, inputs.vetoMask, "veto_mask"),
+    bid: f32(inputs.bid, "bid"),
+    pResponse: f32(inputs.pResponse, "p_response"),
     reservePrice: inputs.reservePrice,
     auctionType: inputs.auctionType as AuctionType,
     maxAds: inputs.maxAds,
@@ -90,13 +109,29 @@ export function kernelOutputsRecord(result: KernelResult): KernelOutputs {
     count: result.count,
     eligibleCount: result.eligibleCount,
     vetoedCount: result.vetoedCount,
-    indices: Array.from(result.indices),
-    prices: Array.from(result.prices),
-    ranks: Array.from(result.ranks),
-    qualities: Array.from(result.qualities),
-    relevances: Array.from(result.relevances),
-    contributions: Array.from(result.contributions),
+    indices: bytesOf(result.indices),
+    prices: bytesOf(result.prices),
+    ranks: bytesOf(result.ranks),
+    qualities: bytesOf(result.qualities),
+    relevances: bytesOf(result.relevances),
+    contributions: bytesOf(result.contributions),
   });
+}
+
+export function kernelResultOf(outputs: KernelOutputs, inventoryVersion: number): KernelResult {
+  return {
+    moduleVersion: outputs.moduleVersion,
+    inventoryVersion,
+    count: outputs.count,
+    eligibleCount: outputs.eligibleCount,
+    vetoedCount: outputs.vetoedCount,
+    indices: i32(outputs.indices, "indices"),
+    prices: f32(outputs.prices, "prices"),
+    ranks: f32(outputs.ranks, "ranks"),
+    qualities: f32(outputs.qualities, "qualities"),
+    relevances: f32(outputs.relevances, "relevances"),
+    contributions: f32(outputs.contributions, "contributions"),
+  };
 }
 
 /** Copies a request's arrays, so that a caller may reuse its buffers once a decision is handed to the log. */

@@ -52,15 +52,14 @@ describe("replay", () => {
     expect(result.reproduced).toBe(true);
     expect(result.differences).toEqual([]);
     expect(result.replayed.count).toBeGreaterThan(0);
-    expect(Array.from(result.replayed.indices)).toEqual(result.recorded.indices);
+    expect(Array.from(result.replayed.indices)).toEqual(Array.from(result.recorded.indices));
     expect(lines.at(-1)).toMatch(/^REPRODUCED/);
   });
 
   it("replay - a one-ulp change in a recorded price is caught and named", async () => {
     const record = await readDecisionRecord(nats.nc, ids[1]!);
-    const price = new Float32Array([record.kernelResult!.prices[0]!]);
-    new Uint32Array(price.buffer)[0]! += 1;
-    record.kernelResult!.prices[0] = price[0]!;
+    // Prices are little-endian f32: flipping the first byte's lowest bit moves the first price by one ulp.
+    record.kernelResult!.prices[0]! ^= 1;
     const result = replayDecision(record, builtinKernel());
     expect(result.reproduced).toBe(false);
     expect(result.differences).toHaveLength(1);
@@ -72,7 +71,7 @@ describe("replay", () => {
     const result = await runReplay(ids[0]!, { natsUrl: nats.server.url, withModule: "2.0.0" }, (l) => lines.push(l));
     expect(result.moduleVersion).toBe("2.0.0");
     expect(result.reproduced).toBe(false);
-    expect(Array.from(result.replayed.indices)).toEqual(result.recorded.indices);
+    expect(Array.from(result.replayed.indices)).toEqual(Array.from(result.recorded.indices));
     // Same ranks, so the same pod; first price charges each ad its whole value, at least the second price.
     for (let t = 0; t < result.replayed.count; t++) {
       expect(result.replayed.prices[t]!).toBeGreaterThanOrEqual(result.recorded.prices[t]!);

@@ -4,10 +4,10 @@
  * With the recorded kernel version it proves the decision is reproducible; with another it shows what that
  * version would have decided.
  */
-import type { DecisionRecord, KernelOutputs } from "../gen/chorus/v1/decision_log_pb.ts";
+import type { DecisionRecord } from "../gen/chorus/v1/decision_log_pb.ts";
 import type { KernelResult } from "../wasm-core/src/kernel-inputs.ts";
 import { loadKernel } from "../wasm-core/src/mod.ts";
-import { kernelCallOf } from "./kernel-record.ts";
+import { kernelCallOf, kernelResultOf } from "./kernel-record.ts";
 import { KERNEL_MODULE, type KernelSource } from "./kernel-source.ts";
 
 export interface ReplayResult {
@@ -15,7 +15,7 @@ export interface ReplayResult {
   reproduced: boolean;
   /** The kernel version that replayed. */
   moduleVersion: string;
-  recorded: KernelOutputs;
+  recorded: KernelResult;
   replayed: KernelResult;
   /** One line per mismatch, for people; empty when reproduced. */
   differences: string[];
@@ -34,11 +34,11 @@ export function recordedKernelVersion(record: DecisionRecord): string {
 
 export function replayDecision(record: DecisionRecord, kernel: KernelSource): ReplayResult {
   const inputs = record.kernelInputs;
-  const recorded = record.kernelResult;
-  if (!inputs || !recorded) {
+  if (!inputs || !record.kernelResult) {
     throw new ReplayError(`decision ${record.decisionId} never reached the kernel (no candidates): nothing to replay`);
   }
   const call = kernelCallOf(inputs);
+  const recorded = kernelResultOf(record.kernelResult, inputs.inventoryVersion);
   const instance = loadKernel(kernel.bytes, {
     maxCandidates: Math.max(1, inputs.candidates),
     maxDimensions: Math.max(1, inputs.dimensions),
@@ -53,7 +53,7 @@ export function replayDecision(record: DecisionRecord, kernel: KernelSource): Re
 const f32Bits = (x: number) => new Uint32Array(Float32Array.of(x).buffer)[0]!;
 const show = (x: number) => `${x} (0x${f32Bits(x).toString(16).padStart(8, "0")})`;
 
-function compareOutputs(recorded: KernelOutputs, replayed: KernelResult, name: (c: number) => string): string[] {
+function compareOutputs(recorded: KernelResult, replayed: KernelResult, name: (c: number) => string): string[] {
   const out: string[] = [];
   for (const field of ["count", "eligibleCount", "vetoedCount"] as const) {
     if (recorded[field] !== replayed[field])

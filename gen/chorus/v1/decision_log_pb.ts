@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file chorus/v1/decision_log.proto.
  */
 export const file_chorus_v1_decision_log: GenFile = /*@__PURE__*/
-  fileDesc("ChxjaG9ydXMvdjEvZGVjaXNpb25fbG9nLnByb3RvEgljaG9ydXMudjEi2QMKDkRlY2lzaW9uUmVjb3JkEhMKC2RlY2lzaW9uX2lkGAEgASgJEi4KCmRlY2lkZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKB3JlcXVlc3QYAyABKAsyGC5jaG9ydXMudjEuRGVjaWRlUmVxdWVzdBIUCgxjb29yZGluYXRpb24YBCABKAkSJgoGYWdlbnRzGAUgAygLMhYuY2hvcnVzLnYxLkFnZW50UmVjb3JkEjEKD21vZHVsZV92ZXJzaW9ucxgGIAMoCzIYLmNob3J1cy52MS5Nb2R1bGVWZXJzaW9uEi4KDWtlcm5lbF9pbnB1dHMYByABKAsyFy5jaG9ydXMudjEuS2VybmVsSW5wdXRzEi8KDWtlcm5lbF9yZXN1bHQYCCABKAsyGC5jaG9ydXMudjEuS2VybmVsT3V0cHV0cxIrCghyZXNwb25zZRgJIAEoCzIZLmNob3J1cy52MS5EZWNpZGVSZXNwb25zZRIyCgtrZWVwX3JlYXNvbhgKIAEoDjIdLmNob3J1cy52MS5EZWNpc2lvbktlZXBSZWFzb24SEwoLZHVyYXRpb25fdXMYCyABKA0SDwoHZ2F0ZXdheRgMIAEoCSKAAQoLQWdlbnRSZWNvcmQSDQoFYWdlbnQYASABKAkSIgoEdm90ZRgCIAEoCzIULmNob3J1cy52MS5BZ2VudFZvdGUSKgoIZGVncmFkZWQYAyABKAsyGC5jaG9ydXMudjEuRGVncmFkZWRBZ2VudBISCgpsYXRlbmN5X3VzGAQgASgNIswDCgxLZXJuZWxJbnB1dHMSGQoRaW52ZW50b3J5X3ZlcnNpb24YASABKA0SEgoKY2FuZGlkYXRlcxgCIAEoDRISCgpkaW1lbnNpb25zGAMgASgNEhQKDGNyZWF0aXZlX2lkcxgEIAMoCRIUCgxjYW1wYWlnbl9pZHMYBSADKAkSEgoKZW1iZWRkaW5ncxgGIAMoAhITCgtkdXJhdGlvbl9tcxgHIAMoBRIVCg1hZHZlcnRpc2VyX2lkGAggAygFEhMKC2NhdGVnb3J5X2lkGAkgAygFEg4KBmFnZW50cxgKIAMoCRIOCgZpbnRlbnQYCyADKAISDwoHd2VpZ2h0cxgMIAMoAhISCgpjb25maWRlbmNlGA0gAygCEg4KBnNjb3JlcxgOIAMoAhIYChByZWxldmFuY2Vfd2VpZ2h0GA8gASgCEhEKCXZldG9fbWFzaxgQIAMoDRILCgNiaWQYESADKAISEgoKcF9yZXNwb25zZRgSIAMoAhIVCg1yZXNlcnZlX3ByaWNlGBMgASgCEhQKDGF1Y3Rpb25fdHlwZRgUIAEoDRIPCgdtYXhfYWRzGBUgASgNEhcKD21heF9kdXJhdGlvbl9tcxgWIAEoDSLSAQoNS2VybmVsT3V0cHV0cxIWCg5tb2R1bGVfdmVyc2lvbhgBIAEoCRINCgVjb3VudBgCIAEoDRIWCg5lbGlnaWJsZV9jb3VudBgDIAEoDRIUCgx2ZXRvZWRfY291bnQYBCABKA0SDwoHaW5kaWNlcxgFIAMoBRIOCgZwcmljZXMYBiADKAISDQoFcmFua3MYByADKAISEQoJcXVhbGl0aWVzGAggAygCEhIKCnJlbGV2YW5jZXMYCSADKAISFQoNY29udHJpYnV0aW9ucxgKIAMoAiqhAQoSRGVjaXNpb25LZWVwUmVhc29uEiQKIERFQ0lTSU9OX0tFRVBfUkVBU09OX1VOU1BFQ0lGSUVEEAASIAocREVDSVNJT05fS0VFUF9SRUFTT05fU0FNUExFRBABEiAKHERFQ0lTSU9OX0tFRVBfUkVBU09OX0VYUExBSU4QAhIhCh1ERUNJU0lPTl9LRUVQX1JFQVNPTl9ERUdSQURFRBADYgZwcm90bzM", [file_chorus_v1_agent, file_chorus_v1_decision, file_google_protobuf_timestamp]);
+  fileDesc("ChxjaG9ydXMvdjEvZGVjaXNpb25fbG9nLnByb3RvEgljaG9ydXMudjEi2QMKDkRlY2lzaW9uUmVjb3JkEhMKC2RlY2lzaW9uX2lkGAEgASgJEi4KCmRlY2lkZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKB3JlcXVlc3QYAyABKAsyGC5jaG9ydXMudjEuRGVjaWRlUmVxdWVzdBIUCgxjb29yZGluYXRpb24YBCABKAkSJgoGYWdlbnRzGAUgAygLMhYuY2hvcnVzLnYxLkFnZW50UmVjb3JkEjEKD21vZHVsZV92ZXJzaW9ucxgGIAMoCzIYLmNob3J1cy52MS5Nb2R1bGVWZXJzaW9uEi4KDWtlcm5lbF9pbnB1dHMYByABKAsyFy5jaG9ydXMudjEuS2VybmVsSW5wdXRzEi8KDWtlcm5lbF9yZXN1bHQYCCABKAsyGC5jaG9ydXMudjEuS2VybmVsT3V0cHV0cxIrCghyZXNwb25zZRgJIAEoCzIZLmNob3J1cy52MS5EZWNpZGVSZXNwb25zZRIyCgtrZWVwX3JlYXNvbhgKIAEoDjIdLmNob3J1cy52MS5EZWNpc2lvbktlZXBSZWFzb24SEwoLZHVyYXRpb25fdXMYCyABKA0SDwoHZ2F0ZXdheRgMIAEoCSKAAQoLQWdlbnRSZWNvcmQSDQoFYWdlbnQYASABKAkSIgoEdm90ZRgCIAEoCzIULmNob3J1cy52MS5BZ2VudFZvdGUSKgoIZGVncmFkZWQYAyABKAsyGC5jaG9ydXMudjEuRGVncmFkZWRBZ2VudBISCgpsYXRlbmN5X3VzGAQgASgNIswDCgxLZXJuZWxJbnB1dHMSGQoRaW52ZW50b3J5X3ZlcnNpb24YASABKA0SEgoKY2FuZGlkYXRlcxgCIAEoDRISCgpkaW1lbnNpb25zGAMgASgNEhQKDGNyZWF0aXZlX2lkcxgEIAMoCRIUCgxjYW1wYWlnbl9pZHMYBSADKAkSEgoKZW1iZWRkaW5ncxgGIAEoDBITCgtkdXJhdGlvbl9tcxgHIAEoDBIVCg1hZHZlcnRpc2VyX2lkGAggASgMEhMKC2NhdGVnb3J5X2lkGAkgASgMEg4KBmFnZW50cxgKIAMoCRIOCgZpbnRlbnQYCyABKAwSDwoHd2VpZ2h0cxgMIAEoDBISCgpjb25maWRlbmNlGA0gASgMEg4KBnNjb3JlcxgOIAEoDBIYChByZWxldmFuY2Vfd2VpZ2h0GA8gASgCEhEKCXZldG9fbWFzaxgQIAEoDBILCgNiaWQYESABKAwSEgoKcF9yZXNwb25zZRgSIAEoDBIVCg1yZXNlcnZlX3ByaWNlGBMgASgCEhQKDGF1Y3Rpb25fdHlwZRgUIAEoDRIPCgdtYXhfYWRzGBUgASgNEhcKD21heF9kdXJhdGlvbl9tcxgWIAEoDSLSAQoNS2VybmVsT3V0cHV0cxIWCg5tb2R1bGVfdmVyc2lvbhgBIAEoCRINCgVjb3VudBgCIAEoDRIWCg5lbGlnaWJsZV9jb3VudBgDIAEoDRIUCgx2ZXRvZWRfY291bnQYBCABKA0SDwoHaW5kaWNlcxgFIAEoDBIOCgZwcmljZXMYBiABKAwSDQoFcmFua3MYByABKAwSEQoJcXVhbGl0aWVzGAggASgMEhIKCnJlbGV2YW5jZXMYCSABKAwSFQoNY29udHJpYnV0aW9ucxgKIAEoDCqhAQoSRGVjaXNpb25LZWVwUmVhc29uEiQKIERFQ0lTSU9OX0tFRVBfUkVBU09OX1VOU1BFQ0lGSUVEEAASIAocREVDSVNJT05fS0VFUF9SRUFTT05fU0FNUExFRBABEiAKHERFQ0lTSU9OX0tFRVBfUkVBU09OX0VYUExBSU4QAhIhCh1ERUNJU0lPTl9LRUVQX1JFQVNPTl9ERUdSQURFRBADYgZwcm90bzM", [file_chorus_v1_agent, file_chorus_v1_decision, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message chorus.v1.DecisionRecord
@@ -113,7 +113,8 @@ export type AgentRecord = Message<"chorus.v1.AgentRecord"> & {
 
   /**
    * The vote that entered the kernel: the agent's own answer, or its fallback (the vote computed from its last
-   * cached signal, or a neutral vote).
+   * cached signal, or a neutral vote). When the kernel ran, its per-candidate arrays (scores, bids_micros,
+   * predicted_response, intent_vector) are left out here: kernel_inputs holds them as the kernel received them.
    *
    * @generated from field: chorus.v1.AgentVote vote = 2;
    */
@@ -142,8 +143,10 @@ export const AgentRecordSchema: GenMessage<AgentRecord> = /*@__PURE__*/
   messageDesc(file_chorus_v1_decision_log, 1);
 
 /**
- * Exactly what the kernel was given (wasm-core/src/kernel-inputs.ts): float arrays are packed f32, so a replay
- * feeds the kernel the same bits. Candidate c is row c of every per-candidate array.
+ * Exactly what the kernel was given (wasm-core/src/kernel-inputs.ts). Every array is `bytes`: its little-endian
+ * memory image (f32, i32 or u32, 4 bytes per element), the very bits the kernel reads. Cheaper than packed
+ * repeated scalars, which protobuf-es encodes element by element (measured: ~1 us per float under load), and as
+ * exact. Candidate c is element c of every per-candidate array.
  *
  * @generated from message chorus.v1.KernelInputs
  */
@@ -176,26 +179,32 @@ export type KernelInputs = Message<"chorus.v1.KernelInputs"> & {
   campaignIds: string[];
 
   /**
-   * N x D, row-major.
+   * f32[N*D], row-major.
    *
-   * @generated from field: repeated float embeddings = 6;
+   * @generated from field: bytes embeddings = 6;
    */
-  embeddings: number[];
+  embeddings: Uint8Array;
 
   /**
-   * @generated from field: repeated int32 duration_ms = 7;
+   * i32[N]
+   *
+   * @generated from field: bytes duration_ms = 7;
    */
-  durationMs: number[];
+  durationMs: Uint8Array;
 
   /**
-   * @generated from field: repeated int32 advertiser_id = 8;
+   * i32[N]
+   *
+   * @generated from field: bytes advertiser_id = 8;
    */
-  advertiserId: number[];
+  advertiserId: Uint8Array;
 
   /**
-   * @generated from field: repeated int32 category_id = 9;
+   * i32[N]
+   *
+   * @generated from field: bytes category_id = 9;
    */
-  categoryId: number[];
+  categoryId: Uint8Array;
 
   /**
    * The kernel's agent axis: agent a's weight is weights[a], its scores are scores[a*N .. a*N+N).
@@ -205,24 +214,32 @@ export type KernelInputs = Message<"chorus.v1.KernelInputs"> & {
   agents: string[];
 
   /**
-   * @generated from field: repeated float intent = 11;
+   * f32[D]
+   *
+   * @generated from field: bytes intent = 11;
    */
-  intent: number[];
+  intent: Uint8Array;
 
   /**
-   * @generated from field: repeated float weights = 12;
+   * f32[A]
+   *
+   * @generated from field: bytes weights = 12;
    */
-  weights: number[];
+  weights: Uint8Array;
 
   /**
-   * @generated from field: repeated float confidence = 13;
+   * f32[A]
+   *
+   * @generated from field: bytes confidence = 13;
    */
-  confidence: number[];
+  confidence: Uint8Array;
 
   /**
-   * @generated from field: repeated float scores = 14;
+   * f32[A*N]
+   *
+   * @generated from field: bytes scores = 14;
    */
-  scores: number[];
+  scores: Uint8Array;
 
   /**
    * @generated from field: float relevance_weight = 15;
@@ -230,21 +247,25 @@ export type KernelInputs = Message<"chorus.v1.KernelInputs"> & {
   relevanceWeight: number;
 
   /**
-   * OR of (1 << VetoReason) per candidate.
+   * u32[N], OR of (1 << VetoReason) per candidate.
    *
-   * @generated from field: repeated uint32 veto_mask = 16;
+   * @generated from field: bytes veto_mask = 16;
    */
-  vetoMask: number[];
+  vetoMask: Uint8Array;
 
   /**
-   * @generated from field: repeated float bid = 17;
+   * f32[N]
+   *
+   * @generated from field: bytes bid = 17;
    */
-  bid: number[];
+  bid: Uint8Array;
 
   /**
-   * @generated from field: repeated float p_response = 18;
+   * f32[N]
+   *
+   * @generated from field: bytes p_response = 18;
    */
-  pResponse: number[];
+  pResponse: Uint8Array;
 
   /**
    * @generated from field: float reserve_price = 19;
@@ -277,7 +298,7 @@ export const KernelInputsSchema: GenMessage<KernelInputs> = /*@__PURE__*/
   messageDesc(file_chorus_v1_decision_log, 2);
 
 /**
- * What the kernel returned (wasm-core/src/kernel-inputs.ts KernelResult), in pod order.
+ * What the kernel returned (wasm-core/src/kernel-inputs.ts KernelResult), in pod order; arrays as in KernelInputs.
  *
  * @generated from message chorus.v1.KernelOutputs
  */
@@ -303,36 +324,46 @@ export type KernelOutputs = Message<"chorus.v1.KernelOutputs"> & {
   vetoedCount: number;
 
   /**
-   * @generated from field: repeated int32 indices = 5;
-   */
-  indices: number[];
-
-  /**
-   * @generated from field: repeated float prices = 6;
-   */
-  prices: number[];
-
-  /**
-   * @generated from field: repeated float ranks = 7;
-   */
-  ranks: number[];
-
-  /**
-   * @generated from field: repeated float qualities = 8;
-   */
-  qualities: number[];
-
-  /**
-   * @generated from field: repeated float relevances = 9;
-   */
-  relevances: number[];
-
-  /**
-   * Row t: the relevance term, then weight_a x confidence_a x score_a for each agent.
+   * i32[count]
    *
-   * @generated from field: repeated float contributions = 10;
+   * @generated from field: bytes indices = 5;
    */
-  contributions: number[];
+  indices: Uint8Array;
+
+  /**
+   * f32[count]
+   *
+   * @generated from field: bytes prices = 6;
+   */
+  prices: Uint8Array;
+
+  /**
+   * f32[count]
+   *
+   * @generated from field: bytes ranks = 7;
+   */
+  ranks: Uint8Array;
+
+  /**
+   * f32[count]
+   *
+   * @generated from field: bytes qualities = 8;
+   */
+  qualities: Uint8Array;
+
+  /**
+   * f32[count]
+   *
+   * @generated from field: bytes relevances = 9;
+   */
+  relevances: Uint8Array;
+
+  /**
+   * f32[count*(A+1)]; row t: the relevance term, then weight_a x confidence_a x score_a for each agent.
+   *
+   * @generated from field: bytes contributions = 10;
+   */
+  contributions: Uint8Array;
 };
 
 /**
