@@ -102,7 +102,8 @@ describe("kernel pool - a module that traps or runs away", () => {
   let pool: KernelPool;
 
   beforeAll(async () => {
-    pool = new KernelPool({ size: 1, moduleBytes: chaosBytes, moduleVersion: "chaos", capacity, callTimeoutMs: 100 });
+    // A generous budget: the test box is shared, and a descheduled worker must not count as a runaway.
+    pool = new KernelPool({ size: 1, moduleBytes: chaosBytes, moduleVersion: "chaos", capacity, callTimeoutMs: 500 });
     pool.setInventory(inventory);
     await pool.ready();
   });
@@ -139,7 +140,8 @@ describe("kernel pool - a module that traps or runs away", () => {
     expect(settled[0]!.status).toBe("fulfilled");
     expect(settled[2]!.status).toBe("fulfilled");
     expectReference((settled[2] as PromiseFulfilledResult<KernelResult>).value, inventory, last!);
-    expect(elapsed).toBeLessThan(5_000);
+    expect(elapsed).toBeGreaterThanOrEqual(500);
+    expect(elapsed).toBeLessThan(10_000);
     expect(pool.stats().replacedWorkers).toEqual({ trap: 1, timeout: 1, lost: 0 });
     expect(pool.stats().workerThreadIds).not.toContain(worker);
     const after = makeRequest(inventory, { seed: 50, agents: 8 });

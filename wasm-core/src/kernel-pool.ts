@@ -5,8 +5,9 @@
  * Pool mode, per worker ("lane"): one long-lived piscina task serves a shared-memory ring (kernel-ring.ts).
  * `decide` copies the request into a free slot and publishes it; every decision waiting when a worker comes
  * round is taken back to back, so waiting requests are batched without a postMessage per request. Workers
- * bump one shared doorbell word per finished slot; the pool waits on it with Atomics.waitAsync and settles
- * the decisions in order. Candidate features stay resident in each worker's kernel memory and are replaced
+ * bump one shared doorbell word per finished slot; while decisions are in flight the pool polls it from
+ * setImmediate (about 2 us to notice, against about 16 us for an Atomics.waitAsync wake-up, measured on the
+ * two-core box), and parks on Atomics.waitAsync once nothing has finished for `spinMicros`. Candidate features stay resident in each worker's kernel memory and are replaced
  * only by `setInventory`; `setModule` swaps the module in every worker at a decision boundary.
  *
  * Lane lifecycle: starting (serve task posted, worker loading) -> ready (worker posted "ready") -> replaced
@@ -48,13 +49,21 @@ export interface KernelPoolOptions {
   readonly size?: number;
   readonly moduleBytes: Uint8Array;
   readonly moduleVersion: string;
-  /** Budget of one decision once a worker starts it; past it the worker is terminated. Default 50 ms. */
+  /**
+   * Budget of one decision, wall clock from when a worker starts it; past it the worker is terminated.
+   * Default 250 ms: a decision takes microseconds, but an oversubscribed host can deschedule a worker for tens
+   * of milliseconds, and a false timeout costs a worker restart.
+   */
   readonly callTimeoutMs?: number;
   /** Memory is laid out once for this (defaults: 4,096 candidates, 256 dimensions, 16 agents). */
   readonly capacity?: Partial<KernelCapacity>;
   /** Ring slots per worker: decisions that can wait in shared memory for one worker (default 32). */
   readonly queueDepth?: number;
-  /** How long an idle worker spins before sleeping, in microseconds (default 50; 0 = sleep at once). */
+  /**
+   * Busy-waiting budget, in microseconds (default 100; 0 = never): how long an idle worker spins on its ring
+   * before sleeping, and how long the pool polls for results, with no progress, before parking. Spinning buys
+   * latency with CPU: a worker that spins keeps its core busy for that long after each decision.
+   */
   readonly spinMicros?: number;
 }
 
@@ -132,7 +141,11 @@ export class KernelPool {
   readonly #queue: PendingDecision[] = [];
   readonly #doorbell = new Int32Array(new SharedArrayBuffer(4));
   #doorbellSeen = 0;
-  #waiting = false;
+  /** How the pool learns that slots finished: not at all (nothing in flight), by polling, or parked. */
+  #watch: "idle" | "polling" | "parked" = "idle";
+  #pollingSince = 0;
+  /** An Atomics.waitAsync is outstanding (it cannot be cancelled; at most one at a time). */
+  #parked = false;
   readonly #watchdog: NodeJS.Timeout | undefined;
   readonly #replaced = { trap: 0, timeout: 0, lost: 0 };
   #closing = false;
@@ -149,9 +162,9 @@ export class KernelPool {
     this.mode = options.mode ?? "pool";
     this.size = this.mode === "pool" ? (options.size ?? 1) : 0;
     this.capacity = { ...DEFAULT_CAPACITY, ...options.capacity };
-    this.callTimeoutMs = options.callTimeoutMs ?? 50;
+    this.callTimeoutMs = options.callTimeoutMs ?? 250;
     this.#queueDepth = options.queueDepth ?? 32;
-    this.#spinMicros = options.spinMicros ?? 50;
+    this.#spinMicros = options.spinMicros ?? 100;
     checkCapacity(this.capacity);
     if (this.mode === "pool" && (!Number.isInteger(this.size) || this.size < 1)) {
       throw new KernelInputError("pool size must be a positive integer");
@@ -268,6 +281,9 @@ export class KernelPool {
     }
     this.#stopped = true;
     clearInterval(this.#watchdog);
+    // Release an outstanding Atomics.waitAsync so that it cannot keep the process alive.
+    Atomics.add(this.#doorbell, 0, 1);
+    Atomics.notify(this.#doorbell, 0);
     for (const lane of this.#lanes) {
       Atomics.store(lane.ring.control, Control.Stop, 1);
       Atomics.notify(lane.ring.control, Control.Published);
@@ -382,19 +398,36 @@ export class KernelPool {
   }
 
   #armDoorbell(): void {
-    if (this.#waiting || this.#inFlight() === 0) return;
-    this.#waiting = true;
-    const wait = waitAsync(this.#doorbell, 0, this.#doorbellSeen);
-    if (wait.async) {
-      wait.value.then(this.#onDoorbell);
-    } else {
-      // Slots finished since the last collect: yield to I/O first rather than loop in microtasks.
-      setImmediate(this.#onDoorbell);
-    }
+    if (this.#watch === "polling" || this.#inFlight() === 0) return;
+    this.#watch = "polling";
+    this.#pollingSince = performance.now();
+    setImmediate(this.#poll);
   }
 
+  readonly #poll = (): void => {
+    if (this.#watch !== "polling") return;
+    if (Atomics.load(this.#doorbell, 0) !== this.#doorbellSeen) {
+      this.#onDoorbell();
+    } else if (performance.now() - this.#pollingSince < this.#spinMicros / 1000) {
+      setImmediate(this.#poll);
+    } else {
+      this.#watch = "parked";
+      if (this.#parked) return;
+      const wait = waitAsync(this.#doorbell, 0, this.#doorbellSeen);
+      if (!wait.async) {
+        setImmediate(this.#onDoorbell);
+        return;
+      }
+      this.#parked = true;
+      wait.value.then(() => {
+        this.#parked = false;
+        if (this.#watch === "parked") this.#onDoorbell();
+      });
+    }
+  };
+
   readonly #onDoorbell = (): void => {
-    this.#waiting = false;
+    this.#watch = "idle";
     // Read before collecting: a slot finishing during the collect changes the word, so the next wait
     // returns at once instead of sleeping on a result that is already there.
     this.#doorbellSeen = Atomics.load(this.#doorbell, 0);
