@@ -13,7 +13,7 @@
  * Each new version's calls feed a FailureWindow; past the error-rate threshold the router stops using the
  * version at once and asks `rollback` to write the state back (ModuleState history names the reason).
  */
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { Logger } from "../lib/log/logger.ts";
 import {
   KernelClosedError,
@@ -128,7 +128,16 @@ export class ModuleRouter {
     return this.#applying;
   }
 
-  async decide(decisionId: string, request: KernelRequest): Promise<RoutedResult> {
+  /**
+   * The gateway's Kernel port (gateway/decide/kernel-port.ts): the pod, naming the module version that made it.
+   * Pass the decision id so the canary share is the same in every gateway; without one a random id is used.
+   */
+  async decide(request: KernelRequest, decisionId: string = randomUUID()): Promise<KernelResult> {
+    return (await this.route(decisionId, request)).result;
+  }
+
+  /** Decides and says which role answered. */
+  async route(decisionId: string, request: KernelRequest): Promise<RoutedResult> {
     const canary = this.#canary;
     if (canary && bucketOf(decisionId) < this.#canaryPercent && !this.#condemned.has(canary.version)) {
       let canaryError: unknown;

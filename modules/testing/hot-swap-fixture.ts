@@ -74,14 +74,13 @@ export async function startHotSwapBench(): Promise<HotSwapBench> {
   const nats = await startNats();
   const registry = await ModuleRegistry.open(nats.js);
   const key = generateSigningKey();
-  // Every process verifies with its own verifier, as separate processes would.
-  const newVerifier = () =>
-    new ModuleVerifier({
-      trustedKeys: TrustedKeys.parse(key.publicKeyPem),
-      kinds: { kernel: kernelModuleKind },
-      selfTestBudgetMs: testConfig.selfTestBudgetMs,
-    });
-  const verifier = newVerifier();
+  // One verifier for the bench and its processes: each process's watcher still runs every check itself, but
+  // the self-test outcome (cached by sha256) is shared, which saves a worker pool start-up per process.
+  const verifier = new ModuleVerifier({
+    trustedKeys: TrustedKeys.parse(key.publicKeyPem),
+    kinds: { kernel: kernelModuleKind },
+    selfTestBudgetMs: testConfig.selfTestBudgetMs,
+  });
   const operations = new ModuleOperations(registry, verifier, "test@bench");
   const processes: BenchProcess[] = [];
   return {
@@ -107,7 +106,7 @@ export async function startHotSwapBench(): Promise<HotSwapBench> {
     async startProcess(name, config) {
       const { jetstream } = await import("@nats-io/jetstream");
       const own = await ModuleRegistry.open(jetstream(await nats.connect(name)));
-      const watcher = new ModuleWatcher(own, newVerifier(), "kernel", logger.child({ process: name }));
+      const watcher = new ModuleWatcher(own, verifier, "kernel", logger.child({ process: name }));
       const router = new ModuleRouter({
         initial: { version: "builtin", bytes: readKernelWasm("simd") },
         // Generous: on a shared two-core machine a healthy call can wait behind a worker start-up.
@@ -180,7 +179,7 @@ export async function runLoad(decide: Decide, until: Promise<unknown>, concurren
 /** The router as a Decide function. */
 export function routerDecide(router: ModuleRouter): Decide {
   return async (decisionId, i) => {
-    const { result, servedBy } = await router.decide(decisionId, requests[i]!);
+    const { result, servedBy } = await router.route(decisionId, requests[i]!);
     return { moduleVersion: result.moduleVersion, servedBy };
   };
 }
