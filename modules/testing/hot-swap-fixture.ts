@@ -21,11 +21,10 @@ import { signManifest } from "../manifest-signature.ts";
 import type { ModuleConfig } from "../module-config.ts";
 import { ModuleOperations } from "../module-operations.ts";
 import { ModuleRegistry } from "../module-registry.ts";
-import { ModuleRouter } from "../module-router.ts";
-import { rollbackVersion } from "../module-state-changes.ts";
+import type { ModuleRouter } from "../module-router.ts";
 import { ModuleVerifier } from "../module-verifier.ts";
-import { ModuleWatcher } from "../module-watcher.ts";
 import { generateSigningKey, parsePrivateKey, TrustedKeys } from "../signing-keys.ts";
+import { type KernelModules, startKernelModules } from "../start-kernel-modules.ts";
 import { buildKernelVariant } from "./kernel-variants.ts";
 
 export const logger = createLogger("hot-swap-test", process.env.LOG_LEVEL ?? "silent");
@@ -60,14 +59,8 @@ export interface HotSwapBench {
   /** A manifest for `bytes` signed by the trusted key (for storing around the checks). */
   sign(bytes: Uint8Array, version: string): ModuleManifest;
   /** A gateway-like process: its own NATS connection, watcher and router, following the module state. */
-  startProcess(name: string, config?: Partial<ModuleConfig>): Promise<BenchProcess>;
+  startProcess(name: string, config?: Partial<ModuleConfig>): Promise<KernelModules>;
   cleanup(): Promise<void>;
-}
-
-export interface BenchProcess {
-  watcher: ModuleWatcher;
-  router: ModuleRouter;
-  close(): Promise<void>;
 }
 
 export async function startHotSwapBench(): Promise<HotSwapBench> {
@@ -82,7 +75,7 @@ export async function startHotSwapBench(): Promise<HotSwapBench> {
     selfTestBudgetMs: testConfig.selfTestBudgetMs,
   });
   const operations = new ModuleOperations(registry, verifier, "test@bench");
-  const processes: BenchProcess[] = [];
+  const processes: KernelModules[] = [];
   return {
     nats,
     registry,
@@ -105,30 +98,18 @@ export async function startHotSwapBench(): Promise<HotSwapBench> {
     },
     async startProcess(name, config) {
       const { jetstream } = await import("@nats-io/jetstream");
-      const own = await ModuleRegistry.open(jetstream(await nats.connect(name)));
-      const watcher = new ModuleWatcher(own, verifier, "kernel", logger.child({ process: name }));
-      const router = new ModuleRouter({
-        initial: { version: "builtin", bytes: readKernelWasm("simd") },
+      const process = await startKernelModules({
+        js: jetstream(await nats.connect(name)),
+        config: { ...testConfig, ...config },
+        actor: name,
+        logger: logger.child({ process: name }),
         // Generous: on a shared two-core machine a healthy call can wait behind a worker start-up.
         pool: { capacity: CAPACITY, size: 1, callTimeoutMs: 2_000 },
-        config: { ...testConfig, ...config },
-        rollback: async (version, reason) => {
-          await own.updateState("kernel", (s) => rollbackVersion(s, version, { actor: name, reason }));
-        },
-        logger: logger.child({ process: name }),
+        verifier,
+        initial: { version: "builtin", bytes: readKernelWasm("simd") },
       });
-      router.setInventory(inventory);
-      await router.ready();
-      watcher.onChange((view) => router.apply(view));
-      await router.apply(await watcher.start());
-      const process: BenchProcess = {
-        watcher,
-        router,
-        async close() {
-          watcher.stop();
-          await router.close();
-        },
-      };
+      // The inventory arrives after start, as in the gateway (the router hands it to every pool it starts).
+      process.router.setInventory(inventory);
       processes.push(process);
       return process;
     },

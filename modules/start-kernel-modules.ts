@@ -1,0 +1,70 @@
+/**
+ * Everything a process needs to follow the kernel's rollout, in one call: opens the registry, verifies with the
+ * process's trusted keys, starts a ModuleRouter on the shipped build, applies the current state and follows
+ * changes; an automatic rollback is written back as `actor`. The gateway passes `router` where it used a
+ * KernelPool (it implements the same Kernel port).
+ */
+import type { JetStreamClient } from "@nats-io/jetstream";
+import type { Logger } from "../lib/log/logger.ts";
+import { KERNEL_ABI_VERSION, type KernelPoolOptions, readKernelWasm } from "../wasm-core/src/mod.ts";
+import { kernelModuleKind } from "./kernel-module-kind.ts";
+import type { ModuleConfig } from "./module-config.ts";
+import { ModuleRegistry } from "./module-registry.ts";
+import { ModuleRouter } from "./module-router.ts";
+import { rollbackVersion } from "./module-state-changes.ts";
+import { ModuleVerifier } from "./module-verifier.ts";
+import { ModuleWatcher } from "./module-watcher.ts";
+import { TrustedKeys } from "./signing-keys.ts";
+
+export interface KernelModulesOptions {
+  js: JetStreamClient;
+  config: ModuleConfig;
+  /** Process name, recorded as the actor of automatic rollbacks. */
+  actor: string;
+  logger: Logger;
+  /** Main pool settings (size, capacity, call time limit). */
+  pool?: Omit<KernelPoolOptions, "moduleBytes" | "moduleVersion">;
+  /** Defaults to the keys in config.trustedKeysFile. */
+  verifier?: ModuleVerifier;
+  /** Defaults to the shipped SIMD build as version "builtin-abi<N>". */
+  initial?: { version: string; bytes: Uint8Array };
+}
+
+export interface KernelModules {
+  router: ModuleRouter;
+  watcher: ModuleWatcher;
+  close(): Promise<void>;
+}
+
+export async function startKernelModules(options: KernelModulesOptions): Promise<KernelModules> {
+  const { config, actor, logger } = options;
+  const registry = await ModuleRegistry.open(options.js);
+  const verifier =
+    options.verifier ??
+    new ModuleVerifier({
+      trustedKeys: TrustedKeys.load(config.trustedKeysFile),
+      kinds: { kernel: kernelModuleKind },
+      selfTestBudgetMs: config.selfTestBudgetMs,
+    });
+  const watcher = new ModuleWatcher(registry, verifier, "kernel", logger.child({ component: "module-watcher" }));
+  const router = new ModuleRouter({
+    initial: options.initial ?? { version: `builtin-abi${KERNEL_ABI_VERSION}`, bytes: readKernelWasm("simd") },
+    pool: options.pool,
+    config,
+    rollback: async (version, reason) => {
+      await registry.updateState("kernel", (state) => rollbackVersion(state, version, { actor, reason }));
+    },
+    logger: logger.child({ component: "module-router" }),
+  });
+  await router.ready();
+  watcher.onChange((view) => router.apply(view));
+  await router.apply(await watcher.start());
+  return {
+    router,
+    watcher,
+    async close() {
+      watcher.stop();
+      await router.close();
+    },
+  };
+}
