@@ -93,8 +93,9 @@ export class DescriptorIndex {
   }
 
   private addFile(file: DescFile): void {
-    if (this.files.has(file.name)) return;
-    this.files.set(file.name, file);
+    // DescFile.name drops ".proto"; reflection clients ask for the file name as written in imports.
+    if (this.files.has(file.proto.name)) return;
+    this.files.set(file.proto.name, file);
     const addEnum = (e: DescEnum) => {
       this.symbols.set(e.typeName, file);
     };

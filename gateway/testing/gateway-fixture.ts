@@ -33,7 +33,7 @@ export interface GatewayFixture {
  * inventory test engine unless `engine` is given, playback published on NATS, events kept in memory.
  */
 export async function startGatewayFixture(
-  overrides: Partial<Pick<GatewayOptions, "engine" | "limits">> = {},
+  overrides: Partial<Pick<GatewayOptions, "engine" | "limits" | "fastPath">> = {},
 ): Promise<GatewayFixture> {
   const nats = await startNats();
   const store = new CatalogStore(await openCatalogBucket(nats.js));
@@ -50,6 +50,7 @@ export async function startGatewayFixture(
     catalog: store,
     logger: createLogger("gateway-test", process.env.LOG_LEVEL ?? "silent"),
     limits: { drainTimeoutMs: 1_000, ...overrides.limits },
+    fastPath: overrides.fastPath,
   });
   return {
     nats,
