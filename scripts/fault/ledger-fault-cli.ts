@@ -11,13 +11,15 @@ const program = new Command()
   .option("--events <n>", "impressions to confirm, over all drivers", "20000")
   .option("--drivers <n>", "gateway driver processes", "2")
   .option("--chaos-ms <ms>", "one kill -9 every this many ms", "3000")
+  .option("--kills <n>", "instead: exactly n kills spread evenly over the run's progress")
   .parse();
-const opts = program.opts<{ events: string; drivers: string; chaosMs: string }>();
+const opts = program.opts<{ events: string; drivers: string; chaosMs: string; kills?: string }>();
 const drivers = Number(opts.drivers);
 const figures = await runLedgerFault({
   eventsPerDriver: Math.ceil(Number(opts.events) / drivers),
   drivers,
   chaosEveryMs: Number(opts.chaosMs),
+  kills: opts.kills === undefined ? undefined : Number(opts.kills),
   onProgress: (line) => console.error(`[fault] ${line}`),
 });
 const rows: [string, string][] = [

@@ -66,6 +66,7 @@ async function deliver(events: AdEvent[]): Promise<void> {
         lines.push(`C ${e.eventId}\n`);
       });
       appendFileSync(config.log, lines.join(""));
+      process.send?.({ type: "progress", confirmed: confirmedImpressions });
       return;
     } catch (err) {
       if (/rejected/.test(String(err))) throw err;

@@ -16,10 +16,13 @@ export interface LedgerFaultOptions {
   /** Impressions each driver (gateway) gets confirmed. */
   eventsPerDriver: number;
   drivers: number;
-  /** One kill -9 (ledger, budget agent, a driver, or nats-server) this often. */
+  /** One kill -9 (ledger, budget agent, a driver, or nats-server) this often... */
   chaosEveryMs: number;
-  /** Stop injecting faults after this many (default: never, until the drivers are done). */
-  maxKills?: number;
+  /**
+   * ...or, when set, exactly this many kills spread evenly over the run's progress (kill k once k/(n+1) of the
+   * impressions are confirmed), so that a fast machine cannot finish before the faults.
+   */
+  kills?: number;
   onProgress?: (line: string) => void;
 }
 
@@ -90,6 +93,7 @@ export async function runLedgerFault(options: LedgerFaultOptions): Promise<Ledge
       };
     });
     const done = new Set<string>();
+    const confirmedBy = new Map<string, number>();
     let allDone!: () => void;
     let failed!: (err: Error) => void;
     const drivers = new Promise<void>((resolve, reject) => {
@@ -123,6 +127,9 @@ export async function runLedgerFault(options: LedgerFaultOptions): Promise<Ledge
           }
         }
       });
+      child.on("message", (m: { type?: string; confirmed?: number }) => {
+        if (m.type === "progress" && m.confirmed !== undefined) confirmedBy.set(name, m.confirmed);
+      });
       children.set(name, child);
     };
     launch("ledger");
@@ -130,32 +137,35 @@ export async function runLedgerFault(options: LedgerFaultOptions): Promise<Ledge
     for (let i = 0; i < options.drivers; i++) launch(`driver-${i}`);
 
     const victims = ["ledger", "driver-0", "nats", "budget", ...logs.map((_, i) => `driver-${i}`).slice(1)];
+    const target = options.eventsPerDriver * options.drivers;
     let round = 0;
+    let killed = 0;
+    let lastKill = Date.now();
     const chaos = setInterval(() => {
-      if (round >= (options.maxKills ?? Number.POSITIVE_INFINITY)) return;
-      const victim = victims[round++ % victims.length] ?? "ledger";
-      if (done.has(victim)) return;
+      const confirmedTotal = [...confirmedBy.values()].reduce((a, b) => a + b, 0);
+      const due =
+        options.kills === undefined
+          ? Date.now() - lastKill >= options.chaosEveryMs
+          : killed < options.kills && confirmedTotal >= (target * (killed + 1)) / (options.kills + 1);
+      if (!due) return;
+      lastKill = Date.now();
+      // The next victim in turn that is still running (a finished driver cannot be killed mid-run).
+      let victim = victims[round++ % victims.length] ?? "ledger";
+      while (done.has(victim)) victim = victims[round++ % victims.length] ?? "ledger";
+      killed++;
       kills[victim] = (kills[victim] ?? 0) + 1;
-      progress(`kill -9 ${victim}`);
+      progress(`kill -9 ${victim} at ${confirmedTotal} confirmed impressions`);
       if (victim === "nats") {
         void server.kill().then(() => server.start());
         return;
       }
       children.get(victim)?.kill("SIGKILL");
       launch(victim);
-    }, options.chaosEveryMs);
-    const report = setInterval(() => {
-      const counts = logs.map((log) => {
-        try {
-          return readFileSync(log, "utf8")
-            .split("\n")
-            .filter((l) => l.startsWith("C ")).length;
-        } catch {
-          return 0;
-        }
-      });
-      progress(`confirmed events per driver: ${counts.join(", ")}`);
-    }, 2_000);
+    }, 100);
+    const report = setInterval(
+      () => progress(`confirmed impressions per driver: ${[...confirmedBy.values()].join(", ")}`),
+      5_000,
+    );
     try {
       await drivers;
     } finally {
