@@ -9,9 +9,12 @@ import { http2UnarySender } from "./http2-unary-sender.ts";
 const seen: string[] = [];
 const routes = (router: ConnectRouter) =>
   router.service(DecisionService, {
-    decide: (request) => {
+    decide: async (request, context) => {
       seen.push(request.requestId);
       if (request.user?.userId === "bad") throw new ConnectError("no", Code.InvalidArgument);
+      // "slow" never answers on its own: only the client's cancel ends it.
+      if (request.user?.userId === "slow")
+        await new Promise((resolve) => context.signal.addEventListener("abort", resolve));
       return create(DecideResponseSchema, { decisionId: request.requestId });
     },
   });
@@ -60,4 +63,21 @@ describe("http2 unary sender", () => {
       bad.close();
     });
   }
+
+  it("http2 unary sender - a request past its timeout is cancelled and rejected", async () => {
+    const { send, close } = await http2UnarySender({
+      kind: "http2-unary",
+      url,
+      path: "/chorus.v1.DecisionService/Decide",
+      protocol: "grpc",
+      bodies: [body("slow")],
+      sessions: 1,
+      timeoutMs: 200,
+    });
+    const started = performance.now();
+    await expect(send()).rejects.toThrow(/timeout/);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(190);
+    expect(performance.now() - started).toBeLessThan(1_000);
+    close();
+  });
 });

@@ -39,6 +39,23 @@ export async function http2UnarySender(target: Http2UnaryTarget): Promise<{ send
     ? { ":method": "POST", ":path": target.path, "content-type": "application/grpc+proto", te: "trailers" }
     : { ":method": "POST", ":path": target.path, "content-type": "application/proto", "connect-protocol-version": "1" };
   let counter = 0;
+  // Every request has the same timeout, so in-flight streams expire in send order: one FIFO swept every 50 ms
+  // costs far less than a timer per stream.
+  const deadlines: { stream: http2.ClientHttp2Stream; at: number }[] = [];
+  let head = 0;
+  const sweeper = setInterval(() => {
+    const now = performance.now();
+    while (head < deadlines.length) {
+      const { stream, at } = deadlines[head]!;
+      if (!stream.closed && at > now) break;
+      if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+      head++;
+    }
+    if (head > 4096) {
+      deadlines.splice(0, head);
+      head = 0;
+    }
+  }, 50);
 
   const send: Send = () =>
     new Promise<void>((resolve, reject) => {
@@ -54,7 +71,7 @@ export async function http2UnarySender(target: Http2UnaryTarget): Promise<{ send
       const stream = sessions[n % sessions.length]!.request(headers);
       let status = 0;
       let grpcStatus: string | undefined;
-      stream.setTimeout(target.timeoutMs, () => stream.close(http2.constants.NGHTTP2_CANCEL));
+      deadlines.push({ stream, at: performance.now() + target.timeoutMs });
       stream.on("response", (h) => {
         status = Number(h[":status"]);
         if (h["grpc-status"] !== undefined) grpcStatus = String(h["grpc-status"]);
@@ -62,7 +79,7 @@ export async function http2UnarySender(target: Http2UnaryTarget): Promise<{ send
       stream.on("trailers", (t) => {
         if (t["grpc-status"] !== undefined) grpcStatus = String(t["grpc-status"]);
       });
-      stream.on("data", () => {});
+      stream.resume(); // the body is not needed, only the status
       stream.on("error", (err) => reject(err));
       stream.on("close", () => {
         if (stream.rstCode && stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR)
@@ -76,6 +93,7 @@ export async function http2UnarySender(target: Http2UnaryTarget): Promise<{ send
   return {
     send,
     close: () => {
+      clearInterval(sweeper);
       for (const s of sessions) s.close();
     },
   };
