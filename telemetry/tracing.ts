@@ -165,7 +165,21 @@ const setter: TextMapSetter<MsgHdrs> = {
   set: (carrier, key, value) => carrier.set(key, value),
 };
 
-const getter: TextMapGetter<MsgHdrs> = {
+/**
+ * What extraction needs of a received message: nats-core's Msg, and @nats-io/services' ServiceMsg (typed against
+ * its own nats-core release) both fit.
+ */
+export interface TracedMsg {
+  readonly subject: string;
+  readonly headers?: HeaderReader;
+}
+
+interface HeaderReader {
+  get(key: string): string;
+  keys(): string[];
+}
+
+const getter: TextMapGetter<HeaderReader> = {
   keys: (carrier) => carrier.keys(),
   // MsgHdrs.get answers "" for a missing key; the propagator expects undefined.
   get: (carrier, key) => carrier.get(key) || undefined,
@@ -179,7 +193,7 @@ export function natsTraceHeaders(runId?: string, into: MsgHdrs = headers()): Msg
 }
 
 /** The run id a sender put in the headers, or "" when absent. */
-export function runIdOf(hdrs: MsgHdrs | undefined): string {
+export function runIdOf(hdrs: HeaderReader | undefined): string {
   return hdrs?.get(RUN_ID_HEADER) ?? "";
 }
 
@@ -188,7 +202,7 @@ export function runIdOf(hdrs: MsgHdrs | undefined): string {
  * there is none). The span carries `chorus.run_id` from the headers and the subject.
  */
 export function withExtractedContext<T>(
-  msg: Pick<Msg, "headers" | "subject">,
+  msg: TracedMsg,
   name: string,
   fn: (span: Span) => Promise<T> | T,
   attributes: Attributes = {},
