@@ -7,6 +7,7 @@ import { type AgentVote, AgentVoteSchema, DecideTaskSchema } from "../../gen/cho
 import type { CatalogView } from "../../lib/catalog/catalog-view.ts";
 import type { Logger } from "../../lib/log/logger.ts";
 import { subjects, USER_SHARDS } from "../../lib/subjects.ts";
+import { AGENT_ATTRIBUTE, withExtractedContext } from "../../telemetry/tracing.ts";
 import { type AnyAgentModule, type DirtyKeys, GLOBAL_KEY, type HandlerContext } from "./agent-module.ts";
 import { AgentStateStore, openAgentStateBucket } from "./agent-state-store.ts";
 import { INSTANCE_HEADER, SignalMirror } from "./signal-mirror.ts";
@@ -96,7 +97,11 @@ export class RunningAgent {
     this.service.addEndpoint("decide", {
       subject: subjects.agentDecide(module.name),
       handler: (err, msg) => {
-        if (!err) this.answer(msg);
+        // The vote runs in a span that continues the gateway's trace (W3C context and run id in the headers).
+        if (!err)
+          void withExtractedContext(msg, `vote ${module.name}`, () => this.answer(msg), {
+            [AGENT_ATTRIBUTE]: module.name,
+          });
       },
     });
     const every = (ms: number, fn: () => void) => this.timers.push(setInterval(fn, ms));
