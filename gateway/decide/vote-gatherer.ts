@@ -7,6 +7,7 @@ import { type AgentVote, AgentVoteSchema, DecideTaskSchema } from "../../gen/cho
 import { type DegradedAgent, DegradedAgentSchema, DegradedReason, Fallback } from "../../gen/chorus/v1/decision_pb.ts";
 import type { Logger } from "../../lib/log/logger.ts";
 import { subjects } from "../../lib/subjects.ts";
+import { AGENT_ATTRIBUTE, tracedRequest } from "../../telemetry/tracing.ts";
 
 export type Coordination = "cached" | "parallel" | "sequential";
 
@@ -115,7 +116,12 @@ async function requestVote(
     deadline: timestampFromMs(deadlineAtMs),
     priorVotes,
   });
-  const reply = await nc.request(subjects.agentDecide(agent as never), toBinary(DecideTaskSchema, task), { timeout });
+  // In a PRODUCER span whose context (and the run id) rides in the headers: the agent's span becomes its child.
+  const reply = await tracedRequest(nc, subjects.agentDecide(agent as never), toBinary(DecideTaskSchema, task), {
+    timeout,
+    runId: ctx.runId,
+    attributes: { [AGENT_ATTRIBUTE]: agent },
+  });
   const code = reply.headers?.get("Nats-Service-Error-Code");
   if (code) throw new AgentServiceError(`${agent}: ${code} ${reply.headers?.get("Nats-Service-Error") ?? ""}`);
   const vote = fromBinary(AgentVoteSchema, reply.data);
