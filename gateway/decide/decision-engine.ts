@@ -21,6 +21,14 @@ import type { CatalogView } from "../../lib/catalog/catalog-view.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
 import type { Logger } from "../../lib/log/logger.ts";
 import { subjects, VOTING_AGENTS } from "../../lib/subjects.ts";
+import {
+  catalogKernelCall,
+  type DecisionTelemetry,
+  recordDecision,
+  recordDecisionError,
+} from "../../telemetry/decision-telemetry.ts";
+import { startDecideSpan } from "../../telemetry/tracing.ts";
+import type { KernelResult } from "../../wasm-core/src/kernel-inputs.ts";
 import type { DecisionEngine, SpendGuard, SpendItem } from "../ports.ts";
 import { buildKernelRequest } from "./build-kernel-request.ts";
 import { type Kernel, toKernelInventory } from "./kernel-port.ts";
@@ -46,6 +54,8 @@ export interface DecisionEngineOptions {
   staleAfterMs?: number;
   /** Share of the deadline given to the agents; the rest is for the kernel and the response (default 0.7). */
   agentShare?: number;
+  /** Metrics and decision log (telemetry/decision-telemetry.ts); every decision also runs in a `chorus.decide` span. */
+  telemetry?: DecisionTelemetry;
 }
 
 export interface ClosableDecisionEngine extends DecisionEngine {
@@ -78,12 +88,21 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
   const staleAfterMs = options.staleAfterMs ?? 5_000;
   const agentShare = options.agentShare ?? 0.7;
 
-  async function decide(request: DecideRequest): Promise<DecideResponse> {
+  /** One decision in its trace span (the run id tags it and every agent span), counted and logged. */
+  function decide(request: DecideRequest): Promise<DecideResponse> {
+    const decisionId = randomUUID();
+    const t0 = performance.now();
+    return startDecideSpan(decisionId, () => decideOnce(request, decisionId, t0)).catch((err: unknown) => {
+      if (options.telemetry) recordDecisionError(options.telemetry, coordination, (performance.now() - t0) / 1000);
+      throw err;
+    });
+  }
+
+  async function decideOnce(request: DecideRequest, decisionId: string, t0: number): Promise<DecideResponse> {
     const placement = request.placement;
     if (!placement) throw new ConnectError("placement: value is required", Code.InvalidArgument);
     if (!request.user?.userId) throw new ConnectError("user.user_id: value is required", Code.InvalidArgument);
     const started = Date.now();
-    const decisionId = randomUUID();
     const inventory = syncKernel();
     const deadlineMs = request.deadlineMs || options.deadlineMs;
     const ctx = { runId: decisionId, request, inventory, nowMs: started, priorVotes: [] };
@@ -109,10 +128,25 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
         create(ModuleVersionSchema, { module: v.agent, version: v.moduleVersion }),
       ),
     });
+    const observe = (kernelResult?: KernelResult) => {
+      if (!options.telemetry) return;
+      recordDecision(options.telemetry, {
+        decisionId,
+        request,
+        response,
+        coordination,
+        agents: [...votes].map(([agent, vote]) => ({ agent, vote, degraded: degraded.find((d) => d.agent === agent) })),
+        kernel:
+          kernelResult && catalogKernelCall(inventory, toKernelInventory(inventory), inputs.request, inputs.agents),
+        kernelResult,
+        durationUs: Math.round((performance.now() - t0) * 1000),
+      });
+    };
     const timing = votes.get("timing")?.timing;
     if (timing && !timing.breakNow && !placement.forceNow) {
       response.noFillReason = NoFillReason.NOT_A_GOOD_MOMENT;
       if (request.explain) response.explanation = create(ExplanationSchema, { summary: `timing: ${timing.reason}` });
+      observe();
       return response;
     }
     const result = await kernel.decide(inputs.request).catch((err: unknown) => {
@@ -143,6 +177,7 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
       });
     }
     publishOutcome(decisionId, request, inventory, started, inputs, chosen, degradedNames);
+    observe(result);
     return response;
   }
 
