@@ -3,6 +3,7 @@ import { type Client, Code, ConnectError, createClient } from "@connectrpc/conne
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ViolationsSchema } from "../gen/buf/validate/validate_pb.ts";
+import type { BreakKind } from "../gen/chorus/v1/common_pb.ts";
 import { DecideRequestSchema, DecisionService } from "../gen/chorus/v1/decision_pb.ts";
 import { type GatewayFixture, startGatewayFixture } from "./testing/gateway-fixture.ts";
 import { grpcFrame, grpcStatus, rawHttp2Call } from "./testing/raw-http2-call.ts";
@@ -69,7 +70,10 @@ describe.each([
 
   it("bad input - missing required fields are INVALID_ARGUMENT naming each, with violations as details", async () => {
     for (const client of [grpcClient, connectClient]) {
-      const err = await client.decide({}).catch((e: unknown) => ConnectError.from(e));
+      const err = await client.decide({}).then(
+        () => new ConnectError("unexpectedly accepted"),
+        (e: unknown) => ConnectError.from(e),
+      );
       expect(err.code).toBe(Code.InvalidArgument);
       for (const field of ["request_id", "placement", "user", "device"]) expect(err.rawMessage).toContain(field);
       const [violations] = err.findDetails(ViolationsSchema);
@@ -85,7 +89,7 @@ describe.each([
 
   it("bad input - an unknown enum value is INVALID_ARGUMENT (defined_only)", async () => {
     const request = decideRequest("enum");
-    request.placement!.breakKind = 99;
+    request.placement!.breakKind = 99 as BreakKind; // what an older or newer client could send
     for (const client of [grpcClient, connectClient])
       await expect(client.decide(request)).rejects.toMatchObject({
         code: Code.InvalidArgument,

@@ -1,0 +1,101 @@
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { jetstream } from "@nats-io/jetstream";
+import { openCatalogBucket, CatalogStore } from "../lib/catalog/catalog-store.ts";
+import { CatalogView } from "../lib/catalog/catalog-view.ts";
+import { loadConfig, parsers } from "../lib/config/config.ts";
+import { createLogger } from "../lib/log/logger.ts";
+import { connectNats } from "../lib/nats/connect.ts";
+import { onShutdown, signalReady } from "../lib/process/child-lifecycle.ts";
+import { repoRoot } from "../lib/process/launcher.ts";
+import { createEventSink } from "../ledger/event-sink.ts";
+import { createSpendGuard } from "../ledger/spend-guard.ts";
+import { loadModuleConfig } from "../modules/module-config.ts";
+import { startKernelModules } from "../modules/start-kernel-modules.ts";
+import { setupTracing } from "../telemetry/tracing.ts";
+import { metricsConfigSchema, startMetricsServer } from "../telemetry/metrics.ts";
+import { createDecisionEngine } from "./decide/decision-engine.ts";
+import { gatewayConfig } from "./gateway-config.ts";
+import { NatsPlaybackSink } from "./playback/nats-playback-sink.ts";
+import { startGateway } from "./start-gateway.ts";
+
+/**
+ * The gateway process: NATS_URL=nats://127.0.0.1:4222 node --import tsx gateway/main.ts
+ * Serves Decide from the live catalog, the agents' votes, the WASM kernel (following module rollouts) and the
+ * spend leases it holds; several gateways can run side by side (GATEWAY_ID tells them apart in leases).
+ */
+const name = process.env.CHORUS_PROCESS_NAME ?? "gateway";
+const config = loadConfig({
+  ...gatewayConfig,
+  ...metricsConfigSchema,
+  natsUrl: { env: "NATS_URL", default: "", parse: parsers.string, help: "NATS server URL (required)" },
+  gatewayId: { env: "GATEWAY_ID", default: `${hostname()}-${process.pid}`, parse: parsers.string, help: "names this gateway in leases and receipts" },
+  coordination: {
+    env: "CHORUS_COORDINATION",
+    default: "cached" as "cached" | "parallel" | "sequential",
+    parse: parsers.oneOf("cached", "parallel", "sequential"),
+    help: "how votes are gathered: cached (local view of agent signals), parallel (scatter-gather), sequential (baseline)",
+  },
+  deadlineMs: { env: "DECIDE_DEADLINE_MS", default: 50, parse: parsers.int(1, 10_000), help: "default time budget of a Decide" },
+  kernelMode: { env: "KERNEL_MODE", default: "pool" as "pool" | "inline", parse: parsers.oneOf("pool", "inline"), help: "run the kernel in a worker pool or inline" },
+  kernelWorkers: { env: "KERNEL_WORKERS", default: 1, parse: parsers.int(1, 64), help: "kernel worker threads in pool mode" },
+  spoolDir: {
+    env: "CHORUS_SPOOL_DIR",
+    default: join(repoRoot, ".data", "spool"),
+    parse: parsers.string,
+    help: "where decision receipts wait (fsync'ed) while NATS is unreachable",
+  },
+});
+const logger = createLogger(name);
+if (!config.natsUrl) {
+  logger.fatal("NATS_URL is required, e.g. NATS_URL=nats://127.0.0.1:4222 (npm start runs a private server for you)");
+  process.exit(2);
+}
+
+const tracing = setupTracing({ serviceName: "chorus-gateway" });
+const nc = await connectNats({ servers: config.natsUrl, name: `chorus-${name}` });
+const js = jetstream(nc);
+const catalogBucket = await openCatalogBucket(js);
+const catalogView = await CatalogView.open(catalogBucket);
+const kernel = await startKernelModules({
+  js,
+  config: loadModuleConfig(),
+  actor: name,
+  logger,
+  pool: { mode: config.kernelMode, size: config.kernelWorkers },
+});
+const spendGuard = await createSpendGuard({ nc, gatewayId: config.gatewayId, logger, spoolDir: join(config.spoolDir, config.gatewayId) });
+const engine = await createDecisionEngine({
+  nc,
+  catalogView,
+  kernel: kernel.router,
+  coordination: config.coordination,
+  spendGuard,
+  deadlineMs: config.deadlineMs,
+  logger,
+});
+const gateway = await startGateway({
+  host: config.host,
+  port: config.port,
+  engine,
+  events: await createEventSink({ nc }),
+  playback: new NatsPlaybackSink(nc),
+  catalog: new CatalogStore(catalogBucket),
+  logger,
+  limits: { maxMessageBytes: config.maxMessageBytes, drainTimeoutMs: config.drainTimeoutMs },
+});
+const metrics = await startMetricsServer(config.port === 0 ? 0 : config.port);
+
+onShutdown(async () => {
+  // Health first, so load balancers stop sending; then finish in-flight calls; then the things they used.
+  gateway.health.set("NOT_SERVING");
+  await gateway.close();
+  engine.close();
+  await kernel.close();
+  catalogView.close();
+  await metrics?.close();
+  await nc.drain();
+  await tracing.shutdown();
+});
+signalReady({ url: gateway.url, coordination: config.coordination });
+logger.info({ url: gateway.url, coordination: config.coordination, nats: config.natsUrl }, "gateway ready");
