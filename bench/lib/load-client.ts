@@ -19,6 +19,8 @@ function senderFor(target: LoadTarget) {
   if (!sender) {
     sender = target.kind === "http2-unary" ? http2UnarySender(target) : natsScatterSender(target);
     senders.set(key, sender);
+    // A target that could not be reached is retried by the next step, not cached as a failure.
+    sender.catch(() => senders.delete(key));
   }
   return sender;
 }
@@ -44,6 +46,6 @@ process.on("message", async (request: RunStep) => {
 });
 
 onShutdown(async () => {
-  for (const s of senders.values()) (await s).close();
+  await Promise.allSettled([...senders.values()].map(async (s) => (await s).close()));
 });
 signalReady();
