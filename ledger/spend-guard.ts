@@ -34,7 +34,7 @@ export interface SpendGuardOptions {
   expiryMarginMs?: number;
   /** After a denial or a failed request, wait this long before asking again for that campaign. */
   retryAfterMs?: number;
-  /** Renew when less than this fraction of the newest lease is left, or when it expires within a third of its TTL. */
+  /** Renew when less than this fraction of the newest lease is left, or when it is past half its TTL. */
   renewBelow?: number;
 }
 
@@ -120,8 +120,9 @@ export class LeaseSpendGuard implements SpendGuard {
     const taken: { item: SpendItem; lease: Lease }[] = [];
     for (const item of items) {
       if (item.priceMicros < 0n) continue;
+      // headroom() also renews: a gateway that only commits must not let its leases run dry.
+      this.headroom(item.campaignId);
       const c = this.campaign(item.campaignId);
-      this.prune(c, now);
       // Earliest expiry first: spend what would otherwise be lost to the reclaim.
       const lease = c.leases.find((l) => l.amount - l.used >= item.priceMicros);
       if (!lease) continue;
@@ -181,9 +182,7 @@ export class LeaseSpendGuard implements SpendGuard {
     const newest = c.leases.at(-1);
     const renewBelow = this.options.renewBelow ?? 0.5;
     const needed =
-      !newest ||
-      Number(left) < Number(newest.amount) * renewBelow ||
-      newest.expiresAt - now < (newest.ttlMs + this.margin) / 3;
+      !newest || Number(left) < Number(newest.amount) * renewBelow || newest.expiresAt - now < newest.ttlMs / 2;
     if (needed) void this.request(campaignId, c);
   }
 
