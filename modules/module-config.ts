@@ -56,6 +56,12 @@ export const moduleConfigSchema = {
     parse: parsers.int(1, 1_024),
     help: "shadow calls running at once; decisions beyond it are not shadowed (counted as skipped)",
   },
+  reportIntervalMs: {
+    env: "CHORUS_MODULE_REPORT_INTERVAL_MS",
+    default: 5_000,
+    parse: parsers.int(100, 3_600_000),
+    help: "how often each process writes its rollout report (chorus modules report), in ms",
+  },
 };
 
 export type ModuleConfig = ConfigOf<typeof moduleConfigSchema>;

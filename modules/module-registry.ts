@@ -12,6 +12,8 @@ import semver from "semver";
 import {
   type ModuleManifest,
   ModuleManifestSchema,
+  type ModuleReport,
+  ModuleReportSchema,
   type ModuleState,
   ModuleStateSchema,
 } from "../gen/chorus/v1/module_pb.ts";
@@ -41,6 +43,11 @@ export function objectName(module: string, version: string): string {
 
 export function stateKey(module: string): string {
   return `state.${module}`;
+}
+
+/** KV keys allow [-/_=.a-zA-Z0-9]; process names may hold anything else (user@host). */
+export function reportKey(module: string, process: string): string {
+  return `report.${module}.${process.replace(/[^-/_=a-zA-Z0-9]/g, "_")}`;
 }
 
 export class ModuleRegistry {
@@ -129,6 +136,21 @@ export class ModuleRegistry {
         if (!isWrongLastSequence(err) || attempt >= attempts) throw err;
       }
     }
+  }
+
+  /** Stores this process's latest view of the rollout (overwrites its previous one). */
+  async putReport(report: ModuleReport): Promise<void> {
+    await this.states.put(reportKey(report.module, report.process), toBinary(ModuleReportSchema, report));
+  }
+
+  /** The latest report of every process that wrote one, by process name. */
+  async reports(module: string): Promise<ModuleReport[]> {
+    const out: ModuleReport[] = [];
+    for await (const key of await this.states.keys(`report.${module}.>`)) {
+      const entry = await this.states.get(key);
+      if (entry?.operation === "PUT") out.push(fromBinary(ModuleReportSchema, entry.value));
+    }
+    return out.sort((a, b) => a.process.localeCompare(b.process));
   }
 }
 

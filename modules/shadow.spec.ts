@@ -37,6 +37,13 @@ describe("shadow mode", () => {
     expect(report.podDiffRate).toBeGreaterThan(0.2);
     expect(report.meanAbsPriceDeltaMicros).toBeGreaterThan(0);
 
+    // Every process writes what it sees to the module bucket, for `chorus modules report`.
+    const written = await eventually(async () => {
+      const mine = (await bench.registry.reports("kernel")).find((r) => r.process === "gateway-shadow");
+      return mine?.shadow && mine.shadow.compared >= BigInt(report.compared) ? mine.shadow : undefined;
+    });
+    expect(written).toMatchObject({ version: "1.2.0-drift", differentPods: BigInt(report.differentPods) });
+
     // The same module in shadow differs in nothing.
     await bench.publish("1.2.1-same", kernelVariants.build(3));
     await bench.operations.shadow("kernel", "1.2.1-same");

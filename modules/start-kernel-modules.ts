@@ -10,6 +10,7 @@ import { KERNEL_ABI_VERSION, type KernelPoolOptions, readKernelWasm } from "../w
 import { kernelModuleKind } from "./kernel-module-kind.ts";
 import type { ModuleConfig } from "./module-config.ts";
 import { ModuleRegistry } from "./module-registry.ts";
+import { reportPeriodically, toModuleReport } from "./module-report.ts";
 import { ModuleRouter } from "./module-router.ts";
 import { rollbackVersion } from "./module-state-changes.ts";
 import { ModuleVerifier } from "./module-verifier.ts";
@@ -59,10 +60,17 @@ export async function startKernelModules(options: KernelModulesOptions): Promise
   await router.ready();
   watcher.onChange((view) => router.apply(view));
   await router.apply(await watcher.start());
+  const stopReports = reportPeriodically(
+    registry,
+    () => toModuleReport(actor, "kernel", router.stats()),
+    config.reportIntervalMs,
+    logger,
+  );
   return {
     router,
     watcher,
     async close() {
+      stopReports();
       watcher.stop();
       await router.close();
     },

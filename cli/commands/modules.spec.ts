@@ -44,7 +44,12 @@ describe("chorus modules", () => {
 
     const activated = await chorus("activate", "4.0.0", "--reason", "cli test");
     expect(activated.out).toMatch(/activated: kernel: active 4\.0\.0, previous 1\.0\.0/);
-    const list = await chorus("list");
+    // A process that trusts only the bench's key, not the one made above: it refuses 4.0.0 and keeps its
+    // built-in module, and its report (written every 200 ms) says so.
+    await bench.startProcess("gateway-cli");
+    const [list, report] = await Promise.all([chorus("list"), chorus("report")]);
+    expect(report.out).toMatch(/^PROCESS\s+AGE\s+ACTIVE\s+CANARY\s+SHADOW/m);
+    expect(report.out).toMatch(/^gateway-cli\s+\d+s\s+builtin \(0 calls\)/m);
     expect(list.out).toMatch(/^MODULE\s+VERSION\s+ROLE\s+ABI\s+SHA256/m);
     expect(list.out).toMatch(/^kernel\s+1\.0\.0\s+previous\s/m);
     expect(list.out).toMatch(/^kernel\s+4\.0\.0\s+active\s+1\s+[0-9a-f]{12}….*cli build$/m);

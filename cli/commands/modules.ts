@@ -107,6 +107,32 @@ export async function runList(options: CommonOptions & { all?: boolean }, print:
   });
 }
 
+const percent = (rate: number) => `${(100 * rate).toFixed(1)}%`;
+
+export async function runReport(options: CommonOptions, print: Print): Promise<void> {
+  await withConnection(options.natsUrl, async (nc) => {
+    const reports = await (await ModuleRegistry.open(jetstream(nc))).reports(options.module);
+    if (reports.length === 0) {
+      print(`no process has reported on ${options.module} yet`);
+      return;
+    }
+    const now = Date.now();
+    const rows = reports.map((r) => {
+      const age = r.at ? `${Math.round((now - Number(r.at.seconds) * 1000) / 1000)}s` : "?";
+      const active = r.active ? `${r.active.version} (${r.active.calls} calls)` : "-";
+      const canary = r.canary
+        ? `${r.canary.version} @${r.canaryPercent}%: ${r.canary.calls} calls, ${percent(r.canary.errorRate)} errors`
+        : "-";
+      const shadow = r.shadow
+        ? `${r.shadow.version}: ${r.shadow.compared} compared, ${percent(r.shadow.podDiffRate)} other pods, ` +
+          `mean |Δprice| ${r.shadow.meanAbsPriceDeltaMicros.toFixed(1)} µ, ${r.shadow.failures} failed, ${r.shadow.skipped} skipped`
+        : "-";
+      return [r.process, age, active, canary, shadow, r.rolledBack.join(", ") || "-"];
+    });
+    for (const line of formatTable(["PROCESS", "AGE", "ACTIVE", "CANARY", "SHADOW", "ROLLED BACK"], rows)) print(line);
+  });
+}
+
 function parsePercent(raw: string): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0 || n > 100)
@@ -174,6 +200,10 @@ export function register(program: Command): void {
     .description("published versions with their roles, and the latest state changes")
     .option("--all", "every module, not only --module")
     .action((options: CommonOptions & { all?: boolean }) => runList(options, (line) => console.log(line)));
+
+  common(modules.command("report"))
+    .description("what every process sees: active calls, canary error rate, shadow differences")
+    .action((options: CommonOptions) => runReport(options, (line) => console.log(line)));
 
   common(modules.command("verify"))
     .description("run every check on a published version, as each process does before loading it")

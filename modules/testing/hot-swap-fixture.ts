@@ -38,6 +38,7 @@ export const testConfig: ModuleConfig = {
   rollbackWindow: 100,
   probationMs: 30_000,
   shadowMaxInFlight: 4,
+  reportIntervalMs: 200,
 };
 
 export const CAPACITY = { maxCandidates: 256, maxDimensions: 16, maxAgents: 8 };

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file chorus/v1/module.proto.
  */
 export const file_chorus_v1_module: GenFile = /*@__PURE__*/
-  fileDesc("ChZjaG9ydXMvdjEvbW9kdWxlLnByb3RvEgljaG9ydXMudjEipwMKDk1vZHVsZU1hbmlmZXN0Ei0KBm1vZHVsZRgBIAEoCUIdukgachgyFl5bYS16XVthLXowLTktXXswLDMxfSQSXQoHdmVyc2lvbhgCIAEoCUJMukhJckcyRV4oMHxbMS05XVswLTldKilcLigwfFsxLTldWzAtOV0qKVwuKDB8WzEtOV1bMC05XSopKC1bMC05QS1aYS16Li1dKyk/JBIcCgthYmlfdmVyc2lvbhgDIAEoDUIHukgEKgIoARIlCgZzaGEyNTYYBCABKAlCFbpIEnIQMg5eWzAtOWEtZl17NjR9JBIaCglzaWduYXR1cmUYBSABKAxCB7pIBHoCaEASJQoGa2V5X2lkGAYgASgJQhW6SBJyEDIOXlswLTlhLWZdezE2fSQSGgoGYXV0aG9yGAcgASgJQgq6SAdyBRABGIABEhcKBW5vdGVzGAggASgJQgi6SAVyAxiAIBI2CgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIGukgDyAEBEhIKCnNpemVfYnl0ZXMYCiABKAQivgIKEU1vZHVsZVN0YXRlQ2hhbmdlEjMKBmFjdGlvbhgBIAEoDjIjLmNob3J1cy52MS5Nb2R1bGVTdGF0ZUNoYW5nZS5BY3Rpb24SDwoHdmVyc2lvbhgCIAEoCRIPCgdwZXJjZW50GAMgASgNEg4KBnJlYXNvbhgEIAEoCRINCgVhY3RvchgFIAEoCRImCgJhdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiigEKBkFjdGlvbhIWChJBQ1RJT05fVU5TUEVDSUZJRUQQABITCg9BQ1RJT05fQUNUSVZBVEUQARIRCg1BQ1RJT05fU0hBRE9XEAISEQoNQUNUSU9OX0NBTkFSWRADEhMKD0FDVElPTl9ST0xMQkFDSxAEEhgKFEFDVElPTl9BVVRPX1JPTExCQUNLEAUi4QEKC01vZHVsZVN0YXRlEg4KBm1vZHVsZRgBIAEoCRIWCg5hY3RpdmVfdmVyc2lvbhgCIAEoCRIWCg5zaGFkb3dfdmVyc2lvbhgDIAEoCRIWCg5jYW5hcnlfdmVyc2lvbhgEIAEoCRIfCg5jYW5hcnlfcGVyY2VudBgFIAEoDUIHukgEKgIYZBIYChBwcmV2aW91c192ZXJzaW9uGAYgASgJEhAKCHJldmlzaW9uGAcgASgEEi0KB2hpc3RvcnkYCCADKAsyHC5jaG9ydXMudjEuTW9kdWxlU3RhdGVDaGFuZ2ViBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp]);
+  fileDesc("ChZjaG9ydXMvdjEvbW9kdWxlLnByb3RvEgljaG9ydXMudjEipwMKDk1vZHVsZU1hbmlmZXN0Ei0KBm1vZHVsZRgBIAEoCUIdukgachgyFl5bYS16XVthLXowLTktXXswLDMxfSQSXQoHdmVyc2lvbhgCIAEoCUJMukhJckcyRV4oMHxbMS05XVswLTldKilcLigwfFsxLTldWzAtOV0qKVwuKDB8WzEtOV1bMC05XSopKC1bMC05QS1aYS16Li1dKyk/JBIcCgthYmlfdmVyc2lvbhgDIAEoDUIHukgEKgIoARIlCgZzaGEyNTYYBCABKAlCFbpIEnIQMg5eWzAtOWEtZl17NjR9JBIaCglzaWduYXR1cmUYBSABKAxCB7pIBHoCaEASJQoGa2V5X2lkGAYgASgJQhW6SBJyEDIOXlswLTlhLWZdezE2fSQSGgoGYXV0aG9yGAcgASgJQgq6SAdyBRABGIABEhcKBW5vdGVzGAggASgJQgi6SAVyAxiAIBI2CgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIGukgDyAEBEhIKCnNpemVfYnl0ZXMYCiABKAQivgIKEU1vZHVsZVN0YXRlQ2hhbmdlEjMKBmFjdGlvbhgBIAEoDjIjLmNob3J1cy52MS5Nb2R1bGVTdGF0ZUNoYW5nZS5BY3Rpb24SDwoHdmVyc2lvbhgCIAEoCRIPCgdwZXJjZW50GAMgASgNEg4KBnJlYXNvbhgEIAEoCRINCgVhY3RvchgFIAEoCRImCgJhdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiigEKBkFjdGlvbhIWChJBQ1RJT05fVU5TUEVDSUZJRUQQABITCg9BQ1RJT05fQUNUSVZBVEUQARIRCg1BQ1RJT05fU0hBRE9XEAISEQoNQUNUSU9OX0NBTkFSWRADEhMKD0FDVElPTl9ST0xMQkFDSxAEEhgKFEFDVElPTl9BVVRPX1JPTExCQUNLEAUi4QEKC01vZHVsZVN0YXRlEg4KBm1vZHVsZRgBIAEoCRIWCg5hY3RpdmVfdmVyc2lvbhgCIAEoCRIWCg5zaGFkb3dfdmVyc2lvbhgDIAEoCRIWCg5jYW5hcnlfdmVyc2lvbhgEIAEoCRIfCg5jYW5hcnlfcGVyY2VudBgFIAEoDUIHukgEKgIYZBIYChBwcmV2aW91c192ZXJzaW9uGAYgASgJEhAKCHJldmlzaW9uGAcgASgEEi0KB2hpc3RvcnkYCCADKAsyHC5jaG9ydXMudjEuTW9kdWxlU3RhdGVDaGFuZ2UiiwIKDE1vZHVsZVJlcG9ydBIPCgdwcm9jZXNzGAEgASgJEg4KBm1vZHVsZRgCIAEoCRImCgJhdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoGYWN0aXZlGAQgASgLMhsuY2hvcnVzLnYxLk1vZHVsZVJvbGVSZXBvcnQSKwoGY2FuYXJ5GAUgASgLMhsuY2hvcnVzLnYxLk1vZHVsZVJvbGVSZXBvcnQSFgoOY2FuYXJ5X3BlcmNlbnQYBiABKA0SKwoGc2hhZG93GAcgASgLMhsuY2hvcnVzLnYxLlNoYWRvd0RpZmZSZXBvcnQSEwoLcm9sbGVkX2JhY2sYCCADKAkiWAoQTW9kdWxlUm9sZVJlcG9ydBIPCgd2ZXJzaW9uGAEgASgJEg0KBWNhbGxzGAIgASgEEhAKCGZhaWx1cmVzGAMgASgEEhIKCmVycm9yX3JhdGUYBCABKAEi0AEKEFNoYWRvd0RpZmZSZXBvcnQSDwoHdmVyc2lvbhgBIAEoCRIQCghjb21wYXJlZBgCIAEoBBIWCg5kaWZmZXJlbnRfcG9kcxgDIAEoBBIVCg1wb2RfZGlmZl9yYXRlGAQgASgBEiMKG21lYW5fYWJzX3ByaWNlX2RlbHRhX21pY3JvcxgFIAEoARIiChptYXhfYWJzX3ByaWNlX2RlbHRhX21pY3JvcxgGIAEoARIQCghmYWlsdXJlcxgHIAEoBBIPCgdza2lwcGVkGAggASgEYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp]);
 
 /**
  * What is known about one published module version. The signature covers the canonical encoding of this message
@@ -253,4 +253,159 @@ export type ModuleState = Message<"chorus.v1.ModuleState"> & {
  */
 export const ModuleStateSchema: GenMessage<ModuleState> = /*@__PURE__*/
   messageDesc(file_chorus_v1_module, 2);
+
+/**
+ * One process's view of a rollout, written every few seconds to key `report.<module>.<process>` of the module
+ * state bucket, so `chorus modules report` can show what every gateway sees.
+ *
+ * @generated from message chorus.v1.ModuleReport
+ */
+export type ModuleReport = Message<"chorus.v1.ModuleReport"> & {
+  /**
+   * @generated from field: string process = 1;
+   */
+  process: string;
+
+  /**
+   * @generated from field: string module = 2;
+   */
+  module: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp at = 3;
+   */
+  at?: Timestamp | undefined;
+
+  /**
+   * @generated from field: chorus.v1.ModuleRoleReport active = 4;
+   */
+  active?: ModuleRoleReport | undefined;
+
+  /**
+   * Set while a canary runs.
+   *
+   * @generated from field: chorus.v1.ModuleRoleReport canary = 5;
+   */
+  canary?: ModuleRoleReport | undefined;
+
+  /**
+   * @generated from field: uint32 canary_percent = 6;
+   */
+  canaryPercent: number;
+
+  /**
+   * Set while a shadow runs.
+   *
+   * @generated from field: chorus.v1.ShadowDiffReport shadow = 7;
+   */
+  shadow?: ShadowDiffReport | undefined;
+
+  /**
+   * Versions this process stopped using after their error rate passed the threshold.
+   *
+   * @generated from field: repeated string rolled_back = 8;
+   */
+  rolledBack: string[];
+};
+
+/**
+ * Describes the message chorus.v1.ModuleReport.
+ * Use `create(ModuleReportSchema)` to create a new message.
+ */
+export const ModuleReportSchema: GenMessage<ModuleReport> = /*@__PURE__*/
+  messageDesc(file_chorus_v1_module, 3);
+
+/**
+ * Calls of one version in one role since it took the role. Failures count traps, timeouts and lost workers.
+ *
+ * @generated from message chorus.v1.ModuleRoleReport
+ */
+export type ModuleRoleReport = Message<"chorus.v1.ModuleRoleReport"> & {
+  /**
+   * @generated from field: string version = 1;
+   */
+  version: string;
+
+  /**
+   * @generated from field: uint64 calls = 2;
+   */
+  calls: bigint;
+
+  /**
+   * Failures among the most recent calls (the rollback window).
+   *
+   * @generated from field: uint64 failures = 3;
+   */
+  failures: bigint;
+
+  /**
+   * @generated from field: double error_rate = 4;
+   */
+  errorRate: number;
+};
+
+/**
+ * Describes the message chorus.v1.ModuleRoleReport.
+ * Use `create(ModuleRoleReportSchema)` to create a new message.
+ */
+export const ModuleRoleReportSchema: GenMessage<ModuleRoleReport> = /*@__PURE__*/
+  messageDesc(file_chorus_v1_module, 4);
+
+/**
+ * How the shadow version's decisions differ from the active version's on the same live requests.
+ *
+ * @generated from message chorus.v1.ShadowDiffReport
+ */
+export type ShadowDiffReport = Message<"chorus.v1.ShadowDiffReport"> & {
+  /**
+   * @generated from field: string version = 1;
+   */
+  version: string;
+
+  /**
+   * @generated from field: uint64 compared = 2;
+   */
+  compared: bigint;
+
+  /**
+   * @generated from field: uint64 different_pods = 3;
+   */
+  differentPods: bigint;
+
+  /**
+   * @generated from field: double pod_diff_rate = 4;
+   */
+  podDiffRate: number;
+
+  /**
+   * Mean over compared decisions of |pod total price (shadow) - pod total price (active)|, in micros.
+   *
+   * @generated from field: double mean_abs_price_delta_micros = 5;
+   */
+  meanAbsPriceDeltaMicros: number;
+
+  /**
+   * @generated from field: double max_abs_price_delta_micros = 6;
+   */
+  maxAbsPriceDeltaMicros: number;
+
+  /**
+   * @generated from field: uint64 failures = 7;
+   */
+  failures: bigint;
+
+  /**
+   * Decisions not shadowed because the shadow had its maximum of calls in flight.
+   *
+   * @generated from field: uint64 skipped = 8;
+   */
+  skipped: bigint;
+};
+
+/**
+ * Describes the message chorus.v1.ShadowDiffReport.
+ * Use `create(ShadowDiffReportSchema)` to create a new message.
+ */
+export const ShadowDiffReportSchema: GenMessage<ShadowDiffReport> = /*@__PURE__*/
+  messageDesc(file_chorus_v1_module, 5);
 
