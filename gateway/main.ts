@@ -1,19 +1,19 @@
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
-import { openCatalogBucket, CatalogStore } from "../lib/catalog/catalog-store.ts";
+import { createEventSink } from "../ledger/event-sink.ts";
+import { createSpendGuard } from "../ledger/spend-guard.ts";
+import { CatalogStore, openCatalogBucket } from "../lib/catalog/catalog-store.ts";
 import { CatalogView } from "../lib/catalog/catalog-view.ts";
 import { loadConfig, parsers } from "../lib/config/config.ts";
 import { createLogger } from "../lib/log/logger.ts";
 import { connectNats } from "../lib/nats/connect.ts";
 import { onShutdown, signalReady } from "../lib/process/child-lifecycle.ts";
 import { repoRoot } from "../lib/process/launcher.ts";
-import { createEventSink } from "../ledger/event-sink.ts";
-import { createSpendGuard } from "../ledger/spend-guard.ts";
 import { loadModuleConfig } from "../modules/module-config.ts";
 import { startKernelModules } from "../modules/start-kernel-modules.ts";
-import { setupTracing } from "../telemetry/tracing.ts";
 import { metricsConfigSchema, startMetricsServer } from "../telemetry/metrics.ts";
+import { setupTracing } from "../telemetry/tracing.ts";
 import { createDecisionEngine } from "./decide/decision-engine.ts";
 import { gatewayConfig } from "./gateway-config.ts";
 import { NatsPlaybackSink } from "./playback/nats-playback-sink.ts";
@@ -27,18 +27,38 @@ import { startGateway } from "./start-gateway.ts";
 const name = process.env.CHORUS_PROCESS_NAME ?? "gateway";
 const config = loadConfig({
   ...gatewayConfig,
-  ...metricsConfigSchema,
+  metricsPort: metricsConfigSchema.port,
   natsUrl: { env: "NATS_URL", default: "", parse: parsers.string, help: "NATS server URL (required)" },
-  gatewayId: { env: "GATEWAY_ID", default: `${hostname()}-${process.pid}`, parse: parsers.string, help: "names this gateway in leases and receipts" },
+  gatewayId: {
+    env: "GATEWAY_ID",
+    default: `${hostname()}-${process.pid}`,
+    parse: parsers.string,
+    help: "names this gateway in leases and receipts",
+  },
   coordination: {
     env: "CHORUS_COORDINATION",
     default: "cached" as "cached" | "parallel" | "sequential",
     parse: parsers.oneOf("cached", "parallel", "sequential"),
     help: "how votes are gathered: cached (local view of agent signals), parallel (scatter-gather), sequential (baseline)",
   },
-  deadlineMs: { env: "DECIDE_DEADLINE_MS", default: 50, parse: parsers.int(1, 10_000), help: "default time budget of a Decide" },
-  kernelMode: { env: "KERNEL_MODE", default: "pool" as "pool" | "inline", parse: parsers.oneOf("pool", "inline"), help: "run the kernel in a worker pool or inline" },
-  kernelWorkers: { env: "KERNEL_WORKERS", default: 1, parse: parsers.int(1, 64), help: "kernel worker threads in pool mode" },
+  deadlineMs: {
+    env: "DECIDE_DEADLINE_MS",
+    default: 50,
+    parse: parsers.int(1, 10_000),
+    help: "default time budget of a Decide",
+  },
+  kernelMode: {
+    env: "KERNEL_MODE",
+    default: "pool" as "pool" | "inline",
+    parse: parsers.oneOf("pool", "inline"),
+    help: "run the kernel in a worker pool or inline",
+  },
+  kernelWorkers: {
+    env: "KERNEL_WORKERS",
+    default: 1,
+    parse: parsers.int(1, 64),
+    help: "kernel worker threads in pool mode",
+  },
   spoolDir: {
     env: "CHORUS_SPOOL_DIR",
     default: join(repoRoot, ".data", "spool"),
@@ -64,7 +84,17 @@ const kernel = await startKernelModules({
   logger,
   pool: { mode: config.kernelMode, size: config.kernelWorkers },
 });
-const spendGuard = await createSpendGuard({ nc, gatewayId: config.gatewayId, logger, spoolDir: join(config.spoolDir, config.gatewayId) });
+const spendGuard = await createSpendGuard({
+  nc,
+  gatewayId: config.gatewayId,
+  logger,
+  spoolDir: join(config.spoolDir, config.gatewayId),
+});
+// Ask for leases before the first request rather than on it, and again whenever the catalog changes.
+const campaignIds = () => new Set(catalogView.inventory.candidates.map((c) => c.campaign.id));
+spendGuard.prefetch(campaignIds());
+catalogView.onChange(() => spendGuard.prefetch(campaignIds()));
+await waitForAnyLease([...campaignIds()], 5_000);
 const engine = await createDecisionEngine({
   nc,
   catalogView,
@@ -84,7 +114,7 @@ const gateway = await startGateway({
   logger,
   limits: { maxMessageBytes: config.maxMessageBytes, drainTimeoutMs: config.drainTimeoutMs },
 });
-const metrics = await startMetricsServer(config.port === 0 ? 0 : config.port);
+const metrics = await startMetricsServer(config.metricsPort);
 
 onShutdown(async () => {
   // Health first, so load balancers stop sending; then finish in-flight calls; then the things they used.
@@ -99,3 +129,10 @@ onShutdown(async () => {
 });
 signalReady({ url: gateway.url, coordination: config.coordination });
 logger.info({ url: gateway.url, coordination: config.coordination, nats: config.natsUrl }, "gateway ready");
+
+async function waitForAnyLease(ids: string[], timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (ids.length > 0 && !ids.some((id) => spendGuard.headroom(id) > 0n) && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

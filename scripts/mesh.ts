@@ -35,11 +35,11 @@ export interface Mesh {
 /** Two agent hosts spare a 2-core machine; every agent can also run alone (agents/host.ts). */
 export const DEFAULT_AGENT_GROUPS = [
   ["intent", "relevance", "timing"],
-  ["bidding", "creative", "budget", "orchestrator"],
+  ["bidding", "creative", "orchestrator"],
 ];
 
 /**
- * Starts the whole local mesh as separate processes: nats-server (unless natsUrl), the ledger, the agent hosts and
+ * Starts the whole local mesh as separate processes: nats-server (unless natsUrl), the ledger, the Budget agent, the agent hosts and
  * the gateway, each waited for until it says it is ready. `stop()` stops them in reverse order.
  */
 export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
@@ -54,7 +54,9 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     if (options.demo !== false) await loadDemo(natsUrl);
     const env = { ...options.env, NATS_URL: natsUrl };
     const silent = options.silent ?? false;
-    children.push(await startChild({ name: "ledger", entry: "ledger/main", env }, { silent }));
+    children.push(await startChild({ name: "ledger", entry: "ledger/ledger-main", env }, { silent }));
+    // The Budget agent also serves the spend leases, so it runs as its own process.
+    children.push(await startChild({ name: "budget", entry: "agents/budget/budget-main", env }, { silent }));
     const groups = options.agentGroups ?? DEFAULT_AGENT_GROUPS;
     const hosts = await Promise.all(
       groups.map((agents, i) =>
