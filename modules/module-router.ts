@@ -191,13 +191,13 @@ export class ModuleRouter {
     const version = this.#activeVersion;
     try {
       const result = await this.#main.decide(request);
-      if (fallback) this.#record(this.#activeWindow, "active", version, false);
+      this.#record(this.#activeWindow, "active", version, false);
       return { result, servedBy: "active" };
     } catch (err) {
-      if (!fallback || isCallerError(err)) throw err;
-      const result = await fallback.pool.decide(request);
+      if (isCallerError(err)) throw err;
       this.#record(this.#activeWindow, "active", version, true, err);
-      return { result, servedBy: "fallback" };
+      if (!fallback) throw err;
+      return { result: await fallback.pool.decide(request), servedBy: "fallback" };
     }
   }
 
@@ -237,6 +237,8 @@ export class ModuleRouter {
     window.record(failed, error);
     const { rollbackErrorRate, rollbackMinCalls } = this.#options.config;
     if (!failed || this.#condemned.has(version) || !window.exceeds(rollbackErrorRate, rollbackMinCalls)) return;
+    // An active version is judged only while on probation: afterwards there is no fallback to serve instead.
+    if (role === "active" && !this.#inProbation()) return;
     const reason =
       `${role} ${version} failed ${window.failures} of its last ${window.calls} calls ` +
       `(${window.rate.toFixed(2)} > ${rollbackErrorRate}); last: ${window.lastError}`;
