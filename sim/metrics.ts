@@ -24,6 +24,8 @@ export interface SimMetrics {
   decisionP99Ms: number;
   decisionErrors: number;
   lateEventsDelivered: string;
+  /** Realtime strategies: worst lag of the simulated clock behind the wall clock (should stay near 0). */
+  maxWallLagMs: number;
 }
 
 export function simMetrics(o: WorldOutcome): SimMetrics {
@@ -65,5 +67,6 @@ export function simMetrics(o: WorldOutcome): SimMetrics {
     decisionP99Ms: latency.p99,
     decisionErrors: o.decisionErrors,
     lateEventsDelivered: `${o.eventsDelivered}/${o.eventsGenerated}`,
+    maxWallLagMs: Math.round(o.maxWallLagMs),
   };
 }

@@ -36,6 +36,8 @@ export class ChorusStrategy implements Strategy {
   private client: Client<typeof DecisionService> | undefined;
   private readonly pending = new Set<Promise<unknown>>();
   reportErrors = 0;
+  /** Up to five distinct report failures, to tell a validation error from an outage. */
+  readonly reportErrorSamples = new Set<string>();
 
   constructor(private readonly options: ChorusOptions) {}
 
@@ -106,8 +108,10 @@ export class ChorusStrategy implements Strategy {
   private track(p: Promise<unknown>): void {
     const tracked = p.then(
       () => undefined,
-      () => {
+      (err: unknown) => {
         this.reportErrors++;
+        if (this.reportErrorSamples.size < 5)
+          this.reportErrorSamples.add(err instanceof Error ? err.message : String(err));
       },
     );
     this.pending.add(tracked);

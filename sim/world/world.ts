@@ -82,10 +82,14 @@ export interface WorldOutcome {
   decisionErrors: number;
   eventsGenerated: number;
   eventsDelivered: number;
+  /** Realtime strategies: how far (wall ms) the world fell behind its schedule at worst (0 = kept real time). */
+  maxWallLagMs: number;
 }
 
 export interface WorldOptions {
   onProgress?: (fraction: number) => void;
+  /** Realtime strategies: wall time between building the catalog and simulated time 0 (loading it). Default 5 s. */
+  startupMs?: number;
 }
 
 const CHAPTER_TOLERANCE_MS = 5_000;
@@ -97,11 +101,14 @@ const CHAPTER_TOLERANCE_MS = 5_000;
  * hears about impressions late. Seeded: a strategy that answers the same way gets the same world.
  */
 export async function runWorld(s: Scenario, strategy: Strategy, options: WorldOptions = {}): Promise<WorldOutcome> {
-  // Simulated time 0 is now: a realtime strategy's flights and pacing run on the wall clock from here.
-  const epochMs = Date.now();
-  const wallStart = performance.now();
+  // Simulated time 0 is now, or for a realtime strategy a few seconds ahead, so that loading its catalog happens
+  // before the first flight starts; its flights and pacing then run on the wall clock from there.
+  const startupMs = strategy.realtime ? (options.startupMs ?? 5_000) : 0;
+  const epochMs = Date.now() + startupMs;
+  const wallStart = performance.now() + startupMs;
   const speedup = strategy.realtime ? s.speedup : 1;
-  const clock: SimClock = { toWallMs: (simMs) => epochMs + simMs / speedup };
+  // Whole milliseconds: protobuf Timestamps carry integer nanos.
+  const clock: SimClock = { toWallMs: (simMs) => Math.round(epochMs + simMs / speedup) };
   const horizonMs = s.horizonMinutes * 60_000;
   const breakEveryMs = s.publisher.breakEveryMinutes * 60_000;
   const rngPopulation = Rng.stream(s.seed, "population");
@@ -143,6 +150,7 @@ export async function runWorld(s: Scenario, strategy: Strategy, options: WorldOp
     decisionErrors: 0,
     eventsGenerated: 0,
     eventsDelivered: 0,
+    maxWallLagMs: 0,
   };
   let playback: PlaybackSignal[] = [];
   let sessionSeq = 0;
@@ -428,6 +436,7 @@ export async function runWorld(s: Scenario, strategy: Strategy, options: WorldOp
     if (strategy.realtime) {
       const wait = wallStart + at / speedup - performance.now();
       if (wait > 2) await new Promise((r) => setTimeout(r, wait));
+      else out.maxWallLagMs = Math.max(out.maxWallLagMs, -wait);
     }
     if (options.onProgress && at - lastProgress > horizonMs / 200) {
       lastProgress = at;
