@@ -14,7 +14,7 @@ import {
   pseudonymize,
   readDecisionRecord,
 } from "./decision-log.ts";
-import { kernelCallOf, kernelResultOf } from "./kernel-record.ts";
+import { encodedInventoryPart, kernelCallOf, kernelResultOf, snapshotKernelRequest } from "./kernel-record.ts";
 import { createChorusMetrics } from "./metrics.ts";
 import { SAMPLE_USER_ID, sampleDecision } from "./testing/sample-decision.ts";
 
@@ -52,6 +52,14 @@ describe("decision log", () => {
     expect(bits(result.contributions)).toEqual(bits(entry.kernelResult!.contributions));
     expect(Array.from(result.indices)).toEqual(Array.from(entry.kernelResult!.indices));
     expect(record.response?.ads.map((a) => a.creativeId)).toEqual(entry.response.ads.map((a) => a.creativeId));
+  });
+
+  it("decision log - the inventory part of the kernel inputs is encoded once per inventory", async () => {
+    const first = await sampleDecision({ seed: 9 });
+    const second = { ...first, kernel: { ...first.kernel, request: snapshotKernelRequest(first.kernel.request) } };
+    expect(encodedInventoryPart(second.kernel)).toBe(encodedInventoryPart(first.kernel));
+    const other = await sampleDecision({ seed: 10 });
+    expect(encodedInventoryPart(other.kernel)).not.toBe(encodedInventoryPart(first.kernel));
   });
 
   it("decision log - the record holds pseudonyms only, never the raw user or session id", async () => {

@@ -15,6 +15,7 @@
  */
 import { createHmac, randomBytes } from "node:crypto";
 import { clone, create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   DiscardPolicy,
@@ -37,7 +38,13 @@ import { type ConfigOf, loadConfig, parsers } from "../lib/config/config.ts";
 import type { Logger } from "../lib/log/logger.ts";
 import { streams, subjects } from "../lib/subjects.ts";
 import type { KernelResult } from "../wasm-core/src/kernel-inputs.ts";
-import { type KernelCall, kernelInputsRecord, kernelOutputsRecord, snapshotKernelRequest } from "./kernel-record.ts";
+import {
+  encodedInventoryPart,
+  type KernelCall,
+  kernelOutputsRecord,
+  kernelRequestRecord,
+  snapshotKernelRequest,
+} from "./kernel-record.ts";
 import type { ChorusMetrics } from "./metrics.ts";
 
 export const decisionLogConfigSchema = {
@@ -157,7 +164,10 @@ function withoutKernelArrays(vote: AgentVote): AgentVote {
   return { ...vote, scores: [], bidsMicros: [], predictedResponse: [], intentVector: [] };
 }
 
-/** Builds the record; the only place a request enters it, after its identifiers are pseudonymised. */
+/**
+ * Builds the record (kernel inputs without their inventory part: see encodeDecisionRecord); the only place a
+ * request enters it, after its identifiers are pseudonymised.
+ */
 export function buildDecisionRecord(
   entry: DecisionEntry,
   options: { salt: string; keepReason: DecisionKeepReason; gateway: string },
@@ -177,13 +187,35 @@ export function buildDecisionRecord(
       latencyUs: a.latencyUs ?? 0,
     })),
     moduleVersions: [...(entry.moduleVersions ?? entry.response.moduleVersions)],
-    kernelInputs: entry.kernel ? kernelInputsRecord(entry.kernel) : undefined,
+    // The inventory part is appended by encodeDecisionRecord.
+    kernelInputs: entry.kernel ? kernelRequestRecord(entry.kernel) : undefined,
     kernelResult: entry.kernelResult ? kernelOutputsRecord(entry.kernelResult) : undefined,
     response: entry.response,
     keepReason: options.keepReason,
     durationUs: entry.durationUs ?? 0,
     gateway: options.gateway,
   });
+}
+
+/**
+ * The record's wire form. The kernel inputs' inventory part (cached per inventory) is appended as a second
+ * occurrence of the kernel_inputs field: protobuf merges repeated occurrences of a message field, so readers decode
+ * one KernelInputs with both parts.
+ */
+export function encodeDecisionRecord(
+  entry: DecisionEntry,
+  options: { salt: string; keepReason: DecisionKeepReason; gateway: string },
+): Uint8Array {
+  const head = toBinary(DecisionRecordSchema, buildDecisionRecord(entry, options));
+  if (!entry.kernel) return head;
+  const tail = new BinaryWriter()
+    .tag(DecisionRecordSchema.field.kernelInputs.number, WireType.LengthDelimited)
+    .bytes(encodedInventoryPart(entry.kernel))
+    .finish();
+  const out = new Uint8Array(head.byteLength + tail.byteLength);
+  out.set(head);
+  out.set(tail, head.byteLength);
+  return out;
 }
 
 /** Creates the stream, or brings an existing one's limits to the configured ones. */
@@ -284,8 +316,8 @@ export class DecisionLog {
 
   async #publish(entry: DecisionEntry, reason: DecisionKeepReason): Promise<void> {
     try {
-      const record = buildDecisionRecord(entry, { salt: this.#salt, keepReason: reason, gateway: this.gateway });
-      await this.js.publish(subjects.decisionRecord(entry.decisionId), toBinary(DecisionRecordSchema, record), {
+      const record = encodeDecisionRecord(entry, { salt: this.#salt, keepReason: reason, gateway: this.gateway });
+      await this.js.publish(subjects.decisionRecord(entry.decisionId), record, {
         msgID: entry.decisionId,
       });
       this.metrics.decisionLogRecords.inc({ result: "published" });

@@ -1,9 +1,9 @@
 /**
  * The kernel's inputs and outputs <-> their decision-log form (KernelInputs, KernelOutputs in decision_log.proto).
- * Arrays travel as their little-endian memory image, so `kernelCallOf(kernelInputsRecord(x))` gives the kernel the
- * very same bits, and encoding costs one copy per array.
+ * Arrays travel as their little-endian memory image, so `kernelCallOf` gives the kernel the very same bits, and
+ * encoding costs one copy per array.
  */
-import { create } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import {
   type KernelInputs,
   KernelInputsSchema,
@@ -41,18 +41,13 @@ function wordsOf<T extends Words>(make: new (buffer: ArrayBuffer) => T, bytes: U
 const f32 = (bytes: Uint8Array, field: string) => wordsOf(Float32Array, bytes, field);
 const i32 = (bytes: Uint8Array, field: string) => wordsOf(Int32Array, bytes, field);
 
-export function kernelInputsRecord(call: KernelCall): KernelInputs {
-  const { inventory, request } = call;
+/**
+ * The per-decision part of KernelInputs: the request's arrays and scalars. The inventory part comes from
+ * `encodedInventoryPart` (the same message type, so the two encodings merge on decode).
+ */
+export function kernelRequestRecord(call: KernelCall): KernelInputs {
+  const { request } = call;
   return create(KernelInputsSchema, {
-    inventoryVersion: inventory.version,
-    candidates: inventory.candidates,
-    dimensions: inventory.dimensions,
-    creativeIds: [...call.creativeIds],
-    campaignIds: [...call.campaignIds],
-    embeddings: bytesOf(inventory.embeddings),
-    durationMs: bytesOf(inventory.durationMs),
-    advertiserId: bytesOf(inventory.advertiserId),
-    categoryId: bytesOf(inventory.categoryId),
     agents: [...call.agents],
     intent: bytesOf(request.intent),
     weights: bytesOf(request.weights),
@@ -67,6 +62,37 @@ export function kernelInputsRecord(call: KernelCall): KernelInputs {
     maxAds: request.maxAds,
     maxDurationMs: request.maxDurationMs,
   });
+}
+
+function kernelInventoryRecord(call: KernelCall): KernelInputs {
+  const { inventory } = call;
+  return create(KernelInputsSchema, {
+    inventoryVersion: inventory.version,
+    candidates: inventory.candidates,
+    dimensions: inventory.dimensions,
+    creativeIds: [...call.creativeIds],
+    campaignIds: [...call.campaignIds],
+    embeddings: bytesOf(inventory.embeddings),
+    durationMs: bytesOf(inventory.durationMs),
+    advertiserId: bytesOf(inventory.advertiserId),
+    categoryId: bytesOf(inventory.categoryId),
+  });
+}
+
+const inventoryParts = new WeakMap<Float32Array, { version: number; ids: readonly string[]; bytes: Uint8Array }>();
+
+/**
+ * The inventory part of KernelInputs, encoded once per inventory: candidate ids cost about a microsecond each to
+ * encode (protobuf-es encodes strings one by one), the embeddings tens of kilobytes, and both only change with
+ * the inventory. Keyed by the inventory's embeddings array, checked against its version and id list.
+ */
+export function encodedInventoryPart(call: KernelCall): Uint8Array {
+  const { inventory, creativeIds } = call;
+  const cached = inventoryParts.get(inventory.embeddings);
+  if (cached && cached.version === inventory.version && cached.ids === creativeIds) return cached.bytes;
+  const bytes = toBinary(KernelInputsSchema, kernelInventoryRecord(call));
+  inventoryParts.set(inventory.embeddings, { version: inventory.version, ids: creativeIds, bytes });
+  return bytes;
 }
 
 export function kernelCallOf(inputs: KernelInputs): KernelCall {
