@@ -68,12 +68,18 @@ export class Ledger {
     return this.totals.toSnapshot(campaignId);
   }
 
-  /** Resolves once every message now in the events stream is applied and persisted. */
+  /** Resolves once every message now in the events stream is applied and persisted (retrying while NATS recovers). */
   async caughtUp(timeoutMs = 10_000): Promise<void> {
     const until = Date.now() + timeoutMs;
-    const { state } = await this.jsm.streams.info(streams.events);
-    while (this.persistedSequence < BigInt(state.last_seq)) {
-      if (Date.now() > until) throw new Error(`ledger at ${this.persistedSequence}, stream at ${state.last_seq}`);
+    let target: bigint | undefined;
+    for (;;) {
+      try {
+        target ??= BigInt((await this.jsm.streams.info(streams.events)).state.last_seq);
+        if (this.persistedSequence >= target) return;
+      } catch (err) {
+        if (Date.now() > until) throw err;
+      }
+      if (Date.now() > until) throw new Error(`ledger at ${this.persistedSequence}, stream at ${target}`);
       await new Promise((r) => setTimeout(r, 20));
     }
   }

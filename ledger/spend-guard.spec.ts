@@ -84,10 +84,10 @@ describe("spend guard", () => {
         return false;
       }
     }, 10_000);
-    await ledger.caughtUp();
+    await ledger.caughtUp(15_000);
     expect(ledger.totals.spend("camp")).toBe(200n);
     await until(() => guard.headroom("camp") > 0n, 8_000);
-  }, 40_000);
+  }, 60_000);
 });
 
 async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
