@@ -1,12 +1,14 @@
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runExplain } from "../cli/commands/explain.ts";
+import { NoFillReason } from "../gen/chorus/v1/decision_pb.ts";
 import { type NatsFixture, startNats } from "../test/nats-fixture.ts";
 import { loadKernel } from "../wasm-core/src/mod.ts";
 import { DecisionLog, loadDecisionLogConfig, readDecisionRecord } from "./decision-log.ts";
 import { candidateTerms, explainDecision, explainRecord } from "./explain.ts";
 import { builtinKernel } from "./kernel-source.ts";
 import { createChorusMetrics } from "./metrics.ts";
+import { replayDecision } from "./replay.ts";
 import { sampleDecision } from "./testing/sample-decision.ts";
 
 const bits = (x: number) => new Uint32Array(Float32Array.of(x).buffer)[0];
@@ -94,5 +96,21 @@ describe("explain", () => {
       compared++;
     }
     expect(compared).toBeGreaterThan(1);
+  });
+
+  it("explain - a decision that never reached the kernel says so, and replay refuses it by name", async () => {
+    const entry = await sampleDecision({ seed: 24, degradedAgent: "timing" });
+    entry.response.ads = [];
+    entry.response.noFillReason = NoFillReason.NOT_A_GOOD_MOMENT;
+    log.append({ ...entry, kernel: undefined, kernelResult: undefined });
+    await log.flush();
+    const lines: string[] = [];
+    await runExplain(entry.decisionId, { natsUrl: nats.server.url }, (l) => lines.push(l));
+    expect(lines).toContain("The kernel did not run (no fill: not a good moment).");
+    expect(lines).toContain("timing was degraded (timeout): used a neutral vote at weight 0.1");
+    const record = await readDecisionRecord(nats.nc, entry.decisionId);
+    expect(() => replayDecision(record, builtinKernel())).toThrow(
+      `decision ${entry.decisionId} never reached the kernel: nothing to replay`,
+    );
   });
 });

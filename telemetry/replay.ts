@@ -35,7 +35,7 @@ export function recordedKernelVersion(record: DecisionRecord): string {
 export function replayDecision(record: DecisionRecord, kernel: KernelSource): ReplayResult {
   const inputs = record.kernelInputs;
   if (!inputs || !record.kernelResult) {
-    throw new ReplayError(`decision ${record.decisionId} never reached the kernel (no candidates): nothing to replay`);
+    throw new ReplayError(`decision ${record.decisionId} never reached the kernel: nothing to replay`);
   }
   const call = kernelCallOf(inputs);
   const recorded = kernelResultOf(record.kernelResult, inputs.inventoryVersion);

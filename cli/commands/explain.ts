@@ -17,7 +17,7 @@ export async function runExplain(
   const explained = explainRecord(record);
   if (!explained) {
     const noFill = NoFillReason[record.response?.noFillReason ?? NoFillReason.UNSPECIFIED];
-    print(`The kernel did not run: no candidate reached it (no fill: ${noFill.toLowerCase().replaceAll("_", " ")}).`);
+    print(`The kernel did not run (no fill: ${noFill.toLowerCase().replaceAll("_", " ")}).`);
     for (const d of record.response?.degradedAgents ?? []) print(degradedSentence(d));
     return;
   }
