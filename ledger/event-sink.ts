@@ -28,6 +28,7 @@ export interface EventSinkOptions {
   /** Server clock in ms (tests inject one). */
   clock?: () => number;
   publishTimeoutMs?: number;
+  /** Share one store with the gateway's SpendGuard (see SpendGuardOptions.receipts). */
   receipts?: ReceiptStore;
 }
 

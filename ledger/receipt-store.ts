@@ -33,21 +33,18 @@ export class ReceiptStore {
     return new ReceiptStore(jsm.jetstream(), jsm, options);
   }
 
-  /** Resolves once the stream acknowledged the receipt (a repeat of a stored receipt resolves too). */
+  /** Resolves once stored; the receipt is then served from memory (its events usually come to the same gateway). */
   async put(receipt: DecisionReceipt): Promise<void> {
-    await this.putEncoded(receipt.decisionId, toBinary(DecisionReceiptSchema, receipt));
-  }
-
-  async putEncoded(decisionId: string, data: Uint8Array): Promise<void> {
     try {
-      await this.js.publish(subjects.receipt(decisionId), data, {
-        msgID: decisionId,
+      await this.js.publish(subjects.receipt(receipt.decisionId), toBinary(DecisionReceiptSchema, receipt), {
+        msgID: receipt.decisionId,
         timeout: this.publishTimeoutMs,
       });
     } catch (err) {
       // Beyond the duplicate window the per-subject limit refuses the repeat: the receipt is stored already.
       if (!isSubjectFull(err)) throw err;
     }
+    this.remember(receipt);
   }
 
   async get(decisionId: string): Promise<DecisionReceipt | undefined> {
@@ -59,8 +56,11 @@ export class ReceiptStore {
     }
     const stored = await this.jsm.direct.getMessage(streams.receipts, { last_by_subj: subjects.receipt(decisionId) });
     if (!stored) return undefined;
-    const receipt = fromBinary(DecisionReceiptSchema, stored.data);
-    this.cache.set(decisionId, receipt);
+    return this.remember(fromBinary(DecisionReceiptSchema, stored.data));
+  }
+
+  private remember(receipt: DecisionReceipt): DecisionReceipt {
+    this.cache.set(receipt.decisionId, receipt);
     if (this.cache.size > this.cacheSize) this.cache.delete(this.cache.keys().next().value as string);
     return receipt;
   }

@@ -34,6 +34,8 @@ export interface SpendGuardOptions {
   expiryMarginMs?: number;
   /** After a denial or a failed request, wait this long before asking again for that campaign. */
   retryAfterMs?: number;
+  /** Share one store with the gateway's EventSink, so that events find the receipts it just wrote in memory. */
+  receipts?: ReceiptStore;
   /** Renew when less than this fraction of the newest lease is left, or when it is past half its TTL. */
   renewBelow?: number;
 }
@@ -88,7 +90,7 @@ export class LeaseSpendGuard implements SpendGuard {
   }
 
   static async create(options: SpendGuardOptions): Promise<LeaseSpendGuard> {
-    const guard = new LeaseSpendGuard(await ReceiptStore.open(options.nc), options);
+    const guard = new LeaseSpendGuard(options.receipts ?? (await ReceiptStore.open(options.nc)), options);
     await guard.replaySpool();
     return guard;
   }

@@ -7,6 +7,7 @@ import { ReportEventsRequestSchema } from "../../gen/chorus/v1/decision_pb.ts";
 import { createEventSink } from "../../ledger/event-sink.ts";
 import { Ledger } from "../../ledger/ledger.ts";
 import { adEvent } from "../../ledger/ledger-test-kit.ts";
+import { ReceiptStore } from "../../ledger/receipt-store.ts";
 import { createSpendGuard } from "../../ledger/spend-guard.ts";
 import { createLogger } from "../../lib/log/logger.ts";
 import { connectNats } from "../../lib/nats/connect.ts";
@@ -46,8 +47,9 @@ const ledger = await Ledger.start({
   nc: await connectNats({ servers: server.url, name: "bench-ledger" }),
   log: logger,
 });
-const guard = await createSpendGuard({ nc, gatewayId: "bench", logger, retryAfterMs: 20 });
-const sink = await createEventSink({ nc });
+const receipts = await ReceiptStore.open(nc);
+const guard = await createSpendGuard({ nc, gatewayId: "bench", logger, retryAfterMs: 20, receipts });
+const sink = await createEventSink({ nc, receipts });
 while (guard.headroom("bench") === 0n) await new Promise((r) => setTimeout(r, 50));
 
 interface Row {

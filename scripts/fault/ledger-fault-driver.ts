@@ -8,6 +8,7 @@ import {
 } from "../../gen/chorus/v1/decision_pb.ts";
 import { createEventSink } from "../../ledger/event-sink.ts";
 import { adEvent } from "../../ledger/ledger-test-kit.ts";
+import { ReceiptStore } from "../../ledger/receipt-store.ts";
 import { createSpendGuard } from "../../ledger/spend-guard.ts";
 import { loadConfig, parsers } from "../../lib/config/config.ts";
 import { createLogger } from "../../lib/log/logger.ts";
@@ -31,8 +32,9 @@ const config = loadConfig({
 });
 const logger = createLogger(`fault-driver-${config.id}`, "warn");
 const nc = await connectNats({ servers: config.natsUrl, name: `fault-driver-${config.id}` });
-const guard = await createSpendGuard({ nc, gatewayId: config.id, logger, retryAfterMs: 50 });
-const sink = await createEventSink({ nc });
+const receipts = await ReceiptStore.open(nc);
+const guard = await createSpendGuard({ nc, gatewayId: config.id, logger, retryAfterMs: 50, receipts });
+const sink = await createEventSink({ nc, receipts });
 
 interface Sent {
   event: AdEvent;
