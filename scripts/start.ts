@@ -59,7 +59,7 @@ const traffic =
   config.demoRate > 0
     ? new DemoTraffic(mesh.gatewayUrl, config.demoRate, (s) =>
         console.log(
-          `t=${String(s.second).padStart(4)}s  ${String(s.decisions).padStart(5)} decisions/s  p50 ${s.p50Ms.toFixed(2)} ms  p99 ${s.p99Ms.toFixed(2)} ms  filled ${s.filled}  degraded ${s.degraded}  events ${s.events}  errors ${s.errors}`,
+          `t=${String(s.second).padStart(4)}s  ${String(s.decisions).padStart(5)} decisions/s  p50 ${s.p50Ms.toFixed(2)} ms  p99 ${s.p99Ms.toFixed(2)} ms  filled ${s.filled}  degraded ${s.degraded}  events ${s.events}  errors ${s.errors}${s.errors ? ` ${JSON.stringify(s.errorCodes)}` : ""}`,
         ),
       )
     : undefined;

@@ -80,8 +80,11 @@ export class NatsServerProcess {
       this.storeDir,
       ...(this.options.args ?? []),
     ];
+    // Own process group: a Ctrl-C in the terminal reaches the Chorus processes, which still need the server to
+    // persist their state as they stop; the server is stopped last, by stop().
     const child = spawn(this.binary, args, {
       stdio: ["ignore", "ignore", this.options.inheritLogs ? "inherit" : "pipe"],
+      detached: true,
     });
     this.child = child;
     let stderr = "";

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
-import { type Client, createClient } from "@connectrpc/connect";
+import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import * as hdr from "hdr-histogram-js";
 import { AdFormat, AgeBracket, BreakKind, ContentKind, DeviceType } from "../../gen/chorus/v1/common_pb.ts";
@@ -24,6 +24,8 @@ export interface DemoStats {
   p50Ms: number;
   p99Ms: number;
   events: number;
+  /** Error counts by status code name, e.g. { deadline_exceeded: 3 }. */
+  errorCodes: Record<string, number>;
 }
 
 const COUNTRIES = ["DE", "FR", "GB", "US", "SE", "ES"];
@@ -38,7 +40,7 @@ export class DemoTraffic {
   private readonly rnd = seededRandom(42);
   private timer: NodeJS.Timeout | undefined;
   private readonly histogram = hdr.build();
-  private window = { decisions: 0, errors: 0, filled: 0, degraded: 0, events: 0 };
+  private window = this.emptyWindow();
   private second = 0;
   private pendingEvents: AdEvent[] = [];
 
@@ -91,9 +93,19 @@ export class DemoTraffic {
           this.pendingEvents.push(this.event(response.decisionId, ad.creativeId, AdEventType.COMPLETE));
       }
       if (this.pendingEvents.length >= 50) await this.flushEvents();
-    } catch {
-      this.window.errors++;
+    } catch (err) {
+      this.countError(err);
     }
+  }
+
+  private emptyWindow() {
+    return { decisions: 0, errors: 0, filled: 0, degraded: 0, events: 0, errorCodes: {} as Record<string, number> };
+  }
+
+  private countError(err: unknown): void {
+    this.window.errors++;
+    const code = Code[ConnectError.from(err).code].replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
+    this.window.errorCodes[code] = (this.window.errorCodes[code] ?? 0) + 1;
   }
 
   private async flushEvents(): Promise<void> {
@@ -103,8 +115,8 @@ export class DemoTraffic {
     try {
       const result = await this.client.reportEvents({ events });
       this.window.events += result.accepted;
-    } catch {
-      this.window.errors++;
+    } catch (err) {
+      this.countError(err);
     }
   }
 
@@ -194,6 +206,6 @@ export class DemoTraffic {
       p99Ms: this.histogram.getValueAtPercentile(99) / 1000,
     });
     this.histogram.reset();
-    this.window = { decisions: 0, errors: 0, filled: 0, degraded: 0, events: 0 };
+    this.window = this.emptyWindow();
   }
 }
