@@ -12,7 +12,7 @@
  *
  * Options: --quick (shorter runs), --rates=1000,5000 (arrivals per second), --seconds=2 (per rate).
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { build } from "hdr-histogram-js";
 import { makeInventory, makeRequest } from "../src/kernel-fixtures.ts";
@@ -111,6 +111,18 @@ function benchKernels(): KernelRow[] {
   return rows;
 }
 
+/**
+ * Time the main thread spent runnable but not running (Linux schedstat): how much other load on the host
+ * delayed this benchmark. Near 0 on a quiet machine.
+ */
+function runQueueWaitNs(): number {
+  try {
+    return Number(readFileSync("/proc/thread-self/schedstat", "utf8").split(" ")[1]);
+  } catch {
+    return 0;
+  }
+}
+
 interface LatencyRow {
   mode: string;
   ratePerSecond: number;
@@ -122,6 +134,7 @@ interface LatencyRow {
   p999us: number;
   maxUs: number;
   achievedPerSecond: number;
+  mainThreadRunnableButWaitingShare: number;
 }
 
 /** Open loop: issue every arrival whose time has come, measure from its scheduled time, never wait for answers. */
@@ -138,6 +151,7 @@ async function openLoop(
   });
   const intervalNs = 1e9 / rate;
   const total = Math.round(rate * seconds);
+  const waitBefore = runQueueWaitNs();
   const start = process.hrtime.bigint();
   let issued = 0;
   let done = 0;
@@ -164,6 +178,7 @@ async function openLoop(
     tick();
   });
   const elapsedS = Number(process.hrtime.bigint() - start) / 1e9;
+  const starvedShare = (runQueueWaitNs() - waitBefore) / 1e9 / elapsedS;
   const us = (percentile: number) => histogram.getValueAtPercentile(percentile) / 1000;
   const row = {
     ratePerSecond: rate,
@@ -175,6 +190,7 @@ async function openLoop(
     p999us: us(99.9),
     maxUs: histogram.maxValue / 1000,
     achievedPerSecond: total / elapsedS,
+    mainThreadRunnableButWaitingShare: starvedShare,
   };
   histogram.destroy();
   return row;
@@ -220,12 +236,13 @@ for (const row of kernelRows) {
 }
 const latencyRows = await benchLatency();
 console.log("\nPer-decision latency, N=1,000, open loop from scheduled arrival (microseconds)");
+console.log("(starved: share of the run the main thread was runnable but waiting for a CPU, i.e. other load)");
 console.log(
-  `${"mode".padEnd(12)} ${"rate/s".padStart(7)} ${"p50".padStart(9)} ${"p90".padStart(9)} ${"p99".padStart(9)} ${"p99.9".padStart(9)} ${"max".padStart(9)} ${"failed".padStart(6)}`,
+  `${"mode".padEnd(16)} ${"rate/s".padStart(7)} ${"p50".padStart(9)} ${"p90".padStart(9)} ${"p99".padStart(9)} ${"p99.9".padStart(9)} ${"max".padStart(9)} ${"failed".padStart(6)} ${"starved".padStart(8)}`,
 );
 for (const row of latencyRows) {
   console.log(
-    `${row.mode.padEnd(16)} ${String(row.ratePerSecond).padStart(7)} ${f(row.p50us)} ${f(row.p90us)} ${f(row.p99us)} ${f(row.p999us)} ${f(row.maxUs)} ${String(row.failed).padStart(6)}`,
+    `${row.mode.padEnd(16)} ${String(row.ratePerSecond).padStart(7)} ${f(row.p50us)} ${f(row.p90us)} ${f(row.p99us)} ${f(row.p999us)} ${f(row.maxUs)} ${String(row.failed).padStart(6)} ${`${(100 * row.mainThreadRunnableButWaitingShare).toFixed(0)}%`.padStart(8)}`,
   );
 }
 
