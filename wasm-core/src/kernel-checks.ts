@@ -4,6 +4,7 @@ import { KernelInputError, KernelInventoryMismatchError } from "./kernel-errors.
 import type { KernelCapacity, KernelInventory, KernelRequest } from "./kernel-inputs.ts";
 
 const INT32_MAX = 0x7fffffff;
+const UINT32_MAX = 0xffffffff;
 
 function isIndex(x: number, max: number): boolean {
   return Number.isInteger(x) && x >= 0 && x <= max;
@@ -23,8 +24,7 @@ export function checkCapacity(capacity: KernelCapacity): void {
 
 export function checkInventory(inventory: KernelInventory, capacity?: KernelCapacity): void {
   const { version, candidates: n, dimensions: d } = inventory;
-  if (!isIndex(version, INT32_MAX))
-    throw new KernelInputError("inventory version must be a 32-bit non-negative integer");
+  if (!isIndex(version, UINT32_MAX)) throw new KernelInputError("inventory version must be an integer 0..2^32-1");
   if (!isIndex(n, capacity?.maxCandidates ?? INT32_MAX)) {
     throw new KernelInputError(`inventory has ${n} candidates, capacity is ${capacity?.maxCandidates}`);
   }

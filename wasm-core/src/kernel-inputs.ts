@@ -2,7 +2,7 @@
 
 /** Candidate features, resident in the kernel until the inventory changes. Candidate c is row c of every array. */
 export interface KernelInventory {
-  /** Inventory version (non-negative 32-bit integer); every request names the version it was built for. */
+  /** Inventory version, an integer 0..2^32-1; every request names the version it was built for. */
   readonly version: number;
   /** N, the number of candidates. */
   readonly candidates: number;

@@ -60,7 +60,7 @@ describe("kernel pool - two workers, SIMD module", () => {
   });
 
   it("sees an inventory update and refuses requests for the old one", async () => {
-    const next = makeInventory({ seed: 2, candidates: 1500, dimensions: 24, version: 2 });
+    const next = makeInventory({ seed: 2, candidates: 1500, dimensions: 24, version: 0xffff_fff0 });
     pool.setInventory(next);
     const request = makeRequest(next, { seed: 3, agents: 5 });
     expectReference(await pool.decide(request), next, request);

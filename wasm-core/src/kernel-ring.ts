@@ -166,7 +166,7 @@ export class KernelRing {
     const slot = this.#slot(sequence);
     const h = slot.header;
     h[Header.Outcome] = 0;
-    h[Header.InventoryVersion] = request.inventoryVersion;
+    h[Header.InventoryVersion] = request.inventoryVersion | 0; // an unsigned 32-bit value in an Int32Array
     h[Header.ControlGeneration] = controlGeneration;
     h[Header.Candidates] = candidates;
     h[Header.Dimensions] = request.intent.length;
@@ -204,7 +204,7 @@ export class KernelRing {
     const o = slot.outputs;
     return {
       moduleVersion,
-      inventoryVersion: h[Header.InventoryVersion]!,
+      inventoryVersion: h[Header.InventoryVersion]! >>> 0,
       count,
       eligibleCount: h[Header.Eligible]!,
       vetoedCount: h[Header.Vetoed]!,
@@ -235,7 +235,7 @@ export class KernelRing {
   }
 
   inventoryVersion(sequence: number): number {
-    return this.#slot(sequence).header[Header.InventoryVersion]!;
+    return this.#slot(sequence).header[Header.InventoryVersion]! >>> 0;
   }
 
   /** The slot's request as views into shared memory (no copy). */
@@ -245,7 +245,7 @@ export class KernelRing {
     const n = h[Header.Candidates]!;
     const agents = h[Header.Agents]!;
     return {
-      inventoryVersion: h[Header.InventoryVersion]!,
+      inventoryVersion: h[Header.InventoryVersion]! >>> 0,
       intent: slot.intent.subarray(0, h[Header.Dimensions]),
       weights: slot.weights.subarray(0, agents),
       confidence: slot.confidence.subarray(0, agents),
