@@ -70,6 +70,15 @@ describe("explain", () => {
     expect(losers.length).toBeGreaterThan(0);
     for (const l of losers) expect(l.summary).toMatch(/^lost: (ranked \d+ of \d+ eligible; |its )/);
     expect(lines[0]).toMatch(/^Summary: chose .* out of 10 candidates \(2 vetoed\)/);
+    // Compact form: winners and one loser in full, the other losers one line each, vetoes counted per reason.
+    const compact = explainDecision({ kernel: entry.kernel, result, agents: entry.agents, ads: entry.response.ads }, 1);
+    const full = compact.lines.filter((l) => /^(WON |lost) /.test(l) && !l.includes("; rank "));
+    expect(full).toHaveLength(result.count + 1);
+    expect(compact.lines.slice(-3)).toEqual([
+      "Vetoed (2):",
+      "  1 x relevance: frequency cap",
+      "  1 x budget: budget throttled",
+    ]);
   });
 
   it("explain - recomputed candidate terms equal the kernel's bit for bit", async () => {

@@ -84,7 +84,10 @@ export function degradedSentence(d: DegradedAgent): string {
   return `${d.agent} was degraded (${reasonName(d.reason)}): used ${fallbackName(d.fallback)} at weight ${num(d.weight)}`;
 }
 
-export function explainDecision(input: ExplainInput): ExplainOutput {
+/** Losers (and vetoed candidates) shown in full; the rest get a line each (vetoes: a count per reason). */
+export const DEFAULT_DETAILED_LOSERS = 10;
+
+export function explainDecision(input: ExplainInput, detailedLosers = DEFAULT_DETAILED_LOSERS): ExplainOutput {
   const { kernel, result } = input;
   const { inventory, request } = kernel;
   const n = inventory.candidates;
@@ -164,18 +167,21 @@ export function explainDecision(input: ExplainInput): ExplainOutput {
     ...[...degraded.values()].map(degradedSentence),
   ];
   const explanation = create(ExplanationSchema, { candidates, summary: `${summaryParts.join("; ")}.` });
-  return { explanation, lines: explanationLines(explanation, kernel, terms, degraded) };
+  return { explanation, lines: explanationLines(explanation, kernel, terms, degraded, detailedLosers) };
 }
 
 /** The explanation of a recorded decision, or undefined when the decision never reached the kernel. */
-export function explainRecord(record: DecisionRecord): ExplainOutput | undefined {
+export function explainRecord(record: DecisionRecord, detailedLosers?: number): ExplainOutput | undefined {
   if (!record.kernelInputs || !record.kernelResult) return undefined;
-  return explainDecision({
-    kernel: kernelCallOf(record.kernelInputs),
-    result: kernelResultOf(record.kernelResult, record.kernelInputs.inventoryVersion),
-    agents: record.agents,
-    ads: record.response?.ads,
-  });
+  return explainDecision(
+    {
+      kernel: kernelCallOf(record.kernelInputs),
+      result: kernelResultOf(record.kernelResult, record.kernelInputs.inventoryVersion),
+      agents: record.agents,
+      ads: record.response?.ads,
+    },
+    detailedLosers,
+  );
 }
 
 /**
@@ -248,19 +254,24 @@ function explanationLines(
   call: KernelCall,
   terms: Terms[],
   degraded: ReadonlyMap<string, DegradedAgent>,
+  detailedLosers: number,
 ): string[] {
   const lines = [`Summary: ${explanation.summary}`];
-  const order = explanation.candidates
+  const ranked = explanation.candidates
     .map((c, index) => ({ c, index }))
     .sort((x, y) => Number(y.c.chosen) - Number(x.c.chosen) || y.c.rank - x.c.rank || x.index - y.index);
-  for (const { c, index } of order) {
-    lines.push("");
-    lines.push(`${c.chosen ? "WON " : "lost"} ${c.creativeId} (campaign ${c.campaignId}): ${c.summary}`);
+  const vetoed = ranked.filter(({ c }) => c.vetoes.length > 0);
+  const others = ranked.filter(({ c }) => c.vetoes.length === 0);
+  let losers = 0;
+  for (const { c, index } of others) {
+    if (!c.chosen && losers++ >= detailedLosers) {
+      lines.push(`lost ${c.creativeId} (campaign ${c.campaignId}): ${c.summary}; rank ${num(c.rank)}`);
+      continue;
+    }
+    lines.push("", `${c.chosen ? "WON " : "lost"} ${c.creativeId} (campaign ${c.campaignId}): ${c.summary}`);
     lines.push(
       `     value ${num(c.valueMicros)} micros = bid ${num(call.request.bid[index]!)} x predicted response ` +
         `${num(call.request.pResponse[index]!)}; rank ${num(c.rank)}`,
-    );
-    lines.push(
       `     quality ${num(c.quality)} = relevance ${num(c.relevance)} x ${num(call.request.relevanceWeight)} ` +
         `(${num(terms[index]!.relevanceTerm)})`,
     );
@@ -272,5 +283,20 @@ function explanationLines(
       );
     }
   }
+  if (vetoed.length === 0) return lines;
+  lines.push("", `Vetoed (${vetoed.length}):`);
+  if (vetoed.length <= detailedLosers) {
+    for (const { c } of vetoed) lines.push(`  ${c.creativeId} (campaign ${c.campaignId}): ${c.vetoes.join("; ")}`);
+    return lines;
+  }
+  // Many vetoes: one line per reason (without the per-candidate detail), most frequent first.
+  const byReason = new Map<string, number>();
+  for (const { c } of vetoed) {
+    for (const v of c.vetoes) {
+      const reason = v.replace(/ \(.*\)$/, "");
+      byReason.set(reason, (byReason.get(reason) ?? 0) + 1);
+    }
+  }
+  for (const [reason, count] of [...byReason].sort((a, b) => b[1] - a[1])) lines.push(`  ${count} x ${reason}`);
   return lines;
 }
