@@ -52,7 +52,14 @@ const make = (name: StrategyName): Strategy =>
       });
 
 const bars = new cliProgress.MultiBar(
-  { format: "{name} {bar} {percentage}% | {status}", stream: process.stderr, hideCursor: true },
+  {
+    format: "{name} {bar} {percentage}% | {status}",
+    stream: process.stderr,
+    hideCursor: true,
+    // Logs and CI have no TTY: print the bars every 5 s there instead of never.
+    noTTYOutput: true,
+    notTTYSchedule: 5_000,
+  },
   cliProgress.Presets.shades_classic,
 );
 const results: { strategy: StrategyName; metrics?: SimMetrics; error?: string; wallSeconds: number }[] = [];

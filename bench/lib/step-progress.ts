@@ -12,6 +12,9 @@ export class StepProgress {
       hideCursor: true,
       clearOnComplete: false,
       etaBuffer: 20,
+      // Logs and CI have no TTY: print the bar every 5 s there instead of never.
+      noTTYOutput: true,
+      notTTYSchedule: 5_000,
     },
     cliProgress.Presets.shades_classic,
   );
