@@ -96,6 +96,9 @@ describe("observability - one Decide through the real engine and agents", () => 
       (s) => s.name === "chorus.decide" && s.attributes[RUN_ID_ATTRIBUTE] === response.decisionId,
     );
     expect(decide).toBeDefined();
+    expect(response.ads.length).toBeGreaterThan(0);
+    expect(decide!.attributes["chorus.outcome"]).toBe("filled");
+    expect(decide!.attributes["chorus.ads"]).toBe(response.ads.length);
     const traceId = decide!.spanContext().traceId;
     const agentSpans = spans.filter((s) => s.kind === SpanKind.CONSUMER && s.spanContext().traceId === traceId);
     const voted = response.moduleVersions.map((m) => m.module).filter((m) => m !== "kernel");

@@ -8,6 +8,7 @@
  *                               durationUs });
  *   ... and on a thrown decision: recordDecisionError(telemetry, coordination, seconds)
  */
+import { trace } from "@opentelemetry/api";
 import { DegradedReason, NoFillReason } from "../gen/chorus/v1/decision_pb.ts";
 import type { Inventory } from "../lib/catalog/inventory.ts";
 import type { KernelInventory, KernelRequest } from "../wasm-core/src/kernel-inputs.ts";
@@ -28,10 +29,18 @@ export function decisionOutcome(entry: Pick<DecisionEntry, "response">): string 
   return entry.response.ads.length > 0 ? "filled" : lower(NoFillReason[entry.response.noFillReason]);
 }
 
+/** Call inside the decision's span (startDecideSpan): the outcome is also set on that span for trace search. */
 export function recordDecision(telemetry: DecisionTelemetry, entry: DecisionEntry): void {
   const { metrics } = telemetry;
   const coordination = entry.coordination;
-  metrics.decisions.inc({ coordination, outcome: decisionOutcome(entry) });
+  const outcome = decisionOutcome(entry);
+  trace.getActiveSpan()?.setAttributes({
+    "chorus.coordination": coordination,
+    "chorus.outcome": outcome,
+    "chorus.ads": entry.response.ads.length,
+    "chorus.degraded_agents": entry.response.degradedAgents.map((d) => d.agent),
+  });
+  metrics.decisions.inc({ coordination, outcome });
   if (entry.durationUs !== undefined) metrics.decideLatency.observe({ coordination }, entry.durationUs / 1e6);
   for (const d of entry.response.degradedAgents) {
     metrics.degradedAgents.inc({ agent: d.agent, reason: lower(DegradedReason[d.reason]) });
