@@ -20,6 +20,12 @@ export const moduleConfigSchema = {
     parse: parsers.int(10, 60_000),
     help: "time budget of a module's self-test on the golden inputs, in ms",
   },
+  maxMemoryMb: {
+    env: "CHORUS_MODULE_MAX_MEMORY_MB",
+    default: 0,
+    parse: parsers.int(0, 4_096),
+    help: "refuse modules whose declared memory maximum exceeds this (or that declare none); 0 = not enforced",
+  },
   callTimeoutMs: {
     env: "CHORUS_MODULE_CALL_TIMEOUT_MS",
     default: 250,

@@ -13,6 +13,8 @@ export const RejectionReason = {
   ForbiddenImport: "forbidden_import",
   /** The module has a start function: instantiating it would run code outside any time limit. */
   StartFunction: "start_function",
+  /** The module's memory may grow past the configured limit, or has no declared maximum at all. */
+  UnboundedMemory: "unbounded_memory",
   /** A required export is missing, of the wrong kind or the wrong signature. */
   MissingExport: "missing_export",
   /** The manifest's or the module's ABI version differs from the host's. */

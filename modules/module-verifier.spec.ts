@@ -74,4 +74,20 @@ describe("module verifier", () => {
       expect(Date.now() - started).toBeLessThan(8_000);
     }
   });
+
+  it("module verifier - with a memory limit, refuses modules that may grow past it or declare no maximum", async () => {
+    const bounded = new ModuleVerifier({
+      trustedKeys: TrustedKeys.parse(trusted.publicKeyPem),
+      kinds: { kernel: kernelModuleKind },
+      selfTestBudgetMs: 1_400,
+      maxMemoryBytes: 64 * 1024 * 1024,
+    });
+    // 1024 pages = 64 MiB: room for the golden cases' capacity, and memory.grow fails beyond it.
+    const capped = await buildKernelVariant(kernelVariants.build(5), ["--maximumMemory", "1024"]);
+    await bounded.verify(capped, sign(capped, "1.5.0"));
+    const large = await buildKernelVariant(kernelVariants.build(5), ["--maximumMemory", "2048"]);
+    expect(await rejection(bounded.verify(large, sign(large, "1.5.1")))).toBe("unbounded_memory");
+    const shipped = readKernelWasm("simd");
+    expect(await rejection(bounded.verify(shipped, sign(shipped, "1.5.2")))).toBe("unbounded_memory");
+  });
 });

@@ -6,16 +6,22 @@
 import { createValidator } from "@bufbuild/protovalidate";
 import { type ModuleManifest, ModuleManifestSchema } from "../gen/chorus/v1/module_pb.ts";
 import { sha256Hex, verifyManifestSignature } from "./manifest-signature.ts";
+import type { ModuleConfig } from "./module-config.ts";
 import type { CheckFailure, ModuleKind } from "./module-kind.ts";
 import { ModuleRejectedError, RejectionReason } from "./module-rejected-error.ts";
-import type { TrustedKeys } from "./signing-keys.ts";
-import { hasStartSection } from "./wasm-start-section.ts";
+import { TrustedKeys } from "./signing-keys.ts";
+import { readWasmSections } from "./wasm-sections.ts";
 
 export interface ModuleVerifierOptions {
   trustedKeys: TrustedKeys;
   /** Module kinds by module name ("kernel", agent names). */
   kinds: Readonly<Record<string, ModuleKind>>;
   selfTestBudgetMs: number;
+  /**
+   * Refuse modules whose memory may grow past this (bytes), or that declare no maximum: memory.grow then fails
+   * inside the module instead of growing the process. Undefined or 0: not enforced.
+   */
+  maxMemoryBytes?: number;
 }
 
 export class ModuleVerifier {
@@ -24,6 +30,16 @@ export class ModuleVerifier {
   readonly #selfTests = new Map<string, Promise<CheckFailure | undefined>>();
 
   constructor(private readonly options: ModuleVerifierOptions) {}
+
+  /** A verifier with the process's configured trusted keys, self-test budget and memory limit. */
+  static fromConfig(config: ModuleConfig, kinds: ModuleVerifierOptions["kinds"]): ModuleVerifier {
+    return new ModuleVerifier({
+      trustedKeys: TrustedKeys.load(config.trustedKeysFile),
+      kinds,
+      selfTestBudgetMs: config.selfTestBudgetMs,
+      maxMemoryBytes: config.maxMemoryMb * 1024 * 1024,
+    });
+  }
 
   /**
    * Resolves when every check passes; rejects with ModuleRejectedError otherwise. `expected` guards against a
@@ -81,8 +97,17 @@ export class ModuleVerifier {
       reject(RejectionReason.ForbiddenImport, `imports ${forbidden.join(", ")}; allowed: ${allowed}`);
     }
 
-    if (hasStartSection(bytes)) {
+    const sections = readWasmSections(bytes);
+    if (sections.hasStart) {
       reject(RejectionReason.StartFunction, "has a start function; instantiation must not run module code");
+    }
+    const { maxMemoryBytes } = this.options;
+    if (maxMemoryBytes !== undefined && maxMemoryBytes > 0) {
+      const declared = sections.memoryMaxBytes;
+      if (declared === undefined || declared > maxMemoryBytes) {
+        const what = declared === undefined ? "declares no memory maximum" : `may grow its memory to ${declared} bytes`;
+        reject(RejectionReason.UnboundedMemory, `${what}; the limit is ${maxMemoryBytes} bytes`);
+      }
     }
 
     if (manifest.abiVersion !== kind!.abiVersion) {

@@ -15,7 +15,6 @@ import { ModuleRouter } from "./module-router.ts";
 import { rollbackVersion } from "./module-state-changes.ts";
 import { ModuleVerifier } from "./module-verifier.ts";
 import { ModuleWatcher } from "./module-watcher.ts";
-import { TrustedKeys } from "./signing-keys.ts";
 
 export interface KernelModulesOptions {
   js: JetStreamClient;
@@ -40,13 +39,7 @@ export interface KernelModules {
 export async function startKernelModules(options: KernelModulesOptions): Promise<KernelModules> {
   const { config, actor, logger } = options;
   const registry = await ModuleRegistry.open(options.js);
-  const verifier =
-    options.verifier ??
-    new ModuleVerifier({
-      trustedKeys: TrustedKeys.load(config.trustedKeysFile),
-      kinds: { kernel: kernelModuleKind },
-      selfTestBudgetMs: config.selfTestBudgetMs,
-    });
+  const verifier = options.verifier ?? ModuleVerifier.fromConfig(config, { kernel: kernelModuleKind });
   const watcher = new ModuleWatcher(registry, verifier, "kernel", logger.child({ component: "module-watcher" }));
   const router = new ModuleRouter({
     initial: options.initial ?? { version: `builtin-abi${KERNEL_ABI_VERSION}`, bytes: readKernelWasm("simd") },

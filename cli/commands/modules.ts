@@ -16,7 +16,7 @@ import { ModuleRegistry } from "../../modules/module-registry.ts";
 import { ModuleRejectedError } from "../../modules/module-rejected-error.ts";
 import { ModuleStateError } from "../../modules/module-state-changes.ts";
 import { ModuleVerifier } from "../../modules/module-verifier.ts";
-import { generateSigningKey, parsePrivateKey, TrustedKeys } from "../../modules/signing-keys.ts";
+import { generateSigningKey, parsePrivateKey } from "../../modules/signing-keys.ts";
 import { withConnection } from "../../telemetry/one-shot-connection.ts";
 import { KERNEL_ABI_VERSION } from "../../wasm-core/src/mod.ts";
 
@@ -31,12 +31,7 @@ const actor = () => `${userInfo().username}@${hostname()}`;
 
 /** Runs `fn` with rollout operations over a fresh connection; a refusal names the unchanged state. */
 async function withOperations<T>(options: CommonOptions, fn: (operations: ModuleOperations) => Promise<T>): Promise<T> {
-  const config = loadModuleConfig();
-  const verifier = new ModuleVerifier({
-    trustedKeys: TrustedKeys.load(config.trustedKeysFile),
-    kinds: { kernel: kernelModuleKind },
-    selfTestBudgetMs: config.selfTestBudgetMs,
-  });
+  const verifier = ModuleVerifier.fromConfig(loadModuleConfig(), { kernel: kernelModuleKind });
   return withConnection(options.natsUrl, async (nc) => {
     const operations = new ModuleOperations(await ModuleRegistry.open(jetstream(nc)), verifier, actor());
     try {

@@ -32,6 +32,7 @@ export const logger = createLogger("hot-swap-test", process.env.LOG_LEVEL ?? "si
 export const testConfig: ModuleConfig = {
   trustedKeysFile: "",
   selfTestBudgetMs: 1_500,
+  maxMemoryMb: 0,
   callTimeoutMs: 150,
   rollbackErrorRate: 0.05,
   rollbackMinCalls: 5,

@@ -107,10 +107,14 @@ export const kernelVariants = {
     'export { KERNEL_SIMD, MAX_ADS, configure, regionOffset, decide } from "../kernel";\nexport const ABI_VERSION: i32 = 2;',
 } as const;
 
-/** Compiles an entry source (one of kernelVariants) against wasm-core/assembly/kernel.ts; cached. */
-export async function buildKernelVariant(source: string): Promise<Uint8Array> {
+/**
+ * Compiles an entry source (one of kernelVariants) against wasm-core/assembly/kernel.ts; cached. `flags` are
+ * extra asc options (e.g. ["--maximumMemory", "256"]).
+ */
+export async function buildKernelVariant(source: string, flags: readonly string[] = []): Promise<Uint8Array> {
   const kernel = await readFile(join(wasmCore, "assembly", "kernel.ts"), "utf8");
-  const hash = createHash("sha256").update(kernel).update(source).update(RELEASE.join(" ")).digest("hex").slice(0, 20);
+  const options = [...RELEASE, ...flags];
+  const hash = createHash("sha256").update(kernel).update(source).update(options.join(" ")).digest("hex").slice(0, 20);
   const cacheDir = join(tmpdir(), "chorus-kernel-variants");
   const cached = join(cacheDir, `${hash}.wasm`);
   try {
@@ -121,7 +125,7 @@ export async function buildKernelVariant(source: string): Promise<Uint8Array> {
   // The entry sits (virtually) beside the real fixtures so that "../kernel" resolves to the kernel source.
   const entry = "assembly/fixtures/hot-swap-variant.ts";
   let output: Uint8Array | undefined;
-  const { error, stderr } = await asc.main([entry, "--baseDir", wasmCore, ...RELEASE, "--outFile", "variant.wasm"], {
+  const { error, stderr } = await asc.main([entry, "--baseDir", wasmCore, ...options, "--outFile", "variant.wasm"], {
     readFile: (filename, baseDir) =>
       filename === entry ? source : readFile(join(baseDir, filename), "utf8").catch(() => null),
     writeFile: (filename, contents) => {
