@@ -80,6 +80,8 @@ export const buckets = {
   moduleObjects: "chorus_modules",
   /** The ledger's snapshot (LedgerSnapshot, key `snapshot`): totals up to a stream sequence. */
   ledger: "chorus_ledger",
+  /** Object store: the inventory part of logged decisions' kernel inputs, one object per inventory (telemetry/). */
+  decisionInventories: "chorus_decision_inventories",
 } as const;
 
 /** JetStream streams. */
