@@ -17,7 +17,10 @@ beforeAll(async () => {
 afterAll(() => bench?.cleanup());
 
 describe("chorus modules", () => {
-  it("chorus modules - publishes, activates and lists in a table; a refused publish exits 1 with the reason", async () => {
+  // Six CLI processes, each starting tsx and (for publish) a self-test worker pool: slow on a shared machine.
+  it("chorus modules - publishes, activates and lists in a table; a refused publish exits 1 with the reason", {
+    timeout: 120_000,
+  }, async () => {
     const dir = mkdtempSync(join(tmpdir(), "chorus-cli-"));
     const env = { ...process.env, NATS_URL: bench.nats.server.url, CHORUS_TRUSTED_KEYS: join(dir, "trusted.pub") };
     const chorus = (...args: string[]) =>
