@@ -1,3 +1,4 @@
+import { connect } from "node:net";
 import { toBinary } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
@@ -135,5 +136,35 @@ describe.each([
     const response = await rawHttp2Call(fx.gateway.url, decide, { ...grpc, "grpc-timeout": "soon" }, grpcFrame(bytes));
     expect(grpcStatus(response)).toBe(Code.InvalidArgument);
     await expectStillServing();
+  });
+});
+
+describe("gateway connection handling", () => {
+  let fx: GatewayFixture;
+  beforeAll(async () => {
+    fx = await startGatewayFixture();
+  });
+  afterAll(() => fx?.cleanup());
+
+  it("connections - garbage bytes get HTTP 400, a reset before any byte is harmless, and the gateway keeps serving", async () => {
+    const { port } = fx.gateway;
+    const reply = await new Promise<string>((resolve, reject) => {
+      const socket = connect(port, "127.0.0.1", () => socket.write("\x16\x03\x01 not http at all\r\n\r\n"));
+      let text = "";
+      socket.on("data", (chunk) => {
+        text += chunk.toString("latin1");
+      });
+      socket.on("close", () => resolve(text));
+      socket.on("error", reject);
+    });
+    expect(reply).toMatch(/^HTTP\/1\.1 400/);
+    await new Promise<void>((resolve) => {
+      const socket = connect(port, "127.0.0.1", () => {
+        socket.resetAndDestroy();
+        setTimeout(resolve, 50);
+      });
+    });
+    const client = createClient(DecisionService, createGrpcTransport({ baseUrl: fx.gateway.url }));
+    expect((await client.decide(decideRequest("after-garbage"))).ads).toHaveLength(3);
   });
 });

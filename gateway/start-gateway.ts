@@ -176,12 +176,12 @@ function trackConnections(server: Server, h2: Http2Server, h1: Http1Server, fast
   };
   h2.on("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
     inFlight++;
-    stream.once("close", ended);
+    stream.on("close", ended);
     if (!fastPath(stream, headers)) compat[0]!.call(h2, stream, headers, flags, rawHeaders);
   });
   h1.on("request", (_req, res) => {
     inFlight++;
-    res.once("close", ended);
+    res.on("close", ended);
   });
   h2.on("session", (session: Http2Session) => {
     sessions.add(session);

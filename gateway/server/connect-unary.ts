@@ -11,15 +11,15 @@ const jsonRead: Partial<JsonReadOptions> = { ignoreUnknownFields: true };
 /**
  * The Connect protocol (https://connectrpc.com/docs/protocol) for one unary POST with identity encoding: the body
  * is the message (binary or JSON), errors are a JSON body with the HTTP status of their code. Codes match
- * connect-node's handler: unparseable binary is INTERNAL, unparseable JSON is INVALID_ARGUMENT.
+ * connect-node's handler: unparseable binary is INTERNAL, unparseable JSON is INVALID_ARGUMENT. One instance per
+ * content type, shared by all calls.
  */
-export function connectUnary(binary: boolean, timeoutHeader: string | undefined): UnaryProtocol {
-  const timeout = parseTimeout(timeoutHeader ?? null, maxTimeoutMs);
+export function connectUnary(binary: boolean): UnaryProtocol {
   const contentType = binary ? "application/proto" : "application/json";
   return {
-    timeoutMs: timeout.timeoutMs,
-    headerError: timeout.error,
     envelope: false,
+    timeoutHeader: "connect-timeout-ms",
+    parseTimeout: (value) => parseTimeout(value ?? null, maxTimeoutMs),
     messageLength: () => undefined,
     parse(schema, body) {
       if (binary) return decodeBinary(schema, body);

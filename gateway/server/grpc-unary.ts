@@ -1,9 +1,15 @@
+import type { ServerHttp2Stream } from "node:http2";
 import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type { UnaryProtocol } from "./unary-fast-path.ts";
 
 const maxTimeoutMs = 2 ** 31 - 1; // setTimeout's limit; grpc-timeout allows up to 99999999 hours
+const okTrailers = { "grpc-status": "0" };
+
+function sendOkTrailers(this: ServerHttp2Stream): void {
+  this.sendTrailers(okTrailers);
+}
 
 /**
  * The gRPC protocol (https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md) for one unary call with
@@ -11,17 +17,15 @@ const maxTimeoutMs = 2 ** 31 - 1; // setTimeout's limit; grpc-timeout allows up 
  * trailers-only response. Error codes match connect-node's gRPC handler, so a client sees the same status whichever
  * path served it: an unparseable message is INTERNAL ("parse binary"), a compressed flag without grpc-encoding is
  * INTERNAL, no message or two messages is UNIMPLEMENTED, a truncated envelope is INVALID_ARGUMENT, a message over
- * the limit is RESOURCE_EXHAUSTED.
+ * the limit is RESOURCE_EXHAUSTED. One instance per response content type, shared by all calls.
  */
-export function grpcUnary(contentType: string, timeoutHeader: string | undefined): UnaryProtocol {
-  const timeout = parseTimeout(timeoutHeader ?? null, maxTimeoutMs);
+export function grpcUnary(contentType: string): UnaryProtocol {
+  const okHeaders = { ":status": 200, "content-type": contentType };
   return {
-    timeoutMs: timeout.timeoutMs,
-    headerError: timeout.error,
     envelope: true,
-    messageLength(head) {
-      return head.byteLength < 5 ? undefined : head.readUInt32BE(1);
-    },
+    timeoutHeader: "grpc-timeout",
+    parseTimeout: (value) => parseTimeout(value ?? null, maxTimeoutMs),
+    messageLength: (head) => (head.byteLength < 5 ? undefined : head.readUInt32BE(1)),
     parse(schema, body) {
       if (body.byteLength === 0)
         throw new ConnectError("protocol error: missing input message for unary method", Code.Unimplemented);
@@ -44,12 +48,12 @@ export function grpcUnary(contentType: string, timeoutHeader: string | undefined
       frame[0] = 0;
       frame.writeUInt32BE(bytes.byteLength, 1);
       frame.set(bytes, 5);
-      stream.respond({ ":status": 200, "content-type": contentType }, { waitForTrailers: true });
-      stream.once("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+      stream.respond(okHeaders, { waitForTrailers: true });
+      stream.once("wantTrailers", sendOkTrailers);
       stream.end(frame);
     },
     fail(stream, error) {
-      const headers: Record<string, string> = { ":status": "200", "content-type": contentType };
+      const headers: Record<string, string | number> = { ":status": 200, "content-type": contentType };
       setTrailerStatus(new Headers(), error).forEach((value, key) => {
         headers[key] = value;
       });

@@ -14,9 +14,13 @@ const firstBytesTimeoutMs = 10_000;
  */
 export function createDemuxServer(h2: Http2Server, h1: Http1Server): Server {
   return createServer((socket) => {
+    // Until a server owns the socket, a reset must not become an unhandled 'error' (which would end the process).
+    const dropOnError = () => socket.destroy();
+    socket.on("error", dropOnError);
     socket.setTimeout(firstBytesTimeoutMs, () => socket.destroy());
     socket.once("data", (chunk: Buffer) => {
       socket.setTimeout(0);
+      socket.off("error", dropOnError);
       socket.pause();
       socket.unshift(chunk);
       const n = Math.min(chunk.byteLength, preface.byteLength);

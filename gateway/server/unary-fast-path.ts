@@ -9,11 +9,12 @@ import type { ServedService, UnaryFn } from "./service-impl.ts";
 
 /** One wire protocol's half of a unary exchange; the fast path drives it. */
 export interface UnaryProtocol {
-  readonly timeoutMs: number | undefined;
-  /** A malformed timeout header: answered before the body is read. */
-  readonly headerError: ConnectError | undefined;
   /** True when the body is a length-prefixed envelope (5 bytes more than the message). */
   readonly envelope: boolean;
+  /** The request header carrying the call's deadline. */
+  readonly timeoutHeader: string;
+  /** A malformed value is an `error`, answered before the body is read. */
+  parseTimeout(value: string | undefined): { timeoutMs?: number; error?: ConnectError };
   /** The message length an envelope announces, once its 5-byte prefix has arrived. */
   messageLength(head: Buffer): number | undefined;
   parse<S extends DescMessage>(schema: S, body: Buffer): MessageShape<S>;
@@ -65,14 +66,20 @@ export function createUnaryFastPath(services: readonly ServedService[], options:
   };
 }
 
+const protocols = {
+  grpc: grpcUnary("application/grpc"),
+  grpcProto: grpcUnary("application/grpc+proto"),
+  connectProto: connectUnary(true),
+  connectJson: connectUnary(false),
+};
+
 function selectProtocol(headers: IncomingHttpHeaders): UnaryProtocol | undefined {
-  const contentType = headers["content-type"];
-  switch (contentType) {
+  switch (headers["content-type"]) {
     case "application/grpc":
     case "application/grpc+proto": {
       const encoding = headers["grpc-encoding"];
       if (encoding !== undefined && encoding !== "identity") return undefined;
-      return grpcUnary(contentType, header(headers, "grpc-timeout"));
+      return headers["content-type"] === "application/grpc" ? protocols.grpc : protocols.grpcProto;
     }
     case "application/proto":
     case "application/json": {
@@ -80,16 +87,11 @@ function selectProtocol(headers: IncomingHttpHeaders): UnaryProtocol | undefined
       if (encoding !== undefined && encoding !== "identity") return undefined;
       const version = headers["connect-protocol-version"];
       if (version !== undefined && version !== "1") return undefined;
-      return connectUnary(contentType === "application/proto", header(headers, "connect-timeout-ms"));
+      return headers["content-type"] === "application/proto" ? protocols.connectProto : protocols.connectJson;
     }
     default:
       return undefined;
   }
-}
-
-function header(headers: IncomingHttpHeaders, name: string): string | undefined {
-  const value = headers[name];
-  return Array.isArray(value) ? value[0] : value;
 }
 
 function serveUnary(
@@ -104,6 +106,7 @@ function serveUnary(
   const controller = new AbortController();
   // A client that resets the stream: the handler's signal tells the engine to stop working for nobody.
   const onClose = () => controller.abort(new ConnectError("the client closed the stream", Code.Canceled));
+  const timeout = protocol.parseTimeout(headers[protocol.timeoutHeader] as string | undefined);
 
   const finish = (output: MessageShape<DescMessage> | undefined, reason?: unknown) => {
     if (done) return;
@@ -128,8 +131,8 @@ function serveUnary(
 
   // An 'error' on a server stream without a listener would crash the process (e.g. a client reset mid-write).
   stream.on("error", (err) => logger.debug({ err, procedure: route.procedure }, "stream error"));
-  if (protocol.headerError) {
-    finish(undefined, protocol.headerError);
+  if (timeout.error) {
+    finish(undefined, timeout.error);
     return;
   }
   const overhead = protocol.envelope ? 5 : 0;
@@ -156,14 +159,14 @@ function serveUnary(
   stream.on("end", () => {
     if (done) return;
     const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-    stream.once("close", onClose);
+    stream.on("close", onClose);
     const { signal } = controller;
-    if (protocol.timeoutMs !== undefined) {
+    if (timeout.timeoutMs !== undefined) {
       timer = setTimeout(() => {
         controller.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded));
         // The deadline answers the client now, whether or not the handler honours its signal.
         finish(undefined, signal.reason);
-      }, protocol.timeoutMs);
+      }, timeout.timeoutMs);
     }
     try {
       // parse and validation throw synchronously; the handler rejects.
