@@ -309,6 +309,8 @@ export class ModuleRouter {
   async #startTrial(version: string, bytes: Uint8Array): Promise<Trial> {
     const pool = new KernelPool({
       ...this.#options.pool,
+      // Always workers, even when main runs inline: an unproven version must be stoppable by its time limit.
+      mode: "pool",
       size: this.#options.trialPoolSize ?? 1,
       callTimeoutMs: this.#options.config.callTimeoutMs,
       moduleBytes: bytes,
