@@ -1,9 +1,10 @@
-import { toBinary } from "@bufbuild/protobuf";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { jetstreamManager } from "@nats-io/jetstream";
+import { Objm } from "@nats-io/obj";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DecisionKeepReason, DecisionRecordSchema } from "../gen/chorus/v1/decision_log_pb.ts";
-import { streams } from "../lib/subjects.ts";
+import { buckets, streams, subjects } from "../lib/subjects.ts";
 import { type NatsFixture, startNats } from "../test/nats-fixture.ts";
 import {
   DecisionLog,
@@ -14,7 +15,7 @@ import {
   pseudonymize,
   readDecisionRecord,
 } from "./decision-log.ts";
-import { encodedInventoryPart, kernelCallOf, kernelResultOf, snapshotKernelRequest } from "./kernel-record.ts";
+import { inventoryPart, kernelCallOf, kernelResultOf, snapshotKernelRequest } from "./kernel-record.ts";
 import { createChorusMetrics } from "./metrics.ts";
 import { SAMPLE_USER_ID, sampleDecision } from "./testing/sample-decision.ts";
 
@@ -54,12 +55,40 @@ describe("decision log", () => {
     expect(record.response?.ads.map((a) => a.creativeId)).toEqual(entry.response.ads.map((a) => a.creativeId));
   });
 
-  it("decision log - the inventory part of the kernel inputs is encoded once per inventory", async () => {
+  it("decision log - an inventory is stored once in its own bucket; records only name it", async () => {
+    const log = await open(config());
     const first = await sampleDecision({ seed: 9 });
-    const second = { ...first, kernel: { ...first.kernel, request: snapshotKernelRequest(first.kernel.request) } };
-    expect(encodedInventoryPart(second.kernel)).toBe(encodedInventoryPart(first.kernel));
-    const other = await sampleDecision({ seed: 10 });
-    expect(encodedInventoryPart(other.kernel)).not.toBe(encodedInventoryPart(first.kernel));
+    // A second decision on the same inventory (the engine reuses the inventory's arrays and id lists).
+    const second = {
+      ...first,
+      decisionId: "dec-9-second",
+      kernel: { ...first.kernel, request: snapshotKernelRequest(first.kernel.request) },
+    };
+    expect(inventoryPart(second.kernel)).toBe(inventoryPart(first.kernel));
+    const objects = await new Objm(nats.js).open(buckets.decisionInventories);
+    const names = async () => (await objects.list()).map((o) => o.name).sort();
+    const before = await names();
+    log.append(first);
+    await log.flush();
+    const after = await names();
+    expect(after).toContain(inventoryPart(first.kernel).name);
+    log.append(second);
+    await log.flush();
+    expect(await names()).toEqual(after);
+    expect(after.length).toBeLessThanOrEqual(before.length + 1);
+    const jsm = await jetstreamManager(nats.nc);
+    const wire = await jsm.direct.getMessage(streams.decisions, {
+      last_by_subj: subjects.decisionRecord("dec-9-second"),
+    });
+    const raw = fromBinary(DecisionRecordSchema, wire!.data).kernelInputs!;
+    expect(raw.inventoryObject).toBe(inventoryPart(first.kernel).name);
+    expect([raw.embeddings.byteLength, raw.creativeIds.length]).toEqual([0, 0]);
+    expect(raw.scores.byteLength).toBe(first.kernel.request.scores.byteLength);
+    // Gone from the bucket (expired): reading names the missing inventory.
+    await objects.delete(inventoryPart(first.kernel).name);
+    await expect(readDecisionRecord(nats.nc, first.decisionId)).rejects.toThrow(
+      /its inventory 42-[0-9a-f]{16} is no longer in chorus_decision_inventories/,
+    );
   });
 
   it("decision log - the record holds pseudonyms only, never the raw user or session id", async () => {
@@ -119,6 +148,7 @@ describe("decision log", () => {
     expect(info.config.max_bytes).toBe(64 * 1024 * 1024);
     expect(info.config.max_msgs_per_subject).toBe(1);
     expect(info.config.allow_direct).toBe(true);
+    expect((await (await new Objm(nats.js).open(buckets.decisionInventories)).status()).ttl).toBe(3600 * 1e9);
   });
 
   it("decision log - an unknown decision id is reported by name", async () => {

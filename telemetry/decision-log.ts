@@ -14,19 +14,25 @@
  *   before anything is built; the raw ids never reach the record.
  */
 import { createHmac, randomBytes } from "node:crypto";
-import { clone, create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { clone, create, fromBinary, mergeFromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   DiscardPolicy,
   type JetStreamClient,
+  jetstream,
   jetstreamManager,
   RetentionPolicy,
   StorageType,
 } from "@nats-io/jetstream";
 import { type NatsConnection, nanos } from "@nats-io/nats-core";
+import { type ObjectStore, Objm } from "@nats-io/obj";
 import type { AgentVote } from "../gen/chorus/v1/agent_pb.ts";
-import { DecisionKeepReason, type DecisionRecord, DecisionRecordSchema } from "../gen/chorus/v1/decision_log_pb.ts";
+import {
+  DecisionKeepReason,
+  type DecisionRecord,
+  DecisionRecordSchema,
+  KernelInputsSchema,
+} from "../gen/chorus/v1/decision_log_pb.ts";
 import {
   type DecideRequest,
   DecideRequestSchema,
@@ -36,10 +42,10 @@ import {
 } from "../gen/chorus/v1/decision_pb.ts";
 import { type ConfigOf, loadConfig, parsers } from "../lib/config/config.ts";
 import type { Logger } from "../lib/log/logger.ts";
-import { streams, subjects } from "../lib/subjects.ts";
+import { buckets, streams, subjects } from "../lib/subjects.ts";
 import type { KernelResult } from "../wasm-core/src/kernel-inputs.ts";
 import {
-  encodedInventoryPart,
+  inventoryPart,
   type KernelCall,
   kernelOutputsRecord,
   kernelRequestRecord,
@@ -165,8 +171,8 @@ function withoutKernelArrays(vote: AgentVote): AgentVote {
 }
 
 /**
- * Builds the record (kernel inputs without their inventory part: see encodeDecisionRecord); the only place a
- * request enters it, after its identifiers are pseudonymised.
+ * Builds the record (kernel inputs without their inventory part, which DecisionLog stores once per inventory);
+ * the only place a request enters it, after its identifiers are pseudonymised.
  */
 export function buildDecisionRecord(
   entry: DecisionEntry,
@@ -187,35 +193,13 @@ export function buildDecisionRecord(
       latencyUs: a.latencyUs ?? 0,
     })),
     moduleVersions: [...(entry.moduleVersions ?? entry.response.moduleVersions)],
-    // The inventory part is appended by encodeDecisionRecord.
-    kernelInputs: entry.kernel ? kernelRequestRecord(entry.kernel) : undefined,
+    kernelInputs: entry.kernel ? kernelRequestRecord(entry.kernel, inventoryPart(entry.kernel).name) : undefined,
     kernelResult: entry.kernelResult ? kernelOutputsRecord(entry.kernelResult) : undefined,
     response: entry.response,
     keepReason: options.keepReason,
     durationUs: entry.durationUs ?? 0,
     gateway: options.gateway,
   });
-}
-
-/**
- * The record's wire form. The kernel inputs' inventory part (cached per inventory) is appended as a second
- * occurrence of the kernel_inputs field: protobuf merges repeated occurrences of a message field, so readers decode
- * one KernelInputs with both parts.
- */
-export function encodeDecisionRecord(
-  entry: DecisionEntry,
-  options: { salt: string; keepReason: DecisionKeepReason; gateway: string },
-): Uint8Array {
-  const head = toBinary(DecisionRecordSchema, buildDecisionRecord(entry, options));
-  if (!entry.kernel) return head;
-  const tail = new BinaryWriter()
-    .tag(DecisionRecordSchema.field.kernelInputs.number, WireType.LengthDelimited)
-    .bytes(encodedInventoryPart(entry.kernel))
-    .finish();
-  const out = new Uint8Array(head.byteLength + tail.byteLength);
-  out.set(head);
-  out.set(tail, head.byteLength);
-  return out;
 }
 
 /** Creates the stream, or brings an existing one's limits to the configured ones. */
@@ -245,13 +229,38 @@ export async function ensureDecisionStream(nc: NatsConnection, config: DecisionL
   });
 }
 
+/** Creates the inventories object store, or brings an existing one's TTL to the stream's max age. */
+async function ensureInventoryBucket(
+  nc: NatsConnection,
+  js: JetStreamClient,
+  config: DecisionLogConfig,
+): Promise<ObjectStore> {
+  const ttl = nanos(config.maxAgeSeconds * 1000);
+  const objects = await new Objm(js).create(buckets.decisionInventories, {
+    description: "Inventory part of logged decisions' kernel inputs (telemetry/decision-log.ts)",
+    ttl,
+    replicas: config.replicas,
+  });
+  if ((await objects.status()).ttl !== ttl) {
+    // An object store is the stream OBJ_<bucket> (NATS ADR-20); its TTL is that stream's max_age.
+    const jsm = await jetstreamManager(nc);
+    const stream = `OBJ_${buckets.decisionInventories}`;
+    await jsm.streams.update(stream, { ...(await jsm.streams.info(stream)).config, max_age: ttl });
+  }
+  return objects;
+}
+
 export class DecisionLog {
   #pending = 0;
   readonly #inFlight = new Set<Promise<void>>();
   readonly #salt: string;
 
+  /** Inventory objects this process has stored, by name: when, and the put (shared by concurrent records). */
+  readonly #inventories = new Map<string, { at: number; put: Promise<unknown> }>();
+
   private constructor(
     private readonly js: JetStreamClient,
+    private readonly inventories: ObjectStore,
     private readonly config: DecisionLogConfig,
     private readonly metrics: ChorusMetrics,
     private readonly logger: Logger,
@@ -265,14 +274,15 @@ export class DecisionLog {
     }
   }
 
-  /** Ensures the stream, then returns a log that publishes through `js`. */
+  /** Ensures the stream and the inventories bucket, then returns a log that publishes through `js`. */
   static async open(
     nc: NatsConnection,
     js: JetStreamClient,
     options: { config: DecisionLogConfig; metrics: ChorusMetrics; logger: Logger; gateway: string },
   ): Promise<DecisionLog> {
     await ensureDecisionStream(nc, options.config);
-    return new DecisionLog(js, options.config, options.metrics, options.logger, options.gateway);
+    const inventories = await ensureInventoryBucket(nc, js, options.config);
+    return new DecisionLog(js, inventories, options.config, options.metrics, options.logger, options.gateway);
   }
 
   /** Records waiting to be published. */
@@ -316,8 +326,10 @@ export class DecisionLog {
 
   async #publish(entry: DecisionEntry, reason: DecisionKeepReason): Promise<void> {
     try {
-      const record = encodeDecisionRecord(entry, { salt: this.#salt, keepReason: reason, gateway: this.gateway });
-      await this.js.publish(subjects.decisionRecord(entry.decisionId), record, {
+      // The inventory first: a record is never readable before the inventory it references.
+      if (entry.kernel) await this.#storeInventory(entry.kernel);
+      const record = buildDecisionRecord(entry, { salt: this.#salt, keepReason: reason, gateway: this.gateway });
+      await this.js.publish(subjects.decisionRecord(entry.decisionId), toBinary(DecisionRecordSchema, record), {
         msgID: entry.decisionId,
       });
       this.metrics.decisionLogRecords.inc({ result: "published" });
@@ -326,6 +338,25 @@ export class DecisionLog {
       this.logger.warn({ err, run_id: entry.decisionId }, "decision log: record not published");
     }
   }
+
+  #storeInventory(call: KernelCall): Promise<unknown> {
+    const { name, bytes } = inventoryPart(call);
+    const known = this.#inventories.get(name);
+    if (known && Date.now() - known.at < inventoryRefreshMs(this.config)) return known.put;
+    const put = this.inventories.putBlob({ name }, bytes);
+    this.#inventories.set(name, { at: Date.now(), put });
+    // A failed put is retried by the next record that needs it.
+    put.catch(() => this.#inventories.delete(name));
+    return put;
+  }
+}
+
+/**
+ * Objects expire with the decision log's max age; an inventory in use for longer is stored again once half of that
+ * age has passed, so that every record's inventory outlives the record.
+ */
+function inventoryRefreshMs(config: DecisionLogConfig): number {
+  return (config.maxAgeSeconds * 1000) / 2;
 }
 
 export class DecisionNotFoundError extends Error {
@@ -352,5 +383,18 @@ export async function readDecisionRecord(nc: NatsConnection, decisionId: string)
       throw err;
     });
   if (!stored) throw new DecisionNotFoundError(decisionId);
-  return fromBinary(DecisionRecordSchema, stored.data);
+  const record = fromBinary(DecisionRecordSchema, stored.data);
+  const inputs = record.kernelInputs;
+  if (inputs?.inventoryObject) {
+    const objects = await new Objm(jetstream(nc)).open(buckets.decisionInventories);
+    const bytes = await objects.getBlob(inputs.inventoryObject);
+    if (!bytes) {
+      throw new Error(
+        `decision ${JSON.stringify(decisionId)}: its inventory ${inputs.inventoryObject} is no longer in ` +
+          `${buckets.decisionInventories}`,
+      );
+    }
+    mergeFromBinary(KernelInputsSchema, inputs, bytes);
+  }
+  return record;
 }

@@ -3,6 +3,7 @@
  * Arrays travel as their little-endian memory image, so `kernelCallOf` gives the kernel the very same bits, and
  * encoding costs one copy per array.
  */
+import { createHash } from "node:crypto";
 import { create, toBinary } from "@bufbuild/protobuf";
 import {
   type KernelInputs,
@@ -42,12 +43,16 @@ const f32 = (bytes: Uint8Array, field: string) => wordsOf(Float32Array, bytes, f
 const i32 = (bytes: Uint8Array, field: string) => wordsOf(Int32Array, bytes, field);
 
 /**
- * The per-decision part of KernelInputs: the request's arrays and scalars. The inventory part comes from
- * `encodedInventoryPart` (the same message type, so the two encodings merge on decode).
+ * The per-decision part of KernelInputs: the request's arrays and scalars, and the name of the object that holds
+ * the inventory part (`inventoryPart`; the same message type, so readers merge the two).
  */
-export function kernelRequestRecord(call: KernelCall): KernelInputs {
-  const { request } = call;
+export function kernelRequestRecord(call: KernelCall, inventoryObject: string): KernelInputs {
+  const { request, inventory } = call;
   return create(KernelInputsSchema, {
+    inventoryVersion: inventory.version,
+    candidates: inventory.candidates,
+    dimensions: inventory.dimensions,
+    inventoryObject,
     agents: [...call.agents],
     intent: bytesOf(request.intent),
     weights: bytesOf(request.weights),
@@ -79,20 +84,29 @@ function kernelInventoryRecord(call: KernelCall): KernelInputs {
   });
 }
 
-const inventoryParts = new WeakMap<Float32Array, { version: number; ids: readonly string[]; bytes: Uint8Array }>();
+export interface InventoryPart {
+  /** Object name: `<inventory version>-<first 16 hex digits of the bytes' SHA-256>`. */
+  readonly name: string;
+  /** KernelInputs with only the inventory fields set, encoded. */
+  readonly bytes: Uint8Array;
+}
+
+const inventoryParts = new WeakMap<Float32Array, { version: number; ids: readonly string[]; part: InventoryPart }>();
 
 /**
  * The inventory part of KernelInputs, encoded once per inventory: candidate ids cost about a microsecond each to
  * encode (protobuf-es encodes strings one by one), the embeddings tens of kilobytes, and both only change with
  * the inventory. Keyed by the inventory's embeddings array, checked against its version and id list.
  */
-export function encodedInventoryPart(call: KernelCall): Uint8Array {
+export function inventoryPart(call: KernelCall): InventoryPart {
   const { inventory, creativeIds } = call;
   const cached = inventoryParts.get(inventory.embeddings);
-  if (cached && cached.version === inventory.version && cached.ids === creativeIds) return cached.bytes;
+  if (cached && cached.version === inventory.version && cached.ids === creativeIds) return cached.part;
   const bytes = toBinary(KernelInputsSchema, kernelInventoryRecord(call));
-  inventoryParts.set(inventory.embeddings, { version: inventory.version, ids: creativeIds, bytes });
-  return bytes;
+  const digest = createHash("sha256").update(bytes).digest("hex").slice(0, 16);
+  const part = { name: `${inventory.version}-${digest}`, bytes };
+  inventoryParts.set(inventory.embeddings, { version: inventory.version, ids: creativeIds, part });
+  return part;
 }
 
 export function kernelCallOf(inputs: KernelInputs): KernelCall {
