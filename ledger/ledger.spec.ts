@@ -1,4 +1,4 @@
-import { create, toJson } from "@bufbuild/protobuf";
+import { create, toBinary, toJson } from "@bufbuild/protobuf";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -12,7 +12,7 @@ import { createLogger } from "../lib/log/logger.ts";
 import { type NatsFixture, startNats } from "../test/nats-fixture.ts";
 import { createEventSink, type JetStreamEventSink } from "./event-sink.ts";
 import { Ledger, queryLedger } from "./ledger.ts";
-import { ensureLedgerStreams } from "./ledger-streams.ts";
+import { ensureLedgerStreams, openLedgerBucket } from "./ledger-streams.ts";
 import { adEvent, receipt } from "./ledger-test-kit.ts";
 import { rebuildLedger } from "./rebuild.ts";
 import { ReceiptStore } from "./receipt-store.ts";
@@ -131,6 +131,20 @@ describe("ledger", () => {
     expect(remote.campaigns[0]?.spendMicros).toBe(2_200n);
   });
 
+  it("ledger - a snapshot written underneath it (a killed predecessor's last write) is reloaded, not overwritten", async () => {
+    await ledger.caughtUp();
+    const kv = await openLedgerBucket(await jetstreamManager(nats.nc));
+    // The predecessor's write: the totals as of now, stored after this instance read the snapshot.
+    await kv.put("snapshot", toBinary(LedgerSnapshotSchema, (await rebuildLedger(nats.nc)).toSnapshot()));
+    await receipts.put(receipt("d5", DAY2, [{ campaignId: "camp-b", creativeId: "cr-2", priceMicros: 5n }]));
+    await report(adEvent("e10", "d5", "cr-2", DAY2));
+    await ledger.caughtUp();
+    expect(ledger.totals.spend("camp-b")).toBe(2_005n);
+    expect(toJson(LedgerSnapshotSchema, ledger.query())).toEqual(
+      toJson(LedgerSnapshotSchema, (await rebuildLedger(nats.nc)).toSnapshot()),
+    );
+  });
+
   it("ledger - a restarted ledger resumes from its snapshot without counting anything twice", async () => {
     await ledger.stop();
     now = DAY2;
@@ -138,7 +152,7 @@ describe("ledger", () => {
     await report(adEvent("e9", "d4", "cr-2", DAY2));
     ledger = await Ledger.start({ nc: await nats.connect("ledger-2"), log });
     await ledger.caughtUp();
-    expect(ledger.totals.spend("camp-b")).toBe(2_333n);
+    expect(ledger.totals.spend("camp-b")).toBe(2_338n);
     expect(toJson(LedgerSnapshotSchema, (await rebuildLedger(nats.nc)).toSnapshot())).toEqual(
       toJson(LedgerSnapshotSchema, ledger.query()),
     );

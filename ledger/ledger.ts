@@ -37,7 +37,7 @@ const CONSUMER = "ledger";
  */
 export class Ledger {
   private constructor(
-    readonly totals: SpendTotals,
+    private current: SpendTotals,
     private readonly jsm: JetStreamManager,
     private readonly kv: KV,
     private revision: number,
@@ -61,6 +61,11 @@ export class Ledger {
     const ledger = new Ledger(totals, jsm, kv, stored?.revision ?? 0, options);
     await ledger.run();
     return ledger;
+  }
+
+  /** The totals as of the last applied event. */
+  get totals(): SpendTotals {
+    return this.current;
   }
 
   /** Totals of one campaign (or all), as of the last applied event. */
@@ -145,7 +150,7 @@ export class Ledger {
         });
         this.stopConsumer = () => void messages.stop();
         for await (const m of messages) {
-          this.totals.apply(BigInt(m.seq), fromBinary(LedgerEntrySchema, m.data));
+          this.current.apply(BigInt(m.seq), fromBinary(LedgerEntrySchema, m.data));
           unacked.push(m);
           if (unacked.length >= flushEvery || m.info.pending === 0) await this.flush(unacked);
           if (this.stopped) return;
@@ -155,9 +160,21 @@ export class Ledger {
         this.options.log.warn({ err }, "ledger consumer interrupted; resuming");
         unacked.length = 0; // their acks would go to a consumer that no longer exists
         await new Promise((r) => setTimeout(r, 250));
+        this.stopConsumer?.();
+        if (err instanceof SnapshotConflictError) await this.reload().catch(() => undefined);
         await this.recreateConsumer().catch(() => undefined);
       }
     }
+  }
+
+  /** Back to the stored snapshot: what it holds is persisted; the consumer resumes after its sequence. */
+  private async reload(): Promise<void> {
+    const stored = await this.kv.get(SNAPSHOT_KEY);
+    if (stored?.operation !== "PUT") return;
+    this.current = SpendTotals.fromSnapshot(fromBinary(LedgerSnapshotSchema, stored.value));
+    this.revision = stored.revision;
+    this.persistedSequence = this.current.lastSequence;
+    this.options.log.warn({ lastSequence: this.current.lastSequence.toString() }, "ledger reloaded its snapshot");
   }
 
   private async flush(unacked: JsMsg[]): Promise<void> {
@@ -170,11 +187,16 @@ export class Ledger {
             : await this.kv.update(SNAPSHOT_KEY, snapshot, this.revision);
         break;
       } catch (err) {
-        // Another writer means two ledgers: stop rather than double count. A timeout (server away) is retried.
         if (/wrong last sequence/i.test((err as Error).message)) {
-          this.options.log.fatal({ err }, "ledger snapshot was written by someone else; stopping");
-          this.stopped = true;
-          throw err;
+          // Either an earlier attempt of this very write was stored but its ack was lost (then the stored bytes
+          // are ours), or another writer got in between (a killed predecessor's last write, still in flight when
+          // this instance read the snapshot): then the stored snapshot wins and this instance reloads from it.
+          const stored = await this.kv.get(SNAPSHOT_KEY);
+          if (stored && Buffer.from(stored.value).equals(snapshot)) {
+            this.revision = stored.revision;
+            break;
+          }
+          throw new SnapshotConflictError();
         }
         this.options.log.warn({ err }, "ledger snapshot not stored yet; retrying");
         await new Promise((r) => setTimeout(r, 250));
@@ -183,6 +205,14 @@ export class Ledger {
     this.persistedSequence = this.totals.lastSequence;
     for (const m of unacked) m.ack();
     unacked.length = 0;
+  }
+}
+
+/** The stored snapshot changed under this ledger instance: reload from it rather than overwrite it. */
+class SnapshotConflictError extends Error {
+  override readonly name = "SnapshotConflictError";
+  constructor() {
+    super("the ledger snapshot was written by another writer");
   }
 }
 

@@ -32,6 +32,7 @@ const rows: [string, string][] = [
   ["ledger spend (micros)", figures.ledgerSpendMicros.toString()],
   ["rebuilt spend (micros)", figures.rebuiltSpendMicros.toString()],
   ["events stream messages", String(figures.streamMessages)],
+  ["ledger at / stream at sequence", `${figures.ledgerLastSequence} / ${figures.streamLastSequence}`],
   [
     "kill -9",
     Object.entries(figures.kills)

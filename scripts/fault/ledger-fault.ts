@@ -36,6 +36,8 @@ export interface LedgerFaultFigures {
   rebuiltSpendMicros: bigint;
   ledgerImpressions: bigint;
   streamMessages: number;
+  streamLastSequence: number;
+  ledgerLastSequence: bigint;
   kills: Record<string, number>;
   /** Processes that exited on their own (e.g. started while nats-server was down) and were restarted. */
   crashes: Record<string, number>;
@@ -123,6 +125,9 @@ export async function runLedgerFault(options: LedgerFaultOptions): Promise<Ledge
           if (/rejected/.test(stderr)) failed(new Error(`${name} exited with ${code ?? signal}:\n${stderr}`));
           else {
             crashes[name] = (crashes[name] ?? 0) + 1;
+            progress(
+              `${name} exited by itself (${code ?? signal}); restarting: ${stderr.trim().split("\n").slice(-3).join(" | ")}`,
+            );
             setTimeout(() => !finished && children.get(name) === child && launch(name), 300);
           }
         }
@@ -195,7 +200,7 @@ export async function runLedgerFault(options: LedgerFaultOptions): Promise<Ledge
     const jsm = await jetstreamManager(admin);
     const { state } = await jsm.streams.info(streams.events);
     let live = await queryLedger(admin).catch(() => undefined);
-    for (let i = 0; i < 300 && (!live || live.lastSequence < BigInt(state.last_seq)); i++) {
+    for (let i = 0; i < 1_200 && (!live || live.lastSequence < BigInt(state.last_seq)); i++) {
       await new Promise((r) => setTimeout(r, 100));
       live = await queryLedger(admin).catch(() => undefined);
     }
@@ -218,6 +223,8 @@ export async function runLedgerFault(options: LedgerFaultOptions): Promise<Ledge
       rebuiltSpendMicros: sum(rebuilt.campaigns),
       ledgerImpressions: live.campaigns.reduce((a, c) => a + c.impressions, 0n),
       streamMessages: state.messages,
+      streamLastSequence: state.last_seq,
+      ledgerLastSequence: live.lastSequence,
       kills,
       crashes,
       campaignsEqual,
