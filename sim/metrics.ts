@@ -24,6 +24,8 @@ export interface SimMetrics {
   decisionP99Ms: number;
   decisionErrors: number;
   lateEventsDelivered: string;
+  /** Decisions without ads by reason, e.g. "NOT_A_GOOD_MOMENT: 812". */
+  noFill: string;
   /** Realtime strategies: worst lag of the simulated clock behind the wall clock (should stay near 0). */
   maxWallLagMs: number;
 }
@@ -68,5 +70,9 @@ export function simMetrics(o: WorldOutcome): SimMetrics {
     decisionErrors: o.decisionErrors,
     lateEventsDelivered: `${o.eventsDelivered}/${o.eventsGenerated}`,
     maxWallLagMs: Math.round(o.maxWallLagMs),
+    noFill: Object.entries(o.noFill)
+      .sort((a, b) => b[1] - a[1])
+      .map(([reason, n]) => `${reason}: ${n}`)
+      .join(", "),
   };
 }

@@ -30,6 +30,12 @@ const options = new Command("sim")
   .option("--coordination <mode>", "chorus: coordination mode of the mesh", "parallel")
   .option("--gateway-url <url>", "chorus: use this running gateway (needs --nats-url to load the catalog)")
   .option("--nats-url <url>", "chorus: the running mesh's NATS")
+  .option(
+    "--lease-ppm <n>",
+    "chorus: largest budget lease in millionths of a budget (the mesh's BUDGET_MAX_LEASE_PPM); simulated budgets hold " +
+      "only ~100 impressions, so the production 1000 (0.1%) could not cover one",
+    "20000",
+  )
   .option("--json <path>", "where to write the results", defaultJsonPath("sim"))
   .parse()
   .opts<{
@@ -38,6 +44,7 @@ const options = new Command("sim")
     coordination: Coordination;
     gatewayUrl?: string;
     natsUrl?: string;
+    leasePpm: string;
     json: string;
   }>();
 

@@ -23,6 +23,8 @@ export interface ChorusOptions {
   /** Use a running mesh (gateway + its NATS, for loading the catalog) instead of starting one. */
   gatewayUrl?: string;
   natsUrl?: string;
+  /** Environment for the mesh's processes (e.g. BUDGET_MAX_LEASE_PPM). */
+  env?: Record<string, string>;
 }
 
 /**
@@ -49,7 +51,13 @@ export class ChorusStrategy implements Strategy {
       this.urls = { gatewayUrl, natsUrl };
       return;
     }
-    this.mesh = await startMesh({ coordination: this.options.coordination, demo: false, gatewayPort: 0, silent: true });
+    this.mesh = await startMesh({
+      coordination: this.options.coordination,
+      demo: false,
+      gatewayPort: 0,
+      silent: true,
+      env: { LOG_LEVEL: "warn", ...this.options.env },
+    });
     this.urls = { gatewayUrl: this.mesh.gatewayUrl, natsUrl: this.mesh.natsUrl };
   }
 

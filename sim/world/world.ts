@@ -82,6 +82,8 @@ export interface WorldOutcome {
   decisionErrors: number;
   eventsGenerated: number;
   eventsDelivered: number;
+  /** Decisions without ads, by the strategy's NoFillReason. */
+  noFill: Record<string, number>;
   /** Realtime strategies: how far (wall ms) the world fell behind its schedule at worst (0 = kept real time). */
   maxWallLagMs: number;
 }
@@ -151,6 +153,7 @@ export async function runWorld(s: Scenario, strategy: Strategy, options: WorldOp
     eventsGenerated: 0,
     eventsDelivered: 0,
     maxWallLagMs: 0,
+    noFill: {},
   };
   let playback: PlaybackSignal[] = [];
   let sessionSeq = 0;
@@ -268,6 +271,10 @@ export async function runWorld(s: Scenario, strategy: Strategy, options: WorldOp
     try {
       const response = await strategy.decide(req, at);
       recordSince(out.decisionLatency, started, performance.now());
+      if (response.ads.length === 0) {
+        const reason = NoFillReason[response.noFillReason] ?? String(response.noFillReason);
+        out.noFill[reason] = (out.noFill[reason] ?? 0) + 1;
+      }
       return response;
     } catch {
       out.decisionErrors++;
@@ -431,7 +438,22 @@ export async function runWorld(s: Scenario, strategy: Strategy, options: WorldOp
   };
 
   let lastProgress = 0;
-  for (let next = queue.pop(); next; next = queue.pop()) {
+  // A realtime strategy is a service: listeners do not wait for each other's decisions, so a break's handling
+  // runs concurrently and the clock moves on; in simulated time (monolith) it is awaited, keeping runs exact.
+  const inFlight = new Set<Promise<void>>();
+  const handle = (work: Promise<void>): Promise<void> | undefined => {
+    if (!strategy.realtime) return work;
+    const tracked = work.finally(() => inFlight.delete(tracked));
+    inFlight.add(tracked);
+    return undefined;
+  };
+  for (;;) {
+    const next = queue.pop();
+    if (!next) {
+      if (inFlight.size === 0) break;
+      await Promise.race(inFlight);
+      continue;
+    }
     const { at, item: ev } = next;
     if (strategy.realtime) {
       const wait = wallStart + at / speedup - performance.now();
@@ -491,10 +513,10 @@ export async function runWorld(s: Scenario, strategy: Strategy, options: WorldOp
         });
         break;
       case "content-end":
-        if (ev.token === session.token) await onContentEnd(session, at, ev.skipped);
+        if (ev.token === session.token) await handle(onContentEnd(session, at, ev.skipped));
         break;
       case "break-due":
-        if (ev.token === session.token && !session.deferred) await midContentBreak(session, at);
+        if (ev.token === session.token && !session.deferred) await handle(midContentBreak(session, at));
         break;
       case "deferred-play":
         if (ev.token === session.token && session.deferred) {
