@@ -5,6 +5,8 @@ import { loadConfig, parsers } from "../lib/config/config.ts";
 import { createLogger } from "../lib/log/logger.ts";
 import { connectNats } from "../lib/nats/connect.ts";
 import { onShutdown, signalReady } from "../lib/process/child-lifecycle.ts";
+import { metricsConfigSchema, startMetricsServer } from "../telemetry/metrics.ts";
+import { setupTracing } from "../telemetry/tracing.ts";
 import { loadAgents } from "./registry.ts";
 import { runAgent } from "./runtime/run-agent.ts";
 import { assignShards } from "./runtime/shard-assignment.ts";
@@ -21,6 +23,7 @@ const config = loadConfig({
   shards: { env: "AGENT_SHARDS", default: "", parse: parsers.string, help: 'user shards owned, e.g. "0-7"' },
   index: { env: "AGENT_INSTANCE_INDEX", default: 0, parse: parsers.int(0, 1023), help: "this instance's index" },
   count: { env: "AGENT_INSTANCE_COUNT", default: 1, parse: parsers.int(1, 1024), help: "instances sharing shards" },
+  metricsPort: metricsConfigSchema.port,
 });
 const logger = createLogger(process.env.CHORUS_PROCESS_NAME ?? `agents-${config.agents.join("-")}`);
 if (!config.natsUrl || config.agents.length === 0) {
@@ -28,6 +31,8 @@ if (!config.natsUrl || config.agents.length === 0) {
   process.exit(2);
 }
 
+const tracing = setupTracing({ serviceName: `chorus-agents-${config.agents.join("-")}` });
+const metricsServer = await startMetricsServer(config.metricsPort);
 const modules = await loadAgents(config.agents);
 const shards = assignShards(config.shards, config.index, config.count);
 const nc = await connectNats({ servers: config.natsUrl, name: `chorus-agents-${config.agents.join("-")}` });
@@ -41,6 +46,8 @@ onShutdown(async (reason) => {
   await Promise.all(running.map((agent) => agent.stop()));
   catalog.close();
   await nc.drain();
+  await metricsServer?.close();
+  await tracing.shutdown();
 });
 signalReady({ agents: config.agents, shards, instances: running.map((a) => a.instanceId) });
 logger.info({ agents: config.agents, shards }, "agent host ready");

@@ -12,7 +12,8 @@ import { onShutdown, signalReady } from "../lib/process/child-lifecycle.ts";
 import { repoRoot } from "../lib/process/launcher.ts";
 import { loadModuleConfig } from "../modules/module-config.ts";
 import { startKernelModules } from "../modules/start-kernel-modules.ts";
-import { metricsConfigSchema, startMetricsServer } from "../telemetry/metrics.ts";
+import { DecisionLog, loadDecisionLogConfig } from "../telemetry/decision-log.ts";
+import { metricsConfigSchema, processMetrics, startMetricsServer } from "../telemetry/metrics.ts";
 import { setupTracing } from "../telemetry/tracing.ts";
 import { createDecisionEngine } from "./decide/decision-engine.ts";
 import { gatewayConfig } from "./gateway-config.ts";
@@ -95,6 +96,13 @@ const campaignIds = () => new Set(catalogView.inventory.candidates.map((c) => c.
 spendGuard.prefetch(campaignIds());
 catalogView.onChange(() => spendGuard.prefetch(campaignIds()));
 await waitForAnyLease([...campaignIds()], 5_000);
+const metrics = processMetrics();
+const decisionLog = await DecisionLog.open(nc, js, {
+  config: loadDecisionLogConfig(),
+  metrics,
+  logger,
+  gateway: config.gatewayId,
+});
 const engine = await createDecisionEngine({
   nc,
   catalogView,
@@ -103,6 +111,7 @@ const engine = await createDecisionEngine({
   spendGuard,
   deadlineMs: config.deadlineMs,
   logger,
+  telemetry: { metrics, log: decisionLog },
 });
 const gateway = await startGateway({
   host: config.host,
@@ -114,7 +123,7 @@ const gateway = await startGateway({
   logger,
   limits: { maxMessageBytes: config.maxMessageBytes, drainTimeoutMs: config.drainTimeoutMs },
 });
-const metrics = await startMetricsServer(config.metricsPort);
+const metricsServer = await startMetricsServer(config.metricsPort, metrics.registry);
 
 onShutdown(async () => {
   // Health first, so load balancers stop sending; then finish in-flight calls; then the things they used.
@@ -123,7 +132,8 @@ onShutdown(async () => {
   engine.close();
   await kernel.close();
   catalogView.close();
-  await metrics?.close();
+  await decisionLog.flush();
+  await metricsServer?.close();
   await nc.drain();
   await tracing.shutdown();
 });
