@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
 import { createEventSink } from "../ledger/event-sink.ts";
+import { ReceiptStore } from "../ledger/receipt-store.ts";
 import { createSpendGuard } from "../ledger/spend-guard.ts";
 import { CatalogStore, openCatalogBucket } from "../lib/catalog/catalog-store.ts";
 import { CatalogView } from "../lib/catalog/catalog-view.ts";
@@ -85,11 +86,14 @@ const kernel = await startKernelModules({
   logger,
   pool: { mode: config.kernelMode, size: config.kernelWorkers },
 });
+// One receipt store for both: events then find the receipts this gateway wrote in memory.
+const receipts = await ReceiptStore.open(nc);
 const spendGuard = await createSpendGuard({
   nc,
   gatewayId: config.gatewayId,
   logger,
   spoolDir: join(config.spoolDir, config.gatewayId),
+  receipts,
 });
 // Ask for leases before the first request rather than on it, and again whenever the catalog changes.
 const campaignIds = () => new Set(catalogView.inventory.candidates.map((c) => c.campaign.id));
@@ -117,7 +121,7 @@ const gateway = await startGateway({
   host: config.host,
   port: config.port,
   engine,
-  events: await createEventSink({ nc }),
+  events: await createEventSink({ nc, receipts }),
   playback: new NatsPlaybackSink(nc),
   catalog: new CatalogStore(catalogBucket),
   logger,

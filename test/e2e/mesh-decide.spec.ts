@@ -1,9 +1,17 @@
 import { create } from "@bufbuild/protobuf";
+import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AdFormat, BreakKind, ContentKind, DeviceType } from "../../gen/chorus/v1/common_pb.ts";
-import { DecideRequestSchema, DecisionService } from "../../gen/chorus/v1/decision_pb.ts";
+import {
+  AdEventType,
+  DecideRequestSchema,
+  DecisionService,
+  EventResult_Status,
+} from "../../gen/chorus/v1/decision_pb.ts";
+import { queryLedger } from "../../ledger/ledger.ts";
+import { connectNats } from "../../lib/nats/connect.ts";
 import { freePort } from "../../lib/nats/nats-server-process.ts";
 import { demoCatalog } from "../../scripts/demo/demo-catalog.ts";
 import { type Mesh, startMesh } from "../../scripts/mesh.ts";
@@ -54,5 +62,42 @@ describe("mesh - the whole local mesh as separate processes", () => {
       expect(ad.priceMicros).toBeGreaterThan(0n);
     }
     expect(response.moduleVersions.length).toBeGreaterThan(0);
+  });
+
+  it("charges an impression reported through the gateway to its campaign once, at the decided price", async () => {
+    const client = createClient(DecisionService, createGrpcTransport({ baseUrl: mesh.gatewayUrl }));
+    const { decisionId, ads } = await client.decide(request("ledger"));
+    const ad = ads[0]!;
+    const nc = await connectNats({ servers: mesh.natsUrl, name: "e2e-ledger" });
+    try {
+      const before = (await queryLedger(nc, ad.campaignId)).campaigns.find((c) => c.campaignId === ad.campaignId);
+      const event = {
+        eventId: `imp-${decisionId}`,
+        decisionId,
+        creativeId: ad.creativeId,
+        type: AdEventType.IMPRESSION,
+        occurredAt: timestampNow(),
+      };
+      const first = await client.reportEvents({ events: [event] });
+      expect(first.results[0]!.status).toBe(EventResult_Status.ACCEPTED);
+      const again = await client.reportEvents({ events: [event] });
+      expect(again.results[0]!.status).toBe(EventResult_Status.DUPLICATE);
+      const unknown = await client.reportEvents({
+        events: [{ ...event, eventId: "imp-x", decisionId: "no-such-decision" }],
+      });
+      expect(unknown.results[0]!.status).toBe(EventResult_Status.REJECTED);
+
+      const expected = (before?.spendMicros ?? 0n) + ad.priceMicros;
+      let spend = before?.spendMicros ?? 0n;
+      for (let i = 0; i < 50 && spend !== expected; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        spend =
+          (await queryLedger(nc, ad.campaignId)).campaigns.find((c) => c.campaignId === ad.campaignId)?.spendMicros ??
+          0n;
+      }
+      expect(spend).toBe(expected);
+    } finally {
+      await nc.close();
+    }
   });
 });

@@ -23,7 +23,11 @@ const request = (n: number) =>
   create(DecideRequestSchema, {
     requestId: `swap-${n}`,
     placement: { breakKind: BreakKind.PRE_ROLL, maxDurationMs: 60_000, maxAds: 3, allowedFormats: [AdFormat.AUDIO] },
-    user: { userId: `swap-user-${n % 50}`, consent: { personalizedAds: true, measurement: true }, geo: { country: "DE" } },
+    user: {
+      userId: `swap-user-${n % 50}`,
+      consent: { personalizedAds: true, measurement: true },
+      geo: { country: "DE" },
+    },
     device: { type: DeviceType.PHONE },
     context: { sessionId: `swap-${n % 50}`, contentKind: ContentKind.MUSIC, genre: "rock", contentDurationMs: 180_000 },
   });
