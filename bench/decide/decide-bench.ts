@@ -1,0 +1,250 @@
+/**
+ * npm run bench:decide — the decide pipeline in one process, everything real: nats-server, the catalog KV (demo
+ * catalog, 144 candidates, and a larger one from the same generator), every agent running with learned state
+ * (playback history, auction outcomes, impressions and responses), the WASM kernel inline and in its pool.
+ *
+ * Per (catalog, kernel, coordination): CPU per decision (process.cpuUsage over a closed loop, so it includes
+ * the in-process agents' learning from the outcomes), service time of one decide at a time, and open-loop
+ * latency at a fixed arrival rate (HDR histograms). For cached coordination, each agent's vote alone, too.
+ *
+ *   npm run bench:decide -- --quick
+ *   node --cpu-prof --cpu-prof-dir=.scratch-prof --import tsx bench/decide/decide-bench.ts --sizes=144 --modes=cached
+ */
+import { cpus, loadavg } from "node:os";
+import { jetstream } from "@nats-io/jetstream";
+import { Command } from "commander";
+import { AgentStateStore, openAgentStateBucket } from "../../agents/runtime/agent-state-store.ts";
+import { SignalMirror } from "../../agents/runtime/signal-mirror.ts";
+import {
+  type ClosableDecisionEngine,
+  type Coordination,
+  createDecisionEngine,
+} from "../../gateway/decide/decision-engine.ts";
+import { createLogger } from "../../lib/log/logger.ts";
+import { seededRandom } from "../../scripts/demo/demo-catalog.ts";
+import { KernelPool } from "../../wasm-core/src/kernel-pool.ts";
+import { readKernelWasm } from "../../wasm-core/src/kernel-wasm.ts";
+import { createLatencyHistogram, type LatencySummary, summarize } from "../lib/latency-histogram.ts";
+import { runOpenLoop } from "../lib/open-loop.ts";
+import { formatTable, writeJson } from "../lib/report-table.ts";
+import { type DecideMesh, feedPlayback, publishEvents, startDecideMesh } from "./decide-mesh.ts";
+
+const program = new Command()
+  .name("bench:decide")
+  .option("--sizes <advertisers>", "catalog sizes in advertisers (12 per 144 candidates)", "12,84")
+  .option("--modes <list>", "coordination modes", "cached,parallel,sequential")
+  .option("--kernels <list>", "kernel modes", "inline,pool")
+  .option("--decisions <n>", "closed-loop decisions per case (CPU and service time)", "3000")
+  .option("--rate <n>", "open-loop arrivals per second (cached; parallel and sequential use a fifth)", "1000")
+  .option("--seconds <n>", "open-loop duration", "3")
+  .option("--quick", "fewer decisions and shorter runs")
+  .option("--json <path>", "result file", "bench-results/decide.json")
+  .parse();
+const opts = program.opts<{
+  sizes: string;
+  modes: string;
+  kernels: string;
+  decisions: string;
+  rate: string;
+  seconds: string;
+  quick?: boolean;
+  json: string;
+}>();
+const list = (s: string) => s.split(",").filter(Boolean);
+const decisions = opts.quick ? 600 : Number(opts.decisions);
+const seconds = opts.quick ? 1 : Number(opts.seconds);
+const logger = createLogger("bench-decide", "warn");
+
+interface CaseResult {
+  candidates: number;
+  kernel: string;
+  coordination: Coordination;
+  cpuUsPerDecision: number;
+  service: LatencySummary;
+  rate: number;
+  openLoop: LatencySummary & { errors: number };
+  filled: number;
+}
+
+interface VoteCost {
+  candidates: number;
+  agent: string;
+  us: LatencySummary;
+}
+
+const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+async function measureCase(mesh: DecideMesh, engine: ClosableDecisionEngine, kernel: string): Promise<CaseResult> {
+  const { requests } = mesh;
+  const coordination = engine.coordination;
+  const n = coordination === "cached" ? decisions : Math.ceil(decisions / 3);
+  for (let i = 0; i < Math.min(200, n); i++) await engine.decide(requests[i % requests.length]!, {});
+  const service = createLatencyHistogram();
+  let filled = 0;
+  const cpu0 = process.cpuUsage();
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const res = await engine.decide(requests[i % requests.length]!, {});
+    service.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
+    if (res.ads.length > 0) filled++;
+  }
+  const cpu = process.cpuUsage(cpu0);
+  const rate = coordination === "cached" ? Number(opts.rate) : Math.round(Number(opts.rate) / 5);
+  let next = 0;
+  const open = await runOpenLoop({
+    rate,
+    durationMs: seconds * 1000,
+    send: async () => {
+      await engine.decide(requests[next++ % requests.length]!, {});
+    },
+  });
+  return {
+    candidates: mesh.view.inventory.size,
+    kernel,
+    coordination,
+    cpuUsPerDecision: round((cpu.user + cpu.system) / n),
+    service: summarize(service),
+    rate,
+    openLoop: { ...summarize(open.latency), errors: open.errors },
+    filled: round(filled / n, 3),
+  };
+}
+
+/** Each agent's pure vote on the gateway's mirror of its signals: where a cached decide spends its CPU. */
+async function measureVotes(mesh: DecideMesh): Promise<VoteCost[]> {
+  const store = new AgentStateStore(await openAgentStateBucket(jetstream(mesh.nc)));
+  const mirrors = await Promise.all(mesh.modules.map((m) => SignalMirror.open(mesh.nc, m, { store, logger })));
+  await new Promise((r) => setTimeout(r, 1_200)); // one heartbeat: every key's latest signal
+  const inventory = mesh.view.inventory;
+  const out: VoteCost[] = [];
+  for (const mirror of mirrors) {
+    const h = createLatencyHistogram();
+    for (let i = 0; i < decisions; i++) {
+      const request = mesh.requests[i % mesh.requests.length]!;
+      const ctx = { runId: crypto.randomUUID(), request, inventory, nowMs: Date.now(), priorVotes: [] };
+      const t0 = performance.now();
+      mirror.module.vote(ctx, mirror.state);
+      h.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
+    }
+    out.push({ candidates: inventory.size, agent: mirror.module.name, us: summarize(h) });
+    mirror.close();
+  }
+  return out;
+}
+
+/** Playback history, then decisions whose winners get impressions and responses, so every agent has learned. */
+async function warmUp(mesh: DecideMesh, engine: ClosableDecisionEngine): Promise<void> {
+  await feedPlayback(mesh.nc, mesh.requests);
+  await new Promise((r) => setTimeout(r, 300));
+  const random = seededRandom(3);
+  const warm = opts.quick ? 1_000 : 3_000;
+  for (let i = 0; i < warm; i++) {
+    const request = mesh.requests[i % mesh.requests.length]!;
+    const res = await engine.decide(request, {});
+    publishEvents(mesh.nc, res.decisionId, request.user!.userId, res.ads, 0.5, random);
+    if (i % 100 === 99) await new Promise((r) => setImmediate(r));
+  }
+  await mesh.nc.flush();
+  await new Promise((r) => setTimeout(r, 1_200)); // signals and heartbeats carry the learned state
+}
+
+async function main(): Promise<void> {
+  const cases: CaseResult[] = [];
+  const votes: VoteCost[] = [];
+  for (const advertisers of list(opts.sizes).map(Number)) {
+    const mesh = await startDecideMesh(advertisers, logger);
+    const kernels = new Map<string, KernelPool>();
+    for (const mode of list(opts.kernels)) {
+      const pool = new KernelPool({
+        mode: mode as "inline" | "pool",
+        size: 1,
+        moduleBytes: readKernelWasm("simd"),
+        moduleVersion: "kernel@bench",
+      });
+      await pool.ready();
+      kernels.set(mode, pool);
+    }
+    const [firstKernel] = kernels.values();
+    const warmEngine = await createDecisionEngine({
+      nc: mesh.nc,
+      catalogView: mesh.view,
+      kernel: firstKernel!,
+      coordination: "cached",
+      deadlineMs: 1_000,
+      logger,
+    });
+    await warmUp(mesh, warmEngine);
+    warmEngine.close();
+    process.stderr.write(`catalog of ${mesh.view.inventory.size} candidates warmed up\n`);
+    if (list(opts.modes).includes("cached")) votes.push(...(await measureVotes(mesh)));
+    for (const [kernelMode, kernel] of kernels) {
+      for (const coordination of list(opts.modes) as Coordination[]) {
+        const engine = await createDecisionEngine({
+          nc: mesh.nc,
+          catalogView: mesh.view,
+          kernel,
+          coordination,
+          deadlineMs: 1_000,
+          logger,
+        });
+        await new Promise((r) => setTimeout(r, 1_100)); // the engine's mirrors hear every agent (cached)
+        const result = await measureCase(mesh, engine, kernelMode);
+        engine.close();
+        cases.push(result);
+        process.stderr.write(`${result.candidates} ${kernelMode} ${coordination}: ${result.cpuUsPerDecision} µs CPU\n`);
+      }
+    }
+    for (const k of kernels.values()) await k.close();
+    await mesh.close();
+  }
+
+  console.log("\nDecide pipeline (in-process agents, real NATS and kernel): CPU per decision and latency (ms)\n");
+  console.log(
+    formatTable(
+      [
+        { header: "N", value: (r: CaseResult) => r.candidates },
+        { header: "kernel", value: (r) => r.kernel, align: "left" },
+        { header: "mode", value: (r) => r.coordination, align: "left" },
+        { header: "CPU µs/decision", value: (r) => r.cpuUsPerDecision },
+        { header: "service p50", value: (r) => r.service.p50 },
+        { header: "service p99", value: (r) => r.service.p99 },
+        { header: "rate/s", value: (r) => r.rate },
+        { header: "open p50", value: (r) => r.openLoop.p50 },
+        { header: "open p99", value: (r) => r.openLoop.p99 },
+        { header: "open p99.9", value: (r) => r.openLoop.p999 },
+        { header: "errors", value: (r) => r.openLoop.errors },
+        { header: "filled", value: (r) => r.filled },
+      ],
+      cases,
+    ),
+  );
+  if (votes.length > 0) {
+    console.log("\nEach agent's vote on the gateway's mirror of its signals (cached coordination), µs\n");
+    console.log(
+      formatTable(
+        [
+          { header: "N", value: (r: VoteCost) => r.candidates },
+          { header: "agent", value: (r) => r.agent, align: "left" },
+          { header: "mean", value: (r) => round(r.us.mean * 1000) },
+          { header: "p50", value: (r) => round(r.us.p50 * 1000) },
+          { header: "p99", value: (r) => round(r.us.p99 * 1000) },
+        ],
+        votes,
+      ),
+    );
+  }
+  console.log("\n(CPU includes the in-process agents learning from each decision's auction outcome.)");
+  const path = writeJson(opts.json, {
+    benchmark: "decide",
+    at: new Date().toISOString(),
+    node: process.version,
+    cpus: cpus().map((c) => c.model),
+    loadavg: loadavg(),
+    options: { ...opts, decisions, seconds },
+    cases,
+    votes,
+  });
+  console.log(`results: ${path}`);
+}
+
+await main();
