@@ -77,7 +77,7 @@ export function benchReport(results: readonly TargetResult[], goals: readonly Go
     "Summary",
     summary,
     "",
-    "Processes (at the highest sustained step)",
+    "Processes (at the highest sustained step, else the first)",
     processes,
     "",
     "Goals",
