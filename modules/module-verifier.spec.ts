@@ -12,7 +12,7 @@ const stranger = generateSigningKey();
 const verifier = new ModuleVerifier({
   trustedKeys: TrustedKeys.parse(trusted.publicKeyPem),
   kinds: { kernel: kernelModuleKind },
-  selfTestBudgetMs: 1_400,
+  selfTestBudgetMs: 4_000,
 });
 const sign = (bytes: Uint8Array, version = "1.0.0", key = trusted) =>
   signManifest(bytes, { module: "kernel", version, abiVersion: 1, author: "test" }, parsePrivateKey(key.privateKeyPem));
@@ -79,7 +79,7 @@ describe("module verifier", () => {
     const bounded = new ModuleVerifier({
       trustedKeys: TrustedKeys.parse(trusted.publicKeyPem),
       kinds: { kernel: kernelModuleKind },
-      selfTestBudgetMs: 1_400,
+      selfTestBudgetMs: 4_000,
       maxMemoryBytes: 64 * 1024 * 1024,
     });
     // 1024 pages = 64 MiB: room for the golden cases' capacity, and memory.grow fails beyond it.
