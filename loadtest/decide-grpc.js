@@ -29,8 +29,8 @@ export function decide() {
   if (__ITER === 0) client.connect(GATEWAY, { plaintext: !TLS, reflect: !USE_PROTO_FILES, timeout: "5s" });
   const res = client.invoke("chorus.v1.DecisionService/Decide", decideRequest(__VU, __ITER), { timeout: "2s" });
   const ok = check(res, {
-    "status is OK": (r) => r && r.status === grpc.StatusOK,
-    "has a decision id": (r) => r && r.message && r.message.decisionId !== "",
+    "status is OK": (r) => r?.status === grpc.StatusOK,
+    "has a decision id": (r) => Boolean(r?.message?.decisionId),
   });
   decideErrors.add(!ok);
 }

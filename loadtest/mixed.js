@@ -47,7 +47,7 @@ export function decideOnly() {
 
 export function decideAndReport() {
   const decision = decide();
-  const ad = decision && decision.ads && decision.ads[0];
+  const ad = decision?.ads?.[0];
   if (!ad) return; // no fill: nothing played, nothing to report
   const res = call("ReportEvents", { events: adEvents(decision.decisionId, ad.creativeId) });
   const ok = check(res, {
