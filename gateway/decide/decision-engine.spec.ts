@@ -80,6 +80,8 @@ describe("decision engine - real agents, real NATS, real WASM kernel", () => {
     const res = await e.decide(midTrack, {});
     expect(res.ads).toEqual([]);
     expect(res.noFillReason).toBe(NoFillReason.NOT_A_GOOD_MOMENT);
+    // The client is told when to ask again: the track's end (the demo track lasts 200 s).
+    expect(res.nextBreakOffsetMs).toBe(200_000);
     const forced = await e.decide(
       demoRequest({ context: midTrack.context, placement: { ...midTrack.placement!, forceNow: true } }),
       {},

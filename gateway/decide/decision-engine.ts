@@ -145,6 +145,7 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
     const timing = votes.get("timing")?.timing;
     if (timing && !timing.breakNow && !placement.forceNow) {
       response.noFillReason = NoFillReason.NOT_A_GOOD_MOMENT;
+      response.nextBreakOffsetMs = timing.insertionOffsetMs;
       if (request.explain) response.explanation = create(ExplanationSchema, { summary: `timing: ${timing.reason}` });
       observe();
       return response;
