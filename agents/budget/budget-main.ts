@@ -24,6 +24,12 @@ const config = loadConfig({
     parse: parsers.int(1, 1_000_000),
     help: "largest lease in millionths of the budget (1000 = 0.1%)",
   },
+  lookaheadPpm: {
+    env: "BUDGET_LOOKAHEAD_PPM",
+    default: 10_000,
+    parse: parsers.int(0, 1_000_000),
+    help: "pacing lookahead in millionths of the flight (10000 = 1%): leases follow the plan this far ahead",
+  },
 });
 const logger = createLogger(process.env.CHORUS_PROCESS_NAME ?? "budget");
 // Crash-only: anything unexpected ends the process and its supervisor restarts it; the state is rebuilt exactly.
@@ -39,7 +45,12 @@ const service = await BudgetService.start({
   catalog,
   state: agent.state as BudgetState,
   logger,
-  policy: { leaseTtlMs: config.leaseTtlMs, reclaimGraceMs: config.graceMs, maxLeaseShare: config.leasePpm / 1e6 },
+  policy: {
+    leaseTtlMs: config.leaseTtlMs,
+    reclaimGraceMs: config.graceMs,
+    maxLeaseShare: config.leasePpm / 1e6,
+    lookaheadShare: config.lookaheadPpm / 1e6,
+  },
 });
 onShutdown(async () => {
   await service.stop();
