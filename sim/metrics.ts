@@ -20,6 +20,8 @@ export interface SimMetrics {
   midTrackShare: number;
   leaveAfterAdRate: number;
   listeningHours: number;
+  /** Decide calls (first asks and asks again). */
+  decisions: number;
   decisionP50Ms: number;
   decisionP99Ms: number;
   decisionErrors: number;
@@ -65,6 +67,7 @@ export function simMetrics(o: WorldOutcome): SimMetrics {
     midTrackShare: inserted ? o.insertions.midTrack / inserted : 0,
     leaveAfterAdRate: o.breaks ? o.leftAfterBreak / o.breaks : 0,
     listeningHours: o.listeningMs / 3_600_000,
+    decisions: o.opportunities,
     decisionP50Ms: latency.p50,
     decisionP99Ms: latency.p99,
     decisionErrors: o.decisionErrors,

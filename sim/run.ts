@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { defaultJsonPath, formatTable, writeJson } from "../bench/lib/report-table.ts";
 import type { Coordination } from "../scripts/mesh.ts";
 import { type SimMetrics, simMetrics } from "./metrics.ts";
-import { loadScenario } from "./scenario.ts";
+import { loadScenario, parseScenario } from "./scenario.ts";
 import { ChorusStrategy } from "./strategies/chorus.ts";
 import { MonolithStrategy } from "./strategies/monolith.ts";
 import type { Strategy } from "./strategy.ts";
@@ -36,6 +36,12 @@ const options = new Command("sim")
       "only ~100 impressions, so the production 1000 (0.1%) could not cover one",
     "20000",
   )
+  .option(
+    "--lookahead-ppm <n>",
+    "chorus: pacing lookahead in millionths of a flight (the mesh's BUDGET_LOOKAHEAD_PPM; production 10000)",
+    "20000",
+  )
+  .option("--speedup <n>", "chorus: simulated time per wall time (overrides the scenario's speedup)")
   .option("--json <path>", "where to write the results", defaultJsonPath("sim"))
   .parse()
   .opts<{
@@ -45,10 +51,13 @@ const options = new Command("sim")
     gatewayUrl?: string;
     natsUrl?: string;
     leasePpm: string;
+    lookaheadPpm: string;
+    speedup?: string;
     json: string;
   }>();
 
-const scenario = loadScenario(options.scenario);
+const loaded = loadScenario(options.scenario);
+const scenario = options.speedup ? parseScenario({ ...loaded, speedup: Number(options.speedup) }) : loaded;
 const make = (name: StrategyName): Strategy =>
   name === "monolith"
     ? new MonolithStrategy(scenario.publisher.breakEveryMinutes * 60_000)
@@ -56,6 +65,7 @@ const make = (name: StrategyName): Strategy =>
         coordination: options.coordination,
         gatewayUrl: options.gatewayUrl,
         natsUrl: options.natsUrl,
+        env: { BUDGET_MAX_LEASE_PPM: options.leasePpm, BUDGET_LOOKAHEAD_PPM: options.lookaheadPpm },
       });
 
 const bars = new cliProgress.MultiBar(
@@ -106,7 +116,11 @@ const rows: Row[] = keys.map((k) => ({
   metric: k,
   values: results.map((r) => (r.metrics ? fmt(k, r.metrics[k]) : "-")),
 }));
-console.log(`scenario ${scenario.name} (seed ${scenario.seed}, ${scenario.horizonMinutes} simulated minutes)`);
+console.log(
+  `scenario ${scenario.name} (seed ${scenario.seed}, ${scenario.horizonMinutes} simulated minutes; chorus at ` +
+    `${scenario.speedup}x real time, ${options.coordination}, lease ${options.leasePpm} ppm, lookahead ` +
+    `${options.lookaheadPpm} ppm)`,
+);
 console.log(
   formatTable<Row>(
     [
@@ -116,5 +130,8 @@ console.log(
     rows,
   ),
 );
-for (const r of results) if (r.error) console.log(`${r.strategy} failed: ${r.error}`);
+for (const r of results) {
+  if (r.error) console.log(`${r.strategy} failed: ${r.error}`);
+  else console.log(`${r.strategy}: ${r.wallSeconds.toFixed(0)} s wall, ${r.metrics!.decisions} decide calls`);
+}
 console.log(`\nresults: ${writeJson(options.json, { scenario, options, results })}`);

@@ -50,9 +50,10 @@ export function expectedImpressions(s: Scenario): number {
 
 /**
  * Campaigns with budgets, flights (within the horizon), goals, bids and targeting. The catalog's flight timestamps
- * come from `toWallMs`, the strategy's view of the simulated clock.
+ * come from `toWallMs`, the strategy's view of the simulated clock; durations (frequency-cap windows) are divided
+ * by its `speedup`.
  */
-export function makeMarket(s: Scenario, rng: Rng, toWallMs: (simMs: number) => number): Market {
+export function makeMarket(s: Scenario, rng: Rng, toWallMs: (simMs: number) => number, speedup = 1): Market {
   const horizonMs = s.horizonMinutes * 60_000;
   const m: Market = {
     advertisers: [],
@@ -96,7 +97,10 @@ export function makeMarket(s: Scenario, rng: Rng, toWallMs: (simMs: number) => n
             kind: rng.chance(0.5) ? BidStrategy_Kind.FIXED_CPM : BidStrategy_Kind.MAX_GOAL,
             maxCpmMicros: BigInt(maxCpm),
           },
-          frequencyCap: rng.chance(0.5) ? { maxImpressions: 2 + rng.int(3), windowSeconds: 3600 } : undefined,
+          // One simulated hour, in the strategy's (possibly compressed) wall time, like the flights.
+          frequencyCap: rng.chance(0.5)
+            ? { maxImpressions: 2 + rng.int(3), windowSeconds: Math.max(1, Math.round(3600 / speedup)) }
+            : undefined,
           targeting: {
             countries: rng.chance(0.3) ? [...new Set([rng.pick(["DE", "FR", "GB", "US", "SE", "ES"]), "US"])] : [],
             ageBrackets: rng.chance(0.25) ? [AgeBracket.AGE_BRACKET_18_24, AgeBracket.AGE_BRACKET_25_34] : [],

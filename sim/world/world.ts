@@ -18,6 +18,7 @@ import { adFeatures } from "../../lib/catalog/inventory.ts";
 import { embed } from "../../lib/features/feature-space.ts";
 import type { Scenario } from "../scenario.ts";
 import type { SimClock, Strategy } from "../strategy.ts";
+import { askAgainAt } from "./ask-again.ts";
 import { EventQueue } from "./event-queue.ts";
 import { type Market, makeMarket } from "./market.ts";
 import { type ContentItem, type Listener, makeContent, makeListeners } from "./population.ts";
@@ -118,7 +119,7 @@ export async function runWorld(s: Scenario, strategy: Strategy, options: WorldOp
   const rngAds = Rng.stream(s.seed, "ads");
   const rngMarket = Rng.stream(s.seed, "market");
 
-  const market = makeMarket(s, Rng.stream(s.seed, "catalog"), clock.toWallMs);
+  const market = makeMarket(s, Rng.stream(s.seed, "catalog"), clock.toWallMs, speedup);
   const listeners = makeListeners(s, rngPopulation);
   const content = makeContent(rngPopulation);
   const music = content.filter((c) => c.kind === ContentKind.MUSIC);
@@ -377,9 +378,9 @@ export async function runWorld(s: Scenario, strategy: Strategy, options: WorldOp
     const response = await decide(session, at, false);
     if (session.ended) return;
     if (response && response.ads.length === 0 && response.noFillReason === NoFillReason.NOT_A_GOOD_MOMENT) {
-      // The player asks again in two minutes (and at the next boundary).
-      if (item.durationMs - pos > 125_000)
-        queue.push(at + 120_000, { kind: "break-due", session, token: session.token });
+      // The player asks again at the advised next break (and at the next boundary in any case).
+      const again = askAgainAt(response.nextBreakOffsetMs, pos, item.durationMs);
+      if (again !== undefined) queue.push(at + (again - pos), { kind: "break-due", session, token: session.token });
       return;
     }
     const offset = response?.ads[0]?.insertionOffsetMs ?? 0;
