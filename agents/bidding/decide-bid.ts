@@ -1,7 +1,12 @@
 import type { BiddingPlan } from "./plan-bidding.ts";
 import type { Random } from "./seeded-random.ts";
 import { solvePacingMultiplier } from "./solve-pacing-multiplier.ts";
-import { createValueCalibration, meanMultiplier, sampleMultiplier } from "./value-calibration.ts";
+import {
+  createValueCalibration,
+  meanMultiplier,
+  sampleMultiplier,
+  type ValueCalibration,
+} from "./value-calibration.ts";
 
 /** One candidate of one campaign in one auction. */
 export interface BidRequest {
@@ -45,19 +50,39 @@ export interface BidDecision {
  * the same decision. See README.md for the algorithm.
  */
 export function decideBid(plan: BiddingPlan, request: BidRequest, pace: BudgetPace, random: Random): BidDecision {
-  const { config } = plan;
   const context = plan.contexts[request.contextKey] ?? createValueCalibration();
-  const response =
-    request.predictedResponse > 0 && Number.isFinite(request.predictedResponse) ? request.predictedResponse : 0;
-  const predictedValue = response * config.valuePerResponseMicros;
-  const contextMultiplier = sampleMultiplier(context, config.calibration, random);
-  const valueMicros = predictedValue * contextMultiplier;
+  const response = usableResponse(request.predictedResponse);
+  const contextMultiplier = sampleMultiplier(context, plan.config.calibration, random);
+  return bidWith(plan, response, contextMultiplier, pacingMultiplier(plan, context, response, pace), pace);
+}
+
+/** A predicted response the formulas can use: positive and finite, else 0. */
+export function usableResponse(predictedResponse: number): number {
+  return predictedResponse > 0 && Number.isFinite(predictedResponse) ? predictedResponse : 0;
+}
+
+/**
+ * The pacing multiplier for an offer of this response in this context (no random draw: a vote can solve it once
+ * per campaign and reuse it for every candidate and every decision with the same plan and pace).
+ */
+export function pacingMultiplier(
+  plan: BiddingPlan,
+  context: ValueCalibration,
+  response: number,
+  pace: BudgetPace,
+): number {
+  const { config } = plan;
   // Before the first offer is recorded, plan as if every offer were like this one.
   const values =
     plan.values.length > 0
       ? plan.values
-      : [{ valueMicros: predictedValue * meanMultiplier(context, config.calibration), share: 1 }];
-  const pacingMultiplier = solvePacingMultiplier({
+      : [
+          {
+            valueMicros: response * config.valuePerResponseMicros * meanMultiplier(context, config.calibration),
+            share: 1,
+          },
+        ];
+  return solvePacingMultiplier({
     values,
     market: plan.market,
     budgetLeftMicros: pace.budgetLeftMicros,
@@ -66,8 +91,20 @@ export function decideBid(plan: BiddingPlan, request: BidRequest, pace: BudgetPa
     minMultiplier: config.minPacingMultiplier,
     maxMultiplier: config.maxPacingMultiplier,
   });
+}
+
+/** The capped bid from its parts (`response` as given by usableResponse). */
+export function bidWith(
+  plan: BiddingPlan,
+  response: number,
+  contextMultiplier: number,
+  pacing: number,
+  pace: BudgetPace,
+): BidDecision {
+  const { config } = plan;
+  const valueMicros = response * config.valuePerResponseMicros * contextMultiplier;
   const cap = Math.max(0, Math.min(config.maxBidMicros, Math.floor(pace.budgetLeftMicros)));
-  const bidMicros = Math.min(cap, Math.floor(pacingMultiplier * valueMicros));
+  const bidMicros = Math.min(cap, Math.floor(pacing * valueMicros));
   const bidPerResponseMicros = response > 0 ? bidMicros / response : 0;
-  return { bidMicros, bidPerResponseMicros, valueMicros, pacingMultiplier, contextMultiplier };
+  return { bidMicros, bidPerResponseMicros, valueMicros, pacingMultiplier: pacing, contextMultiplier };
 }

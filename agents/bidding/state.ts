@@ -25,8 +25,11 @@ import { type BiddingPlan, planBidding } from "./plan-bidding.ts";
 /** One campaign's learning (agents/bidding logic) plus the day's spend and auctions, for pacing. */
 export interface CampaignBiddingState {
   bidder: CampaignBidder;
-  /** What `decideBid` reads; recomputed when the bidder changes (the market estimate is the costly part). */
-  plan: BiddingPlan;
+  /**
+   * What `decideBid` reads; undefined once the bidder changed, computed again on the next vote (`campaignPlan`):
+   * the market estimate is the costly part, and learning from every auction must not pay it every time.
+   */
+  plan: BiddingPlan | undefined;
   day: number;
   spentMicros: number;
   opportunities: number;
@@ -44,6 +47,12 @@ export const DAY_MS = 86_400_000;
 
 export function createBiddingState(): BiddingState {
   return { campaigns: new Map(), changed: new Set(), won: new Map() };
+}
+
+/** The campaign's plan, computed once per change of its bidder (a memo: votes stay pure). */
+export function campaignPlan(e: CampaignBiddingState): BiddingPlan {
+  e.plan ??= planBidding(e.bidder);
+  return e.plan;
 }
 
 /** Calibration context: the kind of break on the kind of device. */
@@ -75,7 +84,7 @@ function entryFor(state: BiddingState, campaign: Campaign, day: number): Campaig
   let e = state.campaigns.get(campaign.id);
   if (!e || e.bidder.config.maxBidMicros !== maxBidMicros(campaign)) {
     const bidder = newCampaignBidder(campaign);
-    e = { bidder, plan: planBidding(bidder), day, spentMicros: 0, opportunities: 0 };
+    e = { bidder, plan: undefined, day, spentMicros: 0, opportunities: 0 };
     state.campaigns.set(campaign.id, e);
   }
   if (e.day !== day) Object.assign(e, { day, spentMicros: 0, opportunities: 0 });
@@ -113,7 +122,7 @@ export function applyOutcome(state: BiddingState, outcome: AuctionOutcome, ctx: 
       });
     }
     e.opportunities++;
-    e.plan = planBidding(e.bidder);
+    e.plan = undefined;
     state.changed.add(campaign.id);
   }
   while (state.won.size > MAX_WON) state.won.delete(state.won.keys().next().value!);
@@ -128,7 +137,7 @@ export function applyResponse(state: BiddingState, entry: LedgerEntry): string[]
   const e = won && state.campaigns.get(won.campaignId);
   if (!won || !e) return [];
   recordResponses(e.bidder, won.contextKey, 1);
-  e.plan = planBidding(e.bidder);
+  e.plan = undefined;
   state.changed.add(won.campaignId);
   return [GLOBAL_KEY];
 }
@@ -158,7 +167,7 @@ export function restoreBidding(state: BiddingState, _key: string, signal: Biddin
     const bidder = restoreCampaignBidder(JSON.parse(c.bidderJson));
     state.campaigns.set(c.campaignId, {
       bidder,
-      plan: planBidding(bidder),
+      plan: undefined,
       day: c.day,
       spentMicros: Number(c.spentMicros),
       opportunities: Number(c.opportunities),

@@ -3,10 +3,16 @@ import { type AgentVote, AgentVoteSchema } from "../../gen/chorus/v1/agent_pb.ts
 import type { Campaign } from "../../gen/chorus/v1/campaign_pb.ts";
 import { priorRate } from "../relevance/relevance-features.ts";
 import type { VoteContext } from "../runtime/agent-module.ts";
-import { type BudgetPace, decideBid } from "./decide-bid.ts";
+import { type BudgetPace, bidWith, pacingMultiplier, usableResponse } from "./decide-bid.ts";
 import { type BiddingPlan, planBidding } from "./plan-bidding.ts";
 import { createSeededRandom } from "./seeded-random.ts";
-import { type BiddingState, contextKey, DAY_MS, newCampaignBidder } from "./state.ts";
+import { type BiddingState, campaignPlan, contextKey, DAY_MS, newCampaignBidder } from "./state.ts";
+import {
+  createValueCalibration,
+  meanMultiplier,
+  sampleMultiplier,
+  type ValueCalibration,
+} from "./value-calibration.ts";
 
 /** Auctions a campaign is assumed to see per day before the agent has measured it. */
 const DEFAULT_DAILY_OPPORTUNITIES = 10_000;
@@ -27,32 +33,84 @@ export function budgetPace(campaign: Campaign, spentMicros: number, opportunitie
  * value, Thompson-sampled context multiplier, capped by max bid and budget left). Random draws are seeded by the
  * run id, so the vote is a pure function of (context, state) and a replay reproduces it. The predicted response
  * is Relevance's when it voted before (sequential), else the goal's prior rate.
+ *
+ * Per decision, the work is per campaign, not per candidate: one Thompson draw of the context multiplier per
+ * campaign (the campaign's creatives share its context calibration), and the pacing multiplier solved once per
+ * (plan, pace, response) and reused across decisions: the pace is read on a one-second clock, so within a second
+ * and until the campaign's plan changes the solution is a lookup.
  */
 export function voteBidding(ctx: VoteContext, state: BiddingState): AgentVote {
-  const { request, inventory, nowMs } = ctx;
+  const { request, inventory } = ctx;
   const random = createSeededRandom(seedOf(ctx.runId));
   const relevance = ctx.priorVotes.find((v) => v.agent === "relevance")?.predictedResponse;
   const key = contextKey(request);
+  const nowMs = Math.floor(ctx.nowMs / PACE_CLOCK_MS) * PACE_CLOCK_MS;
   const day = Math.floor(nowMs / DAY_MS);
-  const plans = new Map<string, { plan: BiddingPlan; pace: BudgetPace }>();
-  const bids: number[] = [];
-  for (const c of inventory.candidates) {
-    let entry = plans.get(c.campaign.id);
+  const campaigns = new Map<string, CampaignBid>();
+  const candidates = inventory.candidates;
+  const bids = new Array<number>(candidates.length);
+  for (let i = 0; i < candidates.length; i++) {
+    const c = candidates[i]!;
+    let entry = campaigns.get(c.campaign.id);
     if (!entry) {
       const learned = state.campaigns.get(c.campaign.id);
       const today = learned?.day === day;
+      const plan = learned ? campaignPlan(learned) : neutralPlan(c.campaign);
+      const context = plan.contexts[key] ?? NEUTRAL_CONTEXT;
       entry = {
-        plan: learned?.plan ?? neutralPlan(c.campaign),
+        plan,
+        context,
         pace: budgetPace(c.campaign, today ? learned.spentMicros : 0, today ? learned.opportunities : 0, nowMs),
+        contextMultiplier: sampleMultiplier(context, plan.config.calibration, random),
+        response: Number.NaN,
+        pacing: 0,
       };
-      plans.set(c.campaign.id, entry);
+      campaigns.set(c.campaign.id, entry);
     }
-    const p = relevance?.[c.index] || priorRate(c.campaign.goal);
-    bids.push(
-      decideBid(entry.plan, { contextKey: key, predictedResponse: p }, entry.pace, random).bidPerResponseMicros,
-    );
+    const response = usableResponse(relevance?.[c.index] || priorRate(c.campaign.goal));
+    if (response !== entry.response) {
+      entry.response = response;
+      entry.pacing = solvedPacing(entry, response);
+    }
+    bids[i] = bidWith(entry.plan, response, entry.contextMultiplier, entry.pacing, entry.pace).bidPerResponseMicros;
   }
   return create(AgentVoteSchema, { confidence: 0.6, bidsMicros: bids, scores: [] });
+}
+
+/** The pace is read on this clock: pacing changes over hours, and a coarser clock lets votes reuse solutions. */
+const PACE_CLOCK_MS = 1_000;
+const NEUTRAL_CONTEXT = createValueCalibration();
+
+interface CampaignBid {
+  plan: BiddingPlan;
+  context: ValueCalibration;
+  pace: BudgetPace;
+  contextMultiplier: number;
+  /** The last response priced and its pacing multiplier (a campaign's candidates usually share the response). */
+  response: number;
+  pacing: number;
+}
+
+/** Solved pacing multipliers per plan, keyed by pace and response (a new plan starts empty). */
+const pacingSolutions = new WeakMap<BiddingPlan, Map<string, number>>();
+const MAX_SOLUTIONS_PER_PLAN = 64;
+
+function solvedPacing({ plan, context, pace }: CampaignBid, response: number): number {
+  let solutions = pacingSolutions.get(plan);
+  if (!solutions) {
+    solutions = new Map();
+    pacingSolutions.set(plan, solutions);
+  }
+  // Without learned values the solution also depends on the context's mean multiplier (see pacingMultiplier).
+  const mean = plan.values.length > 0 ? 0 : meanMultiplier(context, plan.config.calibration);
+  const id = `${pace.budgetLeftMicros}|${pace.opportunitiesLeft}|${response}|${mean}`;
+  let m = solutions.get(id);
+  if (m === undefined) {
+    if (solutions.size >= MAX_SOLUTIONS_PER_PLAN) solutions.clear();
+    m = pacingMultiplier(plan, context, response, pace);
+    solutions.set(id, m);
+  }
+  return m;
 }
 
 /** Plans of campaigns the agent has not seen bid yet: computed once per campaign settings. */

@@ -21,7 +21,8 @@ export function createFtrlModel(size: number): FtrlModel {
   return { z: new Float32Array(size), n: new Float32Array(size) };
 }
 
-function weight(m: FtrlModel, i: number, p: FtrlParams): number {
+/** w_i, the closed form of (z_i, n_i). */
+export function weight(m: FtrlModel, i: number, p: FtrlParams): number {
   const z = m.z[i]!;
   if (Math.abs(z) <= p.l1) return 0;
   return -(z - Math.sign(z) * p.l1) / ((p.beta + Math.sqrt(m.n[i]!)) / p.alpha + p.l2);

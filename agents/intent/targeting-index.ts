@@ -1,0 +1,105 @@
+import { create } from "@bufbuild/protobuf";
+import { type CandidateVeto, CandidateVetoSchema } from "../../gen/chorus/v1/agent_pb.ts";
+import type { UserProfile } from "../../gen/chorus/v1/agent_signals_pb.ts";
+import type { Campaign } from "../../gen/chorus/v1/campaign_pb.ts";
+import type { DecideRequest } from "../../gen/chorus/v1/decision_pb.ts";
+import type { Inventory } from "../../lib/catalog/inventory.ts";
+import { checkFrequencyCap, type Ineligibility, TARGETING_RULES, type TargetingMoment, utcHour } from "./targeting.ts";
+
+/** One rule's verdicts on every campaign for one key: the campaigns it excludes, and their vetoes once made. */
+interface RuleVerdicts {
+  readonly excluded: readonly number[];
+  readonly why: (Ineligibility | undefined)[];
+  /** Per candidate, created on first use and then shared by every vote (read-only). */
+  readonly vetoes: (CandidateVeto | undefined)[];
+}
+
+/** Keys remembered per rule before the memo starts over (taste keys vary per listener). */
+const MAX_KEYS_PER_RULE = 4_096;
+
+/**
+ * checkTargeting over a whole inventory, compiled: campaigns once (the rules read the campaign, never the
+ * creative), and each rule's verdicts memoised per rule key (targeting.ts TargetingRule.key), so a decide costs a
+ * few lookups plus a pass over the excluded campaigns. Same vetoes, reasons and details as checkTargeting.
+ */
+export class TargetingIndex {
+  private readonly campaigns: Campaign[] = [];
+  private readonly campaignSlot = new Map<string, number>();
+  /** Campaign slot per candidate. */
+  private readonly slotOf: Uint32Array;
+  private readonly verdicts = TARGETING_RULES.map(() => new Map<string, RuleVerdicts>());
+
+  private constructor(private readonly inventory: Inventory) {
+    this.slotOf = new Uint32Array(inventory.size);
+    for (const c of inventory.candidates) {
+      let slot = this.campaignSlot.get(c.campaign.id);
+      if (slot === undefined) {
+        slot = this.campaigns.push(c.campaign) - 1;
+        this.campaignSlot.set(c.campaign.id, slot);
+      }
+      this.slotOf[c.index] = slot;
+    }
+  }
+
+  private static readonly byInventory = new WeakMap<Inventory, TargetingIndex>();
+
+  static of(inventory: Inventory): TargetingIndex {
+    let index = TargetingIndex.byInventory.get(inventory);
+    if (!index) {
+      index = new TargetingIndex(inventory);
+      TargetingIndex.byInventory.set(inventory, index);
+    }
+    return index;
+  }
+
+  /** The vetoes checkTargeting gives each candidate, in candidate order. */
+  vetoes(request: DecideRequest, profile: UserProfile | undefined, nowMs: number): CandidateVeto[] {
+    const moment: TargetingMoment = { request, profile, hour: utcHour(nowMs) };
+    const first: (RuleVerdicts | undefined)[] = new Array(this.campaigns.length);
+    let excluded = 0;
+    for (let r = 0; r < TARGETING_RULES.length; r++) {
+      const v = this.verdictsFor(r, moment);
+      for (const slot of v.excluded) if (!first[slot]) (first[slot] = v), excluded++;
+    }
+    let capped: Map<number, Ineligibility> | undefined;
+    const checked = new Set<number>();
+    for (const h of profile?.impressions ?? []) {
+      const slot = this.campaignSlot.get(h.campaignId);
+      // checkTargeting looks at the first history of a campaign only.
+      if (slot === undefined || first[slot] || checked.has(slot)) continue;
+      checked.add(slot);
+      const no = checkFrequencyCap(this.campaigns[slot]!, h, nowMs);
+      if (no) (capped ??= new Map()).set(slot, no);
+    }
+    const out: CandidateVeto[] = [];
+    if (excluded === 0 && !capped) return out;
+    const candidates = this.inventory.size;
+    for (let c = 0; c < candidates; c++) {
+      const slot = this.slotOf[c]!;
+      const v = first[slot];
+      if (v) out.push((v.vetoes[c] ??= create(CandidateVetoSchema, { candidate: c, ...v.why[slot]! })));
+      else {
+        const cap = capped?.get(slot);
+        if (cap) out.push(create(CandidateVetoSchema, { candidate: c, ...cap }));
+      }
+    }
+    return out;
+  }
+
+  private verdictsFor(rule: number, moment: TargetingMoment): RuleVerdicts {
+    const memo = this.verdicts[rule]!;
+    const key = TARGETING_RULES[rule]!.key(moment);
+    let v = memo.get(key);
+    if (!v) {
+      if (memo.size >= MAX_KEYS_PER_RULE) memo.clear();
+      const why = this.campaigns.map((campaign) =>
+        campaign.targeting ? TARGETING_RULES[rule]!.check(campaign.targeting, moment) : undefined,
+      );
+      const excluded: number[] = [];
+      why.forEach((no, slot) => no && excluded.push(slot));
+      v = { excluded, why, vetoes: [] };
+      memo.set(key, v);
+    }
+    return v;
+  }
+}
