@@ -1,5 +1,5 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { AckPolicy, DeliverPolicy, type JetStreamManager, type JsMsg, jetstreamManager } from "@nats-io/jetstream";
+import { DeliverPolicy, type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import {
@@ -19,21 +19,22 @@ export interface LedgerOptions {
   nc: NatsConnection;
   log: Logger;
   streams?: LedgerStreamOptions;
-  /** Applied messages are persisted (snapshot, then ack) at least this often. */
+  /** The snapshot is written after at most this many applied messages (and whenever the stream is drained). */
   flushEvery?: number;
 }
 
 const SNAPSHOT_KEY = "snapshot";
-const CONSUMER = "ledger";
 
 /**
- * The spend ledger: folds the events stream into SpendTotals with a durable pull consumer.
+ * The spend ledger: folds the events stream into SpendTotals.
  *
- * Exactly once, across kill -9 and server restarts: messages are applied in memory, then the snapshot (totals +
- * last applied sequence) is written to KV with the revision read before (a second ledger instance cannot
- * interleave), and only then acked. A crash before the snapshot loses nothing (the messages are redelivered); a
- * crash between snapshot and ack redelivers messages whose sequence is already in the snapshot, and SpendTotals
- * skips them. The snapshot's sequence is the source of truth: at start the consumer is recreated from it.
+ * Exactly once, across kill -9 and server restarts: the durable state is the KV snapshot (totals + the last
+ * applied stream sequence), written with the revision read before, so no other writer can interleave. Messages
+ * are read in stream order from the snapshot's sequence + 1 with an ordered consumer; SpendTotals skips anything
+ * at or below the sequence it holds. Order matters and is why this is not an acked durable consumer: a durable
+ * consumer redelivers an unacked message after `ack_wait`, after newer ones (e.g. messages in flight when
+ * nats-server restarted), and a sequence watermark would then skip it — the fault test found exactly that. A crash
+ * loses only what was applied since the last snapshot, which is read again.
  */
 export class Ledger {
   private constructor(
@@ -100,7 +101,6 @@ export class Ledger {
 
   private async run(): Promise<void> {
     this.persistedSequence = this.totals.lastSequence;
-    await this.recreateConsumer();
     this.done = this.consumeLoop();
     this.querySub = this.options.nc.subscribe(subjects.ledgerQuery, {
       queue: "ledger",
@@ -121,48 +121,36 @@ export class Ledger {
     });
   }
 
-  /** The durable consumer, starting right after what the totals hold (the snapshot's sequence at start). */
-  private async recreateConsumer(): Promise<void> {
-    await this.jsm.consumers.delete(streams.events, CONSUMER).catch(() => undefined);
-    await this.jsm.consumers.add(streams.events, {
-      durable_name: CONSUMER,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: Number(this.totals.lastSequence) + 1,
-      max_ack_pending: 10_000,
-    });
-  }
-
   /**
-   * Consumes until stopped. If the consumer goes missing (a nats-server killed before it flushed the consumer's
-   * state), it is recreated from the totals' sequence: messages applied but not yet persisted stay applied and
-   * are persisted with the next flush, so nothing is lost or counted twice.
+   * Consumes until stopped, in stream order from the totals' sequence. The ordered consumer recreates itself
+   * after a gap or a server restart; if the loop fails anyway it starts again from the totals' sequence, and after
+   * a snapshot conflict from the stored snapshot.
    */
   private async consumeLoop(): Promise<void> {
     const flushEvery = this.options.flushEvery ?? 1_000;
-    const unacked: JsMsg[] = [];
     while (!this.stopped) {
       try {
-        const consumer = await this.jsm.jetstream().consumers.get(streams.events, CONSUMER);
-        const messages = await consumer.consume({
-          max_messages: Math.min(flushEvery, 1_000),
-          abort_on_missing_resource: true,
+        const consumer = await this.jsm.jetstream().consumers.get(streams.events, {
+          deliver_policy: DeliverPolicy.StartSequence,
+          opt_start_seq: Number(this.current.lastSequence) + 1,
         });
+        const messages = await consumer.consume({ max_messages: Math.min(flushEvery, 1_000) });
         this.stopConsumer = () => void messages.stop();
+        let applied = 0;
         for await (const m of messages) {
-          this.current.apply(BigInt(m.seq), fromBinary(LedgerEntrySchema, m.data));
-          unacked.push(m);
-          if (unacked.length >= flushEvery || m.info.pending === 0) await this.flush(unacked);
+          if (this.current.apply(BigInt(m.seq), fromBinary(LedgerEntrySchema, m.data))) applied++;
+          if (applied >= flushEvery || (applied > 0 && m.info.pending === 0)) {
+            await this.flush();
+            applied = 0;
+          }
           if (this.stopped) return;
         }
       } catch (err) {
         if (this.stopped) return;
         this.options.log.warn({ err }, "ledger consumer interrupted; resuming");
-        unacked.length = 0; // their acks would go to a consumer that no longer exists
-        await new Promise((r) => setTimeout(r, 250));
         this.stopConsumer?.();
+        await new Promise((r) => setTimeout(r, 250));
         if (err instanceof SnapshotConflictError) await this.reload().catch(() => undefined);
-        await this.recreateConsumer().catch(() => undefined);
       }
     }
   }
@@ -177,7 +165,7 @@ export class Ledger {
     this.options.log.warn({ lastSequence: this.current.lastSequence.toString() }, "ledger reloaded its snapshot");
   }
 
-  private async flush(unacked: JsMsg[]): Promise<void> {
+  private async flush(): Promise<void> {
     const snapshot = toBinary(LedgerSnapshotSchema, this.totals.toSnapshot());
     for (;;) {
       try {
@@ -203,8 +191,6 @@ export class Ledger {
       }
     }
     this.persistedSequence = this.totals.lastSequence;
-    for (const m of unacked) m.ack();
-    unacked.length = 0;
   }
 }
 

@@ -126,7 +126,7 @@ export async function runLedgerFault(options: LedgerFaultOptions): Promise<Ledge
           else {
             crashes[name] = (crashes[name] ?? 0) + 1;
             progress(
-              `${name} exited by itself (${code ?? signal}); restarting: ${stderr.trim().split("\n").slice(-3).join(" | ")}`,
+              `${name} exited by itself (${code ?? signal}); restarting: ${stderr.split("\n").find((l) => /error/i.test(l)) ?? stderr.slice(-200)}`,
             );
             setTimeout(() => !finished && children.get(name) === child && launch(name), 300);
           }
@@ -197,15 +197,15 @@ export async function runLedgerFault(options: LedgerFaultOptions): Promise<Ledge
       expected.set(campaignId, (expected.get(campaignId) ?? 0n) + BigInt(price ?? 0));
     }
 
-    const jsm = await jetstreamManager(admin);
-    const { state } = await jsm.streams.info(streams.events);
+    // The last fault may have been a server restart: JetStream answers again once it has recovered its streams.
+    const { state } = await retry(async () => (await jetstreamManager(admin)).streams.info(streams.events));
     let live = await queryLedger(admin).catch(() => undefined);
     for (let i = 0; i < 1_200 && (!live || live.lastSequence < BigInt(state.last_seq)); i++) {
       await new Promise((r) => setTimeout(r, 100));
       live = await queryLedger(admin).catch(() => undefined);
     }
     if (!live) throw new Error("the ledger did not answer");
-    const rebuilt = (await rebuildLedger(admin)).toSnapshot();
+    const rebuilt = (await retry(() => rebuildLedger(admin))).toSnapshot();
     const sum = (xs: { spendMicros: bigint }[]) => xs.reduce((a, c) => a + c.spendMicros, 0n);
     const campaignsEqual = CAMPAIGNS.every((id) => {
       const want = expected.get(id) ?? 0n;
@@ -235,5 +235,16 @@ export async function runLedgerFault(options: LedgerFaultOptions): Promise<Ledge
     for (const child of children.values()) child.kill("SIGKILL");
     await admin.close().catch(() => undefined);
     await server.stop();
+  }
+}
+
+async function retry<T>(attempt: () => Promise<T>, tries = 60): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (i >= tries) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
   }
 }
