@@ -349,11 +349,17 @@ function computeQualityAndRank(nStride: i32, agents: i32, relevanceWeight: f32):
   }
 }
 
+/** Duration of the shortest eligible candidate: once the break has less left, the walk can stop. */
+let shortestEligibleMs: i32 = 0;
+
 /**
  * Writes eligible candidate indices, ascending, into the order region; records eligible and vetoed counts
  * in the header. Tests are written as positive comparisons so that NaN anywhere makes a candidate ineligible.
+ * Compaction is branchless (write every index, advance by its eligibility bit): with real traffic the pattern
+ * changes every request, and mispredicted branches here cost as much as the whole dot-product pass.
  */
 function collectEligible(candidates: i32, reservePrice: f32, maxDurationMs: i32): i32 {
+  shortestEligibleMs = i32.MAX_VALUE;
   let eligible = 0;
   let vetoed = 0;
   let c = 0;
@@ -361,6 +367,7 @@ function collectEligible(candidates: i32, reservePrice: f32, maxDurationMs: i32)
     const zero = f32x4.splat(0);
     const reserve = f32x4.splat(reservePrice);
     const maxDuration = i32x4.splat(maxDurationMs);
+    let shortest = i32x4.splat(i32.MAX_VALUE);
     for (; c + 3 < candidates; c += 4) {
       const at = <usize>c << 2;
       const veto = i32x4.ne(v128.load(oVeto + at), i32x4.splat(0));
@@ -368,30 +375,37 @@ function collectEligible(candidates: i32, reservePrice: f32, maxDurationMs: i32)
       let ok = v128.andnot(f32x4.gt(v128.load(oQuality + at), zero), veto);
       ok = v128.and(ok, f32x4.ge(v128.load(oValue + at), reserve));
       ok = v128.and(ok, f32x4.gt(v128.load(oRank + at), zero));
-      ok = v128.and(ok, i32x4.le_s(v128.load(oDuration + at), maxDuration));
-      let lanes = i32x4.bitmask(ok);
-      while (lanes != 0) {
-        store<i32>(oOrder + (<usize>eligible << 2), c + ctz<i32>(lanes));
-        eligible++;
-        lanes &= lanes - 1;
-      }
+      const duration = v128.load(oDuration + at);
+      ok = v128.and(ok, i32x4.le_s(duration, maxDuration));
+      shortest = i32x4.min_s(shortest, v128.bitselect(duration, i32x4.splat(i32.MAX_VALUE), ok));
+      const lanes = i32x4.bitmask(ok);
+      store<i32>(oOrder + (<usize>eligible << 2), c);
+      eligible += lanes & 1;
+      store<i32>(oOrder + (<usize>eligible << 2), c + 1);
+      eligible += (lanes >> 1) & 1;
+      store<i32>(oOrder + (<usize>eligible << 2), c + 2);
+      eligible += (lanes >> 2) & 1;
+      store<i32>(oOrder + (<usize>eligible << 2), c + 3);
+      eligible += lanes >> 3;
     }
+    shortestEligibleMs = min(
+      min(i32x4.extract_lane(shortest, 0), i32x4.extract_lane(shortest, 1)),
+      min(i32x4.extract_lane(shortest, 2), i32x4.extract_lane(shortest, 3)),
+    );
   }
   for (; c < candidates; c++) {
     const at = <usize>c << 2;
-    if (load<u32>(oVeto + at) != 0) {
-      vetoed++;
-      continue;
-    }
-    if (
-      load<f32>(oQuality + at) > 0 &&
-      load<f32>(oValue + at) >= reservePrice &&
-      load<f32>(oRank + at) > 0 &&
-      load<i32>(oDuration + at) <= maxDurationMs
-    ) {
-      store<i32>(oOrder + (<usize>eligible << 2), c);
-      eligible++;
-    }
+    const notVetoed = load<u32>(oVeto + at) == 0;
+    vetoed += <i32>!notVetoed;
+    const ok =
+      notVetoed &
+      (load<f32>(oQuality + at) > 0) &
+      (load<f32>(oValue + at) >= reservePrice) &
+      (load<f32>(oRank + at) > 0) &
+      (load<i32>(oDuration + at) <= maxDurationMs);
+    store<i32>(oOrder + (<usize>eligible << 2), c);
+    eligible += <i32>ok;
+    if (ok) shortestEligibleMs = min(shortestEligibleMs, load<i32>(oDuration + at));
   }
   store<i32>(oOutHeader, eligible, 4);
   store<i32>(oOutHeader, vetoed, 8);
@@ -555,6 +569,8 @@ function assemblePod(eligible: i32, maxAds: i32, maxDurationMs: i32, reservePric
       store<f32>(oOutRelevance + out, load<f32>(oRelevance + at));
       used += duration;
       count++;
+      // Nothing left fits: stop instead of walking (and heap-sorting) every remaining candidate.
+      if (maxDurationMs - used < shortestEligibleMs) break;
     }
     c = next;
   }

@@ -37,6 +37,7 @@
  (global $assembly/kernel/oOutRelevance (mut i32) (i32.const 0))
  (global $assembly/kernel/oOutContribution (mut i32) (i32.const 0))
  (global $assembly/kernel/oEnd (mut i32) (i32.const 0))
+ (global $assembly/kernel/shortestEligibleMs (mut i32) (i32.const 0))
  (global $assembly/kernel/cursorPosition (mut i32) (i32.const 0))
  (global $assembly/kernel/cursorTop (mut i32) (i32.const 0))
  (global $assembly/kernel/cursorEligible (mut i32) (i32.const 0))
@@ -540,10 +541,10 @@
   i32.shl
   local.set $18
   global.get $assembly/kernel/oEmbeddings
-  local.set $9
+  local.set $10
   loop $for-loop|0
    local.get $0
-   local.get $10
+   local.get $9
    i32.gt_s
    if
     f32.const 0
@@ -568,7 +569,7 @@
       local.tee $16
       f32.load
       local.get $1
-      local.get $9
+      local.get $10
       i32.add
       local.tee $17
       f32.load
@@ -607,7 +608,7 @@
      end
     end
     global.get $assembly/kernel/oRelevance
-    local.get $10
+    local.get $9
     i32.const 2
     i32.shl
     i32.add
@@ -619,14 +620,14 @@
     f32.add
     f32.add
     f32.store
-    local.get $9
+    local.get $10
     local.get $18
     i32.add
-    local.set $9
-    local.get $10
+    local.set $10
+    local.get $9
     i32.const 1
     i32.add
-    local.set $10
+    local.set $9
     br $for-loop|0
    end
   end
@@ -755,6 +756,8 @@
     br $for-loop|3
    end
   end
+  i32.const 2147483647
+  global.set $assembly/kernel/shortestEligibleMs
   i32.const 0
   local.set $8
   i32.const 0
@@ -766,70 +769,74 @@
    local.get $9
    i32.gt_s
    if
-    block $for-continue|0
-     local.get $9
-     i32.const 2
-     i32.shl
-     local.tee $1
-     global.get $assembly/kernel/oVeto
-     i32.add
-     i32.load
-     if
-      local.get $10
-      i32.const 1
-      i32.add
-      local.set $10
-      br $for-continue|0
-     end
-     global.get $assembly/kernel/oQuality
+    local.get $10
+    local.get $9
+    i32.const 2
+    i32.shl
+    local.tee $1
+    global.get $assembly/kernel/oVeto
+    i32.add
+    i32.load
+    i32.eqz
+    local.tee $16
+    i32.eqz
+    i32.add
+    local.set $10
+    local.get $16
+    global.get $assembly/kernel/oQuality
+    local.get $1
+    i32.add
+    f32.load
+    f32.const 0
+    f32.gt
+    i32.and
+    global.get $assembly/kernel/oValue
+    local.get $1
+    i32.add
+    f32.load
+    local.get $4
+    f32.ge
+    i32.and
+    global.get $assembly/kernel/oRank
+    local.get $1
+    i32.add
+    f32.load
+    f32.const 0
+    f32.gt
+    i32.and
+    global.get $assembly/kernel/oDuration
+    local.get $1
+    i32.add
+    i32.load
+    local.get $7
+    i32.le_s
+    i32.and
+    local.set $16
+    global.get $assembly/kernel/oOrder
+    local.get $8
+    i32.const 2
+    i32.shl
+    i32.add
+    local.get $9
+    i32.store
+    local.get $8
+    local.get $16
+    i32.add
+    local.set $8
+    local.get $16
+    if
+     global.get $assembly/kernel/shortestEligibleMs
+     local.tee $16
+     global.get $assembly/kernel/oDuration
      local.get $1
      i32.add
-     f32.load
-     f32.const 0
-     f32.gt
-     if (result i32)
-      global.get $assembly/kernel/oValue
-      local.get $1
-      i32.add
-      f32.load
-      local.get $4
-      f32.ge
-     else
-      i32.const 0
-     end
-     if (result i32)
-      global.get $assembly/kernel/oRank
-      local.get $1
-      i32.add
-      f32.load
-      f32.const 0
-      f32.gt
-     else
-      i32.const 0
-     end
-     if (result i32)
-      global.get $assembly/kernel/oDuration
-      local.get $1
-      i32.add
-      i32.load
-      local.get $7
-      i32.le_s
-     else
-      i32.const 0
-     end
-     if
-      global.get $assembly/kernel/oOrder
-      local.get $8
-      i32.const 2
-      i32.shl
-      i32.add
-      local.get $9
-      i32.store
-      local.get $8
-      i32.const 1
-      i32.add
-      local.set $8
-     end
+     i32.load
+     local.tee $1
+     local.get $1
+     local.get $16
+     i32.gt_s
+     select
+     global.set $assembly/kernel/shortestEligibleMs
     end
     local.get $9
     i32.const 1
@@ -1300,16 +1307,16 @@
   i32.const 0
  )
  (func $assembly/kernel/assemblePod (param $0 i32) (param $1 i32) (param $2 i32) (param $3 f32) (param $4 i32) (result i32)
-  (local $5 i32)
-  (local $6 f32)
+  (local $5 f32)
+  (local $6 i32)
   (local $7 i32)
   (local $8 f32)
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
+  (local $12 f32)
   (local $13 i32)
-  (local $14 f32)
+  (local $14 i32)
   (local $15 i32)
   (local $16 i32)
   (local $17 i32)
@@ -1335,25 +1342,25 @@
   select
   local.set $7
   loop $for-loop|0
+   local.get $6
    local.get $7
-   local.get $9
-   i32.gt_s
+   i32.lt_s
    if
-    local.get $9
+    local.get $6
     i32.const 2
     i32.shl
-    local.tee $10
+    local.tee $11
     global.get $assembly/kernel/oTop
     i32.add
     global.get $assembly/kernel/oOrder
-    local.get $10
+    local.get $11
     i32.add
     i32.load
     i32.store
-    local.get $9
+    local.get $6
     i32.const 1
     i32.add
-    local.set $9
+    local.set $6
     br $for-loop|0
    end
   end
@@ -1362,21 +1369,21 @@
   i32.shr_s
   i32.const 1
   i32.sub
-  local.set $9
+  local.set $6
   loop $for-loop|1
-   local.get $9
+   local.get $6
    i32.const 0
    i32.ge_s
    if
     global.get $assembly/kernel/oTop
-    local.get $9
+    local.get $6
     local.get $7
     i32.const 0
     call $assembly/kernel/siftDown
-    local.get $9
+    local.get $6
     i32.const 1
     i32.sub
-    local.set $9
+    local.set $6
     br $for-loop|1
    end
   end
@@ -1387,17 +1394,17 @@
   i32.shl
   i32.add
   f32.load
-  local.set $6
+  local.set $5
   local.get $7
-  local.set $9
+  local.set $6
   loop $for-loop|2
    local.get $0
-   local.get $9
+   local.get $6
    i32.gt_s
    if
     global.get $assembly/kernel/oRank
     global.get $assembly/kernel/oOrder
-    local.get $9
+    local.get $6
     i32.const 2
     i32.shl
     i32.add
@@ -1407,11 +1414,11 @@
     i32.shl
     i32.add
     f32.load
-    local.get $6
+    local.get $5
     f32.gt
     if
      global.get $assembly/kernel/oTop
-     local.tee $10
+     local.tee $13
      local.get $11
      i32.store
      global.get $assembly/kernel/oTop
@@ -1420,55 +1427,55 @@
      i32.const 0
      call $assembly/kernel/siftDown
      global.get $assembly/kernel/oRank
-     local.get $10
+     local.get $13
      i32.load
      i32.const 2
      i32.shl
      i32.add
      f32.load
-     local.set $6
+     local.set $5
     end
-    local.get $9
+    local.get $6
     i32.const 1
     i32.add
-    local.set $9
+    local.set $6
     br $for-loop|2
    end
   end
   local.get $7
   i32.const 1
   i32.sub
-  local.set $9
+  local.set $6
   loop $for-loop|3
-   local.get $9
+   local.get $6
    i32.const 0
    i32.gt_s
    if
     global.get $assembly/kernel/oTop
-    local.tee $10
+    local.tee $11
     i32.load
-    local.set $11
-    local.get $10
+    local.set $13
+    local.get $11
     global.get $assembly/kernel/oTop
-    local.get $9
+    local.get $6
     i32.const 2
     i32.shl
     i32.add
-    local.tee $10
+    local.tee $11
     i32.load
     i32.store
-    local.get $10
     local.get $11
+    local.get $13
     i32.store
     global.get $assembly/kernel/oTop
     i32.const 0
-    local.get $9
+    local.get $6
     i32.const 0
     call $assembly/kernel/siftDown
-    local.get $9
+    local.get $6
     i32.const 1
     i32.sub
-    local.set $9
+    local.set $6
     br $for-loop|3
    end
   end
@@ -1484,179 +1491,185 @@
   local.set $0
   loop $while-continue|0
    local.get $1
-   local.get $5
+   local.get $9
    i32.gt_s
    local.get $0
    i32.const 0
    i32.ge_s
    i32.and
    if
-    call $assembly/kernel/nextInOrder
-    local.set $7
-    local.get $0
-    i32.const 2
-    i32.shl
-    local.tee $10
-    global.get $assembly/kernel/oDuration
-    i32.add
-    i32.load
-    local.tee $13
-    local.get $2
-    local.get $16
-    i32.sub
-    i32.le_s
-    local.tee $15
-    if
-     global.get $assembly/kernel/oAdvertiser
-     local.get $10
-     i32.add
-     i32.load
-     local.set $12
-     global.get $assembly/kernel/oCategory
-     local.get $10
-     i32.add
-     i32.load
-     local.set $11
-     i32.const 0
-     local.set $17
-     loop $for-loop|10
-      local.get $5
-      local.get $17
-      i32.gt_s
-      if
-       block $for-break1
-        global.get $assembly/kernel/oOutIndex
-        local.get $17
-        i32.const 2
-        i32.shl
-        i32.add
-        i32.load
-        i32.const 2
-        i32.shl
-        local.tee $9
-        global.get $assembly/kernel/oAdvertiser
-        i32.add
-        i32.load
-        local.get $12
-        i32.eq
-        if (result i32)
-         i32.const 1
-        else
-         global.get $assembly/kernel/oCategory
-         local.get $9
-         i32.add
-         i32.load
-         local.get $11
-         i32.eq
-        end
-        if
-         i32.const 0
-         local.set $15
-         br $for-break1
-        end
-        local.get $17
-        i32.const 1
-        i32.add
-        local.set $17
-        br $for-loop|10
-       end
-      end
-     end
-    end
-    local.get $15
-    if
-     global.get $assembly/kernel/oQuality
-     local.get $10
-     i32.add
-     f32.load
-     local.set $14
-     global.get $assembly/kernel/oValue
-     local.get $10
-     i32.add
-     f32.load
-     local.set $8
-     local.get $4
-     if (result f32)
-      local.get $8
-     else
-      local.get $7
-      i32.const 0
-      i32.lt_s
-      if (result f32)
-       local.get $3
-      else
-       global.get $assembly/kernel/oRank
-       local.get $7
-       i32.const 2
-       i32.shl
-       i32.add
-       f32.load
-       local.get $14
-       f32.div
-       local.tee $6
-       local.get $3
-       f32.lt
-       if
-        local.get $3
-        local.set $6
-       end
-       local.get $8
-       local.get $6
-       local.get $6
-       local.get $8
-       f32.gt
-       select
-      end
-     end
+    block $while-break|0
+     call $assembly/kernel/nextInOrder
      local.set $6
-     local.get $5
+     local.get $0
      i32.const 2
      i32.shl
-     local.tee $9
-     global.get $assembly/kernel/oOutIndex
+     local.tee $17
+     global.get $assembly/kernel/oDuration
      i32.add
-     local.get $0
-     i32.store
-     global.get $assembly/kernel/oOutPrice
-     local.get $9
-     i32.add
+     i32.load
+     local.tee $13
+     local.get $2
+     local.get $10
+     i32.sub
+     i32.le_s
+     local.tee $11
+     if
+      global.get $assembly/kernel/oAdvertiser
+      local.get $17
+      i32.add
+      i32.load
+      local.set $14
+      global.get $assembly/kernel/oCategory
+      local.get $17
+      i32.add
+      i32.load
+      local.set $15
+      i32.const 0
+      local.set $7
+      loop $for-loop|10
+       local.get $7
+       local.get $9
+       i32.lt_s
+       if
+        block $for-break1
+         global.get $assembly/kernel/oOutIndex
+         local.get $7
+         i32.const 2
+         i32.shl
+         i32.add
+         i32.load
+         i32.const 2
+         i32.shl
+         local.tee $16
+         global.get $assembly/kernel/oAdvertiser
+         i32.add
+         i32.load
+         local.get $14
+         i32.eq
+         if (result i32)
+          i32.const 1
+         else
+          global.get $assembly/kernel/oCategory
+          local.get $16
+          i32.add
+          i32.load
+          local.get $15
+          i32.eq
+         end
+         if
+          i32.const 0
+          local.set $11
+          br $for-break1
+         end
+         local.get $7
+         i32.const 1
+         i32.add
+         local.set $7
+         br $for-loop|10
+        end
+       end
+      end
+     end
+     local.get $11
+     if
+      global.get $assembly/kernel/oQuality
+      local.get $17
+      i32.add
+      f32.load
+      local.set $12
+      global.get $assembly/kernel/oValue
+      local.get $17
+      i32.add
+      f32.load
+      local.set $5
+      local.get $4
+      i32.eqz
+      if
+       local.get $6
+       i32.const 0
+       i32.lt_s
+       if (result f32)
+        local.get $3
+       else
+        global.get $assembly/kernel/oRank
+        local.get $6
+        i32.const 2
+        i32.shl
+        i32.add
+        f32.load
+        local.get $12
+        f32.div
+        local.tee $8
+        local.get $3
+        f32.lt
+        if
+         local.get $3
+         local.set $8
+        end
+        local.get $5
+        local.get $8
+        local.get $5
+        local.get $8
+        f32.lt
+        select
+       end
+       local.set $5
+      end
+      local.get $9
+      i32.const 2
+      i32.shl
+      local.tee $7
+      global.get $assembly/kernel/oOutIndex
+      i32.add
+      local.get $0
+      i32.store
+      global.get $assembly/kernel/oOutPrice
+      local.get $7
+      i32.add
+      local.get $5
+      f32.store
+      global.get $assembly/kernel/oOutRank
+      local.get $7
+      i32.add
+      global.get $assembly/kernel/oRank
+      local.get $17
+      i32.add
+      f32.load
+      f32.store
+      global.get $assembly/kernel/oOutQuality
+      local.get $7
+      i32.add
+      local.get $12
+      f32.store
+      global.get $assembly/kernel/oOutRelevance
+      local.get $7
+      i32.add
+      global.get $assembly/kernel/oRelevance
+      local.get $17
+      i32.add
+      f32.load
+      f32.store
+      local.get $9
+      i32.const 1
+      i32.add
+      local.set $9
+      global.get $assembly/kernel/shortestEligibleMs
+      local.get $2
+      local.get $10
+      local.get $13
+      i32.add
+      local.tee $10
+      i32.sub
+      i32.gt_s
+      br_if $while-break|0
+     end
      local.get $6
-     f32.store
-     global.get $assembly/kernel/oOutRank
-     local.get $9
-     i32.add
-     global.get $assembly/kernel/oRank
-     local.get $10
-     i32.add
-     f32.load
-     f32.store
-     global.get $assembly/kernel/oOutQuality
-     local.get $9
-     i32.add
-     local.get $14
-     f32.store
-     global.get $assembly/kernel/oOutRelevance
-     local.get $9
-     i32.add
-     global.get $assembly/kernel/oRelevance
-     local.get $10
-     i32.add
-     f32.load
-     f32.store
-     local.get $13
-     local.get $16
-     i32.add
-     local.set $16
-     local.get $5
-     i32.const 1
-     i32.add
-     local.set $5
+     local.set $0
+     br $while-continue|0
     end
-    local.get $7
-    local.set $0
-    br $while-continue|0
    end
   end
-  local.get $5
+  local.get $9
  )
 )

@@ -5,7 +5,8 @@
  (type $3 (func (param i32 i32 i32 f32 f32 i32 i32 i32) (result i32)))
  (type $4 (func (param i32 i32 i32) (result i32)))
  (type $5 (func (param i32 i32)))
- (type $6 (func (param i32 i32 i32 f32 i32) (result i32)))
+ (type $6 (func (param i32 f32 i32) (result i32)))
+ (type $7 (func (param i32 i32 i32 f32 i32) (result i32)))
  (global $assembly/kernel/ABI_VERSION i32 (i32.const 1))
  (global $assembly/kernel/KERNEL_SIMD i32 (i32.const 1))
  (global $assembly/kernel/MAX_ADS i32 (i32.const 16))
@@ -38,6 +39,7 @@
  (global $assembly/kernel/oOutRelevance (mut i32) (i32.const 0))
  (global $assembly/kernel/oOutContribution (mut i32) (i32.const 0))
  (global $assembly/kernel/oEnd (mut i32) (i32.const 0))
+ (global $assembly/kernel/shortestEligibleMs (mut i32) (i32.const 0))
  (global $assembly/kernel/cursorPosition (mut i32) (i32.const 0))
  (global $assembly/kernel/cursorTop (mut i32) (i32.const 0))
  (global $assembly/kernel/cursorEligible (mut i32) (i32.const 0))
@@ -444,14 +446,11 @@
  )
  (func $assembly/kernel/decide (param $0 i32) (param $1 i32) (param $2 i32) (param $3 f32) (param $4 f32) (param $5 i32) (param $6 i32) (param $7 i32) (result i32)
   (local $8 i32)
-  (local $9 i32)
+  (local $9 v128)
   (local $10 i32)
-  (local $11 v128)
+  (local $11 i32)
   (local $12 i32)
   (local $13 i32)
-  (local $14 i32)
-  (local $15 v128)
-  (local $16 v128)
   global.get $assembly/kernel/configured
   i32.eqz
   if
@@ -536,32 +535,32 @@
   i32.add
   i32.const -4
   i32.and
-  local.tee $12
+  local.tee $11
   i32.const 2
   i32.shl
-  local.set $14
+  local.set $13
   local.get $3
   f32x4.splat
-  local.set $11
+  local.set $9
   loop $for-loop|0
-   local.get $9
-   local.get $14
+   local.get $8
+   local.get $13
    i32.lt_u
    if
     global.get $assembly/kernel/oQuality
-    local.get $9
+    local.get $8
     i32.add
-    local.get $11
-    global.get $assembly/kernel/oRelevance
     local.get $9
+    global.get $assembly/kernel/oRelevance
+    local.get $8
     i32.add
     v128.load
     f32x4.mul
     v128.store
-    local.get $9
+    local.get $8
     i32.const 16
     i32.add
-    local.set $9
+    local.set $8
     br $for-loop|0
    end
   end
@@ -569,280 +568,104 @@
   local.set $1
   loop $for-loop|1
    local.get $2
-   local.get $8
+   local.get $10
    i32.gt_s
    if
-    local.get $8
+    local.get $10
     i32.const 2
     i32.shl
-    local.tee $9
+    local.tee $8
     global.get $assembly/kernel/oWeights
     i32.add
     f32.load
     global.get $assembly/kernel/oConfidence
-    local.get $9
+    local.get $8
     i32.add
     f32.load
     f32.mul
     f32x4.splat
-    local.set $11
-    i32.const 0
     local.set $9
+    i32.const 0
+    local.set $8
     loop $for-loop|2
-     local.get $9
-     local.get $14
+     local.get $8
+     local.get $13
      i32.lt_u
      if
       global.get $assembly/kernel/oQuality
-      local.get $9
+      local.get $8
       i32.add
-      local.tee $13
-      local.get $13
+      local.tee $12
+      local.get $12
       v128.load
-      local.get $11
-      local.get $1
       local.get $9
+      local.get $1
+      local.get $8
       i32.add
       v128.load
       f32x4.mul
       f32x4.add
       v128.store
-      local.get $9
+      local.get $8
       i32.const 16
       i32.add
-      local.set $9
+      local.set $8
       br $for-loop|2
      end
     end
     local.get $1
-    local.get $14
+    local.get $13
     i32.add
     local.set $1
-    local.get $8
+    local.get $10
     i32.const 1
     i32.add
-    local.set $8
+    local.set $10
     br $for-loop|1
    end
   end
   i32.const 0
-  local.set $9
+  local.set $8
   loop $for-loop|3
-   local.get $9
-   local.get $14
+   local.get $8
+   local.get $13
    i32.lt_u
    if
     global.get $assembly/kernel/oValue
-    local.get $9
+    local.get $8
     i32.add
     global.get $assembly/kernel/oBid
-    local.get $9
+    local.get $8
     i32.add
     v128.load
     global.get $assembly/kernel/oPResponse
-    local.get $9
+    local.get $8
     i32.add
     v128.load
     f32x4.mul
-    local.tee $11
+    local.tee $9
     v128.store
     global.get $assembly/kernel/oRank
-    local.get $9
+    local.get $8
     i32.add
-    local.get $11
-    global.get $assembly/kernel/oQuality
     local.get $9
+    global.get $assembly/kernel/oQuality
+    local.get $8
     i32.add
     v128.load
     f32x4.mul
     v128.store
-    local.get $9
+    local.get $8
     i32.const 16
     i32.add
-    local.set $9
+    local.set $8
     br $for-loop|3
    end
   end
-  i32.const 0
-  local.set $8
-  i32.const 0
-  local.set $9
+  local.get $0
   local.get $4
-  f32x4.splat
-  local.set $16
   local.get $7
-  i32x4.splat
-  local.set $11
-  loop $for-loop|00
-   local.get $9
-   i32.const 3
-   i32.add
-   local.get $0
-   i32.lt_s
-   if
-    local.get $10
-    local.get $9
-    i32.const 2
-    i32.shl
-    local.tee $1
-    global.get $assembly/kernel/oVeto
-    i32.add
-    v128.load
-    v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
-    i32x4.ne
-    local.tee $15
-    i32x4.bitmask
-    i32.popcnt
-    i32.add
-    local.set $10
-    global.get $assembly/kernel/oQuality
-    local.get $1
-    i32.add
-    v128.load
-    v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
-    f32x4.gt
-    local.get $15
-    v128.andnot
-    global.get $assembly/kernel/oValue
-    local.get $1
-    i32.add
-    v128.load
-    local.get $16
-    f32x4.ge
-    v128.and
-    global.get $assembly/kernel/oRank
-    local.get $1
-    i32.add
-    v128.load
-    v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
-    f32x4.gt
-    v128.and
-    global.get $assembly/kernel/oDuration
-    local.get $1
-    i32.add
-    v128.load
-    local.get $11
-    i32x4.le_s
-    v128.and
-    i32x4.bitmask
-    local.set $1
-    loop $while-continue|1
-     local.get $1
-     if
-      global.get $assembly/kernel/oOrder
-      local.get $8
-      i32.const 2
-      i32.shl
-      i32.add
-      local.get $9
-      local.get $1
-      i32.ctz
-      i32.add
-      i32.store
-      local.get $8
-      i32.const 1
-      i32.add
-      local.set $8
-      local.get $1
-      local.get $1
-      i32.const 1
-      i32.sub
-      i32.and
-      local.set $1
-      br $while-continue|1
-     end
-    end
-    local.get $9
-    i32.const 4
-    i32.add
-    local.set $9
-    br $for-loop|00
-   end
-  end
-  loop $for-loop|21
-   local.get $0
-   local.get $9
-   i32.gt_s
-   if
-    block $for-continue|2
-     local.get $9
-     i32.const 2
-     i32.shl
-     local.tee $1
-     global.get $assembly/kernel/oVeto
-     i32.add
-     i32.load
-     if
-      local.get $10
-      i32.const 1
-      i32.add
-      local.set $10
-      br $for-continue|2
-     end
-     global.get $assembly/kernel/oQuality
-     local.get $1
-     i32.add
-     f32.load
-     f32.const 0
-     f32.gt
-     if (result i32)
-      global.get $assembly/kernel/oValue
-      local.get $1
-      i32.add
-      f32.load
-      local.get $4
-      f32.ge
-     else
-      i32.const 0
-     end
-     if (result i32)
-      global.get $assembly/kernel/oRank
-      local.get $1
-      i32.add
-      f32.load
-      f32.const 0
-      f32.gt
-     else
-      i32.const 0
-     end
-     if (result i32)
-      global.get $assembly/kernel/oDuration
-      local.get $1
-      i32.add
-      i32.load
-      local.get $7
-      i32.le_s
-     else
-      i32.const 0
-     end
-     if
-      global.get $assembly/kernel/oOrder
-      local.get $8
-      i32.const 2
-      i32.shl
-      i32.add
-      local.get $9
-      i32.store
-      local.get $8
-      i32.const 1
-      i32.add
-      local.set $8
-     end
-    end
-    local.get $9
-    i32.const 1
-    i32.add
-    local.set $9
-    br $for-loop|21
-   end
-  end
-  global.get $assembly/kernel/oOutHeader
-  local.get $8
-  i32.store offset=4
-  global.get $assembly/kernel/oOutHeader
-  local.get $10
-  i32.store offset=8
-  local.get $8
+  call $assembly/kernel/collectEligible
   local.get $6
   local.get $7
   local.get $4
@@ -855,7 +678,7 @@
   local.set $5
   i32.const 0
   local.set $6
-  loop $for-loop|02
+  loop $for-loop|00
    local.get $1
    local.get $6
    i32.gt_s
@@ -882,7 +705,7 @@
     local.set $5
     i32.const 0
     local.set $0
-    loop $for-loop|13
+    loop $for-loop|11
      local.get $0
      local.get $2
      i32.lt_s
@@ -902,7 +725,7 @@
       f32.mul
       global.get $assembly/kernel/oScores
       local.get $0
-      local.get $12
+      local.get $11
       i32.mul
       local.get $7
       i32.add
@@ -920,14 +743,14 @@
       i32.const 1
       i32.add
       local.set $0
-      br $for-loop|13
+      br $for-loop|11
      end
     end
     local.get $6
     i32.const 1
     i32.add
     local.set $6
-    br $for-loop|02
+    br $for-loop|00
    end
   end
   global.get $assembly/kernel/oOutHeader
@@ -1524,17 +1347,282 @@
    end
   end
  )
+ (func $assembly/kernel/collectEligible (param $0 i32) (param $1 f32) (param $2 i32) (result i32)
+  (local $3 i32)
+  (local $4 i32)
+  (local $5 v128)
+  (local $6 i32)
+  (local $7 v128)
+  (local $8 v128)
+  (local $9 v128)
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 v128)
+  (local $13 i32)
+  i32.const 2147483647
+  global.set $assembly/kernel/shortestEligibleMs
+  local.get $1
+  f32x4.splat
+  local.set $7
+  local.get $2
+  i32x4.splat
+  local.set $8
+  v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff
+  local.set $5
+  loop $for-loop|0
+   local.get $4
+   i32.const 3
+   i32.add
+   local.tee $10
+   local.get $0
+   i32.lt_s
+   if
+    local.get $6
+    local.get $4
+    i32.const 2
+    i32.shl
+    local.tee $11
+    global.get $assembly/kernel/oVeto
+    i32.add
+    v128.load
+    v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+    i32x4.ne
+    local.tee $9
+    i32x4.bitmask
+    i32.popcnt
+    i32.add
+    local.set $6
+    global.get $assembly/kernel/oQuality
+    local.get $11
+    i32.add
+    v128.load
+    v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+    f32x4.gt
+    local.get $9
+    v128.andnot
+    global.get $assembly/kernel/oValue
+    local.get $11
+    i32.add
+    v128.load
+    local.get $7
+    f32x4.ge
+    v128.and
+    global.get $assembly/kernel/oRank
+    local.get $11
+    i32.add
+    v128.load
+    v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+    f32x4.gt
+    v128.and
+    global.get $assembly/kernel/oDuration
+    local.get $11
+    i32.add
+    v128.load
+    local.tee $12
+    local.get $8
+    i32x4.le_s
+    v128.and
+    local.set $9
+    local.get $5
+    local.get $12
+    v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff
+    local.get $9
+    v128.bitselect
+    i32x4.min_s
+    local.set $5
+    global.get $assembly/kernel/oOrder
+    local.get $3
+    i32.const 2
+    i32.shl
+    i32.add
+    local.get $4
+    i32.store
+    global.get $assembly/kernel/oOrder
+    local.get $3
+    local.get $9
+    i32x4.bitmask
+    local.tee $3
+    i32.const 1
+    i32.and
+    i32.add
+    local.tee $11
+    i32.const 2
+    i32.shl
+    i32.add
+    local.get $4
+    i32.const 1
+    i32.add
+    i32.store
+    global.get $assembly/kernel/oOrder
+    local.get $11
+    local.get $3
+    i32.const 1
+    i32.shr_s
+    i32.const 1
+    i32.and
+    i32.add
+    local.tee $11
+    i32.const 2
+    i32.shl
+    i32.add
+    local.get $4
+    i32.const 2
+    i32.add
+    i32.store
+    global.get $assembly/kernel/oOrder
+    local.get $11
+    local.get $3
+    i32.const 2
+    i32.shr_s
+    i32.const 1
+    i32.and
+    i32.add
+    local.tee $11
+    i32.const 2
+    i32.shl
+    i32.add
+    local.get $10
+    i32.store
+    local.get $11
+    local.get $3
+    i32.const 3
+    i32.shr_s
+    i32.add
+    local.set $3
+    local.get $4
+    i32.const 4
+    i32.add
+    local.set $4
+    br $for-loop|0
+   end
+  end
+  local.get $5
+  i32x4.extract_lane 0
+  local.tee $10
+  local.get $5
+  i32x4.extract_lane 1
+  local.tee $11
+  local.get $10
+  local.get $11
+  i32.lt_s
+  select
+  local.tee $11
+  local.get $5
+  i32x4.extract_lane 2
+  local.tee $10
+  local.get $5
+  i32x4.extract_lane 3
+  local.tee $13
+  local.get $10
+  local.get $13
+  i32.lt_s
+  select
+  local.tee $10
+  local.get $10
+  local.get $11
+  i32.gt_s
+  select
+  global.set $assembly/kernel/shortestEligibleMs
+  loop $for-loop|1
+   local.get $0
+   local.get $4
+   i32.gt_s
+   if
+    local.get $6
+    local.get $4
+    i32.const 2
+    i32.shl
+    local.tee $10
+    global.get $assembly/kernel/oVeto
+    i32.add
+    i32.load
+    i32.eqz
+    local.tee $11
+    i32.eqz
+    i32.add
+    local.set $6
+    local.get $11
+    global.get $assembly/kernel/oQuality
+    local.get $10
+    i32.add
+    f32.load
+    f32.const 0
+    f32.gt
+    i32.and
+    global.get $assembly/kernel/oValue
+    local.get $10
+    i32.add
+    f32.load
+    local.get $1
+    f32.ge
+    i32.and
+    global.get $assembly/kernel/oRank
+    local.get $10
+    i32.add
+    f32.load
+    f32.const 0
+    f32.gt
+    i32.and
+    global.get $assembly/kernel/oDuration
+    local.get $10
+    i32.add
+    i32.load
+    local.get $2
+    i32.le_s
+    i32.and
+    local.set $11
+    global.get $assembly/kernel/oOrder
+    local.get $3
+    i32.const 2
+    i32.shl
+    i32.add
+    local.get $4
+    i32.store
+    local.get $3
+    local.get $11
+    i32.add
+    local.set $3
+    local.get $11
+    if
+     global.get $assembly/kernel/shortestEligibleMs
+     local.tee $11
+     global.get $assembly/kernel/oDuration
+     local.get $10
+     i32.add
+     i32.load
+     local.tee $10
+     local.get $10
+     local.get $11
+     i32.gt_s
+     select
+     global.set $assembly/kernel/shortestEligibleMs
+    end
+    local.get $4
+    i32.const 1
+    i32.add
+    local.set $4
+    br $for-loop|1
+   end
+  end
+  global.get $assembly/kernel/oOutHeader
+  local.get $3
+  i32.store offset=4
+  global.get $assembly/kernel/oOutHeader
+  local.get $6
+  i32.store offset=8
+  local.get $3
+ )
  (func $assembly/kernel/assemblePod (param $0 i32) (param $1 i32) (param $2 i32) (param $3 f32) (param $4 i32) (result i32)
-  (local $5 i32)
-  (local $6 f32)
+  (local $5 f32)
+  (local $6 i32)
   (local $7 i32)
   (local $8 f32)
   (local $9 i32)
   (local $10 i32)
   (local $11 i32)
-  (local $12 i32)
+  (local $12 f32)
   (local $13 i32)
-  (local $14 f32)
+  (local $14 i32)
   (local $15 i32)
   (local $16 i32)
   (local $17 i32)
@@ -1560,25 +1648,25 @@
   select
   local.set $7
   loop $for-loop|0
+   local.get $6
    local.get $7
-   local.get $9
-   i32.gt_s
+   i32.lt_s
    if
-    local.get $9
+    local.get $6
     i32.const 2
     i32.shl
-    local.tee $10
+    local.tee $11
     global.get $assembly/kernel/oTop
     i32.add
     global.get $assembly/kernel/oOrder
-    local.get $10
+    local.get $11
     i32.add
     i32.load
     i32.store
-    local.get $9
+    local.get $6
     i32.const 1
     i32.add
-    local.set $9
+    local.set $6
     br $for-loop|0
    end
   end
@@ -1587,21 +1675,21 @@
   i32.shr_s
   i32.const 1
   i32.sub
-  local.set $9
+  local.set $6
   loop $for-loop|1
-   local.get $9
+   local.get $6
    i32.const 0
    i32.ge_s
    if
     global.get $assembly/kernel/oTop
-    local.get $9
+    local.get $6
     local.get $7
     i32.const 0
     call $assembly/kernel/siftDown
-    local.get $9
+    local.get $6
     i32.const 1
     i32.sub
-    local.set $9
+    local.set $6
     br $for-loop|1
    end
   end
@@ -1612,17 +1700,17 @@
   i32.shl
   i32.add
   f32.load
-  local.set $6
+  local.set $5
   local.get $7
-  local.set $9
+  local.set $6
   loop $for-loop|2
    local.get $0
-   local.get $9
+   local.get $6
    i32.gt_s
    if
     global.get $assembly/kernel/oRank
     global.get $assembly/kernel/oOrder
-    local.get $9
+    local.get $6
     i32.const 2
     i32.shl
     i32.add
@@ -1632,11 +1720,11 @@
     i32.shl
     i32.add
     f32.load
-    local.get $6
+    local.get $5
     f32.gt
     if
      global.get $assembly/kernel/oTop
-     local.tee $10
+     local.tee $13
      local.get $11
      i32.store
      global.get $assembly/kernel/oTop
@@ -1645,55 +1733,55 @@
      i32.const 0
      call $assembly/kernel/siftDown
      global.get $assembly/kernel/oRank
-     local.get $10
+     local.get $13
      i32.load
      i32.const 2
      i32.shl
      i32.add
      f32.load
-     local.set $6
+     local.set $5
     end
-    local.get $9
+    local.get $6
     i32.const 1
     i32.add
-    local.set $9
+    local.set $6
     br $for-loop|2
    end
   end
   local.get $7
   i32.const 1
   i32.sub
-  local.set $9
+  local.set $6
   loop $for-loop|3
-   local.get $9
+   local.get $6
    i32.const 0
    i32.gt_s
    if
     global.get $assembly/kernel/oTop
-    local.tee $10
+    local.tee $11
     i32.load
-    local.set $11
-    local.get $10
+    local.set $13
+    local.get $11
     global.get $assembly/kernel/oTop
-    local.get $9
+    local.get $6
     i32.const 2
     i32.shl
     i32.add
-    local.tee $10
+    local.tee $11
     i32.load
     i32.store
-    local.get $10
     local.get $11
+    local.get $13
     i32.store
     global.get $assembly/kernel/oTop
     i32.const 0
-    local.get $9
+    local.get $6
     i32.const 0
     call $assembly/kernel/siftDown
-    local.get $9
+    local.get $6
     i32.const 1
     i32.sub
-    local.set $9
+    local.set $6
     br $for-loop|3
    end
   end
@@ -1709,179 +1797,185 @@
   local.set $0
   loop $while-continue|0
    local.get $1
-   local.get $5
+   local.get $9
    i32.gt_s
    local.get $0
    i32.const 0
    i32.ge_s
    i32.and
    if
-    call $assembly/kernel/nextInOrder
-    local.set $7
-    local.get $0
-    i32.const 2
-    i32.shl
-    local.tee $10
-    global.get $assembly/kernel/oDuration
-    i32.add
-    i32.load
-    local.tee $13
-    local.get $2
-    local.get $16
-    i32.sub
-    i32.le_s
-    local.tee $15
-    if
-     global.get $assembly/kernel/oAdvertiser
-     local.get $10
-     i32.add
-     i32.load
-     local.set $12
-     global.get $assembly/kernel/oCategory
-     local.get $10
-     i32.add
-     i32.load
-     local.set $11
-     i32.const 0
-     local.set $17
-     loop $for-loop|10
-      local.get $5
-      local.get $17
-      i32.gt_s
-      if
-       block $for-break1
-        global.get $assembly/kernel/oOutIndex
-        local.get $17
-        i32.const 2
-        i32.shl
-        i32.add
-        i32.load
-        i32.const 2
-        i32.shl
-        local.tee $9
-        global.get $assembly/kernel/oAdvertiser
-        i32.add
-        i32.load
-        local.get $12
-        i32.eq
-        if (result i32)
-         i32.const 1
-        else
-         global.get $assembly/kernel/oCategory
-         local.get $9
-         i32.add
-         i32.load
-         local.get $11
-         i32.eq
-        end
-        if
-         i32.const 0
-         local.set $15
-         br $for-break1
-        end
-        local.get $17
-        i32.const 1
-        i32.add
-        local.set $17
-        br $for-loop|10
-       end
-      end
-     end
-    end
-    local.get $15
-    if
-     global.get $assembly/kernel/oQuality
-     local.get $10
-     i32.add
-     f32.load
-     local.set $14
-     global.get $assembly/kernel/oValue
-     local.get $10
-     i32.add
-     f32.load
-     local.set $8
-     local.get $4
-     if (result f32)
-      local.get $8
-     else
-      local.get $7
-      i32.const 0
-      i32.lt_s
-      if (result f32)
-       local.get $3
-      else
-       global.get $assembly/kernel/oRank
-       local.get $7
-       i32.const 2
-       i32.shl
-       i32.add
-       f32.load
-       local.get $14
-       f32.div
-       local.tee $6
-       local.get $3
-       f32.lt
-       if
-        local.get $3
-        local.set $6
-       end
-       local.get $8
-       local.get $6
-       local.get $6
-       local.get $8
-       f32.gt
-       select
-      end
-     end
+    block $while-break|0
+     call $assembly/kernel/nextInOrder
      local.set $6
-     local.get $5
+     local.get $0
      i32.const 2
      i32.shl
-     local.tee $9
-     global.get $assembly/kernel/oOutIndex
+     local.tee $17
+     global.get $assembly/kernel/oDuration
      i32.add
-     local.get $0
-     i32.store
-     global.get $assembly/kernel/oOutPrice
-     local.get $9
-     i32.add
+     i32.load
+     local.tee $13
+     local.get $2
+     local.get $10
+     i32.sub
+     i32.le_s
+     local.tee $11
+     if
+      global.get $assembly/kernel/oAdvertiser
+      local.get $17
+      i32.add
+      i32.load
+      local.set $14
+      global.get $assembly/kernel/oCategory
+      local.get $17
+      i32.add
+      i32.load
+      local.set $15
+      i32.const 0
+      local.set $7
+      loop $for-loop|10
+       local.get $7
+       local.get $9
+       i32.lt_s
+       if
+        block $for-break1
+         global.get $assembly/kernel/oOutIndex
+         local.get $7
+         i32.const 2
+         i32.shl
+         i32.add
+         i32.load
+         i32.const 2
+         i32.shl
+         local.tee $16
+         global.get $assembly/kernel/oAdvertiser
+         i32.add
+         i32.load
+         local.get $14
+         i32.eq
+         if (result i32)
+          i32.const 1
+         else
+          global.get $assembly/kernel/oCategory
+          local.get $16
+          i32.add
+          i32.load
+          local.get $15
+          i32.eq
+         end
+         if
+          i32.const 0
+          local.set $11
+          br $for-break1
+         end
+         local.get $7
+         i32.const 1
+         i32.add
+         local.set $7
+         br $for-loop|10
+        end
+       end
+      end
+     end
+     local.get $11
+     if
+      global.get $assembly/kernel/oQuality
+      local.get $17
+      i32.add
+      f32.load
+      local.set $12
+      global.get $assembly/kernel/oValue
+      local.get $17
+      i32.add
+      f32.load
+      local.set $5
+      local.get $4
+      i32.eqz
+      if
+       local.get $6
+       i32.const 0
+       i32.lt_s
+       if (result f32)
+        local.get $3
+       else
+        global.get $assembly/kernel/oRank
+        local.get $6
+        i32.const 2
+        i32.shl
+        i32.add
+        f32.load
+        local.get $12
+        f32.div
+        local.tee $8
+        local.get $3
+        f32.lt
+        if
+         local.get $3
+         local.set $8
+        end
+        local.get $5
+        local.get $8
+        local.get $5
+        local.get $8
+        f32.lt
+        select
+       end
+       local.set $5
+      end
+      local.get $9
+      i32.const 2
+      i32.shl
+      local.tee $7
+      global.get $assembly/kernel/oOutIndex
+      i32.add
+      local.get $0
+      i32.store
+      global.get $assembly/kernel/oOutPrice
+      local.get $7
+      i32.add
+      local.get $5
+      f32.store
+      global.get $assembly/kernel/oOutRank
+      local.get $7
+      i32.add
+      global.get $assembly/kernel/oRank
+      local.get $17
+      i32.add
+      f32.load
+      f32.store
+      global.get $assembly/kernel/oOutQuality
+      local.get $7
+      i32.add
+      local.get $12
+      f32.store
+      global.get $assembly/kernel/oOutRelevance
+      local.get $7
+      i32.add
+      global.get $assembly/kernel/oRelevance
+      local.get $17
+      i32.add
+      f32.load
+      f32.store
+      local.get $9
+      i32.const 1
+      i32.add
+      local.set $9
+      global.get $assembly/kernel/shortestEligibleMs
+      local.get $2
+      local.get $10
+      local.get $13
+      i32.add
+      local.tee $10
+      i32.sub
+      i32.gt_s
+      br_if $while-break|0
+     end
      local.get $6
-     f32.store
-     global.get $assembly/kernel/oOutRank
-     local.get $9
-     i32.add
-     global.get $assembly/kernel/oRank
-     local.get $10
-     i32.add
-     f32.load
-     f32.store
-     global.get $assembly/kernel/oOutQuality
-     local.get $9
-     i32.add
-     local.get $14
-     f32.store
-     global.get $assembly/kernel/oOutRelevance
-     local.get $9
-     i32.add
-     global.get $assembly/kernel/oRelevance
-     local.get $10
-     i32.add
-     f32.load
-     f32.store
-     local.get $13
-     local.get $16
-     i32.add
-     local.set $16
-     local.get $5
-     i32.const 1
-     i32.add
-     local.set $5
+     local.set $0
+     br $while-continue|0
     end
-    local.get $7
-    local.set $0
-    br $while-continue|0
    end
   end
-  local.get $5
+  local.get $9
  )
 )

@@ -189,6 +189,20 @@ describe("kernel equivalence - WASM builds vs TypeScript reference", () => {
     fc.assert(fc.property(large, expectSameAsReference), { numRuns: 150 });
   });
 
+  it("agrees when the walk goes past the selected top and falls back to the heap", () => {
+    // Everyone shares one advertiser except a last-ranked candidate (tiny bid): with K = 2 the walk takes the
+    // first ad, skips every other one and finds the second at the very end, far past the top 2K + 8.
+    const base = makeInventory({ seed: 11, candidates: 300, dimensions: 32 });
+    const inventory = { ...base, advertiserId: base.advertiserId.map(() => 1) };
+    inventory.advertiserId[150] = 2;
+    const generated = makeRequest(inventory, { seed: 12, agents: 4, vetoRate: 0, reservePrice: 0, maxAds: 2 });
+    const request = { ...generated, bid: generated.bid.map((b, c) => (c === 150 ? 1e-6 : b)), maxDurationMs: 1e6 };
+    const expected = decideReference(inventory, request);
+    expect(expected.eligibleCount).toBeGreaterThan(2 * 2 + 8);
+    expect(Array.from(expected.indices)).toEqual([expected.indices[0], 150]);
+    expectSameAsReference({ inventory, request });
+  });
+
   it("comparison - reports a float beyond tolerance and any change of winner", () => {
     const inventory = makeInventory({ seed: 3, candidates: 100, dimensions: 32 });
     const expected = decideReference(inventory, makeRequest(inventory, { seed: 4, agents: 3, vetoRate: 0 }));
