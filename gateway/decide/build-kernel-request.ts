@@ -10,7 +10,7 @@ export interface KernelInputs {
   request: KernelRequest;
   /** Agents in kernel row order. */
   agents: readonly string[];
-  /** Human-readable veto reasons per candidate (for explanations). */
+  /** Human-readable veto reasons per candidate (for explanations; empty unless asked for). */
   vetoDetails: Map<number, string[]>;
 }
 
@@ -18,6 +18,7 @@ export interface KernelInputs {
  * The kernel request from the votes: the intent vector, A x N scores (an agent without an opinion scores 0),
  * confidences, the orchestrator's weights (halved for degraded agents), the OR of veto bits (plus NO_LEASE for
  * campaigns this gateway holds no spend headroom for), bids, predicted responses and the placement's limits.
+ * Veto details (strings per candidate) are collected only `withDetails` (an explanation was asked for).
  */
 export function buildKernelRequest(
   inventory: Inventory,
@@ -26,27 +27,30 @@ export function buildKernelRequest(
   agents: readonly string[],
   degraded: ReadonlySet<string>,
   spendGuard: SpendGuard | undefined,
+  withDetails = false,
 ): KernelInputs {
   const n = inventory.size;
   const { weights, relevanceWeight } = kernelWeights(votes.get("orchestrator"), agents, degraded);
-  const confidence = Float32Array.from(agents, (a) => votes.get(a)?.confidence ?? 0);
+  const confidence = new Float32Array(agents.length);
   const scores = new Float32Array(agents.length * n);
   const vetoMask = new Uint32Array(n);
   const vetoDetails = new Map<number, string[]>();
   const veto = (c: number, reason: VetoReason, detail: string) => {
     if (c >= n) return;
     vetoMask[c]! |= 1 << reason;
+    if (!withDetails) return;
     const list = vetoDetails.get(c) ?? [];
     list.push(detail || VetoReason[reason]);
     vetoDetails.set(c, list);
   };
-  agents.forEach((agent, a) => {
-    const vote = votes.get(agent);
-    if (!vote) return;
-    const row = vote.scores.length === n ? vote.scores : [];
-    for (let c = 0; c < row.length; c++) scores[a * n + c] = Math.min(1, Math.max(0, row[c]!));
+  for (let a = 0; a < agents.length; a++) {
+    const vote = votes.get(agents[a]!);
+    if (!vote) continue;
+    confidence[a] = vote.confidence;
+    const row = vote.scores;
+    if (row.length === n) for (let c = 0; c < n; c++) scores[a * n + c] = Math.min(1, Math.max(0, row[c]!));
     for (const v of vote.vetoes) veto(v.candidate, v.reason, v.detail);
-  });
+  }
   if (spendGuard) {
     const headroom = new Map<string, bigint>();
     for (const c of inventory.candidates) {
@@ -73,12 +77,21 @@ export function buildKernelRequest(
       scores,
       relevanceWeight,
       vetoMask,
-      bid: Float32Array.from({ length: n }, (_, c) => bids[c] ?? 0),
-      pResponse: Float32Array.from({ length: n }, (_, c) => predicted[c] ?? 1),
+      bid: denseArray(bids, n, 0),
+      pResponse: denseArray(predicted, n, 1),
       reservePrice: Number(placement.floorPriceMicros),
       auctionType: AuctionType.SecondPrice,
       maxAds: placement.maxAds,
       maxDurationMs: placement.maxDurationMs,
     },
   };
+}
+
+/** The first n values as f32, `missing` past the end of a shorter vote array. */
+function denseArray(values: readonly number[], n: number, missing: number): Float32Array {
+  const out = new Float32Array(n);
+  const m = Math.min(n, values.length);
+  for (let c = 0; c < m; c++) out[c] = values[c]!;
+  if (m < n) out.fill(missing, m);
+  return out;
 }

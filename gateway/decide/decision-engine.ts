@@ -31,6 +31,7 @@ import { startDecideSpan } from "../../telemetry/tracing.ts";
 import type { KernelResult } from "../../wasm-core/src/kernel-inputs.ts";
 import type { DecisionEngine, SpendGuard, SpendItem } from "../ports.ts";
 import { buildKernelRequest } from "./build-kernel-request.ts";
+import { DeferredBatch } from "./deferred-batch.ts";
 import { type Kernel, toKernelInventory } from "./kernel-port.ts";
 import { auctionEntries, explainCandidates, podAds, rankedLosers, winners } from "./pod-response.ts";
 import { type Coordination, gatherVotes } from "./vote-gatherer.ts";
@@ -86,6 +87,7 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
   syncKernel();
   const stopWatching = catalogView.onChange(() => syncKernel());
   const staleAfterMs = options.staleAfterMs ?? 5_000;
+  const outcomes = new DeferredBatch();
   const agentShare = options.agentShare ?? 0.7;
 
   /** One decision in its trace span (the run id tags it and every agent span), counted and logged. */
@@ -115,7 +117,7 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
       logger,
     });
     const degradedNames = new Set(degraded.map((d) => d.agent));
-    const inputs = buildKernelRequest(inventory, request, votes, agents, degradedNames, spendGuard);
+    const inputs = buildKernelRequest(inventory, request, votes, agents, degradedNames, spendGuard, request.explain);
     for (const d of degraded) {
       const a = agents.indexOf(d.agent as (typeof agents)[number]);
       d.weight = a >= 0 ? inputs.request.weights[a]! : 0;
@@ -150,7 +152,7 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
       observe();
       return response;
     }
-    const result = await kernel.decide(inputs.request).catch((err: unknown) => {
+    const result = await kernel.decide(inputs.request, decisionId).catch((err: unknown) => {
       throw new ConnectError(`kernel: ${(err as Error).message}`, Code.Unavailable, undefined, undefined, err);
     });
     response.moduleVersions.push(create(ModuleVersionSchema, { module: "kernel", version: result.moduleVersion }));
@@ -177,7 +179,7 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
         summary: `${chosen.length} ads from ${result.eligibleCount} eligible of ${inventory.size} (${result.vetoedCount} vetoed); ${coordination} coordination${degraded.length ? `, degraded: ${[...degradedNames].join(", ")}` : ""}`,
       });
     }
-    publishOutcome(decisionId, request, inventory, started, inputs, chosen, degradedNames);
+    outcomes.push(() => publishOutcome(decisionId, request, inventory, started, inputs, chosen, degradedNames));
     observe(result);
     return response;
   }
@@ -215,6 +217,7 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
     decide: (request) => decide(request),
     close() {
       stopWatching();
+      outcomes.flush();
       for (const m of mirrors) m.close();
     },
   };

@@ -7,7 +7,11 @@ import type { KernelInventory, KernelRequest, KernelResult } from "../../wasm-co
  */
 export interface Kernel {
   setInventory(inventory: KernelInventory): void;
-  decide(request: KernelRequest): Promise<KernelResult>;
+  /**
+   * `decisionId` (the run id) lets a router keep canary routing consistent: every gateway sends a given decision
+   * to the same module version (modules/module-router.ts).
+   */
+  decide(request: KernelRequest, decisionId?: string): Promise<KernelResult>;
 }
 
 /** The kernel names inventories by a non-negative 32-bit version; the catalog's low 32 bits are its content hash. */

@@ -1,5 +1,5 @@
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { type AuctionEntry, AuctionEntrySchema } from "../../gen/chorus/v1/agent_pb.ts";
+import { create } from "@bufbuild/protobuf";
+import type { AuctionEntry } from "../../gen/chorus/v1/agent_pb.ts";
 import {
   type CandidateExplanation,
   CandidateExplanationSchema,
@@ -70,24 +70,43 @@ export function podAds(
 function candidateTerms(inputs: KernelInputs, inventory: Inventory, c: number) {
   const r = inputs.request;
   const n = inventory.size;
-  const emb = inventory.candidates[c]!.embedding;
-  let relevance = 0;
-  for (let j = 0; j < emb.length; j++) relevance += r.intent[j]! * emb[j]!;
+  const relevance = relevanceOf(inputs, inventory, c);
   const contributions = inputs.agents.map((_, a) => r.weights[a]! * r.confidence[a]! * r.scores[a * n + c]!);
   const quality = r.relevanceWeight * relevance + contributions.reduce((s, x) => s + x, 0);
   const value = r.bid[c]! * r.pResponse[c]!;
   return { relevance, contributions, quality, value, rank: value * quality };
 }
 
-/** Losers by rank, best first (non-vetoed with a positive value). */
+function relevanceOf(inputs: KernelInputs, inventory: Inventory, c: number): number {
+  const intent = inputs.request.intent;
+  const { embeddings, dim } = inventory.arrays;
+  let relevance = 0;
+  for (let j = 0; j < dim; j++) relevance += intent[j]! * embeddings[c * dim + j]!;
+  return relevance;
+}
+
+/**
+ * Losers by rank, best first (non-vetoed with a positive value). Ranks every such candidate with scalar arithmetic
+ * (candidateTerms' formula, same order), and builds the full terms only for the `limit` best.
+ */
 export function rankedLosers(inputs: KernelInputs, inventory: Inventory, chosen: readonly Winner[], limit: number) {
+  const r = inputs.request;
+  const n = inventory.size;
+  const agents = inputs.agents.length;
   const won = new Set(chosen.map((w) => w.index));
-  return inventory.candidates
-    .filter((c) => !won.has(c.index) && inputs.request.vetoMask[c.index] === 0)
-    .map((c) => ({ index: c.index, ...candidateTerms(inputs, inventory, c.index) }))
-    .filter((x) => x.value > 0)
+  const ranked: { index: number; rank: number }[] = [];
+  for (let c = 0; c < n; c++) {
+    if (r.vetoMask[c] !== 0 || won.has(c)) continue;
+    const value = r.bid[c]! * r.pResponse[c]!;
+    if (!(value > 0)) continue;
+    let votes = 0;
+    for (let a = 0; a < agents; a++) votes += r.weights[a]! * r.confidence[a]! * r.scores[a * n + c]!;
+    ranked.push({ index: c, rank: value * (r.relevanceWeight * relevanceOf(inputs, inventory, c) + votes) });
+  }
+  return ranked
     .sort((a, b) => b.rank - a.rank || a.index - b.index)
-    .slice(0, limit);
+    .slice(0, limit)
+    .map(({ index }) => ({ index, ...candidateTerms(inputs, inventory, index) }));
 }
 
 export function explainCandidates(
@@ -149,24 +168,29 @@ export function explainCandidates(
   return out;
 }
 
+/** The AuctionOutcome entries: winners, then the best losers (plain messages: built once per decision, many). */
 export function auctionEntries(inputs: KernelInputs, inventory: Inventory, chosen: readonly Winner[]): AuctionEntry[] {
   const r = inputs.request;
   const priceToBeat = chosen.reduce((m, w) => (m === 0n || w.priceMicros < m ? w.priceMicros : m), 0n);
-  const entry = (c: number, extra: MessageInitShape<typeof AuctionEntrySchema>) => {
+  const entry = (c: number, won?: { priceMicros: bigint; position: number; contributions: number[] }): AuctionEntry => {
     const cand = inventory.candidates[c]!;
-    return create(AuctionEntrySchema, {
+    return {
+      $typeName: "chorus.v1.AuctionEntry",
       creativeId: cand.creative.id,
       campaignId: cand.campaign.id,
       bidMicros: r.bid[c]!,
       predictedResponse: r.pResponse[c]!,
+      won: won !== undefined,
+      priceMicros: won?.priceMicros ?? 0n,
+      position: won?.position ?? 0,
+      contributions: won?.contributions ?? [],
       priceToBeatMicros: priceToBeat,
-      ...extra,
-    });
+    };
   };
   return [
     ...chosen.map((w, i) =>
-      entry(w.index, { won: true, priceMicros: w.priceMicros, position: i + 1, contributions: w.contributions }),
+      entry(w.index, { priceMicros: w.priceMicros, position: i + 1, contributions: w.contributions }),
     ),
-    ...rankedLosers(inputs, inventory, chosen, OUTCOME_LOSERS).map((l) => entry(l.index, {})),
+    ...rankedLosers(inputs, inventory, chosen, OUTCOME_LOSERS).map((l) => entry(l.index)),
   ];
 }

@@ -76,7 +76,9 @@ export async function gatherVotes(
 
   if (o.coordination === "parallel") {
     const answers = await Promise.all(o.mirrors.map((m) => ask(m, [])));
-    o.mirrors.forEach((m, i) => votes.set(m.module.name, answers[i]!));
+    o.mirrors.forEach((m, i) => {
+      votes.set(m.module.name, answers[i]!);
+    });
   } else {
     const prior: AgentVote[] = [];
     for (const mirror of o.mirrors) {
