@@ -31,7 +31,7 @@ import {
 import type { KernelCapacity, KernelInventory, KernelRequest, KernelResult } from "./kernel-inputs.ts";
 import type { KernelInstance } from "./kernel-instance.ts";
 import { compileKernel, instantiateKernel } from "./kernel-loader.ts";
-import { Control, KernelRing, SlotOutcome, SlotState } from "./kernel-ring.ts";
+import { Control, Doorbell, KernelRing, SlotOutcome, SlotState } from "./kernel-ring.ts";
 import type { ControlMessage, ReadyMessage, ServeResult, ServeTask } from "./kernel-worker.ts";
 
 // Atomics.waitAsync ships with Node 20 (V8 11) but enters TypeScript's lib only with es2024.
@@ -87,6 +87,46 @@ interface PendingDecision {
 
 type ReplaceCause = "trap" | "timeout" | "lost";
 
+/**
+ * FIFO of decisions waiting for a ring slot. Array.shift is O(length): under overload the queue grows, each
+ * dispatch gets slower, and the pool falls further behind. A moving head keeps shift O(1).
+ */
+class DecisionQueue {
+  #items: PendingDecision[] = [];
+  #head = 0;
+
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(item: PendingDecision): void {
+    this.#items.push(item);
+  }
+
+  shift(): PendingDecision | undefined {
+    if (this.#head === this.#items.length) return undefined;
+    const item = this.#items[this.#head++];
+    if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+
+  /** Puts decisions back in front, in their order (they were taken first, so they go first again). */
+  unshift(items: readonly PendingDecision[]): void {
+    this.#items = [...items, ...this.#items.slice(this.#head)];
+    this.#head = 0;
+  }
+
+  drain(): PendingDecision[] {
+    const items = this.#items.slice(this.#head);
+    this.#items = [];
+    this.#head = 0;
+    return items;
+  }
+}
+
 class Lane {
   readonly ring: KernelRing;
   readonly port: MessagePort;
@@ -138,8 +178,8 @@ export class KernelPool {
 
   readonly #piscina: Piscina | undefined;
   readonly #lanes: Lane[] = [];
-  readonly #queue: PendingDecision[] = [];
-  readonly #doorbell = new Int32Array(new SharedArrayBuffer(4));
+  readonly #queue = new DecisionQueue();
+  readonly #doorbell = new Int32Array(new SharedArrayBuffer(Doorbell.Words * 4));
   #doorbellSeen = 0;
   /** How the pool learns that slots finished: not at all (nothing in flight), by polling, or parked. */
   #watch: "idle" | "polling" | "parked" = "idle";
@@ -282,8 +322,8 @@ export class KernelPool {
     this.#stopped = true;
     clearInterval(this.#watchdog);
     // Release an outstanding Atomics.waitAsync so that it cannot keep the process alive.
-    Atomics.add(this.#doorbell, 0, 1);
-    Atomics.notify(this.#doorbell, 0);
+    Atomics.add(this.#doorbell, Doorbell.Count, 1);
+    Atomics.notify(this.#doorbell, Doorbell.Count);
     for (const lane of this.#lanes) {
       Atomics.store(lane.ring.control, Control.Stop, 1);
       Atomics.notify(lane.ring.control, Control.Published);
@@ -371,7 +411,7 @@ export class KernelPool {
     this.#broken = new KernelWorkerLostError(`kernel workers fail to start (${MAX_STARTUP_FAILURES} in a row)`, {
       cause: reason,
     });
-    for (const pending of this.#queue.splice(0)) pending.reject(this.#broken);
+    for (const pending of this.#queue.drain()) pending.reject(this.#broken);
     for (const resolve of this.#whenIdle.splice(0)) resolve();
   }
 
@@ -406,15 +446,19 @@ export class KernelPool {
 
   readonly #poll = (): void => {
     if (this.#watch !== "polling") return;
-    if (Atomics.load(this.#doorbell, 0) !== this.#doorbellSeen) {
+    if (Atomics.load(this.#doorbell, Doorbell.Count) !== this.#doorbellSeen) {
       this.#onDoorbell();
     } else if (performance.now() - this.#pollingSince < this.#spinMicros / 1000) {
       setImmediate(this.#poll);
     } else {
       this.#watch = "parked";
+      // Raised before waiting: a worker that finishes after this either sees it and notifies, or finished
+      // before, in which case waitAsync sees a changed count and returns at once.
+      Atomics.store(this.#doorbell, Doorbell.PoolParked, 1);
       if (this.#parked) return;
-      const wait = waitAsync(this.#doorbell, 0, this.#doorbellSeen);
+      const wait = waitAsync(this.#doorbell, Doorbell.Count, this.#doorbellSeen);
       if (!wait.async) {
+        Atomics.store(this.#doorbell, Doorbell.PoolParked, 0);
         setImmediate(this.#onDoorbell);
         return;
       }
@@ -430,7 +474,7 @@ export class KernelPool {
     this.#watch = "idle";
     // Read before collecting: a slot finishing during the collect changes the word, so the next wait
     // returns at once instead of sleeping on a result that is already there.
-    this.#doorbellSeen = Atomics.load(this.#doorbell, 0);
+    this.#doorbellSeen = Atomics.load(this.#doorbell, Doorbell.Count);
     for (const lane of this.#lanes) this.#collect(lane);
     this.#dispatch();
     if (this.#queue.length === 0 && this.#inFlight() === 0) {
@@ -511,7 +555,7 @@ export class KernelPool {
     lane.consumed = lane.published;
     lane.abort.abort(new Error(`kernel worker replaced after ${cause}`));
     lane.port.close();
-    this.#queue.unshift(...requeue);
+    this.#queue.unshift(requeue);
     this.#lanes[this.#lanes.indexOf(lane)] = this.#startLane();
     this.#dispatch();
   }

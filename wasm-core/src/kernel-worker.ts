@@ -15,7 +15,7 @@ import { KernelError, KernelInventoryMismatchError, KernelTrapError } from "./ke
 import type { KernelCapacity, KernelInventory } from "./kernel-inputs.ts";
 import type { KernelInstance } from "./kernel-instance.ts";
 import { instantiateKernel } from "./kernel-loader.ts";
-import { Control, KernelRing, SlotOutcome } from "./kernel-ring.ts";
+import { Control, KernelRing, ringDoorbell, SlotOutcome } from "./kernel-ring.ts";
 
 export type ControlMessage =
   | { readonly type: "module"; readonly module: WebAssembly.Module; readonly generation: number }
@@ -25,7 +25,7 @@ export interface ServeTask {
   readonly ring: SharedArrayBuffer;
   readonly depth: number;
   readonly capacity: KernelCapacity;
-  /** Pool-wide completion counter: bumped and notified after every finished slot. */
+  /** Pool-wide doorbell (see Doorbell in kernel-ring.ts), rung after every finished slot. */
   readonly doorbell: SharedArrayBuffer;
   /** Control messages, in order; the worker posts its ReadyMessage on it once it can decide. */
   readonly port: MessagePort;
@@ -101,8 +101,7 @@ export default function serve(task: ServeTask): ServeResult {
     }
     next++;
     Atomics.store(control, Control.Completed, next);
-    Atomics.add(doorbell, 0, 1);
-    Atomics.notify(doorbell, 0);
+    ringDoorbell(doorbell);
 
     if (trapped) {
       // The instance may be in any state after a trap: take no more work and wait to be terminated.
