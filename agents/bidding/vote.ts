@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { type AgentVote, AgentVoteSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import type { Campaign } from "../../gen/chorus/v1/campaign_pb.ts";
+import { campaignSlots } from "../../lib/catalog/campaign-slots.ts";
 import { priorRate } from "../relevance/relevance-features.ts";
 import type { VoteContext } from "../runtime/agent-module.ts";
 import { type BudgetPace, bidWith, pacingMultiplier, usableResponse } from "./decide-bid.ts";
@@ -46,28 +47,30 @@ export function voteBidding(ctx: VoteContext, state: BiddingState): AgentVote {
   const key = contextKey(request);
   const nowMs = Math.floor(ctx.nowMs / PACE_CLOCK_MS) * PACE_CLOCK_MS;
   const day = Math.floor(nowMs / DAY_MS);
-  const campaigns = new Map<string, CampaignBid>();
+  const { campaigns, slotOf } = campaignSlots(inventory);
+  const bidOf: (CampaignBid | undefined)[] = new Array(campaigns.length);
   const candidates = inventory.candidates;
   const bids = new Array<number>(candidates.length);
   for (let i = 0; i < candidates.length; i++) {
-    const c = candidates[i]!;
-    let entry = campaigns.get(c.campaign.id);
+    const campaign = campaigns[slotOf[i]!]!;
+    let entry = bidOf[slotOf[i]!];
     if (!entry) {
-      const learned = state.campaigns.get(c.campaign.id);
+      const learned = state.campaigns.get(campaign.id);
       const today = learned?.day === day;
-      const plan = learned ? campaignPlan(learned) : neutralPlan(c.campaign);
+      const plan = learned ? campaignPlan(learned) : neutralPlan(campaign);
       const context = plan.contexts[key] ?? NEUTRAL_CONTEXT;
       entry = {
         plan,
         context,
-        pace: budgetPace(c.campaign, today ? learned.spentMicros : 0, today ? learned.opportunities : 0, nowMs),
+        pace: budgetPace(campaign, today ? learned.spentMicros : 0, today ? learned.opportunities : 0, nowMs),
         contextMultiplier: sampleMultiplier(context, plan.config.calibration, random),
+        prior: priorRate(campaign.goal),
         response: Number.NaN,
         pacing: 0,
       };
-      campaigns.set(c.campaign.id, entry);
+      bidOf[slotOf[i]!] = entry;
     }
-    const response = usableResponse(relevance?.[c.index] || priorRate(c.campaign.goal));
+    const response = usableResponse(relevance?.[i] || entry.prior);
     if (response !== entry.response) {
       entry.response = response;
       entry.pacing = solvedPacing(entry, response);
@@ -86,31 +89,46 @@ interface CampaignBid {
   context: ValueCalibration;
   pace: BudgetPace;
   contextMultiplier: number;
+  /** The goal's prior response rate (used when Relevance has not voted before). */
+  prior: number;
   /** The last response priced and its pacing multiplier (a campaign's candidates usually share the response). */
   response: number;
   pacing: number;
 }
 
-/** Solved pacing multipliers per plan, keyed by pace and response (a new plan starts empty). */
-const pacingSolutions = new WeakMap<BiddingPlan, Map<string, number>>();
-const MAX_SOLUTIONS_PER_PLAN = 64;
+/** A solved pacing problem: the plan's inputs that vary between votes, and the multiplier. */
+interface PacingSolution {
+  budgetLeftMicros: number;
+  opportunitiesLeft: number;
+  response: number;
+  mean: number;
+  multiplier: number;
+}
+
+/** Recent solutions per plan (a new plan starts empty); a handful, compared by value, newest first. */
+const pacingSolutions = new WeakMap<BiddingPlan, PacingSolution[]>();
+const SOLUTIONS_PER_PLAN = 8;
 
 function solvedPacing({ plan, context, pace }: CampaignBid, response: number): number {
   let solutions = pacingSolutions.get(plan);
   if (!solutions) {
-    solutions = new Map();
+    solutions = [];
     pacingSolutions.set(plan, solutions);
   }
   // Without learned values the solution also depends on the context's mean multiplier (see pacingMultiplier).
   const mean = plan.values.length > 0 ? 0 : meanMultiplier(context, plan.config.calibration);
-  const id = `${pace.budgetLeftMicros}|${pace.opportunitiesLeft}|${response}|${mean}`;
-  let m = solutions.get(id);
-  if (m === undefined) {
-    if (solutions.size >= MAX_SOLUTIONS_PER_PLAN) solutions.clear();
-    m = pacingMultiplier(plan, context, response, pace);
-    solutions.set(id, m);
-  }
-  return m;
+  for (const s of solutions)
+    if (
+      s.budgetLeftMicros === pace.budgetLeftMicros &&
+      s.opportunitiesLeft === pace.opportunitiesLeft &&
+      s.response === response &&
+      s.mean === mean
+    )
+      return s.multiplier;
+  const multiplier = pacingMultiplier(plan, context, response, pace);
+  solutions.unshift({ ...pace, response, mean, multiplier });
+  if (solutions.length > SOLUTIONS_PER_PLAN) solutions.pop();
+  return multiplier;
 }
 
 /** Plans of campaigns the agent has not seen bid yet: computed once per campaign settings. */

@@ -52,7 +52,10 @@ export function voteCreative(ctx: VoteContext, state: CreativeState): AgentVote 
     verdicts = judge(ctx, state, formats);
     memo.set(key, verdicts);
   }
-  return create(AgentVoteSchema, { confidence: 0.7, ...verdicts });
+  const vote = create(AgentVoteSchema, { confidence: 0.7, scores: verdicts.scores, formats: verdicts.formats });
+  // Assigned, not passed to create(): the vetoes are messages already, and create() would copy the list.
+  vote.vetoes = verdicts.vetoes;
+  return vote;
 }
 
 function judge(ctx: VoteContext, state: CreativeState, formats: ReadonlySet<AdFormat>): CreativeVerdicts {

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
-import { AgeBracket, ContentKind, DeviceType } from "../../gen/chorus/v1/common_pb.ts";
+import { AgeBracket, ConsentSchema, ContentKind, DeviceType, GeoSchema } from "../../gen/chorus/v1/common_pb.ts";
 import { PlaybackSignalSchema } from "../../gen/chorus/v1/decision_pb.ts";
 import { LedgerEntrySchema } from "../../gen/chorus/v1/ledger_pb.ts";
 import { DEMO_GENRES, DEMO_MOODS, seededRandom } from "../../scripts/demo/demo-catalog.ts";
@@ -46,9 +46,13 @@ describe("intent - compiled targeting", () => {
         user: {
           ...base.user!,
           userId: pick(users),
-          consent: { personalizedAds: rnd() < 0.7, measurement: true },
-          ageBracket: pick([AgeBracket.AGE_BRACKET_18_24, AgeBracket.AGE_BRACKET_35_44, AgeBracket.AGE_BRACKET_UNSPECIFIED]),
-          geo: { country: pick(["DE", "FR", "US", ""]) },
+          consent: create(ConsentSchema, { personalizedAds: rnd() < 0.7, measurement: true }),
+          ageBracket: pick([
+            AgeBracket.AGE_BRACKET_18_24,
+            AgeBracket.AGE_BRACKET_35_44,
+            AgeBracket.AGE_BRACKET_UNSPECIFIED,
+          ]),
+          geo: create(GeoSchema, { country: pick(["DE", "FR", "US", ""]) }),
         },
         device: { ...base.device!, type: pick([DeviceType.PHONE, DeviceType.DESKTOP, DeviceType.TV]) },
         context: {

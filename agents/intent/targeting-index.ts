@@ -3,6 +3,7 @@ import { type CandidateVeto, CandidateVetoSchema } from "../../gen/chorus/v1/age
 import type { UserProfile } from "../../gen/chorus/v1/agent_signals_pb.ts";
 import type { Campaign } from "../../gen/chorus/v1/campaign_pb.ts";
 import type { DecideRequest } from "../../gen/chorus/v1/decision_pb.ts";
+import { campaignSlots } from "../../lib/catalog/campaign-slots.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
 import { checkFrequencyCap, type Ineligibility, TARGETING_RULES, type TargetingMoment, utcHour } from "./targeting.ts";
 
@@ -23,22 +24,17 @@ const MAX_KEYS_PER_RULE = 4_096;
  * few lookups plus a pass over the excluded campaigns. Same vetoes, reasons and details as checkTargeting.
  */
 export class TargetingIndex {
-  private readonly campaigns: Campaign[] = [];
-  private readonly campaignSlot = new Map<string, number>();
+  private readonly campaigns: readonly Campaign[];
+  private readonly campaignSlot: ReadonlyMap<string, number>;
   /** Campaign slot per candidate. */
   private readonly slotOf: Uint32Array;
   private readonly verdicts = TARGETING_RULES.map(() => new Map<string, RuleVerdicts>());
 
   private constructor(private readonly inventory: Inventory) {
-    this.slotOf = new Uint32Array(inventory.size);
-    for (const c of inventory.candidates) {
-      let slot = this.campaignSlot.get(c.campaign.id);
-      if (slot === undefined) {
-        slot = this.campaigns.push(c.campaign) - 1;
-        this.campaignSlot.set(c.campaign.id, slot);
-      }
-      this.slotOf[c.index] = slot;
-    }
+    const slots = campaignSlots(inventory);
+    this.campaigns = slots.campaigns;
+    this.campaignSlot = slots.slotById;
+    this.slotOf = slots.slotOf;
   }
 
   private static readonly byInventory = new WeakMap<Inventory, TargetingIndex>();
@@ -59,9 +55,13 @@ export class TargetingIndex {
     let excluded = 0;
     for (let r = 0; r < TARGETING_RULES.length; r++) {
       const v = this.verdictsFor(r, moment);
-      for (const slot of v.excluded) if (!first[slot]) (first[slot] = v), excluded++;
+      for (const slot of v.excluded) {
+        if (first[slot]) continue;
+        first[slot] = v;
+        excluded++;
+      }
     }
-    let capped: Map<number, Ineligibility> | undefined;
+    const capped = new Map<number, Ineligibility>();
     const checked = new Set<number>();
     for (const h of profile?.impressions ?? []) {
       const slot = this.campaignSlot.get(h.campaignId);
@@ -69,17 +69,20 @@ export class TargetingIndex {
       if (slot === undefined || first[slot] || checked.has(slot)) continue;
       checked.add(slot);
       const no = checkFrequencyCap(this.campaigns[slot]!, h, nowMs);
-      if (no) (capped ??= new Map()).set(slot, no);
+      if (no) capped.set(slot, no);
     }
     const out: CandidateVeto[] = [];
-    if (excluded === 0 && !capped) return out;
+    if (excluded === 0 && capped.size === 0) return out;
     const candidates = this.inventory.size;
     for (let c = 0; c < candidates; c++) {
       const slot = this.slotOf[c]!;
       const v = first[slot];
-      if (v) out.push((v.vetoes[c] ??= create(CandidateVetoSchema, { candidate: c, ...v.why[slot]! })));
-      else {
-        const cap = capped?.get(slot);
+      if (v) {
+        const veto = v.vetoes[c] ?? create(CandidateVetoSchema, { candidate: c, ...v.why[slot]! });
+        v.vetoes[c] = veto;
+        out.push(veto);
+      } else {
+        const cap = capped.get(slot);
         if (cap) out.push(create(CandidateVetoSchema, { candidate: c, ...cap }));
       }
     }
@@ -96,7 +99,7 @@ export class TargetingIndex {
         campaign.targeting ? TARGETING_RULES[rule]!.check(campaign.targeting, moment) : undefined,
       );
       const excluded: number[] = [];
-      why.forEach((no, slot) => no && excluded.push(slot));
+      for (let slot = 0; slot < why.length; slot++) if (why[slot]) excluded.push(slot);
       v = { excluded, why, vetoes: [] };
       memo.set(key, v);
     }

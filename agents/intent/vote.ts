@@ -34,12 +34,14 @@ export function voteIntent(ctx: VoteContext, state: IntentState): AgentVote {
   // Frequency caps use the profile even without personalisation consent: capping protects the listener.
   const vetoes = TargetingIndex.of(inventory).vetoes(request, profile, nowMs);
   const events = profile ? Object.values(profile.genreAffinity).length : 0;
-  return create(AgentVoteSchema, {
+  const vote = create(AgentVoteSchema, {
     confidence: personalised && profile ? Math.min(0.9, 0.4 + 0.1 * events) : 0.3,
     scores,
-    vetoes,
     intentVector: [...intent],
   });
+  // Assigned, not passed to create(): the vetoes are messages already, and create() would copy the list.
+  vote.vetoes = vetoes;
+  return vote;
 }
 
 /** Context-only vectors (no profile) by genre and moods: few distinct values, so remembered. */

@@ -47,8 +47,7 @@ export function voteRelevance(ctx: VoteContext, state: RelevanceState): AgentVot
   }
   const relative = new Float64Array(n);
   for (let c = 0; c < n; c++) relative[c] = predicted[c]! / (best.get(table.goal[c]!) || 1);
-  const sorted = relative.slice().sort();
-  const cutoff = n >= SHORTLIST_K ? sorted[n - SHORTLIST_K]! : 0;
+  const cutoff = n >= SHORTLIST_K ? kthLargest(relative.slice(), SHORTLIST_K) : 0;
   const scores = new Array<number>(n);
   for (let c = 0; c < n; c++) scores[c] = relative[c]! >= cutoff ? relative[c]! : 0;
   const learned = Number(state.examples);
@@ -86,4 +85,31 @@ function candidateTable(inventory: Inventory, model: FtrlModel): CandidateTable 
     byModel.set(model, table);
   }
   return table;
+}
+
+/** The k-th largest value (k >= 1) of `a`, which it reorders: quickselect (Hoare partition), O(n) on average. */
+function kthLargest(a: Float64Array, k: number): number {
+  const target = k - 1;
+  let lo = 0;
+  let hi = a.length - 1;
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >>> 1]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i]! > pivot) i++;
+      while (a[j]! < pivot) j--;
+      if (i <= j) {
+        const t = a[i]!;
+        a[i] = a[j]!;
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (target <= j) hi = j;
+    else if (target >= i) lo = i;
+    else return a[target]!;
+  }
+  return a[target]!;
 }
