@@ -101,10 +101,14 @@ export function bidWith(
   pacing: number,
   pace: BudgetPace,
 ): BidDecision {
-  const { config } = plan;
-  const valueMicros = response * config.valuePerResponseMicros * contextMultiplier;
-  const cap = Math.max(0, Math.min(config.maxBidMicros, Math.floor(pace.budgetLeftMicros)));
-  const bidMicros = Math.min(cap, Math.floor(pacing * valueMicros));
+  const valueMicros = response * plan.config.valuePerResponseMicros * contextMultiplier;
+  const bidMicros = cappedBid(plan, valueMicros, pacing, pace);
   const bidPerResponseMicros = response > 0 ? bidMicros / response : 0;
   return { bidMicros, bidPerResponseMicros, valueMicros, pacingMultiplier: pacing, contextMultiplier };
+}
+
+/** Integer micros per impression: pacing x value, capped by the max bid and the budget left. */
+export function cappedBid(plan: BiddingPlan, valueMicros: number, pacing: number, pace: BudgetPace): number {
+  const cap = Math.max(0, Math.min(plan.config.maxBidMicros, Math.floor(pace.budgetLeftMicros)));
+  return Math.min(cap, Math.floor(pacing * valueMicros));
 }

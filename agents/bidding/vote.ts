@@ -4,7 +4,7 @@ import type { Campaign } from "../../gen/chorus/v1/campaign_pb.ts";
 import { campaignSlots } from "../../lib/catalog/campaign-slots.ts";
 import { priorRate } from "../relevance/relevance-features.ts";
 import type { VoteContext } from "../runtime/agent-module.ts";
-import { type BudgetPace, bidWith, pacingMultiplier, usableResponse } from "./decide-bid.ts";
+import { type BudgetPace, cappedBid, pacingMultiplier, usableResponse } from "./decide-bid.ts";
 import { type BiddingPlan, planBidding } from "./plan-bidding.ts";
 import { createSeededRandom } from "./seeded-random.ts";
 import { type BiddingState, campaignPlan, contextKey, DAY_MS, newCampaignBidder } from "./state.ts";
@@ -75,7 +75,9 @@ export function voteBidding(ctx: VoteContext, state: BiddingState): AgentVote {
       entry.response = response;
       entry.pacing = solvedPacing(entry, response);
     }
-    bids[i] = bidWith(entry.plan, response, entry.contextMultiplier, entry.pacing, entry.pace).bidPerResponseMicros;
+    // decideBid's arithmetic (bidWith), without its result object per candidate.
+    const valueMicros = response * entry.plan.config.valuePerResponseMicros * entry.contextMultiplier;
+    bids[i] = response > 0 ? cappedBid(entry.plan, valueMicros, entry.pacing, entry.pace) / response : 0;
   }
   return create(AgentVoteSchema, { confidence: 0.6, bidsMicros: bids, scores: [] });
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { jetstream } from "@nats-io/jetstream";
@@ -32,6 +32,7 @@ import type { KernelResult } from "../../wasm-core/src/kernel-inputs.ts";
 import type { DecisionEngine, SpendGuard, SpendItem } from "../ports.ts";
 import { buildKernelRequest } from "./build-kernel-request.ts";
 import { DeferredBatch } from "./deferred-batch.ts";
+import { encodeAuctionOutcome } from "./encode-auction-outcome.ts";
 import { type Kernel, toKernelInventory } from "./kernel-port.ts";
 import { auctionEntries, explainCandidates, podAds, rankedLosers, winners } from "./pod-response.ts";
 import { type Coordination, gatherVotes } from "./vote-gatherer.ts";
@@ -205,7 +206,7 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
         degradedAgents: [...degraded],
         coordination,
       });
-      nc.publish(subjects.auctionOutcome(request.user!.userId), toBinary(AuctionOutcomeSchema, outcome));
+      nc.publish(subjects.auctionOutcome(request.user!.userId), encodeAuctionOutcome(outcome));
     } catch (err) {
       // Learning loses one example; the response is unaffected.
       logger.warn({ err, decisionId }, "auction outcome not published");

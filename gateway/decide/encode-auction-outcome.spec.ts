@@ -1,0 +1,48 @@
+import { create, toBinary } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { describe, expect, it } from "vitest";
+import { demoRequest } from "../../agents/testing/demo-request.ts";
+import { AuctionEntrySchema, AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
+import { seededRandom } from "../../scripts/demo/demo-catalog.ts";
+import { encodeAuctionOutcome } from "./encode-auction-outcome.ts";
+
+describe("auction outcome - hand-written encoding", () => {
+  it("covers every field of AuctionOutcome and AuctionEntry (a new field must be encoded too)", () => {
+    expect(AuctionOutcomeSchema.fields.map((f) => f.number)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(AuctionEntrySchema.fields.map((f) => f.number)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it("writes toBinary's bytes, zero values and edge values included", () => {
+    const rnd = seededRandom(9);
+    const maybe = <T>(value: T, zero: T) => (rnd() < 0.3 ? zero : value);
+    for (let i = 0; i < 200; i++) {
+      const entries = Array.from({ length: Math.floor(rnd() * 6) }, (_, e) =>
+        create(AuctionEntrySchema, {
+          creativeId: maybe(`cr-${e}-é`, ""),
+          campaignId: maybe(`cmp-${e}`, ""),
+          bidMicros: maybe(rnd() * 1e6 - 1e3, 0),
+          predictedResponse: maybe(Math.fround(rnd()), 0),
+          won: rnd() < 0.5,
+          priceMicros: maybe(BigInt(Math.floor(rnd() * 1e9)) - 10n, 0n),
+          position: maybe(e + 1, 0),
+          contributions: maybe([0, -0.5, Math.fround(rnd()), Number.NaN], []),
+          priceToBeatMicros: maybe(BigInt(Math.floor(rnd() * 1e6)), 0n),
+        }),
+      );
+      const outcome = create(AuctionOutcomeSchema, {
+        decisionId: maybe(crypto.randomUUID(), ""),
+        request: rnd() < 0.8 ? demoRequest() : undefined,
+        inventoryVersion: maybe(BigInt(Math.floor(rnd() * 2 ** 32)), 0n),
+        decidedAt: rnd() < 0.8 ? timestampFromMs(maybe(Date.now() + Math.floor(rnd() * 999), 0)) : undefined,
+        reservePriceMicros: maybe(2_000n, 0n),
+        entries,
+        agents: maybe(["intent", "relevance", ""], []),
+        degradedAgents: maybe(["timing"], []),
+        coordination: maybe("cached", ""),
+      });
+      expect(Buffer.from(encodeAuctionOutcome(outcome)).toString("hex")).toBe(
+        Buffer.from(toBinary(AuctionOutcomeSchema, outcome)).toString("hex"),
+      );
+    }
+  });
+});
