@@ -33,13 +33,12 @@ describe("config - environment, optional file, defaults", () => {
   });
 
   it("config - reports every bad variable at once, naming it and what it must be", () => {
-    const err = (() => {
-      try {
-        loadConfig(schema, { T_PORT: "99999", T_MODE: "fast", T_WORKERS: "1.5" });
-      } catch (e) {
-        return e;
-      }
-    })();
+    let err: unknown;
+    try {
+      loadConfig(schema, { T_PORT: "99999", T_MODE: "fast", T_WORKERS: "1.5" });
+    } catch (e) {
+      err = e;
+    }
     expect(err).toBeInstanceOf(ConfigError);
     const problems = (err as ConfigError).problems;
     expect(problems).toHaveLength(3);

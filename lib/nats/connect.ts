@@ -10,13 +10,15 @@ export interface ConnectOptions {
 
 /**
  * Connects with the settings every Chorus process uses: reconnect forever (the gateway keeps serving from its
- * leases while NATS is away), short ping interval so a dead server is noticed within seconds.
+ * leases while NATS is away), keep trying when the server is not up yet at start (a supervisor may start the
+ * processes in any order), short ping interval so a dead server is noticed within seconds.
  */
 export function connectNats({ servers, name }: ConnectOptions): Promise<NatsConnection> {
   return connect({
     servers,
     name,
     maxReconnectAttempts: -1,
+    waitOnFirstConnect: true,
     reconnectTimeWait: 250,
     pingInterval: 5_000,
     maxPingOut: 2,

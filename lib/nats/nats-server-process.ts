@@ -44,6 +44,7 @@ export class NatsServerProcess {
   private child: ChildProcess | undefined;
   private readonly binary: string;
   private exited: Promise<void> = Promise.resolve();
+  private exitHookInstalled = false;
 
   constructor(private readonly options: NatsServerOptions = {}) {
     this.binary = options.binary ?? process.env.NATS_SERVER_BIN ?? "nats-server";
@@ -102,8 +103,12 @@ export class NatsServerProcess {
       throw new Error(`nats-server did not start on port ${this.port}: ${(err as Error).message}\n${stderr}`);
     }
     this.state = "running";
-    // A parent that exits without calling stop() must not leave the child behind.
-    process.once("exit", () => child.kill("SIGKILL"));
+    // A parent that exits without calling stop() must not leave the child behind (one listener per instance,
+    // whatever the number of restarts).
+    if (!this.exitHookInstalled) {
+      this.exitHookInstalled = true;
+      process.once("exit", () => this.child?.kill("SIGKILL"));
+    }
     return this;
   }
 
