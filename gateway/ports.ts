@@ -45,6 +45,7 @@ export interface SpendGuard {
   /**
    * Reserves the pod's spend and durably records what was sold (decision id, creatives, prices), so that events
    * can later be charged at the recorded price. Resolves to the items it accepted (a subset when a lease ran out).
+   * The user id travels with the receipt so that charged impressions can feed frequency caps.
    */
-  commit(decisionId: string, items: readonly SpendItem[]): Promise<readonly SpendItem[]>;
+  commit(decisionId: string, items: readonly SpendItem[], context?: { userId?: string }): Promise<readonly SpendItem[]>;
 }

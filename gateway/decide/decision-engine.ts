@@ -164,7 +164,9 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
         creativeId: inventory.candidates[w.index]!.creative.id,
         priceMicros: w.priceMicros,
       }));
-      const accepted = new Set((await spendGuard.commit(decisionId, items)).map((i) => i.creativeId));
+      const accepted = new Set(
+        (await spendGuard.commit(decisionId, items, { userId: request.user?.userId })).map((i) => i.creativeId),
+      );
       chosen = chosen.filter((w) => accepted.has(inventory.candidates[w.index]!.creative.id));
       if (chosen.length === 0) response.noFillReason = NoFillReason.NO_BUDGET_LEASE;
     }
