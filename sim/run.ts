@@ -33,12 +33,13 @@ const options = new Command("sim")
   .option(
     "--lease-ppm <n>",
     "chorus: largest budget lease in millionths of a budget (the mesh's BUDGET_MAX_LEASE_PPM); simulated budgets hold " +
-      "only ~100 impressions, so the production 1000 (0.1%) could not cover one",
-    "20000",
+      "only ~100 impressions, so the production 1000 (0.1%) could not cover one: 5% = a few impressions",
+    "50000",
   )
   .option(
     "--lookahead-ppm <n>",
-    "chorus: pacing lookahead in millionths of a flight (the mesh's BUDGET_LOOKAHEAD_PPM; production 10000)",
+    "chorus: pacing lookahead in millionths of a flight (the mesh's BUDGET_LOOKAHEAD_PPM; production 10000): 2% = " +
+      "about two impressions of a simulated campaign",
     "20000",
   )
   .option("--speedup <n>", "chorus: simulated time per wall time (overrides the scenario's speedup)")

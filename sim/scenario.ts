@@ -63,7 +63,8 @@ export const DEFAULT_SCENARIO: Scenario = {
     competingCpmSigma: 0.5,
   },
   events: { minDelayMs: 20_000, meanExtraDelayMs: 90_000 },
-  speedup: 90,
+  // What the mesh on a busy 2-core machine follows (~26 decide calls/s at the default scale; see docs/benchmarks.md).
+  speedup: 30,
 };
 
 export class ScenarioError extends Error {
