@@ -1,14 +1,17 @@
 /**
- * npm run bench:decide — the decide pipeline in one process, everything real: nats-server, the catalog KV (demo
- * catalog, 144 candidates, and a larger one from the same generator), every agent running with learned state
- * (playback history, auction outcomes, impressions and responses), the WASM kernel inline and in its pool.
+ * npm run bench:decide — the decide pipeline, everything real: nats-server, the catalog KV (demo catalog, 144
+ * candidates, and a larger one from the same generator), every agent running with learned state (playback
+ * history, auction outcomes, impressions and responses), the WASM kernel inline and in its pool.
  *
- * Per (catalog, kernel, coordination): CPU per decision (process.cpuUsage over a closed loop, so it includes
- * the in-process agents' learning from the outcomes), service time of one decide at a time, and open-loop
- * latency at a fixed arrival rate (HDR histograms). For cached coordination, each agent's vote alone, too.
+ * Per (catalog, kernel, coordination): CPU per decision (process.cpuUsage over a closed loop), service time of
+ * one decide at a time, and open-loop latency at a fixed arrival rate (HDR histograms); for cached coordination,
+ * each agent's vote alone too. Agents run in this process on their own NATS connection (default: the CPU then
+ * includes their votes and their learning from every outcome) or, with --agents=child, in an agent host process
+ * whose CPU is reported apart (this process is then the gateway side alone).
  *
  *   npm run bench:decide -- --quick
- *   node --cpu-prof --cpu-prof-dir=.scratch-prof --import tsx bench/decide/decide-bench.ts --sizes=144 --modes=cached
+ *   npm run bench:decide -- --agents=child --modes=cached
+ *   node --cpu-prof --cpu-prof-dir=.scratch-prof --import tsx bench/decide/decide-bench.ts --sizes=12 --modes=cached
  */
 import { cpus, loadavg } from "node:os";
 import { jetstream } from "@nats-io/jetstream";
@@ -26,8 +29,9 @@ import { KernelPool } from "../../wasm-core/src/kernel-pool.ts";
 import { readKernelWasm } from "../../wasm-core/src/kernel-wasm.ts";
 import { createLatencyHistogram, type LatencySummary, summarize } from "../lib/latency-histogram.ts";
 import { runOpenLoop } from "../lib/open-loop.ts";
+import { treeUsage } from "../lib/process-sampler.ts";
 import { formatTable, writeJson } from "../lib/report-table.ts";
-import { type DecideMesh, feedPlayback, publishEvents, startDecideMesh } from "./decide-mesh.ts";
+import { type AgentPlacement, type DecideMesh, feedPlayback, publishEvents, startDecideMesh } from "./decide-mesh.ts";
 
 const program = new Command()
   .name("bench:decide")
@@ -37,6 +41,7 @@ const program = new Command()
   .option("--decisions <n>", "closed-loop decisions per case (CPU and service time)", "3000")
   .option("--rate <n>", "open-loop arrivals per second (cached; parallel and sequential use a fifth)", "1000")
   .option("--seconds <n>", "open-loop duration", "3")
+  .option("--agents <where>", "in-process (own NATS connection) or child (an agents/host.ts process)", "in-process")
   .option("--quick", "fewer decisions and shorter runs")
   .option("--json <path>", "result file", "bench-results/decide.json")
   .parse();
@@ -47,9 +52,11 @@ const opts = program.opts<{
   decisions: string;
   rate: string;
   seconds: string;
+  agents: AgentPlacement;
   quick?: boolean;
   json: string;
 }>();
+if (opts.agents !== "in-process" && opts.agents !== "child") throw new Error("--agents: in-process or child");
 const list = (s: string) => s.split(",").filter(Boolean);
 const decisions = opts.quick ? 600 : Number(opts.decisions);
 const seconds = opts.quick ? 1 : Number(opts.seconds);
@@ -60,6 +67,8 @@ interface CaseResult {
   kernel: string;
   coordination: Coordination;
   cpuUsPerDecision: number;
+  /** The agent host's CPU per decision (child placement only). */
+  agentCpuUsPerDecision: number | undefined;
   service: LatencySummary;
   rate: number;
   openLoop: LatencySummary & { errors: number };
@@ -81,6 +90,8 @@ async function measureCase(mesh: DecideMesh, engine: ClosableDecisionEngine, ker
   for (let i = 0; i < Math.min(200, n); i++) await engine.decide(requests[i % requests.length]!, {});
   const service = createLatencyHistogram();
   let filled = 0;
+  const host = mesh.agentHost?.pid;
+  const hostTicks0 = host ? treeUsage(host).ticks : 0;
   const cpu0 = process.cpuUsage();
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
@@ -89,6 +100,8 @@ async function measureCase(mesh: DecideMesh, engine: ClosableDecisionEngine, ker
     if (res.ads.length > 0) filled++;
   }
   const cpu = process.cpuUsage(cpu0);
+  // /proc reports clock ticks of 10 ms: over thousands of decisions that is precise enough.
+  const hostUs = host ? (treeUsage(host).ticks - hostTicks0) * 10_000 : undefined;
   const rate = coordination === "cached" ? Number(opts.rate) : Math.round(Number(opts.rate) / 5);
   let next = 0;
   const open = await runOpenLoop({
@@ -103,6 +116,7 @@ async function measureCase(mesh: DecideMesh, engine: ClosableDecisionEngine, ker
     kernel,
     coordination,
     cpuUsPerDecision: round((cpu.user + cpu.system) / n),
+    agentCpuUsPerDecision: hostUs === undefined ? undefined : round(hostUs / n),
     service: summarize(service),
     rate,
     openLoop: { ...summarize(open.latency), errors: open.errors },
@@ -152,7 +166,7 @@ async function main(): Promise<void> {
   const cases: CaseResult[] = [];
   const votes: VoteCost[] = [];
   for (const advertisers of list(opts.sizes).map(Number)) {
-    const mesh = await startDecideMesh(advertisers, logger);
+    const mesh = await startDecideMesh(advertisers, opts.agents, logger);
     const kernels = new Map<string, KernelPool>();
     for (const mode of list(opts.kernels)) {
       const pool = new KernelPool({
@@ -198,7 +212,7 @@ async function main(): Promise<void> {
     await mesh.close();
   }
 
-  console.log("\nDecide pipeline (in-process agents, real NATS and kernel): CPU per decision and latency (ms)\n");
+  console.log(`\nDecide pipeline (agents ${opts.agents}, real NATS and kernel): CPU per decision and latency (ms)\n`);
   console.log(
     formatTable(
       [
@@ -206,6 +220,7 @@ async function main(): Promise<void> {
         { header: "kernel", value: (r) => r.kernel, align: "left" },
         { header: "mode", value: (r) => r.coordination, align: "left" },
         { header: "CPU µs/decision", value: (r) => r.cpuUsPerDecision },
+        { header: "agents CPU µs", value: (r) => r.agentCpuUsPerDecision ?? "-", align: "right" },
         { header: "service p50", value: (r) => r.service.p50 },
         { header: "service p99", value: (r) => r.service.p99 },
         { header: "rate/s", value: (r) => r.rate },
@@ -233,7 +248,11 @@ async function main(): Promise<void> {
       ),
     );
   }
-  console.log("\n(CPU includes the in-process agents learning from each decision's auction outcome.)");
+  console.log(
+    opts.agents === "in-process"
+      ? "\n(CPU includes the in-process agents: their votes in parallel/sequential, their learning from every outcome.)"
+      : "\n(CPU: this process, the gateway side; agents CPU: the agent host process, per decision.)",
+  );
   const path = writeJson(opts.json, {
     benchmark: "decide",
     at: new Date().toISOString(),

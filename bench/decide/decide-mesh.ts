@@ -3,7 +3,7 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { jetstream } from "@nats-io/jetstream";
 import { loadAgents } from "../../agents/registry.ts";
 import type { AnyAgentModule } from "../../agents/runtime/agent-module.ts";
-import { type RunningAgent, runAgent } from "../../agents/runtime/run-agent.ts";
+import { runAgent } from "../../agents/runtime/run-agent.ts";
 import {
   AdEventType,
   type DecideRequest,
@@ -16,6 +16,7 @@ import { CatalogView } from "../../lib/catalog/catalog-view.ts";
 import type { Logger } from "../../lib/log/logger.ts";
 import { connectNats, type NatsConnection } from "../../lib/nats/connect.ts";
 import { NatsServerProcess } from "../../lib/nats/nats-server-process.ts";
+import { type RunningChild, startChild, stopChild } from "../../lib/process/launcher.ts";
 import { subjects } from "../../lib/subjects.ts";
 import { demoCatalog, loadDemoCatalog } from "../../scripts/demo/demo-catalog.ts";
 import { decideRequests } from "../mesh/decide-requests.ts";
@@ -33,12 +34,20 @@ export interface DecideMesh {
   nc: NatsConnection;
   view: CatalogView;
   modules: AnyAgentModule[];
-  agents: RunningAgent[];
+  /** The agent host process when the agents run outside this one (`child`). */
+  agentHost: RunningChild | undefined;
   requests: DecideRequest[];
   close(): Promise<void>;
 }
 
-export async function startDecideMesh(advertisers: number, logger: Logger): Promise<DecideMesh> {
+/** Where the agents run: in this process on their own connection, or in an agent host process (agents/host.ts). */
+export type AgentPlacement = "in-process" | "child";
+
+export async function startDecideMesh(
+  advertisers: number,
+  placement: AgentPlacement,
+  logger: Logger,
+): Promise<DecideMesh> {
   const server = await new NatsServerProcess().start();
   const nc = await connectNats({ servers: server.url, name: "bench-gateway" });
   const agentNc = await connectNats({ servers: server.url, name: "bench-agents" });
@@ -46,7 +55,21 @@ export async function startDecideMesh(advertisers: number, logger: Logger): Prom
   await loadDemoCatalog(new CatalogStore(kv), demoCatalog({ advertisers, seed: 7 }));
   const view = await CatalogView.open(kv);
   const modules = await loadAgents(BENCH_AGENTS);
-  const agents = await Promise.all(modules.map((m) => runAgent(m, { nc: agentNc, catalog: view, logger })));
+  const agents =
+    placement === "in-process"
+      ? await Promise.all(modules.map((m) => runAgent(m, { nc: agentNc, catalog: view, logger })))
+      : [];
+  const agentHost =
+    placement === "child"
+      ? await startChild(
+          {
+            name: "bench-agents",
+            entry: "agents/host",
+            env: { AGENTS: BENCH_AGENTS.join(","), NATS_URL: server.url, LOG_LEVEL: "warn" },
+          },
+          { silent: true },
+        )
+      : undefined;
   // Every request may break now: the whole pipeline (kernel included) runs on each one.
   const requests = decideRequests(512, 42).bodies.map((b) => {
     const r = fromBinary(DecideRequestSchema, Buffer.from(b, "base64"));
@@ -59,10 +82,11 @@ export async function startDecideMesh(advertisers: number, logger: Logger): Prom
     nc,
     view,
     modules,
-    agents,
+    agentHost,
     requests,
     async close() {
       await Promise.all(agents.map((a) => a.stop()));
+      if (agentHost) await stopChild(agentHost.process);
       view.close();
       await Promise.allSettled([nc.close(), agentNc.close()]);
       await server.stop();
@@ -84,9 +108,9 @@ export async function feedPlayback(nc: NatsConnection, requests: readonly Decide
           create(PlaybackSignalSchema, { userId, sessionId, at: timestampFromMs(at), kind }),
         ),
       );
-    // A few tracks of the request's genre and another one, a skip now and then.
+    // A few tracks of another genre and of the request's, which is playing now; a skip now and then.
     for (let t = 0; t < 4; t++) {
-      const genre = t % 2 === 0 ? r.context!.genre : ["rock", "jazz", "indie"][i % 3]!;
+      const genre = t % 2 === 1 ? r.context!.genre : ["rock", "jazz", "indie"][i % 3]!;
       const { moodTags, contentKind } = r.context!;
       send(now - (5 - t) * 200_000, {
         case: "contentStart",

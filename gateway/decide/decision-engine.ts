@@ -14,6 +14,7 @@ import {
   type DecideResponse,
   DecideResponseSchema,
   ExplanationSchema,
+  type ModuleVersion,
   ModuleVersionSchema,
   NoFillReason,
 } from "../../gen/chorus/v1/decision_pb.ts";
@@ -89,6 +90,17 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
   const stopWatching = catalogView.onChange(() => syncKernel());
   const staleAfterMs = options.staleAfterMs ?? 5_000;
   const outcomes = new DeferredBatch();
+  // A handful of (module, version) pairs, the same in every response: one message each, shared (read-only).
+  const moduleVersions = new Map<string, ModuleVersion>();
+  const moduleVersion = (module: string, version: string) => {
+    const key = `${module}@${version}`;
+    let m = moduleVersions.get(key);
+    if (!m) {
+      m = create(ModuleVersionSchema, { module, version });
+      moduleVersions.set(key, m);
+    }
+    return m;
+  };
   const agentShare = options.agentShare ?? 0.7;
 
   /** One decision in its trace span (the run id tags it and every agent span), counted and logged. */
@@ -127,9 +139,7 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
       decisionId,
       degradedAgents: degraded,
       coordination,
-      moduleVersions: [...votes.values()].map((v) =>
-        create(ModuleVersionSchema, { module: v.agent, version: v.moduleVersion }),
-      ),
+      moduleVersions: [...votes.values()].map((v) => moduleVersion(v.agent, v.moduleVersion)),
     });
     const observe = (kernelResult?: KernelResult) => {
       if (!options.telemetry) return;
@@ -156,7 +166,7 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
     const result = await kernel.decide(inputs.request, decisionId).catch((err: unknown) => {
       throw new ConnectError(`kernel: ${(err as Error).message}`, Code.Unavailable, undefined, undefined, err);
     });
-    response.moduleVersions.push(create(ModuleVersionSchema, { module: "kernel", version: result.moduleVersion }));
+    response.moduleVersions.push(moduleVersion("kernel", result.moduleVersion));
     let chosen = winners(result, agents.length);
     if (spendGuard && chosen.length > 0) {
       const items: SpendItem[] = chosen.map((w) => ({

@@ -31,8 +31,8 @@ export function encodeAuctionOutcome(o: AuctionOutcome): Uint8Array {
 }
 
 function writeEntry(w: BinaryWriter, e: AuctionEntry): BinaryWriter {
-  if (e.creativeId) w.tag(1, LD).string(e.creativeId);
-  if (e.campaignId) w.tag(2, LD).string(e.campaignId);
+  if (e.creativeId) w.tag(1, LD).bytes(utf8(e.creativeId));
+  if (e.campaignId) w.tag(2, LD).bytes(utf8(e.campaignId));
   if (e.bidMicros !== 0) w.tag(3, WireType.Bit64).double(e.bidMicros);
   if (e.predictedResponse !== 0) w.tag(4, WireType.Bit32).float(e.predictedResponse);
   if (e.won) w.tag(5, WireType.Varint).bool(true);
@@ -45,4 +45,22 @@ function writeEntry(w: BinaryWriter, e: AuctionEntry): BinaryWriter {
   }
   if (e.priceToBeatMicros !== 0n) w.tag(9, WireType.Varint).int64(e.priceToBeatMicros);
   return w;
+}
+
+/**
+ * Creative and campaign ids repeat in every outcome: their UTF-8 bytes are kept (TextEncoder per short string
+ * was the largest part of the encoding). Bounded: past the limit the cache starts over.
+ */
+const utf8Cache = new Map<string, Uint8Array>();
+const UTF8_CACHE_LIMIT = 50_000;
+const encoder = new TextEncoder();
+
+function utf8(text: string): Uint8Array {
+  let bytes = utf8Cache.get(text);
+  if (!bytes) {
+    if (utf8Cache.size >= UTF8_CACHE_LIMIT) utf8Cache.clear();
+    bytes = encoder.encode(text);
+    utf8Cache.set(text, bytes);
+  }
+  return bytes;
 }
