@@ -71,9 +71,11 @@ export function voteBidding(ctx: VoteContext, state: BiddingState): AgentVote {
       bidOf[slotOf[i]!] = entry;
     }
     const response = usableResponse(relevance?.[i] || entry.prior);
-    if (response !== entry.response) {
-      entry.response = response;
-      entry.pacing = solvedPacing(entry, response);
+    // With learned values the pacing problem does not depend on the response (see pacingMultiplier).
+    const pacingResponse = entry.plan.values.length > 0 ? 0 : response;
+    if (pacingResponse !== entry.response) {
+      entry.response = pacingResponse;
+      entry.pacing = solvedPacing(entry, pacingResponse);
     }
     // decideBid's arithmetic (bidWith), without its result object per candidate.
     const valueMicros = response * entry.plan.config.valuePerResponseMicros * entry.contextMultiplier;
@@ -93,7 +95,7 @@ interface CampaignBid {
   contextMultiplier: number;
   /** The goal's prior response rate (used when Relevance has not voted before). */
   prior: number;
-  /** The last response priced and its pacing multiplier (a campaign's candidates usually share the response). */
+  /** The response of the last pacing problem solved (0 once values are learned) and its multiplier. */
   response: number;
   pacing: number;
 }

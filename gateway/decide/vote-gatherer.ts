@@ -1,4 +1,5 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { errors, type NatsConnection } from "@nats-io/nats-core";
 import type { VoteContext } from "../../agents/runtime/agent-module.ts";
@@ -66,28 +67,53 @@ export async function gatherVotes(
     return { votes, degraded };
   }
 
-  const ask = (mirror: SignalMirror, priorVotes: AgentVote[]) =>
-    requestVote(o.nc, mirror.module.name, ctx, inventoryVersion, priorVotes, o.deadlineAtMs).catch((err: unknown) => {
+  // One encoding of the task for every agent; sequential appends each prior vote as it came (see taskWithPriors).
+  const task = toBinary(
+    DecideTaskSchema,
+    create(DecideTaskSchema, {
+      runId: ctx.runId,
+      request: ctx.request,
+      inventoryVersion,
+      deadline: timestampFromMs(o.deadlineAtMs),
+    }),
+  );
+  const ask = (mirror: SignalMirror, priorVotes: AgentVote[], payload: Uint8Array) =>
+    requestVote(o.nc, mirror.module.name, ctx.runId, payload, o.deadlineAtMs).catch((err: unknown) => {
       const reason = degradedReason(err);
       if (reason !== DegradedReason.TIMEOUT && reason !== DegradedReason.UNAVAILABLE)
         o.logger.warn({ agent: mirror.module.name, err }, "agent vote failed");
-      return fallback(mirror, reason, priorVotes);
+      const vote = fallback(mirror, reason, priorVotes);
+      return { vote, bytes: undefined };
     });
 
   if (o.coordination === "parallel") {
-    const answers = await Promise.all(o.mirrors.map((m) => ask(m, [])));
+    const answers = await Promise.all(o.mirrors.map((m) => ask(m, [], task)));
     o.mirrors.forEach((m, i) => {
-      votes.set(m.module.name, answers[i]!);
+      votes.set(m.module.name, answers[i]!.vote);
     });
   } else {
     const prior: AgentVote[] = [];
+    const priorBytes: Uint8Array[] = [];
     for (const mirror of o.mirrors) {
-      const vote = await ask(mirror, [...prior]);
+      const { vote, bytes } = await ask(mirror, [...prior], taskWithPriors(task, priorBytes));
       votes.set(mirror.module.name, vote);
       prior.push(vote);
+      // A copy: the reply's buffer belongs to the NATS client.
+      priorBytes.push(bytes ? bytes.slice() : toBinary(AgentVoteSchema, vote));
     }
   }
   return { votes, degraded };
+}
+
+/**
+ * The task with prior_votes, without encoding anything again: prior_votes is DecideTask's last field, so the
+ * encoded task followed by one field-5 record per vote (the bytes the agent answered) is the task's encoding.
+ */
+function taskWithPriors(task: Uint8Array, priorBytes: readonly Uint8Array[]): Uint8Array {
+  if (priorBytes.length === 0) return task;
+  const w = new BinaryWriter().raw(task);
+  for (const bytes of priorBytes) w.tag(5, WireType.LengthDelimited).bytes(bytes);
+  return w.finish();
 }
 
 function localVote(mirror: SignalMirror, ctx: VoteContext, state: unknown): AgentVote {
@@ -104,31 +130,23 @@ class AgentServiceError extends Error {
 async function requestVote(
   nc: NatsConnection,
   agent: string,
-  ctx: VoteContext,
-  inventoryVersion: bigint,
-  priorVotes: AgentVote[],
+  runId: string,
+  task: Uint8Array,
   deadlineAtMs: number,
-): Promise<AgentVote> {
+): Promise<{ vote: AgentVote; bytes: Uint8Array }> {
   const timeout = Math.floor(deadlineAtMs - Date.now());
   if (timeout <= 0) throw new errors.TimeoutError();
-  const task = create(DecideTaskSchema, {
-    runId: ctx.runId,
-    request: ctx.request,
-    inventoryVersion,
-    deadline: timestampFromMs(deadlineAtMs),
-    priorVotes,
-  });
   // In a PRODUCER span whose context (and the run id) rides in the headers: the agent's span becomes its child.
-  const reply = await tracedRequest(nc, subjects.agentDecide(agent as never), toBinary(DecideTaskSchema, task), {
+  const reply = await tracedRequest(nc, subjects.agentDecide(agent as never), task, {
     timeout,
-    runId: ctx.runId,
+    runId,
     attributes: { [AGENT_ATTRIBUTE]: agent },
   });
   const code = reply.headers?.get("Nats-Service-Error-Code");
   if (code) throw new AgentServiceError(`${agent}: ${code} ${reply.headers?.get("Nats-Service-Error") ?? ""}`);
   const vote = fromBinary(AgentVoteSchema, reply.data);
   vote.agent = agent;
-  return vote;
+  return { vote, bytes: reply.data };
 }
 
 /** Maps a failed request to why the agent is degraded (nats.js wraps some errors in RequestError with a cause). */
