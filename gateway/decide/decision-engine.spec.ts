@@ -12,6 +12,7 @@ import { type NatsFixture, startNats } from "../../test/nats-fixture.ts";
 import { KernelPool } from "../../wasm-core/src/kernel-pool.ts";
 import { readKernelWasm } from "../../wasm-core/src/kernel-wasm.ts";
 import { type ClosableDecisionEngine, createDecisionEngine } from "./decision-engine.ts";
+import type { Kernel } from "./kernel-port.ts";
 
 const logger = createLogger("test", "warn");
 
@@ -71,6 +72,29 @@ describe("decision engine - real agents, real NATS, real WASM kernel", () => {
       expect(res.explanation?.candidates.some((c) => c.chosen)).toBe(true);
     });
   }
+
+  it("kernel - is called with the decision id (canary routing is then the same on every gateway)", async () => {
+    const seen: (string | undefined)[] = [];
+    const recording: Kernel = {
+      setInventory: (inventory) => kernel.setInventory(inventory),
+      decide: (request, decisionId) => {
+        seen.push(decisionId);
+        return kernel.decide(request);
+      },
+    };
+    const e = await createDecisionEngine({
+      nc: nats.nc,
+      catalogView: view,
+      kernel: recording,
+      coordination: "cached",
+      deadlineMs: 2_000,
+      logger,
+    });
+    engines.push(e);
+    const res = await e.decide(demoRequest(), {});
+    expect(res.decisionId).not.toBe("");
+    expect(seen).toEqual([res.decisionId]);
+  });
 
   it("timing - mid-track without force_now is not a good moment; force_now fills", async () => {
     const e = await engine("cached");
