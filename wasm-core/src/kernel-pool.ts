@@ -7,8 +7,9 @@
  * round is taken back to back, so waiting requests are batched without a postMessage per request. Workers
  * bump one shared doorbell word per finished slot; while decisions are in flight the pool polls it from
  * setImmediate (about 2 us to notice, against about 16 us for an Atomics.waitAsync wake-up, measured on the
- * two-core box), and parks on Atomics.waitAsync once nothing has finished for `spinMicros`. Candidate features stay resident in each worker's kernel memory and are replaced
- * only by `setInventory`; `setModule` swaps the module in every worker at a decision boundary.
+ * two-core box), and parks on Atomics.waitAsync once nothing has finished for `pollMicros`. Candidate
+ * features stay resident in each worker's kernel memory and are replaced only by `setInventory`;
+ * `setModule` swaps the module in every worker at a decision boundary.
  *
  * Lane lifecycle: starting (serve task posted, worker loading) -> ready (worker posted "ready") -> replaced
  * (trap, timeout or unexpected exit: the piscina task is aborted, which terminates the thread and makes
@@ -60,11 +61,16 @@ export interface KernelPoolOptions {
   /** Ring slots per worker: decisions that can wait in shared memory for one worker (default 32). */
   readonly queueDepth?: number;
   /**
-   * Busy-waiting budget, in microseconds (default 100; 0 = never): how long an idle worker spins on its ring
-   * before sleeping, and how long the pool polls for results, with no progress, before parking. Spinning buys
-   * latency with CPU: a worker that spins keeps its core busy for that long after each decision.
+   * How long an idle worker spins on its ring before sleeping, in microseconds (default 50; 0 = sleep at once).
+   * A sleeping worker costs the next decision a futex wake-up (tens of microseconds on a busy host); a spinning
+   * one keeps its core busy, which on an oversubscribed host slows everything else.
    */
   readonly spinMicros?: number;
+  /**
+   * How long the pool polls for finished decisions, with none finishing, before parking on Atomics.waitAsync,
+   * in microseconds (default 200; 0 = park at once). Polling yields to I/O on every turn of the event loop.
+   */
+  readonly pollMicros?: number;
 }
 
 export interface KernelPoolStats {
@@ -168,6 +174,7 @@ export class KernelPool {
   readonly callTimeoutMs: number;
   readonly #queueDepth: number;
   readonly #spinMicros: number;
+  readonly #pollMicros: number;
   #module: WebAssembly.Module;
   #moduleGeneration = 0;
   readonly #moduleVersions = new Map<number, string>();
@@ -204,7 +211,8 @@ export class KernelPool {
     this.capacity = { ...DEFAULT_CAPACITY, ...options.capacity };
     this.callTimeoutMs = options.callTimeoutMs ?? 250;
     this.#queueDepth = options.queueDepth ?? 32;
-    this.#spinMicros = options.spinMicros ?? 100;
+    this.#spinMicros = options.spinMicros ?? 50;
+    this.#pollMicros = options.pollMicros ?? 200;
     checkCapacity(this.capacity);
     if (this.mode === "pool" && (!Number.isInteger(this.size) || this.size < 1)) {
       throw new KernelInputError("pool size must be a positive integer");
@@ -448,7 +456,7 @@ export class KernelPool {
     if (this.#watch !== "polling") return;
     if (Atomics.load(this.#doorbell, Doorbell.Count) !== this.#doorbellSeen) {
       this.#onDoorbell();
-    } else if (performance.now() - this.#pollingSince < this.#spinMicros / 1000) {
+    } else if (performance.now() - this.#pollingSince < this.#pollMicros / 1000) {
       setImmediate(this.#poll);
     } else {
       this.#watch = "parked";
