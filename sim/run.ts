@@ -80,7 +80,14 @@ const bars = new cliProgress.MultiBar(
   },
   cliProgress.Presets.shades_classic,
 );
-const results: { strategy: StrategyName; metrics?: SimMetrics; error?: string; wallSeconds: number }[] = [];
+const results: {
+  strategy: StrategyName;
+  metrics?: SimMetrics;
+  /** Per-campaign books and flight (simulated ms), to see which campaigns under- or over-delivered. */
+  campaigns?: object[];
+  error?: string;
+  wallSeconds: number;
+}[] = [];
 for (const name of options.strategies) {
   const label = name.padEnd(8);
   const bar = bars.create(100, 0, { name: label, status: "starting" });
@@ -93,7 +100,12 @@ for (const name of options.strategies) {
       onProgress: (f) => bar.update(Math.round(f * 100), { name: label, status: "simulating" }),
     });
     bar.update(100, { name: label, status: "done" });
-    results.push({ strategy: name, metrics: simMetrics(outcome), wallSeconds: (performance.now() - started) / 1000 });
+    results.push({
+      strategy: name,
+      metrics: simMetrics(outcome),
+      campaigns: [...outcome.ledger.all()].map(([id, books]) => ({ id, ...books, ...outcome.market.flights.get(id) })),
+      wallSeconds: (performance.now() - started) / 1000,
+    });
   } catch (err) {
     bar.update({ name: label, status: `failed: ${(err as Error).message.split("\n")[0]}` });
     results.push({ strategy: name, error: (err as Error).message, wallSeconds: (performance.now() - started) / 1000 });
