@@ -15,6 +15,8 @@ export interface SimMetrics {
   /** Mean of max(0, 1 - delivered/budget) over campaigns: budget left unspent at the end of the flights. */
   underDelivery: number;
   impressions: number;
+  /** Ads sold for a later offset (e.g. the track end) that never played because the session ended first. */
+  unplayedAds: number;
   /** Share of breaks the strategy filled with its campaigns (the rest went to competing demand). */
   fillRate: number;
   midTrackShare: number;
@@ -63,6 +65,7 @@ export function simMetrics(o: WorldOutcome): SimMetrics {
     worstOverrun: worst,
     underDelivery: books.length ? under / books.length : 0,
     impressions,
+    unplayedAds: o.unplayedAds,
     fillRate: o.breaks ? (o.breaks - o.competingAds) / o.breaks : 0,
     midTrackShare: inserted ? o.insertions.midTrack / inserted : 0,
     leaveAfterAdRate: o.breaks ? o.leftAfterBreak / o.breaks : 0,

@@ -85,6 +85,8 @@ export interface WorldOutcome {
   eventsDelivered: number;
   /** Decisions without ads, by the strategy's NoFillReason. */
   noFill: Record<string, number>;
+  /** Ads sold for a later offset that never played (the session ended first): sold, never impressed. */
+  unplayedAds: number;
   /** Realtime strategies: how far (wall ms) the world fell behind its schedule at worst (0 = kept real time). */
   maxWallLagMs: number;
 }
@@ -155,6 +157,7 @@ export async function runWorld(s: Scenario, strategy: Strategy, options: WorldOp
     eventsDelivered: 0,
     maxWallLagMs: 0,
     noFill: {},
+    unplayedAds: 0,
   };
   let playback: PlaybackSignal[] = [];
   let sessionSeq = 0;
@@ -225,6 +228,7 @@ export async function runWorld(s: Scenario, strategy: Strategy, options: WorldOp
     if (session.ended) return;
     session.ended = true;
     session.token++;
+    out.unplayedAds += session.deferred?.response.ads.length ?? 0;
     signal(session, at, { case: "sessionEnd", value: {} });
   };
 
