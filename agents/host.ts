@@ -33,6 +33,10 @@ if (!config.natsUrl || config.agents.length === 0) {
 
 const tracing = setupTracing({ serviceName: `chorus-agents-${config.agents.join("-")}` });
 const metricsServer = await startMetricsServer(config.metricsPort);
+if (config.agents.includes("budget")) {
+  logger.fatal("the Budget agent also grants spend leases: run it with agents/budget/budget-main.ts, not in a host");
+  process.exit(2);
+}
 const modules = await loadAgents(config.agents);
 const shards = assignShards(config.shards, config.index, config.count);
 const nc = await connectNats({ servers: config.natsUrl, name: `chorus-agents-${config.agents.join("-")}` });

@@ -3,7 +3,6 @@ import type { AnyAgentModule } from "./runtime/agent-module.ts";
 
 /**
  * Every agent module by name, loaded on demand (a host running only Timing does not load the Relevance model).
- * The Budget agent registers here when agents/budget/agent.ts exports `budgetAgent`.
  */
 export const agentLoaders: Partial<Record<AgentName, () => Promise<AnyAgentModule>>> = {
   intent: () => import("./intent/agent.ts").then((m) => m.intentAgent),
@@ -12,6 +11,9 @@ export const agentLoaders: Partial<Record<AgentName, () => Promise<AnyAgentModul
   creative: () => import("./creative/agent.ts").then((m) => m.creativeAgent),
   timing: () => import("./timing/agent.ts").then((m) => m.timingAgent),
   orchestrator: () => import("./orchestrator/agent.ts").then((m) => m.orchestratorAgent),
+  // Runs in its own process (agents/budget/budget-main.ts, which also grants the spend leases); listed here so
+  // that the gateway votes with its signals and asks it in parallel/sequential coordination.
+  budget: () => import("./budget/agent.ts").then((m) => m.budgetAgent),
 };
 
 export async function loadAgents(names: readonly string[]): Promise<AnyAgentModule[]> {

@@ -43,7 +43,15 @@ describe("observability - one Decide through the real engine and agents", () => 
     view = await CatalogView.open(kv);
     kernel = new KernelPool({ mode: "inline", moduleBytes: readKernelWasm("simd"), moduleVersion: "builtin" });
     await kernel.ready();
-    const modules = await loadAgents(["intent", "relevance", "bidding", "creative", "timing", "orchestrator"]);
+    const modules = await loadAgents([
+      "intent",
+      "relevance",
+      "bidding",
+      "creative",
+      "budget",
+      "timing",
+      "orchestrator",
+    ]);
     const agentNc = await nats.connect("agents");
     agents = await Promise.all(modules.map((module) => runAgent(module, { nc: agentNc, catalog: view, logger })));
     log = await DecisionLog.open(nats.nc, nats.js, {

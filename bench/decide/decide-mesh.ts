@@ -21,7 +21,7 @@ import { subjects } from "../../lib/subjects.ts";
 import { demoCatalog, loadDemoCatalog } from "../../scripts/demo/demo-catalog.ts";
 import { decideRequests } from "../mesh/decide-requests.ts";
 
-export const BENCH_AGENTS = ["intent", "relevance", "bidding", "creative", "timing", "orchestrator"] as const;
+export const BENCH_AGENTS = ["intent", "relevance", "bidding", "creative", "budget", "timing", "orchestrator"] as const;
 
 /**
  * Everything a decide needs, for real, in this process: a private nats-server, the demo catalog (or a larger one
@@ -65,7 +65,23 @@ export async function startDecideMesh(
           {
             name: "bench-agents",
             entry: "agents/host",
-            env: { AGENTS: BENCH_AGENTS.join(","), NATS_URL: server.url, LOG_LEVEL: "warn" },
+            // The Budget agent runs in its own process (it also grants leases): budgetHost below.
+            env: {
+              AGENTS: BENCH_AGENTS.filter((a) => a !== "budget").join(","),
+              NATS_URL: server.url,
+              LOG_LEVEL: "warn",
+            },
+          },
+          { silent: true },
+        )
+      : undefined;
+  const budgetHost =
+    placement === "child"
+      ? await startChild(
+          {
+            name: "bench-budget",
+            entry: "agents/budget/budget-main",
+            env: { NATS_URL: server.url, LOG_LEVEL: "warn" },
           },
           { silent: true },
         )
@@ -87,6 +103,7 @@ export async function startDecideMesh(
     async close() {
       await Promise.all(agents.map((a) => a.stop()));
       if (agentHost) await stopChild(agentHost.process);
+      if (budgetHost) await stopChild(budgetHost.process);
       view.close();
       await Promise.allSettled([nc.close(), agentNc.close()]);
       await server.stop();

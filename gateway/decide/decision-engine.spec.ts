@@ -35,7 +35,15 @@ describe("decision engine - real agents, real NATS, real WASM kernel", () => {
     view = await CatalogView.open(kv);
     kernel = new KernelPool({ mode: "inline", moduleBytes: readKernelWasm("simd"), moduleVersion: "simd-test" });
     await kernel.ready();
-    const modules = await loadAgents(["intent", "relevance", "bidding", "creative", "timing", "orchestrator"]);
+    const modules = await loadAgents([
+      "intent",
+      "relevance",
+      "bidding",
+      "creative",
+      "budget",
+      "timing",
+      "orchestrator",
+    ]);
     const agentNc = await nats.connect("agents");
     agents = await Promise.all(modules.map((module) => runAgent(module, { nc: agentNc, catalog: view, logger })));
   }, 20_000);
