@@ -56,7 +56,8 @@ import type { ChorusMetrics } from "./metrics.ts";
 export const decisionLogConfigSchema = {
   sampleRate: {
     env: "DECISION_LOG_SAMPLE_RATE",
-    default: 1,
+    // 1%: a full record is ~11 KB; logging every decision would cost more CPU and storage than deciding.
+    default: 0.01,
     parse: (raw: string) => {
       const rate = Number(raw);
       if (!(rate >= 0 && rate <= 1)) throw new Error("must be a number from 0 to 1");

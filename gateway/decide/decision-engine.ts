@@ -104,7 +104,11 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
   const agentShare = options.agentShare ?? 0.7;
 
   /** One decision in its trace span (the run id tags it and every agent span), counted and logged. */
-  function decide(request: DecideRequest): Promise<DecideResponse> {
+  function decide(request: DecideRequest, signal?: AbortSignal): Promise<DecideResponse> {
+    // Load shedding: a request whose client already gave up (deadline passed while it queued) is not worth a
+    // decision; deciding it anyway is how an overloaded server stays overloaded.
+    if (signal?.aborted)
+      return Promise.reject(new ConnectError("deadline passed before the decision started", Code.DeadlineExceeded));
     const decisionId = randomUUID();
     const t0 = performance.now();
     return startDecideSpan(decisionId, () => decideOnce(request, decisionId, t0)).catch((err: unknown) => {
@@ -227,7 +231,7 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
 
   return {
     coordination,
-    decide: (request) => decide(request),
+    decide: (request, { signal }) => decide(request, signal),
     close() {
       stopWatching();
       outcomes.flush();
