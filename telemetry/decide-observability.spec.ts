@@ -55,7 +55,7 @@ describe("observability - one Decide through the real engine and agents", () => 
     const agentNc = await nats.connect("agents");
     agents = await Promise.all(modules.map((module) => runAgent(module, { nc: agentNc, catalog: view, logger })));
     log = await DecisionLog.open(nats.nc, nats.js, {
-      config: loadDecisionLogConfig({ CHORUS_PSEUDONYM_SALT: "spec" }),
+      config: loadDecisionLogConfig({ CHORUS_PSEUDONYM_SALT: "spec", DECISION_LOG_SAMPLE_RATE: "1" }),
       metrics,
       logger,
       gateway: "spec-gateway",

@@ -25,7 +25,7 @@ describe("decision log", () => {
   let nats: NatsFixture;
   const salt = "spec-salt";
   const config = (env: Record<string, string> = {}): DecisionLogConfig =>
-    loadDecisionLogConfig({ CHORUS_PSEUDONYM_SALT: salt, ...env });
+    loadDecisionLogConfig({ CHORUS_PSEUDONYM_SALT: salt, DECISION_LOG_SAMPLE_RATE: "1", ...env });
   const open = (cfg: DecisionLogConfig, metrics = createChorusMetrics()) =>
     DecisionLog.open(nats.nc, nats.js, { config: cfg, metrics, logger: pino({ level: "silent" }), gateway: "spec" });
 

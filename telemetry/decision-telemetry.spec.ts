@@ -16,7 +16,7 @@ describe("decision telemetry", () => {
   it("decision telemetry - one call counts the decision, its latency and degraded agents, and logs it", async () => {
     const metrics = createChorusMetrics();
     const log = await DecisionLog.open(nats.nc, nats.js, {
-      config: loadDecisionLogConfig({ CHORUS_PSEUDONYM_SALT: "s" }),
+      config: loadDecisionLogConfig({ CHORUS_PSEUDONYM_SALT: "s", DECISION_LOG_SAMPLE_RATE: "1" }),
       metrics,
       logger: pino({ level: "silent" }),
       gateway: "spec",

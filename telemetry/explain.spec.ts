@@ -20,7 +20,7 @@ describe("explain", () => {
   beforeAll(async () => {
     nats = await startNats();
     log = await DecisionLog.open(nats.nc, nats.js, {
-      config: loadDecisionLogConfig({ CHORUS_PSEUDONYM_SALT: "s" }),
+      config: loadDecisionLogConfig({ CHORUS_PSEUDONYM_SALT: "s", DECISION_LOG_SAMPLE_RATE: "1" }),
       metrics: createChorusMetrics(),
       logger: pino({ level: "silent" }),
       gateway: "spec",

@@ -29,7 +29,7 @@ describe("replay", () => {
   beforeAll(async () => {
     nats = await startNats();
     const log = await DecisionLog.open(nats.nc, nats.js, {
-      config: loadDecisionLogConfig({ CHORUS_PSEUDONYM_SALT: "s" }),
+      config: loadDecisionLogConfig({ CHORUS_PSEUDONYM_SALT: "s", DECISION_LOG_SAMPLE_RATE: "1" }),
       metrics: createChorusMetrics(),
       logger: pino({ level: "silent" }),
       gateway: "spec",
