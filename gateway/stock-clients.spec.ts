@@ -151,10 +151,10 @@ describe("gateway stock clients", () => {
       const visit = (name: string) => {
         const file = byName.get(name)!;
         if (ordered.includes(file)) return;
-        file.dependency.forEach(visit);
+        for (const dependency of file.dependency) visit(dependency);
         ordered.push(file);
       };
-      files.forEach((f) => visit(f.name));
+      for (const f of files) visit(f.name);
       const registry = createFileRegistry(create(FileDescriptorSetSchema, { file: ordered }));
       const service = registry.getService("chorus.v1.DecisionService")!;
       const method = service.methods.find((m) => m.name === "Decide")!;

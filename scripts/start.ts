@@ -50,7 +50,7 @@ const mesh = await startMesh({
   demo: true,
 });
 console.log(
-  `NATS:    ${mesh.natsUrl}${config.natsUrl ? "" : " (private nats-server, JetStream in " + join(config.dataDir, "nats") + ")"}`,
+  `NATS:    ${mesh.natsUrl}${config.natsUrl ? "" : ` (private nats-server, JetStream in ${join(config.dataDir, "nats")})`}`,
 );
 console.log(`Gateway: ${mesh.gatewayUrl} (Connect, gRPC and gRPC-Web; coordination ${config.coordination})`);
 console.log(`Processes: ${mesh.processes.map((p) => `${p.name}[${p.pid}]`).join(" ")}`);

@@ -49,7 +49,7 @@ export class CatalogStore {
 
   async find<K extends EntityKind>(kind: K, id: string): Promise<Entity[K] | undefined> {
     const entry = await this.kv.get(catalogKey(kind, id));
-    if (!entry || entry.operation !== "PUT") return undefined;
+    if (entry?.operation !== "PUT") return undefined;
     return { ...this.decode(kind, entry.value), revision: BigInt(entry.revision) };
   }
 
