@@ -19,6 +19,17 @@ export interface KernelOutputs {
   readonly contributions: Float32Array;
 }
 
+interface DecideCall {
+  readonly n: number;
+  readonly d: number;
+  readonly agents: number;
+  readonly relevanceWeight: number;
+  readonly reservePrice: number;
+  readonly auctionType: number;
+  readonly maxAds: number;
+  readonly maxDurationMs: number;
+}
+
 export class KernelInstance {
   readonly capacity: KernelCapacity;
   readonly simd: boolean;
@@ -31,7 +42,7 @@ export class KernelInstance {
   #u32 = new Uint32Array(0);
   #inventory: InventoryShape | undefined;
   /** Scalar arguments of the last written request. */
-  #call: Parameters<KernelExports["decide"]> | undefined;
+  #call: DecideCall | undefined;
 
   /** Use `instantiateKernel`: it checks the ABI and configures memory before handing out an instance. */
   constructor(exports: KernelExports, capacity: KernelCapacity, regionOffsets: Int32Array) {
@@ -105,16 +116,16 @@ export class KernelInstance {
     this.#u32.set(request.vetoMask, this.#at[Region.VetoMask]);
     f32.set(request.bid, this.#at[Region.Bid]);
     f32.set(request.pResponse, this.#at[Region.PResponse]);
-    this.#call = [
+    this.#call = {
       n,
       d,
       agents,
-      request.relevanceWeight,
-      request.reservePrice,
-      request.auctionType,
-      request.maxAds,
-      request.maxDurationMs,
-    ];
+      relevanceWeight: request.relevanceWeight,
+      reservePrice: request.reservePrice,
+      auctionType: request.auctionType,
+      maxAds: request.maxAds,
+      maxDurationMs: request.maxDurationMs,
+    };
   }
 
   /**
@@ -126,7 +137,16 @@ export class KernelInstance {
     if (call === undefined) throw new KernelInputError("no request has been written");
     let count: number;
     try {
-      count = this.#exports.decide(...call);
+      count = this.#exports.decide(
+        call.n,
+        call.d,
+        call.agents,
+        call.relevanceWeight,
+        call.reservePrice,
+        call.auctionType,
+        call.maxAds,
+        call.maxDurationMs,
+      );
     } catch (error) {
       if (error instanceof WebAssembly.RuntimeError) throw new KernelTrapError(error.message, { cause: error });
       throw error;
