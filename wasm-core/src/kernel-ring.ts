@@ -235,7 +235,7 @@ export class KernelRing {
     const h = slot.header;
     return {
       outcome: h[Header.Outcome] as SlotOutcome,
-      message: decoder.decode(slot.message.slice(0, h[Header.MessageLength])),
+      message: h[Header.MessageLength] === 0 ? "" : decoder.decode(slot.message.slice(0, h[Header.MessageLength])),
       moduleGeneration: h[Header.ModuleGeneration]!,
     };
   }
