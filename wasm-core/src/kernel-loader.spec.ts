@@ -12,6 +12,8 @@ interface Fake {
   omit?: string;
   decideParams?: string;
   importAbort?: boolean;
+  /** A start function that never returns: it would hang whoever instantiates the module. */
+  startLoop?: boolean;
   /** Bytes between region offsets (the real kernel needs far more for this capacity). */
   regionSpacing?: number;
   configureStatus?: number;
@@ -22,6 +24,7 @@ function fakeKernel(fake: Fake = {}): Uint8Array {
   const exports = (name: string, text: string): string => (fake.omit === name ? "" : text);
   const wat = `(module
     ${fake.importAbort ? '(import "env" "abort" (func $abort (param i32 i32 i32 i32)))' : ""}
+    ${fake.startLoop ? "(func $forever (loop $again (br $again))) (start $forever)" : ""}
     ${exports("memory", '(memory (export "memory") 1)')}
     ${exports("ABI_VERSION", `(global (export "ABI_VERSION") i32 (i32.const ${fake.abi ?? KERNEL_ABI_VERSION}))`)}
     ${exports("KERNEL_SIMD", '(global (export "KERNEL_SIMD") i32 (i32.const 0))')}
@@ -88,6 +91,10 @@ describe("kernel loader - refuses anything else", () => {
 
   it("refuses a module that imports anything", () => {
     expectRefused(fakeKernel({ importAbort: true }), /must not import anything; it imports env.abort/);
+  });
+
+  it("refuses a start function before anything runs it", () => {
+    expectRefused(fakeKernel({ startLoop: true }), /must not have a start function/);
   });
 
   it("refuses a layout smaller than the ABI table", () => {

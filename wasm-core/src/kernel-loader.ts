@@ -1,7 +1,8 @@
 /**
  * Turns bytes into a kernel instance, refusing anything that is not exactly a kernel of this ABI:
- * bytes that do not compile, any import (a kernel is pure), a missing or mistyped export, a function
- * signature that differs, another ABI_VERSION, or a memory layout smaller than the host's table.
+ * bytes that do not compile, any import (a kernel is pure), a start function (it would run during
+ * instantiation, on the caller's thread), a missing or mistyped export, a function signature that differs,
+ * another ABI_VERSION, or a memory layout smaller than the host's table.
  */
 import {
   describeKernelStatus,
@@ -41,7 +42,12 @@ export function compileKernel(bytes: Uint8Array): WebAssembly.Module {
     throw new KernelModuleError(`bytes are not a valid WebAssembly module: ${messageOf(error)}`, { cause: error });
   }
   validateKernelModule(module);
-  const signatures = readExportSignatures(bytes);
+  const { signatures, hasStart } = readBinary(bytes);
+  if (hasStart) {
+    throw new KernelModuleError(
+      "a kernel module must not have a start function: it would run on instantiation, outside any time budget",
+    );
+  }
   for (const [name, expected] of Object.entries(SIGNATURES)) {
     if (signatures.get(name) !== expected) {
       throw new KernelModuleError(`export ${name} has signature ${signatures.get(name)}, expected ${expected}`);
@@ -121,10 +127,10 @@ function readLayout(exports: KernelExports, capacity: KernelCapacity): Int32Arra
 const VALUE_TYPES: Record<number, string> = { 127: "i32", 126: "i64", 125: "f32", 124: "f64", 123: "v128" };
 
 /**
- * Signatures of exported functions, read from the binary (the JS API cannot see them). Only what a
- * module without imports needs: the type, function and export sections.
+ * What the JS API cannot see, read from the binary: the signatures of exported functions (type, function and
+ * export sections; enough for a module without imports) and whether there is a start section.
  */
-function readExportSignatures(bytes: Uint8Array): Map<string, string> {
+function readBinary(bytes: Uint8Array): { signatures: Map<string, string>; hasStart: boolean } {
   let at = 8; // magic + version, already checked by compile
   const u32 = (): number => {
     let result = 0;
@@ -146,8 +152,10 @@ function readExportSignatures(bytes: Uint8Array): Map<string, string> {
   const types: string[] = [];
   const functionTypes: number[] = [];
   const signatures = new Map<string, string>();
+  let hasStart = false;
   while (at < bytes.length) {
     const id = bytes[at++];
+    if (id === 8) hasStart = true;
     const size = u32();
     const end = at + size;
     if (id === 1) {
@@ -168,5 +176,5 @@ function readExportSignatures(bytes: Uint8Array): Map<string, string> {
     }
     at = end;
   }
-  return signatures;
+  return { signatures, hasStart };
 }
