@@ -53,7 +53,27 @@ export function compileKernel(bytes: Uint8Array): WebAssembly.Module {
       throw new KernelModuleError(`export ${name} has signature ${signatures.get(name)}, expected ${expected}`);
     }
   }
+  // Safe to instantiate here: with no start function and no imports, no module code runs.
+  checkGlobals(instantiate(module));
   return module;
+}
+
+function instantiate(module: WebAssembly.Module): KernelExports {
+  try {
+    return new WebAssembly.Instance(module, {}).exports as unknown as KernelExports;
+  } catch (error) {
+    throw new KernelModuleError(`instantiation failed: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+function checkGlobals(exports: KernelExports): void {
+  const abi: unknown = exports.ABI_VERSION.value;
+  if (abi !== KERNEL_ABI_VERSION) {
+    throw new KernelModuleError(`module ABI version is ${String(abi)}, this host speaks ${KERNEL_ABI_VERSION}`);
+  }
+  if (exports.MAX_ADS.value !== MAX_ADS) {
+    throw new KernelModuleError(`module MAX_ADS is ${String(exports.MAX_ADS.value)}, this host expects ${MAX_ADS}`);
+  }
 }
 
 /** Checks imports and export names/kinds of a compiled module (all that the JS API can see). */
@@ -73,23 +93,15 @@ export function validateKernelModule(module: WebAssembly.Module): void {
   if (problems.length > 0) throw new KernelModuleError(problems.join("; "));
 }
 
-/** Instantiates a validated module, checks ABI_VERSION, configures memory for `capacity` and checks the layout. */
+/**
+ * Instantiates a validated module, checks ABI_VERSION, configures memory for `capacity` and checks the layout.
+ * This runs module code (`configure`, `regionOffset`): the pool does it only in its workers, under the time budget.
+ */
 export function instantiateKernel(module: WebAssembly.Module, capacity: KernelCapacity): KernelInstance {
   checkCapacity(capacity);
   validateKernelModule(module);
-  let exports: KernelExports;
-  try {
-    exports = new WebAssembly.Instance(module, {}).exports as unknown as KernelExports;
-  } catch (error) {
-    throw new KernelModuleError(`instantiation failed: ${messageOf(error)}`, { cause: error });
-  }
-  const abi: unknown = exports.ABI_VERSION.value;
-  if (abi !== KERNEL_ABI_VERSION) {
-    throw new KernelModuleError(`module ABI version is ${String(abi)}, this host speaks ${KERNEL_ABI_VERSION}`);
-  }
-  if (exports.MAX_ADS.value !== MAX_ADS) {
-    throw new KernelModuleError(`module MAX_ADS is ${String(exports.MAX_ADS.value)}, this host expects ${MAX_ADS}`);
-  }
+  const exports = instantiate(module);
+  checkGlobals(exports);
   let status: number;
   try {
     status = exports.configure(capacity.maxCandidates, capacity.maxDimensions, capacity.maxAgents);

@@ -25,6 +25,7 @@ import {
   KernelClosedError,
   KernelInputError,
   KernelInventoryMismatchError,
+  KernelModuleError,
   KernelTimeoutError,
   KernelTrapError,
   KernelWorkerLostError,
@@ -221,16 +222,16 @@ export class KernelPool {
       throw new KernelInputError("callTimeoutMs must be > 0 and queueDepth a positive integer");
     }
 
-    // Compiled and instantiated here first so a bad module fails the constructor, not a decision.
+    // Static checks here, so a bad module fails the constructor. Module code (configure, decide) runs only in the
+    // workers, under the time budget; inline mode runs it here, with no protection.
     this.#module = compileKernel(options.moduleBytes);
-    const probe = instantiateKernel(this.#module, this.capacity);
     this.#moduleVersions.set(0, options.moduleVersion);
     this.#firstReady = new Promise((resolve) => {
       this.#resolveFirstReady = resolve;
     });
 
     if (this.mode === "inline") {
-      this.#instance = probe;
+      this.#instance = instantiateKernel(this.#module, this.capacity);
       this.#resolveFirstReady();
       return;
     }
@@ -289,14 +290,14 @@ export class KernelPool {
   setModule(version: string, bytes: Uint8Array): void {
     this.#assertOpen();
     const module = compileKernel(bytes);
-    const instance = instantiateKernel(module, this.capacity); // ABI and layout, checked before any worker sees it
-    this.#module = module;
-    this.#moduleGeneration++;
-    this.#moduleVersions.set(this.#moduleGeneration, version);
     if (this.mode === "inline") {
+      const instance = instantiateKernel(module, this.capacity);
       if (this.#inventory !== undefined) instance.setInventory(this.#inventory);
       this.#instance = instance;
     }
+    this.#module = module;
+    this.#moduleGeneration++;
+    this.#moduleVersions.set(this.#moduleGeneration, version);
     this.#broadcast({ type: "module", module, generation: this.#moduleGeneration });
   }
 
@@ -510,6 +511,9 @@ export class KernelPool {
           break;
         case SlotOutcome.InventoryMismatch:
           pending.reject(new KernelInventoryMismatchError(message));
+          break;
+        case SlotOutcome.ModuleFailed:
+          pending.reject(new KernelModuleError(`module ${version}: ${message}`));
           break;
         default:
           pending.reject(new KernelInputError(message));

@@ -42,7 +42,7 @@ export function ringDoorbell(doorbell: Int32Array): void {
 export const SlotState = { Free: 0, Queued: 1, Running: 2, Done: 3 } as const;
 
 /** How a Done slot ended. */
-export const SlotOutcome = { Ok: 0, Trap: 1, Refused: 2, InventoryMismatch: 3 } as const;
+export const SlotOutcome = { Ok: 0, Trap: 1, Refused: 2, InventoryMismatch: 3, ModuleFailed: 4 } as const;
 export type SlotOutcome = (typeof SlotOutcome)[keyof typeof SlotOutcome];
 
 /** Slot header words (Int32). RelevanceWeight and ReservePrice hold f32 bits. */

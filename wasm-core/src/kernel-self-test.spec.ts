@@ -6,13 +6,13 @@ import { selfTestKernel } from "./kernel-self-test.ts";
 import { readKernelWasm } from "./kernel-wasm.ts";
 
 /** Valid ABI and a roomy layout, but decide() finds nothing: a module that loads yet is wrong. */
-function emptyHandedKernel(): Uint8Array {
+function emptyHandedKernel(configure = "(i32.const 0)"): Uint8Array {
   const module = binaryen.parseText(`(module
     (memory (export "memory") 512)
     (global (export "ABI_VERSION") i32 (i32.const 1))
     (global (export "KERNEL_SIMD") i32 (i32.const 0))
     (global (export "MAX_ADS") i32 (i32.const 16))
-    (func (export "configure") (param i32 i32 i32) (result i32) (i32.const 0))
+    (func (export "configure") (param i32 i32 i32) (result i32) ${configure})
     (func (export "regionOffset") (param i32) (result i32)
       (i32.add (i32.const 16) (i32.mul (local.get 0) (i32.const 1310720))))
     (func (export "decide") (param i32 i32 i32 f32 f32 i32 i32 i32) (result i32) (i32.const 0)))`);
@@ -47,6 +47,19 @@ describe("kernel self-test - golden inputs through a candidate module", () => {
     expect(report.passed).toBe(1);
     expect(report.failures).toEqual([
       { case: "runaway", reason: expect.stringMatching(/^KernelTimeoutError: decision exceeded 300 ms/) },
+    ]);
+  });
+
+  it("fails a module whose configure never returns, without running it on the caller's thread", async () => {
+    const forever = "(loop $again (br $again)) (i32.const 0)";
+    const [normal] = goldenCases();
+    const report = await selfTestKernel(emptyHandedKernel(forever), {
+      moduleVersion: "stuck",
+      callTimeoutMs: 300,
+      cases: [normal!],
+    });
+    expect(report.failures).toEqual([
+      { case: normal!.name, reason: expect.stringMatching(/^KernelTimeoutError: decision exceeded 300 ms/) },
     ]);
   });
 

@@ -11,7 +11,7 @@
  */
 import { type MessagePort, receiveMessageOnPort, threadId } from "node:worker_threads";
 import { checkRequest } from "./kernel-checks.ts";
-import { KernelError, KernelInventoryMismatchError, KernelTrapError } from "./kernel-errors.ts";
+import { KernelError, KernelInventoryMismatchError, KernelModuleError, KernelTrapError } from "./kernel-errors.ts";
 import type { KernelCapacity, KernelInventory } from "./kernel-inputs.ts";
 import type { KernelInstance } from "./kernel-instance.ts";
 import { instantiateKernel } from "./kernel-loader.ts";
@@ -47,20 +47,31 @@ export default function serve(task: ServeTask): ServeResult {
   const ring = new KernelRing(task.capacity, task.depth, task.ring);
   const control = ring.control;
   const doorbell = new Int32Array(task.doorbell);
-  let instance: KernelInstance = instantiateKernel(task.module, task.capacity);
+  let module = task.module;
   let moduleGeneration = task.moduleGeneration;
   let inventory = task.inventory;
-  if (inventory !== undefined) instance.setInventory(inventory);
+  // Made inside the first slot that needs it, after `begin`: `configure` is module code, and module code only
+  // ever runs under a slot's time budget (a module whose configure never returns costs a decision, not a hang).
+  let instance: KernelInstance | undefined;
   let appliedControl = 0;
 
   const apply = (message: ControlMessage): void => {
     if (message.type === "module") {
-      instance = instantiateKernel(message.module, task.capacity);
+      module = message.module;
       moduleGeneration = message.generation;
-      if (inventory !== undefined) instance.setInventory(inventory);
+      instance = undefined;
     } else {
       inventory = message.inventory;
-      instance.setInventory(inventory);
+      instance?.setInventory(inventory);
+    }
+  };
+  const kernel = (): KernelInstance => {
+    try {
+      const fresh = instantiateKernel(module, task.capacity);
+      if (inventory !== undefined) fresh.setInventory(inventory);
+      return fresh;
+    } catch (error) {
+      throw error instanceof KernelModuleError ? error : new KernelModuleError(String(error), { cause: error });
     }
   };
 
@@ -85,6 +96,7 @@ export default function serve(task: ServeTask): ServeResult {
     let trapped = false;
     const request = ring.requestView(next);
     try {
+      instance ??= kernel();
       checkRequest(request, instance.inventory);
       instance.run(request);
       instance.readInto(ring.outputs(next), request.weights.length);
@@ -95,7 +107,9 @@ export default function serve(task: ServeTask): ServeResult {
         ? SlotOutcome.Trap
         : error instanceof KernelInventoryMismatchError
           ? SlotOutcome.InventoryMismatch
-          : SlotOutcome.Refused;
+          : error instanceof KernelModuleError
+            ? SlotOutcome.ModuleFailed
+            : SlotOutcome.Refused;
       const message = error instanceof KernelError || error instanceof Error ? error.message : String(error);
       ring.finish(next, outcome, moduleGeneration, message);
     }
