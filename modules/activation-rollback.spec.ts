@@ -10,27 +10,16 @@ import {
   routerDecide,
   runLoad,
   sleep,
-  startHotSwapBench,
+  startHotSwapBenchWithActiveKernel,
 } from "./testing/hot-swap-fixture.ts";
 import { kernelVariants } from "./testing/kernel-variants.ts";
 
 let bench: HotSwapBench;
 
 beforeAll(async () => {
-  bench = await startHotSwapBench();
-  await bench.publish("1.0.0", kernelVariants.build(1));
-  await bench.operations.activate("kernel", "1.0.0");
+  bench = await startHotSwapBenchWithActiveKernel();
 });
 afterAll(() => bench?.cleanup());
-
-/** Waits until the shared state no longer gives `version` any role, and returns the last history entry. */
-async function rolledBack(version: string) {
-  return eventually(async () => {
-    const state = await bench.operations.state("kernel");
-    const roles = [state.activeVersion, state.canaryVersion, state.shadowVersion];
-    return roles.includes(version) ? undefined : state.history.at(-1);
-  });
-}
 
 describe("automatic rollback of an activation", () => {
   it("automatic rollback - a newly activated version that traps is covered by the previous one, then rolled back", async () => {
@@ -39,7 +28,7 @@ describe("automatic rollback of an activation", () => {
     const done = (async () => {
       await sleep(200);
       await bench.operations.activate("kernel", "3.0.0-trap");
-      await rolledBack("3.0.0-trap");
+      await bench.rolledBack("3.0.0-trap");
       await eventually(() => (gateway.router.activeVersion === "1.0.0" ? true : undefined));
       await sleep(300);
     })();

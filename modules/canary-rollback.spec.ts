@@ -7,27 +7,16 @@ import {
   routerDecide,
   runLoad,
   sleep,
-  startHotSwapBench,
+  startHotSwapBenchWithActiveKernel,
 } from "./testing/hot-swap-fixture.ts";
 import { kernelVariants } from "./testing/kernel-variants.ts";
 
 let bench: HotSwapBench;
 
 beforeAll(async () => {
-  bench = await startHotSwapBench();
-  await bench.publish("1.0.0", kernelVariants.build(1));
-  await bench.operations.activate("kernel", "1.0.0");
+  bench = await startHotSwapBenchWithActiveKernel();
 });
 afterAll(() => bench?.cleanup());
-
-/** Waits until the shared state no longer gives `version` any role, and returns the last history entry. */
-async function rolledBack(version: string) {
-  return eventually(async () => {
-    const state = await bench.operations.state("kernel");
-    const roles = [state.activeVersion, state.canaryVersion, state.shadowVersion];
-    return roles.includes(version) ? undefined : state.history.at(-1);
-  });
-}
 
 describe("automatic rollback of a canary", () => {
   for (const [fault, source] of [
@@ -41,9 +30,9 @@ describe("automatic rollback of a canary", () => {
       await bench.operations.canary("kernel", version, 50);
       await eventually(() => gateway.router.stats().canary);
 
-      const done = rolledBack(version).then(() => sleep(300));
+      const done = bench.rolledBack(version).then(() => sleep(300));
       const load = await runLoad(routerDecide(gateway.router), done, 4);
-      const last = await done.then(() => rolledBack(version));
+      const last = await done.then(() => bench.rolledBack(version));
 
       expect(load.errors).toEqual([]);
       expect(last).toMatchObject({

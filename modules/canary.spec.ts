@@ -6,16 +6,14 @@ import {
   routerDecide,
   runLoad,
   sleep,
-  startHotSwapBench,
+  startHotSwapBenchWithActiveKernel,
 } from "./testing/hot-swap-fixture.ts";
 import { kernelVariants } from "./testing/kernel-variants.ts";
 
 let bench: HotSwapBench;
 
 beforeAll(async () => {
-  bench = await startHotSwapBench();
-  await bench.publish("1.0.0", kernelVariants.build(1));
-  await bench.operations.activate("kernel", "1.0.0");
+  bench = await startHotSwapBenchWithActiveKernel();
 });
 afterAll(() => bench?.cleanup());
 

@@ -26,7 +26,11 @@ export const kernelModuleKind: ModuleKind = {
       compileKernel(bytes);
       return undefined;
     } catch (err) {
-      if (err instanceof KernelModuleError) return { reason: RejectionReason.MissingExport, detail: err.message };
+      if (err instanceof KernelModuleError) {
+        // The loader checks the ABI globals statically too: report that as what it is.
+        const reason = /ABI version/.test(err.message) ? RejectionReason.AbiMismatch : RejectionReason.MissingExport;
+        return { reason, detail: err.message };
+      }
       throw err;
     }
   },

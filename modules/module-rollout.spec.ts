@@ -3,15 +3,13 @@ import { readKernelWasm } from "../wasm-core/src/mod.ts";
 import { signManifest } from "./manifest-signature.ts";
 import { ModuleRejectedError, type RejectionReason } from "./module-rejected-error.ts";
 import { generateSigningKey, parsePrivateKey } from "./signing-keys.ts";
-import { type HotSwapBench, startHotSwapBench } from "./testing/hot-swap-fixture.ts";
+import { type HotSwapBench, startHotSwapBenchWithActiveKernel } from "./testing/hot-swap-fixture.ts";
 import { buildKernelVariant, kernelVariants } from "./testing/kernel-variants.ts";
 
 let bench: HotSwapBench;
 
 beforeAll(async () => {
-  bench = await startHotSwapBench();
-  await bench.publish("1.0.0", kernelVariants.build(1));
-  await bench.operations.activate("kernel", "1.0.0");
+  bench = await startHotSwapBenchWithActiveKernel();
 });
 afterAll(() => bench?.cleanup());
 

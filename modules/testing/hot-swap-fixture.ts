@@ -1,3 +1,4 @@
+import type { ModuleStateChange } from "../../gen/chorus/v1/module_pb.ts";
 /**
  * A hot-swap test bench: a real nats-server, the module registry, a signing key trusted by the verifier, the
  * rollout operations (what the CLI runs), and "gateway processes" made of a ModuleWatcher and a ModuleRouter
@@ -25,7 +26,7 @@ import type { ModuleRouter } from "../module-router.ts";
 import { ModuleVerifier } from "../module-verifier.ts";
 import { generateSigningKey, parsePrivateKey, TrustedKeys } from "../signing-keys.ts";
 import { type KernelModules, startKernelModules } from "../start-kernel-modules.ts";
-import { buildKernelVariant } from "./kernel-variants.ts";
+import { buildKernelVariant, kernelVariants } from "./kernel-variants.ts";
 
 export const logger = createLogger("hot-swap-test", process.env.LOG_LEVEL ?? "silent");
 
@@ -62,6 +63,8 @@ export interface HotSwapBench {
   sign(bytes: Uint8Array, version: string): ModuleManifest;
   /** A gateway-like process: its own NATS connection, watcher and router, following the module state. */
   startProcess(name: string, config?: Partial<ModuleConfig>): Promise<KernelModules>;
+  /** Resolves with the last history entry once the shared state gives `version` no role any more. */
+  rolledBack(version: string): Promise<ModuleStateChange>;
   cleanup(): Promise<void>;
 }
 
@@ -114,6 +117,13 @@ export async function startHotSwapBench(): Promise<HotSwapBench> {
       process.router.setInventory(inventory);
       processes.push(process);
       return process;
+    },
+    rolledBack(version) {
+      return eventually(async () => {
+        const state = await operations.state("kernel");
+        const roles = [state.activeVersion, state.canaryVersion, state.shadowVersion];
+        return roles.includes(version) ? undefined : state.history.at(-1);
+      });
     },
     async cleanup() {
       await Promise.allSettled(processes.map((p) => p.close()));
@@ -181,4 +191,12 @@ export async function eventually<T>(
     if (Date.now() > until) throw new Error(`condition not met within ${timeoutMs} ms`);
     await sleep(50);
   }
+}
+
+/** The usual starting point of a rollout test: a bench whose kernel 1.0.0 (build 1) is published and active. */
+export async function startHotSwapBenchWithActiveKernel(): Promise<HotSwapBench> {
+  const bench = await startHotSwapBench();
+  await bench.publish("1.0.0", kernelVariants.build(1));
+  await bench.operations.activate("kernel", "1.0.0");
+  return bench;
 }
