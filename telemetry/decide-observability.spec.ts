@@ -2,19 +2,17 @@ import { toBinary } from "@bufbuild/protobuf";
 import { SpanKind } from "@opentelemetry/api";
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadAgents } from "../agents/registry.ts";
-import { type RunningAgent, runAgent } from "../agents/runtime/run-agent.ts";
+import type { RunningAgent } from "../agents/runtime/run-agent.ts";
+import { type AgentMeshFixture, startAgentMesh } from "../agents/testing/agent-mesh-fixture.ts";
 import { demoRequest } from "../agents/testing/demo-request.ts";
 import { runExplain } from "../cli/commands/explain.ts";
 import { type ClosableDecisionEngine, createDecisionEngine } from "../gateway/decide/decision-engine.ts";
 import { DecisionKeepReason, DecisionRecordSchema } from "../gen/chorus/v1/decision_log_pb.ts";
 import { DegradedReason } from "../gen/chorus/v1/decision_pb.ts";
-import { CatalogStore, openCatalogBucket } from "../lib/catalog/catalog-store.ts";
-import { CatalogView } from "../lib/catalog/catalog-view.ts";
+import type { CatalogView } from "../lib/catalog/catalog-view.ts";
 import { createLogger } from "../lib/log/logger.ts";
-import { demoCatalog, loadDemoCatalog } from "../scripts/demo/demo-catalog.ts";
-import { type NatsFixture, startNats } from "../test/nats-fixture.ts";
-import { KernelPool, readKernelWasm } from "../wasm-core/src/mod.ts";
+import type { NatsFixture } from "../test/nats-fixture.ts";
+import type { KernelPool } from "../wasm-core/src/mod.ts";
 import { DecisionLog, loadDecisionLogConfig, readDecisionRecord } from "./decision-log.ts";
 import { builtinKernel } from "./kernel-source.ts";
 import { createChorusMetrics } from "./metrics.ts";
@@ -29,6 +27,7 @@ describe("observability - one Decide through the real engine and agents", () => 
   let view: CatalogView;
   let kernel: KernelPool;
   let agents: RunningAgent[];
+  let fixture: AgentMeshFixture;
   let engine: ClosableDecisionEngine;
   let log: DecisionLog;
   let tracing: Tracing;
@@ -37,23 +36,8 @@ describe("observability - one Decide through the real engine and agents", () => 
 
   beforeAll(async () => {
     tracing = setupTracing({ serviceName: "observability-spec", exporter });
-    nats = await startNats();
-    const kv = await openCatalogBucket(nats.js);
-    await loadDemoCatalog(new CatalogStore(kv), demoCatalog({ advertisers: 12 }));
-    view = await CatalogView.open(kv);
-    kernel = new KernelPool({ mode: "inline", moduleBytes: readKernelWasm("simd"), moduleVersion: "builtin" });
-    await kernel.ready();
-    const modules = await loadAgents([
-      "intent",
-      "relevance",
-      "bidding",
-      "creative",
-      "budget",
-      "timing",
-      "orchestrator",
-    ]);
-    const agentNc = await nats.connect("agents");
-    agents = await Promise.all(modules.map((module) => runAgent(module, { nc: agentNc, catalog: view, logger })));
+    fixture = await startAgentMesh({ logger, kernelVersion: "builtin" });
+    ({ nats, view, kernel, agents } = fixture);
     log = await DecisionLog.open(nats.nc, nats.js, {
       config: loadDecisionLogConfig({ CHORUS_PSEUDONYM_SALT: "spec", DECISION_LOG_SAMPLE_RATE: "1" }),
       metrics,
@@ -74,11 +58,8 @@ describe("observability - one Decide through the real engine and agents", () => 
 
   afterAll(async () => {
     engine?.close();
-    await Promise.all(agents.map((a) => a.stop()));
-    view?.close();
-    await kernel?.close();
+    await fixture?.cleanup();
     await tracing?.shutdown();
-    await nats?.cleanup();
   });
 
   it("observability - a real decision replays bit for bit and its record holds no raw user id", async () => {

@@ -1,16 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadAgents } from "../../agents/registry.ts";
-import { type RunningAgent, runAgent } from "../../agents/runtime/run-agent.ts";
+import type { RunningAgent } from "../../agents/runtime/run-agent.ts";
+import { type AgentMeshFixture, startAgentMesh } from "../../agents/testing/agent-mesh-fixture.ts";
 import { demoRequest } from "../../agents/testing/demo-request.ts";
 import { DegradedReason, NoFillReason } from "../../gen/chorus/v1/decision_pb.ts";
-import { CatalogStore, openCatalogBucket } from "../../lib/catalog/catalog-store.ts";
-import { CatalogView } from "../../lib/catalog/catalog-view.ts";
+import type { CatalogView } from "../../lib/catalog/catalog-view.ts";
 import { createLogger } from "../../lib/log/logger.ts";
 import { startChild, stopChild } from "../../lib/process/launcher.ts";
-import { demoCatalog, loadDemoCatalog } from "../../scripts/demo/demo-catalog.ts";
-import { type NatsFixture, startNats } from "../../test/nats-fixture.ts";
-import { KernelPool } from "../../wasm-core/src/kernel-pool.ts";
-import { readKernelWasm } from "../../wasm-core/src/kernel-wasm.ts";
+import type { NatsFixture } from "../../test/nats-fixture.ts";
+import type { KernelPool } from "../../wasm-core/src/kernel-pool.ts";
 import { type ClosableDecisionEngine, createDecisionEngine } from "./decision-engine.ts";
 import type { Kernel } from "./kernel-port.ts";
 
@@ -21,6 +18,7 @@ describe("decision engine - real agents, real NATS, real WASM kernel", () => {
   let view: CatalogView;
   let kernel: KernelPool;
   let agents: RunningAgent[];
+  let fixture: AgentMeshFixture;
   const engines: ClosableDecisionEngine[] = [];
   const engine = async (coordination: "cached" | "parallel" | "sequential", deadlineMs = 2_000) => {
     const e = await createDecisionEngine({ nc: nats.nc, catalogView: view, kernel, coordination, deadlineMs, logger });
@@ -29,31 +27,13 @@ describe("decision engine - real agents, real NATS, real WASM kernel", () => {
   };
 
   beforeAll(async () => {
-    nats = await startNats();
-    const kv = await openCatalogBucket(nats.js);
-    await loadDemoCatalog(new CatalogStore(kv), demoCatalog({ advertisers: 12 }));
-    view = await CatalogView.open(kv);
-    kernel = new KernelPool({ mode: "inline", moduleBytes: readKernelWasm("simd"), moduleVersion: "simd-test" });
-    await kernel.ready();
-    const modules = await loadAgents([
-      "intent",
-      "relevance",
-      "bidding",
-      "creative",
-      "budget",
-      "timing",
-      "orchestrator",
-    ]);
-    const agentNc = await nats.connect("agents");
-    agents = await Promise.all(modules.map((module) => runAgent(module, { nc: agentNc, catalog: view, logger })));
+    fixture = await startAgentMesh({ logger, kernelVersion: "simd-test" });
+    ({ nats, view, kernel, agents } = fixture);
   }, 20_000);
 
   afterAll(async () => {
     for (const e of engines) e.close();
-    await Promise.all(agents.map((a) => a.stop()));
-    view.close();
-    await kernel.close();
-    await nats.cleanup();
+    await fixture?.cleanup();
   });
 
   for (const mode of ["cached", "parallel", "sequential"] as const) {
