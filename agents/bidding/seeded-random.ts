@@ -1,20 +1,6 @@
-/** A source of uniform numbers in [0, 1). Decisions take one as an argument so that a seed makes them repeatable. */
-export type Random = () => number;
+import type { Random } from "../../lib/random/seeded-random.ts";
 
-/**
- * A small, fast, seedable generator (mulberry32, 32-bit state). Not for anything secret: it only has to make
- * exploration repeatable in tests, benchmarks and replays (`chorus replay` with the run's seed).
- */
-export function createSeededRandom(seed: number): Random {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { createSeededRandom, type Random } from "../../lib/random/seeded-random.ts";
 
 /** A standard normal draw (Box-Muller; one of the pair is dropped to keep the generator stateless). */
 export function sampleStandardNormal(random: Random): number {

@@ -4,7 +4,8 @@ import { describe, expect, it } from "vitest";
 import { AgeBracket, ConsentSchema, ContentKind, DeviceType, GeoSchema } from "../../gen/chorus/v1/common_pb.ts";
 import { PlaybackSignalSchema } from "../../gen/chorus/v1/decision_pb.ts";
 import { LedgerEntrySchema } from "../../gen/chorus/v1/ledger_pb.ts";
-import { DEMO_GENRES, DEMO_MOODS, seededRandom } from "../../scripts/demo/demo-catalog.ts";
+import { createSeededRandom } from "../../lib/random/seeded-random.ts";
+import { DEMO_GENRES, DEMO_MOODS } from "../../scripts/demo/demo-catalog.ts";
 import { demoInventory } from "../testing/demo-inventory.ts";
 import { demoRequest } from "../testing/demo-request.ts";
 import { applyImpression, applyPlayback, createIntentState } from "./state.ts";
@@ -17,7 +18,7 @@ describe("intent - compiled targeting", () => {
   it("gives every candidate the veto checkTargeting gives it, over varied requests, tastes and caps", () => {
     const inventory = demoInventory();
     const index = TargetingIndex.of(inventory);
-    const rnd = seededRandom(11);
+    const rnd = createSeededRandom(11);
     const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)]!;
     const state = createIntentState();
     const users = Array.from({ length: 20 }, (_, u) => `listener-${u}`);

@@ -24,7 +24,7 @@ import {
   createDecisionEngine,
 } from "../../gateway/decide/decision-engine.ts";
 import { createLogger } from "../../lib/log/logger.ts";
-import { seededRandom } from "../../scripts/demo/demo-catalog.ts";
+import { createSeededRandom } from "../../lib/random/seeded-random.ts";
 import { KernelPool } from "../../wasm-core/src/kernel-pool.ts";
 import { readKernelWasm } from "../../wasm-core/src/kernel-wasm.ts";
 import { createLatencyHistogram, type LatencySummary, summarize } from "../lib/latency-histogram.ts";
@@ -150,7 +150,7 @@ async function measureVotes(mesh: DecideMesh): Promise<VoteCost[]> {
 async function warmUp(mesh: DecideMesh, engine: ClosableDecisionEngine): Promise<void> {
   await feedPlayback(mesh.nc, mesh.requests);
   await new Promise((r) => setTimeout(r, 300));
-  const random = seededRandom(3);
+  const random = createSeededRandom(3);
   const warm = opts.quick ? 1_000 : 3_000;
   for (let i = 0; i < warm; i++) {
     const request = mesh.requests[i % mesh.requests.length]!;

@@ -3,7 +3,8 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { DecideTaskSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import { AgeBracket, BreakKind, ContentKind, DeviceType } from "../../gen/chorus/v1/common_pb.ts";
 import { type DecideRequest, DecideRequestSchema } from "../../gen/chorus/v1/decision_pb.ts";
-import { DEMO_GENRES, DEMO_MOODS, seededRandom } from "../../scripts/demo/demo-catalog.ts";
+import { createSeededRandom } from "../../lib/random/seeded-random.ts";
+import { DEMO_GENRES, DEMO_MOODS } from "../../scripts/demo/demo-catalog.ts";
 
 /** request_id placeholder: rewritten per request by the load client so every request id is unique. */
 const ID_DIGITS = 12;
@@ -21,7 +22,7 @@ export interface EncodedRequests {
  * once. Many distinct users so per-user state and caches see a realistic spread.
  */
 export function decideRequests(count = 512, seed = 42): EncodedRequests {
-  const rnd = seededRandom(seed);
+  const rnd = createSeededRandom(seed);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)]!;
   const requests: DecideRequest[] = Array.from({ length: count }, (_, i) =>
     create(DecideRequestSchema, {

@@ -3,7 +3,7 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { demoRequest } from "../../agents/testing/demo-request.ts";
 import { AuctionEntrySchema, AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
-import { seededRandom } from "../../scripts/demo/demo-catalog.ts";
+import { createSeededRandom } from "../../lib/random/seeded-random.ts";
 import { encodeAuctionOutcome } from "./encode-auction-outcome.ts";
 
 describe("auction outcome - hand-written encoding", () => {
@@ -13,7 +13,7 @@ describe("auction outcome - hand-written encoding", () => {
   });
 
   it("writes toBinary's bytes, zero values and edge values included", () => {
-    const rnd = seededRandom(9);
+    const rnd = createSeededRandom(9);
     const maybe = <T>(value: T, zero: T) => (rnd() < 0.3 ? zero : value);
     for (let i = 0; i < 200; i++) {
       const entries = Array.from({ length: Math.floor(rnd() * 6) }, (_, e) =>

@@ -13,6 +13,7 @@ import {
 } from "../../gen/chorus/v1/campaign_pb.ts";
 import { AdFormat, AgeBracket, ContentKind, DeviceType } from "../../gen/chorus/v1/common_pb.ts";
 import type { CatalogStore } from "../../lib/catalog/catalog-store.ts";
+import { createSeededRandom } from "../../lib/random/seeded-random.ts";
 
 export const DEMO_GENRES = [
   "pop",
@@ -49,18 +50,6 @@ export interface DemoCatalog {
   creatives: Creative[];
 }
 
-/** A small deterministic PRNG (mulberry32), so a seed gives the same catalog on every machine. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * A demo catalog: `advertisers` advertisers with a few campaigns each, every campaign with audio, video and
  * interactive creatives, varied targeting, budgets, pacing modes and caps. Flights run from `nowMs` for `days`.
@@ -72,7 +61,7 @@ export function demoCatalog({
   nowMs = Date.now(),
   days = 30,
 } = {}): DemoCatalog {
-  const rnd = seededRandom(seed);
+  const rnd = createSeededRandom(seed);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)]!;
   const some = <T>(xs: readonly T[], max: number) => [
     ...new Set(Array.from({ length: 1 + Math.floor(rnd() * max) }, () => pick(xs))),

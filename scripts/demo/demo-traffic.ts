@@ -13,7 +13,8 @@ import {
   DecisionService,
   PlaybackSignalSchema,
 } from "../../gen/chorus/v1/decision_pb.ts";
-import { DEMO_GENRES, DEMO_MOODS, seededRandom } from "./demo-catalog.ts";
+import { createSeededRandom } from "../../lib/random/seeded-random.ts";
+import { DEMO_GENRES, DEMO_MOODS } from "./demo-catalog.ts";
 
 export interface DemoStats {
   second: number;
@@ -37,7 +38,7 @@ const COUNTRIES = ["DE", "FR", "GB", "US", "SE", "ES"];
  */
 export class DemoTraffic {
   private readonly client: Client<typeof DecisionService>;
-  private readonly rnd = seededRandom(42);
+  private readonly rnd = createSeededRandom(42);
   private timer: NodeJS.Timeout | undefined;
   private readonly histogram = hdr.build();
   private window = this.emptyWindow();

@@ -1,11 +1,11 @@
-import { seededRandom } from "../../scripts/demo/demo-catalog.ts";
+import { createSeededRandom } from "../../lib/random/seeded-random.ts";
 
 /** Seeded randomness with the draws the world needs. Independent streams keep one part's draws from shifting another's. */
 export class Rng {
   private readonly next: () => number;
 
   constructor(seed: number) {
-    this.next = seededRandom(seed);
+    this.next = createSeededRandom(seed);
   }
 
   /** A new independent stream, derived from this seed and a label. */
