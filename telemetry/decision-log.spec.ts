@@ -126,6 +126,27 @@ describe("decision log", () => {
     expect(keepReason(plain, { sampleRate: 1, keepNotable: false })).toBe(DecisionKeepReason.SAMPLED);
   });
 
+  it("decision log - notable records beyond the sample are capped per second, sampled ones are not", async () => {
+    // An agent outage degrades every decision; the log must not record them all (a record costs more than a decision).
+    const metrics = createChorusMetrics();
+    const log = await open(config({ DECISION_LOG_SAMPLE_RATE: "0", DECISION_LOG_NOTABLE_PER_S: "3" }), metrics);
+    const degraded = await Promise.all(
+      [10, 11, 12, 13, 14].map((seed) => sampleDecision({ seed, degradedAgent: "timing" })),
+    );
+    const kept = degraded.map((e) => log.append(e));
+    expect(kept).toEqual([...Array(3).fill(DecisionKeepReason.DEGRADED), undefined, undefined]);
+    await log.flush();
+    const counts = (await metrics.decisionLogRecords.get()).values;
+    expect(counts.find((v) => v.labels.result === "dropped_notable_rate")?.value).toBe(2);
+    // The bucket refills with time: a second later there is room again.
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(log.append(await sampleDecision({ seed: 15, degradedAgent: "timing" }))).toBe(DecisionKeepReason.DEGRADED);
+    // Sampled decisions are bounded by the sample rate itself, not by the notable budget.
+    const sampledLog = await open(config({ DECISION_LOG_NOTABLE_PER_S: "0" }));
+    expect(sampledLog.append(await sampleDecision({ seed: 16 }))).toBe(DecisionKeepReason.SAMPLED);
+    await Promise.all([log.flush(), sampledLog.flush()]);
+  });
+
   it("decision log - a full buffer drops and counts records instead of blocking the caller", async () => {
     const metrics = createChorusMetrics();
     const log = await open(config({ DECISION_LOG_MAX_PENDING: "1" }), metrics);

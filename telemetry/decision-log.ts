@@ -6,7 +6,9 @@
  * - Bounds: the stream drops its oldest records past DECISION_LOG_MAX_AGE_S or DECISION_LOG_MAX_BYTES.
  * - Sampling: a decision is kept when hash(decision id) < DECISION_LOG_SAMPLE_RATE (every gateway agrees on the
  *   same ids). With DECISION_LOG_KEEP_NOTABLE (default on), decisions asked to `explain` and decisions with a
- *   degraded agent are kept whatever the rate: those are the ones people come back to investigate.
+ *   degraded agent are kept beyond the sample, up to DECISION_LOG_NOTABLE_PER_S per gateway: those are the ones
+ *   people come back to investigate, but when an agent is down every decision is degraded, and a record costs
+ *   more CPU than the decision it records — logging all of them would turn an outage into an overload.
  * - Off the response path: `append` only samples and snapshots the kernel request; building, encoding and
  *   publishing happen later. At most DECISION_LOG_MAX_PENDING records wait; beyond that a record is dropped and
  *   counted (`chorus_decision_log_records_total{result="dropped_buffer_full"}`), never blocking a decision.
@@ -70,6 +72,12 @@ export const decisionLogConfigSchema = {
     default: true,
     parse: parsers.bool,
     help: "always record decisions asked to explain and decisions with a degraded agent",
+  },
+  notablePerSecond: {
+    env: "DECISION_LOG_NOTABLE_PER_S",
+    default: 20,
+    parse: parsers.int(0, 1_000_000),
+    help: "notable (explain, degraded) records kept beyond the sample per second and gateway (bursts up to 1 s)",
   },
   maxAgeSeconds: {
     env: "DECISION_LOG_MAX_AGE_S",
@@ -253,6 +261,9 @@ async function ensureInventoryBucket(
 
 export class DecisionLog {
   #pending = 0;
+  /** Token bucket of notable records beyond the sample (refilled at notablePerSecond, holds one second's worth). */
+  #notableTokens: number;
+  #notableRefilledAt = performance.now();
   readonly #inFlight = new Set<Promise<void>>();
   readonly #salt: string;
 
@@ -267,6 +278,7 @@ export class DecisionLog {
     private readonly logger: Logger,
     private readonly gateway: string,
   ) {
+    this.#notableTokens = config.notablePerSecond;
     this.#salt = config.pseudonymSalt || randomBytes(32).toString("hex");
     if (!config.pseudonymSalt) {
       logger.warn(
@@ -302,6 +314,10 @@ export class DecisionLog {
       this.metrics.decisionLogRecords.inc({ result: "sampled_out" });
       return undefined;
     }
+    if (reason !== DecisionKeepReason.SAMPLED && !this.#takeNotableToken()) {
+      this.metrics.decisionLogRecords.inc({ result: "dropped_notable_rate" });
+      return undefined;
+    }
     if (this.#pending >= this.config.maxPending) {
       this.metrics.decisionLogRecords.inc({ result: "dropped_buffer_full" });
       return undefined;
@@ -318,6 +334,16 @@ export class DecisionLog {
       });
     this.#inFlight.add(done);
     return reason;
+  }
+
+  #takeNotableToken(): boolean {
+    const now = performance.now();
+    const rate = this.config.notablePerSecond;
+    this.#notableTokens = Math.min(rate, this.#notableTokens + ((now - this.#notableRefilledAt) / 1000) * rate);
+    this.#notableRefilledAt = now;
+    if (this.#notableTokens < 1) return false;
+    this.#notableTokens -= 1;
+    return true;
   }
 
   /** Resolves once every record appended so far is published or has failed. */

@@ -69,7 +69,7 @@ export function createChorusMetrics(registry: Registry = new Registry()) {
     },
     decisionLogRecords: new Counter({
       name: "chorus_decision_log_records_total",
-      help: "Decision log records, by result (published, sampled_out, dropped_buffer_full, failed)",
+      help: "Decision log records, by result (published, sampled_out, dropped_notable_rate, dropped_buffer_full, failed)",
       labelNames: ["result"] as const,
       registers,
     }),
