@@ -1,15 +1,16 @@
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { jetstream } from "@nats-io/jetstream";
 import { headers, type NatsConnection, type Subscription } from "@nats-io/nats-core";
 import { type Service, type ServiceMsg, Svcm } from "@nats-io/services";
-import { type AgentVote, AgentVoteSchema, DecideTaskSchema } from "../../gen/chorus/v1/agent_pb.ts";
+import { type AgentVote, DecideTaskSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import type { CatalogView } from "../../lib/catalog/catalog-view.ts";
 import type { Logger } from "../../lib/log/logger.ts";
 import { subjects, USER_SHARDS } from "../../lib/subjects.ts";
 import { AGENT_ATTRIBUTE, withExtractedContext } from "../../telemetry/tracing.ts";
 import { type AnyAgentModule, type DirtyKeys, GLOBAL_KEY, type HandlerContext } from "./agent-module.ts";
 import { AgentStateStore, openAgentStateBucket } from "./agent-state-store.ts";
+import { encodeAgentVote } from "./agent-vote-codec.ts";
 import { INSTANCE_HEADER, SignalMirror } from "./signal-mirror.ts";
 
 export interface RunAgentOptions {
@@ -208,16 +209,14 @@ export class RunningAgent {
         { runId: task.runId, request: task.request, inventory, nowMs: Date.now(), priorVotes: task.priorVotes },
         this.state,
       );
-      const answer = create(AgentVoteSchema, {
-        ...vote,
-        agent: this.module.name,
-        runId: task.runId,
-        inventoryVersion: task.inventoryVersion,
-        stateRevision: this.revision,
-        moduleVersion: this.module.version,
-        computeUs: Number((process.hrtime.bigint() - started) / 1000n),
-      });
-      msg.respond(toBinary(AgentVoteSchema, answer));
+      // The vote is this call's own message: stamped in place rather than copied.
+      vote.agent = this.module.name;
+      vote.runId = task.runId;
+      vote.inventoryVersion = task.inventoryVersion;
+      vote.stateRevision = this.revision;
+      vote.moduleVersion = this.module.version;
+      vote.computeUs = Number((process.hrtime.bigint() - started) / 1000n);
+      msg.respond(encodeAgentVote(vote));
     } catch (e) {
       this.log.error({ agent: this.module.name, err: e }, "decide failed");
       msg.respondError(DecideErrorCode.Internal, e instanceof Error ? e.message : String(e));

@@ -1,8 +1,9 @@
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { errors, type NatsConnection } from "@nats-io/nats-core";
 import type { VoteContext } from "../../agents/runtime/agent-module.ts";
+import { decodeAgentVote } from "../../agents/runtime/agent-vote-codec.ts";
 import type { SignalMirror } from "../../agents/runtime/signal-mirror.ts";
 import { type AgentVote, AgentVoteSchema, DecideTaskSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import { type DegradedAgent, DegradedAgentSchema, DegradedReason, Fallback } from "../../gen/chorus/v1/decision_pb.ts";
@@ -144,7 +145,7 @@ async function requestVote(
   });
   const code = reply.headers?.get("Nats-Service-Error-Code");
   if (code) throw new AgentServiceError(`${agent}: ${code} ${reply.headers?.get("Nats-Service-Error") ?? ""}`);
-  const vote = fromBinary(AgentVoteSchema, reply.data);
+  const vote = decodeAgentVote(reply.data);
   vote.agent = agent;
   return { vote, bytes: reply.data };
 }
