@@ -11,10 +11,17 @@
  *    the answers do, and latency is measured from each request's scheduled arrival (so a stalled pool is
  *    charged for the queue it causes). HDR histogram; p50 is the headline.
  *
- * Pool modes: "pool 1" and "pool 2" use the defaults (worker spin 50 us, pool polling 200 us); "no spin" sleeps
- * and parks at once (Atomics.wait / Atomics.waitAsync only).
+ *    Each mode and rate runs `--repeat` times (modes interleaved, so other load on the host hits all of
+ *    them); tables show medians over runs. Pool overhead = pool - inline at the same rate within a run, for
+ *    p50, p90 and p99. Also per row: the workers' CPU (process CPU minus the main thread's), and per mode the
+ *    process CPU while idle right after traffic stops (the tail of any spinning included).
  *
- * Options: --quick (shorter runs), --rates=1000,5000 (arrivals per second), --seconds=2 (per rate).
+ * Pool modes: "pool 1" and "pool 2" use the defaults (adaptive worker spin capped at spinMicros, pool polling
+ * pollMicros); "no spin" sleeps and parks at once (Atomics.wait / Atomics.waitAsync only). The generator
+ * itself keeps the main thread busy (setImmediate until the next arrival), as a loaded gateway would be.
+ *
+ * Options: --quick, --rates=1000,5000 (arrivals per second), --seconds=2 (per rate), --repeat=3,
+ * --idle-seconds=3, --latency-only (skip the per-candidate kernel timings), --out=bench-results/kernel.json.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
@@ -33,8 +40,12 @@ const args = new Map(
   }),
 );
 const quick = args.has("quick");
-const rates = (args.get("rates") ?? "1000,5000,10000,20000").split(",").map(Number);
-const secondsPerRate = Number(args.get("seconds") ?? (quick ? 1 : 3));
+const rates = (args.get("rates") ?? "1000,2000,5000,10000,20000").split(",").map(Number);
+const secondsPerRate = Number(args.get("seconds") ?? (quick ? 1 : 2));
+const repeats = Number(args.get("repeat") ?? (quick ? 1 : 3));
+const idleSeconds = Number(args.get("idle-seconds") ?? (quick ? 1 : 3));
+const latencyOnly = args.has("latency-only");
+const output = args.get("out") ?? "bench-results/kernel.json";
 const DIMENSIONS = 32;
 const AGENTS = 8;
 const SIZES = [100, 1_000, 10_000];
@@ -115,20 +126,9 @@ function benchKernels(): KernelRow[] {
   return rows;
 }
 
-/**
- * Time the main thread spent runnable but not running (Linux schedstat): how much other load on the host
- * delayed this benchmark. Near 0 on a quiet machine.
- */
-function runQueueWaitNs(): number {
-  try {
-    return Number(readFileSync("/proc/thread-self/schedstat", "utf8").split(" ")[1]);
-  } catch {
-    return 0;
-  }
-}
-
 interface LatencyRow {
   mode: string;
+  /** Arrivals per second; 0 = closed loop, one decision in flight. */
   ratePerSecond: number;
   decisions: number;
   failed: number;
@@ -139,6 +139,37 @@ interface LatencyRow {
   maxUs: number;
   achievedPerSecond: number;
   mainThreadRunnableButWaitingShare: number;
+  /** CPU of the process minus the main thread's, as a share of one core: what the workers burn (spin included). */
+  workerCpuShare: number;
+}
+
+/** On-CPU and runnable-but-waiting ns of the calling thread (Linux schedstat; zeros elsewhere). */
+function threadSchedNs(): { onCpu: number; waiting: number } {
+  try {
+    const [onCpu, waiting] = readFileSync("/proc/thread-self/schedstat", "utf8").split(" ");
+    return { onCpu: Number(onCpu), waiting: Number(waiting) };
+  } catch {
+    return { onCpu: 0, waiting: 0 };
+  }
+}
+
+/** Measures a run: elapsed seconds, starvation of the main thread and the workers' CPU. */
+function runMeter(): () => { elapsedS: number; starvedShare: number; workerCpuShare: number } {
+  const sched = threadSchedNs();
+  const cpu = process.cpuUsage();
+  const start = process.hrtime.bigint();
+  return () => {
+    const elapsedS = Number(process.hrtime.bigint() - start) / 1e9;
+    const after = threadSchedNs();
+    const used = process.cpuUsage(cpu);
+    const processS = (used.user + used.system) / 1e6;
+    const mainS = (after.onCpu - sched.onCpu) / 1e9;
+    return {
+      elapsedS,
+      starvedShare: (after.waiting - sched.waiting) / 1e9 / elapsedS,
+      workerCpuShare: Math.max(0, processS - mainS) / elapsedS,
+    };
+  };
 }
 
 /** Open loop: issue every arrival whose time has come, measure from its scheduled time, never wait for answers. */
@@ -155,7 +186,7 @@ async function openLoop(
   });
   const intervalNs = 1e9 / rate;
   const total = Math.round(rate * seconds);
-  const waitBefore = runQueueWaitNs();
+  const meter = runMeter();
   const start = process.hrtime.bigint();
   let issued = 0;
   let done = 0;
@@ -181,8 +212,7 @@ async function openLoop(
     };
     tick();
   });
-  const elapsedS = Number(process.hrtime.bigint() - start) / 1e9;
-  const starvedShare = (runQueueWaitNs() - waitBefore) / 1e9 / elapsedS;
+  const { elapsedS, starvedShare, workerCpuShare } = meter();
   const us = (percentile: number) => histogram.getValueAtPercentile(percentile) / 1000;
   const row = {
     ratePerSecond: rate,
@@ -195,6 +225,7 @@ async function openLoop(
     maxUs: histogram.maxValue / 1000,
     achievedPerSecond: total / elapsedS,
     mainThreadRunnableButWaitingShare: starvedShare,
+    workerCpuShare,
   };
   histogram.destroy();
   return row;
@@ -211,14 +242,13 @@ async function oneAtATime(
     highestTrackableValue: 60e9,
     numberOfSignificantValueDigits: 3,
   });
-  const waitBefore = runQueueWaitNs();
-  const start = process.hrtime.bigint();
+  const meter = runMeter();
   for (let i = 0; i < count; i++) {
     const issued = process.hrtime.bigint();
     await pool.decide(requests[i % requests.length]!);
     histogram.recordValue(Math.max(100, Number(process.hrtime.bigint() - issued)));
   }
-  const elapsedS = Number(process.hrtime.bigint() - start) / 1e9;
+  const { elapsedS, starvedShare, workerCpuShare } = meter();
   const us = (percentile: number) => histogram.getValueAtPercentile(percentile) / 1000;
   const row = {
     ratePerSecond: 0,
@@ -230,22 +260,31 @@ async function oneAtATime(
     p999us: us(99.9),
     maxUs: histogram.maxValue / 1000,
     achievedPerSecond: count / elapsedS,
-    mainThreadRunnableButWaitingShare: (runQueueWaitNs() - waitBefore) / 1e9 / elapsedS,
+    mainThreadRunnableButWaitingShare: starvedShare,
+    workerCpuShare,
   };
   histogram.destroy();
   return row;
 }
 
-async function benchLatency(): Promise<LatencyRow[]> {
+const MODES: [string, Partial<KernelPoolOptions>][] = [
+  ["inline", { mode: "inline" }],
+  ["pool 1 no spin", { mode: "pool", size: 1, spinMicros: 0, pollMicros: 0 }],
+  ["pool 1", { mode: "pool", size: 1 }],
+  ["pool 2", { mode: "pool", size: 2 }],
+];
+
+interface IdleRow {
+  mode: string;
+  run: number;
+  /** CPU of the whole process (main thread and workers) while nothing is asked of it, as a share of one core. */
+  processCpuShare: number;
+}
+
+/** One pass over every mode and rate; `run` tags the rows (modes interleave across runs, so load hits all). */
+async function benchLatency(run: number, latency: LatencyRow[], idle: IdleRow[]): Promise<void> {
   const { inventory, requests } = fixture(1_000, 64);
-  const rows: LatencyRow[] = [];
-  const modes: [string, Partial<KernelPoolOptions>][] = [
-    ["inline", { mode: "inline" }],
-    ["pool 1 no spin", { mode: "pool", size: 1, spinMicros: 0, pollMicros: 0 }],
-    ["pool 1", { mode: "pool", size: 1 }],
-    ["pool 2", { mode: "pool", size: 2 }],
-  ];
-  for (const [mode, options] of modes) {
+  for (const [mode, options] of MODES) {
     const pool = new KernelPool({
       ...options,
       moduleBytes: readKernelWasm("simd"),
@@ -255,63 +294,137 @@ async function benchLatency(): Promise<LatencyRow[]> {
     pool.setInventory(inventory);
     await pool.ready();
     await openLoop(pool, requests, 2_000, quick ? 0.3 : 1); // warm-up: JIT, worker caches
-    rows.push({ mode, ...(await oneAtATime(pool, requests, quick ? 1_000 : 5_000)) });
-    for (const rate of rates) rows.push({ mode, ...(await openLoop(pool, requests, rate, secondsPerRate)) });
+    latency.push({ mode, run, ...(await oneAtATime(pool, requests, quick ? 1_000 : 5_000)) });
+    for (const rate of rates) latency.push({ mode, run, ...(await openLoop(pool, requests, rate, secondsPerRate)) });
+    // Idle right after traffic stops, the tail of any spinning included.
+    const cpu = process.cpuUsage();
+    const start = process.hrtime.bigint();
+    await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
+    const used = process.cpuUsage(cpu);
+    idle.push({
+      mode,
+      run,
+      processCpuShare: (used.user + used.system) / 1e3 / (Number(process.hrtime.bigint() - start) / 1e6),
+    });
     await pool.close();
   }
-  return rows;
 }
 
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
 const f = (x: number, digits = 1) => x.toFixed(digits).padStart(9);
+const pct = (share: number) => `${(100 * share).toFixed(0)}%`;
+const rateLabel = (rate: number) => (rate === 0 ? "1 by 1" : String(rate));
 
 const loadBefore = loadavg();
-const kernelRows = benchKernels();
-console.log(`\nKernel, D=${DIMENSIONS} A=${AGENTS} K=6 (median of 15 batches)`);
-console.log(
-  `${"N".padStart(6)}  ${"implementation".padEnd(22)} ${"us/decision".padStart(11)} ${"ns/candidate".padStart(12)} ${"best ns/cand".padStart(12)}`,
-);
-for (const row of kernelRows) {
+const kernelRows = latencyOnly ? [] : benchKernels();
+if (!latencyOnly) {
+  console.log(`\nKernel, D=${DIMENSIONS} A=${AGENTS} K=6 (median of 15 batches)`);
   console.log(
-    `${String(row.candidates).padStart(6)}  ${row.implementation.padEnd(22)} ${f(row.nsPerDecision / 1000, 2).padStart(11)} ${f(row.nsPerCandidate, 2).padStart(12)} ${f(row.bestNsPerCandidate, 2).padStart(12)}`,
+    `${"N".padStart(6)}  ${"implementation".padEnd(22)} ${"us/decision".padStart(11)} ${"ns/candidate".padStart(12)} ${"best ns/cand".padStart(12)}`,
   );
-}
-const latencyRows = await benchLatency();
-console.log("\nPer-decision latency, N=1,000, open loop from scheduled arrival (microseconds)");
-console.log("(1 by 1: closed loop, one decision in flight; starved: share of the run the main thread was runnable");
-console.log(" but waiting for a CPU, i.e. other load on the host)");
-console.log(
-  `${"mode".padEnd(16)} ${"rate/s".padStart(7)} ${"p50".padStart(9)} ${"p90".padStart(9)} ${"p99".padStart(9)} ${"p99.9".padStart(9)} ${"max".padStart(9)} ${"failed".padStart(6)} ${"starved".padStart(8)}`,
-);
-for (const row of latencyRows) {
-  console.log(
-    `${row.mode.padEnd(16)} ${(row.ratePerSecond === 0 ? "1 by 1" : String(row.ratePerSecond)).padStart(7)} ${f(row.p50us)} ${f(row.p90us)} ${f(row.p99us)} ${f(row.p999us)} ${f(row.maxUs)} ${String(row.failed).padStart(6)} ${`${(100 * row.mainThreadRunnableButWaitingShare).toFixed(0)}%`.padStart(8)}`,
-  );
+  for (const row of kernelRows) {
+    console.log(
+      `${String(row.candidates).padStart(6)}  ${row.implementation.padEnd(22)} ${f(row.nsPerDecision / 1000, 2).padStart(11)} ${f(row.nsPerCandidate, 2).padStart(12)} ${f(row.bestNsPerCandidate, 2).padStart(12)}`,
+    );
+  }
 }
 
-const kernelAt = (n: number, implementation: string) =>
-  kernelRows.find((r) => r.candidates === n && r.implementation === implementation)!;
-const inlineP50 = (rate: number) => latencyRows.find((r) => r.mode === "inline" && r.ratePerSecond === rate)!.p50us;
-const summary = {
-  fullKernelN1000SimdUs: kernelAt(1_000, "wasm-simd decide").nsPerDecision / 1000,
-  fullKernelN1000SimdSameInputUs: kernelAt(1_000, "wasm-simd same input").nsPerDecision / 1000,
-  simdSpeedupOverReferenceN1000:
-    kernelAt(1_000, "ts-reference").nsPerDecision / kernelAt(1_000, "wasm-simd decide").nsPerDecision,
-  simdSpeedupOverScalarN1000:
-    kernelAt(1_000, "wasm-scalar decide").nsPerDecision / kernelAt(1_000, "wasm-simd decide").nsPerDecision,
-  poolOverheadP50Us: latencyRows
-    .filter((r) => r.mode !== "inline")
-    .map((r) => ({ mode: r.mode, ratePerSecond: r.ratePerSecond, us: r.p50us - inlineP50(r.ratePerSecond) })),
-};
-console.log("\nSummary");
+const latencyRuns: (LatencyRow & { run: number })[] = [];
+const idleRuns: IdleRow[] = [];
+for (let run = 0; run < repeats; run++) await benchLatency(run, latencyRuns, idleRuns);
+
+/** Per mode and rate: the median over runs of each figure. */
+const cells = MODES.flatMap(([mode]) =>
+  [0, ...rates].map((rate) => {
+    const runs = latencyRuns.filter((r) => r.mode === mode && r.ratePerSecond === rate);
+    const inline = latencyRuns.filter((r) => r.mode === "inline" && r.ratePerSecond === rate);
+    // Overhead within each run (pool and inline measured minutes apart, not hours), then the median over runs.
+    const overhead = (key: "p50us" | "p90us" | "p99us") =>
+      median(runs.map((r) => r[key] - inline.find((i) => i.run === r.run)![key]));
+    return {
+      mode,
+      ratePerSecond: rate,
+      runs: runs.length,
+      failed: runs.reduce((sum, r) => sum + r.failed, 0),
+      p50us: median(runs.map((r) => r.p50us)),
+      p90us: median(runs.map((r) => r.p90us)),
+      p99us: median(runs.map((r) => r.p99us)),
+      p999us: median(runs.map((r) => r.p999us)),
+      starvedShare: median(runs.map((r) => r.mainThreadRunnableButWaitingShare)),
+      workerCpuShare: median(runs.map((r) => r.workerCpuShare)),
+      overheadUs:
+        mode === "inline"
+          ? undefined
+          : {
+              p50: overhead("p50us"),
+              p90: overhead("p90us"),
+              p99: overhead("p99us"),
+              p50PerRun: runs.map((r) => r.p50us - inline.find((i) => i.run === r.run)!.p50us),
+            },
+    };
+  }),
+);
+const idleCpu = MODES.map(([mode]) => ({
+  mode,
+  processCpuShare: median(idleRuns.filter((r) => r.mode === mode).map((r) => r.processCpuShare)),
+}));
+
 console.log(
-  `  full kernel N=1,000 (SIMD), copy + decide: ${summary.fullKernelN1000SimdUs.toFixed(2)} us (target <= 20); same input: ${summary.fullKernelN1000SimdSameInputUs.toFixed(2)} us`,
+  `\nPer-decision latency, N=1,000, open loop from scheduled arrival (microseconds, median of ${repeats} run(s))`,
+);
+console.log("(1 by 1: closed loop, one decision in flight; starved: share of the run the main thread was runnable");
+console.log(" but waiting for a CPU, i.e. other load on the host; workers: their CPU, share of one core)");
+console.log(
+  `${"mode".padEnd(16)} ${"rate/s".padStart(7)} ${"p50".padStart(9)} ${"p90".padStart(9)} ${"p99".padStart(9)} ${"p99.9".padStart(9)} ${"failed".padStart(6)} ${"starved".padStart(8)} ${"workers".padStart(8)}`,
+);
+for (const c of cells) {
+  console.log(
+    `${c.mode.padEnd(16)} ${rateLabel(c.ratePerSecond).padStart(7)} ${f(c.p50us)} ${f(c.p90us)} ${f(c.p99us)} ${f(c.p999us)} ${String(c.failed).padStart(6)} ${pct(c.starvedShare).padStart(8)} ${pct(c.workerCpuShare).padStart(8)}`,
+  );
+}
+console.log(
+  "\nPool overhead = pool - inline at the same rate, same run (microseconds, median of runs; target p50 <= 20)",
 );
 console.log(
-  `  SIMD vs TS reference at N=1,000: ${summary.simdSpeedupOverReferenceN1000.toFixed(1)}x (target >= 5); vs scalar: ${summary.simdSpeedupOverScalarN1000.toFixed(2)}x`,
+  `${"mode".padEnd(16)} ${"rate/s".padStart(7)} ${"p50".padStart(9)} ${"p90".padStart(9)} ${"p99".padStart(9)}  p50 per run`,
 );
-for (const o of summary.poolOverheadP50Us) {
-  const load = o.ratePerSecond === 0 ? "one at a time" : `${o.ratePerSecond}/s`;
-  console.log(`  pool overhead p50, ${o.mode}, ${load}: ${o.us.toFixed(1)} us (target <= 20 under load)`);
+for (const c of cells) {
+  if (c.overheadUs === undefined) continue;
+  const o = c.overheadUs;
+  console.log(
+    `${c.mode.padEnd(16)} ${rateLabel(c.ratePerSecond).padStart(7)} ${f(o.p50)} ${f(o.p90)} ${f(o.p99)}  ${o.p50PerRun.map((x) => x.toFixed(1)).join(" / ")}`,
+  );
+}
+console.log(
+  `\nIdle CPU of the process, ${idleSeconds} s right after traffic stops (share of one core, median of runs)`,
+);
+for (const row of idleCpu) console.log(`  ${row.mode.padEnd(16)} ${(100 * row.processCpuShare).toFixed(2)}%`);
+
+const summary = latencyOnly
+  ? undefined
+  : {
+      fullKernelN1000SimdUs: kernelAt(1_000, "wasm-simd decide").nsPerDecision / 1000,
+      fullKernelN1000SimdSameInputUs: kernelAt(1_000, "wasm-simd same input").nsPerDecision / 1000,
+      simdSpeedupOverReferenceN1000:
+        kernelAt(1_000, "ts-reference").nsPerDecision / kernelAt(1_000, "wasm-simd decide").nsPerDecision,
+      simdSpeedupOverScalarN1000:
+        kernelAt(1_000, "wasm-scalar decide").nsPerDecision / kernelAt(1_000, "wasm-simd decide").nsPerDecision,
+    };
+function kernelAt(n: number, implementation: string): KernelRow {
+  return kernelRows.find((r) => r.candidates === n && r.implementation === implementation)!;
+}
+if (summary !== undefined) {
+  console.log("\nSummary");
+  console.log(
+    `  full kernel N=1,000 (SIMD), copy + decide: ${summary.fullKernelN1000SimdUs.toFixed(2)} us (target <= 20); same input: ${summary.fullKernelN1000SimdSameInputUs.toFixed(2)} us`,
+  );
+  console.log(
+    `  SIMD vs TS reference at N=1,000: ${summary.simdSpeedupOverReferenceN1000.toFixed(1)}x (target >= 5); vs scalar: ${summary.simdSpeedupOverScalarN1000.toFixed(2)}x`,
+  );
 }
 const loadAfter = loadavg();
 console.log(
@@ -320,20 +433,32 @@ console.log(
 
 mkdirSync("bench-results", { recursive: true });
 writeFileSync(
-  "bench-results/kernel.json",
+  output,
   `${JSON.stringify(
     {
       date: new Date().toISOString(),
       node: process.version,
       cpus: cpus().map((c) => c.model),
       loadAverage: { before: loadBefore, after: loadAfter },
-      parameters: { dimensions: DIMENSIONS, agents: AGENTS, maxAds: 6, rates, secondsPerRate, quick },
+      parameters: {
+        dimensions: DIMENSIONS,
+        agents: AGENTS,
+        maxAds: 6,
+        rates,
+        secondsPerRate,
+        repeats,
+        idleSeconds,
+        quick,
+      },
       kernel: kernelRows,
-      latency: latencyRows,
+      latency: cells,
+      idleCpu,
+      latencyRuns,
+      idleRuns,
       summary,
     },
     null,
     2,
   )}\n`,
 );
-console.log("\nwrote bench-results/kernel.json");
+console.log(`\nwrote ${output}`);

@@ -13,6 +13,7 @@ import type { KernelInventory, KernelRequest, KernelResult } from "./kernel-inpu
 import { KernelPool } from "./kernel-pool.ts";
 import { decideReference } from "./kernel-reference.ts";
 import { readKernelWasm } from "./kernel-wasm.ts";
+import { SpinPolicy } from "./kernel-worker.ts";
 
 const chaosBytes = new Uint8Array(readFileSync(new URL("../build/fixtures/chaos-kernel.wasm", import.meta.url)));
 const TRAP = -1111;
@@ -172,5 +173,61 @@ describe("kernel pool - inline mode and closing", () => {
     await expect(pool.decide(makeRequest(inventory, { seed: 1, agents: 1 }))).rejects.toThrow(KernelClosedError);
     expect((await Promise.all(accepted)).length).toBe(10);
     await closing;
+  });
+});
+
+describe("kernel pool - adaptive worker spin", () => {
+  const recordAll = (policy: SpinPolicy, gaps: number[]) => {
+    for (const gap of gaps) policy.record(gap);
+  };
+
+  it("spins twice the median recent gap, at least 50 us, at most the cap; never before traffic or with cap 0", () => {
+    const policy = new SpinPolicy(1500);
+    expect(policy.windowMicros(0)).toBe(0); // no traffic seen yet
+    recordAll(policy, [200, 180, 220, 5000, 200, 190, 210, 200]);
+    expect(policy.windowMicros(0)).toBe(400); // one long gap does not move the median
+    recordAll(policy, Array(8).fill(10));
+    expect(policy.windowMicros(0)).toBe(50);
+    recordAll(policy, Array(8).fill(980)); // 1,000 decisions/s
+    expect(policy.windowMicros(0)).toBe(1500);
+    const off = new SpinPolicy(0);
+    recordAll(off, Array(8).fill(100));
+    expect(off.windowMicros(0)).toBe(0);
+  });
+
+  it("stops spinning when traffic slows past the cap or stops, and backs off after being descheduled", () => {
+    const policy = new SpinPolicy(1500);
+    recordAll(policy, Array(8).fill(300));
+    recordAll(policy, [4000, 60_000, 2e6, 3e6, 5e6]); // traffic stopped: most recent gaps are long
+    expect(policy.windowMicros(0)).toBe(0);
+    recordAll(policy, Array(5).fill(300)); // back again
+    expect(policy.windowMicros(0)).toBe(600);
+    policy.preempted(1000);
+    expect(policy.windowMicros(1050)).toBe(0);
+    expect(policy.windowMicros(1101)).toBe(600);
+  });
+
+  it("an idle pool burns no CPU once traffic stops", async () => {
+    const inventory = makeInventory({ seed: 7, candidates: 1000, dimensions: 32 });
+    const pool = new KernelPool({ size: 2, moduleBytes: readKernelWasm("simd"), moduleVersion: "simd", capacity });
+    pool.setInventory(inventory);
+    await pool.ready();
+    const batch = requests(inventory, 8, 80);
+    // Steady traffic, a decision about every 200 us, so that the workers learn to spin.
+    const started = performance.now();
+    const pending: Promise<KernelResult>[] = [];
+    for (let i = 0; i < 1000; i++) {
+      while (performance.now() - started < i * 0.2) await new Promise((resolve) => setImmediate(resolve));
+      pending.push(pool.decide(batch[i % 8]!));
+    }
+    expect((await Promise.all(pending)).length).toBe(1000);
+    await new Promise((resolve) => setTimeout(resolve, 20)); // the last spin window (at most 1.5 ms) ends
+    const cpu = process.cpuUsage();
+    const idleFrom = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const used = process.cpuUsage(cpu);
+    const share = (used.user + used.system) / 1000 / (performance.now() - idleFrom);
+    expect(share).toBeLessThan(0.2); // a spinning worker would show about 1 (one core)
+    await pool.close();
   });
 });

@@ -62,9 +62,11 @@ export interface KernelPoolOptions {
   /** Ring slots per worker: decisions that can wait in shared memory for one worker (default 32). */
   readonly queueDepth?: number;
   /**
-   * How long an idle worker spins on its ring before sleeping, in microseconds (default 50; 0 = sleep at once).
-   * A sleeping worker costs the next decision a futex wake-up (tens of microseconds on a busy host); a spinning
-   * one keeps its core busy, which on an oversubscribed host slows everything else.
+   * Longest spin of an idle worker on its ring before it sleeps, in microseconds (default 1,500; 0 = sleep at
+   * once). The spin is adaptive (SpinPolicy in kernel-worker.ts): twice the median of the worker's recent idle
+   * gaps, none when that median exceeds this cap, so traffic slower than about 1 / cap and idle pools never
+   * spin, and only one idle worker of the pool spins at a time. A sleeping worker costs the next decision a
+   * futex wake-up (about 15 us on an idle core, more on a busy host); a spinning one keeps its core busy.
    */
   readonly spinMicros?: number;
   /**
@@ -135,6 +137,7 @@ class DecisionQueue {
 }
 
 class Lane {
+  readonly id: number;
   readonly ring: KernelRing;
   readonly port: MessagePort;
   readonly abort = new AbortController();
@@ -146,7 +149,8 @@ class Lane {
   consumed = 0;
   controlGeneration = 0;
 
-  constructor(ring: KernelRing, port: MessagePort) {
+  constructor(id: number, ring: KernelRing, port: MessagePort) {
+    this.id = id;
     this.ring = ring;
     this.port = port;
     this.pending = new Array<PendingDecision | undefined>(ring.depth).fill(undefined);
@@ -154,6 +158,14 @@ class Lane {
 
   get inFlight(): number {
     return this.published - this.consumed;
+  }
+
+  /**
+   * Dispatch cost: decisions ahead, plus 2 if the worker sleeps, since waking it (about 15 us, more on a busy
+   * host) costs about as much as waiting for one or two decisions (about 12 us each) on a worker that is awake.
+   */
+  get load(): number {
+    return this.inFlight + (Atomics.load(this.ring.control, Control.Sleeping) === 1 ? 2 : 0);
   }
 }
 
@@ -186,6 +198,8 @@ export class KernelPool {
 
   readonly #piscina: Piscina | undefined;
   readonly #lanes: Lane[] = [];
+  /** Lane ids start at 1: 0 in the doorbell's Spinner word means no worker spins. */
+  #laneIds = 0;
   readonly #queue = new DecisionQueue();
   readonly #doorbell = new Int32Array(new SharedArrayBuffer(Doorbell.Words * 4));
   #doorbellSeen = 0;
@@ -212,7 +226,7 @@ export class KernelPool {
     this.capacity = { ...DEFAULT_CAPACITY, ...options.capacity };
     this.callTimeoutMs = options.callTimeoutMs ?? 250;
     this.#queueDepth = options.queueDepth ?? 32;
-    this.#spinMicros = options.spinMicros ?? 50;
+    this.#spinMicros = options.spinMicros ?? 1500;
     this.#pollMicros = options.pollMicros ?? 200;
     checkCapacity(this.capacity);
     if (this.mode === "pool" && (!Number.isInteger(this.size) || this.size < 1)) {
@@ -381,7 +395,7 @@ export class KernelPool {
   #startLane(): Lane {
     const ring = new KernelRing(this.capacity, this.#queueDepth);
     const { port1, port2 } = new MessageChannel();
-    const lane = new Lane(ring, port1);
+    const lane = new Lane(++this.#laneIds, ring, port1);
     port1.on("message", (message: ReadyMessage) => {
       if (lane.replaced) return;
       this.#startupFailures = 0;
@@ -401,6 +415,7 @@ export class KernelPool {
       moduleGeneration: this.#moduleGeneration,
       inventory: this.#inventory,
       spinMicros: this.#spinMicros,
+      laneId: lane.id,
     };
     const settled = (outcome: ServeResult | unknown): void => {
       if (lane.replaced || this.#stopped) return;
@@ -424,13 +439,18 @@ export class KernelPool {
     for (const resolve of this.#whenIdle.splice(0)) resolve();
   }
 
-  /** Fills free ring slots from the queue, least-loaded ready lane first. */
+  /** Fills free ring slots from the queue, least-loaded ready lane first (see Lane.load). */
   #dispatch(): void {
     while (this.#queue.length > 0) {
       let lane: Lane | undefined;
+      let laneLoad = 0;
       for (const candidate of this.#lanes) {
         if (!candidate.ready || candidate.inFlight >= this.#queueDepth) continue;
-        if (lane === undefined || candidate.inFlight < lane.inFlight) lane = candidate;
+        const load = candidate.load;
+        if (lane === undefined || load < laneLoad) {
+          lane = candidate;
+          laneLoad = load;
+        }
       }
       if (lane === undefined) break;
       const pending = this.#queue.shift()!;
@@ -565,6 +585,8 @@ export class KernelPool {
       }
     }
     lane.consumed = lane.published;
+    // A worker that dies spinning would keep the spin slot forever.
+    Atomics.compareExchange(this.#doorbell, Doorbell.Spinner, lane.id, 0);
     lane.abort.abort(new Error(`kernel worker replaced after ${cause}`));
     lane.port.close();
     this.#queue.unshift(requeue);

@@ -24,9 +24,10 @@ export const Control = {
 /**
  * The pool-wide doorbell (Int32 words in its own SharedArrayBuffer): a count of finished slots, and a flag the
  * pool raises while it is parked in Atomics.waitAsync. A waitAsync wake-up costs the main thread about 12 us of
- * CPU, so workers notify only when the pool is parked, and only the first of them.
+ * CPU, so workers notify only when the pool is parked, and only the first of them. Spinner holds the lane id
+ * of the one idle worker allowed to spin (0: none).
  */
-export const Doorbell = { Count: 0, PoolParked: 1, Words: 2 } as const;
+export const Doorbell = { Count: 0, PoolParked: 1, Spinner: 2, Words: 3 } as const;
 
 /** Worker side: count a finished slot and wake the pool if it is parked. */
 export function ringDoorbell(doorbell: Int32Array): void {

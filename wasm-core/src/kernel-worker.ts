@@ -15,7 +15,7 @@ import { KernelError, KernelInventoryMismatchError, KernelModuleError, KernelTra
 import type { KernelCapacity, KernelInventory } from "./kernel-inputs.ts";
 import type { KernelInstance } from "./kernel-instance.ts";
 import { instantiateKernel } from "./kernel-loader.ts";
-import { Control, KernelRing, ringDoorbell, SlotOutcome } from "./kernel-ring.ts";
+import { Control, Doorbell, KernelRing, ringDoorbell, SlotOutcome } from "./kernel-ring.ts";
 
 export type ControlMessage =
   | { readonly type: "module"; readonly module: WebAssembly.Module; readonly generation: number }
@@ -32,8 +32,10 @@ export interface ServeTask {
   readonly module: WebAssembly.Module;
   readonly moduleGeneration: number;
   readonly inventory: KernelInventory | undefined;
-  /** How long to spin on the ring before sleeping (0 = sleep at once). */
+  /** Longest spin on the ring before sleeping (0 = sleep at once); see SpinPolicy. */
   readonly spinMicros: number;
+  /** This lane's id in the doorbell's Spinner word (at most one idle worker of the pool spins). */
+  readonly laneId: number;
 }
 
 export type ServeResult = "stopped" | "retired";
@@ -76,11 +78,12 @@ export default function serve(task: ServeTask): ServeResult {
   };
 
   task.port.postMessage({ type: "ready", threadId } satisfies ReadyMessage);
+  const spin = new SpinPolicy(task.spinMicros);
   let next = Atomics.load(control, Control.Completed);
   for (;;) {
     if (Atomics.load(control, Control.Stop) === 1) return "stopped";
     if (next === Atomics.load(control, Control.Published)) {
-      waitForWork(control, next, task.spinMicros);
+      waitForWork(control, doorbell, task.laneId, next, spin);
       continue;
     }
 
@@ -125,19 +128,93 @@ export default function serve(task: ServeTask): ServeResult {
   }
 }
 
-/** Spin first (a busy gateway publishes again within microseconds), then sleep until notified. */
-function waitForWork(control: Int32Array, published: number, spinMicros: number): void {
-  if (spinMicros > 0) {
-    const until = performance.now() + spinMicros / 1000;
+/** A spin that sees a gap this long between two of its clock reads was descheduled: the host is oversubscribed. */
+const PREEMPTED_MS = 0.25;
+/** How long spinning stays off after that. */
+const BACK_OFF_MS = 100;
+
+/**
+ * How long an idle worker spins before sleeping, from the gaps it has just seen between going idle and the next
+ * decision. A sleeping worker costs the next decision a futex wake-up (about 15 us on an idle core, far more
+ * on a busy host, against a kernel of about 12 us), so under steady traffic it pays to spin through the typical
+ * gap; but spinning through gaps longer than the traffic has shown burns a core for nothing. So: spin twice
+ * the median of the last 8 gaps (at least 50 us), at most `maxMicros`, and not at all once the median exceeds
+ * `maxMicros` (traffic slower than about 1 / maxMicros, or stopped: one last window at most, then sleep until
+ * woken). And not at all for a while after a spin was descheduled: on an oversubscribed host a spinning
+ * worker only takes CPU from the thread that would publish the next decision.
+ */
+export class SpinPolicy {
+  readonly #maxMicros: number;
+  readonly #gaps: Float64Array;
+  readonly #sorted: Float64Array;
+  #next = 0;
+  #quietUntil = 0;
+
+  constructor(maxMicros: number, history = 8) {
+    this.#maxMicros = maxMicros;
+    // No traffic seen yet counts as long gaps: a new worker sleeps until decisions arrive often enough.
+    this.#gaps = new Float64Array(history).fill(Number.POSITIVE_INFINITY);
+    this.#sorted = new Float64Array(history);
+  }
+
+  /** An idle gap just ended (microseconds from going idle to seeing the next decision). */
+  record(gapMicros: number): void {
+    this.#gaps[this.#next] = gapMicros;
+    this.#next = (this.#next + 1) % this.#gaps.length;
+  }
+
+  /** A spin was descheduled at `now` (performance.now() ms). */
+  preempted(now: number): void {
+    this.#quietUntil = now + BACK_OFF_MS;
+  }
+
+  windowMicros(now: number): number {
+    if (this.#maxMicros <= 0 || now < this.#quietUntil) return 0;
+    this.#sorted.set(this.#gaps);
+    this.#sorted.sort();
+    const median = this.#sorted[(this.#sorted.length - 1) >> 1]!;
+    if (median > this.#maxMicros) return 0;
+    return Math.min(this.#maxMicros, Math.max(50, 2 * median));
+  }
+}
+
+/**
+ * Spin for the policy's window (a busy gateway publishes again soon), then sleep until notified. Only one idle
+ * worker of the pool spins at a time (the doorbell's Spinner word): two spinners and the gateway's own thread
+ * would oversubscribe a two-core host, and the pool sends work to a worker that is awake first.
+ */
+function waitForWork(
+  control: Int32Array,
+  doorbell: Int32Array,
+  laneId: number,
+  published: number,
+  spin: SpinPolicy,
+): void {
+  const idleSince = performance.now();
+  const windowMicros = spin.windowMicros(idleSince);
+  if (windowMicros > 0 && Atomics.compareExchange(doorbell, Doorbell.Spinner, 0, laneId) === 0) {
+    const until = idleSince + windowMicros / 1000;
+    let arrived = false;
+    let now = idleSince;
     do {
-      for (let i = 0; i < 256; i++) {
-        if (Atomics.load(control, Control.Published) !== published) return;
+      for (let i = 0; i < 256 && !arrived; i++) arrived = Atomics.load(control, Control.Published) !== published;
+      const last = now;
+      now = performance.now();
+      if (now - last > PREEMPTED_MS) {
+        spin.preempted(now);
+        break;
       }
-    } while (performance.now() < until);
+    } while (!arrived && now < until);
+    Atomics.compareExchange(doorbell, Doorbell.Spinner, laneId, 0);
+    if (arrived) {
+      spin.record((now - idleSince) * 1000);
+      return;
+    }
   }
   Atomics.store(control, Control.Sleeping, 1);
   // The pool reads Sleeping after storing Published, so either it sees 1 and notifies, or this wait sees
   // the new Published and returns at once: no lost wake-up.
   Atomics.wait(control, Control.Published, published);
   Atomics.store(control, Control.Sleeping, 0);
+  spin.record((performance.now() - idleSince) * 1000);
 }
