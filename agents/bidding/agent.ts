@@ -24,6 +24,8 @@ export const biddingAgent: AgentModule<BiddingState, typeof BiddingSignalSchema>
   snapshot: snapshotBidding,
   restore: restoreBidding,
   vote: voteBidding,
+  // Its state changes with every auction but its votes drift slowly: a quarter second of lag costs nothing.
+  signalIntervalMs: 250,
   inputs: [
     agentInput({ subject: subjects.auctionOutcomeAll, schema: AuctionOutcomeSchema, handle: applyOutcome }),
     agentInput({

@@ -66,6 +66,12 @@ export interface AgentModule<S = unknown, M extends DescMessage = DescMessage> {
   /** Pure: (context, state) -> vote. Never mutates the state; the same code runs in the agent and the gateway. */
   vote(ctx: VoteContext, state: S): AgentVote;
   readonly inputs: readonly AgentInput<S>[];
+  /**
+   * How often changed state is republished as signals (default 50 ms). A learner whose state changes on every
+   * auction but whose votes drift slowly (bidding, relevance) publishes less often: every signal is encoded here
+   * and decoded by every gateway, and at hundreds of decisions a second that cost more than the votes themselves.
+   */
+  readonly signalIntervalMs?: number;
   /** Periodic upkeep (eviction, pre-computation); returns the keys it changed. */
   tick?(state: S, nowMs: number): DirtyKeys;
 }

@@ -9,6 +9,7 @@ import type { Logger } from "../../lib/log/logger.ts";
 import { subjects, USER_SHARDS } from "../../lib/subjects.ts";
 import { AGENT_ATTRIBUTE, withExtractedContext } from "../../telemetry/tracing.ts";
 import { type AnyAgentModule, type DirtyKeys, GLOBAL_KEY, type HandlerContext } from "./agent-module.ts";
+import { scoringOf } from "./agent-scorer.ts";
 import { AgentStateStore, openAgentStateBucket } from "./agent-state-store.ts";
 import { encodeAgentVote } from "./agent-vote-codec.ts";
 import { INSTANCE_HEADER, SignalMirror } from "./signal-mirror.ts";
@@ -106,7 +107,7 @@ export class RunningAgent {
       },
     });
     const every = (ms: number, fn: () => void) => this.timers.push(setInterval(fn, ms));
-    every(this.options.signalIntervalMs ?? 50, () => this.publishSignals(this.dirtySignals));
+    every(this.options.signalIntervalMs ?? module.signalIntervalMs ?? 50, () => this.publishSignals(this.dirtySignals));
     every(this.options.heartbeatMs ?? 1_000, () => this.publishSignals(this.owned));
     every(this.options.snapshotIntervalMs ?? 1_000, () => void this.persist());
     if (module.tick) every(this.options.tickMs ?? 1_000, () => this.apply(() => module.tick!(this.state, Date.now())));
