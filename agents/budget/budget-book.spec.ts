@@ -96,6 +96,59 @@ describe("budget book", () => {
     expect(book.charged.spend("c1")).toBe(1_000_000n);
   });
 
+  it("lease - never smaller than one ad at the max price; less than one ad left is exhausted, never overspent", () => {
+    // 250,000 micros at up to 17,000 an ad: a 5% lease (12,500) could not hold one ad.
+    const book = new BudgetBook({ maxLeaseShare: 0.05 }, T0, "a");
+    book.setCampaigns([campaign({ budgetMicros: 250_000n, bidStrategy: { maxCpmMicros: 17_000_000n } })]);
+    let now = T0 + 10_000;
+    const seq = { next: 1n };
+    const sizes: bigint[] = [];
+    for (;;) {
+      const g = ask(book, now);
+      if (g.amountMicros === 0n) {
+        expect(g.denial).toBe(LeaseDenial.EXHAUSTED);
+        break;
+      }
+      sizes.push(g.amountMicros);
+      sell(book, now, g.leaseId, 1, 17_000n, seq);
+      now += 10;
+    }
+    expect(sizes).toEqual(Array(14).fill(17_000n));
+    expect(book.charged.spend("c1")).toBe(238_000n); // 12,000 left: less than one ad at the max price
+    expect(book.status("c1", now).exhausted).toBe(true);
+  });
+
+  it("lease - a lease of one ad waits until the pacing plan allows a whole ad", () => {
+    // EVEN over 100 s, 10 ads of 15,000: the lookahead (2 x TTL = 2 s) covers a fifth of an ad.
+    const book = new BudgetBook({ leaseTtlMs: 1_000, reclaimGraceMs: 0 }, T0 - 10_000, "a");
+    book.setCampaigns([
+      campaign({
+        budgetMicros: 150_000n,
+        bidStrategy: { maxCpmMicros: 15_000_000n },
+        pacing: PacingMode.EVEN,
+        endTime: timestampFromMs(T0 + 100_000),
+      }),
+    ]);
+    expect(ask(book, T0 + 1_000).denial).toBe(LeaseDenial.THROTTLED); // plan at 3 s: 4,500
+    const g = ask(book, T0 + 9_000); // plan at 11 s: 16,500
+    expect(g.amountMicros).toBe(15_000n);
+    expect(ask(book, T0 + 9_000).denial).toBe(LeaseDenial.THROTTLED);
+  });
+
+  it("status - a campaign whose last ad is leased out is not exhausted: the gateway holding the lease may sell it", () => {
+    const book = new BudgetBook({}, T0, "a");
+    book.setCampaigns([campaign({ budgetMicros: 20_000n, bidStrategy: { maxCpmMicros: 10_000_000n } })]);
+    const now = T0 + 10_000;
+    const first = ask(book, now);
+    const second = ask(book, now);
+    expect([first.amountMicros, second.amountMicros]).toEqual([10_000n, 10_000n]);
+    expect(ask(book, now).denial).toBe(LeaseDenial.EXHAUSTED); // all of it reserved
+    expect(book.status("c1", now).exhausted).toBe(false);
+    sell(book, now, first.leaseId, 1, 10_000n, { next: 1n });
+    sell(book, now, second.leaseId, 1, 9_000n, { next: 2n });
+    expect(book.status("c1", now).exhausted).toBe(true); // 1,000 left: not one more ad
+  });
+
   it("lease - a sold ad without impression counts until the impression window closes", () => {
     const book = new BudgetBook({ impressionWindowMs: 60_000 }, T0, "a");
     book.setCampaigns([campaign({ budgetMicros: 1_000n, dailyBudgetMicros: 500n })]);

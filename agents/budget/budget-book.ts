@@ -16,7 +16,10 @@ import { SpendTotals, utcDay } from "../../ledger/spend-totals.ts";
 import { DEFAULT_TRAFFIC_CURVE, plannedShare } from "./pacing-plan.ts";
 
 export interface BudgetPolicy {
-  /** Largest lease as a share of the campaign budget: the most a campaign can overspend (default 0.1%). */
+  /**
+   * Largest lease as a share of the campaign budget (default 0.1%), raised to one ad at the campaign's max price
+   * where that is more: the most a campaign can overspend when the agent's view is incomplete.
+   */
   maxLeaseShare: number;
   leaseTtlMs: number;
   /** After a lease's TTL, wait this long for its last receipts before reclaiming what it did not use. */
@@ -161,13 +164,17 @@ export class BudgetBook {
       }
   }
 
-  /** Charged + sold-not-charged + unused live leases, overall or on one UTC day (live leases count on any day). */
-  exposure(campaignId: string, day?: number): bigint {
+  /**
+   * Charged + sold-not-charged + unused live leases (unless `withLeases` is false), overall or on one UTC day
+   * (live leases count on any day).
+   */
+  exposure(campaignId: string, day?: number, withLeases = true): bigint {
     const sums = this.pendingSums.get(campaignId);
     const pending = day === undefined ? (sums?.total ?? 0n) : (sums?.days.get(day) ?? 0n);
     let leased = 0n;
-    for (const lease of this.leasesByCampaign.get(campaignId) ?? [])
-      if (lease.amount > lease.sold) leased += lease.amount - lease.sold;
+    if (withLeases)
+      for (const lease of this.leasesByCampaign.get(campaignId) ?? [])
+        if (lease.amount > lease.sold) leased += lease.amount - lease.sold;
     return this.charged.spend(campaignId, day) + pending + leased;
   }
 
@@ -179,14 +186,20 @@ export class BudgetBook {
     const campaign = this.campaigns.get(request.campaignId);
     if (!campaign || !this.serving(campaign, nowMs))
       return deny(LeaseDenial.NOT_SERVING, "campaign unknown, not active or outside its flight");
-    const available = this.available(campaign, nowMs);
-    if (available <= 0n) return deny(LeaseDenial.EXHAUSTED, "budget or daily cap spent or reserved");
+    // A lease smaller than one ad at the campaign's max price sells nothing (the gateway reserves each ad within
+    // its leases) yet makes the campaign eligible there: it wins the auction and the break goes unsold. So a lease
+    // is one ad at least; below that the campaign waits for the plan, or is done once less than one ad is left.
+    const ad = adPriceMicros(campaign);
+    const available = this.available(campaign, nowMs, true);
+    if (available < ad) return deny(LeaseDenial.EXHAUSTED, "less than one ad at the max price left unreserved");
     const paced = this.plannedSpend(campaign, nowMs, true) - this.exposure(campaign.id);
-    if (paced <= 0n) return deny(LeaseDenial.THROTTLED, "ahead of the pacing plan");
+    if (paced < ad) return deny(LeaseDenial.THROTTLED, "ahead of the pacing plan");
     const maxLease = this.maxLease(campaign);
     // Shrink near the end: an eighth of what is left, so the last budget is spread over gateways, not stranded.
     const shrunk = available / 8n > maxLease / 10n ? available / 8n : maxLease / 10n;
-    const amount = min(maxLease, available, paced, shrunk > 0n ? shrunk : 1n);
+    const wanted = min(maxLease, shrunk);
+    // Never above what is left or what the plan allows: exposure stays <= budget (and cap) exactly.
+    const amount = min(available, paced, wanted > ad ? wanted : ad);
     const id = `${this.instanceId}-${++this.leaseCounter}`;
     const lease = { id, campaignId: campaign.id, amount, sold: 0n, grantedAt: nowMs };
     this.leases.set(id, lease);
@@ -212,7 +225,9 @@ export class BudgetBook {
     const spent = this.charged.spend(campaignId) + (sums?.total ?? 0n);
     const planned = this.plannedSpend(campaign, nowMs, false);
     const paceRatio = planned > 0n ? Number(spent) / Number(planned) : spent > 0n ? 2 : 1;
-    const available = this.available(campaign, nowMs);
+    // Exhausted = not even one more ad can be paid for. Unused leases do not count here: the gateways holding them
+    // may still sell within them, and a veto would strand the budget's last lease.
+    const exhausted = this.available(campaign, nowMs, false) < adPriceMicros(campaign);
     return create(CampaignBudgetSchema, {
       campaignId,
       budgetMicros: campaign.budgetMicros,
@@ -225,15 +240,16 @@ export class BudgetBook {
       // Ahead of plan by a quarter or more: skip it entirely; behind: bid up to 1.5x.
       throttleProbability: clamp((paceRatio - 1) * 4, 0, 1),
       bidMultiplier: clamp(2 - paceRatio, 0.5, 1.5),
-      exhausted: available <= 0n,
+      exhausted,
       serving: this.serving(campaign, nowMs),
     });
   }
 
-  private available(campaign: Campaign, nowMs: number): bigint {
-    const left = campaign.budgetMicros - this.exposure(campaign.id);
+  /** Budget (and today's cap) minus charged and sold spend, and minus unused live leases when `leased`. */
+  private available(campaign: Campaign, nowMs: number, leased: boolean): bigint {
+    const left = campaign.budgetMicros - this.exposure(campaign.id, undefined, leased);
     if (campaign.dailyBudgetMicros <= 0n) return left;
-    return min(left, campaign.dailyBudgetMicros - this.exposure(campaign.id, utcDay(nowMs)));
+    return min(left, campaign.dailyBudgetMicros - this.exposure(campaign.id, utcDay(nowMs), leased));
   }
 
   private plannedSpend(campaign: Campaign, nowMs: number, ahead: boolean): bigint {
@@ -269,6 +285,15 @@ export class BudgetBook {
     sums.total += sign * sold.price;
     sums.days.set(sold.day, (sums.days.get(sold.day) ?? 0n) + sign * sold.price);
   }
+}
+
+/**
+ * The most one ad of the campaign can cost: its max CPM / 1000, rounded up (the Bidding agent never bids above
+ * it). 1 micro when the campaign names no max bid.
+ */
+export function adPriceMicros(campaign: Campaign): bigint {
+  const cpm = campaign.bidStrategy?.maxCpmMicros ?? 0n;
+  return cpm > 0n ? (cpm + 999n) / 1000n : 1n;
 }
 
 const min = (...values: bigint[]): bigint => values.reduce((a, b) => (b < a ? b : a));

@@ -12,6 +12,8 @@ export interface TestCampaign {
   dailyBudgetMicros?: bigint;
   pacing?: PacingMode;
   flightMs?: number;
+  /** The max bid: one ad then costs at most maxCpmMicros / 1000 (no bid strategy when unset). */
+  maxCpmMicros?: bigint;
 }
 
 /**
@@ -36,6 +38,7 @@ export async function seedCampaigns(js: JetStreamClient, campaigns: readonly Tes
         startTime: timestampFromMs(now - 60_000),
         endTime: timestampFromMs(now + (c.flightMs ?? 24 * 3_600_000)),
         pacing: c.pacing ?? PacingMode.ASAP,
+        bidStrategy: c.maxCpmMicros ? { maxCpmMicros: c.maxCpmMicros } : undefined,
       }),
     );
     await store.create(
