@@ -9,9 +9,11 @@ import { seedCampaigns } from "../agents/budget/budget-fixture.ts";
 import { BudgetService } from "../agents/budget/budget-service.ts";
 import { createBudgetState } from "../agents/budget/state.ts";
 import { ReportEventsRequestSchema } from "../gen/chorus/v1/decision_pb.ts";
+import type { CatalogView } from "../lib/catalog/catalog-view.ts";
 import { createLogger } from "../lib/log/logger.ts";
 import { connectNats, type NatsConnection } from "../lib/nats/connect.ts";
 import { freePort, NatsServerProcess } from "../lib/nats/nats-server-process.ts";
+import { type NatsFixture, startNats } from "../test/nats-fixture.ts";
 import { createEventSink } from "./event-sink.ts";
 import { Ledger } from "./ledger.ts";
 import { adEvent } from "./ledger-test-kit.ts";
@@ -88,6 +90,51 @@ describe("spend guard", () => {
     expect(ledger.totals.spend("camp")).toBe(200n);
     await until(() => guard.headroom("camp") > 0n, 8_000);
   }, 60_000);
+});
+
+describe("spend guard leases", () => {
+  let nats: NatsFixture | undefined;
+  let service: BudgetService | undefined;
+  let catalog: CatalogView | undefined;
+  afterAll(async () => {
+    await service?.stop();
+    catalog?.close();
+    await nats?.cleanup();
+  });
+
+  it("commit - an ad larger than any one lease is sold across the campaign's leases, never beyond their sum", async () => {
+    nats = await startNats();
+    // 20,000 micros at up to 10,000 an ad: the Budget agent leases one ad at a time (a 1% lease is raised to it).
+    catalog = await seedCampaigns(nats.js, [{ id: "two-ads", budgetMicros: 20_000n, maxCpmMicros: 10_000_000n }]);
+    service = await BudgetService.start({
+      nc: await nats.connect("budget"),
+      catalog,
+      state: createBudgetState(),
+      logger,
+      policy: { leaseTtlMs: 4_000, reclaimGraceMs: 500, maxLeaseShare: 0.01 },
+    });
+    const guard = await createSpendGuard({
+      nc: await nats.connect("gateway"),
+      gatewayId: "gw",
+      logger,
+      retryAfterMs: 50,
+    });
+    const ad = (decisionId: string, priceMicros: bigint) =>
+      guard.commit(decisionId, [{ campaignId: "two-ads", creativeId: "two-ads-cr", priceMicros }]);
+
+    await until(() => guard.headroom("two-ads") >= 10_000n, 8_000);
+    expect(await ad("d1", 6_000n)).toHaveLength(1);
+    await until(() => guard.headroom("two-ads") === 14_000n); // 4,000 left of the first lease + a second one
+    expect(await ad("d2", 5_000n)).toHaveLength(1); // fits the second lease
+    // 4,000 + 5,000 left in two leases: 8,000 fits neither alone, both together.
+    expect(await ad("d3", 8_000n)).toHaveLength(1);
+    expect(guard.headroom("two-ads")).toBe(1_000n);
+    expect(await ad("d4", 2_000n)).toHaveLength(0);
+    // The agent counts all 19,000 sold and no longer sees room for one more ad.
+    await until(() => service!.book.exposure("two-ads", undefined, false) === 19_000n);
+    expect(service.book.exposure("two-ads")).toBeGreaterThanOrEqual(20_000n);
+    expect(service.book.status("two-ads", Date.now()).exhausted).toBe(true);
+  }, 20_000);
 });
 
 async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {

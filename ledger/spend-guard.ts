@@ -119,17 +119,12 @@ export class LeaseSpendGuard implements SpendGuard {
     context: CommitContext = {},
   ): Promise<readonly SpendItem[]> {
     const now = this.clock();
-    const taken: { item: SpendItem; lease: Lease }[] = [];
+    const taken: { item: SpendItem; leases: Lease[] }[] = [];
     for (const item of items) {
       if (item.priceMicros < 0n) continue;
       // headroom() also renews: a gateway that only commits must not let its leases run dry.
-      this.headroom(item.campaignId);
-      const c = this.campaign(item.campaignId);
-      // Earliest expiry first: spend what would otherwise be lost to the reclaim.
-      const lease = c.leases.find((l) => l.amount - l.used >= item.priceMicros);
-      if (!lease) continue;
-      lease.used += item.priceMicros; // synchronous: concurrent commits cannot both take the same headroom
-      taken.push({ item, lease });
+      const leases = this.reserve(this.campaign(item.campaignId), item.priceMicros, this.headroom(item.campaignId));
+      if (leases) taken.push({ item, leases });
     }
     if (taken.length === 0) return [];
     const receipt = create(DecisionReceiptSchema, {
@@ -137,12 +132,12 @@ export class LeaseSpendGuard implements SpendGuard {
       decidedAt: timestampFromMs(now),
       userId: context.userId ?? "",
       gatewayId: this.options.gatewayId,
-      items: taken.map(({ item, lease }) =>
+      items: taken.map(({ item, leases }) =>
         create(ReceiptItemSchema, {
           campaignId: item.campaignId,
           creativeId: item.creativeId,
           priceMicros: item.priceMicros,
-          leaseId: lease.id,
+          leaseId: leases[0]!.id,
         }),
       ) satisfies ReceiptItem[],
     });
@@ -159,7 +154,37 @@ export class LeaseSpendGuard implements SpendGuard {
     }
     // An ad whose lease expired while the receipt was being stored is not served: the agent may have reclaimed it.
     const end = this.clock();
-    return taken.filter(({ lease }) => lease.expiresAt > end).map(({ item }) => item);
+    return taken.filter(({ leases }) => leases.every((l) => l.expiresAt > end)).map(({ item }) => item);
+  }
+
+  /**
+   * Reserves `price` within the campaign's leases (synchronous: concurrent commits cannot both take the same
+   * headroom); returns the leases used, the one named in the receipt first, or undefined when `left` is short.
+   * One lease that fits is preferred, earliest expiry first (spend what the reclaim would otherwise take back).
+   * Otherwise the ad is spread over several leases in expiry order: leases of a campaign arrive one renewal at a
+   * time, and their sum is what the Budget agent reserved for this gateway. The receipt names the lease that took
+   * the largest part; the agent then counts the whole price against it and the other parts as still unused until
+   * those leases are reclaimed, which overstates exposure for a few seconds and never understates it.
+   */
+  private reserve(c: CampaignLeases, price: bigint, left: bigint): Lease[] | undefined {
+    if (left < price) return undefined;
+    const whole = c.leases.find((l) => l.amount - l.used >= price);
+    if (whole) {
+      whole.used += price;
+      return [whole];
+    }
+    const parts: { lease: Lease; amount: bigint }[] = [];
+    let rest = price;
+    for (const lease of c.leases) {
+      const amount = min(lease.amount - lease.used, rest);
+      if (amount <= 0n) continue;
+      lease.used += amount;
+      parts.push({ lease, amount });
+      rest -= amount;
+      if (rest === 0n) break;
+    }
+    parts.sort((a, b) => (b.amount > a.amount ? 1 : b.amount < a.amount ? -1 : 0));
+    return parts.map((p) => p.lease);
   }
 
   private campaign(id: string): CampaignLeases {
@@ -235,3 +260,5 @@ export class LeaseSpendGuard implements SpendGuard {
 export function createSpendGuard(options: SpendGuardOptions): Promise<LeaseSpendGuard> {
   return LeaseSpendGuard.create(options);
 }
+
+const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);

@@ -9,7 +9,6 @@ import type { Logger } from "../../lib/log/logger.ts";
 import { subjects, USER_SHARDS } from "../../lib/subjects.ts";
 import { AGENT_ATTRIBUTE, withExtractedContext } from "../../telemetry/tracing.ts";
 import { type AnyAgentModule, type DirtyKeys, GLOBAL_KEY, type HandlerContext } from "./agent-module.ts";
-import { scoringOf } from "./agent-scorer.ts";
 import { AgentStateStore, openAgentStateBucket } from "./agent-state-store.ts";
 import { encodeAgentVote } from "./agent-vote-codec.ts";
 import { INSTANCE_HEADER, SignalMirror } from "./signal-mirror.ts";
