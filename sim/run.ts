@@ -43,6 +43,11 @@ const options = new Command("sim")
     "20000",
   )
   .option("--speedup <n>", "chorus: simulated time per wall time (overrides the scenario's speedup)")
+  .option("--seed <n>", "world seed (overrides the scenario's seed): another market, population and traffic", (raw) => {
+    const n = Number(raw);
+    if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError("a non-negative integer");
+    return n;
+  })
   .option("--json <path>", "where to write the results", defaultJsonPath("sim"))
   .parse()
   .opts<{
@@ -54,11 +59,19 @@ const options = new Command("sim")
     leasePpm: string;
     lookaheadPpm: string;
     speedup?: string;
+    seed?: number;
     json: string;
   }>();
 
 const loaded = loadScenario(options.scenario);
-const scenario = options.speedup ? parseScenario({ ...loaded, speedup: Number(options.speedup) }) : loaded;
+const scenario = parseScenario(
+  {
+    ...loaded,
+    ...(options.speedup ? { speedup: Number(options.speedup) } : {}),
+    ...(options.seed !== undefined ? { seed: options.seed } : {}),
+  },
+  "command line",
+);
 const make = (name: StrategyName): Strategy =>
   name === "monolith"
     ? new MonolithStrategy(scenario.publisher.breakEveryMinutes * 60_000)
