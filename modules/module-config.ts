@@ -32,6 +32,12 @@ export const moduleConfigSchema = {
     parse: parsers.int(1, 60_000),
     help: "time limit of one kernel call of a canary, shadow or newly activated module, in ms",
   },
+  agentCallTimeoutMs: {
+    env: "CHORUS_AGENT_MODULE_CALL_TIMEOUT_MS",
+    default: 20,
+    parse: parsers.int(1, 10_000),
+    help: "time limit of one agent scoring module call, in ms (the caller waits for it: keep it small)",
+  },
   rollbackErrorRate: {
     env: "CHORUS_MODULE_ROLLBACK_ERROR_RATE",
     default: 0.05,

@@ -27,6 +27,7 @@ import {
 import { FailureWindow } from "./failure-window.ts";
 import type { ModuleConfig } from "./module-config.ts";
 import type { ModuleView } from "./module-watcher.ts";
+import { RollbackGuard } from "./rollback-guard.ts";
 import { ShadowComparison, type ShadowReport } from "./shadow-comparison.ts";
 
 export type ServedBy = "active" | "canary" | "fallback";
@@ -90,9 +91,8 @@ export class ModuleRouter {
   #shadow: (Trial & { readonly comparison: ShadowComparison }) | undefined;
   #shadowInFlight = 0;
   #inventory: KernelInventory | undefined;
-  /** Versions rolled back by this router, with the state revision they were condemned at. */
-  readonly #condemned = new Map<string, bigint>();
-  #stateRevision = 0n;
+  /** Versions rolled back by this router. */
+  readonly #condemned: RollbackGuard;
   #applying: Promise<void> = Promise.resolve();
   #closed = false;
 
@@ -105,6 +105,7 @@ export class ModuleRouter {
     });
     this.#activeVersion = options.initial.version;
     this.#activeWindow = new FailureWindow(options.config.rollbackWindow);
+    this.#condemned = new RollbackGuard(options.config, options.rollback, options.logger);
   }
 
   /** Resolves once the main pool's workers can decide. */
@@ -172,7 +173,7 @@ export class ModuleRouter {
       fallback: this.#inProbation() ? this.#fallback?.version : undefined,
       canary: this.#canary && { ...role(this.#canary.version, this.#canary.window), percent: this.#canaryPercent },
       shadow: this.#shadow?.comparison.report(),
-      rolledBack: [...this.#condemned.keys()],
+      rolledBack: this.#condemned.versions,
     };
   }
 
@@ -234,36 +235,15 @@ export class ModuleRouter {
   }
 
   #record(window: FailureWindow, role: string, version: string, failed: boolean, error?: unknown): void {
-    window.record(failed, error);
-    const { rollbackErrorRate, rollbackMinCalls } = this.#options.config;
-    if (!failed || this.#condemned.has(version) || !window.exceeds(rollbackErrorRate, rollbackMinCalls)) return;
     // An active version is judged only while on probation: afterwards there is no fallback to serve instead.
-    if (role === "active" && !this.#inProbation()) return;
-    const reason =
-      `${role} ${version} failed ${window.failures} of its last ${window.calls} calls ` +
-      `(${window.rate.toFixed(2)} > ${rollbackErrorRate}); last: ${window.lastError}`;
-    this.#condemned.set(version, this.#stateRevision);
-    this.#options.logger.error(
-      { version, role, failures: window.failures, calls: window.calls },
-      `rolling back: ${reason}`,
-    );
-    this.#options.rollback(version, reason).catch((err: unknown) => {
-      this.#options.logger.error(
-        { err, version },
-        "automatic rollback could not be written; version stays unused here",
-      );
-    });
+    this.#condemned.record(window, role, version, failed, error, role !== "active" || this.#inProbation());
   }
 
   async #apply(view: ModuleView): Promise<void> {
     if (this.#closed) return;
     const { state } = view;
-    this.#stateRevision = state.revision;
     // A version rolled back here may be assigned again later on purpose: a newer state that names it clears it.
-    for (const [version, revision] of this.#condemned) {
-      const named = [state.activeVersion, state.canaryVersion, state.shadowVersion].includes(version);
-      if (named && state.revision > revision + 1n) this.#condemned.delete(version);
-    }
+    this.#condemned.follow(state);
 
     const active = view.active ?? this.#options.initial;
     if (active.version !== this.#activeVersion) {

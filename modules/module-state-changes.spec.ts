@@ -43,6 +43,8 @@ describe("module state changes", () => {
     });
     const reverted = rollbackVersion(noCanary, "1.1.0", by)!;
     expect(reverted).toMatchObject({ activeVersion: "1.0.0", previousVersion: "" });
+    // No previous version: back to the build shipped with each process.
+    expect(rollbackVersion(reverted, "1.0.0", by)).toMatchObject({ activeVersion: "", previousVersion: "" });
   });
 
   it("module state - refuses a canary of the active version, a bad percent and a canary before any activation", () => {

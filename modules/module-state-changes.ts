@@ -94,7 +94,7 @@ export function rollback(state: ModuleState, context: ChangeContext): ModuleStat
 
 /**
  * Takes `version` out of whatever role it holds, as an automatic rollback does once the version's error rate
- * passed its threshold. Undefined when it holds no role any more (someone else acted first): nothing to write.
+ * passed its threshold (an active version returns to the previous one, or to the built-in one). Undefined when it holds no role any more (someone else acted first): nothing to write.
  */
 export function rollbackVersion(state: ModuleState, version: string, context: ChangeContext): ModuleState | undefined {
   if (version === "") return undefined;
@@ -104,9 +104,8 @@ export function rollbackVersion(state: ModuleState, version: string, context: Ch
     if (next.shadowVersion === version) next.shadowVersion = "";
     return next;
   }
-  if (state.activeVersion === version && state.previousVersion !== "") {
-    return revertActive(state, Action.AUTO_ROLLBACK, context);
-  }
+  // With no previous version the active one goes back to the build shipped with each process ("").
+  if (state.activeVersion === version) return revertActive(state, Action.AUTO_ROLLBACK, context);
   return undefined;
 }
 

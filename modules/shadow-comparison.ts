@@ -1,6 +1,10 @@
 import type { KernelResult } from "../wasm-core/src/mod.ts";
 
-/** How a shadow module's decisions differ from the active module's on the same live requests. */
+/**
+ * How a shadow module's decisions differ from the active module's on the same live requests. Kernel: pods and
+ * pod total prices (micros). Agent scoring modules: a decision differs when any score differs by more than
+ * SCORE_TOLERANCE, and the "price" delta is the mean |score difference| over the candidates.
+ */
 export interface ShadowReport {
   readonly version: string;
   /** Decisions both modules answered. */
@@ -28,10 +32,14 @@ export class ShadowComparison {
   constructor(readonly version: string) {}
 
   add(active: KernelResult, shadow: KernelResult): void {
-    this.compared++;
     const samePod = active.count === shadow.count && active.indices.every((c, t) => shadow.indices[t] === c);
-    if (!samePod) this.differentPods++;
-    const delta = Math.abs(sum(shadow.prices, shadow.count) - sum(active.prices, active.count));
+    this.record(!samePod, Math.abs(sum(shadow.prices, shadow.count) - sum(active.prices, active.count)));
+  }
+
+  /** One compared decision: whether it differs, and by how much (the kind's own measure). */
+  record(differs: boolean, delta: number): void {
+    this.compared++;
+    if (differs) this.differentPods++;
     this.#priceDeltaSum += delta;
     this.#priceDeltaMax = Math.max(this.#priceDeltaMax, delta);
   }

@@ -2,7 +2,10 @@ import { create } from "@bufbuild/protobuf";
 import { type AgentVote, AgentVoteSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import { Goal } from "../../gen/chorus/v1/campaign_pb.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
+import { createSeededRandom } from "../../lib/random/seeded-random.ts";
+import { SCORING_LAYOUTS } from "../../wasm-core/src/agent-scoring-abi.ts";
 import type { VoteContext } from "../runtime/agent-module.ts";
+import { type AgentScoring, confidenceOf, extrasOf, referenceVote, scoresOf } from "../runtime/agent-scoring.ts";
 import { DEFAULT_FTRL, type FtrlModel, sigmoid, weight } from "./ftrl-model.ts";
 import { type CandidateFeatures, candidateFeatures, momentFeatureSlots, priorLogit } from "./relevance-features.ts";
 import type { RelevanceState } from "./state.ts";
@@ -11,51 +14,89 @@ import type { RelevanceState } from "./state.ts";
 export const SHORTLIST_K = 32;
 
 /**
- * Relevance's vote: the predicted response per candidate (1 for impression goals), and scores = the predicted
- * response relative to the best candidate of the same goal, kept for the top K only.
+ * Relevance's scoring (agent scoring ABI, wasm-core/assembly/agents/relevance.ts): the predicted response per
+ * candidate (1 for impression goals), and scores = the predicted response relative to the best candidate of the
+ * same goal, kept for the top K only.
  *
- * The logit is the sum of the model's weights over responseFeatures (relevance-features.ts), in that order. The
- * candidate-only part (bias, creative, campaign) is summed once per (inventory, model); the features that cross a
- * candidate attribute with the moment are hashed once per distinct attribute value per decision, not per candidate.
+ * `extract` sums the logit: the model's weights over responseFeatures (relevance-features.ts), in that order.
+ * The candidate-only part (bias, creative, campaign) is summed once per (inventory, model); the features that
+ * cross a candidate attribute with the moment are hashed once per distinct attribute value per decision, not
+ * per candidate. The module gets [logit, prior logit of the goal, goal, impressions] per candidate.
  */
-export function voteRelevance(ctx: VoteContext, state: RelevanceState): AgentVote {
-  const { request, inventory, nowMs } = ctx;
-  const table = candidateTable(inventory, state.model);
-  const moment = momentFeatureSlots(request, nowMs, table);
-  const w = (slot: number) => weight(state.model, slot, DEFAULT_FTRL);
-  const catGenre = moment.categoryGenre.map(w);
-  const formatDevice = moment.formatDevice.map(w);
-  const catDaypart = moment.categoryDaypart.map(w);
-  const goalGenre = moment.goalGenre.map(w);
-  const n = inventory.size;
-  const predicted = new Array<number>(n);
-  const best = new Map<Goal, number>();
-  for (let c = 0; c < n; c++) {
-    const goal = table.goal[c]!;
-    let p = 1;
-    if (goal !== Goal.IMPRESSIONS) {
-      const logit =
-        table.staticLogit[c]! +
-        catGenre[table.category[c]!]! +
-        formatDevice[table.format[c]!]! +
-        catDaypart[table.category[c]!]! +
-        goalGenre[table.goalIndex[c]!]!;
-      p = sigmoid(logit + priorLogit(goal));
+export const relevanceScoring: AgentScoring<RelevanceState, undefined> = {
+  agent: "relevance",
+  layout: SCORING_LAYOUTS.relevance,
+  extraRange: [0, 1],
+  extract(ctx, state, input) {
+    const { request, inventory, nowMs } = ctx;
+    const table = candidateTable(inventory, state.model);
+    const moment = momentFeatureSlots(request, nowMs, table);
+    const w = (slot: number) => weight(state.model, slot, DEFAULT_FTRL);
+    const catGenre = moment.categoryGenre.map(w);
+    const formatDevice = moment.formatDevice.map(w);
+    const catDaypart = moment.categoryDaypart.map(w);
+    const goalGenre = moment.goalGenre.map(w);
+    const n = inventory.size;
+    const f = input.features;
+    for (let c = 0; c < n; c++) {
+      const goal = table.goal[c]!;
+      const row = c * 4;
+      const impressions = goal === Goal.IMPRESSIONS;
+      f[row] = impressions
+        ? 0
+        : table.staticLogit[c]! +
+          catGenre[table.category[c]!]! +
+          formatDevice[table.format[c]!]! +
+          catDaypart[table.category[c]!]! +
+          goalGenre[table.goalIndex[c]!]!;
+      f[row + 1] = impressions ? 0 : priorLogit(goal);
+      f[row + 2] = goal;
+      f[row + 3] = impressions ? 1 : 0;
     }
-    predicted[c] = p;
-    best.set(goal, Math.max(best.get(goal) ?? 0, p));
-  }
-  const relative = new Float64Array(n);
-  for (let c = 0; c < n; c++) relative[c] = predicted[c]! / (best.get(table.goal[c]!) || 1);
-  const cutoff = n >= SHORTLIST_K ? kthLargest(relative.slice(), SHORTLIST_K) : 0;
-  const scores = new Array<number>(n);
-  for (let c = 0; c < n; c++) scores[c] = relative[c]! >= cutoff ? relative[c]! : 0;
-  const learned = Number(state.examples);
-  return create(AgentVoteSchema, {
-    confidence: Math.min(0.9, 0.3 + learned / 2000),
-    scores,
-    predictedResponse: predicted,
-  });
+    input.context[0] = Number(state.examples);
+    return { n, carry: undefined };
+  },
+  reference(n, { context, features: f, output }, capacity) {
+    const best = new Map<number, number>();
+    for (let c = 0; c < n; c++) {
+      const goal = f[c * 4 + 2]!;
+      const p = f[c * 4 + 3] !== 0 ? 1 : sigmoid(f[c * 4]! + f[c * 4 + 1]!);
+      output[1 + capacity + c] = p;
+      best.set(goal, Math.max(best.get(goal) ?? 0, p));
+    }
+    const relative = new Float64Array(n);
+    for (let c = 0; c < n; c++) relative[c] = output[1 + capacity + c]! / (best.get(f[c * 4 + 2]!) || 1);
+    const cutoff = n >= SHORTLIST_K ? kthLargest(relative.slice(), SHORTLIST_K) : 0;
+    for (let c = 0; c < n; c++) output[1 + c] = relative[c]! >= cutoff ? relative[c]! : 0;
+    output[0] = Math.min(0.9, 0.3 + context[0]! / 2000);
+  },
+  finish(_ctx, _state, _carry, n, out) {
+    return create(AgentVoteSchema, {
+      confidence: confidenceOf(out),
+      scores: scoresOf(out, n),
+      predictedResponse: extrasOf(out, n),
+    });
+  },
+  goldenCases(seed) {
+    const random = createSeededRandom(seed);
+    return Array.from({ length: 12 }, (_, k) => {
+      const n = k === 0 ? 0 : k === 1 ? 1 : Math.floor(random() * 200);
+      const features = new Float64Array(n * 4);
+      for (let c = 0; c < n; c++) {
+        const goal = 1 + Math.floor(random() * 4);
+        features[c * 4] = goal === Goal.IMPRESSIONS ? 0 : (random() - 0.5) * 8;
+        features[c * 4 + 1] = goal === Goal.IMPRESSIONS ? 0 : -1 - random() * 6;
+        features[c * 4 + 2] = goal;
+        features[c * 4 + 3] = goal === Goal.IMPRESSIONS ? 1 : 0;
+      }
+      return { n, context: Float64Array.of(Math.floor(random() * 5_000)), features };
+    });
+  },
+};
+
+/** Relevance's vote with the built-in scoring (see relevanceScoring). */
+export function voteRelevance(ctx: VoteContext, state: RelevanceState): AgentVote {
+  return referenceVote(relevanceScoring, ctx, state);
 }
 
 /** The candidates' features with the sum of their candidate-only weights under one model. */

@@ -35,6 +35,7 @@ export const testConfig: ModuleConfig = {
   selfTestBudgetMs: 1_500,
   maxMemoryMb: 0,
   callTimeoutMs: 150,
+  agentCallTimeoutMs: 20,
   rollbackErrorRate: 0.05,
   rollbackMinCalls: 5,
   rollbackWindow: 100,

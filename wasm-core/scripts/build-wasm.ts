@@ -1,12 +1,14 @@
 /**
- * `npm run build:wasm`: compiles the kernel (SIMD and scalar release builds, each with its .wat snapshot) and
- * the chaos test fixture, then checks the snapshots: the SIMD build must still contain the f32x4 dot product
- * and vote, the scalar build no v128 at all, and neither may import anything.
+ * `npm run build:wasm`: compiles the kernel (SIMD and scalar release builds, each with its .wat snapshot), the
+ * agents' scoring modules (agent scoring ABI, assembly/agents/) and the chaos test fixture, then checks the
+ * snapshots: the SIMD build must still contain the f32x4 dot product and vote, the scalar builds no v128 at all,
+ * and none may import anything.
  */
 import { readFile, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import asc from "assemblyscript/asc";
+import { SCORING_AGENTS } from "../src/agent-scoring-abi.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const release = ["-O3", "--noAssert", "--runtime", "stub", "--noColors"];
@@ -14,6 +16,13 @@ const release = ["-O3", "--noAssert", "--runtime", "stub", "--noColors"];
 const builds = [
   { entry: "assembly/kernel.ts", out: "build/kernel-simd", flags: ["--enable", "simd"], simd: true, snapshot: true },
   { entry: "assembly/kernel.ts", out: "build/kernel-scalar", flags: [], simd: false, snapshot: true },
+  ...SCORING_AGENTS.map((agent) => ({
+    entry: `assembly/agents/${agent}.ts`,
+    out: `build/agents/${agent}`,
+    flags: [] as string[],
+    simd: false,
+    snapshot: true,
+  })),
   {
     entry: "assembly/fixtures/chaos-kernel.ts",
     out: "build/fixtures/chaos-kernel",

@@ -142,7 +142,7 @@ const VALUE_TYPES: Record<number, string> = { 127: "i32", 126: "i64", 125: "f32"
  * What the JS API cannot see, read from the binary: the signatures of exported functions (type, function and
  * export sections; enough for a module without imports) and whether there is a start section.
  */
-function readBinary(bytes: Uint8Array): { signatures: Map<string, string>; hasStart: boolean } {
+export function readBinary(bytes: Uint8Array): { signatures: Map<string, string>; hasStart: boolean } {
   let at = 8; // magic + version, already checked by compile
   const u32 = (): number => {
     let result = 0;
