@@ -5,6 +5,9 @@ import { ProcessSampler } from "./process-sampler.ts";
 import { passes, type RateStep, type SearchCriteria } from "./rate-search.ts";
 import type { StepProgress } from "./step-progress.ts";
 
+/** The load generator's name in process tables: its CPU is the bench's, not the mesh's. */
+export const LOAD_CLIENT_NAME = "load-client";
+
 export interface MeasureOptions {
   client: LoadClient;
   target: LoadTarget;
@@ -18,7 +21,7 @@ export interface MeasureOptions {
 
 /** Runs one open-loop step in the load client while sampling every process, and summarises it. */
 export async function measureStep(o: MeasureOptions): Promise<RateStep> {
-  const sampler = new ProcessSampler().start([...o.processes, { name: "load-client", pid: o.client.pid }]);
+  const sampler = new ProcessSampler().start([...o.processes, { name: LOAD_CLIENT_NAME, pid: o.client.pid }]);
   const result = await o.client.run(o.target, o.rate, o.durationMs, (p) => o.progress?.update(p.elapsedMs, p));
   const processes = sampler.stop();
   o.progress?.stepDone(o.durationMs);

@@ -1,3 +1,4 @@
+import { LOAD_CLIENT_NAME } from "../lib/measure-step.ts";
 import type { ProcessUsage } from "../lib/process-sampler.ts";
 import type { RateStep } from "../lib/rate-search.ts";
 import { formatTable } from "../lib/report-table.ts";
@@ -7,6 +8,7 @@ export const ECHO_CEILING = "ceiling: echo rpc";
 export const FANOUT_CEILING = "ceiling: nats 5-way";
 
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+const sum = (xs: readonly number[]) => Math.round(xs.reduce((a, b) => a + b, 0) * 10) / 10;
 
 /** The tables `npm run bench` prints: every step, a summary with the ceiling ratios, processes, goals. */
 export function benchReport(results: readonly TargetResult[], goals: readonly GoalCheck[], ratioRate: number): string {
@@ -47,16 +49,32 @@ export function benchReport(results: readonly TargetResult[], goals: readonly Go
   );
 
   // Processes at the highest step each target sustained (else its first step): where the CPU went.
+  // CPU per request tells where a 2-core budget goes whatever the machine's speed: the sum over the mesh's
+  // processes (the load client excluded) bounds the rate any machine of this size can sustain.
   const processRows = results.flatMap((r) => {
     const step = [...r.steps].reverse().find((s) => s.rate <= Math.max(r.sustainedRate, r.steps[0]?.rate ?? 0));
-    return (step?.processes ?? []).map((p) => ({ target: r.name, rate: step!.rate, ...p }));
+    if (!step) return [];
+    const rows = step.processes.map((p) => ({ target: r.name, rate: step.rate, done: step.throughput, ...p }));
+    const served = rows.filter((p) => p.name !== LOAD_CLIENT_NAME);
+    const total = {
+      name: "all but the load client",
+      pid: 0,
+      cpuPercent: sum(served.map((p) => p.cpuPercent)),
+      peakRssMb: sum(served.map((p) => p.peakRssMb)),
+    };
+    return served.length > 1 ? [...rows, { target: r.name, rate: step.rate, done: step.throughput, ...total }] : rows;
   });
-  const processes = formatTable<ProcessUsage & { target: string; rate: number }>(
+  const processes = formatTable<ProcessUsage & { target: string; rate: number; done: number }>(
     [
       { header: "target", value: (p) => p.target },
       { header: "rate/s", value: (p) => p.rate },
       { header: "process", value: (p) => p.name },
       { header: "CPU % of a core", value: (p) => p.cpuPercent },
+      {
+        header: "CPU µs / request",
+        value: (p) => (p.done > 0 ? Math.round((p.cpuPercent / 100 / p.done) * 1e6) : "-"),
+        align: "right",
+      },
       { header: "peak RSS MiB", value: (p) => p.peakRssMb },
     ],
     processRows,
