@@ -141,6 +141,8 @@ interface LatencyRow {
   mainThreadRunnableButWaitingShare: number;
   /** CPU of the process minus the main thread's, as a share of one core: what the workers burn (spin included). */
   workerCpuShare: number;
+  /** Share of decisions handed to a sleeping worker (a futex wake-up each); 0 inline. */
+  wokenShare: number;
 }
 
 /** On-CPU and runnable-but-waiting ns of the calling thread (Linux schedstat; zeros elsewhere). */
@@ -153,12 +155,18 @@ function threadSchedNs(): { onCpu: number; waiting: number } {
   }
 }
 
-/** Measures a run: elapsed seconds, starvation of the main thread and the workers' CPU. */
-function runMeter(): () => { elapsedS: number; starvedShare: number; workerCpuShare: number } {
+/** Measures a run: elapsed seconds, starvation of the main thread, the workers' CPU and how often they were asleep. */
+function runMeter(pool: KernelPool): (decisions: number) => {
+  elapsedS: number;
+  starvedShare: number;
+  workerCpuShare: number;
+  wokenShare: number;
+} {
   const sched = threadSchedNs();
   const cpu = process.cpuUsage();
+  const wakeups = pool.stats().wakeups;
   const start = process.hrtime.bigint();
-  return () => {
+  return (decisions) => {
     const elapsedS = Number(process.hrtime.bigint() - start) / 1e9;
     const after = threadSchedNs();
     const used = process.cpuUsage(cpu);
@@ -168,6 +176,7 @@ function runMeter(): () => { elapsedS: number; starvedShare: number; workerCpuSh
       elapsedS,
       starvedShare: (after.waiting - sched.waiting) / 1e9 / elapsedS,
       workerCpuShare: Math.max(0, processS - mainS) / elapsedS,
+      wokenShare: (pool.stats().wakeups - wakeups) / decisions,
     };
   };
 }
@@ -186,7 +195,7 @@ async function openLoop(
   });
   const intervalNs = 1e9 / rate;
   const total = Math.round(rate * seconds);
-  const meter = runMeter();
+  const meter = runMeter(pool);
   const start = process.hrtime.bigint();
   let issued = 0;
   let done = 0;
@@ -212,7 +221,7 @@ async function openLoop(
     };
     tick();
   });
-  const { elapsedS, starvedShare, workerCpuShare } = meter();
+  const { elapsedS, starvedShare, workerCpuShare, wokenShare } = meter(total);
   const us = (percentile: number) => histogram.getValueAtPercentile(percentile) / 1000;
   const row = {
     ratePerSecond: rate,
@@ -226,6 +235,7 @@ async function openLoop(
     achievedPerSecond: total / elapsedS,
     mainThreadRunnableButWaitingShare: starvedShare,
     workerCpuShare,
+    wokenShare,
   };
   histogram.destroy();
   return row;
@@ -242,13 +252,13 @@ async function oneAtATime(
     highestTrackableValue: 60e9,
     numberOfSignificantValueDigits: 3,
   });
-  const meter = runMeter();
+  const meter = runMeter(pool);
   for (let i = 0; i < count; i++) {
     const issued = process.hrtime.bigint();
     await pool.decide(requests[i % requests.length]!);
     histogram.recordValue(Math.max(100, Number(process.hrtime.bigint() - issued)));
   }
-  const { elapsedS, starvedShare, workerCpuShare } = meter();
+  const { elapsedS, starvedShare, workerCpuShare, wokenShare } = meter(count);
   const us = (percentile: number) => histogram.getValueAtPercentile(percentile) / 1000;
   const row = {
     ratePerSecond: 0,
@@ -262,6 +272,7 @@ async function oneAtATime(
     achievedPerSecond: count / elapsedS,
     mainThreadRunnableButWaitingShare: starvedShare,
     workerCpuShare,
+    wokenShare,
   };
   histogram.destroy();
   return row;
@@ -356,6 +367,7 @@ const cells = MODES.flatMap(([mode]) =>
       p999us: median(runs.map((r) => r.p999us)),
       starvedShare: median(runs.map((r) => r.mainThreadRunnableButWaitingShare)),
       workerCpuShare: median(runs.map((r) => r.workerCpuShare)),
+      wokenShare: median(runs.map((r) => r.wokenShare)),
       overheadUs:
         mode === "inline"
           ? undefined
@@ -377,13 +389,16 @@ console.log(
   `\nPer-decision latency, N=1,000, open loop from scheduled arrival (microseconds, median of ${repeats} run(s))`,
 );
 console.log("(1 by 1: closed loop, one decision in flight; starved: share of the run the main thread was runnable");
-console.log(" but waiting for a CPU, i.e. other load on the host; workers: their CPU, share of one core)");
 console.log(
-  `${"mode".padEnd(16)} ${"rate/s".padStart(7)} ${"p50".padStart(9)} ${"p90".padStart(9)} ${"p99".padStart(9)} ${"p99.9".padStart(9)} ${"failed".padStart(6)} ${"starved".padStart(8)} ${"workers".padStart(8)}`,
+  " but waiting for a CPU, i.e. other load on the host; workers: their CPU, share of one core; woken: share of",
+);
+console.log(" decisions handed to a sleeping worker)");
+console.log(
+  `${"mode".padEnd(16)} ${"rate/s".padStart(7)} ${"p50".padStart(9)} ${"p90".padStart(9)} ${"p99".padStart(9)} ${"p99.9".padStart(9)} ${"failed".padStart(6)} ${"starved".padStart(8)} ${"workers".padStart(8)} ${"woken".padStart(6)}`,
 );
 for (const c of cells) {
   console.log(
-    `${c.mode.padEnd(16)} ${rateLabel(c.ratePerSecond).padStart(7)} ${f(c.p50us)} ${f(c.p90us)} ${f(c.p99us)} ${f(c.p999us)} ${String(c.failed).padStart(6)} ${pct(c.starvedShare).padStart(8)} ${pct(c.workerCpuShare).padStart(8)}`,
+    `${c.mode.padEnd(16)} ${rateLabel(c.ratePerSecond).padStart(7)} ${f(c.p50us)} ${f(c.p90us)} ${f(c.p99us)} ${f(c.p999us)} ${String(c.failed).padStart(6)} ${pct(c.starvedShare).padStart(8)} ${pct(c.workerCpuShare).padStart(8)} ${(Number.isNaN(c.wokenShare) ? "-" : pct(c.wokenShare)).padStart(6)}`,
   );
 }
 console.log(

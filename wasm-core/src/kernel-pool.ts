@@ -82,6 +82,8 @@ export interface KernelPoolStats {
   readonly queued: number;
   readonly inFlight: number;
   readonly replacedWorkers: { readonly trap: number; readonly timeout: number; readonly lost: number };
+  /** Decisions handed to a sleeping worker (each paid a futex wake-up); the rest found it spinning or busy. */
+  readonly wakeups: number;
 }
 
 const MAX_STARTUP_FAILURES = 3;
@@ -210,6 +212,7 @@ export class KernelPool {
   #parked = false;
   readonly #watchdog: NodeJS.Timeout | undefined;
   readonly #replaced = { trap: 0, timeout: 0, lost: 0 };
+  #wakeups = 0;
   #closing = false;
   #closed: Promise<void> | undefined;
   #stopped = false;
@@ -284,6 +287,7 @@ export class KernelPool {
       queued: this.#queue.length,
       inFlight: this.#inFlight(),
       replacedWorkers: { ...this.#replaced },
+      wakeups: this.#wakeups,
     };
   }
 
@@ -461,7 +465,10 @@ export class KernelPool {
       lane.published = sequence + 1;
       const control = lane.ring.control;
       Atomics.store(control, Control.Published, lane.published);
-      if (Atomics.load(control, Control.Sleeping) === 1) Atomics.notify(control, Control.Published);
+      if (Atomics.load(control, Control.Sleeping) === 1) {
+        Atomics.notify(control, Control.Published);
+        this.#wakeups++;
+      }
     }
     this.#armDoorbell();
   }
