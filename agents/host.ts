@@ -5,11 +5,13 @@ import { loadConfig, parsers } from "../lib/config/config.ts";
 import { createLogger } from "../lib/log/logger.ts";
 import { connectNats } from "../lib/nats/connect.ts";
 import { onShutdown, signalReady } from "../lib/process/child-lifecycle.ts";
+import { loadModuleConfig } from "../modules/module-config.ts";
 import { metricsConfigSchema, startMetricsServer } from "../telemetry/metrics.ts";
 import { setupTracing } from "../telemetry/tracing.ts";
 import { loadAgents } from "./registry.ts";
 import { runAgent } from "./runtime/run-agent.ts";
 import { assignShards } from "./runtime/shard-assignment.ts";
+import { startAgentScoring } from "./runtime/start-agent-scoring.ts";
 
 /**
  * An agent host process: runs one or several agents on one NATS connection and one catalog view.
@@ -41,13 +43,23 @@ const modules = await loadAgents(config.agents);
 const shards = assignShards(config.shards, config.index, config.count);
 const nc = await connectNats({ servers: config.natsUrl, name: `chorus-agents-${config.agents.join("-")}` });
 const catalog = await CatalogView.open(await openCatalogBucket(jetstream(nc)));
+// Scoring modules hot-swapped from the module registry (agents/runtime/start-agent-scoring.ts).
+const scoring = await startAgentScoring(modules, {
+  js: jetstream(nc),
+  config: loadModuleConfig(),
+  actor: process.env.CHORUS_PROCESS_NAME ?? `agents-${config.agents.join("-")}`,
+  logger,
+});
 const running = await Promise.all(
-  modules.map((module) => runAgent(module, { nc, catalog, shards, logger: logger.child({ agent: module.name }) })),
+  scoring.modules.map((module) =>
+    runAgent(module, { nc, catalog, shards, logger: logger.child({ agent: module.name }) }),
+  ),
 );
 
 onShutdown(async (reason) => {
   logger.info({ reason }, "draining agents");
   await Promise.all(running.map((agent) => agent.stop()));
+  await scoring.close();
   catalog.close();
   await nc.drain();
   await metricsServer?.close();

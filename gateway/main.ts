@@ -1,6 +1,8 @@
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
+import { agentLoaders, loadAgents } from "../agents/registry.ts";
+import { startAgentScoring } from "../agents/runtime/start-agent-scoring.ts";
 import { createEventSink } from "../ledger/event-sink.ts";
 import { ReceiptStore } from "../ledger/receipt-store.ts";
 import { createSpendGuard } from "../ledger/spend-guard.ts";
@@ -107,10 +109,18 @@ const decisionLog = await DecisionLog.open(nc, js, {
   logger,
   gateway: config.gatewayId,
 });
+// The agents the gateway votes with, their scoring modules hot-swapped like the kernel.
+const agentScoring = await startAgentScoring(await loadAgents(Object.keys(agentLoaders)), {
+  js,
+  config: loadModuleConfig(),
+  actor: name,
+  logger,
+});
 const engine = await createDecisionEngine({
   nc,
   catalogView,
   kernel: kernel.router,
+  modules: agentScoring.modules,
   coordination: config.coordination,
   spendGuard,
   deadlineMs: config.deadlineMs,
@@ -135,6 +145,7 @@ onShutdown(async () => {
   await gateway.close();
   engine.close();
   await kernel.close();
+  await agentScoring.close();
   catalogView.close();
   await decisionLog.flush();
   await metricsServer?.close();

@@ -12,7 +12,8 @@ import { AgentScoringLane } from "../wasm-core/src/agent-scoring-lane.ts";
 import type { CheckFailure, ModuleKind } from "./module-kind.ts";
 import { RejectionReason } from "./module-rejected-error.ts";
 
-const GOLDEN_SEED = 20_261_122;
+/** Seed of every agent's golden self-test inputs (fixed: the same cases in every process). */
+export const GOLDEN_SEED = 20_261_122;
 
 export function agentModuleKind(scoring: AgentScoring): ModuleKind {
   const cases = scoring.goldenCases(GOLDEN_SEED);

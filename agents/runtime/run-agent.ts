@@ -9,6 +9,7 @@ import type { Logger } from "../../lib/log/logger.ts";
 import { subjects, USER_SHARDS } from "../../lib/subjects.ts";
 import { AGENT_ATTRIBUTE, withExtractedContext } from "../../telemetry/tracing.ts";
 import { type AnyAgentModule, type DirtyKeys, GLOBAL_KEY, type HandlerContext } from "./agent-module.ts";
+import { scoringOf } from "./agent-scorer.ts";
 import { AgentStateStore, openAgentStateBucket } from "./agent-state-store.ts";
 import { encodeAgentVote } from "./agent-vote-codec.ts";
 import { INSTANCE_HEADER, SignalMirror } from "./signal-mirror.ts";
@@ -209,12 +210,18 @@ export class RunningAgent {
         { runId: task.runId, request: task.request, inventory, nowMs: Date.now(), priorVotes: task.priorVotes },
         this.state,
       );
+      // A failed scoring module call: the gateway degrades this agent and votes on its own mirror instead.
+      const scoring = scoringOf(vote);
+      if (scoring?.failure) {
+        msg.respondError(DecideErrorCode.Internal, `scoring module call failed (${scoring.failure})`);
+        return;
+      }
       // The vote is this call's own message: stamped in place rather than copied.
       vote.agent = this.module.name;
       vote.runId = task.runId;
       vote.inventoryVersion = task.inventoryVersion;
       vote.stateRevision = this.revision;
-      vote.moduleVersion = this.module.version;
+      vote.moduleVersion = scoring?.version ?? this.module.version;
       vote.computeUs = Number((process.hrtime.bigint() - started) / 1000n);
       msg.respond(encodeAgentVote(vote));
     } catch (e) {

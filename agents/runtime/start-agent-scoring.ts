@@ -7,9 +7,8 @@
  */
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Logger } from "../../lib/log/logger.ts";
-import { agentModuleKinds } from "../../modules/agent-module-kind.ts";
-import { kernelModuleKind } from "../../modules/kernel-module-kind.ts";
 import type { ModuleConfig } from "../../modules/module-config.ts";
+import { moduleKinds } from "../../modules/module-kinds.ts";
 import { ModuleRegistry } from "../../modules/module-registry.ts";
 import { reportPeriodically, toModuleReport } from "../../modules/module-report.ts";
 import { rollbackVersion } from "../../modules/module-state-changes.ts";
@@ -53,8 +52,7 @@ export async function startAgentScoring(
   const scored = modules.filter((m) => isScoringAgent(m.name) && AGENT_SCORINGS[m.name]);
   if (scored.length === 0) return { modules: [...modules], scorers: new Map(), watchers: new Map(), async close() {} };
   const registry = await ModuleRegistry.open(options.js);
-  const verifier =
-    options.verifier ?? ModuleVerifier.fromConfig(config, { kernel: kernelModuleKind, ...agentModuleKinds() });
+  const verifier = options.verifier ?? ModuleVerifier.fromConfig(config, moduleKinds());
   const scorers = new Map<string, AgentScorer>();
   const watchers = new Map<string, ModuleWatcher>();
   const stops: (() => void)[] = [];

@@ -9,8 +9,8 @@ import { jetstream } from "@nats-io/jetstream";
 import type { Command } from "commander";
 import type { ModuleState } from "../../gen/chorus/v1/module_pb.ts";
 import { ModuleStateChange_Action } from "../../gen/chorus/v1/module_pb.ts";
-import { kernelModuleKind } from "../../modules/kernel-module-kind.ts";
 import { loadModuleConfig } from "../../modules/module-config.ts";
+import { moduleKinds } from "../../modules/module-kinds.ts";
 import { ModuleOperations } from "../../modules/module-operations.ts";
 import { ModuleRegistry } from "../../modules/module-registry.ts";
 import { ModuleRejectedError } from "../../modules/module-rejected-error.ts";
@@ -18,7 +18,6 @@ import { ModuleStateError } from "../../modules/module-state-changes.ts";
 import { ModuleVerifier } from "../../modules/module-verifier.ts";
 import { generateSigningKey, parsePrivateKey } from "../../modules/signing-keys.ts";
 import { withConnection } from "../../telemetry/one-shot-connection.ts";
-import { KERNEL_ABI_VERSION } from "../../wasm-core/src/mod.ts";
 
 type Print = (line: string) => void;
 
@@ -31,7 +30,10 @@ const actor = () => `${userInfo().username}@${hostname()}`;
 
 /** Runs `fn` with rollout operations over a fresh connection; a refusal names the unchanged state. */
 async function withOperations<T>(options: CommonOptions, fn: (operations: ModuleOperations) => Promise<T>): Promise<T> {
-  const verifier = ModuleVerifier.fromConfig(loadModuleConfig(), { kernel: kernelModuleKind });
+  const kinds = moduleKinds();
+  if (!kinds[options.module])
+    throw new Error(`unknown module "${options.module}"; known: ${Object.keys(kinds).join(", ")}`);
+  const verifier = ModuleVerifier.fromConfig(loadModuleConfig(), kinds);
   return withConnection(options.natsUrl, async (nc) => {
     const operations = new ModuleOperations(await ModuleRegistry.open(jetstream(nc)), verifier, actor());
     try {
@@ -118,9 +120,14 @@ export async function runReport(options: CommonOptions, print: Print): Promise<v
       const canary = r.canary
         ? `${r.canary.version} @${r.canaryPercent}%: ${r.canary.calls} calls, ${percent(r.canary.errorRate)} errors`
         : "-";
+      // Agent scoring modules report score differences where the kernel reports pods and prices (micros).
+      const agent = options.module !== "kernel";
       const shadow = r.shadow
-        ? `${r.shadow.version}: ${r.shadow.compared} compared, ${percent(r.shadow.podDiffRate)} other pods, ` +
-          `mean |Δprice| ${r.shadow.meanAbsPriceDeltaMicros.toFixed(1)} µ, ${r.shadow.failures} failed, ${r.shadow.skipped} skipped`
+        ? `${r.shadow.version}: ${r.shadow.compared} compared, ${percent(r.shadow.podDiffRate)} ${agent ? "other scores" : "other pods"}, ` +
+          (agent
+            ? `mean |Δscore| ${r.shadow.meanAbsPriceDeltaMicros.toFixed(4)}, max ${r.shadow.maxAbsPriceDeltaMicros.toFixed(4)}`
+            : `mean |Δprice| ${r.shadow.meanAbsPriceDeltaMicros.toFixed(1)} µ`) +
+          `, ${r.shadow.failures} failed, ${r.shadow.skipped} skipped`
         : "-";
       return [r.process, age, active, canary, shadow, r.rolledBack.join(", ") || "-"];
     });
@@ -141,7 +148,11 @@ export function register(program: Command): void {
     .description("hot-swappable WASM modules: publish, verify, activate, shadow, canary, roll back");
   const common = (command: Command) =>
     command
-      .option("--module <name>", "module: kernel or an agent name", "kernel")
+      .option(
+        "--module <name>",
+        `module: ${Object.keys(moduleKinds()).join(", ")} (agent-<name>: that agent's scoring module)`,
+        "kernel",
+      )
       .option("--nats-url <url>", "NATS server", process.env.NATS_URL ?? "nats://127.0.0.1:4222");
 
   modules
@@ -176,7 +187,7 @@ export function register(program: Command): void {
           const manifest = await operations.publish(bytes, {
             module: options.module,
             version: options.version,
-            abiVersion: KERNEL_ABI_VERSION,
+            abiVersion: moduleKinds()[options.module]?.abiVersion ?? 0,
             privateKey,
             author: options.author,
             notes: options.notes,

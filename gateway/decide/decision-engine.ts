@@ -6,6 +6,7 @@ import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { agentLoaders, loadAgents } from "../../agents/registry.ts";
 import type { AnyAgentModule } from "../../agents/runtime/agent-module.ts";
+import { applyVoteScoring } from "../../agents/runtime/agent-scorer.ts";
 import { AgentStateStore, openAgentStateBucket } from "../../agents/runtime/agent-state-store.ts";
 import { SignalMirror } from "../../agents/runtime/signal-mirror.ts";
 import { AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
@@ -133,6 +134,7 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
       staleAfterMs,
       logger,
     });
+    applyVoteScoring(votes, degraded);
     const degradedNames = new Set(degraded.map((d) => d.agent));
     const inputs = buildKernelRequest(inventory, request, votes, agents, degradedNames, spendGuard, request.explain);
     for (const d of degraded) {

@@ -112,9 +112,24 @@ export const kernelVariants = {
  * extra asc options (e.g. ["--maximumMemory", "256"]).
  */
 export async function buildKernelVariant(source: string, flags: readonly string[] = []): Promise<Uint8Array> {
-  const kernel = await readFile(join(wasmCore, "assembly", "kernel.ts"), "utf8");
-  const options = [...RELEASE, ...flags];
-  const hash = createHash("sha256").update(kernel).update(source).update(options.join(" ")).digest("hex").slice(0, 20);
+  // The entry sits (virtually) beside the real fixtures so that "../kernel" resolves to the kernel source.
+  return buildVariant(source, "assembly/fixtures/hot-swap-variant.ts", ["assembly/kernel.ts"], [...RELEASE, ...flags]);
+}
+
+/**
+ * Compiles `source` as if it were the file `entry` under wasm-core (so its relative imports resolve to the real
+ * sources), with asc `options`; cached under the OS temp dir by the hash of the source, the options and the
+ * `dependencies` (wasm-core-relative files whose change must rebuild).
+ */
+export async function buildVariant(
+  source: string,
+  entry: string,
+  dependencies: readonly string[],
+  options: readonly string[],
+): Promise<Uint8Array> {
+  const hasher = createHash("sha256").update(entry).update(source).update(options.join(" "));
+  for (const file of dependencies) hasher.update(await readFile(join(wasmCore, file), "utf8"));
+  const hash = hasher.digest("hex").slice(0, 20);
   const cacheDir = join(tmpdir(), "chorus-kernel-variants");
   const cached = join(cacheDir, `${hash}.wasm`);
   try {
@@ -122,8 +137,6 @@ export async function buildKernelVariant(source: string, flags: readonly string[
   } catch {
     // not built yet
   }
-  // The entry sits (virtually) beside the real fixtures so that "../kernel" resolves to the kernel source.
-  const entry = "assembly/fixtures/hot-swap-variant.ts";
   let output: Uint8Array | undefined;
   const { error, stderr } = await asc.main([entry, "--baseDir", wasmCore, ...options, "--outFile", "variant.wasm"], {
     readFile: (filename, baseDir) =>

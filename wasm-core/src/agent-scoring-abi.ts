@@ -62,6 +62,7 @@ export function checkScoringExports(
   } catch (err) {
     return { abi: false, detail: `does not compile: ${(err as Error).message}` };
   }
+  if (WebAssembly.Module.imports(module).length > 0) return { abi: false, detail: "imports something" };
   const exported = new Map(WebAssembly.Module.exports(module).map((e) => [e.name, e.kind]));
   if (exported.get("memory") !== "memory") return { abi: false, detail: "no memory export" };
   for (const name of GLOBALS)
@@ -73,7 +74,6 @@ export function checkScoringExports(
     if (signatures.get(name) !== expected)
       return { abi: false, detail: `export ${name} has signature ${signatures.get(name)}, expected ${expected}` };
   }
-  if (WebAssembly.Module.imports(module).length > 0) return { abi: false, detail: "imports something" };
   const exports = new WebAssembly.Instance(module, {}).exports as unknown as AgentScoringExports;
   const abi: unknown = exports.ABI_VERSION.value;
   if (abi !== AGENT_SCORING_ABI_VERSION)

@@ -1,0 +1,84 @@
+/**
+ * Agent scoring modules for the hot-swap tests, compiled from wasm-core's real AssemblyScript sources
+ * (assembly/agents/<agent>.ts): each variant re-exports an agent's module and changes one thing. Nothing binary is
+ * committed; buildAgentVariant compiles on demand (release flags of wasm-core/scripts/build-wasm.ts) and caches.
+ */
+import { buildVariant } from "./kernel-variants.ts";
+
+const RELEASE = ["-O3", "--noAssert", "--runtime", "stub", "--noColors"];
+const REEXPORT = "export { ABI_VERSION, CONTEXT, FEATURES, configure, input, output }";
+
+/** An entry that replaces `score` by `body`, which may call the real one as realScore(n). */
+function wrapScore(agent: string, body: string, prelude = ""): string {
+  return `import { score as realScore } from "./${agent}";
+import { getScore, setScore } from "./agent-layout";
+${REEXPORT} from "./${agent}";
+${prelude}
+export function score(n: i32): i32 {
+${body}
+}`;
+}
+
+export const agentVariants = {
+  /** The real module with a build number: a legitimate new version, same scores. */
+  build: (agent: string, n: number) =>
+    `export { score } from "./${agent}";\n${REEXPORT} from "./${agent}";\nexport const BUILD: i32 = ${n};`,
+  /** A behaviour change that keeps the contract: every score halved (passes the self-test, differs in shadow). */
+  halveScores: (agent: string) =>
+    wrapScore(
+      agent,
+      "  const status = realScore(n);\n  for (let c = 0; c < n; c++) setScore(c, getScore(c) * 0.5);\n  return status;",
+    ),
+  /** Scores outside [0, 1]: fails the self-test. */
+  scoresAboveOne: (agent: string) =>
+    wrapScore(
+      agent,
+      "  const status = realScore(n);\n  for (let c = 0; c < n; c++) setScore(c, getScore(c) + 1.5);\n  return status;",
+    ),
+  /**
+   * Traps on every call with `n` candidates, a count the agent's golden cases never use (the test checks): a
+   * latent fault that passes every check and fires on live traffic.
+   */
+  trapOn: (agent: string, n: number) => wrapScore(agent, `  if (n == ${n}) unreachable();\n  return realScore(n);`),
+  /** Never returns from a call with `n` candidates (see trapOn). */
+  loopOn: (agent: string, n: number) =>
+    wrapScore(
+      agent,
+      `  if (n == ${n}) {
+    // A loop with a visible side effect, so no optimizer may drop it.
+    while (spins >= 0) spins = (spins + 1) & 0x3fffffff;
+  }
+  return realScore(n);`,
+      "let spins: i32 = 0;",
+    ),
+  /** Loops on its first call: the self-test runs out of time. */
+  loopAlways: (agent: string) =>
+    wrapScore(
+      agent,
+      "  while (spins >= 0) spins = (spins + 1) & 0x3fffffff;\n  return realScore(n);",
+      "let spins: i32 = 0;",
+    ),
+  /** Grows its memory on every call: fails the self-test's bounded-memory check. */
+  growMemory: (agent: string) => wrapScore(agent, "  memory.grow(1);\n  return realScore(n);"),
+  /** Imports a WASI function (a host escape). */
+  forbiddenImport: (agent: string) =>
+    wrapScore(
+      agent,
+      "  if (n == -7) procExit(1);\n  return realScore(n);",
+      '@external("wasi_snapshot_preview1", "proc_exit")\ndeclare function procExit(code: i32): void;',
+    ),
+  /** Lacks the score export. */
+  missingExport: (agent: string) => `${REEXPORT} from "./${agent}";`,
+  /** Claims ABI 2. */
+  abiTwo: (agent: string) =>
+    `export { score, CONTEXT, FEATURES, configure, input, output } from "./${agent}";\nexport const ABI_VERSION: i32 = 2;`,
+} as const;
+
+export function buildAgentVariant(agent: string, source: string): Promise<Uint8Array> {
+  return buildVariant(
+    source,
+    "assembly/agents/hot-swap-variant.ts",
+    [`assembly/agents/${agent}.ts`, "assembly/agents/agent-layout.ts"],
+    RELEASE,
+  );
+}
