@@ -13,6 +13,7 @@ import {
 import { queryLedger } from "../../ledger/ledger.ts";
 import { connectNats } from "../../lib/nats/connect.ts";
 import { freePort } from "../../lib/nats/nats-server-process.ts";
+import { adEvents, decideRequest } from "../../loadtest/lib/decide-request.js";
 import { demoCatalog } from "../../scripts/demo/demo-catalog.ts";
 import { type Mesh, startMesh } from "../../scripts/mesh.ts";
 
@@ -62,6 +63,31 @@ describe("mesh - the whole local mesh as separate processes", () => {
       expect(ad.priceMicros).toBeGreaterThan(0n);
     }
     expect(response.moduleVersions.length).toBeGreaterThan(0);
+  });
+
+  // k6 cannot be installed here: this sends the very bodies the k6 scripts build (loadtest/lib) the way k6/http does
+  // (JSON over HTTP/1.1) and applies their checks, so a script whose payload the gateway refuses fails here.
+  it("accepts the k6 scripts' Decide and ReportEvents bodies over Connect JSON and passes their checks", async () => {
+    const post = async (method: string, body: unknown) => {
+      const res = await fetch(`${mesh.gatewayUrl}/chorus.v1.DecisionService/${method}`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "Connect-Protocol-Version": "1" },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+    };
+    let played: { decisionId: string; creativeId: string } | undefined;
+    for (let iter = 0; iter < 40 && !played; iter++) {
+      const decide = await post("Decide", decideRequest(1, iter));
+      expect(decide.status, JSON.stringify(decide.json)).toBe(200);
+      expect(decide.json.decisionId).toBeTruthy();
+      const ads = (decide.json.ads ?? []) as { creativeId: string }[];
+      if (ads[0]) played = { decisionId: decide.json.decisionId as string, creativeId: ads[0].creativeId };
+    }
+    expect(played, "some k6 Decide bodies fill a pod").toBeDefined();
+    const report = await post("ReportEvents", { events: adEvents(played!.decisionId, played!.creativeId) });
+    expect(report.status, JSON.stringify(report.json)).toBe(200);
+    expect(Number(report.json.accepted ?? 0) + Number(report.json.duplicates ?? 0)).toBe(3);
   });
 
   it("charges an impression reported through the gateway to its campaign once, at the decided price", async () => {
