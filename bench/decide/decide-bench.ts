@@ -16,8 +16,10 @@
 import { cpus, loadavg } from "node:os";
 import { jetstream } from "@nats-io/jetstream";
 import { Command } from "commander";
+import { agentLoaders, loadAgents } from "../../agents/registry.ts";
 import { AgentStateStore, openAgentStateBucket } from "../../agents/runtime/agent-state-store.ts";
 import { SignalMirror } from "../../agents/runtime/signal-mirror.ts";
+import { startAgentScoring } from "../../agents/runtime/start-agent-scoring.ts";
 import {
   type ClosableDecisionEngine,
   type Coordination,
@@ -25,6 +27,7 @@ import {
 } from "../../gateway/decide/decision-engine.ts";
 import { createLogger } from "../../lib/log/logger.ts";
 import { createSeededRandom } from "../../lib/random/seeded-random.ts";
+import { loadModuleConfig } from "../../modules/module-config.ts";
 import { KernelPool } from "../../wasm-core/src/kernel-pool.ts";
 import { readKernelWasm } from "../../wasm-core/src/kernel-wasm.ts";
 import { createLatencyHistogram, type LatencySummary, summarize } from "../lib/latency-histogram.ts";
@@ -42,6 +45,7 @@ const program = new Command()
   .option("--rate <n>", "open-loop arrivals per second (cached; parallel and sequential use a fifth)", "1000")
   .option("--seconds <n>", "open-loop duration", "3")
   .option("--agents <where>", "in-process (own NATS connection) or child (an agents/host.ts process)", "in-process")
+  .option("--agent-modules", "vote with the agents' WASM scoring modules (workers), as gateway/main.ts does")
   .option("--quick", "fewer decisions and shorter runs")
   .option("--json <path>", "result file", "bench-results/decide.json")
   .parse();
@@ -53,6 +57,7 @@ const opts = program.opts<{
   rate: string;
   seconds: string;
   agents: AgentPlacement;
+  agentModules?: boolean;
   quick?: boolean;
   json: string;
 }>();
@@ -191,12 +196,21 @@ async function main(): Promise<void> {
     warmEngine.close();
     process.stderr.write(`catalog of ${mesh.view.inventory.size} candidates warmed up\n`);
     if (list(opts.modes).includes("cached")) votes.push(...(await measureVotes(mesh)));
+    const scoring = opts.agentModules
+      ? await startAgentScoring(await loadAgents(Object.keys(agentLoaders)), {
+          js: jetstream(mesh.nc),
+          config: loadModuleConfig(),
+          actor: "bench-gateway",
+          logger,
+        })
+      : undefined;
     for (const [kernelMode, kernel] of kernels) {
       for (const coordination of list(opts.modes) as Coordination[]) {
         const engine = await createDecisionEngine({
           nc: mesh.nc,
           catalogView: mesh.view,
           kernel,
+          modules: scoring?.modules,
           coordination,
           deadlineMs: 1_000,
           logger,
@@ -209,6 +223,7 @@ async function main(): Promise<void> {
       }
     }
     for (const k of kernels.values()) await k.close();
+    await scoring?.close();
     await mesh.close();
   }
 
