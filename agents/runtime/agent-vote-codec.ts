@@ -7,6 +7,7 @@ import {
   CandidateVetoSchema,
   TimingAdviceSchema,
 } from "../../gen/chorus/v1/agent_pb.ts";
+import { cachedUtf8 } from "../../lib/protobuf/cached-utf8.ts";
 
 const LD = WireType.LengthDelimited;
 const VARINT = WireType.Varint;
@@ -22,7 +23,7 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
  */
 export function encodeAgentVote(v: AgentVote): Uint8Array {
   const w = new BinaryWriter();
-  if (v.agent) w.tag(1, LD).bytes(utf8(v.agent));
+  if (v.agent) w.tag(1, LD).bytes(cachedUtf8(v.agent));
   if (v.runId) w.tag(2, LD).string(v.runId);
   if (v.inventoryVersion !== 0n) w.tag(3, VARINT).uint64(v.inventoryVersion);
   if (isSet(v.confidence)) w.tag(4, WireType.Bit32).float(v.confidence);
@@ -31,7 +32,7 @@ export function encodeAgentVote(v: AgentVote): Uint8Array {
     w.tag(6, LD).fork();
     if (veto.candidate !== 0) w.tag(1, VARINT).uint32(veto.candidate);
     if (veto.reason !== 0) w.tag(2, VARINT).int32(veto.reason);
-    if (veto.detail) w.tag(3, LD).bytes(utf8(veto.detail));
+    if (veto.detail) w.tag(3, LD).bytes(cachedUtf8(veto.detail));
     w.join();
   }
   packedFloats(w, 7, v.intentVector);
@@ -44,11 +45,11 @@ export function encodeAgentVote(v: AgentVote): Uint8Array {
   }
   if (v.timing) w.tag(11, LD).bytes(toBinary(TimingAdviceSchema, v.timing));
   if (v.stateRevision !== 0n) w.tag(12, VARINT).uint64(v.stateRevision);
-  if (v.moduleVersion) w.tag(13, LD).bytes(utf8(v.moduleVersion));
+  if (v.moduleVersion) w.tag(13, LD).bytes(cachedUtf8(v.moduleVersion));
   if (v.computeUs !== 0) w.tag(14, VARINT).uint32(v.computeUs);
   for (const [key, value] of Object.entries(v.weights)) {
     // Map entries carry key and value even when zero, as toBinary writes them.
-    w.tag(15, LD).fork().tag(1, LD).bytes(utf8(key)).tag(2, WireType.Bit32).float(value).join();
+    w.tag(15, LD).fork().tag(1, LD).bytes(cachedUtf8(key)).tag(2, WireType.Bit32).float(value).join();
   }
   if (isSet(v.relevanceWeight)) w.tag(16, WireType.Bit32).float(v.relevanceWeight);
   return w.finish();
@@ -180,19 +181,4 @@ function readFloats(r: BinaryReader, wire: WireType, out: number[]): void {
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   for (let i = 0; i < bytes.length; i += 4) out.push(view.getFloat32(i, true));
-}
-
-/** Agent names, versions and veto details repeat in every vote: their UTF-8 bytes are kept (bounded). */
-const utf8Cache = new Map<string, Uint8Array>();
-const UTF8_CACHE_LIMIT = 10_000;
-const encoder = new TextEncoder();
-
-function utf8(text: string): Uint8Array {
-  let bytes = utf8Cache.get(text);
-  if (!bytes) {
-    if (utf8Cache.size >= UTF8_CACHE_LIMIT) utf8Cache.clear();
-    bytes = encoder.encode(text);
-    utf8Cache.set(text, bytes);
-  }
-  return bytes;
 }

@@ -2,6 +2,7 @@ import { toBinary } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import type { AuctionEntry, AuctionOutcome } from "../../gen/chorus/v1/agent_pb.ts";
 import { DecideRequestSchema } from "../../gen/chorus/v1/decision_pb.ts";
+import { cachedUtf8 } from "../../lib/protobuf/cached-utf8.ts";
 
 const LD = WireType.LengthDelimited;
 
@@ -31,8 +32,8 @@ export function encodeAuctionOutcome(o: AuctionOutcome): Uint8Array {
 }
 
 function writeEntry(w: BinaryWriter, e: AuctionEntry): BinaryWriter {
-  if (e.creativeId) w.tag(1, LD).bytes(utf8(e.creativeId));
-  if (e.campaignId) w.tag(2, LD).bytes(utf8(e.campaignId));
+  if (e.creativeId) w.tag(1, LD).bytes(cachedUtf8(e.creativeId));
+  if (e.campaignId) w.tag(2, LD).bytes(cachedUtf8(e.campaignId));
   if (e.bidMicros !== 0) w.tag(3, WireType.Bit64).double(e.bidMicros);
   if (e.predictedResponse !== 0) w.tag(4, WireType.Bit32).float(e.predictedResponse);
   if (e.won) w.tag(5, WireType.Varint).bool(true);
@@ -45,22 +46,4 @@ function writeEntry(w: BinaryWriter, e: AuctionEntry): BinaryWriter {
   }
   if (e.priceToBeatMicros !== 0n) w.tag(9, WireType.Varint).int64(e.priceToBeatMicros);
   return w;
-}
-
-/**
- * Creative and campaign ids repeat in every outcome: their UTF-8 bytes are kept (TextEncoder per short string
- * was the largest part of the encoding). Bounded: past the limit the cache starts over.
- */
-const utf8Cache = new Map<string, Uint8Array>();
-const UTF8_CACHE_LIMIT = 50_000;
-const encoder = new TextEncoder();
-
-function utf8(text: string): Uint8Array {
-  let bytes = utf8Cache.get(text);
-  if (!bytes) {
-    if (utf8Cache.size >= UTF8_CACHE_LIMIT) utf8Cache.clear();
-    bytes = encoder.encode(text);
-    utf8Cache.set(text, bytes);
-  }
-  return bytes;
 }
