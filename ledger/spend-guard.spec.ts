@@ -102,7 +102,7 @@ describe("spend guard leases", () => {
     await nats?.cleanup();
   });
 
-  it("commit - an ad larger than any one lease is sold across the campaign's leases, never beyond their sum", async () => {
+  it("commit - an ad larger than any one lease is sold across the campaign's leases, never beyond their sum; a remainder too small for a refused ad reads as no headroom", async () => {
     nats = await startNats();
     // 20,000 micros at up to 10,000 an ad: the Budget agent leases one ad at a time (a 1% lease is raised to it).
     catalog = await seedCampaigns(nats.js, [{ id: "two-ads", budgetMicros: 20_000n, maxCpmMicros: 10_000_000n }]);
@@ -130,6 +130,8 @@ describe("spend guard leases", () => {
     expect(await ad("d3", 8_000n)).toHaveLength(1);
     expect(guard.headroom("two-ads")).toBe(1_000n);
     expect(await ad("d4", 2_000n)).toHaveLength(0);
+    // What is left cannot pay for the ad just refused: the campaign shows no headroom, so auctions skip it.
+    expect(guard.headroom("two-ads")).toBe(0n);
     // The agent counts all 19,000 sold and no longer sees room for one more ad.
     await until(() => service!.book.exposure("two-ads", undefined, false) === 19_000n);
     expect(service.book.exposure("two-ads")).toBeGreaterThanOrEqual(20_000n);

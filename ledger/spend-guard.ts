@@ -59,6 +59,12 @@ interface CampaignLeases {
   inFlight: boolean;
   nextAttemptAt: number;
   lastDenial: LeaseGrant | undefined;
+  /**
+   * The price of an ad refused for want of headroom, until a new lease arrives. Headroom below it reads as 0:
+   * otherwise the gateway's auction keeps picking the campaign for a remainder it cannot pay from, and each
+   * such break goes unsold (its other candidates lost too).
+   */
+  shortOf: bigint | undefined;
 }
 
 /** Optional facts about the decision that the receipt carries for the agents (frequency caps). */
@@ -100,7 +106,7 @@ export class LeaseSpendGuard implements SpendGuard {
     const c = this.campaign(campaignId);
     const left = this.prune(c, now);
     this.maybeRenew(campaignId, c, now, left);
-    return left;
+    return c.shortOf !== undefined && left < c.shortOf ? 0n : left;
   }
 
   /** Asks for leases ahead of the first decision (a cold gateway would otherwise sell nothing at first). */
@@ -123,8 +129,11 @@ export class LeaseSpendGuard implements SpendGuard {
     for (const item of items) {
       if (item.priceMicros < 0n) continue;
       // headroom() also renews: a gateway that only commits must not let its leases run dry.
-      const leases = this.reserve(this.campaign(item.campaignId), item.priceMicros, this.headroom(item.campaignId));
+      this.headroom(item.campaignId);
+      const c = this.campaign(item.campaignId);
+      const leases = this.reserve(c, item.priceMicros, this.prune(c, now));
       if (leases) taken.push({ item, leases });
+      else c.shortOf = c.shortOf !== undefined && c.shortOf < item.priceMicros ? c.shortOf : item.priceMicros;
     }
     if (taken.length === 0) return [];
     const receipt = create(DecisionReceiptSchema, {
@@ -159,7 +168,8 @@ export class LeaseSpendGuard implements SpendGuard {
 
   /**
    * Reserves `price` within the campaign's leases (synchronous: concurrent commits cannot both take the same
-   * headroom); returns the leases used, the one named in the receipt first, or undefined when `left` is short.
+   * headroom); returns the leases used, the one named in the receipt first, or undefined when `left` (what they
+   * hold in all) is short.
    * One lease that fits is preferred, earliest expiry first (spend what the reclaim would otherwise take back).
    * Otherwise the ad is spread over several leases in expiry order: leases of a campaign arrive one renewal at a
    * time, and their sum is what the Budget agent reserved for this gateway. The receipt names the lease that took
@@ -190,7 +200,7 @@ export class LeaseSpendGuard implements SpendGuard {
   private campaign(id: string): CampaignLeases {
     let c = this.campaigns.get(id);
     if (!c) {
-      c = { leases: [], inFlight: false, nextAttemptAt: 0, lastDenial: undefined };
+      c = { leases: [], inFlight: false, nextAttemptAt: 0, lastDenial: undefined, shortOf: undefined };
       this.campaigns.set(id, c);
     }
     return c;
@@ -233,6 +243,7 @@ export class LeaseSpendGuard implements SpendGuard {
         });
         c.leases.sort((a, b) => a.expiresAt - b.expiresAt);
         c.lastDenial = undefined;
+        c.shortOf = undefined;
       } else {
         c.lastDenial = grant;
         c.nextAttemptAt = this.clock() + (this.options.retryAfterMs ?? 250);
