@@ -8,7 +8,10 @@ import {
 import { AdFormat, AgeBracket } from "../../gen/chorus/v1/common_pb.ts";
 import type { DecideRequest } from "../../gen/chorus/v1/decision_pb.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
+import { createSeededRandom } from "../../lib/random/seeded-random.ts";
+import { SCORING_LAYOUTS } from "../../wasm-core/src/agent-scoring-abi.ts";
 import type { VoteContext } from "../runtime/agent-module.ts";
+import { type AgentScoring, confidenceOf, referenceVote, scoresOf } from "../runtime/agent-scoring.ts";
 import { checkCreative, formatsForDevice } from "./creative-policy.ts";
 import type { CreativeState } from "./state.ts";
 
@@ -21,9 +24,10 @@ const FORMAT_PREFERENCE: Record<AdFormat, number> = {
   [AdFormat.INTERACTIVE]: 1,
 };
 
-/** A vote's per-candidate arrays; shared by every vote with the same inputs, so nobody may modify them. */
+/** A class's verdicts; shared by every vote with the same inputs, so nobody may modify them. */
 interface CreativeVerdicts {
-  scores: number[];
+  /** 1 where a policy rejects the candidate. */
+  rejected: Uint8Array;
   vetoes: CandidateVeto[];
   formats: number[];
 }
@@ -33,12 +37,59 @@ const verdictsByInventory = new WeakMap<Inventory, Map<string, CreativeVerdicts>
 const MAX_VERDICTS_PER_INVENTORY = 4_096;
 
 /**
- * Creative's vote: the format per candidate, a veto with its reason for every policy rejection, format scores.
- * checkCreative reads only the creative, its advertiser, the policy and a handful of request fields (genre, age
- * class, consent, playable formats, break length), so the verdicts are computed once per inventory and class and
- * every later vote of that class is a lookup.
+ * Creative's scoring (agent scoring ABI, wasm-core/assembly/agents/creative.ts): the format per candidate and a
+ * veto with its reason for every policy rejection stay here; the module scores [rejected, format] (format
+ * preference, 0 when rejected). checkCreative reads only the creative, its advertiser, the policy and a handful of
+ * request fields (genre, age class, consent, playable formats, break length), so the verdicts are computed once
+ * per inventory and class and every later vote of that class is a lookup.
  */
+export const creativeScoring: AgentScoring<CreativeState, CreativeVerdicts> = {
+  agent: "creative",
+  layout: SCORING_LAYOUTS.creative,
+  extract(ctx, state, input) {
+    const verdicts = verdictsOf(ctx, state);
+    const n = ctx.inventory.size;
+    const f = input.features;
+    for (let c = 0; c < n; c++) {
+      f[c * 2] = verdicts.rejected[c]!;
+      f[c * 2 + 1] = verdicts.formats[c]!;
+    }
+    return { n, carry: verdicts };
+  },
+  reference(n, { features: f, output }) {
+    for (let c = 0; c < n; c++) output[1 + c] = f[c * 2] !== 0 ? 0 : (FORMAT_PREFERENCE[f[c * 2 + 1] as AdFormat] ?? 0);
+    output[0] = 0.7;
+  },
+  finish(_ctx, _state, verdicts, n, out) {
+    const vote = create(AgentVoteSchema, {
+      confidence: confidenceOf(out),
+      scores: scoresOf(out, n),
+      formats: verdicts.formats,
+    });
+    // Assigned, not passed to create(): the vetoes are messages already, and create() would copy the list.
+    vote.vetoes = verdicts.vetoes;
+    return vote;
+  },
+  goldenCases(seed) {
+    const random = createSeededRandom(seed);
+    return Array.from({ length: 12 }, (_, k) => {
+      const n = k === 0 ? 0 : Math.floor(random() * 100);
+      const features = new Float64Array(n * 2);
+      for (let c = 0; c < n; c++) {
+        features[c * 2] = random() < 0.3 ? 1 : 0;
+        features[c * 2 + 1] = Math.floor(random() * 5);
+      }
+      return { n, context: new Float64Array(0), features };
+    });
+  },
+};
+
+/** Creative's vote with the built-in scoring (see creativeScoring). */
 export function voteCreative(ctx: VoteContext, state: CreativeState): AgentVote {
+  return referenceVote(creativeScoring, ctx, state);
+}
+
+function verdictsOf(ctx: VoteContext, state: CreativeState): CreativeVerdicts {
   const formats = formatsForDevice(ctx.request);
   const key = `${verdictClass(ctx.request, formats)}#${[...state.blockedCategories].join("\u0000")}`;
   let memo = verdictsByInventory.get(ctx.inventory);
@@ -52,23 +103,20 @@ export function voteCreative(ctx: VoteContext, state: CreativeState): AgentVote 
     verdicts = judge(ctx, state, formats);
     memo.set(key, verdicts);
   }
-  const vote = create(AgentVoteSchema, { confidence: 0.7, scores: verdicts.scores, formats: verdicts.formats });
-  // Assigned, not passed to create(): the vetoes are messages already, and create() would copy the list.
-  vote.vetoes = verdicts.vetoes;
-  return vote;
+  return verdicts;
 }
 
 function judge(ctx: VoteContext, state: CreativeState, formats: ReadonlySet<AdFormat>): CreativeVerdicts {
   const candidates = ctx.inventory.candidates;
   const out: CreativeVerdicts = {
-    scores: new Array(candidates.length),
+    rejected: new Uint8Array(candidates.length),
     vetoes: [],
     formats: new Array(candidates.length),
   };
   for (const c of candidates) {
     const rejection = checkCreative(c.creative, c.advertiser, ctx.request, state.blockedCategories, formats);
     if (rejection) out.vetoes.push(create(CandidateVetoSchema, { candidate: c.index, ...rejection }));
-    out.scores[c.index] = rejection ? 0 : FORMAT_PREFERENCE[c.creative.format];
+    out.rejected[c.index] = rejection ? 1 : 0;
     out.formats[c.index] = c.creative.format;
   }
   return out;

@@ -70,7 +70,7 @@ beforeAll(async () => {
     verifier,
   });
   // The live candidate count must be one no golden case uses, or the latent variants would fail their self-test.
-  for (const agent of ["timing", "relevance"])
+  for (const agent of ["timing", "relevance"] as const)
     expect(AGENT_SCORINGS[agent]!.goldenCases(GOLDEN_SEED).map((c) => c.n)).not.toContain(inventory.size);
 }, 30_000);
 afterAll(async () => {

@@ -63,6 +63,46 @@ const arbitraries: Record<ScoringAgent, fc.Arbitrary<{ context: number[]; rows: 
       { maxLength: CAPACITY },
     ),
   }),
+  intent: fc.record({
+    context: fc
+      .tuple(
+        fc.constantFrom(0, 1),
+        fc.integer({ min: 0, max: 30 }),
+        fc.array(fc.oneof(fc.constant(0), fc.float({ noNaN: true, min: -1, max: 1 }), anyDouble), {
+          minLength: 32,
+          maxLength: 32,
+        }),
+      )
+      .map(([personalised, events, intent]) => [personalised, events, ...intent]),
+    rows: fc.array(
+      fc.array(fc.oneof(fc.float({ noNaN: true, min: -1, max: 1 }), anyDouble), { minLength: 32, maxLength: 32 }),
+      { maxLength: 120 },
+    ),
+  }),
+  bidding: fc.record({
+    context: fc.constant([]),
+    rows: fc.array(
+      fc
+        .tuple(
+          fc.oneof(fc.double({ min: 0, max: 1, noNaN: true }), fc.constant(0)),
+          fc.integer({ min: 0, max: 5_000_000 }),
+          fc.oneof(fc.double({ min: 0, max: 3, noNaN: true }), anyDouble),
+          fc.oneof(fc.double({ min: 0, max: 5, noNaN: true }), anyDouble),
+          fc.integer({ min: 0, max: 100_000_000 }),
+        )
+        .map((r) => [...r]),
+      { maxLength: CAPACITY },
+    ),
+  }),
+  creative: fc.record({
+    context: fc.constant([]),
+    rows: fc.array(
+      fc.tuple(fc.constantFrom(0, 1), fc.integer({ min: 0, max: 4 })).map((r) => [...r]),
+      {
+        maxLength: CAPACITY,
+      },
+    ),
+  }),
   budget: fc.record({
     context: fc.constant([]),
     rows: fc.array(

@@ -18,6 +18,7 @@ import {
   AGENT_SCORING_ABI_VERSION,
   isScoringAgent,
   readAgentScoringWasm,
+  type ScoringAgent,
 } from "../../wasm-core/src/agent-scoring-abi.ts";
 import type { AnyAgentModule } from "./agent-module.ts";
 import { AgentScorer } from "./agent-scorer.ts";
@@ -49,7 +50,7 @@ export async function startAgentScoring(
   options: AgentScoringOptions,
 ): Promise<AgentScoring> {
   const { config, actor, logger } = options;
-  const scored = modules.filter((m) => isScoringAgent(m.name) && AGENT_SCORINGS[m.name]);
+  const scored = modules.filter((m) => isScoringAgent(m.name));
   if (scored.length === 0) return { modules: [...modules], scorers: new Map(), watchers: new Map(), async close() {} };
   const registry = await ModuleRegistry.open(options.js);
   const verifier = options.verifier ?? ModuleVerifier.fromConfig(config, moduleKinds());
@@ -57,10 +58,11 @@ export async function startAgentScoring(
   const watchers = new Map<string, ModuleWatcher>();
   const stops: (() => void)[] = [];
   for (const module of scored) {
-    const name = agentModuleName(module.name);
+    const agent = module.name as ScoringAgent;
+    const name = agentModuleName(agent);
     const log = logger.child({ component: "agent-scoring", module: name });
-    const scorer = await AgentScorer.start(AGENT_SCORINGS[module.name]!, {
-      initial: { version: BUILTIN_SCORING_VERSION, bytes: readAgentScoringWasm(module.name as never) },
+    const scorer = await AgentScorer.start(AGENT_SCORINGS[agent], {
+      initial: { version: BUILTIN_SCORING_VERSION, bytes: readAgentScoringWasm(agent) },
       builtinVersion: module.version,
       config,
       rollback: async (version, reason) => {

@@ -227,7 +227,7 @@ describe("mesh - hot swap of agent scoring modules under steady Decide load", ()
 
   it("mesh - a looping timing module is contained: no failed decision, degraded votes, automatic rollback", async () => {
     // The fault fires on the live candidate count, which no golden case uses: it passes every check.
-    expect(AGENT_SCORINGS.timing!.goldenCases(GOLDEN_SEED).map((c) => c.n)).not.toContain(candidates);
+    expect(AGENT_SCORINGS.timing.goldenCases(GOLDEN_SEED).map((c) => c.n)).not.toContain(candidates);
     await publish(
       "agent-timing",
       "2.0.0",

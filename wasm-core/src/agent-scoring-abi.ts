@@ -10,7 +10,7 @@ import { readBinary } from "./kernel-loader.ts";
 export const AGENT_SCORING_ABI_VERSION = 1;
 
 /** Agents whose numeric scoring runs in a WASM module (assembly/agents/<agent>.ts). */
-export const SCORING_AGENTS = ["relevance", "timing", "budget"] as const;
+export const SCORING_AGENTS = ["intent", "relevance", "bidding", "creative", "budget", "timing"] as const;
 export type ScoringAgent = (typeof SCORING_AGENTS)[number];
 
 /** How one agent's module reads its input: `context` f64 scalars, then `features` f64 columns per candidate. */
@@ -20,7 +20,10 @@ export interface ScoringLayout {
 }
 
 export const SCORING_LAYOUTS: Readonly<Record<ScoringAgent, ScoringLayout>> = {
+  intent: { context: 34, features: 32 },
   relevance: { context: 1, features: 4 },
+  bidding: { context: 0, features: 5 },
+  creative: { context: 0, features: 2 },
   timing: { context: 3, features: 1 },
   budget: { context: 0, features: 2 },
 };

@@ -1,0 +1,201 @@
+(module
+ (type $0 (func (param i32) (result i32)))
+ (type $1 (func (result i32)))
+ (global $assembly/agents/agent-layout/ABI_VERSION i32 (i32.const 1))
+ (global $assembly/agents/agent-layout/inputAt (mut i32) (i32.const 0))
+ (global $assembly/agents/agent-layout/outputAt (mut i32) (i32.const 0))
+ (global $assembly/agents/agent-layout/capCandidates (mut i32) (i32.const 0))
+ (global $assembly/agents/creative/CONTEXT i32 (i32.const 0))
+ (global $assembly/agents/creative/FEATURES i32 (i32.const 2))
+ (memory $0 0)
+ (export "CONTEXT" (global $assembly/agents/creative/CONTEXT))
+ (export "FEATURES" (global $assembly/agents/creative/FEATURES))
+ (export "configure" (func $assembly/agents/creative/configure))
+ (export "score" (func $assembly/agents/creative/score))
+ (export "ABI_VERSION" (global $assembly/agents/agent-layout/ABI_VERSION))
+ (export "input" (func $assembly/agents/agent-layout/input))
+ (export "output" (func $assembly/agents/agent-layout/output))
+ (export "memory" (memory $0))
+ (func $assembly/agents/creative/score (param $0 i32) (result i32)
+  (local $1 i32)
+  (local $2 f64)
+  global.get $assembly/agents/agent-layout/capCandidates
+  i32.eqz
+  if
+   i32.const -4
+   return
+  end
+  local.get $0
+  i32.const 0
+  i32.lt_s
+  local.get $0
+  global.get $assembly/agents/agent-layout/capCandidates
+  i32.gt_s
+  i32.or
+  if
+   i32.const -3
+   return
+  end
+  loop $for-loop|0
+   local.get $0
+   local.get $1
+   i32.gt_s
+   if
+    global.get $assembly/agents/agent-layout/inputAt
+    local.get $1
+    i32.const 1
+    i32.shl
+    i32.const 1
+    i32.add
+    i32.const 3
+    i32.shl
+    i32.add
+    f64.load
+    local.tee $2
+    f64.const 4
+    f64.le
+    local.get $2
+    f64.const 0
+    f64.ge
+    i32.and
+    i32.eqz
+    if
+     i32.const -3
+     return
+    end
+    global.get $assembly/agents/agent-layout/outputAt
+    local.get $1
+    i32.const 1
+    i32.add
+    i32.const 3
+    i32.shl
+    i32.add
+    global.get $assembly/agents/agent-layout/inputAt
+    local.get $1
+    i32.const 4
+    i32.shl
+    i32.add
+    f64.load
+    f64.const 0
+    f64.ne
+    if (result f64)
+     f64.const 0
+    else
+     block $__inlined_func$assembly/agents/creative/preference$6 (result f64)
+      block $case4|0
+       block $case3|0
+        block $case2|0
+         block $case1|0
+          block $case0|0
+           local.get $2
+           i32.trunc_sat_f64_s
+           i32.const 1
+           i32.sub
+           br_table $case0|0 $case1|0 $case2|0 $case3|0 $case4|0
+          end
+          f64.const 0.6
+          br $__inlined_func$assembly/agents/creative/preference$6
+         end
+         f64.const 0.9
+         br $__inlined_func$assembly/agents/creative/preference$6
+        end
+        f64.const 0.7
+        br $__inlined_func$assembly/agents/creative/preference$6
+       end
+       f64.const 1
+       br $__inlined_func$assembly/agents/creative/preference$6
+      end
+      f64.const 0
+     end
+    end
+    f64.store
+    local.get $1
+    i32.const 1
+    i32.add
+    local.set $1
+    br $for-loop|0
+   end
+  end
+  global.get $assembly/agents/agent-layout/outputAt
+  f64.const 0.7
+  f64.store
+  i32.const 0
+ )
+ (func $assembly/agents/creative/configure (param $0 i32) (result i32)
+  (local $1 i32)
+  (local $2 i32)
+  (local $3 i32)
+  (local $4 i32)
+  i32.const -1
+  local.set $1
+  block $__inlined_func$assembly/agents/agent-layout/configureLayout$7
+   local.get $0
+   i32.const 0
+   i32.le_s
+   local.get $0
+   i32.const 65536
+   i32.gt_s
+   i32.or
+   br_if $__inlined_func$assembly/agents/agent-layout/configureLayout$7
+   i32.const 1024
+   global.set $assembly/agents/agent-layout/inputAt
+   local.get $0
+   i32.const 4
+   i32.shl
+   local.tee $2
+   i32.const 1039
+   i32.add
+   i32.const -16
+   i32.and
+   local.tee $3
+   global.set $assembly/agents/agent-layout/outputAt
+   i32.const -2
+   local.set $1
+   memory.size
+   local.tee $4
+   local.get $2
+   local.get $3
+   i32.add
+   i32.const 23
+   i32.add
+   i32.const -16
+   i32.and
+   local.get $0
+   i32.const 3
+   i32.shl
+   i32.add
+   i32.const 527
+   i32.add
+   i32.const -16
+   i32.and
+   i32.const 65535
+   i32.add
+   i32.const 16
+   i32.shr_u
+   local.tee $2
+   i32.lt_s
+   if (result i32)
+    local.get $2
+    local.get $4
+    i32.sub
+    memory.grow
+    i32.const 0
+    i32.lt_s
+   else
+    i32.const 0
+   end
+   br_if $__inlined_func$assembly/agents/agent-layout/configureLayout$7
+   local.get $0
+   global.set $assembly/agents/agent-layout/capCandidates
+   i32.const 0
+   local.set $1
+  end
+  local.get $1
+ )
+ (func $assembly/agents/agent-layout/output (result i32)
+  global.get $assembly/agents/agent-layout/outputAt
+ )
+ (func $assembly/agents/agent-layout/input (result i32)
+  global.get $assembly/agents/agent-layout/inputAt
+ )
+)
