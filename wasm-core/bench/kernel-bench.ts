@@ -21,7 +21,8 @@
  * itself keeps the main thread busy (setImmediate until the next arrival), as a loaded gateway would be.
  *
  * Options: --quick, --rates=1000,5000 (arrivals per second), --seconds=2 (per rate), --repeat=3,
- * --idle-seconds=3, --latency-only (skip the per-candidate kernel timings), --out=bench-results/kernel.json.
+ * --idle-seconds=3, --latency-only (skip the per-candidate kernel timings), --modes=pool 1,pool 2 (inline always
+ * runs), --out=bench-results/kernel.json.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
@@ -278,12 +279,16 @@ async function oneAtATime(
   return row;
 }
 
-const MODES: [string, Partial<KernelPoolOptions>][] = [
+const ALL_MODES: [string, Partial<KernelPoolOptions>][] = [
   ["inline", { mode: "inline" }],
   ["pool 1 no spin", { mode: "pool", size: 1, spinMicros: 0, pollMicros: 0 }],
   ["pool 1", { mode: "pool", size: 1 }],
   ["pool 2", { mode: "pool", size: 2 }],
 ];
+/** --modes=inline,pool 1 picks some (inline always runs: overheads are measured against it). */
+const MODES = ALL_MODES.filter(
+  ([mode]) => mode === "inline" || !args.has("modes") || args.get("modes")!.split(",").includes(mode),
+);
 
 interface IdleRow {
   mode: string;
