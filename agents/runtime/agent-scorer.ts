@@ -9,8 +9,9 @@
  * - shadow: given a copy of the active call's input after the vote, asynchronously; its scores are compared, never
  *   used. One call in flight at most; further votes are not shadowed (counted as skipped).
  *
- * A call that traps, breaks the output contract (agent-scoring.ts outputProblem) or passes its time limit fails
- * alone: the vote is scored with the built-in TypeScript formulas instead and marked (scoringOf(vote).failure,
+ * The shipped build runs on the calling thread (InlineScoringLane: trusted like the TypeScript it reproduces, no
+ * copies); published versions run in a worker with a time limit (AgentScoringLane). A call that traps, breaks the
+ * output contract (agent-scoring.ts outputProblem) or passes its time limit fails alone: the vote is scored with the built-in TypeScript formulas instead and marked (scoringOf(vote).failure,
  * the engine lists the agent as degraded), and the worker is replaced (AgentScoringLane). Failures feed each
  * version's FailureWindow; past the threshold the RollbackGuard condemns the version here at once and writes
  * its rollback to the shared state.
@@ -25,6 +26,7 @@ import { bucketOf, type ModuleRouterStats } from "../../modules/module-router.ts
 import type { ModuleView } from "../../modules/module-watcher.ts";
 import { RollbackGuard } from "../../modules/rollback-guard.ts";
 import { ShadowComparison } from "../../modules/shadow-comparison.ts";
+import { InlineScoringLane } from "../../wasm-core/src/agent-scoring-inline.ts";
 import { AgentScoringLane, type ScoringBuffers } from "../../wasm-core/src/agent-scoring-lane.ts";
 import type { VoteContext } from "./agent-module.ts";
 import { type AgentScoring, localBuffers, outputProblem } from "./agent-scoring.ts";
@@ -60,9 +62,12 @@ export interface AgentScorerOptions {
   readonly logger: Logger;
 }
 
+/** A worker with a time limit (published versions) or the calling thread (the shipped build). */
+export type ScoringLane = AgentScoringLane | InlineScoringLane;
+
 interface Role {
   readonly version: string;
-  readonly lane: AgentScoringLane;
+  readonly lane: ScoringLane;
   readonly window: FailureWindow;
 }
 
@@ -95,7 +100,7 @@ export class AgentScorer {
   }
 
   /** The lane of a role, for tests and reports (thread ids, replacements). */
-  lane(role: "active" | "canary" | "shadow"): AgentScoringLane | undefined {
+  lane(role: "active" | "canary" | "shadow"): ScoringLane | undefined {
     return role === "active" ? this.#active.lane : role === "canary" ? this.#canary?.lane : this.#shadow?.lane;
   }
 
@@ -254,12 +259,17 @@ export class AgentScorer {
   }
 
   async #startRole(version: string, bytes: Uint8Array): Promise<Role> {
-    const lane = await AgentScoringLane.start({
-      bytes,
-      layout: this.scoring.layout,
-      capacity: this.options.capacity ?? 4_096,
-      callTimeoutMs: this.options.config.agentCallTimeoutMs,
-    });
+    const capacity = this.options.capacity ?? 4_096;
+    // The shipped build runs on the calling thread (see InlineScoringLane); anything published, in a worker.
+    const lane =
+      version === this.options.initial.version
+        ? new InlineScoringLane(bytes, this.scoring.layout, capacity)
+        : await AgentScoringLane.start({
+            bytes,
+            layout: this.scoring.layout,
+            capacity,
+            callTimeoutMs: this.options.config.agentCallTimeoutMs,
+          });
     return { version, lane, window: new FailureWindow(this.options.config.rollbackWindow) };
   }
 }
