@@ -195,16 +195,27 @@ describe("kernel pool - adaptive worker spin", () => {
     expect(off.windowMicros(0)).toBe(0);
   });
 
-  it("stops spinning when traffic slows past the cap or stops, and backs off after being descheduled", () => {
+  it("stops spinning when traffic slows past the cap or stops", () => {
     const policy = new SpinPolicy(1500);
     recordAll(policy, Array(8).fill(300));
     recordAll(policy, [4000, 60_000, 2e6, 3e6, 5e6]); // traffic stopped: most recent gaps are long
     expect(policy.windowMicros(0)).toBe(0);
     recordAll(policy, Array(5).fill(300)); // back again
     expect(policy.windowMicros(0)).toBe(600);
-    policy.preempted(1000);
-    expect(policy.windowMicros(1050)).toBe(0);
-    expect(policy.windowMicros(1101)).toBe(600);
+  });
+
+  it("keeps spinning through occasional preemption, backs off 100 ms when spins are often descheduled", () => {
+    const policy = new SpinPolicy(1500);
+    recordAll(policy, Array(8).fill(300));
+    // 40 ms of spinning with 3 ms descheduled (7.5%): a light background load.
+    for (let i = 0; i < 40; i++) policy.spun(i, 1, i % 13 === 0 ? 1 : 0);
+    expect(policy.windowMicros(40)).toBe(600);
+    // Then more than a fifth of the spin time descheduled: an oversubscribed host.
+    let now = 40;
+    while (policy.windowMicros(now) > 0 && now < 100) policy.spun(++now, 1, 0.5);
+    expect(policy.windowMicros(now)).toBe(0);
+    expect(policy.windowMicros(now + 99)).toBe(0);
+    expect(policy.windowMicros(now + 101)).toBe(600);
   });
 
   it("an idle pool burns no CPU once traffic stops", async () => {

@@ -128,10 +128,13 @@ export default function serve(task: ServeTask): ServeResult {
   }
 }
 
-/** A spin that sees a gap this long between two of its clock reads was descheduled: the host is oversubscribed. */
+/** A spin that sees a gap this long between two of its clock reads was descheduled. */
 const PREEMPTED_MS = 0.25;
-/** How long spinning stays off after that. */
+/** Spinning stops for BACK_OFF_MS once more than this share of recent spin time was spent descheduled. */
+const MAX_LOST_SHARE = 0.2;
 const BACK_OFF_MS = 100;
+/** Spin time over which the lost share is judged (older spins count less and less). */
+const LOST_SHARE_HORIZON_MS = 20;
 
 /**
  * How long an idle worker spins before sleeping, from the gaps it has just seen between going idle and the next
@@ -140,8 +143,10 @@ const BACK_OFF_MS = 100;
  * gap; but spinning through gaps longer than the traffic has shown burns a core for nothing. So: spin twice
  * the median of the last 8 gaps (at least 50 us), at most `maxMicros`, and not at all once the median exceeds
  * `maxMicros` (traffic slower than about 1 / maxMicros, or stopped: one last window at most, then sleep until
- * woken). And not at all for a while after a spin was descheduled: on an oversubscribed host a spinning
- * worker only takes CPU from the thread that would publish the next decision.
+ * woken). And not at all for a while once the spins spend more than a fifth of their time descheduled: the host
+ * is oversubscribed, a spinning worker only takes CPU from the thread that would publish the next decision, and
+ * a decision that arrives while its spinner is descheduled waits for a time slice, where a sleeper woken by a
+ * futex is scheduled at once. An occasional preemption (a light background load) does not stop spinning.
  */
 export class SpinPolicy {
   readonly #maxMicros: number;
@@ -149,6 +154,9 @@ export class SpinPolicy {
   readonly #sorted: Float64Array;
   #next = 0;
   #quietUntil = 0;
+  /** Recent spin time and the part of it spent descheduled, ms, decayed together. */
+  #spunMs = 0;
+  #lostMs = 0;
 
   constructor(maxMicros: number, history = 8) {
     this.#maxMicros = maxMicros;
@@ -163,9 +171,19 @@ export class SpinPolicy {
     this.#next = (this.#next + 1) % this.#gaps.length;
   }
 
-  /** A spin was descheduled at `now` (performance.now() ms). */
-  preempted(now: number): void {
-    this.#quietUntil = now + BACK_OFF_MS;
+  /** A spin ended at `now` (performance.now() ms) after `spunMs`, of which `lostMs` descheduled. */
+  spun(now: number, spunMs: number, lostMs: number): void {
+    this.#spunMs += spunMs;
+    this.#lostMs += lostMs;
+    if (this.#spunMs > LOST_SHARE_HORIZON_MS) {
+      this.#spunMs /= 2;
+      this.#lostMs /= 2;
+    }
+    if (this.#lostMs > MAX_LOST_SHARE * Math.max(this.#spunMs, LOST_SHARE_HORIZON_MS / 4)) {
+      this.#quietUntil = now + BACK_OFF_MS;
+      this.#spunMs = 0;
+      this.#lostMs = 0;
+    }
   }
 
   windowMicros(now: number): number {
@@ -196,16 +214,15 @@ function waitForWork(
     const until = idleSince + windowMicros / 1000;
     let arrived = false;
     let now = idleSince;
+    let lost = 0;
     do {
       for (let i = 0; i < 256 && !arrived; i++) arrived = Atomics.load(control, Control.Published) !== published;
       const last = now;
       now = performance.now();
-      if (now - last > PREEMPTED_MS) {
-        spin.preempted(now);
-        break;
-      }
+      if (now - last > PREEMPTED_MS) lost += now - last;
     } while (!arrived && now < until);
     Atomics.compareExchange(doorbell, Doorbell.Spinner, laneId, 0);
+    spin.spun(now, now - idleSince, lost);
     if (arrived) {
       spin.record((now - idleSince) * 1000);
       return;
