@@ -54,6 +54,8 @@ export interface AgentScorerOptions {
   readonly builtinVersion: string;
   /** Largest candidate set scored by a module (larger ones use the built-in formulas). */
   readonly capacity?: number;
+  /** Run the shipped build on the calling thread (default true); false gives it a worker like any version. */
+  readonly inlineShippedBuild?: boolean;
   readonly config: Pick<
     ModuleConfig,
     "agentCallTimeoutMs" | "rollbackErrorRate" | "rollbackMinCalls" | "rollbackWindow"
@@ -262,7 +264,7 @@ export class AgentScorer {
     const capacity = this.options.capacity ?? 4_096;
     // The shipped build runs on the calling thread (see InlineScoringLane); anything published, in a worker.
     const lane =
-      version === this.options.initial.version
+      version === this.options.initial.version && this.options.inlineShippedBuild !== false
         ? new InlineScoringLane(bytes, this.scoring.layout, capacity)
         : await AgentScoringLane.start({
             bytes,

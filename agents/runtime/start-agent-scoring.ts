@@ -32,6 +32,8 @@ export interface AgentScoringOptions {
   logger: Logger;
   /** Defaults to the keys in config.trustedKeysFile. */
   verifier?: ModuleVerifier;
+  /** See AgentScorerOptions.inlineShippedBuild (benchmarks: the cost of published versions, in workers). */
+  inlineShippedBuild?: boolean;
 }
 
 export interface AgentScoring {
@@ -64,6 +66,7 @@ export async function startAgentScoring(
     const scorer = await AgentScorer.start(AGENT_SCORINGS[agent], {
       initial: { version: BUILTIN_SCORING_VERSION, bytes: readAgentScoringWasm(agent) },
       builtinVersion: module.version,
+      inlineShippedBuild: options.inlineShippedBuild,
       config,
       rollback: async (version, reason) => {
         await registry.updateState(name, (state) => rollbackVersion(state, version, { actor, reason }));

@@ -45,7 +45,10 @@ const program = new Command()
   .option("--rate <n>", "open-loop arrivals per second (cached; parallel and sequential use a fifth)", "1000")
   .option("--seconds <n>", "open-loop duration", "3")
   .option("--agents <where>", "in-process (own NATS connection) or child (an agents/host.ts process)", "in-process")
-  .option("--agent-modules", "vote with the agents' WASM scoring modules (workers), as gateway/main.ts does")
+  .option(
+    "--agent-modules <where>",
+    "vote with the agents' WASM scoring modules: inline (the shipped build, as gateway/main.ts runs it) or worker (each in its worker with a time limit, as a published version runs)",
+  )
   .option("--quick", "fewer decisions and shorter runs")
   .option("--json <path>", "result file", "bench-results/decide.json")
   .parse();
@@ -57,11 +60,13 @@ const opts = program.opts<{
   rate: string;
   seconds: string;
   agents: AgentPlacement;
-  agentModules?: boolean;
+  agentModules?: "inline" | "worker";
   quick?: boolean;
   json: string;
 }>();
 if (opts.agents !== "in-process" && opts.agents !== "child") throw new Error("--agents: in-process or child");
+if (opts.agentModules !== undefined && opts.agentModules !== "inline" && opts.agentModules !== "worker")
+  throw new Error("--agent-modules: inline or worker");
 const list = (s: string) => s.split(",").filter(Boolean);
 const decisions = opts.quick ? 600 : Number(opts.decisions);
 const seconds = opts.quick ? 1 : Number(opts.seconds);
@@ -202,6 +207,7 @@ async function main(): Promise<void> {
           config: loadModuleConfig(),
           actor: "bench-gateway",
           logger,
+          inlineShippedBuild: opts.agentModules === "inline",
         })
       : undefined;
     for (const [kernelMode, kernel] of kernels) {
