@@ -62,7 +62,7 @@ export async function startAgentScoring(
   for (const module of scored) {
     const agent = module.name as ScoringAgent;
     const name = agentModuleName(agent);
-    const log = logger.child({ component: "agent-scoring", module: name });
+    const log = logger.child({ component: "agent-scoring", agent });
     const scorer = await AgentScorer.start(AGENT_SCORINGS[agent], {
       initial: { version: BUILTIN_SCORING_VERSION, bytes: readAgentScoringWasm(agent) },
       builtinVersion: module.version,
