@@ -4,9 +4,9 @@
  * Why a worker: module code must be stoppable. A wasm loop on the calling thread cannot be interrupted, and a
  * vm timeout costs ~58 µs per call; here the caller writes the input into a SharedArrayBuffer, flips a state
  * word and waits on it (`Atomics.wait` with the remaining budget; Node allows it on the main thread). The
- * worker spins briefly between calls, then sleeps in `Atomics.wait`. A call that traps, returns a bad status or
- * passes the time limit fails alone; the worker is then terminated (even inside a wasm loop) and a new one
- * started, with fresh memory. While it starts, calls answer "unavailable" at once (the caller falls back).
+ * worker spins briefly between calls while they come close together, else sleeps in `Atomics.wait`. A call
+ * that traps, returns a bad status or passes the time limit fails alone; the worker is then terminated (even
+ * inside a wasm loop) and a new one started, with fresh memory. While it starts, calls answer "unavailable" at once (the caller falls back).
  *
  * Shared buffer: Int32 control words, then f64 input (context, features) and f64 output (confidence, scores,
  * extra), exactly the module's own regions (agent-scoring-abi.ts).
@@ -25,7 +25,10 @@ export interface AgentScoringLaneOptions {
   readonly callTimeoutMs: number;
   /** Time limit of a worker start (instantiate + configure), ms. */
   readonly startTimeoutMs?: number;
-  /** The worker spins this long after a call before it sleeps, µs (default 10; spinning costs a core on a busy host). */
+  /**
+   * The worker spins up to this long after a call before it sleeps, µs (default 50), but only while calls come
+   * closer together than that: spinning costs a core on a busy host.
+   */
   readonly spinUs?: number;
 }
 
@@ -188,7 +191,7 @@ export class AgentScoringLane {
         contextLength: layout.context,
         features: layout.features,
         capacity,
-        spinUs: this.options.spinUs ?? 10,
+        spinUs: this.options.spinUs ?? 50,
       },
     });
     worker.unref();
@@ -261,13 +264,18 @@ function serve(): void {
   }
   parentPort!.postMessage({ ready: true, threadId });
   const outputLength = 1 + 2 * capacity;
+  let lastGapMs = Number.POSITIVE_INFINITY;
   for (;;) {
-    const spinUntil = performance.now() + spinUs / 1000;
+    // Adaptive: spin (up to spinUs) only while calls come closer together than that; at lower rates a spin
+    // would never catch the next call and only burn a core, so the worker sleeps at once.
+    const idleFrom = performance.now();
+    const spinUntil = idleFrom + (lastGapMs * 1000 < spinUs ? spinUs / 1000 : 0);
     let state = Atomics.load(control, 0);
     while (state !== 1) {
-      if (performance.now() > spinUntil) Atomics.wait(control, 0, state);
+      if (performance.now() >= spinUntil) Atomics.wait(control, 0, state);
       state = Atomics.load(control, 0);
     }
+    lastGapMs = performance.now() - idleFrom;
     let outcome = 3;
     try {
       // Only what this call uses: the context and n rows in; confidence, n scores and n extras out.
