@@ -38,6 +38,12 @@ export const moduleConfigSchema = {
     parse: parsers.int(1, 10_000),
     help: "time limit of one agent scoring module call, in ms (the caller waits for it: keep it small)",
   },
+  agentMaxMemoryMb: {
+    env: "CHORUS_AGENT_MODULE_MAX_MEMORY_MB",
+    default: 64,
+    parse: parsers.int(1, 4_096),
+    help: "an agent scoring module whose memory grows past this fails the call, and its worker is replaced",
+  },
   rollbackErrorRate: {
     env: "CHORUS_MODULE_ROLLBACK_ERROR_RATE",
     default: 0.05,

@@ -64,7 +64,7 @@ beforeAll(async () => {
   operations = new ModuleOperations(await ModuleRegistry.open(nats.js), verifier, "test@scorer");
   scoring = await startAgentScoring([timingAgent, relevanceAgent], {
     js: nats.js,
-    config: { ...testConfig, agentCallTimeoutMs: 30, reportIntervalMs: 200 },
+    config: { ...testConfig, agentCallTimeoutMs: 30, agentMaxMemoryMb: 8, reportIntervalMs: 200 },
     actor: "scorer-test",
     logger,
     verifier,
@@ -191,4 +191,25 @@ describe("agent scorer - hot-swapped scoring modules in a process", () => {
     expect(state2.history.at(-1)).toMatchObject({ action: ModuleStateChange_Action.AUTO_ROLLBACK, version: "3.0.0" });
     expect(state2.history.at(-1)!.reason).toMatch(/module failed: status -100/);
   }, 30_000);
+
+  it("agent scorer - a module whose memory grows without bound fails those calls, gets fresh workers and is rolled back", async () => {
+    await publish(
+      "agent-relevance",
+      "4.0.0",
+      await buildAgentVariant("relevance", agentVariants.growOn("relevance", inventory.size)),
+    );
+    await operations.activate("agent-relevance", "4.0.0", "memory leak");
+    const scorer = scoring.scorers.get("relevance")!;
+    await eventually(() => (scorer.activeVersion === "4.0.0" ? true : undefined));
+    const lane = scorer.lane("active")!;
+    const state = await eventually(async () => {
+      const { vote: v } = vote("relevance", 9);
+      expect(v.scores).toHaveLength(inventory.size);
+      const s = await operations.state("agent-relevance");
+      return s.activeVersion !== "4.0.0" ? s : undefined;
+    }, 15_000);
+    expect(state.history.at(-1)).toMatchObject({ action: ModuleStateChange_Action.AUTO_ROLLBACK, version: "4.0.0" });
+    expect(state.history.at(-1)!.reason).toMatch(/module memory grew to \d+ bytes \(limit 8388608\)/);
+    expect(lane.replacements).toBeGreaterThanOrEqual(1);
+  });
 });

@@ -58,7 +58,7 @@ export interface AgentScorerOptions {
   readonly inlineShippedBuild?: boolean;
   readonly config: Pick<
     ModuleConfig,
-    "agentCallTimeoutMs" | "rollbackErrorRate" | "rollbackMinCalls" | "rollbackWindow"
+    "agentCallTimeoutMs" | "agentMaxMemoryMb" | "rollbackErrorRate" | "rollbackMinCalls" | "rollbackWindow"
   >;
   readonly rollback: (version: string, reason: string) => Promise<void>;
   readonly logger: Logger;
@@ -271,6 +271,7 @@ export class AgentScorer {
             layout: this.scoring.layout,
             capacity,
             callTimeoutMs: this.options.config.agentCallTimeoutMs,
+            maxMemoryBytes: this.options.config.agentMaxMemoryMb * 1024 * 1024,
           });
     return { version, lane, window: new FailureWindow(this.options.config.rollbackWindow) };
   }

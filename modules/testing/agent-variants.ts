@@ -51,6 +51,8 @@ export const agentVariants = {
   return realScore(n);`,
       "let spins: i32 = 0;",
     ),
+  /** Grows its memory by 2 MiB on every call with `n` candidates (see trapOn): memory without bound. */
+  growOn: (agent: string, n: number) => wrapScore(agent, `  if (n == ${n}) memory.grow(32);\n  return realScore(n);`),
   /** Loops on its first call: the self-test runs out of time. */
   loopAlways: (agent: string) =>
     wrapScore(

@@ -36,6 +36,7 @@ export const testConfig: ModuleConfig = {
   maxMemoryMb: 0,
   callTimeoutMs: 150,
   agentCallTimeoutMs: 20,
+  agentMaxMemoryMb: 64,
   rollbackErrorRate: 0.05,
   rollbackMinCalls: 5,
   rollbackWindow: 100,

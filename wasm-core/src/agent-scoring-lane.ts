@@ -23,6 +23,8 @@ export interface AgentScoringLaneOptions {
   readonly capacity: number;
   /** Time limit of one call, ms. */
   readonly callTimeoutMs: number;
+  /** A call after which module memory is larger than this fails, and the worker is replaced (fresh memory). */
+  readonly maxMemoryBytes?: number;
   /** Time limit of a worker start (instantiate + configure), ms. */
   readonly startTimeoutMs?: number;
   /**
@@ -145,6 +147,10 @@ export class AgentScoringLane {
   }
 
   #finish(t: Thread): ScoringOutcome {
+    const memory = t.control[PAGES]! * 65_536;
+    const limit = this.options.maxMemoryBytes;
+    if (limit !== undefined && memory > limit)
+      return this.#fail(t, "error", `module memory grew to ${memory} bytes (limit ${limit})`);
     if (Atomics.load(t.control, STATE) === DONE) return "ok";
     return this.#fail(t, "error", `module failed: status ${t.control[STATUS]}`);
   }
