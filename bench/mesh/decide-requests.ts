@@ -51,7 +51,9 @@ export function decideRequests(count = 512, seed = 42): EncodedRequests {
         contentId: `track-${Math.floor(rnd() * 5_000)}`,
         genre: pick(DEMO_GENRES),
         moodTags: [pick(DEMO_MOODS)],
-        positionMs: Math.floor(rnd() * 180_000),
+        // Like a player: mostly at a break point (the track's last 15 s), one in five mid-track (answered
+        // NOT_A_GOOD_MOMENT without an auction).
+        positionMs: rnd() < 0.8 ? 200_000 - Math.floor(rnd() * 15_000) : Math.floor(rnd() * 170_000),
         contentDurationMs: 200_000,
         recentSkips: Math.floor(rnd() * 4),
         sessionLengthMs: Math.floor(rnd() * 3_600_000),

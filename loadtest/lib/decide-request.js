@@ -8,6 +8,16 @@ const DEVICES = ["DEVICE_TYPE_PHONE", "DEVICE_TYPE_PHONE", "DEVICE_TYPE_DESKTOP"
 
 const pick = (xs) => xs[Math.floor(Math.random() * xs.length)];
 
+/**
+ * Where in the track the player asks: like a real player, mostly at a break point (the last 15 s of the track,
+ * where Timing agrees to a break now); one request in five mid-track, which Chorus answers NOT_A_GOOD_MOMENT with
+ * the next good offset and without an auction.
+ */
+const breakPosition = (durationMs) =>
+  Math.random() < 0.8
+    ? durationMs - Math.floor(Math.random() * 15000)
+    : Math.floor(Math.random() * (durationMs - 30000));
+
 export function decideRequest(vu, iter) {
   return {
     requestId: `k6-${vu}-${iter}-${Date.now()}`,
@@ -31,7 +41,7 @@ export function decideRequest(vu, iter) {
       contentId: `track-${Math.floor(Math.random() * 5000)}`,
       genre: pick(GENRES),
       moodTags: [pick(MOODS)],
-      positionMs: Math.floor(Math.random() * 180000),
+      positionMs: breakPosition(200000),
       contentDurationMs: 200000,
       recentSkips: Math.floor(Math.random() * 3),
       sessionLengthMs: Math.floor(Math.random() * 3600000),
