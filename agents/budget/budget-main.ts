@@ -5,7 +5,9 @@ import { loadConfig, parsers } from "../../lib/config/config.ts";
 import { createLogger } from "../../lib/log/logger.ts";
 import { connectNats } from "../../lib/nats/connect.ts";
 import { onShutdown, signalReady } from "../../lib/process/child-lifecycle.ts";
+import { loadModuleConfig } from "../../modules/module-config.ts";
 import { runAgent } from "../runtime/run-agent.ts";
+import { startAgentScoring } from "../runtime/start-agent-scoring.ts";
 import { budgetAgent } from "./agent.ts";
 import { BudgetService } from "./budget-service.ts";
 import type { BudgetState } from "./state.ts";
@@ -39,7 +41,14 @@ process.on("unhandledRejection", (err) => {
 });
 const nc = await connectNats({ servers: config.natsUrl, name: "chorus-budget" });
 const catalog = await CatalogView.open(await openCatalogBucket(jetstream(nc)));
-const agent = await runAgent(budgetAgent, { nc, catalog, logger: logger.child({ agent: "budget" }) });
+// Its scoring module is hot-swapped from the module registry like every agent's (agents/runtime/start-agent-scoring.ts).
+const scoring = await startAgentScoring([budgetAgent], {
+  js: jetstream(nc),
+  config: loadModuleConfig(),
+  actor: process.env.CHORUS_PROCESS_NAME ?? "budget",
+  logger,
+});
+const agent = await runAgent(scoring.modules[0]!, { nc, catalog, logger: logger.child({ agent: "budget" }) });
 const service = await BudgetService.start({
   nc,
   catalog,
@@ -55,6 +64,7 @@ const service = await BudgetService.start({
 onShutdown(async () => {
   await service.stop();
   await agent.stop();
+  await scoring.close();
   catalog.close();
   await nc.drain();
 });
