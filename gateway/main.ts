@@ -63,6 +63,12 @@ const config = loadConfig({
     parse: parsers.int(1, 64),
     help: "kernel worker threads in pool mode",
   },
+  kernelSpinMicros: {
+    env: "KERNEL_SPIN_US",
+    default: 1_500,
+    parse: parsers.int(0, 100_000),
+    help: "longest an idle kernel worker spins for the next decision (adaptive below it); 0 = sleep at once (less CPU, ~50 us wake-ups)",
+  },
   spoolDir: {
     env: "CHORUS_SPOOL_DIR",
     default: join(repoRoot, ".data", "spool"),
@@ -86,7 +92,7 @@ const kernel = await startKernelModules({
   config: loadModuleConfig(),
   actor: name,
   logger,
-  pool: { mode: config.kernelMode, size: config.kernelWorkers },
+  pool: { mode: config.kernelMode, size: config.kernelWorkers, spinMicros: config.kernelSpinMicros },
 });
 // One receipt store for both: events then find the receipts this gateway wrote in memory.
 const receipts = await ReceiptStore.open(nc);
