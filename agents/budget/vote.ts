@@ -36,7 +36,7 @@ export const budgetScoring: AgentScoring<BudgetState, CandidateVeto[]> = {
           create(CandidateVetoSchema, {
             candidate: candidate.index,
             reason: VetoReason.BUDGET_EXHAUSTED,
-            detail: budget.serving ? "budget: spent or fully reserved" : "budget: campaign not serving now",
+            detail: budget.serving ? "budget: spent (less than one ad left)" : "budget: campaign not serving now",
           }),
         );
       else if (budget.throttleProbability > 0 && draw(ctx.runId, candidate.campaign.id) < budget.throttleProbability)
