@@ -71,7 +71,7 @@ export const decisionLogConfigSchema = {
     env: "DECISION_LOG_KEEP_NOTABLE",
     default: true,
     parse: parsers.bool,
-    help: "always record decisions asked to explain and decisions with a degraded agent",
+    help: "also record decisions asked to explain and decisions with a degraded agent (up to DECISION_LOG_NOTABLE_PER_S)",
   },
   notablePerSecond: {
     env: "DECISION_LOG_NOTABLE_PER_S",
