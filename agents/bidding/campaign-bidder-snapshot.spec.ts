@@ -6,7 +6,12 @@ import {
   recordAuction,
   recordResponses,
 } from "./campaign-bidder.ts";
-import { BidderSnapshotError, restoreCampaignBidder, snapshotCampaignBidder } from "./campaign-bidder-snapshot.ts";
+import {
+  BidderSnapshotError,
+  campaignBidderJson,
+  restoreCampaignBidder,
+  snapshotCampaignBidder,
+} from "./campaign-bidder-snapshot.ts";
 import { decideBid } from "./decide-bid.ts";
 import { planBidding } from "./plan-bidding.ts";
 import { createSeededRandom } from "./seeded-random.ts";
@@ -75,6 +80,18 @@ describe("campaign bidder snapshot - plain data for JetStream KV", () => {
       { ...good, observations: "many" },
     ];
     for (const entry of broken) expect(() => restoreCampaignBidder(entry)).toThrow(BidderSnapshotError);
+  });
+
+  it("writes the snapshot's JSON without copying first, the same text, odd context keys included", () => {
+    const bidder = trainedBidder();
+    recordAuction(bidder, { contextKey: "__proto__", predictedResponse: 0.01, bidMicros: 10, won: false });
+    expect(campaignBidderJson(bidder)).toBe(JSON.stringify(snapshotCampaignBidder(bidder)));
+  });
+
+  it("names the bucket that is corrupt", () => {
+    const good = JSON.parse(campaignBidderJson(trainedBidder()));
+    good.market.won[3] = -1;
+    expect(() => restoreCampaignBidder(good)).toThrow(/market\.won\[3\]/);
   });
 
   it("accepts any context key, __proto__ included, without touching prototypes", () => {

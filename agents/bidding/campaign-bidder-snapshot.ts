@@ -21,6 +21,14 @@ export function snapshotCampaignBidder(bidder: CampaignBidder): CampaignBidderSn
   return { version: BIDDER_SNAPSHOT_VERSION, ...structuredClone({ ...bidder, contexts: { ...bidder.contexts } }) };
 }
 
+/**
+ * The snapshot as JSON, without the deep copy `snapshotCampaignBidder` makes (the text is the copy): the same
+ * text as `JSON.stringify(snapshotCampaignBidder(bidder))`.
+ */
+export function campaignBidderJson(bidder: CampaignBidder): string {
+  return JSON.stringify({ version: BIDDER_SNAPSHOT_VERSION, ...bidder });
+}
+
 export function restoreCampaignBidder(snapshot: unknown): CampaignBidder {
   const s = record(snapshot, "snapshot");
   if (s.version !== BIDDER_SNAPSHOT_VERSION)
@@ -79,5 +87,12 @@ function weight(value: unknown): number {
 function counts(value: unknown, length: number, what: string): number[] {
   if (!Array.isArray(value) || value.length !== length)
     throw new BidderSnapshotError(`${what} must be an array of ${length} counts`);
-  return value.map((v, i) => count(v, `${what}[${i}]`));
+  // A plain loop, the element's name only built on failure: gateways restore every campaign's buckets (~600 of
+  // them) several times a second from the Bidding agent's signals.
+  for (let i = 0; i < value.length; i++) {
+    const v: unknown = value[i];
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 0)
+      throw new BidderSnapshotError(`${what}[${i}] must be a finite number >= 0`);
+  }
+  return (value as number[]).slice();
 }

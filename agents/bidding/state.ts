@@ -19,7 +19,7 @@ import {
   recordAuction,
   recordResponses,
 } from "./campaign-bidder.ts";
-import { restoreCampaignBidder, snapshotCampaignBidder } from "./campaign-bidder-snapshot.ts";
+import { campaignBidderJson, restoreCampaignBidder } from "./campaign-bidder-snapshot.ts";
 import { type BiddingPlan, planBidding } from "./plan-bidding.ts";
 
 /** One campaign's learning (agents/bidding logic) plus the day's spend and auctions, for pacing. */
@@ -151,7 +151,7 @@ export function snapshotBidding(state: BiddingState, _key: string, scope: "full"
     return [
       create(CampaignBiddingSchema, {
         campaignId: id,
-        bidderJson: JSON.stringify(snapshotCampaignBidder(e.bidder)),
+        bidderJson: campaignBidderJson(e.bidder),
         day: e.day,
         spentMicros: BigInt(e.spentMicros),
         opportunities: BigInt(e.opportunities),
