@@ -9,7 +9,7 @@ import { type AgentScoring, outputProblem, type ScoringCase } from "../agents/ru
 import { AGENT_SCORINGS, agentModuleName } from "../agents/runtime/agent-scorings.ts";
 import { AGENT_SCORING_ABI_VERSION, checkScoringExports } from "../wasm-core/src/agent-scoring-abi.ts";
 import { AgentScoringLane } from "../wasm-core/src/agent-scoring-lane.ts";
-import type { CheckFailure, ModuleKind } from "./module-kind.ts";
+import { type CheckFailure, type ModuleKind, withSelfTestBackstop } from "./module-kind.ts";
 import { RejectionReason } from "./module-rejected-error.ts";
 
 /** Seed of every agent's golden self-test inputs (fixed: the same cases in every process). */
@@ -30,20 +30,7 @@ export function agentModuleKind(scoring: AgentScoring): ModuleKind {
     },
     async selfTest(bytes, _version, budgetMs) {
       const callTimeoutMs = Math.max(10, Math.floor(budgetMs / (2 * cases.length)));
-      let timer: NodeJS.Timeout | undefined;
-      const backstopMs = 2 * budgetMs;
-      const overBudget = new Promise<CheckFailure>((resolve) => {
-        timer = setTimeout(
-          () =>
-            resolve({ reason: RejectionReason.SelfTestTimeout, detail: `self-test took longer than ${backstopMs} ms` }),
-          backstopMs,
-        );
-      });
-      try {
-        return await Promise.race([runGolden(bytes, scoring, cases, callTimeoutMs, budgetMs), overBudget]);
-      } finally {
-        clearTimeout(timer);
-      }
+      return withSelfTestBackstop(runGolden(bytes, scoring, cases, callTimeoutMs, budgetMs), 2 * budgetMs);
     },
   };
 }

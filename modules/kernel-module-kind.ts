@@ -12,7 +12,7 @@ import {
   type SelfTestReport,
   selfTestKernel,
 } from "../wasm-core/src/mod.ts";
-import type { CheckFailure, ModuleKind } from "./module-kind.ts";
+import { type CheckFailure, type ModuleKind, withSelfTestBackstop } from "./module-kind.ts";
 import { RejectionReason } from "./module-rejected-error.ts";
 
 const GOLDEN = goldenCases();
@@ -45,22 +45,10 @@ export const kernelModuleKind: ModuleKind = {
         cases.length,
         callTimeoutMs,
       );
-    // Wall-clock backstop: the per-call limit bounds the module's time, this also covers worker start-ups.
-    const backstopMs = 4 * budgetMs;
-    let timer: NodeJS.Timeout | undefined;
-    const overBudget = new Promise<CheckFailure>((resolve) => {
-      timer = setTimeout(
-        () =>
-          resolve({ reason: RejectionReason.SelfTestTimeout, detail: `self-test took longer than ${backstopMs} ms` }),
-        backstopMs,
-      );
-    });
-    try {
-      // A self-test past its budget keeps running in the background until its pool closes; we stop waiting.
-      return await Promise.race([run(GOLDEN.slice(0, 1)).then((f) => f ?? run(GOLDEN.slice(1))), overBudget]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return withSelfTestBackstop(
+      run(GOLDEN.slice(0, 1)).then((f) => f ?? run(GOLDEN.slice(1))),
+      4 * budgetMs,
+    );
   },
 };
 

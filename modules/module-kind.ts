@@ -3,7 +3,7 @@
  * modules): the ABI it must speak, what it may import, and the kind-specific checks. A failed check returns
  * its reason and a sentence; it never throws for a bad module.
  */
-import type { RejectionReason } from "./module-rejected-error.ts";
+import { RejectionReason } from "./module-rejected-error.ts";
 
 export interface CheckFailure {
   reason: RejectionReason;
@@ -22,4 +22,27 @@ export interface ModuleKind {
    * a module that loops is stopped by terminating the thread that runs it.
    */
   selfTest(bytes: Uint8Array, version: string, budgetMs: number): Promise<CheckFailure | undefined>;
+}
+
+/**
+ * A self-test's result, or SelfTestTimeout once `backstopMs` of wall clock have passed: the per-call limits bound
+ * the module's own time, this also covers worker start-ups. A self-test past it keeps running in the background
+ * until its worker closes; the verifier stops waiting.
+ */
+export async function withSelfTestBackstop(
+  selfTest: Promise<CheckFailure | undefined>,
+  backstopMs: number,
+): Promise<CheckFailure | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const overBudget = new Promise<CheckFailure>((resolve) => {
+    timer = setTimeout(
+      () => resolve({ reason: RejectionReason.SelfTestTimeout, detail: `self-test took longer than ${backstopMs} ms` }),
+      backstopMs,
+    );
+  });
+  try {
+    return await Promise.race([selfTest, overBudget]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
