@@ -121,10 +121,14 @@ export class AgentScoringLane {
   async callAsync(n: number): Promise<ScoringOutcome> {
     const t = this.#post(n);
     if (!t) return "unavailable";
-    const wait = waitAsync(t.control, STATE, REQUEST, this.options.callTimeoutMs);
-    const result = await wait.value;
-    if (result === "timed-out" && Atomics.load(t.control, STATE) === REQUEST)
-      return this.#fail(t, "timeout", `no answer within ${this.options.callTimeoutMs} ms`);
+    const deadline = performance.now() + this.options.callTimeoutMs;
+    // Waits again while the call is still running, as `call` does: a wake-up is not an answer (one seen in CI
+    // resolved while the state still said REQUEST, and the call read as a failure with status 0).
+    while (Atomics.load(t.control, STATE) === REQUEST) {
+      const left = deadline - performance.now();
+      if (left <= 0) return this.#fail(t, "timeout", `no answer within ${this.options.callTimeoutMs} ms`);
+      await waitAsync(t.control, STATE, REQUEST, left).value;
+    }
     return this.#finish(t);
   }
 
