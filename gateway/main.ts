@@ -1,4 +1,4 @@
-import { hostname } from "node:os";
+import { availableParallelism, hostname } from "node:os";
 import { join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
 import { agentLoaders, loadAgents } from "../agents/registry.ts";
@@ -65,9 +65,11 @@ const config = loadConfig({
   },
   kernelSpinMicros: {
     env: "KERNEL_SPIN_US",
-    default: 1_500,
+    // A spinning worker holds a core: worth ~50 us per decision when a core is spare, but on a host of two or
+    // fewer cores it starves the gateway's own thread and the agents (cached p50 at 300/s: 53 ms spinning, 10 ms not).
+    default: availableParallelism() > 2 ? 1_500 : 0,
     parse: parsers.int(0, 100_000),
-    help: "longest an idle kernel worker spins for the next decision (adaptive below it); 0 = sleep at once (less CPU, ~50 us wake-ups)",
+    help: "longest an idle kernel worker spins for the next decision (adaptive below it); 0 = sleep at once (less CPU, ~50 us wake-ups); default 1500, 0 on hosts with 2 or fewer cores",
   },
   spoolDir: {
     env: "CHORUS_SPOOL_DIR",
