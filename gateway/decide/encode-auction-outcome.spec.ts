@@ -1,9 +1,11 @@
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create, equals, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { demoRequest } from "../../agents/testing/demo-request.ts";
 import { AuctionEntrySchema, AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
+import { DecideRequestSchema } from "../../gen/chorus/v1/decision_pb.ts";
 import { createSeededRandom } from "../../lib/random/seeded-random.ts";
+import { decodeBinary } from "../server/grpc-unary.ts";
 import { encodeAuctionOutcome } from "./encode-auction-outcome.ts";
 
 describe("auction outcome - hand-written encoding", () => {
@@ -20,8 +22,8 @@ describe("auction outcome - hand-written encoding", () => {
         create(AuctionEntrySchema, {
           creativeId: maybe(`cr-${e}-é`, ""),
           campaignId: maybe(`cmp-${e}`, ""),
-          bidMicros: maybe(rnd() * 1e6 - 1e3, 0),
-          predictedResponse: maybe(Math.fround(rnd()), 0),
+          bidMicros: maybe(rnd() * 1e6 - 1e3, rnd() < 0.5 ? 0 : -0),
+          predictedResponse: maybe(Math.fround(rnd()), rnd() < 0.5 ? 0 : -0),
           won: rnd() < 0.5,
           priceMicros: maybe(BigInt(Math.floor(rnd() * 1e9)) - 10n, 0n),
           position: maybe(e + 1, 0),
@@ -44,5 +46,24 @@ describe("auction outcome - hand-written encoding", () => {
         Buffer.from(toBinary(AuctionOutcomeSchema, outcome)).toString("hex"),
       );
     }
+  });
+
+  it("embeds a decoded request as the bytes the client sent, which decode to the same request", () => {
+    const { placement, ...rest } = demoRequest();
+    // Fields out of number order: valid protobuf that toBinary would write differently.
+    const sent = Buffer.concat([
+      toBinary(DecideRequestSchema, create(DecideRequestSchema, { placement })),
+      toBinary(DecideRequestSchema, create(DecideRequestSchema, rest)),
+    ]);
+    const request = decodeBinary(DecideRequestSchema, sent);
+    expect(Buffer.from(toBinary(DecideRequestSchema, request)).equals(sent)).toBe(false);
+    const bytes = encodeAuctionOutcome(create(AuctionOutcomeSchema, { decisionId: "d-1", request }));
+    expect(Buffer.from(bytes).includes(sent)).toBe(true);
+    const decoded = fromBinary(AuctionOutcomeSchema, bytes);
+    expect(equals(DecideRequestSchema, decoded.request!, request)).toBe(true);
+    // A request built in process (no bytes kept) is encoded as before.
+    const built = demoRequest();
+    const fresh = encodeAuctionOutcome(create(AuctionOutcomeSchema, { decisionId: "d-2", request: built }));
+    expect(Buffer.from(fresh).includes(Buffer.from(toBinary(DecideRequestSchema, built)))).toBe(true);
   });
 });

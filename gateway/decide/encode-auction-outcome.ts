@@ -3,19 +3,22 @@ import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import type { AuctionEntry, AuctionOutcome } from "../../gen/chorus/v1/agent_pb.ts";
 import { DecideRequestSchema } from "../../gen/chorus/v1/decision_pb.ts";
 import { cachedUtf8 } from "../../lib/protobuf/cached-utf8.ts";
+import { wireBytesOf } from "../../lib/protobuf/wire-bytes.ts";
 
 const LD = WireType.LengthDelimited;
 
 /**
  * AuctionOutcome in its wire encoding, written field by field: the engine publishes one per decision with up to
  * ~50 entries, and the reflective toBinary was most of that cost. The bytes are toBinary's (proto3 implicit
- * presence: zero values are left out; fields in number order), checked by encode-auction-outcome.spec.ts; a field
+ * presence: zero values are left out; fields in number order) except the embedded request, which is the client's
+ * bytes when the server kept them (lib/protobuf/wire-bytes.ts), checked by encode-auction-outcome.spec.ts; a field
  * added to AuctionOutcome or AuctionEntry must be added here too (the spec fails until it is).
  */
 export function encodeAuctionOutcome(o: AuctionOutcome): Uint8Array {
   const w = new BinaryWriter();
   if (o.decisionId) w.tag(1, LD).string(o.decisionId);
-  if (o.request) w.tag(2, LD).bytes(toBinary(DecideRequestSchema, o.request));
+  // The request as the client sent it when the server kept its bytes (it is not changed after decoding).
+  if (o.request) w.tag(2, LD).bytes(wireBytesOf(o.request) ?? toBinary(DecideRequestSchema, o.request));
   if (o.inventoryVersion !== 0n) w.tag(3, WireType.Varint).uint64(o.inventoryVersion);
   if (o.decidedAt) {
     w.tag(4, LD).fork();
@@ -34,8 +37,9 @@ export function encodeAuctionOutcome(o: AuctionOutcome): Uint8Array {
 function writeEntry(w: BinaryWriter, e: AuctionEntry): BinaryWriter {
   if (e.creativeId) w.tag(1, LD).bytes(cachedUtf8(e.creativeId));
   if (e.campaignId) w.tag(2, LD).bytes(cachedUtf8(e.campaignId));
-  if (e.bidMicros !== 0) w.tag(3, WireType.Bit64).double(e.bidMicros);
-  if (e.predictedResponse !== 0) w.tag(4, WireType.Bit32).float(e.predictedResponse);
+  // -0 is not the default value (its bits differ): toBinary writes it.
+  if (!Object.is(e.bidMicros, 0)) w.tag(3, WireType.Bit64).double(e.bidMicros);
+  if (!Object.is(e.predictedResponse, 0)) w.tag(4, WireType.Bit32).float(e.predictedResponse);
   if (e.won) w.tag(5, WireType.Varint).bool(true);
   if (e.priceMicros !== 0n) w.tag(6, WireType.Varint).int64(e.priceMicros);
   if (e.position !== 0) w.tag(7, WireType.Varint).uint32(e.position);

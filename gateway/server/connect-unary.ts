@@ -1,6 +1,7 @@
-import { fromJsonString, type JsonReadOptions, toBinary, toJsonString } from "@bufbuild/protobuf";
+import { fromJsonString, type JsonReadOptions, toJsonString } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJsonBytes, parseTimeout } from "@connectrpc/connect/protocol-connect";
+import { encodeResponse } from "./encode-response.ts";
 import { decodeBinary } from "./grpc-unary.ts";
 import type { UnaryProtocol } from "./unary-fast-path.ts";
 
@@ -30,7 +31,7 @@ export function connectUnary(binary: boolean): UnaryProtocol {
       }
     },
     respond(stream, schema, message) {
-      const body = binary ? toBinary(schema, message) : Buffer.from(toJsonString(schema, message));
+      const body = binary ? encodeResponse(schema, message) : Buffer.from(toJsonString(schema, message));
       stream.respond({ ":status": 200, "content-type": contentType, "content-length": body.byteLength });
       stream.end(body);
     },

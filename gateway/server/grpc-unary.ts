@@ -1,7 +1,9 @@
 import type { ServerHttp2Stream } from "node:http2";
-import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
+import { type DescMessage, fromBinary, type MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { rememberWireBytes } from "../../lib/protobuf/wire-bytes.ts";
+import { encodeResponse } from "./encode-response.ts";
 import type { UnaryProtocol } from "./unary-fast-path.ts";
 
 const maxTimeoutMs = 2 ** 31 - 1; // setTimeout's limit; grpc-timeout allows up to 99999999 hours
@@ -43,7 +45,7 @@ export function grpcUnary(contentType: string): UnaryProtocol {
       return decodeBinary(schema, body.subarray(5));
     },
     respond(stream, schema, message) {
-      const bytes = toBinary(schema, message);
+      const bytes = encodeResponse(schema, message);
       const frame = Buffer.allocUnsafe(5 + bytes.byteLength);
       frame[0] = 0;
       frame.writeUInt32BE(bytes.byteLength, 1);
@@ -63,9 +65,12 @@ export function grpcUnary(contentType: string): UnaryProtocol {
   };
 }
 
+/** Decodes a request message; the message remembers its bytes (lib/protobuf/wire-bytes.ts) for passing it on. */
 export function decodeBinary<S extends DescMessage>(schema: S, bytes: Uint8Array): MessageShape<S> {
   try {
-    return fromBinary(schema, bytes);
+    const message = fromBinary(schema, bytes);
+    rememberWireBytes(message, bytes);
+    return message;
   } catch (err) {
     // connect-es (protocol/serialization.ts) and grpc-go both answer an unparseable request with INTERNAL.
     throw new ConnectError(`parse binary: ${(err as Error).message}`, Code.Internal);
