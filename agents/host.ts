@@ -11,6 +11,7 @@ import { setupTracing } from "../telemetry/tracing.ts";
 import { loadAgents } from "./registry.ts";
 import { runAgent } from "./runtime/run-agent.ts";
 import { assignShards } from "./runtime/shard-assignment.ts";
+import { SharedInputs } from "./runtime/shared-inputs.ts";
 import { startAgentScoring } from "./runtime/start-agent-scoring.ts";
 
 /**
@@ -50,9 +51,12 @@ const scoring = await startAgentScoring(modules, {
   actor: process.env.CHORUS_PROCESS_NAME ?? `agents-${config.agents.join("-")}`,
   logger,
 });
+// One subscription and one decode per input subject for all the agents of this process (e.g. Bidding and the
+// Orchestrator both learn from every AuctionOutcome).
+const inputs = new SharedInputs(nc, logger);
 const running = await Promise.all(
   scoring.modules.map((module) =>
-    runAgent(module, { nc, catalog, shards, logger: logger.child({ agent: module.name }) }),
+    runAgent(module, { nc, catalog, shards, inputs, logger: logger.child({ agent: module.name }) }),
   ),
 );
 

@@ -36,6 +36,10 @@ export type DirtyKeys = Iterable<string> | undefined;
  * A NATS input: every message on `subject` is decoded with `schema` and handed to `handle`. A subject given as a
  * function of the user shard is subscribed once per shard the instance owns (per-user state); a plain subject is
  * subscribed by every instance (every instance sees every message).
+ *
+ * The message is read-only: agents of one process that take the same subject and schema are handed the same decoded
+ * object (agents/runtime/shared-inputs.ts, one decode per host), so a handler must not change it, nor a part of it
+ * it keeps in its state (copy what it needs to change: `[...list].sort()`, not `list.sort()`).
  */
 export interface AgentInput<S, M extends DescMessage = DescMessage> {
   readonly subject: string | ((shard: number) => string);

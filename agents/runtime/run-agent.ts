@@ -1,7 +1,7 @@
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { jetstream } from "@nats-io/jetstream";
-import { headers, type NatsConnection, type Subscription } from "@nats-io/nats-core";
+import { headers, type NatsConnection } from "@nats-io/nats-core";
 import { type Service, type ServiceMsg, Svcm } from "@nats-io/services";
 import { type AgentVote, DecideTaskSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import type { CatalogView } from "../../lib/catalog/catalog-view.ts";
@@ -12,6 +12,7 @@ import { type AnyAgentModule, type DirtyKeys, GLOBAL_KEY, type HandlerContext } 
 import { scoringOf } from "./agent-scorer.ts";
 import { AgentStateStore, openAgentStateBucket } from "./agent-state-store.ts";
 import { encodeAgentVote } from "./agent-vote-codec.ts";
+import { type InputLease, SharedInputs } from "./shared-inputs.ts";
 import { INSTANCE_HEADER, SignalMirror } from "./signal-mirror.ts";
 
 export interface RunAgentOptions {
@@ -30,6 +31,11 @@ export interface RunAgentOptions {
   snapshotIntervalMs?: number;
   /** `tick` runs this often. */
   tickMs?: number;
+  /**
+   * The process's shared inputs (on `nc`): agents of one host given the same instance subscribe to and decode a
+   * subject once between them. Default: inputs of this agent's own.
+   */
+  inputs?: SharedInputs;
 }
 
 /** Service-level error codes of the decide endpoint (the micro-service protocol's Nats-Service-Error-Code). */
@@ -50,7 +56,7 @@ export class RunningAgent {
   service!: Service;
   private readonly dirtySignals = new Set<string>();
   private readonly dirtySnapshots = new Set<string>();
-  private readonly subs: Subscription[] = [];
+  private readonly inputLeases: InputLease[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
   private mirror: SignalMirror | undefined;
   private store!: AgentStateStore;
@@ -128,7 +134,7 @@ export class RunningAgent {
     this.status = "draining";
     for (const t of this.timers) clearInterval(t);
     await this.service.stop();
-    await Promise.all(this.subs.map((s) => s.drain()));
+    await Promise.all(this.inputLeases.map((l) => l.release()));
     this.mirror?.close();
     this.publishSignals(this.dirtySignals);
     await this.persist();
@@ -139,6 +145,7 @@ export class RunningAgent {
 
   private subscribeInputs(): void {
     const { nc } = this.options;
+    const inputs = this.options.inputs ?? new SharedInputs(nc, this.log);
     const ctx: HandlerContext = {
       get nowMs() {
         return Date.now();
@@ -146,28 +153,18 @@ export class RunningAgent {
       inventory: () => this.options.catalog.inventory,
       owns: (key) => this.owns(key),
     };
+    const accepts = () => this.status === "running";
     for (const input of this.module.inputs) {
       const subjectsToTake =
         typeof input.subject === "string"
           ? [input.subject]
           : [...this.owned].filter((k) => k !== GLOBAL_KEY).map((k) => (input.subject as (s: number) => string)(+k));
-      for (const subject of subjectsToTake) {
-        this.subs.push(
-          nc.subscribe(subject, {
-            callback: (err, msg) => {
-              if (err || this.status !== "running") return;
-              let message: unknown;
-              try {
-                message = fromBinary(input.schema, msg.data);
-              } catch (e) {
-                this.log.warn({ agent: this.module.name, subject: msg.subject, err: e }, "undecodable message dropped");
-                return;
-              }
-              this.apply(() => input.handle(this.state, message as never, ctx));
-            },
-          }),
-        );
-      }
+      const taker = {
+        name: this.module.name,
+        accepts,
+        deliver: (message: unknown) => this.apply(() => input.handle(this.state, message as never, ctx)),
+      };
+      for (const subject of subjectsToTake) this.inputLeases.push(inputs.take(subject, input.schema, taker));
     }
   }
 

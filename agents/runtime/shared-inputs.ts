@@ -1,0 +1,111 @@
+import { type DescMessage, fromBinary } from "@bufbuild/protobuf";
+import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import type { Logger } from "../../lib/log/logger.ts";
+
+/** One agent taking a shared input: `deliver` gets the decoded message (read-only: every taker gets the same). */
+export interface InputTaker {
+  /** Names the taker in logs (the agent). */
+  readonly name: string;
+  /** False while the taker is not running: it gets nothing (and a message nobody accepts is not decoded). */
+  accepts(): boolean;
+  deliver(message: unknown): void;
+}
+
+/** A taker's hold on a shared input. */
+export interface InputLease {
+  /** Stops the delivery to this taker; the last taker out drains the subscription (resolves when drained). */
+  release(): Promise<void>;
+}
+
+/** Turns the wire bytes into the message (default: protobuf-es fromBinary of the schema). */
+export type InputDecoder = (bytes: Uint8Array) => unknown;
+
+interface Entry {
+  readonly sub: Subscription;
+  /** Replaced, never mutated in place, so that a delivery loop in progress is not disturbed by a release. */
+  takers: readonly InputTaker[];
+}
+
+/**
+ * The NATS inputs of the agents of one process: one subscription and one decode per (subject, schema), the decoded
+ * message handed to every agent that takes it. Several agents in a host learn from the same messages (Bidding and
+ * the Orchestrator both take every AuctionOutcome), and decoding them once per agent was most of a host's CPU.
+ *
+ * Handlers therefore must not mutate their input (agent-module.ts, AgentInput). Which subjects an agent takes
+ * (its owned shards) is the taker's choice: a shard subject only some agents own is delivered to those only.
+ */
+export class SharedInputs {
+  private readonly entries = new Map<string, Entry>();
+  private readonly decoders = new Map<DescMessage, InputDecoder>();
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Decodes `schema` with `decode` instead of fromBinary (a hand codec that gives equal messages). */
+  useDecoder(schema: DescMessage, decode: InputDecoder): this {
+    this.decoders.set(schema, decode);
+    return this;
+  }
+
+  /** Number of NATS subscriptions open (one per distinct subject and schema taken). */
+  get subscriptionCount(): number {
+    return this.entries.size;
+  }
+
+  /** Delivers every message on `subject`, decoded with `schema`, to `taker` until the lease is released. */
+  take(subject: string, schema: DescMessage, taker: InputTaker): InputLease {
+    const id = `${schema.typeName} ${subject}`;
+    let entry = this.entries.get(id);
+    if (!entry) entry = this.open(id, subject, schema);
+    entry.takers = [...entry.takers, taker];
+    const held = entry;
+    let released = false;
+    return {
+      release: async () => {
+        if (released) return;
+        released = true;
+        held.takers = held.takers.filter((t) => t !== taker);
+        if (held.takers.length > 0) return;
+        if (this.entries.get(id) === held) this.entries.delete(id);
+        if (!held.sub.isClosed()) await held.sub.drain();
+      },
+    };
+  }
+
+  private open(id: string, subject: string, schema: DescMessage): Entry {
+    const decode = this.decoders.get(schema) ?? ((bytes: Uint8Array) => fromBinary(schema, bytes));
+    const entry: Entry = {
+      takers: [],
+      sub: this.nc.subscribe(subject, {
+        callback: (err, msg) => {
+          if (err) return;
+          const takers = entry.takers;
+          if (!takers.some((t) => t.accepts())) return;
+          let message: unknown;
+          try {
+            message = decode(msg.data);
+          } catch (e) {
+            this.logger.warn(
+              { agents: takers.map((t) => t.name), subject: msg.subject, err: e },
+              "undecodable message dropped",
+            );
+            return;
+          }
+          for (const taker of takers) {
+            if (!taker.accepts()) continue;
+            // One taker's failure must not cost the others the message.
+            try {
+              taker.deliver(message);
+            } catch (e) {
+              this.logger.error({ agent: taker.name, subject: msg.subject, err: e }, "input delivery failed");
+            }
+          }
+        },
+      }),
+    };
+    this.entries.set(id, entry);
+    return entry;
+  }
+}
