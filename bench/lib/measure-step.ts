@@ -24,6 +24,7 @@ export async function measureStep(o: MeasureOptions): Promise<RateStep> {
   const sampler = new ProcessSampler().start([...o.processes, { name: LOAD_CLIENT_NAME, pid: o.client.pid }]);
   const result = await o.client.run(o.target, o.rate, o.durationMs, (p) => o.progress?.update(p.elapsedMs, p));
   const processes = sampler.stop();
+  const machine = sampler.machine;
   o.progress?.stepDone(o.durationMs);
   const latency = summarize(result.latency);
   const errorRate = result.issued === 0 ? 0 : result.errors / result.issued;
@@ -36,6 +37,7 @@ export async function measureStep(o: MeasureOptions): Promise<RateStep> {
     errorRate,
     errorSamples: result.errorSamples,
     processes,
+    machine,
     passed: passes(latency, errorRate, o.criteria),
   };
 }

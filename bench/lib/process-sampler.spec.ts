@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
 import { ProcessSampler, treeUsage } from "./process-sampler.ts";
 
@@ -16,6 +17,12 @@ describe("process sampler", () => {
     expect(nodePercent).toBeGreaterThan(5);
     expect(Math.abs(self!.cpuPercent - nodePercent)).toBeLessThan(15);
     expect(self!.peakRssMb).toBeGreaterThan(10);
+    // The machine was at least as busy as this process kept it; what else ran is reported beside it.
+    const machine = sampler.machine!;
+    expect(machine.busyPercent).toBeGreaterThanOrEqual(self!.cpuPercent / availableParallelism() - 10);
+    expect(machine.busyPercent).toBeLessThanOrEqual(100);
+    expect(machine.outsidePercent).toBeGreaterThanOrEqual(0);
+    expect(machine.stealPercent).toBeGreaterThanOrEqual(0);
   });
 
   it("process sampler - a process that does not exist is reported dead, not as an error", () => {

@@ -12,6 +12,16 @@ export interface ProcessUsage {
   peakRssMb: number;
 }
 
+/** The whole machine over the same window (from /proc/stat): was it saturated, and by whom. */
+export interface MachineUsage {
+  /** Busy time of all cores, % of the machine (100 = every core busy all the time). */
+  busyPercent: number;
+  /** Busy time not used by the watched processes, in % of one core: other work sharing the machine. */
+  outsidePercent: number;
+  /** Time the hypervisor ran something else on our virtual cores, % of the machine. */
+  stealPercent: number;
+}
+
 interface Watched {
   name: string;
   pid: number;
@@ -29,12 +39,17 @@ export class ProcessSampler {
   private watched: Watched[] = [];
   private timer: NodeJS.Timeout | undefined;
   private startedAt = 0;
+  private machineAtStart: CpuTimes | undefined;
+  /** The machine over the last window, set by stop() (undefined where /proc/stat cannot be read). */
+  machine: MachineUsage | undefined;
 
   constructor(private readonly intervalMs = 200) {}
 
   start(processes: readonly { name: string; pid: number }[]): this {
     this.stop();
     this.startedAt = performance.now();
+    this.machineAtStart = cpuTimes();
+    this.machine = undefined;
     this.watched = processes.map(({ name, pid }) => {
       const { ticks, rssKb } = treeUsage(pid);
       return { name, pid, startTicks: ticks, lastTicks: ticks, peakRssKb: rssKb };
@@ -51,12 +66,25 @@ export class ProcessSampler {
     clearInterval(this.timer);
     this.timer = undefined;
     const seconds = Math.max(0.001, (performance.now() - this.startedAt) / 1000);
-    return this.watched.map((w) => ({
+    const usage = this.watched.map((w) => ({
       name: w.name,
       pid: w.pid,
       cpuPercent: Math.round(((w.lastTicks - w.startTicks) / TICKS_PER_SECOND / seconds) * 1000) / 10,
       peakRssMb: Math.round(w.peakRssKb / 102.4) / 10,
     }));
+    const [before, after] = [this.machineAtStart, cpuTimes()];
+    if (before && after && after.total > before.total) {
+      const total = after.total - before.total;
+      const busy = after.busy - before.busy;
+      const cores = total / TICKS_PER_SECOND / seconds;
+      const watched = usage.reduce((sum, u) => sum + u.cpuPercent, 0);
+      this.machine = {
+        busyPercent: Math.round((busy / total) * 1000) / 10,
+        outsidePercent: Math.max(0, Math.round(((busy / total) * cores * 100 - watched) * 10) / 10),
+        stealPercent: Math.round(((after.steal - before.steal) / total) * 1000) / 10,
+      };
+    }
+    return usage;
   }
 
   private sample(): void {
@@ -67,6 +95,21 @@ export class ProcessSampler {
       w.peakRssKb = Math.max(w.peakRssKb, rssKb);
     }
   }
+}
+
+interface CpuTimes {
+  total: number;
+  busy: number;
+  steal: number;
+}
+
+/** The machine's CPU ticks so far (first line of /proc/stat: user nice system idle iowait irq softirq steal). */
+function cpuTimes(): CpuTimes | undefined {
+  const line = readProc("/proc/stat")?.split("\n", 1)[0];
+  if (!line?.startsWith("cpu ")) return undefined;
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  const busy = user! + nice! + system! + irq! + softirq!;
+  return { total: busy + idle! + iowait! + steal!, busy, steal: steal! };
 }
 
 /** CPU ticks (user + system) and RSS of a process and all its descendants. */

@@ -1,5 +1,5 @@
 import type { LatencySummary } from "./latency-histogram.ts";
-import type { ProcessUsage } from "./process-sampler.ts";
+import type { MachineUsage, ProcessUsage } from "./process-sampler.ts";
 
 /** One measured step at a fixed arrival rate. */
 export interface RateStep {
@@ -13,6 +13,8 @@ export interface RateStep {
   errorRate: number;
   errorSamples: string[];
   processes: ProcessUsage[];
+  /** The whole machine during the step: a busy machine or CPU outside the bench makes the step suspect. */
+  machine?: MachineUsage;
   passed: boolean;
 }
 

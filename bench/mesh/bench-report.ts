@@ -25,6 +25,8 @@ export function benchReport(results: readonly TargetResult[], goals: readonly Go
       { header: "max ms", value: (s) => s.latency.max },
       { header: "errors", value: (s) => pct(s.errorRate), align: "right" },
       { header: "client lag p99 ms", value: (s) => s.clientLagP99 },
+      { header: "machine busy %", value: (s) => s.machine?.busyPercent ?? "-", align: "right" },
+      { header: "outside bench % core", value: (s) => s.machine?.outsidePercent ?? "-", align: "right" },
       { header: "SLO", value: (s) => (s.passed ? "pass" : "FAIL") },
     ],
     stepRows,
