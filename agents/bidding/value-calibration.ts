@@ -71,12 +71,9 @@ export function recordResponses(calibration: ValueCalibration, count: number): v
   if (count > 0) calibration.responses += calibration.weight * count;
 }
 
-function posterior(calibration: ValueCalibration, options: ValueCalibrationOptions): [shape: number, rate: number] {
-  return [
-    options.priorResponses + calibration.responses / calibration.weight,
-    options.priorResponses + calibration.exposure / calibration.weight,
-  ];
-}
+// The posterior's shape is options.priorResponses + calibration.responses / calibration.weight and its rate
+// options.priorResponses + calibration.exposure / calibration.weight (written out where used: a vote draws once per
+// campaign, and a [shape, rate] pair per draw was an allocation each).
 
 function clamp(value: number, low: number, high: number): number {
   return Math.min(high, Math.max(low, value));
@@ -84,7 +81,8 @@ function clamp(value: number, low: number, high: number): number {
 
 /** Posterior mean of the multiplier (no exploration): what the context is believed to be worth. */
 export function meanMultiplier(calibration: ValueCalibration, options: ValueCalibrationOptions): number {
-  const [shape, rate] = posterior(calibration, options);
+  const shape = options.priorResponses + calibration.responses / calibration.weight;
+  const rate = options.priorResponses + calibration.exposure / calibration.weight;
   return clamp(shape / rate, options.minMultiplier, options.maxMultiplier);
 }
 
@@ -94,7 +92,8 @@ export function sampleMultiplier(
   options: ValueCalibrationOptions,
   random: Random,
 ): number {
-  const [shape, rate] = posterior(calibration, options);
+  const shape = options.priorResponses + calibration.responses / calibration.weight;
+  const rate = options.priorResponses + calibration.exposure / calibration.weight;
   const mean = shape / rate;
   const spread = 1 + options.maxExploration;
   const draw = clamp(sampleGamma(random, shape, rate), mean / spread, mean * spread);

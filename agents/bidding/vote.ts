@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { type AgentVote, AgentVoteSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import type { Campaign } from "../../gen/chorus/v1/campaign_pb.ts";
 import { campaignSlots } from "../../lib/catalog/campaign-slots.ts";
+import type { Inventory } from "../../lib/catalog/inventory.ts";
 import { SCORING_LAYOUTS } from "../../wasm-core/src/agent-scoring-abi.ts";
 import { priorRate } from "../relevance/relevance-features.ts";
 import type { VoteContext } from "../runtime/agent-module.ts";
@@ -51,46 +52,64 @@ export const biddingScoring: AgentScoring<BiddingState, undefined> = {
   extract(ctx, state, input) {
     const { request, inventory } = ctx;
     const random = createSeededRandom(seedOf(ctx.runId));
-    const relevance = ctx.priorVotes.find((v) => v.agent === "relevance")?.predictedResponse;
+    const relevance = relevanceResponses(ctx.priorVotes);
     const key = contextKey(request);
     const nowMs = Math.floor(ctx.nowMs / PACE_CLOCK_MS) * PACE_CLOCK_MS;
     const day = Math.floor(nowMs / DAY_MS);
     const { campaigns, slotOf } = campaignSlots(inventory);
-    const bidOf: (CampaignBid | undefined)[] = new Array(campaigns.length);
+    const bids = campaignBids(inventory, campaigns);
+    // Campaign by campaign, in slot order: slots are numbered by each campaign's first candidate, the order in
+    // which the draws were made when they were made in the candidate loop (a draw may consume several numbers).
+    for (let s = 0; s < campaigns.length; s++) {
+      const entry = bids[s]!;
+      const learned = state.campaigns.get(entry.campaign.id);
+      const today = learned?.day === day;
+      const plan = learned ? campaignPlan(learned) : neutralPlan(entry.campaign);
+      const spent = today ? learned.spentMicros : 0;
+      const opportunities = today ? learned.opportunities : 0;
+      // The pace and cap change with the plan, the clock and the day's figures only: most votes reuse them.
+      if (
+        entry.plan !== plan ||
+        entry.nowMs !== nowMs ||
+        entry.spent !== spent ||
+        entry.opportunities !== opportunities
+      ) {
+        entry.plan = plan;
+        entry.nowMs = nowMs;
+        entry.spent = spent;
+        entry.opportunities = opportunities;
+        entry.pace = budgetPace(entry.campaign, spent, opportunities, nowMs);
+        // cappedBid's cap (decide-bid.ts).
+        entry.cap = Math.max(0, Math.min(plan.config.maxBidMicros, Math.floor(entry.pace.budgetLeftMicros)));
+        entry.response = Number.NaN;
+      }
+      // The calibrations are the bidder's own (plan.contexts is shared), read afresh on every vote.
+      const context = plan.contexts[key] ?? NEUTRAL_CONTEXT;
+      entry.context = context;
+      entry.contextMultiplier = sampleMultiplier(context, plan.config.calibration, random);
+      // Without learned values the pacing solution also depends on the context's mean multiplier (see
+      // pacingMultiplier): compared by value like solvedPacing does, so a changed calibration is seen.
+      const mean = plan.values.length > 0 ? 0 : meanMultiplier(context, plan.config.calibration);
+      if (mean !== entry.mean) {
+        entry.mean = mean;
+        entry.response = Number.NaN;
+      }
+    }
     const candidates = inventory.candidates;
     const f = input.features;
     for (let i = 0; i < candidates.length; i++) {
-      const campaign = campaigns[slotOf[i]!]!;
-      let entry = bidOf[slotOf[i]!];
-      if (!entry) {
-        const learned = state.campaigns.get(campaign.id);
-        const today = learned?.day === day;
-        const plan = learned ? campaignPlan(learned) : neutralPlan(campaign);
-        const context = plan.contexts[key] ?? NEUTRAL_CONTEXT;
-        const pace = budgetPace(campaign, today ? learned.spentMicros : 0, today ? learned.opportunities : 0, nowMs);
-        entry = {
-          plan,
-          context,
-          pace,
-          contextMultiplier: sampleMultiplier(context, plan.config.calibration, random),
-          prior: priorRate(campaign.goal),
-          response: Number.NaN,
-          pacing: 0,
-          // cappedBid's cap (decide-bid.ts).
-          cap: Math.max(0, Math.min(plan.config.maxBidMicros, Math.floor(pace.budgetLeftMicros))),
-        };
-        bidOf[slotOf[i]!] = entry;
-      }
+      const entry = bids[slotOf[i]!]!;
       const response = usableResponse(relevance?.[i] || entry.prior);
       // With learned values the pacing problem does not depend on the response (see pacingMultiplier).
-      const pacingResponse = entry.plan.values.length > 0 ? 0 : response;
+      const pacingResponse = entry.plan!.values.length > 0 ? 0 : response;
+      // The entry keeps the last solution (plan, pace, mean and response unchanged: the same problem).
       if (pacingResponse !== entry.response) {
         entry.response = pacingResponse;
-        entry.pacing = solvedPacing(entry, pacingResponse);
+        entry.pacing = solvedPacing(entry.plan!, entry.context, entry.pace, entry.mean, pacingResponse);
       }
       const row = i * 5;
       f[row] = response;
-      f[row + 1] = entry.plan.config.valuePerResponseMicros;
+      f[row + 1] = entry.plan!.config.valuePerResponseMicros;
       f[row + 2] = entry.contextMultiplier;
       f[row + 3] = entry.pacing;
       f[row + 4] = entry.cap;
@@ -137,18 +156,63 @@ export function voteBidding(ctx: VoteContext, state: BiddingState): AgentVote {
 const PACE_CLOCK_MS = 1_000;
 const NEUTRAL_CONTEXT = createValueCalibration();
 
+/**
+ * A campaign's bid inputs, one per campaign slot of an inventory, kept from vote to vote: what depends only on the
+ * plan, the pace clock and the day's figures (pace, cap, the pacing solution) is recomputed when one of those
+ * differs from the previous vote's, which within a pace clock tick is rare. Every input is compared, so votes on
+ * different states (an agent's and a gateway's mirror in one process) only cost recomputations.
+ */
 interface CampaignBid {
-  plan: BiddingPlan;
-  context: ValueCalibration;
-  pace: BudgetPace;
-  contextMultiplier: number;
+  readonly campaign: Campaign;
   /** The goal's prior response rate (used when Relevance has not voted before). */
-  prior: number;
-  /** The response of the last pacing problem solved (0 once values are learned) and its multiplier. */
-  response: number;
-  pacing: number;
+  readonly prior: number;
+  plan: BiddingPlan | undefined;
+  nowMs: number;
+  spent: number;
+  opportunities: number;
+  pace: BudgetPace;
   /** The bid cap: max bid and budget left (micros). */
   cap: number;
+  context: ValueCalibration;
+  /** This vote's draw. */
+  contextMultiplier: number;
+  /** The context's mean multiplier when the plan has no learned values (else 0). */
+  mean: number;
+  /** The response of the last pacing problem solved (0 once values are learned; NaN: none) and its multiplier. */
+  response: number;
+  pacing: number;
+}
+
+const bidsByInventory = new WeakMap<Inventory, CampaignBid[]>();
+
+function campaignBids(inventory: Inventory, campaigns: readonly Campaign[]): CampaignBid[] {
+  let bids = bidsByInventory.get(inventory);
+  if (!bids) {
+    bids = campaigns.map((campaign) => ({
+      campaign,
+      prior: priorRate(campaign.goal),
+      plan: undefined,
+      nowMs: Number.NaN,
+      spent: Number.NaN,
+      opportunities: Number.NaN,
+      pace: { budgetLeftMicros: 0, opportunitiesLeft: 1 },
+      cap: 0,
+      context: NEUTRAL_CONTEXT,
+      contextMultiplier: 0,
+      mean: Number.NaN,
+      response: Number.NaN,
+      pacing: 0,
+    }));
+    bidsByInventory.set(inventory, bids);
+  }
+  return bids;
+}
+
+/** Relevance's predicted responses when it voted before (sequential coordination). */
+function relevanceResponses(priorVotes: readonly AgentVote[]): readonly number[] | undefined {
+  for (let i = 0; i < priorVotes.length; i++)
+    if (priorVotes[i]!.agent === "relevance") return priorVotes[i]!.predictedResponse;
+  return undefined;
 }
 
 /** A solved pacing problem: the plan's inputs that vary between votes, and the multiplier. */
@@ -164,14 +228,19 @@ interface PacingSolution {
 const pacingSolutions = new WeakMap<BiddingPlan, PacingSolution[]>();
 const SOLUTIONS_PER_PLAN = 8;
 
-function solvedPacing({ plan, context, pace }: CampaignBid, response: number): number {
+/** `mean`: the context's mean multiplier when the plan has no learned values, else 0 (see pacingMultiplier). */
+function solvedPacing(
+  plan: BiddingPlan,
+  context: ValueCalibration,
+  pace: BudgetPace,
+  mean: number,
+  response: number,
+): number {
   let solutions = pacingSolutions.get(plan);
   if (!solutions) {
     solutions = [];
     pacingSolutions.set(plan, solutions);
   }
-  // Without learned values the solution also depends on the context's mean multiplier (see pacingMultiplier).
-  const mean = plan.values.length > 0 ? 0 : meanMultiplier(context, plan.config.calibration);
   for (const s of solutions)
     if (
       s.budgetLeftMicros === pace.budgetLeftMicros &&
@@ -199,11 +268,31 @@ function neutralPlan(campaign: Campaign): BiddingPlan {
   return plan;
 }
 
-/** The run id's last 32 bits (its random part for a UUID), or a string hash for other ids. */
-function seedOf(runId: string): number {
-  const hex = runId.replace(/-/g, "").slice(-8);
-  if (/^[0-9a-f]{8}$/i.test(hex)) return Number.parseInt(hex, 16);
+/**
+ * The run id's last 32 bits (its random part for a UUID: the last 8 hex digits once the dashes are dropped), or a
+ * string hash for other ids. Read backwards char by char: no string or regex per vote.
+ */
+export function seedOf(runId: string): number {
+  let seed = 0;
+  let place = 1;
+  let digits = 0;
+  for (let i = runId.length - 1; i >= 0 && digits < 8; i--) {
+    const code = runId.charCodeAt(i);
+    if (code === 45) continue; // "-"
+    const digit = hexDigit(code);
+    if (digit < 0) break;
+    seed += digit * place;
+    place *= 16;
+    digits++;
+  }
+  if (digits === 8) return seed;
   let h = 0;
   for (let i = 0; i < runId.length; i++) h = Math.imul(h, 31) + runId.charCodeAt(i);
   return h >>> 0;
+}
+
+function hexDigit(code: number): number {
+  if (code >= 48 && code <= 57) return code - 48; // 0-9
+  const lower = code | 32;
+  return lower >= 97 && lower <= 102 ? lower - 87 : -1; // a-f, A-F
 }

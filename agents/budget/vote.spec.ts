@@ -68,3 +68,38 @@ describe("budget vote", () => {
     expect(throttled).toBeLessThan(1_150);
   });
 });
+
+describe("budget vote - vetoes kept per budget entry", () => {
+  it("a new signal's figures are seen by the next vote (details, reasons, draws)", () => {
+    const state = budgetAgent.createState();
+    const restore = (...campaigns: Parameters<typeof create<typeof CampaignBudgetSchema>>[1][]) =>
+      budgetAgent.restore(state, "global", {
+        ...budgetAgent.snapshot(state, "global", "full"),
+        campaigns: campaigns.map((c) => create(CampaignBudgetSchema, c)),
+      });
+    const index = (id: string) => inventory.byCreativeId(`${id}-cr`)?.index ?? -1;
+    restore(
+      { campaignId: "ahead", paceRatio: 1.5, throttleProbability: 1, serving: true },
+      { campaignId: "spent", paceRatio: 1, exhausted: true, serving: true },
+    );
+    expect(budgetAgent.vote(ctx("run-1"), state).vetoes.map((v) => [v.candidate, v.detail])).toEqual(
+      expect.arrayContaining([
+        [index("ahead"), "budget: ahead of plan (pace 1.50), throttled"],
+        [index("spent"), "budget: spent (less than one ad left)"],
+      ]),
+    );
+    restore(
+      { campaignId: "ahead", paceRatio: 1.25, throttleProbability: 1, serving: true },
+      { campaignId: "spent", paceRatio: 1, exhausted: true, serving: false },
+    );
+    expect(budgetAgent.vote(ctx("run-1"), state).vetoes.map((v) => [v.candidate, v.detail])).toEqual(
+      expect.arrayContaining([
+        [index("ahead"), "budget: ahead of plan (pace 1.25), throttled"],
+        [index("spent"), "budget: campaign not serving now"],
+      ]),
+    );
+    restore({ campaignId: "ahead", paceRatio: 1.25, throttleProbability: 0, serving: true });
+    restore({ campaignId: "spent", paceRatio: 0.5, serving: true });
+    expect(budgetAgent.vote(ctx("run-1"), state).vetoes).toEqual([]);
+  });
+});

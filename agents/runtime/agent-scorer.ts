@@ -71,6 +71,8 @@ interface Role {
   readonly version: string;
   readonly lane: ScoringLane;
   readonly window: FailureWindow;
+  /** What a vote this role scored records (one object per role: nobody modifies it). */
+  readonly scored: VoteScoring;
 }
 
 export class AgentScorer {
@@ -131,7 +133,7 @@ export class AgentScorer {
       return this.#builtin(ctx, state, outcome === "timeout" ? "timeout" : "error", buffers, n, carry);
     }
     const vote = this.scoring.finish(ctx, state, carry, n, { output: buffers.output, capacity });
-    scorings.set(vote, { version: role.version });
+    scorings.set(vote, role.scored);
     if (role === this.#active) this.#startShadow(buffers, n);
     return vote;
   }
@@ -273,7 +275,7 @@ export class AgentScorer {
             callTimeoutMs: this.options.config.agentCallTimeoutMs,
             maxMemoryBytes: this.options.config.agentMaxMemoryMb * 1024 * 1024,
           });
-    return { version, lane, window: new FailureWindow(this.options.config.rollbackWindow) };
+    return { version, lane, window: new FailureWindow(this.options.config.rollbackWindow), scored: { version } };
   }
 }
 
