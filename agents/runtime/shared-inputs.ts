@@ -1,6 +1,8 @@
 import { type DescMessage, fromBinary } from "@bufbuild/protobuf";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import { AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import type { Logger } from "../../lib/log/logger.ts";
+import { decodeAuctionOutcome } from "./auction-outcome-codec.ts";
 
 /** One agent taking a shared input: `deliver` gets the decoded message (read-only: every taker gets the same). */
 export interface InputTaker {
@@ -17,8 +19,13 @@ export interface InputLease {
   release(): Promise<void>;
 }
 
-/** Turns the wire bytes into the message (default: protobuf-es fromBinary of the schema). */
-export type InputDecoder = (bytes: Uint8Array) => unknown;
+/**
+ * Hand-written decoders giving the messages fromBinary gives (each property-tested against it), for the inputs
+ * every host decodes once per decision; any other schema is read by fromBinary.
+ */
+const HAND_DECODERS = new Map<DescMessage, (bytes: Uint8Array) => unknown>([
+  [AuctionOutcomeSchema, decodeAuctionOutcome],
+]);
 
 interface Entry {
   readonly sub: Subscription;
@@ -36,18 +43,11 @@ interface Entry {
  */
 export class SharedInputs {
   private readonly entries = new Map<string, Entry>();
-  private readonly decoders = new Map<DescMessage, InputDecoder>();
 
   constructor(
     private readonly nc: NatsConnection,
     private readonly logger: Logger,
   ) {}
-
-  /** Decodes `schema` with `decode` instead of fromBinary (a hand codec that gives equal messages). */
-  useDecoder(schema: DescMessage, decode: InputDecoder): this {
-    this.decoders.set(schema, decode);
-    return this;
-  }
 
   /** Number of NATS subscriptions open (one per distinct subject and schema taken). */
   get subscriptionCount(): number {
@@ -75,7 +75,7 @@ export class SharedInputs {
   }
 
   private open(id: string, subject: string, schema: DescMessage): Entry {
-    const decode = this.decoders.get(schema) ?? ((bytes: Uint8Array) => fromBinary(schema, bytes));
+    const decode = HAND_DECODERS.get(schema) ?? ((bytes: Uint8Array) => fromBinary(schema, bytes));
     const entry: Entry = {
       takers: [],
       sub: this.nc.subscribe(subject, {
