@@ -1,12 +1,11 @@
-import { create } from "@bufbuild/protobuf";
-import { type AgentVote, AgentVoteSchema } from "../../gen/chorus/v1/agent_pb.ts";
+import type { AgentVote } from "../../gen/chorus/v1/agent_pb.ts";
 import type { Campaign } from "../../gen/chorus/v1/campaign_pb.ts";
 import { campaignSlots } from "../../lib/catalog/campaign-slots.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
 import { SCORING_LAYOUTS } from "../../wasm-core/src/agent-scoring-abi.ts";
 import { priorRate } from "../relevance/relevance-features.ts";
 import type { VoteContext } from "../runtime/agent-module.ts";
-import { type AgentScoring, confidenceOf, extrasOf, referenceVote } from "../runtime/agent-scoring.ts";
+import { type AgentScoring, confidenceOf, extrasOf, newVote, referenceVote } from "../runtime/agent-scoring.ts";
 import { type BudgetPace, pacingMultiplier, usableResponse } from "./decide-bid.ts";
 import { type BiddingPlan, planBidding } from "./plan-bidding.ts";
 import { createSeededRandom } from "./seeded-random.ts";
@@ -128,7 +127,10 @@ export const biddingScoring: AgentScoring<BiddingState, undefined> = {
     output[0] = 0.6;
   },
   finish(_ctx, _state, _carry, n, out) {
-    return create(AgentVoteSchema, { confidence: confidenceOf(out), bidsMicros: extrasOf(out, n), scores: [] });
+    const vote = newVote();
+    vote.confidence = confidenceOf(out);
+    vote.bidsMicros = extrasOf(out, n);
+    return vote;
   },
   goldenCases(seed) {
     const random = createSeededRandom(seed);

@@ -1,17 +1,12 @@
 import { create } from "@bufbuild/protobuf";
-import {
-  type AgentVote,
-  AgentVoteSchema,
-  type CandidateVeto,
-  CandidateVetoSchema,
-} from "../../gen/chorus/v1/agent_pb.ts";
+import { type AgentVote, type CandidateVeto, CandidateVetoSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import { AdFormat, AgeBracket } from "../../gen/chorus/v1/common_pb.ts";
 import type { DecideRequest } from "../../gen/chorus/v1/decision_pb.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
 import { createSeededRandom } from "../../lib/random/seeded-random.ts";
 import { SCORING_LAYOUTS } from "../../wasm-core/src/agent-scoring-abi.ts";
 import type { VoteContext } from "../runtime/agent-module.ts";
-import { type AgentScoring, confidenceOf, referenceVote, scoresOf } from "../runtime/agent-scoring.ts";
+import { type AgentScoring, confidenceOf, newVote, referenceVote, scoresOf } from "../runtime/agent-scoring.ts";
 import { checkCreative, formatsForDevice } from "./creative-policy.ts";
 import type { CreativeState } from "./state.ts";
 
@@ -61,12 +56,10 @@ export const creativeScoring: AgentScoring<CreativeState, CreativeVerdicts> = {
     output[0] = 0.7;
   },
   finish(_ctx, _state, verdicts, n, out) {
-    const vote = create(AgentVoteSchema, {
-      confidence: confidenceOf(out),
-      scores: scoresOf(out, n),
-      formats: verdicts.formats,
-    });
-    // Assigned, not passed to create(): the vetoes are messages already, and create() would copy the list.
+    const vote = newVote();
+    vote.confidence = confidenceOf(out);
+    vote.scores = scoresOf(out, n);
+    vote.formats = verdicts.formats;
     vote.vetoes = verdicts.vetoes;
     return vote;
   },

@@ -1,11 +1,10 @@
-import { create } from "@bufbuild/protobuf";
-import { type AgentVote, AgentVoteSchema, type CandidateVeto } from "../../gen/chorus/v1/agent_pb.ts";
+import type { AgentVote, CandidateVeto } from "../../gen/chorus/v1/agent_pb.ts";
 import type { UserProfile } from "../../gen/chorus/v1/agent_signals_pb.ts";
 import { DEFAULT_DIM } from "../../lib/features/feature-space.ts";
 import { createSeededRandom } from "../../lib/random/seeded-random.ts";
 import { SCORING_LAYOUTS } from "../../wasm-core/src/agent-scoring-abi.ts";
 import type { VoteContext } from "../runtime/agent-module.ts";
-import { type AgentScoring, confidenceOf, referenceVote, scoresOf } from "../runtime/agent-scoring.ts";
+import { type AgentScoring, confidenceOf, newVote, referenceVote, scoresOf } from "../runtime/agent-scoring.ts";
 import { type IntentState, intentVector } from "./state.ts";
 import { TargetingIndex } from "./targeting-index.ts";
 
@@ -31,7 +30,7 @@ export const intentScoring: AgentScoring<IntentState, IntentCarry> = {
     const personalised = request.user?.consent?.personalizedAds === true;
     const c = request.context;
     const intent = momentIntent(personalised ? profile : undefined, c?.genre ?? "", c?.moodTags ?? []);
-    const events = profile ? Object.values(profile.genreAffinity).length : 0;
+    const events = profile ? countKeys(profile.genreAffinity) : 0;
     input.context[0] = personalised && profile ? 1 : 0;
     input.context[1] = events;
     input.context.set(intent, 2);
@@ -61,12 +60,13 @@ export const intentScoring: AgentScoring<IntentState, IntentCarry> = {
     output[0] = context[0] !== 0 ? Math.min(0.9, 0.4 + 0.1 * context[1]!) : 0.3;
   },
   finish(_ctx, _state, { intent, vetoes }, n, out) {
-    const vote = create(AgentVoteSchema, {
-      confidence: confidenceOf(out),
-      scores: scoresOf(out, n),
-      intentVector: [...intent],
-    });
-    // Assigned, not passed to create(): the vetoes are messages already, and create() would copy the list.
+    const vote = newVote();
+    vote.confidence = confidenceOf(out);
+    vote.scores = scoresOf(out, n);
+    // A loop, not [...intent]: spreading a typed array goes through its iterator.
+    const vector = new Array<number>(intent.length);
+    for (let i = 0; i < intent.length; i++) vector[i] = intent[i]!;
+    vote.intentVector = vector;
     vote.vetoes = vetoes;
     return vote;
   },
@@ -90,6 +90,13 @@ export function voteIntent(ctx: VoteContext, state: IntentState): AgentVote {
   return referenceVote(intentScoring, ctx, state);
 }
 
+/** Object.values(map).length without the array (a protobuf map is a plain object with own keys only). */
+function countKeys(map: { readonly [key: string]: unknown }): number {
+  let count = 0;
+  for (const _ in map) count++;
+  return count;
+}
+
 /** Context-only vectors (no profile) by genre and moods: few distinct values, so remembered. */
 const contextVectors = new Map<string, Float32Array>();
 const MAX_CONTEXT_VECTORS = 4_096;
@@ -100,12 +107,12 @@ const MAX_CONTEXT_VECTORS = 4_096;
  */
 function momentIntent(profile: UserProfile | undefined, genre: string, moods: readonly string[]): Float32Array {
   if (profile) {
-    const ready =
+    let ready =
       profile.intentVector.length === DEFAULT_DIM &&
       genre.toLowerCase() === profile.genre &&
-      moods.length === profile.moodTags.length &&
-      moods.every((m, i) => m.toLowerCase() === profile.moodTags[i]);
-    return ready ? Float32Array.from(profile.intentVector) : intentVector(profile, genre, moods);
+      moods.length === profile.moodTags.length;
+    for (let i = 0; ready && i < moods.length; i++) ready = moods[i]!.toLowerCase() === profile.moodTags[i];
+    return ready ? new Float32Array(profile.intentVector) : intentVector(profile, genre, moods);
   }
   const key = `${genre}\u0000${moods.join("\u0000")}`;
   let v = contextVectors.get(key);

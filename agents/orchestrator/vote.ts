@@ -1,6 +1,6 @@
-import { create } from "@bufbuild/protobuf";
-import { type AgentVote, AgentVoteSchema } from "../../gen/chorus/v1/agent_pb.ts";
+import type { AgentVote } from "../../gen/chorus/v1/agent_pb.ts";
 import type { VoteContext } from "../runtime/agent-module.ts";
+import { newVote } from "../runtime/agent-scoring.ts";
 import { BASE_RELEVANCE_WEIGHT, BASE_WEIGHTS, type OrchestratorState } from "./state.ts";
 
 /** A degraded agent (late, down, stale) counts this much less: its fallback vote is a guess. */
@@ -8,11 +8,11 @@ export const DEGRADED_WEIGHT_FACTOR = 0.5;
 
 /** The Orchestrator's vote: the current voting weights (it scores no candidate). */
 export function voteOrchestrator(_ctx: VoteContext, state: OrchestratorState): AgentVote {
-  return create(AgentVoteSchema, {
-    confidence: 1,
-    weights: { ...state.weights },
-    relevanceWeight: state.relevanceWeight,
-  });
+  const vote = newVote();
+  vote.confidence = 1;
+  vote.weights = { ...state.weights };
+  vote.relevanceWeight = state.relevanceWeight;
+  return vote;
 }
 
 /**

@@ -123,13 +123,40 @@ export function candidateFeatures(inventory: Inventory): CandidateFeatures {
   return f;
 }
 
-/** The moment side of responseFeatures: one slot per distinct category, format and goal, in their order. */
-export function momentFeatureSlots(request: DecideRequest, nowMs: number, f: CandidateFeatures) {
+export interface MomentFeatureSlots {
+  readonly categoryGenre: readonly number[];
+  readonly formatDevice: readonly number[];
+  readonly categoryDaypart: readonly number[];
+  readonly goalGenre: readonly number[];
+}
+
+/** Slots per candidate features and moment (genre, device, foreground, daypart); a bounded memo. */
+const momentSlots = new WeakMap<CandidateFeatures, Map<string, MomentFeatureSlots>>();
+const MAX_MOMENTS = 4_096;
+
+/**
+ * The moment side of responseFeatures: one slot per distinct category, format and goal, in their order. The slots
+ * are a function of the inventory's features and the moment's four fields, of which there are few combinations:
+ * remembered, instead of building and hashing a name per category, format and goal on every vote. Read-only.
+ */
+export function momentFeatureSlots(request: DecideRequest, nowMs: number, f: CandidateFeatures): MomentFeatureSlots {
   const m = momentOf(request, nowMs);
-  return {
-    categoryGenre: f.categories.map((cat) => slot(categoryGenreName(cat, m))),
-    formatDevice: f.formats.map((format) => slot(formatDeviceName(format, m))),
-    categoryDaypart: f.categories.map((cat) => slot(categoryDaypartName(cat, m))),
-    goalGenre: f.goals.map((goal) => slot(goalGenreName(goal, m))),
-  };
+  let memo = momentSlots.get(f);
+  if (!memo) {
+    memo = new Map();
+    momentSlots.set(f, memo);
+  }
+  const key = `${m.genre}|${m.device}|${m.foreground}|${m.daypart}`;
+  let slots = memo.get(key);
+  if (!slots) {
+    if (memo.size >= MAX_MOMENTS) memo.clear();
+    slots = {
+      categoryGenre: f.categories.map((cat) => slot(categoryGenreName(cat, m))),
+      formatDevice: f.formats.map((format) => slot(formatDeviceName(format, m))),
+      categoryDaypart: f.categories.map((cat) => slot(categoryDaypartName(cat, m))),
+      goalGenre: f.goals.map((goal) => slot(goalGenreName(goal, m))),
+    };
+    memo.set(key, slots);
+  }
+  return slots;
 }

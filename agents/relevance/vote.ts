@@ -1,11 +1,17 @@
-import { create } from "@bufbuild/protobuf";
-import { type AgentVote, AgentVoteSchema } from "../../gen/chorus/v1/agent_pb.ts";
+import type { AgentVote } from "../../gen/chorus/v1/agent_pb.ts";
 import { Goal } from "../../gen/chorus/v1/campaign_pb.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
 import { createSeededRandom } from "../../lib/random/seeded-random.ts";
 import { SCORING_LAYOUTS } from "../../wasm-core/src/agent-scoring-abi.ts";
 import type { VoteContext } from "../runtime/agent-module.ts";
-import { type AgentScoring, confidenceOf, extrasOf, referenceVote, scoresOf } from "../runtime/agent-scoring.ts";
+import {
+  type AgentScoring,
+  confidenceOf,
+  extrasOf,
+  newVote,
+  referenceVote,
+  scoresOf,
+} from "../runtime/agent-scoring.ts";
 import { DEFAULT_FTRL, type FtrlModel, sigmoid, weight } from "./ftrl-model.ts";
 import { type CandidateFeatures, candidateFeatures, momentFeatureSlots, priorLogit } from "./relevance-features.ts";
 import type { RelevanceState } from "./state.ts";
@@ -30,12 +36,13 @@ export const relevanceScoring: AgentScoring<RelevanceState, undefined> = {
   extract(ctx, state, input) {
     const { request, inventory, nowMs } = ctx;
     const table = candidateTable(inventory, state.model);
-    const moment = momentFeatureSlots(request, nowMs, table);
-    const w = (slot: number) => weight(state.model, slot, DEFAULT_FTRL);
-    const catGenre = moment.categoryGenre.map(w);
-    const formatDevice = moment.formatDevice.map(w);
-    const catDaypart = moment.categoryDaypart.map(w);
-    const goalGenre = moment.goalGenre.map(w);
+    // Keyed by the inventory's features (not the per-model table): the moment's slots do not depend on the model.
+    const moment = momentFeatureSlots(request, nowMs, candidateFeatures(inventory));
+    // The weights are read on every vote: the model learns in place.
+    const catGenre = weightsOf(state.model, moment.categoryGenre, 0);
+    const formatDevice = weightsOf(state.model, moment.formatDevice, 1);
+    const catDaypart = weightsOf(state.model, moment.categoryDaypart, 2);
+    const goalGenre = weightsOf(state.model, moment.goalGenre, 3);
     const n = inventory.size;
     const f = input.features;
     for (let c = 0; c < n; c++) {
@@ -57,25 +64,35 @@ export const relevanceScoring: AgentScoring<RelevanceState, undefined> = {
     return { n, carry: undefined };
   },
   reference(n, { context, features: f, output }, capacity) {
-    const best = new Map<number, number>();
+    const best = bestScratch;
+    best.clear();
     for (let c = 0; c < n; c++) {
       const goal = f[c * 4 + 2]!;
       const p = f[c * 4 + 3] !== 0 ? 1 : sigmoid(f[c * 4]! + f[c * 4 + 1]!);
       output[1 + capacity + c] = p;
       best.set(goal, Math.max(best.get(goal) ?? 0, p));
     }
-    const relative = new Float64Array(n);
+    if (relativeScratch.length < n) {
+      relativeScratch = new Float64Array(n);
+      selectScratch = new Float64Array(n);
+    }
+    const relative = relativeScratch;
     for (let c = 0; c < n; c++) relative[c] = output[1 + capacity + c]! / (best.get(f[c * 4 + 2]!) || 1);
-    const cutoff = n >= SHORTLIST_K ? kthLargest(relative.slice(), SHORTLIST_K) : 0;
+    let cutoff = 0;
+    if (n >= SHORTLIST_K) {
+      const select = selectScratch.subarray(0, n);
+      select.set(relative.subarray(0, n));
+      cutoff = kthLargest(select, SHORTLIST_K);
+    }
     for (let c = 0; c < n; c++) output[1 + c] = relative[c]! >= cutoff ? relative[c]! : 0;
     output[0] = Math.min(0.9, 0.3 + context[0]! / 2000);
   },
   finish(_ctx, _state, _carry, n, out) {
-    return create(AgentVoteSchema, {
-      confidence: confidenceOf(out),
-      scores: scoresOf(out, n),
-      predictedResponse: extrasOf(out, n),
-    });
+    const vote = newVote();
+    vote.confidence = confidenceOf(out);
+    vote.scores = scoresOf(out, n);
+    vote.predictedResponse = extrasOf(out, n);
+    return vote;
   },
   goldenCases(seed) {
     const random = createSeededRandom(seed);
@@ -97,6 +114,29 @@ export const relevanceScoring: AgentScoring<RelevanceState, undefined> = {
 /** Relevance's vote with the built-in scoring (see relevanceScoring). */
 export function voteRelevance(ctx: VoteContext, state: RelevanceState): AgentVote {
   return referenceVote(relevanceScoring, ctx, state);
+}
+
+/** reference's scratch (a call is synchronous): the best response per goal, the relative ones, their copy to select in. */
+const bestScratch = new Map<number, number>();
+let relativeScratch = new Float64Array(0);
+let selectScratch = new Float64Array(0);
+
+/** extract's weights of the moment's slots, one buffer per kind (a vote is synchronous; read within the vote). */
+const weightScratch: Float64Array[] = [
+  new Float64Array(0),
+  new Float64Array(0),
+  new Float64Array(0),
+  new Float64Array(0),
+];
+
+function weightsOf(model: FtrlModel, slots: readonly number[], kind: number): Float64Array {
+  let out = weightScratch[kind]!;
+  if (out.length < slots.length) {
+    out = new Float64Array(slots.length);
+    weightScratch[kind] = out;
+  }
+  for (let i = 0; i < slots.length; i++) out[i] = weight(model, slots[i]!, DEFAULT_FTRL);
+  return out;
 }
 
 /** The candidates' features with the sum of their candidate-only weights under one model. */

@@ -1,9 +1,9 @@
-import { create } from "@bufbuild/protobuf";
-import { type AgentVote, AgentVoteSchema, type TimingAdvice } from "../../gen/chorus/v1/agent_pb.ts";
+import type { AgentVote, TimingAdvice } from "../../gen/chorus/v1/agent_pb.ts";
+import type { Inventory } from "../../lib/catalog/inventory.ts";
 import { createSeededRandom } from "../../lib/random/seeded-random.ts";
 import { SCORING_LAYOUTS } from "../../wasm-core/src/agent-scoring-abi.ts";
 import type { VoteContext } from "../runtime/agent-module.ts";
-import { type AgentScoring, confidenceOf, referenceVote, scoresOf } from "../runtime/agent-scoring.ts";
+import { type AgentScoring, confidenceOf, newVote, referenceVote, scoresOf } from "../runtime/agent-scoring.ts";
 import { adviseBreak, type PlaybackPoint, playbackPosition } from "./advise-break.ts";
 import type { TimingState } from "./state.ts";
 
@@ -56,9 +56,9 @@ export const timingScoring: AgentScoring<TimingState, TimingAdvice> = {
     input.context[0] = timing.intrusiveness;
     input.context[1] = placement?.maxDurationMs || 1;
     input.context[2] = fromRequest || session ? 1 : 0;
-    const candidates = ctx.inventory.candidates;
-    for (let i = 0; i < candidates.length; i++) input.features[i] = candidates[i]!.creative.durationMs;
-    return { n: candidates.length, carry: timing };
+    const durations = durationsOf(ctx.inventory);
+    input.features.set(durations);
+    return { n: durations.length, carry: timing };
   },
   reference(n, { context, features, output }) {
     const [intrusiveness, maxMs, informed] = context as unknown as [number, number, number];
@@ -66,7 +66,11 @@ export const timingScoring: AgentScoring<TimingState, TimingAdvice> = {
     for (let c = 0; c < n; c++) output[1 + c] = Math.max(0, 1 - intrusiveness * Math.min(1, features[c]! / maxMs));
   },
   finish(_ctx, _state, timing, n, out) {
-    return create(AgentVoteSchema, { confidence: confidenceOf(out), scores: scoresOf(out, n), timing });
+    const vote = newVote();
+    vote.confidence = confidenceOf(out);
+    vote.scores = scoresOf(out, n);
+    vote.timing = timing;
+    return vote;
   },
   goldenCases(seed) {
     const random = createSeededRandom(seed);
@@ -78,6 +82,17 @@ export const timingScoring: AgentScoring<TimingState, TimingAdvice> = {
     });
   },
 };
+
+/** The candidates' durations (ms) in inventory order, once per inventory (immutable). */
+const durationsByInventory = new WeakMap<Inventory, Float64Array>();
+function durationsOf(inventory: Inventory): Float64Array {
+  let durations = durationsByInventory.get(inventory);
+  if (!durations) {
+    durations = Float64Array.from(inventory.candidates, (c) => c.creative.durationMs);
+    durationsByInventory.set(inventory, durations);
+  }
+  return durations;
+}
 
 /** Timing's vote: the advice for this break and a score per candidate (see timingScoring). */
 export function voteTiming(ctx: VoteContext, state: TimingState): AgentVote {
