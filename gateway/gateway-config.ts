@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { type ConfigField, parsers } from "../lib/config/config.ts";
 
 /** The gateway's environment variables (lib/config/config.ts `loadConfig(gatewayConfig)`). */
@@ -19,6 +20,18 @@ export const gatewayConfig = {
     default: 1024 * 1024,
     parse: parsers.int(1024, 64 * 1024 * 1024),
     help: "largest request message in bytes; larger ones get RESOURCE_EXHAUSTED (gRPC's max receive message length)",
+  },
+  gatewayId: {
+    env: "GATEWAY_ID",
+    default: `${hostname()}-${process.pid}`,
+    parse: parsers.string,
+    help: "names this gateway in leases and receipts (with GATEWAY_PROCESSES, process k is <id>-<k>)",
+  },
+  processes: {
+    env: "GATEWAY_PROCESSES",
+    default: 1,
+    parse: parsers.int(1, 64),
+    help: "gateway processes sharing the port (node:cluster): one event loop serves from one core",
   },
   drainTimeoutMs: {
     env: "GATEWAY_DRAIN_TIMEOUT_MS",

@@ -1,171 +1,20 @@
-import { availableParallelism, hostname } from "node:os";
-import { join } from "node:path";
-import { jetstream } from "@nats-io/jetstream";
-import { agentLoaders, loadAgents } from "../agents/registry.ts";
-import { startAgentScoring } from "../agents/runtime/start-agent-scoring.ts";
-import { createEventSink } from "../ledger/event-sink.ts";
-import { ReceiptStore } from "../ledger/receipt-store.ts";
-import { createSpendGuard } from "../ledger/spend-guard.ts";
-import { CatalogStore, openCatalogBucket } from "../lib/catalog/catalog-store.ts";
-import { CatalogView } from "../lib/catalog/catalog-view.ts";
-import { loadConfig, parsers } from "../lib/config/config.ts";
-import { createLogger } from "../lib/log/logger.ts";
-import { connectNats } from "../lib/nats/connect.ts";
-import { onShutdown, signalReady } from "../lib/process/child-lifecycle.ts";
-import { repoRoot } from "../lib/process/launcher.ts";
-import { loadModuleConfig } from "../modules/module-config.ts";
-import { startKernelModules } from "../modules/start-kernel-modules.ts";
-import { DecisionLog, loadDecisionLogConfig } from "../telemetry/decision-log.ts";
-import { metricsConfigSchema, processMetrics, startMetricsServer } from "../telemetry/metrics.ts";
-import { setupTracing } from "../telemetry/tracing.ts";
-import { createDecisionEngine } from "./decide/decision-engine.ts";
+import cluster from "node:cluster";
+import { loadConfig } from "../lib/config/config.ts";
+import { metricsConfigSchema } from "../telemetry/metrics.ts";
 import { gatewayConfig } from "./gateway-config.ts";
-import { NatsPlaybackSink } from "./playback/nats-playback-sink.ts";
-import { startGateway } from "./start-gateway.ts";
 
 /**
- * The gateway process: NATS_URL=nats://127.0.0.1:4222 node --import tsx gateway/main.ts
- * Serves Decide from the live catalog, the agents' votes, the WASM kernel (following module rollouts) and the
- * spend leases it holds; several gateways can run side by side (GATEWAY_ID tells them apart in leases).
+ * The gateway: NATS_URL=nats://127.0.0.1:4222 node dist/gateway/main.js
+ * One gateway process (serve-gateway.ts), or with GATEWAY_PROCESSES=n a primary running n of them on one port.
  */
-const name = process.env.CHORUS_PROCESS_NAME ?? "gateway";
-const config = loadConfig({
-  ...gatewayConfig,
+const { processes, gatewayId, metricsPort } = loadConfig({
+  processes: gatewayConfig.processes,
+  gatewayId: gatewayConfig.gatewayId,
   metricsPort: metricsConfigSchema.port,
-  natsUrl: { env: "NATS_URL", default: "", parse: parsers.string, help: "NATS server URL (required)" },
-  gatewayId: {
-    env: "GATEWAY_ID",
-    default: `${hostname()}-${process.pid}`,
-    parse: parsers.string,
-    help: "names this gateway in leases and receipts",
-  },
-  coordination: {
-    env: "CHORUS_COORDINATION",
-    default: "cached" as "cached" | "parallel" | "sequential",
-    parse: parsers.oneOf("cached", "parallel", "sequential"),
-    help: "how votes are gathered: cached (local view of agent signals), parallel (scatter-gather), sequential (baseline)",
-  },
-  deadlineMs: {
-    env: "DECIDE_DEADLINE_MS",
-    default: 50,
-    parse: parsers.int(1, 10_000),
-    help: "default time budget of a Decide",
-  },
-  kernelMode: {
-    env: "KERNEL_MODE",
-    default: "pool" as "pool" | "inline",
-    parse: parsers.oneOf("pool", "inline"),
-    help: "run the kernel in a worker pool or inline",
-  },
-  kernelWorkers: {
-    env: "KERNEL_WORKERS",
-    default: 1,
-    parse: parsers.int(1, 64),
-    help: "kernel worker threads in pool mode",
-  },
-  kernelSpinMicros: {
-    env: "KERNEL_SPIN_US",
-    // A spinning worker holds a core: worth ~50 us per decision when a core is spare, but on a host of two or
-    // fewer cores it starves the gateway's own thread and the agents (cached p50 at 300/s: 53 ms spinning, 10 ms not).
-    default: availableParallelism() > 2 ? 1_500 : 0,
-    parse: parsers.int(0, 100_000),
-    help: "longest an idle kernel worker spins for the next decision (adaptive below it); 0 = sleep at once (less CPU, ~50 us wake-ups); default 1500, 0 on hosts with 2 or fewer cores",
-  },
-  spoolDir: {
-    env: "CHORUS_SPOOL_DIR",
-    default: join(repoRoot, ".data", "spool"),
-    parse: parsers.string,
-    help: "where decision receipts wait (fsync'ed) while NATS is unreachable",
-  },
 });
-const logger = createLogger(name);
-if (!config.natsUrl) {
-  logger.fatal("NATS_URL is required, e.g. NATS_URL=nats://127.0.0.1:4222 (npm start runs a private server for you)");
-  process.exit(2);
-}
-
-const tracing = setupTracing({ serviceName: "chorus-gateway" });
-const nc = await connectNats({ servers: config.natsUrl, name: `chorus-${name}` });
-const js = jetstream(nc);
-const catalogBucket = await openCatalogBucket(js);
-const catalogView = await CatalogView.open(catalogBucket);
-const kernel = await startKernelModules({
-  js,
-  config: loadModuleConfig(),
-  actor: name,
-  logger,
-  pool: { mode: config.kernelMode, size: config.kernelWorkers, spinMicros: config.kernelSpinMicros },
-});
-// One receipt store for both: events then find the receipts this gateway wrote in memory.
-const receipts = await ReceiptStore.open(nc);
-const spendGuard = await createSpendGuard({
-  nc,
-  gatewayId: config.gatewayId,
-  logger,
-  spoolDir: join(config.spoolDir, config.gatewayId),
-  receipts,
-});
-// Ask for leases before the first request rather than on it, and again whenever the catalog changes.
-const campaignIds = () => new Set(catalogView.inventory.candidates.map((c) => c.campaign.id));
-spendGuard.prefetch(campaignIds());
-catalogView.onChange(() => spendGuard.prefetch(campaignIds()));
-await waitForAnyLease([...campaignIds()], 5_000);
-const metrics = processMetrics();
-const decisionLog = await DecisionLog.open(nc, js, {
-  config: loadDecisionLogConfig(),
-  metrics,
-  logger,
-  gateway: config.gatewayId,
-});
-// The agents the gateway votes with, their scoring modules hot-swapped like the kernel.
-const agentScoring = await startAgentScoring(await loadAgents(Object.keys(agentLoaders)), {
-  js,
-  config: loadModuleConfig(),
-  actor: name,
-  logger,
-});
-const engine = await createDecisionEngine({
-  nc,
-  catalogView,
-  kernel: kernel.router,
-  modules: agentScoring.modules,
-  coordination: config.coordination,
-  spendGuard,
-  deadlineMs: config.deadlineMs,
-  logger,
-  telemetry: { metrics, log: decisionLog },
-});
-const gateway = await startGateway({
-  host: config.host,
-  port: config.port,
-  engine,
-  events: await createEventSink({ nc, receipts }),
-  playback: new NatsPlaybackSink(nc),
-  catalog: new CatalogStore(catalogBucket),
-  logger,
-  limits: { maxMessageBytes: config.maxMessageBytes, drainTimeoutMs: config.drainTimeoutMs },
-});
-const metricsServer = await startMetricsServer(config.metricsPort, metrics.registry);
-
-onShutdown(async () => {
-  // Health first, so load balancers stop sending; then finish in-flight calls; then the things they used.
-  gateway.health.set("NOT_SERVING");
-  await gateway.close();
-  engine.close();
-  await kernel.close();
-  await agentScoring.close();
-  catalogView.close();
-  await decisionLog.flush();
-  await metricsServer?.close();
-  await nc.drain();
-  await tracing.shutdown();
-});
-signalReady({ url: gateway.url, coordination: config.coordination });
-logger.info({ url: gateway.url, coordination: config.coordination, nats: config.natsUrl }, "gateway ready");
-
-async function waitForAnyLease(ids: string[], timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (ids.length > 0 && !ids.some((id) => spendGuard.headroom(id) > 0n) && Date.now() < until) {
-    await new Promise((r) => setTimeout(r, 20));
-  }
+if (processes > 1 && cluster.isPrimary) {
+  const { runGatewayCluster } = await import("./gateway-cluster.ts");
+  runGatewayCluster({ processes, gatewayId, metricsPort });
+} else {
+  await import("./serve-gateway.ts");
 }
