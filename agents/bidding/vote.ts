@@ -1,5 +1,6 @@
 import type { AgentVote } from "../../gen/chorus/v1/agent_pb.ts";
 import type { Campaign } from "../../gen/chorus/v1/campaign_pb.ts";
+import type { DecideRequest } from "../../gen/chorus/v1/decision_pb.ts";
 import { campaignSlots } from "../../lib/catalog/campaign-slots.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
 import { SCORING_LAYOUTS } from "../../wasm-core/src/agent-scoring-abi.ts";
@@ -52,7 +53,7 @@ export const biddingScoring: AgentScoring<BiddingState, undefined> = {
     const { request, inventory } = ctx;
     const random = createSeededRandom(seedOf(ctx.runId));
     const relevance = relevanceResponses(ctx.priorVotes);
-    const key = contextKey(request);
+    const key = contextKeyOf(request);
     const nowMs = Math.floor(ctx.nowMs / PACE_CLOCK_MS) * PACE_CLOCK_MS;
     const day = Math.floor(nowMs / DAY_MS);
     const { campaigns, slotOf } = campaignSlots(inventory);
@@ -208,6 +209,26 @@ function campaignBids(inventory: Inventory, campaigns: readonly Campaign[]): Cam
     bidsByInventory.set(inventory, bids);
   }
   return bids;
+}
+
+/** contextKey strings by (break kind, device type): the same string object vote after vote. */
+const contextKeys = new Map<number, string>();
+
+/**
+ * contextKey(request), remembered: each campaign looks its calibration up by this key on every vote, and a string
+ * built afresh must be hashed and internalised for each of those lookups. Enums outside 0..1023 are not remembered.
+ */
+function contextKeyOf(request: DecideRequest): string {
+  const breakKind = request.placement?.breakKind ?? 0;
+  const device = request.device?.type ?? 0;
+  if (!(breakKind >= 0 && breakKind < 1024 && device >= 0 && device < 1024)) return contextKey(request);
+  const id = breakKind * 1024 + device;
+  let key = contextKeys.get(id);
+  if (key === undefined) {
+    key = contextKey(request);
+    contextKeys.set(id, key);
+  }
+  return key;
 }
 
 /** Relevance's predicted responses when it voted before (sequential coordination). */

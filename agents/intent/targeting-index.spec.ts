@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
+import { CampaignSchema, CreativeSchema } from "../../gen/chorus/v1/campaign_pb.ts";
 import { AgeBracket, ConsentSchema, ContentKind, DeviceType, GeoSchema } from "../../gen/chorus/v1/common_pb.ts";
 import { PlaybackSignalSchema } from "../../gen/chorus/v1/decision_pb.ts";
 import { LedgerEntrySchema } from "../../gen/chorus/v1/ledger_pb.ts";
@@ -80,5 +81,39 @@ describe("intent - compiled targeting", () => {
     // The cases exercise the rules: most requests exclude something, none excludes everything.
     expect(vetoed).toBeGreaterThan(300 * 10);
     expect(vetoed).toBeLessThan(300 * inventory.size);
+  });
+
+  it("a frequency cap's veto follows the listener's count: the next impression changes its detail", () => {
+    const campaign = create(CampaignSchema, {
+      id: "capped",
+      frequencyCap: { maxImpressions: 2, windowSeconds: 3_600 },
+    });
+    const inventory = demoInventory({
+      campaigns: [campaign],
+      creatives: ["a", "b"].map((id) => create(CreativeSchema, { id, campaignId: "capped" })),
+    });
+    const index = TargetingIndex.of(inventory);
+    const state = createIntentState();
+    const request = demoRequest();
+    const userId = request.user!.userId;
+    const details = (): string[] => index.vetoes(request, state.profiles.get(userId), NOON).map((v) => v.detail);
+    const impression = () =>
+      applyImpression(
+        state,
+        create(LedgerEntrySchema, {
+          userId,
+          campaignId: "capped",
+          event: { occurredAt: timestampFromMs(NOON - 1_000) },
+        }),
+        () => true,
+      );
+    impression();
+    expect(details()).toEqual([]);
+    impression();
+    expect(details()).toEqual(Array(2).fill("frequency cap: 2 impressions in 3600 s (max 2)"));
+    impression();
+    const expected = checkTargeting(campaign, request, state.profiles.get(userId), NOON)?.detail;
+    expect(expected).toBe("frequency cap: 3 impressions in 3600 s (max 2)");
+    expect(details()).toEqual([expected, expected]);
   });
 });
