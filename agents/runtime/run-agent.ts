@@ -1,4 +1,4 @@
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { fromBinary } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { jetstream } from "@nats-io/jetstream";
 import { headers, type NatsConnection } from "@nats-io/nats-core";
@@ -13,6 +13,7 @@ import { scoringOf } from "./agent-scorer.ts";
 import { AgentStateStore, openAgentStateBucket } from "./agent-state-store.ts";
 import { encodeAgentVote } from "./agent-vote-codec.ts";
 import { type InputLease, SharedInputs } from "./shared-inputs.ts";
+import { encodeSignal } from "./signal-encoders.ts";
 import { INSTANCE_HEADER, SignalMirror } from "./signal-mirror.ts";
 
 export interface RunAgentOptions {
@@ -235,7 +236,7 @@ export class RunningAgent {
     for (const key of [...keys]) {
       try {
         const signal = this.module.snapshot(this.state, key, "delta");
-        nc.publish(subjects.agentSignal(this.module.name, key), toBinary(this.module.signalSchema, signal), {
+        nc.publish(subjects.agentSignal(this.module.name, key), encodeSignal(this.module.signalSchema, signal), {
           headers: h,
         });
       } catch (e) {
