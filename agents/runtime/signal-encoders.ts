@@ -1,10 +1,17 @@
 import { type DescMessage, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
-import { type BiddingSignal, BiddingSignalSchema } from "../../gen/chorus/v1/agent_signals_pb.ts";
+import {
+  type BiddingSignal,
+  BiddingSignalSchema,
+  type RelevanceSignal,
+  RelevanceSignalSchema,
+} from "../../gen/chorus/v1/agent_signals_pb.ts";
 import { cachedUtf8 } from "../../lib/protobuf/cached-utf8.ts";
 
 const LD = WireType.LengthDelimited;
 const VARINT = WireType.Varint;
+/** Packed floats are the platform's Float32Array bytes only on a little-endian host (the wire is little-endian). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /**
  * BiddingSignal in its wire encoding, written field by field: Bidding republishes the campaigns it learned on every
@@ -27,7 +34,37 @@ export function encodeBiddingSignal(s: BiddingSignal): Uint8Array {
   return w.finish();
 }
 
-const ENCODERS = new Map<DescMessage, (signal: never) => Uint8Array>([[BiddingSignalSchema, encodeBiddingSignal]]);
+/**
+ * RelevanceSignal in its wire encoding: the model's two 4096-float lists are written as one block each (toBinary
+ * writes packed floats one DataView call at a time: nearly all of host 1's publishSignals). toBinary's bytes,
+ * checked by signal-encoders.spec.ts (a new field must be added here too).
+ */
+export function encodeRelevanceSignal(s: RelevanceSignal): Uint8Array {
+  const w = new BinaryWriter();
+  if (s.size !== 0) w.tag(1, VARINT).uint32(s.size);
+  packedFloats(w, 2, s.z);
+  packedFloats(w, 3, s.n);
+  if (s.examples !== 0n) w.tag(4, VARINT).uint64(s.examples);
+  if (s.positives !== 0n) w.tag(5, VARINT).uint64(s.positives);
+  return w.finish();
+}
+
+function packedFloats(w: BinaryWriter, field: number, values: readonly number[]): void {
+  if (values.length === 0) return;
+  const floats = Float32Array.from(values);
+  if (LITTLE_ENDIAN) {
+    w.tag(field, LD).bytes(new Uint8Array(floats.buffer));
+    return;
+  }
+  w.tag(field, LD).fork();
+  for (const f of floats) w.float(f);
+  w.join();
+}
+
+const ENCODERS = new Map<DescMessage, (signal: never) => Uint8Array>([
+  [BiddingSignalSchema, encodeBiddingSignal],
+  [RelevanceSignalSchema, encodeRelevanceSignal],
+]);
 
 /** An agent signal's bytes: a hand encoder's where there is one (the same bytes), toBinary's otherwise. */
 export function encodeSignal<M extends DescMessage>(schema: M, signal: MessageShape<M>): Uint8Array {
