@@ -38,7 +38,10 @@ describe("gateway - GATEWAY_PROCESSES: several gateway processes on one port", (
   }, 90_000);
   afterAll(() => mesh?.stop(), 30_000);
 
-  /** Decides once on each of `connections` fresh HTTP/2 connections; returns the gateway ids of the receipts. */
+  /**
+   * Decides once on each of `connections` fresh HTTP/2 connections; returns the gateway id of each decision's
+   * receipt, or "no ads" (a process that has just started may not hold every campaign's lease yet).
+   */
   async function decideOnConnections(connections: number, tag: string): Promise<string[]> {
     const nc = await connectNats({ servers: mesh.natsUrl, name: "e2e-cluster" });
     try {
@@ -48,8 +51,12 @@ describe("gateway - GATEWAY_PROCESSES: several gateway processes on one port", (
         // A transport per call: a new connection, which the primary hands to the next process.
         const client = createClient(DecisionService, createGrpcTransport({ baseUrl: mesh.gatewayUrl }));
         const response = await client.decide(request(`${tag}-${i}`), { timeoutMs: 5_000 });
-        expect(response.ads.length).toBeGreaterThan(0);
-        ids.push((await receipts.get(response.decisionId))?.gatewayId ?? "no receipt");
+        expect(response.decisionId).not.toBe("");
+        ids.push(
+          response.ads.length === 0
+            ? "no ads"
+            : ((await receipts.get(response.decisionId))?.gatewayId ?? "no receipt for a sold pod"),
+        );
       }
       return ids;
     } finally {
@@ -60,23 +67,26 @@ describe("gateway - GATEWAY_PROCESSES: several gateway processes on one port", (
   it("serves Decide from every process, each with its own gateway id in receipts", async () => {
     expect(workerPids(primary)).toHaveLength(2);
     const distinct = new Set(await decideOnConnections(8, "spread"));
+    distinct.delete("no ads");
     expect(distinct.size).toBe(2);
     for (const id of distinct) expect(id).toMatch(/-[12]$/);
   }, 60_000);
 
   it("starts a process that dies again, and keeps serving meanwhile", async () => {
-    const ids = [...new Set(await decideOnConnections(4, "before"))].sort();
+    const ids = [...new Set(await decideOnConnections(4, "before"))].filter((id) => id !== "no ads").sort();
+    expect(ids).toHaveLength(2);
     const [victim] = workerPids(primary);
     process.kill(victim!, "SIGKILL");
     // Once the primary has seen the exit (milliseconds; a connection handed over in that instant is lost with the
     // process), the survivor serves every new connection while the primary starts a replacement.
     while (workerPids(primary).includes(victim!)) await new Promise((r) => setTimeout(r, 5));
-    expect(await decideOnConnections(4, "during")).not.toContain("no receipt");
+    // Every call is answered (a failed one throws), and sold pods have receipts.
+    expect(await decideOnConnections(4, "during")).not.toContain("no receipt for a sold pod");
     // The replacement (same gateway id) serves once it has opened NATS, its leases and its kernel.
     const seen = new Set<string>();
     const deadline = Date.now() + 45_000;
     while (seen.size < 2 && Date.now() < deadline)
-      for (const id of await decideOnConnections(4, `after-${seen.size}`)) seen.add(id);
+      for (const id of await decideOnConnections(4, `after-${seen.size}`)) if (id !== "no ads") seen.add(id);
     expect([...seen].sort()).toEqual(ids);
     expect(workerPids(primary)).toHaveLength(2);
     expect(workerPids(primary)).not.toContain(victim);
