@@ -1,4 +1,5 @@
 import http2 from "node:http2";
+import type { Socket } from "node:net";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
@@ -19,6 +20,11 @@ const routes = (router: ConnectRouter) =>
     },
   });
 const server = http2.createServer(connectNodeAdapter({ routes }));
+const openSockets = new Set<Socket>();
+server.on("connection", (socket: Socket) => {
+  openSockets.add(socket);
+  socket.on("close", () => openSockets.delete(socket));
+});
 let url = "";
 
 beforeAll(async () => {
@@ -78,6 +84,25 @@ describe("http2 unary sender", () => {
     await expect(send()).rejects.toThrow(/timeout/);
     expect(performance.now() - started).toBeGreaterThanOrEqual(190);
     expect(performance.now() - started).toBeLessThan(1_000);
+    close();
+  });
+
+  it("http2 unary sender - a session the server closes is replaced for the next requests", async () => {
+    const { send, close } = await http2UnarySender({
+      kind: "http2-unary",
+      url,
+      path: "/chorus.v1.DecisionService/Decide",
+      protocol: "grpc",
+      bodies: [body("good")],
+      sessions: 1,
+      timeoutMs: 2_000,
+    });
+    await send();
+    // The server drops every connection (as an overloaded or restarting server may).
+    for (const socket of openSockets) socket.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    await send();
+    await send();
     close();
   });
 });

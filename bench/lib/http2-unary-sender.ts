@@ -68,7 +68,15 @@ export async function http2UnarySender(target: Http2UnaryTarget): Promise<{ send
         const digits = String(n).padStart(target.uniqueField!.length, "0").slice(-target.uniqueField!.length);
         body.write(digits, uniqueOffset, "latin1");
       }
-      const stream = sessions[n % sessions.length]!.request(headers);
+      const slot = n % sessions.length;
+      let session = sessions[slot]!;
+      // A session the server closed (GOAWAY under overload, say) fails what it carried, not every later request:
+      // the next request on that slot opens a new connection, as a gRPC channel would.
+      if (session.closed || session.destroyed) {
+        session = reconnect(target.url);
+        sessions[slot] = session;
+      }
+      const stream = session.request(headers);
       let status = 0;
       let grpcStatus: string | undefined;
       deadlines.push({ stream, at: performance.now() + target.timeoutMs });
@@ -99,9 +107,18 @@ export async function http2UnarySender(target: Http2UnaryTarget): Promise<{ send
   };
 }
 
+/** A new session, usable at once (requests queue until it connects). */
+function reconnect(url: string): http2.ClientHttp2Session {
+  const session = http2.connect(url, SESSION_OPTIONS);
+  session.on("error", () => {});
+  return session;
+}
+
+const SESSION_OPTIONS = { settings: { enablePush: false, initialWindowSize: 1 << 20 } };
+
 function openSession(url: string): Promise<http2.ClientHttp2Session> {
   return new Promise((resolve, reject) => {
-    const session = http2.connect(url, { settings: { enablePush: false, initialWindowSize: 1 << 20 } });
+    const session = http2.connect(url, SESSION_OPTIONS);
     session.once("connect", () => resolve(session));
     session.once("error", reject);
     // A session error after connect surfaces on each stream; keep the process alive.
