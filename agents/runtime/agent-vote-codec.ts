@@ -8,6 +8,7 @@ import {
   TimingAdviceSchema,
 } from "../../gen/chorus/v1/agent_pb.ts";
 import { cachedUtf8 } from "../../lib/protobuf/cached-utf8.ts";
+import { writePackedFloats } from "../../lib/protobuf/packed-floats.ts";
 
 const LD = WireType.LengthDelimited;
 const VARINT = WireType.Varint;
@@ -27,7 +28,7 @@ export function encodeAgentVote(v: AgentVote): Uint8Array {
   if (v.runId) w.tag(2, LD).string(v.runId);
   if (v.inventoryVersion !== 0n) w.tag(3, VARINT).uint64(v.inventoryVersion);
   if (isSet(v.confidence)) w.tag(4, WireType.Bit32).float(v.confidence);
-  packedFloats(w, 5, v.scores);
+  writePackedFloats(w, 5, v.scores);
   for (const veto of v.vetoes) {
     w.tag(6, LD).fork();
     if (veto.candidate !== 0) w.tag(1, VARINT).uint32(veto.candidate);
@@ -35,9 +36,9 @@ export function encodeAgentVote(v: AgentVote): Uint8Array {
     if (veto.detail) w.tag(3, LD).bytes(cachedUtf8(veto.detail));
     w.join();
   }
-  packedFloats(w, 7, v.intentVector);
-  packedFloats(w, 8, v.bidsMicros);
-  packedFloats(w, 9, v.predictedResponse);
+  writePackedFloats(w, 7, v.intentVector);
+  writePackedFloats(w, 8, v.bidsMicros);
+  writePackedFloats(w, 9, v.predictedResponse);
   if (v.formats.length > 0) {
     w.tag(10, LD).fork();
     for (const f of v.formats) w.uint32(f);
@@ -150,18 +151,6 @@ function readVeto(bytes: Uint8Array): CandidateVeto {
     else r.skip(wire, field);
   }
   return veto;
-}
-
-function packedFloats(w: BinaryWriter, field: number, values: readonly number[]): void {
-  if (values.length === 0) return;
-  const floats = Float32Array.from(values);
-  if (LITTLE_ENDIAN) {
-    w.tag(field, LD).bytes(new Uint8Array(floats.buffer));
-    return;
-  }
-  w.tag(field, LD).fork();
-  for (const f of floats) w.float(f);
-  w.join();
 }
 
 /** Packed (the proto3 default) or, as the spec allows a reader to meet, one float per tag. */

@@ -7,11 +7,10 @@ import {
   RelevanceSignalSchema,
 } from "../../gen/chorus/v1/agent_signals_pb.ts";
 import { cachedUtf8 } from "../../lib/protobuf/cached-utf8.ts";
+import { writePackedFloats } from "../../lib/protobuf/packed-floats.ts";
 
 const LD = WireType.LengthDelimited;
 const VARINT = WireType.Varint;
-/** Packed floats are the platform's Float32Array bytes only on a little-endian host (the wire is little-endian). */
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /**
  * BiddingSignal in its wire encoding, written field by field: Bidding republishes the campaigns it learned on every
@@ -42,23 +41,11 @@ export function encodeBiddingSignal(s: BiddingSignal): Uint8Array {
 export function encodeRelevanceSignal(s: RelevanceSignal): Uint8Array {
   const w = new BinaryWriter();
   if (s.size !== 0) w.tag(1, VARINT).uint32(s.size);
-  packedFloats(w, 2, s.z);
-  packedFloats(w, 3, s.n);
+  writePackedFloats(w, 2, s.z);
+  writePackedFloats(w, 3, s.n);
   if (s.examples !== 0n) w.tag(4, VARINT).uint64(s.examples);
   if (s.positives !== 0n) w.tag(5, VARINT).uint64(s.positives);
   return w.finish();
-}
-
-function packedFloats(w: BinaryWriter, field: number, values: readonly number[]): void {
-  if (values.length === 0) return;
-  const floats = Float32Array.from(values);
-  if (LITTLE_ENDIAN) {
-    w.tag(field, LD).bytes(new Uint8Array(floats.buffer));
-    return;
-  }
-  w.tag(field, LD).fork();
-  for (const f of floats) w.float(f);
-  w.join();
 }
 
 const ENCODERS = new Map<DescMessage, (signal: never) => Uint8Array>([
