@@ -11,7 +11,12 @@ const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 const sum = (xs: readonly number[]) => Math.round(xs.reduce((a, b) => a + b, 0) * 10) / 10;
 
 /** The tables `npm run bench` prints: every step, a summary with the ceiling ratios, processes, goals. */
-export function benchReport(results: readonly TargetResult[], goals: readonly GoalCheck[], ratioRate: number): string {
+export function benchReport(
+  results: readonly TargetResult[],
+  goals: readonly GoalCheck[],
+  ratioRate: number,
+  repeat = 1,
+): string {
   const stepRows = results.flatMap((r) => r.steps.map((s) => ({ target: r.name, ...s })));
   const steps = formatTable<RateStep & { target: string }>(
     [
@@ -91,7 +96,9 @@ export function benchReport(results: readonly TargetResult[], goals: readonly Go
     goals,
   );
   return [
-    "Steps (open loop, latency from intended send time)",
+    repeat > 1
+      ? `Steps (open loop, latency from intended send time; per rate, the run with the median p99 of ${repeat})`
+      : "Steps (open loop, latency from intended send time)",
     steps,
     "",
     "Summary",

@@ -3,6 +3,8 @@ import type { RateStep, SearchResult } from "../lib/rate-search.ts";
 /** One measured target: a coordination mode of the real mesh, or a ceiling. */
 export interface TargetResult extends SearchResult {
   name: string;
+  /** With --repeat: every run; the result's steps and rates are their medians (bench/lib/median-of-runs.ts). */
+  runs?: SearchResult[];
   /** Why the target could not be measured (e.g. the mesh did not start). */
   error?: string;
 }

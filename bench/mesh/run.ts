@@ -5,7 +5,8 @@ import { type Coordination, startMesh } from "../../scripts/mesh.ts";
 import { LoadClient } from "../lib/load-client-handle.ts";
 import type { LoadTarget } from "../lib/load-client-protocol.ts";
 import { measureStep } from "../lib/measure-step.ts";
-import { type SearchCriteria, searchRates } from "../lib/rate-search.ts";
+import { medianOfRuns } from "../lib/median-of-runs.ts";
+import { type SearchCriteria, type SearchResult, searchRates } from "../lib/rate-search.ts";
 import { defaultJsonPath, writeJson } from "../lib/report-table.ts";
 import { StepProgress } from "../lib/step-progress.ts";
 import { benchReport, ECHO_CEILING, FANOUT_CEILING } from "./bench-report.ts";
@@ -50,6 +51,16 @@ const options = new Command("bench")
   .option("--no-mesh", "measure the ceilings only")
   .option("--gateway-url <url>", "benchmark this running gateway instead of starting meshes (mode: as configured)")
   .option("--sessions <n>", "HTTP/2 connections of the load client", Number, 4)
+  .option(
+    "--repeat <n>",
+    "searches per target (each after its warm-up); the tables show, per rate, the run with the median p99",
+    (raw) => {
+      const n = Number(raw);
+      if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`"${raw}" is not a positive integer`);
+      return n;
+    },
+    1,
+  )
   .option("--json <path>", "where to write the results", defaultJsonPath("bench-mesh"))
   .parse()
   .opts<{
@@ -64,6 +75,7 @@ const options = new Command("bench")
     mesh: boolean;
     gatewayUrl?: string;
     sessions: number;
+    repeat: number;
     json: string;
   }>();
 
@@ -85,24 +97,30 @@ const decideTarget = (url: string): LoadTarget => ({
 const client = await LoadClient.start();
 const targetCount = (options.gatewayUrl ? 1 : options.mesh ? options.modes.length : 0) + (options.ceilings ? 2 : 0);
 // A guess for the bar: most searches stop around the middle of the rate list.
-const progress = new StepProgress(targetCount * Math.ceil(rates.length / 2) * (durationMs + 1000));
+const progress = new StepProgress(targetCount * options.repeat * Math.ceil(rates.length / 2) * (durationMs + 1000));
 const results: TargetResult[] = [];
 
-/** Warm up (JIT, connections, caches) for 2 s at the lowest rate, then step the rates up. */
+/** Warm up (JIT, connections, caches) for 2 s at the lowest rate, then step the rates up; `--repeat` times. */
 async function measureTarget(
   name: string,
   target: LoadTarget,
   processes: { name: string; pid: number }[],
 ): Promise<void> {
-  progress.label(`${name}: warm-up`);
-  await client.run(target, rates[0]!, 2_000);
-  const search = await searchRates(rates, criteria, async (rate) => {
-    progress.label(`${name} @ ${rate}/s`);
-    const step = await measureStep({ client, target, rate, durationMs, criteria, processes, progress });
-    await new Promise((r) => setTimeout(r, 1_000)); // let queues drain before the next step
-    return step;
-  });
-  results.push({ name, ...search });
+  const runs: SearchResult[] = [];
+  for (let run = 1; run <= options.repeat; run++) {
+    const of = options.repeat > 1 ? ` (run ${run}/${options.repeat})` : "";
+    progress.label(`${name}: warm-up${of}`);
+    await client.run(target, rates[0]!, 2_000);
+    runs.push(
+      await searchRates(rates, criteria, async (rate) => {
+        progress.label(`${name} @ ${rate}/s${of}`);
+        const step = await measureStep({ client, target, rate, durationMs, criteria, processes, progress });
+        await new Promise((r) => setTimeout(r, 1_000)); // let queues drain before the next step
+        return step;
+      }),
+    );
+  }
+  results.push({ name, ...medianOfRuns(runs), ...(runs.length > 1 ? { runs } : {}) });
 }
 
 async function guarded(name: string, body: () => Promise<void>): Promise<void> {
@@ -185,7 +203,7 @@ try {
 }
 
 const goals = checkGoals(new Map(results.map((r) => [r.name, r])), options.ratioRate);
-console.log(benchReport(results, goals, options.ratioRate));
+console.log(benchReport(results, goals, options.ratioRate, options.repeat));
 const path = writeJson(options.json, {
   benchmark: "mesh",
   startedAt: new Date().toISOString(),
