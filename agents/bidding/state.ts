@@ -12,6 +12,7 @@ import { AdEventType, type DecideRequest } from "../../gen/chorus/v1/decision_pb
 import type { LedgerEntry } from "../../gen/chorus/v1/ledger_pb.ts";
 import { priorRate } from "../relevance/relevance-features.ts";
 import { GLOBAL_KEY, type HandlerContext } from "../runtime/agent-module.ts";
+import { budgetPeriod } from "./budget-period.ts";
 import {
   type CampaignBidder,
   campaignBidderConfig,
@@ -22,7 +23,7 @@ import {
 import { campaignBidderJson, restoreCampaignBidder } from "./campaign-bidder-snapshot.ts";
 import { type BiddingPlan, planBidding } from "./plan-bidding.ts";
 
-/** One campaign's learning (agents/bidding logic) plus the day's spend and auctions, for pacing. */
+/** One campaign's learning (agents/bidding logic) plus its budget period's spend and auctions, for pacing. */
 export interface CampaignBiddingState {
   bidder: CampaignBidder;
   /**
@@ -30,6 +31,7 @@ export interface CampaignBiddingState {
    * the market estimate is the costly part, and learning from every auction must not pay it every time.
    */
   plan: BiddingPlan | undefined;
+  /** The budget period the figures below are for (budget-period.ts: a UTC day number, or FLIGHT_PERIOD). */
   day: number;
   spentMicros: number;
   opportunities: number;
@@ -43,7 +45,8 @@ export interface BiddingState {
 }
 
 const MAX_WON = 100_000;
-export const DAY_MS = 86_400_000;
+
+export { DAY_MS } from "./budget-period.ts";
 
 export function createBiddingState(): BiddingState {
   return { campaigns: new Map(), changed: new Set(), won: new Map() };
@@ -80,7 +83,8 @@ export function newCampaignBidder(campaign: Campaign): CampaignBidder {
   );
 }
 
-function entryFor(state: BiddingState, campaign: Campaign, day: number): CampaignBiddingState {
+function entryFor(state: BiddingState, campaign: Campaign, atMs: number): CampaignBiddingState {
+  const day = budgetPeriod(campaign, atMs).id;
   let e = state.campaigns.get(campaign.id);
   if (!e || e.bidder.config.maxBidMicros !== maxBidMicros(campaign)) {
     const bidder = newCampaignBidder(campaign);
@@ -95,7 +99,7 @@ function entryFor(state: BiddingState, campaign: Campaign, day: number): Campaig
 export function applyOutcome(state: BiddingState, outcome: AuctionOutcome, ctx: HandlerContext): string[] {
   if (!outcome.request) return [];
   const inventory = ctx.inventory();
-  const day = Math.floor((outcome.decidedAt ? timestampMs(outcome.decidedAt) : ctx.nowMs) / DAY_MS);
+  const at = outcome.decidedAt ? timestampMs(outcome.decidedAt) : ctx.nowMs;
   const key = contextKey(outcome.request);
   const seen = new Set<string>();
   for (const entry of outcome.entries) {
@@ -103,7 +107,7 @@ export function applyOutcome(state: BiddingState, outcome: AuctionOutcome, ctx: 
     // One auction per campaign per decision, on its best creative (entries come winners first, then by rank).
     if (!campaign || seen.has(campaign.id)) continue;
     seen.add(campaign.id);
-    const e = entryFor(state, campaign, day);
+    const e = entryFor(state, campaign, at);
     const p = entry.predictedResponse > 0 ? entry.predictedResponse : priorRate(campaign.goal);
     const bidMicros = Math.round(entry.bidMicros * p);
     if (entry.won) {

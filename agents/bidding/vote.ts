@@ -7,10 +7,11 @@ import { SCORING_LAYOUTS } from "../../wasm-core/src/agent-scoring-abi.ts";
 import { priorRate } from "../relevance/relevance-features.ts";
 import type { VoteContext } from "../runtime/agent-module.ts";
 import { type AgentScoring, confidenceOf, extrasOf, newVote, referenceVote } from "../runtime/agent-scoring.ts";
+import { budgetPeriod, DAY_MS } from "./budget-period.ts";
 import { type BudgetPace, pacingMultiplier, usableResponse } from "./decide-bid.ts";
 import { type BiddingPlan, planBidding } from "./plan-bidding.ts";
 import { createSeededRandom } from "./seeded-random.ts";
-import { type BiddingState, campaignPlan, contextKey, DAY_MS, newCampaignBidder } from "./state.ts";
+import { type BiddingState, campaignPlan, contextKey, newCampaignBidder } from "./state.ts";
 import {
   createValueCalibration,
   meanMultiplier,
@@ -20,15 +21,22 @@ import {
 
 /** Auctions a campaign is assumed to see per day before the agent has measured it. */
 const DEFAULT_DAILY_OPPORTUNITIES = 10_000;
+/** The opportunity rate is measured over at least this much of the period (a first auction is not a rate). */
+const MIN_ELAPSED_MS = 60_000;
 
-/** The campaign's budget pace today: what is left of the daily budget, and the auctions expected until midnight. */
+/**
+ * The campaign's budget pace in its budget period (budget-period.ts: the flight, or the day for a daily budget):
+ * what is left of the period's budget, and the auctions expected before the period ends at the rate measured so
+ * far. A campaign behind plan has more budget per auction left than the market takes at its current bids, and the
+ * pacing multiplier rises (up to the max bid); one ahead of plan has less, and it falls.
+ */
 export function budgetPace(campaign: Campaign, spentMicros: number, opportunities: number, nowMs: number): BudgetPace {
-  const daily = Number(campaign.dailyBudgetMicros || campaign.budgetMicros);
-  const elapsed = Math.max(60_000, nowMs % DAY_MS);
+  const period = budgetPeriod(campaign, nowMs);
+  const elapsed = Math.max(MIN_ELAPSED_MS, nowMs - period.startMs);
   const perMs = opportunities > 0 ? opportunities / elapsed : DEFAULT_DAILY_OPPORTUNITIES / DAY_MS;
   return {
-    budgetLeftMicros: Math.max(0, daily - spentMicros),
-    opportunitiesLeft: Math.max(1, perMs * (DAY_MS - (nowMs % DAY_MS))),
+    budgetLeftMicros: Math.max(0, period.budgetMicros - spentMicros),
+    opportunitiesLeft: Math.max(1, perMs * Math.max(0, period.endMs - nowMs)),
   };
 }
 
@@ -55,7 +63,6 @@ export const biddingScoring: AgentScoring<BiddingState, undefined> = {
     const relevance = relevanceResponses(ctx.priorVotes);
     const key = contextKeyOf(request);
     const nowMs = Math.floor(ctx.nowMs / PACE_CLOCK_MS) * PACE_CLOCK_MS;
-    const day = Math.floor(nowMs / DAY_MS);
     const { campaigns, slotOf } = campaignSlots(inventory);
     const bids = campaignBids(inventory, campaigns);
     // Campaign by campaign, in slot order: slots are numbered by each campaign's first candidate, the order in
@@ -63,7 +70,7 @@ export const biddingScoring: AgentScoring<BiddingState, undefined> = {
     for (let s = 0; s < campaigns.length; s++) {
       const entry = bids[s]!;
       const learned = state.campaigns.get(entry.campaign.id);
-      const today = learned?.day === day;
+      const today = learned?.day === budgetPeriod(entry.campaign, nowMs).id;
       const plan = learned ? campaignPlan(learned) : neutralPlan(entry.campaign);
       const spent = today ? learned.spentMicros : 0;
       const opportunities = today ? learned.opportunities : 0;

@@ -171,7 +171,11 @@ export function explainCandidates(
 /** The AuctionOutcome entries: winners, then the best losers (plain messages: built once per decision, many). */
 export function auctionEntries(inputs: KernelInputs, inventory: Inventory, chosen: readonly Winner[]): AuctionEntry[] {
   const r = inputs.request;
-  const priceToBeat = chosen.reduce((m, w) => (m === 0n || w.priceMicros < m ? w.priceMicros : m), 0n);
+  // What a loser had to pay to win: the cheapest winner's price, and never less than the reserve (with no winner,
+  // the reserve is what the competing demand paid: bidders learn the market's floor instead of only "above my bid").
+  const cheapest = chosen.reduce((m, w) => (m === 0n || w.priceMicros < m ? w.priceMicros : m), 0n);
+  const reserve = BigInt(Math.max(0, Math.ceil(r.reservePrice)));
+  const priceToBeat = cheapest > reserve ? cheapest : reserve;
   const entry = (c: number, won?: { priceMicros: bigint; position: number; contributions: number[] }): AuctionEntry => {
     const cand = inventory.candidates[c]!;
     return {

@@ -370,7 +370,8 @@ export type CampaignBidding = Message<"chorus.v1.CampaignBidding"> & {
   bidderJson: string;
 
   /**
-   * Spend and auctions seen on `day` (days since 1970-01-01, UTC), for pacing.
+   * Spend and auctions seen in the budget period `day`, for pacing: days since 1970-01-01 (UTC) for a daily budget,
+   * -1 for the whole flight (agents/bidding/budget-period.ts).
    *
    * @generated from field: int32 day = 3;
    */
