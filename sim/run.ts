@@ -60,6 +60,13 @@ const options = new Command("sim")
       "about two impressions of a simulated campaign",
     "20000",
   )
+  .option(
+    "--impression-window-minutes <n>",
+    "chorus: how late (simulated minutes) an impression may be reported and still be charged, and so how long a " +
+      "sold ad counts as spend (the ledger's impressionWindowMs, 10 minutes in production, which at the simulator's " +
+      "30x clock would hold a sold-but-unplayed ad for 300 simulated minutes, longer than any flight)",
+    "60",
+  )
   .option("--speedup <n>", "simulated time per Chorus time (overrides the scenario's speedup)")
   .option("--json <path>", "where to write the results", defaultJsonPath("sim"))
   .parse()
@@ -73,6 +80,7 @@ const options = new Command("sim")
     natsUrl?: string;
     leasePpm: string;
     lookaheadPpm: string;
+    impressionWindowMinutes: string;
     speedup?: string;
     json: string;
   }>();
@@ -90,10 +98,13 @@ const make = (name: string): Strategy => {
       return new MonolithStrategy(scenario.publisher.breakEveryMinutes * 60_000);
     case "monolith-paced":
       return new MonolithPacedStrategy();
-    case "chorus":
+    case "chorus": {
+      const impressionWindowMs = (Number(options.impressionWindowMinutes) * 60_000) / scenario.speedup;
       return new VirtualChorusStrategy({
-        policy: { maxLeaseShare: ppm(options.leasePpm), lookaheadShare: ppm(options.lookaheadPpm) },
+        policy: { maxLeaseShare: ppm(options.leasePpm), lookaheadShare: ppm(options.lookaheadPpm), impressionWindowMs },
+        eventLimits: { impressionWindowMs },
       });
+    }
     case "chorus-mesh":
       return new ChorusStrategy({
         coordination: options.coordination,
@@ -131,7 +142,8 @@ bars.stop();
 console.log(
   `scenario ${scenario.name}, seeds ${formatSeeds(seeds)} (${seeds.length}); ${scenario.horizonMinutes} simulated ` +
     `minutes; Chorus clock at ${scenario.speedup}x simulated time; lease ${options.leasePpm} ppm, lookahead ` +
-    `${options.lookaheadPpm} ppm. Mean and 95% confidence interval over the seeds:`,
+    `${options.lookaheadPpm} ppm, impression window ${options.impressionWindowMinutes} simulated minutes. Mean and ` +
+    "95% confidence interval over the seeds:",
 );
 console.log(formatTable(...metricsTable(result)));
 for (const [name, c] of Object.entries(result.comparisons))

@@ -96,7 +96,7 @@ describe("budget book", () => {
     expect(book.charged.spend("c1")).toBe(1_000_000n);
   });
 
-  it("lease - never smaller than one ad at the max price; less than one ad left is exhausted, never overspent", () => {
+  it("lease - one ad at the max price at least, the budget's last part (less than one ad) as it is; never overspent", () => {
     // 250,000 micros at up to 17,000 an ad: a 5% lease (12,500) could not hold one ad.
     const book = new BudgetBook({ maxLeaseShare: 0.05 }, T0, "a");
     book.setCampaigns([campaign({ budgetMicros: 250_000n, bidStrategy: { maxCpmMicros: 17_000_000n } })]);
@@ -110,12 +110,26 @@ describe("budget book", () => {
         break;
       }
       sizes.push(g.amountMicros);
-      sell(book, now, g.leaseId, 1, 17_000n, seq);
+      // The gateway caps the bid at the lease: the last ad sells for what the lease holds.
+      sell(book, now, g.leaseId, 1, g.amountMicros, seq);
       now += 10;
     }
-    expect(sizes).toEqual(Array(14).fill(17_000n));
-    expect(book.charged.spend("c1")).toBe(238_000n); // 12,000 left: less than one ad at the max price
+    expect(sizes).toEqual([...Array(14).fill(17_000n), 12_000n]);
+    expect(book.charged.spend("c1")).toBe(250_000n);
     expect(book.status("c1", now).exhausted).toBe(true);
+  });
+
+  it("lease - below a quarter of an ad at the max price, the rest of a budget is exhausted", () => {
+    const book = new BudgetBook({ maxLeaseShare: 0.05 }, T0, "a");
+    book.setCampaigns([campaign({ budgetMicros: 38_000n, bidStrategy: { maxCpmMicros: 17_000_000n } })]);
+    const seq = { next: 1n };
+    for (const now of [T0 + 10_000, T0 + 10_010]) {
+      const g = ask(book, now);
+      sell(book, now, g.leaseId, 1, 17_000n, seq);
+    }
+    // 4,000 left < 4,250 (a quarter of 17,000).
+    expect(ask(book, T0 + 10_020).denial).toBe(LeaseDenial.EXHAUSTED);
+    expect(book.status("c1", T0 + 10_020).exhausted).toBe(true);
   });
 
   it("lease - a lease of one ad waits until the pacing plan allows a whole ad", () => {

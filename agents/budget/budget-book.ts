@@ -28,6 +28,11 @@ export interface BudgetPolicy {
   impressionWindowMs: number;
   /** Leases follow the plan this far ahead (share of the flight), so delivery does not trail it. */
   lookaheadShare: number;
+  /**
+   * The last part of a budget, once less than one ad at the max price is left, is still leased down to this share
+   * of such an ad: the gateway caps the campaign's bid at its lease, so it sells that part at a price it covers.
+   */
+  tailShareOfAd: number;
   trafficCurve: readonly number[];
 }
 
@@ -37,6 +42,7 @@ export const DEFAULT_BUDGET_POLICY: BudgetPolicy = {
   reclaimGraceMs: 2_000,
   impressionWindowMs: 10 * 60_000,
   lookaheadShare: 0.01,
+  tailShareOfAd: 0.25,
   trafficCurve: DEFAULT_TRAFFIC_CURVE,
 };
 
@@ -186,20 +192,23 @@ export class BudgetBook {
     const campaign = this.campaigns.get(request.campaignId);
     if (!campaign || !this.serving(campaign, nowMs))
       return deny(LeaseDenial.NOT_SERVING, "campaign unknown, not active or outside its flight");
-    // A lease smaller than one ad at the campaign's max price sells nothing (the gateway reserves each ad within
-    // its leases) yet makes the campaign eligible there: it wins the auction and the break goes unsold. So a lease
-    // is one ad at least; below that the campaign waits for the plan, or is done once less than one ad is left.
+    // A lease is one ad at the campaign's max price at least, so that any price it wins at fits; below that the
+    // campaign waits for the plan. Only the last part of the budget, less than one such ad, is leased as it is
+    // (down to tailShareOfAd of an ad): the gateway caps the campaign's bid at its lease, so it sells it at a
+    // price the lease covers instead of stranding it.
     const ad = adPriceMicros(campaign);
     const available = this.available(campaign, nowMs, true);
-    if (available < ad) return deny(LeaseDenial.EXHAUSTED, "less than one ad at the max price left unreserved");
+    if (available < this.tailLease(campaign))
+      return deny(LeaseDenial.EXHAUSTED, "less than the smallest lease left unreserved");
+    const least = available < ad ? available : ad;
     const paced = this.plannedSpend(campaign, nowMs, true) - this.exposure(campaign.id);
-    if (paced < ad) return deny(LeaseDenial.THROTTLED, "ahead of the pacing plan");
+    if (paced < least) return deny(LeaseDenial.THROTTLED, "ahead of the pacing plan");
     const maxLease = this.maxLease(campaign);
     // Shrink near the end: an eighth of what is left, so the last budget is spread over gateways, not stranded.
     const shrunk = available / 8n > maxLease / 10n ? available / 8n : maxLease / 10n;
     const wanted = min(maxLease, shrunk);
     // Never above what is left or what the plan allows: exposure stays <= budget (and cap) exactly.
-    const amount = min(available, paced, wanted > ad ? wanted : ad);
+    const amount = min(available, paced, wanted > least ? wanted : least);
     const id = `${this.instanceId}-${++this.leaseCounter}`;
     const lease = { id, campaignId: campaign.id, amount, sold: 0n, grantedAt: nowMs };
     this.leases.set(id, lease);
@@ -225,9 +234,9 @@ export class BudgetBook {
     const spent = this.charged.spend(campaignId) + (sums?.total ?? 0n);
     const planned = this.plannedSpend(campaign, nowMs, false);
     const paceRatio = planned > 0n ? Number(spent) / Number(planned) : spent > 0n ? 2 : 1;
-    // Exhausted = not even one more ad can be paid for. Unused leases do not count here: the gateways holding them
+    // Exhausted = not even the smallest lease is left. Unused leases do not count here: the gateways holding them
     // may still sell within them, and a veto would strand the budget's last lease.
-    const exhausted = this.available(campaign, nowMs, false) < adPriceMicros(campaign);
+    const exhausted = this.available(campaign, nowMs, false) < this.tailLease(campaign);
     return create(CampaignBudgetSchema, {
       campaignId,
       budgetMicros: campaign.budgetMicros,
@@ -259,6 +268,12 @@ export class BudgetBook {
     const share = plannedShare(campaign, nowMs + lookahead, this.policy.trafficCurve);
     // Integer micros: the share is scaled to parts per billion before it touches money.
     return (campaign.budgetMicros * BigInt(Math.round(share * 1e9))) / 1_000_000_000n;
+  }
+
+  /** The smallest lease: tailShareOfAd of one ad at the max price (1 micro at least). */
+  private tailLease(campaign: Campaign): bigint {
+    const least = (adPriceMicros(campaign) * BigInt(Math.round(this.policy.tailShareOfAd * 1e6))) / 1_000_000n;
+    return least > 0n ? least : 1n;
   }
 
   private maxLease(campaign: Campaign): bigint {

@@ -51,8 +51,8 @@ export function buildKernelRequest(
     if (row.length === n) for (let c = 0; c < n; c++) scores[a * n + c] = Math.min(1, Math.max(0, row[c]!));
     for (const v of vote.vetoes) veto(v.candidate, v.reason, v.detail);
   }
+  const headroom = new Map<string, bigint>();
   if (spendGuard) {
-    const headroom = new Map<string, bigint>();
     for (const c of inventory.candidates) {
       const id = c.campaign.id;
       if (!headroom.has(id)) headroom.set(id, spendGuard.headroom(id));
@@ -61,6 +61,17 @@ export function buildKernelRequest(
   }
   const bids = votes.get("bidding")?.bidsMicros ?? [];
   const predicted = votes.get("relevance")?.predictedResponse ?? [];
+  const bid = denseArray(bids, n, 0);
+  const pResponse = denseArray(predicted, n, 1);
+  // Never bid above what the lease can pay: the kernel's price is at most the bid's value (bid x response), so a
+  // winner always fits its lease, and the last part of a budget (a lease smaller than one ad at the max price) can
+  // still be sold, at a price the lease covers, instead of winning a break the commit must then refuse.
+  if (spendGuard)
+    for (const c of inventory.candidates) {
+      const room = headroom.get(c.campaign.id)!;
+      const p = pResponse[c.index]!;
+      if (room > 0n && p > 0 && bid[c.index]! * p > Number(room) - 1) bid[c.index] = Math.max(0, Number(room) - 1) / p;
+    }
   const dim = inventory.dim;
   const intentVector = votes.get("intent")?.intentVector ?? [];
   const intent = new Float32Array(dim);
@@ -77,8 +88,8 @@ export function buildKernelRequest(
       scores,
       relevanceWeight,
       vetoMask,
-      bid: denseArray(bids, n, 0),
-      pResponse: denseArray(predicted, n, 1),
+      bid,
+      pResponse,
       reservePrice: Number(placement.floorPriceMicros),
       auctionType: AuctionType.SecondPrice,
       maxAds: placement.maxAds,
