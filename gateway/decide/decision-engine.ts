@@ -31,15 +31,19 @@ import {
 } from "../../telemetry/decision-telemetry.ts";
 import { startDecideSpan } from "../../telemetry/tracing.ts";
 import type { KernelResult } from "../../wasm-core/src/kernel-inputs.ts";
+import { DEFAULT_RESIDENT_INVENTORIES } from "../../wasm-core/src/resident-inventories.ts";
 import type { DecisionEngine, SpendGuard, SpendItem } from "../ports.ts";
 import { buildKernelRequest } from "./build-kernel-request.ts";
 import { DeferredBatch } from "./deferred-batch.ts";
 import { encodeAuctionOutcome } from "./encode-auction-outcome.ts";
 import { type Kernel, toKernelInventory } from "./kernel-port.ts";
 import { auctionEntries, explainCandidates, podAds, rankedLosers, winners } from "./pod-response.ts";
+import { DEFAULT_MAX_CANDIDATES, type RetrievalOptions, Retriever } from "./retrieval.ts";
 import { type Coordination, gatherVotes } from "./vote-gatherer.ts";
 
 export type { Coordination } from "./vote-gatherer.ts";
+
+const RESIDENT_LIMIT = DEFAULT_RESIDENT_INVENTORIES;
 
 export interface DecisionEngineOptions {
   nc: NatsConnection;
@@ -60,6 +64,11 @@ export interface DecisionEngineOptions {
   agentShare?: number;
   /** Metrics and decision log (telemetry/decision-telemetry.ts); every decision also runs in a `chorus.decide` span. */
   telemetry?: DecisionTelemetry;
+  /**
+   * The retrieval stage (retrieval.ts): the most candidates one decision sees (default 1,024). `false`: every
+   * decision sees the whole catalog (comparisons only; a catalog beyond the kernel's capacity then cannot decide).
+   */
+  retrieval?: Omit<RetrievalOptions, "mayServe"> | false;
 }
 
 export interface ClosableDecisionEngine extends DecisionEngine {
@@ -78,17 +87,27 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
   const store = new AgentStateStore(await openAgentStateBucket(jetstream(nc)));
   const mirrors = await Promise.all(modules.map((m) => SignalMirror.open(nc, m, { store, logger })));
   const agents = VOTING_AGENTS.filter((a) => modules.some((m) => m.name === a));
-  let kernelInventory = -1;
-  const syncKernel = () => {
-    const inventory = catalogView.inventory;
-    if (inventory.version !== kernelInventory) {
-      kernel.setInventory(toKernelInventory(inventory));
-      kernelInventory = inventory.version;
-    }
-    return inventory;
+  const retriever =
+    options.retrieval === false
+      ? undefined
+      : new Retriever({
+          maxCandidates: DEFAULT_MAX_CANDIDATES,
+          ...options.retrieval,
+          mayServe: spendGuard && ((campaignId) => spendGuard.headroom(campaignId) > 0n),
+        });
+  // Inventories this engine made resident in the kernel, by version: the add they were made at. The kernel keeps
+  // the last RESIDENT_LIMIT adds; one not added again for half of that is added again before it is used.
+  const resident = new Map<number, number>();
+  let adds = 0;
+  const ensureResident = (inventory: Inventory) => {
+    const at = resident.get(inventory.version);
+    if (at !== undefined && adds - at < RESIDENT_LIMIT / 2) return;
+    // Throws for an inventory beyond the kernel's capacity: that decision fails, never the process.
+    kernel.setInventory(toKernelInventory(inventory));
+    resident.delete(inventory.version);
+    resident.set(inventory.version, ++adds);
+    if (resident.size > RESIDENT_LIMIT) resident.delete(resident.keys().next().value!);
   };
-  syncKernel();
-  const stopWatching = catalogView.onChange(() => syncKernel());
   const staleAfterMs = options.staleAfterMs ?? 5_000;
   const outcomes = new DeferredBatch();
   // A handful of (module, version) pairs, the same in every response: one message each, shared (read-only).
@@ -123,10 +142,11 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
     if (!placement) throw new ConnectError("placement: value is required", Code.InvalidArgument);
     if (!request.user?.userId) throw new ConnectError("user.user_id: value is required", Code.InvalidArgument);
     const started = Date.now();
-    const inventory = syncKernel();
+    const catalog = catalogView.inventory;
+    const inventory = retriever ? retriever.retrieve(catalog, request, started) : catalog;
     const deadlineMs = request.deadlineMs || options.deadlineMs;
     const ctx = { runId: decisionId, request, inventory, nowMs: started, priorVotes: [] };
-    const { votes, degraded } = await gatherVotes(ctx, BigInt(inventory.version), {
+    const { votes, degraded } = await gatherVotes(ctx, BigInt(catalog.version), {
       nc,
       mirrors,
       coordination,
@@ -168,6 +188,11 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
       if (request.explain) response.explanation = create(ExplanationSchema, { summary: `timing: ${timing.reason}` });
       observe();
       return response;
+    }
+    try {
+      ensureResident(inventory);
+    } catch (err) {
+      throw new ConnectError(`kernel: ${(err as Error).message}`, Code.Unavailable, undefined, undefined, err);
     }
     const result = await kernel.decide(inputs.request, decisionId).catch((err: unknown) => {
       throw new ConnectError(`kernel: ${(err as Error).message}`, Code.Unavailable, undefined, undefined, err);
@@ -235,7 +260,6 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
     coordination,
     decide: (request, { signal }) => decide(request, signal),
     close() {
-      stopWatching();
       outcomes.flush();
       for (const m of mirrors) m.close();
     },
