@@ -73,6 +73,8 @@ export interface DecisionEngineOptions {
 
 export interface ClosableDecisionEngine extends DecisionEngine {
   readonly coordination: Coordination;
+  /** Retrieval slices taken from its cache, built, and checked again (undefined without retrieval). */
+  readonly retrievalStats: Readonly<Retriever["stats"]> | undefined;
   close(): void;
 }
 
@@ -258,6 +260,7 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
 
   return {
     coordination,
+    retrievalStats: retriever?.stats,
     decide: (request, { signal }) => decide(request, signal),
     close() {
       outcomes.flush();
