@@ -1,14 +1,8 @@
-import type {
-  DecideRequest,
-  DecideResponse,
-  PlaybackSignal,
-  ReportEventsRequest,
-  ReportEventsResponse,
-} from "../gen/chorus/v1/decision_pb.ts";
+import type { DecideRequest, DecideResponse, PlaybackSignal } from "../gen/chorus/v1/decision_pb.ts";
 
 /**
- * The seams of the gateway. The protocol layer (gateway/server) only knows these interfaces; the decide pipeline
- * (gateway/decide), the ledger (ledger/) and telemetry (telemetry/) implement them. Tests of one side use the real
+ * The seams of the gateway. The protocol layer (gateway/server) only knows these interfaces and the ledger's
+ * (ledger/ports.ts: EventSink, SpendGuard); the decide pipeline (gateway/decide) and the playback sink implement them. Tests of one side use the real
  * other side wherever it can run.
  */
 
@@ -17,35 +11,7 @@ export interface DecisionEngine {
   decide(request: DecideRequest, options: { signal?: AbortSignal }): Promise<DecideResponse>;
 }
 
-/** Ad events: answers only after they are durably stored; duplicates (by event id) are counted once. */
-export interface EventSink {
-  report(request: ReportEventsRequest): Promise<ReportEventsResponse>;
-}
-
 /** Playback signals: published on NATS for the Intent and Timing agents. Returns how many were accepted. */
 export interface PlaybackSink {
   publish(signals: readonly PlaybackSignal[]): Promise<number>;
-}
-
-/** One chosen ad, as the spend guard sees it. */
-export interface SpendItem {
-  campaignId: string;
-  creativeId: string;
-  priceMicros: bigint;
-}
-
-/**
- * The gateway side of budget safety (ledger/): which campaigns this gateway may serve now (it holds an unexpired
- * spend lease with headroom), and the reservation of a decision's spend against those leases before the response
- * leaves, so that spend is never committed without a record.
- */
-export interface SpendGuard {
-  /** Spend headroom in micros this gateway holds for the campaign right now; 0n = may not serve it. */
-  headroom(campaignId: string): bigint;
-  /**
-   * Reserves the pod's spend and durably records what was sold (decision id, creatives, prices), so that events
-   * can later be charged at the recorded price. Resolves to the items it accepted (a subset when a lease ran out).
-   * The user id travels with the receipt so that charged impressions can feed frequency caps.
-   */
-  commit(decisionId: string, items: readonly SpendItem[], context?: { userId?: string }): Promise<readonly SpendItem[]>;
 }

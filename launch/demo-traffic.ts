@@ -3,7 +3,7 @@ import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import * as hdr from "hdr-histogram-js";
-import { AdFormat, AgeBracket, BreakKind, ContentKind, DeviceType } from "../../gen/chorus/v1/common_pb.ts";
+import { AdFormat, AgeBracket, BreakKind, ContentKind, DeviceType } from "../gen/chorus/v1/common_pb.ts";
 import {
   type AdEvent,
   AdEventSchema,
@@ -12,9 +12,9 @@ import {
   DecideRequestSchema,
   DecisionService,
   PlaybackSignalSchema,
-} from "../../gen/chorus/v1/decision_pb.ts";
-import { createSeededRandom } from "../../lib/random/seeded-random.ts";
-import { DEMO_GENRES, DEMO_MOODS } from "./demo-catalog.ts";
+} from "../gen/chorus/v1/decision_pb.ts";
+import { DEMO_GENRES, DEMO_MOODS } from "../lib/demo/demo-catalog.ts";
+import { createSeededRandom } from "../lib/random/seeded-random.ts";
 
 export interface DemoStats {
   second: number;

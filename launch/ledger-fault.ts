@@ -3,14 +3,14 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { seedCampaigns } from "../../agents/budget/budget-fixture.ts";
-import { AdEventType } from "../../gen/chorus/v1/decision_pb.ts";
-import { queryLedger } from "../../ledger/ledger.ts";
-import { ensureLedgerStreams } from "../../ledger/ledger-streams.ts";
-import { rebuildLedger } from "../../ledger/rebuild.ts";
-import { connectNats } from "../../lib/nats/connect.ts";
-import { freePort, NatsServerProcess } from "../../lib/nats/nats-server-process.ts";
-import { streams } from "../../lib/subjects.ts";
+import { seedCampaigns } from "../agents/budget/budget-fixture.ts";
+import { AdEventType } from "../gen/chorus/v1/decision_pb.ts";
+import { queryLedger } from "../ledger/ledger.ts";
+import { ensureLedgerStreams } from "../ledger/ledger-streams.ts";
+import { rebuildLedger } from "../ledger/rebuild.ts";
+import { connectNats } from "../lib/nats/connect.ts";
+import { freePort, NatsServerProcess } from "../lib/nats/nats-server-process.ts";
+import { streams } from "../lib/subjects.ts";
 
 export interface LedgerFaultOptions {
   /** Impressions each driver (gateway) gets confirmed. */
@@ -46,7 +46,7 @@ export interface LedgerFaultFigures {
 }
 
 const CAMPAIGNS = ["fault-a", "fault-b", "fault-c"];
-const root = new URL("../../", import.meta.url).pathname;
+const root = new URL("../", import.meta.url).pathname;
 
 /**
  * The durability proof with real processes: a nats-server with JetStream on disk, the ledger process, the Budget

@@ -1,7 +1,7 @@
 import cliProgress from "cli-progress";
 import { Command, InvalidArgumentError } from "commander";
 import { defaultJsonPath, formatTable, writeJson } from "../bench/lib/report-table.ts";
-import type { Coordination } from "../scripts/mesh.ts";
+import type { Coordination } from "../launch/mesh.ts";
 import { type SimMetrics, simMetrics } from "./metrics.ts";
 import { loadScenario, parseScenario } from "./scenario.ts";
 import { ChorusStrategy } from "./strategies/chorus.ts";

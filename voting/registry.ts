@@ -1,5 +1,5 @@
 import type { AgentName } from "../lib/subjects.ts";
-import type { AnyAgentModule } from "./runtime/agent-module.ts";
+import type { AnyAgentModule } from "./contract/agent-module.ts";
 
 /**
  * Every agent module by name, loaded on demand (a host running only Timing does not load the Relevance model).

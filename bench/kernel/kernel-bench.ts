@@ -27,12 +27,12 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { build } from "hdr-histogram-js";
-import { makeInventory, makeRequest } from "../src/kernel-fixtures.ts";
-import type { KernelInventory, KernelRequest } from "../src/kernel-inputs.ts";
-import { loadKernel } from "../src/kernel-loader.ts";
-import { KernelPool, type KernelPoolOptions } from "../src/kernel-pool.ts";
-import { decideReference } from "../src/kernel-reference.ts";
-import { readKernelWasm } from "../src/kernel-wasm.ts";
+import { makeInventory, makeRequest } from "../../wasm-core/src/kernel-fixtures.ts";
+import type { KernelInventory, KernelRequest } from "../../wasm-core/src/kernel-inputs.ts";
+import { loadKernel } from "../../wasm-core/src/kernel-loader.ts";
+import { KernelPool, type KernelPoolOptions } from "../../wasm-core/src/kernel-pool.ts";
+import { decideReference } from "../../wasm-core/src/kernel-reference.ts";
+import { readKernelWasm } from "../../wasm-core/src/kernel-wasm.ts";
 
 const args = new Map(
   process.argv.slice(2).map((arg) => {
@@ -129,6 +129,8 @@ function benchKernels(): KernelRow[] {
 
 interface LatencyRow {
   mode: string;
+  /** Which pass over the modes this row belongs to. */
+  run: number;
   /** Arrivals per second; 0 = closed loop, one decision in flight. */
   ratePerSecond: number;
   decisions: number;
@@ -188,7 +190,7 @@ async function openLoop(
   requests: KernelRequest[],
   rate: number,
   seconds: number,
-): Promise<Omit<LatencyRow, "mode">> {
+): Promise<Omit<LatencyRow, "mode" | "run">> {
   const histogram = build({
     lowestDiscernibleValue: 100,
     highestTrackableValue: 60e9,
@@ -247,7 +249,7 @@ async function oneAtATime(
   pool: KernelPool,
   requests: KernelRequest[],
   count: number,
-): Promise<Omit<LatencyRow, "mode">> {
+): Promise<Omit<LatencyRow, "mode" | "run">> {
   const histogram = build({
     lowestDiscernibleValue: 100,
     highestTrackableValue: 60e9,

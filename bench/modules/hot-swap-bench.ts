@@ -9,20 +9,20 @@
  */
 import { parseArgs } from "node:util";
 import { jetstream } from "@nats-io/jetstream";
-import { summarize } from "../../bench/lib/latency-histogram.ts";
-import { runOpenLoop } from "../../bench/lib/open-loop.ts";
-import { defaultJsonPath, formatTable, writeJson } from "../../bench/lib/report-table.ts";
 import { connectNats } from "../../lib/nats/connect.ts";
 import { NatsServerProcess } from "../../lib/nats/nats-server-process.ts";
+import { kernelModuleKind } from "../../modules/kernel-module-kind.ts";
+import { ModuleOperations } from "../../modules/module-operations.ts";
+import { ModuleRegistry } from "../../modules/module-registry.ts";
+import { ModuleVerifier } from "../../modules/module-verifier.ts";
+import { generateSigningKey, parsePrivateKey, TrustedKeys } from "../../modules/signing-keys.ts";
+import { startKernelModules } from "../../modules/start-kernel-modules.ts";
+import { CAPACITY, inventory, logger, requests, testConfig } from "../../modules/testing/hot-swap-fixture.ts";
+import { buildKernelVariant, kernelVariants } from "../../modules/testing/kernel-variants.ts";
 import { KERNEL_ABI_VERSION, readKernelWasm } from "../../wasm-core/src/mod.ts";
-import { kernelModuleKind } from "../kernel-module-kind.ts";
-import { ModuleOperations } from "../module-operations.ts";
-import { ModuleRegistry } from "../module-registry.ts";
-import { ModuleVerifier } from "../module-verifier.ts";
-import { generateSigningKey, parsePrivateKey, TrustedKeys } from "../signing-keys.ts";
-import { startKernelModules } from "../start-kernel-modules.ts";
-import { CAPACITY, inventory, logger, requests, testConfig } from "../testing/hot-swap-fixture.ts";
-import { buildKernelVariant, kernelVariants } from "../testing/kernel-variants.ts";
+import { summarize } from "../lib/latency-histogram.ts";
+import { runOpenLoop } from "../lib/open-loop.ts";
+import { defaultJsonPath, formatTable, writeJson } from "../lib/report-table.ts";
 
 const { values } = parseArgs({
   options: { rate: { type: "string", default: "2000" }, seconds: { type: "string", default: "4" } },

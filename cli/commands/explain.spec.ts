@@ -1,15 +1,15 @@
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runExplain } from "../cli/commands/explain.ts";
-import { NoFillReason } from "../gen/chorus/v1/decision_pb.ts";
-import { type NatsFixture, startNats } from "../test/nats-fixture.ts";
-import { loadKernel } from "../wasm-core/src/mod.ts";
-import { DecisionLog, loadDecisionLogConfig, readDecisionRecord } from "./decision-log.ts";
-import { candidateTerms, explainDecision, explainRecord } from "./explain.ts";
-import { builtinKernel } from "./kernel-source.ts";
-import { createChorusMetrics } from "./metrics.ts";
-import { replayDecision } from "./replay.ts";
-import { sampleDecision } from "./testing/sample-decision.ts";
+import { NoFillReason } from "../../gen/chorus/v1/decision_pb.ts";
+import { type NatsFixture, startNats } from "../../lib/testing/nats-fixture.ts";
+import { DecisionLog, loadDecisionLogConfig, readDecisionRecord } from "../../telemetry/decision-log.ts";
+import { candidateTerms, explainDecision, explainRecord } from "../../telemetry/explain.ts";
+import { builtinKernel } from "../../telemetry/kernel-source.ts";
+import { createChorusMetrics } from "../../telemetry/metrics.ts";
+import { replayDecision } from "../../telemetry/replay.ts";
+import { sampleDecision } from "../../telemetry/testing/sample-decision.ts";
+import { loadKernel } from "../../wasm-core/src/mod.ts";
+import { runExplain } from "./explain.ts";
 
 const bits = (x: number) => new Uint32Array(Float32Array.of(x).buffer)[0];
 

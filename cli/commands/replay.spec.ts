@@ -3,21 +3,21 @@ import { promisify } from "node:util";
 import { jetstream } from "@nats-io/jetstream";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildProgram } from "../cli/chorus.ts";
-import { runReplay } from "../cli/commands/replay.ts";
-import { ModuleRegistry, objectName } from "../modules/module-registry.ts";
-import { buildKernelVariant } from "../modules/testing/kernel-variants.ts";
-import { type NatsFixture, startNats } from "../test/nats-fixture.ts";
-import { DecisionLog, loadDecisionLogConfig, readDecisionRecord } from "./decision-log.ts";
-import { builtinKernel, KERNEL_MODULE } from "./kernel-source.ts";
-import { createChorusMetrics } from "./metrics.ts";
-import { replayDecision } from "./replay.ts";
-import { sampleDecision } from "./testing/sample-decision.ts";
+import { type NatsFixture, startNats } from "../../lib/testing/nats-fixture.ts";
+import { ModuleRegistry, objectName } from "../../modules/module-registry.ts";
+import { buildKernelVariant } from "../../modules/testing/kernel-variants.ts";
+import { DecisionLog, loadDecisionLogConfig, readDecisionRecord } from "../../telemetry/decision-log.ts";
+import { builtinKernel, KERNEL_MODULE } from "../../telemetry/kernel-source.ts";
+import { createChorusMetrics } from "../../telemetry/metrics.ts";
+import { replayDecision } from "../../telemetry/replay.ts";
+import { sampleDecision } from "../../telemetry/testing/sample-decision.ts";
+import { buildProgram } from "../chorus.ts";
+import { runReplay } from "./replay.ts";
 
 const run = promisify(execFile);
 
-const FIRST_PRICE = `import { decide as kernelDecide } from "../kernel";
-export { ABI_VERSION, KERNEL_SIMD, MAX_ADS, configure, regionOffset } from "../kernel";
+const FIRST_PRICE = `import { decide as kernelDecide } from "../../kernel";
+export { ABI_VERSION, KERNEL_SIMD, MAX_ADS, configure, regionOffset } from "../../kernel";
 export function decide(n: i32, d: i32, a: i32, rw: f32, reserve: f32, _auction: i32, k: i32, ms: i32): i32 {
   return kernelDecide(n, d, a, rw, reserve, 1, k, ms);
 }`;
@@ -81,7 +81,7 @@ describe("replay", () => {
   });
 
   it("replay - the scalar kernel build reproduces the SIMD build's decision (--module-file)", async () => {
-    const file = new URL("../wasm-core/build/kernel-scalar.wasm", import.meta.url).pathname;
+    const file = new URL("../../wasm-core/build/kernel-scalar.wasm", import.meta.url).pathname;
     const result = await runReplay(ids[1]!, { natsUrl: nats.server.url, moduleFile: file }, () => {});
     expect(result.differences).toEqual([]);
   });

@@ -4,11 +4,6 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { agentLoaders, loadAgents } from "../../agents/registry.ts";
-import type { AnyAgentModule } from "../../agents/runtime/agent-module.ts";
-import { applyVoteScoring } from "../../agents/runtime/agent-scorer.ts";
-import { AgentStateStore, openAgentStateBucket } from "../../agents/runtime/agent-state-store.ts";
-import { SignalMirror } from "../../agents/runtime/signal-mirror.ts";
 import { AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import {
   type DecideRequest,
@@ -19,8 +14,10 @@ import {
   ModuleVersionSchema,
   NoFillReason,
 } from "../../gen/chorus/v1/decision_pb.ts";
+import type { SpendGuard, SpendItem } from "../../ledger/ports.ts";
 import type { CatalogView } from "../../lib/catalog/catalog-view.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
+import { encodeAuctionOutcome } from "../../lib/codecs/auction-outcome.ts";
 import type { Logger } from "../../lib/log/logger.ts";
 import { subjects, VOTING_AGENTS } from "../../lib/subjects.ts";
 import {
@@ -30,11 +27,15 @@ import {
   recordDecisionError,
 } from "../../telemetry/decision-telemetry.ts";
 import { startDecideSpan } from "../../telemetry/tracing.ts";
+import type { AnyAgentModule } from "../../voting/contract/agent-module.ts";
+import { AgentStateStore, openAgentStateBucket } from "../../voting/mirror/agent-state-store.ts";
+import { SignalMirror } from "../../voting/mirror/signal-mirror.ts";
+import { agentLoaders, loadAgents } from "../../voting/registry.ts";
+import { applyVoteScoring } from "../../voting/scoring/agent-scorer.ts";
 import type { KernelResult } from "../../wasm-core/src/kernel-inputs.ts";
-import type { DecisionEngine, SpendGuard, SpendItem } from "../ports.ts";
+import type { DecisionEngine } from "../ports.ts";
 import { buildKernelRequest } from "./build-kernel-request.ts";
 import { DeferredBatch } from "./deferred-batch.ts";
-import { encodeAuctionOutcome } from "./encode-auction-outcome.ts";
 import { type Kernel, toKernelInventory } from "./kernel-port.ts";
 import { auctionEntries, explainCandidates, podAds, rankedLosers, winners } from "./pod-response.ts";
 import { type Coordination, gatherVotes } from "./vote-gatherer.ts";

@@ -7,7 +7,7 @@ import {
   OrchestratorSignalSchema,
   RelevanceSignalSchema,
 } from "../../gen/chorus/v1/agent_signals_pb.ts";
-import { encodeBiddingSignal, encodeRelevanceSignal, encodeSignal } from "./signal-encoders.ts";
+import { encodeBiddingSignal, encodeRelevanceSignal, encodeSignal } from "./agent-signals.ts";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const bidding = fc

@@ -6,8 +6,8 @@ import {
   type RelevanceSignal,
   RelevanceSignalSchema,
 } from "../../gen/chorus/v1/agent_signals_pb.ts";
-import { cachedUtf8 } from "../../lib/protobuf/cached-utf8.ts";
-import { writePackedFloats } from "../../lib/protobuf/packed-floats.ts";
+import { cachedUtf8 } from "./wire/cached-utf8.ts";
+import { writePackedFloats } from "./wire/packed-floats.ts";
 
 const LD = WireType.LengthDelimited;
 const VARINT = WireType.Varint;

@@ -2,7 +2,7 @@ import { create, equals, fromBinary, toBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { AgentVoteSchema, CandidateVetoSchema, TimingAdviceSchema, VetoReason } from "../../gen/chorus/v1/agent_pb.ts";
-import { decodeAgentVote, encodeAgentVote } from "./agent-vote-codec.ts";
+import { decodeAgentVote, encodeAgentVote } from "./agent-vote.ts";
 
 const f32 = fc.float({ noNaN: true });
 const floats = fc.oneof(fc.constant<number[]>([]), fc.array(f32, { maxLength: 300 }));

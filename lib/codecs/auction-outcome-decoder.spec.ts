@@ -2,11 +2,11 @@ import { create, equals, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { encodeAuctionOutcome } from "../../gateway/decide/encode-auction-outcome.ts";
 import { AuctionEntrySchema, AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import { DecideRequestSchema } from "../../gen/chorus/v1/decision_pb.ts";
-import { demoRequest } from "../testing/demo-request.ts";
-import { decodeAuctionOutcome } from "./auction-outcome-codec.ts";
+import { demoRequest } from "../demo/demo-request.ts";
+import { encodeAuctionOutcome } from "./auction-outcome.ts";
+import { decodeAuctionOutcome } from "./auction-outcome-decoder.ts";
 
 const i64 = fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n });
 const u64 = fc.bigInt({ min: 0n, max: 2n ** 64n - 1n });

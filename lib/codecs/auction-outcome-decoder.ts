@@ -5,7 +5,7 @@ import type { AuctionEntry, AuctionOutcome } from "../../gen/chorus/v1/agent_pb.
 import { DecideRequestSchema } from "../../gen/chorus/v1/decision_pb.ts";
 
 /**
- * AuctionOutcome from its wire encoding, read field by field (the inverse of gateway/decide/encode-auction-outcome.ts):
+ * AuctionOutcome from its wire encoding, read field by field (the inverse of lib/codecs/auction-outcome.ts):
  * every agent host decodes one per decision with up to ~50 entries, and the reflective fromBinary (a create() and a
  * field-info walk per entry) was most of a host's CPU. The embedded DecideRequest is still read by fromBinary (it
  * is large and changes with the API). Messages are built as the plain objects create() makes for these proto3

@@ -2,8 +2,8 @@ import { toBinary } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import type { AuctionEntry, AuctionOutcome } from "../../gen/chorus/v1/agent_pb.ts";
 import { DecideRequestSchema } from "../../gen/chorus/v1/decision_pb.ts";
-import { cachedUtf8 } from "../../lib/protobuf/cached-utf8.ts";
-import { wireBytesOf } from "../../lib/protobuf/wire-bytes.ts";
+import { cachedUtf8 } from "./wire/cached-utf8.ts";
+import { wireBytesOf } from "./wire/wire-bytes.ts";
 
 const LD = WireType.LengthDelimited;
 
@@ -11,7 +11,7 @@ const LD = WireType.LengthDelimited;
  * AuctionOutcome in its wire encoding, written field by field: the engine publishes one per decision with up to
  * ~50 entries, and the reflective toBinary was most of that cost. The bytes are toBinary's (proto3 implicit
  * presence: zero values are left out; fields in number order) except the embedded request, which is the client's
- * bytes when the server kept them (lib/protobuf/wire-bytes.ts), checked by encode-auction-outcome.spec.ts; a field
+ * bytes when the server kept them (lib/codecs/wire/wire-bytes.ts), checked by auction-outcome.spec.ts; a field
  * added to AuctionOutcome or AuctionEntry must be added here too (the spec fails until it is).
  */
 export function encodeAuctionOutcome(o: AuctionOutcome): Uint8Array {

@@ -8,8 +8,8 @@ import {
   ModuleVersionSchema,
   PodAdSchema,
 } from "../../gen/chorus/v1/decision_pb.ts";
-import { createSeededRandom } from "../../lib/random/seeded-random.ts";
-import { encodeDecideResponse } from "./encode-decide-response.ts";
+import { createSeededRandom } from "../random/seeded-random.ts";
+import { encodeDecideResponse } from "./decide-response.ts";
 
 describe("decide response - hand-written encoding", () => {
   it("covers every field of the messages it writes (a new field must be encoded too)", () => {

@@ -8,7 +8,7 @@ import {
   type ModuleVersion,
   type PodAd,
 } from "../../gen/chorus/v1/decision_pb.ts";
-import { cachedUtf8 } from "../../lib/protobuf/cached-utf8.ts";
+import { cachedUtf8 } from "./wire/cached-utf8.ts";
 
 const LD = WireType.LengthDelimited;
 const VARINT = WireType.Varint;
@@ -16,7 +16,7 @@ const VARINT = WireType.Varint;
 /**
  * DecideResponse in its wire encoding, written field by field: the reflective toBinary was ~75 us of every
  * decision (mostly the pod's ads and their tracking URLs). The bytes are toBinary's (proto3 implicit presence:
- * zero values left out, fields in number order), checked by encode-decide-response.spec.ts; a field added to
+ * zero values left out, fields in number order), checked by decide-response.spec.ts; a field added to
  * these messages must be added here too (the spec fails until it is). The explanation, asked for by debugging
  * clients only, keeps toBinary.
  */

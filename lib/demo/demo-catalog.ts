@@ -12,8 +12,8 @@ import {
   PacingMode,
 } from "../../gen/chorus/v1/campaign_pb.ts";
 import { AdFormat, AgeBracket, ContentKind, DeviceType } from "../../gen/chorus/v1/common_pb.ts";
-import type { CatalogStore } from "../../lib/catalog/catalog-store.ts";
-import { createSeededRandom } from "../../lib/random/seeded-random.ts";
+import type { CatalogStore } from "../catalog/catalog-store.ts";
+import { createSeededRandom } from "../random/seeded-random.ts";
 
 export const DEMO_GENRES = [
   "pop",

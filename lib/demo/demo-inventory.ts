@@ -1,6 +1,6 @@
 import { type Campaign, type Creative, EntityStatus } from "../../gen/chorus/v1/campaign_pb.ts";
-import { Inventory } from "../../lib/catalog/inventory.ts";
-import { demoCatalog } from "../../scripts/demo/demo-catalog.ts";
+import { Inventory } from "../catalog/inventory.ts";
+import { demoCatalog } from "./demo-catalog.ts";
 
 /** An in-memory Inventory (as every process builds it) from the demo catalog or from given campaigns/creatives. */
 export function demoInventory(entities?: { campaigns: Campaign[]; creatives: Creative[] }): Inventory {

@@ -1,6 +1,6 @@
 import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
-import { connectNats, type NatsConnection } from "../lib/nats/connect.ts";
-import { NatsServerProcess } from "../lib/nats/nats-server-process.ts";
+import { connectNats, type NatsConnection } from "../nats/connect.ts";
+import { NatsServerProcess } from "../nats/nats-server-process.ts";
 
 /** A private nats-server (JetStream on, free port, temp store) and a connection to it, for one test file. */
 export interface NatsFixture {

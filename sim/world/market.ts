@@ -12,7 +12,7 @@ import {
   PacingMode,
 } from "../../gen/chorus/v1/campaign_pb.ts";
 import { AdFormat, AgeBracket } from "../../gen/chorus/v1/common_pb.ts";
-import { DEMO_GENRES, DEMO_MOODS } from "../../scripts/demo/demo-catalog.ts";
+import { DEMO_GENRES, DEMO_MOODS } from "../../lib/demo/demo-catalog.ts";
 import type { Scenario } from "../scenario.ts";
 import type { Rng } from "./rng.ts";
 

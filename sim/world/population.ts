@@ -1,6 +1,6 @@
 import { AgeBracket, ContentKind, DeviceType } from "../../gen/chorus/v1/common_pb.ts";
+import { DEMO_GENRES, DEMO_MOODS } from "../../lib/demo/demo-catalog.ts";
 import { embed, feature, type WeightedFeature } from "../../lib/features/feature-space.ts";
-import { DEMO_GENRES, DEMO_MOODS } from "../../scripts/demo/demo-catalog.ts";
 import type { Scenario } from "../scenario.ts";
 import type { Rng } from "./rng.ts";
 

@@ -4,9 +4,9 @@ import { describe, expect, it } from "vitest";
 import { AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import { BidStrategy_Kind, CampaignSchema, CreativeSchema, Goal } from "../../gen/chorus/v1/campaign_pb.ts";
 import { AdFormat } from "../../gen/chorus/v1/common_pb.ts";
-import type { HandlerContext } from "../runtime/agent-module.ts";
-import { demoInventory } from "../testing/demo-inventory.ts";
-import { demoRequest } from "../testing/demo-request.ts";
+import { demoInventory } from "../../lib/demo/demo-inventory.ts";
+import { demoRequest } from "../../lib/demo/demo-request.ts";
+import type { HandlerContext } from "../contract/agent-module.ts";
 import { applyOutcome, createBiddingState, restoreBidding, snapshotBidding } from "./state.ts";
 import { voteBidding } from "./vote.ts";
 

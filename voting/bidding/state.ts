@@ -10,8 +10,8 @@ import {
 import { BidStrategy_Kind, type Campaign } from "../../gen/chorus/v1/campaign_pb.ts";
 import { AdEventType, type DecideRequest } from "../../gen/chorus/v1/decision_pb.ts";
 import type { LedgerEntry } from "../../gen/chorus/v1/ledger_pb.ts";
+import { GLOBAL_KEY, type HandlerContext } from "../contract/agent-module.ts";
 import { priorRate } from "../relevance/relevance-features.ts";
-import { GLOBAL_KEY, type HandlerContext } from "../runtime/agent-module.ts";
 import {
   type CampaignBidder,
   campaignBidderConfig,
@@ -22,7 +22,7 @@ import {
 import { campaignBidderJson, restoreCampaignBidder } from "./campaign-bidder-snapshot.ts";
 import { type BiddingPlan, planBidding } from "./plan-bidding.ts";
 
-/** One campaign's learning (agents/bidding logic) plus the day's spend and auctions, for pacing. */
+/** One campaign's learning (voting/bidding logic) plus the day's spend and auctions, for pacing. */
 export interface CampaignBiddingState {
   bidder: CampaignBidder;
   /**

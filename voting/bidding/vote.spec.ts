@@ -3,9 +3,9 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
-import type { HandlerContext } from "../runtime/agent-module.ts";
-import { demoInventory } from "../testing/demo-inventory.ts";
-import { demoRequest } from "../testing/demo-request.ts";
+import { demoInventory } from "../../lib/demo/demo-inventory.ts";
+import { demoRequest } from "../../lib/demo/demo-request.ts";
+import type { HandlerContext } from "../contract/agent-module.ts";
 import { applyOutcome, type BiddingState, createBiddingState } from "./state.ts";
 import { seedOf, voteBidding } from "./vote.ts";
 

@@ -4,9 +4,9 @@ import type { DecideRequest } from "../../gen/chorus/v1/decision_pb.ts";
 import { campaignSlots } from "../../lib/catalog/campaign-slots.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
 import { SCORING_LAYOUTS } from "../../wasm-core/src/agent-scoring-abi.ts";
+import type { VoteContext } from "../contract/agent-module.ts";
 import { priorRate } from "../relevance/relevance-features.ts";
-import type { VoteContext } from "../runtime/agent-module.ts";
-import { type AgentScoring, confidenceOf, extrasOf, newVote, referenceVote } from "../runtime/agent-scoring.ts";
+import { type AgentScoring, confidenceOf, extrasOf, newVote, referenceVote } from "../scoring/agent-scoring.ts";
 import { type BudgetPace, pacingMultiplier, usableResponse } from "./decide-bid.ts";
 import { type BiddingPlan, planBidding } from "./plan-bidding.ts";
 import { createSeededRandom } from "./seeded-random.ts";
@@ -34,7 +34,7 @@ export function budgetPace(campaign: Campaign, spentMicros: number, opportunitie
 
 /**
  * Bidding's scoring (agent scoring ABI, wasm-core/assembly/agents/bidding.ts): a bid per response unit per
- * candidate (agents/bidding/README.md: pacing multiplier x calibrated value, Thompson-sampled context multiplier,
+ * candidate (voting/bidding/README.md: pacing multiplier x calibrated value, Thompson-sampled context multiplier,
  * capped by max bid and budget left). Here: the draws, seeded by the run id (so the vote is a pure function of
  * (context, state) and a replay reproduces it), the pacing solutions and the caps; the module computes the bids
  * from [response, value per response, context multiplier, pacing, cap]. The predicted response is Relevance's

@@ -1,5 +1,5 @@
 import { BudgetSignalSchema } from "../../gen/chorus/v1/ledger_pb.ts";
-import type { AgentModule } from "../runtime/agent-module.ts";
+import type { AgentModule } from "../contract/agent-module.ts";
 import { type BudgetState, createBudgetState, refreshBudget, restoreBudget, snapshotBudget } from "./state.ts";
 import { voteBudget } from "./vote.ts";
 

@@ -1,8 +1,16 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { type BudgetSignal, BudgetSignalSchema, type CampaignBudget } from "../../gen/chorus/v1/ledger_pb.ts";
-import { GLOBAL_KEY } from "../runtime/agent-module.ts";
-import type { BudgetBook } from "./budget-book.ts";
+import { GLOBAL_KEY } from "../contract/agent-module.ts";
+
+/**
+ * The accounting behind the Budget agent's entries (agents/budget/budget-book.ts in the agent process): the voting
+ * layer only reads it through this view, so it imports nothing from the ledger or the agent process.
+ */
+export interface BudgetBookView {
+  campaignIds(): Iterable<string>;
+  status(campaignId: string, nowMs: number): CampaignBudget;
+}
 
 /**
  * What the Budget agent's vote reads: one CampaignBudget per campaign (its signal, `BudgetSignal`, key "global").
@@ -11,7 +19,7 @@ import type { BudgetBook } from "./budget-book.ts";
  */
 export interface BudgetState {
   campaigns: Map<string, CampaignBudget>;
-  book: BudgetBook | undefined;
+  book: BudgetBookView | undefined;
   atMs: number;
   revision: bigint;
 }

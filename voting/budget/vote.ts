@@ -4,8 +4,8 @@ import type { CampaignBudget } from "../../gen/chorus/v1/ledger_pb.ts";
 import { campaignSlots } from "../../lib/catalog/campaign-slots.ts";
 import { createSeededRandom } from "../../lib/random/seeded-random.ts";
 import { SCORING_LAYOUTS } from "../../wasm-core/src/agent-scoring-abi.ts";
-import type { VoteContext } from "../runtime/agent-module.ts";
-import { type AgentScoring, confidenceOf, newVote, referenceVote, scoresOf } from "../runtime/agent-scoring.ts";
+import type { VoteContext } from "../contract/agent-module.ts";
+import { type AgentScoring, confidenceOf, newVote, referenceVote, scoresOf } from "../scoring/agent-scoring.ts";
 import type { BudgetState } from "./state.ts";
 
 /**

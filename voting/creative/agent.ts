@@ -1,6 +1,6 @@
 import { CreativeSignalSchema } from "../../gen/chorus/v1/agent_signals_pb.ts";
 import { parsers } from "../../lib/config/config.ts";
-import type { AgentModule } from "../runtime/agent-module.ts";
+import type { AgentModule } from "../contract/agent-module.ts";
 import {
   type CreativeState,
   createCreativeState,

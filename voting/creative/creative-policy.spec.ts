@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { VetoReason } from "../../gen/chorus/v1/agent_pb.ts";
 import { AdvertiserSchema, CreativeSchema } from "../../gen/chorus/v1/campaign_pb.ts";
 import { AdFormat, AgeBracket } from "../../gen/chorus/v1/common_pb.ts";
-import { demoRequest } from "../testing/demo-request.ts";
+import { demoRequest } from "../../lib/demo/demo-request.ts";
 import { checkCreative, formatsForDevice } from "./creative-policy.ts";
 
 const good = create(CreativeSchema, {

@@ -5,8 +5,8 @@ import type { DecideRequest } from "../../gen/chorus/v1/decision_pb.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
 import { createSeededRandom } from "../../lib/random/seeded-random.ts";
 import { SCORING_LAYOUTS } from "../../wasm-core/src/agent-scoring-abi.ts";
-import type { VoteContext } from "../runtime/agent-module.ts";
-import { type AgentScoring, confidenceOf, newVote, referenceVote, scoresOf } from "../runtime/agent-scoring.ts";
+import type { VoteContext } from "../contract/agent-module.ts";
+import { type AgentScoring, confidenceOf, newVote, referenceVote, scoresOf } from "../scoring/agent-scoring.ts";
 import { checkCreative, formatsForDevice } from "./creative-policy.ts";
 import type { CreativeState } from "./state.ts";
 

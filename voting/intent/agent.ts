@@ -2,7 +2,7 @@ import { IntentSignalSchema } from "../../gen/chorus/v1/agent_signals_pb.ts";
 import { AdEventType, PlaybackSignalSchema } from "../../gen/chorus/v1/decision_pb.ts";
 import { LedgerEntrySchema } from "../../gen/chorus/v1/ledger_pb.ts";
 import { subjects } from "../../lib/subjects.ts";
-import { type AgentModule, agentInput } from "../runtime/agent-module.ts";
+import { type AgentModule, agentInput } from "../contract/agent-module.ts";
 import {
   applyImpression,
   applyPlayback,

@@ -5,10 +5,10 @@ import { CampaignSchema, CreativeSchema } from "../../gen/chorus/v1/campaign_pb.
 import { AgeBracket, ConsentSchema, ContentKind, DeviceType, GeoSchema } from "../../gen/chorus/v1/common_pb.ts";
 import { PlaybackSignalSchema } from "../../gen/chorus/v1/decision_pb.ts";
 import { LedgerEntrySchema } from "../../gen/chorus/v1/ledger_pb.ts";
+import { DEMO_GENRES, DEMO_MOODS } from "../../lib/demo/demo-catalog.ts";
+import { demoInventory } from "../../lib/demo/demo-inventory.ts";
+import { demoRequest } from "../../lib/demo/demo-request.ts";
 import { createSeededRandom } from "../../lib/random/seeded-random.ts";
-import { DEMO_GENRES, DEMO_MOODS } from "../../scripts/demo/demo-catalog.ts";
-import { demoInventory } from "../testing/demo-inventory.ts";
-import { demoRequest } from "../testing/demo-request.ts";
 import { applyImpression, applyPlayback, createIntentState } from "./state.ts";
 import { checkTargeting } from "./targeting.ts";
 import { TargetingIndex } from "./targeting-index.ts";

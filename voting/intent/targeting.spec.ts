@@ -5,7 +5,7 @@ import { VetoReason } from "../../gen/chorus/v1/agent_pb.ts";
 import { CampaignSchema } from "../../gen/chorus/v1/campaign_pb.ts";
 import { AgeBracket, ConsentSchema, DeviceType } from "../../gen/chorus/v1/common_pb.ts";
 import { ListeningContextSchema, PlaybackSignalSchema } from "../../gen/chorus/v1/decision_pb.ts";
-import { demoRequest } from "../testing/demo-request.ts";
+import { demoRequest } from "../../lib/demo/demo-request.ts";
 import { applyPlayback, createIntentState } from "./state.ts";
 import { checkTargeting } from "./targeting.ts";
 

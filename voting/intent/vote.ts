@@ -3,8 +3,8 @@ import type { UserProfile } from "../../gen/chorus/v1/agent_signals_pb.ts";
 import { DEFAULT_DIM } from "../../lib/features/feature-space.ts";
 import { createSeededRandom } from "../../lib/random/seeded-random.ts";
 import { SCORING_LAYOUTS } from "../../wasm-core/src/agent-scoring-abi.ts";
-import type { VoteContext } from "../runtime/agent-module.ts";
-import { type AgentScoring, confidenceOf, newVote, referenceVote, scoresOf } from "../runtime/agent-scoring.ts";
+import type { VoteContext } from "../contract/agent-module.ts";
+import { type AgentScoring, confidenceOf, newVote, referenceVote, scoresOf } from "../scoring/agent-scoring.ts";
 import { type IntentState, intentVector } from "./state.ts";
 import { TargetingIndex } from "./targeting-index.ts";
 

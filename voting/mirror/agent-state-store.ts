@@ -2,7 +2,7 @@ import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import { buckets } from "../../lib/subjects.ts";
-import type { AnyAgentModule } from "./agent-module.ts";
+import type { AnyAgentModule } from "../contract/agent-module.ts";
 
 /** Opens (creating on first use) the agent-state bucket. History 1: only the latest snapshot matters. */
 export async function openAgentStateBucket(js: JetStreamClient): Promise<KV> {

@@ -2,7 +2,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import type { Logger } from "../../lib/log/logger.ts";
 import { subjects } from "../../lib/subjects.ts";
-import type { AnyAgentModule } from "./agent-module.ts";
+import type { AnyAgentModule } from "../contract/agent-module.ts";
 import type { AgentStateStore } from "./agent-state-store.ts";
 
 /** Header naming the agent instance that published a signal, so that an instance ignores its own. */

@@ -2,7 +2,7 @@ import { AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import { OrchestratorSignalSchema } from "../../gen/chorus/v1/agent_signals_pb.ts";
 import { LedgerEntrySchema } from "../../gen/chorus/v1/ledger_pb.ts";
 import { subjects } from "../../lib/subjects.ts";
-import { type AgentModule, agentInput } from "../runtime/agent-module.ts";
+import { type AgentModule, agentInput } from "../contract/agent-module.ts";
 import {
   applyEvent,
   applyOutcome,

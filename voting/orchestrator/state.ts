@@ -4,7 +4,7 @@ import { type OrchestratorSignal, OrchestratorSignalSchema } from "../../gen/cho
 import { AdEventType } from "../../gen/chorus/v1/decision_pb.ts";
 import type { LedgerEntry } from "../../gen/chorus/v1/ledger_pb.ts";
 import { VOTING_AGENTS, type VotingAgentName } from "../../lib/subjects.ts";
-import { GLOBAL_KEY } from "../runtime/agent-module.ts";
+import { GLOBAL_KEY } from "../contract/agent-module.ts";
 
 /** Starting weights: the prior on how much each agent's scores should count in quality. */
 export const BASE_WEIGHTS: Record<VotingAgentName, number> = {

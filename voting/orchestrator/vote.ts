@@ -1,6 +1,6 @@
 import type { AgentVote } from "../../gen/chorus/v1/agent_pb.ts";
-import type { VoteContext } from "../runtime/agent-module.ts";
-import { newVote } from "../runtime/agent-scoring.ts";
+import type { VoteContext } from "../contract/agent-module.ts";
+import { newVote } from "../scoring/agent-scoring.ts";
 import { BASE_RELEVANCE_WEIGHT, BASE_WEIGHTS, type OrchestratorState } from "./state.ts";
 
 /** A degraded agent (late, down, stale) counts this much less: its fallback vote is a guess. */

@@ -5,8 +5,8 @@ import { AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import { Goal } from "../../gen/chorus/v1/campaign_pb.ts";
 import { AdEventType } from "../../gen/chorus/v1/decision_pb.ts";
 import { LedgerEntrySchema } from "../../gen/chorus/v1/ledger_pb.ts";
-import { demoInventory } from "../testing/demo-inventory.ts";
-import { demoRequest } from "../testing/demo-request.ts";
+import { demoInventory } from "../../lib/demo/demo-inventory.ts";
+import { demoRequest } from "../../lib/demo/demo-request.ts";
 import { applyEvent, applyOutcome, createRelevanceState } from "./state.ts";
 import { voteRelevance } from "./vote.ts";
 

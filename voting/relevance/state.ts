@@ -5,7 +5,7 @@ import { type RelevanceSignal, RelevanceSignalSchema } from "../../gen/chorus/v1
 import { Goal } from "../../gen/chorus/v1/campaign_pb.ts";
 import { AdEventType } from "../../gen/chorus/v1/decision_pb.ts";
 import type { LedgerEntry } from "../../gen/chorus/v1/ledger_pb.ts";
-import { GLOBAL_KEY, type HandlerContext } from "../runtime/agent-module.ts";
+import { GLOBAL_KEY, type HandlerContext } from "../contract/agent-module.ts";
 import { createFtrlModel, type FtrlModel, train } from "./ftrl-model.ts";
 import { MODEL_SIZE, priorLogit, responseFeatures } from "./relevance-features.ts";
 

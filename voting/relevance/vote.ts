@@ -3,7 +3,7 @@ import { Goal } from "../../gen/chorus/v1/campaign_pb.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
 import { createSeededRandom } from "../../lib/random/seeded-random.ts";
 import { SCORING_LAYOUTS } from "../../wasm-core/src/agent-scoring-abi.ts";
-import type { VoteContext } from "../runtime/agent-module.ts";
+import type { VoteContext } from "../contract/agent-module.ts";
 import {
   type AgentScoring,
   confidenceOf,
@@ -11,7 +11,7 @@ import {
   newVote,
   referenceVote,
   scoresOf,
-} from "../runtime/agent-scoring.ts";
+} from "../scoring/agent-scoring.ts";
 import { DEFAULT_FTRL, type FtrlModel, sigmoid, weight } from "./ftrl-model.ts";
 import { type CandidateFeatures, candidateFeatures, momentFeatureSlots, priorLogit } from "./relevance-features.ts";
 import type { RelevanceState } from "./state.ts";

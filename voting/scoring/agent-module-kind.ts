@@ -5,12 +5,13 @@
  * succeeds, confidence and scores are finite and in [0, 1], the extra output is in the agent's range, a second
  * run of every case gives the same bits (determinism), and memory does not grow after the first call.
  */
-import { type AgentScoring, outputProblem, type ScoringCase } from "../agents/runtime/agent-scoring.ts";
-import { AGENT_SCORINGS, agentModuleName } from "../agents/runtime/agent-scorings.ts";
-import { AGENT_SCORING_ABI_VERSION, checkScoringExports } from "../wasm-core/src/agent-scoring-abi.ts";
-import { AgentScoringLane } from "../wasm-core/src/agent-scoring-lane.ts";
-import { type CheckFailure, type ModuleKind, withSelfTestBackstop } from "./module-kind.ts";
-import { RejectionReason } from "./module-rejected-error.ts";
+
+import { type CheckFailure, type ModuleKind, withSelfTestBackstop } from "../../modules/module-kind.ts";
+import { RejectionReason } from "../../modules/module-rejected-error.ts";
+import { AGENT_SCORING_ABI_VERSION, checkScoringExports } from "../../wasm-core/src/agent-scoring-abi.ts";
+import { AgentScoringLane } from "../../wasm-core/src/agent-scoring-lane.ts";
+import { type AgentScoring, outputProblem, type ScoringCase } from "./agent-scoring.ts";
+import { AGENT_SCORINGS, agentModuleName } from "./agent-scorings.ts";
 
 /** Seed of every agent's golden self-test inputs (fixed: the same cases in every process). */
 export const GOLDEN_SEED = 20_261_122;

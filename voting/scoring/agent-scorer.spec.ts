@@ -4,24 +4,24 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ModuleStateChange_Action } from "../../gen/chorus/v1/module_pb.ts";
-import { GOLDEN_SEED } from "../../modules/agent-module-kind.ts";
-import { moduleKinds } from "../../modules/module-kinds.ts";
+import { demoInventory } from "../../lib/demo/demo-inventory.ts";
+import { demoRequest } from "../../lib/demo/demo-request.ts";
+import { type NatsFixture, startNats } from "../../lib/testing/nats-fixture.ts";
 import { ModuleOperations } from "../../modules/module-operations.ts";
 import { ModuleRegistry } from "../../modules/module-registry.ts";
 import { ModuleVerifier } from "../../modules/module-verifier.ts";
 import { generateSigningKey, parsePrivateKey, TrustedKeys } from "../../modules/signing-keys.ts";
 import { agentVariants, buildAgentVariant } from "../../modules/testing/agent-variants.ts";
 import { eventually, logger, testConfig } from "../../modules/testing/hot-swap-fixture.ts";
-import { type NatsFixture, startNats } from "../../test/nats-fixture.ts";
 import { AGENT_SCORING_ABI_VERSION } from "../../wasm-core/src/agent-scoring-abi.ts";
+import type { AnyAgentModule, VoteContext } from "../contract/agent-module.ts";
 import { relevanceAgent } from "../relevance/agent.ts";
-import { demoInventory } from "../testing/demo-inventory.ts";
-import { demoRequest } from "../testing/demo-request.ts";
 import { timingAgent } from "../timing/agent.ts";
 import { voteTiming } from "../timing/vote.ts";
-import type { AnyAgentModule, VoteContext } from "./agent-module.ts";
+import { GOLDEN_SEED } from "./agent-module-kind.ts";
 import { scoringOf } from "./agent-scorer.ts";
 import { AGENT_SCORINGS } from "./agent-scorings.ts";
+import { moduleKinds } from "./module-kinds.ts";
 import { type AgentScoring, BUILTIN_SCORING_VERSION, startAgentScoring } from "./start-agent-scoring.ts";
 
 const inventory = demoInventory();

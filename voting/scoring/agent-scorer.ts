@@ -28,7 +28,7 @@ import { RollbackGuard } from "../../modules/rollback-guard.ts";
 import { ShadowComparison } from "../../modules/shadow-comparison.ts";
 import { InlineScoringLane } from "../../wasm-core/src/agent-scoring-inline.ts";
 import { AgentScoringLane, type ScoringBuffers } from "../../wasm-core/src/agent-scoring-lane.ts";
-import type { VoteContext } from "./agent-module.ts";
+import type { VoteContext } from "../contract/agent-module.ts";
 import { type AgentScoring, localBuffers, outputProblem } from "./agent-scoring.ts";
 
 /** Which scoring made a vote: the module version (or the TypeScript agent's version) and a failure, if any. */

@@ -9,7 +9,7 @@ import { create } from "@bufbuild/protobuf";
 import { type AgentVote, AgentVoteSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import type { ScoringAgent, ScoringLayout } from "../../wasm-core/src/agent-scoring-abi.ts";
 import type { ScoringBuffers } from "../../wasm-core/src/agent-scoring-lane.ts";
-import type { VoteContext } from "./agent-module.ts";
+import type { VoteContext } from "../contract/agent-module.ts";
 
 /** One scoring call's input: `n` candidates in buffers laid out as the agent's ScoringLayout. */
 export interface ScoringCase {

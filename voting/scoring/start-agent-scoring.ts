@@ -8,7 +8,6 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Logger } from "../../lib/log/logger.ts";
 import type { ModuleConfig } from "../../modules/module-config.ts";
-import { moduleKinds } from "../../modules/module-kinds.ts";
 import { ModuleRegistry } from "../../modules/module-registry.ts";
 import { reportPeriodically, toModuleReport } from "../../modules/module-report.ts";
 import { rollbackVersion } from "../../modules/module-state-changes.ts";
@@ -20,9 +19,10 @@ import {
   readAgentScoringWasm,
   type ScoringAgent,
 } from "../../wasm-core/src/agent-scoring-abi.ts";
-import type { AnyAgentModule } from "./agent-module.ts";
+import type { AnyAgentModule } from "../contract/agent-module.ts";
 import { AgentScorer } from "./agent-scorer.ts";
 import { AGENT_SCORINGS, agentModuleName } from "./agent-scorings.ts";
+import { moduleKinds } from "./module-kinds.ts";
 
 export interface AgentScoringOptions {
   js: JetStreamClient;

@@ -1,7 +1,7 @@
 import { TimingSignalSchema } from "../../gen/chorus/v1/agent_signals_pb.ts";
 import { PlaybackSignalSchema } from "../../gen/chorus/v1/decision_pb.ts";
 import { subjects } from "../../lib/subjects.ts";
-import { type AgentModule, agentInput } from "../runtime/agent-module.ts";
+import { type AgentModule, agentInput } from "../contract/agent-module.ts";
 import {
   applyPlayback,
   createTimingState,

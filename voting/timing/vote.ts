@@ -2,8 +2,8 @@ import type { AgentVote, TimingAdvice } from "../../gen/chorus/v1/agent_pb.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
 import { createSeededRandom } from "../../lib/random/seeded-random.ts";
 import { SCORING_LAYOUTS } from "../../wasm-core/src/agent-scoring-abi.ts";
-import type { VoteContext } from "../runtime/agent-module.ts";
-import { type AgentScoring, confidenceOf, newVote, referenceVote, scoresOf } from "../runtime/agent-scoring.ts";
+import type { VoteContext } from "../contract/agent-module.ts";
+import { type AgentScoring, confidenceOf, newVote, referenceVote, scoresOf } from "../scoring/agent-scoring.ts";
 import { adviseBreak, type PlaybackPoint, playbackPosition } from "./advise-break.ts";
 import type { TimingState } from "./state.ts";
 
