@@ -4,8 +4,9 @@
  * (between files, and between the folders of a layer). This file is the one place the allowed order is written;
  * docs/architecture.md explains it.
  */
-import { readFileSync } from "node:fs";
+
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import ts from "typescript";
 
@@ -24,7 +25,8 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["agents"], // agent processes: host, runtime, the Budget agent's lease service
   ["gateway"], // the gateway process: protocol server, decide pipeline, services
   ["launch", "bench/lib", "loadtest"], // libraries of the entry points: mesh launcher, bench measurement, k6 scripts
-  ["scripts", "cli", "bench", "sim", "test"], // entry points and end-to-end tests
+  ["scripts", "cli", "bench", "sim"], // entry points
+  ["test"], // end-to-end and cross-process tests: may drive any of the above
 ];
 
 /** Edges the order alone would allow but the design does not. Spec files and testing/ folders are exempt. */
@@ -103,8 +105,16 @@ function circles(graph: Map<string, Set<string>>): string[][] {
   return found;
 }
 
-export function checkLayers(root: string): { violations: Violation[]; fileCircles: string[][]; folderCircles: string[][]; files: number } {
-  const files = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard"], { cwd: root, encoding: "utf8" })
+export function checkLayers(root: string): {
+  violations: Violation[];
+  fileCircles: string[][];
+  folderCircles: string[][];
+  files: number;
+} {
+  const files = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard"], {
+    cwd: root,
+    encoding: "utf8",
+  })
     .split("\n")
     .filter((f) => /\.(ts|mts|js|mjs)$/.test(f) && !f.endsWith(".d.ts") && !SKIP.some((s) => f.startsWith(s)));
   const violations: Violation[] = [];
@@ -119,9 +129,17 @@ export function checkLayers(root: string): { violations: Violation[]; fileCircle
       const to = layerOf(target);
       if (!from || !to) continue; // root files (vitest.config.ts) and outside the tree
       if (to.rank > from.rank) {
-        violations.push({ from: file, to: target, why: `${from.folder} (rank ${from.rank}) imports higher ${to.folder} (rank ${to.rank})` });
+        violations.push({
+          from: file,
+          to: target,
+          why: `${from.folder} (rank ${from.rank}) imports higher ${to.folder} (rank ${to.rank})`,
+        });
       } else if (to.rank === from.rank && to.folder !== from.folder) {
-        violations.push({ from: file, to: target, why: `peers ${from.folder} and ${to.folder} may not import each other` });
+        violations.push({
+          from: file,
+          to: target,
+          why: `peers ${from.folder} and ${to.folder} may not import each other`,
+        });
       }
       if (!isTestCode(file)) {
         for (const rule of FORBIDDEN) {

@@ -3,10 +3,10 @@ import { Command, InvalidArgumentError } from "commander";
 import { defaultJsonPath, formatTable, writeJson } from "../bench/lib/report-table.ts";
 import type { Coordination } from "../launch/mesh.ts";
 import { type SimMetrics, simMetrics } from "./metrics.ts";
-import { loadScenario, parseScenario } from "./scenario.ts";
 import { ChorusStrategy } from "./strategies/chorus.ts";
 import { MonolithStrategy } from "./strategies/monolith.ts";
-import type { Strategy } from "./strategy.ts";
+import { loadScenario, parseScenario } from "./world/scenario.ts";
+import type { Strategy } from "./world/strategy.ts";
 import { runWorld } from "./world/world.ts";
 
 const STRATEGIES = ["monolith", "chorus"] as const;

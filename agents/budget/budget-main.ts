@@ -8,7 +8,7 @@ import { onShutdown, signalReady } from "../../lib/process/child-lifecycle.ts";
 import { loadModuleConfig } from "../../modules/module-config.ts";
 import { budgetAgent } from "../../voting/budget/agent.ts";
 import type { BudgetState } from "../../voting/budget/state.ts";
-import { startAgentScoring } from "../../voting/scoring/start-agent-scoring.ts";
+import { startAgentScoring } from "../../voting/registry/start-agent-scoring.ts";
 import { runAgent } from "../runtime/run-agent.ts";
 import { BudgetService } from "./budget-service.ts";
 

@@ -20,12 +20,12 @@ import { ModuleVerifier } from "../../modules/module-verifier.ts";
 import { generateSigningKey, parsePrivateKey, TrustedKeys } from "../../modules/signing-keys.ts";
 import { agentVariants, buildAgentVariant } from "../../modules/testing/agent-variants.ts";
 import { eventually, logger, testConfig } from "../../modules/testing/hot-swap-fixture.ts";
-import { moduleKinds } from "../../voting/scoring/module-kinds.ts";
+import { moduleKinds } from "../../voting/registry/module-kinds.ts";
 import {
   type AgentScoring,
   BUILTIN_SCORING_VERSION,
   startAgentScoring,
-} from "../../voting/scoring/start-agent-scoring.ts";
+} from "../../voting/registry/start-agent-scoring.ts";
 import { timingAgent } from "../../voting/timing/agent.ts";
 import { AGENT_SCORING_ABI_VERSION } from "../../wasm-core/src/agent-scoring-abi.ts";
 import { type RunningAgent, runAgent } from "./run-agent.ts";

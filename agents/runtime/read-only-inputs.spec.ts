@@ -13,7 +13,7 @@ import { demoInventory } from "../../lib/demo/demo-inventory.ts";
 import { demoRequest } from "../../lib/demo/demo-request.ts";
 import { AGENTS } from "../../lib/subjects.ts";
 import type { HandlerContext } from "../../voting/contract/agent-module.ts";
-import { loadAgents } from "../../voting/registry.ts";
+import { loadAgents } from "../../voting/registry/agent-loaders.ts";
 
 function deepFreeze<T>(value: T): T {
   // Typed arrays cannot be frozen (and no handler writes bytes fields).

@@ -4,7 +4,7 @@ import { demoCatalog, loadDemoCatalog } from "../../lib/demo/demo-catalog.ts";
 import type { Logger } from "../../lib/log/logger.ts";
 import { AGENTS } from "../../lib/subjects.ts";
 import { type NatsFixture, startNats } from "../../lib/testing/nats-fixture.ts";
-import { loadAgents } from "../../voting/registry.ts";
+import { loadAgents } from "../../voting/registry/agent-loaders.ts";
 import { KernelPool, readKernelWasm } from "../../wasm-core/src/mod.ts";
 import { type RunningAgent, runAgent } from "../runtime/run-agent.ts";
 

@@ -18,7 +18,7 @@ import { NatsServerProcess } from "../../lib/nats/nats-server-process.ts";
 import { type RunningChild, startChild, stopChild } from "../../lib/process/launcher.ts";
 import { subjects } from "../../lib/subjects.ts";
 import type { AnyAgentModule } from "../../voting/contract/agent-module.ts";
-import { loadAgents } from "../../voting/registry.ts";
+import { loadAgents } from "../../voting/registry/agent-loaders.ts";
 import { decideRequests } from "../mesh/decide-requests.ts";
 
 export const BENCH_AGENTS = ["intent", "relevance", "bidding", "creative", "budget", "timing", "orchestrator"] as const;

@@ -17,7 +17,7 @@ import { ModuleStateError } from "../../modules/module-state-changes.ts";
 import { ModuleVerifier } from "../../modules/module-verifier.ts";
 import { generateSigningKey, parsePrivateKey } from "../../modules/signing-keys.ts";
 import { withConnection } from "../../telemetry/one-shot-connection.ts";
-import { moduleKinds } from "../../voting/scoring/module-kinds.ts";
+import { moduleKinds } from "../../voting/registry/module-kinds.ts";
 
 type Print = (line: string) => void;
 

@@ -4,7 +4,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { rememberWireBytes } from "../../lib/codecs/wire/wire-bytes.ts";
 import { encodeResponse } from "./encode-response.ts";
-import type { UnaryProtocol } from "./unary-fast-path.ts";
+import type { UnaryProtocol } from "./unary-protocol.ts";
 
 const maxTimeoutMs = 2 ** 31 - 1; // setTimeout's limit; grpc-timeout allows up to 99999999 hours
 const okTrailers = { "grpc-status": "0" };

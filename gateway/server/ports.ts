@@ -1,4 +1,4 @@
-import type { DecideRequest, DecideResponse, PlaybackSignal } from "../gen/chorus/v1/decision_pb.ts";
+import type { DecideRequest, DecideResponse, PlaybackSignal } from "../../gen/chorus/v1/decision_pb.ts";
 
 /**
  * The seams of the gateway. The protocol layer (gateway/server) only knows these interfaces and the ledger's

@@ -5,7 +5,7 @@ import {
   StreamPlaybackResponseSchema,
 } from "../../gen/chorus/v1/decision_pb.ts";
 import type { EventSink } from "../../ledger/ports.ts";
-import type { DecisionEngine, PlaybackSink } from "../ports.ts";
+import type { DecisionEngine, PlaybackSink } from "../server/ports.ts";
 import type { ServiceHandlers } from "../server/service-impl.ts";
 
 export interface DecisionPorts {

@@ -16,7 +16,7 @@ import { type Coordination, type Mesh, startMesh } from "../../launch/mesh.ts";
 import { CatalogStore, openCatalogBucket } from "../../lib/catalog/catalog-store.ts";
 import { loadDemoCatalog } from "../../lib/demo/demo-catalog.ts";
 import { connectNats } from "../../lib/nats/connect.ts";
-import type { Strategy, StrategySetup } from "../strategy.ts";
+import type { Strategy, StrategySetup } from "../world/strategy.ts";
 
 export interface ChorusOptions {
   coordination: Coordination;

@@ -9,9 +9,9 @@ import {
   NoFillReason,
 } from "../../gen/chorus/v1/decision_pb.ts";
 import { adviseBreak } from "../../voting/timing/advise-break.ts";
-import { parseScenario } from "../scenario.ts";
-import type { Strategy, StrategySetup } from "../strategy.ts";
 import { askAgainAt, END_MARGIN_MS, FALLBACK_RETRY_MS } from "./ask-again.ts";
+import { parseScenario } from "./scenario.ts";
+import type { Strategy, StrategySetup } from "./strategy.ts";
 import { runWorld } from "./world.ts";
 
 describe("ask again", () => {

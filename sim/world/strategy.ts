@@ -1,5 +1,5 @@
-import type { Advertiser, Campaign, Creative } from "../gen/chorus/v1/campaign_pb.ts";
-import type { AdEvent, DecideRequest, DecideResponse, PlaybackSignal } from "../gen/chorus/v1/decision_pb.ts";
+import type { Advertiser, Campaign, Creative } from "../../gen/chorus/v1/campaign_pb.ts";
+import type { AdEvent, DecideRequest, DecideResponse, PlaybackSignal } from "../../gen/chorus/v1/decision_pb.ts";
 
 /** How a strategy reads simulated time: the timestamps in events, signals and the catalog come from it. */
 export interface SimClock {

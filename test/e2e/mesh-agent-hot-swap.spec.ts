@@ -34,10 +34,10 @@ import { ModuleRejectedError } from "../../modules/module-rejected-error.ts";
 import { ModuleVerifier } from "../../modules/module-verifier.ts";
 import { generateSigningKey, parsePrivateKey, TrustedKeys } from "../../modules/signing-keys.ts";
 import { agentVariants, buildAgentVariant } from "../../modules/testing/agent-variants.ts";
-import { GOLDEN_SEED } from "../../voting/scoring/agent-module-kind.ts";
-import { AGENT_SCORINGS } from "../../voting/scoring/agent-scorings.ts";
-import { moduleKinds } from "../../voting/scoring/module-kinds.ts";
-import { BUILTIN_SCORING_VERSION } from "../../voting/scoring/start-agent-scoring.ts";
+import { GOLDEN_SEED } from "../../voting/registry/agent-module-kind.ts";
+import { AGENT_SCORINGS } from "../../voting/registry/agent-scorings.ts";
+import { moduleKinds } from "../../voting/registry/module-kinds.ts";
+import { BUILTIN_SCORING_VERSION } from "../../voting/registry/start-agent-scoring.ts";
 import { AGENT_SCORING_ABI_VERSION, readAgentScoringWasm } from "../../wasm-core/src/agent-scoring-abi.ts";
 
 const request = (n: number) =>

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningAgent } from "../../agents/runtime/run-agent.ts";
 import { type AgentMeshFixture, startAgentMesh } from "../../agents/testing/agent-mesh-fixture.ts";
 import { runExplain } from "../../cli/commands/explain.ts";
+import { type ClosableDecisionEngine, createDecisionEngine } from "../../gateway/decide/decision-engine.ts";
 import { DecisionKeepReason, DecisionRecordSchema } from "../../gen/chorus/v1/decision_log_pb.ts";
 import { DegradedReason } from "../../gen/chorus/v1/decision_pb.ts";
 import type { CatalogView } from "../../lib/catalog/catalog-view.ts";
@@ -17,7 +18,6 @@ import { createChorusMetrics } from "../../telemetry/metrics.ts";
 import { replayDecision } from "../../telemetry/replay.ts";
 import { AGENT_ATTRIBUTE, RUN_ID_ATTRIBUTE, setupTracing, type Tracing } from "../../telemetry/tracing.ts";
 import type { KernelPool } from "../../wasm-core/src/mod.ts";
-import { type ClosableDecisionEngine, createDecisionEngine } from "./decision-engine.ts";
 
 const logger = createLogger("observability-spec", "warn");
 

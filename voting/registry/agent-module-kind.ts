@@ -10,7 +10,7 @@ import { type CheckFailure, type ModuleKind, withSelfTestBackstop } from "../../
 import { RejectionReason } from "../../modules/module-rejected-error.ts";
 import { AGENT_SCORING_ABI_VERSION, checkScoringExports } from "../../wasm-core/src/agent-scoring-abi.ts";
 import { AgentScoringLane } from "../../wasm-core/src/agent-scoring-lane.ts";
-import { type AgentScoring, outputProblem, type ScoringCase } from "./agent-scoring.ts";
+import { type AgentScoring, outputProblem, type ScoringCase } from "../scoring/agent-scoring.ts";
 import { AGENT_SCORINGS, agentModuleName } from "./agent-scorings.ts";
 
 /** Seed of every agent's golden self-test inputs (fixed: the same cases in every process). */

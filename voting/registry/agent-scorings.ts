@@ -8,8 +8,8 @@ import { budgetScoring } from "../budget/vote.ts";
 import { creativeScoring } from "../creative/vote.ts";
 import { intentScoring } from "../intent/vote.ts";
 import { relevanceScoring } from "../relevance/vote.ts";
+import type { AgentScoring } from "../scoring/agent-scoring.ts";
 import { timingScoring } from "../timing/vote.ts";
-import type { AgentScoring } from "./agent-scoring.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: each scoring has its own state and carry types; callers pass them back.
 export type AnyAgentScoring = AgentScoring<any, any>;

@@ -20,7 +20,7 @@ import {
   type ScoringAgent,
 } from "../../wasm-core/src/agent-scoring-abi.ts";
 import type { AnyAgentModule } from "../contract/agent-module.ts";
-import { AgentScorer } from "./agent-scorer.ts";
+import { AgentScorer } from "../scoring/agent-scorer.ts";
 import { AGENT_SCORINGS, agentModuleName } from "./agent-scorings.ts";
 import { moduleKinds } from "./module-kinds.ts";
 

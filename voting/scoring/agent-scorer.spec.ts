@@ -15,14 +15,14 @@ import { agentVariants, buildAgentVariant } from "../../modules/testing/agent-va
 import { eventually, logger, testConfig } from "../../modules/testing/hot-swap-fixture.ts";
 import { AGENT_SCORING_ABI_VERSION } from "../../wasm-core/src/agent-scoring-abi.ts";
 import type { AnyAgentModule, VoteContext } from "../contract/agent-module.ts";
+import { GOLDEN_SEED } from "../registry/agent-module-kind.ts";
+import { AGENT_SCORINGS } from "../registry/agent-scorings.ts";
+import { moduleKinds } from "../registry/module-kinds.ts";
+import { type AgentScoring, BUILTIN_SCORING_VERSION, startAgentScoring } from "../registry/start-agent-scoring.ts";
 import { relevanceAgent } from "../relevance/agent.ts";
 import { timingAgent } from "../timing/agent.ts";
 import { voteTiming } from "../timing/vote.ts";
-import { GOLDEN_SEED } from "./agent-module-kind.ts";
 import { scoringOf } from "./agent-scorer.ts";
-import { AGENT_SCORINGS } from "./agent-scorings.ts";
-import { moduleKinds } from "./module-kinds.ts";
-import { type AgentScoring, BUILTIN_SCORING_VERSION, startAgentScoring } from "./start-agent-scoring.ts";
 
 const inventory = demoInventory();
 const key = generateSigningKey();

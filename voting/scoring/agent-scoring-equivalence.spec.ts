@@ -12,8 +12,8 @@ import {
   SCORING_AGENTS,
   type ScoringAgent,
 } from "../../wasm-core/src/agent-scoring-abi.ts";
+import { AGENT_SCORINGS } from "../registry/agent-scorings.ts";
 import { localBuffers } from "./agent-scoring.ts";
-import { AGENT_SCORINGS } from "./agent-scorings.ts";
 
 const CAPACITY = 600;
 const TOLERANCE = 1e-12;
