@@ -16,8 +16,8 @@ import { runReplay } from "./replay.ts";
 
 const run = promisify(execFile);
 
-const FIRST_PRICE = `import { decide as kernelDecide } from "../../kernel";
-export { ABI_VERSION, KERNEL_SIMD, MAX_ADS, configure, regionOffset } from "../../kernel";
+const FIRST_PRICE = `import { decide as kernelDecide } from "../kernel";
+export { ABI_VERSION, KERNEL_SIMD, MAX_ADS, configure, regionOffset } from "../kernel";
 export function decide(n: i32, d: i32, a: i32, rw: f32, reserve: f32, _auction: i32, k: i32, ms: i32): i32 {
   return kernelDecide(n, d, a, rw, reserve, 1, k, ms);
 }`;
