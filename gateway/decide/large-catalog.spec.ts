@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AgentMeshFixture, startAgentMesh } from "../../agents/testing/agent-mesh-fixture.ts";
-import { demoRequest } from "../../agents/testing/demo-request.ts";
+import { demoRequest } from "../../lib/demo/demo-request.ts";
 import { createLogger } from "../../lib/log/logger.ts";
 import { survivedErrors } from "../../lib/process/survive.ts";
 import { type ClosableDecisionEngine, createDecisionEngine } from "./decision-engine.ts";

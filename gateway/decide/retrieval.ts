@@ -1,8 +1,8 @@
-import { formatsForDevice } from "../../agents/creative/creative-policy.ts";
-import { TARGETING_RULES, type TargetingMoment, utcHour } from "../../agents/intent/targeting.ts";
 import type { DecideRequest } from "../../gen/chorus/v1/decision_pb.ts";
 import { campaignSlots } from "../../lib/catalog/campaign-slots.ts";
 import { Inventory } from "../../lib/catalog/inventory.ts";
+import { formatsForDevice } from "../../voting/creative/creative-policy.ts";
+import { TARGETING_RULES, type TargetingMoment, utcHour } from "../../voting/intent/targeting.ts";
 
 /**
  * The retrieval stage: from a catalog of any size to the bounded set of candidates one decision votes on and the
