@@ -6,6 +6,7 @@ import type { KernelInventory, KernelRequest, KernelResult } from "../../wasm-co
  * the engine never depends on how the kernel runs.
  */
 export interface Kernel {
+  /** Makes an inventory (a retrieval slice) resident beside the ones added before; the oldest are dropped. */
   setInventory(inventory: KernelInventory): void;
   /**
    * `decisionId` (the run id) lets a router keep canary routing consistent: every gateway sends a given decision
@@ -29,5 +30,23 @@ export function toKernelInventory(inventory: Inventory): KernelInventory {
     durationMs: a.durationMs,
     advertiserId: a.advertiserId,
     categoryId: a.categoryId,
+  };
+}
+
+/**
+ * Keeps the inventories a decision uses resident in the kernel (`limit`: how many the kernel keeps, the last adds):
+ * `ensure(inventory)` adds one not added within the last limit/2 adds before it is used. Throws for an inventory
+ * beyond the kernel's capacity.
+ */
+export function residentInventories(kernel: Kernel, limit: number): (inventory: Inventory) => void {
+  const resident = new Map<number, number>();
+  let adds = 0;
+  return (inventory) => {
+    const at = resident.get(inventory.version);
+    if (at !== undefined && adds - at < limit / 2) return;
+    kernel.setInventory(toKernelInventory(inventory));
+    resident.delete(inventory.version);
+    resident.set(inventory.version, ++adds);
+    if (resident.size > limit) resident.delete(resident.keys().next().value!);
   };
 }

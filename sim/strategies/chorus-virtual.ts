@@ -1,10 +1,8 @@
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { BudgetBook, type BudgetPolicy } from "../../agents/budget/budget-book.ts";
-import type { BudgetState } from "../../agents/budget/state.ts";
-import { loadAgents } from "../../agents/registry.ts";
-import type { AnyAgentModule } from "../../agents/runtime/agent-module.ts";
 import { auctionOutcome, decidePod, moduleVersionCache } from "../../gateway/decide/decide-pod.ts";
-import { toKernelInventory } from "../../gateway/decide/kernel-port.ts";
+import { residentInventories } from "../../gateway/decide/kernel-port.ts";
+import { DEFAULT_MAX_CANDIDATES, Retriever } from "../../gateway/decide/retrieval.ts";
 import { AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import { type Campaign, EntityStatus } from "../../gen/chorus/v1/campaign_pb.ts";
 import {
@@ -21,10 +19,14 @@ import { Inventory } from "../../lib/catalog/inventory.ts";
 import { createLogger } from "../../lib/log/logger.ts";
 import { createSeededRandom } from "../../lib/random/seeded-random.ts";
 import { AGENTS, subjects, VOTING_AGENTS } from "../../lib/subjects.ts";
+import type { BudgetState } from "../../voting/budget/state.ts";
+import type { AnyAgentModule } from "../../voting/contract/agent-module.ts";
+import { loadAgents } from "../../voting/registry/agent-loaders.ts";
 import { KernelPool, readKernelWasm } from "../../wasm-core/src/mod.ts";
-import type { SimClock, Strategy, StrategySetup } from "../strategy.ts";
+import { DEFAULT_RESIDENT_INVENTORIES } from "../../wasm-core/src/resident-inventories.ts";
 import { AgentBus } from "../virtual/agent-bus.ts";
 import { EventLedger } from "../virtual/event-ledger.ts";
+import type { SimClock, Strategy, StrategySetup } from "../world/strategy.ts";
 
 export interface VirtualChorusOptions {
   /** The Budget agent's policy (lease size, lookahead, TTL...): the mesh's BUDGET_* settings. */
@@ -37,8 +39,8 @@ export interface VirtualChorusOptions {
 }
 
 /**
- * Chorus in virtual time: one gateway's decision pipeline (gateway/decide/decide-pod.ts: every agent's vote on its
- * state, the WASM kernel, the spend guard with its leases) and every agent's learning (agent modules' handlers and
+ * Chorus in virtual time: one gateway's decision pipeline (the retrieval stage, then gateway/decide/decide-pod.ts:
+ * every agent's vote on its state, the WASM kernel, the spend guard with its leases) and every agent's learning (agent modules' handlers and
  * ticks, fed the messages NATS would carry, through the wire codecs), the Budget agent's book granting the leases
  * and the ledger's event rules, all in this process on the world's simulated clock. Deterministic per seed: decision
  * ids come from the seed, and nothing reads the wall clock. What it leaves out of the mesh: NATS itself, signal
@@ -55,6 +57,8 @@ export class VirtualChorusStrategy implements Strategy {
   private book: BudgetBook | undefined;
   private guard: LeaseSpendGuard | undefined;
   private inventory: Inventory | undefined;
+  private retriever: Retriever | undefined;
+  private ensureResident: ((inventory: Inventory) => void) | undefined;
   private readonly ledger: EventLedger;
   private clock: SimClock = { toWallMs: (ms) => ms };
   private nowMs = 0;
@@ -82,7 +86,7 @@ export class VirtualChorusStrategy implements Strategy {
     const campaigns = active(setup.campaigns);
     const inventory = new Inventory(active(setup.advertisers), campaigns, active(setup.creatives));
     this.inventory = inventory;
-    this.kernel!.setInventory(toKernelInventory(inventory));
+    this.ensureResident = residentInventories(this.kernel!, DEFAULT_RESIDENT_INVENTORIES);
     this.bus = new AgentBus(this.modules, () => inventory);
     // The mesh's processes start a few seconds before the first flight (world.ts startupMs); the Budget agent has
     // been up long enough that no lease of an earlier life is outstanding.
@@ -108,13 +112,20 @@ export class VirtualChorusStrategy implements Strategy {
     });
     this.advance(this.nowMs);
     this.guard.prefetch(campaigns.keys());
+    const guard = this.guard;
+    this.retriever = new Retriever({
+      maxCandidates: DEFAULT_MAX_CANDIDATES,
+      mayServe: (campaignId) => guard.headroom(campaignId) > 0n,
+    });
   }
 
   async decide(request: DecideRequest, atSimMs: number): Promise<DecideResponse> {
     this.advance(this.clock.toWallMs(atSimMs));
-    const inventory = this.inventory!;
     const decisionId = this.nextDecisionId();
     const decidedAt = this.nowMs;
+    // The gateway's retrieval stage: the slice of the catalog this request may be decided on.
+    const inventory = this.retriever!.retrieve(this.inventory!, request, decidedAt);
+    this.ensureResident!(inventory);
     const ctx = { runId: decisionId, request, inventory, nowMs: decidedAt, priorVotes: [] };
     const votes = new Map(
       this.modules.map((m) => {
