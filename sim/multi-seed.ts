@@ -98,7 +98,13 @@ export async function runSeeds(
       options.onRun?.(runs.length, total, run);
     }
   }
-  return { seeds: [...seeds], runs, strategies: summarise(runs, strategies), comparisons: compare(runs, strategies) };
+  return summariseRuns(runs, strategies);
+}
+
+/** The summary of runs (of one invocation, or several merged: shards of seeds run apart). */
+export function summariseRuns(runs: readonly SeedRun[], strategies: readonly string[]): MultiSeedResult {
+  const seeds = [...new Set(runs.map((r) => r.seed))].sort((a, b) => a - b);
+  return { seeds, runs: [...runs], strategies: summarise(runs, strategies), comparisons: compare(runs, strategies) };
 }
 
 function summarise(runs: readonly SeedRun[], strategies: readonly string[]): Record<string, StrategySummary> {

@@ -1,8 +1,9 @@
+import { readFileSync } from "node:fs";
 import cliProgress from "cli-progress";
 import { Command, InvalidArgumentError } from "commander";
 import { defaultJsonPath, formatTable, writeJson } from "../bench/lib/report-table.ts";
 import type { Coordination } from "../launch/mesh.ts";
-import { type MultiSeedResult, runSeeds } from "./multi-seed.ts";
+import { type MultiSeedResult, runSeeds, type SeedRun, summariseRuns } from "./multi-seed.ts";
 import { type Estimate, parseSeeds } from "./stats.ts";
 import { ChorusStrategy } from "./strategies/chorus.ts";
 import { VirtualChorusStrategy } from "./strategies/chorus-virtual.ts";
@@ -68,7 +69,15 @@ const options = new Command("sim")
     "60",
   )
   .option("--speedup <n>", "simulated time per Chorus time (overrides the scenario's speedup)")
-  .option("--json <path>", "where to write the results", defaultJsonPath("sim"))
+  .option(
+    "--json <path>",
+    "where to write the results (rewritten after every run, so a long run keeps what it did)",
+    defaultJsonPath("sim"),
+  )
+  .option(
+    "--merge <files>",
+    "summarise the runs of earlier result files (comma-separated; e.g. shards of seeds run apart) instead of running",
+  )
   .parse()
   .opts<{
     scenario: string;
@@ -83,6 +92,7 @@ const options = new Command("sim")
     impressionWindowMinutes: string;
     speedup?: string;
     json: string;
+    merge?: string;
   }>();
 
 const loaded = loadScenario(options.scenario);
@@ -115,32 +125,47 @@ const make = (name: string): Strategy => {
   }
 };
 
-const bars = new cliProgress.MultiBar(
-  {
-    format: "{bar} {percentage}% | {status}",
-    stream: process.stderr,
-    hideCursor: true,
-    // Logs and CI have no TTY: print the bar every 5 s there instead of never.
-    noTTYOutput: true,
-    notTTYSchedule: 5_000,
-  },
-  cliProgress.Presets.shades_classic,
-);
-const total = seeds.length * options.strategies.length;
-const bar = bars.create(total, 0, { status: "starting" });
-let done = 0;
-const result = await runSeeds(scenario, seeds, options.strategies, {
-  make,
-  onProgress: (f, seed, strategy) => bar.update(done + f, { status: `seed ${seed} ${strategy}` }),
-  onRun: (n, _total, run) => {
-    done = n;
-    bar.update(n, { status: run.error ? `seed ${run.seed} ${run.strategy} failed` : `seed ${run.seed} done` });
-  },
-});
-bars.stop();
+let result: MultiSeedResult;
+if (options.merge) {
+  const runs: SeedRun[] = options.merge
+    .split(",")
+    .flatMap((file) => (JSON.parse(readFileSync(file.trim(), "utf8")) as { runs: SeedRun[] }).runs);
+  const names = [...new Set(runs.map((r) => r.strategy))];
+  options.strategies = STRATEGIES.filter((n) => names.includes(n));
+  result = summariseRuns(runs, options.strategies);
+} else {
+  const bars = new cliProgress.MultiBar(
+    {
+      format: "{bar} {percentage}% | {status}",
+      stream: process.stderr,
+      hideCursor: true,
+      // Logs and CI have no TTY: print the bar every 5 s there instead of never.
+      noTTYOutput: true,
+      notTTYSchedule: 5_000,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  const total = seeds.length * options.strategies.length;
+  const bar = bars.create(total, 0, { status: "starting" });
+  let done = 0;
+  const finished: SeedRun[] = [];
+  result = await runSeeds(scenario, seeds, options.strategies, {
+    make,
+    onProgress: (f, seed, strategy) => bar.update(done + f, { status: `seed ${seed} ${strategy}` }),
+    onRun: (n, _total, run) => {
+      done = n;
+      finished.push(run);
+      // Written after every run: hours of seeds are not lost to one interrupted run.
+      writeJson(options.json, { scenario, options, partial: true, ...summariseRuns(finished, options.strategies) });
+      bar.update(n, { status: run.error ? `seed ${run.seed} ${run.strategy} failed` : `seed ${run.seed} done` });
+    },
+  });
+  bars.stop();
+}
+const seedsRun = result.seeds;
 
 console.log(
-  `scenario ${scenario.name}, seeds ${formatSeeds(seeds)} (${seeds.length}); ${scenario.horizonMinutes} simulated ` +
+  `scenario ${scenario.name}, seeds ${formatSeeds(seedsRun)} (${seedsRun.length}); ${scenario.horizonMinutes} simulated ` +
     `minutes; Chorus clock at ${scenario.speedup}x simulated time; lease ${options.leasePpm} ppm, lookahead ` +
     `${options.lookaheadPpm} ppm, impression window ${options.impressionWindowMinutes} simulated minutes. Mean and ` +
     "95% confidence interval over the seeds:",
