@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
@@ -18,6 +19,7 @@ import { startKernelModules } from "../modules/start-kernel-modules.ts";
 import { DecisionLog, loadDecisionLogConfig } from "../telemetry/decision-log.ts";
 import { metricsConfigSchema, processMetrics, startMetricsServer } from "../telemetry/metrics.ts";
 import { setupTracing } from "../telemetry/tracing.ts";
+import { authConfig, openGatewayAuth } from "./auth/gateway-auth.ts";
 import { createDecisionEngine } from "./decide/decision-engine.ts";
 import { gatewayConfig } from "./gateway-config.ts";
 import { NatsPlaybackSink } from "./playback/nats-playback-sink.ts";
@@ -30,6 +32,7 @@ import { startGateway } from "./start-gateway.ts";
  */ const name = process.env.CHORUS_PROCESS_NAME ?? "gateway";
 const config = loadConfig({
   ...gatewayConfig,
+  ...authConfig,
   metricsPort: metricsConfigSchema.port,
   natsUrl: { env: "NATS_URL", default: "", parse: parsers.string, help: "NATS server URL (required)" },
   coordination: {
@@ -77,9 +80,16 @@ if (!config.natsUrl) {
   process.exit(2);
 }
 
+if (Boolean(config.tlsCert) !== Boolean(config.tlsKey)) {
+  logger.fatal("GATEWAY_TLS_CERT and GATEWAY_TLS_KEY go together: set both or neither");
+  process.exit(2);
+}
+
 const tracing = setupTracing({ serviceName: "chorus-gateway" });
 const nc = await connectNats({ servers: config.natsUrl, name: `chorus-${name}` });
 const js = jetstream(nc);
+// Keys are loaded before anything is served: a gateway never answers a call it cannot check.
+const trust = await openGatewayAuth(js, config);
 const catalogBucket = await openCatalogBucket(js);
 const catalogView = await CatalogView.open(catalogBucket);
 const kernel = await startKernelModules({
@@ -136,6 +146,11 @@ const gateway = await startGateway({
   playback: new NatsPlaybackSink(nc),
   catalog: new CatalogStore(catalogBucket),
   logger,
+  auth: trust.auth,
+  apiKeys: trust.apiKeys,
+  eventTokens: trust.eventTokens,
+  allowHttpCreativeUrls: config.allowHttpCreativeUrls,
+  tls: config.tlsCert ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined,
   limits: { maxMessageBytes: config.maxMessageBytes, drainTimeoutMs: config.drainTimeoutMs },
 });
 const metricsServer = await startMetricsServer(config.metricsPort, metrics.registry);
@@ -148,6 +163,7 @@ onShutdown(async () => {
   await kernel.close();
   await agentScoring.close();
   catalogView.close();
+  trust.close();
   await decisionLog.flush();
   await metricsServer?.close();
   await nc.drain();
