@@ -49,7 +49,10 @@ const options = new Command("bench")
   .option("--ratio-rate <n>", "rate at which p50s are compared (ceilings, parallel vs sequential)", Number, 500)
   .option("--no-ceilings", "skip the echo RPC and NATS fan-out ceilings")
   .option("--no-mesh", "measure the ceilings only")
-  .option("--gateway-url <url>", "benchmark this running gateway instead of starting meshes (mode: as configured)")
+  .option(
+    "--gateway-url <url>",
+    "benchmark this running gateway instead of starting meshes (mode: as configured; sends CHORUS_DECIDE_KEY)",
+  )
   .option("--sessions <n>", "HTTP/2 connections of the load client", Number, 4)
   .option(
     "--repeat <n>",
@@ -83,9 +86,10 @@ const criteria: SearchCriteria = { sloP99Ms: options.sloMs, maxErrorRate: 0.001,
 const durationMs = options.duration * 1000;
 const rates = [...new Set([...options.rates, options.ratioRate])].sort((a, b) => a - b);
 const requests = decideRequests();
-const decideTarget = (url: string): LoadTarget => ({
+const decideTarget = (url: string, apiKey: string | undefined): LoadTarget => ({
   kind: "http2-unary",
   url,
+  apiKey,
   path: "/chorus.v1.DecisionService/Decide",
   protocol: options.protocol,
   bodies: requests.bodies,
@@ -149,7 +153,7 @@ try {
           env: { NATS_URL: nats.url },
         });
         try {
-          await measureTarget(ECHO_CEILING, decideTarget(String(echo.ready.url)), [
+          await measureTarget(ECHO_CEILING, decideTarget(String(echo.ready.url), String(echo.ready.apiKey)), [
             { name: "instant-gateway", pid: echo.pid },
           ]);
         } finally {
@@ -183,14 +187,16 @@ try {
     }
   }
   if (options.gatewayUrl) {
-    await guarded("gateway", () => measureTarget("gateway", decideTarget(options.gatewayUrl!), []));
+    await guarded("gateway", () =>
+      measureTarget("gateway", decideTarget(options.gatewayUrl!, process.env.CHORUS_DECIDE_KEY), []),
+    );
   } else if (options.mesh) {
     for (const mode of options.modes) {
       await guarded(mode, async () => {
         progress.label(`${mode}: starting the mesh`);
         const mesh = await startMesh({ coordination: mode, gatewayPort: 0, silent: true, env: { LOG_LEVEL: "warn" } });
         try {
-          await measureTarget(mode, decideTarget(mesh.gatewayUrl), mesh.processes);
+          await measureTarget(mode, decideTarget(mesh.gatewayUrl, mesh.credentials.decideKey), mesh.processes);
         } finally {
           await mesh.stop();
         }
