@@ -1,9 +1,9 @@
 import { jetstream } from "@nats-io/jetstream";
+import { bootstrapCredentials, type MeshCredentials } from "../launch/bootstrap-credentials.ts";
 import { CatalogStore, openCatalogBucket } from "../lib/catalog/catalog-store.ts";
 import { connectNats } from "../lib/nats/connect.ts";
 import { NatsServerProcess } from "../lib/nats/nats-server-process.ts";
 import { type RunningChild, startChild, stopChild } from "../lib/process/launcher.ts";
-import { bootstrapCredentials, type MeshCredentials } from "./bootstrap-credentials.ts";
 import { demoCatalog, loadDemoCatalog } from "./demo/demo-catalog.ts";
 
 export type Coordination = "cached" | "parallel" | "sequential";

@@ -36,5 +36,7 @@ export function checkCreativeUrls(creative: Creative, allowHttp: boolean): void 
   check("media_url", creative.mediaUrl);
   check("click_url", creative.clickUrl);
   const t = creative.tracking;
-  if (t) for (const [key, name] of TRACKING_FIELDS) t[key].forEach((url, i) => check(`tracking.${name}[${i}]`, url));
+  if (!t) return;
+  for (const [key, name] of TRACKING_FIELDS)
+    for (const [i, url] of t[key].entries()) check(`tracking.${name}[${i}]`, url);
 }
