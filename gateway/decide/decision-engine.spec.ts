@@ -117,19 +117,22 @@ describe("decision engine - real agents, real NATS, real WASM kernel", () => {
     const e = await make(cancelling);
     engines.push(e);
     await expect(e.decide(demoRequest(), { signal: controller.signal })).rejects.toMatchObject({ code: Code.Canceled });
-    // deadline_ms in the request: a kernel slower than it means nobody waits for the answer.
+    // The client's deadline (grpc-timeout, connect-timeout-ms) passes while the kernel runs: the gateway has
+    // already answered DEADLINE_EXCEEDED; the engine must not reserve for it.
+    const deadline = new AbortController();
     const slow: Kernel = {
       setInventory: (inventory) => kernel.setInventory(inventory),
       decide: async (request) => {
+        setTimeout(() => deadline.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)), 5);
         await new Promise((r) => setTimeout(r, 30));
         return kernel.decide(request);
       },
     };
     const e2 = await make(slow);
     engines.push(e2);
-    const late = demoRequest();
-    late.deadlineMs = 10;
-    await expect(e2.decide(late, {})).rejects.toMatchObject({ code: Code.DeadlineExceeded });
+    await expect(e2.decide(demoRequest(), { signal: deadline.signal })).rejects.toMatchObject({
+      code: Code.DeadlineExceeded,
+    });
     expect(commits).toEqual([]);
     // The same engine commits once nobody cancels.
     const served = await e.decide(demoRequest(), {});

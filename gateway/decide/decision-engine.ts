@@ -128,7 +128,6 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
       coordination,
       moduleVersion,
       signal,
-      deadlineAtMs: request.deadlineMs ? started + request.deadlineMs : undefined,
     });
     const { response, inputs, kernelResult } = pod;
     if (options.telemetry)
