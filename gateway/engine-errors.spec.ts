@@ -3,7 +3,7 @@ import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } f
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DecideRequest, type DecideResponse, DecisionService } from "../gen/chorus/v1/decision_pb.ts";
 import { withApiKey } from "./auth/client-key.ts";
-import type { DecisionEngine } from "./ports.ts";
+import type { DecisionEngine } from "./server/ports.ts";
 import { type GatewayFixture, startGatewayFixture } from "./testing/gateway-fixture.ts";
 import { decideRequest } from "./testing/sample-requests.ts";
 

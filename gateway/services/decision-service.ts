@@ -12,10 +12,11 @@ import {
   ReportPlaybackResponseSchema,
   StreamPlaybackResponseSchema,
 } from "../../gen/chorus/v1/decision_pb.ts";
+import type { EventSink } from "../../ledger/ports.ts";
 import type { Principal } from "../auth/api-key.ts";
 import { principalKey } from "../auth/api-key-auth.ts";
 import { type EventTokenCheck, type EventTokens, withEventToken } from "../auth/event-token.ts";
-import type { DecisionEngine, EventSink, PlaybackSink } from "../ports.ts";
+import type { DecisionEngine, PlaybackSink } from "../server/ports.ts";
 import type { ServiceHandlers } from "../server/service-impl.ts";
 import { IdempotentDecisions } from "./idempotent-decisions.ts";
 

@@ -12,7 +12,7 @@ import { AdFormat } from "../../gen/chorus/v1/common_pb.ts";
 import { CatalogStore, openCatalogBucket } from "../../lib/catalog/catalog-store.ts";
 import { CatalogView } from "../../lib/catalog/catalog-view.ts";
 import { createLogger } from "../../lib/log/logger.ts";
-import { type NatsFixture, startNats } from "../../test/nats-fixture.ts";
+import { type NatsFixture, startNats } from "../../lib/testing/nats-fixture.ts";
 import { newEventTokenKey } from "../auth/event-token.ts";
 import { type GatewayAuth, openGatewayAuth } from "../auth/gateway-auth.ts";
 import type { RoleRateLimits } from "../auth/rate-limiter.ts";
