@@ -34,6 +34,7 @@ const config = loadConfig({
   ...gatewayConfig,
   ...authConfig,
   metricsPort: metricsConfigSchema.port,
+  metricsHost: metricsConfigSchema.host,
   natsUrl: { env: "NATS_URL", default: "", parse: parsers.string, help: "NATS server URL (required)" },
   coordination: {
     env: "CHORUS_COORDINATION",
@@ -153,7 +154,7 @@ const gateway = await startGateway({
   tls: config.tlsCert ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined,
   limits: { maxMessageBytes: config.maxMessageBytes, drainTimeoutMs: config.drainTimeoutMs },
 });
-const metricsServer = await startMetricsServer(config.metricsPort, metrics.registry);
+const metricsServer = await startMetricsServer(config.metricsPort, metrics.registry, config.metricsHost);
 
 onShutdown(async () => {
   // Health first, so load balancers stop sending; then finish in-flight calls; then the things they used.
