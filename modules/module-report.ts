@@ -1,4 +1,5 @@
 /** A ModuleRouter's stats as a ModuleReport (module.proto), written periodically for `chorus modules report`. */
+
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import {
@@ -8,6 +9,7 @@ import {
   ShadowDiffReportSchema,
 } from "../gen/chorus/v1/module_pb.ts";
 import type { Logger } from "../lib/log/logger.ts";
+import { guardedInterval } from "../lib/process/survive.ts";
 import type { ModuleRegistry } from "./module-registry.ts";
 import type { ModuleRouterStats, RoleStats } from "./module-router.ts";
 
@@ -62,18 +64,23 @@ export function reportPeriodically(
 ): () => void {
   let written: Uint8Array | undefined;
   let writtenAt = 0;
-  const timer = setInterval(() => {
-    const report = read();
-    const figures = toBinary(ModuleReportSchema, { ...report, at: undefined });
-    const now = clock();
-    if (written && now - writtenAt < REPORT_REFRESH_MS && sameBytes(written, figures)) return;
-    written = figures;
-    writtenAt = now;
-    registry.putReport(report).catch((err: unknown) => {
-      written = undefined; // retried at the next interval
-      logger.warn({ err }, "module report not written");
-    });
-  }, intervalMs);
+  const timer = guardedInterval(
+    "module report",
+    intervalMs,
+    () => {
+      const report = read();
+      const figures = toBinary(ModuleReportSchema, { ...report, at: undefined });
+      const now = clock();
+      if (written && now - writtenAt < REPORT_REFRESH_MS && sameBytes(written, figures)) return;
+      written = figures;
+      writtenAt = now;
+      registry.putReport(report).catch((err: unknown) => {
+        written = undefined; // retried at the next interval
+        logger.warn({ err }, "module report not written");
+      });
+    },
+    logger,
+  );
   timer.unref();
   return () => clearInterval(timer);
 }

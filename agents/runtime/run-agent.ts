@@ -5,9 +5,11 @@ import { headers, type NatsConnection } from "@nats-io/nats-core";
 import { type Service, type ServiceMsg, Svcm } from "@nats-io/services";
 import { type AgentVote, DecideTaskSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import type { CatalogView } from "../../lib/catalog/catalog-view.ts";
+import { SliceCache } from "../../lib/catalog/slice-cache.ts";
 import { encodeSignal } from "../../lib/codecs/agent-signals.ts";
 import { encodeAgentVote } from "../../lib/codecs/agent-vote.ts";
 import type { Logger } from "../../lib/log/logger.ts";
+import { guard, guardedInterval } from "../../lib/process/survive.ts";
 import { subjects, USER_SHARDS } from "../../lib/subjects.ts";
 import { AGENT_ATTRIBUTE, withExtractedContext } from "../../telemetry/tracing.ts";
 import {
@@ -66,6 +68,8 @@ export class RunningAgent {
   readonly state: unknown;
   service!: Service;
   private readonly dirtySignals = new Set<string>();
+  /** The gateway's retrieval slices this agent was asked to vote on. */
+  private readonly slices = new SliceCache();
   private readonly dirtySnapshots = new Set<string>();
   private readonly inputLeases: InputLease[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
@@ -125,7 +129,8 @@ export class RunningAgent {
           });
       },
     });
-    const every = (ms: number, fn: () => void) => this.timers.push(setInterval(fn, ms));
+    const every = (ms: number, fn: () => void) =>
+      this.timers.push(guardedInterval(`${module.name} timer`, ms, fn, this.log));
     every(this.options.heartbeatMs ?? 1_000, () => this.publishAlive());
     every(this.options.refreshMs ?? 10_000, () => this.publishSignals(this.owned));
     every(this.options.snapshotIntervalMs ?? 1_000, () => void this.persist());
@@ -205,11 +210,15 @@ export class RunningAgent {
   private armSignals(): void {
     if (this.signalTimer !== undefined || this.dirtySignals.size === 0 || this.status === "stopped") return;
     this.signalTimer = setTimeout(
-      () => {
-        this.signalTimer = undefined;
-        if (this.status === "running") this.publishSignals(this.dirtySignals);
-        else if (this.status === "starting") this.armSignals();
-      },
+      guard(
+        `${this.module.name} signals`,
+        () => {
+          this.signalTimer = undefined;
+          if (this.status === "running") this.publishSignals(this.dirtySignals);
+          else if (this.status === "starting") this.armSignals();
+        },
+        this.log,
+      ),
       this.options.signalIntervalMs ?? this.module.signalIntervalMs ?? 50,
     );
   }
@@ -232,12 +241,17 @@ export class RunningAgent {
       }
       // Past its deadline nobody waits for the answer: do not spend the CPU.
       if (task.deadline && timestampMs(task.deadline) < Date.now()) return;
-      const inventory = this.options.catalog.inventory;
-      if (BigInt(inventory.version) !== task.inventoryVersion) {
+      const catalog = this.options.catalog.inventory;
+      if (BigInt(catalog.version) !== task.inventoryVersion) {
         msg.respondError(
           DecideErrorCode.InventoryMismatch,
-          `inventory version ${inventory.version} here, ${task.inventoryVersion} in the task`,
+          `inventory version ${catalog.version} here, ${task.inventoryVersion} in the task`,
         );
+        return;
+      }
+      const inventory = task.candidates.length > 0 ? this.slices.get(catalog, task.candidates) : catalog;
+      if (!inventory) {
+        msg.respondError(DecideErrorCode.BadRequest, "candidates: not ascending catalog indices, or too many");
         return;
       }
       const vote: AgentVote = this.module.vote(

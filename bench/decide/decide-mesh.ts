@@ -47,12 +47,15 @@ export async function startDecideMesh(
   advertisers: number,
   placement: AgentPlacement,
   logger: Logger,
+  { creativesPerCampaign = 4 } = {},
 ): Promise<DecideMesh> {
   const server = await new NatsServerProcess().start();
   const nc = await connectNats({ servers: server.url, name: "bench-gateway" });
   const agentNc = await connectNats({ servers: server.url, name: "bench-agents" });
   const kv = await openCatalogBucket(jetstream(nc));
-  await loadDemoCatalog(new CatalogStore(kv), demoCatalog({ advertisers, seed: 7 }));
+  await loadDemoCatalog(new CatalogStore(kv), demoCatalog({ advertisers, creativesPerCampaign, seed: 7 }), {
+    concurrency: 256,
+  });
   const view = await CatalogView.open(kv);
   const modules = await loadAgents(BENCH_AGENTS);
   const agents =
