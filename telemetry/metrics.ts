@@ -95,7 +95,9 @@ let shared: ChorusMetrics | undefined;
 export function processMetrics(): ChorusMetrics {
   if (!shared) {
     shared = createChorusMetrics();
-    collectDefaultMetrics({ register: shared.registry });
+    // The event-loop lag histogram samples with a timer: prom-client's 10 ms default wakes an idle process 100
+    // times a second (most of an idle gateway's CPU); a stall still shows as one late 100 ms tick.
+    collectDefaultMetrics({ register: shared.registry, eventLoopMonitoringPrecision: 100 });
   }
   return shared;
 }
