@@ -137,6 +137,7 @@ export function explainDecision(input: ExplainInput, detailedLosers = DEFAULT_DE
     return create(CandidateExplanationSchema, {
       creativeId: name(c),
       campaignId: kernel.campaignIds[c] ?? "",
+      advertiserId: kernel.advertiserIds?.[c] ?? "",
       chosen,
       quality,
       relevance,
