@@ -3,7 +3,7 @@ import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import type { AuctionEntry, AuctionOutcome } from "../../gen/chorus/v1/agent_pb.ts";
 import { DecideRequestSchema } from "../../gen/chorus/v1/decision_pb.ts";
-import { decodeDecideRequest } from "./decide-request-decoder.ts";
+import { decodeDecideRequest } from "./decide-request.ts";
 import { cachedUtf8 } from "./wire/cached-utf8.ts";
 import { wireBytesOf } from "./wire/wire-bytes.ts";
 
@@ -58,7 +58,7 @@ function writeEntry(w: BinaryWriter, e: AuctionEntry): BinaryWriter {
  * AuctionOutcome from its wire encoding, read field by field (the inverse of encodeAuctionOutcome above):
  * every agent host decodes one per decision with up to ~50 entries, and the reflective fromBinary (a create() and a
  * field-info walk per entry) was most of a host's CPU. The embedded DecideRequest is read by its own hand decoder
- * (decide-request-decoder.ts). Messages are built as the plain objects create() makes for these proto3
+ * (decide-request.ts). Messages are built as the plain objects create() makes for these proto3
  * types. Unknown fields are skipped (fromBinary would keep them in $unknown, which equals() ignores); anything
  * malformed throws, as fromBinary does. Equivalence with fromBinary is checked by auction-outcome-decode.spec.ts and codecs.spec.ts; a
  * field added to AuctionOutcome or AuctionEntry must be added here too (the spec fails until it is).

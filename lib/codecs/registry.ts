@@ -7,10 +7,11 @@
 import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { AgentVoteSchema, AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import { BiddingSignalSchema, RelevanceSignalSchema } from "../../gen/chorus/v1/agent_signals_pb.ts";
-import { DecideResponseSchema } from "../../gen/chorus/v1/decision_pb.ts";
+import { DecideRequestSchema, DecideResponseSchema } from "../../gen/chorus/v1/decision_pb.ts";
 import { decodeAgentVote, encodeAgentVote } from "./agent-vote.ts";
 import { decodeAuctionOutcome, encodeAuctionOutcome } from "./auction-outcome.ts";
 import { encodeBiddingSignal } from "./bidding-signal.ts";
+import { decodeDecideRequest } from "./decide-request.ts";
 import { encodeDecideResponse } from "./decide-response.ts";
 import { encodeRelevanceSignal } from "./relevance-signal.ts";
 
@@ -36,6 +37,11 @@ export const CODECS: readonly Codec[] = [
     hotPath: "published per decision by the gateway, read by every learning agent host",
     encode: encodeAuctionOutcome,
     decode: decodeAuctionOutcome,
+  }),
+  codec({
+    schema: DecideRequestSchema,
+    hotPath: "every Decide request, and the one inside every AuctionOutcome",
+    decode: decodeDecideRequest,
   }),
   codec({ schema: DecideResponseSchema, hotPath: "every Decide response", encode: encodeDecideResponse }),
   codec({ schema: BiddingSignalSchema, hotPath: "Bidding's signal, every 250 ms", encode: encodeBiddingSignal }),
