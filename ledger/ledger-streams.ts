@@ -5,8 +5,9 @@ import {
   StorageType,
   type StreamConfig,
 } from "@nats-io/jetstream";
-import { type KV, Kvm } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import { nanos } from "@nats-io/nats-core";
+import { ensureStream, openReplicatedBucket } from "../lib/nats/jetstream-replicas.ts";
 import { buckets, streams, subjects } from "../lib/subjects.ts";
 
 export interface LedgerStreamOptions {
@@ -49,15 +50,12 @@ export async function ensureLedgerStreams(jsm: JetStreamManager, options: Ledger
   });
 }
 
-async function addIfMissing(jsm: JetStreamManager, name: string, config: Partial<StreamConfig>): Promise<void> {
-  try {
-    await jsm.streams.info(name);
-  } catch {
-    await jsm.streams.add({ ...config, name });
-  }
+/** Creates the stream if missing; an existing one keeps its settings except the replica count (CHORUS_REPLICAS). */
+function addIfMissing(jsm: JetStreamManager, name: string, config: Partial<StreamConfig>): Promise<void> {
+  return ensureStream(jsm, { ...config, name });
 }
 
 /** The bucket holding the ledger snapshot. */
 export function openLedgerBucket(jsm: JetStreamManager): Promise<KV> {
-  return new Kvm(jsm.jetstream()).create(buckets.ledger, { history: 1 });
+  return openReplicatedBucket(jsm.jetstream(), buckets.ledger, { history: 1 });
 }
