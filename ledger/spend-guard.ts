@@ -114,6 +114,11 @@ export class LeaseSpendGuard implements SpendGuard {
     for (const id of campaignIds) this.headroom(id);
   }
 
+  /** Spool lines skipped as corrupt since start (0 without a spool). */
+  get corruptSpoolLines(): number {
+    return this.spool?.corruptLines ?? 0;
+  }
+
   /** Why the last lease request for a campaign was denied (for no-fill explanations and tests). */
   lastDenial(campaignId: string): LeaseGrant | undefined {
     return this.campaigns.get(campaignId)?.lastDenial;
@@ -259,8 +264,13 @@ export class LeaseSpendGuard implements SpendGuard {
   private async replaySpool(): Promise<void> {
     if (!this.spool) return;
     try {
-      const n = await this.spool.replay(this.receipts);
-      if (n > 0) this.options.logger.info({ receipts: n }, "spooled receipts stored");
+      const { stored, corrupt } = await this.spool.replay(this.receipts);
+      if (stored > 0) this.options.logger.info({ receipts: stored }, "spooled receipts stored");
+      if (corrupt > 0)
+        this.options.logger.error(
+          { corrupt, kept: `${this.options.spoolDir}/${this.options.gatewayId}.corrupt` },
+          "corrupt spool lines skipped",
+        );
     } catch (err) {
       this.options.logger.warn({ err }, "spooled receipts not stored yet; retrying on the next reconnect");
     }
