@@ -48,6 +48,15 @@ export async function ensureLedgerStreams(jsm: JetStreamManager, options: Ledger
     subjects: [subjects.receiptsAll],
     max_age: nanos(options.receiptRetentionMs ?? 7 * DAY_MS),
   });
+  // Many grants per campaign; an hour is far beyond any lease's life and leaves time to audit a failover.
+  await addIfMissing(jsm, streams.leases, {
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    subjects: [subjects.leaseLogAll],
+    max_age: nanos(3_600_000),
+    duplicate_window: nanos(60_000),
+  });
 }
 
 /** Creates the stream if missing; an existing one keeps its settings except the replica count (CHORUS_REPLICAS). */

@@ -83,6 +83,10 @@ export class LeaseSpendGuard implements SpendGuard {
   private readonly watch: ConnectionWatch;
   private readonly spool: ReceiptSpool | undefined;
   private readonly margin: number;
+  /** Fencing: the newest Budget leader epoch seen in a grant; grants from older epochs are refused. */
+  private epoch = 0n;
+  /** Grants refused because a newer Budget leader had granted before (a deposed leader answering late). */
+  staleGrantsRefused = 0;
 
   private constructor(
     private readonly receipts: ReceiptStore,
@@ -238,7 +242,15 @@ export class LeaseSpendGuard implements SpendGuard {
         { timeout: this.options.requestTimeoutMs ?? 500 },
       );
       const grant = fromBinary(LeaseGrantSchema, reply.data);
-      if (grant.amountMicros > 0n) {
+      if (grant.amountMicros > 0n && grant.epoch < this.epoch) {
+        this.staleGrantsRefused++;
+        this.options.logger.warn(
+          { campaignId, epoch: grant.epoch.toString(), newest: this.epoch.toString() },
+          "lease from a deposed Budget leader refused",
+        );
+        c.nextAttemptAt = this.clock() + (this.options.retryAfterMs ?? 250);
+      } else if (grant.amountMicros > 0n) {
+        if (grant.epoch > this.epoch) this.epoch = grant.epoch;
         c.leases.push({
           id: grant.leaseId,
           amount: grant.amountMicros,
