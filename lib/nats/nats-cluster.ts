@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager, StorageType } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { freePort, NatsServerProcess } from "./nats-server-process.ts";
 
@@ -92,14 +92,25 @@ export class NatsCluster {
     await this.nodes[i]!.server.start();
   }
 
-  /** Resolves once JetStream answers through the cluster (a meta leader is elected). */
+  /**
+   * Resolves once JetStream can place a stream on every node: a meta leader is elected and every server has joined
+   * (a probe stream with one replica per node is created and deleted).
+   */
   async waitForJetStream(timeoutMs = 30_000): Promise<void> {
     const until = Date.now() + timeoutMs;
     const nc = await connect({ servers: this.url.split(","), name: "chorus-cluster-check" });
     try {
       for (;;) {
         try {
-          await (await jetstreamManager(nc, { timeout: 2_000 })).getAccountInfo();
+          const jsm = await jetstreamManager(nc, { timeout: 2_000 });
+          const probe = `CHORUS_CLUSTER_PROBE_${process.pid}`;
+          await jsm.streams.add({
+            name: probe,
+            subjects: [`chorus.cluster-probe.${process.pid}`],
+            num_replicas: this.nodes.length,
+            storage: StorageType.Memory,
+          });
+          await jsm.streams.delete(probe);
           return;
         } catch (err) {
           if (Date.now() > until) throw new Error(`JetStream not ready on the cluster: ${(err as Error).message}`);
