@@ -1,8 +1,6 @@
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
-import { agentLoaders, loadAgents } from "../agents/registry.ts";
-import { startAgentScoring } from "../agents/runtime/start-agent-scoring.ts";
 import { createEventSink } from "../ledger/event-sink.ts";
 import { ReceiptStore } from "../ledger/receipt-store.ts";
 import { createSpendGuard } from "../ledger/spend-guard.ts";
@@ -18,7 +16,10 @@ import { startKernelModules } from "../modules/start-kernel-modules.ts";
 import { DecisionLog, loadDecisionLogConfig } from "../telemetry/decision-log.ts";
 import { metricsConfigSchema, processMetrics, startMetricsServer } from "../telemetry/metrics.ts";
 import { setupTracing } from "../telemetry/tracing.ts";
+import { agentLoaders, loadAgents } from "../voting/registry/agent-loaders.ts";
+import { startAgentScoring } from "../voting/registry/start-agent-scoring.ts";
 import { createDecisionEngine } from "./decide/decision-engine.ts";
+import { DEFAULT_MAX_CANDIDATES } from "./decide/retrieval.ts";
 import { gatewayConfig } from "./gateway-config.ts";
 import { NatsPlaybackSink } from "./playback/nats-playback-sink.ts";
 import { startGateway } from "./start-gateway.ts";
@@ -37,6 +38,12 @@ const config = loadConfig({
     default: "cached" as "cached" | "parallel" | "sequential",
     parse: parsers.oneOf("cached", "parallel", "sequential"),
     help: "how votes are gathered: cached (local view of agent signals), parallel (scatter-gather), sequential (baseline)",
+  },
+  retrievalMaxCandidates: {
+    env: "CHORUS_RETRIEVAL_MAX_CANDIDATES",
+    default: DEFAULT_MAX_CANDIDATES,
+    parse: parsers.int(1, 4_096),
+    help: "N: the most candidates one decision votes on (the retrieval stage keeps the best N the request may see)",
   },
   deadlineMs: {
     env: "DECIDE_DEADLINE_MS",
@@ -127,6 +134,7 @@ const engine = await createDecisionEngine({
   deadlineMs: config.deadlineMs,
   logger,
   telemetry: { metrics, log: decisionLog },
+  retrieval: { maxCandidates: config.retrievalMaxCandidates },
 });
 const gateway = await startGateway({
   host: config.host,

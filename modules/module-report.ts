@@ -1,4 +1,5 @@
 /** A ModuleRouter's stats as a ModuleReport (module.proto), written periodically for `chorus modules report`. */
+
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import {
@@ -8,6 +9,7 @@ import {
   ShadowDiffReportSchema,
 } from "../gen/chorus/v1/module_pb.ts";
 import type { Logger } from "../lib/log/logger.ts";
+import { guardedInterval } from "../lib/process/survive.ts";
 import type { ModuleRegistry } from "./module-registry.ts";
 import type { ModuleRouterStats, RoleStats } from "./module-router.ts";
 
@@ -52,9 +54,12 @@ export function reportPeriodically(
   intervalMs: number,
   logger: Logger,
 ): () => void {
-  const timer = setInterval(() => {
-    registry.putReport(read()).catch((err: unknown) => logger.warn({ err }, "module report not written"));
-  }, intervalMs);
+  const timer = guardedInterval(
+    "module report",
+    intervalMs,
+    () => registry.putReport(read()).catch((err: unknown) => logger.warn({ err }, "module report not written")),
+    logger,
+  );
   timer.unref();
   return () => clearInterval(timer);
 }

@@ -5,16 +5,23 @@ import { headers, type NatsConnection } from "@nats-io/nats-core";
 import { type Service, type ServiceMsg, Svcm } from "@nats-io/services";
 import { type AgentVote, DecideTaskSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import type { CatalogView } from "../../lib/catalog/catalog-view.ts";
+import { SliceCache } from "../../lib/catalog/slice-cache.ts";
+import { encodeSignal } from "../../lib/codecs/agent-signals.ts";
+import { encodeAgentVote } from "../../lib/codecs/agent-vote.ts";
 import type { Logger } from "../../lib/log/logger.ts";
+import { guardedInterval } from "../../lib/process/survive.ts";
 import { subjects, USER_SHARDS } from "../../lib/subjects.ts";
 import { AGENT_ATTRIBUTE, withExtractedContext } from "../../telemetry/tracing.ts";
-import { type AnyAgentModule, type DirtyKeys, GLOBAL_KEY, type HandlerContext } from "./agent-module.ts";
-import { scoringOf } from "./agent-scorer.ts";
-import { AgentStateStore, openAgentStateBucket } from "./agent-state-store.ts";
-import { encodeAgentVote } from "./agent-vote-codec.ts";
+import {
+  type AnyAgentModule,
+  type DirtyKeys,
+  GLOBAL_KEY,
+  type HandlerContext,
+} from "../../voting/contract/agent-module.ts";
+import { AgentStateStore, openAgentStateBucket } from "../../voting/mirror/agent-state-store.ts";
+import { INSTANCE_HEADER, SignalMirror } from "../../voting/mirror/signal-mirror.ts";
+import { scoringOf } from "../../voting/scoring/agent-scorer.ts";
 import { type InputLease, SharedInputs } from "./shared-inputs.ts";
-import { encodeSignal } from "./signal-encoders.ts";
-import { INSTANCE_HEADER, SignalMirror } from "./signal-mirror.ts";
 
 export interface RunAgentOptions {
   nc: NatsConnection;
@@ -56,6 +63,8 @@ export class RunningAgent {
   readonly state: unknown;
   service!: Service;
   private readonly dirtySignals = new Set<string>();
+  /** The gateway's retrieval slices this agent was asked to vote on. */
+  private readonly slices = new SliceCache();
   private readonly dirtySnapshots = new Set<string>();
   private readonly inputLeases: InputLease[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
@@ -113,7 +122,8 @@ export class RunningAgent {
           });
       },
     });
-    const every = (ms: number, fn: () => void) => this.timers.push(setInterval(fn, ms));
+    const every = (ms: number, fn: () => void) =>
+      this.timers.push(guardedInterval(`${module.name} timer`, ms, fn, this.log));
     every(this.options.signalIntervalMs ?? module.signalIntervalMs ?? 50, () => this.publishSignals(this.dirtySignals));
     every(this.options.heartbeatMs ?? 1_000, () => this.publishSignals(this.owned));
     every(this.options.snapshotIntervalMs ?? 1_000, () => void this.persist());
@@ -196,12 +206,17 @@ export class RunningAgent {
       }
       // Past its deadline nobody waits for the answer: do not spend the CPU.
       if (task.deadline && timestampMs(task.deadline) < Date.now()) return;
-      const inventory = this.options.catalog.inventory;
-      if (BigInt(inventory.version) !== task.inventoryVersion) {
+      const catalog = this.options.catalog.inventory;
+      if (BigInt(catalog.version) !== task.inventoryVersion) {
         msg.respondError(
           DecideErrorCode.InventoryMismatch,
-          `inventory version ${inventory.version} here, ${task.inventoryVersion} in the task`,
+          `inventory version ${catalog.version} here, ${task.inventoryVersion} in the task`,
         );
+        return;
+      }
+      const inventory = task.candidates.length > 0 ? this.slices.get(catalog, task.candidates) : catalog;
+      if (!inventory) {
+        msg.respondError(DecideErrorCode.BadRequest, "candidates: not ascending catalog indices, or too many");
         return;
       }
       const vote: AgentVote = this.module.vote(
