@@ -21,6 +21,7 @@ import { queryLedger } from "../ledger/ledger.ts";
 import { ensureLedgerStreams } from "../ledger/ledger-streams.ts";
 import { rebuildLedger } from "../ledger/rebuild.ts";
 import { CatalogStore, openCatalogBucket } from "../lib/catalog/catalog-store.ts";
+import { demoCatalog, loadDemoCatalog } from "../lib/demo/demo-catalog.ts";
 import { connectNats, type NatsConnection } from "../lib/nats/connect.ts";
 import { currentLeader, openLeaderBucket } from "../lib/nats/leader-election.ts";
 import { NatsCluster } from "../lib/nats/nats-cluster.ts";
@@ -28,8 +29,7 @@ import { freePort } from "../lib/nats/nats-server-process.ts";
 import { type RunningChild, startChild } from "../lib/process/launcher.ts";
 import { createSeededRandom } from "../lib/random/seeded-random.ts";
 import { streams } from "../lib/subjects.ts";
-import { demoCatalog, loadDemoCatalog } from "../scripts/demo/demo-catalog.ts";
-import { DemoTraffic } from "../scripts/demo/demo-traffic.ts";
+import { DemoTraffic } from "./demo-traffic.ts";
 
 export type Victim = "nats" | "nats-stream-leader" | "budget-leader" | "ledger" | "gateway" | "agent-host";
 

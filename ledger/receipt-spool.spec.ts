@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DecisionReceiptSchema, ReceiptItemSchema } from "../gen/chorus/v1/ledger_pb.ts";
 import { createLogger } from "../lib/log/logger.ts";
 import { streams } from "../lib/subjects.ts";
-import { type NatsFixture, startNats } from "../test/nats-fixture.ts";
+import { type NatsFixture, startNats } from "../lib/testing/nats-fixture.ts";
 import { ensureLedgerStreams } from "./ledger-streams.ts";
 import { parseSpoolLine, ReceiptSpool, spoolLine } from "./receipt-spool.ts";
 import { ReceiptStore } from "./receipt-store.ts";

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LeaseGrantSchema, LeaseRequestSchema } from "../gen/chorus/v1/ledger_pb.ts";
 import { createLogger } from "../lib/log/logger.ts";
 import { subjects } from "../lib/subjects.ts";
-import { type NatsFixture, startNats } from "../test/nats-fixture.ts";
+import { type NatsFixture, startNats } from "../lib/testing/nats-fixture.ts";
 import { createSpendGuard } from "./spend-guard.ts";
 
 const logger = createLogger("spend-guard-fencing-test", "silent");

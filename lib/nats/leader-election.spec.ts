@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type NatsFixture, startNats } from "../../test/nats-fixture.ts";
 import { createLogger } from "../log/logger.ts";
+import { type NatsFixture, startNats } from "../testing/nats-fixture.ts";
 import { currentLeader, LeaderElection, openLeaderBucket } from "./leader-election.ts";
 
 const logger = createLogger("leader-election-test", "silent");
