@@ -6,6 +6,7 @@ import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { type Client, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { withApiKey } from "../gateway/auth/client-key.ts";
 import { PacingMode } from "../gen/chorus/v1/campaign_pb.ts";
 import {
   type AdEvent,
@@ -29,6 +30,7 @@ import { freePort } from "../lib/nats/nats-server-process.ts";
 import { type RunningChild, startChild } from "../lib/process/launcher.ts";
 import { createSeededRandom } from "../lib/random/seeded-random.ts";
 import { streams } from "../lib/subjects.ts";
+import { bootstrapCredentials } from "./bootstrap-credentials.ts";
 import { DemoTraffic } from "./demo-traffic.ts";
 
 export type Victim = "nats" | "nats-stream-leader" | "budget-leader" | "ledger" | "gateway" | "agent-host";
@@ -145,6 +147,7 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
       CHORUS_LEADER_TTL_MS: "2000",
     };
     const catalog = await seedCatalog(admin);
+    const credentials = await bootstrapCredentials(cluster.url);
     await ensureLedgerStreams(await jetstreamManager(admin));
     const gatewayPorts = await Promise.all(Array.from({ length: GATEWAYS }, () => freePort()));
     const add = (name: string, entry: string, env: Record<string, string> = {}) =>
@@ -158,6 +161,7 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
     gatewayPorts.forEach((port, i) => {
       add(`gateway-${i + 1}`, "gateway/main", {
         GATEWAY_ID: `gw-${i + 1}`,
+        EVENT_TOKEN_KEYS: credentials.eventTokenKeys,
         GATEWAY_PORT: String(port),
         CHORUS_SPOOL_DIR: join(dir, "spool"),
       });
@@ -200,6 +204,7 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
     const grants = await watchLeaseLog(admin);
     const load = new ChaosLoad(
       gatewayPorts.map((port) => `http://127.0.0.1:${port}`),
+      credentials.decideKey,
       rnd,
     );
     const loadStarted = Date.now();
@@ -456,11 +461,14 @@ class ChaosLoad {
 
   constructor(
     urls: string[],
+    apiKey: string,
     private readonly rnd: () => number,
   ) {
-    this.clients = urls.map((baseUrl) => createClient(DecisionService, createGrpcTransport({ baseUrl })));
+    this.clients = urls.map((baseUrl) =>
+      createClient(DecisionService, createGrpcTransport({ baseUrl, interceptors: [withApiKey(apiKey)] })),
+    );
     // Its request builder: listeners, genres, devices as the demo sends them.
-    this.traffic = new DemoTraffic(urls[0]!, 1, () => undefined);
+    this.traffic = new DemoTraffic(urls[0]!, apiKey, 1, () => undefined);
   }
 
   start(rate: number): void {
@@ -504,6 +512,7 @@ class ChaosLoad {
               eventId: `${response.decisionId}:${ad.creativeId}:${suffix}`,
               decisionId: response.decisionId,
               creativeId: ad.creativeId,
+              eventToken: ad.eventToken,
               type,
               occurredAt: timestampNow(),
             });

@@ -7,6 +7,7 @@ import { connectNats } from "../lib/nats/connect.ts";
 import { NatsCluster } from "../lib/nats/nats-cluster.ts";
 import { NatsServerProcess } from "../lib/nats/nats-server-process.ts";
 import { type RunningChild, startChild, stopChild } from "../lib/process/launcher.ts";
+import { bootstrapCredentials, type MeshCredentials } from "./bootstrap-credentials.ts";
 
 export type Coordination = "cached" | "parallel" | "sequential";
 
@@ -29,6 +30,8 @@ export interface MeshOptions {
   env?: Record<string, string>;
   /** Children's output is dropped (benchmarks, tests). */
   silent?: boolean;
+  /** Keep the mesh's keys here (npm start: .data/credentials.env), reused while still valid. */
+  credentialsFile?: string;
 }
 
 export interface Mesh {
@@ -37,6 +40,8 @@ export interface Mesh {
   processes: { name: string; pid: number }[];
   nats: NatsServerProcess | undefined;
   cluster: NatsCluster | undefined;
+  /** The admin and decide keys bootstrapped for this mesh, and the gateways' event token keys. */
+  credentials: MeshCredentials;
   children: RunningChild[];
   stop(): Promise<void>;
 }
@@ -73,6 +78,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     // Every process checks its streams and buckets against this at start (lib/nats/jetstream-replicas.ts).
     const replicas: Record<string, string> = cluster ? { CHORUS_REPLICAS: String(clusterSize) } : {};
     if (options.demo !== false) await loadDemo(natsUrl, cluster ? clusterSize : undefined);
+    const credentials = await bootstrapCredentials(natsUrl, options.credentialsFile);
     const env = { ...replicas, ...options.env, NATS_URL: natsUrl };
     const silent = options.silent ?? false;
     children.push(await startChild({ name: "ledger", entry: "ledger/ledger-main", env }, { silent }));
@@ -94,6 +100,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
         entry: "gateway/main",
         env: {
           ...env,
+          EVENT_TOKEN_KEYS: options.env?.EVENT_TOKEN_KEYS ?? credentials.eventTokenKeys,
           GATEWAY_PORT: String(options.gatewayPort ?? process.env.GATEWAY_PORT ?? 8080),
           ...(options.coordination ? { CHORUS_COORDINATION: options.coordination } : {}),
         },
@@ -111,6 +118,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       ],
       nats,
       cluster,
+      credentials,
       children,
       stop,
     };

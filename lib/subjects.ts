@@ -93,6 +93,11 @@ export const buckets = {
    * max age = CHORUS_LEADER_TTL_MS, so an instance that stops renewing loses its key.
    */
   leaders: "chorus_leaders",
+  /**
+   * API keys (gateway/auth/api-key.ts ApiKeyRecord as JSON), key = key id. Every gateway reads and watches it;
+   * only the admin path writes it (the ApiKeyService behind an admin key, and the launcher's bootstrap).
+   */
+  apiKeys: "chorus_api_keys",
 } as const;
 
 /** JetStream streams. */

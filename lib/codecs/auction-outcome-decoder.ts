@@ -1,14 +1,15 @@
-import { fromBinary, mergeFromBinary } from "@bufbuild/protobuf";
+import { mergeFromBinary } from "@bufbuild/protobuf";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import type { AuctionEntry, AuctionOutcome } from "../../gen/chorus/v1/agent_pb.ts";
 import { DecideRequestSchema } from "../../gen/chorus/v1/decision_pb.ts";
+import { decodeDecideRequest } from "./decide-request-decoder.ts";
 
 /**
  * AuctionOutcome from its wire encoding, read field by field (the inverse of lib/codecs/auction-outcome.ts):
  * every agent host decodes one per decision with up to ~50 entries, and the reflective fromBinary (a create() and a
- * field-info walk per entry) was most of a host's CPU. The embedded DecideRequest is still read by fromBinary (it
- * is large and changes with the API). Messages are built as the plain objects create() makes for these proto3
+ * field-info walk per entry) was most of a host's CPU. The embedded DecideRequest is read by its own hand decoder
+ * (decide-request-decoder.ts). Messages are built as the plain objects create() makes for these proto3
  * types. Unknown fields are skipped (fromBinary would keep them in $unknown, which equals() ignores); anything
  * malformed throws, as fromBinary does. Equivalence with fromBinary is checked by auction-outcome-codec.spec.ts; a
  * field added to AuctionOutcome or AuctionEntry must be added here too (the spec fails until it is).
@@ -38,7 +39,7 @@ export function decodeAuctionOutcome(bytes: Uint8Array): AuctionOutcome {
         // A message field met twice is merged, as fromBinary does.
         o.request = o.request
           ? mergeFromBinary(DecideRequestSchema, o.request, r.bytes())
-          : fromBinary(DecideRequestSchema, r.bytes());
+          : decodeDecideRequest(r.bytes());
         break;
       case 3:
         o.inventoryVersion = BigInt(r.uint64());
