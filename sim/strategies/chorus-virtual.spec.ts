@@ -49,7 +49,7 @@ describe("virtual-time chorus", () => {
       expect(diagnostics.handlerErrors).toBe(0);
       expect(diagnostics.eventsRejected).toBe(0);
     }
-  }, 60_000);
+  }, 180_000);
 
   it("sim - over seeds, every strategy's metrics carry a mean and a 95% interval, and comparisons pair seeds", async () => {
     const result = await runSeeds(small, [1, 2], ["monolith", "monolith-paced", "chorus"], {
@@ -80,5 +80,5 @@ describe("virtual-time chorus", () => {
       return of("chorus") / of("monolith") - 1;
     });
     expect(paired.values).toEqual(perSeed);
-  }, 90_000);
+  }, 180_000);
 });
