@@ -18,7 +18,7 @@ import { metricsConfigSchema, processMetrics, startMetricsServer } from "../tele
 import { setupTracing } from "../telemetry/tracing.ts";
 import { agentLoaders, loadAgents } from "../voting/registry/agent-loaders.ts";
 import { startAgentScoring } from "../voting/registry/start-agent-scoring.ts";
-import { createDecisionEngine } from "./decide/decision-engine.ts";
+import { createDecisionEngine, DEFAULT_MAX_IN_FLIGHT } from "./decide/decision-engine.ts";
 import { DEFAULT_MAX_CANDIDATES } from "./decide/retrieval.ts";
 import { gatewayConfig } from "./gateway-config.ts";
 import { NatsPlaybackSink } from "./playback/nats-playback-sink.ts";
@@ -38,6 +38,12 @@ const config = loadConfig({
     default: "cached" as "cached" | "parallel" | "sequential",
     parse: parsers.oneOf("cached", "parallel", "sequential"),
     help: "how votes are gathered: cached (local view of agent signals), parallel (scatter-gather), sequential (baseline)",
+  },
+  maxDecisionsInFlight: {
+    env: "GATEWAY_MAX_DECISIONS_IN_FLIGHT",
+    default: DEFAULT_MAX_IN_FLIGHT,
+    parse: parsers.int(1, 100_000),
+    help: "admission limit: decisions in flight past which new ones get RESOURCE_EXHAUSTED at once, with retry pushback",
   },
   retrievalMaxCandidates: {
     env: "CHORUS_RETRIEVAL_MAX_CANDIDATES",
@@ -135,6 +141,7 @@ const engine = await createDecisionEngine({
   logger,
   telemetry: { metrics, log: decisionLog },
   retrieval: { maxCandidates: config.retrievalMaxCandidates },
+  maxInFlight: config.maxDecisionsInFlight,
 });
 const gateway = await startGateway({
   host: config.host,
