@@ -3,7 +3,7 @@ import { CatalogStore, openCatalogBucket } from "../lib/catalog/catalog-store.ts
 import { demoCatalog, loadDemoCatalog } from "../lib/demo/demo-catalog.ts";
 import { connectNats } from "../lib/nats/connect.ts";
 import { NatsServerProcess } from "../lib/nats/nats-server-process.ts";
-import { type RunningChild, startChild, stopChild } from "../lib/process/launcher.ts";
+import { Supervised } from "../lib/process/supervisor.ts";
 
 export type Coordination = "cached" | "parallel" | "sequential";
 
@@ -28,7 +28,8 @@ export interface Mesh {
   gatewayUrl: string;
   processes: { name: string; pid: number }[];
   nats: NatsServerProcess | undefined;
-  children: RunningChild[];
+  /** Each restarted with backoff when it exits (lib/process/supervisor.ts); restarts are printed. */
+  children: Supervised[];
   stop(): Promise<void>;
 }
 
@@ -45,29 +46,29 @@ export const DEFAULT_AGENT_GROUPS = [
 export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   const nats = options.natsUrl ? undefined : await new NatsServerProcess({ storeDir: options.natsStoreDir }).start();
   const natsUrl = options.natsUrl ?? nats!.url;
-  const children: RunningChild[] = [];
+  const children: Supervised[] = [];
   const stop = async () => {
-    for (const child of [...children].reverse()) await stopChild(child.process);
+    for (const child of [...children].reverse()) await child.stop();
     await nats?.stop();
   };
   try {
     if (options.demo !== false) await loadDemo(natsUrl);
     const env = { ...options.env, NATS_URL: natsUrl };
     const silent = options.silent ?? false;
-    children.push(await startChild({ name: "ledger", entry: "ledger/ledger-main", env }, { silent }));
+    children.push(await Supervised.start({ name: "ledger", entry: "ledger/ledger-main", env }, { silent }));
     // The Budget agent also serves the spend leases, so it runs as its own process.
-    children.push(await startChild({ name: "budget", entry: "agents/budget/budget-main", env }, { silent }));
+    children.push(await Supervised.start({ name: "budget", entry: "agents/budget/budget-main", env }, { silent }));
     const groups = options.agentGroups ?? DEFAULT_AGENT_GROUPS;
     const hosts = await Promise.all(
       groups.map((agents, i) =>
-        startChild(
+        Supervised.start(
           { name: `agents-${i + 1}`, entry: "agents/host", env: { ...env, AGENTS: agents.join(",") } },
           { silent },
         ),
       ),
     );
     children.push(...hosts);
-    const gateway = await startChild(
+    const gateway = await Supervised.start(
       {
         name: "gateway",
         entry: "gateway/main",
@@ -82,7 +83,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     children.push(gateway);
     return {
       natsUrl,
-      gatewayUrl: String(gateway.ready.url),
+      gatewayUrl: String(gateway.current.ready.url),
       processes: [
         ...(nats?.pid ? [{ name: "nats-server", pid: nats.pid }] : []),
         ...children.map((c) => ({ name: c.name, pid: c.pid })),
