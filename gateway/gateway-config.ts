@@ -33,6 +33,30 @@ export const gatewayConfig = {
     parse: parsers.int(1, 64),
     help: "gateway processes sharing the port (node:cluster): one event loop serves from one core",
   },
+  maxConcurrentStreams: {
+    env: "GATEWAY_MAX_CONCURRENT_STREAMS",
+    default: 100,
+    parse: parsers.int(1, 10_000),
+    help: "HTTP/2 streams one connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS)",
+  },
+  maxHeaderListBytes: {
+    env: "GATEWAY_MAX_HEADER_LIST_BYTES",
+    default: 16 * 1024,
+    parse: parsers.int(1024, 1024 * 1024),
+    help: "largest request header block (HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE, HTTP/1.1 max header size)",
+  },
+  idleTimeoutMs: {
+    env: "GATEWAY_IDLE_TIMEOUT_MS",
+    default: 120_000,
+    parse: parsers.int(100, 3_600_000),
+    help: "a connection idle for this long is closed (HTTP/2 GOAWAY)",
+  },
+  maxConnections: {
+    env: "GATEWAY_MAX_CONNECTIONS",
+    default: 16_384,
+    parse: parsers.int(1, 1_000_000),
+    help: "connections beyond this are refused (raise the process's file limit to match)",
+  },
   drainTimeoutMs: {
     env: "GATEWAY_DRAIN_TIMEOUT_MS",
     default: 10_000,

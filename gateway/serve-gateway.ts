@@ -151,7 +151,14 @@ const gateway = await startGateway({
   playback: new NatsPlaybackSink(nc),
   catalog: new CatalogStore(catalogBucket),
   logger,
-  limits: { maxMessageBytes: config.maxMessageBytes, drainTimeoutMs: config.drainTimeoutMs },
+  limits: {
+    maxMessageBytes: config.maxMessageBytes,
+    drainTimeoutMs: config.drainTimeoutMs,
+    maxConcurrentStreams: config.maxConcurrentStreams,
+    maxHeaderListBytes: config.maxHeaderListBytes,
+    idleTimeoutMs: config.idleTimeoutMs,
+    maxConnections: config.maxConnections,
+  },
 });
 const metricsServer = await startMetricsServer(config.metricsPort, metrics.registry);
 

@@ -35,6 +35,14 @@ export interface GatewayLimits {
   maxMessageBytes: number;
   /** How long close() waits for in-flight calls before cutting connections. Default 10 s (GATEWAY_DRAIN_TIMEOUT_MS). */
   drainTimeoutMs: number;
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection (GATEWAY_MAX_CONCURRENT_STREAMS). */
+  maxConcurrentStreams: number;
+  /** HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE, and HTTP/1.1's largest header block (GATEWAY_MAX_HEADER_LIST_BYTES). */
+  maxHeaderListBytes: number;
+  /** A connection with no activity for this long is closed (GOAWAY for HTTP/2) (GATEWAY_IDLE_TIMEOUT_MS). */
+  idleTimeoutMs: number;
+  /** Connections beyond this are refused (GATEWAY_MAX_CONNECTIONS). */
+  maxConnections: number;
 }
 
 export interface GatewayOptions {
@@ -79,6 +87,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const limits: GatewayLimits = {
     maxMessageBytes: options.limits?.maxMessageBytes ?? gatewayConfig.maxMessageBytes.default,
     drainTimeoutMs: options.limits?.drainTimeoutMs ?? gatewayConfig.drainTimeoutMs.default,
+    maxConcurrentStreams: options.limits?.maxConcurrentStreams ?? gatewayConfig.maxConcurrentStreams.default,
+    maxHeaderListBytes: options.limits?.maxHeaderListBytes ?? gatewayConfig.maxHeaderListBytes.default,
+    idleTimeoutMs: options.limits?.idleTimeoutMs ?? gatewayConfig.idleTimeoutMs.default,
+    maxConnections: options.limits?.maxConnections ?? gatewayConfig.maxConnections.default,
   };
   const logger = options.logger.child({ component: "gateway" });
   useBufferTextEncoding();
@@ -118,9 +130,29 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       ? () => false
       : createUnaryFastPath(served, { readMaxBytes: limits.maxMessageBytes, logger });
 
-  const h2 = createServer({}, connectHandler);
-  const h1 = createHttp1Server(connectHandler);
+  const h2 = createServer(
+    {
+      settings: {
+        maxConcurrentStreams: limits.maxConcurrentStreams,
+        maxHeaderListSize: limits.maxHeaderListBytes,
+      },
+      maxHeaderListPairs: 128,
+      // Node refuses streams beyond SETTINGS_MAX_CONCURRENT_STREAMS with RST_STREAM; a client that keeps opening
+      // them (or opening and cancelling, CVE-2023-44487) gets its session closed after this many.
+      maxSessionRejectedStreams: 100,
+      maxSessionInvalidFrames: 1_000,
+    },
+    connectHandler,
+  );
+  h2.on("session", (session: Http2Session) => {
+    session.setTimeout(limits.idleTimeoutMs, () => session.close());
+  });
+  const h1 = createHttp1Server({ maxHeaderSize: limits.maxHeaderListBytes }, connectHandler);
+  h1.keepAliveTimeout = Math.min(5_000, limits.idleTimeoutMs);
+  h1.headersTimeout = Math.min(10_000, limits.idleTimeoutMs);
+  h1.setTimeout(limits.idleTimeoutMs);
   const server = createDemuxServer(h2, h1);
+  server.maxConnections = limits.maxConnections;
   const tracker = trackConnections(server, h2, h1, fastPath);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

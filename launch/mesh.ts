@@ -21,6 +21,8 @@ export interface MeshOptions {
   env?: Record<string, string>;
   /** Children's output is dropped (benchmarks, tests). */
   silent?: boolean;
+  /** How long each process may take to say it is ready (default 30 s; more on a crowded machine). */
+  readyTimeoutMs?: number;
 }
 
 export interface Mesh {
@@ -54,15 +56,20 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   try {
     if (options.demo !== false) await loadDemo(natsUrl);
     const env = { ...options.env, NATS_URL: natsUrl };
+    const readyTimeoutMs = options.readyTimeoutMs;
     const silent = options.silent ?? false;
-    children.push(await Supervised.start({ name: "ledger", entry: "ledger/ledger-main", env }, { silent }));
+    children.push(
+      await Supervised.start({ name: "ledger", entry: "ledger/ledger-main", env, readyTimeoutMs }, { silent }),
+    );
     // The Budget agent also serves the spend leases, so it runs as its own process.
-    children.push(await Supervised.start({ name: "budget", entry: "agents/budget/budget-main", env }, { silent }));
+    children.push(
+      await Supervised.start({ name: "budget", entry: "agents/budget/budget-main", env, readyTimeoutMs }, { silent }),
+    );
     const groups = options.agentGroups ?? DEFAULT_AGENT_GROUPS;
     const hosts = await Promise.all(
       groups.map((agents, i) =>
         Supervised.start(
-          { name: `agents-${i + 1}`, entry: "agents/host", env: { ...env, AGENTS: agents.join(",") } },
+          { name: `agents-${i + 1}`, entry: "agents/host", env: { ...env, AGENTS: agents.join(",") }, readyTimeoutMs },
           { silent },
         ),
       ),
@@ -72,6 +79,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       {
         name: "gateway",
         entry: "gateway/main",
+        readyTimeoutMs,
         env: {
           ...env,
           GATEWAY_PORT: String(options.gatewayPort ?? process.env.GATEWAY_PORT ?? 8080),

@@ -236,7 +236,12 @@ interface MinuteRow {
 
 async function main(): Promise<void> {
   process.env.LOG_LEVEL ??= "warn";
-  const mesh = await startMesh({ gatewayPort: Number(opts.port), silent: true, demo: true });
+  const mesh = await startMesh({
+    gatewayPort: Number(opts.port),
+    silent: true,
+    demo: true,
+    readyTimeoutMs: 300_000,
+  });
   const client = createClient(DecisionService, createGrpcTransport({ baseUrl: mesh.gatewayUrl }));
   const processes = [...mesh.processes, { name: "soak-client", pid: process.pid }];
   const rows: MinuteRow[] = [];
