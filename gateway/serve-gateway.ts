@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
@@ -18,6 +19,7 @@ import { metricsConfigSchema, processMetrics, startMetricsServer } from "../tele
 import { setupTracing } from "../telemetry/tracing.ts";
 import { agentLoaders, loadAgents } from "../voting/registry/agent-loaders.ts";
 import { startAgentScoring } from "../voting/registry/start-agent-scoring.ts";
+import { authConfig, openGatewayAuth } from "./auth/gateway-auth.ts";
 import { createDecisionEngine, DEFAULT_MAX_IN_FLIGHT } from "./decide/decision-engine.ts";
 import { DEFAULT_MAX_CANDIDATES } from "./decide/retrieval.ts";
 import { gatewayConfig } from "./gateway-config.ts";
@@ -31,7 +33,9 @@ import { startGateway } from "./start-gateway.ts";
  */ const name = process.env.CHORUS_PROCESS_NAME ?? "gateway";
 const config = loadConfig({
   ...gatewayConfig,
+  ...authConfig,
   metricsPort: metricsConfigSchema.port,
+  metricsHost: metricsConfigSchema.host,
   natsUrl: { env: "NATS_URL", default: "", parse: parsers.string, help: "NATS server URL (required)" },
   coordination: {
     env: "CHORUS_COORDINATION",
@@ -77,6 +81,18 @@ const config = loadConfig({
     parse: parsers.int(0, 100_000),
     help: "longest an idle kernel worker spins for the next decision (adaptive below it); 0 = sleep at once (less CPU, ~50 us wake-ups); default 1500, 0 on hosts with 2 or fewer cores",
   },
+  conversionsPerAd: {
+    env: "EVENT_MAX_CONVERSIONS_PER_AD",
+    default: 1,
+    parse: parsers.int(1, 100),
+    help: "conversions counted per decision and creative; later ones are rejected (CONVERSION_LIMIT)",
+  },
+  maxConversionValueMicros: {
+    env: "EVENT_MAX_CONVERSION_VALUE_MICROS",
+    default: 1_000_000_000,
+    parse: parsers.int(0, Number.MAX_SAFE_INTEGER),
+    help: "largest conversion value in micros for campaigns that set no max_conversion_value_micros",
+  },
   spoolDir: {
     env: "CHORUS_SPOOL_DIR",
     default: join(repoRoot, ".data", "spool"),
@@ -90,9 +106,16 @@ if (!config.natsUrl) {
   process.exit(2);
 }
 
+if (Boolean(config.tlsCert) !== Boolean(config.tlsKey)) {
+  logger.fatal("GATEWAY_TLS_CERT and GATEWAY_TLS_KEY go together: set both or neither");
+  process.exit(2);
+}
+
 const tracing = setupTracing({ serviceName: "chorus-gateway" });
 const nc = await connectNats({ servers: config.natsUrl, name: `chorus-${name}` });
 const js = jetstream(nc);
+// Keys are loaded before anything is served: a gateway never answers a call it cannot check.
+const trust = await openGatewayAuth(js, config);
 const catalogBucket = await openCatalogBucket(js);
 const catalogView = await CatalogView.open(catalogBucket);
 const kernel = await startKernelModules({
@@ -147,10 +170,23 @@ const gateway = await startGateway({
   host: config.host,
   port: config.port,
   engine,
-  events: await createEventSink({ nc, receipts }),
+  events: await createEventSink({
+    nc,
+    receipts,
+    limits: {
+      conversionsPerAd: config.conversionsPerAd,
+      maxConversionValueMicros: BigInt(config.maxConversionValueMicros),
+    },
+    maxConversionValue: (id) => catalogView.campaign(id)?.maxConversionValueMicros,
+  }),
   playback: new NatsPlaybackSink(nc),
   catalog: new CatalogStore(catalogBucket),
   logger,
+  auth: trust.auth,
+  apiKeys: trust.apiKeys,
+  eventTokens: trust.eventTokens,
+  allowHttpCreativeUrls: config.allowHttpCreativeUrls,
+  tls: config.tlsCert ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined,
   limits: {
     maxMessageBytes: config.maxMessageBytes,
     drainTimeoutMs: config.drainTimeoutMs,
@@ -160,7 +196,7 @@ const gateway = await startGateway({
     maxConnections: config.maxConnections,
   },
 });
-const metricsServer = await startMetricsServer(config.metricsPort, metrics.registry);
+const metricsServer = await startMetricsServer(config.metricsPort, metrics.registry, config.metricsHost);
 
 onShutdown(async () => {
   // Health first, so load balancers stop sending; then finish in-flight calls; then the things they used.
@@ -170,6 +206,7 @@ onShutdown(async () => {
   await kernel.close();
   await agentScoring.close();
   catalogView.close();
+  trust.close();
   await decisionLog.flush();
   await metricsServer?.close();
   await nc.drain();

@@ -1,9 +1,13 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
 import { CatalogStore, openCatalogBucket } from "../lib/catalog/catalog-store.ts";
 import { demoCatalog, loadDemoCatalog } from "../lib/demo/demo-catalog.ts";
 import { connectNats } from "../lib/nats/connect.ts";
+import { NatsCluster } from "../lib/nats/nats-cluster.ts";
 import { NatsServerProcess } from "../lib/nats/nats-server-process.ts";
 import { Supervised } from "../lib/process/supervisor.ts";
+import { bootstrapCredentials, type MeshCredentials } from "./bootstrap-credentials.ts";
 
 export type Coordination = "cached" | "parallel" | "sequential";
 
@@ -13,6 +17,11 @@ export interface MeshOptions {
   natsUrl?: string;
   /** JetStream store of the private server; a temp folder when unset. */
   natsStoreDir?: string;
+  /**
+   * Start a private cluster of this many nats-servers (3 or 5) instead of one server, with every stream and bucket
+   * replicated on all of them (CHORUS_REPLICAS). Ignored with natsUrl.
+   */
+  natsCluster?: number;
   gatewayPort?: number;
   /** Load the demo catalog before the agents start. */
   demo?: boolean;
@@ -23,6 +32,8 @@ export interface MeshOptions {
   silent?: boolean;
   /** How long each process may take to say it is ready (default 30 s; more on a crowded machine). */
   readyTimeoutMs?: number;
+  /** Keep the mesh's keys here (npm start: .data/credentials.env), reused while still valid. */
+  credentialsFile?: string;
 }
 
 export interface Mesh {
@@ -30,6 +41,9 @@ export interface Mesh {
   gatewayUrl: string;
   processes: { name: string; pid: number }[];
   nats: NatsServerProcess | undefined;
+  cluster: NatsCluster | undefined;
+  /** The admin and decide keys bootstrapped for this mesh, and the gateways' event token keys. */
+  credentials: MeshCredentials;
   /** Each restarted with backoff when it exits (lib/process/supervisor.ts); restarts are printed. */
   children: Supervised[];
   stop(): Promise<void>;
@@ -46,16 +60,29 @@ export const DEFAULT_AGENT_GROUPS = [
  * the gateway, each waited for until it says it is ready. `stop()` stops them in reverse order.
  */
 export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
-  const nats = options.natsUrl ? undefined : await new NatsServerProcess({ storeDir: options.natsStoreDir }).start();
-  const natsUrl = options.natsUrl ?? nats!.url;
+  const clusterSize = options.natsUrl ? 0 : (options.natsCluster ?? 0);
+  const cluster =
+    clusterSize > 1
+      ? await NatsCluster.start({
+          size: clusterSize,
+          storeDir: options.natsStoreDir ?? join(tmpdir(), `chorus-cluster-${process.pid}-${Date.now()}`),
+        })
+      : undefined;
+  const nats =
+    options.natsUrl || cluster ? undefined : await new NatsServerProcess({ storeDir: options.natsStoreDir }).start();
+  const natsUrl = options.natsUrl ?? cluster?.url ?? nats!.url;
   const children: Supervised[] = [];
   const stop = async () => {
     for (const child of [...children].reverse()) await child.stop();
     await nats?.stop();
+    await cluster?.stop();
   };
   try {
-    if (options.demo !== false) await loadDemo(natsUrl);
-    const env = { ...options.env, NATS_URL: natsUrl };
+    // Every process checks its streams and buckets against this at start (lib/nats/jetstream-replicas.ts).
+    const replicas: Record<string, string> = cluster ? { CHORUS_REPLICAS: String(clusterSize) } : {};
+    if (options.demo !== false) await loadDemo(natsUrl, cluster ? clusterSize : undefined);
+    const credentials = await bootstrapCredentials(natsUrl, options.credentialsFile);
+    const env = { ...replicas, ...options.env, NATS_URL: natsUrl };
     const readyTimeoutMs = options.readyTimeoutMs;
     const silent = options.silent ?? false;
     children.push(
@@ -82,6 +109,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
         readyTimeoutMs,
         env: {
           ...env,
+          EVENT_TOKEN_KEYS: options.env?.EVENT_TOKEN_KEYS ?? credentials.eventTokenKeys,
           GATEWAY_PORT: String(options.gatewayPort ?? process.env.GATEWAY_PORT ?? 8080),
           ...(options.coordination ? { CHORUS_COORDINATION: options.coordination } : {}),
         },
@@ -94,9 +122,12 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       gatewayUrl: String(gateway.current.ready.url),
       processes: [
         ...(nats?.pid ? [{ name: "nats-server", pid: nats.pid }] : []),
+        ...(cluster?.pids ?? []),
         ...children.map((c) => ({ name: c.name, pid: c.pid })),
       ],
       nats,
+      cluster,
+      credentials,
       children,
       stop,
     };
@@ -106,10 +137,10 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   }
 }
 
-async function loadDemo(natsUrl: string): Promise<void> {
+async function loadDemo(natsUrl: string, replicas?: number): Promise<void> {
   const nc = await connectNats({ servers: natsUrl, name: "chorus-demo-loader" });
   try {
-    await loadDemoCatalog(new CatalogStore(await openCatalogBucket(jetstream(nc))), demoCatalog());
+    await loadDemoCatalog(new CatalogStore(await openCatalogBucket(jetstream(nc), replicas)), demoCatalog());
   } finally {
     await nc.close();
   }

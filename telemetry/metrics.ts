@@ -95,7 +95,9 @@ let shared: ChorusMetrics | undefined;
 export function processMetrics(): ChorusMetrics {
   if (!shared) {
     shared = createChorusMetrics();
-    collectDefaultMetrics({ register: shared.registry });
+    // The event-loop lag histogram samples with a timer: prom-client's 10 ms default wakes an idle process 100
+    // times a second (most of an idle gateway's CPU); a stall still shows as one late 100 ms tick.
+    collectDefaultMetrics({ register: shared.registry, eventLoopMonitoringPrecision: 100 });
   }
   return shared;
 }
@@ -107,6 +109,12 @@ export const metricsConfigSchema = {
     parse: parsers.port,
     help: "port of the Prometheus /metrics endpoint; 0 = off",
   },
+  host: {
+    env: "METRICS_HOST",
+    default: "127.0.0.1",
+    parse: parsers.string,
+    help: "address the /metrics endpoint binds; 0.0.0.0 to let a remote Prometheus scrape it",
+  },
 };
 
 export interface MetricsServer {
@@ -114,11 +122,14 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** Serves GET /metrics on `port` (all interfaces); resolves to undefined when port is 0 (off). */
+/**
+ * Serves GET /metrics on `host:port` (default 127.0.0.1: metrics name campaigns and reveal traffic, so they are
+ * not published to the network unless asked); resolves to undefined when port is 0 (off).
+ */
 export async function startMetricsServer(
   port: number,
   registry: Registry = processMetrics().registry,
-  host = "0.0.0.0",
+  host = metricsConfigSchema.host.default,
 ): Promise<MetricsServer | undefined> {
   if (port === 0) return undefined;
   const server: Server = createServer((req, res) => {

@@ -90,8 +90,10 @@ export async function startDecideMesh(
         )
       : undefined;
   // Every request may break now: the whole pipeline (kernel included) runs on each one.
-  const requests = decideRequests(512, 42).bodies.map((b) => {
+  const requests = decideRequests(512, 42).bodies.map((b, i) => {
     const r = fromBinary(DecideRequestSchema, Buffer.from(b, "base64"));
+    // The encoded pool leaves the user to the load client (a placeholder): one user per request here.
+    r.user!.userId = `bench-user-${i}`;
     r.placement!.forceNow = true;
     r.explain = false;
     return r;
