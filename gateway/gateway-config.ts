@@ -39,4 +39,29 @@ export const gatewayConfig = {
     parse: parsers.int(0, 600_000),
     help: "how long close() waits for in-flight calls before cutting connections",
   },
+  publicUrl: {
+    env: "GATEWAY_PUBLIC_URL",
+    default: "",
+    parse: (raw: string) => {
+      if (raw && !/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(raw))
+        throw new Error("must be an http(s) URL without query");
+      return raw;
+    },
+    help: "base URL of the tracking links in VAST and OpenRTB answers (a CDN or another domain); default the gateway's own URL",
+  },
+  vastMacros: {
+    env: "VAST_MACROS",
+    default: "encoded" as "encoded" | "literal",
+    parse: parsers.oneOf("encoded", "literal"),
+    help: "macros in tracking URLs: encoded (%5BTIMESTAMP%5D, valid xs:anyURI, passes the IAB schema) or literal ([TIMESTAMP], for players that replace only that form)",
+  },
+  currency: {
+    env: "CHORUS_CURRENCY",
+    default: "USD",
+    parse: (raw: string) => {
+      if (!/^[A-Z]{3}$/.test(raw)) throw new Error("must be an ISO 4217 code such as USD");
+      return raw;
+    },
+    help: "the account currency of budgets and prices (VAST <Pricing>, OpenRTB bids)",
+  },
 } satisfies Record<string, ConfigField<unknown>>;

@@ -22,6 +22,7 @@ import { createDecisionEngine } from "./decide/decision-engine.ts";
 import { gatewayConfig } from "./gateway-config.ts";
 import { NatsPlaybackSink } from "./playback/nats-playback-sink.ts";
 import { startGateway } from "./start-gateway.ts";
+import { catalogCreatives } from "./vast/catalog-creatives.ts";
 
 /**
  * One gateway process (gateway/main.ts starts it, or several of them with GATEWAY_PROCESSES): serves Decide from
@@ -137,6 +138,11 @@ const gateway = await startGateway({
   catalog: new CatalogStore(catalogBucket),
   logger,
   limits: { maxMessageBytes: config.maxMessageBytes, drainTimeoutMs: config.drainTimeoutMs },
+  publicUrl: config.publicUrl,
+  macroStyle: config.vastMacros,
+  currency: config.currency,
+  creatives: catalogCreatives(catalogView),
+  metrics,
 });
 const metricsServer = await startMetricsServer(config.metricsPort, metrics.registry);
 

@@ -15,10 +15,12 @@ import { DecisionService } from "../gen/chorus/v1/decision_pb.ts";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import type { CatalogStore } from "../lib/catalog/catalog-store.ts";
 import type { Logger } from "../lib/log/logger.ts";
+import type { ChorusMetrics } from "../telemetry/metrics.ts";
 import { gatewayConfig } from "./gateway-config.ts";
 import type { DecisionEngine, EventSink, PlaybackSink } from "./ports.ts";
 import { useBufferTextEncoding } from "./server/buffer-text-encoding.ts";
 import { HealthStatus, healthHandlers } from "./server/health-service.ts";
+import { type HttpResponse, httpEndpointRouter } from "./server/http-endpoints.ts";
 import { createDemuxServer } from "./server/protocol-demux.ts";
 import { DescriptorIndex, reflectionServices, reflectionV1, reflectionV1alpha } from "./server/reflection-service.ts";
 import { createRequestValidator } from "./server/request-validator.ts";
@@ -28,6 +30,10 @@ import { createUnaryFastPath, type StreamHandler } from "./server/unary-fast-pat
 import { unknownMethod } from "./server/unknown-method.ts";
 import { campaignHandlers } from "./services/campaign-service.ts";
 import { decisionHandlers } from "./services/decision-service.ts";
+import { trackingEndpoint } from "./tracking/tracking-endpoint.ts";
+import { type MacroStyle, TrackingUrls } from "./tracking/tracking-urls.ts";
+import type { CreativeLookup } from "./vast/vast-document.ts";
+import { vastEndpoint } from "./vast/vast-endpoint.ts";
 
 export interface GatewayLimits {
   /** Largest request message in bytes; larger ones get RESOURCE_EXHAUSTED. Default 1 MiB (GATEWAY_MAX_MESSAGE_BYTES). */
@@ -52,6 +58,16 @@ export interface GatewayOptions {
    * everything: for benchmarks and for ruling the fast path out when chasing a protocol bug.
    */
   fastPath?: boolean;
+  /** Base URL of tracking links (GATEWAY_PUBLIC_URL: a CDN or another domain); default the gateway's own URL. */
+  publicUrl?: string;
+  /** How tracking URLs write VAST macros (VAST_MACROS; default encoded, see tracking/tracking-urls.ts). */
+  macroStyle?: MacroStyle;
+  /** ISO 4217 account currency (CHORUS_CURRENCY, default USD): VAST <Pricing>, OpenRTB prices. */
+  currency?: string;
+  /** Catalog details of creatives (MIME type, size, names) for VAST; guessed from the media URL without it. */
+  creatives?: CreativeLookup;
+  /** Counters of the HTTP endpoints (tracking hits, VAST errors, OpenRTB requests). */
+  metrics?: Pick<ChorusMetrics, "trackingHits" | "vastErrors" | "openrtbRequests">;
 }
 
 export interface Gateway {
@@ -112,13 +128,39 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     interceptors: [logUnexpected],
     fallback: unknownMethod,
   });
+  let ownUrl = "";
+  const tracking = new TrackingUrls(() => options.publicUrl || ownUrl, options.macroStyle);
+  const metrics = options.metrics;
+  const httpEndpoints = httpEndpointRouter(
+    [
+      vastEndpoint({
+        engine: options.engine,
+        validate,
+        tracking,
+        currency: options.currency ?? gatewayConfig.currency.default,
+        creatives: options.creatives,
+        expiresSeconds: 600,
+      }),
+      trackingEndpoint({
+        events: options.events,
+        counters: metrics && {
+          hit: (event, result) => metrics.trackingHits.inc({ event, result }),
+          vastError: (code) => metrics.vastErrors.inc({ code: String(code) }),
+        },
+      }),
+    ],
+    logger,
+  );
+  const handler: typeof connectHandler = (req, res) => {
+    if (!httpEndpoints(req, res as HttpResponse)) connectHandler(req, res);
+  };
   const fastPath: StreamHandler =
     options.fastPath === false
       ? () => false
       : createUnaryFastPath(served, { readMaxBytes: limits.maxMessageBytes, logger });
 
-  const h2 = createServer({}, connectHandler);
-  const h1 = createHttp1Server(connectHandler);
+  const h2 = createServer({}, handler);
+  const h1 = createHttp1Server(handler);
   const server = createDemuxServer(h2, h1);
   const tracker = trackConnections(server, h2, h1, fastPath);
   await new Promise<void>((resolve, reject) => {
@@ -133,6 +175,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const port = typeof address === "object" && address ? address.port : 0;
   const host = options.host ?? gatewayConfig.host.default;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  ownUrl = url;
   logger.info({ url }, "gateway listening");
 
   let closing: Promise<void> | undefined;

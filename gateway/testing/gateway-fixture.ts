@@ -33,7 +33,7 @@ export interface GatewayFixture {
  * inventory test engine unless `engine` is given, playback published on NATS, events kept in memory.
  */
 export async function startGatewayFixture(
-  overrides: Partial<Pick<GatewayOptions, "engine" | "limits" | "fastPath">> = {},
+  overrides: Partial<Pick<GatewayOptions, "engine" | "limits" | "fastPath" | "publicUrl" | "creatives">> = {},
 ): Promise<GatewayFixture> {
   const nats = await startNats();
   const store = new CatalogStore(await openCatalogBucket(nats.js));
@@ -51,6 +51,8 @@ export async function startGatewayFixture(
     logger: createLogger("gateway-test", process.env.LOG_LEVEL ?? "silent"),
     limits: { drainTimeoutMs: 1_000, ...overrides.limits },
     fastPath: overrides.fastPath,
+    publicUrl: overrides.publicUrl,
+    creatives: overrides.creatives,
   });
   return {
     nats,
