@@ -64,4 +64,18 @@ export const gatewayConfig = {
     },
     help: "the account currency of budgets and prices (VAST <Pricing>, OpenRTB bids)",
   },
+  fxRates: {
+    env: "OPENRTB_FX_RATES",
+    default: {} as Record<string, number>,
+    parse: (raw: string) => {
+      const rates: Record<string, number> = {};
+      for (const pair of raw.split(",").filter(Boolean)) {
+        const m = /^\s*([A-Z]{3})\s*[:=]\s*(\d+(?:\.\d+)?)\s*$/.exec(pair);
+        if (!m || !(Number(m[2]) > 0)) throw new Error(`"${pair}" is not CODE:rate, e.g. EUR:0.92`);
+        rates[m[1]!] = Number(m[2]);
+      }
+      return rates;
+    },
+    help: "OpenRTB: units of other currencies per unit of the account currency, e.g. EUR:0.92,GBP:0.79 (bids in them, floors from them)",
+  },
 } satisfies Record<string, ConfigField<unknown>>;

@@ -141,6 +141,7 @@ const gateway = await startGateway({
   publicUrl: config.publicUrl,
   macroStyle: config.vastMacros,
   currency: config.currency,
+  fxRates: config.fxRates,
   creatives: catalogCreatives(catalogView),
   metrics,
 });

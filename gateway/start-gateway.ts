@@ -17,6 +17,7 @@ import type { CatalogStore } from "../lib/catalog/catalog-store.ts";
 import type { Logger } from "../lib/log/logger.ts";
 import type { ChorusMetrics } from "../telemetry/metrics.ts";
 import { gatewayConfig } from "./gateway-config.ts";
+import { auctionEndpoint } from "./openrtb/auction-endpoint.ts";
 import type { DecisionEngine, EventSink, PlaybackSink } from "./ports.ts";
 import { useBufferTextEncoding } from "./server/buffer-text-encoding.ts";
 import { HealthStatus, healthHandlers } from "./server/health-service.ts";
@@ -32,7 +33,7 @@ import { campaignHandlers } from "./services/campaign-service.ts";
 import { decisionHandlers } from "./services/decision-service.ts";
 import { trackingEndpoint } from "./tracking/tracking-endpoint.ts";
 import { type MacroStyle, TrackingUrls } from "./tracking/tracking-urls.ts";
-import type { CreativeLookup } from "./vast/vast-document.ts";
+import { type CreativeLookup, guessMimeType, type VastOptions } from "./vast/vast-document.ts";
 import { vastEndpoint } from "./vast/vast-endpoint.ts";
 
 export interface GatewayLimits {
@@ -64,6 +65,8 @@ export interface GatewayOptions {
   macroStyle?: MacroStyle;
   /** ISO 4217 account currency (CHORUS_CURRENCY, default USD): VAST <Pricing>, OpenRTB prices. */
   currency?: string;
+  /** OpenRTB: units of other currencies per unit of the account currency (OPENRTB_FX_RATES). */
+  fxRates?: Record<string, number>;
   /** Catalog details of creatives (MIME type, size, names) for VAST; guessed from the media URL without it. */
   creatives?: CreativeLookup;
   /** Counters of the HTTP endpoints (tracking hits, VAST errors, OpenRTB requests). */
@@ -131,15 +134,27 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   let ownUrl = "";
   const tracking = new TrackingUrls(() => options.publicUrl || ownUrl, options.macroStyle);
   const metrics = options.metrics;
+  const currency = options.currency ?? gatewayConfig.currency.default;
+  // The ledger refuses impressions later than its window (10 min): a player or exchange must not hold ads longer.
+  const impressionWindowSeconds = 600;
+  const vast: VastOptions = {
+    tracking,
+    currency,
+    creatives: options.creatives,
+    expiresSeconds: impressionWindowSeconds,
+  };
+  const fxRates = options.fxRates ?? {};
   const httpEndpoints = httpEndpointRouter(
     [
-      vastEndpoint({
+      vastEndpoint({ engine: options.engine, validate, ...vast }),
+      auctionEndpoint({
         engine: options.engine,
-        validate,
-        tracking,
-        currency: options.currency ?? gatewayConfig.currency.default,
-        creatives: options.creatives,
-        expiresSeconds: 600,
+        vast,
+        currencies: { account: currency, rate: (c) => (c === currency ? 1 : fxRates[c]) },
+        maxBodyBytes: limits.maxMessageBytes,
+        mimeOf: (id, mediaUrl, audio) => options.creatives?.(id)?.mimeType || guessMimeType(mediaUrl, audio),
+        expSeconds: impressionWindowSeconds,
+        counters: metrics && { request: (result) => metrics.openrtbRequests.inc({ result }) },
       }),
       trackingEndpoint({
         events: options.events,
