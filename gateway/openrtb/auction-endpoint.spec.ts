@@ -82,7 +82,7 @@ describe("POST /openrtb2/auction - OpenRTB 2.6 audio and video", () => {
       expect(vast.ads[0]!.id).toBe(bid.crid);
       expect(bid.burl).toContain("/t/impression/");
       expect(bid.nurl).toContain("/t/win/");
-      expect(bid.burl).toContain("ap=${AUCTION_PRICE}");
+      expect(bid.burl).toContain(`ap=${"$"}{AUCTION_PRICE}`);
     }
     return all;
   };
