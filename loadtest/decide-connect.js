@@ -5,11 +5,11 @@
 import { check } from "k6";
 import http from "k6/http";
 import { Rate } from "k6/metrics";
-import { arrivalScenario, BASE_URL, MAX_ERROR_RATE, P99_MS, RATE } from "./lib/config.js";
+import { arrivalScenario, BASE_URL, MAX_ERROR_RATE, P99_MS, RATE, withApiKey } from "./lib/config.js";
 import { decideRequest } from "./lib/decide-request.js";
 
 const decideErrors = new Rate("decide_errors");
-const HEADERS = { "Content-Type": "application/json", "Connect-Protocol-Version": "1" };
+const HEADERS = withApiKey({ "Content-Type": "application/json", "Connect-Protocol-Version": "1" });
 
 export const options = {
   scenarios: { decide: arrivalScenario(RATE, "decide") },

@@ -5,7 +5,7 @@
 import { check } from "k6";
 import { Rate } from "k6/metrics";
 import grpc from "k6/net/grpc";
-import { arrivalScenario, GATEWAY, MAX_ERROR_RATE, P99_MS, RATE, TLS } from "./lib/config.js";
+import { arrivalScenario, GATEWAY, grpcMetadata, MAX_ERROR_RATE, P99_MS, RATE, TLS } from "./lib/config.js";
 import { decideRequest } from "./lib/decide-request.js";
 
 const USE_PROTO_FILES = __ENV.PROTO === "1";
@@ -27,10 +27,13 @@ export const options = {
 export function decide() {
   // One connection per VU, kept for all its iterations (as a real client keeps its channel).
   if (__ITER === 0) client.connect(GATEWAY, { plaintext: !TLS, reflect: !USE_PROTO_FILES, timeout: "5s" });
-  const res = client.invoke("chorus.v1.DecisionService/Decide", decideRequest(__VU, __ITER), { timeout: "2s" });
+  const res = client.invoke("chorus.v1.DecisionService/Decide", decideRequest(__VU, __ITER), {
+    timeout: "2s",
+    metadata: grpcMetadata(),
+  });
   const ok = check(res, {
-    "status is OK": (r) => r?.status === grpc.StatusOK,
-    "has a decision id": (r) => Boolean(r?.message?.decisionId),
+    "status is OK": (r) => Boolean(r) && r.status === grpc.StatusOK,
+    "has a decision id": (r) => Boolean(r && r.message && r.message.decisionId),
   });
   decideErrors.add(!ok);
 }

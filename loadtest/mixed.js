@@ -4,13 +4,13 @@
 import { check } from "k6";
 import http from "k6/http";
 import { Rate } from "k6/metrics";
-import { arrivalScenario, BASE_URL, MAX_ERROR_RATE, P99_MS, RATE } from "./lib/config.js";
+import { arrivalScenario, BASE_URL, MAX_ERROR_RATE, P99_MS, RATE, withApiKey } from "./lib/config.js";
 import { adEvents, decideRequest } from "./lib/decide-request.js";
 
 const EVENTS_SHARE = Number(__ENV.EVENTS_SHARE || 0.5);
 /** ReportEvents answers after the events are durably stored (JetStream): a looser bound than Decide. */
 const EVENTS_P99_MS = Number(__ENV.EVENTS_P99_MS || 50);
-const HEADERS = { "Content-Type": "application/json", "Connect-Protocol-Version": "1" };
+const HEADERS = withApiKey({ "Content-Type": "application/json", "Connect-Protocol-Version": "1" });
 const errors = new Rate("rpc_errors");
 
 export const options = {
@@ -47,7 +47,7 @@ export function decideOnly() {
 
 export function decideAndReport() {
   const decision = decide();
-  const ad = decision?.ads?.[0];
+  const ad = decision && decision.ads ? decision.ads[0] : undefined;
   if (!ad) return; // no fill: nothing played, nothing to report
   const res = call("ReportEvents", { events: adEvents(decision.decisionId, ad.creativeId) });
   const ok = check(res, {

@@ -13,20 +13,37 @@ export const P99_MS = Number(__ENV.P99_MS || 10);
 export const MAX_ERROR_RATE = Number(__ENV.MAX_ERROR_RATE || 0.001);
 /** TLS for remote gateways behind a TLS terminator (gRPC: plaintext off). */
 export const TLS = __ENV.TLS === "1";
+/** The API key (a decide key): sent as `authorization: Bearer <key>` when set. */
+export const API_KEY = __ENV.API_KEY || "";
+
+/** HTTP headers with the API key, merged over `headers`. */
+export function withApiKey(headers) {
+  const out = Object.assign({}, headers);
+  if (API_KEY) out.Authorization = `Bearer ${API_KEY}`;
+  return out;
+}
+
+/** gRPC call metadata with the API key. */
+export function grpcMetadata() {
+  return API_KEY ? { authorization: `Bearer ${API_KEY}` } : {};
+}
 
 /**
  * An open-loop scenario: k6 starts `rate` iterations per second whatever the response times are (no coordinated
  * omission), with enough pre-allocated VUs that a slow phase cannot throttle the arrival rate.
  */
-export function arrivalScenario(rate, exec, extra = {}) {
-  return {
-    executor: "constant-arrival-rate",
-    rate,
-    timeUnit: "1s",
-    duration: DURATION,
-    preAllocatedVUs: Math.max(10, Math.ceil(rate / 20)),
-    maxVUs: Math.max(50, Math.ceil(rate / 2)),
-    exec,
-    ...extra,
-  };
+export function arrivalScenario(rate, exec, extra) {
+  // Object.assign, not spread: k6 v0.48's compiler rejects object spread (and ?. and ??) — see loadtest/README.md.
+  return Object.assign(
+    {
+      executor: "constant-arrival-rate",
+      rate,
+      timeUnit: "1s",
+      duration: DURATION,
+      preAllocatedVUs: Math.max(10, Math.ceil(rate / 20)),
+      maxVUs: Math.max(50, Math.ceil(rate / 2)),
+      exec,
+    },
+    extra || {},
+  );
 }
