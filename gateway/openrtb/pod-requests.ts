@@ -106,6 +106,8 @@ export function decideRequestOf(request: BidRequest, pod: Pod, deadlineMs: numbe
       maxAds,
       allowedFormats: [pod.format],
       floorPriceMicros: pod.imps.reduce((m, p) => (p.floorMicros > m ? p.floorMicros : m), 0n),
+      // The exchange sells a break that is happening: Timing does not get to postpone it.
+      forceNow: true,
     },
     user: {
       userId: userIdOf(request),
