@@ -1,8 +1,6 @@
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
-import { agentLoaders, loadAgents } from "../agents/registry.ts";
-import { startAgentScoring } from "../agents/runtime/start-agent-scoring.ts";
 import { createEventSink } from "../ledger/event-sink.ts";
 import { ReceiptStore } from "../ledger/receipt-store.ts";
 import { createSpendGuard } from "../ledger/spend-guard.ts";
@@ -18,6 +16,8 @@ import { startKernelModules } from "../modules/start-kernel-modules.ts";
 import { DecisionLog, loadDecisionLogConfig } from "../telemetry/decision-log.ts";
 import { metricsConfigSchema, processMetrics, startMetricsServer } from "../telemetry/metrics.ts";
 import { setupTracing } from "../telemetry/tracing.ts";
+import { agentLoaders, loadAgents } from "../voting/registry/agent-loaders.ts";
+import { startAgentScoring } from "../voting/registry/start-agent-scoring.ts";
 import { createDecisionEngine } from "./decide/decision-engine.ts";
 import { gatewayConfig } from "./gateway-config.ts";
 import { NatsPlaybackSink } from "./playback/nats-playback-sink.ts";

@@ -1,7 +1,6 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { SpendGuard, SpendItem } from "../gateway/ports.ts";
 import {
   type DecisionReceipt,
   DecisionReceiptSchema,
@@ -15,6 +14,7 @@ import {
 import type { Logger } from "../lib/log/logger.ts";
 import { subjects } from "../lib/subjects.ts";
 import { ConnectionWatch } from "./connection-watch.ts";
+import type { SpendGuard, SpendItem } from "./ports.ts";
 import { ReceiptSpool } from "./receipt-spool.ts";
 import { ReceiptStore } from "./receipt-store.ts";
 
@@ -88,7 +88,7 @@ export interface CommitContext {
 }
 
 /**
- * The gateway's spend guard (gateway/ports.ts SpendGuard): holds spend leases from the Budget agent, answers
+ * The gateway's spend guard (ledger/ports.ts SpendGuard): holds spend leases from the Budget agent, answers
  * `headroom` from memory, and `commit` reserves each sold ad against a lease and durably records the decision
  * receipt (JetStream ack, or the local spool while NATS is away) before the gateway answers.
  */

@@ -1,9 +1,9 @@
 import { join } from "node:path";
+import { DemoTraffic } from "../launch/demo-traffic.ts";
+import { ensureNatsServer } from "../launch/ensure-nats-server.ts";
+import { startMesh } from "../launch/mesh.ts";
 import { loadConfig, parsers } from "../lib/config/config.ts";
 import { repoRoot } from "../lib/process/launcher.ts";
-import { DemoTraffic } from "./demo/demo-traffic.ts";
-import { ensureNatsServer } from "./ensure-nats-server.ts";
-import { startMesh } from "./mesh.ts";
 
 /** `npm start`: the whole local mesh, the demo catalog and demo traffic, until Ctrl-C. */
 const config = loadConfig({

@@ -6,11 +6,11 @@ import { createLogger } from "../../lib/log/logger.ts";
 import { connectNats } from "../../lib/nats/connect.ts";
 import { onShutdown, signalReady } from "../../lib/process/child-lifecycle.ts";
 import { loadModuleConfig } from "../../modules/module-config.ts";
+import { budgetAgent } from "../../voting/budget/agent.ts";
+import type { BudgetState } from "../../voting/budget/state.ts";
+import { startAgentScoring } from "../../voting/registry/start-agent-scoring.ts";
 import { runAgent } from "../runtime/run-agent.ts";
-import { startAgentScoring } from "../runtime/start-agent-scoring.ts";
-import { budgetAgent } from "./agent.ts";
 import { BudgetService } from "./budget-service.ts";
-import type { BudgetState } from "./state.ts";
 
 /**
  * The Budget agent process: the agent (votes, signals) plus its money side (leases, books).
@@ -41,7 +41,7 @@ process.on("unhandledRejection", (err) => {
 });
 const nc = await connectNats({ servers: config.natsUrl, name: "chorus-budget" });
 const catalog = await CatalogView.open(await openCatalogBucket(jetstream(nc)));
-// Its scoring module is hot-swapped from the module registry like every agent's (agents/runtime/start-agent-scoring.ts).
+// Its scoring module is hot-swapped from the module registry like every agent's (voting/scoring/start-agent-scoring.ts).
 const scoring = await startAgentScoring([budgetAgent], {
   js: jetstream(nc),
   config: loadModuleConfig(),

@@ -16,8 +16,8 @@ import type { CatalogView } from "../../lib/catalog/catalog-view.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
 import type { Logger } from "../../lib/log/logger.ts";
 import { streams, subjects } from "../../lib/subjects.ts";
+import type { BudgetState } from "../../voting/budget/state.ts";
 import { BudgetBook, type BudgetPolicy } from "./budget-book.ts";
-import type { BudgetState } from "./state.ts";
 
 export interface BudgetServiceOptions {
   nc: NatsConnection;

@@ -5,16 +5,21 @@ import { headers, type NatsConnection } from "@nats-io/nats-core";
 import { type Service, type ServiceMsg, Svcm } from "@nats-io/services";
 import { type AgentVote, DecideTaskSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import type { CatalogView } from "../../lib/catalog/catalog-view.ts";
+import { encodeSignal } from "../../lib/codecs/agent-signals.ts";
+import { encodeAgentVote } from "../../lib/codecs/agent-vote.ts";
 import type { Logger } from "../../lib/log/logger.ts";
 import { subjects, USER_SHARDS } from "../../lib/subjects.ts";
 import { AGENT_ATTRIBUTE, withExtractedContext } from "../../telemetry/tracing.ts";
-import { type AnyAgentModule, type DirtyKeys, GLOBAL_KEY, type HandlerContext } from "./agent-module.ts";
-import { scoringOf } from "./agent-scorer.ts";
-import { AgentStateStore, openAgentStateBucket } from "./agent-state-store.ts";
-import { encodeAgentVote } from "./agent-vote-codec.ts";
+import {
+  type AnyAgentModule,
+  type DirtyKeys,
+  GLOBAL_KEY,
+  type HandlerContext,
+} from "../../voting/contract/agent-module.ts";
+import { AgentStateStore, openAgentStateBucket } from "../../voting/mirror/agent-state-store.ts";
+import { INSTANCE_HEADER, SignalMirror } from "../../voting/mirror/signal-mirror.ts";
+import { scoringOf } from "../../voting/scoring/agent-scorer.ts";
 import { type InputLease, SharedInputs } from "./shared-inputs.ts";
-import { encodeSignal } from "./signal-encoders.ts";
-import { INSTANCE_HEADER, SignalMirror } from "./signal-mirror.ts";
 
 export interface RunAgentOptions {
   nc: NatsConnection;

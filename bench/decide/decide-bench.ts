@@ -16,10 +16,6 @@
 import { cpus, loadavg } from "node:os";
 import { jetstream } from "@nats-io/jetstream";
 import { Command } from "commander";
-import { agentLoaders, loadAgents } from "../../agents/registry.ts";
-import { AgentStateStore, openAgentStateBucket } from "../../agents/runtime/agent-state-store.ts";
-import { SignalMirror } from "../../agents/runtime/signal-mirror.ts";
-import { startAgentScoring } from "../../agents/runtime/start-agent-scoring.ts";
 import {
   type ClosableDecisionEngine,
   type Coordination,
@@ -28,6 +24,10 @@ import {
 import { createLogger } from "../../lib/log/logger.ts";
 import { createSeededRandom } from "../../lib/random/seeded-random.ts";
 import { loadModuleConfig } from "../../modules/module-config.ts";
+import { AgentStateStore, openAgentStateBucket } from "../../voting/mirror/agent-state-store.ts";
+import { SignalMirror } from "../../voting/mirror/signal-mirror.ts";
+import { agentLoaders, loadAgents } from "../../voting/registry/agent-loaders.ts";
+import { startAgentScoring } from "../../voting/registry/start-agent-scoring.ts";
 import { KernelPool } from "../../wasm-core/src/kernel-pool.ts";
 import { readKernelWasm } from "../../wasm-core/src/kernel-wasm.ts";
 import { createLatencyHistogram, type LatencySummary, summarize } from "../lib/latency-histogram.ts";

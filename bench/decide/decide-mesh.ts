@@ -1,8 +1,6 @@
 import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { jetstream } from "@nats-io/jetstream";
-import { loadAgents } from "../../agents/registry.ts";
-import type { AnyAgentModule } from "../../agents/runtime/agent-module.ts";
 import { runAgent } from "../../agents/runtime/run-agent.ts";
 import {
   AdEventType,
@@ -13,12 +11,14 @@ import {
 import { LedgerEntrySchema } from "../../gen/chorus/v1/ledger_pb.ts";
 import { CatalogStore, openCatalogBucket } from "../../lib/catalog/catalog-store.ts";
 import { CatalogView } from "../../lib/catalog/catalog-view.ts";
+import { demoCatalog, loadDemoCatalog } from "../../lib/demo/demo-catalog.ts";
 import type { Logger } from "../../lib/log/logger.ts";
 import { connectNats, type NatsConnection } from "../../lib/nats/connect.ts";
 import { NatsServerProcess } from "../../lib/nats/nats-server-process.ts";
 import { type RunningChild, startChild, stopChild } from "../../lib/process/launcher.ts";
 import { subjects } from "../../lib/subjects.ts";
-import { demoCatalog, loadDemoCatalog } from "../../scripts/demo/demo-catalog.ts";
+import type { AnyAgentModule } from "../../voting/contract/agent-module.ts";
+import { loadAgents } from "../../voting/registry/agent-loaders.ts";
 import { decideRequests } from "../mesh/decide-requests.ts";
 
 export const BENCH_AGENTS = ["intent", "relevance", "bidding", "creative", "budget", "timing", "orchestrator"] as const;

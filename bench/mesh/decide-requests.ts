@@ -3,8 +3,8 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { DecideTaskSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import { AgeBracket, BreakKind, ContentKind, DeviceType } from "../../gen/chorus/v1/common_pb.ts";
 import { type DecideRequest, DecideRequestSchema } from "../../gen/chorus/v1/decision_pb.ts";
+import { DEMO_GENRES, DEMO_MOODS } from "../../lib/demo/demo-catalog.ts";
 import { createSeededRandom } from "../../lib/random/seeded-random.ts";
-import { DEMO_GENRES, DEMO_MOODS } from "../../scripts/demo/demo-catalog.ts";
 
 /** request_id placeholder: rewritten per request by the load client so every request id is unique. */
 const ID_DIGITS = 12;

@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError } from "commander";
+import { type Coordination, startMesh } from "../../launch/mesh.ts";
 import { NatsServerProcess } from "../../lib/nats/nats-server-process.ts";
 import { startChild, stopChild } from "../../lib/process/launcher.ts";
-import { type Coordination, startMesh } from "../../scripts/mesh.ts";
 import { LoadClient } from "../lib/load-client-handle.ts";
 import type { LoadTarget } from "../lib/load-client-protocol.ts";
 import { measureStep } from "../lib/measure-step.ts";

@@ -1,7 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { applyVoteScoring } from "../../agents/runtime/agent-scorer.ts";
 import { type AgentVote, type AuctionOutcome, AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import {
   type DecideRequest,
@@ -13,9 +12,10 @@ import {
   ModuleVersionSchema,
   NoFillReason,
 } from "../../gen/chorus/v1/decision_pb.ts";
+import type { SpendGuard, SpendItem } from "../../ledger/ports.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
+import { applyVoteScoring } from "../../voting/scoring/agent-scorer.ts";
 import type { KernelResult } from "../../wasm-core/src/kernel-inputs.ts";
-import type { SpendGuard, SpendItem } from "../ports.ts";
 import { buildKernelRequest, type KernelInputs } from "./build-kernel-request.ts";
 import type { Kernel } from "./kernel-port.ts";
 import { auctionEntries, explainCandidates, podAds, rankedLosers, type Winner, winners } from "./pod-response.ts";

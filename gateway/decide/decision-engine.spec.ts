@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningAgent } from "../../agents/runtime/run-agent.ts";
 import { type AgentMeshFixture, startAgentMesh } from "../../agents/testing/agent-mesh-fixture.ts";
-import { demoRequest } from "../../agents/testing/demo-request.ts";
 import { DegradedReason, NoFillReason } from "../../gen/chorus/v1/decision_pb.ts";
 import type { CatalogView } from "../../lib/catalog/catalog-view.ts";
+import { demoRequest } from "../../lib/demo/demo-request.ts";
 import { createLogger } from "../../lib/log/logger.ts";
 import { startChild, stopChild } from "../../lib/process/launcher.ts";
-import type { NatsFixture } from "../../test/nats-fixture.ts";
+import type { NatsFixture } from "../../lib/testing/nats-fixture.ts";
 import type { KernelPool } from "../../wasm-core/src/kernel-pool.ts";
 import { type ClosableDecisionEngine, createDecisionEngine } from "./decision-engine.ts";
 import type { Kernel } from "./kernel-port.ts";

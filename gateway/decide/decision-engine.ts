@@ -2,13 +2,11 @@ import { randomUUID } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { agentLoaders, loadAgents } from "../../agents/registry.ts";
-import type { AnyAgentModule } from "../../agents/runtime/agent-module.ts";
-import { AgentStateStore, openAgentStateBucket } from "../../agents/runtime/agent-state-store.ts";
-import { SignalMirror } from "../../agents/runtime/signal-mirror.ts";
 import type { DecideRequest, DecideResponse } from "../../gen/chorus/v1/decision_pb.ts";
+import type { SpendGuard } from "../../ledger/ports.ts";
 import type { CatalogView } from "../../lib/catalog/catalog-view.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
+import { encodeAuctionOutcome } from "../../lib/codecs/auction-outcome.ts";
 import type { Logger } from "../../lib/log/logger.ts";
 import { subjects, VOTING_AGENTS } from "../../lib/subjects.ts";
 import {
@@ -18,10 +16,13 @@ import {
   recordDecisionError,
 } from "../../telemetry/decision-telemetry.ts";
 import { startDecideSpan } from "../../telemetry/tracing.ts";
-import type { DecisionEngine, SpendGuard } from "../ports.ts";
+import type { AnyAgentModule } from "../../voting/contract/agent-module.ts";
+import { AgentStateStore, openAgentStateBucket } from "../../voting/mirror/agent-state-store.ts";
+import { SignalMirror } from "../../voting/mirror/signal-mirror.ts";
+import { agentLoaders, loadAgents } from "../../voting/registry/agent-loaders.ts";
+import type { DecisionEngine } from "../server/ports.ts";
 import { auctionOutcome, decidePod, moduleVersionCache, type PodDecision } from "./decide-pod.ts";
 import { DeferredBatch } from "./deferred-batch.ts";
-import { encodeAuctionOutcome } from "./encode-auction-outcome.ts";
 import { type Kernel, toKernelInventory } from "./kernel-port.ts";
 import { type Coordination, gatherVotes } from "./vote-gatherer.ts";
 

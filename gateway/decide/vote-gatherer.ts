@@ -2,14 +2,14 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { errors, type NatsConnection } from "@nats-io/nats-core";
-import type { VoteContext } from "../../agents/runtime/agent-module.ts";
-import { decodeAgentVote } from "../../agents/runtime/agent-vote-codec.ts";
-import type { SignalMirror } from "../../agents/runtime/signal-mirror.ts";
 import { type AgentVote, AgentVoteSchema, DecideTaskSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import { type DegradedAgent, DegradedAgentSchema, DegradedReason, Fallback } from "../../gen/chorus/v1/decision_pb.ts";
+import { decodeAgentVote } from "../../lib/codecs/agent-vote.ts";
 import type { Logger } from "../../lib/log/logger.ts";
 import { subjects } from "../../lib/subjects.ts";
 import { AGENT_ATTRIBUTE, tracedRequest } from "../../telemetry/tracing.ts";
+import type { VoteContext } from "../../voting/contract/agent-module.ts";
+import type { SignalMirror } from "../../voting/mirror/signal-mirror.ts";
 
 export type Coordination = "cached" | "parallel" | "sequential";
 

@@ -4,7 +4,7 @@ import type { BidResponse } from "iab-openrtb/v26";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CreativeSchema } from "../../gen/chorus/v1/campaign_pb.ts";
 import { AdFormat } from "../../gen/chorus/v1/common_pb.ts";
-import type { DecisionEngine } from "../ports.ts";
+import type { DecisionEngine } from "../server/ports.ts";
 import { type GatewayFixture, startGatewayFixture, testCampaign } from "../testing/gateway-fixture.ts";
 import { InventoryPodEngine } from "../testing/inventory-pod-engine.ts";
 import { readVast, vastSchemaUnavailable, xsdErrors } from "../testing/vast-check.ts";

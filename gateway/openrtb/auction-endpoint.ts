@@ -1,6 +1,6 @@
 import type { Bid } from "iab-openrtb/v26";
-import type { DecisionEngine } from "../ports.ts";
 import { clientGone, type HttpEndpoint, HttpError, header, readBody, sendBody } from "../server/http-endpoints.ts";
+import type { DecisionEngine } from "../server/ports.ts";
 import type { VastOptions } from "../vast/vast-document.ts";
 import { checkBidRequest } from "./bid-request-schema.ts";
 import { bidResponse, podBids } from "./bid-response.ts";

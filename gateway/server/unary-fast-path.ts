@@ -6,21 +6,7 @@ import { connectUnary } from "./connect-unary.ts";
 import { grpcUnary } from "./grpc-unary.ts";
 import { toRpcError } from "./rpc-error.ts";
 import type { ServedService, UnaryFn } from "./service-impl.ts";
-
-/** One wire protocol's half of a unary exchange; the fast path drives it. */
-export interface UnaryProtocol {
-  /** True when the body is a length-prefixed envelope (5 bytes more than the message). */
-  readonly envelope: boolean;
-  /** The request header carrying the call's deadline. */
-  readonly timeoutHeader: string;
-  /** A malformed value is an `error`, answered before the body is read. */
-  parseTimeout(value: string | undefined): { timeoutMs?: number; error?: ConnectError };
-  /** The message length an envelope announces, once its 5-byte prefix has arrived. */
-  messageLength(head: Buffer): number | undefined;
-  parse<S extends DescMessage>(schema: S, body: Buffer): MessageShape<S>;
-  respond<S extends DescMessage>(stream: ServerHttp2Stream, schema: S, message: MessageShape<S>): void;
-  fail(stream: ServerHttp2Stream, error: ConnectError): void;
-}
+import type { UnaryProtocol } from "./unary-protocol.ts";
 
 export interface UnaryFastPathOptions {
   /** Largest request message in bytes; larger ones get RESOURCE_EXHAUSTED (connect-node's readMaxBytes). */

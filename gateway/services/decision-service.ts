@@ -4,7 +4,8 @@ import {
   ReportPlaybackResponseSchema,
   StreamPlaybackResponseSchema,
 } from "../../gen/chorus/v1/decision_pb.ts";
-import type { DecisionEngine, EventSink, PlaybackSink } from "../ports.ts";
+import type { EventSink } from "../../ledger/ports.ts";
+import type { DecisionEngine, PlaybackSink } from "../server/ports.ts";
 import type { ServiceHandlers } from "../server/service-impl.ts";
 
 export interface DecisionPorts {

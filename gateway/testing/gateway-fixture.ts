@@ -12,7 +12,7 @@ import { AdFormat } from "../../gen/chorus/v1/common_pb.ts";
 import { CatalogStore, openCatalogBucket } from "../../lib/catalog/catalog-store.ts";
 import { CatalogView } from "../../lib/catalog/catalog-view.ts";
 import { createLogger } from "../../lib/log/logger.ts";
-import { type NatsFixture, startNats } from "../../test/nats-fixture.ts";
+import { type NatsFixture, startNats } from "../../lib/testing/nats-fixture.ts";
 import { NatsPlaybackSink } from "../playback/nats-playback-sink.ts";
 
 import { type Gateway, type GatewayOptions, startGateway } from "../start-gateway.ts";

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { AdEventSchema, EventResult_Status, ReportEventsRequestSchema } from "../../gen/chorus/v1/decision_pb.ts";
-import type { EventSink } from "../ports.ts";
+import type { EventSink } from "../../ledger/ports.ts";
 import { type HttpEndpoint, HttpError, header, sendBody } from "../server/http-endpoints.ts";
 import {
   LEDGER_EVENTS,

@@ -1,7 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { DecideRequestSchema } from "../../gen/chorus/v1/decision_pb.ts";
-import type { DecisionEngine } from "../ports.ts";
 import { clientGone, type HttpEndpoint, HttpError, sendBody } from "../server/http-endpoints.ts";
+import type { DecisionEngine } from "../server/ports.ts";
 import type { RequestValidator } from "../server/request-validator.ts";
 import { noFillReasonName, VAST_CONTENT_TYPE, type VastOptions, vastDocument } from "./vast-document.ts";
 import { decideRequestFromQuery, QUERY_OF_FIELD } from "./vast-request.ts";

@@ -4,7 +4,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CampaignSchema, CreativeSchema, EntityStatus } from "../../gen/chorus/v1/campaign_pb.ts";
 import { AdFormat } from "../../gen/chorus/v1/common_pb.ts";
-import { type NatsFixture, startNats } from "../../test/nats-fixture.ts";
+import { type NatsFixture, startNats } from "../testing/nats-fixture.ts";
 import { CatalogStore, openCatalogBucket } from "./catalog-store.ts";
 import { CatalogView } from "./catalog-view.ts";
 

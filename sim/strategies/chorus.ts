@@ -12,11 +12,11 @@ import {
   NoFillReason,
   type PlaybackSignal,
 } from "../../gen/chorus/v1/decision_pb.ts";
+import { type Coordination, type Mesh, startMesh } from "../../launch/mesh.ts";
 import { CatalogStore, openCatalogBucket } from "../../lib/catalog/catalog-store.ts";
+import { loadDemoCatalog } from "../../lib/demo/demo-catalog.ts";
 import { connectNats } from "../../lib/nats/connect.ts";
-import { loadDemoCatalog } from "../../scripts/demo/demo-catalog.ts";
-import { type Coordination, type Mesh, startMesh } from "../../scripts/mesh.ts";
-import type { Strategy, StrategySetup } from "../strategy.ts";
+import type { Strategy, StrategySetup } from "../world/strategy.ts";
 
 export interface ChorusOptions {
   coordination: Coordination;

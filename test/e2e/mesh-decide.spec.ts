@@ -10,12 +10,12 @@ import {
   DecisionService,
   EventResult_Status,
 } from "../../gen/chorus/v1/decision_pb.ts";
+import { type Mesh, startMesh } from "../../launch/mesh.ts";
 import { queryLedger } from "../../ledger/ledger.ts";
+import { demoCatalog } from "../../lib/demo/demo-catalog.ts";
 import { connectNats } from "../../lib/nats/connect.ts";
 import { freePort } from "../../lib/nats/nats-server-process.ts";
 import { adEvents, decideRequest } from "../../loadtest/lib/decide-request.js";
-import { demoCatalog } from "../../scripts/demo/demo-catalog.ts";
-import { type Mesh, startMesh } from "../../scripts/mesh.ts";
 
 const demo = demoCatalog();
 const demoCampaigns = new Set(demo.campaigns.map((c) => c.id));

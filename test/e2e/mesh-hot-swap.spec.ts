@@ -8,6 +8,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AdFormat, BreakKind, ContentKind, DeviceType } from "../../gen/chorus/v1/common_pb.ts";
 import { DecideRequestSchema, DecisionService } from "../../gen/chorus/v1/decision_pb.ts";
+import { type Mesh, startMesh } from "../../launch/mesh.ts";
 import { connectNats, type NatsConnection } from "../../lib/nats/connect.ts";
 import { freePort } from "../../lib/nats/nats-server-process.ts";
 import { kernelModuleKind } from "../../modules/kernel-module-kind.ts";
@@ -16,7 +17,6 @@ import { ModuleRegistry } from "../../modules/module-registry.ts";
 import { ModuleVerifier } from "../../modules/module-verifier.ts";
 import { generateSigningKey, parsePrivateKey, TrustedKeys } from "../../modules/signing-keys.ts";
 import { buildKernelVariant, kernelVariants } from "../../modules/testing/kernel-variants.ts";
-import { type Mesh, startMesh } from "../../scripts/mesh.ts";
 import { KERNEL_ABI_VERSION } from "../../wasm-core/src/mod.ts";
 
 const request = (n: number) =>

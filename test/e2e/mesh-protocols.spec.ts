@@ -2,10 +2,10 @@ import { readFileSync } from "node:fs";
 import type { BidResponse } from "iab-openrtb/v26";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fillMacros, readVast, vastSchemaUnavailable, xsdErrors } from "../../gateway/testing/vast-check.ts";
+import { type Mesh, startMesh } from "../../launch/mesh.ts";
 import { queryLedger } from "../../ledger/ledger.ts";
 import { connectNats } from "../../lib/nats/connect.ts";
 import { freePort } from "../../lib/nats/nats-server-process.ts";
-import { type Mesh, startMesh } from "../../scripts/mesh.ts";
 
 const schemaMissing = vastSchemaUnavailable();
 const fixture = (name: string) =>

@@ -1,0 +1,107 @@
+import { jetstream } from "@nats-io/jetstream";
+import { CatalogStore, openCatalogBucket } from "../lib/catalog/catalog-store.ts";
+import { demoCatalog, loadDemoCatalog } from "../lib/demo/demo-catalog.ts";
+import { connectNats } from "../lib/nats/connect.ts";
+import { NatsServerProcess } from "../lib/nats/nats-server-process.ts";
+import { type RunningChild, startChild, stopChild } from "../lib/process/launcher.ts";
+
+export type Coordination = "cached" | "parallel" | "sequential";
+
+export interface MeshOptions {
+  coordination?: Coordination;
+  /** Use this server instead of starting a private one. */
+  natsUrl?: string;
+  /** JetStream store of the private server; a temp folder when unset. */
+  natsStoreDir?: string;
+  gatewayPort?: number;
+  /** Load the demo catalog before the agents start. */
+  demo?: boolean;
+  /** Agent hosts: each inner list runs in one process. */
+  agentGroups?: string[][];
+  env?: Record<string, string>;
+  /** Children's output is dropped (benchmarks, tests). */
+  silent?: boolean;
+}
+
+export interface Mesh {
+  natsUrl: string;
+  gatewayUrl: string;
+  processes: { name: string; pid: number }[];
+  nats: NatsServerProcess | undefined;
+  children: RunningChild[];
+  stop(): Promise<void>;
+}
+
+/** Two agent hosts spare a 2-core machine; every agent can also run alone (agents/host.ts). */
+export const DEFAULT_AGENT_GROUPS = [
+  ["intent", "relevance", "timing"],
+  ["bidding", "creative", "orchestrator"],
+];
+
+/**
+ * Starts the whole local mesh as separate processes: nats-server (unless natsUrl), the ledger, the Budget agent, the agent hosts and
+ * the gateway, each waited for until it says it is ready. `stop()` stops them in reverse order.
+ */
+export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
+  const nats = options.natsUrl ? undefined : await new NatsServerProcess({ storeDir: options.natsStoreDir }).start();
+  const natsUrl = options.natsUrl ?? nats!.url;
+  const children: RunningChild[] = [];
+  const stop = async () => {
+    for (const child of [...children].reverse()) await stopChild(child.process);
+    await nats?.stop();
+  };
+  try {
+    if (options.demo !== false) await loadDemo(natsUrl);
+    const env = { ...options.env, NATS_URL: natsUrl };
+    const silent = options.silent ?? false;
+    children.push(await startChild({ name: "ledger", entry: "ledger/ledger-main", env }, { silent }));
+    // The Budget agent also serves the spend leases, so it runs as its own process.
+    children.push(await startChild({ name: "budget", entry: "agents/budget/budget-main", env }, { silent }));
+    const groups = options.agentGroups ?? DEFAULT_AGENT_GROUPS;
+    const hosts = await Promise.all(
+      groups.map((agents, i) =>
+        startChild(
+          { name: `agents-${i + 1}`, entry: "agents/host", env: { ...env, AGENTS: agents.join(",") } },
+          { silent },
+        ),
+      ),
+    );
+    children.push(...hosts);
+    const gateway = await startChild(
+      {
+        name: "gateway",
+        entry: "gateway/main",
+        env: {
+          ...env,
+          GATEWAY_PORT: String(options.gatewayPort ?? process.env.GATEWAY_PORT ?? 8080),
+          ...(options.coordination ? { CHORUS_COORDINATION: options.coordination } : {}),
+        },
+      },
+      { silent },
+    );
+    children.push(gateway);
+    return {
+      natsUrl,
+      gatewayUrl: String(gateway.ready.url),
+      processes: [
+        ...(nats?.pid ? [{ name: "nats-server", pid: nats.pid }] : []),
+        ...children.map((c) => ({ name: c.name, pid: c.pid })),
+      ],
+      nats,
+      children,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+async function loadDemo(natsUrl: string): Promise<void> {
+  const nc = await connectNats({ servers: natsUrl, name: "chorus-demo-loader" });
+  try {
+    await loadDemoCatalog(new CatalogStore(await openCatalogBucket(jetstream(nc))), demoCatalog());
+  } finally {
+    await nc.close();
+  }
+}
