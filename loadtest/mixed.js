@@ -4,7 +4,7 @@
 import { check } from "k6";
 import http from "k6/http";
 import { Rate } from "k6/metrics";
-import { arrivalScenario, BASE_URL, MAX_ERROR_RATE, P99_MS, RATE, withApiKey } from "./lib/config.js";
+import { arrivalScenario, BASE_URL, MAX_ERROR_RATE, P99_MS, RATE, TIMEOUT, withApiKey } from "./lib/config.js";
 import { adEvents, decideRequest } from "./lib/decide-request.js";
 
 const EVENTS_SHARE = Number(__ENV.EVENTS_SHARE || 0.5);
@@ -30,7 +30,7 @@ function call(method, body) {
   return http.post(`${BASE_URL}/chorus.v1.DecisionService/${method}`, JSON.stringify(body), {
     headers: HEADERS,
     tags: { rpc: method },
-    timeout: "2s",
+    timeout: TIMEOUT,
   });
 }
 

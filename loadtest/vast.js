@@ -6,7 +6,7 @@
 import { check } from "k6";
 import http from "k6/http";
 import { Rate } from "k6/metrics";
-import { arrivalScenario, BASE_URL, MAX_ERROR_RATE, P99_MS, RATE, withApiKey } from "./lib/config.js";
+import { arrivalScenario, BASE_URL, MAX_ERROR_RATE, P99_MS, RATE, TIMEOUT, withApiKey } from "./lib/config.js";
 import { adTracking, fillMacros, vastQuery } from "./lib/vast-request.js";
 
 const TRACK_SHARE = Number(__ENV.TRACK_SHARE || 0.5);
@@ -32,7 +32,7 @@ function vast() {
   const res = http.get(`${BASE_URL}/vast/v4?${vastQuery(__VU, __ITER)}`, {
     headers: HEADERS,
     tags: { endpoint: "vast" },
-    timeout: "2s",
+    timeout: TIMEOUT,
   });
   const ok = check(res, {
     "VAST 200": (r) => r.status === 200,
@@ -43,7 +43,7 @@ function vast() {
 }
 
 function track(url, playhead) {
-  return http.get(fillMacros(url, playhead), { tags: { endpoint: "tracking" }, timeout: "2s" });
+  return http.get(fillMacros(url, playhead), { tags: { endpoint: "tracking" }, timeout: TIMEOUT });
 }
 
 export function vastOnly() {

@@ -7,6 +7,8 @@ export const BASE_URL = __ENV.BASE_URL || `http://${GATEWAY}`;
 /** Arrivals per second of the main scenario. */
 export const RATE = Number(__ENV.RATE || 500);
 export const DURATION = __ENV.DURATION || "30s";
+/** Longest wait for one request (k6 duration syntax). */
+export const TIMEOUT = __ENV.TIMEOUT || "2s";
 /** p99 bound for Decide, milliseconds (the issue's target: 10 ms in cached mode). */
 export const P99_MS = Number(__ENV.P99_MS || 10);
 /** Highest tolerated error rate. */

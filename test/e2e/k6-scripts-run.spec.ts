@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Mesh, startMesh } from "../../launch/mesh.ts";
 import { freePort } from "../../lib/nats/nats-server-process.ts";
 import { repoRoot } from "../../lib/process/launcher.ts";
+import { decideRequest } from "../../loadtest/lib/decide-request.js";
 
 const dir = fileURLToPath(new URL("../../loadtest/", import.meta.url));
 
@@ -36,7 +37,20 @@ describe.skipIf(!k6)("k6 scripts - run by k6 against a test mesh", () => {
   beforeAll(async () => {
     mesh = await startMesh({ gatewayPort: await freePort(), silent: true, demo: true });
     out = mkdtempSync(join(tmpdir(), "chorus-k6-"));
-  }, 90_000);
+    // The first decisions of a fresh mesh wait for leases and warm caches: let them pass before k6 measures.
+    for (let i = 0; i < 60; i++) {
+      const res = await fetch(`${mesh.gatewayUrl}/chorus.v1.DecisionService/Decide`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          ...(process.env.CHORUS_DECIDE_KEY ? { authorization: `Bearer ${process.env.CHORUS_DECIDE_KEY}` } : {}),
+        },
+        body: JSON.stringify(decideRequest(0, i)),
+      }).catch(() => undefined);
+      if (res?.status === 200 && ((await res.json()) as { ads?: unknown[] }).ads?.length) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }, 120_000);
   afterAll(async () => {
     await mesh?.stop();
     if (out) rmSync(out, { recursive: true, force: true });
@@ -50,11 +64,13 @@ describe.skipIf(!k6)("k6 scripts - run by k6 against a test mesh", () => {
       const env = {
         GATEWAY: gateway,
         BASE_URL: mesh.gatewayUrl,
-        RATE: "20",
+        RATE: "10",
         DURATION: "4s",
         P99_MS: "3000",
         EVENTS_P99_MS: "3000",
         TRACKING_P99_MS: "3000",
+        // Generous: the suite shares two cores with everything else; this run shows the scripts work.
+        TIMEOUT: "15s",
         API_KEY: process.env.CHORUS_DECIDE_KEY ?? "",
       };
       const args = ["run", "--quiet", "--no-usage-report", "--no-color", `--summary-export=${summary}`];
@@ -76,8 +92,8 @@ describe.skipIf(!k6)("k6 scripts - run by k6 against a test mesh", () => {
       expect(code, output.slice(-4000)).toBe(0);
       const { metrics } = JSON.parse(readFileSync(summary, "utf8")) as K6Summary;
       expect(metrics.checks?.fails, output.slice(-4000)).toBe(0);
-      expect(metrics.checks?.passes ?? 0).toBeGreaterThan(10);
-      expect(metrics.iterations?.count ?? 0).toBeGreaterThan(20);
+      expect(metrics.checks?.passes ?? 0).toBeGreaterThan(5);
+      expect(metrics.iterations?.count ?? 0).toBeGreaterThan(10);
     },
     90_000,
   );
