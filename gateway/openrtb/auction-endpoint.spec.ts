@@ -232,13 +232,14 @@ describe("POST /openrtb2/auction - tmax", () => {
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ ...fixture("spec-6.2.4-video"), tmax }),
       });
-    expect((await post(2_000)).status).toBe(200); // also warms the connection, so the timing below is the server's
-    const t0 = performance.now();
+    expect((await post(2_000)).status).toBe(200);
     const late = await post(100);
-    const elapsed = performance.now() - t0;
     expect(late.status).toBe(204);
     expect(late.headers.get("x-chorus-no-bid")).toBe("late");
-    expect(elapsed).toBeLessThan(100 + 50); // tmax, plus the test client's own overhead on a shared machine
+    // The gateway's own time (Server-Timing), not the test client's, which a loaded machine stretches.
+    const served = Number(/dur=([\d.]+)/.exec(late.headers.get("server-timing") ?? "")?.[1]);
+    expect(served).toBeGreaterThanOrEqual(80);
+    expect(served).toBeLessThanOrEqual(100);
   });
 });
 

@@ -70,9 +70,15 @@ export function auctionEndpoint(options: AuctionEndpointOptions): HttpEndpoint {
         options.counters?.request("invalid");
         throw err;
       }
+      // Server-Timing: how long the gateway took, so an exchange (and the tmax spec) can tell it from the network.
+      const timing = () => `total;dur=${(performance.now() - started).toFixed(1)}`;
       const noBid = (reason: string) => {
         options.counters?.request(reason === "late" ? "late" : "no_bid");
-        sendBody(res, 204, "text/plain", Buffer.alloc(0), { "x-openrtb-version": "2.6", "x-chorus-no-bid": reason });
+        sendBody(res, 204, "text/plain", Buffer.alloc(0), {
+          "x-openrtb-version": "2.6",
+          "x-chorus-no-bid": reason,
+          "server-timing": timing(),
+        });
       };
       if (pods.length === 0) return noBid("no audio or video impression");
       if (!currency) return noBid(`none of cur ${JSON.stringify(request.cur)} can be priced`);
@@ -111,7 +117,10 @@ export function auctionEndpoint(options: AuctionEndpointOptions): HttpEndpoint {
       if (bids.length === 0) return noBid(decisions[0]?.ads.length ? "constraints" : "no fill");
       options.counters?.request("bid");
       const response = bidResponse(request, bids, currency.code, decisions[0]!.decisionId);
-      sendBody(res, 200, "application/json", JSON.stringify(response), { "x-openrtb-version": "2.6" });
+      sendBody(res, 200, "application/json", JSON.stringify(response), {
+        "x-openrtb-version": "2.6",
+        "server-timing": timing(),
+      });
     },
   };
 }
