@@ -19,6 +19,7 @@ import { setupTracing } from "../telemetry/tracing.ts";
 import { agentLoaders, loadAgents } from "../voting/registry/agent-loaders.ts";
 import { startAgentScoring } from "../voting/registry/start-agent-scoring.ts";
 import { createDecisionEngine } from "./decide/decision-engine.ts";
+import { DEFAULT_MAX_CANDIDATES } from "./decide/retrieval.ts";
 import { gatewayConfig } from "./gateway-config.ts";
 import { NatsPlaybackSink } from "./playback/nats-playback-sink.ts";
 import { startGateway } from "./start-gateway.ts";
@@ -38,6 +39,12 @@ const config = loadConfig({
     default: "cached" as "cached" | "parallel" | "sequential",
     parse: parsers.oneOf("cached", "parallel", "sequential"),
     help: "how votes are gathered: cached (local view of agent signals), parallel (scatter-gather), sequential (baseline)",
+  },
+  retrievalMaxCandidates: {
+    env: "CHORUS_RETRIEVAL_MAX_CANDIDATES",
+    default: DEFAULT_MAX_CANDIDATES,
+    parse: parsers.int(1, 4_096),
+    help: "N: the most candidates one decision votes on (the retrieval stage keeps the best N the request may see)",
   },
   deadlineMs: {
     env: "DECIDE_DEADLINE_MS",
@@ -128,6 +135,7 @@ const engine = await createDecisionEngine({
   deadlineMs: config.deadlineMs,
   logger,
   telemetry: { metrics, log: decisionLog },
+  retrieval: { maxCandidates: config.retrievalMaxCandidates },
 });
 const gateway = await startGateway({
   host: config.host,

@@ -6,6 +6,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { parsers } from "../lib/config/config.ts";
+import { survivedErrors } from "../lib/process/survive.ts";
 
 /** Latency buckets in seconds: a decision's budget is tens of milliseconds, so resolution sits below 100 ms. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5];
@@ -21,6 +22,16 @@ export function createChorusMetrics(registry: Registry = new Registry()) {
   });
   return {
     registry,
+    survivedErrors: new Counter({
+      name: "chorus_survived_errors_total",
+      help: "Errors a watcher, timer, listener or handler threw that the process caught, logged and survived, by where",
+      labelNames: ["where"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const [where, n] of survivedErrors()) this.inc({ where }, n);
+      },
+    }),
     decisions: new Counter({
       name: "chorus_decisions_total",
       help: "Decisions answered, by coordination mode and outcome (filled, a no-fill reason, or error)",
@@ -102,7 +113,9 @@ let shared: ChorusMetrics | undefined;
 export function processMetrics(): ChorusMetrics {
   if (!shared) {
     shared = createChorusMetrics();
-    collectDefaultMetrics({ register: shared.registry });
+    // The event-loop lag histogram samples with a timer: prom-client's 10 ms default wakes an idle process 100
+    // times a second (most of an idle gateway's CPU); a stall still shows as one late 100 ms tick.
+    collectDefaultMetrics({ register: shared.registry, eventLoopMonitoringPrecision: 100 });
   }
   return shared;
 }

@@ -15,6 +15,7 @@ import { SpendTotals } from "../../ledger/spend-totals.ts";
 import type { CatalogView } from "../../lib/catalog/catalog-view.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
 import type { Logger } from "../../lib/log/logger.ts";
+import { guardedInterval } from "../../lib/process/survive.ts";
 import { streams, subjects } from "../../lib/subjects.ts";
 import type { BudgetState } from "../../voting/budget/state.ts";
 import { BudgetBook, type BudgetPolicy } from "./budget-book.ts";
@@ -91,11 +92,11 @@ export class BudgetService {
     );
 
     const watch = new ConnectionWatch(nc);
-    service.timer = setInterval(() => {
+    service.timer = guardedInterval("budget upkeep", options.upkeepMs ?? 250, () => {
       const now = clock();
       // Right after a reconnect gateways replay spooled receipts: do not reclaim leases before they are in.
       book.expire(now, watch.connected && Date.now() - watch.reconnectedAt > book.policy.reclaimGraceMs);
-    }, options.upkeepMs ?? 250);
+    });
     service.sub = nc.subscribe(subjects.budgetLease, {
       queue: "budget",
       callback: (_err, msg) => {

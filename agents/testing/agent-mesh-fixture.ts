@@ -17,10 +17,17 @@ export interface AgentMeshFixture {
   cleanup(): Promise<void>;
 }
 
-export async function startAgentMesh(options: { logger: Logger; kernelVersion: string }): Promise<AgentMeshFixture> {
+export async function startAgentMesh(options: {
+  logger: Logger;
+  kernelVersion: string;
+  /** Demo catalog size: 12 creatives per advertiser (default 12 advertisers). */
+  advertisers?: number;
+}): Promise<AgentMeshFixture> {
   const nats = await startNats();
   const kv = await openCatalogBucket(nats.js);
-  await loadDemoCatalog(new CatalogStore(kv), demoCatalog({ advertisers: 12 }));
+  await loadDemoCatalog(new CatalogStore(kv), demoCatalog({ advertisers: options.advertisers ?? 12 }), {
+    concurrency: 128,
+  });
   const view = await CatalogView.open(kv);
   const kernel = new KernelPool({
     mode: "inline",

@@ -47,12 +47,15 @@ export async function startDecideMesh(
   advertisers: number,
   placement: AgentPlacement,
   logger: Logger,
+  { creativesPerCampaign = 4 } = {},
 ): Promise<DecideMesh> {
   const server = await new NatsServerProcess().start();
   const nc = await connectNats({ servers: server.url, name: "bench-gateway" });
   const agentNc = await connectNats({ servers: server.url, name: "bench-agents" });
   const kv = await openCatalogBucket(jetstream(nc));
-  await loadDemoCatalog(new CatalogStore(kv), demoCatalog({ advertisers, seed: 7 }));
+  await loadDemoCatalog(new CatalogStore(kv), demoCatalog({ advertisers, creativesPerCampaign, seed: 7 }), {
+    concurrency: 256,
+  });
   const view = await CatalogView.open(kv);
   const modules = await loadAgents(BENCH_AGENTS);
   const agents =
@@ -87,8 +90,10 @@ export async function startDecideMesh(
         )
       : undefined;
   // Every request may break now: the whole pipeline (kernel included) runs on each one.
-  const requests = decideRequests(512, 42).bodies.map((b) => {
+  const requests = decideRequests(512, 42).bodies.map((b, i) => {
     const r = fromBinary(DecideRequestSchema, Buffer.from(b, "base64"));
+    // The encoded pool leaves the user to the load client (a placeholder): one user per request here.
+    r.user!.userId = `bench-user-${i}`;
     r.placement!.forceNow = true;
     r.explain = false;
     return r;

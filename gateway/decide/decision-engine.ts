@@ -20,13 +20,17 @@ import type { AnyAgentModule } from "../../voting/contract/agent-module.ts";
 import { AgentStateStore, openAgentStateBucket } from "../../voting/mirror/agent-state-store.ts";
 import { SignalMirror } from "../../voting/mirror/signal-mirror.ts";
 import { agentLoaders, loadAgents } from "../../voting/registry/agent-loaders.ts";
+import { DEFAULT_RESIDENT_INVENTORIES } from "../../wasm-core/src/resident-inventories.ts";
 import type { DecisionEngine } from "../server/ports.ts";
 import { auctionOutcome, decidePod, moduleVersionCache, type PodDecision } from "./decide-pod.ts";
 import { DeferredBatch } from "./deferred-batch.ts";
 import { type Kernel, toKernelInventory } from "./kernel-port.ts";
+import { DEFAULT_MAX_CANDIDATES, type RetrievalOptions, Retriever } from "./retrieval.ts";
 import { type Coordination, gatherVotes } from "./vote-gatherer.ts";
 
 export type { Coordination } from "./vote-gatherer.ts";
+
+const RESIDENT_LIMIT = DEFAULT_RESIDENT_INVENTORIES;
 
 export interface DecisionEngineOptions {
   nc: NatsConnection;
@@ -47,10 +51,17 @@ export interface DecisionEngineOptions {
   agentShare?: number;
   /** Metrics and decision log (telemetry/decision-telemetry.ts); every decision also runs in a `chorus.decide` span. */
   telemetry?: DecisionTelemetry;
+  /**
+   * The retrieval stage (retrieval.ts): the most candidates one decision sees (default 1,024). `false`: every
+   * decision sees the whole catalog (comparisons only; a catalog beyond the kernel's capacity then cannot decide).
+   */
+  retrieval?: Omit<RetrievalOptions, "mayServe"> | false;
 }
 
 export interface ClosableDecisionEngine extends DecisionEngine {
   readonly coordination: Coordination;
+  /** Retrieval slices taken from its cache, built, and checked again (undefined without retrieval). */
+  readonly retrievalStats: Readonly<Retriever["stats"]> | undefined;
   close(): void;
 }
 
@@ -65,17 +76,27 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
   const store = new AgentStateStore(await openAgentStateBucket(jetstream(nc)));
   const mirrors = await Promise.all(modules.map((m) => SignalMirror.open(nc, m, { store, logger })));
   const agents = VOTING_AGENTS.filter((a) => modules.some((m) => m.name === a));
-  let kernelInventory = -1;
-  const syncKernel = () => {
-    const inventory = catalogView.inventory;
-    if (inventory.version !== kernelInventory) {
-      kernel.setInventory(toKernelInventory(inventory));
-      kernelInventory = inventory.version;
-    }
-    return inventory;
+  const retriever =
+    options.retrieval === false
+      ? undefined
+      : new Retriever({
+          maxCandidates: DEFAULT_MAX_CANDIDATES,
+          ...options.retrieval,
+          mayServe: spendGuard && ((campaignId) => spendGuard.headroom(campaignId) > 0n),
+        });
+  // Inventories this engine made resident in the kernel, by version: the add they were made at. The kernel keeps
+  // the last RESIDENT_LIMIT adds; one not added again for half of that is added again before it is used.
+  const resident = new Map<number, number>();
+  let adds = 0;
+  const ensureResident = (inventory: Inventory) => {
+    const at = resident.get(inventory.version);
+    if (at !== undefined && adds - at < RESIDENT_LIMIT / 2) return;
+    // Throws for an inventory beyond the kernel's capacity: that decision fails, never the process.
+    kernel.setInventory(toKernelInventory(inventory));
+    resident.delete(inventory.version);
+    resident.set(inventory.version, ++adds);
+    if (resident.size > RESIDENT_LIMIT) resident.delete(resident.keys().next().value!);
   };
-  syncKernel();
-  const stopWatching = catalogView.onChange(() => syncKernel());
   const staleAfterMs = options.staleAfterMs ?? 5_000;
   const outcomes = new DeferredBatch();
   // A handful of (module, version) pairs, the same in every response: one message each, shared (read-only).
@@ -101,10 +122,11 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
     if (!placement) throw new ConnectError("placement: value is required", Code.InvalidArgument);
     if (!request.user?.userId) throw new ConnectError("user.user_id: value is required", Code.InvalidArgument);
     const started = Date.now();
-    const inventory = syncKernel();
+    const catalog = catalogView.inventory;
+    const inventory = retriever ? retriever.retrieve(catalog, request, started) : catalog;
     const deadlineMs = request.deadlineMs || options.deadlineMs;
     const ctx = { runId: decisionId, request, inventory, nowMs: started, priorVotes: [] };
-    const { votes, degraded } = await gatherVotes(ctx, BigInt(inventory.version), {
+    const { votes, degraded } = await gatherVotes(ctx, BigInt(catalog.version), {
       nc,
       mirrors,
       coordination,
@@ -112,6 +134,11 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
       staleAfterMs,
       logger,
     });
+    try {
+      ensureResident(inventory);
+    } catch (err) {
+      throw new ConnectError(`kernel: ${(err as Error).message}`, Code.Unavailable, undefined, undefined, err);
+    }
     const pod = await decidePod({
       decisionId,
       request,
@@ -160,9 +187,9 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
 
   return {
     coordination,
+    retrievalStats: retriever?.stats,
     decide: (request, { signal }) => decide(request, signal),
     close() {
-      stopWatching();
       outcomes.flush();
       for (const m of mirrors) m.close();
     },

@@ -76,6 +76,8 @@ export async function gatherVotes(
       request: ctx.request,
       inventoryVersion,
       deadline: timestampFromMs(o.deadlineAtMs),
+      // A retrieval slice: the agent votes on the same candidates (Inventory.slice of its catalog).
+      candidates: ctx.inventory.catalogIndex ? Array.from(ctx.inventory.catalogIndex) : [],
     }),
   );
   const ask = (mirror: SignalMirror, priorVotes: AgentVote[], payload: Uint8Array) =>
@@ -107,8 +109,9 @@ export async function gatherVotes(
 }
 
 /**
- * The task with prior_votes, without encoding anything again: prior_votes is DecideTask's last field, so the
- * encoded task followed by one field-5 record per vote (the bytes the agent answered) is the task's encoding.
+ * The task with prior_votes, without encoding anything again: a decoder takes fields in any order and appends
+ * repeated ones, so the encoded task followed by one field-5 record per vote (the bytes the agent answered)
+ * decodes as the task with those prior votes.
  */
 function taskWithPriors(task: Uint8Array, priorBytes: readonly Uint8Array[]): Uint8Array {
   if (priorBytes.length === 0) return task;

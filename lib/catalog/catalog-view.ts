@@ -9,6 +9,7 @@ import {
   CreativeSchema,
 } from "../../gen/chorus/v1/campaign_pb.ts";
 import { DEFAULT_DIM } from "../features/feature-space.ts";
+import { guard, survive } from "../process/survive.ts";
 import { parseCatalogKey } from "./catalog-keys.ts";
 import { Inventory } from "./inventory.ts";
 
@@ -43,13 +44,18 @@ export class CatalogView {
     if (status.values === 0) markLoaded();
     void (async () => {
       for await (const entry of watch) {
-        view.apply(entry);
+        // One entry that cannot be read (damaged bytes) is skipped, never the watch: the rest keeps flowing.
+        try {
+          view.apply(entry);
+        } catch (err) {
+          survive("catalog watch", err, undefined, { key: entry.key });
+        }
         if (entry.isUpdate || entry.delta === 0) {
           markLoaded();
           view.scheduleRebuild();
         }
       }
-    })();
+    })().catch((err: unknown) => survive("catalog watch", err));
     await loaded;
     view.rebuild();
     return view;
@@ -105,14 +111,17 @@ export class CatalogView {
   private scheduleRebuild(): void {
     if (this.rebuildScheduled) return;
     this.rebuildScheduled = true;
-    setImmediate(() => {
-      this.rebuildScheduled = false;
-      this.rebuild();
-    });
+    setImmediate(
+      guard("catalog rebuild", () => {
+        this.rebuildScheduled = false;
+        this.rebuild();
+      }),
+    );
   }
 
   private rebuild(): void {
     this.inventory = new Inventory(this.advertisers, this.campaigns, this.creatives, this.dim);
-    for (const listener of this.listeners) listener(this.inventory);
+    // A listener that throws (the kernel refusing an inventory, say) is that listener's problem: logged, counted.
+    for (const listener of this.listeners) guard("catalog listener", listener)(this.inventory);
   }
 }

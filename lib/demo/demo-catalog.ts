@@ -57,6 +57,7 @@ export interface DemoCatalog {
 export function demoCatalog({
   advertisers = 12,
   campaignsPerAdvertiser = 3,
+  creativesPerCampaign = 4,
   seed = 7,
   nowMs = Date.now(),
   days = 30,
@@ -108,7 +109,8 @@ export function demoCatalog({
         }),
       );
       const category = pick(CATEGORIES);
-      const formats = [AdFormat.AUDIO, AdFormat.AUDIO, AdFormat.VIDEO, AdFormat.INTERACTIVE];
+      const kinds = [AdFormat.AUDIO, AdFormat.AUDIO, AdFormat.VIDEO, AdFormat.INTERACTIVE];
+      const formats = Array.from({ length: creativesPerCampaign }, (_, i) => kinds[i % kinds.length]!);
       formats.forEach((format, i) => {
         const id = `cr-${a}-${c}-${i}`;
         const video = format !== AdFormat.AUDIO;
@@ -135,15 +137,29 @@ export function demoCatalog({
   return out;
 }
 
-/** Writes the catalog; entities that already exist are left as they are (re-running the demo is harmless). */
-export async function loadDemoCatalog(store: CatalogStore, catalog: DemoCatalog): Promise<void> {
+/**
+ * Writes the catalog; entities that already exist are left as they are (re-running the demo is harmless).
+ * `concurrency` writes at once (large catalogs: 100,000 creatives one by one take minutes).
+ */
+export async function loadDemoCatalog(
+  store: CatalogStore,
+  catalog: DemoCatalog,
+  { concurrency = 1 } = {},
+): Promise<void> {
   const put = async <K extends "advertiser" | "campaign" | "creative">(
     kind: K,
     entity: Parameters<CatalogStore["create"]>[1] & { id: string },
   ) => {
     if (!(await store.find(kind, entity.id))) await store.create(kind, entity as never);
   };
-  for (const a of catalog.advertisers) await put("advertiser", a);
-  for (const c of catalog.campaigns) await put("campaign", c);
-  for (const cr of catalog.creatives) await put("creative", cr);
+  const all = async <K extends "advertiser" | "campaign" | "creative">(
+    kind: K,
+    entities: readonly (Parameters<CatalogStore["create"]>[1] & { id: string })[],
+  ) => {
+    for (let i = 0; i < entities.length; i += concurrency)
+      await Promise.all(entities.slice(i, i + concurrency).map((e) => put(kind, e)));
+  };
+  await all("advertiser", catalog.advertisers);
+  await all("campaign", catalog.campaigns);
+  await all("creative", catalog.creatives);
 }

@@ -51,15 +51,15 @@ export const biddingScoring: AgentScoring<BiddingState, undefined> = {
   extraRange: [0, Number.MAX_VALUE],
   extract(ctx, state, input) {
     const { request, inventory } = ctx;
-    const random = createSeededRandom(seedOf(ctx.runId));
+    const seed = seedOf(ctx.runId);
     const relevance = relevanceResponses(ctx.priorVotes);
     const key = contextKeyOf(request);
     const nowMs = Math.floor(ctx.nowMs / PACE_CLOCK_MS) * PACE_CLOCK_MS;
     const day = Math.floor(nowMs / DAY_MS);
     const { campaigns, slotOf } = campaignSlots(inventory);
     const bids = campaignBids(inventory, campaigns);
-    // Campaign by campaign, in slot order: slots are numbered by each campaign's first candidate, the order in
-    // which the draws were made when they were made in the candidate loop (a draw may consume several numbers).
+    // A campaign's draws come from a stream of its own, seeded by (run, campaign): they do not depend on which
+    // other campaigns the inventory holds, so a retrieval slice bids exactly as the whole catalog would.
     for (let s = 0; s < campaigns.length; s++) {
       const entry = bids[s]!;
       const learned = state.campaigns.get(entry.campaign.id);
@@ -86,7 +86,11 @@ export const biddingScoring: AgentScoring<BiddingState, undefined> = {
       // The calibrations are the bidder's own (plan.contexts is shared), read afresh on every vote.
       const context = plan.contexts[key] ?? NEUTRAL_CONTEXT;
       entry.context = context;
-      entry.contextMultiplier = sampleMultiplier(context, plan.config.calibration, random);
+      entry.contextMultiplier = sampleMultiplier(
+        context,
+        plan.config.calibration,
+        createSeededRandom((seed ^ entry.seed) >>> 0),
+      );
       // Without learned values the pacing solution also depends on the context's mean multiplier (see
       // pacingMultiplier): compared by value like solvedPacing does, so a changed calibration is seen.
       const mean = plan.values.length > 0 ? 0 : meanMultiplier(context, plan.config.calibration);
@@ -167,6 +171,8 @@ const NEUTRAL_CONTEXT = createValueCalibration();
  */
 interface CampaignBid {
   readonly campaign: Campaign;
+  /** The campaign's part of its draw stream's seed (a hash of its id). */
+  readonly seed: number;
   /** The goal's prior response rate (used when Relevance has not voted before). */
   readonly prior: number;
   plan: BiddingPlan | undefined;
@@ -193,6 +199,7 @@ function campaignBids(inventory: Inventory, campaigns: readonly Campaign[]): Cam
   if (!bids) {
     bids = campaigns.map((campaign) => ({
       campaign,
+      seed: idSeed(campaign.id),
       prior: priorRate(campaign.goal),
       plan: undefined,
       nowMs: Number.NaN,
@@ -209,6 +216,13 @@ function campaignBids(inventory: Inventory, campaigns: readonly Campaign[]): Cam
     bidsByInventory.set(inventory, bids);
   }
   return bids;
+}
+
+/** FNV-1a of a campaign id. */
+function idSeed(id: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  return h >>> 0;
 }
 
 /** contextKey strings by (break kind, device type): the same string object vote after vote. */

@@ -1,6 +1,11 @@
-import { create } from "@bufbuild/protobuf";
+import { create, equals } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { type BudgetSignal, BudgetSignalSchema, type CampaignBudget } from "../../gen/chorus/v1/ledger_pb.ts";
+import {
+  type BudgetSignal,
+  BudgetSignalSchema,
+  type CampaignBudget,
+  CampaignBudgetSchema,
+} from "../../gen/chorus/v1/ledger_pb.ts";
 import { GLOBAL_KEY } from "../contract/agent-module.ts";
 
 /**
@@ -41,12 +46,25 @@ export function restoreBudget(state: BudgetState, _key: string, signal: BudgetSi
   state.revision = signal.revision > state.revision ? signal.revision : state.revision;
 }
 
-/** Recomputes every campaign's entry from the books (agent process only). */
+/**
+ * Recomputes every campaign's entry from the books (agent process only). Only a change is a new revision (and a
+ * signal): with no spend the entries stay the same tick after tick, and an idle mesh should not publish them.
+ */
 export function refreshBudget(state: BudgetState, nowMs: number): Iterable<string> | undefined {
   const book = state.book;
   if (!book) return undefined;
+  const ids = [...book.campaignIds()];
+  let changed = ids.length !== state.campaigns.size;
+  const next = new Map<string, CampaignBudget>();
+  for (const id of ids) {
+    const entry = book.status(id, nowMs);
+    const before = state.campaigns.get(id);
+    if (!changed && !(before && equals(CampaignBudgetSchema, before, entry))) changed = true;
+    next.set(id, entry);
+  }
+  if (!changed) return undefined;
   state.campaigns.clear();
-  for (const id of book.campaignIds()) state.campaigns.set(id, book.status(id, nowMs));
+  for (const [id, entry] of next) state.campaigns.set(id, entry);
   state.atMs = nowMs;
   state.revision++;
   return [GLOBAL_KEY];

@@ -7,6 +7,8 @@ import type { AgentStateStore } from "./agent-state-store.ts";
 
 /** Header naming the agent instance that published a signal, so that an instance ignores its own. */
 export const INSTANCE_HEADER = "Chorus-Instance";
+/** The key of an agent's liveness signal (empty payload): it says the instance runs, and changes no state. */
+export const ALIVE_KEY = "alive";
 
 export interface SignalMirrorOptions {
   /** Skip signals published by this instance (an agent mirroring its peers). */
@@ -51,7 +53,7 @@ export class SignalMirror {
         if (options.selfInstance && msg.headers?.get(INSTANCE_HEADER) === options.selfInstance) return;
         mirror.lastHeardMs = Date.now();
         const key = msg.subject.slice(prefix);
-        if (options.ignoreKey?.(key)) return;
+        if (key === ALIVE_KEY || options.ignoreKey?.(key)) return;
         try {
           module.restore(mirror.state, key, fromBinary(module.signalSchema, msg.data));
           mirror.knownKeys.add(key);
