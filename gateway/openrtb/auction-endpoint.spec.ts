@@ -221,7 +221,7 @@ describe("POST /openrtb2/auction - OpenRTB 2.6 audio and video", () => {
 describe("POST /openrtb2/auction - tmax", () => {
   let slow: GatewayFixture;
   beforeAll(async () => {
-    slow = await openrtbGateway(300);
+    slow = await openrtbGateway(1_500);
   }, 30_000);
   afterAll(() => slow?.cleanup());
 
@@ -232,14 +232,14 @@ describe("POST /openrtb2/auction - tmax", () => {
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ ...fixture("spec-6.2.4-video"), tmax }),
       });
-    expect((await post(2_000)).status).toBe(200);
-    const late = await post(100);
+    expect((await post(5_000)).status).toBe(200);
+    const late = await post(300);
     expect(late.status).toBe(204);
     expect(late.headers.get("x-chorus-no-bid")).toBe("late");
     // The gateway's own time (Server-Timing), not the test client's, which a loaded machine stretches.
     const served = Number(/dur=([\d.]+)/.exec(late.headers.get("server-timing") ?? "")?.[1]);
-    expect(served).toBeGreaterThanOrEqual(80);
-    expect(served).toBeLessThanOrEqual(100);
+    expect(served).toBeGreaterThanOrEqual(250);
+    expect(served).toBeLessThanOrEqual(300);
   });
 });
 
