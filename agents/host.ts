@@ -27,6 +27,7 @@ const config = loadConfig({
   index: { env: "AGENT_INSTANCE_INDEX", default: 0, parse: parsers.int(0, 1023), help: "this instance's index" },
   count: { env: "AGENT_INSTANCE_COUNT", default: 1, parse: parsers.int(1, 1024), help: "instances sharing shards" },
   metricsPort: metricsConfigSchema.port,
+  metricsHost: metricsConfigSchema.host,
 });
 const logger = createLogger(process.env.CHORUS_PROCESS_NAME ?? `agents-${config.agents.join("-")}`);
 if (!config.natsUrl || config.agents.length === 0) {
@@ -35,7 +36,7 @@ if (!config.natsUrl || config.agents.length === 0) {
 }
 
 const tracing = setupTracing({ serviceName: `chorus-agents-${config.agents.join("-")}` });
-const metricsServer = await startMetricsServer(config.metricsPort);
+const metricsServer = await startMetricsServer(config.metricsPort, undefined, config.metricsHost);
 if (config.agents.includes("budget")) {
   logger.fatal("the Budget agent also grants spend leases: run it with agents/budget/budget-main.ts, not in a host");
   process.exit(2);

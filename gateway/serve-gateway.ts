@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
@@ -18,6 +19,7 @@ import { metricsConfigSchema, processMetrics, startMetricsServer } from "../tele
 import { setupTracing } from "../telemetry/tracing.ts";
 import { agentLoaders, loadAgents } from "../voting/registry/agent-loaders.ts";
 import { startAgentScoring } from "../voting/registry/start-agent-scoring.ts";
+import { authConfig, openGatewayAuth } from "./auth/gateway-auth.ts";
 import { createDecisionEngine } from "./decide/decision-engine.ts";
 import { DEFAULT_MAX_CANDIDATES } from "./decide/retrieval.ts";
 import { gatewayConfig } from "./gateway-config.ts";
@@ -32,7 +34,9 @@ import { catalogCreatives } from "./vast/catalog-creatives.ts";
  */ const name = process.env.CHORUS_PROCESS_NAME ?? "gateway";
 const config = loadConfig({
   ...gatewayConfig,
+  ...authConfig,
   metricsPort: metricsConfigSchema.port,
+  metricsHost: metricsConfigSchema.host,
   natsUrl: { env: "NATS_URL", default: "", parse: parsers.string, help: "NATS server URL (required)" },
   coordination: {
     env: "CHORUS_COORDINATION",
@@ -85,9 +89,16 @@ if (!config.natsUrl) {
   process.exit(2);
 }
 
+if (Boolean(config.tlsCert) !== Boolean(config.tlsKey)) {
+  logger.fatal("GATEWAY_TLS_CERT and GATEWAY_TLS_KEY go together: set both or neither");
+  process.exit(2);
+}
+
 const tracing = setupTracing({ serviceName: "chorus-gateway" });
 const nc = await connectNats({ servers: config.natsUrl, name: `chorus-${name}` });
 const js = jetstream(nc);
+// Keys are loaded before anything is served: a gateway never answers a call it cannot check.
+const trust = await openGatewayAuth(js, config);
 const catalogBucket = await openCatalogBucket(js);
 const catalogView = await CatalogView.open(catalogBucket);
 const kernel = await startKernelModules({
@@ -145,6 +156,11 @@ const gateway = await startGateway({
   playback: new NatsPlaybackSink(nc),
   catalog: new CatalogStore(catalogBucket),
   logger,
+  auth: trust.auth,
+  apiKeys: trust.apiKeys,
+  eventTokens: trust.eventTokens,
+  allowHttpCreativeUrls: config.allowHttpCreativeUrls,
+  tls: config.tlsCert ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined,
   limits: { maxMessageBytes: config.maxMessageBytes, drainTimeoutMs: config.drainTimeoutMs },
   publicUrl: config.publicUrl,
   macroStyle: config.vastMacros,
@@ -153,7 +169,7 @@ const gateway = await startGateway({
   creatives: catalogCreatives(catalogView),
   metrics,
 });
-const metricsServer = await startMetricsServer(config.metricsPort, metrics.registry);
+const metricsServer = await startMetricsServer(config.metricsPort, metrics.registry, config.metricsHost);
 
 onShutdown(async () => {
   // Health first, so load balancers stop sending; then finish in-flight calls; then the things they used.
@@ -163,6 +179,7 @@ onShutdown(async () => {
   await kernel.close();
   await agentScoring.close();
   catalogView.close();
+  trust.close();
   await decisionLog.flush();
   await metricsServer?.close();
   await nc.drain();

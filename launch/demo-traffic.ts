@@ -3,6 +3,7 @@ import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import * as hdr from "hdr-histogram-js";
+import { withApiKey } from "../gateway/auth/client-key.ts";
 import { AdFormat, AgeBracket, BreakKind, ContentKind, DeviceType } from "../gen/chorus/v1/common_pb.ts";
 import {
   type AdEvent,
@@ -12,6 +13,7 @@ import {
   DecideRequestSchema,
   DecisionService,
   PlaybackSignalSchema,
+  type PodAd,
 } from "../gen/chorus/v1/decision_pb.ts";
 import { DEMO_GENRES, DEMO_MOODS } from "../lib/demo/demo-catalog.ts";
 import { createSeededRandom } from "../lib/random/seeded-random.ts";
@@ -47,10 +49,11 @@ export class DemoTraffic {
 
   constructor(
     baseUrl: string,
+    apiKey: string,
     private readonly rate: number,
     private readonly onStats: (stats: DemoStats) => void,
   ) {
-    this.client = createClient(DecisionService, createGrpcTransport({ baseUrl }));
+    this.client = createClient(DecisionService, createGrpcTransport({ baseUrl, interceptors: [withApiKey(apiKey)] }));
   }
 
   start(): void {
@@ -87,11 +90,9 @@ export class DemoTraffic {
       if (response.ads.length > 0) this.window.filled++;
       if (response.degradedAgents.length > 0) this.window.degraded++;
       for (const ad of response.ads) {
-        this.pendingEvents.push(this.event(response.decisionId, ad.creativeId, AdEventType.IMPRESSION));
-        if (this.rnd() < 0.03)
-          this.pendingEvents.push(this.event(response.decisionId, ad.creativeId, AdEventType.CLICK));
-        else if (this.rnd() < 0.6)
-          this.pendingEvents.push(this.event(response.decisionId, ad.creativeId, AdEventType.COMPLETE));
+        this.pendingEvents.push(this.event(response.decisionId, ad, AdEventType.IMPRESSION));
+        if (this.rnd() < 0.03) this.pendingEvents.push(this.event(response.decisionId, ad, AdEventType.CLICK));
+        else if (this.rnd() < 0.6) this.pendingEvents.push(this.event(response.decisionId, ad, AdEventType.COMPLETE));
       }
       if (this.pendingEvents.length >= 50) await this.flushEvents();
     } catch (err) {
@@ -188,11 +189,12 @@ export class DemoTraffic {
     });
   }
 
-  private event(decisionId: string, creativeId: string, type: AdEventType): AdEvent {
+  private event(decisionId: string, ad: PodAd, type: AdEventType): AdEvent {
     return create(AdEventSchema, {
-      eventId: `${decisionId}:${creativeId}:${type}`,
+      eventId: `${decisionId}:${ad.creativeId}:${type}`,
       decisionId,
-      creativeId,
+      creativeId: ad.creativeId,
+      eventToken: ad.eventToken,
       type,
       occurredAt: timestampNow(),
     });

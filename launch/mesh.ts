@@ -4,6 +4,7 @@ import { demoCatalog, loadDemoCatalog } from "../lib/demo/demo-catalog.ts";
 import { connectNats } from "../lib/nats/connect.ts";
 import { NatsServerProcess } from "../lib/nats/nats-server-process.ts";
 import { type RunningChild, startChild, stopChild } from "../lib/process/launcher.ts";
+import { bootstrapCredentials, type MeshCredentials } from "./bootstrap-credentials.ts";
 
 export type Coordination = "cached" | "parallel" | "sequential";
 
@@ -21,6 +22,8 @@ export interface MeshOptions {
   env?: Record<string, string>;
   /** Children's output is dropped (benchmarks, tests). */
   silent?: boolean;
+  /** Keep the mesh's keys here (npm start: .data/credentials.env), reused while still valid. */
+  credentialsFile?: string;
 }
 
 export interface Mesh {
@@ -28,6 +31,8 @@ export interface Mesh {
   gatewayUrl: string;
   processes: { name: string; pid: number }[];
   nats: NatsServerProcess | undefined;
+  /** The admin and decide keys bootstrapped for this mesh, and the gateways' event token keys. */
+  credentials: MeshCredentials;
   children: RunningChild[];
   stop(): Promise<void>;
 }
@@ -52,6 +57,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   };
   try {
     if (options.demo !== false) await loadDemo(natsUrl);
+    const credentials = await bootstrapCredentials(natsUrl, options.credentialsFile);
     const env = { ...options.env, NATS_URL: natsUrl };
     const silent = options.silent ?? false;
     children.push(await startChild({ name: "ledger", entry: "ledger/ledger-main", env }, { silent }));
@@ -73,6 +79,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
         entry: "gateway/main",
         env: {
           ...env,
+          EVENT_TOKEN_KEYS: options.env?.EVENT_TOKEN_KEYS ?? credentials.eventTokenKeys,
           GATEWAY_PORT: String(options.gatewayPort ?? process.env.GATEWAY_PORT ?? 8080),
           ...(options.coordination ? { CHORUS_COORDINATION: options.coordination } : {}),
         },
@@ -88,6 +95,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
         ...children.map((c) => ({ name: c.name, pid: c.pid })),
       ],
       nats,
+      credentials,
       children,
       stop,
     };

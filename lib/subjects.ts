@@ -82,6 +82,11 @@ export const buckets = {
   ledger: "chorus_ledger",
   /** Object store: the inventory part of logged decisions' kernel inputs, one object per inventory (telemetry/). */
   decisionInventories: "chorus_decision_inventories",
+  /**
+   * API keys (gateway/auth/api-key.ts ApiKeyRecord as JSON), key = key id. Every gateway reads and watches it;
+   * only the admin path writes it (the ApiKeyService behind an admin key, and the launcher's bootstrap).
+   */
+  apiKeys: "chorus_api_keys",
 } as const;
 
 /** JetStream streams. */

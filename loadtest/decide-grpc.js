@@ -1,5 +1,5 @@
 // Decide over gRPC (k6/net/grpc) at a fixed arrival rate.
-//   k6 run loadtest/decide-grpc.js                         # reflection against 127.0.0.1:8080
+//   k6 run -e API_KEY=$CHORUS_DECIDE_KEY loadtest/decide-grpc.js   # reflection against 127.0.0.1:8080
 //   k6 run -e GATEWAY=host:443 -e TLS=1 -e RATE=1000 loadtest/decide-grpc.js
 //   k6 run -e PROTO=1 loadtest/decide-grpc.js              # load proto/ instead of asking the server (reflection)
 import { check } from "k6";

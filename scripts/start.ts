@@ -48,16 +48,22 @@ const mesh = await startMesh({
   gatewayPort: config.gatewayPort,
   coordination: config.coordination,
   demo: true,
+  credentialsFile: join(config.dataDir, "credentials.env"),
 });
 console.log(
   `NATS:    ${mesh.natsUrl}${config.natsUrl ? "" : ` (private nats-server, JetStream in ${join(config.dataDir, "nats")})`}`,
 );
 console.log(`Gateway: ${mesh.gatewayUrl} (Connect, gRPC and gRPC-Web; coordination ${config.coordination})`);
+console.log(`Keys:    admin  ${mesh.credentials.adminKey}`);
+console.log(`         decide ${mesh.credentials.decideKey}`);
+console.log(
+  `         (in ${join(config.dataDir, "credentials.env")}; for the examples: set -a; . ${join(config.dataDir, "credentials.env")}; set +a)`,
+);
 console.log(`Processes: ${mesh.processes.map((p) => `${p.name}[${p.pid}]`).join(" ")}`);
 
 const traffic =
   config.demoRate > 0
-    ? new DemoTraffic(mesh.gatewayUrl, config.demoRate, (s) =>
+    ? new DemoTraffic(mesh.gatewayUrl, mesh.credentials.decideKey, config.demoRate, (s) =>
         console.log(
           `t=${String(s.second).padStart(4)}s  ${String(s.decisions).padStart(5)} decisions/s  p50 ${s.p50Ms.toFixed(2)} ms  p99 ${s.p99Ms.toFixed(2)} ms  filled ${s.filled}  degraded ${s.degraded}  events ${s.events}  errors ${s.errors}${s.errors ? ` ${JSON.stringify(s.errorCodes)}` : ""}`,
         ),

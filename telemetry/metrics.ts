@@ -127,6 +127,12 @@ export const metricsConfigSchema = {
     parse: parsers.port,
     help: "port of the Prometheus /metrics endpoint; 0 = off",
   },
+  host: {
+    env: "METRICS_HOST",
+    default: "127.0.0.1",
+    parse: parsers.string,
+    help: "address the /metrics endpoint binds; 0.0.0.0 to let a remote Prometheus scrape it",
+  },
 };
 
 export interface MetricsServer {
@@ -134,11 +140,14 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** Serves GET /metrics on `port` (all interfaces); resolves to undefined when port is 0 (off). */
+/**
+ * Serves GET /metrics on `host:port` (default 127.0.0.1: metrics name campaigns and reveal traffic, so they are
+ * not published to the network unless asked); resolves to undefined when port is 0 (off).
+ */
 export async function startMetricsServer(
   port: number,
   registry: Registry = processMetrics().registry,
-  host = "0.0.0.0",
+  host = metricsConfigSchema.host.default,
 ): Promise<MetricsServer | undefined> {
   if (port === 0) return undefined;
   const server: Server = createServer((req, res) => {

@@ -29,6 +29,8 @@ export interface Http2UnaryTarget {
   /** HTTP/2 connections to spread the streams over. */
   sessions: number;
   timeoutMs: number;
+  /** Sent as `authorization: Bearer <apiKey>`. */
+  apiKey?: string;
 }
 
 /** Where this process's requests sit in the numbering when several processes share one target. */
@@ -65,9 +67,16 @@ export async function http2UnarySender(
     });
     return { framed, offsets };
   });
+  const auth = target.apiKey ? { authorization: `Bearer ${target.apiKey}` } : {};
   const headers = grpc
-    ? { ":method": "POST", ":path": target.path, "content-type": "application/grpc+proto", te: "trailers" }
-    : { ":method": "POST", ":path": target.path, "content-type": "application/proto", "connect-protocol-version": "1" };
+    ? { ":method": "POST", ":path": target.path, "content-type": "application/grpc+proto", te: "trailers", ...auth }
+    : {
+        ":method": "POST",
+        ":path": target.path,
+        "content-type": "application/proto",
+        "connect-protocol-version": "1",
+        ...auth,
+      };
   let counter = 0;
   // Every request has the same timeout, so in-flight streams expire in send order: one FIFO swept every 50 ms
   // costs far less than a timer per stream.

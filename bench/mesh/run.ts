@@ -53,7 +53,10 @@ const options = new Command("bench")
   .option("--idle <seconds>", "CPU of the mesh with no load, measured before its warm-up (0: skip)", Number, 10)
   .option("--client-processes <n>", "load client processes (the rate is split over them)", Number, 2)
   .option("--no-mesh", "measure the ceilings only")
-  .option("--gateway-url <url>", "benchmark this running gateway instead of starting meshes (mode: as configured)")
+  .option(
+    "--gateway-url <url>",
+    "benchmark this running gateway instead of starting meshes (mode: as configured; sends CHORUS_DECIDE_KEY)",
+  )
   .option("--sessions <n>", "HTTP/2 connections of each load client process", Number, 2)
   .option(
     "--repeat <n>",
@@ -90,9 +93,10 @@ const criteria: SearchCriteria = { sloP99Ms: options.sloMs, maxErrorRate: 0.001,
 const durationMs = options.duration * 1000;
 const rates = [...new Set([...options.rates, options.ratioRate])].sort((a, b) => a - b);
 const requests = decideRequests();
-const decideTarget = (url: string, countAds = true): LoadTarget => ({
+const decideTarget = (url: string, apiKey: string | undefined, countAds = true): LoadTarget => ({
   kind: "http2-unary",
   url,
+  apiKey,
   path: "/chorus.v1.DecisionService/Decide",
   protocol: options.protocol,
   bodies: requests.bodies,
@@ -167,7 +171,7 @@ try {
         try {
           await measureTarget(
             BARE_ECHO,
-            decideTarget(String(echo.ready.url), false),
+            decideTarget(String(echo.ready.url), undefined, false),
             [{ name: "bare-echo", pid: echo.pid }],
             { maxRate: options.ceilingsMaxRate },
           );
@@ -184,7 +188,7 @@ try {
         try {
           await measureTarget(
             ECHO_CEILING,
-            decideTarget(String(echo.ready.url), false),
+            decideTarget(String(echo.ready.url), String(echo.ready.apiKey), false),
             [{ name: "instant-gateway", pid: echo.pid }],
             { maxRate: options.ceilingsMaxRate },
           );
@@ -224,7 +228,9 @@ try {
     }
   }
   if (options.gatewayUrl) {
-    await guarded("gateway", () => measureTarget("gateway", decideTarget(options.gatewayUrl!), []));
+    await guarded("gateway", () =>
+      measureTarget("gateway", decideTarget(options.gatewayUrl!, process.env.CHORUS_DECIDE_KEY), []),
+    );
   } else if (options.mesh) {
     for (const mode of options.modes) {
       await guarded(mode, async () => {
@@ -232,7 +238,9 @@ try {
         const mesh = await startMesh({ coordination: mode, gatewayPort: 0, silent: true, env: { LOG_LEVEL: "warn" } });
         try {
           const idle = await idleUsage(mode, mesh.processes);
-          await measureTarget(mode, decideTarget(mesh.gatewayUrl), mesh.processes, { idle });
+          await measureTarget(mode, decideTarget(mesh.gatewayUrl, mesh.credentials.decideKey), mesh.processes, {
+            idle,
+          });
         } finally {
           await mesh.stop();
         }

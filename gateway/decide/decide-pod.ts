@@ -42,6 +42,8 @@ export interface DecidePodArgs {
   spendGuard: SpendGuard | undefined;
   coordination: string;
   moduleVersion: (module: string, version: string) => ModuleVersion;
+  /** The call's signal (client cancel, the client's deadline): once aborted, nothing is reserved. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -79,6 +81,9 @@ export async function decidePod(a: DecidePodArgs): Promise<PodDecision> {
   response.moduleVersions.push(a.moduleVersion("kernel", result.moduleVersion));
   let chosen = winners(result, agents.length);
   if (spendGuard && chosen.length > 0) {
+    // An answer nobody will receive must not hold budget: the last point to stop is before the commit.
+    // (deadline_ms is the agents' time budget, not the client's deadline: a late answer is still received.)
+    if (a.signal?.aborted) throw ConnectError.from(a.signal.reason, Code.Canceled);
     const items: SpendItem[] = chosen.map((w) => ({
       campaignId: inventory.candidates[w.index]!.campaign.id,
       creativeId: inventory.candidates[w.index]!.creative.id,

@@ -111,13 +111,18 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
       return Promise.reject(new ConnectError("deadline passed before the decision started", Code.DeadlineExceeded));
     const decisionId = randomUUID();
     const t0 = performance.now();
-    return startDecideSpan(decisionId, () => decideOnce(request, decisionId, t0)).catch((err: unknown) => {
+    return startDecideSpan(decisionId, () => decideOnce(request, decisionId, t0, signal)).catch((err: unknown) => {
       if (options.telemetry) recordDecisionError(options.telemetry, coordination, (performance.now() - t0) / 1000);
       throw err;
     });
   }
 
-  async function decideOnce(request: DecideRequest, decisionId: string, t0: number): Promise<DecideResponse> {
+  async function decideOnce(
+    request: DecideRequest,
+    decisionId: string,
+    t0: number,
+    signal: AbortSignal | undefined,
+  ): Promise<DecideResponse> {
     const placement = request.placement;
     if (!placement) throw new ConnectError("placement: value is required", Code.InvalidArgument);
     if (!request.user?.userId) throw new ConnectError("user.user_id: value is required", Code.InvalidArgument);
@@ -150,6 +155,7 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
       spendGuard,
       coordination,
       moduleVersion,
+      signal,
     });
     const { response, inputs, kernelResult } = pod;
     if (options.telemetry)

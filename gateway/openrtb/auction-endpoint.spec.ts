@@ -64,7 +64,7 @@ describe("POST /openrtb2/auction - OpenRTB 2.6 audio and video", () => {
   const post = (body: unknown, headers: Record<string, string> = {}) =>
     fetch(`${f.gateway.url}/openrtb2/auction`, {
       method: "POST",
-      headers: { "content-type": "application/json", ...headers },
+      headers: { "content-type": "application/json", authorization: `Bearer ${f.keys.decide}`, ...headers },
       body: typeof body === "string" ? body : JSON.stringify(body),
     });
   const bids = async (name: string) => {
@@ -81,6 +81,7 @@ describe("POST /openrtb2/auction - OpenRTB 2.6 audio and video", () => {
       expect(vast.ads).toHaveLength(1);
       expect(vast.ads[0]!.id).toBe(bid.crid);
       expect(bid.burl).toContain("/t/impression/");
+      expect(bid.burl).toContain("chorus_et=");
       expect(bid.nurl).toContain("/t/win/");
       expect(bid.burl).toContain(`ap=${"$"}{AUCTION_PRICE}`);
     }
@@ -160,8 +161,9 @@ describe("POST /openrtb2/auction - OpenRTB 2.6 audio and video", () => {
       "constraints",
     ],
     ["a duration nothing fits", withVideo(fixture("spec-6.2.4-video"), { minduration: 1, maxduration: 2 }), "no fill"],
-  ])("answers 204 no bid for %s", async (_name, body, reason) => {
-    const res = await post(body);
+  ])("answers 204 no bid for %s", async (name, body, reason) => {
+    // A fresh id: a repeated BidRequest id is an exchange's retry and gets the first decision back.
+    const res = await post({ ...body, id: `no-bid ${name}` });
     expect(res.status).toBe(204);
     expect(res.headers.get("x-chorus-no-bid")).toContain(reason);
   });
@@ -212,9 +214,30 @@ describe("POST /openrtb2/auction - OpenRTB 2.6 audio and video", () => {
     expect(await res.text()).toContain(message);
   });
 
+  it("applies the API key rules: 401 without a key, 403 for a reader key", async () => {
+    const none = await fetch(`${f.gateway.url}/openrtb2/auction`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(fixture("spec-6.2.4-video")),
+    });
+    expect(none.status).toBe(401);
+    expect((await post(fixture("spec-6.2.4-video"), { authorization: `Bearer ${f.keys.reader}` })).status).toBe(403);
+  });
+
+  it("answers a repeated BidRequest (an exchange's retry) with the same decision", async () => {
+    const body = { ...fixture("spec-6.2.4-video"), id: "retry-1" };
+    const first = (await (await post(body)).json()) as BidResponse;
+    const again = (await (await post(body)).json()) as BidResponse;
+    expect(again.bidid).toBe(first.bidid);
+    expect(again.seatbid![0]!.bid[0]!.id).toBe(first.seatbid![0]!.bid[0]!.id);
+  });
+
   it("refuses other content types and methods", async () => {
     expect((await post("{}", { "content-type": "text/plain" })).status).toBe(415);
-    expect((await fetch(`${f.gateway.url}/openrtb2/auction`)).status).toBe(405);
+    expect(
+      (await fetch(`${f.gateway.url}/openrtb2/auction`, { headers: { authorization: `Bearer ${f.keys.decide}` } }))
+        .status,
+    ).toBe(405);
   });
 });
 
@@ -229,8 +252,8 @@ describe("POST /openrtb2/auction - tmax", () => {
     const post = (tmax: number) =>
       fetch(`${slow.gateway.url}/openrtb2/auction`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ ...fixture("spec-6.2.4-video"), tmax }),
+        headers: { "content-type": "application/json", authorization: `Bearer ${slow.keys.decide}` },
+        body: JSON.stringify({ ...fixture("spec-6.2.4-video"), id: `tmax-${tmax}`, tmax }),
       });
     expect((await post(5_000)).status).toBe(200);
     const late = await post(300);

@@ -1,6 +1,6 @@
 import type { Bid } from "iab-openrtb/v26";
 import { clientGone, type HttpEndpoint, HttpError, header, readBody, sendBody } from "../server/http-endpoints.ts";
-import type { DecisionEngine } from "../server/ports.ts";
+import type { DecisionEngine, HttpDecisions } from "../server/ports.ts";
 import type { VastOptions } from "../vast/vast-document.ts";
 import { checkBidRequest } from "./bid-request-schema.ts";
 import { bidResponse, podBids } from "./bid-response.ts";
@@ -9,7 +9,7 @@ import { type Currencies, decideRequestOf, podsOf } from "./pod-requests.ts";
 export const OPENRTB_PATH = "/openrtb2/auction";
 
 export interface AuctionEndpointOptions {
-  engine: DecisionEngine;
+  decisions: HttpDecisions;
   vast: VastOptions;
   currencies: Currencies;
   maxBodyBytes: number;
@@ -38,6 +38,7 @@ export function auctionEndpoint(options: AuctionEndpointOptions): HttpEndpoint {
     path: OPENRTB_PATH,
     async handle(req, res) {
       const started = performance.now();
+      const caller = options.decisions.authorize(header(req.headers, "authorization"));
       const type = header(req.headers, "content-type") ?? "application/json";
       if (!/^application\/json\b/i.test(type)) {
         options.counters?.request("invalid");
@@ -92,7 +93,7 @@ export function auctionEndpoint(options: AuctionEndpointOptions): HttpEndpoint {
       let decisions: Awaited<ReturnType<DecisionEngine["decide"]>>[];
       try {
         decisions = await Promise.race([
-          Promise.all(decideRequests.map((r) => options.engine.decide(r, { signal: late.signal }))),
+          Promise.all(decideRequests.map((r) => options.decisions.decide(caller, r, late.signal))),
           new Promise<never>((_, reject) => late.signal.addEventListener("abort", () => reject(late.signal.reason))),
         ]);
       } catch (err) {

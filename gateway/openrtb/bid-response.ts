@@ -120,7 +120,7 @@ function bid(ad: PodAd, p: PodImp, decision: DecideResponse, ctx: BidContext): B
   const tracked = {
     decisionId: decision.decisionId,
     creativeId: ad.creativeId,
-    eventToken: ctx.vast.eventToken?.(decision.decisionId, ad) ?? "",
+    eventToken: ad.eventToken,
   };
   const domain = advertiserDomain(ad);
   return {

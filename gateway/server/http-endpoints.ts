@@ -62,7 +62,10 @@ export function sendError(res: HttpResponse, err: unknown, logger: Logger, path:
   }
   if (err instanceof ConnectError) {
     const headers: Record<string, string> = {};
-    if (err.code === Code.Unavailable || err.code === Code.ResourceExhausted) headers["retry-after"] = "1";
+    const retryAfter = err.metadata.get("retry-after");
+    if (retryAfter) headers["retry-after"] = retryAfter;
+    else if (err.code === Code.Unavailable) headers["retry-after"] = "1";
+    if (err.code === Code.Unauthenticated) headers["www-authenticate"] = 'Bearer realm="chorus"';
     sendText(res, codeToHttpStatus(err.code), err.rawMessage, headers);
     return;
   }

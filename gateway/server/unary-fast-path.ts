@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import type { DescMessage, DescMethod, MessageShape } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, type ContextValues } from "@connectrpc/connect";
 import type { Logger } from "../../lib/log/logger.ts";
 import { connectUnary } from "./connect-unary.ts";
 import { grpcUnary } from "./grpc-unary.ts";
@@ -12,6 +12,11 @@ export interface UnaryFastPathOptions {
   /** Largest request message in bytes; larger ones get RESOURCE_EXHAUSTED (connect-node's readMaxBytes). */
   readMaxBytes: number;
   logger: Logger;
+  /**
+   * The call's context values (the caller's principal) from its `authorization` header and procedure; throws the
+   * ConnectError (UNAUTHENTICATED, PERMISSION_DENIED, RESOURCE_EXHAUSTED) that refuses it before the body is read.
+   */
+  admit(authorization: string | undefined, procedure: string): ContextValues;
 }
 
 /** Serves the stream and returns true, or returns false (untouched) for connect-node to serve. */
@@ -85,7 +90,7 @@ function serveUnary(
   protocol: UnaryProtocol,
   stream: ServerHttp2Stream,
   headers: IncomingHttpHeaders,
-  { readMaxBytes, logger }: UnaryFastPathOptions,
+  { readMaxBytes, logger, admit }: UnaryFastPathOptions,
 ): void {
   let done = false;
   let timer: NodeJS.Timeout | undefined;
@@ -119,6 +124,13 @@ function serveUnary(
   stream.on("error", (err) => logger.debug({ err, procedure: route.procedure }, "stream error"));
   if (timeout.error) {
     finish(undefined, timeout.error);
+    return;
+  }
+  let values: ContextValues;
+  try {
+    values = admit(headers.authorization, route.procedure);
+  } catch (err) {
+    finish(undefined, err);
     return;
   }
   const overhead = protocol.envelope ? 5 : 0;
@@ -157,7 +169,7 @@ function serveUnary(
     try {
       // parse and validation throw synchronously; the handler rejects.
       route
-        .fn(protocol.parse(route.method.input, body), { signal })
+        .fn(protocol.parse(route.method.input, body), { signal, values })
         .then(finish, (err: unknown) => finish(undefined, err));
     } catch (err) {
       finish(undefined, err);

@@ -1,8 +1,13 @@
 import { createHash } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { AdEventSchema, EventResult_Status, ReportEventsRequestSchema } from "../../gen/chorus/v1/decision_pb.ts";
-import type { EventSink } from "../../ledger/ports.ts";
+import {
+  type AdEvent,
+  AdEventSchema,
+  EventRejection,
+  EventResult_Status,
+  type ReportEventsResponse,
+} from "../../gen/chorus/v1/decision_pb.ts";
 import { type HttpEndpoint, HttpError, header, sendBody } from "../server/http-endpoints.ts";
 import {
   LEDGER_EVENTS,
@@ -27,18 +32,27 @@ export interface TrackingCounters {
 }
 
 export interface TrackingEndpointOptions {
-  events: EventSink;
+  /** ReportEvents' path: the event token checked per event, then the ledger's exactly-once store. */
+  report(events: AdEvent[]): Promise<ReportEventsResponse>;
+  /** The event token check alone, for hits with no ledger fact (pause, mute, error, win). */
+  verifyToken(token: string, decisionId: string, creativeId: string): { ok: true } | { ok: false; message: string };
   counters?: TrackingCounters;
   clock?: () => number;
 }
 
 /**
- * GET /t/<event>/<decision>/<creative>: a tracking hit. Ledger events (impression, quartiles, complete, skip,
+ * GET /t/<event>/<decision>/<creative>?chorus_et=<event token>: a tracking hit. It needs no API key (a pixel
+ * cannot send one): the ad's event token is the credential, checked for every event. Ledger events (impression, quartiles, complete, skip,
  * click) become one AdEvent on ReportEvents' path: the same receipt checks, the same exactly-once store. The
  * event id is derived from the ad and the event, so a pixel fired twice, or by the player and the exchange's
  * billing notice both, is counted once. Answers 204, or the 1x1 GIF when the client asks for an image.
  */
-export function trackingEndpoint({ events, counters, clock = Date.now }: TrackingEndpointOptions): HttpEndpoint {
+export function trackingEndpoint({
+  report,
+  verifyToken,
+  counters,
+  clock = Date.now,
+}: TrackingEndpointOptions): HttpEndpoint {
   return {
     method: "GET",
     path: TRACKING_PREFIX,
@@ -50,6 +64,7 @@ export function trackingEndpoint({ events, counters, clock = Date.now }: Trackin
       }
       const hit = parsed.hit;
       const result = isLedgerEvent(hit.event) ? await storeEvent(hit, hit.event) : noted(hit);
+      // A pixel without a valid event token (forged, expired, for another ad) counts nothing, whatever the event.
       counters?.hit(hit.event, result.status);
       if (result.status === "rejected")
         throw new HttpError(result.httpStatus, result.reason, { "x-chorus-event-status": "rejected" });
@@ -77,19 +92,31 @@ export function trackingEndpoint({ events, counters, clock = Date.now }: Trackin
       creativeId: hit.creativeId,
       type: LEDGER_EVENTS[name],
       occurredAt: timestampFromMs(occurredMs),
+      eventToken: hit.eventToken,
     });
-    const response = await events.report(create(ReportEventsRequestSchema, { events: [event] }));
-    const r = response.results[0];
+    const r = (await report([event])).results[0];
     if (!r || r.status === EventResult_Status.REJECTED)
-      return { status: "rejected", httpStatus: 422, reason: r?.reason || "event rejected" };
+      return {
+        status: "rejected",
+        httpStatus: r && TOKEN_REJECTIONS.has(r.rejection) ? 403 : 422,
+        reason: r?.reason || "event rejected",
+      };
     return { status: r.status === EventResult_Status.DUPLICATE ? "duplicate" : "accepted" };
   }
 
   function noted(hit: TrackingHit): HitResult {
+    const check = verifyToken(hit.eventToken, hit.decisionId, hit.creativeId);
+    if (!check.ok) return { status: "rejected", httpStatus: 403, reason: check.message };
     if (hit.event === "error" && hit.errorCode !== undefined) counters?.vastError(hit.errorCode);
     return { status: "noted" };
   }
 }
+
+const TOKEN_REJECTIONS = new Set([
+  EventRejection.MISSING_TOKEN,
+  EventRejection.INVALID_TOKEN,
+  EventRejection.EXPIRED_TOKEN,
+]);
 
 type HitResult =
   | { status: "accepted" | "duplicate" | "noted" }

@@ -1,7 +1,7 @@
 import { AdEventType } from "../../gen/chorus/v1/decision_pb.ts";
 
 /**
- * Tracking URLs that point at the gateway: `<base>/t/<event>/<decision id>/<creative id>?tk=<event token>&...`.
+ * Tracking URLs that point at the gateway: `<base>/t/<event>/<decision id>/<creative id>?chorus_et=<event token>&...`.
  * The event is in the path (a CDN or log pipeline can split traffic by it); the ad is named by decision and
  * creative; the token proves the URL was handed out with that ad. Query parameters carry the VAST macros the
  * player fills in: [TIMESTAMP], [CACHEBUSTING], [CONTENTPLAYHEAD] and, on error URLs, [ERRORCODE].
@@ -51,7 +51,7 @@ export function isTrackingEvent(name: string): name is TrackingEventName {
 export interface TrackedAd {
   decisionId: string;
   creativeId: string;
-  /** The ad's event token (API trust); empty while none is issued. */
+  /** The ad's event token (gateway/auth/event-token.ts), carried as `chorus_et`. */
   eventToken: string;
 }
 
@@ -77,7 +77,7 @@ export class TrackingUrls {
 
   url(event: TrackingEventName, ad: TrackedAd, extra = ""): string {
     const path = `${this.base}${TRACKING_PREFIX}${event}/${encodeURIComponent(ad.decisionId)}/${encodeURIComponent(ad.creativeId)}`;
-    const token = ad.eventToken ? `tk=${encodeURIComponent(ad.eventToken)}&` : "";
+    const token = ad.eventToken ? `chorus_et=${encodeURIComponent(ad.eventToken)}&` : "";
     // Macros stay literal: the player replaces them (VAST 4.2 §6.1); an unreplaced one is ignored on the way in.
     const m = this.macroStyle === "literal" ? (name: string) => `[${name}]` : (name: string) => `%5B${name}%5D`;
     const error = event === "error" ? `ec=${m("ERRORCODE")}&` : "";
@@ -118,8 +118,8 @@ export function parseTrackingHit(pathname: string, query: URLSearchParams): Pars
   }
   if (decisionId.length === 0 || decisionId.length > MAX_ID) return bad("decision_id", "must be 1-128 characters");
   if (creativeId.length === 0 || creativeId.length > MAX_ID) return bad("creative_id", "must be 1-128 characters");
-  const token = query.get("tk") ?? "";
-  if (token.length > 1024) return bad("tk", "longer than 1024 characters");
+  const token = query.get("chorus_et") ?? "";
+  if (token.length > 1024) return bad("chorus_et", "longer than 1024 characters");
   return {
     ok: true,
     hit: {

@@ -27,8 +27,6 @@ export interface VastOptions {
   creatives?: CreativeLookup;
   /** <Expires>: seconds a player may hold the ad before playing it (the ledger's impression window). */
   expiresSeconds?: number;
-  /** Event token of an ad (the API trust issue's HMAC); empty while none is issued. */
-  eventToken?: (decisionId: string, ad: PodAd) => string;
   adSystemVersion?: string;
 }
 
@@ -81,7 +79,7 @@ function vastAd(response: DecideResponse, ad: PodAd, options: VastOptions): Reco
   const tracked = {
     decisionId: response.decisionId,
     creativeId: ad.creativeId,
-    eventToken: options.eventToken?.(response.decisionId, ad) ?? "",
+    eventToken: ad.eventToken,
   };
   const ours = (event: TrackingEventName) => cdata(options.tracking.url(event, tracked));
   const theirs = ad.tracking;

@@ -55,7 +55,7 @@ describe("GET /vast/v4 - VAST 4.2 ad pods for players", () => {
   }, 30_000);
   afterAll(() => f?.cleanup());
 
-  const get = (query: string, headers: Record<string, string> = {}) =>
+  const get = (query: string, headers: Record<string, string> = { authorization: `Bearer ${f.keys.decide}` }) =>
     fetch(`${f.gateway.url}/vast/v4?${query}`, { headers });
   const audioPod = "break=mid&max_duration=90&max_ads=3&formats=audio&user=u-1&device=phone&consent=measurement";
 
@@ -85,7 +85,7 @@ describe("GET /vast/v4 - VAST 4.2 ad pods for players", () => {
       // Ours first, then the creative's own (third-party) impression URL from the catalog.
       expect(ad.impressionURLTemplates.map((i) => i.url)).toEqual([
         expect.stringMatching(/^https:\/\/track\.chorus\.test\/ads\/t\/impression\//),
-        `https://t.example.com/i/${ad.id}`,
+        expect.stringMatching(new RegExp(`^https://t\\.example\\.com/i/${ad.id}\\?chorus_et=`)),
       ]);
       const linear = ad.creatives[0]!;
       expect(linear.type).toBe("linear");
@@ -122,8 +122,13 @@ describe("GET /vast/v4 - VAST 4.2 ad pods for players", () => {
       height: 1080,
     });
     expect(linear.videoClickThroughURLTemplate?.url).toBe("https://acme.example.com/landing?utm=vast&x=1");
-    expect(linear.trackingEvents.start).toContain("https://3p.example.com/start");
-    expect(ad!.impressionURLTemplates.map((i) => i.url)).toContain("https://3p.example.com/imp?a=1&b=2");
+    // Third-party URLs carry the ad's event token too (as in a DecideResponse).
+    expect(linear.trackingEvents.start!.some((u) => u.startsWith("https://3p.example.com/start?chorus_et="))).toBe(
+      true,
+    );
+    expect(
+      ad!.impressionURLTemplates.some((i) => i.url.startsWith("https://3p.example.com/imp?a=1&b=2&chorus_et=")),
+    ).toBe(true);
   });
 
   it("answers an empty, schema-valid VAST when nothing fills, naming the no-fill reason", async () => {
@@ -157,11 +162,25 @@ describe("GET /vast/v4 - VAST 4.2 ad pods for players", () => {
     expect(await res.text()).toContain(message);
   });
 
+  it("asks for a decide (or admin) API key: 401 without one, 403 for a reader key, as Decide does", async () => {
+    const none = await get(audioPod, {});
+    expect(none.status).toBe(401);
+    expect(none.headers.get("www-authenticate")).toContain("Bearer");
+    expect((await get(audioPod, { authorization: "Bearer ck.nope.nope" })).status).toBe(401);
+    const reader = await get(audioPod, { authorization: `Bearer ${f.keys.reader}` });
+    expect(reader.status).toBe(403);
+    expect((await get(audioPod, { authorization: `Bearer ${f.keys.admin}` })).status).toBe(200);
+  });
+
   it("serves VAST over HTTP/2 as well (same port)", async () => {
     const session = connect(f.gateway.url);
     try {
       const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const req = session.request({ ":path": `/vast/v4?${audioPod}`, ":method": "GET" });
+        const req = session.request({
+          ":path": `/vast/v4?${audioPod}`,
+          ":method": "GET",
+          authorization: `Bearer ${f.keys.decide}`,
+        });
         let status = 0;
         let body = "";
         req.on("response", (h) => {
@@ -205,6 +224,16 @@ describe("GET /vast/v4 - VAST 4.2 ad pods for players", () => {
     const errorHit = await fetch(error);
     expect(errorHit.status).toBe(204);
     expect(errorHit.headers.get("x-chorus-event-status")).toBe("noted");
+    // The event token is the pixel's credential: without it, or for another ad, nothing counts.
+    const forged = impression.replace(/chorus_et=[^&]+/, "chorus_et=k.1.AAAA");
+    expect(forged).not.toBe(impression);
+    const refused = await fetch(forged.replace("/t/impression/", "/t/start/"));
+    expect(refused.status).toBe(403);
+    expect(await refused.text()).toContain("event_token");
+    expect((await fetch(impression.replace(/chorus_et=[^&]+&/, ""))).status).toBe(403);
+    const otherAd = impression.replace(`/${ad!.id}?`, "/cr-zzz?");
+    expect((await fetch(otherAd)).status).toBe(403);
+    expect((await fetch(error.replace(/chorus_et=[^&]+/, "chorus_et=x"))).status).toBe(403);
     expect((await fetch(`${f.gateway.url}/t/explode/d/c`)).status).toBe(400);
     expect(await (await fetch(`${f.gateway.url}/t/start/d`)).text()).toContain("path: expected /t/<event>");
     expect((await fetch(impression, { method: "POST" })).status).toBe(405);

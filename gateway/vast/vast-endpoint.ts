@@ -1,7 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { DecideRequestSchema } from "../../gen/chorus/v1/decision_pb.ts";
-import { clientGone, type HttpEndpoint, HttpError, sendBody } from "../server/http-endpoints.ts";
-import type { DecisionEngine } from "../server/ports.ts";
+import { clientGone, type HttpEndpoint, HttpError, header, sendBody } from "../server/http-endpoints.ts";
+import type { HttpDecisions } from "../server/ports.ts";
 import type { RequestValidator } from "../server/request-validator.ts";
 import { noFillReasonName, VAST_CONTENT_TYPE, type VastOptions, vastDocument } from "./vast-document.ts";
 import { decideRequestFromQuery, QUERY_OF_FIELD } from "./vast-request.ts";
@@ -9,7 +9,7 @@ import { decideRequestFromQuery, QUERY_OF_FIELD } from "./vast-request.ts";
 export const VAST_PATH = "/vast/v4";
 
 export interface VastEndpointOptions extends VastOptions {
-  engine: DecisionEngine;
+  decisions: HttpDecisions;
   validate: RequestValidator;
 }
 
@@ -22,6 +22,8 @@ export function vastEndpoint(options: VastEndpointOptions): HttpEndpoint {
     method: "GET",
     path: VAST_PATH,
     async handle(req, res, url) {
+      // The key first: an unauthenticated caller learns nothing about the parameters either.
+      const caller = options.decisions.authorize(header(req.headers, "authorization"));
       const request = decideRequestFromQuery(url.searchParams);
       try {
         options.validate(DecideRequestSchema, request);
@@ -30,7 +32,7 @@ export function vastEndpoint(options: VastEndpointOptions): HttpEndpoint {
           throw new HttpError(400, queryNames(err.rawMessage));
         throw err;
       }
-      const response = await options.engine.decide(request, { signal: clientGone(req, res) });
+      const response = await options.decisions.decide(caller, request, clientGone(req, res));
       const headers: Record<string, string> = {
         "x-chorus-decision-id": response.decisionId,
         // Web players fetch VAST cross-origin.

@@ -14,7 +14,7 @@ import { encodeDecideResponse } from "./decide-response.ts";
 describe("decide response - hand-written encoding", () => {
   it("covers every field of the messages it writes (a new field must be encoded too)", () => {
     expect(DecideResponseSchema.fields.map((f) => f.number)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
-    expect(PodAdSchema.fields.map((f) => f.number)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    expect(PodAdSchema.fields.map((f) => f.number)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
     expect(TrackingUrlsSchema.fields.map((f) => f.number)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(DegradedAgentSchema.fields.map((f) => f.number)).toEqual([1, 2, 3, 4]);
     expect(ModuleVersionSchema.fields.map((f) => f.number)).toEqual([1, 2]);
@@ -51,6 +51,7 @@ describe("decide response - hand-written encoding", () => {
                 })
               : undefined,
           iabCategory: maybe("IAB1-2", ""),
+          eventToken: maybe(`k1.${Math.floor(rnd() * 2e9)}.AAECAwQFBgcICQoLDA0ODw`, ""),
         }),
       );
       const response = create(DecideResponseSchema, {

@@ -47,13 +47,14 @@ function writePodAd(w: BinaryWriter, a: PodAd): BinaryWriter {
   if (a.clickUrl) w.tag(10, LD).bytes(cachedUtf8(a.clickUrl));
   if (a.tracking) writeTracking(w.tag(11, LD).fork(), a.tracking).join();
   if (a.iabCategory) w.tag(12, LD).bytes(cachedUtf8(a.iabCategory));
+  if (a.eventToken) w.tag(13, LD).string(a.eventToken);
   return w;
 }
 
+// Tracking URLs carry the ad's event token, so they differ per decision: not worth caching.
 function writeTracking(w: BinaryWriter, t: TrackingUrls): BinaryWriter {
   const lists = [t.impression, t.start, t.firstQuartile, t.midpoint, t.thirdQuartile, t.complete, t.skip, t.click];
-  for (let field = 0; field < lists.length; field++)
-    for (const url of lists[field]!) w.tag(field + 1, LD).bytes(cachedUtf8(url));
+  for (let field = 0; field < lists.length; field++) for (const url of lists[field]!) w.tag(field + 1, LD).string(url);
   return w;
 }
 

@@ -13,12 +13,11 @@ export const TIMEOUT = __ENV.TIMEOUT || "2s";
 export const P99_MS = Number(__ENV.P99_MS || 10);
 /** Highest tolerated error rate. */
 export const MAX_ERROR_RATE = Number(__ENV.MAX_ERROR_RATE || 0.001);
+/** The API key (a decide key): -e API_KEY=... or CHORUS_DECIDE_KEY from .data/credentials.env. */
+export const API_KEY = __ENV.API_KEY || __ENV.CHORUS_DECIDE_KEY || "";
 /** TLS for remote gateways behind a TLS terminator (gRPC: plaintext off). */
 export const TLS = __ENV.TLS === "1";
-/** The API key (a decide key): sent as `authorization: Bearer <key>` when set. */
-export const API_KEY = __ENV.API_KEY || "";
-
-/** HTTP headers with the API key, merged over `headers`. */
+/** HTTP headers with the API key (`authorization: Bearer <key>` when one is set), merged over `headers`. */
 export function withApiKey(headers) {
   const out = Object.assign({}, headers);
   if (API_KEY) out.Authorization = `Bearer ${API_KEY}`;
@@ -29,6 +28,9 @@ export function withApiKey(headers) {
 export function grpcMetadata() {
   return API_KEY ? { authorization: `Bearer ${API_KEY}` } : {};
 }
+
+/** Connect JSON headers with the key. */
+export const HEADERS = withApiKey({ "Content-Type": "application/json", "Connect-Protocol-Version": "1" });
 
 /**
  * An open-loop scenario: k6 starts `rate` iterations per second whatever the response times are (no coordinated

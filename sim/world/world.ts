@@ -360,6 +360,7 @@ export async function runWorld(s: Scenario, strategy: Strategy, options: WorldOp
           creativeId: ad.creativeId,
           type,
           occurredAt: timestampFromMs(clock.toWallMs(when)),
+          eventToken: ad.eventToken,
         }),
       );
       out.eventsGenerated += batch.length;

@@ -14,6 +14,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { jetstream } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { withApiKey } from "../../gateway/auth/client-key.ts";
 import { AdFormat, BreakKind, ContentKind, DeviceType } from "../../gen/chorus/v1/common_pb.ts";
 import {
   DecideRequestSchema,
@@ -110,7 +111,10 @@ describe("mesh - hot swap of agent scoring modules under steady Decide load", ()
   /** Decides back to back with 8 callers until `until` resolves; every response and every error, in order. */
   const responses: DecideResponse[] = [];
   async function load(until: Promise<unknown>) {
-    const client = createClient(DecisionService, createGrpcTransport({ baseUrl: mesh.gatewayUrl }));
+    const client = createClient(
+      DecisionService,
+      createGrpcTransport({ baseUrl: mesh.gatewayUrl, interceptors: [withApiKey(mesh.credentials.decideKey)] }),
+    );
     responses.length = 0;
     const failures: unknown[] = [];
     let running = true;

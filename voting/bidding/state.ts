@@ -7,7 +7,7 @@ import {
   type CampaignBidding,
   CampaignBiddingSchema,
 } from "../../gen/chorus/v1/agent_signals_pb.ts";
-import { BidStrategy_Kind, type Campaign } from "../../gen/chorus/v1/campaign_pb.ts";
+import { BidStrategy_Kind, type Campaign, Goal } from "../../gen/chorus/v1/campaign_pb.ts";
 import { AdEventType, type DecideRequest } from "../../gen/chorus/v1/decision_pb.ts";
 import type { LedgerEntry } from "../../gen/chorus/v1/ledger_pb.ts";
 import { GLOBAL_KEY, type HandlerContext } from "../contract/agent-module.ts";
@@ -39,7 +39,7 @@ export interface BiddingState {
   readonly campaigns: Map<string, CampaignBiddingState>;
   readonly changed: Set<string>;
   /** `${decisionId}/${creativeId}` -> campaign and context of a won impression, to credit its responses. */
-  readonly won: Map<string, { campaignId: string; contextKey: string }>;
+  readonly won: Map<string, { campaignId: string; contextKey: string; goal: Goal }>;
 }
 
 const MAX_WON = 100_000;
@@ -110,7 +110,11 @@ export function applyOutcome(state: BiddingState, outcome: AuctionOutcome, ctx: 
       const price = Number(entry.priceMicros);
       recordAuction(e.bidder, { contextKey: key, predictedResponse: p, bidMicros, won: true, priceMicros: price });
       e.spentMicros += price;
-      state.won.set(`${outcome.decisionId}/${entry.creativeId}`, { campaignId: campaign.id, contextKey: key });
+      state.won.set(`${outcome.decisionId}/${entry.creativeId}`, {
+        campaignId: campaign.id,
+        contextKey: key,
+        goal: campaign.goal,
+      });
     } else {
       const beat = Number(entry.priceToBeatMicros);
       recordAuction(e.bidder, {
@@ -129,13 +133,26 @@ export function applyOutcome(state: BiddingState, outcome: AuctionOutcome, ctx: 
   return seen.size > 0 ? [GLOBAL_KEY] : [];
 }
 
-/** Credits responses (clicks, completes, conversions) to the context calibration of the impression. */
+/** The one event type that is a response for a campaign's goal (impression goals have none beyond the impression). */
+const GOAL_RESPONSE: Partial<Record<Goal, AdEventType>> = {
+  [Goal.COMPLETIONS]: AdEventType.COMPLETE,
+  [Goal.CLICKS]: AdEventType.CLICK,
+  [Goal.CONVERSIONS]: AdEventType.CONVERSION,
+};
+
+/**
+ * Credits a response to the context calibration of the impression: only the event the campaign's goal counts (a
+ * skip or a quartile is not a click), and at most once per ad, since the calibration is a response rate per
+ * impression.
+ */
 export function applyResponse(state: BiddingState, entry: LedgerEntry): string[] {
   const event = entry.event;
   if (!event || event.type === AdEventType.IMPRESSION) return [];
-  const won = state.won.get(`${event.decisionId}/${event.creativeId}`);
+  const adKey = `${event.decisionId}/${event.creativeId}`;
+  const won = state.won.get(adKey);
   const e = won && state.campaigns.get(won.campaignId);
-  if (!won || !e) return [];
+  if (!won || !e || GOAL_RESPONSE[won.goal] !== event.type) return [];
+  state.won.delete(adKey);
   recordResponses(e.bidder, won.contextKey, 1);
   e.plan = undefined;
   state.changed.add(won.campaignId);
