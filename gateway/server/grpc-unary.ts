@@ -1,7 +1,8 @@
 import type { ServerHttp2Stream } from "node:http2";
-import { type DescMessage, fromBinary, type MessageShape } from "@bufbuild/protobuf";
+import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { decodeMessage } from "../../lib/codecs/registry.ts";
 import { rememberWireBytes } from "../../lib/codecs/wire/wire-bytes.ts";
 import { encodeResponse } from "./encode-response.ts";
 import type { UnaryProtocol } from "./unary-protocol.ts";
@@ -68,7 +69,7 @@ export function grpcUnary(contentType: string): UnaryProtocol {
 /** Decodes a request message; the message remembers its bytes (lib/codecs/wire/wire-bytes.ts) for passing it on. */
 export function decodeBinary<S extends DescMessage>(schema: S, bytes: Uint8Array): MessageShape<S> {
   try {
-    const message = fromBinary(schema, bytes);
+    const message = decodeMessage(schema, bytes);
     rememberWireBytes(message, bytes);
     return message;
   } catch (err) {
