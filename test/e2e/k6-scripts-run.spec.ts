@@ -43,7 +43,7 @@ describe.skipIf(!k6)("k6 scripts - run by k6 against a test mesh", () => {
         method: "POST",
         headers: {
           "content-type": "application/json",
-          ...(process.env.CHORUS_DECIDE_KEY ? { authorization: `Bearer ${process.env.CHORUS_DECIDE_KEY}` } : {}),
+          authorization: `Bearer ${mesh.credentials.decideKey}`,
         },
         body: JSON.stringify(decideRequest(0, i)),
       }).catch(() => undefined);
@@ -71,7 +71,7 @@ describe.skipIf(!k6)("k6 scripts - run by k6 against a test mesh", () => {
         TRACKING_P99_MS: "3000",
         // Generous: the suite shares two cores with everything else; this run shows the scripts work.
         TIMEOUT: "15s",
-        API_KEY: process.env.CHORUS_DECIDE_KEY ?? "",
+        API_KEY: mesh.credentials.decideKey,
       };
       const args = ["run", "--quiet", "--no-usage-report", "--no-color", `--summary-export=${summary}`];
       for (const [k, v] of Object.entries(env)) args.push("-e", `${k}=${v}`);

@@ -13,12 +13,11 @@ const fixture = (name: string) =>
     string,
     unknown
   >;
-const authorization = (): Record<string, string> =>
-  process.env.CHORUS_DECIDE_KEY ? { authorization: `Bearer ${process.env.CHORUS_DECIDE_KEY}` } : {};
 
 /** The industry protocols against the whole mesh: the real engine, leases, receipts and the exactly-once ledger. */
 describe("mesh - VAST, tracking and OpenRTB against the real decision engine and ledger", () => {
   let mesh: Mesh;
+  const authorization = () => ({ authorization: `Bearer ${mesh.credentials.decideKey}` });
   beforeAll(async () => {
     mesh = await startMesh({ gatewayPort: await freePort(), silent: true, demo: true });
   }, 90_000);
@@ -66,10 +65,10 @@ describe("mesh - VAST, tracking and OpenRTB against the real decision engine and
     expect(spend - before).toBe(price);
   });
 
-  it("a tracking URL for an ad Chorus never sold is refused and charges nothing", async () => {
+  it("a tracking URL without an event token is refused and charges nothing", async () => {
     const res = await fetch(`${mesh.gatewayUrl}/t/impression/no-such-decision/cr-0-0-0?ts=x`);
-    expect(res.status).toBe(422);
-    expect(await res.text()).toContain("decision_id");
+    expect(res.status).toBe(403);
+    expect(await res.text()).toContain("event_token");
   });
 
   it("answers the spec's video example and a dynamic audio pod with bids from the demo campaigns, or 204", async () => {
