@@ -25,6 +25,7 @@ import { DEFAULT_MAX_CANDIDATES } from "./decide/retrieval.ts";
 import { gatewayConfig } from "./gateway-config.ts";
 import { NatsPlaybackSink } from "./playback/nats-playback-sink.ts";
 import { startGateway } from "./start-gateway.ts";
+import { catalogCreatives } from "./vast/catalog-creatives.ts";
 
 /**
  * One gateway process (gateway/main.ts starts it, or several of them with GATEWAY_PROCESSES): serves Decide from
@@ -195,6 +196,12 @@ const gateway = await startGateway({
     idleTimeoutMs: config.idleTimeoutMs,
     maxConnections: config.maxConnections,
   },
+  publicUrl: config.publicUrl,
+  macroStyle: config.vastMacros,
+  currency: config.currency,
+  fxRates: config.fxRates,
+  creatives: catalogCreatives(catalogView),
+  metrics,
 });
 const metricsServer = await startMetricsServer(config.metricsPort, metrics.registry, config.metricsHost);
 
