@@ -1,9 +1,10 @@
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { jetstream } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { agentLoaders, loadAgents } from "../agents/registry.ts";
 import { startAgentScoring } from "../agents/runtime/start-agent-scoring.ts";
 import { createEventSink } from "../ledger/event-sink.ts";
+import { checkLedgerStreams } from "../ledger/ledger-streams.ts";
 import { ReceiptStore } from "../ledger/receipt-store.ts";
 import { createSpendGuard } from "../ledger/spend-guard.ts";
 import { CatalogStore, openCatalogBucket } from "../lib/catalog/catalog-store.ts";
@@ -89,6 +90,8 @@ const kernel = await startKernelModules({
   logger,
   pool: { mode: config.kernelMode, size: config.kernelWorkers, spinMicros: config.kernelSpinMicros },
 });
+// Streams are checked, not trusted (the ledger creates them; a gateway started first waits for them).
+await checkLedgerStreams(await jetstreamManager(nc), { waitMs: 60_000 });
 // One receipt store for both: events then find the receipts this gateway wrote in memory.
 const receipts = await ReceiptStore.open(nc);
 const spendGuard = await createSpendGuard({

@@ -6,6 +6,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { parsers } from "../lib/config/config.ts";
+import { badMessagesCounter } from "../lib/nats/bad-messages.ts";
 
 /** Latency buckets in seconds: a decision's budget is tens of milliseconds, so resolution sits below 100 ms. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5];
@@ -85,6 +86,7 @@ export function processMetrics(): ChorusMetrics {
   if (!shared) {
     shared = createChorusMetrics();
     collectDefaultMetrics({ register: shared.registry });
+    shared.registry.registerMetric(badMessagesCounter);
   }
   return shared;
 }
