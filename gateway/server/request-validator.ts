@@ -1,7 +1,7 @@
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { createValidator, violationsToProto } from "@bufbuild/protovalidate";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { malformedTimestamps } from "../../lib/protobuf/value-bounds.ts";
+import { malformedTimestamps } from "../../lib/validation/value-bounds.ts";
 
 /** Throws INVALID_ARGUMENT unless the message satisfies the protovalidate rules its proto carries. */
 export type RequestValidator = (schema: DescMessage, message: MessageShape<DescMessage>) => void;

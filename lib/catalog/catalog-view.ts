@@ -11,7 +11,7 @@ import { DEFAULT_DIM } from "../features/feature-space.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { reportBadMessage } from "../nats/bad-messages.ts";
 import { readMessage } from "../nats/read-message.ts";
-import { malformedTimestamps } from "../protobuf/value-bounds.ts";
+import { malformedTimestamps } from "../validation/value-bounds.ts";
 import { parseCatalogKey } from "./catalog-keys.ts";
 import { Inventory } from "./inventory.ts";
 

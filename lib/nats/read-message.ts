@@ -1,11 +1,11 @@
 import { type DescMessage, fromBinary, type MessageShape } from "@bufbuild/protobuf";
-import { outOfRangeValues } from "../protobuf/value-bounds.ts";
+import { outOfRangeValues } from "../validation/value-bounds.ts";
 import { type BadMessageReason, describeError } from "./bad-messages.ts";
 
 export type ReadResult<T> = { ok: true; message: T } | { ok: false; reason: BadMessageReason; detail: string };
 
 /**
- * Decodes a message from the bus and checks its values (lib/protobuf/value-bounds.ts): what every Chorus consumer
+ * Decodes a message from the bus and checks its values (lib/validation/value-bounds.ts): what every Chorus consumer
  * does before folding a message into its state (`check` replaces the value check). Never throws.
  */
 export function readMessage<M extends DescMessage>(
