@@ -8,6 +8,10 @@ import { decideRequest } from "./testing/sample-requests.ts";
 
 let fx: GatewayFixture;
 let release: () => void = () => {};
+let reachedEngine: () => void = () => {};
+const inEngine = new Promise<void>((r) => {
+  reachedEngine = r;
+});
 beforeAll(async () => {
   // A test engine that answers only when released, to hold a call in flight across close().
   fx = await startGatewayFixture({
@@ -15,6 +19,7 @@ beforeAll(async () => {
       decide: (request) =>
         new Promise((resolve) => {
           release = () => resolve(create(DecideResponseSchema, { decisionId: `late-${request.requestId}` }));
+          reachedEngine();
         }),
     },
   });
@@ -25,7 +30,7 @@ describe("gateway lifecycle", () => {
   it("close - reports NOT_SERVING, lets the in-flight call finish, then refuses new calls", async () => {
     const client = createClient(DecisionService, createGrpcTransport({ baseUrl: fx.gateway.url }));
     const inFlight = client.decide(decideRequest("held"));
-    await new Promise((r) => setTimeout(r, 100)); // the call reaches the engine
+    await inEngine; // a fixed sleep here raced the call on a loaded machine: close() came before the call arrived
     const closed = fx.gateway.close();
     expect(fx.gateway.health.get("")).toBe("NOT_SERVING");
     setTimeout(() => release(), 100);

@@ -3,9 +3,11 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { SpendGuard, SpendItem } from "../gateway/ports.ts";
 import {
+  type DecisionReceipt,
   DecisionReceiptSchema,
   type LeaseGrant,
   LeaseGrantSchema,
+  type LeaseRequest,
   LeaseRequestSchema,
   type ReceiptItem,
   ReceiptItemSchema,
@@ -16,8 +18,21 @@ import { ConnectionWatch } from "./connection-watch.ts";
 import { ReceiptSpool } from "./receipt-spool.ts";
 import { ReceiptStore } from "./receipt-store.ts";
 
+/** Where lease requests go: the Budget agent over NATS (default), or a BudgetBook in the same process (simulator). */
+export interface LeaseChannel {
+  request(request: LeaseRequest, timeoutMs: number): Promise<LeaseGrant>;
+}
+
+/** Where receipts are recorded: ReceiptStore (JetStream, default) or an in-process book. */
+export interface ReceiptSink {
+  put(receipt: DecisionReceipt): Promise<void>;
+}
+
 export interface SpendGuardOptions {
-  nc: NatsConnection;
+  /** The NATS connection of the default lease channel and receipt store; unset only with both given. */
+  nc?: NatsConnection;
+  /** Lease requests (default: request/reply on subjects.budgetLease over `nc`). */
+  leases?: LeaseChannel;
   /** Names this gateway in leases and receipts. */
   gatewayId: string;
   logger: Logger;
@@ -35,7 +50,7 @@ export interface SpendGuardOptions {
   /** After a denial or a failed request, wait this long before asking again for that campaign. */
   retryAfterMs?: number;
   /** Share one store with the gateway's EventSink, so that events find the receipts it just wrote in memory. */
-  receipts?: ReceiptStore;
+  receipts?: ReceiptStore | ReceiptSink;
   /** Renew when less than this fraction of the newest lease is left, or when it is past half its TTL. */
   renewBelow?: number;
 }
@@ -80,23 +95,28 @@ export interface CommitContext {
 export class LeaseSpendGuard implements SpendGuard {
   private readonly campaigns = new Map<string, CampaignLeases>();
   private readonly clock: () => number;
-  private readonly watch: ConnectionWatch;
+  /** Unset without NATS (an in-process channel is always reachable). */
+  private readonly watch: ConnectionWatch | undefined;
   private readonly spool: ReceiptSpool | undefined;
   private readonly margin: number;
+  private readonly leaseChannel: LeaseChannel;
 
   private constructor(
-    private readonly receipts: ReceiptStore,
+    private readonly receipts: ReceiptStore | ReceiptSink,
     private readonly options: SpendGuardOptions,
   ) {
     this.clock = options.clock ?? Date.now;
     this.margin = options.expiryMarginMs ?? 100;
-    this.watch = new ConnectionWatch(options.nc);
+    const nc = options.nc;
+    this.watch = nc ? new ConnectionWatch(nc) : undefined;
+    this.leaseChannel = options.leases ?? (nc ? natsLeaseChannel(nc) : missing("leases"));
     this.spool = options.spoolDir ? new ReceiptSpool(options.spoolDir, options.gatewayId) : undefined;
-    this.watch.onReconnect(() => void this.replaySpool());
+    this.watch?.onReconnect(() => void this.replaySpool());
   }
 
   static async create(options: SpendGuardOptions): Promise<LeaseSpendGuard> {
-    const guard = new LeaseSpendGuard(options.receipts ?? (await ReceiptStore.open(options.nc)), options);
+    const receipts = options.receipts ?? (options.nc ? await ReceiptStore.open(options.nc) : missing("receipts"));
+    const guard = new LeaseSpendGuard(receipts, options);
     await guard.replaySpool();
     return guard;
   }
@@ -151,7 +171,7 @@ export class LeaseSpendGuard implements SpendGuard {
       ) satisfies ReceiptItem[],
     });
     try {
-      if (!this.watch.connected) throw new Error("NATS is unreachable");
+      if (this.watch && !this.watch.connected) throw new Error("NATS is unreachable");
       await this.receipts.put(receipt);
     } catch (err) {
       if (!this.spool) {
@@ -227,12 +247,10 @@ export class LeaseSpendGuard implements SpendGuard {
     c.inFlight = true;
     const sentAt = this.clock();
     try {
-      const reply = await this.options.nc.request(
-        subjects.budgetLease,
-        toBinary(LeaseRequestSchema, create(LeaseRequestSchema, { gatewayId: this.options.gatewayId, campaignId })),
-        { timeout: this.options.requestTimeoutMs ?? 500 },
+      const grant = await this.leaseChannel.request(
+        create(LeaseRequestSchema, { gatewayId: this.options.gatewayId, campaignId }),
+        this.options.requestTimeoutMs ?? 500,
       );
-      const grant = fromBinary(LeaseGrantSchema, reply.data);
       if (grant.amountMicros > 0n) {
         c.leases.push({
           id: grant.leaseId,
@@ -257,7 +275,7 @@ export class LeaseSpendGuard implements SpendGuard {
   }
 
   private async replaySpool(): Promise<void> {
-    if (!this.spool) return;
+    if (!this.spool || !(this.receipts instanceof ReceiptStore)) return;
     try {
       const n = await this.spool.replay(this.receipts);
       if (n > 0) this.options.logger.info({ receipts: n }, "spooled receipts stored");
@@ -270,6 +288,22 @@ export class LeaseSpendGuard implements SpendGuard {
 /** The SpendGuard the gateway uses. */
 export function createSpendGuard(options: SpendGuardOptions): Promise<LeaseSpendGuard> {
   return LeaseSpendGuard.create(options);
+}
+
+/** Lease requests as request/reply to the Budget agent (queue group "budget"). */
+function natsLeaseChannel(nc: NatsConnection): LeaseChannel {
+  return {
+    async request(request, timeoutMs) {
+      const reply = await nc.request(subjects.budgetLease, toBinary(LeaseRequestSchema, request), {
+        timeout: timeoutMs,
+      });
+      return fromBinary(LeaseGrantSchema, reply.data);
+    },
+  };
+}
+
+function missing(option: string): never {
+  throw new Error(`spend guard: without nc, options.${option} is required`);
 }
 
 const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);

@@ -2,22 +2,28 @@ import cliProgress from "cli-progress";
 import { Command, InvalidArgumentError } from "commander";
 import { defaultJsonPath, formatTable, writeJson } from "../bench/lib/report-table.ts";
 import type { Coordination } from "../scripts/mesh.ts";
-import { type SimMetrics, simMetrics } from "./metrics.ts";
+import { type MultiSeedResult, runSeeds } from "./multi-seed.ts";
 import { loadScenario, parseScenario } from "./scenario.ts";
+import { type Estimate, parseSeeds } from "./stats.ts";
 import { ChorusStrategy } from "./strategies/chorus.ts";
+import { VirtualChorusStrategy } from "./strategies/chorus-virtual.ts";
 import { MonolithStrategy } from "./strategies/monolith.ts";
+import { MonolithPacedStrategy } from "./strategies/monolith-paced.ts";
 import type { Strategy } from "./strategy.ts";
-import { runWorld } from "./world/world.ts";
 
-const STRATEGIES = ["monolith", "chorus"] as const;
+const STRATEGIES = ["monolith", "monolith-paced", "chorus", "chorus-mesh"] as const;
 type StrategyName = (typeof STRATEGIES)[number];
 
 const options = new Command("sim")
-  .description("Market simulator: the same seeded world under each strategy, compared.")
+  .description(
+    "Market simulator: the same seeded world under each strategy, over many seeds, compared with 95% confidence " +
+      "intervals. `chorus` is Chorus's real decision logic in virtual time (one process, simulated clock); " +
+      "`chorus-mesh` is the whole mesh on the wall clock at the scenario's speedup.",
+  )
   .option("--scenario <path>", "scenario JSON file", "sim/scenarios/default.json")
   .option(
     "--strategies <list>",
-    "strategies to run",
+    `strategies to run (${STRATEGIES.join(", ")})`,
     (raw) => {
       const names = raw.split(",").map((s) => s.trim());
       for (const n of names)
@@ -25,11 +31,23 @@ const options = new Command("sim")
           throw new InvalidArgumentError(`unknown strategy "${n}" (${STRATEGIES})`);
       return names as StrategyName[];
     },
-    [...STRATEGIES],
+    ["monolith", "monolith-paced", "chorus"] as StrategyName[],
   )
-  .option("--coordination <mode>", "chorus: coordination mode of the mesh", "parallel")
-  .option("--gateway-url <url>", "chorus: use this running gateway (needs --nats-url to load the catalog)")
-  .option("--nats-url <url>", "chorus: the running mesh's NATS")
+  .option("--seeds <list>", "world seeds: N, N-M or a comma list (default: the scenario's seed)", (raw) => {
+    try {
+      return parseSeeds(raw);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  })
+  .option("--seed <n>", "one world seed (same as --seeds N)", (raw) => {
+    const n = Number(raw);
+    if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError("a non-negative integer");
+    return n;
+  })
+  .option("--coordination <mode>", "chorus-mesh: coordination mode of the mesh", "parallel")
+  .option("--gateway-url <url>", "chorus-mesh: use this running gateway (needs --nats-url to load the catalog)")
+  .option("--nats-url <url>", "chorus-mesh: the running mesh's NATS")
   .option(
     "--lease-ppm <n>",
     "chorus: largest budget lease in millionths of a budget (the mesh's BUDGET_MAX_LEASE_PPM); simulated budgets hold " +
@@ -42,122 +60,131 @@ const options = new Command("sim")
       "about two impressions of a simulated campaign",
     "20000",
   )
-  .option("--speedup <n>", "chorus: simulated time per wall time (overrides the scenario's speedup)")
-  .option("--seed <n>", "world seed (overrides the scenario's seed): another market, population and traffic", (raw) => {
-    const n = Number(raw);
-    if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError("a non-negative integer");
-    return n;
-  })
+  .option("--speedup <n>", "simulated time per Chorus time (overrides the scenario's speedup)")
   .option("--json <path>", "where to write the results", defaultJsonPath("sim"))
   .parse()
   .opts<{
     scenario: string;
     strategies: StrategyName[];
+    seeds?: number[];
+    seed?: number;
     coordination: Coordination;
     gatewayUrl?: string;
     natsUrl?: string;
     leasePpm: string;
     lookaheadPpm: string;
     speedup?: string;
-    seed?: number;
     json: string;
   }>();
 
 const loaded = loadScenario(options.scenario);
 const scenario = parseScenario(
-  {
-    ...loaded,
-    ...(options.speedup ? { speedup: Number(options.speedup) } : {}),
-    ...(options.seed !== undefined ? { seed: options.seed } : {}),
-  },
+  { ...loaded, ...(options.speedup ? { speedup: Number(options.speedup) } : {}) },
   "command line",
 );
-const make = (name: StrategyName): Strategy =>
-  name === "monolith"
-    ? new MonolithStrategy(scenario.publisher.breakEveryMinutes * 60_000)
-    : new ChorusStrategy({
+const seeds = options.seeds ?? [options.seed ?? scenario.seed];
+const ppm = (raw: string) => Number(raw) / 1e6;
+const make = (name: string): Strategy => {
+  switch (name as StrategyName) {
+    case "monolith":
+      return new MonolithStrategy(scenario.publisher.breakEveryMinutes * 60_000);
+    case "monolith-paced":
+      return new MonolithPacedStrategy();
+    case "chorus":
+      return new VirtualChorusStrategy({
+        policy: { maxLeaseShare: ppm(options.leasePpm), lookaheadShare: ppm(options.lookaheadPpm) },
+      });
+    case "chorus-mesh":
+      return new ChorusStrategy({
         coordination: options.coordination,
         gatewayUrl: options.gatewayUrl,
         natsUrl: options.natsUrl,
         env: { BUDGET_MAX_LEASE_PPM: options.leasePpm, BUDGET_LOOKAHEAD_PPM: options.lookaheadPpm },
       });
+  }
+};
 
 const bars = new cliProgress.MultiBar(
   {
-    format: "{name} {bar} {percentage}% | {status}",
+    format: "{bar} {percentage}% | {status}",
     stream: process.stderr,
     hideCursor: true,
-    // Logs and CI have no TTY: print the bars every 5 s there instead of never.
+    // Logs and CI have no TTY: print the bar every 5 s there instead of never.
     noTTYOutput: true,
     notTTYSchedule: 5_000,
   },
   cliProgress.Presets.shades_classic,
 );
-const results: {
-  strategy: StrategyName;
-  metrics?: SimMetrics;
-  /** Per-campaign books and flight (simulated ms), to see which campaigns under- or over-delivered. */
-  campaigns?: object[];
-  error?: string;
-  wallSeconds: number;
-}[] = [];
-for (const name of options.strategies) {
-  const label = name.padEnd(8);
-  const bar = bars.create(100, 0, { name: label, status: "starting" });
-  const strategy = make(name);
-  const started = performance.now();
-  try {
-    bar.update({ name: label, status: "launching" });
-    await strategy.launch();
-    const outcome = await runWorld(scenario, strategy, {
-      onProgress: (f) => bar.update(Math.round(f * 100), { name: label, status: "simulating" }),
-    });
-    bar.update(100, { name: label, status: "done" });
-    results.push({
-      strategy: name,
-      metrics: simMetrics(outcome),
-      campaigns: [...outcome.ledger.all()].map(([id, books]) => ({ id, ...books, ...outcome.market.flights.get(id) })),
-      wallSeconds: (performance.now() - started) / 1000,
-    });
-  } catch (err) {
-    bar.update({ name: label, status: `failed: ${(err as Error).message.split("\n")[0]}` });
-    results.push({ strategy: name, error: (err as Error).message, wallSeconds: (performance.now() - started) / 1000 });
-  } finally {
-    await strategy.stop().catch(() => undefined);
-  }
-}
+const total = seeds.length * options.strategies.length;
+const bar = bars.create(total, 0, { status: "starting" });
+let done = 0;
+const result = await runSeeds(scenario, seeds, options.strategies, {
+  make,
+  onProgress: (f, seed, strategy) => bar.update(done + f, { status: `seed ${seed} ${strategy}` }),
+  onRun: (n, _total, run) => {
+    done = n;
+    bar.update(n, { status: run.error ? `seed ${run.seed} ${run.strategy} failed` : `seed ${run.seed} done` });
+  },
+});
 bars.stop();
 
-type Row = { metric: string; values: (string | number)[] };
-const fmt = (key: keyof SimMetrics, v: SimMetrics[keyof SimMetrics]) =>
-  typeof v !== "number"
-    ? v
-    : /Share|Rate|underDelivery|worstOverrun/.test(key)
-      ? `${(v * 100).toFixed(1)}%`
-      : Number.isInteger(v)
-        ? v
-        : v.toFixed(3);
-const keys = Object.keys(results.find((r) => r.metrics)?.metrics ?? {}) as (keyof SimMetrics)[];
-const rows: Row[] = keys.map((k) => ({
-  metric: k,
-  values: results.map((r) => (r.metrics ? fmt(k, r.metrics[k]) : "-")),
-}));
 console.log(
-  `scenario ${scenario.name} (seed ${scenario.seed}, ${scenario.horizonMinutes} simulated minutes; chorus at ` +
-    `${scenario.speedup}x real time, ${options.coordination}, lease ${options.leasePpm} ppm, lookahead ` +
-    `${options.lookaheadPpm} ppm)`,
+  `scenario ${scenario.name}, seeds ${formatSeeds(seeds)} (${seeds.length}); ${scenario.horizonMinutes} simulated ` +
+    `minutes; Chorus clock at ${scenario.speedup}x simulated time; lease ${options.leasePpm} ppm, lookahead ` +
+    `${options.lookaheadPpm} ppm. Mean and 95% confidence interval over the seeds:`,
 );
-console.log(
-  formatTable<Row>(
+console.log(formatTable(...metricsTable(result)));
+for (const [name, c] of Object.entries(result.comparisons))
+  console.log(
+    `${name} vs monolith, paired by seed: ROI ${pct(c.roiVsMonolith, true)}, under-delivery ${points(c.underDeliveryVsMonolith)}`,
+  );
+for (const name of options.strategies) {
+  const s = result.strategies[name]!;
+  console.log(
+    `${name}: ${s.wallSeconds.mean.toFixed(2)} s wall, ${s.cpuSeconds.mean.toFixed(2)} s CPU per run (mean of ` +
+      `${s.wallSeconds.n}): ${Math.round((scenario.horizonMinutes * 60) / s.wallSeconds.mean)}x simulated time per wall time` +
+      (s.failedRuns ? `, ${s.failedRuns} runs failed` : ""),
+  );
+}
+for (const r of result.runs) if (r.error) console.log(`seed ${r.seed} ${r.strategy} failed: ${r.error}`);
+console.log(`\nresults: ${writeJson(options.json, { scenario, options, ...result })}`);
+
+type Row = { metric: string; cells: string[] };
+function metricsTable(r: MultiSeedResult): Parameters<typeof formatTable<Row>> {
+  const names = options.strategies;
+  const keys = Object.keys(r.strategies[names.find((n) => r.strategies[n]!.wallSeconds.n > 0) ?? names[0]!]!.metrics);
+  const rows: Row[] = keys.map((k) => ({
+    metric: k,
+    cells: names.map((n) => {
+      const e = r.strategies[n]!.metrics[k];
+      return e ? fmt(k, e) : "-";
+    }),
+  }));
+  return [
     [
-      { header: "metric", value: (r) => r.metric },
-      ...results.map((res, i) => ({ header: res.strategy, value: (r: Row) => r.values[i]!, align: "right" as const })),
+      { header: "metric", value: (row: Row) => row.metric },
+      ...names.map((n, i) => ({ header: n, value: (row: Row) => row.cells[i]!, align: "right" as const })),
     ],
     rows,
-  ),
-);
-for (const r of results) {
-  if (r.error) console.log(`${r.strategy} failed: ${r.error}`);
-  else console.log(`${r.strategy}: ${r.wallSeconds.toFixed(0)} s wall, ${r.metrics!.decisions} decide calls`);
+  ];
 }
-console.log(`\nresults: ${writeJson(options.json, { scenario, options, results })}`);
+
+function fmt(key: string, e: Estimate): string {
+  if (/Share|Rate|underDelivery|worstOverrun/.test(key)) return `${pct(e)}`;
+  const digits = Math.abs(e.mean) >= 100 ? 0 : Math.abs(e.mean) >= 10 ? 1 : 3;
+  return `${e.mean.toFixed(digits)} ± ${e.halfWidth.toFixed(digits)}`;
+}
+
+function pct(e: Estimate, signed = false): string {
+  const sign = signed && e.mean > 0 ? "+" : "";
+  return `${sign}${(e.mean * 100).toFixed(1)}% ± ${(e.halfWidth * 100).toFixed(1)}`;
+}
+
+function points(e: Estimate): string {
+  return `${e.mean > 0 ? "+" : ""}${(e.mean * 100).toFixed(1)} ± ${(e.halfWidth * 100).toFixed(1)} points`;
+}
+
+function formatSeeds(list: readonly number[]): string {
+  const contiguous = list.every((s, i) => i === 0 || s === list[i - 1]! + 1);
+  return contiguous && list.length > 1 ? `${list[0]}-${list.at(-1)}` : list.join(",");
+}

@@ -18,6 +18,11 @@ export interface Scenario {
     podcastShare: number;
     /** Mean minutes between screen on/off changes. */
     screenToggleMinutes: number;
+    /** Share of sessions that start in bursts (a live event, a push notification) instead of spread evenly. */
+    burstShare: number;
+    /** How many bursts, each `burstMinutes` wide, at seeded times within the horizon. */
+    bursts: number;
+    burstMinutes: number;
   };
   publisher: {
     /** The ad-load policy: a break is due after this much listening since the last one. */
@@ -53,6 +58,9 @@ export const DEFAULT_SCENARIO: Scenario = {
     meanTracksPerSession: 10,
     podcastShare: 0.2,
     screenToggleMinutes: 4,
+    burstShare: 0,
+    bursts: 3,
+    burstMinutes: 10,
   },
   publisher: { breakEveryMinutes: 8, maxAdsPerBreak: 2, maxBreakMs: 60_000 },
   market: {
@@ -105,6 +113,9 @@ export function parseScenario(raw: unknown, source = "scenario"): Scenario {
   ];
   for (const [field, v] of positive) if (!(v > 0)) problems.push(`${field} must be > 0`);
   if (scenario.listeners.podcastShare > 1) problems.push("listeners.podcastShare must be <= 1");
+  if (scenario.listeners.burstShare > 1) problems.push("listeners.burstShare must be <= 1");
+  if (scenario.listeners.burstShare > 0 && !(scenario.listeners.bursts >= 1 && scenario.listeners.burstMinutes > 0))
+    problems.push("listeners.bursts must be >= 1 and listeners.burstMinutes > 0 when listeners.burstShare > 0");
   if (problems.length > 0) throw new ScenarioError(`${source}: ${problems.join("; ")}`);
   return scenario;
 }

@@ -11,6 +11,8 @@ export interface StrategySetup {
   campaigns: readonly Campaign[];
   creatives: readonly Creative[];
   clock: SimClock;
+  /** The world's seed: a strategy with randomness of its own seeds it from this, so a run replays exactly. */
+  seed: number;
 }
 
 /**
@@ -25,6 +27,12 @@ export interface Strategy {
    * the world then runs simulated time at scenario.speedup x wall time.
    */
   readonly realtime: boolean;
+  /**
+   * True when the strategy's clock (catalog flights, event and signal timestamps) runs at scenario.speedup x
+   * simulated time, as the wall-clock mesh's does: a virtual-time Chorus then sees the very time constants (lease
+   * TTLs, ticks, windows) the mesh sees. Realtime strategies are always compressed.
+   */
+  readonly compressedClock?: boolean;
   /** Starts what the strategy runs on (e.g. the mesh), before the world's clock starts. */
   launch(): Promise<void>;
   /** Receives the world's catalog and clock; the clock is running. */

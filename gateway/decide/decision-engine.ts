@@ -1,24 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { create } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { agentLoaders, loadAgents } from "../../agents/registry.ts";
 import type { AnyAgentModule } from "../../agents/runtime/agent-module.ts";
-import { applyVoteScoring } from "../../agents/runtime/agent-scorer.ts";
 import { AgentStateStore, openAgentStateBucket } from "../../agents/runtime/agent-state-store.ts";
 import { SignalMirror } from "../../agents/runtime/signal-mirror.ts";
-import { AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
-import {
-  type DecideRequest,
-  type DecideResponse,
-  DecideResponseSchema,
-  ExplanationSchema,
-  type ModuleVersion,
-  ModuleVersionSchema,
-  NoFillReason,
-} from "../../gen/chorus/v1/decision_pb.ts";
+import type { DecideRequest, DecideResponse } from "../../gen/chorus/v1/decision_pb.ts";
 import type { CatalogView } from "../../lib/catalog/catalog-view.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
 import type { Logger } from "../../lib/log/logger.ts";
@@ -30,13 +18,11 @@ import {
   recordDecisionError,
 } from "../../telemetry/decision-telemetry.ts";
 import { startDecideSpan } from "../../telemetry/tracing.ts";
-import type { KernelResult } from "../../wasm-core/src/kernel-inputs.ts";
-import type { DecisionEngine, SpendGuard, SpendItem } from "../ports.ts";
-import { buildKernelRequest } from "./build-kernel-request.ts";
+import type { DecisionEngine, SpendGuard } from "../ports.ts";
+import { auctionOutcome, decidePod, moduleVersionCache, type PodDecision } from "./decide-pod.ts";
 import { DeferredBatch } from "./deferred-batch.ts";
 import { encodeAuctionOutcome } from "./encode-auction-outcome.ts";
 import { type Kernel, toKernelInventory } from "./kernel-port.ts";
-import { auctionEntries, explainCandidates, podAds, rankedLosers, winners } from "./pod-response.ts";
 import { type Coordination, gatherVotes } from "./vote-gatherer.ts";
 
 export type { Coordination } from "./vote-gatherer.ts";
@@ -94,16 +80,7 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
   const staleAfterMs = options.staleAfterMs ?? 5_000;
   const outcomes = new DeferredBatch();
   // A handful of (module, version) pairs, the same in every response: one message each, shared (read-only).
-  const moduleVersions = new Map<string, ModuleVersion>();
-  const moduleVersion = (module: string, version: string) => {
-    const key = `${module}@${version}`;
-    let m = moduleVersions.get(key);
-    if (!m) {
-      m = create(ModuleVersionSchema, { module, version });
-      moduleVersions.set(key, m);
-    }
-    return m;
-  };
+  const moduleVersion = moduleVersionCache();
   const agentShare = options.agentShare ?? 0.7;
 
   /** One decision in its trace span (the run id tags it and every agent span), counted and logged. */
@@ -136,21 +113,20 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
       staleAfterMs,
       logger,
     });
-    applyVoteScoring(votes, degraded);
-    const degradedNames = new Set(degraded.map((d) => d.agent));
-    const inputs = buildKernelRequest(inventory, request, votes, agents, degradedNames, spendGuard, request.explain);
-    for (const d of degraded) {
-      const a = agents.indexOf(d.agent as (typeof agents)[number]);
-      d.weight = a >= 0 ? inputs.request.weights[a]! : 0;
-    }
-    const response = create(DecideResponseSchema, {
+    const pod = await decidePod({
       decisionId,
-      degradedAgents: degraded,
+      request,
+      inventory,
+      votes,
+      degraded,
+      agents,
+      kernel,
+      spendGuard,
       coordination,
-      moduleVersions: [...votes.values()].map((v) => moduleVersion(v.agent, v.moduleVersion)),
+      moduleVersion,
     });
-    const observe = (kernelResult?: KernelResult) => {
-      if (!options.telemetry) return;
+    const { response, inputs, kernelResult } = pod;
+    if (options.telemetry)
       recordDecision(options.telemetry, {
         decisionId,
         request,
@@ -162,46 +138,8 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
         kernelResult,
         durationUs: Math.round((performance.now() - t0) * 1000),
       });
-    };
-    const timing = votes.get("timing")?.timing;
-    if (timing && !timing.breakNow && !placement.forceNow) {
-      response.noFillReason = NoFillReason.NOT_A_GOOD_MOMENT;
-      response.nextBreakOffsetMs = timing.insertionOffsetMs;
-      if (request.explain) response.explanation = create(ExplanationSchema, { summary: `timing: ${timing.reason}` });
-      observe();
-      return response;
-    }
-    const result = await kernel.decide(inputs.request, decisionId).catch((err: unknown) => {
-      throw new ConnectError(`kernel: ${(err as Error).message}`, Code.Unavailable, undefined, undefined, err);
-    });
-    response.moduleVersions.push(moduleVersion("kernel", result.moduleVersion));
-    let chosen = winners(result, agents.length);
-    if (spendGuard && chosen.length > 0) {
-      const items: SpendItem[] = chosen.map((w) => ({
-        campaignId: inventory.candidates[w.index]!.campaign.id,
-        creativeId: inventory.candidates[w.index]!.creative.id,
-        priceMicros: w.priceMicros,
-      }));
-      const accepted = new Set(
-        (await spendGuard.commit(decisionId, items, { userId: request.user?.userId })).map((i) => i.creativeId),
-      );
-      chosen = chosen.filter((w) => accepted.has(inventory.candidates[w.index]!.creative.id));
-      if (chosen.length === 0) response.noFillReason = NoFillReason.NO_BUDGET_LEASE;
-    }
-    const formats = votes.get("creative")?.formats ?? [];
-    response.ads = podAds(inventory, chosen, formats, timing?.insertionOffsetMs ?? 0);
-    if (result.count === 0) {
-      const belowReserve = rankedLosers(inputs, inventory, [], 1).length > 0;
-      response.noFillReason = belowReserve ? NoFillReason.BELOW_RESERVE : NoFillReason.NO_ELIGIBLE_CANDIDATE;
-    }
-    if (request.explain) {
-      response.explanation = create(ExplanationSchema, {
-        candidates: explainCandidates(inputs, inventory, chosen),
-        summary: `${chosen.length} ads from ${result.eligibleCount} eligible of ${inventory.size} (${result.vetoedCount} vetoed); ${coordination} coordination${degraded.length ? `, degraded: ${[...degradedNames].join(", ")}` : ""}`,
-      });
-    }
-    outcomes.push(() => publishOutcome(decisionId, request, inventory, started, inputs, chosen, degradedNames));
-    observe(result);
+    if (!kernelResult) return response;
+    outcomes.push(() => publishOutcome(decisionId, request, inventory, started, pod));
     return response;
   }
 
@@ -210,22 +148,10 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
     request: DecideRequest,
     inventory: Inventory,
     at: number,
-    inputs: ReturnType<typeof buildKernelRequest>,
-    chosen: ReturnType<typeof winners>,
-    degraded: ReadonlySet<string>,
+    pod: PodDecision,
   ): void {
     try {
-      const outcome = create(AuctionOutcomeSchema, {
-        decisionId,
-        request,
-        inventoryVersion: BigInt(inventory.version),
-        decidedAt: timestampFromMs(at),
-        reservePriceMicros: request.placement?.floorPriceMicros ?? 0n,
-        entries: auctionEntries(inputs, inventory, chosen),
-        agents: [...agents],
-        degradedAgents: [...degraded],
-        coordination,
-      });
+      const outcome = auctionOutcome(decisionId, request, inventory, at, pod, coordination);
       nc.publish(subjects.auctionOutcome(request.user!.userId), encodeAuctionOutcome(outcome));
     } catch (err) {
       // Learning loses one example; the response is unaffected.

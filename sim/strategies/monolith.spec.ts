@@ -63,6 +63,7 @@ async function monolith(campaigns: Campaign[]) {
     campaigns,
     creatives: campaigns.flatMap((c) => creatives(c.id)),
     clock,
+    seed: 1,
   });
   return m;
 }

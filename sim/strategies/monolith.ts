@@ -20,18 +20,18 @@ import type { SimClock, Strategy, StrategySetup } from "../strategy.ts";
  * campaign only when the spend it has *heard of* (impression events, which arrive late) reaches the budget.
  */
 export class MonolithStrategy implements Strategy {
-  readonly name = "monolith";
+  readonly name: string = "monolith";
   readonly realtime = false;
-  private campaigns: Campaign[] = [];
-  private creativesByCampaign = new Map<string, Creative[]>();
+  protected campaigns: Campaign[] = [];
+  protected creativesByCampaign = new Map<string, Creative[]>();
   private blockedGenres = new Map<string, readonly string[]>();
-  private clock: SimClock = { toWallMs: (ms) => ms };
-  private readonly knownSpend = new Map<string, bigint>();
-  private readonly sold = new Map<string, Map<string, { campaignId: string; priceMicros: bigint }>>();
+  protected clock: SimClock = { toWallMs: (ms) => ms };
+  protected readonly knownSpend = new Map<string, bigint>();
+  protected readonly sold = new Map<string, Map<string, { campaignId: string; priceMicros: bigint }>>();
   private readonly lastBreak = new Map<string, number>();
   /** Impressions served per user and campaign (wall ms), for frequency caps. */
-  private readonly served = new Map<string, number[]>();
-  private decisions = 0;
+  protected readonly served = new Map<string, number[]>();
+  protected decisions = 0;
 
   constructor(private readonly breakEveryMs: number) {}
 
@@ -140,7 +140,7 @@ export class MonolithStrategy implements Strategy {
   }
 
   /** The first creative, in catalog order, whose format the device can show and that fits the room left. */
-  private firstFitting(c: Campaign, r: DecideRequest, roomMs: number): Creative | undefined {
+  protected firstFitting(c: Campaign, r: DecideRequest, roomMs: number): Creative | undefined {
     const allowed = r.placement?.allowedFormats ?? [];
     const visual = r.device?.screenOn && r.device.type !== DeviceType.SMART_SPEAKER;
     return this.creativesByCampaign

@@ -98,6 +98,8 @@ export interface WorldOptions {
 }
 
 const CHAPTER_TOLERANCE_MS = 5_000;
+/** Simulated time 0 of strategies in simulated time: a Monday, 06:00 UTC. */
+export const SIM_EPOCH_MS = Date.UTC(2026, 0, 5, 6);
 
 /**
  * The market simulator's world: a discrete-event simulation of listeners' sessions (tracks, skips, screen on/off,
@@ -109,9 +111,10 @@ export async function runWorld(s: Scenario, strategy: Strategy, options: WorldOp
   // Simulated time 0 is now, or for a realtime strategy a few seconds ahead, so that loading its catalog happens
   // before the first flight starts; its flights and pacing then run on the wall clock from there.
   const startupMs = strategy.realtime ? (options.startupMs ?? 5_000) : 0;
-  const epochMs = Date.now() + startupMs;
+  // Strategies in simulated time get a fixed epoch: their runs replay exactly, time of day included.
+  const epochMs = strategy.realtime ? Date.now() + startupMs : SIM_EPOCH_MS;
   const wallStart = performance.now() + startupMs;
-  const speedup = strategy.realtime ? s.speedup : 1;
+  const speedup = strategy.realtime || strategy.compressedClock ? s.speedup : 1;
   // Whole milliseconds: protobuf Timestamps carry integer nanos.
   const clock: SimClock = { toWallMs: (simMs) => Math.round(epochMs + simMs / speedup) };
   const horizonMs = s.horizonMinutes * 60_000;
@@ -138,6 +141,7 @@ export async function runWorld(s: Scenario, strategy: Strategy, options: WorldOp
     campaigns: market.campaigns,
     creatives: market.creatives,
     clock,
+    seed: s.seed,
   });
   const ledger = new SpendLedger(market.campaigns.map((c) => [c.id, c.budgetMicros]));
   const queue = new EventQueue<WorldEvent>();
@@ -179,11 +183,24 @@ export async function runWorld(s: Scenario, strategy: Strategy, options: WorldOp
     for (let i = 0; i < batch.length; i += 1000) await strategy.reportPlayback(batch.slice(i, i + 1000));
   };
 
+  // Bursts draw from a stream of their own, so that a scenario without them replays the same world as before.
+  const rngBursts = Rng.stream(s.seed, "bursts");
+  const burstMs = s.listeners.burstMinutes * 60_000;
+  const burstStarts =
+    s.listeners.burstShare > 0
+      ? Array.from({ length: s.listeners.bursts }, () => rngBursts.uniform(0, Math.max(0, horizonMs * 0.9 - burstMs)))
+      : [];
   for (const listener of listeners) {
     const n =
       Math.floor(s.listeners.sessionsPerListener) + (rngListening.chance(s.listeners.sessionsPerListener % 1) ? 1 : 0);
-    for (let i = 0; i < n; i++)
-      queue.push(rngListening.uniform(0, horizonMs * 0.9), { kind: "session-start", listener });
+    for (let i = 0; i < n; i++) {
+      const evenly = rngListening.uniform(0, horizonMs * 0.9);
+      const at =
+        burstStarts.length > 0 && rngBursts.chance(s.listeners.burstShare)
+          ? rngBursts.pick(burstStarts) + rngBursts.uniform(0, burstMs)
+          : evenly;
+      queue.push(at, { kind: "session-start", listener });
+    }
   }
 
   const position = (session: Session, at: number) => session.startPosition + (at - session.contentStartedAt);

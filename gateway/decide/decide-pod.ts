@@ -1,0 +1,142 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { applyVoteScoring } from "../../agents/runtime/agent-scorer.ts";
+import { type AgentVote, type AuctionOutcome, AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
+import {
+  type DecideRequest,
+  type DecideResponse,
+  DecideResponseSchema,
+  type DegradedAgent,
+  ExplanationSchema,
+  type ModuleVersion,
+  ModuleVersionSchema,
+  NoFillReason,
+} from "../../gen/chorus/v1/decision_pb.ts";
+import type { Inventory } from "../../lib/catalog/inventory.ts";
+import type { KernelResult } from "../../wasm-core/src/kernel-inputs.ts";
+import type { SpendGuard, SpendItem } from "../ports.ts";
+import { buildKernelRequest, type KernelInputs } from "./build-kernel-request.ts";
+import type { Kernel } from "./kernel-port.ts";
+import { auctionEntries, explainCandidates, podAds, rankedLosers, type Winner, winners } from "./pod-response.ts";
+
+export interface PodDecision {
+  response: DecideResponse;
+  inputs: KernelInputs;
+  chosen: Winner[];
+  degradedNames: ReadonlySet<string>;
+  /** Unset when Timing said "not now" (no auction ran). */
+  kernelResult: KernelResult | undefined;
+}
+
+export interface DecidePodArgs {
+  decisionId: string;
+  request: DecideRequest;
+  inventory: Inventory;
+  /** Every agent's vote (the orchestrator's weights included) and the degraded list, as gathered. */
+  votes: Map<string, AgentVote>;
+  degraded: DegradedAgent[];
+  /** Voting agents in kernel row order. */
+  agents: readonly string[];
+  kernel: Kernel;
+  spendGuard: SpendGuard | undefined;
+  coordination: string;
+  moduleVersion: (module: string, version: string) => ModuleVersion;
+}
+
+/**
+ * Everything of a decision after the votes are in: scoring versions, the kernel request (weights, vetoes, leases),
+ * Timing's "not now", the WASM kernel's auction, the spend guard's commit, the pod and no-fill reason, and the
+ * explanation. One function for the gateway's engine and the simulator's virtual-time engine, so the simulator
+ * decides exactly as a gateway does.
+ */
+export async function decidePod(a: DecidePodArgs): Promise<PodDecision> {
+  const { decisionId, request, inventory, votes, degraded, agents, kernel, spendGuard } = a;
+  const placement = request.placement!;
+  applyVoteScoring(votes, degraded);
+  const degradedNames = new Set(degraded.map((d) => d.agent));
+  const inputs = buildKernelRequest(inventory, request, votes, agents, degradedNames, spendGuard, request.explain);
+  for (const d of degraded) {
+    const i = agents.indexOf(d.agent);
+    d.weight = i >= 0 ? inputs.request.weights[i]! : 0;
+  }
+  const response = create(DecideResponseSchema, {
+    decisionId,
+    degradedAgents: degraded,
+    coordination: a.coordination,
+    moduleVersions: [...votes.values()].map((v) => a.moduleVersion(v.agent, v.moduleVersion)),
+  });
+  const timing = votes.get("timing")?.timing;
+  if (timing && !timing.breakNow && !placement.forceNow) {
+    response.noFillReason = NoFillReason.NOT_A_GOOD_MOMENT;
+    response.nextBreakOffsetMs = timing.insertionOffsetMs;
+    if (request.explain) response.explanation = create(ExplanationSchema, { summary: `timing: ${timing.reason}` });
+    return { response, inputs, chosen: [], degradedNames, kernelResult: undefined };
+  }
+  const result = await kernel.decide(inputs.request, decisionId).catch((err: unknown) => {
+    throw new ConnectError(`kernel: ${(err as Error).message}`, Code.Unavailable, undefined, undefined, err);
+  });
+  response.moduleVersions.push(a.moduleVersion("kernel", result.moduleVersion));
+  let chosen = winners(result, agents.length);
+  if (spendGuard && chosen.length > 0) {
+    const items: SpendItem[] = chosen.map((w) => ({
+      campaignId: inventory.candidates[w.index]!.campaign.id,
+      creativeId: inventory.candidates[w.index]!.creative.id,
+      priceMicros: w.priceMicros,
+    }));
+    const accepted = new Set(
+      (await spendGuard.commit(decisionId, items, { userId: request.user?.userId })).map((i) => i.creativeId),
+    );
+    chosen = chosen.filter((w) => accepted.has(inventory.candidates[w.index]!.creative.id));
+    if (chosen.length === 0) response.noFillReason = NoFillReason.NO_BUDGET_LEASE;
+  }
+  const formats = votes.get("creative")?.formats ?? [];
+  response.ads = podAds(inventory, chosen, formats, timing?.insertionOffsetMs ?? 0);
+  if (result.count === 0) {
+    const belowReserve = rankedLosers(inputs, inventory, [], 1).length > 0;
+    response.noFillReason = belowReserve ? NoFillReason.BELOW_RESERVE : NoFillReason.NO_ELIGIBLE_CANDIDATE;
+  }
+  if (request.explain) {
+    response.explanation = create(ExplanationSchema, {
+      candidates: explainCandidates(inputs, inventory, chosen),
+      summary: `${chosen.length} ads from ${result.eligibleCount} eligible of ${inventory.size} (${result.vetoedCount} vetoed); ${a.coordination} coordination${degraded.length ? `, degraded: ${[...degradedNames].join(", ")}` : ""}`,
+    });
+  }
+  return { response, inputs, chosen, degradedNames, kernelResult: result };
+}
+
+/** The AuctionOutcome the learning agents (Bidding, Relevance, Orchestrator) learn from. */
+export function auctionOutcome(
+  decisionId: string,
+  request: DecideRequest,
+  inventory: Inventory,
+  decidedAtMs: number,
+  pod: Pick<PodDecision, "inputs" | "chosen" | "degradedNames">,
+  coordination: string,
+): AuctionOutcome {
+  return create(AuctionOutcomeSchema, {
+    decisionId,
+    request,
+    inventoryVersion: BigInt(inventory.version),
+    decidedAt: timestampFromMs(decidedAtMs),
+    reservePriceMicros: request.placement?.floorPriceMicros ?? 0n,
+    entries: auctionEntries(pod.inputs, inventory, pod.chosen),
+    agents: [...pod.inputs.agents],
+    degradedAgents: [...pod.degradedNames],
+    coordination,
+  });
+}
+
+/** A memo of ModuleVersion messages: a handful of (module, version) pairs, the same in every response. */
+export function moduleVersionCache(): (module: string, version: string) => ModuleVersion {
+  const cache = new Map<string, ModuleVersion>();
+  return (module, version) => {
+    const key = `${module}@${version}`;
+    let m = cache.get(key);
+    if (!m) {
+      m = create(ModuleVersionSchema, { module, version });
+      cache.set(key, m);
+    }
+    return m;
+  };
+}
