@@ -12,6 +12,7 @@ import { CatalogView } from "../lib/catalog/catalog-view.ts";
 import { loadConfig, parsers } from "../lib/config/config.ts";
 import { createLogger } from "../lib/log/logger.ts";
 import { connectNats } from "../lib/nats/connect.ts";
+import { pseudonymsFromEnv } from "../lib/privacy/pseudonym-key.ts";
 import { onShutdown, signalReady } from "../lib/process/child-lifecycle.ts";
 import { repoRoot } from "../lib/process/launcher.ts";
 import { loadModuleConfig } from "../modules/module-config.ts";
@@ -73,6 +74,8 @@ const config = loadConfig({
   },
 });
 const logger = createLogger(name);
+// Checked before anything connects: without the key no request may be served.
+const pseudonyms = pseudonymsFromEnv();
 if (!config.natsUrl) {
   logger.fatal("NATS_URL is required, e.g. NATS_URL=nats://127.0.0.1:4222 (npm start runs a private server for you)");
   process.exit(2);
@@ -138,6 +141,7 @@ const gateway = await startGateway({
   events: await createEventSink({ nc, receipts }),
   playback: new NatsPlaybackSink(nc),
   catalog: new CatalogStore(catalogBucket),
+  pseudonyms,
   logger,
   limits: { maxMessageBytes: config.maxMessageBytes, drainTimeoutMs: config.drainTimeoutMs },
 });

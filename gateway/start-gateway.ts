@@ -15,6 +15,7 @@ import { DecisionService } from "../gen/chorus/v1/decision_pb.ts";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import type { CatalogStore } from "../lib/catalog/catalog-store.ts";
 import type { Logger } from "../lib/log/logger.ts";
+import type { Pseudonyms } from "../lib/privacy/pseudonyms.ts";
 import { gatewayConfig } from "./gateway-config.ts";
 import type { DecisionEngine, EventSink, PlaybackSink } from "./ports.ts";
 import { useBufferTextEncoding } from "./server/buffer-text-encoding.ts";
@@ -45,6 +46,8 @@ export interface GatewayOptions {
   events: EventSink;
   playback: PlaybackSink;
   catalog: CatalogStore;
+  /** Listener ids become these at the edge: nothing behind the gateway sees a raw user or session id. */
+  pseudonyms: Pseudonyms;
   logger: Logger;
   limits?: Partial<GatewayLimits>;
   /**

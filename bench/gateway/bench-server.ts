@@ -3,6 +3,7 @@
  * IPC protocol with run-gateway-bench.ts: the child sends {port} when listening; "start" resets the CPU clock;
  * "stop" answers {cpuMicros} (user + system since "start"); "exit" exits normally (so --cpu-prof writes its file).
  */
+import { randomBytes } from "node:crypto";
 import { ServerCredentials } from "@grpc/grpc-js";
 import { jetstream } from "@nats-io/jetstream";
 import { NatsPlaybackSink } from "../../gateway/playback/nats-playback-sink.ts";
@@ -11,6 +12,7 @@ import { MemoryEventSink } from "../../gateway/testing/memory-event-sink.ts";
 import { CatalogStore, openCatalogBucket } from "../../lib/catalog/catalog-store.ts";
 import { createLogger } from "../../lib/log/logger.ts";
 import { connectNats } from "../../lib/nats/connect.ts";
+import { Pseudonyms } from "../../lib/privacy/pseudonyms.ts";
 import { bareHttp2EchoServer, connectEchoServer, grpcJsEchoServer } from "./echo-service.ts";
 import { FixedPodEngine } from "./fixed-pod-engine.ts";
 
@@ -37,6 +39,7 @@ async function listen(kind: ServerKind): Promise<number> {
     case "gateway-connect-node-only": {
       const nc = await connectNats({ servers: process.env.BENCH_NATS_URL!, name: "bench-gateway" });
       const gateway = await startGateway({
+        pseudonyms: new Pseudonyms(randomBytes(32)),
         port: 0,
         engine: new FixedPodEngine(),
         events: new MemoryEventSink(),

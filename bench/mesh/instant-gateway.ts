@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { jetstream } from "@nats-io/jetstream";
 import { NatsPlaybackSink } from "../../gateway/playback/nats-playback-sink.ts";
 import { startGateway } from "../../gateway/start-gateway.ts";
@@ -5,6 +6,7 @@ import { MemoryEventSink } from "../../gateway/testing/memory-event-sink.ts";
 import { CatalogStore, openCatalogBucket } from "../../lib/catalog/catalog-store.ts";
 import { createLogger } from "../../lib/log/logger.ts";
 import { connectNats } from "../../lib/nats/connect.ts";
+import { Pseudonyms } from "../../lib/privacy/pseudonyms.ts";
 import { onShutdown, signalReady } from "../../lib/process/child-lifecycle.ts";
 import { FixedPodEngine } from "../gateway/fixed-pod-engine.ts";
 
@@ -18,6 +20,7 @@ const nc = await connectNats({
   name: "bench-instant-gateway",
 });
 const gateway = await startGateway({
+  pseudonyms: new Pseudonyms(randomBytes(32)),
   host: "127.0.0.1",
   port: 0,
   engine: new FixedPodEngine(),
