@@ -8,11 +8,11 @@ import { onShutdown, signalReady } from "../lib/process/child-lifecycle.ts";
 import { loadModuleConfig } from "../modules/module-config.ts";
 import { metricsConfigSchema, startMetricsServer } from "../telemetry/metrics.ts";
 import { setupTracing } from "../telemetry/tracing.ts";
-import { loadAgents } from "./registry.ts";
+import { loadAgents } from "../voting/registry/agent-loaders.ts";
+import { startAgentScoring } from "../voting/registry/start-agent-scoring.ts";
 import { runAgent } from "./runtime/run-agent.ts";
 import { assignShards } from "./runtime/shard-assignment.ts";
 import { SharedInputs } from "./runtime/shared-inputs.ts";
-import { startAgentScoring } from "./runtime/start-agent-scoring.ts";
 
 /**
  * An agent host process: runs one or several agents on one NATS connection and one catalog view.
@@ -27,6 +27,7 @@ const config = loadConfig({
   index: { env: "AGENT_INSTANCE_INDEX", default: 0, parse: parsers.int(0, 1023), help: "this instance's index" },
   count: { env: "AGENT_INSTANCE_COUNT", default: 1, parse: parsers.int(1, 1024), help: "instances sharing shards" },
   metricsPort: metricsConfigSchema.port,
+  metricsHost: metricsConfigSchema.host,
 });
 const logger = createLogger(process.env.CHORUS_PROCESS_NAME ?? `agents-${config.agents.join("-")}`);
 if (!config.natsUrl || config.agents.length === 0) {
@@ -35,7 +36,7 @@ if (!config.natsUrl || config.agents.length === 0) {
 }
 
 const tracing = setupTracing({ serviceName: `chorus-agents-${config.agents.join("-")}` });
-const metricsServer = await startMetricsServer(config.metricsPort);
+const metricsServer = await startMetricsServer(config.metricsPort, undefined, config.metricsHost);
 if (config.agents.includes("budget")) {
   logger.fatal("the Budget agent also grants spend leases: run it with agents/budget/budget-main.ts, not in a host");
   process.exit(2);
@@ -44,7 +45,7 @@ const modules = await loadAgents(config.agents);
 const shards = assignShards(config.shards, config.index, config.count);
 const nc = await connectNats({ servers: config.natsUrl, name: `chorus-agents-${config.agents.join("-")}` });
 const catalog = await CatalogView.open(await openCatalogBucket(jetstream(nc)));
-// Scoring modules hot-swapped from the module registry (agents/runtime/start-agent-scoring.ts).
+// Scoring modules hot-swapped from the module registry (voting/scoring/start-agent-scoring.ts).
 const scoring = await startAgentScoring(modules, {
   js: jetstream(nc),
   config: loadModuleConfig(),

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ViolationsSchema } from "../gen/buf/validate/validate_pb.ts";
 import type { BreakKind } from "../gen/chorus/v1/common_pb.ts";
 import { DecideRequestSchema, DecisionService } from "../gen/chorus/v1/decision_pb.ts";
+import { withApiKey } from "./auth/client-key.ts";
 import { type GatewayFixture, startGatewayFixture } from "./testing/gateway-fixture.ts";
 import { grpcFrame, grpcStatus, rawHttp2Call } from "./testing/raw-http2-call.ts";
 import { decideRequest } from "./testing/sample-requests.ts";
@@ -28,10 +29,16 @@ describe.each([
   let connectClient: Client<typeof DecisionService>;
   beforeAll(async () => {
     fx = await startGatewayFixture({ limits: { maxMessageBytes }, fastPath });
-    grpcClient = createClient(DecisionService, createGrpcTransport({ baseUrl: fx.gateway.url }));
+    // Raw calls carry the key too, so each case reaches the check it is about.
+    for (const headers of [grpc, connectProto, connectJson] as Record<string, string>[])
+      headers.authorization = `Bearer ${fx.keys.decide}`;
+    grpcClient = createClient(
+      DecisionService,
+      createGrpcTransport({ baseUrl: fx.gateway.url, interceptors: [withApiKey(fx.keys.decide)] }),
+    );
     connectClient = createClient(
       DecisionService,
-      createConnectTransport({ baseUrl: fx.gateway.url, httpVersion: "2" }),
+      createConnectTransport({ baseUrl: fx.gateway.url, interceptors: [withApiKey(fx.keys.decide)], httpVersion: "2" }),
     );
   });
   afterAll(() => fx?.cleanup());
@@ -164,7 +171,10 @@ describe("gateway connection handling", () => {
         setTimeout(resolve, 50);
       });
     });
-    const client = createClient(DecisionService, createGrpcTransport({ baseUrl: fx.gateway.url }));
+    const client = createClient(
+      DecisionService,
+      createGrpcTransport({ baseUrl: fx.gateway.url, interceptors: [withApiKey(fx.keys.decide)] }),
+    );
     expect((await client.decide(decideRequest("after-garbage"))).ads).toHaveLength(3);
   });
 });

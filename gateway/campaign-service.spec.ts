@@ -3,13 +3,17 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CampaignService, EntityStatus } from "../gen/chorus/v1/campaign_pb.ts";
 import { AdFormat } from "../gen/chorus/v1/common_pb.ts";
+import { withApiKey } from "./auth/client-key.ts";
 import { type GatewayFixture, startGatewayFixture, testCampaign } from "./testing/gateway-fixture.ts";
 
 let fx: GatewayFixture;
 let client: Client<typeof CampaignService>;
 beforeAll(async () => {
   fx = await startGatewayFixture();
-  client = createClient(CampaignService, createGrpcTransport({ baseUrl: fx.gateway.url }));
+  client = createClient(
+    CampaignService,
+    createGrpcTransport({ baseUrl: fx.gateway.url, interceptors: [withApiKey(fx.keys.admin)] }),
+  );
 });
 afterAll(() => fx?.cleanup());
 

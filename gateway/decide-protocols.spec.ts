@@ -4,6 +4,7 @@ import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } f
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AdFormat } from "../gen/chorus/v1/common_pb.ts";
 import { DecisionService } from "../gen/chorus/v1/decision_pb.ts";
+import { withApiKey } from "./auth/client-key.ts";
 import { type GatewayFixture, startGatewayFixture } from "./testing/gateway-fixture.ts";
 import { decideRequest } from "./testing/sample-requests.ts";
 
@@ -13,26 +14,40 @@ beforeAll(async () => {
 });
 afterAll(() => fx?.cleanup());
 
-const transports: [string, (baseUrl: string) => Transport][] = [
-  ["Connect binary over HTTP/2", (baseUrl) => createConnectTransport({ baseUrl, httpVersion: "2" })],
+const transports: [string, (baseUrl: string, key: string) => Transport][] = [
+  [
+    "Connect binary over HTTP/2",
+    (baseUrl, key) => createConnectTransport({ baseUrl, interceptors: [withApiKey(key)], httpVersion: "2" }),
+  ],
   [
     "Connect JSON over HTTP/2",
-    (baseUrl) => createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: false }),
+    (baseUrl, key) =>
+      createConnectTransport({ baseUrl, interceptors: [withApiKey(key)], httpVersion: "2", useBinaryFormat: false }),
   ],
-  ["Connect binary over HTTP/1.1", (baseUrl) => createConnectTransport({ baseUrl, httpVersion: "1.1" })],
+  [
+    "Connect binary over HTTP/1.1",
+    (baseUrl, key) => createConnectTransport({ baseUrl, interceptors: [withApiKey(key)], httpVersion: "1.1" }),
+  ],
   [
     "Connect JSON over HTTP/1.1",
-    (baseUrl) => createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false }),
+    (baseUrl, key) =>
+      createConnectTransport({ baseUrl, interceptors: [withApiKey(key)], httpVersion: "1.1", useBinaryFormat: false }),
   ],
-  ["gRPC", (baseUrl) => createGrpcTransport({ baseUrl })],
-  ["gRPC-Web over HTTP/1.1", (baseUrl) => createGrpcWebTransport({ baseUrl, httpVersion: "1.1" })],
-  ["gRPC-Web over HTTP/2", (baseUrl) => createGrpcWebTransport({ baseUrl, httpVersion: "2" })],
+  ["gRPC", (baseUrl, key) => createGrpcTransport({ baseUrl, interceptors: [withApiKey(key)] })],
+  [
+    "gRPC-Web over HTTP/1.1",
+    (baseUrl, key) => createGrpcWebTransport({ baseUrl, interceptors: [withApiKey(key)], httpVersion: "1.1" }),
+  ],
+  [
+    "gRPC-Web over HTTP/2",
+    (baseUrl, key) => createGrpcWebTransport({ baseUrl, interceptors: [withApiKey(key)], httpVersion: "2" }),
+  ],
 ];
 
 describe.each(transports)("gateway %s", (_name, makeTransport) => {
   let client: Client<typeof DecisionService>;
   beforeAll(() => {
-    client = createClient(DecisionService, makeTransport(fx.gateway.url));
+    client = createClient(DecisionService, makeTransport(fx.gateway.url, fx.keys.decide));
   });
 
   it("decide - answers a pod built from the live catalog", async () => {
@@ -45,7 +60,12 @@ describe.each(transports)("gateway %s", (_name, makeTransport) => {
       [3, "cr-c", 20_000, AdFormat.AUDIO],
     ]);
     expect(response.ads[0]!.priceMicros).toBe(1_500n);
-    expect(response.ads[0]!.tracking?.impression).toEqual(["https://t.example.com/i/cr-a"]);
+    // Each ad carries its event token, and its tracking URLs carry it too.
+    const token = response.ads[0]!.eventToken;
+    expect(fx.trust.eventTokens.verify(token, "test-proto-1", "cr-a").ok).toBe(true);
+    expect(response.ads[0]!.tracking?.impression).toEqual([
+      `https://t.example.com/i/cr-a?chorus_et=${encodeURIComponent(token)}`,
+    ]);
   });
 
   it("decide - follows catalog changes (the answer depends on the request and the data)", async () => {
@@ -69,6 +89,7 @@ describe.each(transports)("gateway %s", (_name, makeTransport) => {
       eventId: `ev-${_name}`,
       decisionId: "test-proto-1",
       creativeId: "cr-a",
+      eventToken: fx.trust.eventTokens.sign("test-proto-1", "cr-a"),
       type: 1,
       occurredAt: timestampNow(),
     };

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CampaignService } from "../gen/chorus/v1/campaign_pb.ts";
 import { AdEventType, DecisionService, PlaybackSignalSchema } from "../gen/chorus/v1/decision_pb.ts";
 import { subjects } from "../lib/subjects.ts";
+import { withApiKey } from "./auth/client-key.ts";
 import { type GatewayFixture, startGatewayFixture, testCampaign } from "./testing/gateway-fixture.ts";
 import { decideRequest } from "./testing/sample-requests.ts";
 
@@ -18,9 +19,14 @@ let decisions: Client<typeof DecisionService>;
 let campaigns: Client<typeof CampaignService>;
 beforeAll(async () => {
   fx = await startGatewayFixture();
-  const transport = createGrpcTransport({ baseUrl: fx.gateway.url });
-  decisions = createClient(DecisionService, transport);
-  campaigns = createClient(CampaignService, transport);
+  decisions = createClient(
+    DecisionService,
+    createGrpcTransport({ baseUrl: fx.gateway.url, interceptors: [withApiKey(fx.keys.decide)] }),
+  );
+  campaigns = createClient(
+    CampaignService,
+    createGrpcTransport({ baseUrl: fx.gateway.url, interceptors: [withApiKey(fx.keys.admin)] }),
+  );
 });
 afterAll(() => fx?.cleanup());
 

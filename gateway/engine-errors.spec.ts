@@ -2,7 +2,8 @@ import { type Client, Code, ConnectError, createClient, type Transport } from "@
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DecideRequest, type DecideResponse, DecisionService } from "../gen/chorus/v1/decision_pb.ts";
-import type { DecisionEngine } from "./ports.ts";
+import { withApiKey } from "./auth/client-key.ts";
+import type { DecisionEngine } from "./server/ports.ts";
 import { type GatewayFixture, startGatewayFixture } from "./testing/gateway-fixture.ts";
 import { decideRequest } from "./testing/sample-requests.ts";
 
@@ -23,16 +24,22 @@ beforeAll(async () => {
 });
 afterAll(() => fx?.cleanup());
 
-const transports: [string, (baseUrl: string) => Transport][] = [
-  ["gRPC (fast path)", (baseUrl) => createGrpcTransport({ baseUrl })],
-  ["Connect (fast path)", (baseUrl) => createConnectTransport({ baseUrl, httpVersion: "2" })],
-  ["gRPC-Web (connect-node)", (baseUrl) => createGrpcWebTransport({ baseUrl, httpVersion: "1.1" })],
+const transports: [string, (baseUrl: string, key: string) => Transport][] = [
+  ["gRPC (fast path)", (baseUrl, key) => createGrpcTransport({ baseUrl, interceptors: [withApiKey(key)] })],
+  [
+    "Connect (fast path)",
+    (baseUrl, key) => createConnectTransport({ baseUrl, interceptors: [withApiKey(key)], httpVersion: "2" }),
+  ],
+  [
+    "gRPC-Web (connect-node)",
+    (baseUrl, key) => createGrpcWebTransport({ baseUrl, interceptors: [withApiKey(key)], httpVersion: "1.1" }),
+  ],
 ];
 
 describe.each(transports)("gateway engine errors over %s", (_name, makeTransport) => {
   let client: Client<typeof DecisionService>;
   beforeAll(() => {
-    client = createClient(DecisionService, makeTransport(fx.gateway.url));
+    client = createClient(DecisionService, makeTransport(fx.gateway.url, fx.keys.decide));
   });
 
   it("engine errors - a ConnectError from the engine reaches the client with its code and message", async () => {

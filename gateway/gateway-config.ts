@@ -33,6 +33,24 @@ export const gatewayConfig = {
     parse: parsers.int(1, 64),
     help: "gateway processes sharing the port (node:cluster): one event loop serves from one core",
   },
+  tlsCert: {
+    env: "GATEWAY_TLS_CERT",
+    default: "",
+    parse: parsers.string,
+    help: "PEM certificate (chain) file: serve HTTPS with ALPN h2 and http/1.1 on the one port (with GATEWAY_TLS_KEY)",
+  },
+  tlsKey: {
+    env: "GATEWAY_TLS_KEY",
+    default: "",
+    parse: parsers.string,
+    help: "PEM private key file of GATEWAY_TLS_CERT",
+  },
+  allowHttpCreativeUrls: {
+    env: "CHORUS_ALLOW_HTTP_CREATIVE_URLS",
+    default: false,
+    parse: parsers.bool,
+    help: "development only: accept http:// creative media, click and tracking URLs (https is always accepted)",
+  },
   drainTimeoutMs: {
     env: "GATEWAY_DRAIN_TIMEOUT_MS",
     default: 10_000,

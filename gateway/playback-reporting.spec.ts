@@ -11,6 +11,7 @@ import {
   StreamPlaybackRequestSchema,
 } from "../gen/chorus/v1/decision_pb.ts";
 import { subjects } from "../lib/subjects.ts";
+import { withApiKey } from "./auth/client-key.ts";
 import { pseudonymousSignal } from "./services/pseudonymous-ids.ts";
 import { type GatewayFixture, startGatewayFixture, TEST_PSEUDONYMS } from "./testing/gateway-fixture.ts";
 
@@ -44,7 +45,12 @@ describe("gateway playback", () => {
     const received = listen(2);
     const client = createClient(
       DecisionService,
-      createConnectTransport({ baseUrl: fx.gateway.url, httpVersion: "1.1", useBinaryFormat: false }),
+      createConnectTransport({
+        baseUrl: fx.gateway.url,
+        interceptors: [withApiKey(fx.keys.decide)],
+        httpVersion: "1.1",
+        useBinaryFormat: false,
+      }),
     );
     const signals = [
       signal("alice", 1_000),
@@ -62,7 +68,10 @@ describe("gateway playback", () => {
 
   it("playback - StreamPlayback (gRPC client stream) publishes as signals arrive", async () => {
     const received = listen(3);
-    const client = createClient(DecisionService, createGrpcTransport({ baseUrl: fx.gateway.url }));
+    const client = createClient(
+      DecisionService,
+      createGrpcTransport({ baseUrl: fx.gateway.url, interceptors: [withApiKey(fx.keys.decide)] }),
+    );
     async function* requests() {
       for (const ms of [10, 20, 30]) yield create(StreamPlaybackRequestSchema, { signal: signal("carol", ms) });
     }
@@ -74,7 +83,10 @@ describe("gateway playback", () => {
   });
 
   it("playback - an invalid signal is INVALID_ARGUMENT naming the field, and is not published", async () => {
-    const client = createClient(DecisionService, createGrpcTransport({ baseUrl: fx.gateway.url }));
+    const client = createClient(
+      DecisionService,
+      createGrpcTransport({ baseUrl: fx.gateway.url, interceptors: [withApiKey(fx.keys.decide)] }),
+    );
     const bad = create(PlaybackSignalSchema, { sessionId: "s", userId: "dave", at: timestampNow() }); // no kind
     const sub = fx.nats.nc.subscribe(subjects.playbackAll);
     await expect(client.reportPlayback({ signals: [signal("dave", 1), bad] })).rejects.toMatchObject({

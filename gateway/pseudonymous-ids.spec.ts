@@ -1,8 +1,8 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { DecideRequestSchema } from "../gen/chorus/v1/decision_pb.ts";
+import { rememberWireBytes, wireBytesOf } from "../lib/codecs/wire/wire-bytes.ts";
 import { Pseudonyms } from "../lib/privacy/pseudonyms.ts";
-import { rememberWireBytes, wireBytesOf } from "../lib/protobuf/wire-bytes.ts";
 import { pseudonymizeRequest } from "./services/pseudonymous-ids.ts";
 import { decideRequest } from "./testing/sample-requests.ts";
 

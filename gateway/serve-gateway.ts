@@ -1,8 +1,7 @@
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { agentLoaders, loadAgents } from "../agents/registry.ts";
-import { startAgentScoring } from "../agents/runtime/start-agent-scoring.ts";
 import { createEventSink } from "../ledger/event-sink.ts";
 import { checkLedgerStreams } from "../ledger/ledger-streams.ts";
 import { ReceiptStore } from "../ledger/receipt-store.ts";
@@ -20,7 +19,11 @@ import { startKernelModules } from "../modules/start-kernel-modules.ts";
 import { DecisionLog, loadDecisionLogConfig } from "../telemetry/decision-log.ts";
 import { metricsConfigSchema, processMetrics, startMetricsServer } from "../telemetry/metrics.ts";
 import { setupTracing } from "../telemetry/tracing.ts";
+import { agentLoaders, loadAgents } from "../voting/registry/agent-loaders.ts";
+import { startAgentScoring } from "../voting/registry/start-agent-scoring.ts";
+import { authConfig, openGatewayAuth } from "./auth/gateway-auth.ts";
 import { createDecisionEngine } from "./decide/decision-engine.ts";
+import { DEFAULT_MAX_CANDIDATES } from "./decide/retrieval.ts";
 import { gatewayConfig } from "./gateway-config.ts";
 import { NatsPlaybackSink } from "./playback/nats-playback-sink.ts";
 import { startGateway } from "./start-gateway.ts";
@@ -32,13 +35,21 @@ import { startGateway } from "./start-gateway.ts";
  */ const name = process.env.CHORUS_PROCESS_NAME ?? "gateway";
 const config = loadConfig({
   ...gatewayConfig,
+  ...authConfig,
   metricsPort: metricsConfigSchema.port,
+  metricsHost: metricsConfigSchema.host,
   natsUrl: { env: "NATS_URL", default: "", parse: parsers.string, help: "NATS server URL (required)" },
   coordination: {
     env: "CHORUS_COORDINATION",
     default: "cached" as "cached" | "parallel" | "sequential",
     parse: parsers.oneOf("cached", "parallel", "sequential"),
     help: "how votes are gathered: cached (local view of agent signals), parallel (scatter-gather), sequential (baseline)",
+  },
+  retrievalMaxCandidates: {
+    env: "CHORUS_RETRIEVAL_MAX_CANDIDATES",
+    default: DEFAULT_MAX_CANDIDATES,
+    parse: parsers.int(1, 4_096),
+    help: "N: the most candidates one decision votes on (the retrieval stage keeps the best N the request may see)",
   },
   deadlineMs: {
     env: "DECIDE_DEADLINE_MS",
@@ -81,9 +92,16 @@ if (!config.natsUrl) {
   process.exit(2);
 }
 
+if (Boolean(config.tlsCert) !== Boolean(config.tlsKey)) {
+  logger.fatal("GATEWAY_TLS_CERT and GATEWAY_TLS_KEY go together: set both or neither");
+  process.exit(2);
+}
+
 const tracing = setupTracing({ serviceName: "chorus-gateway" });
 const nc = await connectNats({ servers: config.natsUrl, name: `chorus-${name}` });
 const js = jetstream(nc);
+// Keys are loaded before anything is served: a gateway never answers a call it cannot check.
+const trust = await openGatewayAuth(js, config);
 const catalogBucket = await openCatalogBucket(js);
 const catalogView = await CatalogView.open(catalogBucket);
 const kernel = await startKernelModules({
@@ -133,6 +151,7 @@ const engine = await createDecisionEngine({
   deadlineMs: config.deadlineMs,
   logger,
   telemetry: { metrics, log: decisionLog },
+  retrieval: { maxCandidates: config.retrievalMaxCandidates },
 });
 const gateway = await startGateway({
   host: config.host,
@@ -143,9 +162,14 @@ const gateway = await startGateway({
   catalog: new CatalogStore(catalogBucket),
   pseudonyms,
   logger,
+  auth: trust.auth,
+  apiKeys: trust.apiKeys,
+  eventTokens: trust.eventTokens,
+  allowHttpCreativeUrls: config.allowHttpCreativeUrls,
+  tls: config.tlsCert ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined,
   limits: { maxMessageBytes: config.maxMessageBytes, drainTimeoutMs: config.drainTimeoutMs },
 });
-const metricsServer = await startMetricsServer(config.metricsPort, metrics.registry);
+const metricsServer = await startMetricsServer(config.metricsPort, metrics.registry, config.metricsHost);
 
 onShutdown(async () => {
   // Health first, so load balancers stop sending; then finish in-flight calls; then the things they used.
@@ -155,6 +179,7 @@ onShutdown(async () => {
   await kernel.close();
   await agentScoring.close();
   catalogView.close();
+  trust.close();
   await decisionLog.flush();
   await metricsServer?.close();
   await nc.drain();

@@ -1,25 +1,32 @@
 import { setMaxListeners } from "node:events";
 import { createServer as createHttp1Server, type Server as Http1Server } from "node:http";
 import {
+  createSecureServer,
   createServer,
+  type Http2SecureServer,
   type Http2Server,
   type Http2Session,
   type IncomingHttpHeaders,
   type ServerHttp2Stream,
 } from "node:http2";
 import type { Server, Socket } from "node:net";
-import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import { type ConnectRouter, createContextValues, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { ApiKeyService } from "../gen/chorus/v1/api_key_pb.ts";
 import { CampaignService } from "../gen/chorus/v1/campaign_pb.ts";
 import { DecisionService } from "../gen/chorus/v1/decision_pb.ts";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
+import type { EventSink } from "../ledger/ports.ts";
 import type { CatalogStore } from "../lib/catalog/catalog-store.ts";
 import type { Logger } from "../lib/log/logger.ts";
 import type { Pseudonyms } from "../lib/privacy/pseudonyms.ts";
+import { type ApiKeyAuth, principalKey } from "./auth/api-key-auth.ts";
+import type { ApiKeyAdmin, ApiKeyDirectory } from "./auth/api-key-store.ts";
+import type { EventTokens } from "./auth/event-token.ts";
 import { gatewayConfig } from "./gateway-config.ts";
-import type { DecisionEngine, EventSink, PlaybackSink } from "./ports.ts";
 import { useBufferTextEncoding } from "./server/buffer-text-encoding.ts";
 import { HealthStatus, healthHandlers } from "./server/health-service.ts";
+import type { DecisionEngine, PlaybackSink } from "./server/ports.ts";
 import { createDemuxServer } from "./server/protocol-demux.ts";
 import { DescriptorIndex, reflectionServices, reflectionV1, reflectionV1alpha } from "./server/reflection-service.ts";
 import { createRequestValidator } from "./server/request-validator.ts";
@@ -27,8 +34,10 @@ import { toRpcError } from "./server/rpc-error.ts";
 import { type ServedService, validatedService } from "./server/service-impl.ts";
 import { createUnaryFastPath, type StreamHandler } from "./server/unary-fast-path.ts";
 import { unknownMethod } from "./server/unknown-method.ts";
+import { apiKeyHandlers } from "./services/api-key-service.ts";
 import { campaignHandlers } from "./services/campaign-service.ts";
 import { decisionHandlers } from "./services/decision-service.ts";
+import type { IdempotentDecisions } from "./services/idempotent-decisions.ts";
 
 export interface GatewayLimits {
   /** Largest request message in bytes; larger ones get RESOURCE_EXHAUSTED. Default 1 MiB (GATEWAY_MAX_MESSAGE_BYTES). */
@@ -49,6 +58,17 @@ export interface GatewayOptions {
   /** Listener ids become these at the edge: nothing behind the gateway sees a raw user or session id. */
   pseudonyms: Pseudonyms;
   logger: Logger;
+  /** Every call but health (and reflection, unless configured) needs an API key: gateway/auth. */
+  auth: ApiKeyAuth;
+  /** The key bucket: the directory every gateway watches, and its write side for the admin ApiKeyService. */
+  apiKeys: { directory: ApiKeyDirectory; admin: ApiKeyAdmin };
+  /** Signs each ad's event token and checks the tokens of reported events. */
+  eventTokens: EventTokens;
+  idempotency?: IdempotentDecisions;
+  /** Creative URLs may be http as well as https (development setting; default false). */
+  allowHttpCreativeUrls?: boolean;
+  /** PEM certificate chain and key: HTTPS with ALPN h2 and http/1.1 on the one port, every protocol. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
   limits?: Partial<GatewayLimits>;
   /**
    * Serve unary gRPC and Connect calls through the lean fast path (default true). Off, connect-node serves
@@ -59,7 +79,7 @@ export interface GatewayOptions {
 
 export interface Gateway {
   readonly port: number;
-  /** http://host:port */
+  /** http://host:port, or https:// with TLS */
   readonly url: string;
   /** grpc.health.v1 status: `health.set("NOT_SERVING")` when draining, per service or for all. */
   readonly health: HealthStatus;
@@ -87,7 +107,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const validate = createRequestValidator();
   const served: ServedService[] = [
     validatedService(DecisionService, decisionHandlers(options), validate) as unknown as ServedService,
-    validatedService(CampaignService, campaignHandlers(options.catalog), validate) as unknown as ServedService,
+    validatedService(
+      CampaignService,
+      campaignHandlers(options.catalog, { allowHttpUrls: options.allowHttpCreativeUrls }),
+      validate,
+    ) as unknown as ServedService,
+    validatedService(
+      ApiKeyService,
+      apiKeyHandlers(options.apiKeys.admin, options.apiKeys.directory, options.catalog),
+      validate,
+    ) as unknown as ServedService,
   ];
   const health = new HealthStatus([...served.map((s) => s.service.typeName), Health.typeName]);
   const reflection = new DescriptorIndex([...served.map((s) => s.service), Health, ...reflectionServices]);
@@ -95,6 +124,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const shutdown = new AbortController();
   // connect-node links every call's signal to this one: many concurrent calls are normal, not a leak.
   setMaxListeners(0, shutdown.signal);
+  const { auth } = options;
+  // The connect-node path's trust check (the fast path makes the same one before reading the body).
+  const authenticate: Interceptor = (next) => (request) => {
+    request.contextValues.set(
+      principalKey,
+      auth.check(request.header.get("authorization"), `/${request.service.typeName}/${request.method.name}`),
+    );
+    return next(request);
+  };
   const logUnexpected: Interceptor = (next) => async (request) => {
     try {
       return await next(request);
@@ -112,18 +150,40 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     routes,
     readMaxBytes: limits.maxMessageBytes,
     shutdownSignal: shutdown.signal,
-    interceptors: [logUnexpected],
+    interceptors: [logUnexpected, authenticate],
     fallback: unknownMethod,
   });
   const fastPath: StreamHandler =
     options.fastPath === false
       ? () => false
-      : createUnaryFastPath(served, { readMaxBytes: limits.maxMessageBytes, logger });
+      : createUnaryFastPath(served, {
+          readMaxBytes: limits.maxMessageBytes,
+          logger,
+          admit: (authorization, procedure) => {
+            const values = createContextValues();
+            values.set(principalKey, auth.check(authorization, procedure));
+            return values;
+          },
+        });
 
-  const h2 = createServer({}, connectHandler);
-  const h1 = createHttp1Server(connectHandler);
-  const server = createDemuxServer(h2, h1);
-  const tracker = trackConnections(server, h2, h1, fastPath);
+  let server: Server;
+  let h2: Http2Server | Http2SecureServer;
+  let h1: Http1Server | Http2SecureServer;
+  if (options.tls) {
+    // TLS: ALPN picks h2 or http/1.1 per connection, so one secure server serves both; no preface sniffing.
+    const secure = createSecureServer(
+      { cert: options.tls.cert, key: options.tls.key, allowHTTP1: true, ALPNProtocols: ["h2", "http/1.1"] },
+      connectHandler,
+    );
+    server = secure;
+    h2 = secure;
+    h1 = secure;
+  } else {
+    h2 = createServer({}, connectHandler);
+    h1 = createHttp1Server(connectHandler);
+    server = createDemuxServer(h2 as Http2Server, h1 as Http1Server);
+  }
+  const tracker = trackConnections(server, h2, h1, fastPath, options.tls !== undefined);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? gatewayConfig.port.default, options.host ?? gatewayConfig.host.default, () => {
@@ -135,7 +195,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : 0;
   const host = options.host ?? gatewayConfig.host.default;
-  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const url = `${options.tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
   logger.info({ url }, "gateway listening");
 
   let closing: Promise<void> | undefined;
@@ -165,7 +225,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
  * the first 'request' listener is added. We take that listener out and call it only for streams the fast path
  * declines, so a fast-path call never pays for the compat objects. HTTP/1.1 requests go to connect-node directly.
  */
-function trackConnections(server: Server, h2: Http2Server, h1: Http1Server, fastPath: StreamHandler) {
+function trackConnections(
+  server: Server,
+  h2: Http2Server | Http2SecureServer,
+  h1: Http1Server | Http2SecureServer,
+  fastPath: StreamHandler,
+  tls: boolean,
+) {
   const compat = h2.listeners("stream") as ((...args: unknown[]) => void)[];
   if (compat.length !== 1) throw new Error(`expected node's HTTP/2 compat stream listener, found ${compat.length}`);
   h2.removeAllListeners("stream");
@@ -182,7 +248,9 @@ function trackConnections(server: Server, h2: Http2Server, h1: Http1Server, fast
     stream.on("close", ended);
     if (!fastPath(stream, headers)) compat[0]!.call(h2, stream, headers, flags, rawHeaders);
   });
-  h1.on("request", (_req, res) => {
+  // With TLS one server emits 'request' for both: HTTP/2 streams are counted above already.
+  h1.on("request", (req: { httpVersionMajor: number }, res: { on(event: "close", fn: () => void): void }) => {
+    if (tls && req.httpVersionMajor === 2) return;
     inFlight++;
     res.on("close", ended);
   });
@@ -190,7 +258,7 @@ function trackConnections(server: Server, h2: Http2Server, h1: Http1Server, fast
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
   });
-  server.on("connection", (socket: Socket) => {
+  server.on(tls ? "secureConnection" : "connection", (socket: Socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
   });

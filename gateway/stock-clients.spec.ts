@@ -30,12 +30,14 @@ beforeAll(async () => {
 });
 afterAll(() => fx?.cleanup());
 
+/** A unary call with the fixture's decide key in the metadata (health ignores it). */
 function unary<T>(client: grpc.Client, method: string, request: unknown): Promise<T> {
+  const metadata = new grpc.Metadata();
+  metadata.set("authorization", `Bearer ${fx.keys.decide}`);
   return new Promise((resolve, reject) =>
-    (client as unknown as Record<string, (r: unknown, cb: (e: Error | null, v: T) => void) => void>)[method]!(
-      request,
-      (err, value) => (err ? reject(err) : resolve(value)),
-    ),
+    (client as unknown as Record<string, (r: unknown, m: grpc.Metadata, cb: (e: Error | null, v: T) => void) => void>)[
+      method
+    ]!(request, metadata, (err, value) => (err ? reject(err) : resolve(value))),
   );
 }
 
@@ -132,6 +134,7 @@ describe("gateway stock clients", () => {
       client.close();
 
       expect(answers[0]!.list_services_response!.service.map((s) => s.name).sort()).toEqual([
+        "chorus.v1.ApiKeyService",
         "chorus.v1.CampaignService",
         "chorus.v1.DecisionService",
         "grpc.health.v1.Health",
@@ -169,7 +172,7 @@ describe("gateway stock clients", () => {
       const raw = await rawHttp2Call(
         fx.gateway.url,
         "/chorus.v1.DecisionService/Decide",
-        { "content-type": "application/grpc", te: "trailers" },
+        { "content-type": "application/grpc", te: "trailers", authorization: `Bearer ${fx.keys.decide}` },
         grpcFrame(toBinary(method.input, request)),
       );
       expect(grpcStatus(raw)).toBe(0);
@@ -190,11 +193,14 @@ describe("gateway stock clients", () => {
       "import sys, grpc",
       "channel = grpc.insecure_channel(sys.argv[1])",
       "decide = channel.unary_unary('/chorus.v1.DecisionService/Decide')",
-      "sys.stdout.write(decide(bytes.fromhex(sys.argv[2]), timeout=5).hex())",
+      "key = [('authorization', 'Bearer ' + sys.argv[3])]",
+      "sys.stdout.write(decide(bytes.fromhex(sys.argv[2]), timeout=5, metadata=key).hex())",
     ].join("\n");
     const request = Buffer.from(toBinary(DecideRequestSchema, decideRequest("python"))).toString("hex");
     // Asynchronously: the gateway under test runs in this process and must keep serving meanwhile.
-    const result = await promisify(execFile)(python!, ["-c", script, target, request], { timeout: 15_000 });
+    const result = await promisify(execFile)(python!, ["-c", script, target, request, fx.keys.decide], {
+      timeout: 15_000,
+    });
     expect(result.stderr).toBe("");
     const response = fromBinary(DecideResponseSchema, Buffer.from(result.stdout, "hex"));
     expect(response.decisionId).toBe("test-python");

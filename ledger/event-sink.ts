@@ -3,7 +3,6 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type JetStreamClient, type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { EventSink } from "../gateway/ports.ts";
 import {
   type AdEvent,
   AdEventType,
@@ -19,6 +18,7 @@ import { type DecisionReceipt, LedgerEntrySchema } from "../gen/chorus/v1/ledger
 import { streams, subjects } from "../lib/subjects.ts";
 import { ConnectionWatch } from "./connection-watch.ts";
 import { checkEvent, DEFAULT_EVENT_LIMITS, type EventLimits, eventTypeToken } from "./event-rules.ts";
+import type { EventSink } from "./ports.ts";
 import { isSubjectFull, ReceiptStore } from "./receipt-store.ts";
 import { utcDay } from "./spend-totals.ts";
 

@@ -7,7 +7,7 @@ import { LedgerEntrySchema } from "../gen/chorus/v1/ledger_pb.ts";
 import { createLogger } from "../lib/log/logger.ts";
 import { badMessageCounts } from "../lib/nats/bad-messages.ts";
 import { streams, subjects } from "../lib/subjects.ts";
-import { type NatsFixture, startNats } from "../test/nats-fixture.ts";
+import { type NatsFixture, startNats } from "../lib/testing/nats-fixture.ts";
 import { eventTypeToken } from "./event-rules.ts";
 import { Ledger, QUARANTINE_HEADERS } from "./ledger.ts";
 import { StreamConfigError } from "./ledger-streams.ts";

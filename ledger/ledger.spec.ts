@@ -9,7 +9,7 @@ import {
 } from "../gen/chorus/v1/decision_pb.ts";
 import { LedgerSnapshotSchema } from "../gen/chorus/v1/ledger_pb.ts";
 import { createLogger } from "../lib/log/logger.ts";
-import { type NatsFixture, startNats } from "../test/nats-fixture.ts";
+import { type NatsFixture, startNats } from "../lib/testing/nats-fixture.ts";
 import { createEventSink, type JetStreamEventSink } from "./event-sink.ts";
 import { Ledger, queryLedger } from "./ledger.ts";
 import { ensureLedgerStreams, openLedgerBucket } from "./ledger-streams.ts";

@@ -1,15 +1,14 @@
 // Decide over the Connect protocol (JSON over HTTP, k6/http) at a fixed arrival rate. k6 speaks HTTP/1.1 to a
 // cleartext server; the gateway serves Connect on HTTP/1.1 and HTTP/2 on the same port.
-//   k6 run loadtest/decide-connect.js
-//   k6 run -e BASE_URL=https://chorus.example.com -e RATE=1000 -e DURATION=2m loadtest/decide-connect.js
+//   k6 run -e API_KEY=$CHORUS_DECIDE_KEY loadtest/decide-connect.js
+//   k6 run -e API_KEY=... -e BASE_URL=https://chorus.example.com -e RATE=1000 -e DURATION=2m loadtest/decide-connect.js
 import { check } from "k6";
 import http from "k6/http";
 import { Rate } from "k6/metrics";
-import { arrivalScenario, BASE_URL, MAX_ERROR_RATE, P99_MS, RATE } from "./lib/config.js";
+import { arrivalScenario, BASE_URL, HEADERS, MAX_ERROR_RATE, P99_MS, RATE } from "./lib/config.js";
 import { decideRequest } from "./lib/decide-request.js";
 
 const decideErrors = new Rate("decide_errors");
-const HEADERS = { "Content-Type": "application/json", "Connect-Protocol-Version": "1" };
 
 export const options = {
   scenarios: { decide: arrivalScenario(RATE, "decide") },

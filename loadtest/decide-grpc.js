@@ -1,11 +1,11 @@
 // Decide over gRPC (k6/net/grpc) at a fixed arrival rate.
-//   k6 run loadtest/decide-grpc.js                         # reflection against 127.0.0.1:8080
+//   k6 run -e API_KEY=$CHORUS_DECIDE_KEY loadtest/decide-grpc.js   # reflection against 127.0.0.1:8080
 //   k6 run -e GATEWAY=host:443 -e TLS=1 -e RATE=1000 loadtest/decide-grpc.js
 //   k6 run -e PROTO=1 loadtest/decide-grpc.js              # load proto/ instead of asking the server (reflection)
 import { check } from "k6";
 import { Rate } from "k6/metrics";
 import grpc from "k6/net/grpc";
-import { arrivalScenario, GATEWAY, MAX_ERROR_RATE, P99_MS, RATE, TLS } from "./lib/config.js";
+import { API_KEY, arrivalScenario, GATEWAY, MAX_ERROR_RATE, P99_MS, RATE, TLS } from "./lib/config.js";
 import { decideRequest } from "./lib/decide-request.js";
 
 const USE_PROTO_FILES = __ENV.PROTO === "1";
@@ -27,7 +27,10 @@ export const options = {
 export function decide() {
   // One connection per VU, kept for all its iterations (as a real client keeps its channel).
   if (__ITER === 0) client.connect(GATEWAY, { plaintext: !TLS, reflect: !USE_PROTO_FILES, timeout: "5s" });
-  const res = client.invoke("chorus.v1.DecisionService/Decide", decideRequest(__VU, __ITER), { timeout: "2s" });
+  const res = client.invoke("chorus.v1.DecisionService/Decide", decideRequest(__VU, __ITER), {
+    timeout: "2s",
+    metadata: { authorization: `Bearer ${API_KEY}` },
+  });
   const ok = check(res, {
     "status is OK": (r) => r?.status === grpc.StatusOK,
     "has a decision id": (r) => Boolean(r?.message?.decisionId),

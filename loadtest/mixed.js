@@ -1,16 +1,15 @@
 // A player-like mix over Connect JSON: Decide at RATE, and for a share of the decisions (EVENTS_SHARE) the player
 // then reports the ad's impression, start and complete with ReportEvents. Thresholds per RPC.
-//   k6 run -e RATE=500 -e EVENTS_SHARE=0.5 loadtest/mixed.js
+//   k6 run -e API_KEY=$CHORUS_DECIDE_KEY -e RATE=500 -e EVENTS_SHARE=0.5 loadtest/mixed.js
 import { check } from "k6";
 import http from "k6/http";
 import { Rate } from "k6/metrics";
-import { arrivalScenario, BASE_URL, MAX_ERROR_RATE, P99_MS, RATE } from "./lib/config.js";
+import { arrivalScenario, BASE_URL, HEADERS, MAX_ERROR_RATE, P99_MS, RATE } from "./lib/config.js";
 import { adEvents, decideRequest } from "./lib/decide-request.js";
 
 const EVENTS_SHARE = Number(__ENV.EVENTS_SHARE || 0.5);
 /** ReportEvents answers after the events are durably stored (JetStream): a looser bound than Decide. */
 const EVENTS_P99_MS = Number(__ENV.EVENTS_P99_MS || 50);
-const HEADERS = { "Content-Type": "application/json", "Connect-Protocol-Version": "1" };
 const errors = new Rate("rpc_errors");
 
 export const options = {
@@ -49,7 +48,7 @@ export function decideAndReport() {
   const decision = decide();
   const ad = decision?.ads?.[0];
   if (!ad) return; // no fill: nothing played, nothing to report
-  const res = call("ReportEvents", { events: adEvents(decision.decisionId, ad.creativeId) });
+  const res = call("ReportEvents", { events: adEvents(decision.decisionId, ad.creativeId, ad.eventToken) });
   const ok = check(res, {
     "ReportEvents 200": (r) => r.status === 200,
     "events accepted": (r) =>

@@ -1,5 +1,6 @@
 /** A ModuleRouter's stats as a ModuleReport (module.proto), written periodically for `chorus modules report`. */
-import { create } from "@bufbuild/protobuf";
+
+import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import {
   type ModuleReport,
@@ -8,6 +9,7 @@ import {
   ShadowDiffReportSchema,
 } from "../gen/chorus/v1/module_pb.ts";
 import type { Logger } from "../lib/log/logger.ts";
+import { guardedInterval } from "../lib/process/survive.ts";
 import type { ModuleRegistry } from "./module-registry.ts";
 import type { ModuleRouterStats, RoleStats } from "./module-router.ts";
 
@@ -45,16 +47,46 @@ export function toModuleReport(process: string, module: string, stats: ModuleRou
   });
 }
 
-/** Writes the report every `intervalMs` until the returned function is called. Failures are logged, not thrown. */
+/** An unchanged report is still rewritten this often, so that its `at` says the process is alive. */
+export const REPORT_REFRESH_MS = 60_000;
+
+/**
+ * Checks the report every `intervalMs` until the returned function is called and writes it when its figures
+ * changed (at most every REPORT_REFRESH_MS otherwise): a dozen idle processes rewriting unchanged reports kept
+ * JetStream and every process busy for nothing. Failures are logged, not thrown.
+ */
 export function reportPeriodically(
   registry: ModuleRegistry,
   read: () => ModuleReport,
   intervalMs: number,
   logger: Logger,
+  clock: () => number = Date.now,
 ): () => void {
-  const timer = setInterval(() => {
-    registry.putReport(read()).catch((err: unknown) => logger.warn({ err }, "module report not written"));
-  }, intervalMs);
+  let written: Uint8Array | undefined;
+  let writtenAt = 0;
+  const timer = guardedInterval(
+    "module report",
+    intervalMs,
+    () => {
+      const report = read();
+      const figures = toBinary(ModuleReportSchema, { ...report, at: undefined });
+      const now = clock();
+      if (written && now - writtenAt < REPORT_REFRESH_MS && sameBytes(written, figures)) return;
+      written = figures;
+      writtenAt = now;
+      registry.putReport(report).catch((err: unknown) => {
+        written = undefined; // retried at the next interval
+        logger.warn({ err }, "module report not written");
+      });
+    },
+    logger,
+  );
   timer.unref();
   return () => clearInterval(timer);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

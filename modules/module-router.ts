@@ -23,6 +23,7 @@ import {
   type KernelPoolOptions,
   type KernelRequest,
   type KernelResult,
+  ResidentInventories,
 } from "../wasm-core/src/mod.ts";
 import { FailureWindow } from "./failure-window.ts";
 import type { ModuleConfig } from "./module-config.ts";
@@ -90,7 +91,7 @@ export class ModuleRouter {
   #canaryPercent = 0;
   #shadow: (Trial & { readonly comparison: ShadowComparison }) | undefined;
   #shadowInFlight = 0;
-  #inventory: KernelInventory | undefined;
+  readonly #inventories = new ResidentInventories();
   /** Versions rolled back by this router. */
   readonly #condemned: RollbackGuard;
   #applying: Promise<void> = Promise.resolve();
@@ -119,7 +120,7 @@ export class ModuleRouter {
 
   /** Makes `inventory` resident in every pool. */
   setInventory(inventory: KernelInventory): void {
-    this.#inventory = inventory;
+    this.#inventories.add(inventory);
     for (const pool of this.#pools()) pool.setInventory(inventory);
   }
 
@@ -296,10 +297,11 @@ export class ModuleRouter {
       moduleBytes: bytes,
       moduleVersion: version,
     });
-    if (this.#inventory) pool.setInventory(this.#inventory);
+    for (const inventory of this.#inventories.values()) pool.setInventory(inventory);
     await pool.ready();
-    // The inventory may have changed while the workers started.
-    if (this.#inventory && pool.inventoryVersion !== this.#inventory.version) pool.setInventory(this.#inventory);
+    // Inventories may have been added while the workers started.
+    for (const inventory of this.#inventories.values())
+      if (!pool.hasInventory(inventory.version)) pool.setInventory(inventory);
     return { version, pool, window: new FailureWindow(this.#options.config.rollbackWindow) };
   }
 

@@ -1,7 +1,7 @@
 import { type SimMetrics, simMetrics } from "./metrics.ts";
-import type { Scenario } from "./scenario.ts";
 import { type Estimate, estimate } from "./stats.ts";
-import type { Strategy } from "./strategy.ts";
+import type { Scenario } from "./world/scenario.ts";
+import type { Strategy } from "./world/strategy.ts";
 import { runWorld } from "./world/world.ts";
 
 /** One strategy in one seed's world. */

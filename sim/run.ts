@@ -1,15 +1,15 @@
 import cliProgress from "cli-progress";
 import { Command, InvalidArgumentError } from "commander";
 import { defaultJsonPath, formatTable, writeJson } from "../bench/lib/report-table.ts";
-import type { Coordination } from "../scripts/mesh.ts";
+import type { Coordination } from "../launch/mesh.ts";
 import { type MultiSeedResult, runSeeds } from "./multi-seed.ts";
-import { loadScenario, parseScenario } from "./scenario.ts";
 import { type Estimate, parseSeeds } from "./stats.ts";
 import { ChorusStrategy } from "./strategies/chorus.ts";
 import { VirtualChorusStrategy } from "./strategies/chorus-virtual.ts";
 import { MonolithStrategy } from "./strategies/monolith.ts";
 import { MonolithPacedStrategy } from "./strategies/monolith-paced.ts";
-import type { Strategy } from "./strategy.ts";
+import { loadScenario, parseScenario } from "./world/scenario.ts";
+import type { Strategy } from "./world/strategy.ts";
 
 const STRATEGIES = ["monolith", "monolith-paced", "chorus", "chorus-mesh"] as const;
 type StrategyName = (typeof STRATEGIES)[number];

@@ -5,7 +5,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DecisionKeepReason, DecisionRecordSchema } from "../gen/chorus/v1/decision_log_pb.ts";
 import { buckets, streams, subjects } from "../lib/subjects.ts";
-import { type NatsFixture, startNats } from "../test/nats-fixture.ts";
+import { type NatsFixture, startNats } from "../lib/testing/nats-fixture.ts";
 import {
   DecisionLog,
   type DecisionLogConfig,

@@ -1,6 +1,6 @@
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type NatsFixture, startNats } from "../test/nats-fixture.ts";
+import { type NatsFixture, startNats } from "../lib/testing/nats-fixture.ts";
 import { DecisionLog, loadDecisionLogConfig, readDecisionRecord } from "./decision-log.ts";
 import { recordDecision, recordDecisionError } from "./decision-telemetry.ts";
 import { createChorusMetrics } from "./metrics.ts";

@@ -1,3 +1,4 @@
+import { networkInterfaces } from "node:os";
 import { afterEach, describe, expect, it } from "vitest";
 import { freePort } from "../lib/nats/nats-server-process.ts";
 import { createChorusMetrics, type MetricsServer, startMetricsServer } from "./metrics.ts";
@@ -36,6 +37,16 @@ describe("metrics", () => {
     expect(text).not.toContain('version="1.0.0"');
     expect(text).toContain('chorus_module_version_info{module="kernel",version="1.1.0"} 1');
     expect(text).toContain('chorus_module_version_info{module="bidding",version="7"} 1');
+  });
+
+  it("metrics - binds 127.0.0.1 unless told otherwise: not reachable on the machine's other addresses", async () => {
+    server = await startMetricsServer(await freePort(), createChorusMetrics().registry);
+    const address = (server as unknown as { port: number }).port;
+    expect((await fetch(`http://127.0.0.1:${address}/metrics`)).status).toBe(200);
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((i) => i && i.family === "IPv4" && !i.internal)?.address;
+    if (external) await expect(fetch(`http://${external}:${address}/metrics`)).rejects.toThrow();
   });
 
   it("metrics - port 0 turns the endpoint off", async () => {

@@ -3,7 +3,7 @@ import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-node";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type NatsFixture, startNats } from "../test/nats-fixture.ts";
+import { type NatsFixture, startNats } from "../lib/testing/nats-fixture.ts";
 import { runLogger } from "./run-logger.ts";
 import {
   RUN_ID_ATTRIBUTE,

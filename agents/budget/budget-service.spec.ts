@@ -1,19 +1,19 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { EventSink } from "../../gateway/ports.ts";
 import { AdEventSchema, AdEventType, ReportEventsRequestSchema } from "../../gen/chorus/v1/decision_pb.ts";
 import { LeaseDenial } from "../../gen/chorus/v1/ledger_pb.ts";
 import { createEventSink } from "../../ledger/event-sink.ts";
 import { Ledger } from "../../ledger/ledger.ts";
+import type { EventSink } from "../../ledger/ports.ts";
 import { createSpendGuard, type LeaseSpendGuard } from "../../ledger/spend-guard.ts";
 import { utcDay } from "../../ledger/spend-totals.ts";
 import type { CatalogView } from "../../lib/catalog/catalog-view.ts";
 import { createLogger } from "../../lib/log/logger.ts";
-import { type NatsFixture, startNats } from "../../test/nats-fixture.ts";
+import { type NatsFixture, startNats } from "../../lib/testing/nats-fixture.ts";
+import { createBudgetState } from "../../voting/budget/state.ts";
 import { seedCampaigns } from "./budget-fixture.ts";
 import { BudgetService } from "./budget-service.ts";
-import { createBudgetState } from "./state.ts";
 
 const logger = createLogger("budget-test", "silent");
 const POLICY = { leaseTtlMs: 1_000, reclaimGraceMs: 500, maxLeaseShare: 0.01 };

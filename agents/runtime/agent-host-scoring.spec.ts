@@ -10,21 +10,25 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentVoteSchema, DecideTaskSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import { CatalogStore, openCatalogBucket } from "../../lib/catalog/catalog-store.ts";
 import { CatalogView } from "../../lib/catalog/catalog-view.ts";
+import { demoCatalog, loadDemoCatalog } from "../../lib/demo/demo-catalog.ts";
+import { demoRequest } from "../../lib/demo/demo-request.ts";
 import { subjects } from "../../lib/subjects.ts";
-import { moduleKinds } from "../../modules/module-kinds.ts";
+import { type NatsFixture, startNats } from "../../lib/testing/nats-fixture.ts";
 import { ModuleOperations } from "../../modules/module-operations.ts";
 import { ModuleRegistry } from "../../modules/module-registry.ts";
 import { ModuleVerifier } from "../../modules/module-verifier.ts";
 import { generateSigningKey, parsePrivateKey, TrustedKeys } from "../../modules/signing-keys.ts";
 import { agentVariants, buildAgentVariant } from "../../modules/testing/agent-variants.ts";
 import { eventually, logger, testConfig } from "../../modules/testing/hot-swap-fixture.ts";
-import { demoCatalog, loadDemoCatalog } from "../../scripts/demo/demo-catalog.ts";
-import { type NatsFixture, startNats } from "../../test/nats-fixture.ts";
+import { moduleKinds } from "../../voting/registry/module-kinds.ts";
+import {
+  type AgentScoring,
+  BUILTIN_SCORING_VERSION,
+  startAgentScoring,
+} from "../../voting/registry/start-agent-scoring.ts";
+import { timingAgent } from "../../voting/timing/agent.ts";
 import { AGENT_SCORING_ABI_VERSION } from "../../wasm-core/src/agent-scoring-abi.ts";
-import { demoRequest } from "../testing/demo-request.ts";
-import { timingAgent } from "../timing/agent.ts";
 import { type RunningAgent, runAgent } from "./run-agent.ts";
-import { type AgentScoring, BUILTIN_SCORING_VERSION, startAgentScoring } from "./start-agent-scoring.ts";
 
 describe("agent host - votes through hot-swapped scoring modules", () => {
   const key = generateSigningKey();

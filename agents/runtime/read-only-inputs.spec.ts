@@ -9,11 +9,11 @@ import { describe, expect, it } from "vitest";
 import { AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import { AdEventType, PlaybackSignalSchema } from "../../gen/chorus/v1/decision_pb.ts";
 import { LedgerEntrySchema } from "../../gen/chorus/v1/ledger_pb.ts";
+import { demoInventory } from "../../lib/demo/demo-inventory.ts";
+import { demoRequest } from "../../lib/demo/demo-request.ts";
 import { AGENTS } from "../../lib/subjects.ts";
-import { loadAgents } from "../registry.ts";
-import { demoInventory } from "../testing/demo-inventory.ts";
-import { demoRequest } from "../testing/demo-request.ts";
-import type { HandlerContext } from "./agent-module.ts";
+import type { HandlerContext } from "../../voting/contract/agent-module.ts";
+import { loadAgents } from "../../voting/registry/agent-loaders.ts";
 
 function deepFreeze<T>(value: T): T {
   // Typed arrays cannot be frozen (and no handler writes bytes fields).

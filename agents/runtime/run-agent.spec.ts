@@ -7,12 +7,12 @@ import { AdEventType } from "../../gen/chorus/v1/decision_pb.ts";
 import { LedgerEntrySchema } from "../../gen/chorus/v1/ledger_pb.ts";
 import { CatalogStore, openCatalogBucket } from "../../lib/catalog/catalog-store.ts";
 import { CatalogView } from "../../lib/catalog/catalog-view.ts";
+import { demoCatalog, loadDemoCatalog } from "../../lib/demo/demo-catalog.ts";
+import { demoRequest } from "../../lib/demo/demo-request.ts";
 import { createLogger } from "../../lib/log/logger.ts";
 import { subjects } from "../../lib/subjects.ts";
-import { demoCatalog, loadDemoCatalog } from "../../scripts/demo/demo-catalog.ts";
-import { type NatsFixture, startNats } from "../../test/nats-fixture.ts";
-import { intentAgent } from "../intent/agent.ts";
-import { demoRequest } from "../testing/demo-request.ts";
+import { type NatsFixture, startNats } from "../../lib/testing/nats-fixture.ts";
+import { intentAgent } from "../../voting/intent/agent.ts";
 import { runAgent } from "./run-agent.ts";
 
 const logger = createLogger("test", "warn");

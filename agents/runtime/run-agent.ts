@@ -5,16 +5,23 @@ import { headers, type NatsConnection } from "@nats-io/nats-core";
 import { type Service, type ServiceMsg, Svcm } from "@nats-io/services";
 import { type AgentVote, DecideTaskSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import type { CatalogView } from "../../lib/catalog/catalog-view.ts";
+import { SliceCache } from "../../lib/catalog/slice-cache.ts";
+import { encodeSignal } from "../../lib/codecs/agent-signals.ts";
+import { encodeAgentVote } from "../../lib/codecs/agent-vote.ts";
 import type { Logger } from "../../lib/log/logger.ts";
+import { guard, guardedInterval } from "../../lib/process/survive.ts";
 import { subjects, USER_SHARDS } from "../../lib/subjects.ts";
 import { AGENT_ATTRIBUTE, withExtractedContext } from "../../telemetry/tracing.ts";
-import { type AnyAgentModule, type DirtyKeys, GLOBAL_KEY, type HandlerContext } from "./agent-module.ts";
-import { scoringOf } from "./agent-scorer.ts";
-import { AgentStateStore, openAgentStateBucket, SnapshotEncodeError } from "./agent-state-store.ts";
-import { encodeAgentVote } from "./agent-vote-codec.ts";
+import {
+  type AnyAgentModule,
+  type DirtyKeys,
+  GLOBAL_KEY,
+  type HandlerContext,
+} from "../../voting/contract/agent-module.ts";
+import { AgentStateStore, openAgentStateBucket, SnapshotEncodeError } from "../../voting/mirror/agent-state-store.ts";
+import { ALIVE_KEY, INSTANCE_HEADER, SignalMirror } from "../../voting/mirror/signal-mirror.ts";
+import { scoringOf } from "../../voting/scoring/agent-scorer.ts";
 import { type InputLease, SharedInputs } from "./shared-inputs.ts";
-import { encodeSignal } from "./signal-encoders.ts";
-import { INSTANCE_HEADER, SignalMirror } from "./signal-mirror.ts";
 
 export interface RunAgentOptions {
   nc: NatsConnection;
@@ -24,10 +31,15 @@ export interface RunAgentOptions {
   shards?: readonly number[];
   /** Unique per process; default: a random id. */
   instanceId?: string;
-  /** Changed state is published as signals at most this often (coalescing bursts). */
+  /** Changed state is published as signals at most this often (coalescing bursts); nothing at all while idle. */
   signalIntervalMs?: number;
-  /** Every owned key is republished at least this often, so that gateways can tell a live agent from a dead one. */
+  /**
+   * A liveness signal (ALIVE_KEY, no payload) this often, so that gateways can tell a live agent from a dead one
+   * without a state snapshot per key and second.
+   */
   heartbeatMs?: number;
+  /** Every owned key's delta is republished this often (repairs a signal core NATS dropped; default 10 s). */
+  refreshMs?: number;
   /** Changed keys are written to KV at most this often. */
   snapshotIntervalMs?: number;
   /** `tick` runs this often. */
@@ -56,9 +68,13 @@ export class RunningAgent {
   readonly state: unknown;
   service!: Service;
   private readonly dirtySignals = new Set<string>();
+  /** The gateway's retrieval slices this agent was asked to vote on. */
+  private readonly slices = new SliceCache();
   private readonly dirtySnapshots = new Set<string>();
   private readonly inputLeases: InputLease[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
+  /** Armed by the first state change after a publish: an idle agent wakes up for nothing. */
+  private signalTimer: NodeJS.Timeout | undefined;
   private mirror: SignalMirror | undefined;
   private store!: AgentStateStore;
   private readonly owned: ReadonlySet<string>;
@@ -113,12 +129,14 @@ export class RunningAgent {
           });
       },
     });
-    const every = (ms: number, fn: () => void) => this.timers.push(setInterval(fn, ms));
-    every(this.options.signalIntervalMs ?? module.signalIntervalMs ?? 50, () => this.publishSignals(this.dirtySignals));
-    every(this.options.heartbeatMs ?? 1_000, () => this.publishSignals(this.owned));
+    const every = (ms: number, fn: () => void) =>
+      this.timers.push(guardedInterval(`${module.name} timer`, ms, fn, this.log));
+    every(this.options.heartbeatMs ?? 1_000, () => this.publishAlive());
+    every(this.options.refreshMs ?? 10_000, () => this.publishSignals(this.owned));
     every(this.options.snapshotIntervalMs ?? 1_000, () => void this.persist());
     if (module.tick) every(this.options.tickMs ?? 1_000, () => this.apply(() => module.tick!(this.state, Date.now())));
     for (const key of this.owned) this.dirtySignals.add(key);
+    this.armSignals();
     // Once start() resolves, the server knows every subscription: a request sent next finds a responder.
     await nc.flush();
     this.status = "running";
@@ -134,6 +152,7 @@ export class RunningAgent {
     if (this.status !== "running") return;
     this.status = "draining";
     for (const t of this.timers) clearInterval(t);
+    clearTimeout(this.signalTimer);
     await this.service.stop();
     await Promise.all(this.inputLeases.map((l) => l.release()));
     this.mirror?.close();
@@ -184,6 +203,32 @@ export class RunningAgent {
       this.dirtySnapshots.add(key);
       this.revision++;
     }
+    this.armSignals();
+  }
+
+  /** Publishes the changed keys one signal interval after the first change (a burst becomes one signal per key). */
+  private armSignals(): void {
+    if (this.signalTimer !== undefined || this.dirtySignals.size === 0 || this.status === "stopped") return;
+    this.signalTimer = setTimeout(
+      guard(
+        `${this.module.name} signals`,
+        () => {
+          this.signalTimer = undefined;
+          if (this.status === "running") this.publishSignals(this.dirtySignals);
+          else if (this.status === "starting") this.armSignals();
+        },
+        this.log,
+      ),
+      this.options.signalIntervalMs ?? this.module.signalIntervalMs ?? 50,
+    );
+  }
+
+  private publishAlive(): void {
+    const { nc } = this.options;
+    if (nc.isClosed()) return;
+    const h = headers();
+    h.set(INSTANCE_HEADER, this.instanceId);
+    nc.publish(subjects.agentSignal(this.module.name, ALIVE_KEY), undefined, { headers: h });
   }
 
   private answer(msg: ServiceMsg): void {
@@ -196,12 +241,17 @@ export class RunningAgent {
       }
       // Past its deadline nobody waits for the answer: do not spend the CPU.
       if (task.deadline && timestampMs(task.deadline) < Date.now()) return;
-      const inventory = this.options.catalog.inventory;
-      if (BigInt(inventory.version) !== task.inventoryVersion) {
+      const catalog = this.options.catalog.inventory;
+      if (BigInt(catalog.version) !== task.inventoryVersion) {
         msg.respondError(
           DecideErrorCode.InventoryMismatch,
-          `inventory version ${inventory.version} here, ${task.inventoryVersion} in the task`,
+          `inventory version ${catalog.version} here, ${task.inventoryVersion} in the task`,
         );
+        return;
+      }
+      const inventory = task.candidates.length > 0 ? this.slices.get(catalog, task.candidates) : catalog;
+      if (!inventory) {
+        msg.respondError(DecideErrorCode.BadRequest, "candidates: not ascending catalog indices, or too many");
         return;
       }
       const vote: AgentVote = this.module.vote(

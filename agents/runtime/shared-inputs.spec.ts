@@ -12,11 +12,11 @@ import { OrchestratorSignalSchema } from "../../gen/chorus/v1/agent_signals_pb.t
 import { type LedgerEntry, LedgerEntrySchema } from "../../gen/chorus/v1/ledger_pb.ts";
 import { CatalogStore, openCatalogBucket } from "../../lib/catalog/catalog-store.ts";
 import { CatalogView } from "../../lib/catalog/catalog-view.ts";
+import { demoCatalog, loadDemoCatalog } from "../../lib/demo/demo-catalog.ts";
 import { connectNats, type NatsConnection } from "../../lib/nats/connect.ts";
 import { freePort, NatsServerProcess } from "../../lib/nats/nats-server-process.ts";
 import type { AgentName } from "../../lib/subjects.ts";
-import { demoCatalog, loadDemoCatalog } from "../../scripts/demo/demo-catalog.ts";
-import { type AgentModule, agentInput } from "./agent-module.ts";
+import { type AgentModule, agentInput } from "../../voting/contract/agent-module.ts";
 import { runAgent } from "./run-agent.ts";
 import { SharedInputs } from "./shared-inputs.ts";
 

@@ -1,10 +1,10 @@
 import { type DescMessage, fromBinary } from "@bufbuild/protobuf";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import { AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
+import { decodeAuctionOutcome } from "../../lib/codecs/auction-outcome-decoder.ts";
 import type { Logger } from "../../lib/log/logger.ts";
 import { reportBadMessage } from "../../lib/nats/bad-messages.ts";
 import { readMessage } from "../../lib/nats/read-message.ts";
-import { decodeAuctionOutcome } from "./auction-outcome-codec.ts";
 
 /** One agent taking a shared input: `deliver` gets the decoded message (read-only: every taker gets the same). */
 export interface InputTaker {

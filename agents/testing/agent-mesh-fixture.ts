@@ -1,11 +1,11 @@
 import { CatalogStore, openCatalogBucket } from "../../lib/catalog/catalog-store.ts";
 import { CatalogView } from "../../lib/catalog/catalog-view.ts";
+import { demoCatalog, loadDemoCatalog } from "../../lib/demo/demo-catalog.ts";
 import type { Logger } from "../../lib/log/logger.ts";
 import { AGENTS } from "../../lib/subjects.ts";
-import { demoCatalog, loadDemoCatalog } from "../../scripts/demo/demo-catalog.ts";
-import { type NatsFixture, startNats } from "../../test/nats-fixture.ts";
+import { type NatsFixture, startNats } from "../../lib/testing/nats-fixture.ts";
+import { loadAgents } from "../../voting/registry/agent-loaders.ts";
 import { KernelPool, readKernelWasm } from "../../wasm-core/src/mod.ts";
-import { loadAgents } from "../registry.ts";
 import { type RunningAgent, runAgent } from "../runtime/run-agent.ts";
 
 /** What an engine test needs: a real nats-server with the demo catalog, every agent running, an inline kernel. */
@@ -17,10 +17,17 @@ export interface AgentMeshFixture {
   cleanup(): Promise<void>;
 }
 
-export async function startAgentMesh(options: { logger: Logger; kernelVersion: string }): Promise<AgentMeshFixture> {
+export async function startAgentMesh(options: {
+  logger: Logger;
+  kernelVersion: string;
+  /** Demo catalog size: 12 creatives per advertiser (default 12 advertisers). */
+  advertisers?: number;
+}): Promise<AgentMeshFixture> {
   const nats = await startNats();
   const kv = await openCatalogBucket(nats.js);
-  await loadDemoCatalog(new CatalogStore(kv), demoCatalog({ advertisers: 12 }));
+  await loadDemoCatalog(new CatalogStore(kv), demoCatalog({ advertisers: options.advertisers ?? 12 }), {
+    concurrency: 128,
+  });
   const view = await CatalogView.open(kv);
   const kernel = new KernelPool({
     mode: "inline",

@@ -4,10 +4,10 @@ import {
   createCampaignBidder,
   recordAuction,
   recordResponses,
-} from "../../agents/bidding/campaign-bidder.ts";
-import { decideBid } from "../../agents/bidding/decide-bid.ts";
-import { planBidding } from "../../agents/bidding/plan-bidding.ts";
-import { createSeededRandom } from "../../agents/bidding/seeded-random.ts";
+} from "../../voting/bidding/campaign-bidder.ts";
+import { decideBid } from "../../voting/bidding/decide-bid.ts";
+import { planBidding } from "../../voting/bidding/plan-bidding.ts";
+import { createSeededRandom } from "../../voting/bidding/seeded-random.ts";
 import type { TrainingStats } from "./auction-log.ts";
 import type { BiddingStrategy } from "./replay-episodes.ts";
 
@@ -18,7 +18,7 @@ export const MICROS_PER_PRICE_UNIT = 10_000;
 const CONTEXT = "campaign-2997";
 
 /**
- * The Bidding agent's own logic (agents/bidding) behind the replay's strategy interface. Everything it knows before
+ * The Bidding agent's own logic (voting/bidding) behind the replay's strategy interface. Everything it knows before
  * the replay comes from the training statistics: the value of a click is the training eCPC (so a pacing multiplier
  * of 1 bids exactly Mcpc's bid) and the training price histogram is the market prior. Per auction it plans from its
  * learned state, decides with the episode's budget left and auctions left as the Budget agent's pace, and learns

@@ -1,4 +1,4 @@
-import { createSeededRandom } from "../../agents/bidding/seeded-random.ts";
+import { createSeededRandom } from "../../voting/bidding/seeded-random.ts";
 import type { IpinyouDataset } from "./auction-log.ts";
 import { linearStrategy, mcpcStrategy } from "./baseline-strategies.ts";
 import { chorusStrategy } from "./chorus-strategy.ts";

@@ -1,4 +1,4 @@
-import { createSeededRandom } from "../../agents/bidding/seeded-random.ts";
+import { createSeededRandom } from "../../voting/bidding/seeded-random.ts";
 import type { AuctionLog, IpinyouDataset, TrainingStats } from "./auction-log.ts";
 
 /**

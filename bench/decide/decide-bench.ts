@@ -10,24 +10,26 @@
  * whose CPU is reported apart (this process is then the gateway side alone).
  *
  *   npm run bench:decide -- --quick
+ *   npm run bench:decide -- --creatives=1000,10000,100000 --modes=cached --kernels=pool   (retrieval: cost by catalog size)
  *   npm run bench:decide -- --agents=child --modes=cached
  *   node --cpu-prof --cpu-prof-dir=.scratch-prof --import tsx bench/decide/decide-bench.ts --sizes=12 --modes=cached
  */
 import { cpus, loadavg } from "node:os";
 import { jetstream } from "@nats-io/jetstream";
 import { Command } from "commander";
-import { agentLoaders, loadAgents } from "../../agents/registry.ts";
-import { AgentStateStore, openAgentStateBucket } from "../../agents/runtime/agent-state-store.ts";
-import { SignalMirror } from "../../agents/runtime/signal-mirror.ts";
-import { startAgentScoring } from "../../agents/runtime/start-agent-scoring.ts";
 import {
   type ClosableDecisionEngine,
   type Coordination,
   createDecisionEngine,
 } from "../../gateway/decide/decision-engine.ts";
+import { DEFAULT_MAX_CANDIDATES, Retriever } from "../../gateway/decide/retrieval.ts";
 import { createLogger } from "../../lib/log/logger.ts";
 import { createSeededRandom } from "../../lib/random/seeded-random.ts";
 import { loadModuleConfig } from "../../modules/module-config.ts";
+import { AgentStateStore, openAgentStateBucket } from "../../voting/mirror/agent-state-store.ts";
+import { SignalMirror } from "../../voting/mirror/signal-mirror.ts";
+import { agentLoaders, loadAgents } from "../../voting/registry/agent-loaders.ts";
+import { startAgentScoring } from "../../voting/registry/start-agent-scoring.ts";
 import { KernelPool } from "../../wasm-core/src/kernel-pool.ts";
 import { readKernelWasm } from "../../wasm-core/src/kernel-wasm.ts";
 import { createLatencyHistogram, type LatencySummary, summarize } from "../lib/latency-histogram.ts";
@@ -39,6 +41,11 @@ import { type AgentPlacement, type DecideMesh, feedPlayback, publishEvents, star
 const program = new Command()
   .name("bench:decide")
   .option("--sizes <advertisers>", "catalog sizes in advertisers (12 per 144 candidates)", "12,84")
+  .option(
+    "--creatives <list>",
+    "catalog sizes in creatives instead (10 per campaign, 3 campaigns per advertiser: 100,000 = 10,000 campaigns)",
+  )
+  .option("--max-candidates <n>", "retrieval: N, the most candidates a decision sees (default: the gateway's)")
   .option("--modes <list>", "coordination modes", "cached,parallel,sequential")
   .option("--kernels <list>", "kernel modes", "inline,pool")
   .option("--decisions <n>", "closed-loop decisions per case (CPU and service time)", "3000")
@@ -54,6 +61,8 @@ const program = new Command()
   .parse();
 const opts = program.opts<{
   sizes: string;
+  creatives?: string;
+  maxCandidates?: string;
   modes: string;
   kernels: string;
   decisions: string;
@@ -73,7 +82,10 @@ const seconds = opts.quick ? 1 : Number(opts.seconds);
 const logger = createLogger("bench-decide", "warn");
 
 interface CaseResult {
+  /** Creatives in the catalog (servable candidates). */
   candidates: number;
+  /** Retrieval: slices taken from cache vs built (or checked again) during the measured decisions. */
+  retrieval: { hits: number; misses: number; rechecks: number } | undefined;
   kernel: string;
   coordination: Coordination;
   cpuUsPerDecision: number;
@@ -102,6 +114,7 @@ async function measureCase(mesh: DecideMesh, engine: ClosableDecisionEngine, ker
   let filled = 0;
   const host = mesh.agentHost?.pid;
   const hostTicks0 = host ? treeUsage(host).ticks : 0;
+  const r0 = { ...engine.retrievalStats };
   const cpu0 = process.cpuUsage();
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
@@ -110,6 +123,12 @@ async function measureCase(mesh: DecideMesh, engine: ClosableDecisionEngine, ker
     if (res.ads.length > 0) filled++;
   }
   const cpu = process.cpuUsage(cpu0);
+  const r1 = engine.retrievalStats;
+  const retrieval = r1 && {
+    hits: r1.hits - (r0.hits ?? 0),
+    misses: r1.misses - (r0.misses ?? 0),
+    rechecks: r1.rechecks - (r0.rechecks ?? 0),
+  };
   // /proc reports clock ticks of 10 ms: over thousands of decisions that is precise enough.
   const hostUs = host ? (treeUsage(host).ticks - hostTicks0) * 10_000 : undefined;
   const rate = coordination === "cached" ? Number(opts.rate) : Math.round(Number(opts.rate) / 5);
@@ -123,6 +142,7 @@ async function measureCase(mesh: DecideMesh, engine: ClosableDecisionEngine, ker
   });
   return {
     candidates: mesh.view.inventory.size,
+    retrieval,
     kernel,
     coordination,
     cpuUsPerDecision: round((cpu.user + cpu.system) / n),
@@ -139,18 +159,21 @@ async function measureVotes(mesh: DecideMesh): Promise<VoteCost[]> {
   const store = new AgentStateStore(await openAgentStateBucket(jetstream(mesh.nc)));
   const mirrors = await Promise.all(mesh.modules.map((m) => SignalMirror.open(mesh.nc, m, { store, logger })));
   await new Promise((r) => setTimeout(r, 1_200)); // one heartbeat: every key's latest signal
-  const inventory = mesh.view.inventory;
+  const catalog = mesh.view.inventory;
+  // Votes are on what a decision sees: the retrieval slice of the request.
+  const retriever = new Retriever({ maxCandidates: Number(opts.maxCandidates ?? DEFAULT_MAX_CANDIDATES) });
   const out: VoteCost[] = [];
   for (const mirror of mirrors) {
     const h = createLatencyHistogram();
     for (let i = 0; i < decisions; i++) {
       const request = mesh.requests[i % mesh.requests.length]!;
+      const inventory = retriever.retrieve(catalog, request, Date.now());
       const ctx = { runId: crypto.randomUUID(), request, inventory, nowMs: Date.now(), priorVotes: [] };
       const t0 = performance.now();
       mirror.module.vote(ctx, mirror.state);
       h.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
     }
-    out.push({ candidates: inventory.size, agent: mirror.module.name, us: summarize(h) });
+    out.push({ candidates: catalog.size, agent: mirror.module.name, us: summarize(h) });
     mirror.close();
   }
   return out;
@@ -175,8 +198,16 @@ async function warmUp(mesh: DecideMesh, engine: ClosableDecisionEngine): Promise
 async function main(): Promise<void> {
   const cases: CaseResult[] = [];
   const votes: VoteCost[] = [];
-  for (const advertisers of list(opts.sizes).map(Number)) {
-    const mesh = await startDecideMesh(advertisers, opts.agents, logger);
+  const sizes = opts.creatives
+    ? list(opts.creatives).map((c) => ({ advertisers: Math.ceil(Number(c) / 30), creativesPerCampaign: 10 }))
+    : list(opts.sizes).map((a) => ({ advertisers: Number(a), creativesPerCampaign: 4 }));
+  const retrieval = opts.maxCandidates ? { maxCandidates: Number(opts.maxCandidates) } : undefined;
+  for (const { advertisers, creativesPerCampaign } of sizes) {
+    const loadStart = performance.now();
+    const mesh = await startDecideMesh(advertisers, opts.agents, logger, { creativesPerCampaign });
+    process.stderr.write(
+      `catalog of ${mesh.view.inventory.size} creatives loaded in ${Math.round(performance.now() - loadStart)} ms\n`,
+    );
     const kernels = new Map<string, KernelPool>();
     for (const mode of list(opts.kernels)) {
       const pool = new KernelPool({
@@ -220,6 +251,7 @@ async function main(): Promise<void> {
           coordination,
           deadlineMs: 1_000,
           logger,
+          retrieval,
         });
         await new Promise((r) => setTimeout(r, 1_100)); // the engine's mirrors hear every agent (cached)
         const result = await measureCase(mesh, engine, kernelMode);
@@ -250,10 +282,46 @@ async function main(): Promise<void> {
         { header: "open p99.9", value: (r) => r.openLoop.p999 },
         { header: "errors", value: (r) => r.openLoop.errors },
         { header: "filled", value: (r) => r.filled },
+        {
+          header: "slice hits",
+          value: (r) =>
+            r.retrieval
+              ? round(r.retrieval.hits / Math.max(1, r.retrieval.hits + r.retrieval.misses + r.retrieval.rechecks), 3)
+              : "-",
+        },
       ],
       cases,
     ),
   );
+  // The retrieval goal: a decision on the largest catalog costs at most twice one on the smallest.
+  const smallest = Math.min(...cases.map((c) => c.candidates));
+  const byCatalog = cases.map((c) => {
+    const base = cases.find(
+      (b) => b.candidates === smallest && b.kernel === c.kernel && b.coordination === c.coordination,
+    );
+    return {
+      ...c,
+      cpuRatio: base ? round(c.cpuUsPerDecision / base.cpuUsPerDecision, 2) : Number.NaN,
+      p50Ratio: base ? round(c.service.p50 / base.service.p50, 2) : Number.NaN,
+    };
+  });
+  if (new Set(cases.map((c) => c.candidates)).size > 1) {
+    console.log(`\nCost by catalog size, against the ${smallest}-creative catalog (goal: at most 2x)\n`);
+    console.log(
+      formatTable(
+        [
+          { header: "creatives", value: (r: (typeof byCatalog)[number]) => r.candidates },
+          { header: "kernel", value: (r) => r.kernel, align: "left" },
+          { header: "mode", value: (r) => r.coordination, align: "left" },
+          { header: "CPU µs/decision", value: (r) => r.cpuUsPerDecision },
+          { header: "x CPU", value: (r) => r.cpuRatio },
+          { header: "service p50 ms", value: (r) => r.service.p50 },
+          { header: "x p50", value: (r) => r.p50Ratio },
+        ],
+        byCatalog,
+      ),
+    );
+  }
   if (votes.length > 0) {
     console.log("\nEach agent's vote on the gateway's mirror of its signals (cached coordination), µs\n");
     console.log(
@@ -281,7 +349,7 @@ async function main(): Promise<void> {
     cpus: cpus().map((c) => c.model),
     loadavg: loadavg(),
     options: { ...opts, decisions, seconds },
-    cases,
+    cases: byCatalog,
     votes,
   });
   console.log(`results: ${path}`);

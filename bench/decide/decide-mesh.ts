@@ -1,8 +1,6 @@
 import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { jetstream } from "@nats-io/jetstream";
-import { loadAgents } from "../../agents/registry.ts";
-import type { AnyAgentModule } from "../../agents/runtime/agent-module.ts";
 import { runAgent } from "../../agents/runtime/run-agent.ts";
 import {
   AdEventType,
@@ -13,12 +11,14 @@ import {
 import { LedgerEntrySchema } from "../../gen/chorus/v1/ledger_pb.ts";
 import { CatalogStore, openCatalogBucket } from "../../lib/catalog/catalog-store.ts";
 import { CatalogView } from "../../lib/catalog/catalog-view.ts";
+import { demoCatalog, loadDemoCatalog } from "../../lib/demo/demo-catalog.ts";
 import type { Logger } from "../../lib/log/logger.ts";
 import { connectNats, type NatsConnection } from "../../lib/nats/connect.ts";
 import { NatsServerProcess } from "../../lib/nats/nats-server-process.ts";
 import { type RunningChild, startChild, stopChild } from "../../lib/process/launcher.ts";
 import { subjects } from "../../lib/subjects.ts";
-import { demoCatalog, loadDemoCatalog } from "../../scripts/demo/demo-catalog.ts";
+import type { AnyAgentModule } from "../../voting/contract/agent-module.ts";
+import { loadAgents } from "../../voting/registry/agent-loaders.ts";
 import { decideRequests } from "../mesh/decide-requests.ts";
 
 export const BENCH_AGENTS = ["intent", "relevance", "bidding", "creative", "budget", "timing", "orchestrator"] as const;
@@ -47,12 +47,15 @@ export async function startDecideMesh(
   advertisers: number,
   placement: AgentPlacement,
   logger: Logger,
+  { creativesPerCampaign = 4 } = {},
 ): Promise<DecideMesh> {
   const server = await new NatsServerProcess().start();
   const nc = await connectNats({ servers: server.url, name: "bench-gateway" });
   const agentNc = await connectNats({ servers: server.url, name: "bench-agents" });
   const kv = await openCatalogBucket(jetstream(nc));
-  await loadDemoCatalog(new CatalogStore(kv), demoCatalog({ advertisers, seed: 7 }));
+  await loadDemoCatalog(new CatalogStore(kv), demoCatalog({ advertisers, creativesPerCampaign, seed: 7 }), {
+    concurrency: 256,
+  });
   const view = await CatalogView.open(kv);
   const modules = await loadAgents(BENCH_AGENTS);
   const agents =
@@ -87,8 +90,10 @@ export async function startDecideMesh(
         )
       : undefined;
   // Every request may break now: the whole pipeline (kernel included) runs on each one.
-  const requests = decideRequests(512, 42).bodies.map((b) => {
+  const requests = decideRequests(512, 42).bodies.map((b, i) => {
     const r = fromBinary(DecideRequestSchema, Buffer.from(b, "base64"));
+    // The encoded pool leaves the user to the load client (a placeholder): one user per request here.
+    r.user!.userId = `bench-user-${i}`;
     r.placement!.forceNow = true;
     r.explain = false;
     return r;

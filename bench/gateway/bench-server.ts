@@ -6,6 +6,8 @@
 import { randomBytes } from "node:crypto";
 import { ServerCredentials } from "@grpc/grpc-js";
 import { jetstream } from "@nats-io/jetstream";
+import { newEventTokenKey } from "../../gateway/auth/event-token.ts";
+import { openGatewayAuth } from "../../gateway/auth/gateway-auth.ts";
 import { NatsPlaybackSink } from "../../gateway/playback/nats-playback-sink.ts";
 import { startGateway } from "../../gateway/start-gateway.ts";
 import { MemoryEventSink } from "../../gateway/testing/memory-event-sink.ts";
@@ -18,6 +20,8 @@ import { FixedPodEngine } from "./fixed-pod-engine.ts";
 
 export const serverKinds = ["bare-http2", "connect-node", "grpc-js", "gateway", "gateway-connect-node-only"] as const;
 export type ServerKind = (typeof serverKinds)[number];
+
+let apiKey = "";
 
 async function listen(kind: ServerKind): Promise<number> {
   switch (kind) {
@@ -38,8 +42,20 @@ async function listen(kind: ServerKind): Promise<number> {
     case "gateway":
     case "gateway-connect-node-only": {
       const nc = await connectNats({ servers: process.env.BENCH_NATS_URL!, name: "bench-gateway" });
+      const trust = await openGatewayAuth(jetstream(nc), { eventTokenKeys: newEventTokenKey("bench") });
+      // The load client's key: unlimited rate, so the bench measures the gateway and not the limiter.
+      const made = await trust.apiKeys.admin.create({
+        name: "gateway bench",
+        role: "decide",
+        rateLimit: { perSecond: 0, burst: 0 },
+      });
+      await trust.apiKeys.directory.waitFor(made.record.id, (r) => r !== undefined);
+      apiKey = made.key;
       const gateway = await startGateway({
         pseudonyms: new Pseudonyms(randomBytes(32)),
+        auth: trust.auth,
+        apiKeys: trust.apiKeys,
+        eventTokens: trust.eventTokens,
         port: 0,
         engine: new FixedPodEngine(),
         events: new MemoryEventSink(),
@@ -65,4 +81,4 @@ process.on("message", (message) => {
   }
   if (message === "exit") process.exit(0);
 });
-process.send!({ port });
+process.send!({ port, apiKey });

@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import type { DecisionEngine } from "../../gateway/ports.ts";
+import type { DecisionEngine } from "../../gateway/server/ports.ts";
 import { AdFormat } from "../../gen/chorus/v1/common_pb.ts";
 import { type DecideResponse, DecideResponseSchema } from "../../gen/chorus/v1/decision_pb.ts";
 

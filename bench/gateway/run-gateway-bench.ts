@@ -17,6 +17,7 @@ import { StringValueSchema } from "@bufbuild/protobuf/wkt";
 import { createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { Command } from "commander";
+import { bearer, withApiKey } from "../../gateway/auth/client-key.ts";
 import { decideRequest } from "../../gateway/testing/sample-requests.ts";
 import { DecideRequestSchema, DecisionService } from "../../gen/chorus/v1/decision_pb.ts";
 import { NatsServerProcess } from "../../lib/nats/nats-server-process.ts";
@@ -108,13 +109,14 @@ function encode<S extends typeof StringValueSchema | typeof DecideRequestSchema>
 }
 
 /** One real client call before the load, so a table row never reports the speed of an error. */
-async function verify(c: BenchCase, baseUrl: string): Promise<void> {
+async function verify(c: BenchCase, baseUrl: string, apiKey: string): Promise<void> {
   if (c.message !== "decide") return;
+  const interceptors = [withApiKey(apiKey)];
   const transports: Record<Wire, () => Transport> = {
-    "connect-proto": () => createConnectTransport({ baseUrl, httpVersion: "2" }),
-    "connect-json": () => createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: false }),
-    grpc: () => createGrpcTransport({ baseUrl }),
-    "grpc-web": () => createGrpcWebTransport({ baseUrl, httpVersion: "2" }),
+    "connect-proto": () => createConnectTransport({ baseUrl, httpVersion: "2", interceptors }),
+    "connect-json": () => createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: false, interceptors }),
+    grpc: () => createGrpcTransport({ baseUrl, interceptors }),
+    "grpc-web": () => createGrpcWebTransport({ baseUrl, httpVersion: "2", interceptors }),
   };
   const response = await createClient(DecisionService, transports[c.wire]()).decide(decideRequest("verify"));
   if (response.ads.length !== 3) throw new Error(`${c.name}: expected a 3-ad pod, got ${response.ads.length}`);
@@ -134,11 +136,11 @@ async function startServer(kind: ServerKind, natsUrl: string, profileDir?: strin
     execArgv: ["--import", "tsx", ...profile],
     env: { ...process.env, BENCH_NATS_URL: natsUrl },
   });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once("message", (m) => resolve((m as { port: number }).port));
+  const { port, apiKey } = await new Promise<{ port: number; apiKey: string }>((resolve, reject) => {
+    child.once("message", (m) => resolve(m as { port: number; apiKey: string }));
     child.once("exit", (code) => reject(new Error(`bench server ${kind} exited with ${code}`)));
   });
-  return { child, port };
+  return { child, port, apiKey };
 }
 
 function ask(child: ChildProcess, message: string): Promise<unknown> {
@@ -149,11 +151,12 @@ function ask(child: ChildProcess, message: string): Promise<unknown> {
 }
 
 async function measure(c: BenchCase, opts: Options, natsUrl: string): Promise<Row> {
-  const { child, port } = await startServer(c.server, natsUrl, opts.profile);
+  const { child, port, apiKey } = await startServer(c.server, natsUrl, opts.profile);
   try {
     const url = `http://127.0.0.1:${port}${c.path}`;
-    await verify(c, `http://127.0.0.1:${port}`);
-    const load = { url, headers: wireHeaders[c.wire], body: body(c), rps: opts.rps, clients: opts.clients };
+    await verify(c, `http://127.0.0.1:${port}`, apiKey);
+    const headers = apiKey ? { ...wireHeaders[c.wire], ...bearer(apiKey) } : wireHeaders[c.wire];
+    const load = { url, headers, body: body(c), rps: opts.rps, clients: opts.clients };
     await h2load({ ...load, durationSeconds: opts.warmup }); // JIT, pools, connection setup
     child.send("start");
     const result = await h2load({ ...load, durationSeconds: opts.duration });

@@ -1,16 +1,19 @@
-import type { Http2UnaryTarget } from "./http2-unary-sender.ts";
+import type { Http2UnaryTarget, Shard } from "./http2-unary-sender.ts";
 import type { NatsScatterTarget } from "./nats-scatter-sender.ts";
 import type { OpenLoopProgress } from "./open-loop.ts";
 
-/** Messages between a benchmark and its load client process (node IPC). */
+/** Messages between a benchmark and its load client processes (node IPC). */
 export type LoadTarget = Http2UnaryTarget | NatsScatterTarget;
 
 export interface RunStep {
   type: "run";
   id: number;
   target: LoadTarget;
+  /** This process's share of the arrival rate. */
   rate: number;
   durationMs: number;
+  /** This process's place among the processes sharing the step (request numbering, phase of the schedule). */
+  shard: Shard;
 }
 
 export interface StepOutcome extends OpenLoopProgress {
@@ -18,6 +21,8 @@ export interface StepOutcome extends OpenLoopProgress {
   latency: string;
   sendLag: string;
   errorSamples: string[];
+  sold: number;
+  ads: number;
 }
 
 export type ClientReply =

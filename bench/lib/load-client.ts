@@ -1,23 +1,23 @@
 import { onShutdown, signalReady } from "../../lib/process/child-lifecycle.ts";
-import { http2UnarySender } from "./http2-unary-sender.ts";
+import { http2UnarySender, type Shard } from "./http2-unary-sender.ts";
 import { encodeHistogram } from "./latency-histogram.ts";
 import type { ClientReply, LoadTarget, RunStep } from "./load-client-protocol.ts";
 import { natsScatterSender } from "./nats-scatter-sender.ts";
 import { runOpenLoop, type Send } from "./open-loop.ts";
 
 /**
- * The load client process: runs open-loop steps for its parent (LoadClient). It is a separate process so that its
+ * A load client process: runs open-loop steps for its parent (LoadClient). It is a separate process so that its
  * CPU is measured apart from the system under test and its event loop is not shared with the benchmark's own.
  * Connections are kept per target across steps (warm, like a long-lived client).
  */
 const senders = new Map<string, Promise<{ send: Send; close(): void }>>();
 const reply = (message: ClientReply) => process.send?.(message);
 
-function senderFor(target: LoadTarget) {
+function senderFor(target: LoadTarget, shard: Shard) {
   const key = JSON.stringify({ ...target, bodies: undefined, payload: undefined });
   let sender = senders.get(key);
   if (!sender) {
-    sender = target.kind === "http2-unary" ? http2UnarySender(target) : natsScatterSender(target);
+    sender = target.kind === "http2-unary" ? http2UnarySender(target, shard) : natsScatterSender(target);
     senders.set(key, sender);
     // A target that could not be reached is retried by the next step, not cached as a failure.
     sender.catch(() => senders.delete(key));
@@ -27,11 +27,12 @@ function senderFor(target: LoadTarget) {
 
 process.on("message", async (request: RunStep) => {
   try {
-    const { send } = await senderFor(request.target);
+    const { send } = await senderFor(request.target, request.shard);
     const result = await runOpenLoop({
       rate: request.rate,
       durationMs: request.durationMs,
       send,
+      phaseMs: (request.shard.index * 1000) / (request.rate * request.shard.count),
       onProgress: (progress) => reply({ type: "progress", id: request.id, progress }),
     });
     const { latency, sendLag, ...rest } = result;

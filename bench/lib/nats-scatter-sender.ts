@@ -14,8 +14,11 @@ export interface NatsScatterTarget {
 export async function natsScatterSender(target: NatsScatterTarget): Promise<{ send: Send; close(): void }> {
   const nc = await connect({ servers: target.natsUrl, name: "bench-scatter-requester" });
   const payload = Buffer.from(target.payload, "base64");
-  const send: Send = async () => {
-    await Promise.all(target.subjects.map((s) => nc.request(s, payload, { timeout: target.timeoutMs })));
+  const send: Send = (done) => {
+    Promise.all(target.subjects.map((s) => nc.request(s, payload, { timeout: target.timeoutMs }))).then(
+      () => done(undefined, -1),
+      (err: unknown) => done(err instanceof Error ? err.message : String(err), 0),
+    );
   };
   return { send, close: () => void nc.close() };
 }

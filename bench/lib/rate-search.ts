@@ -12,6 +12,12 @@ export interface RateStep {
   errors: number;
   errorRate: number;
   errorSamples: string[];
+  /** Share of answered decisions that carried at least one ad (decision targets only): must not drift by step. */
+  soldShare?: number;
+  /** Load client CPU per request sent, µs (all its processes). */
+  clientCpuUs?: number;
+  /** CPU of every measured process but the load client, per completed request, µs. */
+  serverCpuUs?: number;
   processes: ProcessUsage[];
   /** The whole machine during the step: a busy machine or CPU outside the bench makes the step suspect. */
   machine?: MachineUsage;

@@ -2,10 +2,14 @@ import { LOAD_CLIENT_NAME } from "../lib/measure-step.ts";
 import type { ProcessUsage } from "../lib/process-sampler.ts";
 import type { RateStep } from "../lib/rate-search.ts";
 import { formatTable } from "../lib/report-table.ts";
-import type { GoalCheck, TargetResult } from "./goals.ts";
-
-export const ECHO_CEILING = "ceiling: echo rpc";
-export const FANOUT_CEILING = "ceiling: nats 5-way";
+import {
+  BARE_ECHO,
+  cpuPerDecisionUs,
+  ECHO_CEILING,
+  FANOUT_CEILING,
+  type GoalCheck,
+  type TargetResult,
+} from "./goals.ts";
 
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 const sum = (xs: readonly number[]) => Math.round(xs.reduce((a, b) => a + b, 0) * 10) / 10;
@@ -29,6 +33,10 @@ export function benchReport(
       { header: "p99.9 ms", value: (s) => s.latency.p999 },
       { header: "max ms", value: (s) => s.latency.max },
       { header: "errors", value: (s) => pct(s.errorRate), align: "right" },
+      { header: "sold", value: (s) => s.soldShare?.toFixed(3) ?? "-", align: "right" },
+      { header: "served CPU µs/req", value: (s) => cpuPerDecisionUs(s) ?? "-", align: "right" },
+      { header: "gateway µs/req", value: (s) => cpuPerDecisionUs(s, "gateway") || "-", align: "right" },
+      { header: "client CPU µs/req", value: (s) => s.clientCpuUs ?? "-", align: "right" },
       { header: "client lag p99 ms", value: (s) => s.clientLagP99 },
       { header: "machine busy %", value: (s) => s.machine?.busyPercent ?? "-", align: "right" },
       { header: "outside bench % core", value: (s) => s.machine?.outsidePercent ?? "-", align: "right" },
@@ -37,6 +45,7 @@ export function benchReport(
     stepRows,
   );
 
+  const bare = results.find((r) => r.name === BARE_ECHO);
   const echo = results.find((r) => r.name === ECHO_CEILING);
   const nats = results.find((r) => r.name === FANOUT_CEILING);
   const ratio = (a: number, b: number | undefined) => (b ? (a / b).toFixed(2) : "-");
@@ -46,9 +55,11 @@ export function benchReport(
       { header: "target", value: (r) => r.name },
       { header: "max rate p99<=SLO", value: (r) => r.maxPassingRate },
       { header: "sustained rate", value: (r) => r.sustainedRate },
+      { header: "rate / bare", value: (r) => ratio(r.maxPassingRate, bare?.maxPassingRate), align: "right" },
       { header: "rate / echo", value: (r) => ratio(r.maxPassingRate, echo?.maxPassingRate), align: "right" },
       { header: "rate / nats", value: (r) => ratio(r.maxPassingRate, nats?.maxPassingRate), align: "right" },
       { header: `p50 @${ratioRate}/s ms`, value: (r) => p50At(r) ?? "-", align: "right" },
+      { header: "p50 / bare p50", value: (r) => ratio(p50At(r) ?? 0, p50At(bare)), align: "right" },
       { header: "p50 / echo p50", value: (r) => ratio(p50At(r) ?? 0, p50At(echo)), align: "right" },
       { header: "note", value: (r) => r.error ?? "" },
     ],
@@ -87,6 +98,21 @@ export function benchReport(
     processRows,
   );
 
+  const idleRows = results.flatMap((r) => {
+    if (!r.idle) return [];
+    const total = { name: "whole mesh", pid: 0, cpuPercent: sum(r.idle.map((p) => p.cpuPercent)), peakRssMb: 0 };
+    return [...r.idle, total].map((p) => ({ target: r.name, ...p }));
+  });
+  const idle = formatTable<ProcessUsage & { target: string }>(
+    [
+      { header: "target", value: (p) => p.target },
+      { header: "process", value: (p) => p.name },
+      { header: "CPU % of a core", value: (p) => p.cpuPercent },
+      { header: "RSS MiB", value: (p) => p.peakRssMb || "-" },
+    ],
+    idleRows,
+  );
+
   const goalTable = formatTable<GoalCheck>(
     [
       { header: "goal", value: (g) => g.goal },
@@ -107,6 +133,7 @@ export function benchReport(
     "Processes (at the highest sustained step, else the first)",
     processes,
     "",
+    ...(idleRows.length ? ["Idle mesh (no load, before the warm-up)", idle, ""] : []),
     "Goals",
     goalTable,
   ].join("\n");

@@ -3,30 +3,40 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { DecideTaskSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import { AgeBracket, BreakKind, ContentKind, DeviceType } from "../../gen/chorus/v1/common_pb.ts";
 import { type DecideRequest, DecideRequestSchema } from "../../gen/chorus/v1/decision_pb.ts";
+import { DEMO_GENRES, DEMO_MOODS } from "../../lib/demo/demo-catalog.ts";
 import { createSeededRandom } from "../../lib/random/seeded-random.ts";
-import { DEMO_GENRES, DEMO_MOODS } from "../../scripts/demo/demo-catalog.ts";
+import type { CounterField } from "../lib/http2-unary-sender.ts";
 
-/** request_id placeholder: rewritten per request by the load client so every request id is unique. */
-const ID_DIGITS = 12;
-const ID_PLACEHOLDER = `bench-${"0".repeat(ID_DIGITS)}`;
+/** request_id and user_id placeholders: the load client rewrites their digits per request (CounterField). */
+const REQUEST_MARKER = "bench-request-";
+const USER_MARKER = "bench-user-";
+const REQUEST_DIGITS = 12;
+const USER_DIGITS = 8;
+/**
+ * Users the load walks through, each once per this many requests: a search of ~13 steps sends well under a
+ * million, so no user comes back within a run, frequency caps never fill and the sold share stays the same from
+ * step to step (with a few hundred fixed users it fell from 0.45 to 0.27 within one run).
+ */
+export const USER_POOL = 10_000_000;
 
 export interface EncodedRequests {
   bodies: string[];
-  uniqueField: { offset: number; length: number };
+  fields: CounterField[];
   /** A DecideTask as an agent would receive it, for the NATS fan-out ceiling's payload. */
   taskPayload: string;
 }
 
 /**
  * A seeded pool of realistic DecideRequests against the demo catalog (genres, moods, countries, devices), encoded
- * once. Many distinct users so per-user state and caches see a realistic spread.
+ * once. The user is rewritten per request from a large pool (USER_POOL), so the workload stays the same from the
+ * first step of a search to the last.
  */
 export function decideRequests(count = 512, seed = 42): EncodedRequests {
   const rnd = createSeededRandom(seed);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)]!;
   const requests: DecideRequest[] = Array.from({ length: count }, (_, i) =>
     create(DecideRequestSchema, {
-      requestId: ID_PLACEHOLDER,
+      requestId: REQUEST_MARKER + "0".repeat(REQUEST_DIGITS),
       placement: {
         placementId: "bench-mid-roll",
         breakKind: pick([BreakKind.MID_ROLL, BreakKind.MID_ROLL, BreakKind.PRE_ROLL]),
@@ -35,7 +45,7 @@ export function decideRequests(count = 512, seed = 42): EncodedRequests {
         floorPriceMicros: BigInt(pick([0, 1_000, 2_000])),
       },
       user: {
-        userId: `bench-user-${Math.floor(rnd() * 20_000)}`,
+        userId: USER_MARKER + "0".repeat(USER_DIGITS),
         consent: { personalizedAds: rnd() < 0.7, measurement: rnd() < 0.8 },
         ageBracket: pick([AgeBracket.AGE_BRACKET_18_24, AgeBracket.AGE_BRACKET_25_34, AgeBracket.AGE_BRACKET_35_44]),
         geo: { country: pick(["DE", "FR", "GB", "US", "SE", "ES"]) },
@@ -61,9 +71,6 @@ export function decideRequests(count = 512, seed = 42): EncodedRequests {
     }),
   );
   const encoded = requests.map((r) => Buffer.from(toBinary(DecideRequestSchema, r)));
-  const offset = encoded[0]!.indexOf(ID_PLACEHOLDER) + ID_PLACEHOLDER.length - ID_DIGITS;
-  if (encoded.some((b) => b.indexOf(ID_PLACEHOLDER) + ID_PLACEHOLDER.length - ID_DIGITS !== offset))
-    throw new Error("request_id is not at the same offset in every encoded request");
   const task = create(DecideTaskSchema, {
     runId: "bench-run-000000000000",
     request: requests[0],
@@ -72,7 +79,10 @@ export function decideRequests(count = 512, seed = 42): EncodedRequests {
   });
   return {
     bodies: encoded.map((b) => b.toString("base64")),
-    uniqueField: { offset, length: ID_DIGITS },
+    fields: [
+      { marker: REQUEST_MARKER, digits: REQUEST_DIGITS },
+      { marker: USER_MARKER, digits: USER_DIGITS, pool: USER_POOL },
+    ],
     taskPayload: Buffer.from(toBinary(DecideTaskSchema, task)).toString("base64"),
   };
 }

@@ -1,17 +1,18 @@
 import { Command, InvalidArgumentError } from "commander";
+import { type Coordination, startMesh } from "../../launch/mesh.ts";
 import { NatsServerProcess } from "../../lib/nats/nats-server-process.ts";
 import { startChild, stopChild } from "../../lib/process/launcher.ts";
-import { type Coordination, startMesh } from "../../scripts/mesh.ts";
 import { LoadClient } from "../lib/load-client-handle.ts";
 import type { LoadTarget } from "../lib/load-client-protocol.ts";
 import { measureStep } from "../lib/measure-step.ts";
 import { medianOfRuns } from "../lib/median-of-runs.ts";
+import { ProcessSampler } from "../lib/process-sampler.ts";
 import { type SearchCriteria, type SearchResult, searchRates } from "../lib/rate-search.ts";
 import { defaultJsonPath, writeJson } from "../lib/report-table.ts";
 import { StepProgress } from "../lib/step-progress.ts";
-import { benchReport, ECHO_CEILING, FANOUT_CEILING } from "./bench-report.ts";
+import { benchReport } from "./bench-report.ts";
 import { decideRequests } from "./decide-requests.ts";
-import { checkGoals, type TargetResult } from "./goals.ts";
+import { BARE_ECHO, checkGoals, ECHO_CEILING, FANOUT_CEILING, type TargetResult } from "./goals.ts";
 
 const MODES: Coordination[] = ["cached", "parallel", "sequential"];
 
@@ -40,17 +41,23 @@ const options = new Command("bench")
     "--rates <list>",
     "arrival rates to step through, per second",
     numbers,
-    [250, 500, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 8000, 10000, 12000],
+    [100, 250, 500, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 8000, 10000, 12000],
   )
   .option("--duration <seconds>", "length of each step", Number, 5)
   .option("--protocol <grpc|connect>", "wire protocol of the load", "grpc")
   .option("--slo-ms <ms>", "p99 bound a step must meet", Number, 10)
   .option("--stop-ms <ms>", "stop a search after a step with p99 above this (overload)", Number, 50)
-  .option("--ratio-rate <n>", "rate at which p50s are compared (ceilings, parallel vs sequential)", Number, 500)
-  .option("--no-ceilings", "skip the echo RPC and NATS fan-out ceilings")
+  .option("--ratio-rate <n>", "rate at which p50s are compared (ceilings, parallel vs sequential)", Number, 100)
+  .option("--no-ceilings", "skip the echo and NATS fan-out ceilings")
+  .option("--ceilings-max-rate <n>", "highest rate the ceilings are stepped to", Number, 6000)
+  .option("--idle <seconds>", "CPU of the mesh with no load, measured before its warm-up (0: skip)", Number, 10)
+  .option("--client-processes <n>", "load client processes (the rate is split over them)", Number, 2)
   .option("--no-mesh", "measure the ceilings only")
-  .option("--gateway-url <url>", "benchmark this running gateway instead of starting meshes (mode: as configured)")
-  .option("--sessions <n>", "HTTP/2 connections of the load client", Number, 4)
+  .option(
+    "--gateway-url <url>",
+    "benchmark this running gateway instead of starting meshes (mode: as configured; sends CHORUS_DECIDE_KEY)",
+  )
+  .option("--sessions <n>", "HTTP/2 connections of each load client process", Number, 2)
   .option(
     "--repeat <n>",
     "searches per target (each after its warm-up); the tables show, per rate, the run with the median p99",
@@ -72,6 +79,9 @@ const options = new Command("bench")
     stopMs: number;
     ratioRate: number;
     ceilings: boolean;
+    ceilingsMaxRate: number;
+    idle: number;
+    clientProcesses: number;
     mesh: boolean;
     gatewayUrl?: string;
     sessions: number;
@@ -83,19 +93,21 @@ const criteria: SearchCriteria = { sloP99Ms: options.sloMs, maxErrorRate: 0.001,
 const durationMs = options.duration * 1000;
 const rates = [...new Set([...options.rates, options.ratioRate])].sort((a, b) => a - b);
 const requests = decideRequests();
-const decideTarget = (url: string): LoadTarget => ({
+const decideTarget = (url: string, apiKey: string | undefined, countAds = true): LoadTarget => ({
   kind: "http2-unary",
   url,
+  apiKey,
   path: "/chorus.v1.DecisionService/Decide",
   protocol: options.protocol,
   bodies: requests.bodies,
-  uniqueField: requests.uniqueField,
+  fields: requests.fields,
+  countAds,
   sessions: options.sessions,
   timeoutMs: 2_000,
 });
 
-const client = await LoadClient.start();
-const targetCount = (options.gatewayUrl ? 1 : options.mesh ? options.modes.length : 0) + (options.ceilings ? 2 : 0);
+const client = await LoadClient.start(options.clientProcesses);
+const targetCount = (options.gatewayUrl ? 1 : options.mesh ? options.modes.length : 0) + (options.ceilings ? 3 : 0);
 // A guess for the bar: most searches stop around the middle of the rate list.
 const progress = new StepProgress(targetCount * options.repeat * Math.ceil(rates.length / 2) * (durationMs + 1000));
 const results: TargetResult[] = [];
@@ -105,14 +117,16 @@ async function measureTarget(
   name: string,
   target: LoadTarget,
   processes: { name: string; pid: number }[],
+  { maxRate = Number.POSITIVE_INFINITY, idle }: { maxRate?: number; idle?: TargetResult["idle"] } = {},
 ): Promise<void> {
+  const stepped = rates.filter((r) => r <= maxRate);
   const runs: SearchResult[] = [];
   for (let run = 1; run <= options.repeat; run++) {
     const of = options.repeat > 1 ? ` (run ${run}/${options.repeat})` : "";
     progress.label(`${name}: warm-up${of}`);
-    await client.run(target, rates[0]!, 2_000);
+    await client.run(target, stepped[0]!, 2_000);
     runs.push(
-      await searchRates(rates, criteria, async (rate) => {
+      await searchRates(stepped, criteria, async (rate) => {
         progress.label(`${name} @ ${rate}/s${of}`);
         const step = await measureStep({ client, target, rate, durationMs, criteria, processes, progress });
         await new Promise((r) => setTimeout(r, 1_000)); // let queues drain before the next step
@@ -120,7 +134,17 @@ async function measureTarget(
       }),
     );
   }
-  results.push({ name, ...medianOfRuns(runs), ...(runs.length > 1 ? { runs } : {}) });
+  results.push({ name, ...medianOfRuns(runs), ...(runs.length > 1 ? { runs } : {}), ...(idle ? { idle } : {}) });
+}
+
+/** The mesh's own CPU with no load at all: timers, heartbeats, signals, watchdogs (after a settling pause). */
+async function idleUsage(name: string, processes: { name: string; pid: number }[]): Promise<TargetResult["idle"]> {
+  if (!(options.idle > 0)) return undefined;
+  progress.label(`${name}: idle ${options.idle} s`);
+  await new Promise((r) => setTimeout(r, 3_000));
+  const sampler = new ProcessSampler(1_000).start(processes);
+  await new Promise((r) => setTimeout(r, options.idle * 1000));
+  return sampler.stop();
 }
 
 async function guarded(name: string, body: () => Promise<void>): Promise<void> {
@@ -142,6 +166,19 @@ try {
     progress.label("starting nats-server for the ceilings");
     const nats = await new NatsServerProcess().start();
     try {
+      await guarded(BARE_ECHO, async () => {
+        const echo = await startChild({ name: "bare-echo", entry: "bench/mesh/bare-echo" });
+        try {
+          await measureTarget(
+            BARE_ECHO,
+            decideTarget(String(echo.ready.url), undefined, false),
+            [{ name: "bare-echo", pid: echo.pid }],
+            { maxRate: options.ceilingsMaxRate },
+          );
+        } finally {
+          await stopChild(echo.process);
+        }
+      });
       await guarded(ECHO_CEILING, async () => {
         const echo = await startChild({
           name: "instant-gateway",
@@ -149,9 +186,12 @@ try {
           env: { NATS_URL: nats.url },
         });
         try {
-          await measureTarget(ECHO_CEILING, decideTarget(String(echo.ready.url)), [
-            { name: "instant-gateway", pid: echo.pid },
-          ]);
+          await measureTarget(
+            ECHO_CEILING,
+            decideTarget(String(echo.ready.url), String(echo.ready.apiKey), false),
+            [{ name: "instant-gateway", pid: echo.pid }],
+            { maxRate: options.ceilingsMaxRate },
+          );
         } finally {
           await stopChild(echo.process);
         }
@@ -170,10 +210,15 @@ try {
             payload: requests.taskPayload,
             timeoutMs: 2_000,
           };
-          await measureTarget(FANOUT_CEILING, target, [
-            { name: "nats-server", pid: nats.pid ?? 0 },
-            { name: "responders", pid: responders.pid },
-          ]);
+          await measureTarget(
+            FANOUT_CEILING,
+            target,
+            [
+              { name: "nats-server", pid: nats.pid ?? 0 },
+              { name: "responders", pid: responders.pid },
+            ],
+            { maxRate: options.ceilingsMaxRate },
+          );
         } finally {
           await stopChild(responders.process);
         }
@@ -183,14 +228,19 @@ try {
     }
   }
   if (options.gatewayUrl) {
-    await guarded("gateway", () => measureTarget("gateway", decideTarget(options.gatewayUrl!), []));
+    await guarded("gateway", () =>
+      measureTarget("gateway", decideTarget(options.gatewayUrl!, process.env.CHORUS_DECIDE_KEY), []),
+    );
   } else if (options.mesh) {
     for (const mode of options.modes) {
       await guarded(mode, async () => {
         progress.label(`${mode}: starting the mesh`);
         const mesh = await startMesh({ coordination: mode, gatewayPort: 0, silent: true, env: { LOG_LEVEL: "warn" } });
         try {
-          await measureTarget(mode, decideTarget(mesh.gatewayUrl), mesh.processes);
+          const idle = await idleUsage(mode, mesh.processes);
+          await measureTarget(mode, decideTarget(mesh.gatewayUrl, mesh.credentials.decideKey), mesh.processes, {
+            idle,
+          });
         } finally {
           await mesh.stop();
         }

@@ -10,7 +10,6 @@ import type { Command } from "commander";
 import type { ModuleState } from "../../gen/chorus/v1/module_pb.ts";
 import { ModuleStateChange_Action } from "../../gen/chorus/v1/module_pb.ts";
 import { loadModuleConfig } from "../../modules/module-config.ts";
-import { moduleKinds } from "../../modules/module-kinds.ts";
 import { ModuleOperations } from "../../modules/module-operations.ts";
 import { ModuleRegistry } from "../../modules/module-registry.ts";
 import { ModuleRejectedError } from "../../modules/module-rejected-error.ts";
@@ -18,6 +17,7 @@ import { ModuleStateError } from "../../modules/module-state-changes.ts";
 import { ModuleVerifier } from "../../modules/module-verifier.ts";
 import { generateSigningKey, parsePrivateKey } from "../../modules/signing-keys.ts";
 import { withConnection } from "../../telemetry/one-shot-connection.ts";
+import { moduleKinds } from "../../voting/registry/module-kinds.ts";
 
 type Print = (line: string) => void;
 

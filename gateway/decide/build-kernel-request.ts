@@ -1,9 +1,9 @@
-import { kernelWeights } from "../../agents/orchestrator/vote.ts";
 import { type AgentVote, VetoReason } from "../../gen/chorus/v1/agent_pb.ts";
 import type { DecideRequest } from "../../gen/chorus/v1/decision_pb.ts";
+import type { SpendGuard } from "../../ledger/ports.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
+import { kernelWeights } from "../../voting/orchestrator/vote.ts";
 import { AuctionType, type KernelRequest } from "../../wasm-core/src/kernel-inputs.ts";
-import type { SpendGuard } from "../ports.ts";
 import { kernelInventoryVersion } from "./kernel-port.ts";
 
 export interface KernelInputs {

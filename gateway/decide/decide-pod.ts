@@ -1,7 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { applyVoteScoring } from "../../agents/runtime/agent-scorer.ts";
 import { type AgentVote, type AuctionOutcome, AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import {
   type DecideRequest,
@@ -13,9 +12,10 @@ import {
   ModuleVersionSchema,
   NoFillReason,
 } from "../../gen/chorus/v1/decision_pb.ts";
+import type { SpendGuard, SpendItem } from "../../ledger/ports.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
+import { applyVoteScoring } from "../../voting/scoring/agent-scorer.ts";
 import type { KernelResult } from "../../wasm-core/src/kernel-inputs.ts";
-import type { SpendGuard, SpendItem } from "../ports.ts";
 import { buildKernelRequest, type KernelInputs } from "./build-kernel-request.ts";
 import type { Kernel } from "./kernel-port.ts";
 import { auctionEntries, explainCandidates, podAds, rankedLosers, type Winner, winners } from "./pod-response.ts";
@@ -42,6 +42,8 @@ export interface DecidePodArgs {
   spendGuard: SpendGuard | undefined;
   coordination: string;
   moduleVersion: (module: string, version: string) => ModuleVersion;
+  /** The call's signal (client cancel, the client's deadline): once aborted, nothing is reserved. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -79,6 +81,9 @@ export async function decidePod(a: DecidePodArgs): Promise<PodDecision> {
   response.moduleVersions.push(a.moduleVersion("kernel", result.moduleVersion));
   let chosen = winners(result, agents.length);
   if (spendGuard && chosen.length > 0) {
+    // An answer nobody will receive must not hold budget: the last point to stop is before the commit.
+    // (deadline_ms is the agents' time budget, not the client's deadline: a late answer is still received.)
+    if (a.signal?.aborted) throw ConnectError.from(a.signal.reason, Code.Canceled);
     const items: SpendItem[] = chosen.map((w) => ({
       campaignId: inventory.candidates[w.index]!.campaign.id,
       creativeId: inventory.candidates[w.index]!.creative.id,

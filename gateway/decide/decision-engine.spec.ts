@@ -1,12 +1,14 @@
+import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningAgent } from "../../agents/runtime/run-agent.ts";
 import { type AgentMeshFixture, startAgentMesh } from "../../agents/testing/agent-mesh-fixture.ts";
-import { demoRequest } from "../../agents/testing/demo-request.ts";
 import { DegradedReason, NoFillReason } from "../../gen/chorus/v1/decision_pb.ts";
+import type { SpendGuard } from "../../ledger/ports.ts";
 import type { CatalogView } from "../../lib/catalog/catalog-view.ts";
+import { demoRequest } from "../../lib/demo/demo-request.ts";
 import { createLogger } from "../../lib/log/logger.ts";
 import { startChild, stopChild } from "../../lib/process/launcher.ts";
-import type { NatsFixture } from "../../test/nats-fixture.ts";
+import type { NatsFixture } from "../../lib/testing/nats-fixture.ts";
 import type { KernelPool } from "../../wasm-core/src/kernel-pool.ts";
 import { type ClosableDecisionEngine, createDecisionEngine } from "./decision-engine.ts";
 import type { Kernel } from "./kernel-port.ts";
@@ -82,6 +84,60 @@ describe("decision engine - real agents, real NATS, real WASM kernel", () => {
     const res = await e.decide(demoRequest(), {});
     expect(res.decisionId).not.toBe("");
     expect(seen).toEqual([res.decisionId]);
+  });
+
+  it("cancel - a Decide cancelled or past its deadline before the spend commit reserves nothing", async () => {
+    const commits: string[] = [];
+    const spendGuard: SpendGuard = {
+      headroom: () => 1_000_000_000n,
+      commit: async (decisionId, items) => {
+        commits.push(decisionId);
+        return items;
+      },
+    };
+    const controller = new AbortController();
+    // The client goes away while the kernel runs: after the votes, before the commit.
+    const cancelling: Kernel = {
+      setInventory: (inventory) => kernel.setInventory(inventory),
+      decide: (request) => {
+        controller.abort(new ConnectError("the client closed the stream", Code.Canceled));
+        return kernel.decide(request);
+      },
+    };
+    const make = (k: Kernel) =>
+      createDecisionEngine({
+        nc: nats.nc,
+        catalogView: view,
+        kernel: k,
+        coordination: "cached",
+        deadlineMs: 2_000,
+        logger,
+        spendGuard,
+      });
+    const e = await make(cancelling);
+    engines.push(e);
+    await expect(e.decide(demoRequest(), { signal: controller.signal })).rejects.toMatchObject({ code: Code.Canceled });
+    // The client's deadline (grpc-timeout, connect-timeout-ms) passes while the kernel runs: the gateway has
+    // already answered DEADLINE_EXCEEDED; the engine must not reserve for it.
+    const deadline = new AbortController();
+    const slow: Kernel = {
+      setInventory: (inventory) => kernel.setInventory(inventory),
+      decide: async (request) => {
+        setTimeout(() => deadline.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)), 5);
+        await new Promise((r) => setTimeout(r, 30));
+        return kernel.decide(request);
+      },
+    };
+    const e2 = await make(slow);
+    engines.push(e2);
+    await expect(e2.decide(demoRequest(), { signal: deadline.signal })).rejects.toMatchObject({
+      code: Code.DeadlineExceeded,
+    });
+    expect(commits).toEqual([]);
+    // The same engine commits once nobody cancels.
+    const served = await e.decide(demoRequest(), {});
+    expect(served.ads.length).toBeGreaterThan(0);
+    expect(commits).toEqual([served.decisionId]);
   });
 
   it("timing - mid-track without force_now is not a good moment; force_now fills", async () => {

@@ -2,13 +2,11 @@ import { randomUUID } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { agentLoaders, loadAgents } from "../../agents/registry.ts";
-import type { AnyAgentModule } from "../../agents/runtime/agent-module.ts";
-import { AgentStateStore, openAgentStateBucket } from "../../agents/runtime/agent-state-store.ts";
-import { SignalMirror } from "../../agents/runtime/signal-mirror.ts";
 import type { DecideRequest, DecideResponse } from "../../gen/chorus/v1/decision_pb.ts";
+import type { SpendGuard } from "../../ledger/ports.ts";
 import type { CatalogView } from "../../lib/catalog/catalog-view.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
+import { encodeAuctionOutcome } from "../../lib/codecs/auction-outcome.ts";
 import type { Logger } from "../../lib/log/logger.ts";
 import { subjects, VOTING_AGENTS } from "../../lib/subjects.ts";
 import {
@@ -18,14 +16,21 @@ import {
   recordDecisionError,
 } from "../../telemetry/decision-telemetry.ts";
 import { startDecideSpan } from "../../telemetry/tracing.ts";
-import type { DecisionEngine, SpendGuard } from "../ports.ts";
+import type { AnyAgentModule } from "../../voting/contract/agent-module.ts";
+import { AgentStateStore, openAgentStateBucket } from "../../voting/mirror/agent-state-store.ts";
+import { SignalMirror } from "../../voting/mirror/signal-mirror.ts";
+import { agentLoaders, loadAgents } from "../../voting/registry/agent-loaders.ts";
+import { DEFAULT_RESIDENT_INVENTORIES } from "../../wasm-core/src/resident-inventories.ts";
+import type { DecisionEngine } from "../server/ports.ts";
 import { auctionOutcome, decidePod, moduleVersionCache, type PodDecision } from "./decide-pod.ts";
 import { DeferredBatch } from "./deferred-batch.ts";
-import { encodeAuctionOutcome } from "./encode-auction-outcome.ts";
 import { type Kernel, toKernelInventory } from "./kernel-port.ts";
+import { DEFAULT_MAX_CANDIDATES, type RetrievalOptions, Retriever } from "./retrieval.ts";
 import { type Coordination, gatherVotes } from "./vote-gatherer.ts";
 
 export type { Coordination } from "./vote-gatherer.ts";
+
+const RESIDENT_LIMIT = DEFAULT_RESIDENT_INVENTORIES;
 
 export interface DecisionEngineOptions {
   nc: NatsConnection;
@@ -46,10 +51,17 @@ export interface DecisionEngineOptions {
   agentShare?: number;
   /** Metrics and decision log (telemetry/decision-telemetry.ts); every decision also runs in a `chorus.decide` span. */
   telemetry?: DecisionTelemetry;
+  /**
+   * The retrieval stage (retrieval.ts): the most candidates one decision sees (default 1,024). `false`: every
+   * decision sees the whole catalog (comparisons only; a catalog beyond the kernel's capacity then cannot decide).
+   */
+  retrieval?: Omit<RetrievalOptions, "mayServe"> | false;
 }
 
 export interface ClosableDecisionEngine extends DecisionEngine {
   readonly coordination: Coordination;
+  /** Retrieval slices taken from its cache, built, and checked again (undefined without retrieval). */
+  readonly retrievalStats: Readonly<Retriever["stats"]> | undefined;
   close(): void;
 }
 
@@ -66,17 +78,27 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
     modules.map((m) => SignalMirror.open(nc, m, { store, logger, consumer: "gateway:mirror" })),
   );
   const agents = VOTING_AGENTS.filter((a) => modules.some((m) => m.name === a));
-  let kernelInventory = -1;
-  const syncKernel = () => {
-    const inventory = catalogView.inventory;
-    if (inventory.version !== kernelInventory) {
-      kernel.setInventory(toKernelInventory(inventory));
-      kernelInventory = inventory.version;
-    }
-    return inventory;
+  const retriever =
+    options.retrieval === false
+      ? undefined
+      : new Retriever({
+          maxCandidates: DEFAULT_MAX_CANDIDATES,
+          ...options.retrieval,
+          mayServe: spendGuard && ((campaignId) => spendGuard.headroom(campaignId) > 0n),
+        });
+  // Inventories this engine made resident in the kernel, by version: the add they were made at. The kernel keeps
+  // the last RESIDENT_LIMIT adds; one not added again for half of that is added again before it is used.
+  const resident = new Map<number, number>();
+  let adds = 0;
+  const ensureResident = (inventory: Inventory) => {
+    const at = resident.get(inventory.version);
+    if (at !== undefined && adds - at < RESIDENT_LIMIT / 2) return;
+    // Throws for an inventory beyond the kernel's capacity: that decision fails, never the process.
+    kernel.setInventory(toKernelInventory(inventory));
+    resident.delete(inventory.version);
+    resident.set(inventory.version, ++adds);
+    if (resident.size > RESIDENT_LIMIT) resident.delete(resident.keys().next().value!);
   };
-  syncKernel();
-  const stopWatching = catalogView.onChange(() => syncKernel());
   const staleAfterMs = options.staleAfterMs ?? 5_000;
   const outcomes = new DeferredBatch();
   // A handful of (module, version) pairs, the same in every response: one message each, shared (read-only).
@@ -91,21 +113,27 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
       return Promise.reject(new ConnectError("deadline passed before the decision started", Code.DeadlineExceeded));
     const decisionId = randomUUID();
     const t0 = performance.now();
-    return startDecideSpan(decisionId, () => decideOnce(request, decisionId, t0)).catch((err: unknown) => {
+    return startDecideSpan(decisionId, () => decideOnce(request, decisionId, t0, signal)).catch((err: unknown) => {
       if (options.telemetry) recordDecisionError(options.telemetry, coordination, (performance.now() - t0) / 1000);
       throw err;
     });
   }
 
-  async function decideOnce(request: DecideRequest, decisionId: string, t0: number): Promise<DecideResponse> {
+  async function decideOnce(
+    request: DecideRequest,
+    decisionId: string,
+    t0: number,
+    signal: AbortSignal | undefined,
+  ): Promise<DecideResponse> {
     const placement = request.placement;
     if (!placement) throw new ConnectError("placement: value is required", Code.InvalidArgument);
     if (!request.user?.userId) throw new ConnectError("user.user_id: value is required", Code.InvalidArgument);
     const started = Date.now();
-    const inventory = syncKernel();
+    const catalog = catalogView.inventory;
+    const inventory = retriever ? retriever.retrieve(catalog, request, started) : catalog;
     const deadlineMs = request.deadlineMs || options.deadlineMs;
     const ctx = { runId: decisionId, request, inventory, nowMs: started, priorVotes: [] };
-    const { votes, degraded } = await gatherVotes(ctx, BigInt(inventory.version), {
+    const { votes, degraded } = await gatherVotes(ctx, BigInt(catalog.version), {
       nc,
       mirrors,
       coordination,
@@ -113,6 +141,11 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
       staleAfterMs,
       logger,
     });
+    try {
+      ensureResident(inventory);
+    } catch (err) {
+      throw new ConnectError(`kernel: ${(err as Error).message}`, Code.Unavailable, undefined, undefined, err);
+    }
     const pod = await decidePod({
       decisionId,
       request,
@@ -124,6 +157,7 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
       spendGuard,
       coordination,
       moduleVersion,
+      signal,
     });
     const { response, inputs, kernelResult } = pod;
     if (options.telemetry)
@@ -161,9 +195,9 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
 
   return {
     coordination,
+    retrievalStats: retriever?.stats,
     decide: (request, { signal }) => decide(request, signal),
     close() {
-      stopWatching();
       outcomes.flush();
       for (const m of mirrors) m.close();
     },

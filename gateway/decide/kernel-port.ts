@@ -6,6 +6,7 @@ import type { KernelInventory, KernelRequest, KernelResult } from "../../wasm-co
  * the engine never depends on how the kernel runs.
  */
 export interface Kernel {
+  /** Makes an inventory (a retrieval slice) resident beside the ones added before; the oldest are dropped. */
   setInventory(inventory: KernelInventory): void;
   /**
    * `decisionId` (the run id) lets a router keep canary routing consistent: every gateway sends a given decision

@@ -129,6 +129,7 @@ export function explainCandidates(
     return create(CandidateExplanationSchema, {
       creativeId: cand.creative.id,
       campaignId: cand.campaign.id,
+      advertiserId: cand.campaign.advertiserId,
       chosen: true,
       quality: w.quality,
       relevance: w.relevance,
@@ -145,6 +146,7 @@ export function explainCandidates(
       create(CandidateExplanationSchema, {
         creativeId: cand.creative.id,
         campaignId: cand.campaign.id,
+        advertiserId: cand.campaign.advertiserId,
         quality: l.quality,
         relevance: l.relevance,
         valueMicros: l.value,
@@ -160,6 +162,7 @@ export function explainCandidates(
       create(CandidateExplanationSchema, {
         creativeId: cand.creative.id,
         campaignId: cand.campaign.id,
+        advertiserId: cand.campaign.advertiserId,
         vetoes: details,
         summary: `vetoed: ${details[0]}`,
       }),

@@ -2,14 +2,14 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { errors, type NatsConnection } from "@nats-io/nats-core";
-import type { VoteContext } from "../../agents/runtime/agent-module.ts";
-import { decodeAgentVote } from "../../agents/runtime/agent-vote-codec.ts";
-import type { SignalMirror } from "../../agents/runtime/signal-mirror.ts";
 import { type AgentVote, AgentVoteSchema, DecideTaskSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import { type DegradedAgent, DegradedAgentSchema, DegradedReason, Fallback } from "../../gen/chorus/v1/decision_pb.ts";
+import { decodeAgentVote } from "../../lib/codecs/agent-vote.ts";
 import type { Logger } from "../../lib/log/logger.ts";
 import { subjects } from "../../lib/subjects.ts";
 import { AGENT_ATTRIBUTE, tracedRequest } from "../../telemetry/tracing.ts";
+import type { VoteContext } from "../../voting/contract/agent-module.ts";
+import type { SignalMirror } from "../../voting/mirror/signal-mirror.ts";
 
 export type Coordination = "cached" | "parallel" | "sequential";
 
@@ -76,6 +76,8 @@ export async function gatherVotes(
       request: ctx.request,
       inventoryVersion,
       deadline: timestampFromMs(o.deadlineAtMs),
+      // A retrieval slice: the agent votes on the same candidates (Inventory.slice of its catalog).
+      candidates: ctx.inventory.catalogIndex ? Array.from(ctx.inventory.catalogIndex) : [],
     }),
   );
   const ask = (mirror: SignalMirror, priorVotes: AgentVote[], payload: Uint8Array) =>
@@ -107,8 +109,9 @@ export async function gatherVotes(
 }
 
 /**
- * The task with prior_votes, without encoding anything again: prior_votes is DecideTask's last field, so the
- * encoded task followed by one field-5 record per vote (the bytes the agent answered) is the task's encoding.
+ * The task with prior_votes, without encoding anything again: a decoder takes fields in any order and appends
+ * repeated ones, so the encoded task followed by one field-5 record per vote (the bytes the agent answered)
+ * decodes as the task with those prior votes.
  */
 function taskWithPriors(task: Uint8Array, priorBytes: readonly Uint8Array[]): Uint8Array {
   if (priorBytes.length === 0) return task;

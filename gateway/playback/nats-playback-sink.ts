@@ -3,7 +3,7 @@ import { type PlaybackSignal, PlaybackSignalSchema } from "../../gen/chorus/v1/d
 import type { NatsConnection } from "../../lib/nats/connect.ts";
 import { natsToConnectError } from "../../lib/nats/nats-error.ts";
 import { subjects } from "../../lib/subjects.ts";
-import type { PlaybackSink } from "../ports.ts";
+import type { PlaybackSink } from "../server/ports.ts";
 
 /**
  * Publishes each PlaybackSignal (protobuf binary) with core NATS on `subjects.playback(userId)`, so one user's

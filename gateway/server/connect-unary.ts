@@ -3,7 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJsonBytes, parseTimeout } from "@connectrpc/connect/protocol-connect";
 import { encodeResponse } from "./encode-response.ts";
 import { decodeBinary } from "./grpc-unary.ts";
-import type { UnaryProtocol } from "./unary-fast-path.ts";
+import type { UnaryProtocol } from "./unary-protocol.ts";
 
 const maxTimeoutMs = 2 ** 31 - 1;
 // connect-node's defaults, so both paths accept the same JSON (unknown fields are ignored).

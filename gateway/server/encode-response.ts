@@ -1,6 +1,6 @@
 import { type DescMessage, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { DecideResponseSchema } from "../../gen/chorus/v1/decision_pb.ts";
-import { encodeDecideResponse } from "../decide/encode-decide-response.ts";
+import { encodeDecideResponse } from "../../lib/codecs/decide-response.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: each encoder takes its own schema's message.
 const handWritten = new Map<DescMessage, (message: any) => Uint8Array>([[DecideResponseSchema, encodeDecideResponse]]);

@@ -1,10 +1,11 @@
 import type { ServerHttp2Stream } from "node:http2";
-import { type DescMessage, fromBinary, type MessageShape } from "@bufbuild/protobuf";
+import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import { rememberWireBytes } from "../../lib/protobuf/wire-bytes.ts";
+import { decodeMessage } from "../../lib/codecs/decode-message.ts";
+import { rememberWireBytes } from "../../lib/codecs/wire/wire-bytes.ts";
 import { encodeResponse } from "./encode-response.ts";
-import type { UnaryProtocol } from "./unary-fast-path.ts";
+import type { UnaryProtocol } from "./unary-protocol.ts";
 
 const maxTimeoutMs = 2 ** 31 - 1; // setTimeout's limit; grpc-timeout allows up to 99999999 hours
 const okTrailers = { "grpc-status": "0" };
@@ -65,10 +66,10 @@ export function grpcUnary(contentType: string): UnaryProtocol {
   };
 }
 
-/** Decodes a request message; the message remembers its bytes (lib/protobuf/wire-bytes.ts) for passing it on. */
+/** Decodes a request message; the message remembers its bytes (lib/codecs/wire/wire-bytes.ts) for passing it on. */
 export function decodeBinary<S extends DescMessage>(schema: S, bytes: Uint8Array): MessageShape<S> {
   try {
-    const message = fromBinary(schema, bytes);
+    const message = decodeMessage(schema, bytes);
     rememberWireBytes(message, bytes);
     return message;
   } catch (err) {

@@ -5,11 +5,16 @@ import type {
   DescService,
   MessageShape,
 } from "@bufbuild/protobuf";
+import type { ContextValues } from "@connectrpc/connect";
 import type { RequestValidator } from "./request-validator.ts";
 
-/** What a handler gets besides the request: aborted on deadline (DEADLINE_EXCEEDED), disconnect or shutdown. */
+/**
+ * What a handler gets besides the request: a signal aborted on deadline (DEADLINE_EXCEEDED), disconnect or
+ * shutdown, and the call's context values (the caller's principal: gateway/auth `principalKey`).
+ */
 export interface Call {
   readonly signal: AbortSignal;
+  readonly values: ContextValues;
 }
 
 export type UnaryFn<I extends DescMessage = DescMessage, O extends DescMessage = DescMessage> = (
@@ -24,7 +29,7 @@ export type ClientStreamFn<I extends DescMessage = DescMessage, O extends DescMe
 
 /**
  * A service implementation both protocol stacks can call: connect-node's router (its HandlerContext has `signal`,
- * so these functions are valid connect handlers) and the gateway's unary fast path (which passes only `signal`).
+ * and `values`, so these functions are valid connect handlers) and the gateway's unary fast path.
  */
 export type ServiceHandlers<S extends DescService> = {
   [K in keyof S["method"]]: S["method"][K] extends DescMethodUnary<infer I, infer O>

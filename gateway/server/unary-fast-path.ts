@@ -1,31 +1,22 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import type { DescMessage, DescMethod, MessageShape } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, type ContextValues } from "@connectrpc/connect";
 import type { Logger } from "../../lib/log/logger.ts";
 import { connectUnary } from "./connect-unary.ts";
 import { grpcUnary } from "./grpc-unary.ts";
 import { toRpcError } from "./rpc-error.ts";
 import type { ServedService, UnaryFn } from "./service-impl.ts";
-
-/** One wire protocol's half of a unary exchange; the fast path drives it. */
-export interface UnaryProtocol {
-  /** True when the body is a length-prefixed envelope (5 bytes more than the message). */
-  readonly envelope: boolean;
-  /** The request header carrying the call's deadline. */
-  readonly timeoutHeader: string;
-  /** A malformed value is an `error`, answered before the body is read. */
-  parseTimeout(value: string | undefined): { timeoutMs?: number; error?: ConnectError };
-  /** The message length an envelope announces, once its 5-byte prefix has arrived. */
-  messageLength(head: Buffer): number | undefined;
-  parse<S extends DescMessage>(schema: S, body: Buffer): MessageShape<S>;
-  respond<S extends DescMessage>(stream: ServerHttp2Stream, schema: S, message: MessageShape<S>): void;
-  fail(stream: ServerHttp2Stream, error: ConnectError): void;
-}
+import type { UnaryProtocol } from "./unary-protocol.ts";
 
 export interface UnaryFastPathOptions {
   /** Largest request message in bytes; larger ones get RESOURCE_EXHAUSTED (connect-node's readMaxBytes). */
   readMaxBytes: number;
   logger: Logger;
+  /**
+   * The call's context values (the caller's principal) from its `authorization` header and procedure; throws the
+   * ConnectError (UNAUTHENTICATED, PERMISSION_DENIED, RESOURCE_EXHAUSTED) that refuses it before the body is read.
+   */
+  admit(authorization: string | undefined, procedure: string): ContextValues;
 }
 
 /** Serves the stream and returns true, or returns false (untouched) for connect-node to serve. */
@@ -99,7 +90,7 @@ function serveUnary(
   protocol: UnaryProtocol,
   stream: ServerHttp2Stream,
   headers: IncomingHttpHeaders,
-  { readMaxBytes, logger }: UnaryFastPathOptions,
+  { readMaxBytes, logger, admit }: UnaryFastPathOptions,
 ): void {
   let done = false;
   let timer: NodeJS.Timeout | undefined;
@@ -133,6 +124,13 @@ function serveUnary(
   stream.on("error", (err) => logger.debug({ err, procedure: route.procedure }, "stream error"));
   if (timeout.error) {
     finish(undefined, timeout.error);
+    return;
+  }
+  let values: ContextValues;
+  try {
+    values = admit(headers.authorization, route.procedure);
+  } catch (err) {
+    finish(undefined, err);
     return;
   }
   const overhead = protocol.envelope ? 5 : 0;
@@ -171,7 +169,7 @@ function serveUnary(
     try {
       // parse and validation throw synchronously; the handler rejects.
       route
-        .fn(protocol.parse(route.method.input, body), { signal })
+        .fn(protocol.parse(route.method.input, body), { signal, values })
         .then(finish, (err: unknown) => finish(undefined, err));
     } catch (err) {
       finish(undefined, err);

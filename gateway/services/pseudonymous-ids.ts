@@ -2,8 +2,8 @@ import { toBinary } from "@bufbuild/protobuf";
 import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { UserSchema } from "../../gen/chorus/v1/common_pb.ts";
 import { type DecideRequest, ListeningContextSchema, type PlaybackSignal } from "../../gen/chorus/v1/decision_pb.ts";
+import { rememberWireBytes, wireBytesOf } from "../../lib/codecs/wire/wire-bytes.ts";
 import type { Pseudonyms } from "../../lib/privacy/pseudonyms.ts";
-import { rememberWireBytes, wireBytesOf } from "../../lib/protobuf/wire-bytes.ts";
 
 /** DecideRequest's field numbers of `user` and `context` (proto/chorus/v1/decision.proto). */
 const USER_FIELD = 3;

@@ -13,9 +13,11 @@ import { CatalogStore, openCatalogBucket } from "../../lib/catalog/catalog-store
 import { CatalogView } from "../../lib/catalog/catalog-view.ts";
 import { createLogger } from "../../lib/log/logger.ts";
 import { Pseudonyms } from "../../lib/privacy/pseudonyms.ts";
-import { type NatsFixture, startNats } from "../../test/nats-fixture.ts";
+import { type NatsFixture, startNats } from "../../lib/testing/nats-fixture.ts";
+import { newEventTokenKey } from "../auth/event-token.ts";
+import { type GatewayAuth, openGatewayAuth } from "../auth/gateway-auth.ts";
+import type { RoleRateLimits } from "../auth/rate-limiter.ts";
 import { NatsPlaybackSink } from "../playback/nats-playback-sink.ts";
-
 import { type Gateway, type GatewayOptions, startGateway } from "../start-gateway.ts";
 import { InventoryPodEngine } from "./inventory-pod-engine.ts";
 import { MemoryEventSink } from "./memory-event-sink.ts";
@@ -23,8 +25,18 @@ import { MemoryEventSink } from "./memory-event-sink.ts";
 /** The fixture gateway's pseudonyms (a fixed test key): tests compute what reaches NATS with it. */
 export const TEST_PSEUDONYMS = new Pseudonyms("gateway-fixture-test-key");
 
+/** The keys every gateway fixture starts with (advertiser: "acme", the seeded advertiser). */
+export interface FixtureKeys {
+  admin: string;
+  decide: string;
+  reader: string;
+  advertiser: string;
+}
+
 export interface GatewayFixture {
   nats: NatsFixture;
+  trust: GatewayAuth;
+  keys: FixtureKeys;
   store: CatalogStore;
   view: CatalogView;
   events: MemoryEventSink;
@@ -37,9 +49,28 @@ export interface GatewayFixture {
  * inventory test engine unless `engine` is given, playback published on NATS, events kept in memory.
  */
 export async function startGatewayFixture(
-  overrides: Partial<Pick<GatewayOptions, "engine" | "limits" | "fastPath">> = {},
+  overrides: Partial<Pick<GatewayOptions, "engine" | "limits" | "fastPath" | "tls" | "idempotency">> & {
+    rateLimits?: RoleRateLimits;
+    reflectionNeedsKey?: boolean;
+  } = {},
 ): Promise<GatewayFixture> {
   const nats = await startNats();
+  const trust = await openGatewayAuth(nats.js, {
+    eventTokenKeys: newEventTokenKey("test"),
+    rateLimits: overrides.rateLimits,
+    reflectionNeedsKey: overrides.reflectionNeedsKey,
+  });
+  const make = async (role: "admin" | "decide" | "reader" | "advertiser") => {
+    const { record, key } = await trust.apiKeys.admin.create({
+      name: `test ${role}`,
+      role,
+      advertiserId: role === "advertiser" ? "acme" : undefined,
+    });
+    await trust.apiKeys.directory.waitFor(record.id, (r) => r !== undefined);
+    return key;
+  };
+  const keys = { admin: await make("admin"), decide: await make("decide"), reader: await make("reader") };
+  const advertiserKey = await make("advertiser");
   const store = new CatalogStore(await openCatalogBucket(nats.js));
   await seedCatalog(store);
   const view = await CatalogView.open(await openCatalogBucket(nats.js));
@@ -54,11 +85,18 @@ export async function startGatewayFixture(
     catalog: store,
     pseudonyms: TEST_PSEUDONYMS,
     logger: createLogger("gateway-test", process.env.LOG_LEVEL ?? "silent"),
+    auth: trust.auth,
+    apiKeys: trust.apiKeys,
+    eventTokens: trust.eventTokens,
+    idempotency: overrides.idempotency,
+    tls: overrides.tls,
     limits: { drainTimeoutMs: 1_000, ...overrides.limits },
     fastPath: overrides.fastPath,
   });
   return {
     nats,
+    trust,
+    keys: { ...keys, advertiser: advertiserKey },
     store,
     view,
     events,
@@ -66,6 +104,7 @@ export async function startGatewayFixture(
     async cleanup() {
       await gateway.close();
       view.close();
+      trust.close();
       await nats.cleanup();
     },
   };

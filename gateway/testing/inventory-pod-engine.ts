@@ -8,7 +8,7 @@ import {
   PodAdSchema,
 } from "../../gen/chorus/v1/decision_pb.ts";
 import type { CatalogView } from "../../lib/catalog/catalog-view.ts";
-import type { DecisionEngine } from "../ports.ts";
+import type { DecisionEngine } from "../server/ports.ts";
 
 /**
  * A test double for the decision engine (the real one lives in gateway/decide): fills the pod with the first

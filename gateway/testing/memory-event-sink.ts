@@ -6,7 +6,7 @@ import {
   type ReportEventsResponse,
   ReportEventsResponseSchema,
 } from "../../gen/chorus/v1/decision_pb.ts";
-import type { EventSink } from "../ports.ts";
+import type { EventSink } from "../../ledger/ports.ts";
 
 /** A test double for the ledger's EventSink: remembers event ids in memory and counts repeats as duplicates. */
 export class MemoryEventSink implements EventSink {

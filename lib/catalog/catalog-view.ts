@@ -11,6 +11,7 @@ import { DEFAULT_DIM } from "../features/feature-space.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { reportBadMessage } from "../nats/bad-messages.ts";
 import { readMessage } from "../nats/read-message.ts";
+import { guard, survive } from "../process/survive.ts";
 import { malformedTimestamps } from "../validation/value-bounds.ts";
 import { parseCatalogKey } from "./catalog-keys.ts";
 import { Inventory } from "./inventory.ts";
@@ -57,13 +58,18 @@ export class CatalogView {
     if (status.values === 0) markLoaded();
     void (async () => {
       for await (const entry of watch) {
-        view.apply(entry);
+        // One entry that cannot be read (damaged bytes) is skipped, never the watch: the rest keeps flowing.
+        try {
+          view.apply(entry);
+        } catch (err) {
+          survive("catalog watch", err, undefined, { key: entry.key });
+        }
         if (entry.isUpdate || entry.delta === 0) {
           markLoaded();
           view.scheduleRebuild();
         }
       }
-    })();
+    })().catch((err: unknown) => survive("catalog watch", err));
     await loaded;
     view.rebuild();
     return view;
@@ -134,10 +140,12 @@ export class CatalogView {
   private scheduleRebuild(): void {
     if (this.rebuildScheduled) return;
     this.rebuildScheduled = true;
-    setImmediate(() => {
-      this.rebuildScheduled = false;
-      this.rebuild();
-    });
+    setImmediate(
+      guard("catalog rebuild", () => {
+        this.rebuildScheduled = false;
+        this.rebuild();
+      }),
+    );
   }
 
   private rebuild(): void {
@@ -148,6 +156,7 @@ export class CatalogView {
       this.log.error({ err }, "catalog inventory not rebuilt");
       return;
     }
-    for (const listener of this.listeners) listener(this.inventory);
+    // A listener that throws (the kernel refusing an inventory, say) is that listener's problem: logged, counted.
+    for (const listener of this.listeners) guard("catalog listener", listener)(this.inventory);
   }
 }

@@ -4,7 +4,9 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CampaignSchema, CreativeSchema, EntityStatus } from "../../gen/chorus/v1/campaign_pb.ts";
 import { AdFormat } from "../../gen/chorus/v1/common_pb.ts";
-import { type NatsFixture, startNats } from "../../test/nats-fixture.ts";
+import { badMessageCounts } from "../nats/bad-messages.ts";
+import { survivedErrors } from "../process/survive.ts";
+import { type NatsFixture, startNats } from "../testing/nats-fixture.ts";
 import { CatalogStore, openCatalogBucket } from "./catalog-store.ts";
 import { CatalogView } from "./catalog-view.ts";
 
@@ -74,5 +76,25 @@ describe("catalog - store and live view on a real JetStream KV", () => {
     await b.waitFor((inv) => inv.version === after.version);
     a.close();
     b.close();
+  });
+
+  it("survives a damaged entry and a listener that throws: logged, counted, and the view keeps following", async () => {
+    const kv = await openCatalogBucket(nats.js);
+    const view = await CatalogView.open(kv);
+    const before = survivedErrors();
+    const count = (where: string) => before.get(where) ?? 0;
+    const damaged = badMessageCounts().get("catalog-view") ?? 0;
+    const listenerErrors = count("catalog listener");
+    view.onChange(() => {
+      throw new Error("listener bug");
+    });
+    await kv.put("creative.damaged", new Uint8Array([0xff, 0xff, 0xff, 0xff]));
+    await store.create("creative", creative("cr-c", "c1"));
+    const after = await view.waitFor((inv) => inv.byCreativeId("cr-c") !== undefined);
+    expect(after.byCreativeId("damaged")).toBeUndefined();
+    // The damaged value is skipped and counted as a bad message; nothing had to be survived.
+    expect(badMessageCounts().get("catalog-view")).toBe(damaged + 1);
+    expect(survivedErrors().get("catalog listener")).toBeGreaterThan(listenerErrors);
+    view.close();
   });
 });

@@ -34,6 +34,12 @@ export class Inventory {
   readonly candidates: readonly Candidate[];
   readonly version: number;
   readonly arrays: InventoryArrays;
+  /**
+   * A retrieved slice (retrieval.ts, `sliceInventory`): the catalog it was taken from and, per slice index, the
+   * candidate's index there. Undefined for a whole catalog.
+   */
+  readonly catalog?: Inventory;
+  readonly catalogIndex?: Uint32Array;
   private readonly byCreative: Map<string, Candidate>;
 
   constructor(
@@ -96,6 +102,53 @@ export class Inventory {
 
   get size(): number {
     return this.candidates.length;
+  }
+
+  /**
+   * The candidates at `indices` (ascending catalog indices) as an inventory of their own, indexed 0..k-1 in the
+   * catalog's order (so the kernel's ties by lower index fall as they would on the whole catalog). Its version is a
+   * hash of the catalog's version and the indices: every process that slices the same catalog the same way gets
+   * the same version, so an agent's vote on its slice lines up with the gateway's.
+   */
+  static slice(catalog: Inventory, indices: Uint32Array): Inventory {
+    const base = catalog.catalog ?? catalog;
+    const map = catalog.catalogIndex;
+    const dim = catalog.dim;
+    const n = indices.length;
+    const embeddings = new Float32Array(n * dim);
+    const durationMs = new Int32Array(n);
+    const advertiserId = new Int32Array(n);
+    const categoryId = new Int32Array(n);
+    const catalogIndex = new Uint32Array(n);
+    const src = catalog.arrays;
+    let hash = Math.imul(0x811c9dc5 ^ base.version, 0x01000193);
+    const candidates: Candidate[] = new Array(n);
+    let previous = -1;
+    for (let i = 0; i < n; i++) {
+      const at = indices[i]!;
+      const parent = catalog.candidates[at];
+      if (!parent || at <= previous) throw new RangeError(`slice index ${at} out of order or range`);
+      previous = at;
+      embeddings.set(src.embeddings.subarray(at * dim, at * dim + dim), i * dim);
+      durationMs[i] = src.durationMs[at]!;
+      advertiserId[i] = src.advertiserId[at]!;
+      categoryId[i] = src.categoryId[at]!;
+      const original = map ? map[at]! : at;
+      catalogIndex[i] = original;
+      hash = Math.imul(hash ^ original, 0x01000193);
+      candidates[i] = { ...parent, index: i, embedding: embeddings.subarray(i * dim, i * dim + dim) };
+    }
+    const slice = Object.create(Inventory.prototype) as { -readonly [K in keyof Inventory]: Inventory[K] } & {
+      byCreative: Map<string, Candidate>;
+    };
+    slice.candidates = candidates;
+    slice.version = Math.imul(hash ^ n, 0x01000193) >>> 0;
+    slice.arrays = { count: n, dim, embeddings, durationMs, advertiserId, categoryId };
+    slice.dim = dim;
+    slice.catalog = base;
+    slice.catalogIndex = catalogIndex;
+    slice.byCreative = new Map(candidates.map((c) => [c.creative.id, c]));
+    return slice as unknown as Inventory;
   }
 
   byCreativeId(id: string): Candidate | undefined {

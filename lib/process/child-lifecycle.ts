@@ -1,3 +1,5 @@
+import { installCrashGuards } from "./survive.ts";
+
 /**
  * What every Chorus process does at its edges: tell a parent launcher it is ready (over the IPC channel when one
  * exists, so the launcher waits for real readiness instead of sleeping), and shut down once on SIGTERM, SIGINT or
@@ -7,7 +9,9 @@ export function signalReady(info: Record<string, unknown> = {}): void {
   process.send?.({ type: "ready", pid: process.pid, ...info });
 }
 
+/** Also installs the crash guards (survive.ts): every Chorus process that serves calls this. */
 export function onShutdown(stop: (reason: string) => Promise<void>, { graceMs = 10_000 } = {}): void {
+  installCrashGuards();
   let stopping = false;
   const run = (reason: string) => {
     if (stopping) return;

@@ -11,6 +11,14 @@ export const DURATION = __ENV.DURATION || "30s";
 export const P99_MS = Number(__ENV.P99_MS || 10);
 /** Highest tolerated error rate. */
 export const MAX_ERROR_RATE = Number(__ENV.MAX_ERROR_RATE || 0.001);
+/** The API key (a decide key): -e API_KEY=... or CHORUS_DECIDE_KEY from .data/credentials.env. */
+export const API_KEY = __ENV.API_KEY || __ENV.CHORUS_DECIDE_KEY || "";
+/** Connect JSON headers with the key. */
+export const HEADERS = {
+  "Content-Type": "application/json",
+  "Connect-Protocol-Version": "1",
+  Authorization: `Bearer ${API_KEY}`,
+};
 /** TLS for remote gateways behind a TLS terminator (gRPC: plaintext off). */
 export const TLS = __ENV.TLS === "1";
 

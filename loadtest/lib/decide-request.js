@@ -50,12 +50,13 @@ export function decideRequest(vu, iter) {
 }
 
 /** The events a player reports for one played ad of a decision: impression, start, complete. */
-export function adEvents(decisionId, creativeId) {
+export function adEvents(decisionId, creativeId, eventToken) {
   const at = new Date().toISOString();
   return ["AD_EVENT_TYPE_IMPRESSION", "AD_EVENT_TYPE_START", "AD_EVENT_TYPE_COMPLETE"].map((type, i) => ({
     eventId: `${decisionId}-${creativeId}-${i}`,
     decisionId,
     creativeId,
+    eventToken,
     type,
     occurredAt: at,
   }));

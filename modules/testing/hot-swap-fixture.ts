@@ -8,7 +8,7 @@ import type { ModuleStateChange } from "../../gen/chorus/v1/module_pb.ts";
 
 import type { ModuleManifest } from "../../gen/chorus/v1/module_pb.ts";
 import { createLogger } from "../../lib/log/logger.ts";
-import { type NatsFixture, startNats } from "../../test/nats-fixture.ts";
+import { type NatsFixture, startNats } from "../../lib/testing/nats-fixture.ts";
 import {
   KERNEL_ABI_VERSION,
   type KernelInventory,

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { Command } from "commander";
-import { runLedgerFault } from "./ledger-fault.ts";
+import { runLedgerFault } from "../../launch/ledger-fault.ts";
 
 /**
  * npm run fault:ledger -- --events 200000

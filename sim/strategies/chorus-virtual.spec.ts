@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { type SimMetrics, simMetrics } from "../metrics.ts";
 import { runSeeds } from "../multi-seed.ts";
-import { parseScenario } from "../scenario.ts";
+import { parseScenario } from "../world/scenario.ts";
 import { runWorld } from "../world/world.ts";
 import { VirtualChorusStrategy } from "./chorus-virtual.ts";
 import { MonolithStrategy } from "./monolith.ts";

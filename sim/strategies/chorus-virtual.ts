@@ -1,8 +1,5 @@
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { BudgetBook, type BudgetPolicy } from "../../agents/budget/budget-book.ts";
-import type { BudgetState } from "../../agents/budget/state.ts";
-import { loadAgents } from "../../agents/registry.ts";
-import type { AnyAgentModule } from "../../agents/runtime/agent-module.ts";
 import { auctionOutcome, decidePod, moduleVersionCache } from "../../gateway/decide/decide-pod.ts";
 import { toKernelInventory } from "../../gateway/decide/kernel-port.ts";
 import { AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
@@ -21,10 +18,13 @@ import { Inventory } from "../../lib/catalog/inventory.ts";
 import { createLogger } from "../../lib/log/logger.ts";
 import { createSeededRandom } from "../../lib/random/seeded-random.ts";
 import { AGENTS, subjects, VOTING_AGENTS } from "../../lib/subjects.ts";
+import type { BudgetState } from "../../voting/budget/state.ts";
+import type { AnyAgentModule } from "../../voting/contract/agent-module.ts";
+import { loadAgents } from "../../voting/registry/agent-loaders.ts";
 import { KernelPool, readKernelWasm } from "../../wasm-core/src/mod.ts";
-import type { SimClock, Strategy, StrategySetup } from "../strategy.ts";
 import { AgentBus } from "../virtual/agent-bus.ts";
 import { EventLedger } from "../virtual/event-ledger.ts";
+import type { SimClock, Strategy, StrategySetup } from "../world/strategy.ts";
 
 export interface VirtualChorusOptions {
   /** The Budget agent's policy (lease size, lookahead, TTL...): the mesh's BUDGET_* settings. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { startGatewayFixture } from "../../gateway/testing/gateway-fixture.ts";
 import { subjects } from "../../lib/subjects.ts";
-import { parseScenario } from "../scenario.ts";
+import { parseScenario } from "../world/scenario.ts";
 import { runWorld } from "../world/world.ts";
 import { ChorusStrategy } from "./chorus.ts";
 

@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { jetstream } from "@nats-io/jetstream";
+import { withApiKey } from "../../gateway/auth/client-key.ts";
 import { BreakKind, ContentKind, DeviceType } from "../../gen/chorus/v1/common_pb.ts";
 import {
   type AdEvent,
@@ -12,16 +13,18 @@ import {
   NoFillReason,
   type PlaybackSignal,
 } from "../../gen/chorus/v1/decision_pb.ts";
+import { type Coordination, type Mesh, startMesh } from "../../launch/mesh.ts";
 import { CatalogStore, openCatalogBucket } from "../../lib/catalog/catalog-store.ts";
+import { loadDemoCatalog } from "../../lib/demo/demo-catalog.ts";
 import { connectNats } from "../../lib/nats/connect.ts";
-import { loadDemoCatalog } from "../../scripts/demo/demo-catalog.ts";
-import { type Coordination, type Mesh, startMesh } from "../../scripts/mesh.ts";
-import type { Strategy, StrategySetup } from "../strategy.ts";
+import type { Strategy, StrategySetup } from "../world/strategy.ts";
 
 export interface ChorusOptions {
   coordination: Coordination;
   /** Use a running mesh (gateway + its NATS, for loading the catalog) instead of starting one. */
   gatewayUrl?: string;
+  /** The decide key sent to a running gateway (default CHORUS_DECIDE_KEY); a mesh started here makes its own. */
+  apiKey?: string;
   natsUrl?: string;
   /** Environment for the mesh's processes (e.g. BUDGET_MAX_LEASE_PPM). */
   env?: Record<string, string>;
@@ -43,12 +46,15 @@ export class ChorusStrategy implements Strategy {
 
   constructor(private readonly options: ChorusOptions) {}
 
-  private urls: { gatewayUrl: string; natsUrl: string } | undefined;
+  private urls: { gatewayUrl: string; natsUrl: string; apiKey: string } | undefined;
 
   async launch(): Promise<void> {
     const { gatewayUrl, natsUrl } = this.options;
     if (gatewayUrl && natsUrl) {
-      this.urls = { gatewayUrl, natsUrl };
+      const apiKey = this.options.apiKey ?? process.env.CHORUS_DECIDE_KEY;
+      if (!apiKey)
+        throw new Error("a running gateway needs CHORUS_DECIDE_KEY (npm start writes .data/credentials.env)");
+      this.urls = { gatewayUrl, natsUrl, apiKey };
       return;
     }
     this.mesh = await startMesh({
@@ -58,12 +64,16 @@ export class ChorusStrategy implements Strategy {
       silent: true,
       env: { LOG_LEVEL: "warn", ...this.options.env },
     });
-    this.urls = { gatewayUrl: this.mesh.gatewayUrl, natsUrl: this.mesh.natsUrl };
+    this.urls = {
+      gatewayUrl: this.mesh.gatewayUrl,
+      natsUrl: this.mesh.natsUrl,
+      apiKey: this.mesh.credentials.decideKey,
+    };
   }
 
   async start(setup: StrategySetup): Promise<void> {
     if (!this.urls) throw new Error("launch() first");
-    const { gatewayUrl, natsUrl } = this.urls;
+    const { gatewayUrl, natsUrl, apiKey } = this.urls;
     const nc = await connectNats({ servers: natsUrl, name: "chorus-sim-catalog" });
     try {
       const store = new CatalogStore(await openCatalogBucket(jetstream(nc)));
@@ -75,7 +85,10 @@ export class ChorusStrategy implements Strategy {
     } finally {
       await nc.close();
     }
-    this.client = createClient(DecisionService, createGrpcTransport({ baseUrl: gatewayUrl }));
+    this.client = createClient(
+      DecisionService,
+      createGrpcTransport({ baseUrl: gatewayUrl, interceptors: [withApiKey(apiKey)] }),
+    );
     await this.waitForInventory(setup.campaigns[0]?.targeting?.genres[0] ?? "pop");
   }
 
@@ -90,7 +103,10 @@ export class ChorusStrategy implements Strategy {
     });
     const until = Date.now() + timeoutMs;
     while (Date.now() < until) {
-      const r = await this.client!.decide(probe).catch(() => undefined);
+      // A fresh request id each time: a repeated one returns the first answer (idempotency).
+      const r = await this.client!.decide({ ...probe, requestId: `sim-inventory-probe-${Date.now()}` }).catch(
+        () => undefined,
+      );
       if (r && (r.ads.length > 0 || r.noFillReason !== NoFillReason.NO_ELIGIBLE_CANDIDATE)) return;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }

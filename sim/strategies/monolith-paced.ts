@@ -1,6 +1,5 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
-import { adviseBreak } from "../../agents/timing/advise-break.ts";
 import { type Campaign, PacingMode } from "../../gen/chorus/v1/campaign_pb.ts";
 import { BreakKind, ContentKind } from "../../gen/chorus/v1/common_pb.ts";
 import {
@@ -13,6 +12,7 @@ import {
   type PodAd,
   PodAdSchema,
 } from "../../gen/chorus/v1/decision_pb.ts";
+import { adviseBreak } from "../../voting/timing/advise-break.ts";
 import { MonolithStrategy } from "./monolith.ts";
 
 /** PI gains on the pacing error (share of the budget behind plan), per simulated minute for the integral. */

@@ -12,7 +12,7 @@ import {
   type PodAd,
   PodAdSchema,
 } from "../../gen/chorus/v1/decision_pb.ts";
-import type { SimClock, Strategy, StrategySetup } from "../strategy.ts";
+import type { SimClock, Strategy, StrategySetup } from "../world/strategy.ts";
 
 /**
  * The baseline: a sequential rule pipeline as a first ad server would be written. Targeting filter -> highest bid

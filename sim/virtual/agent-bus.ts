@@ -1,10 +1,10 @@
 import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
-import type { AnyAgentModule, HandlerContext } from "../../agents/runtime/agent-module.ts";
-import { decodeAuctionOutcome } from "../../agents/runtime/auction-outcome-codec.ts";
-import { encodeAuctionOutcome } from "../../gateway/decide/encode-auction-outcome.ts";
 import { AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
+import { encodeAuctionOutcome } from "../../lib/codecs/auction-outcome.ts";
+import { decodeAuctionOutcome } from "../../lib/codecs/auction-outcome-decoder.ts";
 import { USER_SHARDS } from "../../lib/subjects.ts";
+import type { AnyAgentModule, HandlerContext } from "../../voting/contract/agent-module.ts";
 
 /**
  * The agents of one process on a simulated clock: each agent module's own state, its input handlers fed by

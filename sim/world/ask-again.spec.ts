@@ -1,6 +1,5 @@
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { adviseBreak } from "../../agents/timing/advise-break.ts";
 import type { Creative } from "../../gen/chorus/v1/campaign_pb.ts";
 import { AdFormat, BreakKind } from "../../gen/chorus/v1/common_pb.ts";
 import {
@@ -9,9 +8,10 @@ import {
   DecideResponseSchema,
   NoFillReason,
 } from "../../gen/chorus/v1/decision_pb.ts";
-import { parseScenario } from "../scenario.ts";
-import type { Strategy, StrategySetup } from "../strategy.ts";
+import { adviseBreak } from "../../voting/timing/advise-break.ts";
 import { askAgainAt, END_MARGIN_MS, FALLBACK_RETRY_MS } from "./ask-again.ts";
+import { parseScenario } from "./scenario.ts";
+import type { Strategy, StrategySetup } from "./strategy.ts";
 import { runWorld } from "./world.ts";
 
 describe("ask again", () => {

@@ -12,9 +12,9 @@ import {
   PacingMode,
 } from "../../gen/chorus/v1/campaign_pb.ts";
 import { AdFormat, AgeBracket } from "../../gen/chorus/v1/common_pb.ts";
-import { DEMO_GENRES, DEMO_MOODS } from "../../scripts/demo/demo-catalog.ts";
-import type { Scenario } from "../scenario.ts";
+import { DEMO_GENRES, DEMO_MOODS } from "../../lib/demo/demo-catalog.ts";
 import type { Rng } from "./rng.ts";
+import type { Scenario } from "./scenario.ts";
 
 /** What the advertisers are, as strategies see them (the catalog), plus the hidden truth about their value. */
 export interface Market {

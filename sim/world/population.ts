@@ -1,8 +1,8 @@
 import { AgeBracket, ContentKind, DeviceType } from "../../gen/chorus/v1/common_pb.ts";
+import { DEMO_GENRES, DEMO_MOODS } from "../../lib/demo/demo-catalog.ts";
 import { embed, feature, type WeightedFeature } from "../../lib/features/feature-space.ts";
-import { DEMO_GENRES, DEMO_MOODS } from "../../scripts/demo/demo-catalog.ts";
-import type { Scenario } from "../scenario.ts";
 import type { Rng } from "./rng.ts";
+import type { Scenario } from "./scenario.ts";
 
 /** A listener. `taste` and `adTolerance` are the hidden truth: strategies only ever see what they play and skip. */
 export interface Listener {

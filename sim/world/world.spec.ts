@@ -2,10 +2,10 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import type { AdEvent, DecideRequest } from "../../gen/chorus/v1/decision_pb.ts";
 import { simMetrics } from "../metrics.ts";
-import { parseScenario, type Scenario, ScenarioError } from "../scenario.ts";
 import { MonolithStrategy } from "../strategies/monolith.ts";
-import type { SimClock, Strategy, StrategySetup } from "../strategy.ts";
+import { parseScenario, type Scenario, ScenarioError } from "./scenario.ts";
 import { SpendLedger } from "./spend-ledger.ts";
+import type { SimClock, Strategy, StrategySetup } from "./strategy.ts";
 import { runWorld } from "./world.ts";
 
 const small = (over: Record<string, unknown> = {}): Scenario =>

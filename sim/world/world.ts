@@ -16,8 +16,6 @@ import {
 } from "../../gen/chorus/v1/decision_pb.ts";
 import { adFeatures } from "../../lib/catalog/inventory.ts";
 import { embed } from "../../lib/features/feature-space.ts";
-import type { Scenario } from "../scenario.ts";
-import type { SimClock, Strategy } from "../strategy.ts";
 import { askAgainAt } from "./ask-again.ts";
 import { EventQueue } from "./event-queue.ts";
 import { type Market, makeMarket } from "./market.ts";
@@ -31,7 +29,9 @@ import {
   sigmoid,
 } from "./response-model.ts";
 import { Rng } from "./rng.ts";
+import type { Scenario } from "./scenario.ts";
 import { SpendLedger } from "./spend-ledger.ts";
+import type { SimClock, Strategy } from "./strategy.ts";
 
 interface Session {
   id: string;
@@ -361,6 +361,7 @@ export async function runWorld(s: Scenario, strategy: Strategy, options: WorldOp
           creativeId: ad.creativeId,
           type,
           occurredAt: timestampFromMs(clock.toWallMs(when)),
+          eventToken: ad.eventToken,
         }),
       );
       out.eventsGenerated += batch.length;

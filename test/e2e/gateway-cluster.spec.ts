@@ -3,12 +3,13 @@ import { create } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { withApiKey } from "../../gateway/auth/client-key.ts";
 import { AdFormat, BreakKind, ContentKind, DeviceType } from "../../gen/chorus/v1/common_pb.ts";
 import { DecideRequestSchema, DecisionService } from "../../gen/chorus/v1/decision_pb.ts";
+import { type Mesh, startMesh } from "../../launch/mesh.ts";
 import { ReceiptStore } from "../../ledger/receipt-store.ts";
 import { connectNats } from "../../lib/nats/connect.ts";
 import { freePort } from "../../lib/nats/nats-server-process.ts";
-import { type Mesh, startMesh } from "../../scripts/mesh.ts";
 
 const request = (id: string) =>
   create(DecideRequestSchema, {
@@ -49,7 +50,10 @@ describe("gateway - GATEWAY_PROCESSES: several gateway processes on one port", (
       const ids: string[] = [];
       for (let i = 0; i < connections; i++) {
         // A transport per call: a new connection, which the primary hands to the next process.
-        const client = createClient(DecisionService, createGrpcTransport({ baseUrl: mesh.gatewayUrl }));
+        const client = createClient(
+          DecisionService,
+          createGrpcTransport({ baseUrl: mesh.gatewayUrl, interceptors: [withApiKey(mesh.credentials.decideKey)] }),
+        );
         const response = await client.decide(request(`${tag}-${i}`), { timeoutMs: 5_000 });
         expect(response.decisionId).not.toBe("");
         ids.push(

@@ -14,8 +14,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { jetstream } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AGENT_SCORINGS } from "../../agents/runtime/agent-scorings.ts";
-import { BUILTIN_SCORING_VERSION } from "../../agents/runtime/start-agent-scoring.ts";
+import { withApiKey } from "../../gateway/auth/client-key.ts";
 import { AdFormat, BreakKind, ContentKind, DeviceType } from "../../gen/chorus/v1/common_pb.ts";
 import {
   DecideRequestSchema,
@@ -24,20 +23,22 @@ import {
   DegradedReason,
 } from "../../gen/chorus/v1/decision_pb.ts";
 import { ModuleStateChange_Action } from "../../gen/chorus/v1/module_pb.ts";
+import { type Mesh, startMesh } from "../../launch/mesh.ts";
 import { openCatalogBucket } from "../../lib/catalog/catalog-store.ts";
 import { CatalogView } from "../../lib/catalog/catalog-view.ts";
 import { connectNats, type NatsConnection } from "../../lib/nats/connect.ts";
 import { freePort } from "../../lib/nats/nats-server-process.ts";
-import { GOLDEN_SEED } from "../../modules/agent-module-kind.ts";
 import { signManifest } from "../../modules/manifest-signature.ts";
-import { moduleKinds } from "../../modules/module-kinds.ts";
 import { ModuleOperations } from "../../modules/module-operations.ts";
 import { ModuleRegistry } from "../../modules/module-registry.ts";
 import { ModuleRejectedError } from "../../modules/module-rejected-error.ts";
 import { ModuleVerifier } from "../../modules/module-verifier.ts";
 import { generateSigningKey, parsePrivateKey, TrustedKeys } from "../../modules/signing-keys.ts";
 import { agentVariants, buildAgentVariant } from "../../modules/testing/agent-variants.ts";
-import { type Mesh, startMesh } from "../../scripts/mesh.ts";
+import { GOLDEN_SEED } from "../../voting/registry/agent-module-kind.ts";
+import { AGENT_SCORINGS } from "../../voting/registry/agent-scorings.ts";
+import { moduleKinds } from "../../voting/registry/module-kinds.ts";
+import { BUILTIN_SCORING_VERSION } from "../../voting/registry/start-agent-scoring.ts";
 import { AGENT_SCORING_ABI_VERSION, readAgentScoringWasm } from "../../wasm-core/src/agent-scoring-abi.ts";
 
 const request = (n: number) =>
@@ -110,7 +111,10 @@ describe("mesh - hot swap of agent scoring modules under steady Decide load", ()
   /** Decides back to back with 8 callers until `until` resolves; every response and every error, in order. */
   const responses: DecideResponse[] = [];
   async function load(until: Promise<unknown>) {
-    const client = createClient(DecisionService, createGrpcTransport({ baseUrl: mesh.gatewayUrl }));
+    const client = createClient(
+      DecisionService,
+      createGrpcTransport({ baseUrl: mesh.gatewayUrl, interceptors: [withApiKey(mesh.credentials.decideKey)] }),
+    );
     responses.length = 0;
     const failures: unknown[] = [];
     let running = true;

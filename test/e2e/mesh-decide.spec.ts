@@ -3,6 +3,7 @@ import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { withApiKey } from "../../gateway/auth/client-key.ts";
 import { AdFormat, BreakKind, ContentKind, DeviceType } from "../../gen/chorus/v1/common_pb.ts";
 import {
   AdEventType,
@@ -10,12 +11,12 @@ import {
   DecisionService,
   EventResult_Status,
 } from "../../gen/chorus/v1/decision_pb.ts";
+import { type Mesh, startMesh } from "../../launch/mesh.ts";
 import { queryLedger } from "../../ledger/ledger.ts";
+import { demoCatalog } from "../../lib/demo/demo-catalog.ts";
 import { connectNats } from "../../lib/nats/connect.ts";
 import { freePort } from "../../lib/nats/nats-server-process.ts";
 import { adEvents, decideRequest } from "../../loadtest/lib/decide-request.js";
-import { demoCatalog } from "../../scripts/demo/demo-catalog.ts";
-import { type Mesh, startMesh } from "../../scripts/mesh.ts";
 
 const demo = demoCatalog();
 const demoCampaigns = new Set(demo.campaigns.map((c) => c.id));
@@ -43,13 +44,38 @@ describe("mesh - the whole local mesh as separate processes", () => {
   afterAll(() => mesh?.stop(), 30_000);
 
   const transports: [string, () => Transport][] = [
-    ["Connect binary over HTTP/2", () => createConnectTransport({ baseUrl: mesh.gatewayUrl, httpVersion: "2" })],
+    [
+      "Connect binary over HTTP/2",
+      () =>
+        createConnectTransport({
+          baseUrl: mesh.gatewayUrl,
+          interceptors: [withApiKey(mesh.credentials.decideKey)],
+          httpVersion: "2",
+        }),
+    ],
     [
       "Connect JSON over HTTP/1.1",
-      () => createConnectTransport({ baseUrl: mesh.gatewayUrl, httpVersion: "1.1", useBinaryFormat: false }),
+      () =>
+        createConnectTransport({
+          baseUrl: mesh.gatewayUrl,
+          interceptors: [withApiKey(mesh.credentials.decideKey)],
+          httpVersion: "1.1",
+          useBinaryFormat: false,
+        }),
     ],
-    ["gRPC", () => createGrpcTransport({ baseUrl: mesh.gatewayUrl })],
-    ["gRPC-Web", () => createGrpcWebTransport({ baseUrl: mesh.gatewayUrl, httpVersion: "1.1" })],
+    [
+      "gRPC",
+      () => createGrpcTransport({ baseUrl: mesh.gatewayUrl, interceptors: [withApiKey(mesh.credentials.decideKey)] }),
+    ],
+    [
+      "gRPC-Web",
+      () =>
+        createGrpcWebTransport({
+          baseUrl: mesh.gatewayUrl,
+          interceptors: [withApiKey(mesh.credentials.decideKey)],
+          httpVersion: "1.1",
+        }),
+    ],
   ];
 
   it.each(transports)("Decide over %s returns a pod from the demo campaigns", async (name, transport) => {
@@ -71,27 +97,41 @@ describe("mesh - the whole local mesh as separate processes", () => {
     const post = async (method: string, body: unknown) => {
       const res = await fetch(`${mesh.gatewayUrl}/chorus.v1.DecisionService/${method}`, {
         method: "POST",
-        headers: { "Content-Type": "application/json", "Connect-Protocol-Version": "1" },
+        headers: {
+          "Content-Type": "application/json",
+          "Connect-Protocol-Version": "1",
+          Authorization: `Bearer ${mesh.credentials.decideKey}`,
+        },
         body: JSON.stringify(body),
       });
       return { status: res.status, json: (await res.json()) as Record<string, unknown> };
     };
-    let played: { decisionId: string; creativeId: string } | undefined;
+    let played: { decisionId: string; creativeId: string; eventToken: string } | undefined;
     for (let iter = 0; iter < 40 && !played; iter++) {
       const decide = await post("Decide", decideRequest(1, iter));
       expect(decide.status, JSON.stringify(decide.json)).toBe(200);
       expect(decide.json.decisionId).toBeTruthy();
-      const ads = (decide.json.ads ?? []) as { creativeId: string }[];
-      if (ads[0]) played = { decisionId: decide.json.decisionId as string, creativeId: ads[0].creativeId };
+      const ads = (decide.json.ads ?? []) as { creativeId: string; eventToken: string }[];
+      if (ads[0])
+        played = {
+          decisionId: decide.json.decisionId as string,
+          creativeId: ads[0].creativeId,
+          eventToken: ads[0].eventToken,
+        };
     }
     expect(played, "some k6 Decide bodies fill a pod").toBeDefined();
-    const report = await post("ReportEvents", { events: adEvents(played!.decisionId, played!.creativeId) });
+    const report = await post("ReportEvents", {
+      events: adEvents(played!.decisionId, played!.creativeId, played!.eventToken),
+    });
     expect(report.status, JSON.stringify(report.json)).toBe(200);
     expect(Number(report.json.accepted ?? 0) + Number(report.json.duplicates ?? 0)).toBe(3);
   });
 
   it("charges an impression reported through the gateway to its campaign once, at the decided price", async () => {
-    const client = createClient(DecisionService, createGrpcTransport({ baseUrl: mesh.gatewayUrl }));
+    const client = createClient(
+      DecisionService,
+      createGrpcTransport({ baseUrl: mesh.gatewayUrl, interceptors: [withApiKey(mesh.credentials.decideKey)] }),
+    );
     const { decisionId, ads } = await client.decide(request("ledger"));
     const ad = ads[0]!;
     const nc = await connectNats({ servers: mesh.natsUrl, name: "e2e-ledger" });
@@ -101,6 +141,7 @@ describe("mesh - the whole local mesh as separate processes", () => {
         eventId: `imp-${decisionId}`,
         decisionId,
         creativeId: ad.creativeId,
+        eventToken: ad.eventToken,
         type: AdEventType.IMPRESSION,
         occurredAt: timestampNow(),
       };

@@ -6,8 +6,10 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { jetstream } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { withApiKey } from "../../gateway/auth/client-key.ts";
 import { AdFormat, BreakKind, ContentKind, DeviceType } from "../../gen/chorus/v1/common_pb.ts";
 import { DecideRequestSchema, DecisionService } from "../../gen/chorus/v1/decision_pb.ts";
+import { type Mesh, startMesh } from "../../launch/mesh.ts";
 import { connectNats, type NatsConnection } from "../../lib/nats/connect.ts";
 import { freePort } from "../../lib/nats/nats-server-process.ts";
 import { kernelModuleKind } from "../../modules/kernel-module-kind.ts";
@@ -16,7 +18,6 @@ import { ModuleRegistry } from "../../modules/module-registry.ts";
 import { ModuleVerifier } from "../../modules/module-verifier.ts";
 import { generateSigningKey, parsePrivateKey, TrustedKeys } from "../../modules/signing-keys.ts";
 import { buildKernelVariant, kernelVariants } from "../../modules/testing/kernel-variants.ts";
-import { type Mesh, startMesh } from "../../scripts/mesh.ts";
 import { KERNEL_ABI_VERSION } from "../../wasm-core/src/mod.ts";
 
 const request = (n: number) =>
@@ -64,7 +65,10 @@ describe("mesh - hot swap of the kernel module under steady Decide load", () => 
       author: "e2e@test",
     });
 
-    const client = createClient(DecisionService, createGrpcTransport({ baseUrl: mesh.gatewayUrl }));
+    const client = createClient(
+      DecisionService,
+      createGrpcTransport({ baseUrl: mesh.gatewayUrl, interceptors: [withApiKey(mesh.credentials.decideKey)] }),
+    );
     const versions: string[] = [];
     const failures: unknown[] = [];
     let n = 0;

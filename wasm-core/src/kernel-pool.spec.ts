@@ -28,6 +28,40 @@ function requests(inventory: KernelInventory, count: number, seed: number): Kern
   return Array.from({ length: count }, (_, i) => makeRequest(inventory, { seed: seed + i, agents: 8 }));
 }
 
+describe("kernel pool - resident inventories past the limit", () => {
+  for (const mode of ["pool", "inline"] as const) {
+    it(`${mode}: drops the oldest, refuses it, and takes it back once added again`, async () => {
+      const pool = new KernelPool({
+        mode,
+        moduleBytes: readKernelWasm("simd"),
+        moduleVersion: "simd-1",
+        capacity,
+        residentInventories: 2,
+      });
+      try {
+        await pool.ready();
+        const inventories = [1, 2, 3].map((seed) =>
+          makeInventory({ seed, candidates: 50 * seed, dimensions: 16, version: 1000 + seed }),
+        );
+        for (const inv of inventories) pool.setInventory(inv);
+        const [first, second, third] = inventories as [KernelInventory, KernelInventory, KernelInventory];
+        await expect(pool.decide(makeRequest(first, { seed: 1, agents: 3 }))).rejects.toThrow(
+          KernelInventoryMismatchError,
+        );
+        for (const inv of [second, third, second]) {
+          const request = makeRequest(inv, { seed: inv.version, agents: 3 });
+          expectReference(await pool.decide(request), inv, request);
+        }
+        pool.setInventory(first);
+        const request = makeRequest(first, { seed: 9, agents: 3 });
+        expectReference(await pool.decide(request), first, request);
+      } finally {
+        await pool.close();
+      }
+    });
+  }
+});
+
 describe("kernel pool - two workers, SIMD module", () => {
   const inventory = makeInventory({ seed: 1, candidates: 1000, dimensions: 32 });
   let pool: KernelPool;
@@ -62,12 +96,19 @@ describe("kernel pool - two workers, SIMD module", () => {
     expect(pool.stats().workerThreadIds).toHaveLength(2);
   });
 
-  it("sees an inventory update and refuses requests for the old one", async () => {
+  it("keeps several inventories resident: interleaved decisions on each match the reference", async () => {
     const next = makeInventory({ seed: 2, candidates: 1500, dimensions: 24, version: 0xffff_fff0 });
     pool.setInventory(next);
-    const request = makeRequest(next, { seed: 3, agents: 5 });
-    expectReference(await pool.decide(request), next, request);
-    await expect(pool.decide(makeRequest(inventory, { seed: 4, agents: 5 }))).rejects.toThrow(
+    const mixed = Array.from({ length: 60 }, (_, i) => {
+      const on = i % 3 === 0 ? inventory : next;
+      return { on, request: makeRequest(on, { seed: 300 + i, agents: 5 }) };
+    });
+    const results = await Promise.all(mixed.map(({ request }) => pool.decide(request)));
+    results.forEach((result, i) => {
+      expectReference(result, mixed[i]!.on, mixed[i]!.request);
+    });
+    const unknown = makeInventory({ seed: 5, candidates: 10, dimensions: 24, version: 77 });
+    await expect(pool.decide(makeRequest(unknown, { seed: 4, agents: 5 }))).rejects.toThrow(
       KernelInventoryMismatchError,
     );
     pool.setInventory(inventory);

@@ -20,7 +20,7 @@
 import { existsSync } from "node:fs";
 import { MessageChannel, type MessagePort } from "node:worker_threads";
 import { Piscina } from "piscina";
-import { checkCapacity, checkInventory, checkRequest, type InventoryShape } from "./kernel-checks.ts";
+import { checkCapacity, checkInventory, checkRequest } from "./kernel-checks.ts";
 import {
   KernelClosedError,
   KernelInputError,
@@ -35,6 +35,7 @@ import type { KernelInstance } from "./kernel-instance.ts";
 import { compileKernel, instantiateKernel } from "./kernel-loader.ts";
 import { Control, Doorbell, KernelRing, SlotOutcome, SlotState } from "./kernel-ring.ts";
 import type { ControlMessage, ReadyMessage, ServeResult, ServeTask } from "./kernel-worker.ts";
+import { DEFAULT_RESIDENT_INVENTORIES, ResidentInventories } from "./resident-inventories.ts";
 
 // Atomics.waitAsync ships with Node 20 (V8 11) but enters TypeScript's lib only with es2024.
 type WaitAsyncResult =
@@ -74,6 +75,8 @@ export interface KernelPoolOptions {
    * in microseconds (default 200; 0 = park at once). Polling yields to I/O on every turn of the event loop.
    */
   readonly pollMicros?: number;
+  /** Inventories kept resident at once (default 64; see resident-inventories.ts). */
+  readonly residentInventories?: number;
 }
 
 export interface KernelPoolStats {
@@ -193,8 +196,7 @@ export class KernelPool {
   #module: WebAssembly.Module;
   #moduleGeneration = 0;
   readonly #moduleVersions = new Map<number, string>();
-  #inventory: KernelInventory | undefined;
-  #shape: InventoryShape | undefined;
+  readonly #inventories: ResidentInventories;
   /** Inline mode only. */
   #instance: KernelInstance | undefined;
 
@@ -231,6 +233,7 @@ export class KernelPool {
     this.#queueDepth = options.queueDepth ?? 32;
     this.#spinMicros = options.spinMicros ?? 1500;
     this.#pollMicros = options.pollMicros ?? 200;
+    this.#inventories = new ResidentInventories(options.residentInventories ?? DEFAULT_RESIDENT_INVENTORIES);
     checkCapacity(this.capacity);
     if (this.mode === "pool" && (!Number.isInteger(this.size) || this.size < 1)) {
       throw new KernelInputError("pool size must be a positive integer");
@@ -272,8 +275,13 @@ export class KernelPool {
     return this.#moduleVersions.get(this.#moduleGeneration)!;
   }
 
+  /** The inventory made resident last. */
   get inventoryVersion(): number | undefined {
-    return this.#shape?.version;
+    return this.#inventories.latest?.version;
+  }
+
+  hasInventory(version: number): boolean {
+    return this.#inventories.get(version) !== undefined;
   }
 
   /** Resolves once every initial worker can decide (decisions made earlier simply wait in the queue). */
@@ -291,12 +299,14 @@ export class KernelPool {
     };
   }
 
-  /** Makes `inventory` resident everywhere; decisions made from now on must name its version. */
+  /**
+   * Makes `inventory` resident everywhere, beside the ones added before (the oldest beyond `residentInventories`
+   * are dropped); decisions may name any resident version.
+   */
   setInventory(inventory: KernelInventory): void {
     this.#assertOpen();
     checkInventory(inventory, this.capacity);
-    this.#inventory = inventory;
-    this.#shape = { version: inventory.version, candidates: inventory.candidates, dimensions: inventory.dimensions };
+    this.#inventories.add(inventory);
     this.#instance?.setInventory(inventory);
     this.#broadcast({ type: "inventory", inventory });
   }
@@ -310,7 +320,8 @@ export class KernelPool {
     const module = compileKernel(bytes);
     if (this.mode === "inline") {
       const instance = instantiateKernel(module, this.capacity);
-      if (this.#inventory !== undefined) instance.setInventory(this.#inventory);
+      const latest = this.#inventories.latest;
+      if (latest !== undefined) instance.setInventory(latest);
       this.#instance = instance;
     }
     this.#module = module;
@@ -323,7 +334,7 @@ export class KernelPool {
     if (this.#closing) return Promise.reject(new KernelClosedError());
     if (this.#broken !== undefined) return Promise.reject(this.#broken);
     try {
-      checkRequest(request, this.#shape, this.capacity);
+      checkRequest(request, this.#inventories.shape(request.inventoryVersion), this.capacity);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -371,12 +382,15 @@ export class KernelPool {
 
   #decideInline(instance: KernelInstance, request: KernelRequest): Promise<KernelResult> {
     try {
+      if (instance.inventory?.version !== request.inventoryVersion)
+        instance.setInventory(this.#inventories.get(request.inventoryVersion)!);
       return Promise.resolve(instance.decide(request, this.moduleVersion));
     } catch (error) {
       if (error instanceof KernelTrapError) {
         // A trapped instance is never reused: same policy as replacing the worker.
         const fresh = instantiateKernel(this.#module, this.capacity);
-        if (this.#inventory !== undefined) fresh.setInventory(this.#inventory);
+        const latest = this.#inventories.latest;
+        if (latest !== undefined) fresh.setInventory(latest);
         this.#instance = fresh;
         this.#replaced.trap++;
         return Promise.reject(
@@ -417,7 +431,8 @@ export class KernelPool {
       port: port2,
       module: this.#module,
       moduleGeneration: this.#moduleGeneration,
-      inventory: this.#inventory,
+      inventories: this.#inventories.values(),
+      residentInventories: this.#inventories.limit,
       spinMicros: this.#spinMicros,
       laneId: lane.id,
     };

@@ -6,60 +6,34 @@
  */
 import { checkInventory, checkRequest } from "./kernel-checks.ts";
 import type { KernelInventory, KernelRequest, KernelResult } from "./kernel-inputs.ts";
+import { agentCoefficients, byRank, candidateTerms, ineligibility } from "./kernel-terms.ts";
 
 const f32 = Math.fround;
-
-/** dot(x, y) with four partial sums: element j goes to sum j % 4; result (s0 + s1) + (s2 + s3). */
-function dot(x: Float32Array, y: Float32Array, yStart: number, length: number): number {
-  const sums = [0, 0, 0, 0];
-  for (let j = 0; j < length; j++) {
-    sums[j & 3] = f32(sums[j & 3] + f32(x[j] * y[yStart + j]));
-  }
-  return f32(f32(sums[0] + sums[1]) + f32(sums[2] + sums[3]));
-}
 
 export function decideReference(inventory: KernelInventory, request: KernelRequest): KernelResult {
   checkInventory(inventory);
   checkRequest(request, inventory);
   const n = inventory.candidates;
-  const d = inventory.dimensions;
   const agents = request.weights.length;
-  const relevanceWeight = f32(request.relevanceWeight);
   const reservePrice = f32(request.reservePrice);
-  const coefficient = Array.from(request.weights, (w, a) => f32(w * request.confidence[a]));
+  const coefficients = agentCoefficients(request);
 
-  // 1-3. relevance, quality (relevance term, then agents in order), value and rank.
-  const relevance = new Float32Array(n);
-  const quality = new Float32Array(n);
-  const value = new Float32Array(n);
-  const rank = new Float32Array(n);
-  for (let c = 0; c < n; c++) {
-    relevance[c] = dot(request.intent, inventory.embeddings, c * d, d);
-    let q = f32(relevanceWeight * relevance[c]);
-    for (let a = 0; a < agents; a++) q = f32(q + f32(coefficient[a] * request.scores[a * n + c]));
-    quality[c] = q;
-    value[c] = f32(request.bid[c] * request.pResponse[c]);
-    rank[c] = f32(value[c] * q);
-  }
+  // 1-3. relevance, quality (relevance term, then agents in order), value and rank: kernel-terms.ts.
+  const terms = Array.from({ length: n }, (_, c) => candidateTerms(inventory, request, c, coefficients));
+  const quality = Float32Array.from(terms, (t) => t.quality);
+  const value = Float32Array.from(terms, (t) => t.value);
+  const rank = Float32Array.from(terms, (t) => t.rank);
 
-  // Eligibility, written as positive tests so NaN anywhere excludes.
+  // Eligibility (kernel-terms.ts ineligibility).
   let vetoedCount = 0;
   const eligible: number[] = [];
   for (let c = 0; c < n; c++) {
-    if (request.vetoMask[c] !== 0) {
-      vetoedCount++;
-    } else if (
-      quality[c] > 0 &&
-      value[c] >= reservePrice &&
-      rank[c] > 0 &&
-      inventory.durationMs[c] <= request.maxDurationMs
-    ) {
-      eligible.push(c);
-    }
+    if (request.vetoMask[c] !== 0) vetoedCount++;
+    else if (ineligibility(terms[c]!, request, inventory.durationMs[c]!) === undefined) eligible.push(c);
   }
 
   // 4. Global order: rank descending, ties by lower index. Pod: walk it, take what fits and does not clash.
-  eligible.sort((x, y) => (rank[x] > rank[y] ? -1 : rank[x] < rank[y] ? 1 : x - y));
+  eligible.sort(byRank(rank));
   const chosen: number[] = [];
   const prices: number[] = [];
   let usedMs = 0;
@@ -94,8 +68,8 @@ export function decideReference(inventory: KernelInventory, request: KernelReque
   const contributions = new Float32Array(chosen.length * (agents + 1));
   chosen.forEach((c, t) => {
     const row = t * (agents + 1);
-    contributions[row] = f32(relevanceWeight * relevance[c]);
-    for (let a = 0; a < agents; a++) contributions[row + 1 + a] = f32(coefficient[a] * request.scores[a * n + c]);
+    contributions[row] = terms[c]!.relevanceTerm;
+    for (let a = 0; a < agents; a++) contributions[row + 1 + a] = terms[c]!.contributions[a]!;
   });
   return {
     moduleVersion: "reference",
@@ -107,7 +81,7 @@ export function decideReference(inventory: KernelInventory, request: KernelReque
     prices: Float32Array.from(prices),
     ranks: Float32Array.from(chosen, (c) => rank[c]),
     qualities: Float32Array.from(chosen, (c) => quality[c]),
-    relevances: Float32Array.from(chosen, (c) => relevance[c]),
+    relevances: Float32Array.from(chosen, (c) => terms[c]!.relevance),
     contributions,
   };
 }

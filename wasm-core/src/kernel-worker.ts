@@ -16,6 +16,7 @@ import type { KernelCapacity, KernelInventory } from "./kernel-inputs.ts";
 import type { KernelInstance } from "./kernel-instance.ts";
 import { instantiateKernel } from "./kernel-loader.ts";
 import { Control, Doorbell, KernelRing, ringDoorbell, SlotOutcome } from "./kernel-ring.ts";
+import { ResidentInventories } from "./resident-inventories.ts";
 
 export type ControlMessage =
   | { readonly type: "module"; readonly module: WebAssembly.Module; readonly generation: number }
@@ -31,7 +32,9 @@ export interface ServeTask {
   readonly port: MessagePort;
   readonly module: WebAssembly.Module;
   readonly moduleGeneration: number;
-  readonly inventory: KernelInventory | undefined;
+  /** Resident inventories, oldest first (see resident-inventories.ts), and how many to keep. */
+  readonly inventories: readonly KernelInventory[];
+  readonly residentInventories: number;
   /** Longest spin on the ring before sleeping (0 = sleep at once); see SpinPolicy. */
   readonly spinMicros: number;
   /** This lane's id in the doorbell's Spinner word (at most one idle worker of the pool spins). */
@@ -51,7 +54,7 @@ export default function serve(task: ServeTask): ServeResult {
   const doorbell = new Int32Array(task.doorbell);
   let module = task.module;
   let moduleGeneration = task.moduleGeneration;
-  let inventory = task.inventory;
+  const inventories = new ResidentInventories(task.residentInventories, task.inventories);
   // Made inside the first slot that needs it, after `begin`: `configure` is module code, and module code only
   // ever runs under a slot's time budget (a module whose configure never returns costs a decision, not a hang).
   let instance: KernelInstance | undefined;
@@ -63,14 +66,14 @@ export default function serve(task: ServeTask): ServeResult {
       moduleGeneration = message.generation;
       instance = undefined;
     } else {
-      inventory = message.inventory;
-      instance?.setInventory(inventory);
+      inventories.add(message.inventory);
     }
   };
   const kernel = (): KernelInstance => {
     try {
       const fresh = instantiateKernel(module, task.capacity);
-      if (inventory !== undefined) fresh.setInventory(inventory);
+      const latest = inventories.latest;
+      if (latest !== undefined) fresh.setInventory(latest);
       return fresh;
     } catch (error) {
       throw error instanceof KernelModuleError ? error : new KernelModuleError(String(error), { cause: error });
@@ -100,6 +103,10 @@ export default function serve(task: ServeTask): ServeResult {
     const request = ring.requestView(next);
     try {
       instance ??= kernel();
+      if (instance.inventory?.version !== request.inventoryVersion) {
+        const named = inventories.get(request.inventoryVersion);
+        if (named !== undefined) instance.setInventory(named);
+      }
       checkRequest(request, instance.inventory);
       instance.run(request);
       instance.readInto(ring.outputs(next), request.weights.length);

@@ -26,3 +26,4 @@ export { DEFAULT_CAPACITY, KernelPool, type KernelPoolOptions, type KernelPoolSt
 export { decideReference } from "./kernel-reference.ts";
 export { type SelfTestReport, selfTestKernel } from "./kernel-self-test.ts";
 export { type KernelVariant, kernelWasmPath, readKernelWasm } from "./kernel-wasm.ts";
+export { DEFAULT_RESIDENT_INVENTORIES, ResidentInventories } from "./resident-inventories.ts";

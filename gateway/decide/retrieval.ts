@@ -1,0 +1,168 @@
+import type { DecideRequest } from "../../gen/chorus/v1/decision_pb.ts";
+import { campaignSlots } from "../../lib/catalog/campaign-slots.ts";
+import { Inventory } from "../../lib/catalog/inventory.ts";
+import { formatsForDevice } from "../../voting/creative/creative-policy.ts";
+import { TARGETING_RULES, type TargetingMoment, utcHour } from "../../voting/intent/targeting.ts";
+
+/**
+ * The retrieval stage: from a catalog of any size to the bounded set of candidates one decision votes on and the
+ * kernel sees (its memory is laid out for a few thousand). A targeting index drops what could never serve this
+ * request (the Intent agent's request-level rules: consent, geo, age, device, daypart, content kind; the formats the
+ * device can play now; the break's length; campaigns this gateway holds no spend headroom for); the rest is ranked
+ * by a cheap prior (the campaign's highest CPM bid) and the best `maxCandidates` are kept, in catalog order.
+ *
+ * Everything it drops is vetoed or ineligible in a full scan too (the same rule functions), so when the eligible
+ * candidates fit in `maxCandidates` a decision on the slice picks the same pod as one on the whole catalog.
+ *
+ * A slice depends only on (catalog, retrieval key, spend headroom): it is memoised per key (LRU, `cacheSize`) and
+ * its headroom part is checked again after `recheckMs`; an unchanged slice keeps its object, so the agents' and the
+ * kernel's per-inventory caches stay warm.
+ */
+/** N when none is configured: at most a quarter of the kernel's default capacity, and votes scale with N. */
+export const DEFAULT_MAX_CANDIDATES = 1_024;
+
+export interface RetrievalOptions {
+  /** N: the most candidates a decision sees (<= the kernel's capacity). */
+  readonly maxCandidates: number;
+  /** Slices remembered (LRU). */
+  readonly cacheSize?: number;
+  /** How long a remembered slice is trusted before its spend-headroom part is checked again. */
+  readonly recheckMs?: number;
+  /** False: the campaign may not serve now (no spend lease). Default: every campaign may. */
+  readonly mayServe?: (campaignId: string) => boolean;
+}
+
+/** The request-level Intent rules the index applies (genre and mood read the listener's profile: not here). */
+const INDEXED_RULES = TARGETING_RULES.filter((r) =>
+  ["consent", "geo", "age", "device", "daypart", "content kind"].includes(r.name),
+);
+
+interface CachedSlice {
+  slice: Inventory;
+  checkedAt: number;
+}
+
+/** Per catalog: candidates in prior order, their format bits, and each rule's verdicts per key. */
+class CatalogIndex {
+  /** Candidate indices, best prior first (ties: lower index). */
+  readonly order: Uint32Array;
+  readonly formatBit: Uint32Array;
+  readonly campaignOf: Uint32Array;
+  readonly campaignIds: readonly string[];
+  /** Per rule: key -> per campaign slot, 1 = excluded. */
+  private readonly verdicts = INDEXED_RULES.map(() => new Map<string, Uint8Array>());
+
+  constructor(readonly inventory: Inventory) {
+    const slots = campaignSlots(inventory);
+    this.campaignOf = slots.slotOf;
+    this.campaignIds = slots.campaigns.map((c) => c.id);
+    const n = inventory.size;
+    const prior = new Float64Array(n);
+    this.formatBit = new Uint32Array(n);
+    for (const c of inventory.candidates) {
+      prior[c.index] = Number(c.campaign.bidStrategy?.maxCpmMicros ?? 0n);
+      this.formatBit[c.index] = 1 << (c.creative.format & 31);
+    }
+    this.order = Uint32Array.from({ length: n }, (_, i) => i).sort((a, b) => prior[b]! - prior[a]! || a - b);
+  }
+
+  /** 1 per campaign slot excluded by any indexed rule for this moment. */
+  excluded(moment: TargetingMoment): Uint8Array {
+    const campaigns = campaignSlots(this.inventory).campaigns;
+    const out = new Uint8Array(campaigns.length);
+    for (let r = 0; r < INDEXED_RULES.length; r++) {
+      const rule = INDEXED_RULES[r]!;
+      const memo = this.verdicts[r]!;
+      const key = rule.key(moment);
+      let v = memo.get(key);
+      if (!v) {
+        // Keys are small enumerations (country, device, hour...): the bound only guards against junk values.
+        if (memo.size >= 1_024) memo.clear();
+        v = new Uint8Array(campaigns.length);
+        for (let s = 0; s < campaigns.length; s++) {
+          const t = campaigns[s]!.targeting;
+          if (t && rule.check(t, moment)) v[s] = 1;
+        }
+        memo.set(key, v);
+      }
+      for (let s = 0; s < out.length; s++) out[s]! |= v[s]!;
+    }
+    return out;
+  }
+}
+
+export class Retriever {
+  private index: CatalogIndex | undefined;
+  private readonly slices = new Map<string, CachedSlice>();
+  private readonly cacheSize: number;
+  private readonly recheckMs: number;
+  /** Counters for metrics and tests. */
+  readonly stats = { hits: 0, misses: 0, rechecks: 0 };
+
+  constructor(private readonly options: RetrievalOptions) {
+    if (!Number.isInteger(options.maxCandidates) || options.maxCandidates < 1)
+      throw new RangeError("maxCandidates must be a positive integer");
+    this.cacheSize = options.cacheSize ?? 256;
+    this.recheckMs = options.recheckMs ?? 1_000;
+  }
+
+  /** The candidates this request may be decided on, as an inventory of their own (`Inventory.slice`). */
+  retrieve(catalog: Inventory, request: DecideRequest, nowMs: number): Inventory {
+    if (this.index?.inventory !== catalog) {
+      this.index = new CatalogIndex(catalog);
+      this.slices.clear();
+    }
+    const moment: TargetingMoment = { request, profile: undefined, hour: utcHour(nowMs) };
+    const formats = formatsForDevice(request);
+    let formatMask = 0;
+    for (const f of formats) formatMask |= 1 << (f & 31);
+    const maxDurationMs = request.placement?.maxDurationMs ?? 0;
+    let key = `${formatMask}|${maxDurationMs}`;
+    for (const rule of INDEXED_RULES) key += `|${rule.key(moment)}`;
+
+    const cached = this.slices.get(key);
+    if (cached) {
+      this.slices.delete(key);
+      this.slices.set(key, cached);
+      if (nowMs - cached.checkedAt < this.recheckMs) {
+        this.stats.hits++;
+        return cached.slice;
+      }
+      this.stats.rechecks++;
+    } else this.stats.misses++;
+
+    const indices = this.select(this.index, moment, formatMask, maxDurationMs);
+    const slice =
+      cached && sameIndices(cached.slice.catalogIndex!, indices) ? cached.slice : Inventory.slice(catalog, indices);
+    this.slices.set(key, { slice, checkedAt: nowMs });
+    if (this.slices.size > this.cacheSize) this.slices.delete(this.slices.keys().next().value!);
+    return slice;
+  }
+
+  private select(index: CatalogIndex, moment: TargetingMoment, formatMask: number, maxDurationMs: number): Uint32Array {
+    const excluded = index.excluded(moment);
+    const mayServe = this.options.mayServe;
+    // Spend headroom asked once per campaign per selection (it may also ask the Budget agent for a lease).
+    const serving = new Int8Array(excluded.length);
+    const durations = index.inventory.arrays.durationMs;
+    const picked: number[] = [];
+    const n = this.options.maxCandidates;
+    for (let i = 0; i < index.order.length && picked.length < n; i++) {
+      const c = index.order[i]!;
+      const slot = index.campaignOf[c]!;
+      if (excluded[slot] || (index.formatBit[c]! & formatMask) === 0 || durations[c]! > maxDurationMs) continue;
+      if (mayServe) {
+        if (serving[slot] === 0) serving[slot] = mayServe(index.campaignIds[slot]!) ? 1 : -1;
+        if (serving[slot] === -1) continue;
+      }
+      picked.push(c);
+    }
+    return Uint32Array.from(picked).sort();
+  }
+}
+
+function sameIndices(a: Uint32Array, b: Uint32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

@@ -1,0 +1,17 @@
+import type { DecideRequest, DecideResponse, PlaybackSignal } from "../../gen/chorus/v1/decision_pb.ts";
+
+/**
+ * The seams of the gateway. The protocol layer (gateway/server) only knows these interfaces and the ledger's
+ * (ledger/ports.ts: EventSink, SpendGuard); the decide pipeline (gateway/decide) and the playback sink implement them. Tests of one side use the real
+ * other side wherever it can run.
+ */
+
+/** Decides one ad break. Throws ConnectError for anything the client should see as a status. */
+export interface DecisionEngine {
+  decide(request: DecideRequest, options: { signal?: AbortSignal }): Promise<DecideResponse>;
+}
+
+/** Playback signals: published on NATS for the Intent and Timing agents. Returns how many were accepted. */
+export interface PlaybackSink {
+  publish(signals: readonly PlaybackSignal[]): Promise<number>;
+}

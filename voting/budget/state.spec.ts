@@ -1,0 +1,27 @@
+import { create } from "@bufbuild/protobuf";
+import { describe, expect, it } from "vitest";
+import { type CampaignBudget, CampaignBudgetSchema } from "../../gen/chorus/v1/ledger_pb.ts";
+import { type BudgetBookView, createBudgetState, refreshBudget } from "./state.ts";
+
+describe("budget state", () => {
+  it("budget state - a tick that changes no campaign's entry is no new revision (no signal while idle)", () => {
+    let remaining = 100n;
+    const book = {
+      campaignIds: () => ["a", "b"],
+      status: (campaignId: string): CampaignBudget =>
+        create(CampaignBudgetSchema, { campaignId, remainingMicros: campaignId === "a" ? remaining : 5n }),
+    } as unknown as BudgetBookView;
+    const state = { ...createBudgetState(), book };
+    expect(refreshBudget(state, 1_000)).toEqual(["global"]);
+    expect(state.revision).toBe(1n);
+    const entry = state.campaigns.get("a");
+    expect(refreshBudget(state, 2_000)).toBeUndefined();
+    expect(state.revision).toBe(1n);
+    expect(state.campaigns.get("a")).toBe(entry); // unchanged entries are kept (votes cache by entry)
+    remaining = 90n;
+    expect(refreshBudget(state, 3_000)).toEqual(["global"]);
+    expect(state.revision).toBe(2n);
+    expect(state.campaigns.get("a")?.remainingMicros).toBe(90n);
+    expect(state.atMs).toBe(3_000);
+  });
+});
