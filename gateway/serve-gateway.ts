@@ -75,6 +75,18 @@ const config = loadConfig({
     parse: parsers.int(0, 100_000),
     help: "longest an idle kernel worker spins for the next decision (adaptive below it); 0 = sleep at once (less CPU, ~50 us wake-ups); default 1500, 0 on hosts with 2 or fewer cores",
   },
+  conversionsPerAd: {
+    env: "EVENT_MAX_CONVERSIONS_PER_AD",
+    default: 1,
+    parse: parsers.int(1, 100),
+    help: "conversions counted per decision and creative; later ones are rejected (CONVERSION_LIMIT)",
+  },
+  maxConversionValueMicros: {
+    env: "EVENT_MAX_CONVERSION_VALUE_MICROS",
+    default: 1_000_000_000,
+    parse: parsers.int(0, Number.MAX_SAFE_INTEGER),
+    help: "largest conversion value in micros for campaigns that set no max_conversion_value_micros",
+  },
   spoolDir: {
     env: "CHORUS_SPOOL_DIR",
     default: join(repoRoot, ".data", "spool"),
@@ -151,7 +163,15 @@ const gateway = await startGateway({
   host: config.host,
   port: config.port,
   engine,
-  events: await createEventSink({ nc, receipts }),
+  events: await createEventSink({
+    nc,
+    receipts,
+    limits: {
+      conversionsPerAd: config.conversionsPerAd,
+      maxConversionValueMicros: BigInt(config.maxConversionValueMicros),
+    },
+    maxConversionValue: (id) => catalogView.campaign(id)?.maxConversionValueMicros,
+  }),
   playback: new NatsPlaybackSink(nc),
   catalog: new CatalogStore(catalogBucket),
   logger,

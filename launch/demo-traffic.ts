@@ -145,7 +145,8 @@ export class DemoTraffic {
     });
   }
 
-  private request(n: number): DecideRequest {
+  /** The n-th demo request (seeded: the same n gives the same listener, device and context). */
+  request(n: number): DecideRequest {
     const pick = <T>(xs: readonly T[]) => xs[Math.floor(this.rnd() * xs.length)]!;
     const user = n % 500;
     const screenOn = this.rnd() < 0.4;

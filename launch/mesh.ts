@@ -1,7 +1,10 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
 import { CatalogStore, openCatalogBucket } from "../lib/catalog/catalog-store.ts";
 import { demoCatalog, loadDemoCatalog } from "../lib/demo/demo-catalog.ts";
 import { connectNats } from "../lib/nats/connect.ts";
+import { NatsCluster } from "../lib/nats/nats-cluster.ts";
 import { NatsServerProcess } from "../lib/nats/nats-server-process.ts";
 import { type RunningChild, startChild, stopChild } from "../lib/process/launcher.ts";
 import { bootstrapCredentials, type MeshCredentials } from "./bootstrap-credentials.ts";
@@ -14,6 +17,11 @@ export interface MeshOptions {
   natsUrl?: string;
   /** JetStream store of the private server; a temp folder when unset. */
   natsStoreDir?: string;
+  /**
+   * Start a private cluster of this many nats-servers (3 or 5) instead of one server, with every stream and bucket
+   * replicated on all of them (CHORUS_REPLICAS). Ignored with natsUrl.
+   */
+  natsCluster?: number;
   gatewayPort?: number;
   /** Load the demo catalog before the agents start. */
   demo?: boolean;
@@ -31,6 +39,7 @@ export interface Mesh {
   gatewayUrl: string;
   processes: { name: string; pid: number }[];
   nats: NatsServerProcess | undefined;
+  cluster: NatsCluster | undefined;
   /** The admin and decide keys bootstrapped for this mesh, and the gateways' event token keys. */
   credentials: MeshCredentials;
   children: RunningChild[];
@@ -48,17 +57,29 @@ export const DEFAULT_AGENT_GROUPS = [
  * the gateway, each waited for until it says it is ready. `stop()` stops them in reverse order.
  */
 export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
-  const nats = options.natsUrl ? undefined : await new NatsServerProcess({ storeDir: options.natsStoreDir }).start();
-  const natsUrl = options.natsUrl ?? nats!.url;
+  const clusterSize = options.natsUrl ? 0 : (options.natsCluster ?? 0);
+  const cluster =
+    clusterSize > 1
+      ? await NatsCluster.start({
+          size: clusterSize,
+          storeDir: options.natsStoreDir ?? join(tmpdir(), `chorus-cluster-${process.pid}-${Date.now()}`),
+        })
+      : undefined;
+  const nats =
+    options.natsUrl || cluster ? undefined : await new NatsServerProcess({ storeDir: options.natsStoreDir }).start();
+  const natsUrl = options.natsUrl ?? cluster?.url ?? nats!.url;
   const children: RunningChild[] = [];
   const stop = async () => {
     for (const child of [...children].reverse()) await stopChild(child.process);
     await nats?.stop();
+    await cluster?.stop();
   };
   try {
-    if (options.demo !== false) await loadDemo(natsUrl);
+    // Every process checks its streams and buckets against this at start (lib/nats/jetstream-replicas.ts).
+    const replicas: Record<string, string> = cluster ? { CHORUS_REPLICAS: String(clusterSize) } : {};
+    if (options.demo !== false) await loadDemo(natsUrl, cluster ? clusterSize : undefined);
     const credentials = await bootstrapCredentials(natsUrl, options.credentialsFile);
-    const env = { ...options.env, NATS_URL: natsUrl };
+    const env = { ...replicas, ...options.env, NATS_URL: natsUrl };
     const silent = options.silent ?? false;
     children.push(await startChild({ name: "ledger", entry: "ledger/ledger-main", env }, { silent }));
     // The Budget agent also serves the spend leases, so it runs as its own process.
@@ -92,9 +113,11 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       gatewayUrl: String(gateway.ready.url),
       processes: [
         ...(nats?.pid ? [{ name: "nats-server", pid: nats.pid }] : []),
+        ...(cluster?.pids ?? []),
         ...children.map((c) => ({ name: c.name, pid: c.pid })),
       ],
       nats,
+      cluster,
       credentials,
       children,
       stop,
@@ -105,10 +128,10 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   }
 }
 
-async function loadDemo(natsUrl: string): Promise<void> {
+async function loadDemo(natsUrl: string, replicas?: number): Promise<void> {
   const nc = await connectNats({ servers: natsUrl, name: "chorus-demo-loader" });
   try {
-    await loadDemoCatalog(new CatalogStore(await openCatalogBucket(jetstream(nc))), demoCatalog());
+    await loadDemoCatalog(new CatalogStore(await openCatalogBucket(jetstream(nc), replicas)), demoCatalog());
   } finally {
     await nc.close();
   }

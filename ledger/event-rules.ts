@@ -10,9 +10,18 @@ export interface EventLimits {
    * but unreported ad as spend for exactly this long, so a later impression could overspend: it is refused.
    */
   impressionWindowMs: number;
+  /** Conversions counted per decision and creative; later ones are CONVERSION_LIMIT. */
+  conversionsPerAd: number;
+  /** Largest conversion value when the campaign sets none (Campaign.max_conversion_value_micros = 0). */
+  maxConversionValueMicros: bigint;
 }
 
-export const DEFAULT_EVENT_LIMITS: EventLimits = { maxClockSkewMs: 5 * 60_000, impressionWindowMs: 10 * 60_000 };
+export const DEFAULT_EVENT_LIMITS: EventLimits = {
+  maxClockSkewMs: 5 * 60_000,
+  impressionWindowMs: 10 * 60_000,
+  conversionsPerAd: 1,
+  maxConversionValueMicros: 1_000_000_000n,
+};
 
 export type EventCheck =
   | { ok: true; item: ReceiptItem; decidedAtMs: number }

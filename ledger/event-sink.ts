@@ -30,12 +30,17 @@ export interface EventSinkOptions {
   publishTimeoutMs?: number;
   /** Share one store with the gateway's SpendGuard (see SpendGuardOptions.receipts). */
   receipts?: ReceiptStore;
+  /** The campaign's own largest conversion value (Campaign.max_conversion_value_micros; 0n/undefined = default). */
+  maxConversionValue?: (campaignId: string) => bigint | undefined;
 }
 
-/** The subject an event is stored under: one per countable fact (conversions: one per event id). */
-export function eventSubject(event: AdEvent, campaignId: string): string {
+/**
+ * The subject an event is stored under: one per countable fact. Conversions have `conversionsPerAd` slots per ad
+ * (`slot` 0..n-1), so the store itself refuses one past the limit, across gateways and after the duplicate window.
+ */
+export function eventSubject(event: AdEvent, campaignId: string, slot = 0): string {
   const keys = [event.decisionId, event.creativeId];
-  if (event.type === AdEventType.CONVERSION) keys.push(event.eventId);
+  if (event.type === AdEventType.CONVERSION) keys.push(`c${slot}`);
   return subjects.adEvent(eventTypeToken(event.type), campaignId, keys);
 }
 
@@ -63,7 +68,10 @@ export class JetStreamEventSink implements EventSink {
     this.limits = { ...DEFAULT_EVENT_LIMITS, ...options.limits };
     this.clock = options.clock ?? Date.now;
     this.publishTimeoutMs = options.publishTimeoutMs ?? 2_000;
+    this.maxConversionValue = options.maxConversionValue ?? (() => undefined);
   }
+
+  private readonly maxConversionValue: (campaignId: string) => bigint | undefined;
 
   static async create(options: EventSinkOptions): Promise<JetStreamEventSink> {
     const jsm = await jetstreamManager(options.nc);
@@ -116,6 +124,19 @@ export class JetStreamEventSink implements EventSink {
         );
         return;
       }
+      if (e.type === AdEventType.CONVERSION) {
+        const campaignMax = this.maxConversionValue(check.item.campaignId);
+        const max = campaignMax && campaignMax > 0n ? campaignMax : this.limits.maxConversionValueMicros;
+        if (e.valueMicros > max) {
+          results[i] = result(
+            e,
+            EventResult_Status.REJECTED,
+            EventRejection.IMPOSSIBLE_VALUE,
+            `value_micros: ${e.valueMicros} is above the campaign's maximum conversion value of ${max}`,
+          );
+          return;
+        }
+      }
       const entry = create(LedgerEntrySchema, {
         event: e,
         campaignId: check.item.campaignId,
@@ -124,7 +145,11 @@ export class JetStreamEventSink implements EventSink {
         userId: receipt?.userId ?? "",
         acceptedAt: timestampFromMs(now),
       });
-      results[i] = await this.publish(e, eventSubject(e, check.item.campaignId), toBinary(LedgerEntrySchema, entry));
+      const data = toBinary(LedgerEntrySchema, entry);
+      results[i] =
+        e.type === AdEventType.CONVERSION
+          ? await this.publishConversion(e, check.item.campaignId, data)
+          : await this.publish(e, eventSubject(e, check.item.campaignId), data);
       if (e.type === AdEventType.IMPRESSION && results[i]?.status !== EventResult_Status.REJECTED) impressed.add(adKey);
     };
     // Impressions first, so a batch holding an impression and its quartiles is accepted whole.
@@ -147,7 +172,20 @@ export class JetStreamEventSink implements EventSink {
     });
   }
 
-  private async publish(e: AdEvent, subject: string, data: Uint8Array): Promise<EventResult> {
+  /** With `fullIsUndefined`, a subject that already holds its fact returns undefined (the caller tries another). */
+  private async publish(
+    e: AdEvent,
+    subject: string,
+    data: Uint8Array,
+    fullIsUndefined: true,
+  ): Promise<EventResult | undefined>;
+  private async publish(e: AdEvent, subject: string, data: Uint8Array): Promise<EventResult>;
+  private async publish(
+    e: AdEvent,
+    subject: string,
+    data: Uint8Array,
+    fullIsUndefined = false,
+  ): Promise<EventResult | undefined> {
     try {
       const ack = await this.js.publish(subject, data, { msgID: e.eventId, timeout: this.publishTimeoutMs });
       if (ack.duplicate)
@@ -155,6 +193,7 @@ export class JetStreamEventSink implements EventSink {
       return result(e, EventResult_Status.ACCEPTED, EventRejection.UNSPECIFIED, "");
     } catch (err) {
       if (!isSubjectFull(err)) throw err;
+      if (fullIsUndefined) return undefined;
       return result(
         e,
         EventResult_Status.DUPLICATE,
@@ -162,6 +201,20 @@ export class JetStreamEventSink implements EventSink {
         `the ${eventTypeToken(e.type)} of this ad was counted before`,
       );
     }
+  }
+
+  /** The first free conversion slot of the ad; none free is CONVERSION_LIMIT (a repeated event id: DUPLICATE). */
+  private async publishConversion(e: AdEvent, campaignId: string, data: Uint8Array): Promise<EventResult> {
+    for (let slot = 0; slot < this.limits.conversionsPerAd; slot++) {
+      const stored = await this.publish(e, eventSubject(e, campaignId, slot), data, true);
+      if (stored) return stored;
+    }
+    return result(
+      e,
+      EventResult_Status.REJECTED,
+      EventRejection.CONVERSION_LIMIT,
+      `type: this ad already has ${this.limits.conversionsPerAd} conversion(s), the most counted per decision and creative`,
+    );
   }
 
   private async impressionStored(e: AdEvent, campaignId: string): Promise<boolean> {

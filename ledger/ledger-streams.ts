@@ -5,8 +5,9 @@ import {
   StorageType,
   type StreamConfig,
 } from "@nats-io/jetstream";
-import { type KV, Kvm } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import { nanos } from "@nats-io/nats-core";
+import { ensureStream, openReplicatedBucket } from "../lib/nats/jetstream-replicas.ts";
 import { buckets, streams, subjects } from "../lib/subjects.ts";
 
 export interface LedgerStreamOptions {
@@ -47,17 +48,23 @@ export async function ensureLedgerStreams(jsm: JetStreamManager, options: Ledger
     subjects: [subjects.receiptsAll],
     max_age: nanos(options.receiptRetentionMs ?? 7 * DAY_MS),
   });
+  // Many grants per campaign; an hour is far beyond any lease's life and leaves time to audit a failover.
+  await addIfMissing(jsm, streams.leases, {
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    subjects: [subjects.leaseLogAll],
+    max_age: nanos(3_600_000),
+    duplicate_window: nanos(60_000),
+  });
 }
 
-async function addIfMissing(jsm: JetStreamManager, name: string, config: Partial<StreamConfig>): Promise<void> {
-  try {
-    await jsm.streams.info(name);
-  } catch {
-    await jsm.streams.add({ ...config, name });
-  }
+/** Creates the stream if missing; an existing one keeps its settings except the replica count (CHORUS_REPLICAS). */
+function addIfMissing(jsm: JetStreamManager, name: string, config: Partial<StreamConfig>): Promise<void> {
+  return ensureStream(jsm, { ...config, name });
 }
 
 /** The bucket holding the ledger snapshot. */
 export function openLedgerBucket(jsm: JetStreamManager): Promise<KV> {
-  return new Kvm(jsm.jetstream()).create(buckets.ledger, { history: 1 });
+  return openReplicatedBucket(jsm.jetstream(), buckets.ledger, { history: 1 });
 }

@@ -122,6 +122,25 @@ describe("ledger", () => {
     now = DAY2;
   });
 
+  it("report - one conversion per ad by default, value at most the maximum: later ones are refused, the ledger unchanged", async () => {
+    // r6 (above) was d1/cr-2's conversion: a second one, with a new event id, is past the limit.
+    await ledger.caughtUp();
+    const before = JSON.stringify(toJson(LedgerSnapshotSchema, ledger.query()));
+    const again = await report(adEvent("r6-second", "d1", "cr-2", DAY1, AdEventType.CONVERSION, 10n));
+    expect(again.results[0]).toMatchObject({
+      status: EventResult_Status.REJECTED,
+      rejection: EventRejection.CONVERSION_LIMIT,
+    });
+    // The very same event again is a duplicate, not a second conversion.
+    const retried = await report(adEvent("r6", "d1", "cr-2", DAY1, AdEventType.CONVERSION, 10n));
+    expect(retried.results[0]?.status).toBe(EventResult_Status.DUPLICATE);
+    const huge = await report(adEvent("big", "d1", "cr-1", DAY1, AdEventType.CONVERSION, 5_000_000_000n));
+    expect(huge.results[0]).toMatchObject({ rejection: EventRejection.IMPOSSIBLE_VALUE });
+    expect(huge.results[0]?.reason).toMatch(/maximum conversion value of 1000000000/);
+    await ledger.caughtUp();
+    expect(JSON.stringify(toJson(LedgerSnapshotSchema, ledger.query()))).toBe(before);
+  });
+
   it("ledger - rebuild from the stream equals the live totals, and the NATS query answers the same", async () => {
     await ledger.caughtUp();
     const rebuilt = await rebuildLedger(nats.nc);

@@ -21,6 +21,8 @@ export interface LedgerOptions {
   streams?: LedgerStreamOptions;
   /** The snapshot is written after at most this many applied messages (and whenever the stream is drained). */
   flushEvery?: number;
+  /** Leader election: false once this instance no longer leads; it then writes nothing more. */
+  fence?: () => boolean;
 }
 
 const SNAPSHOT_KEY = "snapshot";
@@ -166,6 +168,11 @@ export class Ledger {
   }
 
   private async flush(): Promise<void> {
+    if (this.options.fence && !this.options.fence()) {
+      this.stopped = true;
+      this.stopConsumer?.();
+      return;
+    }
     const snapshot = toBinary(LedgerSnapshotSchema, this.totals.toSnapshot());
     for (;;) {
       try {

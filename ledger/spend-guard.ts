@@ -100,6 +100,10 @@ export class LeaseSpendGuard implements SpendGuard {
   private readonly spool: ReceiptSpool | undefined;
   private readonly margin: number;
   private readonly leaseChannel: LeaseChannel;
+  /** Fencing: the newest Budget leader epoch seen in a grant; grants from older epochs are refused. */
+  private epoch = 0n;
+  /** Grants refused because a newer Budget leader had granted before (a deposed leader answering late). */
+  staleGrantsRefused = 0;
 
   private constructor(
     private readonly receipts: ReceiptStore | ReceiptSink,
@@ -132,6 +136,11 @@ export class LeaseSpendGuard implements SpendGuard {
   /** Asks for leases ahead of the first decision (a cold gateway would otherwise sell nothing at first). */
   prefetch(campaignIds: Iterable<string>): void {
     for (const id of campaignIds) this.headroom(id);
+  }
+
+  /** Spool lines skipped as corrupt since start (0 without a spool). */
+  get corruptSpoolLines(): number {
+    return this.spool?.corruptLines ?? 0;
   }
 
   /** Why the last lease request for a campaign was denied (for no-fill explanations and tests). */
@@ -251,7 +260,15 @@ export class LeaseSpendGuard implements SpendGuard {
         create(LeaseRequestSchema, { gatewayId: this.options.gatewayId, campaignId }),
         this.options.requestTimeoutMs ?? 500,
       );
-      if (grant.amountMicros > 0n) {
+      if (grant.amountMicros > 0n && grant.epoch < this.epoch) {
+        this.staleGrantsRefused++;
+        this.options.logger.warn(
+          { campaignId, epoch: grant.epoch.toString(), newest: this.epoch.toString() },
+          "lease from a deposed Budget leader refused",
+        );
+        c.nextAttemptAt = this.clock() + (this.options.retryAfterMs ?? 250);
+      } else if (grant.amountMicros > 0n) {
+        if (grant.epoch > this.epoch) this.epoch = grant.epoch;
         c.leases.push({
           id: grant.leaseId,
           amount: grant.amountMicros,
@@ -277,8 +294,13 @@ export class LeaseSpendGuard implements SpendGuard {
   private async replaySpool(): Promise<void> {
     if (!this.spool || !(this.receipts instanceof ReceiptStore)) return;
     try {
-      const n = await this.spool.replay(this.receipts);
-      if (n > 0) this.options.logger.info({ receipts: n }, "spooled receipts stored");
+      const { stored, corrupt } = await this.spool.replay(this.receipts);
+      if (stored > 0) this.options.logger.info({ receipts: stored }, "spooled receipts stored");
+      if (corrupt > 0)
+        this.options.logger.error(
+          { corrupt, kept: `${this.options.spoolDir}/${this.options.gatewayId}.corrupt` },
+          "corrupt spool lines skipped",
+        );
     } catch (err) {
       this.options.logger.warn({ err }, "spooled receipts not stored yet; retrying on the next reconnect");
     }

@@ -57,6 +57,12 @@ export const subjects = {
   receiptsAll: "chorus.receipts.>",
   /** LeaseRequest -> LeaseGrant (request/reply, queue group "budget"). */
   budgetLease: "chorus.budget.lease",
+  /**
+   * LeaseGrant in the lease log (streams.leases), written by the Budget leader before it answers: a new leader
+   * learns the leases its predecessor handed out. One subject per campaign.
+   */
+  leaseLog: (campaignId: string) => `chorus.leases.${subjectToken(campaignId)}`,
+  leaseLogAll: "chorus.leases.>",
   /** LedgerQuery -> LedgerQueryResult (request/reply, queue group "ledger"). */
   ledgerQuery: "chorus.ledger.query",
   /** AuctionOutcome, published by the decision engine once per decision; sharded like playback. */
@@ -83,6 +89,11 @@ export const buckets = {
   /** Object store: the inventory part of logged decisions' kernel inputs, one object per inventory (telemetry/). */
   decisionInventories: "chorus_decision_inventories",
   /**
+   * Leader election (lib/nats/leader-election.ts): keys `budget` and `ledger`, JSON {instance, pid} of the leader;
+   * max age = CHORUS_LEADER_TTL_MS, so an instance that stops renewing loses its key.
+   */
+  leaders: "chorus_leaders",
+  /**
    * API keys (gateway/auth/api-key.ts ApiKeyRecord as JSON), key = key id. Every gateway reads and watches it;
    * only the admin path writes it (the ApiKeyService behind an admin key, and the launcher's bootstrap).
    */
@@ -97,6 +108,8 @@ export const streams = {
   receipts: "CHORUS_RECEIPTS",
   /** The decision log (DecisionRecord, telemetry/decision-log.ts): subjects `chorus.decisions.>`. */
   decisions: "CHORUS_DECISIONS",
+  /** Spend leases granted by the Budget leader (LeaseGrant): subjects `chorus.leases.>`, kept an hour. */
+  leases: "CHORUS_LEASES",
 } as const;
 
 /** Any id as one subject token: base64url has no dots, spaces or wildcards, and distinct ids stay distinct. */

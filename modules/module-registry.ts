@@ -6,8 +6,8 @@
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { JetStreamClient } from "@nats-io/jetstream";
-import { type KV, Kvm } from "@nats-io/kv";
-import { type ObjectStore, Objm } from "@nats-io/obj";
+import type { KV } from "@nats-io/kv";
+import type { ObjectStore } from "@nats-io/obj";
 import semver from "semver";
 import {
   type ModuleManifest,
@@ -17,6 +17,7 @@ import {
   type ModuleState,
   ModuleStateSchema,
 } from "../gen/chorus/v1/module_pb.ts";
+import { openReplicatedBucket, openReplicatedObjectStore } from "../lib/nats/jetstream-replicas.ts";
 import { buckets } from "../lib/subjects.ts";
 
 export class ModuleConflictError extends Error {
@@ -58,8 +59,8 @@ export class ModuleRegistry {
 
   /** Opens both buckets, creating them if missing (idempotent, so every process may call it). */
   static async open(js: JetStreamClient): Promise<ModuleRegistry> {
-    const objects = await new Objm(js).create(buckets.moduleObjects, { description: "Chorus WASM modules" });
-    const states = await new Kvm(js).create(buckets.moduleState, { history: 10 });
+    const objects = await openReplicatedObjectStore(js, buckets.moduleObjects, { description: "Chorus WASM modules" });
+    const states = await openReplicatedBucket(js, buckets.moduleState, { history: 10 });
     return new ModuleRegistry(objects, states);
   }
 

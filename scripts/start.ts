@@ -31,6 +31,12 @@ const config = loadConfig({
     parse: parsers.oneOf("cached", "parallel", "sequential"),
     help: "how the gateway gathers agent votes",
   },
+  natsCluster: {
+    env: "CHORUS_NATS_CLUSTER",
+    default: 0,
+    parse: parsers.int(0, 7),
+    help: "start a private cluster of this many nats-servers (3 or 5) with every stream replicated on all of them",
+  },
   demoRate: {
     env: "DEMO_RATE",
     default: 50,
@@ -41,17 +47,27 @@ const config = loadConfig({
 
 if (!config.natsUrl) ensureNatsServer();
 process.env.LOG_LEVEL ??= "warn";
+// A gateway started again (Ctrl-C and npm start, or a supervisor) keeps its id and so replays its own spool.
+process.env.GATEWAY_ID ??= "gateway-1";
+process.env.CHORUS_SPOOL_DIR ??= join(config.dataDir, "spool");
 console.log("Starting the Chorus mesh ...");
 const mesh = await startMesh({
   natsUrl: config.natsUrl || undefined,
-  natsStoreDir: join(config.dataDir, "nats"),
+  natsStoreDir: join(config.dataDir, config.natsCluster > 1 ? "nats-cluster" : "nats"),
+  natsCluster: config.natsCluster,
   gatewayPort: config.gatewayPort,
   coordination: config.coordination,
   demo: true,
   credentialsFile: join(config.dataDir, "credentials.env"),
 });
 console.log(
-  `NATS:    ${mesh.natsUrl}${config.natsUrl ? "" : ` (private nats-server, JetStream in ${join(config.dataDir, "nats")})`}`,
+  `NATS:    ${mesh.natsUrl}${
+    config.natsUrl
+      ? ""
+      : mesh.cluster
+        ? ` (private cluster of ${config.natsCluster} nats-servers, replicas ${config.natsCluster}, JetStream in ${join(config.dataDir, "nats-cluster")})`
+        : ` (private nats-server, JetStream in ${join(config.dataDir, "nats")})`
+  }`,
 );
 console.log(`Gateway: ${mesh.gatewayUrl} (Connect, gRPC and gRPC-Web; coordination ${config.coordination})`);
 console.log(`Keys:    admin  ${mesh.credentials.adminKey}`);

@@ -44,6 +44,7 @@ import {
 } from "../gen/chorus/v1/decision_pb.ts";
 import { type ConfigOf, loadConfig, parsers } from "../lib/config/config.ts";
 import type { Logger } from "../lib/log/logger.ts";
+import { openReplicatedObjectStore } from "../lib/nats/jetstream-replicas.ts";
 import { buckets, streams, subjects } from "../lib/subjects.ts";
 import type { KernelResult } from "../wasm-core/src/kernel-inputs.ts";
 import {
@@ -99,7 +100,8 @@ export const decisionLogConfigSchema = {
   },
   replicas: {
     env: "DECISION_LOG_REPLICAS",
-    default: 1,
+    // Like every other store unless set on its own (a log may be worth fewer copies than money).
+    default: Number(process.env.CHORUS_REPLICAS) || 1,
     parse: parsers.int(1, 5),
     help: "JetStream replicas of the CHORUS_DECISIONS stream",
   },
@@ -245,11 +247,12 @@ async function ensureInventoryBucket(
   config: DecisionLogConfig,
 ): Promise<ObjectStore> {
   const ttl = nanos(config.maxAgeSeconds * 1000);
-  const objects = await new Objm(js).create(buckets.decisionInventories, {
-    description: "Inventory part of logged decisions' kernel inputs (telemetry/decision-log.ts)",
-    ttl,
-    replicas: config.replicas,
-  });
+  const objects = await openReplicatedObjectStore(
+    js,
+    buckets.decisionInventories,
+    { description: "Inventory part of logged decisions' kernel inputs (telemetry/decision-log.ts)", ttl },
+    config.replicas,
+  );
   if ((await objects.status()).ttl !== ttl) {
     // An object store is the stream OBJ_<bucket> (NATS ADR-20); its TTL is that stream's max_age.
     const jsm = await jetstreamManager(nc);

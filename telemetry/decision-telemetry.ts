@@ -58,7 +58,10 @@ export function recordDecisionError(telemetry: DecisionTelemetry, coordination: 
   telemetry.metrics.decideLatency.observe({ coordination }, seconds);
 }
 
-const idsByInventory = new WeakMap<Inventory, { creativeIds: string[]; campaignIds: string[] }>();
+const idsByInventory = new WeakMap<
+  Inventory,
+  { creativeIds: string[]; campaignIds: string[]; advertiserIds: string[] }
+>();
 
 /** The log's view of a kernel call made on a catalog Inventory (candidate ids computed once per inventory). */
 export function catalogKernelCall(
@@ -72,6 +75,7 @@ export function catalogKernelCall(
     ids = {
       creativeIds: inventory.candidates.map((c) => c.creative.id),
       campaignIds: inventory.candidates.map((c) => c.campaign.id),
+      advertiserIds: inventory.candidates.map((c) => c.campaign.advertiserId),
     };
     idsByInventory.set(inventory, ids);
   }

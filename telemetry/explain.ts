@@ -3,8 +3,9 @@
  * requests) and of `chorus explain`. A pure function of one kernel call, its result and the agents' votes, so the
  * decision engine (live objects) and the CLI (a DecisionRecord) explain alike.
  *
- * Chosen candidates are explained with the kernel's own outputs. Losers are explained by recomputing the kernel's
- * terms in its pinned f32 order (wasm-core/src/kernel-reference.ts) and walking its eligibility and pod rules.
+ * Chosen candidates are explained with the kernel's own outputs. Losers are explained with the kernel's terms
+ * (wasm-core/src/kernel-terms.ts, the one TypeScript copy of its arithmetic, bit for bit) and its eligibility
+ * and pod rules.
  */
 import { create } from "@bufbuild/protobuf";
 import type { AgentVote } from "../gen/chorus/v1/agent_pb.ts";
@@ -21,6 +22,14 @@ import {
   type PodAd,
 } from "../gen/chorus/v1/decision_pb.ts";
 import type { KernelResult } from "../wasm-core/src/kernel-inputs.ts";
+import {
+  agentCoefficients,
+  byRank,
+  type CandidateTerms,
+  candidateTerms,
+  type Ineligibility,
+  ineligibility,
+} from "../wasm-core/src/kernel-terms.ts";
 import { type KernelCall, kernelCallOf, kernelResultOf } from "./kernel-record.ts";
 
 const f32 = Math.fround;
@@ -40,33 +49,15 @@ export interface ExplainOutput {
   lines: string[];
 }
 
-/** A candidate's kernel terms, recomputed in the kernel's order. */
-export interface Terms {
-  relevance: number;
-  relevanceTerm: number;
-  contributions: number[];
-  quality: number;
-  value: number;
-  rank: number;
-}
+/** A candidate's kernel terms, as the kernel computes them (wasm-core/src/kernel-terms.ts). */
+export type Terms = CandidateTerms;
 
-export function candidateTerms(call: KernelCall, c: number): Terms {
-  const { inventory, request } = call;
-  const d = inventory.dimensions;
-  const n = inventory.candidates;
-  const sums = [0, 0, 0, 0];
-  for (let j = 0; j < d; j++)
-    sums[j & 3] = f32(sums[j & 3]! + f32(request.intent[j]! * inventory.embeddings[c * d + j]!));
-  const relevance = f32(f32(sums[0]! + sums[1]!) + f32(sums[2]! + sums[3]!));
-  const relevanceTerm = f32(request.relevanceWeight * relevance);
-  let quality = relevanceTerm;
-  const contributions = Array.from(request.weights, (w, a) => {
-    const part = f32(f32(w * request.confidence[a]!) * request.scores[a * n + c]!);
-    quality = f32(quality + part);
-    return part;
-  });
-  const value = f32(request.bid[c]! * request.pResponse[c]!);
-  return { relevance, relevanceTerm, contributions, quality, value, rank: f32(value * quality) };
+/** Every candidate's terms for one kernel call. */
+export function callTerms(call: KernelCall): Terms[] {
+  const coefficients = agentCoefficients(call.request);
+  return Array.from({ length: call.inventory.candidates }, (_, c) =>
+    candidateTerms(call.inventory, call.request, c, coefficients),
+  );
 }
 
 const vetoName = (reason: number) => (VetoReason[reason] ?? `reason ${reason}`).toLowerCase().replaceAll("_", " ");
@@ -93,7 +84,7 @@ export function explainDecision(input: ExplainInput, detailedLosers = DEFAULT_DE
   const n = inventory.candidates;
   const agentCount = kernel.agents.length;
   const name = (c: number) => kernel.creativeIds[c] ?? `candidate ${c}`;
-  const terms = Array.from({ length: n }, (_, c) => candidateTerms(kernel, c));
+  const terms = callTerms(kernel);
   const position = new Map<number, number>();
   for (let t = 0; t < result.count; t++) position.set(result.indices[t]!, t);
   const degraded = new Map(input.agents.filter((a) => a.degraded).map((a) => [a.agent, a.degraded!] as const));
@@ -146,6 +137,7 @@ export function explainDecision(input: ExplainInput, detailedLosers = DEFAULT_DE
     return create(CandidateExplanationSchema, {
       creativeId: name(c),
       campaignId: kernel.campaignIds[c] ?? "",
+      advertiserId: kernel.advertiserIds?.[c] ?? "",
       chosen,
       quality,
       relevance,
@@ -200,15 +192,11 @@ function podWalk(
   terms.forEach((t, c) => {
     if (request.vetoMask[c] !== 0) return;
     const duration = inventory.durationMs[c]!;
-    if (!(t.quality > 0)) losses.set(c, `its quality ${num(t.quality)} is not positive`);
-    else if (!(t.value >= reserve))
-      losses.set(c, `its value ${num(t.value)} micros is below the reserve ${num(reserve)}`);
-    else if (!(t.rank > 0)) losses.set(c, `its rank ${num(t.rank)} is not positive`);
-    else if (!(duration <= request.maxDurationMs)) {
-      losses.set(c, `it lasts ${duration} ms, longer than the break (${request.maxDurationMs} ms)`);
-    } else eligible.push(c);
+    const why = ineligibility(t, request, duration);
+    if (why === undefined) eligible.push(c);
+    else losses.set(c, ineligibleSentence(why, t, reserve, duration, request.maxDurationMs));
   });
-  eligible.sort((x, y) => (terms[x]!.rank > terms[y]!.rank ? -1 : terms[x]!.rank < terms[y]!.rank ? 1 : x - y));
+  eligible.sort(byRank(terms.map((t) => t.rank)));
   const chosen: number[] = [];
   let usedMs = 0;
   eligible.forEach((c, place) => {
@@ -230,6 +218,19 @@ function podWalk(
     }
   });
   return { losses, order: eligible };
+}
+
+function ineligibleSentence(why: Ineligibility, t: Terms, reserve: number, duration: number, breakMs: number): string {
+  switch (why) {
+    case "quality":
+      return `its quality ${num(t.quality)} is not positive`;
+    case "reserve":
+      return `its value ${num(t.value)} micros is below the reserve ${num(reserve)}`;
+    case "rank":
+      return `its rank ${num(t.rank)} is not positive`;
+    case "duration":
+      return `it lasts ${duration} ms, longer than the break (${breakMs} ms)`;
+  }
 }
 
 function priceReason(

@@ -22,6 +22,8 @@ export interface KernelCall {
   /** Per candidate, in inventory order. */
   readonly creativeIds: readonly string[];
   readonly campaignIds: readonly string[];
+  /** Per candidate, where known (the live call; a decision record does not keep them). */
+  readonly advertiserIds?: readonly string[];
 }
 
 // Typed arrays use the host's byte order; the record's is little-endian, like WASM memory (wasm-core relies on

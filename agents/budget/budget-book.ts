@@ -85,13 +85,43 @@ export class BudgetBook {
   /** Leases granted before a restart are unknown: none is granted until they have all expired. */
   readonly recoveringUntil: number;
 
+  /**
+   * `knowsLeases`: the book was fed the lease log (every lease still live, whoever granted it) before its first
+   * grant, so it need not wait for unknown leases to expire.
+   */
   constructor(
     policy: Partial<BudgetPolicy>,
     startedAtMs: number,
     private readonly instanceId: string,
+    { knowsLeases = false } = {},
   ) {
     this.policy = { ...DEFAULT_BUDGET_POLICY, ...policy };
-    this.recoveringUntil = startedAtMs + this.policy.leaseTtlMs + this.policy.reclaimGraceMs;
+    this.recoveringUntil = knowsLeases
+      ? startedAtMs
+      : startedAtMs + this.policy.leaseTtlMs + this.policy.reclaimGraceMs;
+  }
+
+  /**
+   * A lease from the lease log (granted by this book, a predecessor or a deposed leader): counted as exposure
+   * until reclaimed like the book's own. Known ids are left as they are; an already-expired lease is ignored.
+   */
+  adoptLease(grant: LeaseGrant, grantedAtMs: number, nowMs: number): void {
+    if (this.leases.has(grant.leaseId) || grant.amountMicros <= 0n) return;
+    if (nowMs - grantedAtMs > this.policy.leaseTtlMs + this.policy.reclaimGraceMs) return;
+    const lease = {
+      id: grant.leaseId,
+      campaignId: grant.campaignId,
+      amount: grant.amountMicros,
+      sold: 0n,
+      grantedAt: grantedAtMs,
+    };
+    this.leases.set(lease.id, lease);
+    let held = this.leasesByCampaign.get(lease.campaignId);
+    if (!held) {
+      held = new Set();
+      this.leasesByCampaign.set(lease.campaignId, held);
+    }
+    held.add(lease);
   }
 
   /** Starts from the ledger's persisted totals; the events after its sequence are applied as they come. */

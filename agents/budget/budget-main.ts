@@ -4,6 +4,8 @@ import { CatalogView } from "../../lib/catalog/catalog-view.ts";
 import { loadConfig, parsers } from "../../lib/config/config.ts";
 import { createLogger } from "../../lib/log/logger.ts";
 import { connectNats } from "../../lib/nats/connect.ts";
+import { leaderElectionConfig, openLeaderBucket } from "../../lib/nats/leader-election.ts";
+import { LeaderRole } from "../../lib/nats/leader-role.ts";
 import { onShutdown, signalReady } from "../../lib/process/child-lifecycle.ts";
 import { loadModuleConfig } from "../../modules/module-config.ts";
 import { budgetAgent } from "../../voting/budget/agent.ts";
@@ -13,7 +15,8 @@ import { runAgent } from "../runtime/run-agent.ts";
 import { BudgetService } from "./budget-service.ts";
 
 /**
- * The Budget agent process: the agent (votes, signals) plus its money side (leases, books).
+ * The Budget agent process: the agent (votes, signals) plus its money side (leases, books). Run one or several:
+ * exactly one leads and grants leases (lib/nats/leader-role.ts).
  *   NATS_URL=nats://127.0.0.1:4222 node --import tsx agents/budget/budget-main.ts
  */
 const config = loadConfig({
@@ -49,24 +52,40 @@ const scoring = await startAgentScoring([budgetAgent], {
   logger,
 });
 const agent = await runAgent(scoring.modules[0]!, { nc, catalog, logger: logger.child({ agent: "budget" }) });
-const service = await BudgetService.start({
+const serviceOptions = {
   nc,
   catalog,
   state: agent.state as BudgetState,
   logger,
+  instanceId: agent.instanceId,
   policy: {
     leaseTtlMs: config.leaseTtlMs,
     reclaimGraceMs: config.graceMs,
     maxLeaseShare: config.leasePpm / 1e6,
     lookaheadShare: config.lookaheadPpm / 1e6,
   },
-});
+};
+// Several Budget processes may run: one leads (grants leases), the others keep their books for votes and signals
+// and take over within the election TTL, rebuilding the book from the ledger, the lease log and receipts first.
+const election = loadConfig(leaderElectionConfig);
+const role = await new LeaderRole<BudgetService, BudgetService>({
+  election: {
+    kv: await openLeaderBucket(jetstream(nc), election.ttlMs),
+    key: "budget",
+    instanceId: agent.instanceId,
+    ttlMs: election.ttlMs,
+  },
+  logger,
+  standby: () => BudgetService.start({ ...serviceOptions, serve: false }),
+  lead: (epoch, isLeader) => BudgetService.start({ ...serviceOptions, leader: { epoch, isLeader } }),
+  fence: (service) => service.stopGranting(),
+}).start();
 onShutdown(async () => {
-  await service.stop();
+  await role.stop();
   await agent.stop();
   await scoring.close();
   catalog.close();
   await nc.drain();
 });
-signalReady({ instance: agent.instanceId });
+signalReady({ instance: agent.instanceId, leader: role.isLeader });
 logger.info("budget agent ready");

@@ -31,6 +31,14 @@ export interface BudgetServiceOptions {
   instanceId?: string;
   /** How often expired leases and unchargeable sales are swept. */
   upkeepMs?: number;
+  /**
+   * Leader mode (agents/budget/budget-leadership.ts): the book reads the lease log before its first grant, so it
+   * grants at once; every grant carries `epoch`, is written to the lease log before it is answered, and is made
+   * only while `isLeader()`. Unset: the single-instance mode of old (waits for unknown leases to expire).
+   * `serve: false` (a standby) keeps the book up to date for votes and signals but answers no lease request.
+   */
+  leader?: { epoch: number; isLeader: () => boolean };
+  serve?: boolean;
 }
 
 /**
@@ -39,8 +47,11 @@ export interface BudgetServiceOptions {
  * `subjects.budgetLease` (queue group "budget"; the books live in one instance, so run one active instance).
  *
  * Start-up: the ledger snapshot gives charged totals up to a sequence; the last impression window of the events
- * stream is read first to learn which recent sales are already charged; then receipts and later events follow
- * live. Leases granted by a previous instance are unknown, so none is granted until they have expired.
+ * stream is read first to learn which recent sales are already charged; then the lease log (leases still live,
+ * whoever granted them), the receipts of the window and the later events, each read to its end before the service
+ * answers and followed live after. In leader mode the book then knows every live lease and grants at once;
+ * without it (no election) leases granted by a previous instance may be unknown, so none is granted until they
+ * have expired.
  */
 export class BudgetService {
   private readonly stops: (() => void)[] = [];
@@ -57,7 +68,11 @@ export class BudgetService {
     const { nc, catalog, logger } = options;
     const jsm = await jetstreamManager(nc);
     await ensureLedgerStreams(jsm);
-    const book = new BudgetBook(options.policy ?? {}, clock(), options.instanceId ?? crypto.randomUUID().slice(0, 8));
+    const instance = options.instanceId ?? crypto.randomUUID().slice(0, 8);
+    const leader = options.leader;
+    const book = new BudgetBook(options.policy ?? {}, clock(), leader ? `${instance}-e${leader.epoch}` : instance, {
+      knowsLeases: leader !== undefined,
+    });
     const service = new BudgetService(book, options);
     options.state.book = book;
     const campaignsOf = (inventory: Inventory) =>
@@ -78,6 +93,14 @@ export class BudgetService {
       }),
       (m) => book.onEntry(BigInt(m.seq), fromBinary(LedgerEntrySchema, m.data), clock(), false),
     );
+    // Leases first, so that the receipts after them count what was sold within each.
+    const leaseWindowStart = new Date(clock() - book.policy.leaseTtlMs - book.policy.reclaimGraceMs - 1_000);
+    await service.follow(
+      js,
+      streams.leases,
+      { deliver_policy: DeliverPolicy.StartTime, opt_start_time: leaseWindowStart.toISOString() },
+      (m) => book.adoptLease(fromBinary(LeaseGrantSchema, m.data), Math.floor(m.info.timestampNanos / 1e6), clock()),
+    );
     await service.follow(
       js,
       streams.receipts,
@@ -90,6 +113,10 @@ export class BudgetService {
       { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Number(book.charged.lastSequence) + 1 },
       (m) => book.onEntry(BigInt(m.seq), fromBinary(LedgerEntrySchema, m.data), clock()),
     );
+    if (options.serve === false) {
+      logger.info({ chargedUpTo: book.charged.lastSequence.toString() }, "budget book ready (standby)");
+      return service;
+    }
 
     const watch = new ConnectionWatch(nc);
     service.timer = guardedInterval("budget upkeep", options.upkeepMs ?? 250, () => {
@@ -102,23 +129,62 @@ export class BudgetService {
       callback: (_err, msg) => {
         let grant: ReturnType<typeof book.grant>;
         try {
-          grant = book.grant(fromBinary(LeaseRequestSchema, msg.data), clock());
+          const request = fromBinary(LeaseRequestSchema, msg.data);
+          if (leader && !leader.isLeader())
+            grant = create(LeaseGrantSchema, {
+              campaignId: request.campaignId,
+              denial: LeaseDenial.NOT_SERVING,
+              reason: "this Budget instance is no longer the leader; ask again",
+            });
+          else grant = book.grant(request, clock());
+          grant.gatewayId = request.gatewayId;
         } catch (err) {
           grant = create(LeaseGrantSchema, {
             denial: LeaseDenial.NOT_SERVING,
             reason: `bad lease request: ${String(err)}`,
           });
         }
-        msg.respond(toBinary(LeaseGrantSchema, grant));
+        if (!leader || grant.amountMicros <= 0n) {
+          msg.respond(toBinary(LeaseGrantSchema, grant));
+          return;
+        }
+        grant.epoch = BigInt(leader.epoch);
+        // In the log before the gateway holds it: a successor then knows every lease a gateway may sell from. If
+        // the log cannot take it, the lease stays counted here (exposure, reclaimed after its TTL) and is not given.
+        const bytes = toBinary(LeaseGrantSchema, grant);
+        js.publish(subjects.leaseLog(grant.campaignId), bytes, { msgID: grant.leaseId, timeout: 1_000 }).then(
+          () => msg.respond(bytes),
+          (err: unknown) => {
+            logger.warn({ err, campaignId: grant.campaignId }, "lease not logged; not granted");
+            msg.respond(
+              toBinary(
+                LeaseGrantSchema,
+                create(LeaseGrantSchema, {
+                  campaignId: grant.campaignId,
+                  denial: LeaseDenial.NOT_SERVING,
+                  reason: "the lease log is unavailable; ask again",
+                }),
+              ),
+            );
+          },
+        );
       },
     });
-    logger.info({ chargedUpTo: book.charged.lastSequence.toString() }, "budget service ready");
+    logger.info(
+      { chargedUpTo: book.charged.lastSequence.toString(), epoch: leader?.epoch },
+      leader ? "budget leader granting" : "budget service ready",
+    );
     return service;
+  }
+
+  /** Stops answering lease requests at once (a deposed leader), keeping the book. */
+  stopGranting(): void {
+    this.sub?.unsubscribe();
   }
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    await this.sub?.drain();
+    if (this.sub && !this.sub.isClosed()) await this.sub.drain();
     for (const stop of this.stops) stop();
   }
 
@@ -129,8 +195,19 @@ export class BudgetService {
     handle: (m: JsMsg) => void,
   ): Promise<void> {
     const consumer = await js.consumers.get(stream, opts);
+    // What the stream holds now is applied before the caller goes on (the book is whole before it grants).
+    let caughtUp!: () => void;
+    const whole = new Promise<void>((resolve) => {
+      caughtUp = resolve;
+    });
     const messages = await consumer.consume();
-    this.stops.push(() => void messages.stop());
+    void createdPending(consumer).then((pending) => {
+      if (pending === 0) caughtUp();
+    });
+    this.stops.push(() => {
+      void messages.stop();
+      caughtUp();
+    });
     void (async () => {
       for await (const m of messages) {
         try {
@@ -138,8 +215,23 @@ export class BudgetService {
         } catch (err) {
           this.options.logger.error({ err, stream, seq: m.seq }, "budget feed message not applied");
         }
+        if (m.info.pending === 0) caughtUp();
       }
     })();
+    await whole;
+  }
+}
+
+/**
+ * How many messages an ordered consumer had to deliver when the server created it (its ConsumerInfo, which the
+ * client keeps once consume() has created it); undefined if that takes over 10 s.
+ */
+async function createdPending(consumer: Consumer): Promise<number | undefined> {
+  const until = Date.now() + 10_000;
+  for (;;) {
+    const pending = (consumer as unknown as { _info?: { num_pending?: number } })._info?.num_pending;
+    if (pending !== undefined || Date.now() > until) return pending;
+    await new Promise((r) => setTimeout(r, 5));
   }
 }
 

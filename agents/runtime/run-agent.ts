@@ -6,8 +6,8 @@ import { type Service, type ServiceMsg, Svcm } from "@nats-io/services";
 import { type AgentVote, DecideTaskSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import type { CatalogView } from "../../lib/catalog/catalog-view.ts";
 import { SliceCache } from "../../lib/catalog/slice-cache.ts";
-import { encodeSignal } from "../../lib/codecs/agent-signals.ts";
 import { encodeAgentVote } from "../../lib/codecs/agent-vote.ts";
+import { encodeMessage } from "../../lib/codecs/registry.ts";
 import type { Logger } from "../../lib/log/logger.ts";
 import { guard, guardedInterval } from "../../lib/process/survive.ts";
 import { subjects, USER_SHARDS } from "../../lib/subjects.ts";
@@ -286,7 +286,7 @@ export class RunningAgent {
     for (const key of [...keys]) {
       try {
         const signal = this.module.snapshot(this.state, key, "delta");
-        nc.publish(subjects.agentSignal(this.module.name, key), encodeSignal(this.module.signalSchema, signal), {
+        nc.publish(subjects.agentSignal(this.module.name, key), encodeMessage(this.module.signalSchema, signal), {
           headers: h,
         });
       } catch (e) {

@@ -1,7 +1,6 @@
-import { type DescMessage, fromBinary } from "@bufbuild/protobuf";
+import type { DescMessage } from "@bufbuild/protobuf";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
-import { AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
-import { decodeAuctionOutcome } from "../../lib/codecs/auction-outcome-decoder.ts";
+import { decodeMessage } from "../../lib/codecs/registry.ts";
 import type { Logger } from "../../lib/log/logger.ts";
 
 /** One agent taking a shared input: `deliver` gets the decoded message (read-only: every taker gets the same). */
@@ -18,14 +17,6 @@ export interface InputLease {
   /** Stops the delivery to this taker; the last taker out drains the subscription (resolves when drained). */
   release(): Promise<void>;
 }
-
-/**
- * Hand-written decoders giving the messages fromBinary gives (each property-tested against it), for the inputs
- * every host decodes once per decision; any other schema is read by fromBinary.
- */
-const HAND_DECODERS = new Map<DescMessage, (bytes: Uint8Array) => unknown>([
-  [AuctionOutcomeSchema, decodeAuctionOutcome],
-]);
 
 interface Entry {
   readonly sub: Subscription;
@@ -75,7 +66,8 @@ export class SharedInputs {
   }
 
   private open(id: string, subject: string, schema: DescMessage): Entry {
-    const decode = HAND_DECODERS.get(schema) ?? ((bytes: Uint8Array) => fromBinary(schema, bytes));
+    // lib/codecs/registry.ts: a hand-written decoder where the message has one (AuctionOutcome), fromBinary otherwise.
+    const decode = (bytes: Uint8Array) => decodeMessage(schema, bytes);
     const entry: Entry = {
       takers: [],
       sub: this.nc.subscribe(subject, {

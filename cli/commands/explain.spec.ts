@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NoFillReason } from "../../gen/chorus/v1/decision_pb.ts";
 import { type NatsFixture, startNats } from "../../lib/testing/nats-fixture.ts";
 import { DecisionLog, loadDecisionLogConfig, readDecisionRecord } from "../../telemetry/decision-log.ts";
-import { candidateTerms, explainDecision, explainRecord } from "../../telemetry/explain.ts";
+import { callTerms, explainDecision, explainRecord } from "../../telemetry/explain.ts";
 import { builtinKernel } from "../../telemetry/kernel-source.ts";
 import { createChorusMetrics } from "../../telemetry/metrics.ts";
 import { replayDecision } from "../../telemetry/replay.ts";
@@ -97,8 +97,9 @@ describe("explain", () => {
     const result = instance.decide(request, "builtin");
     const call = { ...entry.kernel, request };
     let compared = 0;
+    const all = callTerms(call);
     for (let t = 0; t < result.count; t++) {
-      const terms = candidateTerms(call, result.indices[t]!);
+      const terms = all[result.indices[t]!]!;
       expect(bits(terms.relevance)).toBe(bits(result.relevances[t]!));
       expect(bits(terms.quality)).toBe(bits(result.qualities[t]!));
       expect(bits(terms.rank)).toBe(bits(result.ranks[t]!));

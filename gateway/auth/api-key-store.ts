@@ -1,11 +1,12 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
-import { type KV, Kvm } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
+import { openReplicatedBucket } from "../../lib/nats/jetstream-replicas.ts";
 import { buckets } from "../../lib/subjects.ts";
 import { type ApiKeyRecord, newApiKey } from "./api-key.ts";
 
 /** The API key bucket (buckets.apiKeys); created if missing. Keys are kept with their history for audit. */
 export function openApiKeyBucket(js: JetStreamClient): Promise<KV> {
-  return new Kvm(js).create(buckets.apiKeys, { history: 10 });
+  return openReplicatedBucket(js, buckets.apiKeys, { history: 10 });
 }
 
 const decoder = new TextDecoder();

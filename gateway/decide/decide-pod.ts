@@ -14,11 +14,14 @@ import {
 } from "../../gen/chorus/v1/decision_pb.ts";
 import type { SpendGuard, SpendItem } from "../../ledger/ports.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
+import { catalogKernelCall } from "../../telemetry/decision-telemetry.ts";
+import { explainDecision } from "../../telemetry/explain.ts";
 import { applyVoteScoring } from "../../voting/scoring/agent-scorer.ts";
 import type { KernelResult } from "../../wasm-core/src/kernel-inputs.ts";
 import { buildKernelRequest, type KernelInputs } from "./build-kernel-request.ts";
-import type { Kernel } from "./kernel-port.ts";
-import { auctionEntries, explainCandidates, podAds, rankedLosers, type Winner, winners } from "./pod-response.ts";
+import { kernelFailure } from "./decide-errors.ts";
+import { type Kernel, toKernelInventory } from "./kernel-port.ts";
+import { auctionEntries, emptyPodReason, podAds, type Winner, winners } from "./pod-response.ts";
 
 export interface PodDecision {
   response: DecideResponse;
@@ -76,7 +79,7 @@ export async function decidePod(a: DecidePodArgs): Promise<PodDecision> {
     return { response, inputs, chosen: [], degradedNames, kernelResult: undefined };
   }
   const result = await kernel.decide(inputs.request, decisionId).catch((err: unknown) => {
-    throw new ConnectError(`kernel: ${(err as Error).message}`, Code.Unavailable, undefined, undefined, err);
+    throw kernelFailure(err);
   });
   response.moduleVersions.push(a.moduleVersion("kernel", result.moduleVersion));
   let chosen = winners(result, agents.length);
@@ -97,15 +100,16 @@ export async function decidePod(a: DecidePodArgs): Promise<PodDecision> {
   }
   const formats = votes.get("creative")?.formats ?? [];
   response.ads = podAds(inventory, chosen, formats, timing?.insertionOffsetMs ?? 0);
-  if (result.count === 0) {
-    const belowReserve = rankedLosers(inputs, inventory, [], 1).length > 0;
-    response.noFillReason = belowReserve ? NoFillReason.BELOW_RESERVE : NoFillReason.NO_ELIGIBLE_CANDIDATE;
-  }
+  if (result.count === 0) response.noFillReason = emptyPodReason(inputs, inventory);
   if (request.explain) {
-    response.explanation = create(ExplanationSchema, {
-      candidates: explainCandidates(inputs, inventory, chosen),
-      summary: `${chosen.length} ads from ${result.eligibleCount} eligible of ${inventory.size} (${result.vetoedCount} vetoed); ${a.coordination} coordination${degraded.length ? `, degraded: ${[...degradedNames].join(", ")}` : ""}`,
-    });
+    // The explanation `chorus explain` gives of this decision's record: one builder (telemetry/explain.ts).
+    const call = catalogKernelCall(inventory, toKernelInventory(inventory), inputs.request, inputs.agents);
+    const voters = [...votes].map(([agent, vote]) => ({
+      agent,
+      vote,
+      degraded: degraded.find((d) => d.agent === agent),
+    }));
+    response.explanation = explainDecision({ kernel: call, result, agents: voters, ads: response.ads }).explanation;
   }
   return { response, inputs, chosen, degradedNames, kernelResult: result };
 }

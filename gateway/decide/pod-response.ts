@@ -1,17 +1,18 @@
 import { create } from "@bufbuild/protobuf";
 import type { AuctionEntry } from "../../gen/chorus/v1/agent_pb.ts";
-import {
-  type CandidateExplanation,
-  CandidateExplanationSchema,
-  type PodAd,
-  PodAdSchema,
-} from "../../gen/chorus/v1/decision_pb.ts";
+import { NoFillReason, type PodAd, PodAdSchema } from "../../gen/chorus/v1/decision_pb.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
 import type { KernelResult } from "../../wasm-core/src/kernel-inputs.ts";
+import {
+  agentCoefficients,
+  byRank,
+  ineligibility,
+  rankTerms,
+  type TermsInventory,
+  valueOf,
+} from "../../wasm-core/src/kernel-terms.ts";
 import type { KernelInputs } from "./build-kernel-request.ts";
 
-/** Candidates listed in an explanation besides the winners: the best-ranked losers. */
-const EXPLAINED_LOSERS = 10;
 /** Losers reported in an AuctionOutcome (bidders learn from the closest competitors). */
 const OUTCOME_LOSERS = 50;
 
@@ -66,109 +67,54 @@ export function podAds(
   });
 }
 
-/** What each candidate scored, recomputed from the kernel inputs with the kernel's formula (for people, not money). */
-function candidateTerms(inputs: KernelInputs, inventory: Inventory, c: number) {
-  const r = inputs.request;
-  const n = inventory.size;
-  const relevance = relevanceOf(inputs, inventory, c);
-  const contributions = inputs.agents.map((_, a) => r.weights[a]! * r.confidence[a]! * r.scores[a * n + c]!);
-  const quality = r.relevanceWeight * relevance + contributions.reduce((s, x) => s + x, 0);
-  const value = r.bid[c]! * r.pResponse[c]!;
-  return { relevance, contributions, quality, value, rank: value * quality };
-}
-
-function relevanceOf(inputs: KernelInputs, inventory: Inventory, c: number): number {
-  const intent = inputs.request.intent;
-  const { embeddings, dim } = inventory.arrays;
-  let relevance = 0;
-  for (let j = 0; j < dim; j++) relevance += intent[j]! * embeddings[c * dim + j]!;
-  return relevance;
-}
+const termsInventory = (inventory: Inventory): TermsInventory => ({
+  candidates: inventory.size,
+  dimensions: inventory.arrays.dim,
+  embeddings: inventory.arrays.embeddings,
+});
 
 /**
- * Losers by rank, best first (non-vetoed with a positive value). Ranks every such candidate with scalar arithmetic
- * (candidateTerms' formula, same order), and builds the full terms only for the `limit` best.
+ * Losers by rank, best first: unvetoed candidates with a positive value that the pod does not hold, ranked with
+ * the kernel's own arithmetic (wasm-core/src/kernel-terms.ts) and order (rank descending, ties by lower index).
  */
-export function rankedLosers(inputs: KernelInputs, inventory: Inventory, chosen: readonly Winner[], limit: number) {
-  const r = inputs.request;
-  const n = inventory.size;
-  const agents = inputs.agents.length;
-  const won = new Set(chosen.map((w) => w.index));
-  const ranked: { index: number; rank: number }[] = [];
-  for (let c = 0; c < n; c++) {
-    if (r.vetoMask[c] !== 0 || won.has(c)) continue;
-    const value = r.bid[c]! * r.pResponse[c]!;
-    if (!(value > 0)) continue;
-    let votes = 0;
-    for (let a = 0; a < agents; a++) votes += r.weights[a]! * r.confidence[a]! * r.scores[a * n + c]!;
-    ranked.push({ index: c, rank: value * (r.relevanceWeight * relevanceOf(inputs, inventory, c) + votes) });
-  }
-  return ranked
-    .sort((a, b) => b.rank - a.rank || a.index - b.index)
-    .slice(0, limit)
-    .map(({ index }) => ({ index, ...candidateTerms(inputs, inventory, index) }));
-}
-
-export function explainCandidates(
+export function rankedLosers(
   inputs: KernelInputs,
   inventory: Inventory,
   chosen: readonly Winner[],
-): CandidateExplanation[] {
+  limit: number,
+): { index: number; rank: number }[] {
   const r = inputs.request;
-  const contributionsOf = (values: readonly number[], c: number) =>
-    inputs.agents.map((agent, a) => ({
-      $typeName: "chorus.v1.AgentContribution" as const,
-      agent,
-      weight: r.weights[a]!,
-      confidence: r.confidence[a]!,
-      score: r.scores[a * inventory.size + c]!,
-      contribution: values[a]!,
-    }));
-  const out = chosen.map((w, i) => {
-    const cand = inventory.candidates[w.index]!;
-    return create(CandidateExplanationSchema, {
-      creativeId: cand.creative.id,
-      campaignId: cand.campaign.id,
-      advertiserId: cand.campaign.advertiserId,
-      chosen: true,
-      quality: w.quality,
-      relevance: w.relevance,
-      valueMicros: r.bid[w.index]! * r.pResponse[w.index]!,
-      rank: w.rank,
-      priceMicros: w.priceMicros,
-      contributions: contributionsOf(w.contributions, w.index),
-      summary: `position ${i + 1}: rank ${w.rank.toFixed(1)} cleared at ${w.priceMicros} micros`,
-    });
-  });
-  for (const l of rankedLosers(inputs, inventory, chosen, EXPLAINED_LOSERS)) {
-    const cand = inventory.candidates[l.index]!;
-    out.push(
-      create(CandidateExplanationSchema, {
-        creativeId: cand.creative.id,
-        campaignId: cand.campaign.id,
-        advertiserId: cand.campaign.advertiserId,
-        quality: l.quality,
-        relevance: l.relevance,
-        valueMicros: l.value,
-        rank: l.rank,
-        contributions: contributionsOf(l.contributions, l.index),
-        summary: `lost: rank ${l.rank.toFixed(1)} (pod full, duration or separation)`,
-      }),
-    );
+  const terms = termsInventory(inventory);
+  const coefficients = agentCoefficients(r);
+  const won = new Set(chosen.map((w) => w.index));
+  const ranked: { index: number; rank: number }[] = [];
+  for (let c = 0; c < inventory.size; c++) {
+    if (r.vetoMask[c] !== 0 || won.has(c) || !(valueOf(r, c) > 0)) continue;
+    ranked.push({ index: c, rank: rankTerms(terms, r, c, coefficients).rank });
   }
-  for (const [c, details] of inputs.vetoDetails) {
-    const cand = inventory.candidates[c]!;
-    out.push(
-      create(CandidateExplanationSchema, {
-        creativeId: cand.creative.id,
-        campaignId: cand.campaign.id,
-        advertiserId: cand.campaign.advertiserId,
-        vetoes: details,
-        summary: `vetoed: ${details[0]}`,
-      }),
-    );
+  const order = byRank(ranked.map((x) => x.rank));
+  return ranked
+    .map((_, i) => i)
+    .sort(order)
+    .slice(0, limit)
+    .map((i) => ranked[i]!);
+}
+
+/**
+ * Why a kernel call that chose nothing chose nothing: BELOW_RESERVE when an unvetoed candidate passed the
+ * kernel's quality test but not its reserve test (kernel-terms.ts ineligibility, the kernel's own order of tests),
+ * otherwise NO_ELIGIBLE_CANDIDATE.
+ */
+export function emptyPodReason(inputs: KernelInputs, inventory: Inventory): NoFillReason {
+  const r = inputs.request;
+  const terms = termsInventory(inventory);
+  const coefficients = agentCoefficients(r);
+  for (let c = 0; c < inventory.size; c++) {
+    if (r.vetoMask[c] !== 0) continue;
+    const why = ineligibility(rankTerms(terms, r, c, coefficients), r, inventory.arrays.durationMs[c]!);
+    if (why === "reserve") return NoFillReason.BELOW_RESERVE;
   }
-  return out;
+  return NoFillReason.NO_ELIGIBLE_CANDIDATE;
 }
 
 /** The AuctionOutcome entries: winners, then the best losers (plain messages: built once per decision, many). */

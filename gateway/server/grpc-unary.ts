@@ -2,7 +2,7 @@ import type { ServerHttp2Stream } from "node:http2";
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import { decodeMessage } from "../../lib/codecs/decode-message.ts";
+import { decodeMessage } from "../../lib/codecs/registry.ts";
 import { rememberWireBytes } from "../../lib/codecs/wire/wire-bytes.ts";
 import { encodeResponse } from "./encode-response.ts";
 import type { UnaryProtocol } from "./unary-protocol.ts";

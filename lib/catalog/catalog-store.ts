@@ -1,7 +1,7 @@
 import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { JetStreamClient } from "@nats-io/jetstream";
-import { type KV, Kvm } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import {
   type Advertiser,
   AdvertiserSchema,
@@ -11,6 +11,7 @@ import {
   CreativeSchema,
   EntityStatus,
 } from "../../gen/chorus/v1/campaign_pb.ts";
+import { openReplicatedBucket } from "../nats/jetstream-replicas.ts";
 import { buckets } from "../subjects.ts";
 import { catalogKey, type EntityKind } from "./catalog-keys.ts";
 
@@ -18,8 +19,8 @@ const schemas = { advertiser: AdvertiserSchema, campaign: CampaignSchema, creati
 type Entity = { advertiser: Advertiser; campaign: Campaign; creative: Creative };
 
 /** Opens (or creates) the catalog bucket. History 5 keeps recent revisions for audits. */
-export async function openCatalogBucket(js: JetStreamClient): Promise<KV> {
-  return new Kvm(js).create(buckets.catalog, { history: 5 });
+export async function openCatalogBucket(js: JetStreamClient, replicas?: number): Promise<KV> {
+  return openReplicatedBucket(js, buckets.catalog, { history: 5 }, replicas);
 }
 
 /**

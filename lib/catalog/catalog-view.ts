@@ -83,6 +83,11 @@ export class CatalogView {
     });
   }
 
+  /** The latest version of a campaign, whatever its status (e.g. for limits on its events). */
+  campaign(id: string): Campaign | undefined {
+    return this.campaigns.get(id);
+  }
+
   close(): void {
     this.stopWatch?.();
   }

@@ -15,7 +15,11 @@ export interface ConnectOptions {
  */
 export function connectNats({ servers, name }: ConnectOptions): Promise<NatsConnection> {
   return connect({
-    servers,
+    // A cluster is given as a comma-separated list (NATS_URL=nats://a:4222,nats://b:4222): any live one will do.
+    servers: servers
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
     name,
     maxReconnectAttempts: -1,
     waitOnFirstConnect: true,

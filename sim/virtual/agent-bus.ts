@@ -1,8 +1,7 @@
 import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
-import { encodeAuctionOutcome } from "../../lib/codecs/auction-outcome.ts";
-import { decodeAuctionOutcome } from "../../lib/codecs/auction-outcome-decoder.ts";
+import { decodeAuctionOutcome, encodeAuctionOutcome } from "../../lib/codecs/auction-outcome.ts";
 import { USER_SHARDS } from "../../lib/subjects.ts";
 import type { AnyAgentModule, HandlerContext } from "../../voting/contract/agent-module.ts";
 

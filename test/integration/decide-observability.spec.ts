@@ -13,6 +13,7 @@ import { demoRequest } from "../../lib/demo/demo-request.ts";
 import { createLogger } from "../../lib/log/logger.ts";
 import type { NatsFixture } from "../../lib/testing/nats-fixture.ts";
 import { DecisionLog, loadDecisionLogConfig, readDecisionRecord } from "../../telemetry/decision-log.ts";
+import { explainRecord } from "../../telemetry/explain.ts";
 import { builtinKernel } from "../../telemetry/kernel-source.ts";
 import { createChorusMetrics } from "../../telemetry/metrics.ts";
 import { replayDecision } from "../../telemetry/replay.ts";
@@ -99,6 +100,40 @@ describe("observability - one Decide through the real engine and agents", () => 
       const send = byId.get(span.parentSpanContext!.spanId)!;
       expect(send.kind).toBe(SpanKind.PRODUCER);
       expect(send.parentSpanContext?.spanId).toBe(decide!.spanContext().spanId);
+    }
+  });
+
+  it("explain - Decide's explanation and `chorus explain` of the same decision agree, candidate by candidate", async () => {
+    const response = await engine.decide(demoRequest({ explain: true }), {});
+    const api = response.explanation!;
+    expect(response.ads.length).toBeGreaterThan(0);
+    await log.flush();
+    const record = await readDecisionRecord(nats.nc, response.decisionId);
+    // The same builder on the logged record (what the CLI prints from) gives the same message, field by field
+    // (but the advertiser ids, which the gateway fills from its catalog for role cuts and the record does not keep).
+    const fromLog = explainRecord(record)!.explanation;
+    expect(api.candidates.every((c) => c.advertiserId !== "")).toBe(true);
+    const withoutAdvertisers = { ...api, candidates: api.candidates.map((c) => ({ ...c, advertiserId: "" })) };
+    expect(fromLog).toEqual(withoutAdvertisers);
+    expect(api.candidates.length).toBe(record.kernelInputs!.candidates);
+    // Candidates in inventory order; the chosen ones are the pod.
+    expect(api.candidates.filter((c) => c.chosen).map((c) => c.creativeId)).toEqual(
+      response.ads
+        .map((a) => a.creativeId)
+        .sort(
+          (x, y) =>
+            api.candidates.findIndex((c) => c.creativeId === x) - api.candidates.findIndex((c) => c.creativeId === y),
+        ),
+    );
+    // The CLI's words: the summary and every candidate's verdict, as the API gave them.
+    const lines: string[] = [];
+    await runExplain(response.decisionId, { natsUrl: nats.server.url, all: true }, (l) => lines.push(l));
+    expect(lines).toContain(`Summary: ${api.summary}`);
+    for (const c of api.candidates) {
+      const line = c.vetoes.length
+        ? `  ${c.creativeId} (campaign ${c.campaignId}): ${c.vetoes.join("; ")}`
+        : `${c.chosen ? "WON " : "lost"} ${c.creativeId} (campaign ${c.campaignId}): ${c.summary}`;
+      expect(lines).toContain(line);
     }
   });
 

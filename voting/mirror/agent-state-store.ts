@@ -1,6 +1,7 @@
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
+import { openReplicatedBucket, ReplicasError } from "../../lib/nats/jetstream-replicas.ts";
 import { buckets } from "../../lib/subjects.ts";
 import type { AnyAgentModule } from "../contract/agent-module.ts";
 
@@ -8,8 +9,9 @@ import type { AnyAgentModule } from "../contract/agent-module.ts";
 export async function openAgentStateBucket(js: JetStreamClient): Promise<KV> {
   const kvm = new Kvm(js);
   try {
-    return await kvm.create(buckets.agentState, { history: 1 });
-  } catch {
+    return await openReplicatedBucket(js, buckets.agentState, { history: 1 });
+  } catch (err) {
+    if (err instanceof ReplicasError) throw err;
     // Another process created it with other settings: use it as it is.
     return kvm.open(buckets.agentState);
   }

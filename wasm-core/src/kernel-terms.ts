@@ -58,6 +58,28 @@ export function agentCoefficients(request: KernelRequest): Float32Array {
   return Float32Array.from(request.weights, (w, a) => f32(w * request.confidence[a]!));
 }
 
+/**
+ * Candidate c's quality: the relevance term, then each agent's (weight x confidence) x score in index order.
+ * Writes each agent's part into `contributions` when given. The one place the kernel's quality sum is written.
+ */
+function qualityOf(
+  inventory: TermsInventory,
+  request: KernelRequest,
+  c: number,
+  coefficients: Float32Array,
+  relevance: number,
+  contributions?: number[],
+): number {
+  const n = inventory.candidates;
+  let quality = f32(f32(request.relevanceWeight) * relevance);
+  for (let a = 0; a < coefficients.length; a++) {
+    const part = f32(coefficients[a]! * request.scores[a * n + c]!);
+    if (contributions) contributions[a] = part;
+    quality = f32(quality + part);
+  }
+  return quality;
+}
+
 /** Candidate c's terms, as the kernel computes them. `coefficients` may be passed when many candidates are read. */
 export function candidateTerms(
   inventory: TermsInventory,
@@ -65,18 +87,35 @@ export function candidateTerms(
   c: number,
   coefficients: Float32Array = agentCoefficients(request),
 ): CandidateTerms {
-  const n = inventory.candidates;
   const relevance = relevanceOf(inventory, request, c);
-  const relevanceTerm = f32(f32(request.relevanceWeight) * relevance);
-  let quality = relevanceTerm;
   const contributions = new Array<number>(coefficients.length);
-  for (let a = 0; a < coefficients.length; a++) {
-    const part = f32(coefficients[a]! * request.scores[a * n + c]!);
-    contributions[a] = part;
-    quality = f32(quality + part);
-  }
-  const value = f32(request.bid[c]! * request.pResponse[c]!);
-  return { relevance, relevanceTerm, contributions, quality, value, rank: f32(value * quality) };
+  const quality = qualityOf(inventory, request, c, coefficients, relevance, contributions);
+  const value = valueOf(request, c);
+  return {
+    relevance,
+    relevanceTerm: f32(f32(request.relevanceWeight) * relevance),
+    contributions,
+    quality,
+    value,
+    rank: f32(value * quality),
+  };
+}
+
+/** bid x predicted response, in micros. */
+export function valueOf(request: KernelRequest, c: number): number {
+  return f32(request.bid[c]! * request.pResponse[c]!);
+}
+
+/** Candidate c's quality, value and rank without its per-agent parts (no allocation: every candidate, every decision). */
+export function rankTerms(
+  inventory: TermsInventory,
+  request: KernelRequest,
+  c: number,
+  coefficients: Float32Array,
+): Pick<CandidateTerms, "quality" | "value" | "rank"> {
+  const quality = qualityOf(inventory, request, c, coefficients, relevanceOf(inventory, request, c));
+  const value = valueOf(request, c);
+  return { quality, value, rank: f32(value * quality) };
 }
 
 /** Why the kernel leaves an unvetoed candidate out before it builds the pod; undefined = eligible. */

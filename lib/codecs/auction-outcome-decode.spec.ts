@@ -5,8 +5,7 @@ import { describe, expect, it } from "vitest";
 import { AuctionEntrySchema, AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import { DecideRequestSchema } from "../../gen/chorus/v1/decision_pb.ts";
 import { demoRequest } from "../demo/demo-request.ts";
-import { encodeAuctionOutcome } from "./auction-outcome.ts";
-import { decodeAuctionOutcome } from "./auction-outcome-decoder.ts";
+import { decodeAuctionOutcome, encodeAuctionOutcome } from "./auction-outcome.ts";
 
 const i64 = fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n });
 const u64 = fc.bigInt({ min: 0n, max: 2n ** 64n - 1n });

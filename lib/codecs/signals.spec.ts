@@ -7,7 +7,9 @@ import {
   OrchestratorSignalSchema,
   RelevanceSignalSchema,
 } from "../../gen/chorus/v1/agent_signals_pb.ts";
-import { encodeBiddingSignal, encodeRelevanceSignal, encodeSignal } from "./agent-signals.ts";
+import { encodeBiddingSignal } from "./bidding-signal.ts";
+import { encodeMessage } from "./registry.ts";
+import { encodeRelevanceSignal } from "./relevance-signal.ts";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const bidding = fc
@@ -47,7 +49,7 @@ describe("agent signal encoders", () => {
     fc.assert(
       fc.property(bidding, (s) => {
         expect(hex(encodeBiddingSignal(s))).toBe(hex(toBinary(BiddingSignalSchema, s)));
-        expect(hex(encodeSignal(BiddingSignalSchema, s))).toBe(hex(toBinary(BiddingSignalSchema, s)));
+        expect(hex(encodeMessage(BiddingSignalSchema, s))).toBe(hex(toBinary(BiddingSignalSchema, s)));
       }),
       { numRuns: 300 },
     );
@@ -57,7 +59,7 @@ describe("agent signal encoders", () => {
     fc.assert(
       fc.property(relevance, (s) => {
         expect(hex(encodeRelevanceSignal(s))).toBe(hex(toBinary(RelevanceSignalSchema, s)));
-        expect(hex(encodeSignal(RelevanceSignalSchema, s))).toBe(hex(toBinary(RelevanceSignalSchema, s)));
+        expect(hex(encodeMessage(RelevanceSignalSchema, s))).toBe(hex(toBinary(RelevanceSignalSchema, s)));
       }),
       { numRuns: 300 },
     );
@@ -65,6 +67,6 @@ describe("agent signal encoders", () => {
 
   it("fall back to toBinary for a signal without a hand encoder", () => {
     const s = create(OrchestratorSignalSchema, { weights: { intent: 0.5, bidding: 0 }, relevanceWeight: 0.25 });
-    expect(hex(encodeSignal(OrchestratorSignalSchema, s))).toBe(hex(toBinary(OrchestratorSignalSchema, s)));
+    expect(hex(encodeMessage(OrchestratorSignalSchema, s))).toBe(hex(toBinary(OrchestratorSignalSchema, s)));
   });
 });

@@ -18,7 +18,7 @@ class NeedsReflection extends Error {}
  * makes (message fields absent until met; a message field met twice is merged, scalars last-wins, repeated
  * scalars packed or not). A request with a field this decoder does not know (a newer client), a wire type it does
  * not expect, or malformed bytes is handed to fromBinary instead, so unknown fields are kept and errors read
- * exactly as before. Equivalence with fromBinary is property-checked by decide-request-decoder.spec.ts, which also fails when
+ * exactly as before. Equivalence with fromBinary is property-checked by decide-request.spec.ts and codecs.spec.ts, which also fails when
  * a field is added to one of these messages until it is decoded here.
  */
 export function decodeDecideRequest(bytes: Uint8Array): DecideRequest {

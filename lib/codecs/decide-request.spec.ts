@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { ConsentSchema, DeviceSchema, GeoSchema, UserSchema } from "../../gen/chorus/v1/common_pb.ts";
 import { DecideRequestSchema, ListeningContextSchema, PlacementSchema } from "../../gen/chorus/v1/decision_pb.ts";
 import { demoRequest } from "../demo/demo-request.ts";
-import { decodeDecideRequest } from "./decide-request-decoder.ts";
+import { decodeDecideRequest } from "./decide-request.ts";
 
 const u32 = fc.nat({ max: 2 ** 32 - 1 });
 const i32 = fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 });

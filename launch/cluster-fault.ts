@@ -1,0 +1,441 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fromBinary } from "@bufbuild/protobuf";
+import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { PacingMode } from "../gen/chorus/v1/campaign_pb.ts";
+import { LeaseGrantSchema } from "../gen/chorus/v1/ledger_pb.ts";
+import { queryLedger } from "../ledger/ledger.ts";
+import { ensureLedgerStreams } from "../ledger/ledger-streams.ts";
+import { rebuildLedger } from "../ledger/rebuild.ts";
+import { CatalogStore, openCatalogBucket } from "../lib/catalog/catalog-store.ts";
+import { demoCatalog, loadDemoCatalog } from "../lib/demo/demo-catalog.ts";
+import { connectNats, type NatsConnection } from "../lib/nats/connect.ts";
+import { currentLeader, openLeaderBucket } from "../lib/nats/leader-election.ts";
+import { NatsCluster } from "../lib/nats/nats-cluster.ts";
+import { freePort } from "../lib/nats/nats-server-process.ts";
+import { type RunningChild, startChild } from "../lib/process/launcher.ts";
+import { createSeededRandom } from "../lib/random/seeded-random.ts";
+import { streams } from "../lib/subjects.ts";
+import { bootstrapCredentials } from "./bootstrap-credentials.ts";
+import { ChaosLoad } from "./chaos-load.ts";
+
+export type Victim = "nats" | "nats-stream-leader" | "budget-leader" | "ledger" | "gateway" | "agent-host";
+
+export interface ClusterFaultOptions {
+  /** How long load and kills run. */
+  durationMs: number;
+  /** Decide calls per second (open loop). */
+  rate: number;
+  /** One kill this often (the first after one interval); each victim is started again after `restartDelayMs`. */
+  killEveryMs: number;
+  restartDelayMs?: number;
+  seed?: number;
+  onProgress?: (line: string) => void;
+}
+
+export interface KillRecord {
+  atS: number;
+  victim: Victim;
+  detail: string;
+  /** Seconds from the kill until the role is served again (see recoveredBy). */
+  recoveryS: number | undefined;
+  recoveredBy: string;
+  /** Decide calls (after the client's one retry) that failed in the 10 s after this kill. */
+  decideFailuresAfter: number;
+}
+
+export interface CampaignCheck {
+  campaignId: string;
+  budgetMicros: bigint;
+  expectedMicros: bigint;
+  ledgerMicros: bigint;
+  rebuiltMicros: bigint;
+  overspendMicros: bigint;
+  /** One lease per gateway: the bound the overspend must stay within. */
+  boundMicros: bigint;
+}
+
+export interface ClusterFaultFigures {
+  seconds: number;
+  decides: number;
+  decideSuccess: number;
+  decideFirstTryFailures: number;
+  decideSuccessRate: number;
+  decideErrors: Record<string, number>;
+  filled: number;
+  eventsSent: number;
+  eventsAccepted: number;
+  eventsDuplicate: number;
+  eventsRejected: number;
+  eventsUnconfirmed: number;
+  uniqueImpressions: number;
+  ledgerImpressions: bigint;
+  expectedSpendMicros: bigint;
+  ledgerSpendMicros: bigint;
+  rebuiltSpendMicros: bigint;
+  exact: boolean;
+  campaigns: CampaignCheck[];
+  largestOverspendMicros: bigint;
+  largestOverspendBoundMicros: bigint;
+  withinBounds: boolean;
+  staleLeaseEpochsSeen: number;
+  kills: KillRecord[];
+  restartsAfterExit: Record<string, number>;
+}
+
+const GATEWAYS = 2;
+const LEASE_PPM = 50_000; // 5% of a campaign's budget per lease (at least one ad)
+const BUDGET_MICROS = 400_000n;
+
+interface Proc {
+  name: string;
+  entry: string;
+  env: Record<string, string>;
+  child?: RunningChild;
+  /** Set while the runner restarts it on purpose; an exit otherwise is a crash, restarted too. */
+  killing?: boolean;
+}
+
+/**
+ * The chaos run (`npm run fault:cluster`): a three-node NATS cluster (replicas 3), two gateways, two Budget agents,
+ * two ledgers and two agent hosts under mixed Decide + events load, with kill -9 at random (a NATS server — the
+ * events stream's leader among them —, the Budget leader, the ledger leader, a gateway, an agent host), each
+ * started again as a supervisor would. At the end: events sent, accepted and unique; the ledger and a rebuild from
+ * the stream against the unique accepted impressions, exactly; overspend per campaign against one lease per gateway;
+ * Decide's success rate with a client that retries once on the other gateway; the recovery time after each kill.
+ */
+export async function runClusterFault(options: ClusterFaultOptions): Promise<ClusterFaultFigures> {
+  const started = Date.now();
+  const progress = options.onProgress ?? (() => undefined);
+  const rnd = createSeededRandom(options.seed ?? 17);
+  const dir = mkdtempSync(join(tmpdir(), "chorus-cluster-fault-"));
+  const cluster = await NatsCluster.start({ size: 3, storeDir: join(dir, "nats") });
+  progress(`cluster up: ${cluster.url}`);
+  const admin = await connectNats({ servers: cluster.url, name: "chorus-chaos-runner" });
+  const procs = new Map<string, Proc>();
+  const restartsAfterExit: Record<string, number> = {};
+  let finished = false;
+  const stopAll = async () => {
+    finished = true;
+    for (const p of procs.values()) p.child?.process.kill("SIGKILL");
+    await admin.close().catch(() => undefined);
+    await cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const base = {
+      NATS_URL: cluster.url,
+      CHORUS_REPLICAS: "3",
+      LOG_LEVEL: "error",
+      BUDGET_LEASE_TTL_MS: "2000",
+      BUDGET_RECLAIM_GRACE_MS: "1000",
+      BUDGET_MAX_LEASE_PPM: String(LEASE_PPM),
+      CHORUS_LEADER_TTL_MS: "2000",
+    };
+    const catalog = await seedCatalog(admin);
+    const credentials = await bootstrapCredentials(cluster.url);
+    await ensureLedgerStreams(await jetstreamManager(admin));
+    const gatewayPorts = await Promise.all(Array.from({ length: GATEWAYS }, () => freePort()));
+    const add = (name: string, entry: string, env: Record<string, string> = {}) =>
+      procs.set(name, { name, entry, env: { ...base, ...env } });
+    add("ledger-1", "ledger/ledger-main");
+    add("ledger-2", "ledger/ledger-main");
+    add("budget-1", "agents/budget/budget-main");
+    add("budget-2", "agents/budget/budget-main");
+    add("agents-1", "agents/host", { AGENTS: "intent,relevance,timing" });
+    add("agents-2", "agents/host", { AGENTS: "bidding,creative,orchestrator" });
+    gatewayPorts.forEach((port, i) => {
+      add(`gateway-${i + 1}`, "gateway/main", {
+        GATEWAY_ID: `gw-${i + 1}`,
+        EVENT_TOKEN_KEYS: credentials.eventTokenKeys,
+        GATEWAY_PORT: String(port),
+        CHORUS_SPOOL_DIR: join(dir, "spool"),
+      });
+    });
+
+    const launch = async (p: Proc): Promise<RunningChild> => {
+      for (;;) {
+        try {
+          const child = await startChild(
+            { name: p.name, entry: p.entry, env: p.env, readyTimeoutMs: 90_000 },
+            {
+              silent: true,
+            },
+          );
+          p.child = child;
+          child.process.once("exit", (code, signal) => {
+            if (finished || p.killing || p.child !== child) return;
+            restartsAfterExit[p.name] = (restartsAfterExit[p.name] ?? 0) + 1;
+            progress(`${p.name} exited by itself (${code ?? signal}); starting it again`);
+            setTimeout(() => !finished && void launch(p).catch(() => undefined), 500);
+          });
+          return child;
+        } catch (err) {
+          if (finished) throw err;
+          restartsAfterExit[p.name] = (restartsAfterExit[p.name] ?? 0) + 1;
+          progress(`${p.name} did not start (${(err as Error).message.split("\n")[0]}); again`);
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+    };
+    // Order as a deployment would: the money side first, then agents, then the gateways.
+    await Promise.all(["ledger-1", "ledger-2", "budget-1", "budget-2"].map((n) => launch(procs.get(n)!)));
+    await Promise.all(["agents-1", "agents-2"].map((n) => launch(procs.get(n)!)));
+    await Promise.all(gatewayPorts.map((_, i) => launch(procs.get(`gateway-${i + 1}`)!)));
+    progress(
+      `mesh up in ${((Date.now() - started) / 1000).toFixed(1)} s; load ${options.rate}/s for ${options.durationMs / 1000} s`,
+    );
+
+    const leaders = await openLeaderBucket(jetstream(admin), 2_000);
+    const grants = await watchLeaseLog(admin);
+    const load = new ChaosLoad(
+      gatewayPorts.map((port) => `http://127.0.0.1:${port}`),
+      credentials.decideKey,
+      rnd,
+    );
+    const loadStarted = Date.now();
+    load.start(options.rate);
+
+    const kills: KillRecord[] = [];
+    const victims: Victim[] = ["nats-stream-leader", "budget-leader", "ledger", "gateway", "agent-host"];
+    const order = shuffle([...victims], rnd);
+    const restartDelay = options.restartDelayMs ?? 1_000;
+    const recoveries: Promise<void>[] = [];
+    for (let k = 0; ; k++) {
+      const due = loadStarted + (k + 1) * options.killEveryMs;
+      if (due > loadStarted + options.durationMs - options.killEveryMs / 2) break;
+      await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now())));
+      // Every kind once in a random order, then random kinds (a NATS server: any, sometimes the stream leader).
+      const victim =
+        k < order.length ? order[k]! : (pick([...victims, "nats"] as Victim[], rnd) satisfies Victim as Victim);
+      const at = Date.now();
+      const record: KillRecord = {
+        atS: (at - loadStarted) / 1000,
+        victim,
+        detail: "",
+        recoveryS: undefined,
+        recoveredBy: "",
+        decideFailuresAfter: 0,
+      };
+      kills.push(record);
+      const recovered = (by: string) => {
+        record.recoveryS = (Date.now() - at) / 1000;
+        record.recoveredBy = by;
+      };
+      const restart = (p: Proc) =>
+        new Promise<RunningChild>((resolve, reject) =>
+          setTimeout(() => {
+            p.killing = false;
+            launch(p).then(resolve, reject);
+          }, restartDelay),
+        );
+      const killProc = (p: Proc) => {
+        p.killing = true;
+        p.child?.process.kill("SIGKILL");
+      };
+      if (victim === "nats" || victim === "nats-stream-leader") {
+        const leader = (
+          await jetstreamManager(admin)
+            .then((m) => m.streams.info(streams.events))
+            .catch(() => undefined)
+        )?.cluster?.leader;
+        const index =
+          victim === "nats-stream-leader" && leader
+            ? cluster.nodes.findIndex((n) => n.name === leader)
+            : Math.floor(rnd() * cluster.nodes.length);
+        const node = cluster.nodes[Math.max(0, index)]!;
+        record.detail = `${node.name}${node.name === leader ? " (events stream leader)" : ""}`;
+        await cluster.kill(Math.max(0, index));
+        recoveries.push(
+          (async () => {
+            await new Promise((r) => setTimeout(r, 2 * restartDelay));
+            await cluster.restart(Math.max(0, index));
+            await untilTrue(() => streamsWhole(admin), 120_000);
+            recovered("server back, every stream's 3 replicas current");
+          })().catch((err) => progress(`nats recovery not seen: ${(err as Error).message}`)),
+        );
+      } else if (victim === "budget-leader") {
+        const leader = await currentLeader(leaders, "budget").catch(() => undefined);
+        const p = [...procs.values()].find((q) => q.name.startsWith("budget") && q.child?.pid === leader?.pid);
+        record.detail = p ? `${p.name} (epoch ${leader?.revision})` : "no leader found";
+        const epochBefore = grants.maxEpoch;
+        if (p) killProc(p);
+        recoveries.push(
+          (async () => {
+            await untilTrue(async () => grants.maxEpoch > epochBefore, 120_000);
+            recovered("first lease granted by the new leader");
+            if (p) await restart(p);
+          })().catch((err) => progress(`budget recovery not seen: ${(err as Error).message}`)),
+        );
+      } else if (victim === "ledger") {
+        const leader = await currentLeader(leaders, "ledger").catch(() => undefined);
+        const p = [...procs.values()].find((q) => q.name.startsWith("ledger") && q.child?.pid === leader?.pid);
+        record.detail = p ? `${p.name} (leader)` : "no leader found";
+        if (p) killProc(p);
+        recoveries.push(
+          (async () => {
+            await untilTrue(async () => {
+              const now = await currentLeader(leaders, "ledger").catch(() => undefined);
+              if (!now || now.pid === leader?.pid) return false;
+              return (await queryLedger(admin, "", 1_000).catch(() => undefined)) !== undefined;
+            }, 120_000);
+            recovered("standby elected and answering");
+            if (p) await restart(p);
+          })().catch((err) => progress(`ledger recovery not seen: ${(err as Error).message}`)),
+        );
+      } else {
+        const names = [...procs.keys()].filter((n) => n.startsWith(victim === "gateway" ? "gateway" : "agents"));
+        const p = procs.get(pick(names, rnd))!;
+        record.detail = p.name;
+        killProc(p);
+        recoveries.push(
+          restart(p)
+            .then(() => recovered("process started again and ready"))
+            .catch((err) => progress(`${p.name} recovery not seen: ${(err as Error).message}`)),
+        );
+      }
+      progress(`t=${record.atS.toFixed(1)}s kill -9 ${victim}: ${record.detail}`);
+    }
+    await new Promise((r) => setTimeout(r, Math.max(0, loadStarted + options.durationMs - Date.now())));
+    await load.stopDeciding();
+    progress("load stopped; waiting for recoveries, event retries and the ledger");
+    await Promise.race([Promise.all(recoveries), new Promise((r) => setTimeout(r, 120_000))]);
+    await load.drainEvents(120_000);
+    for (const kill of kills) {
+      const from = loadStarted + kill.atS * 1000;
+      kill.decideFailuresAfter = load.failuresAt.filter((t) => t >= from && t < from + 10_000).length;
+    }
+
+    // Exactness: the ledger leader and a rebuild from the stream against what the client saw stored.
+    const { state } = await retry(async () => (await jetstreamManager(admin)).streams.info(streams.events));
+    let live = await queryLedger(admin).catch(() => undefined);
+    for (let i = 0; i < 1_200 && (!live || live.lastSequence < BigInt(state.last_seq)); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      live = await queryLedger(admin).catch(() => undefined);
+    }
+    if (!live) throw new Error("the ledger did not answer");
+    const rebuilt = (await retry(() => rebuildLedger(admin))).toSnapshot();
+    const expected = load.expectedSpend();
+    const campaigns: CampaignCheck[] = catalog.map(({ id, budget, lease }) => {
+      const ledgerMicros = live.campaigns.find((c) => c.campaignId === id)?.spendMicros ?? 0n;
+      return {
+        campaignId: id,
+        budgetMicros: budget,
+        expectedMicros: expected.get(id) ?? 0n,
+        ledgerMicros,
+        rebuiltMicros: rebuilt.campaigns.find((c) => c.campaignId === id)?.spendMicros ?? 0n,
+        overspendMicros: ledgerMicros > budget ? ledgerMicros - budget : 0n,
+        boundMicros: BigInt(GATEWAYS) * lease,
+      };
+    });
+    const sum = (xs: bigint[]) => xs.reduce((a, b) => a + b, 0n);
+    const worst = campaigns.reduce((a, c) => (c.overspendMicros > a.overspendMicros ? c : a), campaigns[0]!);
+    const stats = load.stats();
+    grants.stop();
+    return {
+      seconds: (Date.now() - started) / 1000,
+      ...stats,
+      ledgerImpressions: live.campaigns.reduce((a, c) => a + c.impressions, 0n),
+      expectedSpendMicros: sum([...expected.values()]),
+      ledgerSpendMicros: sum(live.campaigns.map((c) => c.spendMicros)),
+      rebuiltSpendMicros: sum(rebuilt.campaigns.map((c) => c.spendMicros)),
+      exact:
+        campaigns.every((c) => c.expectedMicros === c.ledgerMicros && c.ledgerMicros === c.rebuiltMicros) &&
+        stats.eventsUnconfirmed === 0 &&
+        live.campaigns.reduce((a, c) => a + c.impressions, 0n) === BigInt(stats.uniqueImpressions),
+      campaigns,
+      largestOverspendMicros: worst.overspendMicros,
+      largestOverspendBoundMicros: worst.boundMicros,
+      withinBounds: campaigns.every((c) => c.overspendMicros <= c.boundMicros),
+      staleLeaseEpochsSeen: grants.outOfOrder,
+      kills,
+      restartsAfterExit,
+    };
+  } finally {
+    await stopAll();
+  }
+}
+
+/**
+ * The demo catalog with money that runs out within the run: every campaign ASAP, no daily or frequency cap, a
+ * small budget. Returns each campaign's budget and its largest lease (LEASE_PPM of it, at least one ad).
+ */
+async function seedCatalog(nc: NatsConnection): Promise<{ id: string; budget: bigint; lease: bigint }[]> {
+  const demo = demoCatalog({ advertisers: 6 });
+  for (const c of demo.campaigns) {
+    c.budgetMicros = BUDGET_MICROS;
+    c.dailyBudgetMicros = 0n;
+    c.pacing = PacingMode.ASAP;
+    c.frequencyCap = undefined;
+  }
+  await loadDemoCatalog(new CatalogStore(await openCatalogBucket(jetstream(nc), 3)), demo);
+  return demo.campaigns.map((c) => {
+    const ad = ((c.bidStrategy?.maxCpmMicros ?? 1000n) + 999n) / 1000n;
+    const share = (c.budgetMicros * BigInt(LEASE_PPM)) / 1_000_000n;
+    return { id: c.id, budget: c.budgetMicros, lease: share > ad ? share : ad };
+  });
+}
+
+/** Every grant of the lease log, live: the newest epoch, and grants that came with an older epoch than one before. */
+async function watchLeaseLog(nc: NatsConnection) {
+  const messages = await (
+    await jetstream(nc).consumers.get(streams.leases, { deliver_policy: DeliverPolicy.New })
+  ).consume();
+  const state = { maxEpoch: 0n, outOfOrder: 0, stop: () => void messages.stop() };
+  void (async () => {
+    for await (const m of messages) {
+      const epoch = fromBinary(LeaseGrantSchema, m.data).epoch;
+      if (epoch < state.maxEpoch) state.outOfOrder++;
+      else state.maxEpoch = epoch;
+    }
+  })().catch(() => undefined);
+  return state;
+}
+
+/** True once the events, receipts and leases streams each have a leader and every replica is current. */
+async function streamsWhole(nc: NatsConnection): Promise<boolean> {
+  try {
+    const jsm = await jetstreamManager(nc, { timeout: 2_000 });
+    for (const name of [streams.events, streams.receipts, streams.leases]) {
+      const info = await jsm.streams.info(name);
+      if (!info.cluster?.leader) return false;
+      const replicas = info.cluster.replicas ?? [];
+      if (replicas.length !== 2 || replicas.some((r) => !r.current || r.offline)) return false;
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function shuffle<T>(xs: T[], rnd: () => number): T[] {
+  for (let i = xs.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    [xs[i], xs[j]] = [xs[j]!, xs[i]!];
+  }
+  return xs;
+}
+
+function pick<T>(xs: readonly T[], rnd: () => number): T {
+  return xs[Math.floor(rnd() * xs.length)]!;
+}
+
+async function untilTrue(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function retry<T>(attempt: () => Promise<T>, tries = 60): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (i >= tries) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}

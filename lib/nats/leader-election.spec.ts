@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "../log/logger.ts";
+import { type NatsFixture, startNats } from "../testing/nats-fixture.ts";
+import { currentLeader, LeaderElection, openLeaderBucket } from "./leader-election.ts";
+
+const logger = createLogger("leader-election-test", "silent");
+const TTL = 1_000;
+
+describe("leader election", () => {
+  let nats: NatsFixture;
+  beforeAll(async () => {
+    nats = await startNats();
+  });
+  afterAll(() => nats.cleanup());
+
+  const candidate = async (instanceId: string, key: string) => {
+    const events: string[] = [];
+    const election = new LeaderElection({
+      kv: await openLeaderBucket(nats.js, TTL),
+      key,
+      instanceId,
+      ttlMs: TTL,
+      logger,
+      onElected: (epoch) => events.push(`elected ${epoch}`),
+      onDeposed: (epoch) => events.push(`deposed ${epoch}`),
+    });
+    return { election, events };
+  };
+
+  it("one leader among three; it resigns: another leads with a larger epoch; a killed leader's key expires and is taken within the TTL", async () => {
+    const all = await Promise.all(["a", "b", "c"].map((id) => candidate(id, "role-1")));
+    for (const c of all) c.election.start();
+    await until(() => all.some((c) => c.election.isLeader()));
+    await new Promise((r) => setTimeout(r, 2 * TTL));
+    expect(all.filter((c) => c.election.isLeader())).toHaveLength(1);
+    const first = all.find((c) => c.election.isLeader())!;
+    const firstEpoch = first.election.epoch;
+    expect((await currentLeader(await openLeaderBucket(nats.js, TTL), "role-1"))?.revision).toBeGreaterThanOrEqual(
+      firstEpoch,
+    );
+
+    await first.election.resign();
+    expect(first.events).toEqual([`elected ${firstEpoch}`, `deposed ${firstEpoch}`]);
+    const rest = all.filter((c) => c !== first);
+    await until(() => rest.some((c) => c.election.isLeader()), 2_000);
+    const second = rest.find((c) => c.election.isLeader())!;
+    expect(second.election.epoch).toBeGreaterThan(firstEpoch);
+
+    // A leader that stops renewing (its process frozen or dead) without resigning: the key expires.
+    const frozenAt = Date.now();
+    (second.election as unknown as { stopped: boolean }).stopped = true;
+    const third = rest.find((c) => c !== second)!;
+    await until(() => third.election.isLeader(), 3 * TTL);
+    expect(Date.now() - frozenAt).toBeLessThan(TTL + TTL);
+    // The frozen one deposed itself by its own clock before the key could expire.
+    expect(second.election.isLeader()).toBe(false);
+    expect(third.election.epoch).toBeGreaterThan(second.election.epoch || firstEpoch);
+    await third.election.resign();
+  });
+
+  it("a leader whose key is overwritten (another writer won) is deposed at its next renewal", async () => {
+    const c = await candidate("x", "role-2");
+    c.election.start();
+    await until(() => c.election.isLeader());
+    const kv = await openLeaderBucket(nats.js, TTL);
+    await kv.put("role-2", new TextEncoder().encode(JSON.stringify({ instance: "intruder", pid: 0 })));
+    await until(() => !c.election.isLeader(), TTL);
+    expect(c.events.at(-1)).toMatch(/^deposed/);
+    await c.election.resign();
+  });
+});
+
+async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
