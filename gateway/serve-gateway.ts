@@ -25,6 +25,7 @@ import { DEFAULT_MAX_CANDIDATES } from "./decide/retrieval.ts";
 import { gatewayConfig } from "./gateway-config.ts";
 import { NatsPlaybackSink } from "./playback/nats-playback-sink.ts";
 import { startGateway } from "./start-gateway.ts";
+import { catalogCreatives } from "./vast/catalog-creatives.ts";
 
 /**
  * One gateway process (gateway/main.ts starts it, or several of them with GATEWAY_PROCESSES): serves Decide from
@@ -181,6 +182,12 @@ const gateway = await startGateway({
   allowHttpCreativeUrls: config.allowHttpCreativeUrls,
   tls: config.tlsCert ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined,
   limits: { maxMessageBytes: config.maxMessageBytes, drainTimeoutMs: config.drainTimeoutMs },
+  publicUrl: config.publicUrl,
+  macroStyle: config.vastMacros,
+  currency: config.currency,
+  fxRates: config.fxRates,
+  creatives: catalogCreatives(catalogView),
+  metrics,
 });
 const metricsServer = await startMetricsServer(config.metricsPort, metrics.registry, config.metricsHost);
 

@@ -19,12 +19,15 @@ import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import type { EventSink } from "../ledger/ports.ts";
 import type { CatalogStore } from "../lib/catalog/catalog-store.ts";
 import type { Logger } from "../lib/log/logger.ts";
+import type { ChorusMetrics } from "../telemetry/metrics.ts";
 import { type ApiKeyAuth, principalKey } from "./auth/api-key-auth.ts";
 import type { ApiKeyAdmin, ApiKeyDirectory } from "./auth/api-key-store.ts";
 import type { EventTokens } from "./auth/event-token.ts";
 import { gatewayConfig } from "./gateway-config.ts";
+import { auctionEndpoint } from "./openrtb/auction-endpoint.ts";
 import { useBufferTextEncoding } from "./server/buffer-text-encoding.ts";
 import { HealthStatus, healthHandlers } from "./server/health-service.ts";
+import { type HttpResponse, httpEndpointRouter } from "./server/http-endpoints.ts";
 import type { DecisionEngine, PlaybackSink } from "./server/ports.ts";
 import { createDemuxServer } from "./server/protocol-demux.ts";
 import { DescriptorIndex, reflectionServices, reflectionV1, reflectionV1alpha } from "./server/reflection-service.ts";
@@ -35,8 +38,13 @@ import { createUnaryFastPath, type StreamHandler } from "./server/unary-fast-pat
 import { unknownMethod } from "./server/unknown-method.ts";
 import { apiKeyHandlers } from "./services/api-key-service.ts";
 import { campaignHandlers } from "./services/campaign-service.ts";
-import { decisionHandlers } from "./services/decision-service.ts";
-import type { IdempotentDecisions } from "./services/idempotent-decisions.ts";
+import { decisionHandlers, reportWithTokens } from "./services/decision-service.ts";
+import { httpDecisions } from "./services/http-decisions.ts";
+import { IdempotentDecisions } from "./services/idempotent-decisions.ts";
+import { trackingEndpoint } from "./tracking/tracking-endpoint.ts";
+import { type MacroStyle, TrackingUrls } from "./tracking/tracking-urls.ts";
+import { type CreativeLookup, guessMimeType, type VastOptions } from "./vast/vast-document.ts";
+import { vastEndpoint } from "./vast/vast-endpoint.ts";
 
 export interface GatewayLimits {
   /** Largest request message in bytes; larger ones get RESOURCE_EXHAUSTED. Default 1 MiB (GATEWAY_MAX_MESSAGE_BYTES). */
@@ -72,6 +80,18 @@ export interface GatewayOptions {
    * everything: for benchmarks and for ruling the fast path out when chasing a protocol bug.
    */
   fastPath?: boolean;
+  /** Base URL of tracking links (GATEWAY_PUBLIC_URL: a CDN or another domain); default the gateway's own URL. */
+  publicUrl?: string;
+  /** How tracking URLs write VAST macros (VAST_MACROS; default encoded, see tracking/tracking-urls.ts). */
+  macroStyle?: MacroStyle;
+  /** ISO 4217 account currency (CHORUS_CURRENCY, default USD): VAST <Pricing>, OpenRTB prices. */
+  currency?: string;
+  /** OpenRTB: units of other currencies per unit of the account currency (OPENRTB_FX_RATES). */
+  fxRates?: Record<string, number>;
+  /** Catalog details of creatives (MIME type, size, names) for VAST; guessed from the media URL without it. */
+  creatives?: CreativeLookup;
+  /** Counters of the HTTP endpoints (tracking hits, VAST errors, OpenRTB requests). */
+  metrics?: Pick<ChorusMetrics, "trackingHits" | "vastErrors" | "openrtbRequests">;
 }
 
 export interface Gateway {
@@ -102,8 +122,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const logger = options.logger.child({ component: "gateway" });
   useBufferTextEncoding();
   const validate = createRequestValidator();
+  // One idempotency memory for Decide, VAST and OpenRTB: a request id repeated by a key gets its first decision.
+  const idempotency = options.idempotency ?? new IdempotentDecisions();
   const served: ServedService[] = [
-    validatedService(DecisionService, decisionHandlers(options), validate) as unknown as ServedService,
+    validatedService(
+      DecisionService,
+      decisionHandlers({ ...options, idempotency }),
+      validate,
+    ) as unknown as ServedService,
     validatedService(
       CampaignService,
       campaignHandlers(options.catalog, { allowHttpUrls: options.allowHttpCreativeUrls }),
@@ -150,6 +176,51 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     interceptors: [logUnexpected, authenticate],
     fallback: unknownMethod,
   });
+  let ownUrl = "";
+  const tracking = new TrackingUrls(() => options.publicUrl || ownUrl, options.macroStyle);
+  const metrics = options.metrics;
+  const currency = options.currency ?? gatewayConfig.currency.default;
+  // The ledger refuses impressions later than its window (10 min): a player or exchange must not hold ads longer.
+  const impressionWindowSeconds = 600;
+  const vast: VastOptions = {
+    tracking,
+    currency,
+    creatives: options.creatives,
+    expiresSeconds: impressionWindowSeconds,
+  };
+  const fxRates = options.fxRates ?? {};
+  const playerDecisions = httpDecisions({
+    auth: options.auth,
+    engine: options.engine,
+    eventTokens: options.eventTokens,
+    idempotency,
+  });
+  const httpEndpoints = httpEndpointRouter(
+    [
+      vastEndpoint({ decisions: playerDecisions, validate, ...vast }),
+      auctionEndpoint({
+        decisions: playerDecisions,
+        vast,
+        currencies: { account: currency, rate: (c) => (c === currency ? 1 : fxRates[c]) },
+        maxBodyBytes: limits.maxMessageBytes,
+        mimeOf: (id, mediaUrl, audio) => options.creatives?.(id)?.mimeType || guessMimeType(mediaUrl, audio),
+        expSeconds: impressionWindowSeconds,
+        counters: metrics && { request: (result) => metrics.openrtbRequests.inc({ result }) },
+      }),
+      trackingEndpoint({
+        report: (events) => reportWithTokens(events, options.events, options.eventTokens),
+        verifyToken: (token, decisionId, creativeId) => options.eventTokens.verify(token, decisionId, creativeId),
+        counters: metrics && {
+          hit: (event, result) => metrics.trackingHits.inc({ event, result }),
+          vastError: (code) => metrics.vastErrors.inc({ code: String(code) }),
+        },
+      }),
+    ],
+    logger,
+  );
+  const handler: typeof connectHandler = (req, res) => {
+    if (!httpEndpoints(req, res as HttpResponse)) connectHandler(req, res);
+  };
   const fastPath: StreamHandler =
     options.fastPath === false
       ? () => false
@@ -170,14 +241,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // TLS: ALPN picks h2 or http/1.1 per connection, so one secure server serves both; no preface sniffing.
     const secure = createSecureServer(
       { cert: options.tls.cert, key: options.tls.key, allowHTTP1: true, ALPNProtocols: ["h2", "http/1.1"] },
-      connectHandler,
+      handler,
     );
     server = secure;
     h2 = secure;
     h1 = secure;
   } else {
-    h2 = createServer({}, connectHandler);
-    h1 = createHttp1Server(connectHandler);
+    h2 = createServer({}, handler);
+    h1 = createHttp1Server(handler);
     server = createDemuxServer(h2 as Http2Server, h1 as Http1Server);
   }
   const tracker = trackConnections(server, h2, h1, fastPath, options.tls !== undefined);
@@ -193,6 +264,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const port = typeof address === "object" && address ? address.port : 0;
   const host = options.host ?? gatewayConfig.host.default;
   const url = `${options.tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  ownUrl = url;
   logger.info({ url }, "gateway listening");
 
   let closing: Promise<void> | undefined;

@@ -78,6 +78,24 @@ export function createChorusMetrics(registry: Registry = new Registry()) {
       activeVersions.set(module, version);
       moduleVersion.set({ module, version }, 1);
     },
+    trackingHits: new Counter({
+      name: "chorus_tracking_hits_total",
+      help: "Tracking URL hits (GET /t/...), by event and result (accepted, duplicate, rejected, noted, invalid)",
+      labelNames: ["event", "result"] as const,
+      registers,
+    }),
+    vastErrors: new Counter({
+      name: "chorus_vast_errors_total",
+      help: "VAST error codes players reported through [ERRORCODE]",
+      labelNames: ["code"] as const,
+      registers,
+    }),
+    openrtbRequests: new Counter({
+      name: "chorus_openrtb_requests_total",
+      help: "OpenRTB bid requests, by result (bid, no_bid, invalid, late, error)",
+      labelNames: ["result"] as const,
+      registers,
+    }),
     decisionLogRecords: new Counter({
       name: "chorus_decision_log_records_total",
       help: "Decision log records, by result (published, sampled_out, dropped_notable_rate, dropped_buffer_full, failed)",

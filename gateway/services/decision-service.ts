@@ -64,7 +64,7 @@ export function decisionHandlers({
 }
 
 /** Every ad gets its token, and its tracking URLs carry it (the engine's response is this call's own object). */
-function signAds(response: DecideResponse, tokens: EventTokens): DecideResponse {
+export function signAds(response: DecideResponse, tokens: EventTokens): DecideResponse {
   for (const ad of response.ads) {
     const token = tokens.sign(response.decisionId, ad.creativeId);
     ad.eventToken = token;
@@ -111,7 +111,7 @@ const tokenRejections: Record<Exclude<EventTokenCheck, { ok: true }>["reason"], 
 };
 
 /** Events whose token fails are rejected here (named reason) and never stored; the rest go to the event sink. */
-async function reportWithTokens(all: readonly AdEvent[], sink: EventSink, tokens: EventTokens) {
+export async function reportWithTokens(all: readonly AdEvent[], sink: EventSink, tokens: EventTokens) {
   const results: EventResult[] = new Array(all.length);
   const passed: AdEvent[] = [];
   const passedAt: number[] = [];

@@ -45,7 +45,9 @@ export interface GatewayFixture {
  * inventory test engine unless `engine` is given, playback published on NATS, events kept in memory.
  */
 export async function startGatewayFixture(
-  overrides: Partial<Pick<GatewayOptions, "engine" | "limits" | "fastPath" | "tls" | "idempotency">> & {
+  overrides: Partial<
+    Pick<GatewayOptions, "engine" | "limits" | "fastPath" | "tls" | "idempotency" | "publicUrl" | "creatives">
+  > & {
     rateLimits?: RoleRateLimits;
     reflectionNeedsKey?: boolean;
   } = {},
@@ -87,6 +89,8 @@ export async function startGatewayFixture(
     tls: overrides.tls,
     limits: { drainTimeoutMs: 1_000, ...overrides.limits },
     fastPath: overrides.fastPath,
+    publicUrl: overrides.publicUrl,
+    creatives: overrides.creatives,
   });
   return {
     nats,
