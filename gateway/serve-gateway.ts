@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { jetstream } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { createEventSink } from "../ledger/event-sink.ts";
+import { checkLedgerStreams } from "../ledger/ledger-streams.ts";
 import { ReceiptStore } from "../ledger/receipt-store.ts";
 import { createSpendGuard } from "../ledger/spend-guard.ts";
 import { CatalogStore, openCatalogBucket } from "../lib/catalog/catalog-store.ts";
@@ -10,6 +11,7 @@ import { CatalogView } from "../lib/catalog/catalog-view.ts";
 import { loadConfig, parsers } from "../lib/config/config.ts";
 import { createLogger } from "../lib/log/logger.ts";
 import { connectNats } from "../lib/nats/connect.ts";
+import { pseudonymsFromEnv } from "../lib/privacy/pseudonym-key.ts";
 import { onShutdown, signalReady } from "../lib/process/child-lifecycle.ts";
 import { repoRoot } from "../lib/process/launcher.ts";
 import { loadModuleConfig } from "../modules/module-config.ts";
@@ -96,6 +98,8 @@ const config = loadConfig({
   },
 });
 const logger = createLogger(name);
+// Checked before anything connects: without the key no request may be served.
+const pseudonyms = pseudonymsFromEnv();
 if (!config.natsUrl) {
   logger.fatal("NATS_URL is required, e.g. NATS_URL=nats://127.0.0.1:4222 (npm start runs a private server for you)");
   process.exit(2);
@@ -120,6 +124,8 @@ const kernel = await startKernelModules({
   logger,
   pool: { mode: config.kernelMode, size: config.kernelWorkers, spinMicros: config.kernelSpinMicros },
 });
+// Streams are checked, not trusted (the ledger creates them; a gateway started first waits for them).
+await checkLedgerStreams(await jetstreamManager(nc), { waitMs: 60_000 });
 // One receipt store for both: events then find the receipts this gateway wrote in memory.
 const receipts = await ReceiptStore.open(nc);
 const spendGuard = await createSpendGuard({
@@ -175,6 +181,7 @@ const gateway = await startGateway({
   }),
   playback: new NatsPlaybackSink(nc),
   catalog: new CatalogStore(catalogBucket),
+  pseudonyms,
   logger,
   auth: trust.auth,
   apiKeys: trust.apiKeys,

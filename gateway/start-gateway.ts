@@ -19,6 +19,7 @@ import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import type { EventSink } from "../ledger/ports.ts";
 import type { CatalogStore } from "../lib/catalog/catalog-store.ts";
 import type { Logger } from "../lib/log/logger.ts";
+import type { Pseudonyms } from "../lib/privacy/pseudonyms.ts";
 import type { ChorusMetrics } from "../telemetry/metrics.ts";
 import { type ApiKeyAuth, principalKey } from "./auth/api-key-auth.ts";
 import type { ApiKeyAdmin, ApiKeyDirectory } from "./auth/api-key-store.ts";
@@ -62,6 +63,8 @@ export interface GatewayOptions {
   events: EventSink;
   playback: PlaybackSink;
   catalog: CatalogStore;
+  /** Listener ids become these at the edge: nothing behind the gateway sees a raw user or session id. */
+  pseudonyms: Pseudonyms;
   logger: Logger;
   /** Every call but health (and reflection, unless configured) needs an API key: gateway/auth. */
   auth: ApiKeyAuth;

@@ -1,11 +1,13 @@
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
 import { CatalogStore, openCatalogBucket } from "../lib/catalog/catalog-store.ts";
 import { demoCatalog, loadDemoCatalog } from "../lib/demo/demo-catalog.ts";
 import { connectNats } from "../lib/nats/connect.ts";
 import { NatsCluster } from "../lib/nats/nats-cluster.ts";
 import { NatsServerProcess } from "../lib/nats/nats-server-process.ts";
+import { ensurePseudonymKeyFile } from "../lib/privacy/pseudonym-key.ts";
 import { type RunningChild, startChild, stopChild } from "../lib/process/launcher.ts";
 import { bootstrapCredentials, type MeshCredentials } from "./bootstrap-credentials.ts";
 
@@ -30,6 +32,12 @@ export interface MeshOptions {
   env?: Record<string, string>;
   /** Children's output is dropped (benchmarks, tests). */
   silent?: boolean;
+  /**
+   * The gateways' pseudonym key (lib/privacy): created on first use (0600) and kept, so pseudonyms stay the same
+   * across restarts. Default: next to the JetStream store, or a temp file. CHORUS_PSEUDONYM_KEY_FILE or
+   * CHORUS_PSEUDONYM_SALT in the environment win.
+   */
+  pseudonymKeyFile?: string;
   /** Keep the mesh's keys here (npm start: .data/credentials.env), reused while still valid. */
   credentialsFile?: string;
 }
@@ -79,7 +87,11 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     const replicas: Record<string, string> = cluster ? { CHORUS_REPLICAS: String(clusterSize) } : {};
     if (options.demo !== false) await loadDemo(natsUrl, cluster ? clusterSize : undefined);
     const credentials = await bootstrapCredentials(natsUrl, options.credentialsFile);
-    const env = { ...replicas, ...options.env, NATS_URL: natsUrl };
+    const keyEnv: Record<string, string> =
+      process.env.CHORUS_PSEUDONYM_KEY_FILE || process.env.CHORUS_PSEUDONYM_SALT || options.env?.CHORUS_PSEUDONYM_SALT
+        ? {}
+        : { CHORUS_PSEUDONYM_KEY_FILE: ensurePseudonymKeyFile(options.pseudonymKeyFile ?? defaultKeyFile(options)) };
+    const env = { ...keyEnv, ...replicas, ...options.env, NATS_URL: natsUrl };
     const silent = options.silent ?? false;
     children.push(await startChild({ name: "ledger", entry: "ledger/ledger-main", env }, { silent }));
     // The Budget agent also serves the spend leases, so it runs as its own process.
@@ -126,6 +138,11 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     await stop();
     throw err;
   }
+}
+
+function defaultKeyFile(options: MeshOptions): string {
+  if (options.natsStoreDir) return join(dirname(options.natsStoreDir), "pseudonym.key");
+  return join(mkdtempSync(join(tmpdir(), "chorus-mesh-")), "pseudonym.key");
 }
 
 async function loadDemo(natsUrl: string, replicas?: number): Promise<void> {

@@ -6,6 +6,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { parsers } from "../lib/config/config.ts";
+import { badMessagesCounter } from "../lib/nats/bad-messages.ts";
 import { survivedErrors } from "../lib/process/survive.ts";
 
 /** Latency buckets in seconds: a decision's budget is tens of milliseconds, so resolution sits below 100 ms. */
@@ -116,6 +117,7 @@ export function processMetrics(): ChorusMetrics {
     // The event-loop lag histogram samples with a timer: prom-client's 10 ms default wakes an idle process 100
     // times a second (most of an idle gateway's CPU); a stall still shows as one late 100 ms tick.
     collectDefaultMetrics({ register: shared.registry, eventLoopMonitoringPrecision: 100 });
+    shared.registry.registerMetric(badMessagesCounter);
   }
   return shared;
 }

@@ -73,8 +73,10 @@ export interface ClosableDecisionEngine extends DecisionEngine {
 export async function createDecisionEngine(options: DecisionEngineOptions): Promise<ClosableDecisionEngine> {
   const { nc, catalogView, kernel, coordination, spendGuard, logger } = options;
   const modules = options.modules ?? (await loadAgents(Object.keys(agentLoaders)));
-  const store = new AgentStateStore(await openAgentStateBucket(jetstream(nc)));
-  const mirrors = await Promise.all(modules.map((m) => SignalMirror.open(nc, m, { store, logger })));
+  const store = new AgentStateStore(await openAgentStateBucket(jetstream(nc)), logger, "gateway:state");
+  const mirrors = await Promise.all(
+    modules.map((m) => SignalMirror.open(nc, m, { store, logger, consumer: "gateway:mirror" })),
+  );
   const agents = VOTING_AGENTS.filter((a) => modules.some((m) => m.name === a));
   const retriever =
     options.retrieval === false
