@@ -1,3 +1,4 @@
+import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { type Client, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -90,7 +91,7 @@ describe.each(transports)("gateway %s", (_name, makeTransport) => {
       creativeId: "cr-a",
       eventToken: fx.trust.eventTokens.sign("test-proto-1", "cr-a"),
       type: 1,
-      occurredAt: { seconds: 1_780_000_000n },
+      occurredAt: timestampNow(),
     };
     const first = await client.reportEvents({ events: [event] });
     const second = await client.reportEvents({ events: [event] });

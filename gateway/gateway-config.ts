@@ -33,6 +33,30 @@ export const gatewayConfig = {
     parse: parsers.int(1, 64),
     help: "gateway processes sharing the port (node:cluster): one event loop serves from one core",
   },
+  maxConcurrentStreams: {
+    env: "GATEWAY_MAX_CONCURRENT_STREAMS",
+    default: 100,
+    parse: parsers.int(1, 10_000),
+    help: "HTTP/2 streams one connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS)",
+  },
+  maxHeaderListBytes: {
+    env: "GATEWAY_MAX_HEADER_LIST_BYTES",
+    default: 16 * 1024,
+    parse: parsers.int(1024, 1024 * 1024),
+    help: "largest request header block (HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE, HTTP/1.1 max header size)",
+  },
+  idleTimeoutMs: {
+    env: "GATEWAY_IDLE_TIMEOUT_MS",
+    default: 120_000,
+    parse: parsers.int(100, 3_600_000),
+    help: "a connection idle for this long is closed (HTTP/2 GOAWAY)",
+  },
+  maxConnections: {
+    env: "GATEWAY_MAX_CONNECTIONS",
+    default: 16_384,
+    parse: parsers.int(1, 1_000_000),
+    help: "connections beyond this are refused (raise the process's file limit to match)",
+  },
   tlsCert: {
     env: "GATEWAY_TLS_CERT",
     default: "",
@@ -56,5 +80,44 @@ export const gatewayConfig = {
     default: 10_000,
     parse: parsers.int(0, 600_000),
     help: "how long close() waits for in-flight calls before cutting connections",
+  },
+  publicUrl: {
+    env: "GATEWAY_PUBLIC_URL",
+    default: "",
+    parse: (raw: string) => {
+      if (raw && !/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(raw))
+        throw new Error("must be an http(s) URL without query");
+      return raw;
+    },
+    help: "base URL of the tracking links in VAST and OpenRTB answers (a CDN or another domain); default the gateway's own URL",
+  },
+  vastMacros: {
+    env: "VAST_MACROS",
+    default: "encoded" as "encoded" | "literal",
+    parse: parsers.oneOf("encoded", "literal"),
+    help: "macros in tracking URLs: encoded (%5BTIMESTAMP%5D, valid xs:anyURI, passes the IAB schema) or literal ([TIMESTAMP], for players that replace only that form)",
+  },
+  currency: {
+    env: "CHORUS_CURRENCY",
+    default: "USD",
+    parse: (raw: string) => {
+      if (!/^[A-Z]{3}$/.test(raw)) throw new Error("must be an ISO 4217 code such as USD");
+      return raw;
+    },
+    help: "the account currency of budgets and prices (VAST <Pricing>, OpenRTB bids)",
+  },
+  fxRates: {
+    env: "OPENRTB_FX_RATES",
+    default: {} as Record<string, number>,
+    parse: (raw: string) => {
+      const rates: Record<string, number> = {};
+      for (const pair of raw.split(",").filter(Boolean)) {
+        const m = /^\s*([A-Z]{3})\s*[:=]\s*(\d+(?:\.\d+)?)\s*$/.exec(pair);
+        if (!m || !(Number(m[2]) > 0)) throw new Error(`"${pair}" is not CODE:rate, e.g. EUR:0.92`);
+        rates[m[1]!] = Number(m[2]);
+      }
+      return rates;
+    },
+    help: "OpenRTB: units of other currencies per unit of the account currency, e.g. EUR:0.92,GBP:0.79 (bids in them, floors from them)",
   },
 } satisfies Record<string, ConfigField<unknown>>;

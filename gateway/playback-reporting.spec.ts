@@ -3,6 +3,7 @@ import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ConsentSchema } from "../gen/chorus/v1/common_pb.ts";
 import {
   DecisionService,
   type PlaybackSignal,
@@ -11,7 +12,8 @@ import {
 } from "../gen/chorus/v1/decision_pb.ts";
 import { subjects } from "../lib/subjects.ts";
 import { withApiKey } from "./auth/client-key.ts";
-import { type GatewayFixture, startGatewayFixture } from "./testing/gateway-fixture.ts";
+import { pseudonymousSignal } from "./services/pseudonymous-ids.ts";
+import { type GatewayFixture, startGatewayFixture, TEST_PSEUDONYMS } from "./testing/gateway-fixture.ts";
 
 let fx: GatewayFixture;
 beforeAll(async () => {
@@ -50,11 +52,18 @@ describe("gateway playback", () => {
         useBinaryFormat: false,
       }),
     );
-    const signals = [signal("alice", 1_000), signal("bob", 2_000)];
+    const signals = [
+      signal("alice", 1_000),
+      { ...signal("bob", 2_000), consent: create(ConsentSchema, { measurement: true }) },
+    ];
     expect((await client.reportPlayback({ signals })).accepted).toBe(2);
     const got = await received;
-    expect(got.map((m) => m.subject)).toEqual([subjects.playback("alice"), subjects.playback("bob")]);
-    expect(got.map((m) => m.signal)).toEqual(signals);
+    // Only pseudonyms reach NATS: the user known by the session's pseudonym (no measurement consent) or, with
+    // consent, by the user's.
+    const onBus = signals.map((s) => pseudonymousSignal(s, TEST_PSEUDONYMS));
+    expect(onBus[0]!.userId).not.toContain("alice");
+    expect(got.map((m) => m.subject)).toEqual(onBus.map((s) => subjects.playback(s.userId)));
+    expect(got.map((m) => m.signal)).toEqual(onBus);
   });
 
   it("playback - StreamPlayback (gRPC client stream) publishes as signals arrive", async () => {
@@ -79,7 +88,7 @@ describe("gateway playback", () => {
       createGrpcTransport({ baseUrl: fx.gateway.url, interceptors: [withApiKey(fx.keys.decide)] }),
     );
     const bad = create(PlaybackSignalSchema, { sessionId: "s", userId: "dave", at: timestampNow() }); // no kind
-    const sub = fx.nats.nc.subscribe(subjects.playback("dave"));
+    const sub = fx.nats.nc.subscribe(subjects.playbackAll);
     await expect(client.reportPlayback({ signals: [signal("dave", 1), bad] })).rejects.toMatchObject({
       code: Code.InvalidArgument,
       rawMessage: expect.stringContaining("signals[1].kind"),

@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { jetstream } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { createEventSink } from "../ledger/event-sink.ts";
+import { checkLedgerStreams } from "../ledger/ledger-streams.ts";
 import { ReceiptStore } from "../ledger/receipt-store.ts";
 import { createSpendGuard } from "../ledger/spend-guard.ts";
 import { CatalogStore, openCatalogBucket } from "../lib/catalog/catalog-store.ts";
@@ -10,6 +11,7 @@ import { CatalogView } from "../lib/catalog/catalog-view.ts";
 import { loadConfig, parsers } from "../lib/config/config.ts";
 import { createLogger } from "../lib/log/logger.ts";
 import { connectNats } from "../lib/nats/connect.ts";
+import { pseudonymsFromEnv } from "../lib/privacy/pseudonym-key.ts";
 import { onShutdown, signalReady } from "../lib/process/child-lifecycle.ts";
 import { repoRoot } from "../lib/process/launcher.ts";
 import { loadModuleConfig } from "../modules/module-config.ts";
@@ -20,11 +22,12 @@ import { setupTracing } from "../telemetry/tracing.ts";
 import { agentLoaders, loadAgents } from "../voting/registry/agent-loaders.ts";
 import { startAgentScoring } from "../voting/registry/start-agent-scoring.ts";
 import { authConfig, openGatewayAuth } from "./auth/gateway-auth.ts";
-import { createDecisionEngine } from "./decide/decision-engine.ts";
+import { createDecisionEngine, DEFAULT_MAX_IN_FLIGHT } from "./decide/decision-engine.ts";
 import { DEFAULT_MAX_CANDIDATES } from "./decide/retrieval.ts";
 import { gatewayConfig } from "./gateway-config.ts";
 import { NatsPlaybackSink } from "./playback/nats-playback-sink.ts";
 import { startGateway } from "./start-gateway.ts";
+import { catalogCreatives } from "./vast/catalog-creatives.ts";
 
 /**
  * One gateway process (gateway/main.ts starts it, or several of them with GATEWAY_PROCESSES): serves Decide from
@@ -42,6 +45,12 @@ const config = loadConfig({
     default: "cached" as "cached" | "parallel" | "sequential",
     parse: parsers.oneOf("cached", "parallel", "sequential"),
     help: "how votes are gathered: cached (local view of agent signals), parallel (scatter-gather), sequential (baseline)",
+  },
+  maxDecisionsInFlight: {
+    env: "GATEWAY_MAX_DECISIONS_IN_FLIGHT",
+    default: DEFAULT_MAX_IN_FLIGHT,
+    parse: parsers.int(1, 100_000),
+    help: "admission limit: decisions in flight past which new ones get RESOURCE_EXHAUSTED at once, with retry pushback",
   },
   retrievalMaxCandidates: {
     env: "CHORUS_RETRIEVAL_MAX_CANDIDATES",
@@ -95,6 +104,8 @@ const config = loadConfig({
   },
 });
 const logger = createLogger(name);
+// Checked before anything connects: without the key no request may be served.
+const pseudonyms = pseudonymsFromEnv();
 if (!config.natsUrl) {
   logger.fatal("NATS_URL is required, e.g. NATS_URL=nats://127.0.0.1:4222 (npm start runs a private server for you)");
   process.exit(2);
@@ -119,6 +130,8 @@ const kernel = await startKernelModules({
   logger,
   pool: { mode: config.kernelMode, size: config.kernelWorkers, spinMicros: config.kernelSpinMicros },
 });
+// Streams are checked, not trusted (the ledger creates them; a gateway started first waits for them).
+await checkLedgerStreams(await jetstreamManager(nc), { waitMs: 60_000 });
 // One receipt store for both: events then find the receipts this gateway wrote in memory.
 const receipts = await ReceiptStore.open(nc);
 const spendGuard = await createSpendGuard({
@@ -158,6 +171,7 @@ const engine = await createDecisionEngine({
   logger,
   telemetry: { metrics, log: decisionLog },
   retrieval: { maxCandidates: config.retrievalMaxCandidates },
+  maxInFlight: config.maxDecisionsInFlight,
 });
 const gateway = await startGateway({
   host: config.host,
@@ -174,13 +188,27 @@ const gateway = await startGateway({
   }),
   playback: new NatsPlaybackSink(nc),
   catalog: new CatalogStore(catalogBucket),
+  pseudonyms,
   logger,
   auth: trust.auth,
   apiKeys: trust.apiKeys,
   eventTokens: trust.eventTokens,
   allowHttpCreativeUrls: config.allowHttpCreativeUrls,
   tls: config.tlsCert ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined,
-  limits: { maxMessageBytes: config.maxMessageBytes, drainTimeoutMs: config.drainTimeoutMs },
+  limits: {
+    maxMessageBytes: config.maxMessageBytes,
+    drainTimeoutMs: config.drainTimeoutMs,
+    maxConcurrentStreams: config.maxConcurrentStreams,
+    maxHeaderListBytes: config.maxHeaderListBytes,
+    idleTimeoutMs: config.idleTimeoutMs,
+    maxConnections: config.maxConnections,
+  },
+  publicUrl: config.publicUrl,
+  macroStyle: config.vastMacros,
+  currency: config.currency,
+  fxRates: config.fxRates,
+  creatives: catalogCreatives(catalogView),
+  metrics,
 });
 const metricsServer = await startMetricsServer(config.metricsPort, metrics.registry, config.metricsHost);
 

@@ -19,12 +19,16 @@ import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import type { EventSink } from "../ledger/ports.ts";
 import type { CatalogStore } from "../lib/catalog/catalog-store.ts";
 import type { Logger } from "../lib/log/logger.ts";
+import type { Pseudonyms } from "../lib/privacy/pseudonyms.ts";
+import type { ChorusMetrics } from "../telemetry/metrics.ts";
 import { type ApiKeyAuth, principalKey } from "./auth/api-key-auth.ts";
 import type { ApiKeyAdmin, ApiKeyDirectory } from "./auth/api-key-store.ts";
 import type { EventTokens } from "./auth/event-token.ts";
 import { gatewayConfig } from "./gateway-config.ts";
+import { auctionEndpoint } from "./openrtb/auction-endpoint.ts";
 import { useBufferTextEncoding } from "./server/buffer-text-encoding.ts";
 import { HealthStatus, healthHandlers } from "./server/health-service.ts";
+import { type HttpResponse, httpEndpointRouter } from "./server/http-endpoints.ts";
 import type { DecisionEngine, PlaybackSink } from "./server/ports.ts";
 import { createDemuxServer } from "./server/protocol-demux.ts";
 import { DescriptorIndex, reflectionServices, reflectionV1, reflectionV1alpha } from "./server/reflection-service.ts";
@@ -35,14 +39,27 @@ import { createUnaryFastPath, type StreamHandler } from "./server/unary-fast-pat
 import { unknownMethod } from "./server/unknown-method.ts";
 import { apiKeyHandlers } from "./services/api-key-service.ts";
 import { campaignHandlers } from "./services/campaign-service.ts";
-import { decisionHandlers } from "./services/decision-service.ts";
-import type { IdempotentDecisions } from "./services/idempotent-decisions.ts";
+import { decisionHandlers, reportWithTokens } from "./services/decision-service.ts";
+import { httpDecisions } from "./services/http-decisions.ts";
+import { IdempotentDecisions } from "./services/idempotent-decisions.ts";
+import { trackingEndpoint } from "./tracking/tracking-endpoint.ts";
+import { type MacroStyle, TrackingUrls } from "./tracking/tracking-urls.ts";
+import { type CreativeLookup, guessMimeType, type VastOptions } from "./vast/vast-document.ts";
+import { vastEndpoint } from "./vast/vast-endpoint.ts";
 
 export interface GatewayLimits {
   /** Largest request message in bytes; larger ones get RESOURCE_EXHAUSTED. Default 1 MiB (GATEWAY_MAX_MESSAGE_BYTES). */
   maxMessageBytes: number;
   /** How long close() waits for in-flight calls before cutting connections. Default 10 s (GATEWAY_DRAIN_TIMEOUT_MS). */
   drainTimeoutMs: number;
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection (GATEWAY_MAX_CONCURRENT_STREAMS). */
+  maxConcurrentStreams: number;
+  /** HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE, and HTTP/1.1's largest header block (GATEWAY_MAX_HEADER_LIST_BYTES). */
+  maxHeaderListBytes: number;
+  /** A connection with no activity for this long is closed (GOAWAY for HTTP/2) (GATEWAY_IDLE_TIMEOUT_MS). */
+  idleTimeoutMs: number;
+  /** Connections beyond this are refused (GATEWAY_MAX_CONNECTIONS). */
+  maxConnections: number;
 }
 
 export interface GatewayOptions {
@@ -54,6 +71,8 @@ export interface GatewayOptions {
   events: EventSink;
   playback: PlaybackSink;
   catalog: CatalogStore;
+  /** Listener ids become these at the edge: nothing behind the gateway sees a raw user or session id. */
+  pseudonyms: Pseudonyms;
   logger: Logger;
   /** Every call but health (and reflection, unless configured) needs an API key: gateway/auth. */
   auth: ApiKeyAuth;
@@ -72,6 +91,18 @@ export interface GatewayOptions {
    * everything: for benchmarks and for ruling the fast path out when chasing a protocol bug.
    */
   fastPath?: boolean;
+  /** Base URL of tracking links (GATEWAY_PUBLIC_URL: a CDN or another domain); default the gateway's own URL. */
+  publicUrl?: string;
+  /** How tracking URLs write VAST macros (VAST_MACROS; default encoded, see tracking/tracking-urls.ts). */
+  macroStyle?: MacroStyle;
+  /** ISO 4217 account currency (CHORUS_CURRENCY, default USD): VAST <Pricing>, OpenRTB prices. */
+  currency?: string;
+  /** OpenRTB: units of other currencies per unit of the account currency (OPENRTB_FX_RATES). */
+  fxRates?: Record<string, number>;
+  /** Catalog details of creatives (MIME type, size, names) for VAST; guessed from the media URL without it. */
+  creatives?: CreativeLookup;
+  /** Counters of the HTTP endpoints (tracking hits, VAST errors, OpenRTB requests). */
+  metrics?: Pick<ChorusMetrics, "trackingHits" | "vastErrors" | "openrtbRequests">;
 }
 
 export interface Gateway {
@@ -98,12 +129,22 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const limits: GatewayLimits = {
     maxMessageBytes: options.limits?.maxMessageBytes ?? gatewayConfig.maxMessageBytes.default,
     drainTimeoutMs: options.limits?.drainTimeoutMs ?? gatewayConfig.drainTimeoutMs.default,
+    maxConcurrentStreams: options.limits?.maxConcurrentStreams ?? gatewayConfig.maxConcurrentStreams.default,
+    maxHeaderListBytes: options.limits?.maxHeaderListBytes ?? gatewayConfig.maxHeaderListBytes.default,
+    idleTimeoutMs: options.limits?.idleTimeoutMs ?? gatewayConfig.idleTimeoutMs.default,
+    maxConnections: options.limits?.maxConnections ?? gatewayConfig.maxConnections.default,
   };
   const logger = options.logger.child({ component: "gateway" });
   useBufferTextEncoding();
   const validate = createRequestValidator();
+  // One idempotency memory for Decide, VAST and OpenRTB: a request id repeated by a key gets its first decision.
+  const idempotency = options.idempotency ?? new IdempotentDecisions();
   const served: ServedService[] = [
-    validatedService(DecisionService, decisionHandlers(options), validate) as unknown as ServedService,
+    validatedService(
+      DecisionService,
+      decisionHandlers({ ...options, idempotency }),
+      validate,
+    ) as unknown as ServedService,
     validatedService(
       CampaignService,
       campaignHandlers(options.catalog, { allowHttpUrls: options.allowHttpCreativeUrls }),
@@ -150,6 +191,51 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     interceptors: [logUnexpected, authenticate],
     fallback: unknownMethod,
   });
+  let ownUrl = "";
+  const tracking = new TrackingUrls(() => options.publicUrl || ownUrl, options.macroStyle);
+  const metrics = options.metrics;
+  const currency = options.currency ?? gatewayConfig.currency.default;
+  // The ledger refuses impressions later than its window (10 min): a player or exchange must not hold ads longer.
+  const impressionWindowSeconds = 600;
+  const vast: VastOptions = {
+    tracking,
+    currency,
+    creatives: options.creatives,
+    expiresSeconds: impressionWindowSeconds,
+  };
+  const fxRates = options.fxRates ?? {};
+  const playerDecisions = httpDecisions({
+    auth: options.auth,
+    engine: options.engine,
+    eventTokens: options.eventTokens,
+    idempotency,
+  });
+  const httpEndpoints = httpEndpointRouter(
+    [
+      vastEndpoint({ decisions: playerDecisions, validate, ...vast }),
+      auctionEndpoint({
+        decisions: playerDecisions,
+        vast,
+        currencies: { account: currency, rate: (c) => (c === currency ? 1 : fxRates[c]) },
+        maxBodyBytes: limits.maxMessageBytes,
+        mimeOf: (id, mediaUrl, audio) => options.creatives?.(id)?.mimeType || guessMimeType(mediaUrl, audio),
+        expSeconds: impressionWindowSeconds,
+        counters: metrics && { request: (result) => metrics.openrtbRequests.inc({ result }) },
+      }),
+      trackingEndpoint({
+        report: (events) => reportWithTokens(events, options.events, options.eventTokens),
+        verifyToken: (token, decisionId, creativeId) => options.eventTokens.verify(token, decisionId, creativeId),
+        counters: metrics && {
+          hit: (event, result) => metrics.trackingHits.inc({ event, result }),
+          vastError: (code) => metrics.vastErrors.inc({ code: String(code) }),
+        },
+      }),
+    ],
+    logger,
+  );
+  const handler: typeof connectHandler = (req, res) => {
+    if (!httpEndpoints(req, res as HttpResponse)) connectHandler(req, res);
+  };
   const fastPath: StreamHandler =
     options.fastPath === false
       ? () => false
@@ -163,23 +249,46 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           },
         });
 
+  const http2Limits = {
+    settings: { maxConcurrentStreams: limits.maxConcurrentStreams, maxHeaderListSize: limits.maxHeaderListBytes },
+    maxHeaderListPairs: 128,
+    // Node refuses streams beyond SETTINGS_MAX_CONCURRENT_STREAMS with RST_STREAM; a client that keeps opening
+    // them (or opening and cancelling them, CVE-2023-44487) has its session closed after this many.
+    maxSessionRejectedStreams: 100,
+    maxSessionInvalidFrames: 1_000,
+  };
   let server: Server;
   let h2: Http2Server | Http2SecureServer;
   let h1: Http1Server | Http2SecureServer;
   if (options.tls) {
     // TLS: ALPN picks h2 or http/1.1 per connection, so one secure server serves both; no preface sniffing.
     const secure = createSecureServer(
-      { cert: options.tls.cert, key: options.tls.key, allowHTTP1: true, ALPNProtocols: ["h2", "http/1.1"] },
-      connectHandler,
+      {
+        cert: options.tls.cert,
+        key: options.tls.key,
+        allowHTTP1: true,
+        ALPNProtocols: ["h2", "http/1.1"],
+        ...http2Limits,
+      },
+      handler,
     );
     server = secure;
     h2 = secure;
     h1 = secure;
   } else {
-    h2 = createServer({}, connectHandler);
-    h1 = createHttp1Server(connectHandler);
-    server = createDemuxServer(h2 as Http2Server, h1 as Http1Server);
+    h2 = createServer(http2Limits, handler);
+    const plain = createHttp1Server({ maxHeaderSize: limits.maxHeaderListBytes }, handler);
+    plain.keepAliveTimeout = Math.min(5_000, limits.idleTimeoutMs);
+    plain.headersTimeout = Math.min(10_000, limits.idleTimeoutMs);
+    plain.setTimeout(limits.idleTimeoutMs);
+    h1 = plain;
+    server = createDemuxServer(h2 as Http2Server, plain);
   }
+  // A connection with no activity for idleTimeoutMs is told to go away; beyond maxConnections new ones are refused.
+  h2.on("session", (session: Http2Session) => {
+    session.setTimeout(limits.idleTimeoutMs, () => session.close());
+  });
+  server.maxConnections = limits.maxConnections;
   const tracker = trackConnections(server, h2, h1, fastPath, options.tls !== undefined);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -193,6 +302,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const port = typeof address === "object" && address ? address.port : 0;
   const host = options.host ?? gatewayConfig.host.default;
   const url = `${options.tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  ownUrl = url;
   logger.info({ url }, "gateway listening");
 
   let closing: Promise<void> | undefined;

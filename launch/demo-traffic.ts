@@ -130,6 +130,7 @@ export class DemoTraffic {
           sessionId: ctx.sessionId,
           userId: request.user!.userId,
           at: timestampNow(),
+          consent: request.user!.consent,
           kind: {
             case: "contentStart",
             value: {

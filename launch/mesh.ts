@@ -1,12 +1,14 @@
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
 import { CatalogStore, openCatalogBucket } from "../lib/catalog/catalog-store.ts";
 import { demoCatalog, loadDemoCatalog } from "../lib/demo/demo-catalog.ts";
 import { connectNats } from "../lib/nats/connect.ts";
 import { NatsCluster } from "../lib/nats/nats-cluster.ts";
 import { NatsServerProcess } from "../lib/nats/nats-server-process.ts";
-import { type RunningChild, startChild, stopChild } from "../lib/process/launcher.ts";
+import { ensurePseudonymKeyFile } from "../lib/privacy/pseudonym-key.ts";
+import { Supervised } from "../lib/process/supervisor.ts";
 import { bootstrapCredentials, type MeshCredentials } from "./bootstrap-credentials.ts";
 
 export type Coordination = "cached" | "parallel" | "sequential";
@@ -30,6 +32,14 @@ export interface MeshOptions {
   env?: Record<string, string>;
   /** Children's output is dropped (benchmarks, tests). */
   silent?: boolean;
+  /** How long each process may take to say it is ready (default 30 s; more on a crowded machine). */
+  readyTimeoutMs?: number;
+  /**
+   * The gateways' pseudonym key (lib/privacy): created on first use (0600) and kept, so pseudonyms stay the same
+   * across restarts. Default: next to the JetStream store, or a temp file. CHORUS_PSEUDONYM_KEY_FILE or
+   * CHORUS_PSEUDONYM_SALT in the environment win.
+   */
+  pseudonymKeyFile?: string;
   /** Keep the mesh's keys here (npm start: .data/credentials.env), reused while still valid. */
   credentialsFile?: string;
 }
@@ -42,7 +52,8 @@ export interface Mesh {
   cluster: NatsCluster | undefined;
   /** The admin and decide keys bootstrapped for this mesh, and the gateways' event token keys. */
   credentials: MeshCredentials;
-  children: RunningChild[];
+  /** Each restarted with backoff when it exits (lib/process/supervisor.ts); restarts are printed. */
+  children: Supervised[];
   stop(): Promise<void>;
 }
 
@@ -68,9 +79,9 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   const nats =
     options.natsUrl || cluster ? undefined : await new NatsServerProcess({ storeDir: options.natsStoreDir }).start();
   const natsUrl = options.natsUrl ?? cluster?.url ?? nats!.url;
-  const children: RunningChild[] = [];
+  const children: Supervised[] = [];
   const stop = async () => {
-    for (const child of [...children].reverse()) await stopChild(child.process);
+    for (const child of [...children].reverse()) await child.stop();
     await nats?.stop();
     await cluster?.stop();
   };
@@ -79,25 +90,35 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     const replicas: Record<string, string> = cluster ? { CHORUS_REPLICAS: String(clusterSize) } : {};
     if (options.demo !== false) await loadDemo(natsUrl, cluster ? clusterSize : undefined);
     const credentials = await bootstrapCredentials(natsUrl, options.credentialsFile);
-    const env = { ...replicas, ...options.env, NATS_URL: natsUrl };
+    const keyEnv: Record<string, string> =
+      process.env.CHORUS_PSEUDONYM_KEY_FILE || process.env.CHORUS_PSEUDONYM_SALT || options.env?.CHORUS_PSEUDONYM_SALT
+        ? {}
+        : { CHORUS_PSEUDONYM_KEY_FILE: ensurePseudonymKeyFile(options.pseudonymKeyFile ?? defaultKeyFile(options)) };
+    const env = { ...keyEnv, ...replicas, ...options.env, NATS_URL: natsUrl };
+    const readyTimeoutMs = options.readyTimeoutMs;
     const silent = options.silent ?? false;
-    children.push(await startChild({ name: "ledger", entry: "ledger/ledger-main", env }, { silent }));
+    children.push(
+      await Supervised.start({ name: "ledger", entry: "ledger/ledger-main", env, readyTimeoutMs }, { silent }),
+    );
     // The Budget agent also serves the spend leases, so it runs as its own process.
-    children.push(await startChild({ name: "budget", entry: "agents/budget/budget-main", env }, { silent }));
+    children.push(
+      await Supervised.start({ name: "budget", entry: "agents/budget/budget-main", env, readyTimeoutMs }, { silent }),
+    );
     const groups = options.agentGroups ?? DEFAULT_AGENT_GROUPS;
     const hosts = await Promise.all(
       groups.map((agents, i) =>
-        startChild(
-          { name: `agents-${i + 1}`, entry: "agents/host", env: { ...env, AGENTS: agents.join(",") } },
+        Supervised.start(
+          { name: `agents-${i + 1}`, entry: "agents/host", env: { ...env, AGENTS: agents.join(",") }, readyTimeoutMs },
           { silent },
         ),
       ),
     );
     children.push(...hosts);
-    const gateway = await startChild(
+    const gateway = await Supervised.start(
       {
         name: "gateway",
         entry: "gateway/main",
+        readyTimeoutMs,
         env: {
           ...env,
           EVENT_TOKEN_KEYS: options.env?.EVENT_TOKEN_KEYS ?? credentials.eventTokenKeys,
@@ -110,7 +131,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     children.push(gateway);
     return {
       natsUrl,
-      gatewayUrl: String(gateway.ready.url),
+      gatewayUrl: String(gateway.current.ready.url),
       processes: [
         ...(nats?.pid ? [{ name: "nats-server", pid: nats.pid }] : []),
         ...(cluster?.pids ?? []),
@@ -126,6 +147,11 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     await stop();
     throw err;
   }
+}
+
+function defaultKeyFile(options: MeshOptions): string {
+  if (options.natsStoreDir) return join(dirname(options.natsStoreDir), "pseudonym.key");
+  return join(mkdtempSync(join(tmpdir(), "chorus-mesh-")), "pseudonym.key");
 }
 
 async function loadDemo(natsUrl: string, replicas?: number): Promise<void> {

@@ -1,6 +1,12 @@
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { type AdEvent, AdEventType, EventRejection } from "../gen/chorus/v1/decision_pb.ts";
-import type { DecisionReceipt, ReceiptItem } from "../gen/chorus/v1/ledger_pb.ts";
+import {
+  type DecisionReceipt,
+  type LedgerEntry,
+  LedgerEntrySchema,
+  type ReceiptItem,
+} from "../gen/chorus/v1/ledger_pb.ts";
+import { type ReadResult, readMessage } from "../lib/nats/read-message.ts";
 
 export interface EventLimits {
   /** Client clocks may run ahead this much; later `occurred_at` values are impossible. */
@@ -82,4 +88,36 @@ export function checkEvent(
         `the limit is ${Math.round(limits.impressionWindowMs / 1000)} s`,
     );
   return { ok: true, item, decidedAtMs };
+}
+
+/** Days since 1970-01-01 of 2000-01-01 and 2100-01-01: the charge days a ledger entry may name. */
+const MIN_CHARGE_DAY = 10_957;
+const MAX_CHARGE_DAY = 47_482;
+/** One impression never costs more than this (a $1M CPM): anything above is not a sale this ad server made. */
+export const MAX_CHARGE_MICROS = 1_000_000_000n;
+
+/**
+ * Why an entry read from the events stream cannot be applied (undefined: it can). The gateway writes only entries
+ * that pass; this guards the ledger and the Budget agent against anything else that reached the stream.
+ */
+export function ledgerEntryProblem(entry: LedgerEntry): string | undefined {
+  if (!entry.campaignId) return "campaign_id: empty";
+  if (!entry.event) return "event: missing";
+  if (!(entry.event.type in AdEventType) || entry.event.type === AdEventType.UNSPECIFIED)
+    return `event.type: ${entry.event.type} is not an ad event type`;
+  if (entry.chargeMicros < 0n || entry.chargeMicros > MAX_CHARGE_MICROS)
+    return `charge_micros: ${entry.chargeMicros} is outside 0..${MAX_CHARGE_MICROS}`;
+  if (entry.chargeMicros > 0n && entry.event.type !== AdEventType.IMPRESSION)
+    return "charge_micros: only impressions are charged";
+  if (entry.chargeDay < MIN_CHARGE_DAY || entry.chargeDay > MAX_CHARGE_DAY)
+    return `charge_day: ${entry.chargeDay} is outside 2000-2100`;
+  return undefined;
+}
+
+/** A ledger entry from the events stream, decoded and checked; never throws. */
+export function readLedgerEntry(bytes: Uint8Array): ReadResult<LedgerEntry> {
+  const read = readMessage(LedgerEntrySchema, bytes);
+  if (!read.ok) return read;
+  const problem = ledgerEntryProblem(read.message);
+  return problem ? { ok: false, reason: "out_of_range", detail: problem } : read;
 }

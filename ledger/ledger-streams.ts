@@ -20,7 +20,8 @@ export interface LedgerStreamOptions {
 const DAY_MS = 86_400_000;
 
 /**
- * Creates the events and receipts streams (idempotent: an existing stream is left as it is).
+ * Creates the events and receipts streams (idempotent: an existing stream is left as it is, then checked by
+ * checkLedgerStreams: a stream that lacks what exactly-once rests on stops the process with what to fix).
  *
  * Both keep at most one message per subject and refuse a second one (`discard_new_per_subject`): a subject names
  * one countable fact (an ad's impression, one decision's receipt), so a replay that arrives after the Nats-Msg-Id
@@ -57,11 +58,96 @@ export async function ensureLedgerStreams(jsm: JetStreamManager, options: Ledger
     max_age: nanos(3_600_000),
     duplicate_window: nanos(60_000),
   });
+  await checkLedgerStreams(jsm, options);
 }
 
 /** Creates the stream if missing; an existing one keeps its settings except the replica count (CHORUS_REPLICAS). */
 function addIfMissing(jsm: JetStreamManager, name: string, config: Partial<StreamConfig>): Promise<void> {
   return ensureStream(jsm, { ...config, name });
+}
+
+/** Quarantined events are kept this long for inspection (`nats stream view CHORUS_QUARANTINE`). */
+const QUARANTINE_MAX_AGE_MS = 30 * DAY_MS;
+
+/**
+ * The quarantine stream: events the ledger could not apply (undecodable or out of range), each under
+ * `chorus.quarantine.events.<events stream sequence>` with the original bytes and headers naming the source
+ * subject, sequence and reason. One message per subject: quarantining a sequence again replaces it.
+ */
+export async function ensureQuarantineStream(jsm: JetStreamManager): Promise<void> {
+  await addIfMissing(jsm, streams.quarantine, {
+    subjects: [subjects.quarantineAll],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_msgs_per_subject: 1,
+    max_age: nanos(QUARANTINE_MAX_AGE_MS),
+    max_bytes: 1024 * 1024 * 1024,
+    discard: DiscardPolicy.Old,
+  });
+}
+
+/** An existing stream lacks what exactly-once rests on: Chorus refuses to start rather than count twice. */
+export class StreamConfigError extends Error {
+  override readonly name = "StreamConfigError";
+  constructor(
+    readonly stream: string,
+    readonly problems: string[],
+  ) {
+    super(
+      `stream ${stream} cannot be used as it is configured:\n  - ${problems.join("\n  - ")}\n` +
+        `Fix it (nats stream edit ${stream} ...) or, on a fresh deployment, delete it and let Chorus create it.`,
+    );
+  }
+}
+
+/**
+ * Checks the events and receipts streams (not trusted because they exist): one message per subject, discard new
+ * per subject, a duplicate window (at least a second), limits retention (work-queue or interest retention
+ * would delete facts), and for events no age limit (the ledger is rebuilt from them) and the republish the agents
+ * listen to. Waits up to `waitMs` for streams another process creates (the gateway does not create them).
+ */
+export async function checkLedgerStreams(
+  jsm: JetStreamManager,
+  options: LedgerStreamOptions & { waitMs?: number } = {},
+): Promise<void> {
+  // Ids repeated within the window are refused before the per-subject rule is even consulted; a stream without
+  // one (0) answers a retried publish with an error instead of its first ack.
+  const minWindow = nanos(Math.min(options.duplicateWindowMs ?? 120_000, 1_000));
+  for (const name of [streams.events, streams.receipts]) {
+    const config = await streamConfig(jsm, name, options.waitMs ?? 0);
+    const problems: string[] = [];
+    if (config.max_msgs_per_subject !== 1)
+      problems.push(`max_msgs_per_subject is ${config.max_msgs_per_subject}, must be 1 (one message per fact)`);
+    if (config.discard !== DiscardPolicy.New) problems.push(`discard is ${config.discard}, must be new`);
+    if (!config.discard_new_per_subject)
+      problems.push("discard_new_per_subject is off, must be on (a second copy of a fact is refused)");
+    if (!config.duplicate_window || config.duplicate_window < minWindow)
+      problems.push(
+        `duplicate_window is ${Math.round((config.duplicate_window ?? 0) / 1e6)} ms, must be at least ${Math.round(minWindow / 1e6)} ms`,
+      );
+    if (config.retention !== RetentionPolicy.Limits)
+      problems.push(`retention is ${config.retention}, must be limits (facts must not be deleted when read)`);
+    if (name === streams.events) {
+      if (config.max_age) problems.push("max_age is set: events are kept for ever (the ledger is rebuilt from them)");
+      if (!config.subjects?.includes(subjects.adEventsAll))
+        problems.push(`subjects ${JSON.stringify(config.subjects)} must include ${subjects.adEventsAll}`);
+      if (config.republish?.dest !== subjects.acceptedEventsAll)
+        problems.push(`republish must send ${subjects.adEventsAll} to ${subjects.acceptedEventsAll} (agents read it)`);
+    }
+    if (problems.length > 0) throw new StreamConfigError(name, problems);
+  }
+}
+
+async function streamConfig(jsm: JetStreamManager, name: string, waitMs: number): Promise<StreamConfig> {
+  const until = Date.now() + waitMs;
+  for (;;) {
+    try {
+      return (await jsm.streams.info(name)).config;
+    } catch (err) {
+      if (Date.now() >= until) throw new Error(`stream ${name} is not available: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
 }
 
 /** The bucket holding the ledger snapshot. */

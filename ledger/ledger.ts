@@ -1,9 +1,8 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { DeliverPolicy, type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
-import type { KV } from "@nats-io/kv";
-import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import { DeliverPolicy, type JetStreamManager, type JsMsg, jetstreamManager } from "@nats-io/jetstream";
+import type { KV, KvEntry } from "@nats-io/kv";
+import { headers, type NatsConnection, type Subscription } from "@nats-io/nats-core";
 import {
-  LedgerEntrySchema,
   type LedgerQuery,
   LedgerQueryResultSchema,
   LedgerQuerySchema,
@@ -11,8 +10,16 @@ import {
   LedgerSnapshotSchema,
 } from "../gen/chorus/v1/ledger_pb.ts";
 import type { Logger } from "../lib/log/logger.ts";
+import { type BadMessageReason, reportBadMessage } from "../lib/nats/bad-messages.ts";
+import { readMessage } from "../lib/nats/read-message.ts";
 import { streams, subjects } from "../lib/subjects.ts";
-import { ensureLedgerStreams, type LedgerStreamOptions, openLedgerBucket } from "./ledger-streams.ts";
+import { readLedgerEntry } from "./event-rules.ts";
+import {
+  ensureLedgerStreams,
+  ensureQuarantineStream,
+  type LedgerStreamOptions,
+  openLedgerBucket,
+} from "./ledger-streams.ts";
 import { SpendTotals } from "./spend-totals.ts";
 
 export interface LedgerOptions {
@@ -26,6 +33,13 @@ export interface LedgerOptions {
 }
 
 const SNAPSHOT_KEY = "snapshot";
+
+/** Headers of a quarantined event: where it came from and why it was not applied. */
+export const QUARANTINE_HEADERS = {
+  subject: "Chorus-Source-Subject",
+  sequence: "Chorus-Source-Sequence",
+  reason: "Chorus-Quarantine-Reason",
+} as const;
 
 /**
  * The spend ledger: folds the events stream into SpendTotals.
@@ -55,12 +69,10 @@ export class Ledger {
   static async start(options: LedgerOptions): Promise<Ledger> {
     const jsm = await jetstreamManager(options.nc);
     await ensureLedgerStreams(jsm, options.streams);
+    await ensureQuarantineStream(jsm);
     const kv = await openLedgerBucket(jsm);
     const stored = await kv.get(SNAPSHOT_KEY);
-    const totals =
-      stored?.operation === "PUT"
-        ? SpendTotals.fromSnapshot(fromBinary(LedgerSnapshotSchema, stored.value))
-        : new SpendTotals();
+    const totals = stored?.operation === "PUT" ? readSnapshot(stored, options.log) : new SpendTotals();
     const ledger = new Ledger(totals, jsm, kv, stored?.revision ?? 0, options);
     await ledger.run();
     return ledger;
@@ -140,7 +152,15 @@ export class Ledger {
         this.stopConsumer = () => void messages.stop();
         let applied = 0;
         for await (const m of messages) {
-          if (this.current.apply(BigInt(m.seq), fromBinary(LedgerEntrySchema, m.data))) applied++;
+          const read = readLedgerEntry(m.data);
+          if (read.ok) {
+            if (this.current.apply(BigInt(m.seq), read.message)) applied++;
+          } else if (BigInt(m.seq) > this.current.lastSequence) {
+            // Kept aside (stored before the sequence moves past it), counted, never retried.
+            await this.quarantine(m, read.reason, read.detail);
+            this.current.skip(BigInt(m.seq));
+            applied++;
+          }
           if (applied >= flushEvery || (applied > 0 && m.info.pending === 0)) {
             await this.flush();
             applied = 0;
@@ -157,11 +177,24 @@ export class Ledger {
     }
   }
 
+  /** Events skipped by this instance (undecodable or out of range), each stored in the quarantine stream. */
+  quarantined = 0;
+
+  private async quarantine(m: JsMsg, reason: BadMessageReason, detail: string): Promise<void> {
+    const h = headers();
+    h.set(QUARANTINE_HEADERS.subject, m.subject);
+    h.set(QUARANTINE_HEADERS.sequence, String(m.seq));
+    h.set(QUARANTINE_HEADERS.reason, `${reason}: ${detail}`.slice(0, 1_000));
+    await this.jsm.jetstream().publish(subjects.quarantinedEvent(m.seq), m.data, { headers: h });
+    this.quarantined++;
+    reportBadMessage(this.options.log, { consumer: "ledger", subject: m.subject, seq: m.seq, reason, detail });
+  }
+
   /** Back to the stored snapshot: what it holds is persisted; the consumer resumes after its sequence. */
   private async reload(): Promise<void> {
     const stored = await this.kv.get(SNAPSHOT_KEY);
     if (stored?.operation !== "PUT") return;
-    this.current = SpendTotals.fromSnapshot(fromBinary(LedgerSnapshotSchema, stored.value));
+    this.current = readSnapshot(stored, this.options.log);
     this.revision = stored.revision;
     this.persistedSequence = this.current.lastSequence;
     this.options.log.warn({ lastSequence: this.current.lastSequence.toString() }, "ledger reloaded its snapshot");
@@ -199,6 +232,36 @@ export class Ledger {
     }
     this.persistedSequence = this.totals.lastSequence;
   }
+}
+
+/**
+ * The stored snapshot's totals; one that cannot be read (or holds out-of-range values) is counted and replaced by a
+ * rebuild from the events stream, which keeps every event: slower, but exact.
+ */
+export function readSnapshot(stored: KvEntry, log: Logger): SpendTotals {
+  const read = readMessage(LedgerSnapshotSchema, stored.value);
+  if (read.ok)
+    try {
+      return SpendTotals.fromSnapshot(read.message);
+    } catch (err) {
+      reportBadMessage(log, {
+        consumer: "ledger:snapshot",
+        subject: stored.key,
+        seq: stored.revision,
+        reason: "out_of_range",
+        detail: String(err),
+      });
+      return new SpendTotals();
+    }
+  reportBadMessage(log, {
+    consumer: "ledger:snapshot",
+    subject: stored.key,
+    seq: stored.revision,
+    reason: read.reason,
+    detail: read.detail,
+  });
+  log.warn("ledger snapshot unreadable: rebuilding the totals from the events stream");
+  return new SpendTotals();
 }
 
 /** The stored snapshot changed under this ledger instance: reload from it rather than overwrite it. */

@@ -60,6 +60,11 @@ export class SpendTotals {
     return true;
   }
 
+  /** Moves past a sequence that is not applied (a quarantined message): it is not read again. */
+  skip(sequence: bigint): void {
+    if (sequence > this.lastSequence) this.lastSequence = sequence;
+  }
+
   /** Charged spend of a campaign, overall or on one UTC day. */
   spend(campaignId: string, day?: number): bigint {
     const total = this.campaigns.get(campaignId);

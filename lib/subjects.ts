@@ -72,6 +72,9 @@ export const subjects = {
   /** DecisionRecord in the decision log (streams.decisions), one subject per decision: the reader's index. */
   decisionRecord: (decisionId: string) => `chorus.decisions.${subjectToken(decisionId)}`,
   decisionRecordsAll: "chorus.decisions.>",
+  /** Events the ledger could not apply, kept with their bytes (streams.quarantine), per events stream sequence. */
+  quarantinedEvent: (sequence: number) => `chorus.quarantine.events.${sequence}`,
+  quarantineAll: "chorus.quarantine.>",
 } as const;
 
 /** JetStream KV buckets. */
@@ -108,6 +111,8 @@ export const streams = {
   receipts: "CHORUS_RECEIPTS",
   /** The decision log (DecisionRecord, telemetry/decision-log.ts): subjects `chorus.decisions.>`. */
   decisions: "CHORUS_DECISIONS",
+  /** Events the ledger skipped (undecodable or out of range), for inspection: subjects `chorus.quarantine.>`. */
+  quarantine: "CHORUS_QUARANTINE",
   /** Spend leases granted by the Budget leader (LeaseGrant): subjects `chorus.leases.>`, kept an hour. */
   leases: "CHORUS_LEASES",
 } as const;

@@ -5,7 +5,7 @@
 import { check } from "k6";
 import http from "k6/http";
 import { Rate } from "k6/metrics";
-import { arrivalScenario, BASE_URL, HEADERS, MAX_ERROR_RATE, P99_MS, RATE } from "./lib/config.js";
+import { arrivalScenario, BASE_URL, HEADERS, MAX_ERROR_RATE, P99_MS, RATE, TIMEOUT } from "./lib/config.js";
 import { decideRequest } from "./lib/decide-request.js";
 
 const decideErrors = new Rate("decide_errors");
@@ -23,7 +23,7 @@ export function decide() {
   const res = http.post(`${BASE_URL}/chorus.v1.DecisionService/Decide`, JSON.stringify(decideRequest(__VU, __ITER)), {
     headers: HEADERS,
     tags: { rpc: "Decide" },
-    timeout: "2s",
+    timeout: TIMEOUT,
   });
   const ok = check(res, {
     "status is 200": (r) => r.status === 200,

@@ -5,7 +5,7 @@
 import { check } from "k6";
 import { Rate } from "k6/metrics";
 import grpc from "k6/net/grpc";
-import { API_KEY, arrivalScenario, GATEWAY, MAX_ERROR_RATE, P99_MS, RATE, TLS } from "./lib/config.js";
+import { arrivalScenario, GATEWAY, grpcMetadata, MAX_ERROR_RATE, P99_MS, RATE, TIMEOUT, TLS } from "./lib/config.js";
 import { decideRequest } from "./lib/decide-request.js";
 
 const USE_PROTO_FILES = __ENV.PROTO === "1";
@@ -26,14 +26,14 @@ export const options = {
 
 export function decide() {
   // One connection per VU, kept for all its iterations (as a real client keeps its channel).
-  if (__ITER === 0) client.connect(GATEWAY, { plaintext: !TLS, reflect: !USE_PROTO_FILES, timeout: "5s" });
+  if (__ITER === 0) client.connect(GATEWAY, { plaintext: !TLS, reflect: !USE_PROTO_FILES, timeout: TIMEOUT });
   const res = client.invoke("chorus.v1.DecisionService/Decide", decideRequest(__VU, __ITER), {
-    timeout: "2s",
-    metadata: { authorization: `Bearer ${API_KEY}` },
+    timeout: TIMEOUT,
+    metadata: grpcMetadata(),
   });
   const ok = check(res, {
-    "status is OK": (r) => r?.status === grpc.StatusOK,
-    "has a decision id": (r) => Boolean(r?.message?.decisionId),
+    "status is OK": (r) => Boolean(r) && r.status === grpc.StatusOK,
+    "has a decision id": (r) => Boolean(r && r.message && r.message.decisionId),
   });
   decideErrors.add(!ok);
 }

@@ -4,7 +4,7 @@
 import { check } from "k6";
 import http from "k6/http";
 import { Rate } from "k6/metrics";
-import { arrivalScenario, BASE_URL, HEADERS, MAX_ERROR_RATE, P99_MS, RATE } from "./lib/config.js";
+import { arrivalScenario, BASE_URL, HEADERS, MAX_ERROR_RATE, P99_MS, RATE, TIMEOUT } from "./lib/config.js";
 import { adEvents, decideRequest } from "./lib/decide-request.js";
 
 const EVENTS_SHARE = Number(__ENV.EVENTS_SHARE || 0.5);
@@ -29,7 +29,7 @@ function call(method, body) {
   return http.post(`${BASE_URL}/chorus.v1.DecisionService/${method}`, JSON.stringify(body), {
     headers: HEADERS,
     tags: { rpc: method },
-    timeout: "2s",
+    timeout: TIMEOUT,
   });
 }
 
@@ -46,7 +46,7 @@ export function decideOnly() {
 
 export function decideAndReport() {
   const decision = decide();
-  const ad = decision?.ads?.[0];
+  const ad = decision && decision.ads ? decision.ads[0] : undefined;
   if (!ad) return; // no fill: nothing played, nothing to report
   const res = call("ReportEvents", { events: adEvents(decision.decisionId, ad.creativeId, ad.eventToken) });
   const ok = check(res, {

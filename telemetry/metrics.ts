@@ -6,6 +6,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { parsers } from "../lib/config/config.ts";
+import { badMessagesCounter } from "../lib/nats/bad-messages.ts";
 import { survivedErrors } from "../lib/process/survive.ts";
 
 /** Latency buckets in seconds: a decision's budget is tens of milliseconds, so resolution sits below 100 ms. */
@@ -78,6 +79,24 @@ export function createChorusMetrics(registry: Registry = new Registry()) {
       activeVersions.set(module, version);
       moduleVersion.set({ module, version }, 1);
     },
+    trackingHits: new Counter({
+      name: "chorus_tracking_hits_total",
+      help: "Tracking URL hits (GET /t/...), by event and result (accepted, duplicate, rejected, noted, invalid)",
+      labelNames: ["event", "result"] as const,
+      registers,
+    }),
+    vastErrors: new Counter({
+      name: "chorus_vast_errors_total",
+      help: "VAST error codes players reported through [ERRORCODE]",
+      labelNames: ["code"] as const,
+      registers,
+    }),
+    openrtbRequests: new Counter({
+      name: "chorus_openrtb_requests_total",
+      help: "OpenRTB bid requests, by result (bid, no_bid, invalid, late, error)",
+      labelNames: ["result"] as const,
+      registers,
+    }),
     decisionLogRecords: new Counter({
       name: "chorus_decision_log_records_total",
       help: "Decision log records, by result (published, sampled_out, dropped_notable_rate, dropped_buffer_full, failed)",
@@ -98,6 +117,7 @@ export function processMetrics(): ChorusMetrics {
     // The event-loop lag histogram samples with a timer: prom-client's 10 ms default wakes an idle process 100
     // times a second (most of an idle gateway's CPU); a stall still shows as one late 100 ms tick.
     collectDefaultMetrics({ register: shared.registry, eventLoopMonitoringPrecision: 100 });
+    shared.registry.registerMetric(badMessagesCounter);
   }
   return shared;
 }

@@ -6,15 +6,16 @@ import {
   LeaseDenial,
   LeaseGrantSchema,
   LeaseRequestSchema,
-  LedgerEntrySchema,
-  LedgerSnapshotSchema,
 } from "../../gen/chorus/v1/ledger_pb.ts";
 import { ConnectionWatch } from "../../ledger/connection-watch.ts";
+import { readLedgerEntry } from "../../ledger/event-rules.ts";
+import { readSnapshot } from "../../ledger/ledger.ts";
 import { ensureLedgerStreams, openLedgerBucket } from "../../ledger/ledger-streams.ts";
-import { SpendTotals } from "../../ledger/spend-totals.ts";
 import type { CatalogView } from "../../lib/catalog/catalog-view.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
 import type { Logger } from "../../lib/log/logger.ts";
+import { reportBadMessage } from "../../lib/nats/bad-messages.ts";
+import { readMessage } from "../../lib/nats/read-message.ts";
 import { guardedInterval } from "../../lib/process/survive.ts";
 import { streams, subjects } from "../../lib/subjects.ts";
 import type { BudgetState } from "../../voting/budget/state.ts";
@@ -81,8 +82,13 @@ export class BudgetService {
     service.stops.push(catalog.onChange((inventory) => book.setCampaigns(campaignsOf(inventory))));
 
     const stored = await (await openLedgerBucket(jsm)).get("snapshot");
-    if (stored?.operation === "PUT")
-      book.loadCharged(SpendTotals.fromSnapshot(fromBinary(LedgerSnapshotSchema, stored.value)));
+    if (stored?.operation === "PUT") book.loadCharged(readSnapshot(stored, logger));
+    // Entries the ledger quarantines are skipped here too (counted), so both fold the same stream alike.
+    const onEntry = (m: JsMsg, live: boolean) => {
+      const read = readLedgerEntry(m.data);
+      if (read.ok) book.onEntry(BigInt(m.seq), read.message, clock(), live);
+      else reportBadMessage(logger, { consumer: "budget", subject: m.subject, seq: m.seq, ...read });
+    };
     const js = jsm.jetstream();
     const windowStart = new Date(clock() - book.policy.impressionWindowMs - book.policy.reclaimGraceMs).toISOString();
     await drain(
@@ -91,7 +97,7 @@ export class BudgetService {
         deliver_policy: DeliverPolicy.StartTime,
         opt_start_time: windowStart,
       }),
-      (m) => book.onEntry(BigInt(m.seq), fromBinary(LedgerEntrySchema, m.data), clock(), false),
+      (m) => onEntry(m, false),
     );
     // Leases first, so that the receipts after them count what was sold within each.
     const leaseWindowStart = new Date(clock() - book.policy.leaseTtlMs - book.policy.reclaimGraceMs - 1_000);
@@ -105,13 +111,17 @@ export class BudgetService {
       js,
       streams.receipts,
       { deliver_policy: DeliverPolicy.StartTime, opt_start_time: windowStart },
-      (m) => book.onReceipt(fromBinary(DecisionReceiptSchema, m.data), clock()),
+      (m) => {
+        const read = readMessage(DecisionReceiptSchema, m.data);
+        if (read.ok) book.onReceipt(read.message, clock());
+        else reportBadMessage(logger, { consumer: "budget", subject: m.subject, seq: m.seq, ...read });
+      },
     );
     await service.follow(
       js,
       streams.events,
       { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Number(book.charged.lastSequence) + 1 },
-      (m) => book.onEntry(BigInt(m.seq), fromBinary(LedgerEntrySchema, m.data), clock()),
+      (m) => onEntry(m, true),
     );
     if (options.serve === false) {
       logger.info({ chargedUpTo: book.charged.lastSequence.toString() }, "budget book ready (standby)");

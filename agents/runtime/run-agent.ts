@@ -18,7 +18,7 @@ import {
   GLOBAL_KEY,
   type HandlerContext,
 } from "../../voting/contract/agent-module.ts";
-import { AgentStateStore, openAgentStateBucket } from "../../voting/mirror/agent-state-store.ts";
+import { AgentStateStore, openAgentStateBucket, SnapshotEncodeError } from "../../voting/mirror/agent-state-store.ts";
 import { ALIVE_KEY, INSTANCE_HEADER, SignalMirror } from "../../voting/mirror/signal-mirror.ts";
 import { scoringOf } from "../../voting/scoring/agent-scorer.ts";
 import { type InputLease, SharedInputs } from "./shared-inputs.ts";
@@ -101,12 +101,12 @@ export class RunningAgent {
   async start(): Promise<this> {
     const { nc, logger } = this.options;
     const { module } = this;
-    this.store = new AgentStateStore(await openAgentStateBucket(jetstream(nc)));
+    this.store = new AgentStateStore(await openAgentStateBucket(jetstream(nc)), logger, "agent:state");
     const restored = await this.store.load(module, this.state);
     this.mirror = await SignalMirror.open(
       nc,
       module,
-      { selfInstance: this.instanceId, ignoreKey: (k) => this.owns(k), logger },
+      { selfInstance: this.instanceId, ignoreKey: (k) => this.owns(k), logger, consumer: "agent:mirror" },
       this.state,
     );
     this.subscribeInputs();
@@ -303,7 +303,9 @@ export class RunningAgent {
       try {
         await this.store.save(this.module, this.state, key);
       } catch (e) {
-        this.dirtySnapshots.add(key); // retried at the next interval
+        // NATS trouble is retried at the next interval; a state that cannot be encoded is not (it would fail every
+        // second for ever): reported, and saved again at its next change.
+        if (!(e instanceof SnapshotEncodeError)) this.dirtySnapshots.add(key);
         this.log.warn({ agent: this.module.name, key, err: e }, "state snapshot not saved");
       }
     }

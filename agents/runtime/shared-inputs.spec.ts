@@ -104,7 +104,7 @@ describe("shared inputs - agents of one process", () => {
     for (let shard = 0; shard < 16; shard++) expect(subs[shardSubject(shard)]).toBe(1);
 
     for (let i = 0; i < 20; i++) nc.publish(ALL, toBinary(LedgerEntrySchema, entry(i)));
-    // Undecodable (a length-delimited field longer than the message): dropped, logged once for both agents.
+    // Undecodable (a length-delimited field longer than the message): skipped, counted and logged for both agents.
     nc.publish(ALL, new Uint8Array([0x0a, 0x7f, 0x01]));
     nc.publish(ALL, toBinary(LedgerEntrySchema, entry(20)));
     nc.publish(shardSubject(3), toBinary(LedgerEntrySchema, entry(3)));
@@ -115,9 +115,12 @@ describe("shared inputs - agents of one process", () => {
     expect(seenA.sharded.map((m) => m.campaignId)).toEqual(["c3"]); // shard 12 belongs to another instance
     expect(seenB.sharded.map((m) => m.campaignId)).toEqual(["c3", "c12"]);
     expect(seenA.sharded[0]).toBe(seenB.sharded[0]);
-    const dropped = warnings.filter((w) => w.includes("undecodable message dropped"));
-    expect(dropped).toHaveLength(1);
-    expect(JSON.parse(dropped[0]!).agents).toEqual(["relevance", "bidding"]);
+    // Decoded once; skipped and counted for each agent taking it.
+    const dropped = warnings.filter((w) => w.includes("bad message skipped")).map((w) => JSON.parse(w));
+    expect(dropped.map((w) => [w.consumer, w.subject, w.reason])).toEqual([
+      ["agent:relevance", ALL, "undecodable"],
+      ["agent:bidding", ALL, "undecodable"],
+    ]);
 
     // A stopped agent gets nothing more; the other keeps the subscription it shares.
     await a.stop();

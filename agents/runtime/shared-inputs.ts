@@ -2,6 +2,8 @@ import type { DescMessage } from "@bufbuild/protobuf";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import { decodeMessage } from "../../lib/codecs/registry.ts";
 import type { Logger } from "../../lib/log/logger.ts";
+import { reportBadMessage } from "../../lib/nats/bad-messages.ts";
+import { readMessage } from "../../lib/nats/read-message.ts";
 
 /** One agent taking a shared input: `deliver` gets the decoded message (read-only: every taker gets the same). */
 export interface InputTaker {
@@ -75,16 +77,18 @@ export class SharedInputs {
           if (err) return;
           const takers = entry.takers;
           if (!takers.some((t) => t.accepts())) return;
-          let message: unknown;
-          try {
-            message = decode(msg.data);
-          } catch (e) {
-            this.logger.warn(
-              { agents: takers.map((t) => t.name), subject: msg.subject, err: e },
-              "undecodable message dropped",
-            );
+          const read = readMessage(schema, msg.data, decode);
+          if (!read.ok) {
+            for (const taker of takers)
+              reportBadMessage(this.logger, {
+                consumer: `agent:${taker.name}`,
+                subject: msg.subject,
+                reason: read.reason,
+                detail: read.detail,
+              });
             return;
           }
+          const message = read.message;
           for (const taker of takers) {
             if (!taker.accepts()) continue;
             // One taker's failure must not cost the others the message.

@@ -3,6 +3,7 @@
  * IPC protocol with run-gateway-bench.ts: the child sends {port} when listening; "start" resets the CPU clock;
  * "stop" answers {cpuMicros} (user + system since "start"); "exit" exits normally (so --cpu-prof writes its file).
  */
+import { randomBytes } from "node:crypto";
 import { ServerCredentials } from "@grpc/grpc-js";
 import { jetstream } from "@nats-io/jetstream";
 import { newEventTokenKey } from "../../gateway/auth/event-token.ts";
@@ -13,6 +14,7 @@ import { MemoryEventSink } from "../../gateway/testing/memory-event-sink.ts";
 import { CatalogStore, openCatalogBucket } from "../../lib/catalog/catalog-store.ts";
 import { createLogger } from "../../lib/log/logger.ts";
 import { connectNats } from "../../lib/nats/connect.ts";
+import { Pseudonyms } from "../../lib/privacy/pseudonyms.ts";
 import { bareHttp2EchoServer, connectEchoServer, grpcJsEchoServer } from "./echo-service.ts";
 import { FixedPodEngine } from "./fixed-pod-engine.ts";
 
@@ -50,6 +52,7 @@ async function listen(kind: ServerKind): Promise<number> {
       await trust.apiKeys.directory.waitFor(made.record.id, (r) => r !== undefined);
       apiKey = made.key;
       const gateway = await startGateway({
+        pseudonyms: new Pseudonyms(randomBytes(32)),
         auth: trust.auth,
         apiKeys: trust.apiKeys,
         eventTokens: trust.eventTokens,

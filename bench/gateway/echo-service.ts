@@ -54,6 +54,8 @@ export function bareHttp2EchoServer(): Http2Server {
     const chunks: Buffer[] = [];
     stream.on("data", (chunk: Buffer) => chunks.push(chunk));
     stream.on("end", () => {
+      // A client that gave up (timeout, cancel) destroyed the stream: answering it would throw.
+      if (stream.destroyed) return;
       stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
       stream.once("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
       stream.end(Buffer.concat(chunks));

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { jetstream } from "@nats-io/jetstream";
 import { newEventTokenKey } from "../../gateway/auth/event-token.ts";
 import { openGatewayAuth } from "../../gateway/auth/gateway-auth.ts";
@@ -7,6 +8,7 @@ import { MemoryEventSink } from "../../gateway/testing/memory-event-sink.ts";
 import { CatalogStore, openCatalogBucket } from "../../lib/catalog/catalog-store.ts";
 import { createLogger } from "../../lib/log/logger.ts";
 import { connectNats } from "../../lib/nats/connect.ts";
+import { Pseudonyms } from "../../lib/privacy/pseudonyms.ts";
 import { onShutdown, signalReady } from "../../lib/process/child-lifecycle.ts";
 import { FixedPodEngine } from "../gateway/fixed-pod-engine.ts";
 
@@ -31,6 +33,7 @@ const made = await trust.apiKeys.admin.create({
 });
 await trust.apiKeys.directory.waitFor(made.record.id, (r) => r !== undefined);
 const gateway = await startGateway({
+  pseudonyms: new Pseudonyms(randomBytes(32)),
   auth: trust.auth,
   apiKeys: trust.apiKeys,
   eventTokens: trust.eventTokens,

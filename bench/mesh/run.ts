@@ -51,13 +51,18 @@ const options = new Command("bench")
   .option("--no-ceilings", "skip the echo and NATS fan-out ceilings")
   .option("--ceilings-max-rate <n>", "highest rate the ceilings are stepped to", Number, 6000)
   .option("--idle <seconds>", "CPU of the mesh with no load, measured before its warm-up (0: skip)", Number, 10)
-  .option("--client-processes <n>", "load client processes (the rate is split over them)", Number, 2)
+  .option(
+    "--client-processes <n>",
+    "load client processes (the rate is split over them; 2 for searches past ~3,000/s)",
+    Number,
+    1,
+  )
   .option("--no-mesh", "measure the ceilings only")
   .option(
     "--gateway-url <url>",
     "benchmark this running gateway instead of starting meshes (mode: as configured; sends CHORUS_DECIDE_KEY)",
   )
-  .option("--sessions <n>", "HTTP/2 connections of each load client process", Number, 2)
+  .option("--sessions <n>", "HTTP/2 connections of each load client process", Number, 4)
   .option(
     "--repeat <n>",
     "searches per target (each after its warm-up); the tables show, per rate, the run with the median p99",

@@ -19,6 +19,7 @@ import { explainDecision } from "../../telemetry/explain.ts";
 import { applyVoteScoring } from "../../voting/scoring/agent-scorer.ts";
 import type { KernelResult } from "../../wasm-core/src/kernel-inputs.ts";
 import { buildKernelRequest, type KernelInputs } from "./build-kernel-request.ts";
+import { kernelFailure } from "./decide-errors.ts";
 import { type Kernel, toKernelInventory } from "./kernel-port.ts";
 import { auctionEntries, emptyPodReason, podAds, type Winner, winners } from "./pod-response.ts";
 
@@ -78,7 +79,7 @@ export async function decidePod(a: DecidePodArgs): Promise<PodDecision> {
     return { response, inputs, chosen: [], degradedNames, kernelResult: undefined };
   }
   const result = await kernel.decide(inputs.request, decisionId).catch((err: unknown) => {
-    throw new ConnectError(`kernel: ${(err as Error).message}`, Code.Unavailable, undefined, undefined, err);
+    throw kernelFailure(err);
   });
   response.moduleVersions.push(a.moduleVersion("kernel", result.moduleVersion));
   let chosen = winners(result, agents.length);

@@ -158,6 +158,40 @@ describe("decision engine - real agents, real NATS, real WASM kernel", () => {
     expect(forced.ads[0]!.insertionOffsetMs).toBe(60_000);
   });
 
+  it("admission - past the in-flight limit a decision is refused at once with RESOURCE_EXHAUSTED and retry pushback", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const slow: Kernel = {
+      setInventory: (inventory) => kernel.setInventory(inventory),
+      decide: async (request) => {
+        await gate;
+        return kernel.decide(request);
+      },
+    };
+    const e = await createDecisionEngine({
+      nc: nats.nc,
+      catalogView: view,
+      kernel: slow,
+      coordination: "cached",
+      deadlineMs: 2_000,
+      logger,
+      maxInFlight: 2,
+    });
+    engines.push(e);
+    const admitted = [e.decide(demoRequest(), {}), e.decide(demoRequest(), {})];
+    // Refused while the two admitted ones still wait for the kernel: not queued behind them.
+    const refused = await e.decide(demoRequest(), {}).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(ConnectError);
+    expect((refused as ConnectError).code).toBe(Code.ResourceExhausted);
+    expect((refused as ConnectError).metadata.get("grpc-retry-pushback-ms")).toBe("2000");
+    release();
+    for (const res of await Promise.all(admitted)) expect(res.decisionId).toBeTruthy();
+    // Capacity is back once those finished.
+    await expect(e.decide(demoRequest(), {})).resolves.toBeDefined();
+  });
+
   it("failover - a killed agent process yields answers naming it degraded", async () => {
     const child = await startChild(
       {

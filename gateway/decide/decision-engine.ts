@@ -32,6 +32,24 @@ export type { Coordination } from "./vote-gatherer.ts";
 
 const RESIDENT_LIMIT = DEFAULT_RESIDENT_INVENTORIES;
 
+/** Enough for about 1,000 decisions/s at 100 ms each; beyond that a gateway on two cores only queues. */
+export const DEFAULT_MAX_IN_FLIGHT = 128;
+
+/**
+ * The refusal of an overloaded gateway: RESOURCE_EXHAUSTED (gRPC clients do not retry it blindly) with when to come
+ * back: `grpc-retry-pushback-ms` (gRPC's retry pushback) and `retry-after` (HTTP, seconds).
+ */
+function overloaded(limit: number, retryAfterMs: number): ConnectError {
+  return new ConnectError(
+    `overloaded: ${limit} decisions in flight; retry after ${retryAfterMs} ms`,
+    Code.ResourceExhausted,
+    new Headers({
+      "grpc-retry-pushback-ms": String(retryAfterMs),
+      "retry-after": String(Math.ceil(retryAfterMs / 1000)),
+    }),
+  );
+}
+
 export interface DecisionEngineOptions {
   nc: NatsConnection;
   catalogView: CatalogView;
@@ -51,6 +69,8 @@ export interface DecisionEngineOptions {
   agentShare?: number;
   /** Metrics and decision log (telemetry/decision-telemetry.ts); every decision also runs in a `chorus.decide` span. */
   telemetry?: DecisionTelemetry;
+  /** Admission limit: decisions in flight past which new ones are refused at once (RESOURCE_EXHAUSTED). */
+  maxInFlight?: number;
   /**
    * The retrieval stage (retrieval.ts): the most candidates one decision sees (default 1,024). `false`: every
    * decision sees the whole catalog (comparisons only; a catalog beyond the kernel's capacity then cannot decide).
@@ -73,8 +93,10 @@ export interface ClosableDecisionEngine extends DecisionEngine {
 export async function createDecisionEngine(options: DecisionEngineOptions): Promise<ClosableDecisionEngine> {
   const { nc, catalogView, kernel, coordination, spendGuard, logger } = options;
   const modules = options.modules ?? (await loadAgents(Object.keys(agentLoaders)));
-  const store = new AgentStateStore(await openAgentStateBucket(jetstream(nc)));
-  const mirrors = await Promise.all(modules.map((m) => SignalMirror.open(nc, m, { store, logger })));
+  const store = new AgentStateStore(await openAgentStateBucket(jetstream(nc)), logger, "gateway:state");
+  const mirrors = await Promise.all(
+    modules.map((m) => SignalMirror.open(nc, m, { store, logger, consumer: "gateway:mirror" })),
+  );
   const agents = VOTING_AGENTS.filter((a) => modules.some((m) => m.name === a));
   const retriever =
     options.retrieval === false
@@ -92,6 +114,10 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
   // A handful of (module, version) pairs, the same in every response: one message each, shared (read-only).
   const moduleVersion = moduleVersionCache();
   const agentShare = options.agentShare ?? 0.7;
+  const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+  // A refused client should come back after about one decision's time budget.
+  const retryAfterMs = Math.max(10, options.deadlineMs);
+  let inFlight = 0;
 
   /** One decision in its trace span (the run id tags it and every agent span), counted and logged. */
   function decide(request: DecideRequest, signal?: AbortSignal): Promise<DecideResponse> {
@@ -99,12 +125,23 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
     // decision; deciding it anyway is how an overloaded server stays overloaded.
     if (signal?.aborted)
       return Promise.reject(new ConnectError("deadline passed before the decision started", Code.DeadlineExceeded));
+    // Admission: past the limit a decision is refused at once, so the ones admitted still finish in time (an
+    // overloaded server that queues everything answers nothing in time).
+    if (inFlight >= maxInFlight) {
+      options.telemetry?.metrics.decisions.inc({ coordination, outcome: "overloaded" });
+      return Promise.reject(overloaded(maxInFlight, retryAfterMs));
+    }
+    inFlight++;
     const decisionId = randomUUID();
     const t0 = performance.now();
-    return startDecideSpan(decisionId, () => decideOnce(request, decisionId, t0, signal)).catch((err: unknown) => {
-      if (options.telemetry) recordDecisionError(options.telemetry, coordination, (performance.now() - t0) / 1000);
-      throw err;
-    });
+    return startDecideSpan(decisionId, () => decideOnce(request, decisionId, t0, signal))
+      .catch((err: unknown) => {
+        if (options.telemetry) recordDecisionError(options.telemetry, coordination, (performance.now() - t0) / 1000);
+        throw err;
+      })
+      .finally(() => {
+        inFlight--;
+      });
   }
 
   async function decideOnce(

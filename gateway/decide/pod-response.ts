@@ -6,10 +6,10 @@ import type { KernelResult } from "../../wasm-core/src/kernel-inputs.ts";
 import {
   agentCoefficients,
   byRank,
+  candidateValue,
   ineligibility,
   rankTerms,
   type TermsInventory,
-  valueOf,
 } from "../../wasm-core/src/kernel-terms.ts";
 import type { KernelInputs } from "./build-kernel-request.ts";
 
@@ -89,7 +89,7 @@ export function rankedLosers(
   const won = new Set(chosen.map((w) => w.index));
   const ranked: { index: number; rank: number }[] = [];
   for (let c = 0; c < inventory.size; c++) {
-    if (r.vetoMask[c] !== 0 || won.has(c) || !(valueOf(r, c) > 0)) continue;
+    if (r.vetoMask[c] !== 0 || won.has(c) || !(candidateValue(r, c) > 0)) continue;
     ranked.push({ index: c, rank: rankTerms(terms, r, c, coefficients).rank });
   }
   const order = byRank(ranked.map((x) => x.rank));

@@ -15,3 +15,14 @@ export interface DecisionEngine {
 export interface PlaybackSink {
   publish(signals: readonly PlaybackSignal[]): Promise<number>;
 }
+
+/**
+ * Decisions for the plain HTTP protocols (VAST, OpenRTB): the caller's API key checked as for Decide (a decide
+ * or admin key, the key's rate limit), the decision made once per key and request id, and every ad signed with
+ * its event token, exactly as the Decide RPC does.
+ */
+export interface HttpDecisions {
+  /** Throws ConnectError UNAUTHENTICATED, PERMISSION_DENIED or RESOURCE_EXHAUSTED; returns the key's id. */
+  authorize(authorization: string | undefined): { keyId: string };
+  decide(caller: { keyId: string }, request: DecideRequest, signal: AbortSignal): Promise<DecideResponse>;
+}

@@ -1,6 +1,7 @@
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { createValidator, violationsToProto } from "@bufbuild/protovalidate";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { malformedTimestamps } from "../../lib/validation/value-bounds.ts";
 
 /** Throws INVALID_ARGUMENT unless the message satisfies the protovalidate rules its proto carries. */
 export type RequestValidator = (schema: DescMessage, message: MessageShape<DescMessage>) => void;
@@ -9,10 +10,16 @@ export type RequestValidator = (schema: DescMessage, message: MessageShape<DescM
  * One protovalidate validator for the process (it caches a plan per message type). A rejected request gets
  * INVALID_ARGUMENT with a message naming every field (`placement.max_ads: value must be ... [uint32.gte_lte]`)
  * and the violations as a `buf.validate.Violations` error detail, so clients can point at fields programmatically.
+ *
+ * Timestamps are first checked to be valid at all (google.protobuf.Timestamp's documented range, nanos 0..1e9-1):
+ * protovalidate compares malformed ones without complaint, and code after it (dates, int64 ms) then failed with
+ * INTERNAL or stored values that later broke agents' snapshots.
  */
 export function createRequestValidator(): RequestValidator {
   const validator = createValidator();
   return (schema, message) => {
+    const malformed = malformedTimestamps(schema, message);
+    if (malformed.length > 0) throw new ConnectError(malformed.join("; "), Code.InvalidArgument);
     const result = validator.validate(schema, message);
     if (result.kind === "valid") return;
     if (result.kind === "error")

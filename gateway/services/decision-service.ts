@@ -7,23 +7,28 @@ import {
   type EventResult,
   EventResult_Status,
   EventResultSchema,
+  type PlaybackSignal,
   ReportEventsRequestSchema,
   ReportEventsResponseSchema,
   ReportPlaybackResponseSchema,
   StreamPlaybackResponseSchema,
 } from "../../gen/chorus/v1/decision_pb.ts";
 import type { EventSink } from "../../ledger/ports.ts";
+import type { Pseudonyms } from "../../lib/privacy/pseudonyms.ts";
 import type { Principal } from "../auth/api-key.ts";
 import { principalKey } from "../auth/api-key-auth.ts";
 import { type EventTokenCheck, type EventTokens, withEventToken } from "../auth/event-token.ts";
 import type { DecisionEngine, PlaybackSink } from "../server/ports.ts";
 import type { ServiceHandlers } from "../server/service-impl.ts";
 import { IdempotentDecisions } from "./idempotent-decisions.ts";
+import { pseudonymizeRequest, pseudonymousSignal } from "./pseudonymous-ids.ts";
 
 export interface DecisionPorts {
   engine: DecisionEngine;
   events: EventSink;
   playback: PlaybackSink;
+  /** User and session ids are replaced by these before anything else sees them (pseudonymous-ids.ts). */
+  pseudonyms: Pseudonyms;
   /** Signs every ad of a decision and checks the token of every reported event. */
   eventTokens: EventTokens;
   /** request_id idempotency per API key (default: 10 minutes, in this process). */
@@ -34,17 +39,21 @@ export interface DecisionPorts {
  * chorus.v1.DecisionService: the protocol layer's side only. Requests arrive authenticated and validated; the
  * ports do the work. The request's signal (deadline, disconnect) reaches the engine. Here: each ad gets its event
  * token, a request id repeated by the same key returns the first decision, the explanation is cut to what the
- * caller's role may see, and events without a valid token never reach the event store.
+ * caller's role may see, and events without a valid token never reach the event store. Listener ids are replaced
+ * by pseudonyms here, the edge, so that no raw id goes further.
  */
 export function decisionHandlers({
   engine,
   events,
   playback,
+  pseudonyms,
   eventTokens,
   idempotency = new IdempotentDecisions(),
 }: DecisionPorts): ServiceHandlers<typeof DecisionService> {
+  const pseudonymous = (signal: PlaybackSignal) => pseudonymousSignal(signal, pseudonyms);
   return {
     decide: async (request, call) => {
+      pseudonymizeRequest(request, pseudonyms);
       const principal = call.values.get(principalKey);
       const decide = async () => signAds(await engine.decide(request, { signal: call.signal }), eventTokens);
       const response = await idempotency.run(principal?.keyId ?? "", request.requestId, decide);
@@ -52,19 +61,19 @@ export function decisionHandlers({
     },
     reportEvents: (request) => reportWithTokens(request.events, events, eventTokens),
     reportPlayback: async (request) =>
-      create(ReportPlaybackResponseSchema, { accepted: await playback.publish(request.signals) }),
+      create(ReportPlaybackResponseSchema, { accepted: await playback.publish(request.signals.map(pseudonymous)) }),
     // Each signal is published as it arrives (agents react to playback live); an invalid message ends the stream
     // with INVALID_ARGUMENT and the ones before it stay published.
     streamPlayback: async (requests) => {
       let accepted = 0;
-      for await (const request of requests) accepted += await playback.publish([request.signal!]);
+      for await (const request of requests) accepted += await playback.publish([pseudonymous(request.signal!)]);
       return create(StreamPlaybackResponseSchema, { accepted });
     },
   };
 }
 
 /** Every ad gets its token, and its tracking URLs carry it (the engine's response is this call's own object). */
-function signAds(response: DecideResponse, tokens: EventTokens): DecideResponse {
+export function signAds(response: DecideResponse, tokens: EventTokens): DecideResponse {
   for (const ad of response.ads) {
     const token = tokens.sign(response.decisionId, ad.creativeId);
     ad.eventToken = token;
@@ -111,7 +120,7 @@ const tokenRejections: Record<Exclude<EventTokenCheck, { ok: true }>["reason"], 
 };
 
 /** Events whose token fails are rejected here (named reason) and never stored; the rest go to the event sink. */
-async function reportWithTokens(all: readonly AdEvent[], sink: EventSink, tokens: EventTokens) {
+export async function reportWithTokens(all: readonly AdEvent[], sink: EventSink, tokens: EventTokens) {
   const results: EventResult[] = new Array(all.length);
   const passed: AdEvent[] = [];
   const passedAt: number[] = [];

@@ -12,6 +12,7 @@ import { AdFormat } from "../../gen/chorus/v1/common_pb.ts";
 import { CatalogStore, openCatalogBucket } from "../../lib/catalog/catalog-store.ts";
 import { CatalogView } from "../../lib/catalog/catalog-view.ts";
 import { createLogger } from "../../lib/log/logger.ts";
+import { Pseudonyms } from "../../lib/privacy/pseudonyms.ts";
 import { type NatsFixture, startNats } from "../../lib/testing/nats-fixture.ts";
 import { newEventTokenKey } from "../auth/event-token.ts";
 import { type GatewayAuth, openGatewayAuth } from "../auth/gateway-auth.ts";
@@ -20,6 +21,9 @@ import { NatsPlaybackSink } from "../playback/nats-playback-sink.ts";
 import { type Gateway, type GatewayOptions, startGateway } from "../start-gateway.ts";
 import { InventoryPodEngine } from "./inventory-pod-engine.ts";
 import { MemoryEventSink } from "./memory-event-sink.ts";
+
+/** The fixture gateway's pseudonyms (a fixed test key): tests compute what reaches NATS with it. */
+export const TEST_PSEUDONYMS = new Pseudonyms("gateway-fixture-test-key");
 
 /** The keys every gateway fixture starts with (advertiser: "acme", the seeded advertiser). */
 export interface FixtureKeys {
@@ -45,7 +49,9 @@ export interface GatewayFixture {
  * inventory test engine unless `engine` is given, playback published on NATS, events kept in memory.
  */
 export async function startGatewayFixture(
-  overrides: Partial<Pick<GatewayOptions, "engine" | "limits" | "fastPath" | "tls" | "idempotency">> & {
+  overrides: Partial<
+    Pick<GatewayOptions, "engine" | "limits" | "fastPath" | "tls" | "idempotency" | "publicUrl" | "creatives">
+  > & {
     rateLimits?: RoleRateLimits;
     reflectionNeedsKey?: boolean;
   } = {},
@@ -79,6 +85,7 @@ export async function startGatewayFixture(
     events,
     playback: new NatsPlaybackSink(nats.nc),
     catalog: store,
+    pseudonyms: TEST_PSEUDONYMS,
     logger: createLogger("gateway-test", process.env.LOG_LEVEL ?? "silent"),
     auth: trust.auth,
     apiKeys: trust.apiKeys,
@@ -87,6 +94,8 @@ export async function startGatewayFixture(
     tls: overrides.tls,
     limits: { drainTimeoutMs: 1_000, ...overrides.limits },
     fastPath: overrides.fastPath,
+    publicUrl: overrides.publicUrl,
+    creatives: overrides.creatives,
   });
   return {
     nats,

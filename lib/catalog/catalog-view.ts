@@ -1,4 +1,3 @@
-import { fromBinary } from "@bufbuild/protobuf";
 import type { KV, KvWatchEntry } from "@nats-io/kv";
 import {
   type Advertiser,
@@ -9,9 +8,21 @@ import {
   CreativeSchema,
 } from "../../gen/chorus/v1/campaign_pb.ts";
 import { DEFAULT_DIM } from "../features/feature-space.ts";
+import { createLogger, type Logger } from "../log/logger.ts";
+import { reportBadMessage } from "../nats/bad-messages.ts";
+import { readMessage } from "../nats/read-message.ts";
 import { guard, survive } from "../process/survive.ts";
+import { malformedTimestamps } from "../validation/value-bounds.ts";
 import { parseCatalogKey } from "./catalog-keys.ts";
 import { Inventory } from "./inventory.ts";
+
+const SCHEMAS = { advertiser: AdvertiserSchema, campaign: CampaignSchema, creative: CreativeSchema } as const;
+
+let log: Logger | undefined;
+const defaultLog = () => {
+  log ??= createLogger("catalog-view");
+  return log;
+};
 
 /**
  * A live, local view of the catalog bucket: watches every key and rebuilds the Inventory snapshot when something
@@ -27,13 +38,16 @@ export class CatalogView {
   private rebuildScheduled = false;
   private stopWatch: (() => void) | undefined;
 
-  private constructor(private readonly dim: number) {
+  private constructor(
+    private readonly dim: number,
+    private readonly log: Logger,
+  ) {
     this.inventory = new Inventory(this.advertisers, this.campaigns, this.creatives, dim);
   }
 
   /** Resolves once the current catalog is loaded; keeps following changes until `close()`. */
-  static async open(kv: KV, dim = DEFAULT_DIM): Promise<CatalogView> {
-    const view = new CatalogView(dim);
+  static async open(kv: KV, dim = DEFAULT_DIM, log: Logger = defaultLog()): Promise<CatalogView> {
+    const view = new CatalogView(dim, log);
     const status = await kv.status();
     const watch = await kv.watch({ key: ">" });
     view.stopWatch = () => watch.stop();
@@ -92,25 +106,40 @@ export class CatalogView {
     this.stopWatch?.();
   }
 
+  /**
+   * Folds one KV change into the maps. A value that cannot be decoded, holds a malformed timestamp or another
+   * entity's id is skipped and counted: the entity keeps its last good version, and the view keeps following.
+   */
   private apply(entry: KvWatchEntry): void {
     const parsed = parseCatalogKey(entry.key);
     if (!parsed) return;
     const revision = BigInt(entry.revision);
     const deleted = entry.operation !== "PUT";
-    switch (parsed.kind) {
-      case "advertiser":
-        if (deleted) this.advertisers.delete(parsed.id);
-        else this.advertisers.set(parsed.id, { ...fromBinary(AdvertiserSchema, entry.value), revision });
-        break;
-      case "campaign":
-        if (deleted) this.campaigns.delete(parsed.id);
-        else this.campaigns.set(parsed.id, { ...fromBinary(CampaignSchema, entry.value), revision });
-        break;
-      case "creative":
-        if (deleted) this.creatives.delete(parsed.id);
-        else this.creatives.set(parsed.id, { ...fromBinary(CreativeSchema, entry.value), revision });
-        break;
+    const maps = { advertiser: this.advertisers, campaign: this.campaigns, creative: this.creatives } as const;
+    const map = maps[parsed.kind] as Map<string, Advertiser | Campaign | Creative>;
+    if (deleted) {
+      map.delete(parsed.id);
+      return;
     }
+    const schema = SCHEMAS[parsed.kind];
+    // Only malformed timestamps: flights are dates, and campaigns written before the edge bounds stay readable.
+    const read = readMessage(schema, entry.value, undefined, malformedTimestamps);
+    let problem = read.ok ? undefined : read;
+    if (read.ok) {
+      if (read.message.id !== parsed.id)
+        problem = { ok: false, reason: "out_of_range", detail: `id: "${read.message.id}" under key ${entry.key}` };
+    }
+    if (problem) {
+      reportBadMessage(this.log, {
+        consumer: "catalog-view",
+        subject: entry.key,
+        seq: entry.revision,
+        reason: problem.reason,
+        detail: problem.detail,
+      });
+      return;
+    }
+    map.set(parsed.id, { ...(read as { message: Advertiser | Campaign | Creative }).message, revision });
   }
 
   private scheduleRebuild(): void {
@@ -125,7 +154,13 @@ export class CatalogView {
   }
 
   private rebuild(): void {
-    this.inventory = new Inventory(this.advertisers, this.campaigns, this.creatives, this.dim);
+    try {
+      this.inventory = new Inventory(this.advertisers, this.campaigns, this.creatives, this.dim);
+    } catch (err) {
+      // Serving goes on with the last inventory built; the bad entity is named in the error.
+      this.log.error({ err }, "catalog inventory not rebuilt");
+      return;
+    }
     // A listener that throws (the kernel refusing an inventory, say) is that listener's problem: logged, counted.
     for (const listener of this.listeners) guard("catalog listener", listener)(this.inventory);
   }

@@ -1,4 +1,5 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { requireServerVersion } from "./server-version.ts";
 
 export type { NatsConnection };
 
@@ -11,10 +12,11 @@ export interface ConnectOptions {
 /**
  * Connects with the settings every Chorus process uses: reconnect forever (the gateway keeps serving from its
  * leases while NATS is away), keep trying when the server is not up yet at start (a supervisor may start the
- * processes in any order), short ping interval so a dead server is noticed within seconds.
+ * processes in any order), short ping interval so a dead server is noticed within seconds. A server older than
+ * MIN_NATS_SERVER is refused (server-version.ts).
  */
-export function connectNats({ servers, name }: ConnectOptions): Promise<NatsConnection> {
-  return connect({
+export async function connectNats({ servers, name }: ConnectOptions): Promise<NatsConnection> {
+  const nc = await connect({
     // A cluster is given as a comma-separated list (NATS_URL=nats://a:4222,nats://b:4222): any live one will do.
     servers: servers
       .split(",")
@@ -31,4 +33,11 @@ export function connectNats({ servers, name }: ConnectOptions): Promise<NatsConn
     // Failures still name what failed (RequestError with the cause, TimeoutError).
     noAsyncTraces: true,
   });
+  try {
+    requireServerVersion(nc.info?.version);
+  } catch (err) {
+    await nc.close();
+    throw err;
+  }
+  return nc;
 }

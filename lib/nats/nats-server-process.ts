@@ -3,6 +3,7 @@ import { mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { requireServerVersion } from "./server-version.ts";
 
 /**
  * A private nats-server child process with JetStream on: Chorus's embedded default when NATS_URL is unset,
@@ -64,10 +65,17 @@ export class NatsServerProcess {
     return spawnSync(binary, ["--version"], { stdio: "ignore" }).status === 0;
   }
 
+  /** The binary's version ("2.9.10"), from `nats-server --version`. */
+  static version(binary = process.env.NATS_SERVER_BIN ?? "nats-server"): string | undefined {
+    const out = spawnSync(binary, ["--version"], { encoding: "utf8" }).stdout ?? "";
+    return /v?(\d+\.\d+\.\d+)/.exec(out)?.[1];
+  }
+
   async start(): Promise<this> {
     if (this.state !== "idle" && this.state !== "stopped")
       throw new Error(`cannot start nats-server in state ${this.state}`);
     if (!NatsServerProcess.isInstalled(this.binary)) throw new NatsServerNotInstalledError(this.binary);
+    requireServerVersion(NatsServerProcess.version(this.binary));
     this.state = "starting";
     this.port = this.options.port || (await freePort());
     mkdirSync(this.storeDir, { recursive: true });

@@ -22,6 +22,7 @@ describe("chorus strategy", () => {
       coordination: "parallel",
       gatewayUrl: fixture.gateway.url,
       natsUrl: fixture.nats.server.url,
+      apiKey: fixture.keys.decide,
     });
     try {
       const scenario = parseScenario({

@@ -173,6 +173,7 @@ export async function runWorld(s: Scenario, strategy: Strategy, options: WorldOp
         sessionId: session.id,
         userId: session.listener.id,
         at: timestampFromMs(clock.toWallMs(at)),
+        consent: { personalizedAds: session.listener.personalizedConsent, measurement: true },
         kind,
       }),
     );

@@ -1,7 +1,10 @@
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { toBinary } from "@bufbuild/protobuf";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
+import type { Logger } from "../../lib/log/logger.ts";
+import { type BadMessageReason, describeError, reportBadMessage } from "../../lib/nats/bad-messages.ts";
 import { openReplicatedBucket, ReplicasError } from "../../lib/nats/jetstream-replicas.ts";
+import { readMessage } from "../../lib/nats/read-message.ts";
 import { buckets } from "../../lib/subjects.ts";
 import type { AnyAgentModule } from "../contract/agent-module.ts";
 
@@ -22,14 +25,27 @@ export const agentStateKey = (agent: string, key: string) => `${agent}.${key}`;
 
 /** Full snapshots of an agent's keys in KV (`<agent>.<key>`), so that a restarted agent or gateway recovers. */
 export class AgentStateStore {
-  constructor(private readonly kv: KV) {}
+  /** `consumer` names the reader in bad-message counts (`gateway`, `agent`). */
+  constructor(
+    private readonly kv: KV,
+    private readonly log?: Logger,
+    private readonly consumer = "state-store",
+  ) {}
 
   async save(module: AnyAgentModule, state: unknown, key: string): Promise<void> {
-    const signal = module.snapshot(state, key, "full");
-    await this.kv.put(agentStateKey(module.name, key), toBinary(module.signalSchema, signal));
+    let bytes: Uint8Array;
+    try {
+      bytes = toBinary(module.signalSchema, module.snapshot(state, key, "full"));
+    } catch (err) {
+      throw new SnapshotEncodeError(module.name, key, err);
+    }
+    await this.kv.put(agentStateKey(module.name, key), bytes);
   }
 
-  /** Restores every stored key of the agent (or only `keys`); returns the keys found. */
+  /**
+   * Restores every stored key of the agent (or only `keys`); returns the keys restored. A value that cannot be read
+   * or holds out-of-range values is skipped and counted: the key starts fresh rather than the process not at all.
+   */
   async load(module: AnyAgentModule, state: unknown, keys?: readonly string[]): Promise<string[]> {
     const names = keys
       ? keys.map((k) => agentStateKey(module.name, k))
@@ -39,8 +55,24 @@ export class AgentStateStore {
       const entry = await this.kv.get(name);
       if (entry?.operation !== "PUT") continue;
       const key = name.slice(module.name.length + 1);
-      module.restore(state, key, fromBinary(module.signalSchema, entry.value));
-      found.push(key);
+      const read = readMessage(module.signalSchema, entry.value);
+      let problem: { reason: BadMessageReason; detail: string } | undefined = read.ok
+        ? undefined
+        : { reason: read.reason, detail: read.detail };
+      if (read.ok)
+        try {
+          module.restore(state, key, read.message);
+          found.push(key);
+        } catch (err) {
+          problem = { reason: "out_of_range", detail: describeError(err) };
+        }
+      if (problem && this.log)
+        reportBadMessage(this.log, {
+          consumer: `${this.consumer}:${module.name}`,
+          subject: `$KV.${buckets.agentState}.${name}`,
+          seq: entry.revision,
+          ...problem,
+        });
     }
     return found;
   }
@@ -50,4 +82,12 @@ async function collect(keys: AsyncIterable<string>): Promise<string[]> {
   const out: string[] = [];
   for await (const key of keys) out.push(key);
   return out;
+}
+
+/** The state itself cannot be written (a value out of its type's range): retrying cannot help. */
+export class SnapshotEncodeError extends Error {
+  override readonly name = "SnapshotEncodeError";
+  constructor(agent: string, key: string, cause: unknown) {
+    super(`${agent} state ${key} cannot be encoded: ${describeError(cause)}`, { cause });
+  }
 }

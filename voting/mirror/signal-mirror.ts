@@ -1,6 +1,7 @@
-import { fromBinary } from "@bufbuild/protobuf";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import type { Logger } from "../../lib/log/logger.ts";
+import { describeError, reportBadMessage } from "../../lib/nats/bad-messages.ts";
+import { readMessage } from "../../lib/nats/read-message.ts";
 import { subjects } from "../../lib/subjects.ts";
 import type { AnyAgentModule } from "../contract/agent-module.ts";
 import type { AgentStateStore } from "./agent-state-store.ts";
@@ -18,6 +19,8 @@ export interface SignalMirrorOptions {
   /** Load the stored snapshots first (a restarted process starts from the last known state). */
   store?: AgentStateStore;
   logger: Logger;
+  /** Names this mirror's owner in bad-message counts (`gateway`, `agent`); default `mirror`. */
+  consumer?: string;
 }
 
 /**
@@ -54,11 +57,26 @@ export class SignalMirror {
         mirror.lastHeardMs = Date.now();
         const key = msg.subject.slice(prefix);
         if (key === ALIVE_KEY || options.ignoreKey?.(key)) return;
+        const read = readMessage(module.signalSchema, msg.data);
+        if (!read.ok) {
+          reportBadMessage(options.logger, {
+            consumer: `${options.consumer ?? "mirror"}:${module.name}`,
+            subject: msg.subject,
+            reason: read.reason,
+            detail: read.detail,
+          });
+          return;
+        }
         try {
-          module.restore(mirror.state, key, fromBinary(module.signalSchema, msg.data));
+          module.restore(mirror.state, key, read.message);
           mirror.knownKeys.add(key);
         } catch (e) {
-          options.logger.warn({ agent: module.name, key, err: e }, "undecodable agent signal dropped");
+          reportBadMessage(options.logger, {
+            consumer: `${options.consumer ?? "mirror"}:${module.name}`,
+            subject: msg.subject,
+            reason: "out_of_range",
+            detail: describeError(e),
+          });
         }
       },
     });

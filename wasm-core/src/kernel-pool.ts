@@ -17,8 +17,7 @@
  * to the front of the pool's queue, and a fresh lane with a fresh ring takes the lane's place) or stopped
  * (close).
  */
-import { existsSync } from "node:fs";
-import { MessageChannel, type MessagePort } from "node:worker_threads";
+import { MessageChannel } from "node:worker_threads";
 import { Piscina } from "piscina";
 import { checkCapacity, checkInventory, checkRequest } from "./kernel-checks.ts";
 import {
@@ -32,7 +31,9 @@ import {
 } from "./kernel-errors.ts";
 import type { KernelCapacity, KernelInventory, KernelRequest, KernelResult } from "./kernel-inputs.ts";
 import type { KernelInstance } from "./kernel-instance.ts";
+import { Lane, workerEntry } from "./kernel-lane.ts";
 import { compileKernel, instantiateKernel } from "./kernel-loader.ts";
+import { DecisionQueue, type PendingDecision } from "./kernel-queue.ts";
 import { Control, Doorbell, KernelRing, SlotOutcome, SlotState } from "./kernel-ring.ts";
 import type { ControlMessage, ReadyMessage, ServeResult, ServeTask } from "./kernel-worker.ts";
 import { DEFAULT_RESIDENT_INVENTORIES, ResidentInventories } from "./resident-inventories.ts";
@@ -93,97 +94,7 @@ const MAX_STARTUP_FAILURES = 3;
 
 export const DEFAULT_CAPACITY: KernelCapacity = { maxCandidates: 4096, maxDimensions: 256, maxAgents: 16 };
 
-interface PendingDecision {
-  readonly request: KernelRequest;
-  readonly resolve: (result: KernelResult) => void;
-  readonly reject: (error: unknown) => void;
-}
-
 type ReplaceCause = "trap" | "timeout" | "lost";
-
-/**
- * FIFO of decisions waiting for a ring slot. Array.shift is O(length): under overload the queue grows, each
- * dispatch gets slower, and the pool falls further behind. A moving head keeps shift O(1).
- */
-class DecisionQueue {
-  #items: PendingDecision[] = [];
-  #head = 0;
-
-  get length(): number {
-    return this.#items.length - this.#head;
-  }
-
-  push(item: PendingDecision): void {
-    this.#items.push(item);
-  }
-
-  shift(): PendingDecision | undefined {
-    if (this.#head === this.#items.length) return undefined;
-    const item = this.#items[this.#head++];
-    if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
-    return item;
-  }
-
-  /** Puts decisions back in front, in their order (they were taken first, so they go first again). */
-  unshift(items: readonly PendingDecision[]): void {
-    this.#items = [...items, ...this.#items.slice(this.#head)];
-    this.#head = 0;
-  }
-
-  drain(): PendingDecision[] {
-    const items = this.#items.slice(this.#head);
-    this.#items = [];
-    this.#head = 0;
-    return items;
-  }
-}
-
-class Lane {
-  readonly id: number;
-  readonly ring: KernelRing;
-  readonly port: MessagePort;
-  readonly abort = new AbortController();
-  readonly pending: (PendingDecision | undefined)[];
-  ready = false;
-  threadId = -1;
-  replaced = false;
-  published = 0;
-  consumed = 0;
-  controlGeneration = 0;
-
-  constructor(id: number, ring: KernelRing, port: MessagePort) {
-    this.id = id;
-    this.ring = ring;
-    this.port = port;
-    this.pending = new Array<PendingDecision | undefined>(ring.depth).fill(undefined);
-  }
-
-  get inFlight(): number {
-    return this.published - this.consumed;
-  }
-
-  /**
-   * Dispatch cost: decisions ahead, plus 2 if the worker sleeps, since waking it (about 15 us, more on a busy
-   * host) costs about as much as waiting for one or two decisions (about 12 us each) on a worker that is awake.
-   */
-  get load(): number {
-    return this.inFlight + (Atomics.load(this.ring.control, Control.Sleeping) === 1 ? 2 : 0);
-  }
-}
-
-/** piscina needs a file it can load: the compiled .js beside this file, else the .ts source through tsx. */
-function workerEntry(): { filename: string; execArgv: string[] | undefined } {
-  const compiled = new URL("./kernel-worker.js", import.meta.url);
-  if (existsSync(compiled)) return { filename: compiled.href, execArgv: undefined };
-  const tsxLoaded = process.execArgv.some((arg) => arg.includes("tsx"));
-  return {
-    filename: new URL("./kernel-worker.ts", import.meta.url).href,
-    execArgv: tsxLoaded ? undefined : ["--import", "tsx"],
-  };
-}
 
 export class KernelPool {
   readonly mode: "pool" | "inline";

@@ -90,7 +90,7 @@ export function candidateTerms(
   const relevance = relevanceOf(inventory, request, c);
   const contributions = new Array<number>(coefficients.length);
   const quality = qualityOf(inventory, request, c, coefficients, relevance, contributions);
-  const value = valueOf(request, c);
+  const value = candidateValue(request, c);
   return {
     relevance,
     relevanceTerm: f32(f32(request.relevanceWeight) * relevance),
@@ -102,7 +102,7 @@ export function candidateTerms(
 }
 
 /** bid x predicted response, in micros. */
-export function valueOf(request: KernelRequest, c: number): number {
+export function candidateValue(request: KernelRequest, c: number): number {
   return f32(request.bid[c]! * request.pResponse[c]!);
 }
 
@@ -114,7 +114,7 @@ export function rankTerms(
   coefficients: Float32Array,
 ): Pick<CandidateTerms, "quality" | "value" | "rank"> {
   const quality = qualityOf(inventory, request, c, coefficients, relevanceOf(inventory, request, c));
-  const value = valueOf(request, c);
+  const value = candidateValue(request, c);
   return { quality, value, rank: f32(value * quality) };
 }
 

@@ -362,7 +362,7 @@ export type CampaignBidding = Message<"chorus.v1.CampaignBidding"> & {
   campaignId: string;
 
   /**
-   * The campaign bidder (agents/bidding/campaign-bidder-snapshot.ts, versioned) as JSON: market price model,
+   * The campaign bidder (voting/bidding/campaign-bidder-snapshot.ts, versioned) as JSON: market price model,
    * value distribution and per-context calibrations.
    *
    * @generated from field: string bidder_json = 2;

@@ -1,0 +1,377 @@
+/**
+ * npm run soak -- --minutes 30
+ *
+ * The whole mesh as separate processes (nats-server, ledger, Budget, agent hosts, gateway) under mixed open-loop
+ * load for a long time: Decide at a fixed rate, ReportPlayback for every fourth decision, ReportEvents for the ads
+ * served (impressions, completes, clicks; one report in ten sent twice, to exercise exactly-once). The rate is half
+ * the capacity measured first by a short step search (or --rate). Every minute: rate, p50/p99, errors, memory (RSS)
+ * and CPU of every process, this load client's included. At the end the ledger must equal the unique impressions
+ * the gateway accepted (count and spend, per campaign). Verdicts: memory growth after minute 5 under 10%, p99
+ * within 1.5x of the first five minutes, no errors, ledger exact. Table on stdout and in --markdown, JSON in --json.
+ */
+import { writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
+import { create, fromBinary } from "@bufbuild/protobuf";
+import { timestampNow } from "@bufbuild/protobuf/wkt";
+import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Command } from "commander";
+import * as hdr from "hdr-histogram-js";
+import {
+  type AdEvent,
+  AdEventSchema,
+  AdEventType,
+  type DecideRequest,
+  DecideRequestSchema,
+  DecisionService,
+  EventResult_Status,
+  PlaybackSignalSchema,
+} from "../../gen/chorus/v1/decision_pb.ts";
+import { startMesh } from "../../launch/mesh.ts";
+import { queryLedger } from "../../ledger/ledger.ts";
+import { connectNats } from "../../lib/nats/connect.ts";
+import { ProcessSampler } from "../lib/process-sampler.ts";
+import { formatTable, writeJson } from "../lib/report-table.ts";
+import { decideRequests } from "../mesh/decide-requests.ts";
+
+const opts = new Command()
+  .name("soak")
+  .option("--minutes <n>", "how long to run", "30")
+  .option("--rate <n>", "decisions per second (default: half the capacity measured first)")
+  .option("--probe-seconds <n>", "length of each capacity probe step", "8")
+  .option("--port <n>", "gateway port", process.env.GATEWAY_PORT ?? "8160")
+  .option("--json <path>", "result file", "bench-results/soak.json")
+  .option("--markdown <path>", "the per-minute table as markdown", "bench-results/soak.md")
+  .parse()
+  .opts<{ minutes: string; rate?: string; probeSeconds: string; port: string; json: string; markdown: string }>();
+
+const minutes = Number(opts.minutes);
+// Realistic requests (many users, genres, countries), each sent with a unique request id.
+const pool = decideRequests(2_048, 16).bodies.map((b) => {
+  const r = fromBinary(DecideRequestSchema, Buffer.from(b, "base64"));
+  r.placement!.forceNow = true;
+  r.explain = false;
+  return r;
+});
+
+interface Window {
+  decisions: number;
+  filled: number;
+  errors: number;
+  errorCodes: Record<string, number>;
+  eventsAccepted: number;
+  playback: number;
+  latency: hdr.Histogram;
+}
+
+const newWindow = (): Window => ({
+  decisions: 0,
+  filled: 0,
+  errors: 0,
+  errorCodes: {},
+  eventsAccepted: 0,
+  playback: 0,
+  latency: hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000,
+    numberOfSignificantValueDigits: 3,
+  }),
+});
+
+/** What the ledger must hold in the end: unique impressions the gateway accepted (or had already), by campaign. */
+const expected = new Map<string, { impressions: bigint; spendMicros: bigint }>();
+const accepted = new Set<string>();
+
+class Load {
+  window = newWindow();
+  private sent = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private pending: { event: AdEvent; campaignId: string; priceMicros: bigint }[] = [];
+  private inFlight = 0;
+
+  constructor(
+    private readonly client: Client<typeof DecisionService>,
+    private readonly rate: number,
+    private readonly withEvents: boolean,
+  ) {}
+
+  start(): void {
+    const started = performance.now();
+    const interval = 1000 / this.rate;
+    this.timer = setInterval(() => {
+      const now = performance.now();
+      while (started + this.sent * interval <= now) {
+        void this.decideOnce(started + this.sent * interval, this.sent);
+        this.sent++;
+      }
+    }, 2);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    while (this.inFlight > 0) await new Promise((r) => setTimeout(r, 20));
+    await this.flush();
+  }
+
+  private async decideOnce(plannedAt: number, n: number): Promise<void> {
+    this.inFlight++;
+    const request = { ...pool[n % pool.length]!, requestId: `soak-${n}` };
+    try {
+      if (this.withEvents && n % 4 === 0) await this.playback(request);
+      const response = await this.client.decide(request, { timeoutMs: 2_000 });
+      this.window.latency.recordValue(Math.max(1, Math.round((performance.now() - plannedAt) * 1000)));
+      this.window.decisions++;
+      if (response.ads.length > 0) this.window.filled++;
+      if (this.withEvents)
+        for (const ad of response.ads) {
+          const event = (type: AdEventType) =>
+            create(AdEventSchema, {
+              eventId: `${response.decisionId}:${ad.creativeId}:${type}`,
+              decisionId: response.decisionId,
+              creativeId: ad.creativeId,
+              type,
+              occurredAt: timestampNow(),
+            });
+          const item = { campaignId: ad.campaignId, priceMicros: ad.priceMicros };
+          this.pending.push({ event: event(AdEventType.IMPRESSION), ...item });
+          if (n % 7 === 0) this.pending.push({ event: event(AdEventType.COMPLETE), ...item });
+          if (n % 31 === 0) this.pending.push({ event: event(AdEventType.CLICK), ...item });
+        }
+      if (this.pending.length >= 40) await this.flush();
+    } catch (err) {
+      this.countError(err);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private countError(err: unknown): void {
+    this.window.errors++;
+    const code = Code[ConnectError.from(err).code] ?? "unknown";
+    this.window.errorCodes[code] = (this.window.errorCodes[code] ?? 0) + 1;
+  }
+
+  private async playback(request: DecideRequest): Promise<void> {
+    const ctx = request.context!;
+    await this.client.reportPlayback(
+      {
+        signals: [
+          create(PlaybackSignalSchema, {
+            sessionId: ctx.sessionId,
+            userId: request.user!.userId,
+            at: timestampNow(),
+            kind: {
+              case: "contentStart",
+              value: { contentKind: ctx.contentKind, genre: ctx.genre, moodTags: ctx.moodTags, durationMs: 200_000 },
+            },
+          }),
+        ],
+      },
+      { timeoutMs: 2_000 },
+    );
+    this.window.playback++;
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    const events = batch.map((b) => b.event);
+    // One report in ten is sent twice: the second must come back as duplicates and change nothing.
+    const times = Math.random() < 0.1 ? 2 : 1;
+    for (let t = 0; t < times; t++) {
+      try {
+        const result = await this.client.reportEvents({ events }, { timeoutMs: 5_000 });
+        this.window.eventsAccepted += result.accepted;
+        result.results.forEach((r, i) => {
+          const item = batch[i]!;
+          const stored = r.status === EventResult_Status.ACCEPTED || r.status === EventResult_Status.DUPLICATE;
+          if (!stored || item.event.type !== AdEventType.IMPRESSION || accepted.has(item.event.eventId)) return;
+          accepted.add(item.event.eventId);
+          const e = expected.get(item.campaignId) ?? { impressions: 0n, spendMicros: 0n };
+          e.impressions++;
+          e.spendMicros += item.priceMicros;
+          expected.set(item.campaignId, e);
+        });
+      } catch (err) {
+        this.countError(err);
+      }
+    }
+  }
+}
+
+const percentile = (h: hdr.Histogram, p: number) => Math.round(h.getValueAtPercentile(p) / 10) / 100;
+
+async function probeCapacity(client: Client<typeof DecisionService>): Promise<number> {
+  const seconds = Number(opts.probeSeconds);
+  let best = 0;
+  for (const rate of [50, 100, 200, 300, 400, 600, 800, 1_200]) {
+    const load = new Load(client, rate, false);
+    load.start();
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    await load.stop();
+    const w = load.window;
+    const answered = w.decisions / seconds;
+    const p99 = percentile(w.latency, 99);
+    process.stderr.write(`probe ${rate}/s: ${Math.round(answered)}/s answered, p99 ${p99} ms, ${w.errors} errors\n`);
+    // Sustained: nearly everything answered, no errors, p99 under the 100 ms an ad break tolerates.
+    if (answered >= rate * 0.95 && w.errors === 0 && p99 < 100) best = rate;
+    else break;
+  }
+  return Math.max(best, 10);
+}
+
+interface MinuteRow {
+  minute: number;
+  rate: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  filled: number;
+  events: number;
+  loadavg: number;
+  rss: Record<string, number>;
+  cpu: Record<string, number>;
+}
+
+async function main(): Promise<void> {
+  process.env.LOG_LEVEL ??= "warn";
+  const mesh = await startMesh({
+    gatewayPort: Number(opts.port),
+    silent: true,
+    demo: true,
+    readyTimeoutMs: 300_000,
+  });
+  const client = createClient(DecisionService, createGrpcTransport({ baseUrl: mesh.gatewayUrl }));
+  const processes = [...mesh.processes, { name: "soak-client", pid: process.pid }];
+  const rows: MinuteRow[] = [];
+  let capacity: number | undefined;
+  try {
+    await new Promise((r) => setTimeout(r, 3_000)); // agents' first signals and leases
+    capacity = opts.rate ? undefined : await probeCapacity(client);
+    const rate = opts.rate ? Number(opts.rate) : Math.max(5, Math.floor(capacity! / 2));
+    process.stderr.write(`soak: ${rate} decisions/s for ${minutes} min (capacity ${capacity ?? "not measured"})\n`);
+    const load = new Load(client, rate, true);
+    load.start();
+    for (let m = 1; m <= minutes; m++) {
+      const sampler = new ProcessSampler(1_000).start(processes);
+      await new Promise((r) => setTimeout(r, 60_000));
+      const usage = sampler.stop();
+      const w = load.window;
+      load.window = newWindow();
+      const row: MinuteRow = {
+        minute: m,
+        rate: Math.round(w.decisions / 60),
+        p50: percentile(w.latency, 50),
+        p99: percentile(w.latency, 99),
+        errors: w.errors,
+        filled: w.filled,
+        events: w.eventsAccepted,
+        loadavg: Math.round(loadavg()[0]! * 10) / 10,
+        rss: Object.fromEntries(usage.map((u) => [u.name, u.peakRssMb])),
+        cpu: Object.fromEntries(usage.map((u) => [u.name, u.cpuPercent])),
+      };
+      rows.push(row);
+      process.stderr.write(
+        `minute ${m}: ${row.rate}/s p50 ${row.p50} ms p99 ${row.p99} ms errors ${row.errors}${w.errors ? ` ${JSON.stringify(w.errorCodes)}` : ""} load ${row.loadavg} rss ${JSON.stringify(row.rss)}\n`,
+      );
+    }
+    await load.stop();
+    // The ledger catches up with the events stream, then must equal what was accepted.
+    const nc = await connectNats({ servers: mesh.natsUrl, name: "soak-check" });
+    let ledger = await queryLedger(nc);
+    const want = [...expected.values()].reduce((a, e) => a + e.impressions, 0n);
+    for (let i = 0; i < 300; i++) {
+      const got = ledger.campaigns.reduce((a, c) => a + c.impressions, 0n);
+      if (got >= want) break;
+      await new Promise((r) => setTimeout(r, 200));
+      ledger = await queryLedger(nc);
+    }
+    await nc.close();
+    const mismatches = [...new Set([...expected.keys(), ...ledger.campaigns.map((c) => c.campaignId)])].filter((id) => {
+      const e = expected.get(id) ?? { impressions: 0n, spendMicros: 0n };
+      const c = ledger.campaigns.find((x) => x.campaignId === id);
+      return (c?.impressions ?? 0n) !== e.impressions || (c?.spendMicros ?? 0n) !== e.spendMicros;
+    });
+    report(rows, rate, capacity, {
+      expectedImpressions: want,
+      ledgerImpressions: ledger.campaigns.reduce((a, c) => a + c.impressions, 0n),
+      expectedSpendMicros: [...expected.values()].reduce((a, e) => a + e.spendMicros, 0n),
+      ledgerSpendMicros: ledger.campaigns.reduce((a, c) => a + c.spendMicros, 0n),
+      mismatchedCampaigns: mismatches,
+    });
+  } finally {
+    await mesh.stop();
+  }
+}
+
+function report(
+  rows: MinuteRow[],
+  rate: number,
+  capacity: number | undefined,
+  ledger: {
+    expectedImpressions: bigint;
+    ledgerImpressions: bigint;
+    expectedSpendMicros: bigint;
+    ledgerSpendMicros: bigint;
+    mismatchedCampaigns: string[];
+  },
+): void {
+  const names = Object.keys(rows[0]?.rss ?? {});
+  const columns = [
+    { header: "min", value: (r: MinuteRow) => r.minute },
+    { header: "rate/s", value: (r: MinuteRow) => r.rate },
+    { header: "p50 ms", value: (r: MinuteRow) => r.p50 },
+    { header: "p99 ms", value: (r: MinuteRow) => r.p99 },
+    { header: "errors", value: (r: MinuteRow) => r.errors },
+    { header: "events", value: (r: MinuteRow) => r.events },
+    { header: "load", value: (r: MinuteRow) => r.loadavg },
+    ...names.map((n) => ({ header: `${n} MB`, value: (r: MinuteRow) => r.rss[n] ?? "-" })),
+    ...names.map((n) => ({ header: `${n} CPU%`, value: (r: MinuteRow) => r.cpu[n] ?? "-" })),
+  ];
+  console.log(`\nSoak: ${rate} decisions/s (capacity ${capacity ?? "not measured"}), ${rows.length} minutes\n`);
+  console.log(formatTable(columns, rows));
+  const early = rows.filter((r) => r.minute <= 5);
+  const late = rows.filter((r) => r.minute > 5);
+  const totalRss = (r: MinuteRow) => names.reduce((a, n) => a + (r.rss[n] ?? 0), 0);
+  const growth = (n: string) => {
+    const base = rows.find((r) => r.minute === Math.min(5, rows.length))?.rss[n];
+    const last = rows.at(-1)?.rss[n];
+    return base && last ? Math.round((last / base - 1) * 1000) / 10 : 0;
+  };
+  const p99Early = Math.max(...early.map((r) => r.p99), 0);
+  const p99Late = Math.max(...late.map((r) => r.p99), 0);
+  const verdicts = {
+    memoryGrowthPercent: Object.fromEntries(names.map((n) => [n, growth(n)])),
+    memoryUnder10Percent: names.every((n) => growth(n) < 10),
+    p99FirstFiveMinutes: p99Early,
+    p99After: p99Late,
+    p99Within1_5x: late.length === 0 || p99Late <= 1.5 * p99Early,
+    errors: rows.reduce((a, r) => a + r.errors, 0),
+    ledgerExact: ledger.mismatchedCampaigns.length === 0 && ledger.expectedImpressions === ledger.ledgerImpressions,
+    totalRssLastMb: rows.length ? Math.round(totalRss(rows.at(-1)!)) : 0,
+  };
+  console.log(
+    `\nledger: ${ledger.ledgerImpressions} impressions / ${ledger.ledgerSpendMicros} micros; accepted unique: ${ledger.expectedImpressions} / ${ledger.expectedSpendMicros}; campaigns that differ: ${ledger.mismatchedCampaigns.length}`,
+  );
+  console.log(JSON.stringify(verdicts, null, 2));
+  const md = [
+    `| ${columns.map((c) => c.header).join(" | ")} |`,
+    `| ${columns.map(() => "---").join(" | ")} |`,
+    ...rows.map((r) => `| ${columns.map((c) => String(c.value(r))).join(" | ")} |`),
+  ].join("\n");
+  const path = writeJson(opts.json, {
+    benchmark: "soak",
+    at: new Date().toISOString(),
+    node: process.version,
+    rate,
+    capacity,
+    rows,
+    ledger: Object.fromEntries(Object.entries(ledger).map(([k, v]) => [k, typeof v === "bigint" ? String(v) : v])),
+    verdicts,
+  });
+  writeFileSync(opts.markdown, `${md}\n`);
+  console.log(`results: ${path}, table: ${opts.markdown}`);
+}
+
+await main();

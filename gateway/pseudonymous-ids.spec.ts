@@ -1,0 +1,44 @@
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { describe, expect, it } from "vitest";
+import { DecideRequestSchema } from "../gen/chorus/v1/decision_pb.ts";
+import { rememberWireBytes, wireBytesOf } from "../lib/codecs/wire/wire-bytes.ts";
+import { Pseudonyms } from "../lib/privacy/pseudonyms.ts";
+import { pseudonymizeRequest } from "./services/pseudonymous-ids.ts";
+import { decideRequest } from "./testing/sample-requests.ts";
+
+const pseudonyms = new Pseudonyms("spec-key-spec-key");
+
+describe("pseudonymous ids", () => {
+  it("pseudonyms - keyed, stable, distinct per key and per kind of id", () => {
+    expect(pseudonyms.user("u1")).toBe(pseudonyms.user("u1"));
+    expect(pseudonyms.user("u1")).not.toBe(new Pseudonyms("another-key-another").user("u1"));
+    expect(pseudonyms.user("same")).not.toBe(pseudonyms.session("same"));
+    expect(pseudonyms.user("u1")).toMatch(/^p[A-Za-z0-9_-]{22}$/);
+    expect(() => new Pseudonyms("short")).toThrow(/16 bytes/);
+  });
+
+  it("pseudonyms - a request's ids and its wire bytes are replaced alike; other fields keep their bytes", () => {
+    const request = decideRequest("wire");
+    request.user!.consent = { $typeName: "chorus.v1.Consent", personalizedAds: true, measurement: true };
+    const bytes = toBinary(DecideRequestSchema, request);
+    const decoded = fromBinary(DecideRequestSchema, bytes);
+    rememberWireBytes(decoded, bytes);
+    pseudonymizeRequest(decoded, pseudonyms);
+    expect(decoded.user!.userId).toBe(pseudonyms.user(request.user!.userId));
+    expect(decoded.context!.sessionId).toBe(pseudonyms.session(request.context!.sessionId));
+    const rewritten = wireBytesOf(decoded)!;
+    expect(Buffer.from(rewritten).includes(Buffer.from(request.user!.userId))).toBe(false);
+    expect(fromBinary(DecideRequestSchema, rewritten)).toEqual(decoded);
+  });
+
+  it("consent - without measurement the user is known by the session's pseudonym only", () => {
+    const a = decideRequest("a");
+    a.user!.consent = create(DecideRequestSchema).user?.consent; // none given: no measurement
+    const b = decideRequest("b");
+    b.context!.sessionId = "another-session";
+    pseudonymizeRequest(a, pseudonyms);
+    pseudonymizeRequest(b, pseudonyms);
+    expect(a.user!.userId).not.toBe(pseudonyms.user(decideRequest("x").user!.userId));
+    expect(a.user!.userId).not.toBe(b.user!.userId); // same user, two sessions: nothing links them
+  });
+});
