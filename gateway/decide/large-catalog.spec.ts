@@ -43,7 +43,7 @@ describe("a catalog beyond the kernel's capacity", () => {
         .toBe(0);
       const res = await e.decide(demoRequest(), {});
       expect(res.ads.length).toBeGreaterThan(0);
-      expect(res.explanation?.summary).toMatch(/eligible of 256 /);
+      expect(res.explanation?.summary).toMatch(/ out of 256 candidates /);
       for (const ad of res.ads)
         expect(fixture.view.inventory.byCreativeId(ad.creativeId)?.campaign.id).toBe(ad.campaignId);
     }, 60_000);
