@@ -129,15 +129,7 @@ export class MonolithPacedStrategy extends MonolithStrategy {
         noFillReason: bids.length > 0 ? NoFillReason.NO_BUDGET_LEASE : NoFillReason.BELOW_RESERVE,
         coordination: "monolith-paced",
       });
-    const userId = request.user?.userId ?? "";
-    this.sold.set(
-      decisionId,
-      new Map(ads.map((a) => [a.creativeId, { campaignId: a.campaignId, priceMicros: a.priceMicros }])),
-    );
-    for (const a of ads) {
-      const key = `${userId}|${a.campaignId}`;
-      this.served.set(key, [...(this.served.get(key) ?? []), nowMs]);
-    }
+    this.recordSale(decisionId, request.user?.userId ?? "", ads, nowMs);
     return create(DecideResponseSchema, { decisionId, ads, coordination: "monolith-paced" });
   }
 

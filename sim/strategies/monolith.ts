@@ -89,7 +89,12 @@ export class MonolithStrategy implements Strategy {
     }
     if (ads.length === 0) return noFill(decisionId, NoFillReason.BELOW_RESERVE);
     this.lastBreak.set(session, atSimMs);
-    const userId = request.user?.userId ?? "";
+    this.recordSale(decisionId, request.user?.userId ?? "", ads, nowMs);
+    return create(DecideResponseSchema, { decisionId, ads, coordination: "monolith" });
+  }
+
+  /** What a sale leaves behind: its prices for the events to charge, and the user's serves for frequency caps. */
+  protected recordSale(decisionId: string, userId: string, ads: readonly PodAd[], nowMs: number): void {
     this.sold.set(
       decisionId,
       new Map(ads.map((a) => [a.creativeId, { campaignId: a.campaignId, priceMicros: a.priceMicros }])),
@@ -98,7 +103,6 @@ export class MonolithStrategy implements Strategy {
       const key = `${userId}|${a.campaignId}`;
       this.served.set(key, [...(this.served.get(key) ?? []), nowMs]);
     }
-    return create(DecideResponseSchema, { decisionId, ads, coordination: "monolith" });
   }
 
   async reportPlayback(): Promise<void> {}
