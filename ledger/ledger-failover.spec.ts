@@ -5,7 +5,6 @@ import { create } from "@bufbuild/protobuf";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, describe, expect, it } from "vitest";
 import { ReportEventsRequestSchema } from "../gen/chorus/v1/decision_pb.ts";
-import { createLogger } from "../lib/log/logger.ts";
 import { connectNats } from "../lib/nats/connect.ts";
 import { currentLeader, openLeaderBucket } from "../lib/nats/leader-election.ts";
 import { NatsServerProcess } from "../lib/nats/nats-server-process.ts";
@@ -16,8 +15,6 @@ import { ensureLedgerStreams } from "./ledger-streams.ts";
 import { adEvent, receipt } from "./ledger-test-kit.ts";
 import { rebuildLedger } from "./rebuild.ts";
 import { ReceiptStore } from "./receipt-store.ts";
-
-const logger = createLogger("ledger-failover-test", "silent");
 
 /**
  * Two ledger processes, one active. Events keep arriving while the active one is killed with SIGKILL (no snapshot
