@@ -232,7 +232,7 @@ describe("mesh - hot swap of agent scoring modules under steady Decide load", ()
         "--key",
         join(keysDir, "release.key"),
       ],
-      { env: { ...process.env, NATS_URL: mesh.natsUrl, CHORUS_TRUSTED_KEYS: keysFile } },
+      { env: { ...process.env, NATS_URL: mesh.natsUrl, ...mesh.auth?.env("operator"), CHORUS_TRUSTED_KEYS: keysFile } },
     ).catch((e: { code: number; stderr: string }) => e);
     expect((cli as { code: number }).code).toBe(1);
     expect((cli as { stderr: string }).stderr).toMatch(
