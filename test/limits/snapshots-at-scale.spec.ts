@@ -95,7 +95,7 @@ describe("snapshots at scale", () => {
     const again = createIntentState(limits);
     await new AgentStateStore(kv, log, "test", maxPayload).load(intentAgent, again, ["3"]);
     expect([...again.profiles.keys()]).toEqual([one]);
-  }, 180_000);
+  }, 600_000);
 
   it("ledger with 5,000 campaigns x 60 days: pieces under the max payload, restart, new events, query", async () => {
     const jsm = await jetstreamManager(nats.nc);
@@ -169,5 +169,5 @@ describe("snapshots at scale", () => {
     const head2 = (await readStoredTotals(kv, log)).groups;
     const named = new Set([...head2.values()].flat());
     for await (const key of await kv.keys("piece.>")) expect(named.has(key)).toBe(true);
-  }, 180_000);
+  }, 600_000);
 });
