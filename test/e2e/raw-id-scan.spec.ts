@@ -67,6 +67,7 @@ describe("raw-id scan - no raw listener id anywhere on the bus or in JetStream",
       demo: true,
       inspector: true,
       env: { DECISION_LOG_SAMPLE_RATE: "1" },
+      readyTimeoutMs: 60_000,
     });
     spy = await mesh.connect("raw-id-spy", "inspector");
     spy.subscribe(">", {
@@ -81,7 +82,7 @@ describe("raw-id scan - no raw listener id anywhere on the bus or in JetStream",
       },
     });
     await spy.flush();
-  }, 90_000);
+  }, 180_000);
   afterAll(async () => {
     await spy?.close();
     await mesh?.stop();
