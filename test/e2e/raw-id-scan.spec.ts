@@ -187,6 +187,7 @@ describe("raw-id scan - no raw listener id anywhere on the bus or in JetStream",
         if (m.info.pending === 0) break;
       }
     }
+    console.log(`raw-id scan: ${messages} live messages on >, ${stored} stored messages in ${names.length} streams`);
     expect(stored).toBeGreaterThan(20);
     expect(found).toEqual([]);
   }, 60_000);
@@ -207,6 +208,7 @@ describe("raw-id scan - no raw listener id anywhere on the bus or in JetStream",
       }
     };
     walk(store);
+    console.log(`raw-id scan: ${files} JetStream files on disk`);
     expect(files).toBeGreaterThan(10);
     expect(hits).toEqual([]);
   });
