@@ -19,6 +19,7 @@ import type { Inventory } from "../../lib/catalog/inventory.ts";
 import { demoCatalog } from "../../lib/demo/demo-catalog.ts";
 import { demoInventory } from "../../lib/demo/demo-inventory.ts";
 import { VOTING_AGENTS } from "../../lib/subjects.ts";
+import { kernelWeights } from "../../voting/orchestrator/vote.ts";
 import { loadAgents } from "../../voting/registry/agent-loaders.ts";
 import { KernelPool } from "../../wasm-core/src/kernel-pool.ts";
 import { readKernelWasm } from "../../wasm-core/src/kernel-wasm.ts";
@@ -77,8 +78,15 @@ async function measure(catalog: Inventory, retriever: Retriever | undefined, n: 
       nowMs,
       priorVotes: [],
     };
-    const votes = new Map(modules.map(({ module, state }) => [module.name as string, module.vote(ctx, state)]));
-    const inputs = buildKernelRequest(inventory, request, votes, agents, new Set(), undefined);
+    const votes = new Map(modules.map(({ module, state }) => [module.name, module.vote(ctx, state)]));
+    const inputs = buildKernelRequest(
+      inventory,
+      request,
+      votes,
+      agents,
+      kernelWeights(votes.get("orchestrator"), agents, new Set()),
+      undefined,
+    );
     if (!resident.has(inventory.version)) {
       kernel.setInventory(toKernelInventory(inventory));
       resident.add(inventory.version);
