@@ -6,6 +6,7 @@ import {
   LeaseDenial,
   LeaseGrantSchema,
   LeaseRequestSchema,
+  ReceiptBatchSchema,
 } from "../../gen/chorus/v1/ledger_pb.ts";
 import { ConnectionWatch } from "../../ledger/connection-watch.ts";
 import { readLedgerEntry } from "../../ledger/event-rules.ts";
@@ -112,6 +113,14 @@ export class BudgetService {
       streams.receipts,
       { deliver_policy: DeliverPolicy.StartTime, opt_start_time: windowStart },
       (m) => {
+        // A batch (group commit) is read once; each receipt in it counts as if it had come alone, and the book
+        // drops one it has seen (the same receipt may also come alone from a replayed spool).
+        if (m.subject.startsWith(subjects.receiptBatchPrefix)) {
+          const read = readMessage(ReceiptBatchSchema, m.data);
+          if (read.ok) for (const receipt of read.message.receipts) book.onReceipt(receipt, clock());
+          else reportBadMessage(logger, { consumer: "budget", subject: m.subject, seq: m.seq, ...read });
+          return;
+        }
         const read = readMessage(DecisionReceiptSchema, m.data);
         if (read.ok) book.onReceipt(read.message, clock());
         else reportBadMessage(logger, { consumer: "budget", subject: m.subject, seq: m.seq, ...read });

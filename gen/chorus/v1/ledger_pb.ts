@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file chorus/v1/ledger.proto.
  */
 export const file_chorus_v1_ledger: GenFile = /*@__PURE__*/
-  fileDesc("ChZjaG9ydXMvdjEvbGVkZ2VyLnByb3RvEgljaG9ydXMudjEiXwoLUmVjZWlwdEl0ZW0SEwoLY2FtcGFpZ25faWQYASABKAkSEwoLY3JlYXRpdmVfaWQYAiABKAkSFAoMcHJpY2VfbWljcm9zGAMgASgDEhAKCGxlYXNlX2lkGAQgASgJIqIBCg9EZWNpc2lvblJlY2VpcHQSEwoLZGVjaXNpb25faWQYASABKAkSLgoKZGVjaWRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdXNlcl9pZBgDIAEoCRISCgpnYXRld2F5X2lkGAQgASgJEiUKBWl0ZW1zGAUgAygLMhYuY2hvcnVzLnYxLlJlY2VpcHRJdGVtIrIBCgtMZWRnZXJFbnRyeRIhCgVldmVudBgBIAEoCzISLmNob3J1cy52MS5BZEV2ZW50EhMKC2NhbXBhaWduX2lkGAIgASgJEhUKDWNoYXJnZV9taWNyb3MYAyABKAMSEgoKY2hhcmdlX2RheRgEIAEoBRIPCgd1c2VyX2lkGAUgASgJEi8KC2FjY2VwdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJCCghEYXlTcGVuZBILCgNkYXkYASABKAUSFAoMc3BlbmRfbWljcm9zGAIgASgDEhMKC2ltcHJlc3Npb25zGAMgASgEIogBCg1DYW1wYWlnblNwZW5kEhMKC2NhbXBhaWduX2lkGAEgASgJEhQKDHNwZW5kX21pY3JvcxgCIAEoAxITCgtpbXByZXNzaW9ucxgDIAEoBBIUCgxvdGhlcl9ldmVudHMYBCABKAQSIQoEZGF5cxgFIAMoCzITLmNob3J1cy52MS5EYXlTcGVuZCJsCg5MZWRnZXJTbmFwc2hvdBIVCg1sYXN0X3NlcXVlbmNlGAEgASgEEhYKDmV2ZW50c19hcHBsaWVkGAIgASgEEisKCWNhbXBhaWducxgDIAMoCzIYLmNob3J1cy52MS5DYW1wYWlnblNwZW5kIiIKC0xlZGdlclF1ZXJ5EhMKC2NhbXBhaWduX2lkGAEgASgJIkAKEUxlZGdlclF1ZXJ5UmVzdWx0EisKCHNuYXBzaG90GAEgASgLMhkuY2hvcnVzLnYxLkxlZGdlclNuYXBzaG90IjcKDExlYXNlUmVxdWVzdBISCgpnYXRld2F5X2lkGAEgASgJEhMKC2NhbXBhaWduX2lkGAIgASgJIrUBCgpMZWFzZUdyYW50EhAKCGxlYXNlX2lkGAEgASgJEhMKC2NhbXBhaWduX2lkGAIgASgJEhUKDWFtb3VudF9taWNyb3MYAyABKAMSDgoGdHRsX21zGAQgASgNEiYKBmRlbmlhbBgFIAEoDjIWLmNob3J1cy52MS5MZWFzZURlbmlhbBIOCgZyZWFzb24YBiABKAkSDQoFZXBvY2gYByABKAQSEgoKZ2F0ZXdheV9pZBgIIAEoCSLkAQoOQ2FtcGFpZ25CdWRnZXQSEwoLY2FtcGFpZ25faWQYASABKAkSFQoNYnVkZ2V0X21pY3JvcxgCIAEoAxIYChByZW1haW5pbmdfbWljcm9zGAMgASgDEh4KFmRhaWx5X3JlbWFpbmluZ19taWNyb3MYBCABKAMSEgoKcGFjZV9yYXRpbxgFIAEoAhIcChR0aHJvdHRsZV9wcm9iYWJpbGl0eRgGIAEoAhIWCg5iaWRfbXVsdGlwbGllchgHIAEoAhIRCglleGhhdXN0ZWQYCCABKAgSDwoHc2VydmluZxgJIAEoCCJ2CgxCdWRnZXRTaWduYWwSJgoCYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCWNhbXBhaWducxgCIAMoCzIZLmNob3J1cy52MS5DYW1wYWlnbkJ1ZGdldBIQCghyZXZpc2lvbhgDIAEoBCqeAQoLTGVhc2VEZW5pYWwSHAoYTEVBU0VfREVOSUFMX1VOU1BFQ0lGSUVEEAASGgoWTEVBU0VfREVOSUFMX0VYSEFVU1RFRBABEhoKFkxFQVNFX0RFTklBTF9USFJPVFRMRUQQAhIcChhMRUFTRV9ERU5JQUxfTk9UX1NFUlZJTkcQAxIbChdMRUFTRV9ERU5JQUxfUkVDT1ZFUklORxAEYgZwcm90bzM", [file_chorus_v1_decision, file_google_protobuf_timestamp]);
+  fileDesc("ChZjaG9ydXMvdjEvbGVkZ2VyLnByb3RvEgljaG9ydXMudjEiXwoLUmVjZWlwdEl0ZW0SEwoLY2FtcGFpZ25faWQYASABKAkSEwoLY3JlYXRpdmVfaWQYAiABKAkSFAoMcHJpY2VfbWljcm9zGAMgASgDEhAKCGxlYXNlX2lkGAQgASgJIqIBCg9EZWNpc2lvblJlY2VpcHQSEwoLZGVjaXNpb25faWQYASABKAkSLgoKZGVjaWRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdXNlcl9pZBgDIAEoCRISCgpnYXRld2F5X2lkGAQgASgJEiUKBWl0ZW1zGAUgAygLMhYuY2hvcnVzLnYxLlJlY2VpcHRJdGVtIjwKDFJlY2VpcHRCYXRjaBIsCghyZWNlaXB0cxgBIAMoCzIaLmNob3J1cy52MS5EZWNpc2lvblJlY2VpcHQisgEKC0xlZGdlckVudHJ5EiEKBWV2ZW50GAEgASgLMhIuY2hvcnVzLnYxLkFkRXZlbnQSEwoLY2FtcGFpZ25faWQYAiABKAkSFQoNY2hhcmdlX21pY3JvcxgDIAEoAxISCgpjaGFyZ2VfZGF5GAQgASgFEg8KB3VzZXJfaWQYBSABKAkSLwoLYWNjZXB0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkIKCERheVNwZW5kEgsKA2RheRgBIAEoBRIUCgxzcGVuZF9taWNyb3MYAiABKAMSEwoLaW1wcmVzc2lvbnMYAyABKAQiiAEKDUNhbXBhaWduU3BlbmQSEwoLY2FtcGFpZ25faWQYASABKAkSFAoMc3BlbmRfbWljcm9zGAIgASgDEhMKC2ltcHJlc3Npb25zGAMgASgEEhQKDG90aGVyX2V2ZW50cxgEIAEoBBIhCgRkYXlzGAUgAygLMhMuY2hvcnVzLnYxLkRheVNwZW5kImwKDkxlZGdlclNuYXBzaG90EhUKDWxhc3Rfc2VxdWVuY2UYASABKAQSFgoOZXZlbnRzX2FwcGxpZWQYAiABKAQSKwoJY2FtcGFpZ25zGAMgAygLMhguY2hvcnVzLnYxLkNhbXBhaWduU3BlbmQiIgoLTGVkZ2VyUXVlcnkSEwoLY2FtcGFpZ25faWQYASABKAkiQAoRTGVkZ2VyUXVlcnlSZXN1bHQSKwoIc25hcHNob3QYASABKAsyGS5jaG9ydXMudjEuTGVkZ2VyU25hcHNob3QiNwoMTGVhc2VSZXF1ZXN0EhIKCmdhdGV3YXlfaWQYASABKAkSEwoLY2FtcGFpZ25faWQYAiABKAkitQEKCkxlYXNlR3JhbnQSEAoIbGVhc2VfaWQYASABKAkSEwoLY2FtcGFpZ25faWQYAiABKAkSFQoNYW1vdW50X21pY3JvcxgDIAEoAxIOCgZ0dGxfbXMYBCABKA0SJgoGZGVuaWFsGAUgASgOMhYuY2hvcnVzLnYxLkxlYXNlRGVuaWFsEg4KBnJlYXNvbhgGIAEoCRINCgVlcG9jaBgHIAEoBBISCgpnYXRld2F5X2lkGAggASgJIuQBCg5DYW1wYWlnbkJ1ZGdldBITCgtjYW1wYWlnbl9pZBgBIAEoCRIVCg1idWRnZXRfbWljcm9zGAIgASgDEhgKEHJlbWFpbmluZ19taWNyb3MYAyABKAMSHgoWZGFpbHlfcmVtYWluaW5nX21pY3JvcxgEIAEoAxISCgpwYWNlX3JhdGlvGAUgASgCEhwKFHRocm90dGxlX3Byb2JhYmlsaXR5GAYgASgCEhYKDmJpZF9tdWx0aXBsaWVyGAcgASgCEhEKCWV4aGF1c3RlZBgIIAEoCBIPCgdzZXJ2aW5nGAkgASgIInYKDEJ1ZGdldFNpZ25hbBImCgJhdBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoJY2FtcGFpZ25zGAIgAygLMhkuY2hvcnVzLnYxLkNhbXBhaWduQnVkZ2V0EhAKCHJldmlzaW9uGAMgASgEKp4BCgtMZWFzZURlbmlhbBIcChhMRUFTRV9ERU5JQUxfVU5TUEVDSUZJRUQQABIaChZMRUFTRV9ERU5JQUxfRVhIQVVTVEVEEAESGgoWTEVBU0VfREVOSUFMX1RIUk9UVExFRBACEhwKGExFQVNFX0RFTklBTF9OT1RfU0VSVklORxADEhsKF0xFQVNFX0RFTklBTF9SRUNPVkVSSU5HEARiBnByb3RvMw", [file_chorus_v1_decision, file_google_protobuf_timestamp]);
 
 /**
  * One ad the gateway sold, charged at price_micros when its impression arrives.
@@ -95,6 +95,28 @@ export const DecisionReceiptSchema: GenMessage<DecisionReceipt> = /*@__PURE__*/
   messageDesc(file_chorus_v1_ledger, 1);
 
 /**
+ * Several decisions' receipts stored as one JetStream message (group commit: one publish and one ack for every
+ * receipt that waited while the previous batch was being stored). Subject chorus.receipts.batch.<id>, Nats-Msg-Id
+ * <id>, where <id> is derived from the decision ids it holds, so a retried batch is stored once. Readers apply each
+ * receipt as if it had come alone (a receipt can also arrive again on its own, from a replayed spool).
+ *
+ * @generated from message chorus.v1.ReceiptBatch
+ */
+export type ReceiptBatch = Message<"chorus.v1.ReceiptBatch"> & {
+  /**
+   * @generated from field: repeated chorus.v1.DecisionReceipt receipts = 1;
+   */
+  receipts: DecisionReceipt[];
+};
+
+/**
+ * Describes the message chorus.v1.ReceiptBatch.
+ * Use `create(ReceiptBatchSchema)` to create a new message.
+ */
+export const ReceiptBatchSchema: GenMessage<ReceiptBatch> = /*@__PURE__*/
+  messageDesc(file_chorus_v1_ledger, 2);
+
+/**
  * An accepted ad event as stored in the events stream: the client's event plus what the server knows about it.
  * The ledger is a pure function of these records, so it can be rebuilt from the stream.
  *
@@ -141,7 +163,7 @@ export type LedgerEntry = Message<"chorus.v1.LedgerEntry"> & {
  * Use `create(LedgerEntrySchema)` to create a new message.
  */
 export const LedgerEntrySchema: GenMessage<LedgerEntry> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_ledger, 2);
+  messageDesc(file_chorus_v1_ledger, 3);
 
 /**
  * @generated from message chorus.v1.DaySpend
@@ -170,7 +192,7 @@ export type DaySpend = Message<"chorus.v1.DaySpend"> & {
  * Use `create(DaySpendSchema)` to create a new message.
  */
 export const DaySpendSchema: GenMessage<DaySpend> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_ledger, 3);
+  messageDesc(file_chorus_v1_ledger, 4);
 
 /**
  * @generated from message chorus.v1.CampaignSpend
@@ -209,7 +231,7 @@ export type CampaignSpend = Message<"chorus.v1.CampaignSpend"> & {
  * Use `create(CampaignSpendSchema)` to create a new message.
  */
 export const CampaignSpendSchema: GenMessage<CampaignSpend> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_ledger, 4);
+  messageDesc(file_chorus_v1_ledger, 5);
 
 /**
  * The ledger's state: totals after applying the events stream up to last_sequence (inclusive).
@@ -238,7 +260,7 @@ export type LedgerSnapshot = Message<"chorus.v1.LedgerSnapshot"> & {
  * Use `create(LedgerSnapshotSchema)` to create a new message.
  */
 export const LedgerSnapshotSchema: GenMessage<LedgerSnapshot> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_ledger, 5);
+  messageDesc(file_chorus_v1_ledger, 6);
 
 /**
  * Request/reply on the ledger's query subject.
@@ -259,7 +281,7 @@ export type LedgerQuery = Message<"chorus.v1.LedgerQuery"> & {
  * Use `create(LedgerQuerySchema)` to create a new message.
  */
 export const LedgerQuerySchema: GenMessage<LedgerQuery> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_ledger, 6);
+  messageDesc(file_chorus_v1_ledger, 7);
 
 /**
  * @generated from message chorus.v1.LedgerQueryResult
@@ -276,7 +298,7 @@ export type LedgerQueryResult = Message<"chorus.v1.LedgerQueryResult"> & {
  * Use `create(LedgerQueryResultSchema)` to create a new message.
  */
 export const LedgerQueryResultSchema: GenMessage<LedgerQueryResult> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_ledger, 7);
+  messageDesc(file_chorus_v1_ledger, 8);
 
 /**
  * Gateway -> Budget agent: a spend lease for one campaign.
@@ -300,7 +322,7 @@ export type LeaseRequest = Message<"chorus.v1.LeaseRequest"> & {
  * Use `create(LeaseRequestSchema)` to create a new message.
  */
 export const LeaseRequestSchema: GenMessage<LeaseRequest> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_ledger, 8);
+  messageDesc(file_chorus_v1_ledger, 9);
 
 /**
  * @generated from message chorus.v1.LeaseGrant
@@ -361,7 +383,7 @@ export type LeaseGrant = Message<"chorus.v1.LeaseGrant"> & {
  * Use `create(LeaseGrantSchema)` to create a new message.
  */
 export const LeaseGrantSchema: GenMessage<LeaseGrant> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_ledger, 9);
+  messageDesc(file_chorus_v1_ledger, 10);
 
 /**
  * Per-campaign budget state published by the Budget agent (its signal) for the Bidding agent and cached votes.
@@ -432,7 +454,7 @@ export type CampaignBudget = Message<"chorus.v1.CampaignBudget"> & {
  * Use `create(CampaignBudgetSchema)` to create a new message.
  */
 export const CampaignBudgetSchema: GenMessage<CampaignBudget> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_ledger, 10);
+  messageDesc(file_chorus_v1_ledger, 11);
 
 /**
  * @generated from message chorus.v1.BudgetSignal
@@ -459,7 +481,7 @@ export type BudgetSignal = Message<"chorus.v1.BudgetSignal"> & {
  * Use `create(BudgetSignalSchema)` to create a new message.
  */
 export const BudgetSignalSchema: GenMessage<BudgetSignal> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_ledger, 11);
+  messageDesc(file_chorus_v1_ledger, 12);
 
 /**
  * @generated from enum chorus.v1.LeaseDenial
