@@ -9,7 +9,8 @@ import { SliceCache } from "../../lib/catalog/slice-cache.ts";
 import { encodeAgentVote } from "../../lib/codecs/agent-vote.ts";
 import { encodeMessage } from "../../lib/codecs/registry.ts";
 import type { Logger } from "../../lib/log/logger.ts";
-import { guard, guardedInterval } from "../../lib/process/survive.ts";
+import { type IntervalHandle, sharedInterval } from "../../lib/process/shared-interval.ts";
+import { guard } from "../../lib/process/survive.ts";
 import { subjects, USER_SHARDS } from "../../lib/subjects.ts";
 import { AGENT_ATTRIBUTE, withExtractedContext } from "../../telemetry/tracing.ts";
 import {
@@ -72,7 +73,7 @@ export class RunningAgent {
   private readonly slices = new SliceCache();
   private readonly dirtySnapshots = new Set<string>();
   private readonly inputLeases: InputLease[] = [];
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly timers: IntervalHandle[] = [];
   /** Armed by the first state change after a publish: an idle agent wakes up for nothing. */
   private signalTimer: NodeJS.Timeout | undefined;
   private mirror: SignalMirror | undefined;
@@ -130,7 +131,8 @@ export class RunningAgent {
       },
     });
     const every = (ms: number, fn: () => void) =>
-      this.timers.push(guardedInterval(`${module.name} timer`, ms, fn, this.log));
+      // Shared per period: the host's agents do their 1 s chores in one wake-up (lib/process/shared-interval.ts).
+      this.timers.push(sharedInterval(`${module.name} timer`, ms, fn, this.log));
     every(this.options.heartbeatMs ?? 1_000, () => this.publishAlive());
     every(this.options.refreshMs ?? 10_000, () => this.publishSignals(this.owned));
     every(this.options.snapshotIntervalMs ?? 1_000, () => void this.persist());
@@ -151,7 +153,7 @@ export class RunningAgent {
   async stop(): Promise<void> {
     if (this.status !== "running") return;
     this.status = "draining";
-    for (const t of this.timers) clearInterval(t);
+    for (const t of this.timers) t.stop();
     clearTimeout(this.signalTimer);
     await this.service.stop();
     await Promise.all(this.inputLeases.map((l) => l.release()));
