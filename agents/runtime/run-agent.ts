@@ -36,7 +36,8 @@ export interface RunAgentOptions {
   signalIntervalMs?: number;
   /**
    * A liveness signal (ALIVE_KEY, no payload) this often, so that gateways can tell a live agent from a dead one
-   * without a state snapshot per key and second.
+   * without a state snapshot per key and second. Default 2 s: gateways call an agent stale after 5 s without a
+   * word (two beats may be lost), and each beat wakes every gateway and agent host that mirrors the agent.
    */
   heartbeatMs?: number;
   /** Every owned key's delta is republished this often (repairs a signal core NATS dropped; default 10 s). */
@@ -133,7 +134,7 @@ export class RunningAgent {
     const every = (ms: number, fn: () => void) =>
       // Shared per period: the host's agents do their 1 s chores in one wake-up (lib/process/shared-interval.ts).
       this.timers.push(sharedInterval(`${module.name} timer`, ms, fn, this.log));
-    every(this.options.heartbeatMs ?? 1_000, () => this.publishAlive());
+    every(this.options.heartbeatMs ?? 2_000, () => this.publishAlive());
     every(this.options.refreshMs ?? 10_000, () => this.publishSignals(this.owned));
     every(this.options.snapshotIntervalMs ?? 1_000, () => void this.persist());
     if (module.tick) every(this.options.tickMs ?? 1_000, () => this.apply(() => module.tick!(this.state, Date.now())));
