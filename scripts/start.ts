@@ -59,6 +59,8 @@ const mesh = await startMesh({
   coordination: config.coordination,
   demo: true,
   credentialsFile: join(config.dataDir, "credentials.env"),
+  // One nkey identity per process kind, each with least-privilege permissions; the CLI finds the operator's here.
+  natsAuthDir: join(config.dataDir, "nats", "auth"),
 });
 console.log(
   `NATS:    ${mesh.natsUrl}${
@@ -69,6 +71,10 @@ console.log(
         : ` (private nats-server, JetStream in ${join(config.dataDir, "nats")})`
   }`,
 );
+if (mesh.auth)
+  console.log(
+    `NATS identities: one per process kind, permissions on (${mesh.auth.configFile}); chorus uses the operator's`,
+  );
 console.log(`Gateway: ${mesh.gatewayUrl} (Connect, gRPC and gRPC-Web; coordination ${config.coordination})`);
 console.log(`Keys:    admin  ${mesh.credentials.adminKey}`);
 console.log(`         decide ${mesh.credentials.decideKey}`);

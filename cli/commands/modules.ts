@@ -9,6 +9,7 @@ import { jetstream } from "@nats-io/jetstream";
 import type { Command } from "commander";
 import type { ModuleState } from "../../gen/chorus/v1/module_pb.ts";
 import { ModuleStateChange_Action } from "../../gen/chorus/v1/module_pb.ts";
+import { defaultNatsUrl } from "../../lib/nats/local-mesh.ts";
 import { loadModuleConfig } from "../../modules/module-config.ts";
 import { ModuleOperations } from "../../modules/module-operations.ts";
 import { ModuleRegistry } from "../../modules/module-registry.ts";
@@ -153,7 +154,7 @@ export function register(program: Command): void {
         `module: ${Object.keys(moduleKinds()).join(", ")} (agent-<name>: that agent's scoring module)`,
         "kernel",
       )
-      .option("--nats-url <url>", "NATS server", process.env.NATS_URL ?? "nats://127.0.0.1:4222");
+      .option("--nats-url <url>", "NATS server", defaultNatsUrl());
 
   modules
     .command("keygen")

@@ -5,6 +5,7 @@
  */
 import type { Command } from "commander";
 import type { DecisionRecord } from "../../gen/chorus/v1/decision_log_pb.ts";
+import { defaultNatsUrl } from "../../lib/nats/local-mesh.ts";
 import { readDecisionRecord } from "../../telemetry/decision-log.ts";
 import { builtinKernel, type KernelSource, kernelFromFile, kernelFromRegistry } from "../../telemetry/kernel-source.ts";
 import { withConnection } from "../../telemetry/one-shot-connection.ts";
@@ -75,7 +76,7 @@ export function register(program: Command): void {
     .command("replay")
     .description("re-run the kernel on a logged decision and check that it reproduces exactly")
     .argument("<decision-id>", "the decision id (DecideResponse.decision_id, the run id)")
-    .option("--nats-url <url>", "NATS server with the decision log", process.env.NATS_URL ?? "nats://127.0.0.1:4222")
+    .option("--nats-url <url>", "NATS server with the decision log", defaultNatsUrl())
     .option("--with-module <version>", "replay with this published kernel version from the module registry")
     .option("--module-file <path.wasm>", "replay with a kernel build from a file")
     .action(async (decisionId: string, options: ReplayOptions) => {
