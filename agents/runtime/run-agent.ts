@@ -135,6 +135,8 @@ export class RunningAgent {
       // Shared per period: the host's agents do their 1 s chores in one wake-up (lib/process/shared-interval.ts).
       this.timers.push(sharedInterval(`${module.name} timer`, ms, fn, this.log));
     every(this.options.heartbeatMs ?? 2_000, () => this.publishAlive());
+    // Heard at once, not one beat later: a gateway started before this agent counts it live from its first decision.
+    this.publishAlive();
     every(this.options.refreshMs ?? 10_000, () => this.publishSignals(this.owned));
     every(this.options.snapshotIntervalMs ?? 1_000, () => void this.persist());
     if (module.tick) every(this.options.tickMs ?? 1_000, () => this.apply(() => module.tick!(this.state, Date.now())));
