@@ -178,6 +178,8 @@ export function permissionsFor(identity: Identity): Permissions {
       p.publish.push(
         subjects.quarantineAll,
         kvKeys(buckets.ledger),
+        // Snapshot pieces the new head no longer names are purged from the bucket's stream (ledger/snapshot-store.ts).
+        `${API}.STREAM.PURGE.${kvStream(buckets.ledger)}`,
         kvKeys(buckets.leaders, "ledger"),
         ...ownBucket(buckets.leaders),
         ...ownBucket(buckets.ledger),
