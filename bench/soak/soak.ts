@@ -17,6 +17,7 @@ import { type Client, Code, ConnectError, createClient } from "@connectrpc/conne
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Command } from "commander";
 import * as hdr from "hdr-histogram-js";
+import { withApiKey } from "../../gateway/auth/client-key.ts";
 import {
   type AdEvent,
   AdEventSchema,
@@ -268,7 +269,11 @@ async function main(): Promise<void> {
     demo: true,
     readyTimeoutMs: 300_000,
   });
-  const client = createClient(DecisionService, createGrpcTransport({ baseUrl: mesh.gatewayUrl }));
+  // The mesh's bootstrapped decide key: every call but health needs one (gateway/auth).
+  const client = createClient(
+    DecisionService,
+    createGrpcTransport({ baseUrl: mesh.gatewayUrl, interceptors: [withApiKey(mesh.credentials.decideKey)] }),
+  );
   const processes = [...mesh.processes, { name: "soak-client", pid: process.pid }];
   const rows: MinuteRow[] = [];
   let capacity: number | undefined;
@@ -379,7 +384,9 @@ function report(
     p99After: p99Late,
     p99Within1_5x: late.length === 0 || p99Late <= 1.5 * p99Early,
     errors: rows.reduce((a, r) => a + r.errors, 0),
+    // Vacuous when nothing was accepted (a run that only failed proves nothing).
     ledgerExact:
+      ledger.expectedImpressions > 0n &&
       ledger.unansweredEvents === 0 &&
       ledger.mismatchedCampaigns.length === 0 &&
       ledger.expectedImpressions === ledger.ledgerImpressions,
