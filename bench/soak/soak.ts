@@ -135,6 +135,8 @@ class Load {
               eventId: `${response.decisionId}:${ad.creativeId}:${type}`,
               decisionId: response.decisionId,
               creativeId: ad.creativeId,
+              // The ad's event token: events without a valid one are rejected and never stored.
+              eventToken: ad.eventToken,
               type,
               occurredAt: timestampNow(),
             });
