@@ -15,6 +15,7 @@ import { ModuleRouter } from "./module-router.ts";
 import { rollbackVersion } from "./module-state-changes.ts";
 import { ModuleVerifier } from "./module-verifier.ts";
 import { ModuleWatcher } from "./module-watcher.ts";
+import { VersionHealth } from "./version-health.ts";
 
 export interface KernelModulesOptions {
   js: JetStreamClient;
@@ -48,6 +49,7 @@ export async function startKernelModules(options: KernelModulesOptions): Promise
     rollback: async (version, reason) => {
       await registry.updateState("kernel", (state) => rollbackVersion(state, version, { actor, reason }));
     },
+    health: new VersionHealth(registry.states, "kernel", logger, config.healthFlushMs),
     logger: logger.child({ component: "module-router" }),
   });
   await router.ready();

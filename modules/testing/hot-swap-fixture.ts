@@ -41,6 +41,10 @@ export const testConfig: ModuleConfig = {
   rollbackMinCalls: 5,
   rollbackWindow: 100,
   probationMs: 30_000,
+  probationCalls: 20,
+  hangLimit: 3,
+  hangWindowMs: 600_000,
+  healthFlushMs: 200,
   shadowMaxInFlight: 4,
   reportIntervalMs: 200,
 };

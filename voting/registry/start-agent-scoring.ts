@@ -11,6 +11,7 @@ import type { ModuleConfig } from "../../modules/module-config.ts";
 import { ModuleRegistry } from "../../modules/module-registry.ts";
 import { reportPeriodically, toModuleReport } from "../../modules/module-report.ts";
 import { rollbackVersion } from "../../modules/module-state-changes.ts";
+import { VersionHealth } from "../../modules/version-health.ts";
 import { ModuleVerifier } from "../../modules/module-verifier.ts";
 import { ModuleWatcher } from "../../modules/module-watcher.ts";
 import {
@@ -71,6 +72,7 @@ export async function startAgentScoring(
       rollback: async (version, reason) => {
         await registry.updateState(name, (state) => rollbackVersion(state, version, { actor, reason }));
       },
+      health: new VersionHealth(registry.states, name, log, config.healthFlushMs),
       logger: log,
     });
     const watcher = new ModuleWatcher(registry, verifier, name, log);

@@ -12,6 +12,7 @@ export {
   KernelTrapError,
   KernelWorkerLostError,
 } from "./kernel-errors.ts";
+export { checkKernelOutput, KernelOutputError, kernelOutputProblem } from "./kernel-output-checks.ts";
 export { goldenCases, type KernelCase, makeInventory, makeRequest } from "./kernel-fixtures.ts";
 export {
   AuctionType,
