@@ -38,7 +38,7 @@ export const kernelVariants = {
   /** Same pods, prices shaded by 10% (never under the reserve): passes the self-test, differs in shadow. */
   priceShade: () =>
     wrapDecide(`  const count = kernelDecide(${DECIDE_ARGS});
-  const prices = <usize>regionOffset(18);
+  const prices = <usize>regionOffset(19);
   for (let t = 0; t < count; t++) {
     const at = prices + (<usize>t << 2);
     const shaded = load<f32>(at) * 0.9;
@@ -46,16 +46,22 @@ export const kernelVariants = {
   }
   return count;`),
   /**
-   * Correct for LATENT_AFTER_CALLS calls (so it passes the self-test), then ignores vetoes and shades prices:
-   * a behaviour change only live traffic shows, which is what shadow mode is for.
+   * Correct for LATENT_AFTER_CALLS calls (so it passes the self-test), then weighs relevance eight times as much
+   * and shades prices (never under the reserve): other pods, still within the output contract — a behaviour
+   * change only live traffic shows, which is what shadow mode is for.
    */
   driftLater: () =>
     wrapDecide(
-      `  if (++calls > ${LATENT_AFTER_CALLS}) memory.fill(<usize>regionOffset(8), 0, <usize>candidates << 2);
-  const count = kernelDecide(${DECIDE_ARGS});
-  if (calls > ${LATENT_AFTER_CALLS}) {
-    const prices = <usize>regionOffset(18);
-    for (let t = 0; t < count; t++) store<f32>(prices + (<usize>t << 2), load<f32>(prices + (<usize>t << 2)) * 0.9);
+      `  const late = ++calls > ${LATENT_AFTER_CALLS};
+  const count = kernelDecide(candidates, dimensions, agents, late ? relevanceWeight * 8 : relevanceWeight, reservePrice,
+    auctionType, maxAds, maxDurationMs);
+  if (late) {
+    const prices = <usize>regionOffset(19);
+    for (let t = 0; t < count; t++) {
+      const at = prices + (<usize>t << 2);
+      const shaded = load<f32>(at) * 0.9;
+      store<f32>(at, shaded < reservePrice ? reservePrice : shaded);
+    }
   }
   return count;`,
       "let calls: i32 = 0;",
