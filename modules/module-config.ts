@@ -22,9 +22,11 @@ export const moduleConfigSchema = {
   },
   maxMemoryMb: {
     env: "CHORUS_MODULE_MAX_MEMORY_MB",
-    default: 0,
+    default: 256,
     parse: parsers.int(0, 4_096),
-    help: "refuse modules whose declared memory maximum exceeds this (or that declare none); 0 = not enforced",
+    help:
+      "refuse modules of every kind whose declared memory maximum exceeds this (or that declare none); " +
+      "the shipped builds declare 256 MiB (kernel) and 64 MiB (agents); 0 = not enforced",
   },
   callTimeoutMs: {
     env: "CHORUS_MODULE_CALL_TIMEOUT_MS",

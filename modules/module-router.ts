@@ -190,7 +190,8 @@ export class ModuleRouter {
     return {
       active: {
         ...role(this.#activeVersion, this.#activeWindow),
-        inProbation: this.#activeVersion !== this.#options.initial.version && this.#condemned.inProbation(this.#activeVersion),
+        inProbation:
+          this.#activeVersion !== this.#options.initial.version && this.#condemned.inProbation(this.#activeVersion),
       },
       fallback: this.#fallbackHeld() ? this.#fallback?.version : REFERENCE_VERSION,
       canary: this.#canary && { ...role(this.#canary.version, this.#canary.window), percent: this.#canaryPercent },

@@ -2,10 +2,12 @@
  * The automatic-rollback rules shared by every module router (kernel and agent scoring). A version that holds a
  * role (active, canary or shadow) is judged on each failed call, by three rules, first match wins:
  *
+ * - output: one answer that breaks the output contract (a vetoed or out-of-range winner, a price above the bid,
+ *   NaN, ...) rolls it back at once, on probation or not: that is not a fault of the machine but of the code;
  * - probation: for its first `probationCalls` calls and `probationMs` after it got its role, one failure (trap,
- *   timeout, broken output) rolls it back;
- * - hangs: `hangLimit` timeouts within `hangWindowMs` roll it back, however many calls succeed in between (a rare
- *   hang stays under any share, and a replaced worker forgets the module's own state);
+ *   timeout, lost worker) rolls it back;
+ * - hangs: `hangLimit` hangs or traps within `hangWindowMs` roll it back, however many calls succeed in between (a
+ *   rare hang stays under any share, and a replaced worker forgets the module's own state);
  * - share: its failure share over its last calls (FailureWindow) passes `rollbackErrorRate`.
  *
  * Calls, hangs and the role's start are shared across processes and restarts (VersionHealth, the state history).
@@ -24,11 +26,25 @@ export type GuardConfig = Pick<
   "rollbackErrorRate" | "rollbackMinCalls" | "probationCalls" | "probationMs" | "hangLimit" | "hangWindowMs"
 >;
 
-/** A failure that is a hang (a call past its time limit), whatever layer reported it. */
+/**
+ * A failure that is a hang or a crash (a call past its time limit, a trap, a lost worker), whatever layer reported
+ * it: the kernel pool's errors, the router's deadline, an agent lane's "timeout: ..." / "error: ..." problems.
+ */
 export function isHang(error: unknown): boolean {
-  if (typeof error === "string") return error.startsWith("timeout");
+  if (typeof error === "string") return error.startsWith("timeout") || error.startsWith("error");
   const name = (error as { name?: string } | undefined)?.name;
-  return name === "KernelTimeoutError" || name === "DeadlineError";
+  return (
+    name === "KernelTimeoutError" ||
+    name === "DeadlineError" ||
+    name === "KernelTrapError" ||
+    name === "KernelWorkerLostError"
+  );
+}
+
+/** An answer that breaks the output contract: the kernel's output checks, an agent's out-of-range scores. */
+export function isOutputBreach(error: unknown): boolean {
+  if (typeof error === "string") return !isHang(error);
+  return (error as { name?: string } | undefined)?.name === "KernelOutputError";
 }
 
 export class RollbackGuard {
@@ -101,7 +117,7 @@ export class RollbackGuard {
     const message = failed ? describe(error) : "";
     if (judged) this.health.record(version, failed, hang, message);
     if (!failed || !judged || this.#condemned.has(version)) return false;
-    const reason = this.#verdict(window, role, version, hang, message);
+    const reason = this.#verdict(window, role, version, hang, error, message);
     if (reason === undefined) return false;
     this.#condemned.set(version, this.#stateRevision);
     this.logger.error({ version, role }, `rolling back: ${reason}`);
@@ -111,26 +127,34 @@ export class RollbackGuard {
     return true;
   }
 
-  #verdict(window: FailureWindow, role: string, version: string, hang: boolean, error: string): string | undefined {
+  #verdict(
+    window: FailureWindow,
+    role: string,
+    version: string,
+    hang: boolean,
+    error: unknown,
+    message: string,
+  ): string | undefined {
     const { probationCalls, probationMs, hangLimit, hangWindowMs, rollbackErrorRate, rollbackMinCalls } = this.config;
     const now = Date.now();
     const totals = this.health.totals(version);
+    if (!hang && isOutputBreach(error)) return `output: ${role} ${version} broke the output contract: ${message}`;
     if (this.inProbation(version, now)) {
       const age = ((now - (this.#since.get(version) ?? now)) / 1000).toFixed(1);
       return (
         `probation: ${role} ${version} failed on call ${totals.calls} ` +
-        `(probation ${probationCalls} calls and ${probationMs / 1000} s; ${age} s in): ${error}`
+        `(probation ${probationCalls} calls and ${probationMs / 1000} s; ${age} s in): ${message}`
       );
     }
     if (hang) {
       const hangs = this.health.hangsSince(version, now - hangWindowMs);
       if (hangs >= hangLimit)
-        return `hangs: ${role} ${version} timed out ${hangs} times within ${hangWindowMs / 1000} s (limit ${hangLimit}; ${totals.calls} calls in all): ${error}`;
+        return `hangs: ${role} ${version} hung or trapped ${hangs} times within ${hangWindowMs / 1000} s (limit ${hangLimit}; ${totals.calls} calls in all): ${message}`;
     }
     if (window.exceeds(rollbackErrorRate, rollbackMinCalls))
       return (
         `share: ${role} ${version} failed ${window.failures} of its last ${window.calls} calls ` +
-        `(${window.rate.toFixed(2)} > ${rollbackErrorRate}); last: ${error}`
+        `(${window.rate.toFixed(2)} > ${rollbackErrorRate}); last: ${message}`
       );
     return undefined;
   }

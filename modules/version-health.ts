@@ -64,7 +64,10 @@ export class VersionHealth {
 
   record(version: string, failed: boolean, hang: boolean, error: string, now = Date.now()): void {
     let local = this.#local.get(version);
-    if (!local) this.#local.set(version, (local = empty()));
+    if (!local) {
+      local = empty();
+      this.#local.set(version, local);
+    }
     local.calls++;
     if (failed) {
       local.failures++;

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import asc from "assemblyscript/asc";
+import { KERNEL_MAX_MEMORY_PAGES } from "../../wasm-core/src/kernel-abi.ts";
 
 const wasmCore = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "wasm-core");
 const RELEASE = ["-O3", "--noAssert", "--runtime", "stub", "--noColors", "--enable", "simd"];
@@ -113,13 +114,21 @@ export const kernelVariants = {
     'export { KERNEL_SIMD, MAX_ADS, configure, regionOffset, decide } from "../kernel";\nexport const ABI_VERSION: i32 = 2;',
 } as const;
 
+/** A flag for buildKernelVariant / buildAgentVariant: declare no memory maximum (the module may grow to 4 GiB). */
+export const UNBOUNDED_MEMORY = "unbounded-memory";
+
 /**
  * Compiles an entry source (one of kernelVariants) against wasm-core/assembly/kernel.ts; cached. `flags` are
  * extra asc options (e.g. ["--maximumMemory", "256"]).
  */
 export async function buildKernelVariant(source: string, flags: readonly string[] = []): Promise<Uint8Array> {
+  // The shipped builds' memory maximum unless the flags say otherwise (UNBOUNDED_MEMORY: none at all).
+  const memory = flags.some((f) => f === "--maximumMemory" || f === UNBOUNDED_MEMORY)
+    ? []
+    : ["--maximumMemory", String(KERNEL_MAX_MEMORY_PAGES)];
+  const options = [...RELEASE, ...memory, ...flags.filter((f) => f !== UNBOUNDED_MEMORY)];
   // The entry sits (virtually) beside the real fixtures so that "../kernel" resolves to the kernel source.
-  return buildVariant(source, "assembly/fixtures/hot-swap-variant.ts", ["assembly/kernel.ts"], [...RELEASE, ...flags]);
+  return buildVariant(source, "assembly/fixtures/hot-swap-variant.ts", ["assembly/kernel.ts"], options);
 }
 
 /**

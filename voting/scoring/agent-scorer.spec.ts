@@ -177,7 +177,10 @@ describe("agent scorer - hot-swapped scoring modules in a process", () => {
     await eventually(() => (scorer.activeVersion === "3.0.0" ? true : undefined));
     const first = vote("timing", 7);
     // "error" (the trap); a first call in a fresh worker may also pass its 30 ms limit on a loaded machine.
-    expect(first.scoring).toEqual({ version: timingAgent.version, failure: expect.stringMatching(/^(error|timeout)$/) });
+    expect(first.scoring).toEqual({
+      version: timingAgent.version,
+      failure: expect.stringMatching(/^(error|timeout)$/),
+    });
     expect(first.vote.scores).toEqual(voteTiming(ctx(7), state.timing).scores);
     // One failure on probation rolls it back (the share rule would wait for rollbackMinCalls calls).
     const state2 = await eventually(async () => {

@@ -152,7 +152,8 @@ export class AgentScorer {
     return {
       active: {
         ...role(this.#active),
-        inProbation: this.#active.version !== this.options.initial.version && this.#guard.inProbation(this.#active.version),
+        inProbation:
+          this.#active.version !== this.options.initial.version && this.#guard.inProbation(this.#active.version),
       },
       fallback: undefined,
       canary: this.#canary && { ...role(this.#canary), percent: this.#canaryPercent },
@@ -210,7 +211,14 @@ export class AgentScorer {
         outcome === "ok"
           ? outputProblem(target.output, n, this.scoring.extraRange, 1 + shadow.lane.capacity)
           : `${outcome}: ${shadow.lane.lastError}`;
-      this.#guard.record(shadow.window, "shadow", shadow.version, problem !== undefined, problem, this.#judged(shadow.version));
+      this.#guard.record(
+        shadow.window,
+        "shadow",
+        shadow.version,
+        problem !== undefined,
+        problem,
+        this.#judged(shadow.version),
+      );
       if (problem !== undefined) {
         shadow.comparison.failures++;
         return;

@@ -49,20 +49,104 @@ describe("kernel output checks", () => {
     throw new Error("no such candidate");
   };
   const cases: Array<[string, (r: { -readonly [K in keyof KernelResult]: KernelResult[K] }) => void, RegExp]> = [
-    ["winner index out of range", (r) => void (r.indices[0] = inventory.candidates), /outside 0\.\.119/],
-    ["negative winner index", (r) => void (r.indices[1] = -1), /candidate -1, outside/],
-    ["the same winner twice", (r) => void (r.indices[1] = r.indices[0]!), /wins twice/],
-    ["a vetoed winner", (r) => void (r.indices[0] = vetoed), /is vetoed/],
-    ["price above the bid", (r) => void (r.prices[0] = request.bid[r.indices[0]!]! * 2), /priced .* outside reserve/],
-    ["price under the reserve", (r) => void (r.prices[0] = 1), /priced 1, outside reserve 10/],
-    ["NaN price", (r) => void (r.prices[0] = Number.NaN), /prices\[0\] is NaN/],
-    ["infinite rank", (r) => void (r.ranks[1] = Number.POSITIVE_INFINITY), /ranks\[1\] is Infinity/],
-    ["NaN contribution", (r) => void (r.contributions[2] = Number.NaN), /contributions\[2\] is NaN/],
-    ["more ads than asked", (r) => void (r.count = 5), /pod size 5 outside 0\.\.4/],
-    ["fractional pod size", (r) => void (r.count = 1.5), /pod size 1.5/],
-    ["eligible count beyond the inventory", (r) => void (r.eligibleCount = 500), /eligible count 500/],
-    ["arrays shorter than the pod", (r) => void (r.prices = r.prices.slice(0, 1)), /prices has 1 entries/],
-    ["another inventory", (r) => void (r.inventoryVersion = 99), /inventory 99/],
+    [
+      "winner index out of range",
+      (r) => {
+        r.indices[0] = inventory.candidates;
+      },
+      /outside 0\.\.119/,
+    ],
+    [
+      "negative winner index",
+      (r) => {
+        r.indices[1] = -1;
+      },
+      /candidate -1, outside/,
+    ],
+    [
+      "the same winner twice",
+      (r) => {
+        r.indices[1] = r.indices[0]!;
+      },
+      /wins twice/,
+    ],
+    [
+      "a vetoed winner",
+      (r) => {
+        r.indices[0] = vetoed;
+      },
+      /is vetoed/,
+    ],
+    [
+      "price above the bid",
+      (r) => {
+        r.prices[0] = request.bid[r.indices[0]!]! * 2;
+      },
+      /priced .* outside reserve/,
+    ],
+    [
+      "price under the reserve",
+      (r) => {
+        r.prices[0] = 1;
+      },
+      /priced 1, outside reserve 10/,
+    ],
+    [
+      "NaN price",
+      (r) => {
+        r.prices[0] = Number.NaN;
+      },
+      /prices\[0\] is NaN/,
+    ],
+    [
+      "infinite rank",
+      (r) => {
+        r.ranks[1] = Number.POSITIVE_INFINITY;
+      },
+      /ranks\[1\] is Infinity/,
+    ],
+    [
+      "NaN contribution",
+      (r) => {
+        r.contributions[2] = Number.NaN;
+      },
+      /contributions\[2\] is NaN/,
+    ],
+    [
+      "more ads than asked",
+      (r) => {
+        r.count = 5;
+      },
+      /pod size 5 outside 0\.\.4/,
+    ],
+    [
+      "fractional pod size",
+      (r) => {
+        r.count = 1.5;
+      },
+      /pod size 1.5/,
+    ],
+    [
+      "eligible count beyond the inventory",
+      (r) => {
+        r.eligibleCount = 500;
+      },
+      /eligible count 500/,
+    ],
+    [
+      "arrays shorter than the pod",
+      (r) => {
+        r.prices = r.prices.slice(0, 1);
+      },
+      /prices has 1 entries/,
+    ],
+    [
+      "another inventory",
+      (r) => {
+        r.inventoryVersion = 99;
+      },
+      /inventory 99/,
+    ],
     [
       "two ads of one advertiser",
       (r) => {
