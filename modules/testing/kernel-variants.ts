@@ -30,6 +30,18 @@ ${body}
 }`;
 }
 
+/** The real kernel, then `change` to its output on every `every`-th call that chose at least one ad. */
+function rareOutput(every: number, change: string): string {
+  return wrapDecide(
+    `  const count = kernelDecide(${DECIDE_ARGS});
+  if (count > 0 && ++calls % ${every} == 0) {
+    ${change}
+  }
+  return count;`,
+    "let calls: i32 = 0;",
+  );
+}
+
 /** Calls after which driftLater changes behaviour, per instance: more than the golden self-test makes. */
 export const LATENT_AFTER_CALLS = 40;
 
@@ -67,6 +79,44 @@ export const kernelVariants = {
   return count;`,
       "let calls: i32 = 0;",
     ),
+  /**
+   * Hostile kernels for the containment tests: each is the real kernel except on every `every`-th call of its
+   * instance (counted from 1, so never before call `every`; keep it above the self-test's call count), when it:
+   */
+  /** never returns (a new worker starts counting again: the motivating case of a hang every few hundred calls). */
+  hangEvery: (every: number) =>
+    wrapDecide(
+      `  if (++calls % ${every} == 0) {
+    while (spins >= 0) spins = (spins + 1) & 0x3fffffff;
+  }
+  return kernelDecide(${DECIDE_ARGS});`,
+      "let calls: i32 = 0;\nlet spins: i32 = 0;",
+    ),
+  /** prices its first ad NaN. */
+  nanEvery: (every: number) =>
+    rareOutput(every, "store<f32>(<usize>regionOffset(19), NaN);"),
+  /** names a winner past the last candidate. */
+  indexOutOfRangeEvery: (every: number) =>
+    rareOutput(every, "store<i32>(<usize>regionOffset(18), candidates + 5);"),
+  /** charges its first ad far above its bid. */
+  overBidEvery: (every: number) =>
+    rareOutput(every, "store<f32>(<usize>regionOffset(19), load<f32>(<usize>regionOffset(19)) * 1000 + 1000000);"),
+  /** replaces its first ad by a vetoed candidate (when the request vetoes any). */
+  vetoedWinnerEvery: (every: number) =>
+    rareOutput(
+      every,
+      `const veto = <usize>regionOffset(8);
+    for (let c = 0; c < candidates; c++) {
+      if (load<u32>(veto + (<usize>c << 2)) != 0) {
+        store<i32>(<usize>regionOffset(18), c);
+        break;
+      }
+    }`,
+    ),
+  /** Grows its memory by 4 MiB on every call and traps once memory.grow fails (at its declared maximum). */
+  growMemory: () =>
+    wrapDecide(`  if (memory.grow(64) < 0) unreachable();
+  return kernelDecide(${DECIDE_ARGS});`),
   /** Ignores vetoes: wrong pods, fails the self-test. */
   ignoreVetoes: () =>
     wrapDecide(`  memory.fill(<usize>regionOffset(8), 0, <usize>candidates << 2);
