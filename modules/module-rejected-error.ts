@@ -27,6 +27,8 @@ export const RejectionReason = {
   SelfTestFailed: "self_test_failed",
   /** The self-test did not finish within its time budget (the worker running it was terminated). */
   SelfTestTimeout: "self_test_timeout",
+  /** The stored object is larger than the registry's size cap: not fetched. */
+  TooLarge: "too_large",
   /** No such module version in the registry. */
   NotFound: "not_found",
 } as const;

@@ -5,6 +5,7 @@
  */
 import type { Command } from "commander";
 import type { DecisionRecord } from "../../gen/chorus/v1/decision_log_pb.ts";
+import type { ModuleVerifier } from "../../modules/module-verifier.ts";
 import { readDecisionRecord } from "../../telemetry/decision-log.ts";
 import { builtinKernel, type KernelSource, kernelFromFile, kernelFromRegistry } from "../../telemetry/kernel-source.ts";
 import { withConnection } from "../../telemetry/one-shot-connection.ts";
@@ -14,6 +15,8 @@ export interface ReplayOptions {
   natsUrl: string;
   withModule?: string;
   moduleFile?: string;
+  /** Checks registry bytes before they run (default: the configured trusted keys and checks). */
+  verifier?: ModuleVerifier;
 }
 
 /** Versions the engine records for the kernel that ships in wasm-core/build rather than the registry. */
@@ -30,10 +33,10 @@ export async function runReplay(
     const kernel: KernelSource = options.moduleFile
       ? await kernelFromFile(options.moduleFile)
       : options.withModule
-        ? await kernelFromRegistry(nc, options.withModule)
+        ? await kernelFromRegistry(nc, options.withModule, options.verifier)
         : isBuiltin(recordedVersion)
           ? builtinKernel()
-          : await kernelFromRegistry(nc, recordedVersion);
+          : await kernelFromRegistry(nc, recordedVersion, options.verifier);
     const result = replayDecision(record, kernel);
     printReplay(record, result, recordedVersion, Boolean(options.withModule || options.moduleFile), print);
     return result;

@@ -93,11 +93,9 @@ export const kernelVariants = {
       "let calls: i32 = 0;\nlet spins: i32 = 0;",
     ),
   /** prices its first ad NaN. */
-  nanEvery: (every: number) =>
-    rareOutput(every, "store<f32>(<usize>regionOffset(19), NaN);"),
+  nanEvery: (every: number) => rareOutput(every, "store<f32>(<usize>regionOffset(19), NaN);"),
   /** names a winner past the last candidate. */
-  indexOutOfRangeEvery: (every: number) =>
-    rareOutput(every, "store<i32>(<usize>regionOffset(18), candidates + 5);"),
+  indexOutOfRangeEvery: (every: number) => rareOutput(every, "store<i32>(<usize>regionOffset(18), candidates + 5);"),
   /** charges its first ad far above its bid. */
   overBidEvery: (every: number) =>
     rareOutput(every, "store<f32>(<usize>regionOffset(19), load<f32>(<usize>regionOffset(19)) * 1000 + 1000000);"),
