@@ -46,7 +46,9 @@ export interface GatewayFixture {
 
 /**
  * A gateway on a free port over a real nats-server: catalog in JetStream KV (three audio creatives seeded), the
- * inventory test engine unless `engine` is given, playback published on NATS, events kept in memory.
+ * inventory test engine unless `engine` is given, playback published on NATS, events kept in memory. With `on`,
+ * the gateway joins an existing server and catalog (an agent mesh's) instead: nothing is seeded, and cleanup leaves
+ * them to their owner.
  */
 export async function startGatewayFixture(
   overrides: Partial<
@@ -54,9 +56,11 @@ export async function startGatewayFixture(
   > & {
     rateLimits?: RoleRateLimits;
     reflectionNeedsKey?: boolean;
+    on?: { nats: NatsFixture; view: CatalogView };
   } = {},
 ): Promise<GatewayFixture> {
-  const nats = await startNats();
+  const shared = overrides.on;
+  const nats = shared?.nats ?? (await startNats());
   const trust = await openGatewayAuth(nats.js, {
     eventTokenKeys: newEventTokenKey("test"),
     rateLimits: overrides.rateLimits,
@@ -74,9 +78,12 @@ export async function startGatewayFixture(
   const keys = { admin: await make("admin"), decide: await make("decide"), reader: await make("reader") };
   const advertiserKey = await make("advertiser");
   const store = new CatalogStore(await openCatalogBucket(nats.js));
-  await seedCatalog(store);
-  const view = await CatalogView.open(await openCatalogBucket(nats.js));
-  await view.waitFor((inventory) => inventory.size === 3);
+  let view = shared?.view;
+  if (!view) {
+    await seedCatalog(store);
+    view = await CatalogView.open(await openCatalogBucket(nats.js));
+    await view.waitFor((inventory) => inventory.size === 3);
+  }
   const events = new MemoryEventSink();
   const gateway = await startGateway({
     host: "127.0.0.1",
@@ -107,8 +114,9 @@ export async function startGatewayFixture(
     gateway,
     async cleanup() {
       await gateway.close();
-      view.close();
       trust.close();
+      if (shared) return;
+      view.close();
       await nats.cleanup();
     },
   };

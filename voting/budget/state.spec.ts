@@ -1,7 +1,9 @@
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { type CampaignBudget, CampaignBudgetSchema } from "../../gen/chorus/v1/ledger_pb.ts";
-import { type BudgetBookView, createBudgetState, refreshBudget } from "./state.ts";
+import { toBinary } from "@bufbuild/protobuf";
+import { BudgetSignalSchema, type CampaignBudget, CampaignBudgetSchema } from "../../gen/chorus/v1/ledger_pb.ts";
+import { readMessage } from "../../lib/nats/read-message.ts";
+import { type BudgetBookView, createBudgetState, refreshBudget, snapshotBudget } from "./state.ts";
 
 describe("budget state", () => {
   it("budget state - a tick that changes no campaign's entry is no new revision (no signal while idle)", () => {
@@ -23,5 +25,14 @@ describe("budget state", () => {
     expect(state.revision).toBe(2n);
     expect(state.campaigns.get("a")?.remainingMicros).toBe(90n);
     expect(state.atMs).toBe(3_000);
+  });
+
+  it("budget state - the signal before the first refresh passes the bus's value check (no epoch timestamp)", () => {
+    const state = createBudgetState();
+    const first = readMessage(BudgetSignalSchema, toBinary(BudgetSignalSchema, snapshotBudget(state)));
+    expect(first).toMatchObject({ ok: true });
+    state.atMs = Date.UTC(2026, 11, 6);
+    const later = readMessage(BudgetSignalSchema, toBinary(BudgetSignalSchema, snapshotBudget(state)));
+    expect(later.ok && later.message.at?.seconds).toBe(BigInt(state.atMs / 1000));
   });
 });

@@ -35,7 +35,9 @@ export function createBudgetState(): BudgetState {
 
 export function snapshotBudget(state: BudgetState): BudgetSignal {
   return create(BudgetSignalSchema, {
-    at: timestampFromMs(state.atMs),
+    // Before the first refresh there is no instant to report: an unset `at` rather than the epoch, which every
+    // consumer on the bus rightly refuses as out of range.
+    at: state.atMs > 0 ? timestampFromMs(state.atMs) : undefined,
     campaigns: [...state.campaigns.values()],
     revision: state.revision,
   });
