@@ -5,6 +5,7 @@ import { NoFillReason } from "../../gen/chorus/v1/decision_pb.ts";
 import { readDecisionRecord } from "../../telemetry/decision-log.ts";
 import { DEFAULT_DETAILED_LOSERS, degradedSentence, explainRecord } from "../../telemetry/explain.ts";
 import { withConnection } from "../../telemetry/one-shot-connection.ts";
+import { defaultNatsUrl } from "../local-mesh.ts";
 
 export interface ExplainOptions {
   natsUrl: string;
@@ -43,7 +44,7 @@ export function register(program: Command): void {
     .command("explain")
     .description("explain a logged decision: why each ad won or lost, per agent (vetoes, scores, weights, prices)")
     .argument("<decision-id>", "the decision id (DecideResponse.decision_id, the run id)")
-    .option("--nats-url <url>", "NATS server with the decision log", process.env.NATS_URL ?? "nats://127.0.0.1:4222")
+    .option("--nats-url <url>", "NATS server with the decision log", defaultNatsUrl())
     .option("--losers <n>", "losing candidates shown in full (the rest get one line)", count, DEFAULT_DETAILED_LOSERS)
     .option("--all", "every candidate in full, every veto listed")
     .action((decisionId: string, options: ExplainOptions) =>

@@ -20,6 +20,7 @@ import { ModuleVerifier } from "../../modules/module-verifier.ts";
 import { generateSigningKey, parsePrivateKey } from "../../modules/signing-keys.ts";
 import { withConnection } from "../../telemetry/one-shot-connection.ts";
 import { moduleKinds } from "../../voting/registry/module-kinds.ts";
+import { defaultNatsUrl, useLocalMeshTrustedKeys } from "../local-mesh.ts";
 
 type Print = (line: string) => void;
 
@@ -35,6 +36,7 @@ async function withOperations<T>(options: CommonOptions, fn: (operations: Module
   const kinds = moduleKinds();
   if (!kinds[options.module])
     throw new Error(`unknown module "${options.module}"; known: ${Object.keys(kinds).join(", ")}`);
+  useLocalMeshTrustedKeys();
   const verifier = ModuleVerifier.fromConfig(loadModuleConfig(), kinds);
   return withConnection(options.natsUrl, async (nc) => {
     const registry = await ModuleRegistry.open(jetstream(nc));
@@ -160,7 +162,7 @@ export function register(program: Command): void {
         `module: ${Object.keys(moduleKinds()).join(", ")} (agent-<name>: that agent's scoring module)`,
         "kernel",
       )
-      .option("--nats-url <url>", "NATS server", process.env.NATS_URL ?? "nats://127.0.0.1:4222");
+      .option("--nats-url <url>", "NATS server", defaultNatsUrl());
 
   modules
     .command("keygen")

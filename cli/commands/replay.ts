@@ -10,6 +10,7 @@ import { readDecisionRecord } from "../../telemetry/decision-log.ts";
 import { builtinKernel, type KernelSource, kernelFromFile, kernelFromRegistry } from "../../telemetry/kernel-source.ts";
 import { withConnection } from "../../telemetry/one-shot-connection.ts";
 import { type ReplayResult, recordedKernelVersion, replayDecision } from "../../telemetry/replay.ts";
+import { defaultNatsUrl, useLocalMeshTrustedKeys } from "../local-mesh.ts";
 
 export interface ReplayOptions {
   natsUrl: string;
@@ -27,6 +28,7 @@ export async function runReplay(
   options: ReplayOptions,
   print: (line: string) => void,
 ): Promise<ReplayResult> {
+  useLocalMeshTrustedKeys();
   return withConnection(options.natsUrl, async (nc) => {
     const record = await readDecisionRecord(nc, decisionId);
     const recordedVersion = recordedKernelVersion(record);
@@ -78,7 +80,7 @@ export function register(program: Command): void {
     .command("replay")
     .description("re-run the kernel on a logged decision and check that it reproduces exactly")
     .argument("<decision-id>", "the decision id (DecideResponse.decision_id, the run id)")
-    .option("--nats-url <url>", "NATS server with the decision log", process.env.NATS_URL ?? "nats://127.0.0.1:4222")
+    .option("--nats-url <url>", "NATS server with the decision log", defaultNatsUrl())
     .option("--with-module <version>", "replay with this published kernel version from the module registry")
     .option("--module-file <path.wasm>", "replay with a kernel build from a file")
     .action(async (decisionId: string, options: ReplayOptions) => {
