@@ -52,6 +52,19 @@ export const agentVariants = {
   return realScore(n);`,
       "let spins: i32 = 0;",
     ),
+  /**
+   * Never returns from a call whose candidate count is none of `safe` (pass the golden cases' counts): it passes
+   * the self-test and hangs on every live call, whatever the live candidate count is at the time.
+   */
+  loopUnless: (agent: string, safe: readonly number[]) =>
+    wrapScore(
+      agent,
+      `  if (${safe.map((c) => `n != ${c}`).join(" && ") || "true"}) {
+    while (spins >= 0) spins = (spins + 1) & 0x3fffffff;
+  }
+  return realScore(n);`,
+      "let spins: i32 = 0;",
+    ),
   /** Grows its memory by 2 MiB on every call with `n` candidates (see trapOn): memory without bound. */
   growOn: (agent: string, n: number) => wrapScore(agent, `  if (n == ${n}) memory.grow(32);\n  return realScore(n);`),
   /** Loops on its first call: the self-test runs out of time. */
