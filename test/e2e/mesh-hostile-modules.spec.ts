@@ -44,14 +44,15 @@ const request = (n: number) =>
       allowedFormats: [AdFormat.AUDIO],
       forceNow: true,
     },
+    // A new listener each time: frequency caps would empty the pods of a few repeated ones.
     user: {
-      userId: `hostile-user-${n % 50}`,
+      userId: `hostile-user-${n}`,
       consent: { personalizedAds: true, measurement: true },
       geo: { country: "DE" },
     },
-    device: { type: DeviceType.PHONE },
+    device: { type: DeviceType.PHONE, screenOn: false, foreground: false, touch: true },
     context: {
-      sessionId: `hostile-${n % 50}`,
+      sessionId: `hostile-${n}`,
       contentKind: ContentKind.MUSIC,
       genre: "rock",
       contentDurationMs: 180_000,
