@@ -99,6 +99,12 @@ export const kernelVariants = {
   /** charges its first ad far above its bid. */
   overBidEvery: (every: number) =>
     rareOutput(every, "store<f32>(<usize>regionOffset(19), load<f32>(<usize>regionOffset(19)) * 1000 + 1000000);"),
+  /** Charges its first ad far above its bid on every call with this reserve price (see trapOnReserve). */
+  overBidOnReserve: (reserve: number) =>
+    wrapDecide(`  const count = kernelDecide(${DECIDE_ARGS});
+  if (count > 0 && reservePrice == ${reserve})
+    store<f32>(<usize>regionOffset(19), load<f32>(<usize>regionOffset(19)) * 1000 + 1000000);
+  return count;`),
   /** replaces its first ad by a vetoed candidate (when the request vetoes any). */
   vetoedWinnerEvery: (every: number) =>
     rareOutput(
