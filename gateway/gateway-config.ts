@@ -57,6 +57,30 @@ export const gatewayConfig = {
     parse: parsers.int(1, 1_000_000),
     help: "connections beyond this are refused (raise the process's file limit to match)",
   },
+  rpcDeadlineMs: {
+    env: "GATEWAY_RPC_DEADLINE_MS",
+    default: 10_000,
+    parse: parsers.int(100, 600_000),
+    help: "server-side deadline of every unary call but Decide (which has its own): DEADLINE_EXCEEDED after it",
+  },
+  streamMaxMs: {
+    env: "GATEWAY_STREAM_MAX_MS",
+    default: 600_000,
+    parse: parsers.int(1_000, 86_400_000),
+    help: "a StreamPlayback stream ends with DEADLINE_EXCEEDED after this long (the client opens a new one)",
+  },
+  streamMaxMessages: {
+    env: "GATEWAY_STREAM_MAX_MESSAGES",
+    default: 100_000,
+    parse: parsers.int(1, 100_000_000),
+    help: "messages one StreamPlayback stream may carry; past it RESOURCE_EXHAUSTED",
+  },
+  streamPerSecond: {
+    env: "GATEWAY_STREAM_MAX_PER_SECOND",
+    default: 200,
+    parse: parsers.int(1, 1_000_000),
+    help: "messages per second one StreamPlayback stream is read at: a faster sender is paced (flow control)",
+  },
   tlsCert: {
     env: "GATEWAY_TLS_CERT",
     default: "",

@@ -203,6 +203,12 @@ const gateway = await startGateway({
     idleTimeoutMs: config.idleTimeoutMs,
     maxConnections: config.maxConnections,
   },
+  rpcBounds: {
+    deadlineMs: config.rpcDeadlineMs,
+    streamMaxMs: config.streamMaxMs,
+    streamMaxMessages: config.streamMaxMessages,
+    streamPerSecond: config.streamPerSecond,
+  },
   publicUrl: config.publicUrl,
   macroStyle: config.vastMacros,
   currency: config.currency,

@@ -33,6 +33,7 @@ import type { DecisionEngine, PlaybackSink } from "./server/ports.ts";
 import { createDemuxServer } from "./server/protocol-demux.ts";
 import { DescriptorIndex, reflectionServices, reflectionV1, reflectionV1alpha } from "./server/reflection-service.ts";
 import { createRequestValidator } from "./server/request-validator.ts";
+import { boundedService, DEFAULT_RPC_BOUNDS, type RpcBounds } from "./server/rpc-bounds.ts";
 import { toRpcError } from "./server/rpc-error.ts";
 import { type ServedService, validatedService } from "./server/service-impl.ts";
 import { createUnaryFastPath, type StreamHandler } from "./server/unary-fast-path.ts";
@@ -86,6 +87,8 @@ export interface GatewayOptions {
   /** PEM certificate chain and key: HTTPS with ALPN h2 and http/1.1 on the one port, every protocol. */
   tls?: { cert: string | Buffer; key: string | Buffer };
   limits?: Partial<GatewayLimits>;
+  /** Server-side deadlines and client-stream bounds (server/rpc-bounds.ts; defaults DEFAULT_RPC_BOUNDS). */
+  rpcBounds?: Partial<RpcBounds>;
   /**
    * Serve unary gRPC and Connect calls through the lean fast path (default true). Off, connect-node serves
    * everything: for benchmarks and for ruling the fast path out when chasing a protocol bug.
@@ -139,22 +142,34 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const validate = createRequestValidator();
   // One idempotency memory for Decide, VAST and OpenRTB: a request id repeated by a key gets its first decision.
   const idempotency = options.idempotency ?? new IdempotentDecisions();
+  const bounds: RpcBounds = { ...DEFAULT_RPC_BOUNDS, ...options.rpcBounds };
   const served: ServedService[] = [
-    validatedService(
-      DecisionService,
-      decisionHandlers({ ...options, idempotency }),
-      validate,
-    ) as unknown as ServedService,
-    validatedService(
-      CampaignService,
-      campaignHandlers(options.catalog, { allowHttpUrls: options.allowHttpCreativeUrls }),
-      validate,
-    ) as unknown as ServedService,
-    validatedService(
-      ApiKeyService,
-      apiKeyHandlers(options.apiKeys.admin, options.apiKeys.directory, options.catalog),
-      validate,
-    ) as unknown as ServedService,
+    boundedService(
+      validatedService(
+        DecisionService,
+        decisionHandlers({ ...options, idempotency }),
+        validate,
+      ) as unknown as ServedService,
+      bounds,
+      // Decide has its own deadline: the request's, within the engine's bounds (decide/decision-engine.ts).
+      new Set(["decide"]),
+    ),
+    boundedService(
+      validatedService(
+        CampaignService,
+        campaignHandlers(options.catalog, { allowHttpUrls: options.allowHttpCreativeUrls }),
+        validate,
+      ) as unknown as ServedService,
+      bounds,
+    ),
+    boundedService(
+      validatedService(
+        ApiKeyService,
+        apiKeyHandlers(options.apiKeys.admin, options.apiKeys.directory, options.catalog),
+        validate,
+      ) as unknown as ServedService,
+      bounds,
+    ),
   ];
   const health = new HealthStatus([...served.map((s) => s.service.typeName), Health.typeName]);
   const reflection = new DescriptorIndex([...served.map((s) => s.service), Health, ...reflectionServices]);

@@ -5,6 +5,7 @@ import { keyIdOf, parseBearer, secretMatches } from "../gateway/auth/api-key.ts"
 import { ApiKeyAdmin, openApiKeyBucket } from "../gateway/auth/api-key-store.ts";
 import { newEventTokenKey, parseEventTokenKeys } from "../gateway/auth/event-token.ts";
 import { connectNats } from "../lib/nats/connect.ts";
+import type { NatsClientAuth } from "../lib/nats/connect-options.ts";
 
 /** What a local mesh's clients and gateways need: written to .data/credentials.env by `npm start`. */
 export interface MeshCredentials {
@@ -23,9 +24,13 @@ const NAMES = { adminKey: "CHORUS_ADMIN_KEY", decideKey: "CHORUS_DECIDE_KEY", ev
  * valid in the key bucket; otherwise a new admin key and a new decide key are created. With a file, the result is
  * written back (mode 0600) so clients can `source` it.
  */
-export async function bootstrapCredentials(natsUrl: string, file?: string): Promise<MeshCredentials> {
+export async function bootstrapCredentials(
+  natsUrl: string,
+  file?: string,
+  auth?: NatsClientAuth,
+): Promise<MeshCredentials> {
   const saved = file && existsSync(file) ? readEnvFile(file) : {};
-  const nc = await connectNats({ servers: natsUrl, name: "chorus-bootstrap" });
+  const nc = await connectNats({ servers: natsUrl, name: "chorus-bootstrap", auth });
   try {
     const admin = new ApiKeyAdmin(await openApiKeyBucket(jetstream(nc)));
     const usable = async (key: string | undefined, role: string) => {

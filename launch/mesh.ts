@@ -4,11 +4,16 @@ import { dirname, join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
 import { CatalogStore, openCatalogBucket } from "../lib/catalog/catalog-store.ts";
 import { demoCatalog, loadDemoCatalog } from "../lib/demo/demo-catalog.ts";
-import { connectNats } from "../lib/nats/connect.ts";
+import { connectNats, type NatsConnection } from "../lib/nats/connect.ts";
+import { type NatsClientAuth, natsClientAuth } from "../lib/nats/connect-options.ts";
+import { writeLocalMesh } from "../lib/nats/local-mesh.ts";
 import { NatsCluster } from "../lib/nats/nats-cluster.ts";
 import { NatsServerProcess } from "../lib/nats/nats-server-process.ts";
+import type { Identity } from "../lib/nats/permissions.ts";
+import { type ServerAuth, writeServerAuth } from "../lib/nats/server-auth.ts";
 import { ensurePseudonymKeyFile } from "../lib/privacy/pseudonym-key.ts";
 import { Supervised } from "../lib/process/supervisor.ts";
+import type { AgentName } from "../lib/subjects.ts";
 import { bootstrapCredentials, type MeshCredentials } from "./bootstrap-credentials.ts";
 
 export type Coordination = "cached" | "parallel" | "sequential";
@@ -42,6 +47,13 @@ export interface MeshOptions {
   pseudonymKeyFile?: string;
   /** Keep the mesh's keys here (npm start: .data/credentials.env), reused while still valid. */
   credentialsFile?: string;
+  /**
+   * Where the private server's identities and configuration live (npm start: .data/nats/auth; default: `auth` in
+   * the JetStream store). Ignored with natsUrl: an external server brings its own users.
+   */
+  natsAuthDir?: string;
+  /** Also create the `inspector` identity (may do everything; tests that look at the whole bus). */
+  inspector?: boolean;
 }
 
 export interface Mesh {
@@ -50,6 +62,16 @@ export interface Mesh {
   processes: { name: string; pid: number }[];
   nats: NatsServerProcess | undefined;
   cluster: NatsCluster | undefined;
+  /** The private server's identities (undefined with natsUrl). */
+  auth: ServerAuth | undefined;
+  /** The private server's log (permission violations are logged there); undefined with natsUrl or a cluster. */
+  natsLogFile: string | undefined;
+  /**
+   * How to connect as one of the mesh's identities (default the operator); with natsUrl, the credentials in this
+   * process's environment.
+   */
+  clientAuth(identity?: string): NatsClientAuth;
+  connect(name: string, identity?: string): Promise<NatsConnection>;
   /** The admin and decide keys bootstrapped for this mesh, and the gateways' event token keys. */
   credentials: MeshCredentials;
   /** Each restarted with backoff when it exits (lib/process/supervisor.ts); restarts are printed. */
@@ -69,27 +91,38 @@ export const DEFAULT_AGENT_GROUPS = [
  */
 export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   const clusterSize = options.natsUrl ? 0 : (options.natsCluster ?? 0);
+  const groups = options.agentGroups ?? DEFAULT_AGENT_GROUPS;
+  const storeDir =
+    options.natsStoreDir ??
+    join(tmpdir(), `chorus-${clusterSize > 1 ? "cluster" : "nats"}-${process.pid}-${Date.now()}`);
+  // The private server admits only the mesh's identities, each with its own permissions (lib/nats/permissions.ts).
+  const auth = options.natsUrl
+    ? undefined
+    : writeServerAuth(options.natsAuthDir ?? join(storeDir, "auth"), meshIdentities(groups, options.inspector));
+  const clientAuth = (identity = "operator") => natsClientAuth(auth ? auth.env(identity) : process.env);
+  const natsLogFile = auth && clusterSize <= 1 ? join(storeDir, "nats-server.log") : undefined;
   const cluster =
     clusterSize > 1
-      ? await NatsCluster.start({
-          size: clusterSize,
-          storeDir: options.natsStoreDir ?? join(tmpdir(), `chorus-cluster-${process.pid}-${Date.now()}`),
-        })
+      ? await NatsCluster.start({ size: clusterSize, storeDir, configFile: auth?.configFile, auth: clientAuth() })
       : undefined;
   const nats =
-    options.natsUrl || cluster ? undefined : await new NatsServerProcess({ storeDir: options.natsStoreDir }).start();
+    options.natsUrl || cluster
+      ? undefined
+      : await new NatsServerProcess({ storeDir, configFile: auth?.configFile, logFile: natsLogFile }).start();
   const natsUrl = options.natsUrl ?? cluster?.url ?? nats!.url;
+  if (auth) writeLocalMesh(auth.dir, natsUrl);
   const children: Supervised[] = [];
   const stop = async () => {
     for (const child of [...children].reverse()) await child.stop();
     await nats?.stop();
     await cluster?.stop();
   };
+  const identityEnv = (identity: string) => (auth ? auth.env(identity) : {});
   try {
     // Every process checks its streams and buckets against this at start (lib/nats/jetstream-replicas.ts).
     const replicas: Record<string, string> = cluster ? { CHORUS_REPLICAS: String(clusterSize) } : {};
-    if (options.demo !== false) await loadDemo(natsUrl, cluster ? clusterSize : undefined);
-    const credentials = await bootstrapCredentials(natsUrl, options.credentialsFile);
+    if (options.demo !== false) await loadDemo(natsUrl, clientAuth(), cluster ? clusterSize : undefined);
+    const credentials = await bootstrapCredentials(natsUrl, options.credentialsFile, clientAuth());
     const keyEnv: Record<string, string> =
       process.env.CHORUS_PSEUDONYM_KEY_FILE || process.env.CHORUS_PSEUDONYM_SALT || options.env?.CHORUS_PSEUDONYM_SALT
         ? {}
@@ -98,17 +131,32 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     const readyTimeoutMs = options.readyTimeoutMs;
     const silent = options.silent ?? false;
     children.push(
-      await Supervised.start({ name: "ledger", entry: "ledger/ledger-main", env, readyTimeoutMs }, { silent }),
+      await Supervised.start(
+        { name: "ledger", entry: "ledger/ledger-main", env: { ...env, ...identityEnv("ledger") }, readyTimeoutMs },
+        { silent },
+      ),
     );
     // The Budget agent also serves the spend leases, so it runs as its own process.
     children.push(
-      await Supervised.start({ name: "budget", entry: "agents/budget/budget-main", env, readyTimeoutMs }, { silent }),
+      await Supervised.start(
+        {
+          name: "budget",
+          entry: "agents/budget/budget-main",
+          env: { ...env, ...identityEnv("budget") },
+          readyTimeoutMs,
+        },
+        { silent },
+      ),
     );
-    const groups = options.agentGroups ?? DEFAULT_AGENT_GROUPS;
     const hosts = await Promise.all(
       groups.map((agents, i) =>
         Supervised.start(
-          { name: `agents-${i + 1}`, entry: "agents/host", env: { ...env, AGENTS: agents.join(",") }, readyTimeoutMs },
+          {
+            name: `agents-${i + 1}`,
+            entry: "agents/host",
+            env: { ...env, ...identityEnv(`agents-${i + 1}`), AGENTS: agents.join(",") },
+            readyTimeoutMs,
+          },
           { silent },
         ),
       ),
@@ -121,6 +169,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
         readyTimeoutMs,
         env: {
           ...env,
+          ...identityEnv("gateway"),
           EVENT_TOKEN_KEYS: options.env?.EVENT_TOKEN_KEYS ?? credentials.eventTokenKeys,
           GATEWAY_PORT: String(options.gatewayPort ?? process.env.GATEWAY_PORT ?? 8080),
           ...(options.coordination ? { CHORUS_COORDINATION: options.coordination } : {}),
@@ -139,6 +188,10 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       ],
       nats,
       cluster,
+      auth,
+      natsLogFile,
+      clientAuth,
+      connect: (name, identity) => connectNats({ servers: natsUrl, name, auth: clientAuth(identity) }),
       credentials,
       children,
       stop,
@@ -154,8 +207,20 @@ function defaultKeyFile(options: MeshOptions): string {
   return join(mkdtempSync(join(tmpdir(), "chorus-mesh-")), "pseudonym.key");
 }
 
-async function loadDemo(natsUrl: string, replicas?: number): Promise<void> {
-  const nc = await connectNats({ servers: natsUrl, name: "chorus-demo-loader" });
+/** One identity per process kind of the mesh; each agent host is its own identity, with its agents' rights. */
+function meshIdentities(groups: string[][], inspector = false): Identity[] {
+  return [
+    { kind: "operator", name: "operator" },
+    { kind: "ledger", name: "ledger" },
+    { kind: "budget", name: "budget" },
+    ...groups.map((agents, i) => ({ kind: "agents" as const, name: `agents-${i + 1}`, agents: agents as AgentName[] })),
+    { kind: "gateway", name: "gateway" },
+    ...(inspector ? [{ kind: "inspector" as const, name: "inspector" }] : []),
+  ];
+}
+
+async function loadDemo(natsUrl: string, auth: NatsClientAuth, replicas?: number): Promise<void> {
+  const nc = await connectNats({ servers: natsUrl, name: "chorus-demo-loader", auth });
   try {
     await loadDemoCatalog(new CatalogStore(await openCatalogBucket(jetstream(nc), replicas)), demoCatalog());
   } finally {

@@ -1,6 +1,6 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { DeliverPolicy, type JetStreamManager, type JsMsg, jetstreamManager } from "@nats-io/jetstream";
-import type { KV, KvEntry } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import { headers, type NatsConnection, type Subscription } from "@nats-io/nats-core";
 import {
   type LedgerQuery,
@@ -11,7 +11,7 @@ import {
 } from "../gen/chorus/v1/ledger_pb.ts";
 import type { Logger } from "../lib/log/logger.ts";
 import { type BadMessageReason, reportBadMessage } from "../lib/nats/bad-messages.ts";
-import { readMessage } from "../lib/nats/read-message.ts";
+import { pieceLimit } from "../lib/nats/message-pieces.ts";
 import { streams, subjects } from "../lib/subjects.ts";
 import { readLedgerEntry } from "./event-rules.ts";
 import {
@@ -20,7 +20,8 @@ import {
   type LedgerStreamOptions,
   openLedgerBucket,
 } from "./ledger-streams.ts";
-import { SpendTotals } from "./spend-totals.ts";
+import { readStoredTotals, SNAPSHOT_KEY, SnapshotWriter } from "./snapshot-store.ts";
+import type { SpendTotals } from "./spend-totals.ts";
 
 export interface LedgerOptions {
   nc: NatsConnection;
@@ -31,8 +32,6 @@ export interface LedgerOptions {
   /** Leader election: false once this instance no longer leads; it then writes nothing more. */
   fence?: () => boolean;
 }
-
-const SNAPSHOT_KEY = "snapshot";
 
 /** Headers of a quarantined event: where it came from and why it was not applied. */
 export const QUARANTINE_HEADERS = {
@@ -58,6 +57,7 @@ export class Ledger {
     private readonly jsm: JetStreamManager,
     private readonly kv: KV,
     private revision: number,
+    private writer: SnapshotWriter,
     private readonly options: LedgerOptions,
   ) {}
 
@@ -71,9 +71,9 @@ export class Ledger {
     await ensureLedgerStreams(jsm, options.streams);
     await ensureQuarantineStream(jsm);
     const kv = await openLedgerBucket(jsm);
-    const stored = await kv.get(SNAPSHOT_KEY);
-    const totals = stored?.operation === "PUT" ? readSnapshot(stored, options.log) : new SpendTotals();
-    const ledger = new Ledger(totals, jsm, kv, stored?.revision ?? 0, options);
+    const stored = await readStoredTotals(kv, options.log);
+    const writer = new SnapshotWriter(kv, jsm, stored, options.nc.info?.max_payload);
+    const ledger = new Ledger(stored.totals, jsm, kv, stored.revision, writer, options);
     await ledger.run();
     return ledger;
   }
@@ -125,12 +125,20 @@ export class Ledger {
         } catch {
           query = create(LedgerQuerySchema);
         }
-        msg.respond(
-          toBinary(
-            LedgerQueryResultSchema,
-            create(LedgerQueryResultSchema, { snapshot: this.query(query.campaignId) }),
-          ),
+        let reply = toBinary(
+          LedgerQueryResultSchema,
+          create(LedgerQueryResultSchema, { snapshot: this.query(query.campaignId) }),
         );
+        // Every campaign with every day may not fit one message: the totals do (per-day figures per campaign).
+        if (reply.length > pieceLimit(this.options.nc.info?.max_payload))
+          reply = toBinary(
+            LedgerQueryResultSchema,
+            create(LedgerQueryResultSchema, {
+              snapshot: this.totals.toSnapshot(query.campaignId, false),
+              daysOmitted: true,
+            }),
+          );
+        msg.respond(reply);
       },
     });
   }
@@ -192,10 +200,11 @@ export class Ledger {
 
   /** Back to the stored snapshot: what it holds is persisted; the consumer resumes after its sequence. */
   private async reload(): Promise<void> {
-    const stored = await this.kv.get(SNAPSHOT_KEY);
-    if (stored?.operation !== "PUT") return;
-    this.current = readSnapshot(stored, this.options.log);
+    const stored = await readStoredTotals(this.kv, this.options.log);
+    if (stored.revision === 0) return;
+    this.current = stored.totals;
     this.revision = stored.revision;
+    this.writer = new SnapshotWriter(this.kv, this.jsm, stored, this.options.nc.info?.max_payload);
     this.persistedSequence = this.current.lastSequence;
     this.options.log.warn({ lastSequence: this.current.lastSequence.toString() }, "ledger reloaded its snapshot");
   }
@@ -206,13 +215,22 @@ export class Ledger {
       this.stopConsumer?.();
       return;
     }
-    const snapshot = toBinary(LedgerSnapshotSchema, this.totals.toSnapshot());
     for (;;) {
+      let snapshot: Uint8Array;
+      let commit: () => Promise<void>;
+      try {
+        ({ head: snapshot, commit } = await this.writer.prepare(this.totals));
+      } catch (err) {
+        this.options.log.warn({ err }, "ledger snapshot pieces not stored yet; retrying");
+        await new Promise((r) => setTimeout(r, 250));
+        continue;
+      }
       try {
         this.revision =
           this.revision === 0
             ? await this.kv.create(SNAPSHOT_KEY, snapshot)
             : await this.kv.update(SNAPSHOT_KEY, snapshot, this.revision);
+        await commit();
         break;
       } catch (err) {
         if (/wrong last sequence/i.test((err as Error).message)) {
@@ -222,6 +240,7 @@ export class Ledger {
           const stored = await this.kv.get(SNAPSHOT_KEY);
           if (stored && Buffer.from(stored.value).equals(snapshot)) {
             this.revision = stored.revision;
+            await commit();
             break;
           }
           throw new SnapshotConflictError();
@@ -232,36 +251,6 @@ export class Ledger {
     }
     this.persistedSequence = this.totals.lastSequence;
   }
-}
-
-/**
- * The stored snapshot's totals; one that cannot be read (or holds out-of-range values) is counted and replaced by a
- * rebuild from the events stream, which keeps every event: slower, but exact.
- */
-export function readSnapshot(stored: KvEntry, log: Logger): SpendTotals {
-  const read = readMessage(LedgerSnapshotSchema, stored.value);
-  if (read.ok)
-    try {
-      return SpendTotals.fromSnapshot(read.message);
-    } catch (err) {
-      reportBadMessage(log, {
-        consumer: "ledger:snapshot",
-        subject: stored.key,
-        seq: stored.revision,
-        reason: "out_of_range",
-        detail: String(err),
-      });
-      return new SpendTotals();
-    }
-  reportBadMessage(log, {
-    consumer: "ledger:snapshot",
-    subject: stored.key,
-    seq: stored.revision,
-    reason: read.reason,
-    detail: read.detail,
-  });
-  log.warn("ledger snapshot unreadable: rebuilding the totals from the events stream");
-  return new SpendTotals();
 }
 
 /** The stored snapshot changed under this ledger instance: reload from it rather than overwrite it. */

@@ -37,6 +37,8 @@ export class SpendTotals {
   lastSequence = 0n;
   eventsApplied = 0n;
   private readonly campaigns = new Map<string, CampaignTotal>();
+  /** Campaigns changed since the snapshot writer last stored them (snapshot-store.ts writes only those). */
+  readonly dirty = new Set<string>();
 
   /** Returns false when the sequence was applied already. */
   apply(sequence: bigint, entry: LedgerEntry): boolean {
@@ -44,6 +46,7 @@ export class SpendTotals {
     this.lastSequence = sequence;
     this.eventsApplied++;
     const total = this.campaignTotal(entry.campaignId);
+    this.dirty.add(entry.campaignId);
     if (entry.event?.type !== AdEventType.IMPRESSION) {
       total.other++;
       return true;
@@ -76,24 +79,30 @@ export class SpendTotals {
     return [...this.campaigns.keys()].sort();
   }
 
+  /** One campaign's totals as a message (undefined: no event of it yet). */
+  campaignSpend(id: string, withDays = true): CampaignSpend | undefined {
+    const t = this.campaigns.get(id);
+    if (!t) return undefined;
+    return create(CampaignSpendSchema, {
+      campaignId: id,
+      spendMicros: t.spend,
+      impressions: t.impressions,
+      otherEvents: t.other,
+      days: withDays
+        ? [...t.days.entries()]
+            .sort(([a], [b]) => a - b)
+            .map(([day, d]) => create(DaySpendSchema, { day, spendMicros: d.spend, impressions: d.impressions }))
+        : [],
+    });
+  }
+
   /** Totals as a message: every campaign, or just one (an unknown campaign gives an empty list). */
-  toSnapshot(campaignId?: string): LedgerSnapshot {
+  toSnapshot(campaignId?: string, withDays = true): LedgerSnapshot {
     const ids = campaignId === undefined || campaignId === "" ? this.campaignIds() : [campaignId];
     const campaigns: CampaignSpend[] = [];
     for (const id of ids) {
-      const t = this.campaigns.get(id);
-      if (!t) continue;
-      campaigns.push(
-        create(CampaignSpendSchema, {
-          campaignId: id,
-          spendMicros: t.spend,
-          impressions: t.impressions,
-          otherEvents: t.other,
-          days: [...t.days.entries()]
-            .sort(([a], [b]) => a - b)
-            .map(([day, d]) => create(DaySpendSchema, { day, spendMicros: d.spend, impressions: d.impressions })),
-        }),
-      );
+      const spend = this.campaignSpend(id, withDays);
+      if (spend) campaigns.push(spend);
     }
     return create(LedgerSnapshotSchema, {
       lastSequence: this.lastSequence,

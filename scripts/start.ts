@@ -71,11 +71,13 @@ const mesh = await startMesh({
   coordination: config.coordination,
   demo: true,
   credentialsFile: join(config.dataDir, "credentials.env"),
+  // One nkey identity per process kind, each with least-privilege permissions; the CLI finds the operator's here.
+  natsAuthDir: join(config.dataDir, "nats", "auth"),
 });
 // How the CLI finds this mesh without flags (cli/local-mesh.ts).
 writeFileSync(
   join(config.dataDir, "mesh.env"),
-  `# Written by npm start: the local mesh, for the chorus CLI.\nNATS_URL=${mesh.natsUrl}\nCHORUS_TRUSTED_KEYS=${trustedKeys}\n`,
+  `# Written by npm start: the module keys the local mesh trusts, for the chorus CLI.\nCHORUS_TRUSTED_KEYS=${trustedKeys}\n`,
 );
 console.log(
   `NATS:    ${mesh.natsUrl}${
@@ -86,6 +88,10 @@ console.log(
         : ` (private nats-server, JetStream in ${join(config.dataDir, "nats")})`
   }`,
 );
+if (mesh.auth)
+  console.log(
+    `NATS identities: one per process kind, permissions on (${mesh.auth.configFile}); chorus uses the operator's`,
+  );
 console.log(`Gateway: ${mesh.gatewayUrl} (Connect, gRPC and gRPC-Web; coordination ${config.coordination})`);
 console.log(`Keys:    admin  ${mesh.credentials.adminKey}`);
 console.log(`         decide ${mesh.credentials.decideKey}`);

@@ -9,8 +9,8 @@ import {
 } from "../../gen/chorus/v1/ledger_pb.ts";
 import { ConnectionWatch } from "../../ledger/connection-watch.ts";
 import { readLedgerEntry } from "../../ledger/event-rules.ts";
-import { readSnapshot } from "../../ledger/ledger.ts";
 import { ensureLedgerStreams, openLedgerBucket } from "../../ledger/ledger-streams.ts";
+import { readStoredTotals } from "../../ledger/snapshot-store.ts";
 import type { CatalogView } from "../../lib/catalog/catalog-view.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
 import type { Logger } from "../../lib/log/logger.ts";
@@ -81,8 +81,8 @@ export class BudgetService {
     book.setCampaigns(campaignsOf(catalog.inventory));
     service.stops.push(catalog.onChange((inventory) => book.setCampaigns(campaignsOf(inventory))));
 
-    const stored = await (await openLedgerBucket(jsm)).get("snapshot");
-    if (stored?.operation === "PUT") book.loadCharged(readSnapshot(stored, logger));
+    const stored = await readStoredTotals(await openLedgerBucket(jsm), logger);
+    if (stored.revision > 0) book.loadCharged(stored.totals);
     // Entries the ledger quarantines are skipped here too (counted), so both fold the same stream alike.
     const onEntry = (m: JsMsg, live: boolean) => {
       const read = readLedgerEntry(m.data);

@@ -9,6 +9,7 @@ import { SliceCache } from "../../lib/catalog/slice-cache.ts";
 import { encodeAgentVote } from "../../lib/codecs/agent-vote.ts";
 import { encodeMessage } from "../../lib/codecs/registry.ts";
 import type { Logger } from "../../lib/log/logger.ts";
+import { encodePieces, pieceLimit } from "../../lib/nats/message-pieces.ts";
 import { guard, guardedInterval } from "../../lib/process/survive.ts";
 import { subjects, USER_SHARDS } from "../../lib/subjects.ts";
 import { AGENT_ATTRIBUTE, withExtractedContext } from "../../telemetry/tracing.ts";
@@ -79,6 +80,7 @@ export class RunningAgent {
   private store!: AgentStateStore;
   private readonly owned: ReadonlySet<string>;
   readonly instanceId: string;
+  private readonly pieceLimit: number;
 
   constructor(
     readonly module: AnyAgentModule,
@@ -86,6 +88,7 @@ export class RunningAgent {
   ) {
     this.state = module.createState();
     this.instanceId = options.instanceId ?? `${module.name}-${crypto.randomUUID().slice(0, 8)}`;
+    this.pieceLimit = pieceLimit(options.nc.info?.max_payload);
     const shards = options.shards ?? Array.from({ length: USER_SHARDS }, (_, i) => i);
     this.owned = new Set(module.keySpace === "global" ? [GLOBAL_KEY] : shards.map(String));
   }
@@ -101,7 +104,12 @@ export class RunningAgent {
   async start(): Promise<this> {
     const { nc, logger } = this.options;
     const { module } = this;
-    this.store = new AgentStateStore(await openAgentStateBucket(jetstream(nc)), logger, "agent:state");
+    this.store = new AgentStateStore(
+      await openAgentStateBucket(jetstream(nc)),
+      logger,
+      "agent:state",
+      nc.info?.max_payload,
+    );
     const restored = await this.store.load(module, this.state);
     this.mirror = await SignalMirror.open(
       nc,
@@ -286,9 +294,14 @@ export class RunningAgent {
     for (const key of [...keys]) {
       try {
         const signal = this.module.snapshot(this.state, key, "delta");
-        nc.publish(subjects.agentSignal(this.module.name, key), encodeMessage(this.module.signalSchema, signal), {
-          headers: h,
-        });
+        const whole = encodeMessage(this.module.signalSchema, signal);
+        // A delta past the max payload (a burst of listeners) goes in pieces, each merged on its own by mirrors.
+        const pieces =
+          whole.length <= this.pieceLimit ? [whole] : encodePieces(this.module.signalSchema, signal, this.pieceLimit);
+        for (const piece of pieces)
+          nc.publish(subjects.agentSignal(this.module.name, key), piece, {
+            headers: h,
+          });
       } catch (e) {
         this.log.warn({ agent: this.module.name, key, err: e }, "signal not published");
       }

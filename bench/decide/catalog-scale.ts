@@ -12,16 +12,18 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { Command } from "commander";
 import { buildKernelRequest } from "../../gateway/decide/build-kernel-request.ts";
-import { toKernelInventory } from "../../gateway/decide/kernel-port.ts";
+import { residentInventories } from "../../gateway/decide/kernel-port.ts";
 import { DEFAULT_MAX_CANDIDATES, Retriever } from "../../gateway/decide/retrieval.ts";
 import { DecideRequestSchema } from "../../gen/chorus/v1/decision_pb.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
 import { demoCatalog } from "../../lib/demo/demo-catalog.ts";
 import { demoInventory } from "../../lib/demo/demo-inventory.ts";
 import { VOTING_AGENTS } from "../../lib/subjects.ts";
+import { kernelWeights } from "../../voting/orchestrator/vote.ts";
 import { loadAgents } from "../../voting/registry/agent-loaders.ts";
 import { KernelPool } from "../../wasm-core/src/kernel-pool.ts";
 import { readKernelWasm } from "../../wasm-core/src/kernel-wasm.ts";
+import { DEFAULT_RESIDENT_INVENTORIES } from "../../wasm-core/src/resident-inventories.ts";
 import { createLatencyHistogram, summarize } from "../lib/latency-histogram.ts";
 import { formatTable, writeJson } from "../lib/report-table.ts";
 import { decideRequests } from "../mesh/decide-requests.ts";
@@ -62,7 +64,8 @@ async function measure(catalog: Inventory, retriever: Retriever | undefined, n: 
     moduleVersion: "bench",
     capacity: { maxCandidates: 4096, maxDimensions: catalog.dim, maxAgents: 8 },
   });
-  const resident = new Set<number>();
+  // The engine's own bookkeeping: the kernel keeps the last DEFAULT_RESIDENT_INVENTORIES slices, not every one.
+  const ensureResident = residentInventories(kernel, DEFAULT_RESIDENT_INVENTORIES);
   const h = createLatencyHistogram();
   let candidates = 0;
   let filled = 0;
@@ -77,12 +80,16 @@ async function measure(catalog: Inventory, retriever: Retriever | undefined, n: 
       nowMs,
       priorVotes: [],
     };
-    const votes = new Map(modules.map(({ module, state }) => [module.name as string, module.vote(ctx, state)]));
-    const inputs = buildKernelRequest(inventory, request, votes, agents, new Set(), undefined);
-    if (!resident.has(inventory.version)) {
-      kernel.setInventory(toKernelInventory(inventory));
-      resident.add(inventory.version);
-    }
+    const votes = new Map(modules.map(({ module, state }) => [module.name, module.vote(ctx, state)]));
+    const inputs = buildKernelRequest(
+      inventory,
+      request,
+      votes,
+      agents,
+      kernelWeights(votes.get("orchestrator"), agents, new Set()),
+      undefined,
+    );
+    ensureResident(inventory);
     const result = await kernel.decide(inputs.request);
     candidates += inventory.size;
     if (result.count > 0) filled++;

@@ -29,7 +29,6 @@ import {
 } from "../../gen/chorus/v1/decision_pb.ts";
 import { startMesh } from "../../launch/mesh.ts";
 import { queryLedger } from "../../ledger/ledger.ts";
-import { connectNats } from "../../lib/nats/connect.ts";
 import { ProcessSampler } from "../lib/process-sampler.ts";
 import { formatTable, writeJson } from "../lib/report-table.ts";
 import { decideRequests } from "../mesh/decide-requests.ts";
@@ -278,7 +277,7 @@ async function main(): Promise<void> {
     }
     await load.stop();
     // The ledger catches up with the events stream, then must equal what was accepted.
-    const nc = await connectNats({ servers: mesh.natsUrl, name: "soak-check" });
+    const nc = await mesh.connect("soak-check");
     let ledger = await queryLedger(nc);
     const want = [...expected.values()].reduce((a, e) => a + e.impressions, 0n);
     for (let i = 0; i < 300; i++) {

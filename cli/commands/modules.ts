@@ -10,6 +10,7 @@ import type { Command } from "commander";
 import type { ModuleState } from "../../gen/chorus/v1/module_pb.ts";
 import { ModuleStateChange_Action } from "../../gen/chorus/v1/module_pb.ts";
 import { createLogger } from "../../lib/log/logger.ts";
+import { defaultNatsUrl } from "../../lib/nats/local-mesh.ts";
 import { KeyRevocations } from "../../modules/key-revocations.ts";
 import { loadModuleConfig } from "../../modules/module-config.ts";
 import { ModuleOperations } from "../../modules/module-operations.ts";
@@ -20,7 +21,7 @@ import { ModuleVerifier } from "../../modules/module-verifier.ts";
 import { generateSigningKey, parsePrivateKey } from "../../modules/signing-keys.ts";
 import { withConnection } from "../../telemetry/one-shot-connection.ts";
 import { moduleKinds } from "../../voting/registry/module-kinds.ts";
-import { defaultNatsUrl, useLocalMeshTrustedKeys } from "../local-mesh.ts";
+import { useLocalMeshTrustedKeys } from "../local-mesh.ts";
 
 type Print = (line: string) => void;
 

@@ -1,3 +1,4 @@
+import { touchEntry, trimToCap } from "../../lib/collections/lru.ts";
 import type { RateLimit, Role } from "./api-key.ts";
 
 export type RoleRateLimits = Record<Role, RateLimit>;
@@ -35,9 +36,18 @@ interface Bucket {
  * docs/security.md), which keeps the check in memory and off NATS.
  */
 export class RateLimiter {
+  /** Least recently used first; a key dropped at the cap comes back with a full bucket (only ever more lenient). */
   private readonly buckets = new Map<string, Bucket>();
 
-  constructor(private readonly clock: () => number = () => performance.now()) {}
+  constructor(
+    private readonly clock: () => number = () => performance.now(),
+    /** Keys tracked at most (they are API keys, few; the cap keeps memory bounded whatever arrives). */
+    readonly maxKeys = 100_000,
+  ) {}
+
+  get size(): number {
+    return this.buckets.size;
+  }
 
   /** 0 if the call may go now, else the milliseconds until a token is available. */
   take(keyId: string, limit: RateLimit): number {
@@ -47,7 +57,9 @@ export class RateLimiter {
     if (!b) {
       b = { tokens: limit.burst, at: now };
       this.buckets.set(keyId, b);
+      trimToCap(this.buckets, this.maxKeys);
     } else {
+      touchEntry(this.buckets, keyId, b);
       b.tokens = Math.min(limit.burst, b.tokens + ((now - b.at) * limit.perSecond) / 1000);
       b.at = now;
     }

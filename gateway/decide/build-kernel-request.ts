@@ -1,36 +1,37 @@
-import { type AgentVote, VetoReason } from "../../gen/chorus/v1/agent_pb.ts";
+import { VetoReason } from "../../gen/chorus/v1/agent_pb.ts";
 import type { DecideRequest } from "../../gen/chorus/v1/decision_pb.ts";
-import type { SpendGuard } from "../../ledger/ports.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
-import { kernelWeights } from "../../voting/orchestrator/vote.ts";
+import type { AgentName } from "../../lib/subjects.ts";
+import type { Votes } from "../../voting/contract/votes.ts";
+import type { KernelWeights } from "../../voting/orchestrator/vote.ts";
 import { AuctionType, type KernelRequest } from "../../wasm-core/src/kernel-inputs.ts";
 import { kernelInventoryVersion } from "./kernel-port.ts";
 
 export interface KernelInputs {
   request: KernelRequest;
   /** Agents in kernel row order. */
-  agents: readonly string[];
+  agents: readonly AgentName[];
   /** Human-readable veto reasons per candidate (for explanations; empty unless asked for). */
   vetoDetails: Map<number, string[]>;
 }
 
 /**
  * The kernel request from the votes: the intent vector, A x N scores (an agent without an opinion scores 0),
- * confidences, the orchestrator's weights (halved for degraded agents), the OR of veto bits (plus NO_LEASE for
- * campaigns this gateway holds no spend headroom for), bids, predicted responses and the placement's limits.
+ * confidences, the given weights, the OR of veto bits (plus NO_LEASE for campaigns without spend headroom in the
+ * snapshot), bids, predicted responses and the placement's limits. Pure: the spend headroom is a snapshot taken
+ * before (gateway/decide/lease-headroom.ts; undefined = no spend guard), nothing is sent or renewed here.
  * Veto details (strings per candidate) are collected only `withDetails` (an explanation was asked for).
  */
 export function buildKernelRequest(
   inventory: Inventory,
   request: DecideRequest,
-  votes: ReadonlyMap<string, AgentVote>,
-  agents: readonly string[],
-  degraded: ReadonlySet<string>,
-  spendGuard: SpendGuard | undefined,
+  votes: Votes,
+  agents: readonly AgentName[],
+  { weights, relevanceWeight }: KernelWeights,
+  headroom: ReadonlyMap<string, bigint> | undefined,
   withDetails = false,
 ): KernelInputs {
   const n = inventory.size;
-  const { weights, relevanceWeight } = kernelWeights(votes.get("orchestrator"), agents, degraded);
   const confidence = new Float32Array(agents.length);
   const scores = new Float32Array(agents.length * n);
   const vetoMask = new Uint32Array(n);
@@ -51,14 +52,10 @@ export function buildKernelRequest(
     if (row.length === n) for (let c = 0; c < n; c++) scores[a * n + c] = Math.min(1, Math.max(0, row[c]!));
     for (const v of vote.vetoes) veto(v.candidate, v.reason, v.detail);
   }
-  const headroom = new Map<string, bigint>();
-  if (spendGuard) {
-    for (const c of inventory.candidates) {
-      const id = c.campaign.id;
-      if (!headroom.has(id)) headroom.set(id, spendGuard.headroom(id));
-      if (headroom.get(id) === 0n) veto(c.index, VetoReason.NO_LEASE, "budget: no spend lease held for this campaign");
-    }
-  }
+  if (headroom)
+    for (const c of inventory.candidates)
+      if (headroom.get(c.campaign.id) === 0n)
+        veto(c.index, VetoReason.NO_LEASE, "budget: no spend lease held for this campaign");
   const bids = votes.get("bidding")?.bidsMicros ?? [];
   const predicted = votes.get("relevance")?.predictedResponse ?? [];
   const bid = denseArray(bids, n, 0);
@@ -66,9 +63,9 @@ export function buildKernelRequest(
   // Never bid above what the lease can pay: the kernel's price is at most the bid's value (bid x response), so a
   // winner always fits its lease, and the last part of a budget (a lease smaller than one ad at the max price) can
   // still be sold, at a price the lease covers, instead of winning a break the commit must then refuse.
-  if (spendGuard)
+  if (headroom)
     for (const c of inventory.candidates) {
-      const room = headroom.get(c.campaign.id)!;
+      const room = headroom.get(c.campaign.id) ?? 0n;
       const p = pResponse[c.index]!;
       if (room > 0n && p > 0 && bid[c.index]! * p > Number(room) - 1) bid[c.index] = Math.max(0, Number(room) - 1) / p;
     }

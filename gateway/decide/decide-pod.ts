@@ -16,33 +16,47 @@ import {
 } from "../../gen/chorus/v1/decision_pb.ts";
 import type { SpendGuard, SpendItem } from "../../ledger/ports.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
+import type { AgentName } from "../../lib/subjects.ts";
 import { catalogKernelCall } from "../../telemetry/decision-telemetry.ts";
 import { explainDecision } from "../../telemetry/explain.ts";
+import { kernelWeights } from "../../voting/orchestrator/vote.ts";
 import { applyVoteScoring } from "../../voting/scoring/agent-scorer.ts";
 import type { KernelResult } from "../../wasm-core/src/kernel-inputs.ts";
 import { buildKernelRequest, type KernelInputs } from "./build-kernel-request.ts";
 import { kernelFailure } from "./decide-errors.ts";
 import { type Kernel, toKernelInventory } from "./kernel-port.ts";
+import { leaseHeadroom } from "./lease-headroom.ts";
 import { auctionEntries, emptyPodReason, podAds, type Winner, winners } from "./pod-response.ts";
 
-export interface PodDecision {
+/** A decision Timing held back ("not now"): no kernel request was built and no auction ran. */
+interface HeldBack {
+  response: DecideResponse;
+  inputs: undefined;
+  chosen: Winner[];
+  degradedNames: ReadonlySet<string>;
+  kernelResult: undefined;
+}
+
+/** A decision that ran the auction. */
+export interface Auctioned {
   response: DecideResponse;
   inputs: KernelInputs;
   chosen: Winner[];
   degradedNames: ReadonlySet<string>;
-  /** Unset when Timing said "not now" (no auction ran). */
-  kernelResult: KernelResult | undefined;
+  kernelResult: KernelResult;
 }
+
+export type PodDecision = HeldBack | Auctioned;
 
 export interface DecidePodArgs {
   decisionId: string;
   request: DecideRequest;
   inventory: Inventory;
   /** Every agent's vote (the orchestrator's weights included) and the degraded list, as gathered. */
-  votes: Map<string, AgentVote>;
+  votes: Map<AgentName, AgentVote>;
   degraded: DegradedAgent[];
   /** Voting agents in kernel row order. */
-  agents: readonly string[];
+  agents: readonly AgentName[];
   kernel: Kernel;
   spendGuard: SpendGuard | undefined;
   coordination: string;
@@ -52,20 +66,23 @@ export interface DecidePodArgs {
 }
 
 /**
- * Everything of a decision after the votes are in: scoring versions, the kernel request (weights, vetoes, leases),
- * Timing's "not now", the WASM kernel's auction, the spend guard's commit, the pod and no-fill reason, and the
- * explanation. One function for the gateway's engine and the simulator's virtual-time engine, so the simulator
- * decides exactly as a gateway does.
+ * Everything of a decision after the votes are in, as stages in order: scoring (versions, scorer failures join the
+ * degraded list), weights (the degraded list records each one's weight), Timing's gate (before any kernel request
+ * is built), the spend headroom snapshot, the kernel request (pure), the WASM kernel's auction, the spend commit,
+ * the pod and the explanation. One function for the gateway's engine and the simulator's virtual-time engine, so
+ * the simulator decides exactly as a gateway does.
  */
 export async function decidePod(a: DecidePodArgs): Promise<PodDecision> {
   const { decisionId, request, inventory, votes, degraded, agents, kernel, spendGuard } = a;
   const placement = request.placement!;
+
   applyVoteScoring(votes, degraded);
   const degradedNames = new Set(degraded.map((d) => d.agent));
-  const inputs = buildKernelRequest(inventory, request, votes, agents, degradedNames, spendGuard, request.explain);
+
+  const weighting = kernelWeights(votes.get("orchestrator"), agents, degradedNames);
   for (const d of degraded) {
-    const i = agents.indexOf(d.agent);
-    d.weight = i >= 0 ? inputs.request.weights[i]! : 0;
+    const i = agents.indexOf(d.agent as AgentName);
+    d.weight = i >= 0 ? weighting.weights[i]! : 0;
   }
   const response = create(DecideResponseSchema, {
     decisionId,
@@ -73,13 +90,18 @@ export async function decidePod(a: DecidePodArgs): Promise<PodDecision> {
     coordination: a.coordination,
     moduleVersions: [...votes.values()].map((v) => a.moduleVersion(v.agent, v.moduleVersion)),
   });
+
   const timing = votes.get("timing")?.timing;
   if (timing && !timing.breakNow && !placement.forceNow) {
     response.noFillReason = NoFillReason.NOT_A_GOOD_MOMENT;
     response.nextBreakOffsetMs = timing.insertionOffsetMs;
     if (request.explain) response.explanation = create(ExplanationSchema, { summary: `timing: ${timing.reason}` });
-    return { response, inputs, chosen: [], degradedNames, kernelResult: undefined };
+    return { response, inputs: undefined, chosen: [], degradedNames, kernelResult: undefined };
   }
+
+  const headroom = spendGuard && leaseHeadroom(inventory, spendGuard);
+  const inputs = buildKernelRequest(inventory, request, votes, agents, weighting, headroom, request.explain);
+
   const result = await kernel.decide(inputs.request, decisionId).catch((err: unknown) => {
     throw kernelFailure(err);
   });
@@ -93,6 +115,7 @@ export async function decidePod(a: DecidePodArgs): Promise<PodDecision> {
     );
   }
   let chosen = winners(result, agents.length);
+
   if (spendGuard && chosen.length > 0) {
     // An answer nobody will receive must not hold budget: the last point to stop is before the commit.
     // (deadline_ms is the agents' time budget, not the client's deadline: a late answer is still received.)
@@ -108,6 +131,7 @@ export async function decidePod(a: DecidePodArgs): Promise<PodDecision> {
     chosen = chosen.filter((w) => accepted.has(inventory.candidates[w.index]!.creative.id));
     if (chosen.length === 0) response.noFillReason = NoFillReason.NO_BUDGET_LEASE;
   }
+
   const formats = votes.get("creative")?.formats ?? [];
   response.ads = podAds(inventory, chosen, formats, timing?.insertionOffsetMs ?? 0);
   if (result.count === 0) response.noFillReason = emptyPodReason(inputs, inventory);
@@ -130,7 +154,7 @@ export function auctionOutcome(
   request: DecideRequest,
   inventory: Inventory,
   decidedAtMs: number,
-  pod: Pick<PodDecision, "inputs" | "chosen" | "degradedNames">,
+  pod: Pick<Auctioned, "inputs" | "chosen" | "degradedNames">,
   coordination: string,
 ): AuctionOutcome {
   return create(AuctionOutcomeSchema, {

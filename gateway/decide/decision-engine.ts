@@ -22,7 +22,7 @@ import { SignalMirror } from "../../voting/mirror/signal-mirror.ts";
 import { agentLoaders, loadAgents } from "../../voting/registry/agent-loaders.ts";
 import { DEFAULT_RESIDENT_INVENTORIES } from "../../wasm-core/src/resident-inventories.ts";
 import type { DecisionEngine } from "../server/ports.ts";
-import { auctionOutcome, decidePod, moduleVersionCache, type PodDecision } from "./decide-pod.ts";
+import { type Auctioned, auctionOutcome, decidePod, moduleVersionCache } from "./decide-pod.ts";
 import { DeferredBatch } from "./deferred-batch.ts";
 import { type Kernel, residentInventories, toKernelInventory } from "./kernel-port.ts";
 import { DEFAULT_MAX_CANDIDATES, type RetrievalOptions, Retriever } from "./retrieval.ts";
@@ -184,7 +184,7 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
       moduleVersion,
       signal,
     });
-    const { response, inputs, kernelResult } = pod;
+    const { response } = pod;
     if (options.telemetry)
       recordDecision(options.telemetry, {
         decisionId,
@@ -193,12 +193,14 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
         coordination,
         agents: [...votes].map(([agent, vote]) => ({ agent, vote, degraded: degraded.find((d) => d.agent === agent) })),
         kernel:
-          kernelResult && catalogKernelCall(inventory, toKernelInventory(inventory), inputs.request, inputs.agents),
-        kernelResult,
+          pod.kernelResult &&
+          catalogKernelCall(inventory, toKernelInventory(inventory), pod.inputs.request, pod.inputs.agents),
+        kernelResult: pod.kernelResult,
         durationUs: Math.round((performance.now() - t0) * 1000),
       });
-    if (!kernelResult) return response;
-    outcomes.push(() => publishOutcome(decisionId, request, inventory, started, pod));
+    if (!pod.kernelResult) return response;
+    const auctioned = pod;
+    outcomes.push(() => publishOutcome(decisionId, request, inventory, started, auctioned));
     return response;
   }
 
@@ -207,7 +209,7 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
     request: DecideRequest,
     inventory: Inventory,
     at: number,
-    pod: PodDecision,
+    pod: Auctioned,
   ): void {
     try {
       const outcome = auctionOutcome(decisionId, request, inventory, at, pod, coordination);

@@ -9,6 +9,7 @@ import { demoInventory } from "../../lib/demo/demo-inventory.ts";
 import { createSeededRandom } from "../../lib/random/seeded-random.ts";
 import { VOTING_AGENTS } from "../../lib/subjects.ts";
 import type { AnyAgentModule } from "../../voting/contract/agent-module.ts";
+import { kernelWeights } from "../../voting/orchestrator/vote.ts";
 import { loadAgents } from "../../voting/registry/agent-loaders.ts";
 import { decideReference } from "../../wasm-core/src/kernel-reference.ts";
 import { buildKernelRequest } from "./build-kernel-request.ts";
@@ -68,9 +69,16 @@ function podOn(
   nowMs: number,
 ) {
   const ctx = { runId: "run", request, inventory, nowMs, priorVotes: [] };
-  const votes = new Map(modules.map(({ module, state }) => [module.name as string, module.vote(ctx, state)]));
+  const votes = new Map(modules.map(({ module, state }) => [module.name, module.vote(ctx, state)]));
   const agents = VOTING_AGENTS.filter((a) => votes.has(a));
-  const inputs = buildKernelRequest(inventory, request, votes, agents, new Set(), undefined);
+  const inputs = buildKernelRequest(
+    inventory,
+    request,
+    votes,
+    agents,
+    kernelWeights(votes.get("orchestrator"), agents, new Set()),
+    undefined,
+  );
   const result = decideReference(toKernelInventory(inventory), inputs.request);
   return {
     eligible: result.eligibleCount,

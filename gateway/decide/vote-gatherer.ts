@@ -6,7 +6,7 @@ import { type AgentVote, AgentVoteSchema, DecideTaskSchema } from "../../gen/cho
 import { type DegradedAgent, DegradedAgentSchema, DegradedReason, Fallback } from "../../gen/chorus/v1/decision_pb.ts";
 import { decodeAgentVote } from "../../lib/codecs/agent-vote.ts";
 import type { Logger } from "../../lib/log/logger.ts";
-import { subjects } from "../../lib/subjects.ts";
+import { type AgentName, subjects } from "../../lib/subjects.ts";
 import { AGENT_ATTRIBUTE, tracedRequest } from "../../telemetry/tracing.ts";
 import type { VoteContext } from "../../voting/contract/agent-module.ts";
 import type { SignalMirror } from "../../voting/mirror/signal-mirror.ts";
@@ -14,7 +14,7 @@ import type { SignalMirror } from "../../voting/mirror/signal-mirror.ts";
 export type Coordination = "cached" | "parallel" | "sequential";
 
 export interface GatheredVotes {
-  votes: Map<string, AgentVote>;
+  votes: Map<AgentName, AgentVote>;
   /** Weight is filled in later, once the orchestrator's weights are known. */
   degraded: DegradedAgent[];
 }
@@ -40,7 +40,7 @@ export async function gatherVotes(
   inventoryVersion: bigint,
   o: GatherOptions,
 ): Promise<GatheredVotes> {
-  const votes = new Map<string, AgentVote>();
+  const votes = new Map<AgentName, AgentVote>();
   const degraded: DegradedAgent[] = [];
   const fallback = (mirror: SignalMirror, reason: DegradedReason, priorVotes = ctx.priorVotes) => {
     const known = mirror.knownKeys.size > 0;
@@ -133,7 +133,7 @@ class AgentServiceError extends Error {
 
 async function requestVote(
   nc: NatsConnection,
-  agent: string,
+  agent: AgentName,
   runId: string,
   task: Uint8Array,
   deadlineAtMs: number,
@@ -141,7 +141,7 @@ async function requestVote(
   const timeout = Math.floor(deadlineAtMs - Date.now());
   if (timeout <= 0) throw new errors.TimeoutError();
   // In a PRODUCER span whose context (and the run id) rides in the headers: the agent's span becomes its child.
-  const reply = await tracedRequest(nc, subjects.agentDecide(agent as never), task, {
+  const reply = await tracedRequest(nc, subjects.agentDecide(agent), task, {
     timeout,
     runId,
     attributes: { [AGENT_ATTRIBUTE]: agent },

@@ -1,4 +1,5 @@
 import type { DecideResponse } from "../../gen/chorus/v1/decision_pb.ts";
+import { dropIdle, trimToCap } from "../../lib/collections/lru.ts";
 
 export interface IdempotencyOptions {
   /** How long a request id keeps returning its first decision (default 10 minutes). */
@@ -24,6 +25,7 @@ export class IdempotentDecisions {
   private readonly ttlMs: number;
   private readonly maxEntries: number;
   private readonly clock: () => number;
+  private sweptAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: IdempotencyOptions = {}) {
     this.ttlMs = options.ttlMs ?? 10 * 60_000;
@@ -51,11 +53,13 @@ export class IdempotentDecisions {
     return this.entries.size;
   }
 
-  // Entries are in insertion order, so the expired ones are at the front.
+  // Entries are in insertion order, so the expired ones are at the front. The expiry walk runs at most once a
+  // second: walking to the first live entry skips the holes earlier deletions left.
   private evict(now: number): void {
-    for (const [key, entry] of this.entries) {
-      if (now - entry.at < this.ttlMs && this.entries.size < this.maxEntries) break;
-      this.entries.delete(key);
+    if (now - this.sweptAt >= 1_000 || now < this.sweptAt) {
+      this.sweptAt = now;
+      dropIdle(this.entries, now, this.ttlMs, (e) => e.at);
     }
+    trimToCap(this.entries, this.maxEntries - 1);
   }
 }

@@ -52,7 +52,10 @@ export interface GatewayFixture {
  */
 export async function startGatewayFixture(
   overrides: Partial<
-    Pick<GatewayOptions, "engine" | "limits" | "fastPath" | "tls" | "idempotency" | "publicUrl" | "creatives">
+    Pick<
+      GatewayOptions,
+      "engine" | "limits" | "fastPath" | "tls" | "idempotency" | "publicUrl" | "creatives" | "playback" | "rpcBounds"
+    >
   > & {
     rateLimits?: RoleRateLimits;
     reflectionNeedsKey?: boolean;
@@ -90,7 +93,7 @@ export async function startGatewayFixture(
     port: 0,
     engine: overrides.engine ?? new InventoryPodEngine(view),
     events,
-    playback: new NatsPlaybackSink(nats.nc),
+    playback: overrides.playback ?? new NatsPlaybackSink(nats.nc),
     catalog: store,
     pseudonyms: TEST_PSEUDONYMS,
     logger: createLogger("gateway-test", process.env.LOG_LEVEL ?? "silent"),
@@ -100,6 +103,7 @@ export async function startGatewayFixture(
     idempotency: overrides.idempotency,
     tls: overrides.tls,
     limits: { drainTimeoutMs: 1_000, ...overrides.limits },
+    rpcBounds: overrides.rpcBounds,
     fastPath: overrides.fastPath,
     publicUrl: overrides.publicUrl,
     creatives: overrides.creatives,

@@ -1,4 +1,5 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { authConnectionOptions, type NatsClientAuth, natsClientAuth } from "./connect-options.ts";
 import { requireServerVersion } from "./server-version.ts";
 
 export type { NatsConnection };
@@ -7,6 +8,8 @@ export interface ConnectOptions {
   servers: string;
   /** Shown in `nats server report connections`: which process is which. */
   name: string;
+  /** Credentials, TLS and inbox prefix; default: from this process's environment (connect-options.ts). */
+  auth?: NatsClientAuth;
 }
 
 /**
@@ -15,8 +18,9 @@ export interface ConnectOptions {
  * processes in any order), short ping interval so a dead server is noticed within seconds. A server older than
  * MIN_NATS_SERVER is refused (server-version.ts).
  */
-export async function connectNats({ servers, name }: ConnectOptions): Promise<NatsConnection> {
+export async function connectNats({ servers, name, auth = natsClientAuth() }: ConnectOptions): Promise<NatsConnection> {
   const nc = await connect({
+    ...authConnectionOptions(auth),
     // A cluster is given as a comma-separated list (NATS_URL=nats://a:4222,nats://b:4222): any live one will do.
     servers: servers
       .split(",")

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { jetstreamManager, StorageType } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { authConnectionOptions, type NatsClientAuth, natsClientAuth } from "./connect-options.ts";
 import { freePort, NatsServerProcess } from "./nats-server-process.ts";
 
 export interface NatsClusterOptions {
@@ -11,6 +12,10 @@ export interface NatsClusterOptions {
   /** Cluster name (`--cluster_name`). */
   name?: string;
   inheritLogs?: boolean;
+  /** Users and permissions (lib/nats/server-auth.ts), the same on every node. */
+  configFile?: string;
+  /** How the readiness check connects when the nodes require credentials (an operator identity). */
+  auth?: NatsClientAuth;
 }
 
 /** One server of the cluster: its client and route ports stay the same across restarts. */
@@ -51,6 +56,7 @@ export class NatsCluster {
         port: node.clientPort,
         storeDir: join(options.storeDir, node.name),
         inheritLogs: options.inheritLogs,
+        configFile: options.configFile,
         args: [
           "--name",
           node.name,
@@ -98,7 +104,12 @@ export class NatsCluster {
    */
   async waitForJetStream(timeoutMs = 30_000): Promise<void> {
     const until = Date.now() + timeoutMs;
-    const nc = await connect({ servers: this.url.split(","), name: "chorus-cluster-check" });
+    const auth = this.options.auth ?? natsClientAuth();
+    const nc = await connect({
+      servers: this.url.split(","),
+      name: "chorus-cluster-check",
+      ...authConnectionOptions(auth),
+    });
     try {
       for (;;) {
         try {

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,6 +24,13 @@ export interface NatsServerOptions {
   binary?: string;
   /** Extra command-line arguments. */
   args?: string[];
+  /**
+   * A configuration file (lib/nats/server-auth.ts: users and permissions). Command-line settings (address, port,
+   * JetStream store) still win over it.
+   */
+  configFile?: string;
+  /** Write the server's log here (permission violations are logged; tests read them). */
+  logFile?: string;
   /** Print the server's log to this process's stderr. */
   inheritLogs?: boolean;
 }
@@ -80,6 +87,8 @@ export class NatsServerProcess {
     this.port = this.options.port || (await freePort());
     mkdirSync(this.storeDir, { recursive: true });
     const args = [
+      ...(this.options.configFile ? ["-c", this.options.configFile] : []),
+      ...(this.options.logFile ? ["-l", this.options.logFile] : []),
       "-a",
       "127.0.0.1",
       "-p",
@@ -108,7 +117,11 @@ export class NatsServerProcess {
       await waitForPort(this.port, 10_000, () => this.state === "stopped");
     } catch (err) {
       await this.stop();
-      throw new Error(`nats-server did not start on port ${this.port}: ${(err as Error).message}\n${stderr}`);
+      const log =
+        this.options.logFile && existsSync(this.options.logFile) ? readFileSync(this.options.logFile, "utf8") : "";
+      throw new Error(
+        `nats-server did not start on port ${this.port}: ${(err as Error).message}\n${stderr}${log.slice(-4000)}`,
+      );
     }
     this.state = "running";
     // A parent that exits without calling stop() must not leave the child behind (one listener per instance,

@@ -18,7 +18,7 @@ import { LeaseSpendGuard } from "../../ledger/spend-guard.ts";
 import { Inventory } from "../../lib/catalog/inventory.ts";
 import { createLogger } from "../../lib/log/logger.ts";
 import { createSeededRandom } from "../../lib/random/seeded-random.ts";
-import { AGENTS, subjects, VOTING_AGENTS } from "../../lib/subjects.ts";
+import { AGENTS, type AgentName, subjects, VOTING_AGENTS } from "../../lib/subjects.ts";
 import type { BudgetState } from "../../voting/budget/state.ts";
 import type { AnyAgentModule } from "../../voting/contract/agent-module.ts";
 import { loadAgents } from "../../voting/registry/agent-loaders.ts";
@@ -66,7 +66,7 @@ export class VirtualChorusStrategy implements Strategy {
   private nextTick = 0;
   private random: () => number = Math.random;
   private readonly moduleVersion = moduleVersionCache();
-  private readonly agents: readonly string[] = VOTING_AGENTS;
+  private readonly agents: readonly AgentName[] = VOTING_AGENTS;
 
   constructor(private readonly options: VirtualChorusOptions = {}) {
     this.ledger = new EventLedger(options.eventLimits);

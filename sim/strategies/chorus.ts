@@ -74,7 +74,10 @@ export class ChorusStrategy implements Strategy {
   async start(setup: StrategySetup): Promise<void> {
     if (!this.urls) throw new Error("launch() first");
     const { gatewayUrl, natsUrl, apiKey } = this.urls;
-    const nc = await connectNats({ servers: natsUrl, name: "chorus-sim-catalog" });
+    // The launched mesh's operator loads the catalog; a running mesh: the credentials in the environment.
+    const nc = this.mesh
+      ? await this.mesh.connect("chorus-sim-catalog")
+      : await connectNats({ servers: natsUrl, name: "chorus-sim-catalog" });
     try {
       const store = new CatalogStore(await openCatalogBucket(jetstream(nc)));
       await loadDemoCatalog(store, {

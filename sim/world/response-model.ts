@@ -1,4 +1,6 @@
+import { Goal } from "../../gen/chorus/v1/campaign_pb.ts";
 import { AdFormat } from "../../gen/chorus/v1/common_pb.ts";
+import type { ContentItem } from "./population.ts";
 
 /**
  * The hidden ground truth of how listeners respond to ads. No strategy sees it: they see only the events it
@@ -58,4 +60,25 @@ export function leaveProbability(p: {
   return sigmoid(
     -3.6 + 1.9 * p.intrusiveness + 0.35 * (p.ads - 1) + 0.12 * p.adsBefore - 0.8 * p.bestAffinity + p.tolerance,
   );
+}
+
+const CHAPTER_TOLERANCE_MS = 5_000;
+
+/** How intrusive a break at `positionMs` of `item` is: 0 at its ends, 0.3 at a chapter marker, 1 mid-content. */
+export function intrusivenessAt(item: ContentItem, positionMs: number): number {
+  if (positionMs <= 1_000 || positionMs >= item.durationMs - 1_000) return 0;
+  return item.chapterMarkersMs.some((m) => Math.abs(m - positionMs) <= CHAPTER_TOLERANCE_MS) ? 0.3 : 1;
+}
+
+/** What an ad is worth to its advertiser: a share of the goal's value for impressions, the whole value per goal met. */
+export function goalValue(goal: Goal, perGoal: number, e: AdExposure, completed: boolean, clicked: boolean): number {
+  if (goal === Goal.IMPRESSIONS) return perGoal * impressionWorth(e);
+  if (goal === Goal.COMPLETIONS) return completed ? perGoal : 0;
+  return clicked ? perGoal : 0;
+}
+
+export function dot(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
 }

@@ -1,14 +1,9 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { createLatencyHistogram, type Histogram, recordSince } from "../../bench/lib/latency-histogram.ts";
-import { Goal } from "../../gen/chorus/v1/campaign_pb.ts";
-import { BreakKind, ContentKind } from "../../gen/chorus/v1/common_pb.ts";
+import { createLatencyHistogram, recordSince } from "../../bench/lib/latency-histogram.ts";
+import { ContentKind } from "../../gen/chorus/v1/common_pb.ts";
 import {
-  type AdEvent,
-  AdEventSchema,
-  AdEventType,
   type DecideRequest,
-  DecideRequestSchema,
   type DecideResponse,
   NoFillReason,
   type PlaybackSignal,
@@ -16,15 +11,19 @@ import {
 } from "../../gen/chorus/v1/decision_pb.ts";
 import { adFeatures } from "../../lib/catalog/inventory.ts";
 import { embed } from "../../lib/features/feature-space.ts";
+import { playedAdEvents } from "./ad-events.ts";
 import { askAgainAt } from "./ask-again.ts";
+import { breakRequest } from "./break-request.ts";
 import { EventQueue } from "./event-queue.ts";
-import { type Market, makeMarket } from "./market.ts";
-import { type ContentItem, type Listener, makeContent, makeListeners } from "./population.ts";
+import { makeMarket } from "./market.ts";
+import { makeContent, makeListeners } from "./population.ts";
 import {
   type AdExposure,
   clickProbability,
   completionProbability,
-  impressionWorth,
+  dot,
+  goalValue,
+  intrusivenessAt,
   leaveProbability,
   sigmoid,
 } from "./response-model.ts";
@@ -32,72 +31,8 @@ import { Rng } from "./rng.ts";
 import type { Scenario } from "./scenario.ts";
 import { SpendLedger } from "./spend-ledger.ts";
 import type { SimClock, Strategy } from "./strategy.ts";
+import type { Session, WorldEvent, WorldOptions, WorldOutcome } from "./world-types.ts";
 
-interface Session {
-  id: string;
-  listener: Listener;
-  startedAt: number;
-  screenOn: boolean;
-  ended: boolean;
-  content: ContentItem | undefined;
-  contentStartedAt: number;
-  /** Content position at contentStartedAt (non-zero after resuming from a mid-content break). */
-  startPosition: number;
-  /** Invalidates events scheduled for earlier content (a skip, an end, a due break). */
-  token: number;
-  listenedSinceBreakMs: number;
-  recentSkips: number;
-  adsHeard: number;
-  /** A pod the strategy asked to play at a later offset of the current content (e.g. its end). */
-  deferred: { response: DecideResponse; offsetMs: number } | undefined;
-}
-
-type WorldEvent =
-  | { kind: "session-start"; listener: Listener }
-  | { kind: "content-end"; session: Session; token: number; skipped: boolean }
-  | { kind: "break-due"; session: Session; token: number }
-  | { kind: "deferred-play"; session: Session; token: number }
-  | { kind: "screen"; session: Session }
-  | { kind: "resume"; session: Session; nextContent: boolean }
-  | { kind: "deliver"; events: AdEvent[] };
-
-/** Where ads were inserted: the intrusiveness classes of the response model. */
-export interface InsertionCounts {
-  betweenTracks: number;
-  atChapterMarker: number;
-  midTrack: number;
-}
-
-export interface WorldOutcome {
-  market: Market;
-  ledger: SpendLedger;
-  insertions: InsertionCounts;
-  breaks: number;
-  /** Breaks after which the listener ended the session at once. */
-  leftAfterBreak: number;
-  opportunities: number;
-  competingAds: number;
-  sessions: number;
-  listeningMs: number;
-  decisionLatency: Histogram;
-  decisionErrors: number;
-  eventsGenerated: number;
-  eventsDelivered: number;
-  /** Decisions without ads, by the strategy's NoFillReason. */
-  noFill: Record<string, number>;
-  /** Ads sold for a later offset that never played (the session ended first): sold, never impressed. */
-  unplayedAds: number;
-  /** Realtime strategies: how far (wall ms) the world fell behind its schedule at worst (0 = kept real time). */
-  maxWallLagMs: number;
-}
-
-export interface WorldOptions {
-  onProgress?: (fraction: number) => void;
-  /** Realtime strategies: wall time between building the catalog and simulated time 0 (loading it). Default 5 s. */
-  startupMs?: number;
-}
-
-const CHAPTER_TOLERANCE_MS = 5_000;
 /** Simulated time 0 of strategies in simulated time: a Monday, 06:00 UTC. */
 export const SIM_EPOCH_MS = Date.UTC(2026, 0, 5, 6);
 
@@ -251,38 +186,14 @@ export async function runWorld(s: Scenario, strategy: Strategy, options: WorldOp
   };
 
   const request = (session: Session, at: number, betweenTracks: boolean): DecideRequest => {
-    const l = session.listener;
-    const item = session.content!;
-    return create(DecideRequestSchema, {
-      requestId: `sim-${s.seed}-${++eventSeq}`,
-      placement: {
-        placementId: "sim-player",
-        breakKind: BreakKind.MID_ROLL,
-        maxDurationMs: s.publisher.maxBreakMs,
-        maxAds: s.publisher.maxAdsPerBreak,
-        floorPriceMicros: BigInt(
-          Math.round(rngMarket.logNormal(s.market.competingCpmMedianMicros, s.market.competingCpmSigma) / 1000),
-        ),
-      },
-      user: {
-        userId: l.id,
-        consent: { personalizedAds: l.personalizedConsent, measurement: true },
-        ageBracket: l.ageBracket,
-        geo: { country: l.country },
-      },
-      device: { type: l.device, screenOn: session.screenOn, foreground: session.screenOn },
-      context: {
-        sessionId: session.id,
-        contentKind: item.kind,
-        contentId: item.id,
-        genre: item.genre,
-        moodTags: item.moods,
-        positionMs: Math.round(betweenTracks ? item.durationMs : position(session, at)),
-        contentDurationMs: item.durationMs,
-        recentSkips: session.recentSkips,
-        sessionLengthMs: Math.round(at - session.startedAt),
-        chapterMarkersMs: item.chapterMarkersMs,
-      },
+    const requestId = `sim-${s.seed}-${++eventSeq}`;
+    const floorCpmMicros = rngMarket.logNormal(s.market.competingCpmMedianMicros, s.market.competingCpmSigma);
+    return breakRequest(s, session, {
+      requestId,
+      floorCpmMicros,
+      positionMs: position(session, at),
+      at,
+      betweenTracks,
     });
   };
 
@@ -335,34 +246,18 @@ export async function runWorld(s: Scenario, strategy: Strategy, options: WorldOp
       const completed = rngAds.chance(completionProbability(exposure));
       const clicked = rngAds.chance(clickProbability(exposure));
       const perGoal = market.valuePerGoalMicros.get(campaign.id) ?? 0;
-      const valueMicros =
-        campaign.goal === Goal.IMPRESSIONS
-          ? perGoal * impressionWorth(exposure)
-          : campaign.goal === Goal.COMPLETIONS
-            ? completed
-              ? perGoal
-              : 0
-            : clicked
-              ? perGoal
-              : 0;
+      const valueMicros = goalValue(campaign.goal, perGoal, exposure, completed, clicked);
       ledger.charge(campaign.id, ad.priceMicros);
       ledger.credit(campaign.id, { completed, clicked, valueMicros });
       const played = completed ? known.creative.durationMs : rngAds.uniform(0.2, 0.9) * known.creative.durationMs;
-      const events: [AdEventType, number][] = [
-        [AdEventType.IMPRESSION, t],
-        [AdEventType.START, t],
-        [completed ? AdEventType.COMPLETE : AdEventType.SKIP, t + played],
-        ...(clicked ? [[AdEventType.CLICK, t + played] as [AdEventType, number]] : []),
-      ];
-      const batch = events.map(([type, when]) =>
-        create(AdEventSchema, {
-          eventId: `ev-${++eventSeq}`,
-          decisionId: response!.decisionId,
-          creativeId: ad.creativeId,
-          type,
-          occurredAt: timestampFromMs(clock.toWallMs(when)),
-          eventToken: ad.eventToken,
-        }),
+      const batch = playedAdEvents(
+        response!.decisionId,
+        ad,
+        { startedAt: t, played, completed, clicked },
+        {
+          nextEventId: () => `ev-${++eventSeq}`,
+          toWallMs: clock.toWallMs,
+        },
       );
       out.eventsGenerated += batch.length;
       // The player reports an ad's events together once it finished: late by the scenario's delay after the last.
@@ -387,11 +282,6 @@ export async function runWorld(s: Scenario, strategy: Strategy, options: WorldOp
     );
     if (left) out.leftAfterBreak++;
     return { endsAt: t, left };
-  };
-
-  const intrusivenessAt = (item: ContentItem, positionMs: number) => {
-    if (positionMs <= 1_000 || positionMs >= item.durationMs - 1_000) return 0;
-    return item.chapterMarkersMs.some((m) => Math.abs(m - positionMs) <= CHAPTER_TOLERANCE_MS) ? 0.3 : 1;
   };
 
   /** A break in the middle of content: now, later in this content, or not at all (the strategy's choice). */
@@ -558,8 +448,4 @@ export async function runWorld(s: Scenario, strategy: Strategy, options: WorldOp
   return out;
 }
 
-function dot(a: Float32Array, b: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
-  return s;
-}
+export type { InsertionCounts, WorldOptions, WorldOutcome } from "./world-types.ts";

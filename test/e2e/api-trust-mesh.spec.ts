@@ -18,8 +18,9 @@ import {
 } from "../../gen/chorus/v1/decision_pb.ts";
 import { type Mesh, startMesh } from "../../launch/mesh.ts";
 import { queryLedger } from "../../ledger/ledger.ts";
-import { connectNats, type NatsConnection } from "../../lib/nats/connect.ts";
+import type { NatsConnection } from "../../lib/nats/connect.ts";
 import { freePort } from "../../lib/nats/nats-server-process.ts";
+import { permissionViolations } from "../../lib/nats/server-log.ts";
 import { streams } from "../../lib/subjects.ts";
 
 /**
@@ -41,7 +42,7 @@ describe("api trust - the whole mesh", () => {
   let client: ReturnType<typeof createClient<typeof DecisionService>>;
   beforeAll(async () => {
     mesh = await startMesh({ gatewayPort: await freePort(), silent: true, demo: true });
-    nc = await connectNats({ servers: mesh.natsUrl, name: "e2e-trust" });
+    nc = await mesh.connect("e2e-trust");
     client = createClient(
       DecisionService,
       createGrpcTransport({ baseUrl: mesh.gatewayUrl, interceptors: [withApiKey(mesh.credentials.decideKey)] }),
@@ -154,5 +155,9 @@ describe("api trust - the whole mesh", () => {
     }
     await new Promise((r) => setTimeout(r, 500));
     expect(await receiptCount()).toBe(receipts);
+  });
+  it("ran with NATS permissions on: no process was refused anything", () => {
+    expect(mesh.auth, "the mesh's private server requires credentials").toBeDefined();
+    expect(permissionViolations(mesh.natsLogFile)).toEqual([]);
   });
 });

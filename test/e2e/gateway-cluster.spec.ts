@@ -8,8 +8,8 @@ import { AdFormat, BreakKind, ContentKind, DeviceType } from "../../gen/chorus/v
 import { DecideRequestSchema, DecisionService } from "../../gen/chorus/v1/decision_pb.ts";
 import { type Mesh, startMesh } from "../../launch/mesh.ts";
 import { ReceiptStore } from "../../ledger/receipt-store.ts";
-import { connectNats } from "../../lib/nats/connect.ts";
 import { freePort } from "../../lib/nats/nats-server-process.ts";
+import { permissionViolations } from "../../lib/nats/server-log.ts";
 
 const request = (id: string) =>
   create(DecideRequestSchema, {
@@ -44,7 +44,7 @@ describe("gateway - GATEWAY_PROCESSES: several gateway processes on one port", (
    * receipt, or "no ads" (a process that has just started may not hold every campaign's lease yet).
    */
   async function decideOnConnections(connections: number, tag: string): Promise<string[]> {
-    const nc = await connectNats({ servers: mesh.natsUrl, name: "e2e-cluster" });
+    const nc = await mesh.connect("e2e-cluster");
     try {
       const receipts = await ReceiptStore.open(nc);
       const ids: string[] = [];
@@ -95,4 +95,8 @@ describe("gateway - GATEWAY_PROCESSES: several gateway processes on one port", (
     expect(workerPids(primary)).toHaveLength(2);
     expect(workerPids(primary)).not.toContain(victim);
   }, 90_000);
+  it("ran with NATS permissions on: no process was refused anything", () => {
+    expect(mesh.auth, "the mesh's private server requires credentials").toBeDefined();
+    expect(permissionViolations(mesh.natsLogFile)).toEqual([]);
+  });
 });

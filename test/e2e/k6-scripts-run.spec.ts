@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Mesh, startMesh } from "../../launch/mesh.ts";
 import { freePort } from "../../lib/nats/nats-server-process.ts";
+import { permissionViolations } from "../../lib/nats/server-log.ts";
 import { repoRoot } from "../../lib/process/launcher.ts";
 import { decideRequest } from "../../loadtest/lib/decide-request.js";
 
@@ -97,4 +98,8 @@ describe.skipIf(!k6)("k6 scripts - run by k6 against a test mesh", () => {
     },
     90_000,
   );
+  it("ran with NATS permissions on: no process was refused anything", () => {
+    expect(mesh.auth, "the mesh's private server requires credentials").toBeDefined();
+    expect(permissionViolations(mesh.natsLogFile)).toEqual([]);
+  });
 });

@@ -24,8 +24,9 @@ import {
 } from "../../gen/chorus/v1/decision_pb.ts";
 import { ModuleStateChange_Action } from "../../gen/chorus/v1/module_pb.ts";
 import { type Mesh, startMesh } from "../../launch/mesh.ts";
-import { connectNats, type NatsConnection } from "../../lib/nats/connect.ts";
+import type { NatsConnection } from "../../lib/nats/connect.ts";
 import { freePort } from "../../lib/nats/nats-server-process.ts";
+import { permissionViolations } from "../../lib/nats/server-log.ts";
 import { signManifest } from "../../modules/manifest-signature.ts";
 import { ModuleOperations } from "../../modules/module-operations.ts";
 import { ModuleRegistry } from "../../modules/module-registry.ts";
@@ -93,7 +94,7 @@ describe("mesh - hot swap of agent scoring modules under steady Decide load", ()
         CHORUS_RETRIEVAL_MAX_CANDIDATES: "20",
       },
     });
-    nc = await connectNats({ servers: mesh.natsUrl, name: "agent-hot-swap-test" });
+    nc = await mesh.connect("agent-hot-swap-test");
     const registry = await ModuleRegistry.open(jetstream(nc));
     const verifier = new ModuleVerifier({
       trustedKeys: TrustedKeys.parse(key.publicKeyPem),
@@ -231,7 +232,7 @@ describe("mesh - hot swap of agent scoring modules under steady Decide load", ()
         "--key",
         join(keysDir, "release.key"),
       ],
-      { env: { ...process.env, NATS_URL: mesh.natsUrl, CHORUS_TRUSTED_KEYS: keysFile } },
+      { env: { ...process.env, NATS_URL: mesh.natsUrl, ...mesh.auth?.env("operator"), CHORUS_TRUSTED_KEYS: keysFile } },
     ).catch((e: { code: number; stderr: string }) => e);
     expect((cli as { code: number }).code).toBe(1);
     expect((cli as { stderr: string }).stderr).toMatch(
@@ -280,4 +281,8 @@ describe("mesh - hot swap of agent scoring modules under steady Decide load", ()
     expect(responses.some((r) => versionOf(r, "timing") === "2.0.0")).toBe(false);
     expect(versionOf(responses.at(-1), "timing")).toBe(BUILTIN_SCORING_VERSION);
   }, 40_000);
+  it("ran with NATS permissions on: no process was refused anything", () => {
+    expect(mesh.auth, "the mesh's private server requires credentials").toBeDefined();
+    expect(permissionViolations(mesh.natsLogFile)).toEqual([]);
+  });
 });

@@ -14,8 +14,8 @@ import {
 import { type Mesh, startMesh } from "../../launch/mesh.ts";
 import { queryLedger } from "../../ledger/ledger.ts";
 import { demoCatalog } from "../../lib/demo/demo-catalog.ts";
-import { connectNats } from "../../lib/nats/connect.ts";
 import { freePort } from "../../lib/nats/nats-server-process.ts";
+import { permissionViolations } from "../../lib/nats/server-log.ts";
 import { adEvents, decideRequest } from "../../loadtest/lib/decide-request.js";
 
 const demo = demoCatalog();
@@ -134,7 +134,7 @@ describe("mesh - the whole local mesh as separate processes", () => {
     );
     const { decisionId, ads } = await client.decide(request("ledger"));
     const ad = ads[0]!;
-    const nc = await connectNats({ servers: mesh.natsUrl, name: "e2e-ledger" });
+    const nc = await mesh.connect("e2e-ledger");
     try {
       const before = (await queryLedger(nc, ad.campaignId)).campaigns.find((c) => c.campaignId === ad.campaignId);
       const event = {
@@ -166,5 +166,9 @@ describe("mesh - the whole local mesh as separate processes", () => {
     } finally {
       await nc.close();
     }
+  });
+  it("ran with NATS permissions on: no process was refused anything", () => {
+    expect(mesh.auth, "the mesh's private server requires credentials").toBeDefined();
+    expect(permissionViolations(mesh.natsLogFile)).toEqual([]);
   });
 });

@@ -10,8 +10,9 @@ import { withApiKey } from "../../gateway/auth/client-key.ts";
 import { AdFormat, BreakKind, ContentKind, DeviceType } from "../../gen/chorus/v1/common_pb.ts";
 import { DecideRequestSchema, DecisionService } from "../../gen/chorus/v1/decision_pb.ts";
 import { type Mesh, startMesh } from "../../launch/mesh.ts";
-import { connectNats, type NatsConnection } from "../../lib/nats/connect.ts";
+import type { NatsConnection } from "../../lib/nats/connect.ts";
 import { freePort } from "../../lib/nats/nats-server-process.ts";
+import { permissionViolations } from "../../lib/nats/server-log.ts";
 import { kernelModuleKind } from "../../modules/kernel-module-kind.ts";
 import { ModuleOperations } from "../../modules/module-operations.ts";
 import { ModuleRegistry } from "../../modules/module-registry.ts";
@@ -41,7 +42,7 @@ describe("mesh - hot swap of the kernel module under steady Decide load", () => 
     const keysFile = join(mkdtempSync(join(tmpdir(), "chorus-keys-")), "trusted.pem");
     writeFileSync(keysFile, key.publicKeyPem);
     mesh = await startMesh({ gatewayPort: await freePort(), silent: true, env: { CHORUS_TRUSTED_KEYS: keysFile } });
-    nc = await connectNats({ servers: mesh.natsUrl, name: "hot-swap-test" });
+    nc = await mesh.connect("hot-swap-test");
   }, 90_000);
   afterAll(async () => {
     await nc?.close();
@@ -99,4 +100,8 @@ describe("mesh - hot swap of the kernel module under steady Decide load", () => 
     const first = versions.indexOf("2.0.0");
     expect(versions.slice(first).every((v) => v === "2.0.0")).toBe(true);
   }, 90_000);
+  it("ran with NATS permissions on: no process was refused anything", () => {
+    expect(mesh.auth, "the mesh's private server requires credentials").toBeDefined();
+    expect(permissionViolations(mesh.natsLogFile)).toEqual([]);
+  });
 });

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fillMacros, readVast, vastSchemaUnavailable, xsdErrors } from "../../gateway/testing/vast-check.ts";
 import { type Mesh, startMesh } from "../../launch/mesh.ts";
 import { queryLedger } from "../../ledger/ledger.ts";
-import { connectNats } from "../../lib/nats/connect.ts";
 import { freePort } from "../../lib/nats/nats-server-process.ts";
+import { permissionViolations } from "../../lib/nats/server-log.ts";
 
 const schemaMissing = vastSchemaUnavailable();
 const fixture = (name: string) =>
@@ -24,7 +24,7 @@ describe("mesh - VAST, tracking and OpenRTB against the real decision engine and
   afterAll(() => mesh?.stop(), 30_000);
 
   const spendOf = async (campaignId: string) => {
-    const nc = await connectNats({ servers: mesh.natsUrl, name: "e2e-protocols" });
+    const nc = await mesh.connect("e2e-protocols");
     try {
       return (await queryLedger(nc, campaignId)).campaigns.find((c) => c.campaignId === campaignId)?.spendMicros ?? 0n;
     } finally {
@@ -92,5 +92,9 @@ describe("mesh - VAST, tracking and OpenRTB against the real decision engine and
       }
     }
     expect(bidding, "the demo campaigns bid on at least one of the two").toBeGreaterThan(0);
+  });
+  it("ran with NATS permissions on: no process was refused anything", () => {
+    expect(mesh.auth, "the mesh's private server requires credentials").toBeDefined();
+    expect(permissionViolations(mesh.natsLogFile)).toEqual([]);
   });
 });

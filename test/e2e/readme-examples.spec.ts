@@ -6,6 +6,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Mesh, startMesh } from "../../launch/mesh.ts";
 import { freePort } from "../../lib/nats/nats-server-process.ts";
+import { permissionViolations } from "../../lib/nats/server-log.ts";
 
 /**
  * The README's client examples, run as printed against a real mesh: the one code block after "from another
@@ -44,7 +45,14 @@ describe("README client examples, exactly as printed, against a real mesh", () =
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "chorus-readme-"));
     credentialsFile = join(dir, "credentials.env");
-    mesh = await startMesh({ gatewayPort: await freePort(), silent: true, demo: true, credentialsFile });
+    // Laid out like npm start's .data (CHORUS_DATA_DIR below): `chorus` finds the mesh and its operator identity.
+    mesh = await startMesh({
+      gatewayPort: await freePort(),
+      silent: true,
+      demo: true,
+      credentialsFile,
+      natsAuthDir: join(dir, "nats", "auth"),
+    });
   }, 120_000);
   afterAll(async () => {
     await mesh?.stop();
@@ -65,7 +73,7 @@ describe("README client examples, exactly as printed, against a real mesh", () =
         .replace(/\s+#[^'\n]*$/, "");
       const out = await run("bash", ["-c", `set -euo pipefail; set -a; . '${credentialsFile}'; set +a; ${prepared}`], {
         cwd: repo,
-        env: { ...process.env, CHORUS_GATEWAY_URL: mesh.gatewayUrl },
+        env: { ...process.env, CHORUS_GATEWAY_URL: mesh.gatewayUrl, CHORUS_DATA_DIR: dir },
         timeout: 60_000,
         maxBuffer: 16 << 20,
       });
@@ -93,4 +101,8 @@ describe("README client examples, exactly as printed, against a real mesh", () =
     expect(answer(/chorus explain/)).toContain(decisionId);
     expect(answer(/chorus replay/)).toContain("REPRODUCED: every output matches the record bit for bit.");
   }, 300_000);
+  it("ran with NATS permissions on: no process was refused anything", () => {
+    expect(mesh.auth, "the mesh's private server requires credentials").toBeDefined();
+    expect(permissionViolations(mesh.natsLogFile)).toEqual([]);
+  });
 });

@@ -10,7 +10,9 @@ import {
 import { BidStrategy_Kind, type Campaign, Goal } from "../../gen/chorus/v1/campaign_pb.ts";
 import { AdEventType, type DecideRequest } from "../../gen/chorus/v1/decision_pb.ts";
 import type { LedgerEntry } from "../../gen/chorus/v1/ledger_pb.ts";
+import { trimToCap } from "../../lib/collections/lru.ts";
 import { GLOBAL_KEY, type HandlerContext } from "../contract/agent-module.ts";
+import { stateLimits } from "../limits/state-limits.ts";
 import { priorRate } from "../relevance/relevance-features.ts";
 import { budgetPeriod } from "./budget-period.ts";
 import {
@@ -43,8 +45,6 @@ export interface BiddingState {
   /** `${decisionId}/${creativeId}` -> campaign and context of a won impression, to credit its responses. */
   readonly won: Map<string, { campaignId: string; contextKey: string; goal: Goal }>;
 }
-
-const MAX_WON = 100_000;
 
 export { DAY_MS } from "./budget-period.ts";
 
@@ -133,7 +133,7 @@ export function applyOutcome(state: BiddingState, outcome: AuctionOutcome, ctx: 
     e.plan = undefined;
     state.changed.add(campaign.id);
   }
-  while (state.won.size > MAX_WON) state.won.delete(state.won.keys().next().value!);
+  trimToCap(state.won, stateLimits().maxPendingAds);
   return seen.size > 0 ? [GLOBAL_KEY] : [];
 }
 

@@ -1,6 +1,5 @@
-import { create } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { toBinary } from "@bufbuild/protobuf";
 import { BudgetSignalSchema, type CampaignBudget, CampaignBudgetSchema } from "../../gen/chorus/v1/ledger_pb.ts";
 import { readMessage } from "../../lib/nats/read-message.ts";
 import { type BudgetBookView, createBudgetState, refreshBudget, snapshotBudget } from "./state.ts";

@@ -21,7 +21,7 @@ export const intentAgent: AgentModule<IntentState, typeof IntentSignalSchema> = 
   description: "Listening profiles, targeting eligibility, frequency caps and the user intent vector",
   keySpace: "user-shards",
   signalSchema: IntentSignalSchema,
-  createState: createIntentState,
+  createState: () => createIntentState(),
   snapshot: snapshotIntent,
   restore: restoreIntent,
   vote: voteIntent,
@@ -29,12 +29,12 @@ export const intentAgent: AgentModule<IntentState, typeof IntentSignalSchema> = 
     agentInput({
       subject: subjects.playbackShard,
       schema: PlaybackSignalSchema,
-      handle: (s, m) => applyPlayback(s, m),
+      handle: (s, m, ctx) => applyPlayback(s, m, ctx.nowMs),
     }),
     agentInput({
       subject: subjects.acceptedEvents(AdEventType[AdEventType.IMPRESSION].toLowerCase()),
       schema: LedgerEntrySchema,
-      handle: (s, m, ctx) => applyImpression(s, m, ctx.owns),
+      handle: (s, m, ctx) => applyImpression(s, m, ctx.owns, ctx.nowMs),
     }),
   ],
   tick: prune,

@@ -9,14 +9,18 @@ import {
 } from "../../gen/chorus/v1/agent_signals_pb.ts";
 import type { PlaybackSignal } from "../../gen/chorus/v1/decision_pb.ts";
 import type { LedgerEntry } from "../../gen/chorus/v1/ledger_pb.ts";
+import { dropIdle, touchEntry, trimToCap } from "../../lib/collections/lru.ts";
 import { embed, feature, type WeightedFeature } from "../../lib/features/feature-space.ts";
 import { userShard } from "../../lib/subjects.ts";
+import { MAX_IMPRESSIONS_PER_CAMPAIGN, type StateLimits, stateLimits } from "../limits/state-limits.ts";
 
 /** Per-user listening profiles and impression history, by user shard. */
 export interface IntentState {
+  /** In least-recently-used order (coldest first), at most `limits.maxProfiles`. */
   readonly profiles: Map<string, UserProfile>;
   /** Users changed since the last published delta, by shard key. */
   readonly dirty: Map<string, Set<string>>;
+  readonly limits: StateLimits;
 }
 
 /** Affinities decay by this factor per content start, so taste follows recent listening. */
@@ -25,11 +29,9 @@ const AFFINITY_DECAY = 0.9;
 const SKIP_DECAY = 0.8;
 /** Impressions older than this are dropped (longest frequency-cap window we honour). */
 export const MAX_CAP_WINDOW_MS = 30 * 86_400_000;
-/** Profiles per shard kept in memory; the one seen longest ago is evicted first. */
-const MAX_PROFILES_PER_SHARD = 20_000;
 
-export function createIntentState(): IntentState {
-  return { profiles: new Map(), dirty: new Map() };
+export function createIntentState(limits: StateLimits = stateLimits()): IntentState {
+  return { profiles: new Map(), dirty: new Map(), limits };
 }
 
 /** 0 night (0-5 h), 1 morning (6-11), 2 afternoon (12-17), 3 evening (18-23), UTC. */
@@ -37,12 +39,11 @@ export function daypart(nowMs: number): number {
   return Math.floor(new Date(nowMs).getUTCHours() / 6);
 }
 
+/** The user's profile, made the most recently used; `nowMs` is the server's clock. */
 function touch(state: IntentState, userId: string, nowMs: number): UserProfile {
-  let profile = state.profiles.get(userId);
-  if (!profile) {
-    profile = create(UserProfileSchema, { userId });
-    state.profiles.set(userId, profile);
-  }
+  const profile = state.profiles.get(userId) ?? create(UserProfileSchema, { userId });
+  touchEntry(state.profiles, userId, profile);
+  trimToCap(state.profiles, state.limits.maxProfiles, (id) => forget(state, id));
   profile.lastSeenMs = BigInt(nowMs);
   const key = String(userShard(userId));
   let users = state.dirty.get(key);
@@ -54,15 +55,25 @@ function touch(state: IntentState, userId: string, nowMs: number): UserProfile {
   return profile;
 }
 
+/** A dropped profile leaves the pending delta too (what is pending stays within the cap); returns its shard key. */
+function forget(state: IntentState, userId: string): string {
+  const key = String(userShard(userId));
+  state.dirty.get(key)?.delete(userId);
+  return key;
+}
+
 function bump(map: Record<string, number>, key: string, by: number): void {
   for (const k of Object.keys(map)) map[k] = map[k]! * AFFINITY_DECAY;
   map[key] = (map[key] ?? 0) + by;
 }
 
-/** Learns from one playback signal; returns the shard key it changed. */
-export function applyPlayback(state: IntentState, signal: PlaybackSignal): string[] {
-  const nowMs = signal.at ? timestampMs(signal.at) : Date.now();
-  const profile = touch(state, signal.userId, nowMs);
+/**
+ * Learns from one playback signal; returns the shard key it changed. `serverNowMs` ages the profile; the client's
+ * `at` only places the listening in a daypart.
+ */
+export function applyPlayback(state: IntentState, signal: PlaybackSignal, serverNowMs = Date.now()): string[] {
+  const nowMs = signal.at ? timestampMs(signal.at) : serverNowMs;
+  const profile = touch(state, signal.userId, serverNowMs);
   profile.skipRate *= SKIP_DECAY;
   const kind = signal.kind;
   if (kind.case === "contentStart") {
@@ -78,22 +89,39 @@ export function applyPlayback(state: IntentState, signal: PlaybackSignal): strin
     // A skip says the current genre is less welcome right now.
     if (profile.genre) profile.genreAffinity[profile.genre] = (profile.genreAffinity[profile.genre] ?? 0) - 0.5;
   }
-  // Pre-compute for the next break, so that a decide finds the vector ready.
-  profile.intentVector = [...intentVector(profile, profile.genre, profile.moodTags)];
+  // Pre-compute for the next break, so that a decide finds the vector ready. Only taste changes it (a new track,
+  // a skip): positions, pauses and screen changes, most of the signals, do not pay for it.
+  if (kind.case === "contentStart" || kind.case === "skip" || profile.intentVector.length === 0)
+    profile.intentVector = [...intentVector(profile, profile.genre, profile.moodTags)];
   return [String(userShard(signal.userId))];
 }
 
-/** Counts an accepted impression for frequency capping (owner shards only). */
-export function applyImpression(state: IntentState, entry: LedgerEntry, owns: (key: string) => boolean): string[] {
+/**
+ * Counts an accepted impression for frequency capping (owner shards only). The event's time counts it in its
+ * window, but never later than the server's now (a client clock ahead must not keep history alive). History is
+ * bounded: the MAX_IMPRESSIONS_PER_CAMPAIGN latest per campaign (the largest valid cap), and
+ * `limits.maxCappedCampaigns` campaigns per profile (the one shown longest ago goes first).
+ */
+export function applyImpression(
+  state: IntentState,
+  entry: LedgerEntry,
+  owns: (key: string) => boolean,
+  serverNowMs = Date.now(),
+): string[] {
   if (!entry.userId || !entry.campaignId || !owns(String(userShard(entry.userId)))) return [];
-  const at = entry.event?.occurredAt ? timestampMs(entry.event.occurredAt) : Date.now();
-  const profile = touch(state, entry.userId, at);
-  let history = profile.impressions.find((i) => i.campaignId === entry.campaignId);
-  if (!history) {
-    history = create(CampaignImpressionsSchema, { campaignId: entry.campaignId });
-    profile.impressions.push(history);
-  }
+  const occurred = entry.event?.occurredAt ? timestampMs(entry.event.occurredAt) : serverNowMs;
+  const at = Math.min(occurred, serverNowMs);
+  const profile = touch(state, entry.userId, serverNowMs);
+  const i = profile.impressions.findIndex((h) => h.campaignId === entry.campaignId);
+  // The list is kept in order of last impression (most recent last), so the cap drops the coldest campaign.
+  const history =
+    i >= 0 ? profile.impressions.splice(i, 1)[0]! : create(CampaignImpressionsSchema, { campaignId: entry.campaignId });
+  profile.impressions.push(history);
+  if (profile.impressions.length > state.limits.maxCappedCampaigns)
+    profile.impressions.splice(0, profile.impressions.length - state.limits.maxCappedCampaigns);
   history.atMs.push(BigInt(at));
+  if (history.atMs.length > MAX_IMPRESSIONS_PER_CAMPAIGN)
+    history.atMs.splice(0, history.atMs.length - MAX_IMPRESSIONS_PER_CAMPAIGN);
   return [String(userShard(entry.userId))];
 }
 
@@ -113,33 +141,33 @@ export function intentVector(profile: UserProfile | undefined, genre: string, mo
   return embed(features);
 }
 
-/** Drops impressions past every window and evicts the profiles seen longest ago. */
+/**
+ * Upkeep on the server's clock: drops impressions past every window and profiles idle longer than
+ * `limits.profileIdleMs` (the count cap is kept on every insertion).
+ */
 export function prune(state: IntentState, nowMs: number): string[] {
   const changed = new Set<string>();
-  const byShard = new Map<string, UserProfile[]>();
   for (const profile of state.profiles.values()) {
-    const key = String(userShard(profile.userId));
+    let trimmed = false;
     for (const h of profile.impressions) {
       const kept = h.atMs.filter((t) => Number(t) > nowMs - MAX_CAP_WINDOW_MS);
       if (kept.length !== h.atMs.length) {
         h.atMs = kept;
-        changed.add(key);
+        trimmed = true;
       }
     }
-    profile.impressions = profile.impressions.filter((h) => h.atMs.length > 0);
-    let list = byShard.get(key);
-    if (!list) {
-      list = [];
-      byShard.set(key, list);
+    if (trimmed) {
+      profile.impressions = profile.impressions.filter((h) => h.atMs.length > 0);
+      changed.add(String(userShard(profile.userId)));
     }
-    list.push(profile);
   }
-  for (const [key, list] of byShard) {
-    if (list.length <= MAX_PROFILES_PER_SHARD) continue;
-    list.sort((a, b) => Number(a.lastSeenMs - b.lastSeenMs));
-    for (const p of list.slice(0, list.length - MAX_PROFILES_PER_SHARD)) state.profiles.delete(p.userId);
-    changed.add(key);
-  }
+  dropIdle(
+    state.profiles,
+    nowMs,
+    state.limits.profileIdleMs,
+    (p) => Number(p.lastSeenMs),
+    (id) => changed.add(forget(state, id)),
+  );
   return [...changed];
 }
 
@@ -155,6 +183,8 @@ export function snapshotIntent(state: IntentState, key: string, scope: "full" | 
   return create(IntentSignalSchema, { shard, profiles });
 }
 
+/** Upserts the signal's profiles as the most recently used, within the same cap (a gateway mirrors every shard). */
 export function restoreIntent(state: IntentState, _key: string, signal: IntentSignal): void {
-  for (const profile of signal.profiles) state.profiles.set(profile.userId, profile);
+  for (const profile of signal.profiles) touchEntry(state.profiles, profile.userId, profile);
+  trimToCap(state.profiles, state.limits.maxProfiles, (id) => forget(state, id));
 }

@@ -1,9 +1,9 @@
-import { toBinary } from "@bufbuild/protobuf";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { Logger } from "../../lib/log/logger.ts";
 import { type BadMessageReason, describeError, reportBadMessage } from "../../lib/nats/bad-messages.ts";
 import { openReplicatedBucket, ReplicasError } from "../../lib/nats/jetstream-replicas.ts";
+import { DEFAULT_MAX_PAYLOAD, encodePieces, pieceLimit } from "../../lib/nats/message-pieces.ts";
 import { readMessage } from "../../lib/nats/read-message.ts";
 import { buckets } from "../../lib/subjects.ts";
 import type { AnyAgentModule } from "../contract/agent-module.ts";
@@ -20,26 +20,42 @@ export async function openAgentStateBucket(js: JetStreamClient): Promise<KV> {
   }
 }
 
-/** KV key of an agent's state under a key ("global" or a user shard). */
-export const agentStateKey = (agent: string, key: string) => `${agent}.${key}`;
+/** KV key of an agent's state under a key ("global" or a user shard); piece i > 0 of it under `<agent>.<key>.<i>`. */
+export const agentStateKey = (agent: string, key: string, piece = 0) =>
+  piece === 0 ? `${agent}.${key}` : `${agent}.${key}.${piece}`;
 
-/** Full snapshots of an agent's keys in KV (`<agent>.<key>`), so that a restarted agent or gateway recovers. */
+/**
+ * Full snapshots of an agent's keys in KV, so that a restarted agent or gateway recovers. A snapshot larger than
+ * the server's max payload is stored in pieces (`<agent>.<key>`, `<agent>.<key>.1`, ...: message-pieces.ts), each
+ * a signal of its own that restores by merging, so no number of listeners makes a snapshot unstorable. Pieces are
+ * written from the last to the first and leftovers of a longer earlier snapshot are purged.
+ */
 export class AgentStateStore {
-  /** `consumer` names the reader in bad-message counts (`gateway`, `agent`). */
+  /** Pieces last written (or found) per `<agent>.<key>`, to purge the ones a shorter snapshot leaves. */
+  private readonly pieces = new Map<string, number>();
+
+  /** `consumer` names the reader in bad-message counts (`gateway`, `agent`); `maxPayload`: the server's. */
   constructor(
     private readonly kv: KV,
     private readonly log?: Logger,
     private readonly consumer = "state-store",
+    private readonly maxPayload = DEFAULT_MAX_PAYLOAD,
   ) {}
 
-  async save(module: AnyAgentModule, state: unknown, key: string): Promise<void> {
-    let bytes: Uint8Array;
+  /** Returns the number of pieces written. */
+  async save(module: AnyAgentModule, state: unknown, key: string): Promise<number> {
+    let pieces: Uint8Array[];
     try {
-      bytes = toBinary(module.signalSchema, module.snapshot(state, key, "full"));
+      pieces = encodePieces(module.signalSchema, module.snapshot(state, key, "full"), pieceLimit(this.maxPayload));
     } catch (err) {
       throw new SnapshotEncodeError(module.name, key, err);
     }
-    await this.kv.put(agentStateKey(module.name, key), bytes);
+    for (let i = pieces.length - 1; i >= 0; i--) await this.kv.put(agentStateKey(module.name, key, i), pieces[i]!);
+    const name = agentStateKey(module.name, key);
+    const before = this.pieces.get(name) ?? 1;
+    for (let i = pieces.length; i < before; i++) await this.kv.purge(agentStateKey(module.name, key, i));
+    this.pieces.set(name, pieces.length);
+    return pieces.length;
   }
 
   /**
@@ -47,14 +63,16 @@ export class AgentStateStore {
    * or holds out-of-range values is skipped and counted: the key starts fresh rather than the process not at all.
    */
   async load(module: AnyAgentModule, state: unknown, keys?: readonly string[]): Promise<string[]> {
-    const names = keys
-      ? keys.map((k) => agentStateKey(module.name, k))
-      : await collect(await this.kv.keys(`${module.name}.>`));
-    const found: string[] = [];
+    // One filter per call: servers before 2.10 take no list of filters.
+    const filters = keys ? keys.flatMap((k) => [`${module.name}.${k}`, `${module.name}.${k}.*`]) : [`${module.name}.>`];
+    const names = (await Promise.all(filters.map((f) => collect(this.kv.keys(f))))).flat();
+    const found = new Set<string>();
     for (const name of names) {
+      const [key = "", piece] = name.slice(module.name.length + 1).split(".");
+      const base = agentStateKey(module.name, key);
+      this.pieces.set(base, Math.max(this.pieces.get(base) ?? 1, piece === undefined ? 1 : Number(piece) + 1));
       const entry = await this.kv.get(name);
       if (entry?.operation !== "PUT") continue;
-      const key = name.slice(module.name.length + 1);
       const read = readMessage(module.signalSchema, entry.value);
       let problem: { reason: BadMessageReason; detail: string } | undefined = read.ok
         ? undefined
@@ -62,7 +80,7 @@ export class AgentStateStore {
       if (read.ok)
         try {
           module.restore(state, key, read.message);
-          found.push(key);
+          found.add(key);
         } catch (err) {
           problem = { reason: "out_of_range", detail: describeError(err) };
         }
@@ -74,13 +92,13 @@ export class AgentStateStore {
           ...problem,
         });
     }
-    return found;
+    return [...found];
   }
 }
 
-async function collect(keys: AsyncIterable<string>): Promise<string[]> {
+async function collect(keys: Promise<AsyncIterable<string>>): Promise<string[]> {
   const out: string[] = [];
-  for await (const key of keys) out.push(key);
+  for await (const key of await keys) out.push(key);
   return out;
 }
 

@@ -3,8 +3,10 @@ import type { AuctionOutcome } from "../../gen/chorus/v1/agent_pb.ts";
 import { type OrchestratorSignal, OrchestratorSignalSchema } from "../../gen/chorus/v1/agent_signals_pb.ts";
 import { AdEventType } from "../../gen/chorus/v1/decision_pb.ts";
 import type { LedgerEntry } from "../../gen/chorus/v1/ledger_pb.ts";
+import { trimToCap } from "../../lib/collections/lru.ts";
 import { VOTING_AGENTS, type VotingAgentName } from "../../lib/subjects.ts";
 import { GLOBAL_KEY } from "../contract/agent-module.ts";
+import { stateLimits } from "../limits/state-limits.ts";
 
 /** Starting weights: the prior on how much each agent's scores should count in quality. */
 export const BASE_WEIGHTS: Record<VotingAgentName, number> = {
@@ -32,8 +34,6 @@ export interface OrchestratorState {
   readonly shares: Map<string, Map<string, number>>;
 }
 
-const MAX_PENDING = 100_000;
-
 export function createOrchestratorState(): OrchestratorState {
   return { weights: { ...BASE_WEIGHTS }, relevanceWeight: BASE_RELEVANCE_WEIGHT, updates: 0n, shares: new Map() };
 }
@@ -50,7 +50,7 @@ export function applyOutcome(state: OrchestratorState, outcome: AuctionOutcome):
       new Map(outcome.agents.map((agent, i) => [agent, positive[i]! / total])),
     );
   }
-  while (state.shares.size > MAX_PENDING) state.shares.delete(state.shares.keys().next().value!);
+  trimToCap(state.shares, stateLimits().maxPendingAds);
 }
 
 /**

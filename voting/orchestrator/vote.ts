@@ -19,11 +19,17 @@ export function voteOrchestrator(_ctx: VoteContext, state: OrchestratorState): A
  * The weights fed to the kernel, one per agent in `agents` order: the orchestrator's weight, times
  * DEGRADED_WEIGHT_FACTOR for a degraded agent. With confidence this is the weighted vote that resolves trade-offs.
  */
+/** The weights the kernel applies: one per voting agent in row order, and the relevance term's. */
+export interface KernelWeights {
+  weights: Float32Array;
+  relevanceWeight: number;
+}
+
 export function kernelWeights(
   orchestrator: AgentVote | undefined,
   agents: readonly string[],
   degraded: ReadonlySet<string>,
-): { weights: Float32Array; relevanceWeight: number } {
+): KernelWeights {
   const from = orchestrator?.weights ?? {};
   const weights = Float32Array.from(agents, (a) => {
     const w = from[a] ?? BASE_WEIGHTS[a as keyof typeof BASE_WEIGHTS] ?? 0;

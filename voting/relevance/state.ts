@@ -5,7 +5,9 @@ import { type RelevanceSignal, RelevanceSignalSchema } from "../../gen/chorus/v1
 import { Goal } from "../../gen/chorus/v1/campaign_pb.ts";
 import { AdEventType } from "../../gen/chorus/v1/decision_pb.ts";
 import type { LedgerEntry } from "../../gen/chorus/v1/ledger_pb.ts";
+import { trimToCap } from "../../lib/collections/lru.ts";
 import { GLOBAL_KEY, type HandlerContext } from "../contract/agent-module.ts";
+import { stateLimits } from "../limits/state-limits.ts";
 import { createFtrlModel, type FtrlModel, train } from "./ftrl-model.ts";
 import { MODEL_SIZE, priorLogit, responseFeatures } from "./relevance-features.ts";
 
@@ -23,8 +25,6 @@ export interface RelevanceState {
   /** `${decisionId}/${creativeId}` -> features at decision time; bounded, oldest first out. */
   readonly exposures: Map<string, Exposure>;
 }
-
-const MAX_EXPOSURES = 100_000;
 
 export function createRelevanceState(): RelevanceState {
   return { model: createFtrlModel(MODEL_SIZE), examples: 0n, positives: 0n, exposures: new Map() };
@@ -45,7 +45,7 @@ export function applyOutcome(state: RelevanceState, outcome: AuctionOutcome, ctx
       at,
     });
   }
-  while (state.exposures.size > MAX_EXPOSURES) state.exposures.delete(state.exposures.keys().next().value!);
+  trimToCap(state.exposures, stateLimits().maxPendingAds);
 }
 
 /** The event that counts as the response for each goal. */

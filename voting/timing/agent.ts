@@ -19,7 +19,7 @@ export const timingAgent: AgentModule<TimingState, typeof TimingSignalSchema> = 
   description: "Break moment and least intrusive insertion offset from playback signals",
   keySpace: "user-shards",
   signalSchema: TimingSignalSchema,
-  createState: createTimingState,
+  createState: () => createTimingState(),
   snapshot: snapshotTiming,
   restore: restoreTiming,
   vote: voteTiming,
@@ -27,7 +27,7 @@ export const timingAgent: AgentModule<TimingState, typeof TimingSignalSchema> = 
     agentInput({
       subject: subjects.playbackShard,
       schema: PlaybackSignalSchema,
-      handle: (s, m) => applyPlayback(s, m),
+      handle: (s, m, ctx) => applyPlayback(s, m, ctx.nowMs),
     }),
   ],
   tick: pruneSessions,

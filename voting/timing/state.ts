@@ -1,5 +1,4 @@
 import { create } from "@bufbuild/protobuf";
-import { timestampMs } from "@bufbuild/protobuf/wkt";
 import {
   type SessionPlayback,
   SessionPlaybackSchema,
@@ -7,35 +6,43 @@ import {
   TimingSignalSchema,
 } from "../../gen/chorus/v1/agent_signals_pb.ts";
 import type { PlaybackSignal } from "../../gen/chorus/v1/decision_pb.ts";
+import { dropIdle, touchEntry, trimToCap } from "../../lib/collections/lru.ts";
 import { userShard } from "../../lib/subjects.ts";
+import { type StateLimits, stateLimits } from "../limits/state-limits.ts";
 import { adviseBreak, playbackPosition } from "./advise-break.ts";
 
 /** Playback per session, by user shard, with the advice for the next break pre-computed on every signal. */
 export interface TimingState {
+  /** In least-recently-used order (coldest first), at most `limits.maxSessions`. */
   readonly sessions: Map<string, SessionPlayback>;
   readonly dirty: Map<string, Set<string>>;
+  readonly limits: StateLimits;
 }
 
-/** Sessions silent for this long are forgotten. */
-const SESSION_IDLE_MS = 2 * 3_600_000;
-
-export function createTimingState(): TimingState {
-  return { sessions: new Map(), dirty: new Map() };
+export function createTimingState(limits: StateLimits = stateLimits()): TimingState {
+  return { sessions: new Map(), dirty: new Map(), limits };
 }
 
-export function applyPlayback(state: TimingState, signal: PlaybackSignal): string[] {
-  const nowMs = signal.at ? timestampMs(signal.at) : Date.now();
+/**
+ * Applies one playback signal at the server's `nowMs` (when it arrived): the position is extrapolated from then
+ * by the vote, on the same clock, and the idle TTL counts from then; a client's clock is never trusted for either.
+ */
+export function applyPlayback(state: TimingState, signal: PlaybackSignal, nowMs = Date.now()): string[] {
   const key = String(userShard(signal.userId));
-  let s = state.sessions.get(signal.sessionId);
-  if (!s) {
-    s = create(SessionPlaybackSchema, {
+  if (signal.kind.case === "sessionEnd") {
+    if (state.sessions.delete(signal.sessionId)) markDirty(state, key, signal.sessionId);
+    return [key];
+  }
+  const s =
+    state.sessions.get(signal.sessionId) ??
+    create(SessionPlaybackSchema, {
       sessionId: signal.sessionId,
       userId: signal.userId,
       screenOn: true,
       foreground: true,
     });
-    state.sessions.set(signal.sessionId, s);
-  }
+  touchEntry(state.sessions, signal.sessionId, s);
+  trimToCap(state.sessions, state.limits.maxSessions, (id, dropped) => forget(state, id, dropped));
   const setPosition = (ms: number) => {
     s.positionMs = ms;
     s.positionAtMs = BigInt(nowMs);
@@ -69,10 +76,6 @@ export function applyPlayback(state: TimingState, signal: PlaybackSignal): strin
       s.screenOn = kind.value.screenOn;
       s.foreground = kind.value.foreground;
       break;
-    case "sessionEnd":
-      state.sessions.delete(signal.sessionId);
-      markDirty(state, key, signal.sessionId);
-      return [key];
     default:
       break;
   }
@@ -103,14 +106,24 @@ function markDirty(state: TimingState, key: string, sessionId: string): void {
   set.add(sessionId);
 }
 
+/** A dropped session leaves the pending delta (receivers drop it at their own cap or TTL); returns its shard key. */
+function forget(state: TimingState, sessionId: string, s: SessionPlayback): string {
+  const key = String(userShard(s.userId));
+  state.dirty.get(key)?.delete(sessionId);
+  return key;
+}
+
+/** Drops sessions silent for `limits.sessionIdleMs` on the server's clock (`nowMs`). */
 export function pruneSessions(state: TimingState, nowMs: number): string[] {
-  const changed: string[] = [];
-  for (const [id, s] of state.sessions)
-    if (Number(s.lastSeenMs) < nowMs - SESSION_IDLE_MS) {
-      state.sessions.delete(id);
-      changed.push(String(userShard(s.userId)));
-    }
-  return changed;
+  const changed = new Set<string>();
+  dropIdle(
+    state.sessions,
+    nowMs,
+    state.limits.sessionIdleMs,
+    (s) => Number(s.lastSeenMs),
+    (id, s) => changed.add(forget(state, id, s)),
+  );
+  return [...changed];
 }
 
 export function snapshotTiming(state: TimingState, key: string, scope: "full" | "delta"): TimingSignal {
@@ -129,7 +142,8 @@ export function snapshotTiming(state: TimingState, key: string, scope: "full" | 
 
 export function restoreTiming(state: TimingState, _key: string, signal: TimingSignal): void {
   for (const s of signal.sessions) {
-    if (s.userId) state.sessions.set(s.sessionId, s);
+    if (s.userId) touchEntry(state.sessions, s.sessionId, s);
     else state.sessions.delete(s.sessionId);
   }
+  trimToCap(state.sessions, state.limits.maxSessions, (id, s) => forget(state, id, s));
 }

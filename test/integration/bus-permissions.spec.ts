@@ -1,0 +1,302 @@
+/**
+ * Least privilege on the bus, against a real nats-server running the configuration npm start generates
+ * (lib/nats/server-auth.ts from lib/nats/permissions.ts): every refusal the issue names is shown as the server's own
+ * permissions violation (its log, and the error the client gets), next to the legitimate path that still works.
+ */
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { Objm } from "@nats-io/obj";
+import { connect } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openApiKeyBucket } from "../../gateway/auth/api-key-store.ts";
+import { ensureLedgerStreams, openLedgerBucket } from "../../ledger/ledger-streams.ts";
+import { connectNats, type NatsConnection } from "../../lib/nats/connect.ts";
+import { authConnectionOptions, natsClientAuth } from "../../lib/nats/connect-options.ts";
+import { toolNatsAccess, writeLocalMesh } from "../../lib/nats/local-mesh.ts";
+import { NatsServerProcess } from "../../lib/nats/nats-server-process.ts";
+import { AGENT_INPUTS, type Identity } from "../../lib/nats/permissions.ts";
+import { type ServerAuth, writeServerAuth } from "../../lib/nats/server-auth.ts";
+import { permissionViolations } from "../../lib/nats/server-log.ts";
+import { AGENTS, buckets, streams, subjects } from "../../lib/subjects.ts";
+import { ModuleRegistry } from "../../modules/module-registry.ts";
+import { openAgentStateBucket } from "../../voting/mirror/agent-state-store.ts";
+import { loadAgents } from "../../voting/registry/agent-loaders.ts";
+
+const IDENTITIES: Identity[] = [
+  { kind: "operator", name: "operator" },
+  { kind: "gateway", name: "gateway" },
+  { kind: "ledger", name: "ledger" },
+  { kind: "budget", name: "budget" },
+  { kind: "agents", name: "agents-1", agents: ["intent", "relevance", "timing"] },
+];
+
+describe("bus permissions - every process kind is held to its own rights by the server", () => {
+  let dir: string;
+  let auth: ServerAuth;
+  let server: NatsServerProcess;
+  let logFile: string;
+  const open: NatsConnection[] = [];
+  /** One connection per identity, named after it (the server's log names the client). */
+  const as: Record<string, NatsConnection> = {};
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "chorus-bus-permissions-"));
+    // Laid out as npm start does in .data: the CLI test below finds the operator identity from the data dir.
+    auth = writeServerAuth(join(dir, "nats", "auth"), IDENTITIES);
+    logFile = join(dir, "nats-server.log");
+    server = await new NatsServerProcess({ storeDir: join(dir, "js"), configFile: auth.configFile, logFile }).start();
+    writeLocalMesh(auth.dir, server.url);
+    for (const { name } of IDENTITIES) {
+      as[name] = await connectNats({ servers: server.url, name: `perm-${name}`, auth: natsClientAuth(auth.env(name)) });
+      open.push(as[name]!);
+    }
+    // The legitimate owners create what they own.
+    await ensureLedgerStreams(await jetstreamManager(as.ledger!));
+    await openLedgerBucket(await jetstreamManager(as.ledger!));
+    await openApiKeyBucket(jetstream(as.gateway!));
+    await openAgentStateBucket(jetstream(as["agents-1"]!));
+    await ModuleRegistry.open(jetstream(as.operator!));
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.allSettled(open.map((nc) => nc.close()));
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** The server logged this refusal (it writes its log asynchronously: poll briefly). */
+  async function expectViolation(identity: string, kind: "Publish" | "Subscription", subject: string | RegExp) {
+    const until = Date.now() + 5_000;
+    for (;;) {
+      const found = permissionViolations(logFile).some(
+        (v) =>
+          v.client === `perm-${identity}` &&
+          v.kind === kind &&
+          (typeof subject === "string" ? v.subject === subject : subject.test(v.subject)),
+      );
+      if (found) return;
+      if (Date.now() > until)
+        throw new Error(
+          `no ${kind} violation logged for ${identity} on ${subject}:\n${JSON.stringify(permissionViolations(logFile))}`,
+        );
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** A JetStream publish (or KV write) the server refuses: the client's promise fails, the server logs why. */
+  async function expectPublishRefused(identity: string, subject: string) {
+    await expect(jetstream(as[identity]!).publish(subject, new Uint8Array([1]), { timeout: 2_000 })).rejects.toThrow(
+      /permission|timeout|no responders/i,
+    );
+    await expectViolation(identity, "Publish", subject);
+  }
+
+  /** A subscription the server refuses: the subscription closes with the permissions error. */
+  async function expectSubscribeRefused(identity: string, subject: string) {
+    const sub = as[identity]!.subscribe(subject);
+    const closed = await Promise.race([
+      sub.closed.then(
+        (e) => e,
+        (e: unknown) => e,
+      ),
+      new Promise((r) => setTimeout(() => r("still open"), 5_000)),
+    ]);
+    expect(String(closed)).toMatch(/permission/i);
+    await expectViolation(identity, "Subscription", subject);
+  }
+
+  it("writes the secrets 0600 in a 0700 folder and no seed into the server configuration", async () => {
+    expect(statSync(auth.dir).mode & 0o777).toBe(0o700);
+    for (const { name } of IDENTITIES) expect(statSync(auth.access(name).seedFile).mode & 0o777).toBe(0o600);
+    expect(statSync(auth.configFile).mode & 0o777).toBe(0o600);
+    const { readFileSync } = await import("node:fs");
+    const config = readFileSync(auth.configFile, "utf8");
+    expect(config).not.toMatch(/\bSU[A-Z2-7]{50,}/);
+    expect(config.match(/nkey: U[A-Z2-7]+/g)).toHaveLength(IDENTITIES.length);
+  });
+
+  it("refuses a connection without credentials, and one with an unknown nkey", async () => {
+    await expect(connect({ servers: server.url, maxReconnectAttempts: 0, reconnect: false })).rejects.toThrow(
+      /authorization/i,
+    );
+    const { createUser } = await import("@nats-io/nkeys");
+    const { writeFileSync } = await import("node:fs");
+    const stranger = join(dir, "stranger.nk");
+    writeFileSync(stranger, new TextDecoder().decode(createUser().getSeed()), { mode: 0o600 });
+    await expect(
+      connect({
+        servers: server.url,
+        maxReconnectAttempts: 0,
+        reconnect: false,
+        ...authConnectionOptions(natsClientAuth({ NATS_NKEY_SEED_FILE: stranger })),
+      }),
+    ).rejects.toThrow(/authorization/i);
+  });
+
+  it("lets only the Budget agent answer lease requests; the gateway asks and gets the answer", async () => {
+    await expectSubscribeRefused("gateway", subjects.budgetLease);
+    await expectSubscribeRefused("agents-1", subjects.budgetLease);
+    await expectSubscribeRefused("ledger", subjects.budgetLease);
+    const sub = as.budget!.subscribe(subjects.budgetLease, {
+      callback: (_e, m) => {
+        m.respond(new Uint8Array([7]));
+      },
+    });
+    await as.budget!.flush();
+    const reply = await as.gateway!.request(subjects.budgetLease, new Uint8Array([1]), { timeout: 2_000 });
+    expect([...reply.data]).toEqual([7]);
+    sub.unsubscribe();
+  });
+
+  it("refuses the gateway publishing an agent's signal; the agent's own signal reaches the gateway", async () => {
+    const subject = subjects.agentSignal("intent", "global");
+    const seen = as.gateway!.subscribe(subjects.agentSignalAll("intent"), { max: 1 });
+    await as.gateway!.flush();
+    as.gateway!.publish(subject, new Uint8Array([1]));
+    await expectViolation("gateway", "Publish", subject);
+    as["agents-1"]!.publish(subject, new Uint8Array([2]));
+    for await (const m of seen) expect([...m.data]).toEqual([2]);
+    // An agent host cannot speak for an agent it does not run, nor answer its decide requests.
+    as["agents-1"]!.publish(subjects.agentSignal("bidding", "global"), new Uint8Array([1]));
+    await expectViolation("agents-1", "Publish", subjects.agentSignal("bidding", "global"));
+    await expectSubscribeRefused("agents-1", subjects.agentDecide("bidding"));
+  });
+
+  it("refuses an agent writing receipts, events, ledger state or module state; the owners write them", async () => {
+    await expectPublishRefused("agents-1", subjects.receipt("d-1"));
+    await expectPublishRefused("agents-1", subjects.adEvent("impression", "c-1", ["d-1", "cr-1"]));
+    await expectPublishRefused("agents-1", `$KV.${buckets.ledger}.snapshot`);
+    await expectPublishRefused("agents-1", `$KV.${buckets.moduleState}.state.kernel`);
+    await expectPublishRefused("agents-1", subjects.leaseLog("c-1"));
+    // Forged "accepted" copies: only the events stream's republish writes them.
+    as["agents-1"]!.publish(subjects.acceptedEventsAll.replace(">", "impression.x"), new Uint8Array([1]));
+    await expectViolation("agents-1", "Publish", "chorus.accepted.impression.x");
+    // The gateway writes receipts and events, the ledger its snapshot.
+    const js = jetstream(as.gateway!);
+    expect((await js.publish(subjects.receipt("d-1"), new Uint8Array([1]))).stream).toBe(streams.receipts);
+    expect((await js.publish(subjects.adEvent("impression", "c-1", ["d-1", "cr-1"]), new Uint8Array([1]))).stream).toBe(
+      streams.events,
+    );
+    const ledger = await openLedgerBucket(await jetstreamManager(as.ledger!));
+    expect(await ledger.put("snapshot", new Uint8Array([1]))).toBeGreaterThan(0);
+  });
+
+  it("refuses the gateway writing ledger state, the lease log or quarantine", async () => {
+    await expectPublishRefused("gateway", `$KV.${buckets.ledger}.snapshot`);
+    await expectPublishRefused("gateway", subjects.leaseLog("c-1"));
+    await expectPublishRefused("gateway", subjects.quarantinedEvent(1));
+    await expectPublishRefused("gateway", `$KV.${buckets.leaders}.budget`);
+  });
+
+  it("lets only the operator publish module versions; a gateway may only roll back the modules it runs", async () => {
+    const objects = `$O.${buckets.moduleObjects}.M.${Buffer.from("kernel/9.9.9.wasm").toString("base64url")}`;
+    await expectPublishRefused("gateway", objects);
+    await expectPublishRefused("agents-1", objects);
+    await expectPublishRefused("agents-1", `$KV.${buckets.moduleState}.state.agent-bidding`);
+    const registry = await ModuleRegistry.open(jetstream(as.operator!));
+    await registry.objects.putBlob({ name: "kernel/0.0.1.wasm" }, new Uint8Array([0, 97, 115, 109]));
+    expect((await registry.objects.info("kernel/0.0.1.wasm"))?.size).toBe(4);
+    // The automatic rollback of a module the process runs (modules/rollback-guard.ts) is allowed.
+    const state = await new Kvm(jetstream(as["agents-1"]!)).open(buckets.moduleState);
+    expect(await state.put("state.agent-intent", new Uint8Array([1]))).toBeGreaterThan(0);
+    // And reading published modules works for every runner.
+    const store = await new Objm(jetstream(as["agents-1"]!)).open(buckets.moduleObjects);
+    expect([...((await store.getBlob("kernel/0.0.1.wasm")) ?? [])]).toEqual([0, 97, 115, 109]);
+  });
+
+  it("refuses an agent reading the API-keys bucket; the gateway reads it", async () => {
+    const keys = await openApiKeyBucket(jetstream(as.gateway!));
+    await keys.put("k1", new TextEncoder().encode("{}"));
+    expect((await keys.get("k1"))?.string()).toBe("{}");
+    const stolen = await new Kvm(jetstream(as["agents-1"]!)).open(buckets.apiKeys);
+    await expect(stolen.get("k1")).rejects.toThrow(/permission|timeout/i);
+    await expectViolation(
+      "agents-1",
+      "Publish",
+      new RegExp(`^\\$JS\\.API\\.(DIRECT|STREAM\\.MSG)\\.GET\\.KV_${buckets.apiKeys}`),
+    );
+    await expect(stolen.keys()).rejects.toThrow(/permission|timeout/i);
+    await expectViolation(
+      "agents-1",
+      "Publish",
+      new RegExp(`^\\$JS\\.API\\.CONSUMER\\.CREATE\\.KV_${buckets.apiKeys}`),
+    );
+    await expectSubscribeRefused("agents-1", `$KV.${buckets.apiKeys}.>`);
+  });
+
+  it("refuses an agent writing another agent's snapshot; its own is written and read back", async () => {
+    const kv = await openAgentStateBucket(jetstream(as["agents-1"]!));
+    expect(await kv.put("intent.global", new Uint8Array([1]))).toBeGreaterThan(0);
+    expect([...((await kv.get("intent.global"))?.value ?? [])]).toEqual([1]);
+    await expectPublishRefused("agents-1", `$KV.${buckets.agentState}.bidding.global`);
+    // The gateway reads snapshots (its mirrors start from them) but writes none.
+    await expectPublishRefused("gateway", `$KV.${buckets.agentState}.intent.global`);
+  });
+
+  it("refuses deleting or purging a stream to every process; the operator may", async () => {
+    for (const identity of ["gateway", "ledger", "budget", "agents-1"]) {
+      const jsm = await jetstreamManager(as[identity]!);
+      await expect(jsm.streams.delete(streams.events)).rejects.toThrow(/permission|timeout/i);
+      await expectViolation(identity, "Publish", `$JS.API.STREAM.DELETE.${streams.events}`);
+    }
+    const gateway = await jetstreamManager(as.gateway!);
+    await expect(gateway.streams.purge(streams.receipts)).rejects.toThrow(/permission|timeout/i);
+    await expectViolation("gateway", "Publish", `$JS.API.STREAM.PURGE.${streams.receipts}`);
+    const operator = await jetstreamManager(as.operator!);
+    await operator.streams.add({ name: "SCRATCH", subjects: ["scratch.>"] });
+    expect(await operator.streams.delete("SCRATCH")).toBe(true);
+    expect((await operator.streams.info(streams.events)).config.name).toBe(streams.events);
+  });
+
+  it("keeps each identity to its own inbox", async () => {
+    await expectSubscribeRefused("gateway", "_INBOX.ledger.>");
+    await expectSubscribeRefused("agents-1", "_INBOX.>");
+    await expectSubscribeRefused("operator", "chorus.receipts.>");
+  });
+
+  it("lets a tool (the chorus CLI) find the local mesh and its operator identity from the data dir alone", async () => {
+    const access = toolNatsAccess(undefined, { CHORUS_DATA_DIR: dir });
+    expect(access.url).toBe(server.url);
+    expect(access.auth.describe).toContain(join(dir, "nats", "auth", "operator.nk"));
+    const nc = await connect({ servers: access.url, reconnect: false, ...authConnectionOptions(access.auth) });
+    try {
+      expect((await (await jetstreamManager(nc)).streams.info(streams.events)).config.name).toBe(streams.events);
+    } finally {
+      await nc.close();
+    }
+    // Another server: the local identity is not offered to it.
+    expect(toolNatsAccess("nats://127.0.0.1:1", { CHORUS_DATA_DIR: dir }).auth.describe).toBe("no credentials");
+  });
+
+  it("grants each agent exactly the input subjects its module declares", async () => {
+    const modules = await loadAgents(AGENTS);
+    for (const m of modules) {
+      const declared = m.inputs.map((i) => (typeof i.subject === "string" ? i.subject : i.subject(3)));
+      const granted = AGENT_INPUTS[m.name as keyof typeof AGENT_INPUTS];
+      for (const s of declared)
+        expect(
+          granted.some((g) => matches(g, s)),
+          `${m.name} reads ${s}`,
+        ).toBe(true);
+      for (const g of granted)
+        expect(
+          declared.some((s) => matches(g, s)),
+          `${m.name} is granted ${g} but reads nothing there`,
+        ).toBe(true);
+    }
+  });
+});
+
+/** NATS subject matching: `*` one token, `>` the rest. */
+function matches(pattern: string, subject: string): boolean {
+  const p = pattern.split(".");
+  const s = subject.split(".");
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === ">") return s.length > i;
+    if (i >= s.length || (p[i] !== "*" && p[i] !== s[i])) return false;
+  }
+  return p.length === s.length;
+}
