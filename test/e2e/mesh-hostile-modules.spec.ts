@@ -22,7 +22,7 @@ import { DecideRequestSchema, type DecideResponse, DecisionService } from "../..
 import { ModuleStateChange_Action } from "../../gen/chorus/v1/module_pb.ts";
 import { type Mesh, startMesh } from "../../launch/mesh.ts";
 import { createLogger } from "../../lib/log/logger.ts";
-import { connectNats, type NatsConnection } from "../../lib/nats/connect.ts";
+import type { NatsConnection } from "../../lib/nats/connect.ts";
 import { freePort } from "../../lib/nats/nats-server-process.ts";
 import { KeyRevocations } from "../../modules/key-revocations.ts";
 import { ModuleOperations } from "../../modules/module-operations.ts";
@@ -107,7 +107,7 @@ describe("mesh - hostile kernel modules are contained with zero failed decisions
         CHORUS_MODULE_SELF_TEST_MS: "15000",
       },
     });
-    nc = await connectNats({ servers: mesh.natsUrl, name: "hostile-modules-test" });
+    nc = await mesh.connect("hostile-modules-test"); // the operator identity: it alone may revoke keys
     registry = await ModuleRegistry.open(jetstream(nc));
     const verifier = new ModuleVerifier({
       trustedKeys: TrustedKeys.parse(readFileSync(keysFile, "utf8")),
