@@ -134,6 +134,8 @@ const kernel = await startKernelModules({
 await checkLedgerStreams(await jetstreamManager(nc), { waitMs: 60_000 });
 // One receipt store for both: events then find the receipts this gateway wrote in memory.
 const receipts = await ReceiptStore.open(nc);
+// Event tokens name the receipt batch (group commit), so that any gateway finds the receipt of an event.
+trust.eventTokens.receiptBatchOf = (decisionId) => receipts.batchOf(decisionId);
 const spendGuard = await createSpendGuard({
   nc,
   gatewayId: config.gatewayId,

@@ -79,11 +79,14 @@ export class JetStreamEventSink implements EventSink {
     return new JetStreamEventSink(jsm.jetstream(), jsm, receipts, new ConnectionWatch(options.nc), options);
   }
 
-  async report(request: ReportEventsRequest): Promise<ReportEventsResponse> {
+  async report(
+    request: ReportEventsRequest,
+    receiptBatches?: ReadonlyMap<string, string>,
+  ): Promise<ReportEventsResponse> {
     if (!this.watch.connected)
       throw new ConnectError("ReportEvents: the event store is unreachable; retry later", Code.Unavailable);
     try {
-      return await this.store(request.events);
+      return await this.store(request.events, receiptBatches);
     } catch (err) {
       if (err instanceof ConnectError) throw err;
       throw new ConnectError(
@@ -96,12 +99,15 @@ export class JetStreamEventSink implements EventSink {
     }
   }
 
-  private async store(events: readonly AdEvent[]): Promise<ReportEventsResponse> {
+  private async store(
+    events: readonly AdEvent[],
+    receiptBatches: ReadonlyMap<string, string> | undefined,
+  ): Promise<ReportEventsResponse> {
     const now = this.clock();
     const receiptLookups = new Map<string, Promise<DecisionReceipt | undefined>>();
     for (const e of events)
       if (e.decisionId && !receiptLookups.has(e.decisionId))
-        receiptLookups.set(e.decisionId, this.receipts.get(e.decisionId));
+        receiptLookups.set(e.decisionId, this.receipts.get(e.decisionId, receiptBatches?.get(e.decisionId)));
     const results: EventResult[] = new Array(events.length);
     const impressed = new Set<string>();
     const store = async (i: number, e: AdEvent, receipt: DecisionReceipt | undefined) => {

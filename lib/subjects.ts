@@ -54,6 +54,12 @@ export const subjects = {
   acceptedEventsAll: "chorus.accepted.>",
   /** DecisionReceipt in the receipts stream (streams.receipts), one subject per decision. */
   receipt: (decisionId: string) => `chorus.receipts.${subjectToken(decisionId)}`,
+  /**
+   * ReceiptBatch in the receipts stream (group commit): `batchId` is already a subject token (receipt-batch-id.ts).
+   * Two tokens after `receipts`, so it never collides with a single receipt's subject.
+   */
+  receiptBatch: (batchId: string) => `chorus.receipts.batch.${batchId}`,
+  receiptBatchPrefix: "chorus.receipts.batch.",
   receiptsAll: "chorus.receipts.>",
   /** LeaseRequest -> LeaseGrant (request/reply, queue group "budget"). */
   budgetLease: "chorus.budget.lease",

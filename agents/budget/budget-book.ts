@@ -184,6 +184,11 @@ export class BudgetBook {
    * Drops ads that can no longer be charged and reclaims leases past TTL + grace. `canReclaim` is false while
    * the agent may be missing receipts (NATS just came back and gateways are still replaying their spools).
    */
+  /** Nothing that `expire` would ever drop: no sold-not-charged ad, no recent charge, no lease. */
+  holdsNothing(): boolean {
+    return this.pending.size === 0 && this.chargedRecently.size === 0 && this.leases.size === 0;
+  }
+
   expire(nowMs: number, canReclaim = true): void {
     const window = this.soldWindow();
     for (const [key, sold] of this.pending)

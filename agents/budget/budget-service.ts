@@ -6,6 +6,7 @@ import {
   LeaseDenial,
   LeaseGrantSchema,
   LeaseRequestSchema,
+  ReceiptBatchSchema,
 } from "../../gen/chorus/v1/ledger_pb.ts";
 import { ConnectionWatch } from "../../ledger/connection-watch.ts";
 import { readLedgerEntry } from "../../ledger/event-rules.ts";
@@ -58,6 +59,8 @@ export class BudgetService {
   private readonly stops: (() => void)[] = [];
   private sub: Subscription | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** Set when serving: what the upkeep does and how often. */
+  private upkeep: { ms: number; run: () => void } | undefined;
 
   private constructor(
     readonly book: BudgetBook,
@@ -86,8 +89,10 @@ export class BudgetService {
     // Entries the ledger quarantines are skipped here too (counted), so both fold the same stream alike.
     const onEntry = (m: JsMsg, live: boolean) => {
       const read = readLedgerEntry(m.data);
-      if (read.ok) book.onEntry(BigInt(m.seq), read.message, clock(), live);
-      else reportBadMessage(logger, { consumer: "budget", subject: m.subject, seq: m.seq, ...read });
+      if (read.ok) {
+        book.onEntry(BigInt(m.seq), read.message, clock(), live);
+        service.armUpkeep();
+      } else reportBadMessage(logger, { consumer: "budget", subject: m.subject, seq: m.seq, ...read });
     };
     const js = jsm.jetstream();
     const windowStart = new Date(clock() - book.policy.impressionWindowMs - book.policy.reclaimGraceMs).toISOString();
@@ -105,16 +110,29 @@ export class BudgetService {
       js,
       streams.leases,
       { deliver_policy: DeliverPolicy.StartTime, opt_start_time: leaseWindowStart.toISOString() },
-      (m) => book.adoptLease(fromBinary(LeaseGrantSchema, m.data), Math.floor(m.info.timestampNanos / 1e6), clock()),
+      (m) => {
+        book.adoptLease(fromBinary(LeaseGrantSchema, m.data), Math.floor(m.info.timestampNanos / 1e6), clock());
+        service.armUpkeep();
+      },
     );
     await service.follow(
       js,
       streams.receipts,
       { deliver_policy: DeliverPolicy.StartTime, opt_start_time: windowStart },
       (m) => {
+        // A batch (group commit) is read once; each receipt in it counts as if it had come alone, and the book
+        // drops one it has seen (the same receipt may also come alone from a replayed spool).
+        if (m.subject.startsWith(subjects.receiptBatchPrefix)) {
+          const read = readMessage(ReceiptBatchSchema, m.data);
+          if (read.ok) for (const receipt of read.message.receipts) book.onReceipt(receipt, clock());
+          else reportBadMessage(logger, { consumer: "budget", subject: m.subject, seq: m.seq, ...read });
+          service.armUpkeep();
+          return;
+        }
         const read = readMessage(DecisionReceiptSchema, m.data);
         if (read.ok) book.onReceipt(read.message, clock());
         else reportBadMessage(logger, { consumer: "budget", subject: m.subject, seq: m.seq, ...read });
+        service.armUpkeep();
       },
     );
     await service.follow(
@@ -129,11 +147,12 @@ export class BudgetService {
     }
 
     const watch = new ConnectionWatch(nc);
-    service.timer = guardedInterval("budget upkeep", options.upkeepMs ?? 250, () => {
-      const now = clock();
+    service.upkeep = {
+      ms: options.upkeepMs ?? 250,
       // Right after a reconnect gateways replay spooled receipts: do not reclaim leases before they are in.
-      book.expire(now, watch.connected && Date.now() - watch.reconnectedAt > book.policy.reclaimGraceMs);
-    });
+      run: () => book.expire(clock(), watch.connected && Date.now() - watch.reconnectedAt > book.policy.reclaimGraceMs),
+    };
+    service.armUpkeep();
     service.sub = nc.subscribe(subjects.budgetLease, {
       queue: "budget",
       callback: (_err, msg) => {
@@ -147,6 +166,7 @@ export class BudgetService {
               reason: "this Budget instance is no longer the leader; ask again",
             });
           else grant = book.grant(request, clock());
+          service.armUpkeep();
           grant.gatewayId = request.gatewayId;
         } catch (err) {
           grant = create(LeaseGrantSchema, {
@@ -187,6 +207,22 @@ export class BudgetService {
     return service;
   }
 
+  /**
+   * The upkeep (expiring sold ads, recent charges and leases) ticks only while the book holds any of them: an idle
+   * Budget agent with nothing outstanding is not woken 4 times a second for nothing.
+   */
+  private armUpkeep(): void {
+    if (this.upkeep === undefined || this.timer !== undefined) return;
+    const { ms, run } = this.upkeep;
+    this.timer = guardedInterval("budget upkeep", ms, () => {
+      run();
+      if (this.book.holdsNothing()) {
+        clearInterval(this.timer);
+        this.timer = undefined;
+      }
+    });
+  }
+
   /** Stops answering lease requests at once (a deposed leader), keeping the book. */
   stopGranting(): void {
     this.sub?.unsubscribe();
@@ -194,6 +230,7 @@ export class BudgetService {
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    this.upkeep = undefined;
     if (this.sub && !this.sub.isClosed()) await this.sub.drain();
     for (const stop of this.stops) stop();
   }

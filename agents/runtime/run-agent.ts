@@ -10,7 +10,8 @@ import { encodeAgentVote } from "../../lib/codecs/agent-vote.ts";
 import { encodeMessage } from "../../lib/codecs/registry.ts";
 import type { Logger } from "../../lib/log/logger.ts";
 import { encodePieces, pieceLimit } from "../../lib/nats/message-pieces.ts";
-import { guard, guardedInterval } from "../../lib/process/survive.ts";
+import { type IntervalHandle, sharedInterval } from "../../lib/process/shared-interval.ts";
+import { guard } from "../../lib/process/survive.ts";
 import { subjects, USER_SHARDS } from "../../lib/subjects.ts";
 import { AGENT_ATTRIBUTE, withExtractedContext } from "../../telemetry/tracing.ts";
 import {
@@ -36,7 +37,8 @@ export interface RunAgentOptions {
   signalIntervalMs?: number;
   /**
    * A liveness signal (ALIVE_KEY, no payload) this often, so that gateways can tell a live agent from a dead one
-   * without a state snapshot per key and second.
+   * without a state snapshot per key and second. Default 2 s: gateways call an agent stale after 5 s without a
+   * word (two beats may be lost), and each beat wakes every gateway and agent host that mirrors the agent.
    */
   heartbeatMs?: number;
   /** Every owned key's delta is republished this often (repairs a signal core NATS dropped; default 10 s). */
@@ -73,7 +75,7 @@ export class RunningAgent {
   private readonly slices = new SliceCache();
   private readonly dirtySnapshots = new Set<string>();
   private readonly inputLeases: InputLease[] = [];
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly timers: IntervalHandle[] = [];
   /** Armed by the first state change after a publish: an idle agent wakes up for nothing. */
   private signalTimer: NodeJS.Timeout | undefined;
   private mirror: SignalMirror | undefined;
@@ -138,8 +140,11 @@ export class RunningAgent {
       },
     });
     const every = (ms: number, fn: () => void) =>
-      this.timers.push(guardedInterval(`${module.name} timer`, ms, fn, this.log));
-    every(this.options.heartbeatMs ?? 1_000, () => this.publishAlive());
+      // Shared per period: the host's agents do their 1 s chores in one wake-up (lib/process/shared-interval.ts).
+      this.timers.push(sharedInterval(`${module.name} timer`, ms, fn, this.log));
+    every(this.options.heartbeatMs ?? 2_000, () => this.publishAlive());
+    // Heard at once, not one beat later: a gateway started before this agent counts it live from its first decision.
+    this.publishAlive();
     every(this.options.refreshMs ?? 10_000, () => this.publishSignals(this.owned));
     every(this.options.snapshotIntervalMs ?? 1_000, () => void this.persist());
     if (module.tick) every(this.options.tickMs ?? 1_000, () => this.apply(() => module.tick!(this.state, Date.now())));
@@ -159,7 +164,7 @@ export class RunningAgent {
   async stop(): Promise<void> {
     if (this.status !== "running") return;
     this.status = "draining";
-    for (const t of this.timers) clearInterval(t);
+    for (const t of this.timers) t.stop();
     clearTimeout(this.signalTimer);
     await this.service.stop();
     await Promise.all(this.inputLeases.map((l) => l.release()));

@@ -98,6 +98,32 @@ export function benchReport(
     processRows,
   );
 
+  // Every step of every mesh, per process: where a decision's CPU goes as the rate climbs (and, with
+  // --baseline-dir, the same for the other build, to compare row by row).
+  const names = [...new Set(results.flatMap((r) => r.steps.flatMap((s) => s.processes.map((p) => p.name))))].filter(
+    (n) => n !== LOAD_CLIENT_NAME,
+  );
+  const meshSteps = results
+    .filter((r) => r.steps.some((s) => s.processes.length > 1))
+    .flatMap((r) => r.steps.map((s) => ({ target: r.name, ...s })));
+  const perDecision = (s: RateStep, name: string) => {
+    const p = s.processes.find((q) => q.name === name);
+    return p && s.throughput > 0 ? Math.round((p.cpuPercent / 100 / s.throughput) * 1e6) : "-";
+  };
+  const byProcess = formatTable<RateStep & { target: string }>(
+    [
+      { header: "target", value: (s) => s.target },
+      { header: "rate/s", value: (s) => s.rate },
+      { header: "done/s", value: (s) => s.throughput },
+      ...names.map((name) => ({ header: name, value: (s: RateStep) => perDecision(s, name), align: "right" as const })),
+      { header: "whole mesh", value: (s) => cpuPerDecisionUs(s) ?? "-", align: "right" },
+      { header: "load client µs/req", value: (s) => s.clientCpuUs ?? "-", align: "right" },
+      { header: "sold", value: (s) => s.soldShare?.toFixed(3) ?? "-", align: "right" },
+      { header: "outside bench % core", value: (s) => s.machine?.outsidePercent ?? "-", align: "right" },
+    ],
+    meshSteps,
+  );
+
   const idleRows = results.flatMap((r) => {
     if (!r.idle) return [];
     const total = { name: "whole mesh", pid: 0, cpuPercent: sum(r.idle.map((p) => p.cpuPercent)), peakRssMb: 0 };
@@ -133,6 +159,9 @@ export function benchReport(
     "Processes (at the highest sustained step, else the first)",
     processes,
     "",
+    ...(meshSteps.length
+      ? ["CPU per decision by process, µs (every step; CPU of the step / decisions done)", byProcess, ""]
+      : []),
     ...(idleRows.length ? ["Idle mesh (no load, before the warm-up)", idle, ""] : []),
     "Goals",
     goalTable,

@@ -1,5 +1,8 @@
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { Command, InvalidArgumentError } from "commander";
-import { type Coordination, startMesh } from "../../launch/mesh.ts";
+import { type Coordination, type startMesh as StartMesh, startMesh } from "../../launch/mesh.ts";
 import { NatsServerProcess } from "../../lib/nats/nats-server-process.ts";
 import { startChild, stopChild } from "../../lib/process/launcher.ts";
 import { LoadClient } from "../lib/load-client-handle.ts";
@@ -64,6 +67,11 @@ const options = new Command("bench")
   )
   .option("--sessions <n>", "HTTP/2 connections of each load client process", Number, 4)
   .option(
+    "--baseline-dir <dir>",
+    "also measure the mesh of another checkout (its dist/ built: a before/after comparison); each mode's meshes " +
+      "start fresh per run, alternating between that build and this one (order swapped every run)",
+  )
+  .option(
     "--repeat <n>",
     "searches per target (each after its warm-up); the tables show, per rate, the run with the median p99",
     (raw) => {
@@ -90,6 +98,7 @@ const options = new Command("bench")
     mesh: boolean;
     gatewayUrl?: string;
     sessions: number;
+    baselineDir?: string;
     repeat: number;
     json: string;
   }>();
@@ -112,7 +121,9 @@ const decideTarget = (url: string, apiKey: string | undefined, countAds = true):
 });
 
 const client = await LoadClient.start(options.clientProcesses);
-const targetCount = (options.gatewayUrl ? 1 : options.mesh ? options.modes.length : 0) + (options.ceilings ? 3 : 0);
+const targetCount =
+  (options.gatewayUrl ? 1 : options.mesh ? options.modes.length * (options.baselineDir ? 2 : 1) : 0) +
+  (options.ceilings ? 3 : 0);
 // A guess for the bar: most searches stop around the middle of the rate list.
 const progress = new StepProgress(targetCount * options.repeat * Math.ceil(rates.length / 2) * (durationMs + 1000));
 const results: TargetResult[] = [];
@@ -124,22 +135,97 @@ async function measureTarget(
   processes: { name: string; pid: number }[],
   { maxRate = Number.POSITIVE_INFINITY, idle }: { maxRate?: number; idle?: TargetResult["idle"] } = {},
 ): Promise<void> {
-  const stepped = rates.filter((r) => r <= maxRate);
   const runs: SearchResult[] = [];
-  for (let run = 1; run <= options.repeat; run++) {
-    const of = options.repeat > 1 ? ` (run ${run}/${options.repeat})` : "";
-    progress.label(`${name}: warm-up${of}`);
-    await client.run(target, stepped[0]!, 2_000);
-    runs.push(
-      await searchRates(stepped, criteria, async (rate) => {
-        progress.label(`${name} @ ${rate}/s${of}`);
-        const step = await measureStep({ client, target, rate, durationMs, criteria, processes, progress });
-        await new Promise((r) => setTimeout(r, 1_000)); // let queues drain before the next step
-        return step;
-      }),
-    );
-  }
+  for (let run = 1; run <= options.repeat; run++) runs.push(await searchOnce(name, target, processes, maxRate, run));
   results.push({ name, ...medianOfRuns(runs), ...(runs.length > 1 ? { runs } : {}), ...(idle ? { idle } : {}) });
+}
+
+/** One warm-up and one search of the rates (up to `maxRate`). */
+async function searchOnce(
+  name: string,
+  target: LoadTarget,
+  processes: { name: string; pid: number }[],
+  maxRate: number,
+  run: number,
+): Promise<SearchResult> {
+  const stepped = rates.filter((r) => r <= maxRate);
+  const of = options.repeat > 1 ? ` (run ${run}/${options.repeat})` : "";
+  progress.label(`${name}: warm-up${of}`);
+  await client.run(target, stepped[0]!, 2_000);
+  return searchRates(stepped, criteria, async (rate) => {
+    progress.label(`${name} @ ${rate}/s${of}`);
+    const step = await measureStep({ client, target, rate, durationMs, criteria, processes, progress });
+    await new Promise((r) => setTimeout(r, 1_000)); // let queues drain before the next step
+    return step;
+  });
+}
+
+/** Per process, the median CPU share of several idle measurements. */
+function medianIdle(samples: readonly (TargetResult["idle"] | undefined)[]): TargetResult["idle"] {
+  const measured = samples.filter((s) => s !== undefined);
+  if (measured.length === 0) return undefined;
+  return measured[0]!.map((p) => {
+    const values = measured.map((m) => m.find((q) => q.name === p.name)?.cpuPercent ?? 0).sort((a, b) => a - b);
+    return { ...p, cpuPercent: values[Math.floor((values.length - 1) / 2)]! };
+  });
+}
+
+/** This build's startMesh, or the one of the checkout given with --baseline-dir (its own dist/, its own entries). */
+async function meshStarter(baseline: boolean): Promise<typeof StartMesh> {
+  if (!baseline) return startMesh;
+  const entry = join(resolve(options.baselineDir!), "dist", "launch", "mesh.js");
+  if (!existsSync(entry)) throw new Error(`--baseline-dir: ${entry} is missing (npm run build in that checkout)`);
+  return ((await import(pathToFileURL(entry).href)) as { startMesh: typeof StartMesh }).startMesh;
+}
+
+/**
+ * Each mode `--repeat` times; with --baseline-dir the baseline's mesh and this build's take turns, run by run (the
+ * order swapped every run, so that drift in the machine's load falls on both), each started fresh.
+ */
+async function measureMeshes(): Promise<void> {
+  const variants = options.baselineDir ? [true, false] : [false];
+  for (const mode of options.modes) {
+    const runs = new Map<boolean, { searches: SearchResult[]; idle: TargetResult["idle"][]; error?: string }>();
+    for (const v of variants) runs.set(v, { searches: [], idle: [] });
+    for (let run = 1; run <= options.repeat; run++) {
+      const order = run % 2 === 1 ? variants : [...variants].reverse();
+      for (const baseline of order) {
+        const name = baseline ? `${mode} (baseline)` : mode;
+        const into = runs.get(baseline)!;
+        if (into.error) continue;
+        try {
+          progress.label(`${name}: starting the mesh`);
+          const start = await meshStarter(baseline);
+          const mesh = await start({ coordination: mode, gatewayPort: 0, silent: true, env: { LOG_LEVEL: "warn" } });
+          try {
+            into.idle.push(await idleUsage(name, mesh.processes));
+            const target = decideTarget(mesh.gatewayUrl, mesh.credentials.decideKey);
+            into.searches.push(await searchOnce(name, target, mesh.processes, Number.POSITIVE_INFINITY, run));
+          } finally {
+            await mesh.stop();
+          }
+        } catch (err) {
+          into.error = (err as Error).message.split("\n")[0];
+        }
+      }
+    }
+    for (const baseline of variants) {
+      const name = baseline ? `${mode} (baseline)` : mode;
+      const { searches, idle, error } = runs.get(baseline)!;
+      if (searches.length === 0) {
+        results.push({ name, steps: [], maxPassingRate: 0, sustainedRate: 0, error: error ?? "no run" });
+        continue;
+      }
+      const idleMedian = medianIdle(idle);
+      results.push({
+        name,
+        ...medianOfRuns(searches),
+        ...(searches.length > 1 ? { runs: searches } : {}),
+        ...(idleMedian ? { idle: idleMedian } : {}),
+        ...(error ? { error } : {}),
+      });
+    }
+  }
 }
 
 /** The mesh's own CPU with no load at all: timers, heartbeats, signals, watchdogs (after a settling pause). */
@@ -237,20 +323,7 @@ try {
       measureTarget("gateway", decideTarget(options.gatewayUrl!, process.env.CHORUS_DECIDE_KEY), []),
     );
   } else if (options.mesh) {
-    for (const mode of options.modes) {
-      await guarded(mode, async () => {
-        progress.label(`${mode}: starting the mesh`);
-        const mesh = await startMesh({ coordination: mode, gatewayPort: 0, silent: true, env: { LOG_LEVEL: "warn" } });
-        try {
-          const idle = await idleUsage(mode, mesh.processes);
-          await measureTarget(mode, decideTarget(mesh.gatewayUrl, mesh.credentials.decideKey), mesh.processes, {
-            idle,
-          });
-        } finally {
-          await mesh.stop();
-        }
-      });
-    }
+    await measureMeshes();
   }
 } finally {
   progress.stop();

@@ -33,6 +33,35 @@ describe("event tokens", () => {
     expect(tokens.verify(token, "d-1", "cr-1", T0 + 61_000)).toMatchObject({ ok: false, reason: "expired" });
   });
 
+  it("name the receipt batch of a group-committed decision, signed with the rest; tokens without one still verify", () => {
+    const tokens = new EventTokens([keyA], 60_000, () => T0);
+    tokens.receiptBatchOf = (decisionId) => (decisionId === "d-batched" ? "Z33Iy7hUytn2aWjl-V1W9g" : undefined);
+    const token = tokens.sign("d-batched", "cr-1");
+    expect(token).toMatch(/^a\.\d+\.[A-Za-z0-9_-]{22}\.Z33Iy7hUytn2aWjl-V1W9g$/);
+    expect(tokens.verify(token, "d-batched", "cr-1")).toMatchObject({
+      ok: true,
+      receiptBatch: "Z33Iy7hUytn2aWjl-V1W9g",
+    });
+    const [kid, expiry, mac] = token.split(".");
+    // Another batch, or none, under the same mac: refused (the client cannot point the lookup elsewhere).
+    expect(tokens.verify(`${kid}.${expiry}.${mac}.AAAAAAAAAAAAAAAAAAAAAA`, "d-batched", "cr-1")).toMatchObject({
+      ok: false,
+      reason: "mismatch",
+    });
+    expect(tokens.verify(`${kid}.${expiry}.${mac}`, "d-batched", "cr-1")).toMatchObject({
+      ok: false,
+      reason: "mismatch",
+    });
+    expect(tokens.verify(`${token}.x`, "d-batched", "cr-1")).toMatchObject({ ok: false, reason: "malformed" });
+    expect(tokens.verify(`${kid}.${expiry}.${mac}.no/slash`, "d-batched", "cr-1")).toMatchObject({
+      ok: false,
+      reason: "malformed",
+    });
+    const plain = tokens.sign("d-alone", "cr-1");
+    expect(plain.split(".")).toHaveLength(3);
+    expect(tokens.verify(plain, "d-alone", "cr-1")).toEqual({ ok: true, expiresAtMs: expect.any(Number) });
+  });
+
   it("rotate: a new signing key while the old one still verifies", () => {
     const before = new EventTokens([keyA], 60_000, () => T0);
     const after = new EventTokens([keyB, keyA], 60_000, () => T0);

@@ -3,7 +3,8 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 /**
  * Event tokens: proof that an ad event comes from the player that received the ad. Every ad of a DecideResponse
  * carries `<kid>.<expiry>.<mac>` where mac = HMAC-SHA256(secret[kid], "v1|kid|decision|creative|expiry") cut to
- * 128 bits and expiry is in unix seconds. ReportEvents (and the tracking endpoint) recompute it: a client can
+ * 128 bits and expiry is in unix seconds; when the decision's receipt was stored in a batch (group commit),
+ * `<kid>.<expiry>.<mac>.<batch>` with "v2|kid|decision|creative|expiry|batch" signed. ReportEvents (and the tracking endpoint) recompute it: a client can
  * neither forge one nor move one to another decision or creative, and one expires. The key id lets operators
  * rotate: sign with a new key while the old one still verifies.
  */
@@ -13,7 +14,7 @@ export interface EventTokenKey {
 }
 
 export type EventTokenCheck =
-  | { ok: true; expiresAtMs: number }
+  | { ok: true; expiresAtMs: number; receiptBatch?: string }
   | { ok: false; reason: "missing" | "malformed" | "unknown_key" | "mismatch" | "expired"; message: string };
 
 const KID_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
@@ -21,6 +22,8 @@ const MAC_BYTES = 16;
 
 export class EventTokens {
   private readonly keys = new Map<string, Buffer>();
+  /** Where a decision's receipt batch is known (the gateway's ReceiptStore.batchOf); set once at start. */
+  receiptBatchOf: (decisionId: string) => string | undefined = () => undefined;
   private readonly signing: EventTokenKey;
 
   /** `keys[0]` signs; every key verifies. `ttlMs`: how long a token stays valid after the decision. */
@@ -38,22 +41,38 @@ export class EventTokens {
     this.signing = keys[0]!;
   }
 
-  sign(decisionId: string, creativeId: string, nowMs = this.clock()): string {
+  /**
+   * `receiptBatch`: the receipt batch the decision's receipt was stored in (ReceiptStore.batchOf), carried as a
+   * fourth part so that any gateway can find the receipt; signed with the rest.
+   */
+  sign(
+    decisionId: string,
+    creativeId: string,
+    nowMs = this.clock(),
+    receiptBatch = this.receiptBatchOf(decisionId),
+  ): string {
     const expiry = Math.ceil((nowMs + this.ttlMs) / 1000);
     const kid = this.signing.id;
-    return `${kid}.${expiry}.${mac(this.signing.secret, kid, decisionId, creativeId, expiry).toString("base64url")}`;
+    const tag = mac(this.signing.secret, kid, decisionId, creativeId, expiry, receiptBatch).toString("base64url");
+    return receiptBatch === undefined ? `${kid}.${expiry}.${tag}` : `${kid}.${expiry}.${tag}.${receiptBatch}`;
   }
 
   verify(token: string | undefined, decisionId: string, creativeId: string, nowMs = this.clock()): EventTokenCheck {
     if (!token) return { ok: false, reason: "missing", message: "event_token: required (it comes with the ad)" };
     const parts = token.split(".");
     const expiry = Number(parts[1]);
-    if (parts.length !== 3 || !Number.isSafeInteger(expiry) || !/^[A-Za-z0-9_-]+$/.test(parts[2]!))
+    const receiptBatch = parts[3];
+    if (
+      (parts.length !== 3 && parts.length !== 4) ||
+      !Number.isSafeInteger(expiry) ||
+      !/^[A-Za-z0-9_-]+$/.test(parts[2]!) ||
+      (receiptBatch !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(receiptBatch))
+    )
       return { ok: false, reason: "malformed", message: "event_token: not a token this ad server issued" };
     const secret = this.keys.get(parts[0]!);
     if (!secret) return { ok: false, reason: "unknown_key", message: "event_token: signed with an unknown key" };
     const presented = Buffer.from(parts[2]!, "base64url");
-    const expected = mac(secret, parts[0]!, decisionId, creativeId, expiry);
+    const expected = mac(secret, parts[0]!, decisionId, creativeId, expiry, receiptBatch);
     if (presented.length !== expected.length || !timingSafeEqual(presented, expected))
       return {
         ok: false,
@@ -61,15 +80,25 @@ export class EventTokens {
         message: "event_token: does not match this decision_id and creative_id (forged or from another ad)",
       };
     if (expiry * 1000 <= nowMs) return { ok: false, reason: "expired", message: "event_token: expired" };
-    return { ok: true, expiresAtMs: expiry * 1000 };
+    return receiptBatch === undefined
+      ? { ok: true, expiresAtMs: expiry * 1000 }
+      : { ok: true, expiresAtMs: expiry * 1000, receiptBatch };
   }
 }
 
-function mac(secret: Buffer, kid: string, decisionId: string, creativeId: string, expiry: number): Buffer {
-  return createHmac("sha256", secret)
-    .update(`v1|${kid}|${decisionId}|${creativeId}|${expiry}`, "utf8")
-    .digest()
-    .subarray(0, MAC_BYTES);
+function mac(
+  secret: Buffer,
+  kid: string,
+  decisionId: string,
+  creativeId: string,
+  expiry: number,
+  receiptBatch?: string,
+): Buffer {
+  const signed =
+    receiptBatch === undefined
+      ? `v1|${kid}|${decisionId}|${creativeId}|${expiry}`
+      : `v2|${kid}|${decisionId}|${creativeId}|${expiry}|${receiptBatch}`;
+  return createHmac("sha256", secret).update(signed, "utf8").digest().subarray(0, MAC_BYTES);
 }
 
 /** Parses `EVENT_TOKEN_KEYS`: "kid:base64url-secret[,kid:secret...]", the first one signing. */

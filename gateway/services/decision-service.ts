@@ -124,11 +124,13 @@ export async function reportWithTokens(all: readonly AdEvent[], sink: EventSink,
   const results: EventResult[] = new Array(all.length);
   const passed: AdEvent[] = [];
   const passedAt: number[] = [];
+  const receiptBatches = new Map<string, string>();
   all.forEach((e, i) => {
     const check = tokens.verify(e.eventToken, e.decisionId, e.creativeId);
     if (check.ok) {
       passed.push(e);
       passedAt.push(i);
+      if (check.receiptBatch !== undefined) receiptBatches.set(e.decisionId, check.receiptBatch);
     } else
       results[i] = create(EventResultSchema, {
         eventId: e.eventId,
@@ -138,7 +140,7 @@ export async function reportWithTokens(all: readonly AdEvent[], sink: EventSink,
       });
   });
   if (passed.length > 0) {
-    const stored = await sink.report(create(ReportEventsRequestSchema, { events: passed }));
+    const stored = await sink.report(create(ReportEventsRequestSchema, { events: passed }), receiptBatches);
     stored.results.forEach((r, k) => {
       results[passedAt[k]!] = r;
     });

@@ -2,12 +2,15 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../config/config.ts";
 import { connectNats } from "./connect.ts";
+import { natsClientAuth } from "./connect-options.ts";
 import { configuredReplicas, ensureStream, openReplicatedBucket, ReplicasError } from "./jetstream-replicas.ts";
 import { NatsCluster } from "./nats-cluster.ts";
 import { NatsServerProcess } from "./nats-server-process.ts";
+import { writeServerAuth } from "./server-auth.ts";
 
 describe("NATS cluster and replicas", () => {
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -65,6 +68,26 @@ describe("NATS cluster and replicas", () => {
       const info = await jsm.streams.info("KV_cluster_test").catch(() => undefined);
       return (info?.cluster?.replicas ?? []).filter((r) => r.current).length === 2;
     }, 20_000);
+  }, 60_000);
+
+  it("three servers with the generated users - the cluster forms, the operator keeps replicated stores, strangers are refused", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "chorus-cluster-auth-"));
+    const auth = writeServerAuth(join(dir, "auth"), [
+      { kind: "operator", name: "operator" },
+      { kind: "gateway", name: "gateway" },
+    ]);
+    const operator = natsClientAuth(auth.env("operator"));
+    const cluster = await NatsCluster.start({ size: 3, storeDir: dir, configFile: auth.configFile, auth: operator });
+    cleanups.push(() => cluster.stop());
+    const nc = await connectNats({ servers: cluster.url, name: "cluster-operator", auth: operator });
+    cleanups.push(() => nc.close());
+    const jsm = await jetstreamManager(nc);
+    await ensureStream(jsm, { name: "AUTH_R3", subjects: ["auth.r3.>"] }, 3);
+    expect((await jsm.streams.info("AUTH_R3")).config.num_replicas).toBe(3);
+    for (const node of cluster.nodes)
+      await expect(connect({ servers: `nats://127.0.0.1:${node.clientPort}`, reconnect: false })).rejects.toThrow(
+        /authorization/i,
+      );
   }, 60_000);
 });
 

@@ -21,7 +21,8 @@ import { connectNats } from "../../lib/nats/connect.ts";
  *
  * Like a real client it writes each event to its log before sending it ("S ...") and marks it once the server
  * stored it ("C id"); after a kill -9 it first re-sends what was sent but never confirmed. The runner computes
- * the expected ledger from these logs alone.
+ * the expected ledger from these logs alone. Each line also keeps the receipt batch of its decision (what a real
+ * client holds in the ad's event token), so that a restarted driver, whose receipt cache is gone, still finds it.
  */
 const config = loadConfig({
   natsUrl: { env: "NATS_URL", default: "", parse: parsers.string, help: "NATS server URL" },
@@ -42,12 +43,16 @@ interface Sent {
 }
 const sent = new Map<string, Sent>();
 const confirmed = new Set<string>();
+/** Decision id -> the receipt batch it was stored in (group commit), as an event token would carry it. */
+const receiptBatches = new Map<string, string>();
 let confirmedImpressions = 0;
 if (existsSync(config.log))
   for (const line of readFileSync(config.log, "utf8").split("\n").slice(0, -1)) {
-    const [kind, eventId, decisionId, creativeId, , , type, occurredMs] = line.split(" ");
-    if (kind === "S" && eventId && decisionId && creativeId)
+    const [kind, eventId, decisionId, creativeId, , , type, occurredMs, batch] = line.split(" ");
+    if (kind === "S" && eventId && decisionId && creativeId) {
       sent.set(eventId, { event: adEvent(eventId, decisionId, creativeId, Number(occurredMs), Number(type)), line });
+      if (batch && batch !== "-") receiptBatches.set(decisionId, batch);
+    }
     if (kind === "C" && eventId) confirmed.add(eventId);
   }
 for (const id of confirmed) if (sent.get(id)?.event.type === AdEventType.IMPRESSION) confirmedImpressions++;
@@ -56,7 +61,7 @@ for (const id of confirmed) if (sent.get(id)?.event.type === AdEventType.IMPRESS
 async function deliver(events: AdEvent[]): Promise<void> {
   for (;;) {
     try {
-      const res = await sink.report(create(ReportEventsRequestSchema, { events }));
+      const res = await sink.report(create(ReportEventsRequestSchema, { events }), receiptBatches);
       const lines: string[] = [];
       res.results.forEach((r, i) => {
         const e = events[i];
@@ -101,11 +106,13 @@ while (confirmedImpressions < config.events) {
   for (const sale of sales) {
     if (!sale) continue;
     const now = Date.now();
+    const batchId = receipts.batchOf(sale.decisionId);
+    if (batchId) receiptBatches.set(sale.decisionId, batchId);
     const add = (eventId: string, type: AdEventType) => {
       const event = adEvent(eventId, sale.decisionId, `${sale.campaignId}-cr`, now, type);
       batch.push(event);
       lines.push(
-        `S ${eventId} ${sale.decisionId} ${sale.campaignId}-cr ${sale.campaignId} ${sale.priceMicros} ${type} ${now}\n`,
+        `S ${eventId} ${sale.decisionId} ${sale.campaignId}-cr ${sale.campaignId} ${sale.priceMicros} ${type} ${now} ${batchId ?? "-"}\n`,
       );
     };
     add(`${sale.decisionId}-i`, AdEventType.IMPRESSION);

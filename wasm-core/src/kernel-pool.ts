@@ -123,7 +123,8 @@ export class KernelPool {
   #pollingSince = 0;
   /** An Atomics.waitAsync is outstanding (it cannot be cancelled; at most one at a time). */
   #parked = false;
-  readonly #watchdog: NodeJS.Timeout | undefined;
+  /** Armed only while decisions are in flight (an idle gateway has no timer waking it); see #armWatchdog. */
+  #watchdog: NodeJS.Timeout | undefined;
   readonly #replaced = { trap: 0, timeout: 0, lost: 0 };
   #wakeups = 0;
   #closing = false;
@@ -178,8 +179,6 @@ export class KernelPool {
       atomics: "disabled",
     });
     for (let i = 0; i < this.size; i++) this.#lanes.push(this.#startLane());
-    this.#watchdog = setInterval(() => this.#checkTimeouts(), Math.max(1, this.callTimeoutMs / 4));
-    this.#watchdog.unref();
   }
 
   get moduleVersion(): string {
@@ -400,7 +399,9 @@ export class KernelPool {
   }
 
   #armDoorbell(): void {
-    if (this.#watch === "polling" || this.#inFlight() === 0) return;
+    if (this.#inFlight() === 0) return;
+    this.#armWatchdog();
+    if (this.#watch === "polling") return;
     this.#watch = "polling";
     this.#pollingSince = performance.now();
     setImmediate(this.#poll);
@@ -477,7 +478,22 @@ export class KernelPool {
     if (trapped) this.#replaceLane(lane, "trap");
   }
 
+  /**
+   * The timeout watchdog ticks every callTimeoutMs / 4 while anything is in flight and stops at the first tick that
+   * finds nothing in flight, so a busy pool pays no timer per decision and an idle one no wake-ups.
+   */
+  #armWatchdog(): void {
+    if (this.#watchdog !== undefined || this.#stopped) return;
+    this.#watchdog = setInterval(() => this.#checkTimeouts(), Math.max(1, this.callTimeoutMs / 4));
+    this.#watchdog.unref();
+  }
+
   #checkTimeouts(): void {
+    if (this.#inFlight() === 0) {
+      clearInterval(this.#watchdog);
+      this.#watchdog = undefined;
+      return;
+    }
     const now = performance.timeOrigin + performance.now();
     for (const lane of this.#lanes) {
       if (lane.inFlight === 0) continue;

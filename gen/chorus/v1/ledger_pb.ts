@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file chorus/v1/ledger.proto.
  */
 export const file_chorus_v1_ledger: GenFile = /*@__PURE__*/
-  fileDesc("ChZjaG9ydXMvdjEvbGVkZ2VyLnByb3RvEgljaG9ydXMudjEiXwoLUmVjZWlwdEl0ZW0SEwoLY2FtcGFpZ25faWQYASABKAkSEwoLY3JlYXRpdmVfaWQYAiABKAkSFAoMcHJpY2VfbWljcm9zGAMgASgDEhAKCGxlYXNlX2lkGAQgASgJIqIBCg9EZWNpc2lvblJlY2VpcHQSEwoLZGVjaXNpb25faWQYASABKAkSLgoKZGVjaWRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdXNlcl9pZBgDIAEoCRISCgpnYXRld2F5X2lkGAQgASgJEiUKBWl0ZW1zGAUgAygLMhYuY2hvcnVzLnYxLlJlY2VpcHRJdGVtIrIBCgtMZWRnZXJFbnRyeRIhCgVldmVudBgBIAEoCzISLmNob3J1cy52MS5BZEV2ZW50EhMKC2NhbXBhaWduX2lkGAIgASgJEhUKDWNoYXJnZV9taWNyb3MYAyABKAMSEgoKY2hhcmdlX2RheRgEIAEoBRIPCgd1c2VyX2lkGAUgASgJEi8KC2FjY2VwdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJCCghEYXlTcGVuZBILCgNkYXkYASABKAUSFAoMc3BlbmRfbWljcm9zGAIgASgDEhMKC2ltcHJlc3Npb25zGAMgASgEIogBCg1DYW1wYWlnblNwZW5kEhMKC2NhbXBhaWduX2lkGAEgASgJEhQKDHNwZW5kX21pY3JvcxgCIAEoAxITCgtpbXByZXNzaW9ucxgDIAEoBBIUCgxvdGhlcl9ldmVudHMYBCABKAQSIQoEZGF5cxgFIAMoCzITLmNob3J1cy52MS5EYXlTcGVuZCKAAQoOTGVkZ2VyU25hcHNob3QSFQoNbGFzdF9zZXF1ZW5jZRgBIAEoBBIWCg5ldmVudHNfYXBwbGllZBgCIAEoBBIrCgljYW1wYWlnbnMYAyADKAsyGC5jaG9ydXMudjEuQ2FtcGFpZ25TcGVuZBISCgpwaWVjZV9rZXlzGAQgAygJIiIKC0xlZGdlclF1ZXJ5EhMKC2NhbXBhaWduX2lkGAEgASgJIlYKEUxlZGdlclF1ZXJ5UmVzdWx0EisKCHNuYXBzaG90GAEgASgLMhkuY2hvcnVzLnYxLkxlZGdlclNuYXBzaG90EhQKDGRheXNfb21pdHRlZBgCIAEoCCI3CgxMZWFzZVJlcXVlc3QSEgoKZ2F0ZXdheV9pZBgBIAEoCRITCgtjYW1wYWlnbl9pZBgCIAEoCSK1AQoKTGVhc2VHcmFudBIQCghsZWFzZV9pZBgBIAEoCRITCgtjYW1wYWlnbl9pZBgCIAEoCRIVCg1hbW91bnRfbWljcm9zGAMgASgDEg4KBnR0bF9tcxgEIAEoDRImCgZkZW5pYWwYBSABKA4yFi5jaG9ydXMudjEuTGVhc2VEZW5pYWwSDgoGcmVhc29uGAYgASgJEg0KBWVwb2NoGAcgASgEEhIKCmdhdGV3YXlfaWQYCCABKAki5AEKDkNhbXBhaWduQnVkZ2V0EhMKC2NhbXBhaWduX2lkGAEgASgJEhUKDWJ1ZGdldF9taWNyb3MYAiABKAMSGAoQcmVtYWluaW5nX21pY3JvcxgDIAEoAxIeChZkYWlseV9yZW1haW5pbmdfbWljcm9zGAQgASgDEhIKCnBhY2VfcmF0aW8YBSABKAISHAoUdGhyb3R0bGVfcHJvYmFiaWxpdHkYBiABKAISFgoOYmlkX211bHRpcGxpZXIYByABKAISEQoJZXhoYXVzdGVkGAggASgIEg8KB3NlcnZpbmcYCSABKAgidgoMQnVkZ2V0U2lnbmFsEiYKAmF0GAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCgljYW1wYWlnbnMYAiADKAsyGS5jaG9ydXMudjEuQ2FtcGFpZ25CdWRnZXQSEAoIcmV2aXNpb24YAyABKAQqngEKC0xlYXNlRGVuaWFsEhwKGExFQVNFX0RFTklBTF9VTlNQRUNJRklFRBAAEhoKFkxFQVNFX0RFTklBTF9FWEhBVVNURUQQARIaChZMRUFTRV9ERU5JQUxfVEhST1RUTEVEEAISHAoYTEVBU0VfREVOSUFMX05PVF9TRVJWSU5HEAMSGwoXTEVBU0VfREVOSUFMX1JFQ09WRVJJTkcQBGIGcHJvdG8z", [file_chorus_v1_decision, file_google_protobuf_timestamp]);
+  fileDesc("ChZjaG9ydXMvdjEvbGVkZ2VyLnByb3RvEgljaG9ydXMudjEiXwoLUmVjZWlwdEl0ZW0SEwoLY2FtcGFpZ25faWQYASABKAkSEwoLY3JlYXRpdmVfaWQYAiABKAkSFAoMcHJpY2VfbWljcm9zGAMgASgDEhAKCGxlYXNlX2lkGAQgASgJIqIBCg9EZWNpc2lvblJlY2VpcHQSEwoLZGVjaXNpb25faWQYASABKAkSLgoKZGVjaWRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdXNlcl9pZBgDIAEoCRISCgpnYXRld2F5X2lkGAQgASgJEiUKBWl0ZW1zGAUgAygLMhYuY2hvcnVzLnYxLlJlY2VpcHRJdGVtIjwKDFJlY2VpcHRCYXRjaBIsCghyZWNlaXB0cxgBIAMoCzIaLmNob3J1cy52MS5EZWNpc2lvblJlY2VpcHQisgEKC0xlZGdlckVudHJ5EiEKBWV2ZW50GAEgASgLMhIuY2hvcnVzLnYxLkFkRXZlbnQSEwoLY2FtcGFpZ25faWQYAiABKAkSFQoNY2hhcmdlX21pY3JvcxgDIAEoAxISCgpjaGFyZ2VfZGF5GAQgASgFEg8KB3VzZXJfaWQYBSABKAkSLwoLYWNjZXB0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkIKCERheVNwZW5kEgsKA2RheRgBIAEoBRIUCgxzcGVuZF9taWNyb3MYAiABKAMSEwoLaW1wcmVzc2lvbnMYAyABKAQiiAEKDUNhbXBhaWduU3BlbmQSEwoLY2FtcGFpZ25faWQYASABKAkSFAoMc3BlbmRfbWljcm9zGAIgASgDEhMKC2ltcHJlc3Npb25zGAMgASgEEhQKDG90aGVyX2V2ZW50cxgEIAEoBBIhCgRkYXlzGAUgAygLMhMuY2hvcnVzLnYxLkRheVNwZW5kIoABCg5MZWRnZXJTbmFwc2hvdBIVCg1sYXN0X3NlcXVlbmNlGAEgASgEEhYKDmV2ZW50c19hcHBsaWVkGAIgASgEEisKCWNhbXBhaWducxgDIAMoCzIYLmNob3J1cy52MS5DYW1wYWlnblNwZW5kEhIKCnBpZWNlX2tleXMYBCADKAkiIgoLTGVkZ2VyUXVlcnkSEwoLY2FtcGFpZ25faWQYASABKAkiVgoRTGVkZ2VyUXVlcnlSZXN1bHQSKwoIc25hcHNob3QYASABKAsyGS5jaG9ydXMudjEuTGVkZ2VyU25hcHNob3QSFAoMZGF5c19vbWl0dGVkGAIgASgIIjcKDExlYXNlUmVxdWVzdBISCgpnYXRld2F5X2lkGAEgASgJEhMKC2NhbXBhaWduX2lkGAIgASgJIrUBCgpMZWFzZUdyYW50EhAKCGxlYXNlX2lkGAEgASgJEhMKC2NhbXBhaWduX2lkGAIgASgJEhUKDWFtb3VudF9taWNyb3MYAyABKAMSDgoGdHRsX21zGAQgASgNEiYKBmRlbmlhbBgFIAEoDjIWLmNob3J1cy52MS5MZWFzZURlbmlhbBIOCgZyZWFzb24YBiABKAkSDQoFZXBvY2gYByABKAQSEgoKZ2F0ZXdheV9pZBgIIAEoCSLkAQoOQ2FtcGFpZ25CdWRnZXQSEwoLY2FtcGFpZ25faWQYASABKAkSFQoNYnVkZ2V0X21pY3JvcxgCIAEoAxIYChByZW1haW5pbmdfbWljcm9zGAMgASgDEh4KFmRhaWx5X3JlbWFpbmluZ19taWNyb3MYBCABKAMSEgoKcGFjZV9yYXRpbxgFIAEoAhIcChR0aHJvdHRsZV9wcm9iYWJpbGl0eRgGIAEoAhIWCg5iaWRfbXVsdGlwbGllchgHIAEoAhIRCglleGhhdXN0ZWQYCCABKAgSDwoHc2VydmluZxgJIAEoCCJ2CgxCdWRnZXRTaWduYWwSJgoCYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCWNhbXBhaWducxgCIAMoCzIZLmNob3J1cy52MS5DYW1wYWlnbkJ1ZGdldBIQCghyZXZpc2lvbhgDIAEoBCqeAQoLTGVhc2VEZW5pYWwSHAoYTEVBU0VfREVOSUFMX1VOU1BFQ0lGSUVEEAASGgoWTEVBU0VfREVOSUFMX0VYSEFVU1RFRBABEhoKFkxFQVNFX0RFTklBTF9USFJPVFRMRUQQAhIcChhMRUFTRV9ERU5JQUxfTk9UX1NFUlZJTkcQAxIbChdMRUFTRV9ERU5JQUxfUkVDT1ZFUklORxAEYgZwcm90bzM", [file_chorus_v1_decision, file_google_protobuf_timestamp]);
 
 /**
  * One ad the gateway sold, charged at price_micros when its impression arrives.
@@ -95,6 +95,28 @@ export const DecisionReceiptSchema: GenMessage<DecisionReceipt> = /*@__PURE__*/
   messageDesc(file_chorus_v1_ledger, 1);
 
 /**
+ * Several decisions' receipts stored as one JetStream message (group commit: one publish and one ack for every
+ * receipt that waited while the previous batch was being stored). Subject chorus.receipts.batch.<id>, Nats-Msg-Id
+ * <id>, where <id> is derived from the decision ids it holds, so a retried batch is stored once. Readers apply each
+ * receipt as if it had come alone (a receipt can also arrive again on its own, from a replayed spool).
+ *
+ * @generated from message chorus.v1.ReceiptBatch
+ */
+export type ReceiptBatch = Message<"chorus.v1.ReceiptBatch"> & {
+  /**
+   * @generated from field: repeated chorus.v1.DecisionReceipt receipts = 1;
+   */
+  receipts: DecisionReceipt[];
+};
+
+/**
+ * Describes the message chorus.v1.ReceiptBatch.
+ * Use `create(ReceiptBatchSchema)` to create a new message.
+ */
+export const ReceiptBatchSchema: GenMessage<ReceiptBatch> = /*@__PURE__*/
+  messageDesc(file_chorus_v1_ledger, 2);
+
+/**
  * An accepted ad event as stored in the events stream: the client's event plus what the server knows about it.
  * The ledger is a pure function of these records, so it can be rebuilt from the stream.
  *
@@ -141,7 +163,7 @@ export type LedgerEntry = Message<"chorus.v1.LedgerEntry"> & {
  * Use `create(LedgerEntrySchema)` to create a new message.
  */
 export const LedgerEntrySchema: GenMessage<LedgerEntry> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_ledger, 2);
+  messageDesc(file_chorus_v1_ledger, 3);
 
 /**
  * @generated from message chorus.v1.DaySpend
@@ -170,7 +192,7 @@ export type DaySpend = Message<"chorus.v1.DaySpend"> & {
  * Use `create(DaySpendSchema)` to create a new message.
  */
 export const DaySpendSchema: GenMessage<DaySpend> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_ledger, 3);
+  messageDesc(file_chorus_v1_ledger, 4);
 
 /**
  * @generated from message chorus.v1.CampaignSpend
@@ -209,7 +231,7 @@ export type CampaignSpend = Message<"chorus.v1.CampaignSpend"> & {
  * Use `create(CampaignSpendSchema)` to create a new message.
  */
 export const CampaignSpendSchema: GenMessage<CampaignSpend> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_ledger, 4);
+  messageDesc(file_chorus_v1_ledger, 5);
 
 /**
  * The ledger's state: totals after applying the events stream up to last_sequence (inclusive).
@@ -246,7 +268,7 @@ export type LedgerSnapshot = Message<"chorus.v1.LedgerSnapshot"> & {
  * Use `create(LedgerSnapshotSchema)` to create a new message.
  */
 export const LedgerSnapshotSchema: GenMessage<LedgerSnapshot> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_ledger, 5);
+  messageDesc(file_chorus_v1_ledger, 6);
 
 /**
  * Request/reply on the ledger's query subject.
@@ -267,7 +289,7 @@ export type LedgerQuery = Message<"chorus.v1.LedgerQuery"> & {
  * Use `create(LedgerQuerySchema)` to create a new message.
  */
 export const LedgerQuerySchema: GenMessage<LedgerQuery> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_ledger, 6);
+  messageDesc(file_chorus_v1_ledger, 7);
 
 /**
  * @generated from message chorus.v1.LedgerQueryResult
@@ -291,7 +313,7 @@ export type LedgerQueryResult = Message<"chorus.v1.LedgerQueryResult"> & {
  * Use `create(LedgerQueryResultSchema)` to create a new message.
  */
 export const LedgerQueryResultSchema: GenMessage<LedgerQueryResult> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_ledger, 7);
+  messageDesc(file_chorus_v1_ledger, 8);
 
 /**
  * Gateway -> Budget agent: a spend lease for one campaign.
@@ -315,7 +337,7 @@ export type LeaseRequest = Message<"chorus.v1.LeaseRequest"> & {
  * Use `create(LeaseRequestSchema)` to create a new message.
  */
 export const LeaseRequestSchema: GenMessage<LeaseRequest> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_ledger, 8);
+  messageDesc(file_chorus_v1_ledger, 9);
 
 /**
  * @generated from message chorus.v1.LeaseGrant
@@ -376,7 +398,7 @@ export type LeaseGrant = Message<"chorus.v1.LeaseGrant"> & {
  * Use `create(LeaseGrantSchema)` to create a new message.
  */
 export const LeaseGrantSchema: GenMessage<LeaseGrant> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_ledger, 9);
+  messageDesc(file_chorus_v1_ledger, 10);
 
 /**
  * Per-campaign budget state published by the Budget agent (its signal) for the Bidding agent and cached votes.
@@ -447,7 +469,7 @@ export type CampaignBudget = Message<"chorus.v1.CampaignBudget"> & {
  * Use `create(CampaignBudgetSchema)` to create a new message.
  */
 export const CampaignBudgetSchema: GenMessage<CampaignBudget> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_ledger, 10);
+  messageDesc(file_chorus_v1_ledger, 11);
 
 /**
  * @generated from message chorus.v1.BudgetSignal
@@ -474,7 +496,7 @@ export type BudgetSignal = Message<"chorus.v1.BudgetSignal"> & {
  * Use `create(BudgetSignalSchema)` to create a new message.
  */
 export const BudgetSignalSchema: GenMessage<BudgetSignal> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_ledger, 11);
+  messageDesc(file_chorus_v1_ledger, 12);
 
 /**
  * @generated from enum chorus.v1.LeaseDenial
