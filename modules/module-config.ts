@@ -22,9 +22,11 @@ export const moduleConfigSchema = {
   },
   maxMemoryMb: {
     env: "CHORUS_MODULE_MAX_MEMORY_MB",
-    default: 0,
+    default: 256,
     parse: parsers.int(0, 4_096),
-    help: "refuse modules whose declared memory maximum exceeds this (or that declare none); 0 = not enforced",
+    help:
+      "refuse modules of every kind whose declared memory maximum exceeds this (or that declare none); " +
+      "the shipped builds declare 256 MiB (kernel) and 64 MiB (agents); 0 = not enforced",
   },
   callTimeoutMs: {
     env: "CHORUS_MODULE_CALL_TIMEOUT_MS",
@@ -64,9 +66,35 @@ export const moduleConfigSchema = {
   },
   probationMs: {
     env: "CHORUS_MODULE_PROBATION_MS",
-    default: 60_000,
+    default: 300_000,
     parse: parsers.int(0, 86_400_000),
-    help: "after an activation, how long the previous version stays loaded as fallback and rollback target",
+    help:
+      "probation time of a new version (active, canary, shadow): one failure in it rolls the version back; " +
+      "an activation's previous version stays loaded as fallback for as long",
+  },
+  probationCalls: {
+    env: "CHORUS_MODULE_PROBATION_CALLS",
+    default: 1_000,
+    parse: parsers.int(0, 100_000_000),
+    help: "probation calls of a new version (counted across processes): one failure in them rolls it back",
+  },
+  hangLimit: {
+    env: "CHORUS_MODULE_HANG_LIMIT",
+    default: 3,
+    parse: parsers.int(1, 1_000_000),
+    help: "timeouts of one version within CHORUS_MODULE_HANG_WINDOW_MS (across processes) that roll it back",
+  },
+  hangWindowMs: {
+    env: "CHORUS_MODULE_HANG_WINDOW_MS",
+    default: 3_600_000,
+    parse: parsers.int(1_000, 604_800_000),
+    help: "window of the hang rule, in ms (never reset by a worker replacement or a restart)",
+  },
+  healthFlushMs: {
+    env: "CHORUS_MODULE_HEALTH_FLUSH_MS",
+    default: 1_000,
+    parse: parsers.int(50, 60_000),
+    help: "how often each process merges its per-version call and hang counts into the shared record",
   },
   shadowMaxInFlight: {
     env: "CHORUS_MODULE_SHADOW_MAX_IN_FLIGHT",

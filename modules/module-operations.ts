@@ -60,9 +60,10 @@ export class ModuleOperations {
     return manifest;
   }
 
-  async activate(module: string, version: string, reason = ""): Promise<ModuleState> {
+  /** `allowDowngrade`: activate a version older than the newest ever active (recorded in the history). */
+  async activate(module: string, version: string, reason = "", allowDowngrade = false): Promise<ModuleState> {
     await this.verify(module, version);
-    return this.#write(module, (s) => changes.activate(s, version, this.#context(reason)));
+    return this.#write(module, (s) => changes.activate(s, version, this.#context(reason), allowDowngrade));
   }
 
   /** An empty version stops shadowing. */

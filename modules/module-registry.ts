@@ -19,6 +19,7 @@ import {
 } from "../gen/chorus/v1/module_pb.ts";
 import { openReplicatedBucket, openReplicatedObjectStore } from "../lib/nats/jetstream-replicas.ts";
 import { buckets } from "../lib/subjects.ts";
+import { ModuleRejectedError, RejectionReason } from "./module-rejected-error.ts";
 
 export class ModuleConflictError extends Error {
   override readonly name = "ModuleConflictError";
@@ -37,6 +38,9 @@ export interface PublishedModule {
 }
 
 const MANIFEST_KEY = "chorus-manifest";
+
+/** Largest module the registry hands out (the shipped kernel is ~20 KB). */
+export const MAX_MODULE_BYTES = 16 * 1024 * 1024;
 
 export function objectName(module: string, version: string): string {
   return `${module}/${version}.wasm`;
@@ -88,8 +92,20 @@ export class ModuleRegistry {
     return info && !info.deleted ? decodeManifest(info.metadata) : undefined;
   }
 
-  async bytes(module: string, version: string): Promise<Uint8Array | undefined> {
-    return (await this.objects.getBlob(objectName(module, version))) ?? undefined;
+  /**
+   * A version's bytes, fetched only when the object is at most `maxBytes` (checked on the stored size before the
+   * fetch, and on what arrived after it): nothing larger is read into memory, let alone checked or run.
+   */
+  async bytes(module: string, version: string, maxBytes = MAX_MODULE_BYTES): Promise<Uint8Array | undefined> {
+    const name = objectName(module, version);
+    const info = await this.objects.info(name);
+    if (!info || info.deleted) return undefined;
+    const tooLarge = (size: number) =>
+      new ModuleRejectedError(RejectionReason.TooLarge, module, version, `${size} bytes; the cap is ${maxBytes}`);
+    if (info.size > maxBytes) throw tooLarge(info.size);
+    const bytes = await this.objects.getBlob(name);
+    if (bytes && bytes.length > maxBytes) throw tooLarge(bytes.length);
+    return bytes ?? undefined;
   }
 
   /** Published versions, oldest semantic version first; all modules unless one is named. */

@@ -5,6 +5,10 @@ export const RejectionReason = {
   /** The manifest's key id is not among the trusted public keys. */
   UntrustedKey: "untrusted_key",
   BadSignature: "bad_signature",
+  /** The manifest's key is on the operator's revocation list (chorus modules revoke-key). */
+  RevokedKey: "revoked_key",
+  /** The manifest's key is past the expiry its trusted-keys entry gives. */
+  ExpiredKey: "expired_key",
   /** The bytes do not hash to the manifest's sha256 (or their length differs). */
   DigestMismatch: "digest_mismatch",
   /** `WebAssembly.validate` refuses the bytes. */
@@ -23,6 +27,8 @@ export const RejectionReason = {
   SelfTestFailed: "self_test_failed",
   /** The self-test did not finish within its time budget (the worker running it was terminated). */
   SelfTestTimeout: "self_test_timeout",
+  /** The stored object is larger than the registry's size cap: not fetched. */
+  TooLarge: "too_large",
   /** No such module version in the registry. */
   NotFound: "not_found",
 } as const;

@@ -3,19 +3,25 @@
  * ones. It owns KernelPools by role:
  *
  * - main: the active version. A new active version goes in with `setModule`, so every worker swaps at a
- *   decision boundary and nothing is dropped.
- * - fallback: the previous version, for `probationMs` after an activation. A decision the new active version
- *   fails (trap, timeout, lost worker) is decided again here, so the client never sees the failure.
+ *   decision boundary and nothing is dropped. When main runs inline (on the gateway thread) it runs only the
+ *   shipped build: a published active version gets a worker pool with its time limit instead.
+ * - fallback: the previous version, for `probationMs` after an activation; after it (or with no previous
+ *   version) the TypeScript reference kernel. A decision the active version fails (trap, timeout, lost worker,
+ *   an output that breaks the contract) is decided again there: the client never sees the failure, and the
+ *   result says it is degraded.
  * - canary: serves `canaryPercent` of decisions, chosen by a hash of the decision id (the same decision always
  *   lands on the same side, in every gateway). A failed or late canary call is decided again by main.
  * - shadow: runs beside main on live requests, off the response path and bounded; results are only compared.
  *
- * Each new version's calls feed a FailureWindow; past the error-rate threshold the router stops using the
- * version at once and asks `rollback` to write the state back (ModuleState history names the reason).
+ * Every result of every role is checked against its request (wasm-core kernel-output-checks.ts) before it is
+ * used. Each version's calls feed the RollbackGuard (probation, hang and share rules); a condemned version is
+ * dropped at once and `rollback` writes the state back (ModuleState history names the rule).
  */
 import { createHash, randomUUID } from "node:crypto";
 import type { Logger } from "../lib/log/logger.ts";
 import {
+  checkKernelOutput,
+  decideReference,
   KernelClosedError,
   type KernelInventory,
   KernelInventoryMismatchError,
@@ -28,15 +34,21 @@ import {
 import { FailureWindow } from "./failure-window.ts";
 import type { ModuleConfig } from "./module-config.ts";
 import type { ModuleView } from "./module-watcher.ts";
-import { RollbackGuard } from "./rollback-guard.ts";
+import { type GuardConfig, RollbackGuard } from "./rollback-guard.ts";
 import { ShadowComparison, type ShadowReport } from "./shadow-comparison.ts";
+import type { VersionHealth } from "./version-health.ts";
 
 export type ServedBy = "active" | "canary" | "fallback";
 
 export interface RoutedResult {
   readonly result: KernelResult;
   readonly servedBy: ServedBy;
+  /** Why the version this decision was routed to did not decide it (the decision is degraded); undefined if it did. */
+  readonly degraded?: string;
 }
+
+/** moduleVersion of a result decided by the TypeScript reference kernel (the last fallback). */
+export const REFERENCE_VERSION = "reference";
 
 export interface ModuleRouterOptions {
   /** What main runs before any state names an active version (the build shipped with the process). */
@@ -45,12 +57,11 @@ export interface ModuleRouterOptions {
   readonly pool?: Omit<KernelPoolOptions, "moduleBytes" | "moduleVersion">;
   /** Workers of each canary, shadow and fallback pool (default 1). */
   readonly trialPoolSize?: number;
-  readonly config: Pick<
-    ModuleConfig,
-    "callTimeoutMs" | "rollbackErrorRate" | "rollbackMinCalls" | "rollbackWindow" | "probationMs" | "shadowMaxInFlight"
-  >;
+  readonly config: GuardConfig & Pick<ModuleConfig, "callTimeoutMs" | "rollbackWindow" | "shadowMaxInFlight">;
   /** Writes the rollback of `version` to the shared state (ModuleRegistry.updateState + rollbackVersion). */
   readonly rollback: (version: string, reason: string) => Promise<void>;
+  /** Per-version calls and hangs shared across processes (default: this process only). */
+  readonly health?: VersionHealth;
   readonly logger: Logger;
 }
 
@@ -72,7 +83,7 @@ export interface ModuleRouterStats {
   readonly fallback: string | undefined;
   readonly canary: (RoleStats & { readonly percent: number }) | undefined;
   readonly shadow: ShadowReport | undefined;
-  /** Versions this router stopped using after their error rate passed the threshold. */
+  /** Versions this router stopped using after a rollback rule condemned them. */
   readonly rolledBack: readonly string[];
 }
 
@@ -83,16 +94,18 @@ class DeadlineError extends Error {
 export class ModuleRouter {
   readonly #options: ModuleRouterOptions;
   readonly #main: KernelPool;
+  /** A published active version when main runs inline: it runs here, in workers with a time limit. */
+  #published: Trial | undefined;
   #activeVersion: string;
   #activeWindow: FailureWindow;
-  #probationUntil = 0;
+  #fallbackUntil = 0;
   #fallback: Trial | undefined;
   #canary: Trial | undefined;
   #canaryPercent = 0;
   #shadow: (Trial & { readonly comparison: ShadowComparison }) | undefined;
   #shadowInFlight = 0;
   readonly #inventories = new ResidentInventories();
-  /** Versions rolled back by this router. */
+  /** The rollback rules; versions condemned by this router. */
   readonly #condemned: RollbackGuard;
   #applying: Promise<void> = Promise.resolve();
   #closed = false;
@@ -106,7 +119,7 @@ export class ModuleRouter {
     });
     this.#activeVersion = options.initial.version;
     this.#activeWindow = new FailureWindow(options.config.rollbackWindow);
-    this.#condemned = new RollbackGuard(options.config, options.rollback, options.logger);
+    this.#condemned = new RollbackGuard(options.config, options.rollback, options.logger, options.health);
   }
 
   /** Resolves once the main pool's workers can decide. */
@@ -131,11 +144,13 @@ export class ModuleRouter {
   }
 
   /**
-   * The gateway's Kernel port (gateway/decide/kernel-port.ts): the pod, naming the module version that made it.
-   * Pass the decision id so the canary share is the same in every gateway; without one a random id is used.
+   * The gateway's Kernel port (gateway/decide/kernel-port.ts): the pod, naming the module version that made it
+   * (and, when a fallback made it, why: `degraded`). Pass the decision id so the canary share is the same in
+   * every gateway; without one a random id is used.
    */
   async decide(request: KernelRequest, decisionId: string = randomUUID()): Promise<KernelResult> {
-    return (await this.route(decisionId, request)).result;
+    const routed = await this.route(decisionId, request);
+    return routed.degraded === undefined ? routed.result : { ...routed.result, degraded: routed.degraded };
   }
 
   /** Decides and says which role answered. */
@@ -144,7 +159,10 @@ export class ModuleRouter {
     if (canary && bucketOf(decisionId) < this.#canaryPercent && !this.#condemned.has(canary.version)) {
       let canaryError: unknown;
       try {
-        const result = await withDeadline(canary.pool.decide(request), this.#options.config.callTimeoutMs);
+        const result = await this.#checked(
+          withDeadline(canary.pool.decide(request), this.#options.config.callTimeoutMs),
+          request,
+        );
         this.#record(canary.window, "canary", canary.version, false);
         return { result, servedBy: "canary" };
       } catch (err) {
@@ -154,7 +172,7 @@ export class ModuleRouter {
       // Main decides instead; a canary failure counts only if main could decide the same request.
       const routed = await this.#decideActive(request);
       this.#record(canary.window, "canary", canary.version, true, canaryError);
-      return routed;
+      return { ...routed, degraded: routed.degraded ?? `canary ${canary.version}: ${describe(canaryError)}` };
     }
     const shadowRun = this.#startShadow(request);
     const routed = await this.#decideActive(request);
@@ -170,8 +188,12 @@ export class ModuleRouter {
       errorRate: window.rate,
     });
     return {
-      active: { ...role(this.#activeVersion, this.#activeWindow), inProbation: this.#inProbation() },
-      fallback: this.#inProbation() ? this.#fallback?.version : undefined,
+      active: {
+        ...role(this.#activeVersion, this.#activeWindow),
+        inProbation:
+          this.#activeVersion !== this.#options.initial.version && this.#condemned.inProbation(this.#activeVersion),
+      },
+      fallback: this.#fallbackHeld() ? this.#fallback?.version : REFERENCE_VERSION,
       canary: this.#canary && { ...role(this.#canary.version, this.#canary.window), percent: this.#canaryPercent },
       shadow: this.#shadow?.comparison.report(),
       rolledBack: this.#condemned.versions,
@@ -183,24 +205,54 @@ export class ModuleRouter {
     this.#closed = true;
     await this.#applying;
     await Promise.all(this.#pools().map((pool) => pool.close()));
+    await this.#condemned.health.close();
   }
 
   async #decideActive(request: KernelRequest): Promise<RoutedResult> {
-    const fallback = this.#inProbation() ? this.#fallback : undefined;
-    if (fallback && this.#condemned.has(this.#activeVersion)) {
-      return { result: await fallback.pool.decide(request), servedBy: "fallback" };
-    }
     const version = this.#activeVersion;
+    if (this.#condemned.has(version))
+      return this.#decideFallback(request, `active ${version} is rolled back here; the rollback is on its way`);
     try {
-      const result = await this.#main.decide(request);
+      const result = await this.#checked((this.#published?.pool ?? this.#main).decide(request), request);
       this.#record(this.#activeWindow, "active", version, false);
       return { result, servedBy: "active" };
     } catch (err) {
       if (isCallerError(err)) throw err;
       this.#record(this.#activeWindow, "active", version, true, err);
-      if (!fallback) throw err;
-      return { result: await fallback.pool.decide(request), servedBy: "fallback" };
+      return this.#decideFallback(request, `active ${version}: ${describe(err)}`);
     }
+  }
+
+  /**
+   * The previous version while it is held after an activation, else the TypeScript reference kernel (the
+   * specification every build is tested against): a decision never fails for a module's fault.
+   */
+  async #decideFallback(request: KernelRequest, degraded: string): Promise<RoutedResult> {
+    const fallback = this.#fallbackHeld() ? this.#fallback : undefined;
+    if (fallback && !this.#condemned.has(fallback.version)) {
+      try {
+        return { result: await this.#checked(fallback.pool.decide(request), request), servedBy: "fallback", degraded };
+      } catch (err) {
+        if (isCallerError(err)) throw err;
+        this.#options.logger.warn({ err, version: fallback.version }, "fallback kernel failed too; reference decides");
+      }
+    }
+    const inventory = this.#inventories.get(request.inventoryVersion);
+    if (!inventory) throw new KernelInventoryMismatchError(`inventory ${request.inventoryVersion} is not resident`);
+    return {
+      result: { ...decideReference(inventory, request), moduleVersion: REFERENCE_VERSION },
+      servedBy: "fallback",
+      degraded,
+    };
+  }
+
+  /** The result once it passed the output checks against its request (a violation is the module's failure). */
+  async #checked(run: Promise<KernelResult>, request: KernelRequest): Promise<KernelResult> {
+    const result = await run;
+    const inventory = this.#inventories.get(request.inventoryVersion);
+    if (!inventory) throw new KernelInventoryMismatchError(`inventory ${request.inventoryVersion} is not resident`);
+    checkKernelOutput(request, inventory, result);
+    return result;
   }
 
   #startShadow(request: KernelRequest): Promise<KernelResult> | undefined {
@@ -211,7 +263,7 @@ export class ModuleRouter {
       return undefined;
     }
     this.#shadowInFlight++;
-    const run = withDeadline(shadow.pool.decide(request), this.#options.config.callTimeoutMs);
+    const run = this.#checked(withDeadline(shadow.pool.decide(request), this.#options.config.callTimeoutMs), request);
     run.then(
       () => this.#record(shadow.window, "shadow", shadow.version, false),
       (err: unknown) => {
@@ -236,8 +288,8 @@ export class ModuleRouter {
   }
 
   #record(window: FailureWindow, role: string, version: string, failed: boolean, error?: unknown): void {
-    // An active version is judged only while on probation: afterwards there is no fallback to serve instead.
-    this.#condemned.record(window, role, version, failed, error, role !== "active" || this.#inProbation());
+    // The shipped build is never rolled back (nothing to roll back to); its failures still fall back per call.
+    this.#condemned.record(window, role, version, failed, error, version !== this.#options.initial.version);
   }
 
   async #apply(view: ModuleView): Promise<void> {
@@ -249,20 +301,29 @@ export class ModuleRouter {
     const active = view.active ?? this.#options.initial;
     if (active.version !== this.#activeVersion) {
       const previous = view.previous;
-      if (previous && this.#options.config.probationMs > 0 && !this.#condemned.has(previous.version)) {
+      const { probationMs } = this.#options.config;
+      if (previous && probationMs > 0 && !this.#condemned.has(previous.version)) {
         if (this.#fallback?.version !== previous.version) {
           const old = this.#fallback;
           this.#fallback = await this.#startTrial(previous.version, previous.bytes);
           if (old) void old.pool.close();
         }
-        this.#probationUntil = Date.now() + this.#options.config.probationMs;
+        this.#fallbackUntil = Date.now() + probationMs;
         const fallback = this.#fallback;
-        setTimeout(() => this.#retireFallback(fallback), this.#options.config.probationMs).unref();
+        setTimeout(() => this.#retireFallback(fallback), probationMs).unref();
       } else {
-        this.#probationUntil = 0;
+        this.#fallbackUntil = 0;
         this.#retireFallback(this.#fallback);
       }
-      this.#main.setModule(active.version, active.bytes);
+      const old = this.#published;
+      if (this.#main.mode === "inline" && active.version !== this.#options.initial.version) {
+        // Inline runs only the shipped build: a published version gets workers and its time limit.
+        this.#published = await this.#startTrial(active.version, active.bytes);
+      } else {
+        this.#published = undefined;
+        this.#main.setModule(active.version, active.bytes);
+      }
+      if (old) void old.pool.close();
       this.#options.logger.info({ from: this.#activeVersion, to: active.version }, "kernel module activated");
       this.#activeVersion = active.version;
       this.#activeWindow = new FailureWindow(this.#options.config.rollbackWindow);
@@ -305,22 +366,26 @@ export class ModuleRouter {
     return { version, pool, window: new FailureWindow(this.#options.config.rollbackWindow) };
   }
 
-  /** Closes the fallback pool once its probation is over (unless a newer activation reused it). */
+  /** Closes the fallback pool once its time is over (unless a newer activation reused it). */
   #retireFallback(fallback: Trial | undefined): void {
-    if (!fallback || fallback !== this.#fallback || this.#inProbation()) return;
+    if (!fallback || fallback !== this.#fallback || this.#fallbackHeld()) return;
     this.#fallback = undefined;
     void fallback.pool.close();
   }
 
-  #inProbation(): boolean {
-    return this.#fallback !== undefined && Date.now() < this.#probationUntil;
+  #fallbackHeld(): boolean {
+    return this.#fallback !== undefined && Date.now() < this.#fallbackUntil;
   }
 
   #pools(): KernelPool[] {
-    return [this.#main, this.#fallback?.pool, this.#canary?.pool, this.#shadow?.pool].filter(
+    return [this.#main, this.#published?.pool, this.#fallback?.pool, this.#canary?.pool, this.#shadow?.pool].filter(
       (pool): pool is KernelPool => pool !== undefined,
     );
   }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 /** 0..99, stable for a decision id across processes and releases. */

@@ -25,6 +25,34 @@ export interface ChangeContext {
   reason?: string;
 }
 
+/** Semver precedence (semver.org §11): <0, 0 or >0. Versions are validated by the manifest's pattern. */
+export function compareVersions(a: string, b: string): number {
+  const [coreA = "", preA] = splitOnce(a, "-");
+  const [coreB = "", preB] = splitOnce(b, "-");
+  const x = coreA.split(".").map(Number);
+  const y = coreB.split(".").map(Number);
+  for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return (x[i] ?? 0) - (y[i] ?? 0);
+  if (preA === undefined || preB === undefined) return preA === preB ? 0 : preA === undefined ? 1 : -1;
+  const p = preA.split(".");
+  const q = preB.split(".");
+  for (let i = 0; i < Math.max(p.length, q.length); i++) {
+    if (p[i] === undefined) return -1;
+    if (q[i] === undefined) return 1;
+    if (p[i] === q[i]) continue;
+    const numeric = /^\d+$/.test(p[i]!) && /^\d+$/.test(q[i]!);
+    if (numeric) return Number(p[i]) - Number(q[i]);
+    if (/^\d+$/.test(p[i]!)) return -1;
+    if (/^\d+$/.test(q[i]!)) return 1;
+    return p[i]! < q[i]! ? -1 : 1;
+  }
+  return 0;
+}
+
+function splitOnce(s: string, separator: string): [string, string | undefined] {
+  const at = s.indexOf(separator);
+  return at < 0 ? [s, undefined] : [s.slice(0, at), s.slice(at + 1)];
+}
+
 function record(
   state: ModuleState,
   action: Action,
@@ -39,10 +67,28 @@ function record(
   return next;
 }
 
-/** Makes `version` the active one; it leaves the canary and shadow roles if it held them. */
-export function activate(state: ModuleState, version: string, context: ChangeContext): ModuleState {
+/**
+ * Makes `version` the active one; it leaves the canary and shadow roles if it held them. A version older than the
+ * newest ever active is a downgrade (an old signed build may carry a fixed flaw): refused unless `allowDowngrade`,
+ * and then marked in the history.
+ */
+export function activate(
+  state: ModuleState,
+  version: string,
+  context: ChangeContext,
+  allowDowngrade = false,
+): ModuleState {
   if (state.activeVersion === version) throw new ModuleStateError(`${version} is already active`);
+  const newest = state.newestActiveVersion || state.activeVersion;
+  const downgrade = newest !== "" && compareVersions(version, newest) < 0;
+  if (downgrade && !allowDowngrade)
+    throw new ModuleStateError(
+      `downgrade refused: ${version} is older than ${newest}, the newest version ever active (--allow-downgrade to do it anyway)`,
+    );
   const next = record(state, Action.ACTIVATE, version, context);
+  next.history.at(-1)!.downgrade = downgrade;
+  if (!downgrade) next.newestActiveVersion = version;
+  else next.newestActiveVersion = newest;
   next.previousVersion = state.activeVersion;
   next.activeVersion = version;
   if (next.canaryVersion === version) clearCanary(next);

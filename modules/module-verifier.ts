@@ -5,6 +5,7 @@
  */
 import { createValidator } from "@bufbuild/protovalidate";
 import { type ModuleManifest, ModuleManifestSchema } from "../gen/chorus/v1/module_pb.ts";
+import type { RevokedKeys } from "./key-revocations.ts";
 import { sha256Hex, verifyManifestSignature } from "./manifest-signature.ts";
 import type { ModuleConfig } from "./module-config.ts";
 import type { CheckFailure, ModuleKind } from "./module-kind.ts";
@@ -22,6 +23,10 @@ export interface ModuleVerifierOptions {
    * inside the module instead of growing the process. Undefined or 0: not enforced.
    */
   maxMemoryBytes?: number;
+  /** The operator's revocation list (KeyRevocations); a module signed by a key on it is refused. */
+  revokedKeys?: RevokedKeys;
+  /** For tests: the time key expiry is judged at. */
+  now?: () => number;
 }
 
 export class ModuleVerifier {
@@ -29,7 +34,16 @@ export class ModuleVerifier {
   /** Self-test outcomes by sha256 and version: the test depends on nothing else, and costs a worker start-up. */
   readonly #selfTests = new Map<string, Promise<CheckFailure | undefined>>();
 
-  constructor(private readonly options: ModuleVerifierOptions) {}
+  #revokedKeys: RevokedKeys | undefined;
+
+  constructor(private readonly options: ModuleVerifierOptions) {
+    this.#revokedKeys = options.revokedKeys;
+  }
+
+  /** Starts refusing modules signed by keys on `list` (a process opens the list after its verifier). */
+  useRevocations(list: RevokedKeys): void {
+    this.#revokedKeys = list;
+  }
 
   /** A verifier with the process's configured trusted keys, self-test budget and memory limit. */
   static fromConfig(config: ModuleConfig, kinds: ModuleVerifierOptions["kinds"]): ModuleVerifier {
@@ -49,6 +63,8 @@ export class ModuleVerifier {
     bytes: Uint8Array,
     manifest: ModuleManifest,
     expected?: { module: string; version: string },
+    /** selfTest false: every check but the golden cases (replay runs a version to see what it decides). */
+    checks: { selfTest?: boolean } = {},
   ): Promise<void> {
     const module = expected?.module ?? manifest.module;
     const version = expected?.version ?? manifest.version;
@@ -72,6 +88,15 @@ export class ModuleVerifier {
 
     const key = this.options.trustedKeys.get(manifest.keyId);
     if (!key) reject(RejectionReason.UntrustedKey, `key ${manifest.keyId} is not in CHORUS_TRUSTED_KEYS`);
+    const revoked = this.#revokedKeys?.get(manifest.keyId);
+    if (revoked)
+      reject(
+        RejectionReason.RevokedKey,
+        `key ${manifest.keyId} was revoked at ${revoked.at} by ${revoked.actor}: ${revoked.reason}`,
+      );
+    const expires = this.options.trustedKeys.expiry(manifest.keyId);
+    if (expires !== undefined && (this.options.now?.() ?? Date.now()) >= expires)
+      reject(RejectionReason.ExpiredKey, `key ${manifest.keyId} expired at ${new Date(expires).toISOString()}`);
     if (!verifyManifestSignature(manifest, key!)) {
       reject(RejectionReason.BadSignature, `signature does not verify with key ${manifest.keyId}`);
     }
@@ -118,6 +143,7 @@ export class ModuleVerifier {
     }
     const exportFailure = await kind!.checkExports(bytes);
     if (exportFailure) reject(exportFailure.reason, exportFailure.detail);
+    if (checks.selfTest === false) return;
     const cacheKey = `${digest}/${version}`;
     let selfTest = this.#selfTests.get(cacheKey);
     if (!selfTest) {

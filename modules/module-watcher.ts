@@ -13,9 +13,20 @@ import { KvWatchInclude } from "@nats-io/kv";
 import type { ModuleManifest, ModuleState } from "../gen/chorus/v1/module_pb.ts";
 import { ModuleStateSchema } from "../gen/chorus/v1/module_pb.ts";
 import type { Logger } from "../lib/log/logger.ts";
+import type { KeyRevocations } from "./key-revocations.ts";
 import { type ModuleRegistry, stateKey } from "./module-registry.ts";
 import { ModuleRejectedError, RejectionReason } from "./module-rejected-error.ts";
 import type { ModuleVerifier } from "./module-verifier.ts";
+
+export interface ModuleWatcherOptions {
+  /** The operator's revocation list: a version signed by a key on it is dropped here as soon as it is revoked. */
+  readonly revocations?: KeyRevocations;
+  /** Writes a version's rollback to the shared state (rollbackVersion), for versions dropped for their key. */
+  readonly rollback?: (version: string, reason: string) => Promise<void>;
+}
+
+/** Refusals that must stop a version already running, not only keep it from starting. */
+const KEY_REFUSALS: ReadonlySet<string> = new Set([RejectionReason.RevokedKey, RejectionReason.ExpiredKey]);
 
 export interface LoadedModule {
   readonly module: string;
@@ -48,13 +59,18 @@ export class ModuleWatcher {
   /** Verified (or refused) versions, so a version is fetched and checked once per process. */
   readonly #loaded = new Map<string, Promise<LoadedModule>>();
   #stopWatch: (() => void) | undefined;
+  #stopRevocations: (() => void) | undefined;
+  #current: { state: ModuleState; kvRevision: number } | undefined;
 
   constructor(
     private readonly registry: ModuleRegistry,
     private readonly verifier: ModuleVerifier,
     readonly module: string,
     private readonly logger: Logger,
-  ) {}
+    private readonly options: ModuleWatcherOptions = {},
+  ) {
+    if (options.revocations) verifier.useRevocations(options.revocations);
+  }
 
   get view(): ModuleView | undefined {
     return this.#view;
@@ -76,6 +92,13 @@ export class ModuleWatcher {
       include: KvWatchInclude.UpdatesOnly,
     });
     this.#stopWatch = () => updates.stop();
+    // A revoked key: every version is checked again (each verification asks the list), and the current state is
+    // applied again so that a running version signed by that key is dropped now, not at the next change.
+    this.#stopRevocations = this.options.revocations?.onRevoke(() => {
+      this.#loaded.clear();
+      const current = this.#current;
+      if (current) void this.#enqueue(current.state, current.kvRevision, true);
+    });
     const { state, kvRevision } = await this.registry.state(this.module);
     await this.#enqueue(state, kvRevision);
     this.state = "watching";
@@ -103,16 +126,20 @@ export class ModuleWatcher {
   stop(): void {
     this.state = "stopped";
     this.#stopWatch?.();
+    this.#stopRevocations?.();
   }
 
-  #enqueue(state: ModuleState, kvRevision: number): Promise<void> {
-    this.#applying = this.#applying.then(() => this.#apply(state, kvRevision));
+  #enqueue(state: ModuleState, kvRevision: number, again = false): Promise<void> {
+    this.#applying = this.#applying.then(() => this.#apply(state, kvRevision, again));
     return this.#applying;
   }
 
-  async #apply(state: ModuleState, kvRevision: number): Promise<void> {
-    if (this.state === "stopped" || (kvRevision !== 0 && kvRevision <= this.#appliedRevision)) return;
+  async #apply(state: ModuleState, kvRevision: number, again = false): Promise<void> {
+    if (this.state === "stopped") return;
+    if (!again && kvRevision !== 0 && kvRevision <= this.#appliedRevision) return;
+    if (again && kvRevision < this.#appliedRevision) return; // a newer state was applied meanwhile
     this.#appliedRevision = kvRevision;
+    this.#current = { state, kvRevision };
     const refused = new Map<string, ModuleRejectedError>();
     const load = async (version: string): Promise<LoadedModule | undefined> => {
       if (version === "") return undefined;
@@ -134,8 +161,24 @@ export class ModuleWatcher {
     const [active, previous, canary, shadow] = await Promise.all(
       [state.activeVersion, state.previousVersion, state.canaryVersion, state.shadowVersion].map(load),
     );
-    // Refusing the named active version keeps the one this process runs (if any): never fall back to nothing.
-    const keep = state.activeVersion !== "" && active === undefined ? this.#view?.active : undefined;
+    // Refusing the named active version keeps the one this process runs (if any): never fall back to nothing;
+    // unless the refusal is its key's (revoked, expired): then the shipped build runs until the state moves on.
+    const activeRefusal = refused.get(state.activeVersion)?.reason;
+    const keepable = activeRefusal === undefined || !KEY_REFUSALS.has(activeRefusal);
+    const kept = this.#view?.active;
+    const keep =
+      state.activeVersion !== "" && active === undefined && keepable && !(kept && this.#keyRefused(kept))
+        ? kept
+        : undefined;
+    for (const [version, rejection] of refused) {
+      const holdsRole = [state.activeVersion, state.canaryVersion, state.shadowVersion].includes(version);
+      if (holdsRole && KEY_REFUSALS.has(rejection.reason))
+        void this.options
+          .rollback?.(version, `key: ${rejection.message}`)
+          .catch((err: unknown) =>
+            this.logger.error({ err, version }, "rollback of a version with a revoked key not written"),
+          );
+    }
     this.#view = {
       state,
       active: active ?? keep,
@@ -163,6 +206,11 @@ export class ModuleWatcher {
         this.logger.error({ err, module: this.module }, "module view listener failed");
       }
     }
+  }
+
+  /** True when the list revoked the key `loaded` was signed with. */
+  #keyRefused(loaded: LoadedModule): boolean {
+    return this.options.revocations?.get(loaded.manifest.keyId) !== undefined;
   }
 
   #load(version: string): Promise<LoadedModule> {

@@ -40,32 +40,54 @@ export function parsePrivateKey(pem: string): KeyObject {
   return key;
 }
 
-/** The public keys a process accepts module signatures from, by key id. */
+/** The public keys a process accepts module signatures from, by key id, each with an optional expiry. */
 export class TrustedKeys {
   readonly #keys: ReadonlyMap<string, KeyObject>;
+  readonly #expiry: ReadonlyMap<string, number>;
 
-  constructor(keys: Iterable<KeyObject>) {
+  constructor(keys: Iterable<KeyObject>, expiry: ReadonlyMap<string, number> = new Map()) {
     this.#keys = new Map([...keys].map((k) => [keyIdOf(k), k]));
+    this.#expiry = expiry;
   }
 
   /**
-   * PEM public-key blocks and/or lines of base64 raw 32-byte keys; `#` starts a comment line.
+   * PEM public-key blocks and/or lines of base64 raw 32-byte keys; `#` starts a comment line; a line
+   * `expires <ISO 8601 time>` gives the next key an expiry (modules signed by it are refused from then on).
    * Throws naming the line of anything else, so a typo never silently trusts fewer keys than meant.
    */
   static parse(text: string): TrustedKeys {
     const keys: KeyObject[] = [];
-    const withoutPem = text.replace(/-----BEGIN PUBLIC KEY-----[\s\S]*?-----END PUBLIC KEY-----/g, (pem) => {
-      keys.push(checkEd25519(createPublicKey(pem)));
-      return "";
-    });
-    withoutPem.split(/\r?\n/).forEach((line, index) => {
-      const trimmed = line.trim();
-      if (trimmed === "" || trimmed.startsWith("#")) return;
+    const expiry = new Map<string, number>();
+    let pendingExpiry: number | undefined;
+    const add = (key: KeyObject) => {
+      keys.push(checkEd25519(key));
+      if (pendingExpiry !== undefined) expiry.set(keyIdOf(key), pendingExpiry);
+      pendingExpiry = undefined;
+    };
+    const lines = text.split(/\r?\n/);
+    for (let index = 0; index < lines.length; index++) {
+      const trimmed = lines[index]!.trim();
+      if (trimmed === "" || trimmed.startsWith("#")) continue;
+      const expires = /^expires\s+(\S+)$/.exec(trimmed);
+      if (expires) {
+        pendingExpiry = Date.parse(expires[1]!);
+        if (!Number.isFinite(pendingExpiry))
+          throw new Error(`trusted keys line ${index + 1}: "${expires[1]}" is not an ISO 8601 time`);
+        continue;
+      }
+      if (trimmed === "-----BEGIN PUBLIC KEY-----") {
+        const end = lines.findIndex((l, i) => i > index && l.trim() === "-----END PUBLIC KEY-----");
+        if (end < 0) throw new Error(`trusted keys line ${index + 1}: PEM block without an END line`);
+        add(createPublicKey(lines.slice(index, end + 1).join("\n")));
+        index = end;
+        continue;
+      }
       const raw = Buffer.from(trimmed, "base64");
       if (raw.length !== 32) throw new Error(`trusted keys line ${index + 1}: not a PEM block or base64 32-byte key`);
-      keys.push(createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: raw.toString("base64url") }, format: "jwk" }));
-    });
-    return new TrustedKeys(keys);
+      add(createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: raw.toString("base64url") }, format: "jwk" }));
+    }
+    if (pendingExpiry !== undefined) throw new Error("trusted keys: an expires line is not followed by a key");
+    return new TrustedKeys(keys, expiry);
   }
 
   /** Empty path = no trusted keys: every signed module is then refused, which is the safe default. */
@@ -80,6 +102,11 @@ export class TrustedKeys {
 
   get(keyId: string): KeyObject | undefined {
     return this.#keys.get(keyId);
+  }
+
+  /** Epoch ms from which the key is no longer accepted; undefined when it does not expire. */
+  expiry(keyId: string): number | undefined {
+    return this.#expiry.get(keyId);
   }
 
   get ids(): string[] {

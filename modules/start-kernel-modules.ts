@@ -8,6 +8,7 @@ import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Logger } from "../lib/log/logger.ts";
 import { KERNEL_ABI_VERSION, type KernelPoolOptions, readKernelWasm } from "../wasm-core/src/mod.ts";
 import { kernelModuleKind } from "./kernel-module-kind.ts";
+import { KeyRevocations } from "./key-revocations.ts";
 import type { ModuleConfig } from "./module-config.ts";
 import { ModuleRegistry } from "./module-registry.ts";
 import { reportPeriodically, toModuleReport } from "./module-report.ts";
@@ -15,6 +16,7 @@ import { ModuleRouter } from "./module-router.ts";
 import { rollbackVersion } from "./module-state-changes.ts";
 import { ModuleVerifier } from "./module-verifier.ts";
 import { ModuleWatcher } from "./module-watcher.ts";
+import { VersionHealth } from "./version-health.ts";
 
 export interface KernelModulesOptions {
   js: JetStreamClient;
@@ -40,14 +42,20 @@ export async function startKernelModules(options: KernelModulesOptions): Promise
   const { config, actor, logger } = options;
   const registry = await ModuleRegistry.open(options.js);
   const verifier = options.verifier ?? ModuleVerifier.fromConfig(config, { kernel: kernelModuleKind });
-  const watcher = new ModuleWatcher(registry, verifier, "kernel", logger.child({ component: "module-watcher" }));
+  const revocations = await KeyRevocations.open(registry.states, logger);
+  const rollback = async (version: string, reason: string) => {
+    await registry.updateState("kernel", (state) => rollbackVersion(state, version, { actor, reason }));
+  };
+  const watcher = new ModuleWatcher(registry, verifier, "kernel", logger.child({ component: "module-watcher" }), {
+    revocations,
+    rollback,
+  });
   const router = new ModuleRouter({
     initial: options.initial ?? { version: `builtin-abi${KERNEL_ABI_VERSION}`, bytes: readKernelWasm("simd") },
     pool: options.pool,
     config,
-    rollback: async (version, reason) => {
-      await registry.updateState("kernel", (state) => rollbackVersion(state, version, { actor, reason }));
-    },
+    rollback,
+    health: new VersionHealth(registry.states, "kernel", logger, config.healthFlushMs),
     logger: logger.child({ component: "module-router" }),
   });
   await router.ready();
@@ -65,6 +73,7 @@ export async function startKernelModules(options: KernelModulesOptions): Promise
     async close() {
       stopReports();
       watcher.stop();
+      revocations.stop();
       await router.close();
     },
   };

@@ -1,4 +1,5 @@
-import { join } from "node:path";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { DemoTraffic } from "../launch/demo-traffic.ts";
 import { ensureNatsServer } from "../launch/ensure-nats-server.ts";
 import { startMesh } from "../launch/mesh.ts";
@@ -46,6 +47,17 @@ const config = loadConfig({
 });
 
 if (!config.natsUrl) ensureNatsServer();
+// Module signing keys the mesh trusts: a file in the data dir unless set (empty at first: add release keys from
+// `chorus modules keygen` to it and restart).
+const trustedKeys = process.env.CHORUS_TRUSTED_KEYS || join(config.dataDir, "trusted-keys.pem");
+if (!existsSync(trustedKeys)) {
+  mkdirSync(dirname(trustedKeys), { recursive: true });
+  writeFileSync(
+    trustedKeys,
+    "# ed25519 public keys trusted to sign WASM modules (chorus modules keygen writes *.pub)\n",
+  );
+}
+process.env.CHORUS_TRUSTED_KEYS = trustedKeys;
 process.env.LOG_LEVEL ??= "warn";
 // A gateway started again (Ctrl-C and npm start, or a supervisor) keeps its id and so replays its own spool.
 process.env.GATEWAY_ID ??= "gateway-1";
@@ -62,6 +74,11 @@ const mesh = await startMesh({
   // One nkey identity per process kind, each with least-privilege permissions; the CLI finds the operator's here.
   natsAuthDir: join(config.dataDir, "nats", "auth"),
 });
+// How the CLI finds this mesh without flags (cli/local-mesh.ts).
+writeFileSync(
+  join(config.dataDir, "mesh.env"),
+  `# Written by npm start: the module keys the local mesh trusts, for the chorus CLI.\nCHORUS_TRUSTED_KEYS=${trustedKeys}\n`,
+);
 console.log(
   `NATS:    ${mesh.natsUrl}${
     config.natsUrl

@@ -15,6 +15,7 @@
  *   node --cpu-prof --cpu-prof-dir=.scratch-prof --import tsx bench/decide/decide-bench.ts --sizes=12 --modes=cached
  */
 import { cpus, loadavg } from "node:os";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { jetstream } from "@nats-io/jetstream";
 import { Command } from "commander";
 import {
@@ -23,6 +24,7 @@ import {
   createDecisionEngine,
 } from "../../gateway/decide/decision-engine.ts";
 import { DEFAULT_MAX_CANDIDATES, Retriever } from "../../gateway/decide/retrieval.ts";
+import type { DecideRequest } from "../../gen/chorus/v1/decision_pb.ts";
 import { createLogger } from "../../lib/log/logger.ts";
 import { createSeededRandom } from "../../lib/random/seeded-random.ts";
 import { loadModuleConfig } from "../../modules/module-config.ts";
@@ -57,6 +59,10 @@ const program = new Command()
     "vote with the agents' WASM scoring modules: inline (the shipped build, as gateway/main.ts runs it) or worker (each in its worker with a time limit, as a published version runs)",
   )
   .option("--quick", "fewer decisions and shorter runs")
+  .option(
+    "--overload",
+    "cached only: find the highest sustained rate (steps x1.5 from 10/s: errors <= 1%, p99 <= deadline), then offer twice it",
+  )
   .option("--json <path>", "result file", "bench-results/decide.json")
   .parse();
 const opts = program.opts<{
@@ -71,6 +77,7 @@ const opts = program.opts<{
   agents: AgentPlacement;
   agentModules?: "inline" | "worker";
   quick?: boolean;
+  overload?: boolean;
   json: string;
 }>();
 if (opts.agents !== "in-process" && opts.agents !== "child") throw new Error("--agents: in-process or child");
@@ -95,6 +102,26 @@ interface CaseResult {
   rate: number;
   openLoop: LatencySummary & { errors: number };
   filled: number;
+  overload?: Overload;
+}
+
+interface Step {
+  rate: number;
+  offered: number;
+  answered: number;
+  goodputPerSecond: number;
+  p99: number;
+  /** Failed calls by status code (RESOURCE_EXHAUSTED: refused at admission). */
+  codes: Record<string, number>;
+}
+
+interface Overload {
+  steps: Step[];
+  sustained: number;
+  twice: Step;
+  /** Goodput at twice the sustained rate over the sustained rate (goal: at least 0.8). */
+  goodputShare: number;
+  refusedShare: number;
 }
 
 interface VoteCost {
@@ -136,10 +163,14 @@ async function measureCase(mesh: DecideMesh, engine: ClosableDecisionEngine, ker
   const open = await runOpenLoop({
     rate,
     durationMs: seconds * 1000,
-    send: async () => {
-      await engine.decide(requests[next++ % requests.length]!, {});
+    send: (done) => {
+      engine.decide(requests[next++ % requests.length]!, {}).then(
+        (res) => done(undefined, res.ads.length),
+        (err: unknown) => done(err instanceof ConnectError ? Code[err.code] : String(err), 0),
+      );
     },
   });
+  const overload = opts.overload && coordination === "cached" ? await overloadSteps(engine, requests) : undefined;
   return {
     candidates: mesh.view.inventory.size,
     retrieval,
@@ -151,6 +182,64 @@ async function measureCase(mesh: DecideMesh, engine: ClosableDecisionEngine, ker
     rate,
     openLoop: { ...summarize(open.latency), errors: open.errors },
     filled: round(filled / n, 3),
+    overload,
+  };
+}
+
+/** One open-loop step at `rate`: answered decisions per second and failures by status code. */
+async function step(engine: ClosableDecisionEngine, requests: readonly DecideRequest[], rate: number): Promise<Step> {
+  const codes: Record<string, number> = {};
+  let next = 0;
+  const stepSeconds = opts.quick ? 5 : 10;
+  const r = await runOpenLoop({
+    rate,
+    durationMs: stepSeconds * 1000,
+    send: (done) => {
+      engine.decide(requests[next++ % requests.length]!, {}).then(
+        (res) => done(undefined, res.ads.length),
+        (err: unknown) => {
+          const code = err instanceof ConnectError ? Code[err.code] : "error";
+          codes[code] = (codes[code] ?? 0) + 1;
+          done(code, 0);
+        },
+      );
+    },
+  });
+  const s: Step = {
+    rate,
+    offered: r.issued,
+    answered: r.completed,
+    goodputPerSecond: round(r.completed / stepSeconds, 1),
+    p99: summarize(r.latency).p99,
+    codes,
+  };
+  process.stderr.write(`  ${rate}/s: ${s.goodputPerSecond} answered/s, p99 ${s.p99} ms, ${JSON.stringify(codes)}\n`);
+  return s;
+}
+
+/**
+ * Capacity, then overload: steps up (x1.5 from 10/s) while a step is sustained (at most 1% failed, p99 within the
+ * 1 s deadline); the last sustained rate is the capacity. Then twice it: goodput against capacity, and what was
+ * refused with which code (admission answers RESOURCE_EXHAUSTED at once rather than timing out).
+ */
+async function overloadSteps(engine: ClosableDecisionEngine, requests: readonly DecideRequest[]): Promise<Overload> {
+  const steps: Step[] = [];
+  let sustained = 0;
+  for (let rate = 10; rate <= 20_000; rate = Math.round(rate * 1.5)) {
+    const s = await step(engine, requests, rate);
+    steps.push(s);
+    const failed = s.offered - s.answered;
+    if (failed > s.offered * 0.01 || s.p99 > 1_000) break;
+    sustained = rate;
+  }
+  const twice = await step(engine, requests, Math.max(1, sustained * 2));
+  const refused = (twice.codes.RESOURCE_EXHAUSTED ?? 0) + (twice.codes.UNAVAILABLE ?? 0);
+  return {
+    steps,
+    sustained,
+    twice,
+    goodputShare: sustained > 0 ? round(twice.goodputPerSecond / sustained, 3) : 0,
+    refusedShare: round(refused / Math.max(1, twice.offered), 3),
   };
 }
 
@@ -342,6 +431,24 @@ async function main(): Promise<void> {
       ? "\n(CPU includes the in-process agents: their votes in parallel/sequential, their learning from every outcome.)"
       : "\n(CPU: this process, the gateway side; agents CPU: the agent host process, per decision.)",
   );
+  for (const c of cases)
+    if (c.overload) {
+      const o = c.overload;
+      console.log(
+        `\nOverload (${c.candidates} creatives, ${c.kernel}): capacity ${o.sustained}/s; offered ${o.twice.rate}/s -> goodput ${o.twice.goodputPerSecond}/s (${round(o.goodputShare * 100, 1)}% of capacity, goal >= 80%), refused ${round(o.refusedShare * 100, 1)}% ${JSON.stringify(o.twice.codes)}, p99 of answers ${o.twice.p99} ms\n`,
+      );
+      console.log(
+        formatTable(
+          [
+            { header: "offered/s", value: (st: Step) => st.rate },
+            { header: "answered/s", value: (st) => st.goodputPerSecond },
+            { header: "p99 ms", value: (st) => st.p99 },
+            { header: "failed by code", value: (st) => JSON.stringify(st.codes), align: "left" },
+          ],
+          [...o.steps, o.twice],
+        ),
+      );
+    }
   const path = writeJson(opts.json, {
     benchmark: "decide",
     at: new Date().toISOString(),

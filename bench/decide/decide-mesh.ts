@@ -54,7 +54,7 @@ export async function startDecideMesh(
   const agentNc = await connectNats({ servers: server.url, name: "bench-agents" });
   const kv = await openCatalogBucket(jetstream(nc));
   await loadDemoCatalog(new CatalogStore(kv), demoCatalog({ advertisers, creativesPerCampaign, seed: 7 }), {
-    concurrency: 256,
+    concurrency: 1024,
   });
   const view = await CatalogView.open(kv);
   const modules = await loadAgents(BENCH_AGENTS);

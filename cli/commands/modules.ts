@@ -9,7 +9,9 @@ import { jetstream } from "@nats-io/jetstream";
 import type { Command } from "commander";
 import type { ModuleState } from "../../gen/chorus/v1/module_pb.ts";
 import { ModuleStateChange_Action } from "../../gen/chorus/v1/module_pb.ts";
+import { createLogger } from "../../lib/log/logger.ts";
 import { defaultNatsUrl } from "../../lib/nats/local-mesh.ts";
+import { KeyRevocations } from "../../modules/key-revocations.ts";
 import { loadModuleConfig } from "../../modules/module-config.ts";
 import { ModuleOperations } from "../../modules/module-operations.ts";
 import { ModuleRegistry } from "../../modules/module-registry.ts";
@@ -19,6 +21,7 @@ import { ModuleVerifier } from "../../modules/module-verifier.ts";
 import { generateSigningKey, parsePrivateKey } from "../../modules/signing-keys.ts";
 import { withConnection } from "../../telemetry/one-shot-connection.ts";
 import { moduleKinds } from "../../voting/registry/module-kinds.ts";
+import { useLocalMeshTrustedKeys } from "../local-mesh.ts";
 
 type Print = (line: string) => void;
 
@@ -34,15 +37,21 @@ async function withOperations<T>(options: CommonOptions, fn: (operations: Module
   const kinds = moduleKinds();
   if (!kinds[options.module])
     throw new Error(`unknown module "${options.module}"; known: ${Object.keys(kinds).join(", ")}`);
+  useLocalMeshTrustedKeys();
   const verifier = ModuleVerifier.fromConfig(loadModuleConfig(), kinds);
   return withConnection(options.natsUrl, async (nc) => {
-    const operations = new ModuleOperations(await ModuleRegistry.open(jetstream(nc)), verifier, actor());
+    const registry = await ModuleRegistry.open(jetstream(nc));
+    const revocations = await KeyRevocations.open(registry.states, createLogger("chorus-cli", "silent"));
+    verifier.useRevocations(revocations);
+    const operations = new ModuleOperations(registry, verifier, actor());
     try {
       return await fn(operations);
     } catch (err) {
       if (!(err instanceof ModuleRejectedError) && !(err instanceof ModuleStateError)) throw err;
       const state = await operations.state(options.module);
       throw new Error(`${err.message}\nnothing changed: ${describeState(state)}`, { cause: err });
+    } finally {
+      revocations.stop();
     }
   });
 }
@@ -229,9 +238,30 @@ export function register(program: Command): void {
     .description("make a version active in every process (swapped at a decision boundary)")
     .argument("<version>")
     .option("--reason <text>", "why, for the history", "")
-    .action(async (version: string, options: CommonOptions & { reason: string }) => {
+    .option("--allow-downgrade", "activate a version older than the newest ever active (recorded in the history)")
+    .action(async (version: string, options: CommonOptions & { reason: string; allowDowngrade?: boolean }) => {
       await withOperations(options, async (operations) => {
-        console.log(`activated: ${describeState(await operations.activate(options.module, version, options.reason))}`);
+        const state = await operations.activate(options.module, version, options.reason, options.allowDowngrade);
+        console.log(`activated${state.history.at(-1)?.downgrade ? " (downgrade)" : ""}: ${describeState(state)}`);
+      });
+    });
+
+  common(modules.command("revoke-key"))
+    .description(
+      "operator: revoke a signing key in every process: modules it signed are refused, and rolled back where they run",
+    )
+    .argument("<key-id>", "16 hex digits (chorus modules list shows each version's key)")
+    .requiredOption("--reason <text>", "why, for the list and the history")
+    .action(async (keyId: string, options: CommonOptions & { reason: string }) => {
+      await withConnection(options.natsUrl, async (nc) => {
+        const registry = await ModuleRegistry.open(jetstream(nc));
+        await KeyRevocations.revoke(registry.states, {
+          keyId,
+          reason: options.reason,
+          actor: actor(),
+          at: new Date().toISOString(),
+        });
+        console.log(`revoked key ${keyId}: every process refuses and rolls back what it signed`);
       });
     });
 

@@ -4,13 +4,19 @@ import { jetstream } from "@nats-io/jetstream";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type NatsFixture, startNats } from "../../lib/testing/nats-fixture.ts";
-import { ModuleRegistry, objectName } from "../../modules/module-registry.ts";
-import { buildKernelVariant } from "../../modules/testing/kernel-variants.ts";
+import { kernelModuleKind } from "../../modules/kernel-module-kind.ts";
+import { signManifest } from "../../modules/manifest-signature.ts";
+import { ModuleRegistry } from "../../modules/module-registry.ts";
+import { ModuleRejectedError } from "../../modules/module-rejected-error.ts";
+import { ModuleVerifier } from "../../modules/module-verifier.ts";
+import { generateSigningKey, parsePrivateKey, type SigningKeyPair, TrustedKeys } from "../../modules/signing-keys.ts";
+import { buildKernelVariant, kernelVariants } from "../../modules/testing/kernel-variants.ts";
 import { DecisionLog, loadDecisionLogConfig, readDecisionRecord } from "../../telemetry/decision-log.ts";
 import { builtinKernel, KERNEL_MODULE } from "../../telemetry/kernel-source.ts";
 import { createChorusMetrics } from "../../telemetry/metrics.ts";
 import { replayDecision } from "../../telemetry/replay.ts";
 import { sampleDecision } from "../../telemetry/testing/sample-decision.ts";
+import { KERNEL_ABI_VERSION } from "../../wasm-core/src/kernel-abi.ts";
 import { buildProgram } from "../chorus.ts";
 import { runReplay } from "./replay.ts";
 
@@ -21,6 +27,19 @@ export { ABI_VERSION, KERNEL_SIMD, MAX_ADS, configure, regionOffset } from "../k
 export function decide(n: i32, d: i32, a: i32, rw: f32, reserve: f32, _auction: i32, k: i32, ms: i32): i32 {
   return kernelDecide(n, d, a, rw, reserve, 1, k, ms);
 }`;
+
+const trusted = generateSigningKey();
+const verifier = new ModuleVerifier({
+  trustedKeys: TrustedKeys.parse(trusted.publicKeyPem),
+  kinds: { [KERNEL_MODULE]: kernelModuleKind },
+  selfTestBudgetMs: 2_000,
+});
+const sign = (bytes: Uint8Array, version: string, key: SigningKeyPair = trusted) =>
+  signManifest(
+    bytes,
+    { module: KERNEL_MODULE, version, abiVersion: KERNEL_ABI_VERSION, author: "spec" },
+    parsePrivateKey(key.privateKeyPem),
+  );
 
 describe("replay", () => {
   let nats: NatsFixture;
@@ -40,9 +59,15 @@ describe("replay", () => {
       ids.push(entry.decisionId);
     }
     await log.flush();
-    // A second published kernel version: the real kernel with the auction forced to first price.
+    // A second published kernel version: the real kernel with the auction forced to first price, signed by a key
+    // the replay trusts (stored around the self-test, which it would fail: it decides differently on purpose).
     const registry = await ModuleRegistry.open(jetstream(nats.nc));
-    await registry.objects.putBlob({ name: objectName(KERNEL_MODULE, "2.0.0") }, await buildKernelVariant(FIRST_PRICE));
+    const firstPrice = await buildKernelVariant(FIRST_PRICE);
+    await registry.publish(firstPrice, sign(firstPrice, "2.0.0"));
+    // Bytes swapped after signing: the digest no longer matches.
+    await registry.publish(firstPrice, sign(await buildKernelVariant(kernelVariants.build(8)), "2.0.1"));
+    // Signed by a key the replay does not trust.
+    await registry.publish(firstPrice, sign(firstPrice, "2.0.3", generateSigningKey()));
   });
   afterAll(() => nats.cleanup());
 
@@ -68,7 +93,9 @@ describe("replay", () => {
 
   it("replay - --with-module shows what another kernel version would have decided", async () => {
     const lines: string[] = [];
-    const result = await runReplay(ids[0]!, { natsUrl: nats.server.url, withModule: "2.0.0" }, (l) => lines.push(l));
+    const result = await runReplay(ids[0]!, { natsUrl: nats.server.url, withModule: "2.0.0", verifier }, (l) =>
+      lines.push(l),
+    );
     expect(result.moduleVersion).toBe("2.0.0");
     expect(result.reproduced).toBe(false);
     expect(Array.from(result.replayed.indices)).toEqual(Array.from(result.recorded.indices));
@@ -86,10 +113,26 @@ describe("replay", () => {
     expect(result.differences).toEqual([]);
   });
 
+  it("replay - registry bytes are checked before they run: swapped bytes, an untrusted key, past the size cap", async () => {
+    const refusal = async (version: string) => {
+      const err = await runReplay(ids[0]!, { natsUrl: nats.server.url, withModule: version, verifier }, () => {}).catch(
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(ModuleRejectedError);
+      return (err as ModuleRejectedError).reason;
+    };
+    expect(await refusal("2.0.1")).toBe("digest_mismatch");
+    expect(await refusal("2.0.3")).toBe("untrusted_key");
+    const registry = await ModuleRegistry.open(jetstream(nats.nc));
+    const err = await registry.bytes(KERNEL_MODULE, "2.0.0", 1_000).catch((e: unknown) => e);
+    expect((err as ModuleRejectedError).reason).toBe("too_large");
+    expect((err as Error).message).toMatch(/\d+ bytes; the cap is 1000/);
+  });
+
   it("replay - an unknown kernel version or decision id is a clear error", async () => {
-    await expect(runReplay(ids[0]!, { natsUrl: nats.server.url, withModule: "9.9.9" }, () => {})).rejects.toThrow(
-      /kernel version "9.9.9" is not in the module registry/,
-    );
+    await expect(
+      runReplay(ids[0]!, { natsUrl: nats.server.url, withModule: "9.9.9", verifier }, () => {}),
+    ).rejects.toThrow(/kernel version "9.9.9" is not in the module registry/);
     await expect(runReplay("nope", { natsUrl: nats.server.url }, () => {})).rejects.toThrow(/"nope" is not in/);
   });
 

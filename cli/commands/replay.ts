@@ -6,15 +6,19 @@
 import type { Command } from "commander";
 import type { DecisionRecord } from "../../gen/chorus/v1/decision_log_pb.ts";
 import { defaultNatsUrl } from "../../lib/nats/local-mesh.ts";
+import type { ModuleVerifier } from "../../modules/module-verifier.ts";
 import { readDecisionRecord } from "../../telemetry/decision-log.ts";
 import { builtinKernel, type KernelSource, kernelFromFile, kernelFromRegistry } from "../../telemetry/kernel-source.ts";
 import { withConnection } from "../../telemetry/one-shot-connection.ts";
 import { type ReplayResult, recordedKernelVersion, replayDecision } from "../../telemetry/replay.ts";
+import { useLocalMeshTrustedKeys } from "../local-mesh.ts";
 
 export interface ReplayOptions {
   natsUrl: string;
   withModule?: string;
   moduleFile?: string;
+  /** Checks registry bytes before they run (default: the configured trusted keys and checks). */
+  verifier?: ModuleVerifier;
 }
 
 /** Versions the engine records for the kernel that ships in wasm-core/build rather than the registry. */
@@ -25,16 +29,17 @@ export async function runReplay(
   options: ReplayOptions,
   print: (line: string) => void,
 ): Promise<ReplayResult> {
+  useLocalMeshTrustedKeys();
   return withConnection(options.natsUrl, async (nc) => {
     const record = await readDecisionRecord(nc, decisionId);
     const recordedVersion = recordedKernelVersion(record);
     const kernel: KernelSource = options.moduleFile
       ? await kernelFromFile(options.moduleFile)
       : options.withModule
-        ? await kernelFromRegistry(nc, options.withModule)
+        ? await kernelFromRegistry(nc, options.withModule, options.verifier)
         : isBuiltin(recordedVersion)
           ? builtinKernel()
-          : await kernelFromRegistry(nc, recordedVersion);
+          : await kernelFromRegistry(nc, recordedVersion, options.verifier);
     const result = replayDecision(record, kernel);
     printReplay(record, result, recordedVersion, Boolean(options.withModule || options.moduleFile), print);
     return result;

@@ -15,6 +15,7 @@ const KERNEL_CODES: Record<KernelErrorCode, Code> = {
   [KernelErrorCode.Timeout]: Code.Unavailable,
   [KernelErrorCode.InvalidModule]: Code.Unavailable,
   [KernelErrorCode.WorkerLost]: Code.Unavailable,
+  [KernelErrorCode.InvalidOutput]: Code.Unavailable,
   [KernelErrorCode.Closed]: Code.Unavailable,
 };
 

@@ -7,6 +7,8 @@ import {
   type DecideResponse,
   DecideResponseSchema,
   type DegradedAgent,
+  DegradedAgentSchema,
+  DegradedReason,
   ExplanationSchema,
   type ModuleVersion,
   ModuleVersionSchema,
@@ -104,6 +106,14 @@ export async function decidePod(a: DecidePodArgs): Promise<PodDecision> {
     throw kernelFailure(err);
   });
   response.moduleVersions.push(a.moduleVersion("kernel", result.moduleVersion));
+  if (result.degraded !== undefined) {
+    // The module the decision was routed to failed it (trap, hang, an output that broke the contract): a fallback
+    // decided, and the client is told.
+    const hang = /timeout|no answer within/i.test(result.degraded);
+    response.degradedAgents.push(
+      create(DegradedAgentSchema, { agent: "kernel", reason: hang ? DegradedReason.TIMEOUT : DegradedReason.ERROR }),
+    );
+  }
   let chosen = winners(result, agents.length);
 
   if (spendGuard && chosen.length > 0) {

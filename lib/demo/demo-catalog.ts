@@ -1,5 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError } from "@connectrpc/connect";
 import {
   type Advertiser,
   AdvertiserSchema,
@@ -150,14 +151,21 @@ export async function loadDemoCatalog(
     kind: K,
     entity: Parameters<CatalogStore["create"]>[1] & { id: string },
   ) => {
-    if (!(await store.find(kind, entity.id))) await store.create(kind, entity as never);
+    // One round trip: create, and an entity already there (a restarted demo) is kept as it is.
+    await store.create(kind, entity as never).catch((err: unknown) => {
+      if (!(err instanceof ConnectError && err.code === Code.AlreadyExists)) throw err;
+    });
   };
+  // A window of `concurrency` writes in flight (not batches: one slow write does not hold the next batch back).
   const all = async <K extends "advertiser" | "campaign" | "creative">(
     kind: K,
     entities: readonly (Parameters<CatalogStore["create"]>[1] & { id: string })[],
   ) => {
-    for (let i = 0; i < entities.length; i += concurrency)
-      await Promise.all(entities.slice(i, i + concurrency).map((e) => put(kind, e)));
+    let next = 0;
+    const worker = async () => {
+      while (next < entities.length) await put(kind, entities[next++]!);
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, entities.length) }, worker));
   };
   await all("advertiser", catalog.advertisers);
   await all("campaign", catalog.campaigns);

@@ -94,13 +94,16 @@ export const AGENT_INPUTS: Record<AgentName, readonly string[]> = {
 const moduleReader = [...ownObjects(buckets.moduleObjects), ...ownBucket(buckets.moduleState)];
 
 /**
- * A process running modules writes its own rollout report and may roll back the modules it runs (automatic rollback
- * on failures, modules/rollback-guard.ts); it may not publish module bytes, so it cannot bring in new code.
+ * A process running modules writes its own rollout report, the shared call record of the versions it runs
+ * (modules/version-health.ts) and may roll back the modules it runs (automatic rollback on failures,
+ * modules/rollback-guard.ts); it may not publish module bytes, so it cannot bring in new code, and it may not write
+ * the signing-key revocation list (`revoked.<keyId>`: the operator's alone).
  */
 function moduleRunner(modules: readonly string[]): string[] {
   return modules.flatMap((m) => [
     kvKeys(buckets.moduleState, `state.${m}`),
     kvKeys(buckets.moduleState, `report.${m}.>`),
+    kvKeys(buckets.moduleState, `health.${m}.>`),
   ]);
 }
 

@@ -3,7 +3,8 @@
  * (assembly/agents/<agent>.ts): each variant re-exports an agent's module and changes one thing. Nothing binary is
  * committed; buildAgentVariant compiles on demand (release flags of wasm-core/scripts/build-wasm.ts) and caches.
  */
-import { buildVariant } from "./kernel-variants.ts";
+import { AGENT_MAX_MEMORY_PAGES } from "../../wasm-core/src/agent-scoring-abi.ts";
+import { buildVariant, UNBOUNDED_MEMORY } from "./kernel-variants.ts";
 
 const RELEASE = ["-O3", "--noAssert", "--runtime", "stub", "--noColors"];
 const REEXPORT = "export { ABI_VERSION, CONTEXT, FEATURES, configure, input, output }";
@@ -51,6 +52,19 @@ export const agentVariants = {
   return realScore(n);`,
       "let spins: i32 = 0;",
     ),
+  /**
+   * Never returns from a call whose candidate count is none of `safe` (pass the golden cases' counts): it passes
+   * the self-test and hangs on every live call, whatever the live candidate count is at the time.
+   */
+  loopUnless: (agent: string, safe: readonly number[]) =>
+    wrapScore(
+      agent,
+      `  if (${safe.map((c) => `n != ${c}`).join(" && ") || "true"}) {
+    while (spins >= 0) spins = (spins + 1) & 0x3fffffff;
+  }
+  return realScore(n);`,
+      "let spins: i32 = 0;",
+    ),
   /** Grows its memory by 2 MiB on every call with `n` candidates (see trapOn): memory without bound. */
   growOn: (agent: string, n: number) => wrapScore(agent, `  if (n == ${n}) memory.grow(32);\n  return realScore(n);`),
   /** Loops on its first call: the self-test runs out of time. */
@@ -76,11 +90,15 @@ export const agentVariants = {
     `export { score, CONTEXT, FEATURES, configure, input, output } from "./${agent}";\nexport const ABI_VERSION: i32 = 2;`,
 } as const;
 
-export function buildAgentVariant(agent: string, source: string): Promise<Uint8Array> {
+/** flags: extra asc options; the shipped builds' memory maximum unless they hold UNBOUNDED_MEMORY or their own. */
+export function buildAgentVariant(agent: string, source: string, flags: readonly string[] = []): Promise<Uint8Array> {
+  const memory = flags.some((f) => f === "--maximumMemory" || f === UNBOUNDED_MEMORY)
+    ? []
+    : ["--maximumMemory", String(AGENT_MAX_MEMORY_PAGES)];
   return buildVariant(
     source,
     "assembly/agents/hot-swap-variant.ts",
     [`assembly/agents/${agent}.ts`, "assembly/agents/agent-layout.ts"],
-    RELEASE,
+    [...RELEASE, ...memory, ...flags.filter((f) => f !== UNBOUNDED_MEMORY)],
   );
 }

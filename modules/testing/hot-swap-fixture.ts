@@ -25,14 +25,15 @@ import { ModuleRegistry } from "../module-registry.ts";
 import type { ModuleRouter } from "../module-router.ts";
 import { ModuleVerifier } from "../module-verifier.ts";
 import { generateSigningKey, parsePrivateKey, TrustedKeys } from "../signing-keys.ts";
-import { type KernelModules, startKernelModules } from "../start-kernel-modules.ts";
+import { type KernelModules, type KernelModulesOptions, startKernelModules } from "../start-kernel-modules.ts";
 import { buildKernelVariant, kernelVariants } from "./kernel-variants.ts";
 
 export const logger = createLogger("hot-swap-test", process.env.LOG_LEVEL ?? "silent");
 
 export const testConfig: ModuleConfig = {
   trustedKeysFile: "",
-  selfTestBudgetMs: 1_500,
+  // Room for a loaded two-core machine: a healthy case must not pass its share of the budget.
+  selfTestBudgetMs: 3_000,
   maxMemoryMb: 0,
   callTimeoutMs: 150,
   agentCallTimeoutMs: 20,
@@ -41,6 +42,10 @@ export const testConfig: ModuleConfig = {
   rollbackMinCalls: 5,
   rollbackWindow: 100,
   probationMs: 30_000,
+  probationCalls: 20,
+  hangLimit: 3,
+  hangWindowMs: 600_000,
+  healthFlushMs: 200,
   shadowMaxInFlight: 4,
   reportIntervalMs: 200,
 };
@@ -64,7 +69,11 @@ export interface HotSwapBench {
   /** A manifest for `bytes` signed by the trusted key (for storing around the checks). */
   sign(bytes: Uint8Array, version: string): ModuleManifest;
   /** A gateway-like process: its own NATS connection, watcher and router, following the module state. */
-  startProcess(name: string, config?: Partial<ModuleConfig>): Promise<KernelModules>;
+  startProcess(
+    name: string,
+    config?: Partial<ModuleConfig>,
+    pool?: Partial<NonNullable<KernelModulesOptions["pool"]>>,
+  ): Promise<KernelModules>;
   /** Resolves with the last history entry once the shared state gives `version` no role any more. */
   rolledBack(version: string): Promise<ModuleStateChange>;
   cleanup(): Promise<void>;
@@ -103,7 +112,7 @@ export async function startHotSwapBench(): Promise<HotSwapBench> {
       const fields = { module: "kernel", version, abiVersion: KERNEL_ABI_VERSION, author: "test@bench" };
       return signManifest(bytes, fields, parsePrivateKey(key.privateKeyPem));
     },
-    async startProcess(name, config) {
+    async startProcess(name, config, pool) {
       const { jetstream } = await import("@nats-io/jetstream");
       const process = await startKernelModules({
         js: jetstream(await nats.connect(name)),
@@ -111,7 +120,7 @@ export async function startHotSwapBench(): Promise<HotSwapBench> {
         actor: name,
         logger: logger.child({ process: name }),
         // Generous: on a shared two-core machine a healthy call can wait behind a worker start-up.
-        pool: { capacity: CAPACITY, size: 1, callTimeoutMs: 2_000 },
+        pool: { capacity: CAPACITY, size: 1, callTimeoutMs: 2_000, ...pool },
         verifier,
         initial: { version: "builtin", bytes: readKernelWasm("simd") },
       });

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import asc from "assemblyscript/asc";
+import { KERNEL_MAX_MEMORY_PAGES } from "../../wasm-core/src/kernel-abi.ts";
 
 const wasmCore = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "wasm-core");
 const RELEASE = ["-O3", "--noAssert", "--runtime", "stub", "--noColors", "--enable", "simd"];
@@ -29,6 +30,18 @@ ${body}
 }`;
 }
 
+/** The real kernel, then `change` to its output on every `every`-th call that chose at least one ad. */
+function rareOutput(every: number, change: string): string {
+  return wrapDecide(
+    `  const count = kernelDecide(${DECIDE_ARGS});
+  if (count > 0 && ++calls % ${every} == 0) {
+    ${change}
+  }
+  return count;`,
+    "let calls: i32 = 0;",
+  );
+}
+
 /** Calls after which driftLater changes behaviour, per instance: more than the golden self-test makes. */
 export const LATENT_AFTER_CALLS = 40;
 
@@ -38,7 +51,7 @@ export const kernelVariants = {
   /** Same pods, prices shaded by 10% (never under the reserve): passes the self-test, differs in shadow. */
   priceShade: () =>
     wrapDecide(`  const count = kernelDecide(${DECIDE_ARGS});
-  const prices = <usize>regionOffset(18);
+  const prices = <usize>regionOffset(19);
   for (let t = 0; t < count; t++) {
     const at = prices + (<usize>t << 2);
     const shaded = load<f32>(at) * 0.9;
@@ -46,20 +59,68 @@ export const kernelVariants = {
   }
   return count;`),
   /**
-   * Correct for LATENT_AFTER_CALLS calls (so it passes the self-test), then ignores vetoes and shades prices:
-   * a behaviour change only live traffic shows, which is what shadow mode is for.
+   * Correct for LATENT_AFTER_CALLS calls (so it passes the self-test), then weighs relevance eight times as much
+   * and shades prices (never under the reserve): other pods, still within the output contract — a behaviour
+   * change only live traffic shows, which is what shadow mode is for.
    */
   driftLater: () =>
     wrapDecide(
-      `  if (++calls > ${LATENT_AFTER_CALLS}) memory.fill(<usize>regionOffset(8), 0, <usize>candidates << 2);
-  const count = kernelDecide(${DECIDE_ARGS});
-  if (calls > ${LATENT_AFTER_CALLS}) {
-    const prices = <usize>regionOffset(18);
-    for (let t = 0; t < count; t++) store<f32>(prices + (<usize>t << 2), load<f32>(prices + (<usize>t << 2)) * 0.9);
+      `  const late = ++calls > ${LATENT_AFTER_CALLS};
+  const count = kernelDecide(candidates, dimensions, agents, late ? relevanceWeight * 8 : relevanceWeight, reservePrice,
+    auctionType, maxAds, maxDurationMs);
+  if (late) {
+    const prices = <usize>regionOffset(19);
+    for (let t = 0; t < count; t++) {
+      const at = prices + (<usize>t << 2);
+      const shaded = load<f32>(at) * 0.9;
+      store<f32>(at, shaded < reservePrice ? reservePrice : shaded);
+    }
   }
   return count;`,
       "let calls: i32 = 0;",
     ),
+  /**
+   * Hostile kernels for the containment tests: each is the real kernel except on every `every`-th call of its
+   * instance (counted from 1, so never before call `every`; keep it above the self-test's call count), when it:
+   */
+  /** never returns (a new worker starts counting again: the motivating case of a hang every few hundred calls). */
+  hangEvery: (every: number) =>
+    wrapDecide(
+      `  if (++calls % ${every} == 0) {
+    while (spins >= 0) spins = (spins + 1) & 0x3fffffff;
+  }
+  return kernelDecide(${DECIDE_ARGS});`,
+      "let calls: i32 = 0;\nlet spins: i32 = 0;",
+    ),
+  /** prices its first ad NaN. */
+  nanEvery: (every: number) => rareOutput(every, "store<f32>(<usize>regionOffset(19), NaN);"),
+  /** names a winner past the last candidate. */
+  indexOutOfRangeEvery: (every: number) => rareOutput(every, "store<i32>(<usize>regionOffset(18), candidates + 5);"),
+  /** charges its first ad far above its bid. */
+  overBidEvery: (every: number) =>
+    rareOutput(every, "store<f32>(<usize>regionOffset(19), load<f32>(<usize>regionOffset(19)) * 1000 + 1000000);"),
+  /** Charges its first ad far above its bid on every call with this reserve price (see trapOnReserve). */
+  overBidOnReserve: (reserve: number) =>
+    wrapDecide(`  const count = kernelDecide(${DECIDE_ARGS});
+  if (count > 0 && reservePrice == ${reserve})
+    store<f32>(<usize>regionOffset(19), load<f32>(<usize>regionOffset(19)) * 1000 + 1000000);
+  return count;`),
+  /** replaces its first ad by a vetoed candidate (when the request vetoes any). */
+  vetoedWinnerEvery: (every: number) =>
+    rareOutput(
+      every,
+      `const veto = <usize>regionOffset(8);
+    for (let c = 0; c < candidates; c++) {
+      if (load<u32>(veto + (<usize>c << 2)) != 0) {
+        store<i32>(<usize>regionOffset(18), c);
+        break;
+      }
+    }`,
+    ),
+  /** Grows its memory by 4 MiB on every call and traps once memory.grow fails (at its declared maximum). */
+  growMemory: () =>
+    wrapDecide(`  if (memory.grow(64) < 0) unreachable();
+  return kernelDecide(${DECIDE_ARGS});`),
   /** Ignores vetoes: wrong pods, fails the self-test. */
   ignoreVetoes: () =>
     wrapDecide(`  memory.fill(<usize>regionOffset(8), 0, <usize>candidates << 2);
@@ -107,13 +168,21 @@ export const kernelVariants = {
     'export { KERNEL_SIMD, MAX_ADS, configure, regionOffset, decide } from "../kernel";\nexport const ABI_VERSION: i32 = 2;',
 } as const;
 
+/** A flag for buildKernelVariant / buildAgentVariant: declare no memory maximum (the module may grow to 4 GiB). */
+export const UNBOUNDED_MEMORY = "unbounded-memory";
+
 /**
  * Compiles an entry source (one of kernelVariants) against wasm-core/assembly/kernel.ts; cached. `flags` are
  * extra asc options (e.g. ["--maximumMemory", "256"]).
  */
 export async function buildKernelVariant(source: string, flags: readonly string[] = []): Promise<Uint8Array> {
+  // The shipped builds' memory maximum unless the flags say otherwise (UNBOUNDED_MEMORY: none at all).
+  const memory = flags.some((f) => f === "--maximumMemory" || f === UNBOUNDED_MEMORY)
+    ? []
+    : ["--maximumMemory", String(KERNEL_MAX_MEMORY_PAGES)];
+  const options = [...RELEASE, ...memory, ...flags.filter((f) => f !== UNBOUNDED_MEMORY)];
   // The entry sits (virtually) beside the real fixtures so that "../kernel" resolves to the kernel source.
-  return buildVariant(source, "assembly/fixtures/hot-swap-variant.ts", ["assembly/kernel.ts"], [...RELEASE, ...flags]);
+  return buildVariant(source, "assembly/fixtures/hot-swap-variant.ts", ["assembly/kernel.ts"], options);
 }
 
 /**

@@ -151,7 +151,7 @@ describe("per-listener state under 1,000,000 distinct ids", () => {
     expect(timing.sessions.size).toBe(0);
     expect(intentAgent.tick!(intent, serverNow + limits.profileIdleMs + 1)).toBeDefined();
     expect(intent.profiles.size).toBe(0);
-  }, 240_000);
+  }, 600_000);
 
   it("the learners' pending ads and the gateway's per-key maps stay under their caps", async () => {
     const orchestrator = orchestratorAgent.createState();
@@ -180,5 +180,5 @@ describe("per-listener state under 1,000,000 distinct ids", () => {
     expect(maxShares).toBeGreaterThan(withLimits({}).maxPendingAds * 0.9);
     expect(limiter.size).toBeLessThanOrEqual(10_000);
     expect(idempotency.size).toBeLessThanOrEqual(20_000);
-  }, 240_000);
+  }, 600_000);
 });

@@ -7,12 +7,14 @@
  */
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Logger } from "../../lib/log/logger.ts";
+import { KeyRevocations } from "../../modules/key-revocations.ts";
 import type { ModuleConfig } from "../../modules/module-config.ts";
 import { ModuleRegistry } from "../../modules/module-registry.ts";
 import { reportPeriodically, toModuleReport } from "../../modules/module-report.ts";
 import { rollbackVersion } from "../../modules/module-state-changes.ts";
 import { ModuleVerifier } from "../../modules/module-verifier.ts";
 import { ModuleWatcher } from "../../modules/module-watcher.ts";
+import { VersionHealth } from "../../modules/version-health.ts";
 import {
   AGENT_SCORING_ABI_VERSION,
   isScoringAgent,
@@ -58,22 +60,25 @@ export async function startAgentScoring(
   const verifier = options.verifier ?? ModuleVerifier.fromConfig(config, moduleKinds());
   const scorers = new Map<string, AgentScorer>();
   const watchers = new Map<string, ModuleWatcher>();
-  const stops: (() => void)[] = [];
+  const revocations = await KeyRevocations.open(registry.states, logger);
+  const stops: (() => void)[] = [() => revocations.stop()];
   for (const module of scored) {
     const agent = module.name as ScoringAgent;
     const name = agentModuleName(agent);
     const log = logger.child({ component: "agent-scoring", agent });
+    const rollback = async (version: string, reason: string) => {
+      await registry.updateState(name, (state) => rollbackVersion(state, version, { actor, reason }));
+    };
     const scorer = await AgentScorer.start(AGENT_SCORINGS[agent], {
       initial: { version: BUILTIN_SCORING_VERSION, bytes: readAgentScoringWasm(agent) },
       builtinVersion: module.version,
       inlineShippedBuild: options.inlineShippedBuild,
       config,
-      rollback: async (version, reason) => {
-        await registry.updateState(name, (state) => rollbackVersion(state, version, { actor, reason }));
-      },
+      rollback,
+      health: new VersionHealth(registry.states, name, log, config.healthFlushMs),
       logger: log,
     });
-    const watcher = new ModuleWatcher(registry, verifier, name, log);
+    const watcher = new ModuleWatcher(registry, verifier, name, log, { revocations, rollback });
     watcher.onChange((view) => scorer.apply(view));
     await scorer.apply(await watcher.start());
     stops.push(

@@ -154,7 +154,7 @@ describe("agent scorer - hot-swapped scoring modules in a process", () => {
     const state = await rolledBack;
     expect(state.history.at(-1)).toMatchObject({ action: ModuleStateChange_Action.AUTO_ROLLBACK, version: "2.0.0" });
     expect(state.history.at(-1)!.reason).toMatch(
-      /active 2\.0\.0 failed \d+ of its last \d+ calls.*no answer within 30 ms/,
+      /^probation: active 2\.0\.0 failed on call \d+ .*no answer within 30 ms/,
     );
     expect(outcomes).toContain("timeout");
     expect(outcomes).not.toContain("2.0.0");
@@ -171,24 +171,26 @@ describe("agent scorer - hot-swapped scoring modules in a process", () => {
       "3.0.0",
       await buildAgentVariant("timing", agentVariants.trapOn("timing", inventory.size)),
     );
+    const before = await operations.state("agent-timing");
     await operations.activate("agent-timing", "3.0.0", "latent trap");
     const scorer = scoring.scorers.get("timing")!;
     await eventually(() => (scorer.activeVersion === "3.0.0" ? true : undefined));
-    const lane = scorer.lane("active")!;
-    const thread = lane.threadId;
     const first = vote("timing", 7);
-    expect(first.scoring).toEqual({ version: timingAgent.version, failure: "error" });
+    // "error" (the trap); a first call in a fresh worker may also pass its 30 ms limit on a loaded machine.
+    expect(first.scoring).toEqual({
+      version: timingAgent.version,
+      failure: expect.stringMatching(/^(error|timeout)$/),
+    });
     expect(first.vote.scores).toEqual(voteTiming(ctx(7), state.timing).scores);
-    // The trapped worker is replaced by a new thread.
-    await eventually(() => (lane.threadId !== 0 && lane.threadId !== thread ? true : undefined));
-    expect(lane.replacements).toBeGreaterThanOrEqual(1);
+    // One failure on probation rolls it back (the share rule would wait for rollbackMinCalls calls).
     const state2 = await eventually(async () => {
       vote("timing", 8);
       const s = await operations.state("agent-timing");
       return s.activeVersion !== "3.0.0" ? s : undefined;
     });
-    expect(state2.activeVersion).toBe("1.1.0");
+    expect(state2.activeVersion).toBe(before.activeVersion);
     expect(state2.history.at(-1)).toMatchObject({ action: ModuleStateChange_Action.AUTO_ROLLBACK, version: "3.0.0" });
+    expect(state2.history.at(-1)!.reason).toMatch(/^probation: active 3\.0\.0 failed on call 1 /);
     expect(state2.history.at(-1)!.reason).toMatch(/module failed: status -100/);
   }, 30_000);
 

@@ -24,8 +24,9 @@ import { FailureWindow } from "../../modules/failure-window.ts";
 import type { ModuleConfig } from "../../modules/module-config.ts";
 import { bucketOf, type ModuleRouterStats } from "../../modules/module-router.ts";
 import type { ModuleView } from "../../modules/module-watcher.ts";
-import { RollbackGuard } from "../../modules/rollback-guard.ts";
+import { type GuardConfig, RollbackGuard } from "../../modules/rollback-guard.ts";
 import { ShadowComparison } from "../../modules/shadow-comparison.ts";
+import type { VersionHealth } from "../../modules/version-health.ts";
 import { InlineScoringLane } from "../../wasm-core/src/agent-scoring-inline.ts";
 import { AgentScoringLane, type ScoringBuffers } from "../../wasm-core/src/agent-scoring-lane.ts";
 import type { VoteContext } from "../contract/agent-module.ts";
@@ -56,11 +57,10 @@ export interface AgentScorerOptions {
   readonly capacity?: number;
   /** Run the shipped build on the calling thread (default true); false gives it a worker like any version. */
   readonly inlineShippedBuild?: boolean;
-  readonly config: Pick<
-    ModuleConfig,
-    "agentCallTimeoutMs" | "agentMaxMemoryMb" | "rollbackErrorRate" | "rollbackMinCalls" | "rollbackWindow"
-  >;
+  readonly config: GuardConfig & Pick<ModuleConfig, "agentCallTimeoutMs" | "agentMaxMemoryMb" | "rollbackWindow">;
   readonly rollback: (version: string, reason: string) => Promise<void>;
+  /** Per-version calls and hangs shared across processes (default: this process only). */
+  readonly health?: VersionHealth;
   readonly logger: Logger;
 }
 
@@ -89,7 +89,7 @@ export class AgentScorer {
     readonly scoring: AgentScoring<any, any>,
     private readonly options: AgentScorerOptions,
   ) {
-    this.#guard = new RollbackGuard(options.config, options.rollback, options.logger);
+    this.#guard = new RollbackGuard(options.config, options.rollback, options.logger, options.health);
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: see the constructor.
@@ -125,9 +125,7 @@ export class AgentScorer {
         ? outputProblem(buffers.output, n, this.scoring.extraRange, 1 + capacity)
         : `${outcome}: ${role.lane.lastError}`;
     const roleName = role === canary ? "canary" : "active";
-    // The shipped build is never rolled back (nothing to roll back to); its failures still fall back per vote.
-    const judged = role.version !== this.options.initial.version;
-    this.#guard.record(role.window, roleName, role.version, problem !== undefined, problem, judged);
+    this.#guard.record(role.window, roleName, role.version, problem !== undefined, problem, this.#judged(role.version));
     if (problem !== undefined) {
       this.options.logger.warn({ version: role.version, role: roleName, problem }, "scoring module call failed");
       return this.#builtin(ctx, state, outcome === "timeout" ? "timeout" : "error", buffers, n, carry);
@@ -152,7 +150,11 @@ export class AgentScorer {
       errorRate: r.window.rate,
     });
     return {
-      active: { ...role(this.#active), inProbation: false },
+      active: {
+        ...role(this.#active),
+        inProbation:
+          this.#active.version !== this.options.initial.version && this.#guard.inProbation(this.#active.version),
+      },
       fallback: undefined,
       canary: this.#canary && { ...role(this.#canary), percent: this.#canaryPercent },
       shadow: this.#shadow?.comparison.report(),
@@ -164,6 +166,7 @@ export class AgentScorer {
     this.#closed = true;
     await this.#applying;
     await Promise.all([this.#active.lane.close(), this.#canary?.lane.close(), this.#shadow?.lane.close()]);
+    await this.#guard.health.close();
   }
 
   /** The built-in formulas on the input already extracted (or extracted now). */
@@ -208,7 +211,14 @@ export class AgentScorer {
         outcome === "ok"
           ? outputProblem(target.output, n, this.scoring.extraRange, 1 + shadow.lane.capacity)
           : `${outcome}: ${shadow.lane.lastError}`;
-      this.#guard.record(shadow.window, "shadow", shadow.version, problem !== undefined, problem);
+      this.#guard.record(
+        shadow.window,
+        "shadow",
+        shadow.version,
+        problem !== undefined,
+        problem,
+        this.#judged(shadow.version),
+      );
       if (problem !== undefined) {
         shadow.comparison.failures++;
         return;
@@ -251,6 +261,11 @@ export class AgentScorer {
       this.#shadow = role && { ...role, comparison: new ShadowComparison(role.version) };
       if (old) void old.lane.close();
     }
+  }
+
+  /** The shipped build is never rolled back (nothing to roll back to); its failures still fall back per vote. */
+  #judged(version: string): boolean {
+    return version !== this.options.initial.version;
   }
 
   async #tryStart(version: string, bytes: Uint8Array): Promise<Role | undefined> {

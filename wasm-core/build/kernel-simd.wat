@@ -44,7 +44,7 @@
  (global $assembly/kernel/cursorTop (mut i32) (i32.const 0))
  (global $assembly/kernel/cursorEligible (mut i32) (i32.const 0))
  (global $assembly/kernel/cursorHeapSize (mut i32) (i32.const -1))
- (memory $0 0)
+ (memory $0 0 4096)
  (export "ABI_VERSION" (global $assembly/kernel/ABI_VERSION))
  (export "KERNEL_SIMD" (global $assembly/kernel/KERNEL_SIMD))
  (export "MAX_ADS" (global $assembly/kernel/MAX_ADS))

@@ -8,18 +8,28 @@ import { readFile, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import asc from "assemblyscript/asc";
-import { SCORING_AGENTS } from "../src/agent-scoring-abi.ts";
+import { AGENT_MAX_MEMORY_PAGES, SCORING_AGENTS } from "../src/agent-scoring-abi.ts";
+import { KERNEL_MAX_MEMORY_PAGES } from "../src/kernel-abi.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const release = ["-O3", "--noAssert", "--runtime", "stub", "--noColors"];
+// Every shipped build declares a memory maximum: the memory cap is on by default (modules/module-config.ts).
+const kernelMemory = ["--maximumMemory", String(KERNEL_MAX_MEMORY_PAGES)];
+const agentMemory = ["--maximumMemory", String(AGENT_MAX_MEMORY_PAGES)];
 
 const builds = [
-  { entry: "assembly/kernel.ts", out: "build/kernel-simd", flags: ["--enable", "simd"], simd: true, snapshot: true },
-  { entry: "assembly/kernel.ts", out: "build/kernel-scalar", flags: [], simd: false, snapshot: true },
+  {
+    entry: "assembly/kernel.ts",
+    out: "build/kernel-simd",
+    flags: ["--enable", "simd", ...kernelMemory],
+    simd: true,
+    snapshot: true,
+  },
+  { entry: "assembly/kernel.ts", out: "build/kernel-scalar", flags: kernelMemory, simd: false, snapshot: true },
   ...SCORING_AGENTS.map((agent) => ({
     entry: `assembly/agents/${agent}.ts`,
     out: `build/agents/${agent}`,
-    flags: [] as string[],
+    flags: agentMemory,
     simd: false,
     snapshot: true,
   })),
@@ -45,6 +55,7 @@ for (const build of builds) {
   if (!build.snapshot) await rm(watFile);
   const problems: string[] = [];
   if (/\(import /.test(wat)) problems.push("imports something");
+  if (build.snapshot && !/\(memory \$0 \d+ \d+\)/.test(wat)) problems.push("declares no memory maximum");
   if (build.simd) {
     for (const op of ["f32x4.mul", "f32x4.add", "v128.load"]) if (!wat.includes(op)) problems.push(`lost ${op}`);
   } else if (/v128|f32x4/.test(wat)) {

@@ -7,6 +7,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { readBinary } from "./kernel-loader.ts";
 
+/** The shipped agent builds declare this memory maximum (64 KiB pages; 64 MiB, the default per-call limit). */
+export const AGENT_MAX_MEMORY_PAGES = 1024;
 export const AGENT_SCORING_ABI_VERSION = 1;
 
 /** Agents whose numeric scoring runs in a WASM module (assembly/agents/<agent>.ts). */

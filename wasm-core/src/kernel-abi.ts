@@ -6,6 +6,11 @@
 import type { KernelCapacity } from "./kernel-inputs.ts";
 
 export const KERNEL_ABI_VERSION = 1;
+/**
+ * The shipped kernel builds declare this memory maximum (64 KiB pages; 256 MiB: DEFAULT_CAPACITY needs under
+ * 8 MiB), so memory.grow fails inside the module beyond it and the default CHORUS_MODULE_MAX_MEMORY_MB accepts it.
+ */
+export const KERNEL_MAX_MEMORY_PAGES = 4096;
 /** K is at most this; output regions are sized for it. */
 export const MAX_ADS = 16;
 

@@ -8,6 +8,8 @@ export const KernelErrorCode = {
   InvalidModule: "invalid_module",
   /** A request or inventory that does not fit its declared sizes or the configured capacity. */
   InvalidInput: "invalid_input",
+  /** The module's answer breaks the output contract (kernel-output-checks.ts): nothing of it is served. */
+  InvalidOutput: "invalid_output",
   /** The request names an inventory version that is not the resident one. */
   InventoryMismatch: "inventory_mismatch",
   /** The worker running the decision exited for another reason (out of memory, crash). */

@@ -67,6 +67,11 @@ export interface KernelResult {
   readonly relevances: Float32Array;
   /** Row t: the relevance term, then weight_a * confidence_a * score_{a,c} for each agent a. */
   readonly contributions: Float32Array;
+  /**
+   * Set when a fallback decided instead of the version the decision was routed to (it failed, hung or broke the
+   * output contract): why. The decision is served, marked degraded.
+   */
+  readonly degraded?: string;
 }
 
 /** What the kernel's memory is laid out for. Requests and inventories beyond it are refused. */

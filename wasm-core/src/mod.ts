@@ -22,6 +22,7 @@ export {
 } from "./kernel-inputs.ts";
 export type { KernelInstance } from "./kernel-instance.ts";
 export { compileKernel, instantiateKernel, loadKernel, validateKernelModule } from "./kernel-loader.ts";
+export { checkKernelOutput, KernelOutputError, kernelOutputProblem } from "./kernel-output-checks.ts";
 export { DEFAULT_CAPACITY, KernelPool, type KernelPoolOptions, type KernelPoolStats } from "./kernel-pool.ts";
 export { decideReference } from "./kernel-reference.ts";
 export { type SelfTestReport, selfTestKernel } from "./kernel-self-test.ts";

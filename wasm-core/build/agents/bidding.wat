@@ -7,7 +7,7 @@
  (global $assembly/agents/agent-layout/capCandidates (mut i32) (i32.const 0))
  (global $assembly/agents/bidding/CONTEXT i32 (i32.const 0))
  (global $assembly/agents/bidding/FEATURES i32 (i32.const 5))
- (memory $0 0)
+ (memory $0 0 1024)
  (export "CONTEXT" (global $assembly/agents/bidding/CONTEXT))
  (export "FEATURES" (global $assembly/agents/bidding/FEATURES))
  (export "configure" (func $assembly/agents/bidding/configure))

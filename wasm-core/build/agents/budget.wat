@@ -7,7 +7,7 @@
  (global $assembly/agents/agent-layout/capCandidates (mut i32) (i32.const 0))
  (global $assembly/agents/budget/CONTEXT i32 (i32.const 0))
  (global $assembly/agents/budget/FEATURES i32 (i32.const 2))
- (memory $0 0)
+ (memory $0 0 1024)
  (export "CONTEXT" (global $assembly/agents/budget/CONTEXT))
  (export "FEATURES" (global $assembly/agents/budget/FEATURES))
  (export "configure" (func $assembly/agents/budget/configure))

@@ -7,7 +7,7 @@
  (global $assembly/agents/agent-layout/capCandidates (mut i32) (i32.const 0))
  (global $assembly/agents/creative/CONTEXT i32 (i32.const 0))
  (global $assembly/agents/creative/FEATURES i32 (i32.const 2))
- (memory $0 0)
+ (memory $0 0 1024)
  (export "CONTEXT" (global $assembly/agents/creative/CONTEXT))
  (export "FEATURES" (global $assembly/agents/creative/FEATURES))
  (export "configure" (func $assembly/agents/creative/configure))

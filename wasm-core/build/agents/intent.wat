@@ -7,7 +7,7 @@
  (global $assembly/agents/agent-layout/capCandidates (mut i32) (i32.const 0))
  (global $assembly/agents/intent/CONTEXT i32 (i32.const 34))
  (global $assembly/agents/intent/FEATURES i32 (i32.const 32))
- (memory $0 0)
+ (memory $0 0 1024)
  (export "CONTEXT" (global $assembly/agents/intent/CONTEXT))
  (export "FEATURES" (global $assembly/agents/intent/FEATURES))
  (export "configure" (func $assembly/agents/intent/configure))

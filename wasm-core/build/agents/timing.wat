@@ -7,7 +7,7 @@
  (global $assembly/agents/agent-layout/capCandidates (mut i32) (i32.const 0))
  (global $assembly/agents/timing/CONTEXT i32 (i32.const 3))
  (global $assembly/agents/timing/FEATURES i32 (i32.const 1))
- (memory $0 0)
+ (memory $0 0 1024)
  (export "CONTEXT" (global $assembly/agents/timing/CONTEXT))
  (export "FEATURES" (global $assembly/agents/timing/FEATURES))
  (export "configure" (func $assembly/agents/timing/configure))
