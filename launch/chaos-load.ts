@@ -23,6 +23,8 @@ interface PendingEvent {
   /** An attempt's outcome was unknown (error): a later DUPLICATE of this event id means it was stored. */
   uncertain: boolean;
   repeat: boolean;
+  /** Why the last answer asked to try again (or the last error): reported for events never confirmed. */
+  lastAnswer?: string;
 }
 
 /**
@@ -155,8 +157,9 @@ export class ChaosLoad {
                 { timeoutMs: 5_000 },
               );
               for (const [i, p] of group.entries()) this.settle(p, response.results[i]);
-            } catch {
+            } catch (err) {
               for (const p of group) {
+                p.lastAnswer = `error: ${(err as Error).message}`;
                 p.uncertain = true;
                 p.gateway = (p.gateway + 1) % this.clients.length;
               }
@@ -171,6 +174,7 @@ export class ChaosLoad {
 
   private settle(p: PendingEvent, result: EventResult | undefined): void {
     const status = result?.status;
+    if (!result) p.lastAnswer = "no result";
     const reason = result?.reason ?? "";
     const key = `${p.event.decisionId}\u0000${p.event.creativeId}`;
     const impression = p.event.type === AdEventType.IMPRESSION;
@@ -186,6 +190,7 @@ export class ChaosLoad {
     } else if (status === EventResult_Status.REJECTED) {
       // A completion whose impression is still on its way, or a receipt still in a killed gateway's spool (its
       // successor under the same id replays it): ask again later.
+      p.lastAnswer = `${EventAdType(p)} rejected: ${reason || EventRejection[result?.rejection ?? 0]}`;
       if (!impression && /before any impression/.test(reason)) return;
       if (result?.rejection === EventRejection.UNKNOWN_DECISION) return;
       this.rejected++;
@@ -212,8 +217,16 @@ export class ChaosLoad {
       eventsDuplicate: this.duplicates,
       eventsRejected: this.rejected,
       eventsUnconfirmed: this.pending.size,
+      /** The last answer each never-confirmed event got, counted. */
+      eventsUnconfirmedAnswers: [...this.pending].reduce<Record<string, number>>((m, p) => {
+        const k = p.lastAnswer ?? "never answered";
+        m[k] = (m[k] ?? 0) + 1;
+        return m;
+      }, {}),
       decideErrors: Object.fromEntries(this.errors),
       uniqueImpressions: this.stored.size,
     };
   }
 }
+
+const EventAdType = (p: PendingEvent) => AdEventType[p.event.type] ?? String(p.event.type);

@@ -14,6 +14,7 @@ import { connectNats, type NatsConnection } from "../lib/nats/connect.ts";
 import { currentLeader, openLeaderBucket } from "../lib/nats/leader-election.ts";
 import { NatsCluster } from "../lib/nats/nats-cluster.ts";
 import { freePort } from "../lib/nats/nats-server-process.ts";
+import { ensurePseudonymKeyFile } from "../lib/privacy/pseudonym-key.ts";
 import { type RunningChild, startChild } from "../lib/process/launcher.ts";
 import { createSeededRandom } from "../lib/random/seeded-random.ts";
 import { streams } from "../lib/subjects.ts";
@@ -69,6 +70,7 @@ export interface ClusterFaultFigures {
   eventsDuplicate: number;
   eventsRejected: number;
   eventsUnconfirmed: number;
+  eventsUnconfirmedAnswers: Record<string, number>;
   uniqueImpressions: number;
   ledgerImpressions: bigint;
   expectedSpendMicros: bigint;
@@ -136,6 +138,7 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
     const catalog = await seedCatalog(admin);
     const credentials = await bootstrapCredentials(cluster.url);
     await ensureLedgerStreams(await jetstreamManager(admin));
+    const pseudonymKeyFile = ensurePseudonymKeyFile(join(dir, "pseudonym.key"));
     const gatewayPorts = await Promise.all(Array.from({ length: GATEWAYS }, () => freePort()));
     const add = (name: string, entry: string, env: Record<string, string> = {}) =>
       procs.set(name, { name, entry, env: { ...base, ...env } });
@@ -149,6 +152,8 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
       add(`gateway-${i + 1}`, "gateway/main", {
         GATEWAY_ID: `gw-${i + 1}`,
         EVENT_TOKEN_KEYS: credentials.eventTokenKeys,
+        // One key for both gateways: a listener is the same pseudonym whichever gateway answers.
+        CHORUS_PSEUDONYM_KEY_FILE: pseudonymKeyFile,
         GATEWAY_PORT: String(port),
         CHORUS_SPOOL_DIR: join(dir, "spool"),
       });
@@ -197,6 +202,16 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
     const loadStarted = Date.now();
     load.start(options.rate);
 
+    // The leader key names a process of ours; between a lease's expiry and the next election it names none, so look
+    // again for a few seconds rather than skip the kill.
+    const findLeader = async (role: "budget" | "ledger") => {
+      for (let i = 0; ; i++) {
+        const leader = await currentLeader(leaders, role).catch(() => undefined);
+        const p = [...procs.values()].find((q) => q.name.startsWith(role) && q.child?.pid === leader?.pid);
+        if (p || i >= 50) return { leader, p };
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
     const kills: KillRecord[] = [];
     const victims: Victim[] = ["nats-stream-leader", "budget-leader", "ledger", "gateway", "agent-host"];
     const order = shuffle([...victims], rnd);
@@ -256,8 +271,7 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
           })().catch((err) => progress(`nats recovery not seen: ${(err as Error).message}`)),
         );
       } else if (victim === "budget-leader") {
-        const leader = await currentLeader(leaders, "budget").catch(() => undefined);
-        const p = [...procs.values()].find((q) => q.name.startsWith("budget") && q.child?.pid === leader?.pid);
+        const { leader, p } = await findLeader("budget");
         record.detail = p ? `${p.name} (epoch ${leader?.revision})` : "no leader found";
         const epochBefore = grants.maxEpoch;
         if (p) killProc(p);
@@ -269,8 +283,7 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
           })().catch((err) => progress(`budget recovery not seen: ${(err as Error).message}`)),
         );
       } else if (victim === "ledger") {
-        const leader = await currentLeader(leaders, "ledger").catch(() => undefined);
-        const p = [...procs.values()].find((q) => q.name.startsWith("ledger") && q.child?.pid === leader?.pid);
+        const { leader, p } = await findLeader("ledger");
         record.detail = p ? `${p.name} (leader)` : "no leader found";
         if (p) killProc(p);
         recoveries.push(

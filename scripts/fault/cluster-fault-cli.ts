@@ -63,6 +63,8 @@ const rows: [string, string][] = [
 ];
 for (const [k, v] of rows) console.log(`${k.padEnd(54)} ${v}`);
 for (const [message, n] of Object.entries(figures.decideErrors)) console.log(`  Decide error x${n}: ${message}`);
+for (const [answer, n] of Object.entries(figures.eventsUnconfirmedAnswers))
+  console.log(`  event never confirmed x${n}, last answer: ${answer}`);
 console.log("\n| # | at (s) | killed | recovered after (s) | by | Decide failures in the next 10 s |");
 console.log("|---|---|---|---|---|---|");
 for (const [i, k] of figures.kills.entries())
