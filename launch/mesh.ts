@@ -113,6 +113,8 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   if (auth) writeLocalMesh(auth.dir, natsUrl);
   const children: Supervised[] = [];
   const stop = async () => {
+    // Ctrl-C reaches every child at once: none may be restarted while the others are being stopped in order.
+    for (const child of children) child.beginStop();
     for (const child of [...children].reverse()) await child.stop();
     await nats?.stop();
     await cluster?.stop();

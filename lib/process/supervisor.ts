@@ -47,9 +47,14 @@ export class Supervised {
     return this.current.pid;
   }
 
-  async stop(): Promise<void> {
+  /** No more restarts from now on (a mesh stopping its children one by one calls this on all of them first). */
+  beginStop(): void {
     this.#stopping = true;
     clearTimeout(this.#timer);
+  }
+
+  async stop(): Promise<void> {
+    this.beginStop();
     await stopChild(this.current.process);
   }
 
