@@ -94,9 +94,10 @@ interface Proc {
   name: string;
   entry: string;
   env: Record<string, string>;
+  /** The running instance. A child the runner kills stops being this at once, so its exit is not a crash. */
   child?: RunningChild;
-  /** Set while the runner restarts it on purpose; an exit otherwise is a crash, restarted too. */
-  killing?: boolean;
+  /** Resolves once the child the runner killed has exited (a restart waits for it: never two at once). */
+  killed?: Promise<void>;
 }
 
 /**
@@ -170,16 +171,21 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
           );
           p.child = child;
           child.process.once("exit", (code, signal) => {
-            if (finished || p.killing || p.child !== child) return;
+            if (finished || p.child !== child) return;
             restartsAfterExit[p.name] = (restartsAfterExit[p.name] ?? 0) + 1;
-            progress(`${p.name} exited by itself (${code ?? signal}); starting it again`);
+            progress(
+              `${p.name} exited by itself (${code ?? signal}); starting it again\n${child.stderrTail().slice(-1500)}`,
+            );
             setTimeout(() => !finished && void launch(p).catch(() => undefined), 500);
           });
           return child;
         } catch (err) {
           if (finished) throw err;
           restartsAfterExit[p.name] = (restartsAfterExit[p.name] ?? 0) + 1;
-          progress(`${p.name} did not start (${(err as Error).message.split("\n")[0]}); again`);
+          const [first, ...stderr] = (err as Error).message.split("\n").filter(Boolean);
+          progress(
+            `${p.name} did not start (${first}${stderr.length ? `: ${stderr.at(-1)!.slice(0, 400)}` : ""}); again`,
+          );
           await new Promise((r) => setTimeout(r, 500));
         }
       }
@@ -212,6 +218,12 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
         await new Promise((r) => setTimeout(r, 100));
       }
     };
+    // What the key held and which processes ran, for a kill that found no leader.
+    const noLeader = (role: string, leader: { pid: number; revision: number } | undefined) =>
+      `key: ${leader ? `pid ${leader.pid} rev ${leader.revision}` : "none"}; running: ${[...procs.values()]
+        .filter((q) => q.name.startsWith(role))
+        .map((q) => `${q.name} pid ${q.child?.pid ?? "-"}`)
+        .join(", ")}`;
     const kills: KillRecord[] = [];
     const victims: Victim[] = ["nats-stream-leader", "budget-leader", "ledger", "gateway", "agent-host"];
     const order = shuffle([...victims], rnd);
@@ -238,16 +250,19 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
         record.recoveryS = (Date.now() - at) / 1000;
         record.recoveredBy = by;
       };
-      const restart = (p: Proc) =>
-        new Promise<RunningChild>((resolve, reject) =>
-          setTimeout(() => {
-            p.killing = false;
-            launch(p).then(resolve, reject);
-          }, restartDelay),
-        );
+      // On a loaded machine a killed child's exit can arrive after the restart delay; it used to be taken for a
+      // crash then, and a second instance was started beside the restarted one (two Budget agents of one name,
+      // the runner tracking only one of them: "no leader found").
+      const restart = async (p: Proc) => {
+        await Promise.all([p.killed, new Promise((r) => setTimeout(r, restartDelay))]);
+        return launch(p);
+      };
       const killProc = (p: Proc) => {
-        p.killing = true;
-        p.child?.process.kill("SIGKILL");
+        const child = p.child?.process;
+        p.child = undefined;
+        if (!child || child.exitCode !== null || child.signalCode !== null) return;
+        p.killed = new Promise((r) => child.once("exit", () => r()));
+        child.kill("SIGKILL");
       };
       if (victim === "nats" || victim === "nats-stream-leader") {
         const leader = (
@@ -272,7 +287,7 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
         );
       } else if (victim === "budget-leader") {
         const { leader, p } = await findLeader("budget");
-        record.detail = p ? `${p.name} (epoch ${leader?.revision})` : "no leader found";
+        record.detail = p ? `${p.name} (epoch ${leader?.revision})` : `no leader found (${noLeader("budget", leader)})`;
         const epochBefore = grants.maxEpoch;
         if (p) killProc(p);
         recoveries.push(
@@ -284,7 +299,7 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
         );
       } else if (victim === "ledger") {
         const { leader, p } = await findLeader("ledger");
-        record.detail = p ? `${p.name} (leader)` : "no leader found";
+        record.detail = p ? `${p.name} (leader)` : `no leader found (${noLeader("ledger", leader)})`;
         if (p) killProc(p);
         recoveries.push(
           (async () => {
@@ -327,7 +342,10 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
       await new Promise((r) => setTimeout(r, 100));
       live = await queryLedger(admin).catch(() => undefined);
     }
-    if (!live) throw new Error("the ledger did not answer");
+    if (!live)
+      throw new Error(
+        `the ledger did not answer (${noLeader("ledger", await currentLeader(leaders, "ledger").catch(() => undefined))})`,
+      );
     const rebuilt = (await retry(() => rebuildLedger(admin))).toSnapshot();
     const expected = load.expectedSpend();
     const campaigns: CampaignCheck[] = catalog.map(({ id, budget, lease }) => {

@@ -29,6 +29,8 @@ export interface RunningChild {
   pid: number;
   process: ChildProcess;
   ready: Record<string, unknown>;
+  /** The last few KB the child wrote to stderr (with `silent`), for a crash report. */
+  stderrTail: () => string;
 }
 
 /**
@@ -54,7 +56,13 @@ export function startChild(spec: ChildSpec, { silent = false } = {}): Promise<Ru
     child.on("message", (msg: { type?: string }) => {
       if (msg?.type !== "ready") return;
       clearTimeout(timer);
-      resolvePromise({ name: spec.name, pid: child.pid!, process: child, ready: msg as Record<string, unknown> });
+      resolvePromise({
+        name: spec.name,
+        pid: child.pid!,
+        process: child,
+        ready: msg as Record<string, unknown>,
+        stderrTail: () => stderr,
+      });
     });
     child.once("exit", (code, signal) => {
       clearTimeout(timer);
