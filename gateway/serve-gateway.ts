@@ -26,6 +26,7 @@ import { createDecisionEngine, DEFAULT_MAX_IN_FLIGHT } from "./decide/decision-e
 import { DEFAULT_MAX_CANDIDATES } from "./decide/retrieval.ts";
 import { gatewayConfig } from "./gateway-config.ts";
 import { NatsPlaybackSink } from "./playback/nats-playback-sink.ts";
+import { answerForgetRequests } from "./services/forget-listeners.ts";
 import { startGateway } from "./start-gateway.ts";
 import { catalogCreatives } from "./vast/catalog-creatives.ts";
 
@@ -154,6 +155,7 @@ const decisionLog = await DecisionLog.open(nc, js, {
   metrics,
   logger,
   gateway: config.gatewayId,
+  pseudonymKey: pseudonyms.decisionLogKey(),
 });
 // The agents the gateway votes with, their scoring modules hot-swapped like the kernel.
 const agentScoring = await startAgentScoring(await loadAgents(Object.keys(agentLoaders)), {
@@ -175,6 +177,8 @@ const engine = await createDecisionEngine({
   retrieval: { maxCandidates: config.retrievalMaxCandidates },
   maxInFlight: config.maxDecisionsInFlight,
 });
+// Erasure: this gateway's mirrors and receipt cache drop a forgotten listener (chorus users forget).
+const forgetRequests = answerForgetRequests(nc, { gatewayId: config.gatewayId, engine, receipts, logger });
 const gateway = await startGateway({
   host: config.host,
   port: config.port,
@@ -224,6 +228,7 @@ onShutdown(async () => {
   // Health first, so load balancers stop sending; then finish in-flight calls; then the things they used.
   gateway.health.set("NOT_SERVING");
   await gateway.close();
+  forgetRequests.unsubscribe();
   engine.close();
   await kernel.close();
   await agentScoring.close();

@@ -74,6 +74,8 @@ export interface Mesh {
   connect(name: string, identity?: string): Promise<NatsConnection>;
   /** The admin and decide keys bootstrapped for this mesh, and the gateways' event token keys. */
   credentials: MeshCredentials;
+  /** The gateways' pseudonym key as they get it (CHORUS_PSEUDONYM_KEY_FILE or CHORUS_PSEUDONYM_SALT): the operator's too. */
+  pseudonymEnv: Record<string, string>;
   /** Each restarted with backoff when it exits (lib/process/supervisor.ts); restarts are printed. */
   children: Supervised[];
   stop(): Promise<void>;
@@ -195,6 +197,12 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       clientAuth,
       connect: (name, identity) => connectNats({ servers: natsUrl, name, auth: clientAuth(identity) }),
       credentials,
+      pseudonymEnv: Object.fromEntries(
+        ["CHORUS_PSEUDONYM_KEY_FILE", "CHORUS_PSEUDONYM_SALT"].flatMap((k) => {
+          const v = (env as Record<string, string | undefined>)[k] ?? process.env[k];
+          return v ? [[k, v]] : [];
+        }),
+      ),
       children,
       stop,
     };
