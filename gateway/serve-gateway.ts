@@ -126,6 +126,7 @@ const catalogBucket = await openCatalogBucket(js);
 const catalogView = await CatalogView.open(catalogBucket);
 const kernel = await startKernelModules({
   js,
+  nc,
   config: loadModuleConfig(),
   actor: name,
   logger,
@@ -160,6 +161,7 @@ const decisionLog = await DecisionLog.open(nc, js, {
 // The agents the gateway votes with, their scoring modules hot-swapped like the kernel.
 const agentScoring = await startAgentScoring(await loadAgents(Object.keys(agentLoaders)), {
   js,
+  nc,
   config: loadModuleConfig(),
   actor: name,
   logger,

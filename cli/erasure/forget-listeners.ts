@@ -3,6 +3,8 @@
  * keyed pseudonym (lib/privacy) and in the decision log by a second one (Pseudonyms.decisionLogKey); the raw id never
  * leaves the operator's machine. In order:
  *
+ * 0. The agent-state snapshots holding a listener are erased (the server overwrites their bytes), so that the
+ *    rewrites below do not leave them on disk.
  * 1. Processes: a request on subjects.usersForget, answered by every agent instance (its own shards and the ones it
  *    mirrors; it rewrites its KV snapshots at once) and every gateway (its agent mirrors, its receipt cache).
  * 2. Agent state in KV: any key still holding a listener (an agent that is down did not answer) is restored, the
@@ -88,6 +90,17 @@ export async function forgetListeners(nc: NatsConnection, options: ForgetOptions
     remaining: [],
   };
 
+  const erase = async (stream: string, seq: number) => {
+    await jsm.streams.deleteMessage(stream, seq, true);
+    report.erased[stream] = (report.erased[stream] ?? 0) + 1;
+  };
+  // 0. The stored agent snapshots holding a listener are erased first: once a process writes the new revision, the
+  // bucket's one-revision limit would remove the old one without overwriting its bytes on disk.
+  const stateStream = `KV_${buckets.agentState}`;
+  await eachMessage(jsm, js, stateStream, async (_subject, seq, data) => {
+    if (holds(data)) await erase(stateStream, seq);
+  });
+
   // 1. Every process that keeps listener state.
   const request = toBinary(ForgetListenersSchema, create(ForgetListenersSchema, { pseudonyms: [...bus] }));
   const replies = await nc.requestMany(subjects.usersForget, request, {
@@ -118,10 +131,6 @@ export async function forgetListeners(nc: NatsConnection, options: ForgetOptions
   }
 
   // 3. Streams.
-  const erase = async (stream: string, seq: number) => {
-    await jsm.streams.deleteMessage(stream, seq, true);
-    report.erased[stream] = (report.erased[stream] ?? 0) + 1;
-  };
   await eachMessage(jsm, js, streams.receipts, async (subject, seq, data) => {
     if (!holds(data)) return;
     if (subject.startsWith(subjects.receiptBatchPrefix)) {

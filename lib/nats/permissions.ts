@@ -99,14 +99,16 @@ export const AGENT_INPUTS: Record<AgentName, readonly string[]> = {
 const moduleReader = [...ownObjects(buckets.moduleObjects), ...ownBucket(buckets.moduleState)];
 
 /**
- * A process running modules writes its own rollout report, the shared call record of the versions it runs
- * (modules/version-health.ts) and may roll back the modules it runs (automatic rollback on failures,
- * modules/rollback-guard.ts); it may not publish module bytes, so it cannot bring in new code, and it may not write
- * the signing-key revocation list (`revoked.<keyId>`: the operator's alone).
+ * A process running modules writes its own rollout report and the shared call record of the versions it runs
+ * (modules/version-health.ts). It never writes a module's state (`state.<module>`: which version is active,
+ * canary, shadow): for an automatic rollback (modules/rollback-guard.ts) it asks the operator side's rollout steward
+ * on its modules' rollback subjects (modules/rollback-requests.ts), which can only take a version out of its role.
+ * It may not publish module bytes, so it cannot bring in new code, nor write the signing-key revocation list
+ * (`revoked.<keyId>`).
  */
 function moduleRunner(modules: readonly string[]): string[] {
   return modules.flatMap((m) => [
-    kvKeys(buckets.moduleState, `state.${m}`),
+    subjects.moduleRollback(m),
     kvKeys(buckets.moduleState, `report.${m}.>`),
     kvKeys(buckets.moduleState, `health.${m}.>`),
   ]);
@@ -225,6 +227,10 @@ export function permissionsFor(identity: Identity): Permissions {
         subjects.usersForget,
         subjects.receiptsAll,
       );
+      // The rollout steward (the launcher, `chorus modules steward`): the one writer of module state applies the
+      // rollbacks processes ask for.
+      p.subscribe.push(subjects.moduleRollbackAll);
+      p.allowResponses = true;
       return p;
     }
     case "inspector":
