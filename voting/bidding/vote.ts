@@ -1,5 +1,5 @@
 import type { AgentVote } from "../../gen/chorus/v1/agent_pb.ts";
-import type { Campaign } from "../../gen/chorus/v1/campaign_pb.ts";
+import { BidStrategy_Kind, type Campaign } from "../../gen/chorus/v1/campaign_pb.ts";
 import type { DecideRequest } from "../../gen/chorus/v1/decision_pb.ts";
 import { campaignSlots } from "../../lib/catalog/campaign-slots.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
@@ -120,9 +120,18 @@ export const biddingScoring: AgentScoring<BiddingState, undefined> = {
       }
       const row = i * 5;
       f[row] = response;
-      f[row + 1] = entry.plan!.config.valuePerResponseMicros;
-      f[row + 2] = entry.contextMultiplier;
-      f[row + 3] = entry.pacing;
+      if (entry.fixed) {
+        // A fixed CPM bids its CPM on every impression (campaign.proto: "Always bid max_cpm_micros"), whatever the
+        // predicted response: value = response x (max bid / response) = max bid, unshaded, then capped like any bid
+        // by the budget left. Its pace is kept by the Budget agent (leases, throttling), not by shading the bid.
+        f[row + 1] = response > 0 ? entry.plan!.config.maxBidMicros / response : 0;
+        f[row + 2] = 1;
+        f[row + 3] = 1;
+      } else {
+        f[row + 1] = entry.plan!.config.valuePerResponseMicros;
+        f[row + 2] = entry.contextMultiplier;
+        f[row + 3] = entry.pacing;
+      }
       f[row + 4] = entry.cap;
     }
     return { n: candidates.length, carry: undefined };
@@ -178,6 +187,8 @@ const NEUTRAL_CONTEXT = createValueCalibration();
  */
 interface CampaignBid {
   readonly campaign: Campaign;
+  /** A fixed-CPM campaign: it bids its max CPM on every impression. */
+  readonly fixed: boolean;
   /** The campaign's part of its draw stream's seed (a hash of its id). */
   readonly seed: number;
   /** The goal's prior response rate (used when Relevance has not voted before). */
@@ -206,6 +217,7 @@ function campaignBids(inventory: Inventory, campaigns: readonly Campaign[]): Cam
   if (!bids) {
     bids = campaigns.map((campaign) => ({
       campaign,
+      fixed: campaign.bidStrategy?.kind === BidStrategy_Kind.FIXED_CPM,
       seed: idSeed(campaign.id),
       prior: priorRate(campaign.goal),
       plan: undefined,
