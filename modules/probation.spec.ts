@@ -31,10 +31,7 @@ const record = async (version: string): Promise<VersionRecord | undefined> => {
   return entry?.operation === "PUT" ? (JSON.parse(new TextDecoder().decode(entry.value)) as VersionRecord) : undefined;
 };
 
-// Skipped at 09:20 on the session's last landing: on the loaded machine (load 25-30) this file did not finish within
-// 400 s and there was no time left to find out why. Unverified, not a pass: the same rules are shown against the
-// real mesh in test/e2e/mesh-hostile-modules.spec.ts (all but the restart case).
-describe.skip("probation and the hang rule", () => {
+describe("probation and the hang rule", () => {
   it("probation - a hang every 50 calls stays under the share rule but not the hang rule, across a process restart", async () => {
     // Past probation at once, a share rule that a hang in 50 calls never passes: only the hang rule can act.
     // A call limit a healthy call meets on a loaded machine: only the module's own hangs may pass it.
@@ -46,10 +43,12 @@ describe.skip("probation and the hang rule", () => {
     await eventually(() => first.router.stats().canary);
     // Two hangs here (each replaces the worker, whose count starts again), then the process goes away.
     const twoHangs = eventually(async () => ((await record(version))?.hangs.length ?? 0) >= 2 || undefined, 30_000);
-    const before = await runLoad(routerDecide(first.router), twoHangs, 4);
+    // One caller: calls queued behind a hung worker would pass their deadline too, each counted as a hang.
+    const before = await runLoad(routerDecide(first.router), twoHangs, 1);
     await first.close();
     expect(before.errors).toEqual([]);
-    expect((await bench.operations.state("kernel")).canaryVersion).toBe(version); // not rolled back yet
+    const between = await bench.operations.state("kernel");
+    expect(between.canaryVersion, between.history.at(-1)?.reason).toBe(version); // not rolled back yet
     const carried = (await record(version))!.hangs.length;
     expect(carried).toBe(2);
 
