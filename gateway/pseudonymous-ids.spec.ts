@@ -31,6 +31,37 @@ describe("pseudonymous ids", () => {
     expect(fromBinary(DecideRequestSchema, rewritten)).toEqual(decoded);
   });
 
+  it("pseudonyms - the bytes are patched right for split sub-messages, empty ids and unknown fields", () => {
+    const pieces = (request: ReturnType<typeof decideRequest>) => {
+      // The user sent in two occurrences (a decoder merges them), an unknown field inside the context.
+      const { user, ...rest } = request;
+      const first = toBinary(DecideRequestSchema, create(DecideRequestSchema, { user: { userId: "stale-id" } }));
+      const second = toBinary(DecideRequestSchema, create(DecideRequestSchema, { ...rest, user }));
+      const unknown = Uint8Array.of(0x2a, 0x03, 0xf8, 0x06, 0x01); // context { field 111 (varint) = 1 }
+      return new Uint8Array(Buffer.concat([first, second, unknown]));
+    };
+    for (const [userId, sessionId, measurement] of [
+      ["user-1", "session-1", true],
+      ["", "session-1", true],
+      ["user-1", "", false],
+      ["", "", true],
+    ] as const) {
+      const request = decideRequest("split");
+      request.user!.userId = userId;
+      request.context!.sessionId = sessionId;
+      request.user!.consent = { $typeName: "chorus.v1.Consent", personalizedAds: true, measurement };
+      const bytes = pieces(request);
+      const decoded = fromBinary(DecideRequestSchema, bytes);
+      rememberWireBytes(decoded, bytes);
+      pseudonymizeRequest(decoded, pseudonyms);
+      const rewritten = wireBytesOf(decoded)!;
+      expect(fromBinary(DecideRequestSchema, rewritten)).toEqual(decoded);
+      expect(Buffer.from(rewritten).includes(Buffer.from("stale-id"))).toBe(false);
+      if (userId) expect(Buffer.from(rewritten).includes(Buffer.from(userId))).toBe(false);
+      if (sessionId) expect(Buffer.from(rewritten).includes(Buffer.from(sessionId))).toBe(false);
+    }
+  });
+
   it("consent - without measurement the user is known by the session's pseudonym only", () => {
     const a = decideRequest("a");
     a.user!.consent = create(DecideRequestSchema).user?.consent; // none given: no measurement

@@ -7,7 +7,7 @@ import { PacingMode } from "../gen/chorus/v1/campaign_pb.ts";
 import { LeaseGrantSchema } from "../gen/chorus/v1/ledger_pb.ts";
 import { queryLedger } from "../ledger/ledger.ts";
 import { ensureLedgerStreams } from "../ledger/ledger-streams.ts";
-import { rebuildLedger } from "../ledger/rebuild.ts";
+import { settleLedger } from "../ledger/rebuild.ts";
 import { CatalogStore, openCatalogBucket } from "../lib/catalog/catalog-store.ts";
 import { demoCatalog, loadDemoCatalog } from "../lib/demo/demo-catalog.ts";
 import { connectNats, type NatsConnection } from "../lib/nats/connect.ts";
@@ -321,14 +321,7 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
     }
 
     // Exactness: the ledger leader and a rebuild from the stream against what the client saw stored.
-    const { state } = await retry(async () => (await jetstreamManager(admin)).streams.info(streams.events));
-    let live = await queryLedger(admin).catch(() => undefined);
-    for (let i = 0; i < 1_200 && (!live || live.lastSequence < BigInt(state.last_seq)); i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      live = await queryLedger(admin).catch(() => undefined);
-    }
-    if (!live) throw new Error("the ledger did not answer");
-    const rebuilt = (await retry(() => rebuildLedger(admin))).toSnapshot();
+    const { live, rebuilt } = await settleLedger(admin);
     const expected = load.expectedSpend();
     const campaigns: CampaignCheck[] = catalog.map(({ id, budget, lease }) => {
       const ledgerMicros = live.campaigns.find((c) => c.campaignId === id)?.spendMicros ?? 0n;
@@ -439,16 +432,5 @@ async function untilTrue(check: () => Promise<boolean>, timeoutMs: number): Prom
   while (!(await check())) {
     if (Date.now() > end) throw new Error(`not within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function retry<T>(attempt: () => Promise<T>, tries = 60): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await attempt();
-    } catch (err) {
-      if (i >= tries) throw err;
-      await new Promise((r) => setTimeout(r, 500));
-    }
   }
 }

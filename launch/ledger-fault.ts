@@ -5,12 +5,10 @@ import { join } from "node:path";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { seedCampaigns } from "../agents/budget/budget-fixture.ts";
 import { AdEventType } from "../gen/chorus/v1/decision_pb.ts";
-import { queryLedger } from "../ledger/ledger.ts";
 import { ensureLedgerStreams } from "../ledger/ledger-streams.ts";
-import { rebuildLedger } from "../ledger/rebuild.ts";
+import { settleLedger } from "../ledger/rebuild.ts";
 import { connectNats } from "../lib/nats/connect.ts";
 import { freePort, NatsServerProcess } from "../lib/nats/nats-server-process.ts";
-import { streams } from "../lib/subjects.ts";
 
 export interface LedgerFaultOptions {
   /** Impressions each driver (gateway) gets confirmed. */
@@ -197,15 +195,8 @@ export async function runLedgerFault(options: LedgerFaultOptions): Promise<Ledge
       expected.set(campaignId, (expected.get(campaignId) ?? 0n) + BigInt(price ?? 0));
     }
 
-    // The last fault may have been a server restart: JetStream answers again once it has recovered its streams.
-    const { state } = await retry(async () => (await jetstreamManager(admin)).streams.info(streams.events));
-    let live = await queryLedger(admin).catch(() => undefined);
-    for (let i = 0; i < 1_200 && (!live || live.lastSequence < BigInt(state.last_seq)); i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      live = await queryLedger(admin).catch(() => undefined);
-    }
-    if (!live) throw new Error("the ledger did not answer");
-    const rebuilt = (await retry(() => rebuildLedger(admin))).toSnapshot();
+    // The last fault may have been a server restart: settleLedger retries until JetStream answers again.
+    const { stream: state, live, rebuilt } = await settleLedger(admin);
     const sum = (xs: { spendMicros: bigint }[]) => xs.reduce((a, c) => a + c.spendMicros, 0n);
     const campaignsEqual = CAMPAIGNS.every((id) => {
       const want = expected.get(id) ?? 0n;
@@ -235,16 +226,5 @@ export async function runLedgerFault(options: LedgerFaultOptions): Promise<Ledge
     for (const child of children.values()) child.kill("SIGKILL");
     await admin.close().catch(() => undefined);
     await server.stop();
-  }
-}
-
-async function retry<T>(attempt: () => Promise<T>, tries = 60): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await attempt();
-    } catch (err) {
-      if (i >= tries) throw err;
-      await new Promise((r) => setTimeout(r, 500));
-    }
   }
 }

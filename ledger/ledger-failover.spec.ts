@@ -9,6 +9,7 @@ import { connectNats } from "../lib/nats/connect.ts";
 import { currentLeader, openLeaderBucket } from "../lib/nats/leader-election.ts";
 import { NatsServerProcess } from "../lib/nats/nats-server-process.ts";
 import { type RunningChild, startChild, stopChild } from "../lib/process/launcher.ts";
+import { until } from "../lib/testing/until.ts";
 import { createEventSink } from "./event-sink.ts";
 import { queryLedger } from "./ledger.ts";
 import { ensureLedgerStreams } from "./ledger-streams.ts";
@@ -99,11 +100,3 @@ describe("ledger failover", () => {
     expect(rebuilt).toBe(expected);
   }, 120_000);
 });
-
-async function until(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

@@ -1,8 +1,9 @@
 import { fromBinary } from "@bufbuild/protobuf";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager, type StreamState } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { LedgerEntrySchema } from "../gen/chorus/v1/ledger_pb.ts";
+import { LedgerEntrySchema, type LedgerSnapshot } from "../gen/chorus/v1/ledger_pb.ts";
 import { streams } from "../lib/subjects.ts";
+import { queryLedger } from "./ledger.ts";
 import { SpendTotals } from "./spend-totals.ts";
 
 /**
@@ -24,4 +25,40 @@ export async function rebuildLedger(nc: NatsConnection): Promise<SpendTotals> {
   }
   await messages.close();
   return totals;
+}
+
+/** What a fault run checks at its end: the events stream, the live ledger caught up with it, and a rebuild. */
+export interface SettledLedger {
+  readonly stream: StreamState;
+  readonly live: LedgerSnapshot;
+  readonly rebuilt: LedgerSnapshot;
+}
+
+/**
+ * After a fault run: waits (up to `timeoutMs`) until the live ledger has folded every message the events stream
+ * holds, then rebuilds the ledger from the stream alone. JetStream calls are retried: the last fault may have been
+ * a server restart, and JetStream answers again once it has recovered its streams.
+ */
+export async function settleLedger(nc: NatsConnection, timeoutMs = 120_000): Promise<SettledLedger> {
+  const { state } = await retry(async () => (await jetstreamManager(nc)).streams.info(streams.events));
+  const deadline = Date.now() + timeoutMs;
+  let live = await queryLedger(nc).catch(() => undefined);
+  while ((!live || live.lastSequence < BigInt(state.last_seq)) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    live = await queryLedger(nc).catch(() => undefined);
+  }
+  if (!live) throw new Error("the ledger did not answer");
+  const rebuilt = (await retry(() => rebuildLedger(nc))).toSnapshot();
+  return { stream: state, live, rebuilt };
+}
+
+async function retry<T>(attempt: () => Promise<T>, tries = 60): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (i >= tries) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
 }

@@ -1,25 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ModuleStateChange_Action as Action } from "../gen/chorus/v1/module_pb.ts";
 import { readKernelWasm } from "../wasm-core/src/mod.ts";
 import { signManifest } from "./manifest-signature.ts";
 import { generateSigningKey, parsePrivateKey } from "./signing-keys.ts";
-import {
-  eventually,
-  type HotSwapBench,
-  LIVE_RESERVE,
-  routerDecide,
-  runLoad,
-  sleep,
-  startHotSwapBenchWithActiveKernel,
-} from "./testing/hot-swap-fixture.ts";
+import { hotSwapBenchPerFile } from "./testing/bench-per-file.ts";
+import { eventually, LIVE_RESERVE, routerDecide, runLoad, sleep } from "./testing/hot-swap-fixture.ts";
 import { kernelVariants } from "./testing/kernel-variants.ts";
 
-let bench: HotSwapBench;
-
-beforeAll(async () => {
-  bench = await startHotSwapBenchWithActiveKernel();
-});
-afterAll(() => bench?.cleanup());
+const bench = hotSwapBenchPerFile();
 
 describe("automatic rollback of an activation", () => {
   it("automatic rollback - a newly activated version that traps is covered by the previous one, then rolled back", async () => {

@@ -1,22 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ModuleStateChange_Action as Action } from "../gen/chorus/v1/module_pb.ts";
-import {
-  eventually,
-  type HotSwapBench,
-  LIVE_RESERVE,
-  routerDecide,
-  runLoad,
-  sleep,
-  startHotSwapBenchWithActiveKernel,
-} from "./testing/hot-swap-fixture.ts";
+import { hotSwapBenchPerFile } from "./testing/bench-per-file.ts";
+import { eventually, LIVE_RESERVE, routerDecide, runLoad, sleep } from "./testing/hot-swap-fixture.ts";
 import { kernelVariants } from "./testing/kernel-variants.ts";
 
-let bench: HotSwapBench;
-
-beforeAll(async () => {
-  bench = await startHotSwapBenchWithActiveKernel();
-});
-afterAll(() => bench?.cleanup());
+const bench = hotSwapBenchPerFile();
 
 describe("automatic rollback of a canary", () => {
   for (const [fault, source] of [

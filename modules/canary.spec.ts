@@ -1,21 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { bucketOf } from "./module-router.ts";
-import {
-  eventually,
-  type HotSwapBench,
-  routerDecide,
-  runLoad,
-  sleep,
-  startHotSwapBenchWithActiveKernel,
-} from "./testing/hot-swap-fixture.ts";
+import { hotSwapBenchPerFile } from "./testing/bench-per-file.ts";
+import { eventually, routerDecide, runLoad, sleep } from "./testing/hot-swap-fixture.ts";
 import { kernelVariants } from "./testing/kernel-variants.ts";
 
-let bench: HotSwapBench;
-
-beforeAll(async () => {
-  bench = await startHotSwapBenchWithActiveKernel();
-});
-afterAll(() => bench?.cleanup());
+const bench = hotSwapBenchPerFile();
 
 describe("canary", () => {
   it("hot swap - a canary serves about its share of decisions, chosen by decision id", async () => {

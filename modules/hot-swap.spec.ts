@@ -1,20 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  eventually,
-  type HotSwapBench,
-  routerDecide,
-  runLoad,
-  sleep,
-  startHotSwapBenchWithActiveKernel,
-} from "./testing/hot-swap-fixture.ts";
+import { describe, expect, it } from "vitest";
+import { hotSwapBenchPerFile } from "./testing/bench-per-file.ts";
+import { eventually, routerDecide, runLoad, sleep } from "./testing/hot-swap-fixture.ts";
 import { kernelVariants } from "./testing/kernel-variants.ts";
 
-let bench: HotSwapBench;
-
-beforeAll(async () => {
-  bench = await startHotSwapBenchWithActiveKernel();
-});
-afterAll(() => bench?.cleanup());
+const bench = hotSwapBenchPerFile();
 
 describe("hot swap", () => {
   it("hot swap - activation under steady load: zero failed decisions, every later result names the new version", async () => {

@@ -1,17 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { readKernelWasm } from "../wasm-core/src/mod.ts";
 import { signManifest } from "./manifest-signature.ts";
 import { ModuleRejectedError, type RejectionReason } from "./module-rejected-error.ts";
 import { generateSigningKey, parsePrivateKey } from "./signing-keys.ts";
-import { type HotSwapBench, startHotSwapBenchWithActiveKernel } from "./testing/hot-swap-fixture.ts";
+import { hotSwapBenchPerFile } from "./testing/bench-per-file.ts";
 import { buildKernelVariant, kernelVariants } from "./testing/kernel-variants.ts";
 
-let bench: HotSwapBench;
-
-beforeAll(async () => {
-  bench = await startHotSwapBenchWithActiveKernel();
-});
-afterAll(() => bench?.cleanup());
+const bench = hotSwapBenchPerFile();
 
 async function reasonOf(promise: Promise<unknown>): Promise<RejectionReason> {
   const error = await promise.then(

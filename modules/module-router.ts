@@ -13,11 +13,13 @@
  *   lands on the same side, in every gateway). A failed or late canary call is decided again by main.
  * - shadow: runs beside main on live requests, off the response path and bounded; results are only compared.
  *
+ * Which version holds which role, and how a new state moves them, is the rollout state machine
+ * (rollout-state-machine.ts, shared with the agents' AgentScorer); this file only runs the roles on pools.
  * Every result of every role is checked against its request (wasm-core kernel-output-checks.ts) before it is
  * used. Each version's calls feed the RollbackGuard (probation, hang and share rules); a condemned version is
  * dropped at once and `rollback` writes the state back (ModuleState history names the rule).
  */
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import type { Logger } from "../lib/log/logger.ts";
 import {
   checkKernelOutput,
@@ -34,9 +36,11 @@ import {
 import { FailureWindow } from "./failure-window.ts";
 import type { ModuleConfig } from "./module-config.ts";
 import type { ModuleView } from "./module-watcher.ts";
-import { type GuardConfig, RollbackGuard } from "./rollback-guard.ts";
-import { ShadowComparison, type ShadowReport } from "./shadow-comparison.ts";
+import type { GuardConfig } from "./rollback-guard.ts";
+import { type ModuleRouterStats, type RoleSlot, Rollout } from "./rollout-state-machine.ts";
 import type { VersionHealth } from "./version-health.ts";
+
+export { bucketOf, type ModuleRouterStats, type RoleStats } from "./rollout-state-machine.ts";
 
 export type ServedBy = "active" | "canary" | "fallback";
 
@@ -65,26 +69,10 @@ export interface ModuleRouterOptions {
   readonly logger: Logger;
 }
 
-interface Trial {
-  readonly version: string;
+/** A role's pool: main (not owned by the role: it stays) or a pool of its own, with time limits. */
+interface Trial extends RoleSlot {
   readonly pool: KernelPool;
-  readonly window: FailureWindow;
-}
-
-export interface RoleStats {
-  readonly version: string;
-  readonly calls: number;
-  readonly failures: number;
-  readonly errorRate: number;
-}
-
-export interface ModuleRouterStats {
-  readonly active: RoleStats & { readonly inProbation: boolean };
-  readonly fallback: string | undefined;
-  readonly canary: (RoleStats & { readonly percent: number }) | undefined;
-  readonly shadow: ShadowReport | undefined;
-  /** Versions this router stopped using after a rollback rule condemned them. */
-  readonly rolledBack: readonly string[];
+  readonly owned: boolean;
 }
 
 class DeadlineError extends Error {
@@ -94,21 +82,10 @@ class DeadlineError extends Error {
 export class ModuleRouter {
   readonly #options: ModuleRouterOptions;
   readonly #main: KernelPool;
-  /** A published active version when main runs inline: it runs here, in workers with a time limit. */
-  #published: Trial | undefined;
-  #activeVersion: string;
-  #activeWindow: FailureWindow;
-  #fallbackUntil = 0;
-  #fallback: Trial | undefined;
-  #canary: Trial | undefined;
-  #canaryPercent = 0;
-  #shadow: (Trial & { readonly comparison: ShadowComparison }) | undefined;
+  /** Which version holds which role here (modules/rollout-state-machine.ts). */
+  readonly #rollout: Rollout<Trial>;
   #shadowInFlight = 0;
   readonly #inventories = new ResidentInventories();
-  /** The rollback rules; versions condemned by this router. */
-  readonly #condemned: RollbackGuard;
-  #applying: Promise<void> = Promise.resolve();
-  #closed = false;
 
   constructor(options: ModuleRouterOptions) {
     this.#options = options;
@@ -117,9 +94,21 @@ export class ModuleRouter {
       moduleBytes: options.initial.bytes,
       moduleVersion: options.initial.version,
     });
-    this.#activeVersion = options.initial.version;
-    this.#activeWindow = new FailureWindow(options.config.rollbackWindow);
-    this.#condemned = new RollbackGuard(options.config, options.rollback, options.logger, options.health);
+    this.#rollout = new Rollout<Trial>({
+      initial: options.initial,
+      initialSlot: this.#mainSlot(options.initial.version),
+      host: {
+        start: (role, version, bytes) =>
+          role === "active" ? this.#startActive(version, bytes) : this.#startTrial(version, bytes),
+        stop: (trial) => (trial.owned ? trial.pool.close() : undefined),
+      },
+      holdPrevious: true,
+      config: options.config,
+      rollback: options.rollback,
+      health: options.health,
+      logger: options.logger,
+      label: "kernel module",
+    });
   }
 
   /** Resolves once the main pool's workers can decide. */
@@ -128,7 +117,7 @@ export class ModuleRouter {
   }
 
   get activeVersion(): string {
-    return this.#activeVersion;
+    return this.#rollout.active.version;
   }
 
   /** Makes `inventory` resident in every pool. */
@@ -139,8 +128,7 @@ export class ModuleRouter {
 
   /** Follows a ModuleWatcher view (pass this to watcher.onChange). Changes are applied one at a time. */
   apply(view: ModuleView): Promise<void> {
-    this.#applying = this.#applying.then(() => this.#apply(view));
-    return this.#applying;
+    return this.#rollout.apply(view);
   }
 
   /**
@@ -155,15 +143,15 @@ export class ModuleRouter {
 
   /** Decides and says which role answered. */
   async route(decisionId: string, request: KernelRequest): Promise<RoutedResult> {
-    const canary = this.#canary;
-    if (canary && bucketOf(decisionId) < this.#canaryPercent && !this.#condemned.has(canary.version)) {
+    const canary = this.#rollout.canaryFor(decisionId);
+    if (canary) {
       let canaryError: unknown;
       try {
         const result = await this.#checked(
           withDeadline(canary.pool.decide(request), this.#options.config.callTimeoutMs),
           request,
         );
-        this.#record(canary.window, "canary", canary.version, false);
+        this.#rollout.record(canary, "canary", false);
         return { result, servedBy: "canary" };
       } catch (err) {
         if (isCallerError(err)) throw err;
@@ -171,7 +159,7 @@ export class ModuleRouter {
       }
       // Main decides instead; a canary failure counts only if main could decide the same request.
       const routed = await this.#decideActive(request);
-      this.#record(canary.window, "canary", canary.version, true, canaryError);
+      this.#rollout.record(canary, "canary", true, canaryError);
       return { ...routed, degraded: routed.degraded ?? `canary ${canary.version}: ${describe(canaryError)}` };
     }
     const shadowRun = this.#startShadow(request);
@@ -181,45 +169,27 @@ export class ModuleRouter {
   }
 
   stats(): ModuleRouterStats {
-    const role = (version: string, window: FailureWindow): RoleStats => ({
-      version,
-      calls: window.total,
-      failures: window.failures,
-      errorRate: window.rate,
-    });
-    return {
-      active: {
-        ...role(this.#activeVersion, this.#activeWindow),
-        inProbation:
-          this.#activeVersion !== this.#options.initial.version && this.#condemned.inProbation(this.#activeVersion),
-      },
-      fallback: this.#fallbackHeld() ? this.#fallback?.version : REFERENCE_VERSION,
-      canary: this.#canary && { ...role(this.#canary.version, this.#canary.window), percent: this.#canaryPercent },
-      shadow: this.#shadow?.comparison.report(),
-      rolledBack: this.#condemned.versions,
-    };
+    return this.#rollout.stats(this.#rollout.previous?.version ?? REFERENCE_VERSION);
   }
 
   /** Refuses new decisions and waits for accepted ones in every pool. */
   async close(): Promise<void> {
-    this.#closed = true;
-    await this.#applying;
-    await Promise.all(this.#pools().map((pool) => pool.close()));
-    await this.#condemned.health.close();
+    await this.#rollout.close();
+    await this.#main.close();
   }
 
   async #decideActive(request: KernelRequest): Promise<RoutedResult> {
-    const version = this.#activeVersion;
-    if (this.#condemned.has(version))
-      return this.#decideFallback(request, `active ${version} is rolled back here; the rollback is on its way`);
+    const active = this.#rollout.active;
+    if (this.#rollout.rolledBack(active.version))
+      return this.#decideFallback(request, `active ${active.version} is rolled back here; the rollback is on its way`);
     try {
-      const result = await this.#checked((this.#published?.pool ?? this.#main).decide(request), request);
-      this.#record(this.#activeWindow, "active", version, false);
+      const result = await this.#checked(active.pool.decide(request), request);
+      this.#rollout.record(active, "active", false);
       return { result, servedBy: "active" };
     } catch (err) {
       if (isCallerError(err)) throw err;
-      this.#record(this.#activeWindow, "active", version, true, err);
-      return this.#decideFallback(request, `active ${version}: ${describe(err)}`);
+      this.#rollout.record(active, "active", true, err);
+      return this.#decideFallback(request, `active ${active.version}: ${describe(err)}`);
     }
   }
 
@@ -228,8 +198,8 @@ export class ModuleRouter {
    * specification every build is tested against): a decision never fails for a module's fault.
    */
   async #decideFallback(request: KernelRequest, degraded: string): Promise<RoutedResult> {
-    const fallback = this.#fallbackHeld() ? this.#fallback : undefined;
-    if (fallback && !this.#condemned.has(fallback.version)) {
+    const fallback = this.#rollout.servingPrevious();
+    if (fallback) {
       try {
         return { result: await this.#checked(fallback.pool.decide(request), request), servedBy: "fallback", degraded };
       } catch (err) {
@@ -256,8 +226,8 @@ export class ModuleRouter {
   }
 
   #startShadow(request: KernelRequest): Promise<KernelResult> | undefined {
-    const shadow = this.#shadow;
-    if (!shadow || this.#condemned.has(shadow.version)) return undefined;
+    const shadow = this.#rollout.servingShadow();
+    if (!shadow) return undefined;
     if (this.#shadowInFlight >= this.#options.config.shadowMaxInFlight) {
       shadow.comparison.skipped++;
       return undefined;
@@ -265,11 +235,11 @@ export class ModuleRouter {
     this.#shadowInFlight++;
     const run = this.#checked(withDeadline(shadow.pool.decide(request), this.#options.config.callTimeoutMs), request);
     run.then(
-      () => this.#record(shadow.window, "shadow", shadow.version, false),
+      () => this.#rollout.record(shadow, "shadow", false),
       (err: unknown) => {
         if (isCallerError(err)) return;
         shadow.comparison.failures++;
-        this.#record(shadow.window, "shadow", shadow.version, true, err);
+        this.#rollout.record(shadow, "shadow", true, err);
       },
     );
     void run.finally(() => this.#shadowInFlight--).catch(() => {});
@@ -277,9 +247,9 @@ export class ModuleRouter {
   }
 
   #compareShadow(run: Promise<KernelResult>, routed: RoutedResult): void {
-    const shadow = this.#shadow;
     run.then(
       (result) => {
+        const shadow = this.#rollout.shadow;
         if (routed.servedBy === "active" && shadow?.version === result.moduleVersion)
           shadow.comparison.add(routed.result, result);
       },
@@ -287,65 +257,17 @@ export class ModuleRouter {
     );
   }
 
-  #record(window: FailureWindow, role: string, version: string, failed: boolean, error?: unknown): void {
-    // The shipped build is never rolled back (nothing to roll back to); its failures still fall back per call.
-    this.#condemned.record(window, role, version, failed, error, version !== this.#options.initial.version);
+  /** Main, running `version`. */
+  #mainSlot(version: string): Trial {
+    return { version, pool: this.#main, owned: false, window: new FailureWindow(this.#options.config.rollbackWindow) };
   }
 
-  async #apply(view: ModuleView): Promise<void> {
-    if (this.#closed) return;
-    const { state } = view;
-    // A version rolled back here may be assigned again later on purpose: a newer state that names it clears it.
-    this.#condemned.follow(state);
-
-    const active = view.active ?? this.#options.initial;
-    if (active.version !== this.#activeVersion) {
-      const previous = view.previous;
-      const { probationMs } = this.#options.config;
-      if (previous && probationMs > 0 && !this.#condemned.has(previous.version)) {
-        if (this.#fallback?.version !== previous.version) {
-          const old = this.#fallback;
-          this.#fallback = await this.#startTrial(previous.version, previous.bytes);
-          if (old) void old.pool.close();
-        }
-        this.#fallbackUntil = Date.now() + probationMs;
-        const fallback = this.#fallback;
-        setTimeout(() => this.#retireFallback(fallback), probationMs).unref();
-      } else {
-        this.#fallbackUntil = 0;
-        this.#retireFallback(this.#fallback);
-      }
-      const old = this.#published;
-      if (this.#main.mode === "inline" && active.version !== this.#options.initial.version) {
-        // Inline runs only the shipped build: a published version gets workers and its time limit.
-        this.#published = await this.#startTrial(active.version, active.bytes);
-      } else {
-        this.#published = undefined;
-        this.#main.setModule(active.version, active.bytes);
-      }
-      if (old) void old.pool.close();
-      this.#options.logger.info({ from: this.#activeVersion, to: active.version }, "kernel module activated");
-      this.#activeVersion = active.version;
-      this.#activeWindow = new FailureWindow(this.#options.config.rollbackWindow);
-    }
-
-    const canary = view.canary && view.canary.version !== this.#activeVersion ? view.canary : undefined;
-    if (canary?.version !== this.#canary?.version) {
-      const old = this.#canary;
-      this.#canary = canary && (await this.#startTrial(canary.version, canary.bytes));
-      if (old) void old.pool.close();
-    }
-    this.#canaryPercent = this.#canary ? view.canaryPercent : 0;
-
-    const shadow = view.shadow && view.shadow.version !== this.#activeVersion ? view.shadow : undefined;
-    if (shadow?.version !== this.#shadow?.version) {
-      const old = this.#shadow;
-      this.#shadow = shadow && {
-        ...(await this.#startTrial(shadow.version, shadow.bytes)),
-        comparison: new ShadowComparison(shadow.version),
-      };
-      if (old) void old.pool.close();
-    }
+  async #startActive(version: string, bytes: Uint8Array): Promise<Trial> {
+    // Inline runs only the shipped build: a published version gets workers and its time limit.
+    if (this.#main.mode === "inline" && version !== this.#options.initial.version)
+      return this.#startTrial(version, bytes);
+    this.#main.setModule(version, bytes);
+    return this.#mainSlot(version);
   }
 
   async #startTrial(version: string, bytes: Uint8Array): Promise<Trial> {
@@ -363,34 +285,22 @@ export class ModuleRouter {
     // Inventories may have been added while the workers started.
     for (const inventory of this.#inventories.values())
       if (!pool.hasInventory(inventory.version)) pool.setInventory(inventory);
-    return { version, pool, window: new FailureWindow(this.#options.config.rollbackWindow) };
-  }
-
-  /** Closes the fallback pool once its time is over (unless a newer activation reused it). */
-  #retireFallback(fallback: Trial | undefined): void {
-    if (!fallback || fallback !== this.#fallback || this.#fallbackHeld()) return;
-    this.#fallback = undefined;
-    void fallback.pool.close();
-  }
-
-  #fallbackHeld(): boolean {
-    return this.#fallback !== undefined && Date.now() < this.#fallbackUntil;
+    return { version, pool, owned: true, window: new FailureWindow(this.#options.config.rollbackWindow) };
   }
 
   #pools(): KernelPool[] {
-    return [this.#main, this.#published?.pool, this.#fallback?.pool, this.#canary?.pool, this.#shadow?.pool].filter(
-      (pool): pool is KernelPool => pool !== undefined,
-    );
+    return [
+      this.#main,
+      ...this.#rollout
+        .slots()
+        .filter((slot) => slot.owned)
+        .map((slot) => slot.pool),
+    ];
   }
 }
 
 function describe(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
-
-/** 0..99, stable for a decision id across processes and releases. */
-export function bucketOf(decisionId: string): number {
-  return createHash("sha256").update(decisionId).digest().readUInt32BE(0) % 100;
 }
 
 /** Errors that are the request's or the caller's, not the module's: no retry elsewhere, nothing counted. */

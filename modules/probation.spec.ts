@@ -4,27 +4,14 @@
  * restarts (the shared record in KV); inline kernel mode never runs a published version on the calling thread;
  * output that breaks the contract is never served.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ModuleStateChange_Action as Action } from "../gen/chorus/v1/module_pb.ts";
-import {
-  eventually,
-  type HotSwapBench,
-  LIVE_RESERVE,
-  requests,
-  routerDecide,
-  runLoad,
-  sleep,
-  startHotSwapBenchWithActiveKernel,
-} from "./testing/hot-swap-fixture.ts";
+import { hotSwapBenchPerFile } from "./testing/bench-per-file.ts";
+import { eventually, LIVE_RESERVE, requests, routerDecide, runLoad, sleep } from "./testing/hot-swap-fixture.ts";
 import { kernelVariants } from "./testing/kernel-variants.ts";
 import { healthKey, type VersionRecord } from "./version-health.ts";
 
-let bench: HotSwapBench;
-
-beforeAll(async () => {
-  bench = await startHotSwapBenchWithActiveKernel();
-});
-afterAll(() => bench?.cleanup());
+const bench = hotSwapBenchPerFile();
 
 const record = async (version: string): Promise<VersionRecord | undefined> => {
   const entry = await bench.registry.states.get(healthKey("kernel", version));

@@ -17,6 +17,7 @@ import { currentLeader, openLeaderBucket } from "../../lib/nats/leader-election.
 import { NatsServerProcess } from "../../lib/nats/nats-server-process.ts";
 import { type RunningChild, startChild, stopChild } from "../../lib/process/launcher.ts";
 import { streams } from "../../lib/subjects.ts";
+import { until } from "../../lib/testing/until.ts";
 import { seedCampaigns } from "./budget-fixture.ts";
 
 const logger = createLogger("budget-failover-test", "silent");
@@ -132,11 +133,3 @@ describe("Budget agent failover", () => {
     );
   }, 120_000);
 });
-
-async function until(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

@@ -6,6 +6,7 @@ import { ReceiptStore } from "../../ledger/receipt-store.ts";
 import type { CatalogView } from "../../lib/catalog/catalog-view.ts";
 import { createLogger } from "../../lib/log/logger.ts";
 import { type NatsFixture, startNats } from "../../lib/testing/nats-fixture.ts";
+import { until } from "../../lib/testing/until.ts";
 import { createBudgetState } from "../../voting/budget/state.ts";
 import { seedCampaigns } from "./budget-fixture.ts";
 import { BudgetService } from "./budget-service.ts";
@@ -50,11 +51,3 @@ describe("budget service and group-committed receipts", () => {
     }
   });
 });
-
-async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -11,6 +11,7 @@ import { utcDay } from "../../ledger/spend-totals.ts";
 import type { CatalogView } from "../../lib/catalog/catalog-view.ts";
 import { createLogger } from "../../lib/log/logger.ts";
 import { type NatsFixture, startNats } from "../../lib/testing/nats-fixture.ts";
+import { until } from "../../lib/testing/until.ts";
 import { createBudgetState } from "../../voting/budget/state.ts";
 import { seedCampaigns } from "./budget-fixture.ts";
 import { BudgetService } from "./budget-service.ts";
@@ -55,7 +56,7 @@ describe("budget service", () => {
       retryAfterMs: 50,
     });
     expect(guard.headroom("sells-out")).toBe(0n);
-    await until(() => guard.lastDenial("sells-out") !== undefined);
+    await until(() => guard.lastDenial("sells-out") !== undefined, 3_000);
     expect(guard.lastDenial("sells-out")?.denial).toBe(LeaseDenial.RECOVERING);
     await until(() => guard.headroom("sells-out") > 0n, 5_000);
     expect(guard.headroom("sells-out")).toBe(2_000n); // 1% of 200_000 micros
@@ -120,11 +121,3 @@ describe("budget service", () => {
     expect(service.book.status("sells-out", Date.now()).remainingMicros).toBeLessThan(10_000n);
   }, 40_000);
 });
-
-async function until(condition: () => boolean, timeoutMs = 3_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -15,6 +15,7 @@ import { createLogger } from "../../lib/log/logger.ts";
 import { connectNats, type NatsConnection } from "../../lib/nats/connect.ts";
 import { freePort, NatsServerProcess } from "../../lib/nats/nats-server-process.ts";
 import { type NatsFixture, startNats } from "../../lib/testing/nats-fixture.ts";
+import { until } from "../../lib/testing/until.ts";
 import { createBudgetState } from "../../voting/budget/state.ts";
 import { seedCampaigns } from "./budget-fixture.ts";
 import { BudgetService } from "./budget-service.ts";
@@ -138,11 +139,3 @@ describe("spend guard leases", () => {
     expect(service.book.status("two-ads", Date.now()).exhausted).toBe(true);
   }, 20_000);
 });
-
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

@@ -47,6 +47,14 @@ const options = new Command("bench")
     [100, 250, 500, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 8000, 10000, 12000],
   )
   .option("--duration <seconds>", "length of each step", Number, 5)
+  .option(
+    "--warmup <seconds>",
+    "warm-up before each search, at --warmup-rate (JIT tiers and caches settle: 2 s at 100/s left the first steps " +
+      "measuring compilation)",
+    Number,
+    5,
+  )
+  .option("--warmup-rate <n>", "arrival rate of the warm-up (capped at the search's highest rate)", Number, 500)
   .option("--protocol <grpc|connect>", "wire protocol of the load", "grpc")
   .option("--slo-ms <ms>", "p99 bound a step must meet", Number, 10)
   .option("--stop-ms <ms>", "stop a search after a step with p99 above this (overload)", Number, 50)
@@ -87,6 +95,8 @@ const options = new Command("bench")
     modes: Coordination[];
     rates: number[];
     duration: number;
+    warmup: number;
+    warmupRate: number;
     protocol: "grpc" | "connect";
     sloMs: number;
     stopMs: number;
@@ -151,7 +161,8 @@ async function searchOnce(
   const stepped = rates.filter((r) => r <= maxRate);
   const of = options.repeat > 1 ? ` (run ${run}/${options.repeat})` : "";
   progress.label(`${name}: warm-up${of}`);
-  await client.run(target, stepped[0]!, 2_000);
+  await client.run(target, Math.min(options.warmupRate, stepped.at(-1)!), options.warmup * 1000);
+  await new Promise((r) => setTimeout(r, 1_000)); // let the warm-up's queues drain
   return searchRates(stepped, criteria, async (rate) => {
     progress.label(`${name} @ ${rate}/s${of}`);
     const step = await measureStep({ client, target, rate, durationMs, criteria, processes, progress });

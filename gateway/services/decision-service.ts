@@ -72,28 +72,32 @@ export function decisionHandlers({
   };
 }
 
-/** Every ad gets its token, and its tracking URLs carry it (the engine's response is this call's own object). */
+/**
+ * Every ad gets its token, and its tracking URLs carry it. The engine's response is left as it is (a copy with
+ * new ad objects is returned): an engine that hands out a shared or cached pod must not see it signed again on
+ * every call (the benchmark's fixed-pod engine did, and its URLs grew by a token per call).
+ */
 export function signAds(response: DecideResponse, tokens: EventTokens): DecideResponse {
-  for (const ad of response.ads) {
+  if (response.ads.length === 0) return response;
+  const ads = response.ads.map((ad) => {
     const token = tokens.sign(response.decisionId, ad.creativeId);
-    ad.eventToken = token;
     const t = ad.tracking;
-    if (t) {
-      const sign = (urls: string[]) => urls.map((url) => withEventToken(url, token));
-      ad.tracking = {
-        ...t,
-        impression: sign(t.impression),
-        start: sign(t.start),
-        firstQuartile: sign(t.firstQuartile),
-        midpoint: sign(t.midpoint),
-        thirdQuartile: sign(t.thirdQuartile),
-        complete: sign(t.complete),
-        skip: sign(t.skip),
-        click: sign(t.click),
-      };
-    }
-  }
-  return response;
+    if (!t) return { ...ad, eventToken: token };
+    const sign = (urls: string[]) => urls.map((url) => withEventToken(url, token));
+    const tracking = {
+      ...t,
+      impression: sign(t.impression),
+      start: sign(t.start),
+      firstQuartile: sign(t.firstQuartile),
+      midpoint: sign(t.midpoint),
+      thirdQuartile: sign(t.thirdQuartile),
+      complete: sign(t.complete),
+      skip: sign(t.skip),
+      click: sign(t.click),
+    };
+    return { ...ad, eventToken: token, tracking };
+  });
+  return { ...response, ads };
 }
 
 /**

@@ -1,13 +1,15 @@
-import { toBinary } from "@bufbuild/protobuf";
 import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
-import { UserSchema } from "../../gen/chorus/v1/common_pb.ts";
-import { type DecideRequest, ListeningContextSchema, type PlaybackSignal } from "../../gen/chorus/v1/decision_pb.ts";
+import type { DecideRequest, PlaybackSignal } from "../../gen/chorus/v1/decision_pb.ts";
 import { rememberWireBytes, wireBytesOf } from "../../lib/codecs/wire/wire-bytes.ts";
 import type { Pseudonyms } from "../../lib/privacy/pseudonyms.ts";
 
 /** DecideRequest's field numbers of `user` and `context` (proto/chorus/v1/decision.proto). */
 const USER_FIELD = 3;
 const CONTEXT_FIELD = 5;
+/** User.user_id (common.proto) and ListeningContext.session_id (decision.proto). */
+const USER_ID_FIELD = 1;
+const SESSION_ID_FIELD = 1;
+const utf8 = new TextEncoder();
 
 /**
  * Replaces a request's user and session ids by their pseudonyms, in place, as the first thing the gateway does with
@@ -23,10 +25,45 @@ export function pseudonymizeRequest(request: DecideRequest, pseudonyms: Pseudony
     user.userId = pseudonyms.listener(user.userId, context?.sessionId ?? "", user.consent?.measurement ?? false);
   if (context) context.sessionId = pseudonyms.session(context.sessionId);
   if (!bytes) return;
+  // Only the two id strings change: they are patched into the sub-messages' own bytes (toBinary by reflection of
+  // the two sub-messages cost ~80 us per decision). Every occurrence of a sub-message is merged first, as a decoder
+  // merges them, so the one copy written holds what the decoded message holds.
   const replaced = new Map<number, Uint8Array>();
-  if (user) replaced.set(USER_FIELD, toBinary(UserSchema, user));
-  if (context) replaced.set(CONTEXT_FIELD, toBinary(ListeningContextSchema, context));
+  if (user) replaced.set(USER_FIELD, withString(occurrences(bytes, USER_FIELD), USER_ID_FIELD, user.userId));
+  if (context)
+    replaced.set(CONTEXT_FIELD, withString(occurrences(bytes, CONTEXT_FIELD), SESSION_ID_FIELD, context.sessionId));
   rememberWireBytes(request, replaceFields(bytes, replaced));
+}
+
+/** The payloads of every occurrence of a length-delimited field, concatenated (for a sub-message: their merge). */
+function occurrences(bytes: Uint8Array, field: number): Uint8Array {
+  const reader = new BinaryReader(bytes);
+  const parts: Uint8Array[] = [];
+  while (reader.pos < reader.len) {
+    const [fieldNo, wireType] = reader.tag();
+    if (fieldNo === field && wireType === WireType.LengthDelimited) parts.push(reader.bytes());
+    else reader.skip(wireType, fieldNo);
+  }
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+}
+
+/** A message's bytes with string field `field` set to `value` (proto3: an empty string is not written). */
+function withString(message: Uint8Array, field: number, value: string): Uint8Array {
+  const reader = new BinaryReader(message);
+  const writer = new BinaryWriter();
+  let written = value === "";
+  while (reader.pos < reader.len) {
+    const start = reader.pos;
+    const [fieldNo, wireType] = reader.tag();
+    reader.skip(wireType, fieldNo);
+    if (fieldNo !== field) writer.raw(message.subarray(start, reader.pos));
+    else if (!written) {
+      writer.tag(field, WireType.LengthDelimited).bytes(utf8.encode(value));
+      written = true;
+    }
+  }
+  if (!written) writer.tag(field, WireType.LengthDelimited).bytes(utf8.encode(value));
+  return writer.finish();
 }
 
 /** The same for a playback signal (a fresh copy: the caller's message is left as it is). */

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../log/logger.ts";
 import { type NatsFixture, startNats } from "../testing/nats-fixture.ts";
+import { until } from "../testing/until.ts";
 import { currentLeader, LeaderElection, openLeaderBucket } from "./leader-election.ts";
 
 const logger = createLogger("leader-election-test", "silent");
@@ -69,11 +70,3 @@ describe("leader election", () => {
     await c.election.resign();
   });
 });
-
-async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

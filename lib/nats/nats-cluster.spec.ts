@@ -5,6 +5,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../config/config.ts";
+import { until } from "../testing/until.ts";
 import { connectNats } from "./connect.ts";
 import { natsClientAuth } from "./connect-options.ts";
 import { configuredReplicas, ensureStream, openReplicatedBucket, ReplicasError } from "./jetstream-replicas.ts";
@@ -54,20 +55,28 @@ describe("NATS cluster and replicas", () => {
     expect(index).toBeGreaterThanOrEqual(0);
     await cluster.kill(index);
     // A new stream leader is elected among the two left; writes and reads go on.
-    await until(async () => {
-      try {
-        await kv.put("k", new TextEncoder().encode("after"));
-        return true;
-      } catch {
-        return false;
-      }
-    }, 15_000);
+    await until(
+      async () => {
+        try {
+          await kv.put("k", new TextEncoder().encode("after"));
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      15_000,
+      100,
+    );
     expect(new TextDecoder().decode((await kv.get("k"))?.value)).toBe("after");
     await cluster.restart(index);
-    await until(async () => {
-      const info = await jsm.streams.info("KV_cluster_test").catch(() => undefined);
-      return (info?.cluster?.replicas ?? []).filter((r) => r.current).length === 2;
-    }, 20_000);
+    await until(
+      async () => {
+        const info = await jsm.streams.info("KV_cluster_test").catch(() => undefined);
+        return (info?.cluster?.replicas ?? []).filter((r) => r.current).length === 2;
+      },
+      20_000,
+      100,
+    );
   }, 60_000);
 
   it("three servers with the generated users - the cluster forms, the operator keeps replicated stores, strangers are refused", async () => {
@@ -90,11 +99,3 @@ describe("NATS cluster and replicas", () => {
       );
   }, 60_000);
 });
-
-async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

@@ -1,6 +1,7 @@
 /**
  * One agent's hot-swapped scoring in one process (gateway or agent host): which module version scores each
- * vote, and watching the new ones. Roles, as modules/module-router.ts has them for the kernel:
+ * vote, and watching the new ones. Which version holds which role, and how a new state moves them, is the rollout
+ * state machine shared with the kernel's router (modules/rollout-state-machine.ts); roles here:
  *
  * - active: the version the module state names (the shipped build until then). A new one is started in its own
  *   worker and swapped in between two votes (a vote is synchronous: it runs on exactly one version).
@@ -11,7 +12,8 @@
  *
  * The shipped build runs on the calling thread (InlineScoringLane: trusted like the TypeScript it reproduces, no
  * copies); published versions run in a worker with a time limit (AgentScoringLane). A call that traps, breaks the
- * output contract (agent-scoring.ts outputProblem) or passes its time limit fails alone: the vote is scored with the built-in TypeScript formulas instead and marked (scoringOf(vote).failure,
+ * output contract (agent-scoring.ts outputProblem) or passes its time limit fails alone: the vote is scored with
+ * the built-in TypeScript formulas instead and marked (scoringOf(vote).failure,
  * the engine lists the agent as degraded), and the worker is replaced (AgentScoringLane). Failures feed each
  * version's FailureWindow; past the threshold the RollbackGuard condemns the version here at once and writes
  * its rollback to the shared state.
@@ -22,10 +24,9 @@ import { type DegradedAgent, DegradedAgentSchema, DegradedReason, Fallback } fro
 import type { Logger } from "../../lib/log/logger.ts";
 import { FailureWindow } from "../../modules/failure-window.ts";
 import type { ModuleConfig } from "../../modules/module-config.ts";
-import { bucketOf, type ModuleRouterStats } from "../../modules/module-router.ts";
 import type { ModuleView } from "../../modules/module-watcher.ts";
-import { type GuardConfig, RollbackGuard } from "../../modules/rollback-guard.ts";
-import { ShadowComparison } from "../../modules/shadow-comparison.ts";
+import type { GuardConfig } from "../../modules/rollback-guard.ts";
+import { type ModuleRouterStats, type RoleSlot, Rollout } from "../../modules/rollout-state-machine.ts";
 import type { VersionHealth } from "../../modules/version-health.ts";
 import { InlineScoringLane } from "../../wasm-core/src/agent-scoring-inline.ts";
 import { AgentScoringLane, type ScoringBuffers } from "../../wasm-core/src/agent-scoring-lane.ts";
@@ -67,53 +68,56 @@ export interface AgentScorerOptions {
 /** A worker with a time limit (published versions) or the calling thread (the shipped build). */
 export type ScoringLane = AgentScoringLane | InlineScoringLane;
 
-interface Role {
-  readonly version: string;
+interface Role extends RoleSlot {
   readonly lane: ScoringLane;
-  readonly window: FailureWindow;
   /** What a vote this role scored records (one object per role: nobody modifies it). */
   readonly scored: VoteScoring;
 }
 
 export class AgentScorer {
-  #active!: Role;
-  #canary: Role | undefined;
-  #canaryPercent = 0;
-  #shadow: (Role & { readonly comparison: ShadowComparison }) | undefined;
-  readonly #guard: RollbackGuard;
-  #applying: Promise<void> = Promise.resolve();
-  #closed = false;
+  /** Which version holds which role here (modules/rollout-state-machine.ts, shared with the kernel's router). */
+  #rollout!: Rollout<Role>;
 
   private constructor(
     // biome-ignore lint/suspicious/noExplicitAny: the state and carry types are the agent's own.
     readonly scoring: AgentScoring<any, any>,
     private readonly options: AgentScorerOptions,
-  ) {
-    this.#guard = new RollbackGuard(options.config, options.rollback, options.logger, options.health);
-  }
+  ) {}
 
   // biome-ignore lint/suspicious/noExplicitAny: see the constructor.
   static async start(scoring: AgentScoring<any, any>, options: AgentScorerOptions): Promise<AgentScorer> {
     const scorer = new AgentScorer(scoring, options);
-    scorer.#active = await scorer.#startRole(options.initial.version, options.initial.bytes);
+    scorer.#rollout = new Rollout<Role>({
+      initial: options.initial,
+      initialSlot: await scorer.#startRole(options.initial.version, options.initial.bytes),
+      host: {
+        start: (_role, version, bytes) => scorer.#tryStart(version, bytes),
+        stop: (role) => role.lane.close(),
+      },
+      // No previous version is held: the TypeScript formulas stand behind every agent version.
+      holdPrevious: false,
+      config: options.config,
+      rollback: options.rollback,
+      health: options.health,
+      logger: options.logger,
+      label: "scoring module",
+    });
     return scorer;
   }
 
   get activeVersion(): string {
-    return this.#active.version;
+    return this.#rollout.active.version;
   }
 
   /** The lane of a role, for tests and reports (thread ids, replacements). */
   lane(role: "active" | "canary" | "shadow"): ScoringLane | undefined {
-    return role === "active" ? this.#active.lane : role === "canary" ? this.#canary?.lane : this.#shadow?.lane;
+    return this.#rollout[role]?.lane;
   }
 
   /** The agent's vote, scored by the version this decision is routed to. Never throws for a module's fault. */
   vote(ctx: VoteContext, state: unknown): AgentVote {
-    const canary = this.#canary;
-    const onCanary =
-      canary !== undefined && bucketOf(ctx.runId) < this.#canaryPercent && !this.#guard.has(canary.version);
-    const role = onCanary ? canary : this.#guard.has(this.#active.version) ? undefined : this.#active;
+    const canary = this.#rollout.canaryFor(ctx.runId);
+    const role = canary ?? this.#rollout.servingActive();
     const buffers = role?.lane.buffers;
     const capacity = role?.lane.capacity ?? 0;
     if (!role || !buffers || ctx.inventory.size > capacity) return this.#builtin(ctx, state, undefined);
@@ -125,48 +129,28 @@ export class AgentScorer {
         ? outputProblem(buffers.output, n, this.scoring.extraRange, 1 + capacity)
         : `${outcome}: ${role.lane.lastError}`;
     const roleName = role === canary ? "canary" : "active";
-    this.#guard.record(role.window, roleName, role.version, problem !== undefined, problem, this.#judged(role.version));
+    this.#rollout.record(role, roleName, problem !== undefined, problem);
     if (problem !== undefined) {
       this.options.logger.warn({ version: role.version, role: roleName, problem }, "scoring module call failed");
       return this.#builtin(ctx, state, outcome === "timeout" ? "timeout" : "error", buffers, n, carry);
     }
     const vote = this.scoring.finish(ctx, state, carry, n, { output: buffers.output, capacity });
     scorings.set(vote, role.scored);
-    if (role === this.#active) this.#startShadow(buffers, n);
+    if (role === this.#rollout.active) this.#startShadow(buffers, n);
     return vote;
   }
 
   /** Follows a ModuleWatcher view (pass this to watcher.onChange). Changes are applied one at a time. */
   apply(view: ModuleView): Promise<void> {
-    this.#applying = this.#applying.then(() => this.#apply(view));
-    return this.#applying;
+    return this.#rollout.apply(view);
   }
 
   stats(): ModuleRouterStats {
-    const role = (r: Role) => ({
-      version: r.version,
-      calls: r.window.total,
-      failures: r.window.failures,
-      errorRate: r.window.rate,
-    });
-    return {
-      active: {
-        ...role(this.#active),
-        inProbation:
-          this.#active.version !== this.options.initial.version && this.#guard.inProbation(this.#active.version),
-      },
-      fallback: undefined,
-      canary: this.#canary && { ...role(this.#canary), percent: this.#canaryPercent },
-      shadow: this.#shadow?.comparison.report(),
-      rolledBack: this.#guard.versions,
-    };
+    return this.#rollout.stats(undefined);
   }
 
   async close(): Promise<void> {
-    this.#closed = true;
-    await this.#applying;
-    await Promise.all([this.#active.lane.close(), this.#canary?.lane.close(), this.#shadow?.lane.close()]);
-    await this.#guard.health.close();
+    await this.#rollout.close();
   }
 
   /** The built-in formulas on the input already extracted (or extracted now). */
@@ -191,8 +175,8 @@ export class AgentScorer {
   }
 
   #startShadow(served: ScoringBuffers, n: number): void {
-    const shadow = this.#shadow;
-    if (!shadow || this.#guard.has(shadow.version)) return;
+    const shadow = this.#rollout.servingShadow();
+    if (!shadow) return;
     const target = shadow.lane.buffers;
     if (!target || shadow.lane.busy || n > shadow.lane.capacity) {
       shadow.comparison.skipped++;
@@ -211,14 +195,7 @@ export class AgentScorer {
         outcome === "ok"
           ? outputProblem(target.output, n, this.scoring.extraRange, 1 + shadow.lane.capacity)
           : `${outcome}: ${shadow.lane.lastError}`;
-      this.#guard.record(
-        shadow.window,
-        "shadow",
-        shadow.version,
-        problem !== undefined,
-        problem,
-        this.#judged(shadow.version),
-      );
+      this.#rollout.record(shadow, "shadow", problem !== undefined, problem);
       if (problem !== undefined) {
         shadow.comparison.failures++;
         return;
@@ -232,40 +209,6 @@ export class AgentScorer {
       }
       shadow.comparison.record(differs, n === 0 ? 0 : sum / n);
     });
-  }
-
-  async #apply(view: ModuleView): Promise<void> {
-    if (this.#closed) return;
-    this.#guard.follow(view.state);
-    const active = view.active ?? this.options.initial;
-    if (active.version !== this.#active.version) {
-      const next = await this.#tryStart(active.version, active.bytes);
-      if (next) {
-        const old = this.#active;
-        this.#active = next; // the next vote runs on it: a vote never spans two versions
-        this.options.logger.info({ from: old.version, to: next.version }, "scoring module activated");
-        void old.lane.close();
-      }
-    }
-    const canary = view.canary && view.canary.version !== this.#active.version ? view.canary : undefined;
-    if (canary?.version !== this.#canary?.version) {
-      const old = this.#canary;
-      this.#canary = canary && (await this.#tryStart(canary.version, canary.bytes));
-      if (old) void old.lane.close();
-    }
-    this.#canaryPercent = this.#canary ? view.canaryPercent : 0;
-    const shadow = view.shadow && view.shadow.version !== this.#active.version ? view.shadow : undefined;
-    if (shadow?.version !== this.#shadow?.version) {
-      const old = this.#shadow;
-      const role = shadow && (await this.#tryStart(shadow.version, shadow.bytes));
-      this.#shadow = role && { ...role, comparison: new ShadowComparison(role.version) };
-      if (old) void old.lane.close();
-    }
-  }
-
-  /** The shipped build is never rolled back (nothing to roll back to); its failures still fall back per vote. */
-  #judged(version: string): boolean {
-    return version !== this.options.initial.version;
   }
 
   async #tryStart(version: string, bytes: Uint8Array): Promise<Role | undefined> {

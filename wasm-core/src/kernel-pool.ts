@@ -5,9 +5,7 @@
  * Pool mode, per worker ("lane"): one long-lived piscina task serves a shared-memory ring (kernel-ring.ts).
  * `decide` copies the request into a free slot and publishes it; every decision waiting when a worker comes
  * round is taken back to back, so waiting requests are batched without a postMessage per request. Workers
- * bump one shared doorbell word per finished slot; while decisions are in flight the pool polls it from
- * setImmediate (about 2 us to notice, against about 16 us for an Atomics.waitAsync wake-up, measured on the
- * two-core box), and parks on Atomics.waitAsync once nothing has finished for `pollMicros`. Candidate
+ * bump one shared doorbell word per finished slot, which the pool watches (doorbell-watch.ts). Candidate
  * features stay resident in each worker's kernel memory and are replaced only by `setInventory`;
  * `setModule` swaps the module in every worker at a decision boundary.
  *
@@ -16,9 +14,14 @@
  * piscina start another; the decision that failed is rejected, the ones still queued in the ring go back
  * to the front of the pool's queue, and a fresh lane with a fresh ring takes the lane's place) or stopped
  * (close).
+ *
+ * Inline mode runs the kernel on the calling thread (inline-kernel.ts). Options and stats: kernel-pool-options.ts;
+ * the queue of waiting decisions: kernel-queue.ts; a worker's lane: kernel-lane.ts.
  */
 import { MessageChannel } from "node:worker_threads";
 import { Piscina } from "piscina";
+import { DoorbellWatch } from "./doorbell-watch.ts";
+import { InlineKernel } from "./inline-kernel.ts";
 import { checkCapacity, checkInventory, checkRequest } from "./kernel-checks.ts";
 import {
   KernelClosedError,
@@ -30,69 +33,17 @@ import {
   KernelWorkerLostError,
 } from "./kernel-errors.ts";
 import type { KernelCapacity, KernelInventory, KernelRequest, KernelResult } from "./kernel-inputs.ts";
-import type { KernelInstance } from "./kernel-instance.ts";
 import { Lane, workerEntry } from "./kernel-lane.ts";
-import { compileKernel, instantiateKernel } from "./kernel-loader.ts";
+import { compileKernel } from "./kernel-loader.ts";
+import { DEFAULT_CAPACITY, type KernelPoolOptions, type KernelPoolStats } from "./kernel-pool-options.ts";
 import { DecisionQueue, type PendingDecision } from "./kernel-queue.ts";
 import { Control, Doorbell, KernelRing, SlotOutcome, SlotState } from "./kernel-ring.ts";
 import type { ControlMessage, ReadyMessage, ServeResult, ServeTask } from "./kernel-worker.ts";
 import { DEFAULT_RESIDENT_INVENTORIES, ResidentInventories } from "./resident-inventories.ts";
 
-// Atomics.waitAsync ships with Node 20 (V8 11) but enters TypeScript's lib only with es2024.
-type WaitAsyncResult =
-  | { readonly async: false; readonly value: "not-equal" | "timed-out" }
-  | { readonly async: true; readonly value: Promise<"ok" | "timed-out"> };
-const { waitAsync } = Atomics as unknown as {
-  waitAsync: (array: Int32Array, index: number, value: number) => WaitAsyncResult;
-};
-
-export interface KernelPoolOptions {
-  /** 'pool': piscina workers (default); 'inline': the calling thread, no isolation and no time budget. */
-  readonly mode?: "pool" | "inline";
-  /** Workers in pool mode (default 1: on two cores the gateway's own thread needs the other one). */
-  readonly size?: number;
-  readonly moduleBytes: Uint8Array;
-  readonly moduleVersion: string;
-  /**
-   * Budget of one decision, wall clock from when a worker starts it; past it the worker is terminated.
-   * Default 250 ms: a decision takes microseconds, but an oversubscribed host can deschedule a worker for tens
-   * of milliseconds, and a false timeout costs a worker restart.
-   */
-  readonly callTimeoutMs?: number;
-  /** Memory is laid out once for this (defaults: 4,096 candidates, 256 dimensions, 16 agents). */
-  readonly capacity?: Partial<KernelCapacity>;
-  /** Ring slots per worker: decisions that can wait in shared memory for one worker (default 32). */
-  readonly queueDepth?: number;
-  /**
-   * Longest spin of an idle worker on its ring before it sleeps, in microseconds (default 1,500; 0 = sleep at
-   * once). The spin is adaptive (SpinPolicy in kernel-worker.ts): twice the median of the worker's recent idle
-   * gaps, none when that median exceeds this cap, so traffic slower than about 1 / cap and idle pools never
-   * spin, and only one idle worker of the pool spins at a time. A sleeping worker costs the next decision a
-   * futex wake-up (about 15 us on an idle core, more on a busy host); a spinning one keeps its core busy.
-   */
-  readonly spinMicros?: number;
-  /**
-   * How long the pool polls for finished decisions, with none finishing, before parking on Atomics.waitAsync,
-   * in microseconds (default 200; 0 = park at once). Polling yields to I/O on every turn of the event loop.
-   */
-  readonly pollMicros?: number;
-  /** Inventories kept resident at once (default 64; see resident-inventories.ts). */
-  readonly residentInventories?: number;
-}
-
-export interface KernelPoolStats {
-  /** Thread ids of the workers currently serving (a replaced worker gets a new id). */
-  readonly workerThreadIds: readonly number[];
-  readonly queued: number;
-  readonly inFlight: number;
-  readonly replacedWorkers: { readonly trap: number; readonly timeout: number; readonly lost: number };
-  /** Decisions handed to a sleeping worker (each paid a futex wake-up); the rest found it spinning or busy. */
-  readonly wakeups: number;
-}
+export { DEFAULT_CAPACITY, type KernelPoolOptions, type KernelPoolStats } from "./kernel-pool-options.ts";
 
 const MAX_STARTUP_FAILURES = 3;
-
-export const DEFAULT_CAPACITY: KernelCapacity = { maxCandidates: 4096, maxDimensions: 256, maxAgents: 16 };
 
 type ReplaceCause = "trap" | "timeout" | "lost";
 
@@ -103,26 +54,20 @@ export class KernelPool {
   readonly callTimeoutMs: number;
   readonly #queueDepth: number;
   readonly #spinMicros: number;
-  readonly #pollMicros: number;
   #module: WebAssembly.Module;
   #moduleGeneration = 0;
   readonly #moduleVersions = new Map<number, string>();
   readonly #inventories: ResidentInventories;
   /** Inline mode only. */
-  #instance: KernelInstance | undefined;
+  #inline: InlineKernel | undefined;
 
   readonly #piscina: Piscina | undefined;
   readonly #lanes: Lane[] = [];
   /** Lane ids start at 1: 0 in the doorbell's Spinner word means no worker spins. */
   #laneIds = 0;
   readonly #queue = new DecisionQueue();
-  readonly #doorbell = new Int32Array(new SharedArrayBuffer(Doorbell.Words * 4));
-  #doorbellSeen = 0;
-  /** How the pool learns that slots finished: not at all (nothing in flight), by polling, or parked. */
-  #watch: "idle" | "polling" | "parked" = "idle";
-  #pollingSince = 0;
-  /** An Atomics.waitAsync is outstanding (it cannot be cancelled; at most one at a time). */
-  #parked = false;
+  /** How the pool learns that slots finished. */
+  readonly #doorbell: DoorbellWatch;
   /** Armed only while decisions are in flight (an idle gateway has no timer waking it); see #armWatchdog. */
   #watchdog: NodeJS.Timeout | undefined;
   readonly #replaced = { trap: 0, timeout: 0, lost: 0 };
@@ -144,7 +89,7 @@ export class KernelPool {
     this.callTimeoutMs = options.callTimeoutMs ?? 250;
     this.#queueDepth = options.queueDepth ?? 32;
     this.#spinMicros = options.spinMicros ?? 1500;
-    this.#pollMicros = options.pollMicros ?? 200;
+    this.#doorbell = new DoorbellWatch(options.pollMicros ?? 200, this.#onDoorbell);
     this.#inventories = new ResidentInventories(options.residentInventories ?? DEFAULT_RESIDENT_INVENTORIES);
     checkCapacity(this.capacity);
     if (this.mode === "pool" && (!Number.isInteger(this.size) || this.size < 1)) {
@@ -163,7 +108,7 @@ export class KernelPool {
     });
 
     if (this.mode === "inline") {
-      this.#instance = instantiateKernel(this.#module, this.capacity);
+      this.#inline = new InlineKernel(this.#module, this.capacity, this.#inventories);
       this.#resolveFirstReady();
       return;
     }
@@ -204,7 +149,7 @@ export class KernelPool {
       workerThreadIds: this.#lanes.filter((lane) => lane.ready).map((lane) => lane.threadId),
       queued: this.#queue.length,
       inFlight: this.#inFlight(),
-      replacedWorkers: { ...this.#replaced },
+      replacedWorkers: { ...this.#replaced, trap: this.#replaced.trap + (this.#inline?.traps ?? 0) },
       wakeups: this.#wakeups,
     };
   }
@@ -217,7 +162,7 @@ export class KernelPool {
     this.#assertOpen();
     checkInventory(inventory, this.capacity);
     this.#inventories.add(inventory);
-    this.#instance?.setInventory(inventory);
+    this.#inline?.setInventory(inventory);
     this.#broadcast({ type: "inventory", inventory });
   }
 
@@ -228,12 +173,7 @@ export class KernelPool {
   setModule(version: string, bytes: Uint8Array): void {
     this.#assertOpen();
     const module = compileKernel(bytes);
-    if (this.mode === "inline") {
-      const instance = instantiateKernel(module, this.capacity);
-      const latest = this.#inventories.latest;
-      if (latest !== undefined) instance.setInventory(latest);
-      this.#instance = instance;
-    }
+    this.#inline?.setModule(module);
     this.#module = module;
     this.#moduleGeneration++;
     this.#moduleVersions.set(this.#moduleGeneration, version);
@@ -248,7 +188,7 @@ export class KernelPool {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.#instance !== undefined) return this.#decideInline(this.#instance, request);
+    if (this.#inline !== undefined) return this.#inline.decide(request, this.moduleVersion);
     return new Promise<KernelResult>((resolve, reject) => {
       this.#queue.push({ request, resolve, reject });
       this.#dispatch();
@@ -269,9 +209,7 @@ export class KernelPool {
     }
     this.#stopped = true;
     clearInterval(this.#watchdog);
-    // Release an outstanding Atomics.waitAsync so that it cannot keep the process alive.
-    Atomics.add(this.#doorbell, Doorbell.Count, 1);
-    Atomics.notify(this.#doorbell, Doorbell.Count);
+    this.#doorbell.release();
     for (const lane of this.#lanes) {
       Atomics.store(lane.ring.control, Control.Stop, 1);
       Atomics.notify(lane.ring.control, Control.Published);
@@ -288,29 +226,6 @@ export class KernelPool {
 
   #assertOpen(): void {
     if (this.#closing) throw new KernelClosedError();
-  }
-
-  #decideInline(instance: KernelInstance, request: KernelRequest): Promise<KernelResult> {
-    try {
-      if (instance.inventory?.version !== request.inventoryVersion)
-        instance.setInventory(this.#inventories.get(request.inventoryVersion)!);
-      return Promise.resolve(instance.decide(request, this.moduleVersion));
-    } catch (error) {
-      if (error instanceof KernelTrapError) {
-        // A trapped instance is never reused: same policy as replacing the worker.
-        const fresh = instantiateKernel(this.#module, this.capacity);
-        const latest = this.#inventories.latest;
-        if (latest !== undefined) fresh.setInventory(latest);
-        this.#instance = fresh;
-        this.#replaced.trap++;
-        return Promise.reject(
-          new KernelTrapError(`module ${this.moduleVersion} trapped: ${error.message}; instance recreated`, {
-            cause: error,
-          }),
-        );
-      }
-      return Promise.reject(error);
-    }
   }
 
   #broadcast(message: ControlMessage): void {
@@ -337,7 +252,7 @@ export class KernelPool {
       ring: ring.buffer,
       depth: ring.depth,
       capacity: this.capacity,
-      doorbell: this.#doorbell.buffer as SharedArrayBuffer,
+      doorbell: this.#doorbell.words.buffer as SharedArrayBuffer,
       port: port2,
       module: this.#module,
       moduleGeneration: this.#moduleGeneration,
@@ -401,43 +316,10 @@ export class KernelPool {
   #armDoorbell(): void {
     if (this.#inFlight() === 0) return;
     this.#armWatchdog();
-    if (this.#watch === "polling") return;
-    this.#watch = "polling";
-    this.#pollingSince = performance.now();
-    setImmediate(this.#poll);
+    this.#doorbell.arm();
   }
 
-  readonly #poll = (): void => {
-    if (this.#watch !== "polling") return;
-    if (Atomics.load(this.#doorbell, Doorbell.Count) !== this.#doorbellSeen) {
-      this.#onDoorbell();
-    } else if (performance.now() - this.#pollingSince < this.#pollMicros / 1000) {
-      setImmediate(this.#poll);
-    } else {
-      this.#watch = "parked";
-      // Raised before waiting: a worker that finishes after this either sees it and notifies, or finished
-      // before, in which case waitAsync sees a changed count and returns at once.
-      Atomics.store(this.#doorbell, Doorbell.PoolParked, 1);
-      if (this.#parked) return;
-      const wait = waitAsync(this.#doorbell, Doorbell.Count, this.#doorbellSeen);
-      if (!wait.async) {
-        Atomics.store(this.#doorbell, Doorbell.PoolParked, 0);
-        setImmediate(this.#onDoorbell);
-        return;
-      }
-      this.#parked = true;
-      wait.value.then(() => {
-        this.#parked = false;
-        if (this.#watch === "parked") this.#onDoorbell();
-      });
-    }
-  };
-
   readonly #onDoorbell = (): void => {
-    this.#watch = "idle";
-    // Read before collecting: a slot finishing during the collect changes the word, so the next wait
-    // returns at once instead of sleeping on a result that is already there.
-    this.#doorbellSeen = Atomics.load(this.#doorbell, Doorbell.Count);
     for (const lane of this.#lanes) this.#collect(lane);
     this.#dispatch();
     if (this.#queue.length === 0 && this.#inFlight() === 0) {
@@ -535,7 +417,7 @@ export class KernelPool {
     }
     lane.consumed = lane.published;
     // A worker that dies spinning would keep the spin slot forever.
-    Atomics.compareExchange(this.#doorbell, Doorbell.Spinner, lane.id, 0);
+    Atomics.compareExchange(this.#doorbell.words, Doorbell.Spinner, lane.id, 0);
     lane.abort.abort(new Error(`kernel worker replaced after ${cause}`));
     lane.port.close();
     this.#queue.unshift(requeue);
