@@ -15,7 +15,7 @@ import { KeyRevocations } from "./key-revocations.ts";
 import { cosignManifest, signManifest } from "./manifest-signature.ts";
 import { ModuleOperations } from "./module-operations.ts";
 import { ModuleRegistry } from "./module-registry.ts";
-import { ModuleRejectedError } from "./module-rejected-error.ts";
+import type { ModuleRejectedError } from "./module-rejected-error.ts";
 import { ModuleVerifier } from "./module-verifier.ts";
 import { generateSigningKey, parsePrivateKey, type SigningKeyPair, TrustedKeys } from "./signing-keys.ts";
 import { type KernelModules, startKernelModules } from "./start-kernel-modules.ts";
