@@ -17,6 +17,7 @@ import { ModuleOperations } from "./module-operations.ts";
 import { ModuleRegistry } from "./module-registry.ts";
 import type { ModuleRejectedError } from "./module-rejected-error.ts";
 import { ModuleVerifier } from "./module-verifier.ts";
+import { serveRollbackRequests } from "./rollback-requests.ts";
 import { generateSigningKey, parsePrivateKey, type SigningKeyPair, TrustedKeys } from "./signing-keys.ts";
 import { type KernelModules, startKernelModules } from "./start-kernel-modules.ts";
 import { CAPACITY, eventually, inventory, testConfig } from "./testing/hot-swap-fixture.ts";
@@ -33,14 +34,18 @@ const reason = (err: unknown) => (err as ModuleRejectedError).reason;
 
 let nats: NatsFixture;
 let registry: ModuleRegistry;
+let steward: { unsubscribe(): void };
 const processes: KernelModules[] = [];
 
 beforeAll(async () => {
   nats = await startNats();
   registry = await ModuleRegistry.open(nats.js);
+  // The operator side writes module state; processes ask it to roll back (rollback-requests.ts).
+  steward = serveRollbackRequests(nats.nc, registry, logger);
 });
 afterAll(async () => {
   await Promise.allSettled(processes.map((p) => p.close()));
+  steward?.unsubscribe();
   await nats?.cleanup();
 });
 
@@ -66,8 +71,10 @@ const publishOptions = (version: string, signer: SigningKeyPair, cosigners: Sign
 });
 
 async function startProcess(name: string, verifier: ModuleVerifier): Promise<KernelModules> {
+  const nc = await nats.connect(name);
   const process = await startKernelModules({
-    js: jetstream(await nats.connect(name)),
+    js: jetstream(nc),
+    nc,
     config: testConfig,
     actor: name,
     logger,

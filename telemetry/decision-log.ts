@@ -12,8 +12,10 @@
  * - Off the response path: `append` only samples and snapshots the kernel request; building, encoding and
  *   publishing happen later. At most DECISION_LOG_MAX_PENDING records wait; beyond that a record is dropped and
  *   counted (`chorus_decision_log_records_total{result="dropped_buffer_full"}`), never blocking a decision.
- * - Privacy: the user id and the session id are replaced by HMAC-SHA256 pseudonyms under CHORUS_PSEUDONYM_SALT
- *   before anything is built; the raw ids never reach the record.
+ * - Privacy: the user id and the session id (already bus pseudonyms, lib/privacy) are replaced again by HMAC-SHA256
+ *   pseudonyms under the log's own key (`pseudonymKey`: the gateway derives it from its pseudonym key,
+ *   Pseudonyms.decisionLogKey), so a log record cannot be joined with bus data (receipts, events, agent state) by
+ *   id without that key; `chorus users forget`, which holds it, still finds a listener's records.
  */
 import { createHmac, randomBytes } from "node:crypto";
 import { clone, create, fromBinary, mergeFromBinary, toBinary } from "@bufbuild/protobuf";
@@ -104,12 +106,6 @@ export const decisionLogConfigSchema = {
     default: Number(process.env.CHORUS_REPLICAS) || 1,
     parse: parsers.int(1, 5),
     help: "JetStream replicas of the CHORUS_DECISIONS stream",
-  },
-  pseudonymSalt: {
-    env: "CHORUS_PSEUDONYM_SALT",
-    default: "",
-    parse: parsers.string,
-    help: "secret key of the HMAC that pseudonymises user and session ids; share it across gateways to link records",
   },
 };
 
@@ -280,13 +276,12 @@ export class DecisionLog {
     private readonly metrics: ChorusMetrics,
     private readonly logger: Logger,
     private readonly gateway: string,
+    pseudonymKey: string | undefined,
   ) {
     this.#notableTokens = config.notablePerSecond;
-    this.#salt = config.pseudonymSalt || randomBytes(32).toString("hex");
-    if (!config.pseudonymSalt) {
-      logger.warn(
-        "CHORUS_PSEUDONYM_SALT is unset: pseudonyms use a per-process salt and will not link across restarts",
-      );
+    this.#salt = pseudonymKey || randomBytes(32).toString("hex");
+    if (!pseudonymKey) {
+      logger.warn("the decision log has no pseudonym key: a per-process one is used (no link across restarts)");
     }
   }
 
@@ -294,11 +289,26 @@ export class DecisionLog {
   static async open(
     nc: NatsConnection,
     js: JetStreamClient,
-    options: { config: DecisionLogConfig; metrics: ChorusMetrics; logger: Logger; gateway: string },
+    options: {
+      config: DecisionLogConfig;
+      metrics: ChorusMetrics;
+      logger: Logger;
+      gateway: string;
+      /** Key of the log's own pseudonyms (Pseudonyms.decisionLogKey); default: a per-process random one. */
+      pseudonymKey?: string;
+    },
   ): Promise<DecisionLog> {
     await ensureDecisionStream(nc, options.config);
     const inventories = await ensureInventoryBucket(nc, js, options.config);
-    return new DecisionLog(js, inventories, options.config, options.metrics, options.logger, options.gateway);
+    return new DecisionLog(
+      js,
+      inventories,
+      options.config,
+      options.metrics,
+      options.logger,
+      options.gateway,
+      options.pseudonymKey,
+    );
   }
 
   /** Records waiting to be published. */

@@ -24,6 +24,7 @@ import { ModuleOperations } from "../module-operations.ts";
 import { ModuleRegistry } from "../module-registry.ts";
 import type { ModuleRouter } from "../module-router.ts";
 import { ModuleVerifier } from "../module-verifier.ts";
+import { serveRollbackRequests } from "../rollback-requests.ts";
 import { generateSigningKey, parsePrivateKey, TrustedKeys } from "../signing-keys.ts";
 import { type KernelModules, type KernelModulesOptions, startKernelModules } from "../start-kernel-modules.ts";
 import { buildKernelVariant, kernelVariants } from "./kernel-variants.ts";
@@ -92,6 +93,8 @@ export async function startHotSwapBench(): Promise<HotSwapBench> {
     selfTestBudgetMs: testConfig.selfTestBudgetMs,
   });
   const operations = new ModuleOperations(registry, verifier, "test@bench");
+  // The operator side: applies the automatic rollbacks the processes ask for (rollback-requests.ts).
+  const steward = serveRollbackRequests(nats.nc, registry, logger);
   const processes: KernelModules[] = [];
   return {
     nats,
@@ -115,8 +118,10 @@ export async function startHotSwapBench(): Promise<HotSwapBench> {
     },
     async startProcess(name, config, pool) {
       const { jetstream } = await import("@nats-io/jetstream");
+      const nc = await nats.connect(name);
       const process = await startKernelModules({
-        js: jetstream(await nats.connect(name)),
+        js: jetstream(nc),
+        nc,
         config: { ...testConfig, ...config },
         actor: name,
         logger: logger.child({ process: name }),
@@ -139,6 +144,7 @@ export async function startHotSwapBench(): Promise<HotSwapBench> {
     },
     async cleanup() {
       await Promise.allSettled(processes.map((p) => p.close()));
+      steward.unsubscribe();
       await nats.cleanup();
     },
   };

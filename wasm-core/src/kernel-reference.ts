@@ -6,22 +6,18 @@
  */
 import { checkInventory, checkRequest } from "./kernel-checks.ts";
 import type { KernelInventory, KernelRequest, KernelResult } from "./kernel-inputs.ts";
-import { agentCoefficients, byRank, candidateTerms, ineligibility } from "./kernel-terms.ts";
-
-const f32 = Math.fround;
+import { agentCoefficients, byRank, candidatePrice, candidateTerms, ineligibility } from "./kernel-terms.ts";
 
 export function decideReference(inventory: KernelInventory, request: KernelRequest): KernelResult {
   checkInventory(inventory);
   checkRequest(request, inventory);
   const n = inventory.candidates;
   const agents = request.weights.length;
-  const reservePrice = f32(request.reservePrice);
   const coefficients = agentCoefficients(request);
 
   // 1-3. relevance, quality (relevance term, then agents in order), value and rank: kernel-terms.ts.
   const terms = Array.from({ length: n }, (_, c) => candidateTerms(inventory, request, c, coefficients));
   const quality = Float32Array.from(terms, (t) => t.quality);
-  const value = Float32Array.from(terms, (t) => t.value);
   const rank = Float32Array.from(terms, (t) => t.rank);
 
   // Eligibility (kernel-terms.ts ineligibility).
@@ -47,20 +43,10 @@ export function decideReference(inventory: KernelInventory, request: KernelReque
     );
     if (clash) continue;
 
-    // 5. Price against the next candidate in the global order, taken or not.
+    // 5. Price against the next candidate in the global order, taken or not (kernel-terms.ts candidatePrice).
     const next = eligible[position + 1];
-    let price: number;
-    if (request.auctionType === 1) {
-      price = value[c];
-    } else if (next === undefined) {
-      price = reservePrice;
-    } else {
-      price = f32(rank[next] / quality[c]);
-      if (price < reservePrice) price = reservePrice;
-      if (price > value[c]) price = value[c];
-    }
     chosen.push(c);
-    prices.push(price);
+    prices.push(candidatePrice(terms[c]!, next === undefined ? undefined : terms[next], request));
     usedMs += duration;
   }
 

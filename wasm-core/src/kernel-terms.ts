@@ -138,3 +138,22 @@ export function ineligibility(
 export function byRank(ranks: ArrayLike<number>): (x: number, y: number) => number {
   return (x, y) => (ranks[x]! > ranks[y]! ? -1 : ranks[x]! < ranks[y]! ? 1 : x - y);
 }
+
+/**
+ * The price the kernel charges a chosen candidate: first price = its value; second price = the rank of the next
+ * candidate in the global order (taken or not) divided by its quality, at least the reserve and at most its value;
+ * with no next candidate, the reserve. `next` undefined = no runner-up.
+ */
+export function candidatePrice(
+  terms: Pick<CandidateTerms, "quality" | "value">,
+  next: Pick<CandidateTerms, "rank"> | undefined,
+  request: Pick<KernelRequest, "auctionType" | "reservePrice">,
+): number {
+  const reserve = f32(request.reservePrice);
+  if (request.auctionType === 1) return terms.value;
+  if (next === undefined) return reserve;
+  let price = f32(next.rank / terms.quality);
+  if (price < reserve) price = reserve;
+  if (price > terms.value) price = terms.value;
+  return price;
+}
