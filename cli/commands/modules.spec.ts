@@ -9,6 +9,8 @@ import { type HotSwapBench, startHotSwapBench } from "../../modules/testing/hot-
 import { buildKernelVariant, kernelVariants } from "../../modules/testing/kernel-variants.ts";
 
 let bench: HotSwapBench;
+/** Each CLI process self-tests what it publishes: room for a crowded two-core machine. */
+const SELF_TEST_MS = "15000";
 
 beforeAll(async () => {
   bench = await startHotSwapBench();
@@ -23,7 +25,12 @@ describe("chorus modules", () => {
     timeout: 120_000,
   }, async () => {
     const dir = mkdtempSync(join(tmpdir(), "chorus-cli-"));
-    const env = { ...process.env, NATS_URL: bench.nats.server.url, CHORUS_TRUSTED_KEYS: join(dir, "trusted.pub") };
+    const env = {
+      ...process.env,
+      NATS_URL: bench.nats.server.url,
+      CHORUS_TRUSTED_KEYS: join(dir, "trusted.pub"),
+      CHORUS_MODULE_SELF_TEST_MS: SELF_TEST_MS,
+    };
     const chorus = (...args: string[]) =>
       promisify(execFile)(process.execPath, ["--import", "tsx", "cli/chorus.ts", "modules", ...args], { env }).then(
         (r) => ({ code: 0, out: r.stdout, err: r.stderr }),
@@ -70,6 +77,7 @@ describe("chorus modules", () => {
       NATS_URL: bench.nats.server.url,
       CHORUS_TRUSTED_KEYS: join(dir, "trusted.pub"),
       CHORUS_MODULE_SIGNATURES_REQUIRED: "2",
+      CHORUS_MODULE_SELF_TEST_MS: SELF_TEST_MS,
     };
     const chorus = (...args: string[]) =>
       promisify(execFile)(process.execPath, ["--import", "tsx", "cli/chorus.ts", "modules", ...args], { env }).then(
