@@ -60,15 +60,25 @@ export function buildKernelRequest(
   const predicted = votes.get("relevance")?.predictedResponse ?? [];
   const bid = denseArray(bids, n, 0);
   const pResponse = denseArray(predicted, n, 1);
-  // Never bid above what the lease can pay: the kernel's price is at most the bid's value (bid x response), so a
-  // winner always fits its lease, and the last part of a budget (a lease smaller than one ad at the max price) can
-  // still be sold, at a price the lease covers, instead of winning a break the commit must then refuse.
-  if (headroom)
-    for (const c of inventory.candidates) {
+  // The caps per impression, applied here in the kernel's units (bid per response x the response the kernel uses):
+  // - never above the campaign's max CPM (campaign.proto: the highest price per thousand impressions). Bidding
+  //   votes a bid per response; in parallel and cached coordination it has not seen Relevance's prediction, so it
+  //   cannot cap the product itself: capped with its own guess of the response, a campaign whose predicted response
+  //   was below that guess could never bid its max, and one above it could bid past it;
+  // - never above what the lease can pay: the kernel's price is at most the bid's value, so a winner always fits
+  //   its lease, and the last part of a budget (a lease smaller than one ad at the max price) can still be sold, at
+  //   a price the lease covers, instead of winning a break the commit must then refuse.
+  const maxBids = maxBidsPerImpression(inventory);
+  for (const c of inventory.candidates) {
+    const p = pResponse[c.index]!;
+    if (!(p > 0)) continue;
+    let limit = maxBids[c.index]!;
+    if (headroom) {
       const room = headroom.get(c.campaign.id) ?? 0n;
-      const p = pResponse[c.index]!;
-      if (room > 0n && p > 0 && bid[c.index]! * p > Number(room) - 1) bid[c.index] = Math.max(0, Number(room) - 1) / p;
+      if (room > 0n) limit = Math.min(limit, Math.max(0, Number(room) - 1));
     }
+    if (bid[c.index]! * p > limit) bid[c.index] = limit / p;
+  }
   const dim = inventory.dim;
   const intentVector = votes.get("intent")?.intentVector ?? [];
   const intent = new Float32Array(dim);
@@ -101,5 +111,21 @@ function denseArray(values: readonly number[], n: number, missing: number): Floa
   const m = Math.min(n, values.length);
   for (let c = 0; c < m; c++) out[c] = values[c]!;
   if (m < n) out.fill(missing, m);
+  return out;
+}
+
+const maxBidsByInventory = new WeakMap<Inventory, Float64Array>();
+
+/** Per candidate, its campaign's max bid per impression in micros (max CPM / 1000; no cap without a max CPM). */
+function maxBidsPerImpression(inventory: Inventory): Float64Array {
+  let out = maxBidsByInventory.get(inventory);
+  if (!out) {
+    out = new Float64Array(inventory.size);
+    for (const c of inventory.candidates) {
+      const cpm = Number(c.campaign.bidStrategy?.maxCpmMicros ?? 0n);
+      out[c.index] = cpm > 0 ? cpm / 1000 : Number.POSITIVE_INFINITY;
+    }
+    maxBidsByInventory.set(inventory, out);
+  }
   return out;
 }

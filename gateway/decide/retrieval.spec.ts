@@ -146,6 +146,27 @@ describe("retrieval stage", () => {
     );
   });
 
+  it("one slice object per candidate set: a set that comes back (headroom restored, another key) is the same object", () => {
+    const blocked = new Set<string>();
+    const retriever = new Retriever({ maxCandidates: 4_096, recheckMs: 100, mayServe: (id) => !blocked.has(id) });
+    const [{ request, nowMs }] = randomRequests(1, 5) as [{ request: DecideRequest; nowMs: number }];
+    const before = retriever.retrieve(catalog, request, nowMs);
+    blocked.add(before.candidates[0]!.campaign.id);
+    const without = retriever.retrieve(catalog, request, nowMs + 150);
+    expect(without).not.toBe(before);
+    blocked.clear();
+    // The agents' and the kernel's caches per inventory stay warm: the set is back, so is its object.
+    expect(retriever.retrieve(catalog, request, nowMs + 300)).toBe(before);
+    // Another retrieval key (another user id and request id do not change the key; another country may not change
+    // the set): whenever the candidates are the same, the object is.
+    for (const { request: other, nowMs: at } of randomRequests(40, 9)) {
+      const slice = retriever.retrieve(catalog, other, at);
+      const fresh = new Retriever({ maxCandidates: 4_096 }).retrieve(catalog, other, at);
+      expect([...slice.catalogIndex!]).toEqual([...fresh.catalogIndex!]);
+      if (sameSet(slice, before)) expect(slice).toBe(before);
+    }
+  });
+
   it("an agent rebuilds the gateway's slice from the indices: same candidates, same version", () => {
     const [{ request, nowMs }] = randomRequests(1, 8) as [{ request: DecideRequest; nowMs: number }];
     const slice = new Retriever({ maxCandidates: 200 }).retrieve(catalog, request, nowMs);
@@ -158,3 +179,7 @@ describe("retrieval stage", () => {
     expect(cache.get(catalog, [catalog.size])).toBeUndefined();
   });
 });
+
+function sameSet(a: Inventory, b: Inventory): boolean {
+  return a.catalogIndex!.length === b.catalogIndex!.length && a.catalogIndex!.every((x, i) => x === b.catalogIndex![i]);
+}

@@ -94,6 +94,14 @@ class CatalogIndex {
 export class Retriever {
   private index: CatalogIndex | undefined;
   private readonly slices = new Map<string, CachedSlice>();
+  /**
+   * Slices by their candidate set (hash of the indices -> slices with that hash), most recently used last: many
+   * retrieval keys (devices, countries, ages...) select the same candidates, and every time spend headroom changes
+   * the same few sets come back. One object per set keeps every per-inventory cache (the agents' tables, the
+   * kernel's resident copy) warm instead of rebuilding them for a new object with the same content.
+   */
+  private readonly bySet = new Map<number, Inventory[]>();
+  private setCount = 0;
   private readonly cacheSize: number;
   private readonly recheckMs: number;
   /** Counters for metrics and tests. */
@@ -111,6 +119,8 @@ export class Retriever {
     if (this.index?.inventory !== catalog) {
       this.index = new CatalogIndex(catalog);
       this.slices.clear();
+      this.bySet.clear();
+      this.setCount = 0;
     }
     const moment: TargetingMoment = { request, profile: undefined, hour: utcHour(nowMs) };
     const formats = formatsForDevice(request);
@@ -133,9 +143,31 @@ export class Retriever {
 
     const indices = this.select(this.index, moment, formatMask, maxDurationMs);
     const slice =
-      cached && sameIndices(cached.slice.catalogIndex!, indices) ? cached.slice : Inventory.slice(catalog, indices);
+      cached && sameIndices(cached.slice.catalogIndex!, indices) ? cached.slice : this.sliceOf(catalog, indices);
     this.slices.set(key, { slice, checkedAt: nowMs });
     if (this.slices.size > this.cacheSize) this.slices.delete(this.slices.keys().next().value!);
+    return slice;
+  }
+
+  /** The one slice object of this candidate set (made on first use; the least recently used sets are dropped). */
+  private sliceOf(catalog: Inventory, indices: Uint32Array): Inventory {
+    let hash = 0x811c9dc5 ^ indices.length;
+    for (let i = 0; i < indices.length; i++) hash = Math.imul(hash ^ indices[i]!, 0x01000193);
+    const bucket = this.bySet.get(hash);
+    const known = bucket?.find((slice) => sameIndices(slice.catalogIndex!, indices));
+    if (known) {
+      this.bySet.delete(hash);
+      this.bySet.set(hash, bucket!);
+      return known;
+    }
+    const slice = Inventory.slice(catalog, indices);
+    if (bucket) bucket.push(slice);
+    else this.bySet.set(hash, [slice]);
+    if (++this.setCount > this.cacheSize * 4) {
+      const [oldest, dropped] = this.bySet.entries().next().value!;
+      this.bySet.delete(oldest);
+      this.setCount -= dropped.length;
+    }
     return slice;
   }
 

@@ -1,6 +1,6 @@
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { BudgetBook, type BudgetPolicy } from "../../agents/budget/budget-book.ts";
-import { auctionOutcome, decidePod, moduleVersionCache } from "../../gateway/decide/decide-pod.ts";
+import { auctionOutcome, decidePod, moduleVersionCache, type PodDecision } from "../../gateway/decide/decide-pod.ts";
 import { residentInventories } from "../../gateway/decide/kernel-port.ts";
 import { DEFAULT_MAX_CANDIDATES, Retriever } from "../../gateway/decide/retrieval.ts";
 import { AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
@@ -36,6 +36,24 @@ export interface VirtualChorusOptions {
   upkeepMs?: number;
   /** How often agents tick (the runtime's tickMs). */
   tickMs?: number;
+  /**
+   * Diagnostics only: called after every decision with what it was decided on (read-only; e.g. sim/loss-reasons.ts
+   * attributes each campaign's lost breaks to a cause). Never changes a decision.
+   */
+  observe?: (decision: ObservedDecision) => void;
+}
+
+/** One decision as the diagnostics see it. */
+export interface ObservedDecision {
+  decisionId: string;
+  nowMs: number;
+  request: DecideRequest;
+  catalog: Inventory;
+  inventory: Inventory;
+  pod: PodDecision;
+  guard: LeaseSpendGuard;
+  book: BudgetBook;
+  state: (agent: AgentName) => unknown;
 }
 
 /**
@@ -146,6 +164,17 @@ export class VirtualChorusStrategy implements Strategy {
       spendGuard: this.guard,
       coordination: "cached",
       moduleVersion: this.moduleVersion,
+    });
+    this.options.observe?.({
+      decisionId,
+      nowMs: decidedAt,
+      request,
+      catalog: this.inventory!,
+      inventory,
+      pod,
+      guard: this.guard!,
+      book: this.book!,
+      state: (agent) => this.bus!.state(agent),
     });
     if (pod.kernelResult) {
       const outcome = auctionOutcome(decisionId, request, inventory, decidedAt, pod, "cached");

@@ -9,7 +9,8 @@ import { LedgerEntrySchema } from "../../gen/chorus/v1/ledger_pb.ts";
 import { demoInventory } from "../../lib/demo/demo-inventory.ts";
 import { demoRequest } from "../../lib/demo/demo-request.ts";
 import type { HandlerContext } from "../contract/agent-module.ts";
-import { applyOutcome, applyResponse, createBiddingState } from "./state.ts";
+import { offerValueMicros, recordAuction } from "./campaign-bidder.ts";
+import { applyOutcome, applyResponse, contextKey, createBiddingState } from "./state.ts";
 
 const NOW = Date.UTC(2026, 0, 1, 12);
 
@@ -54,10 +55,37 @@ describe("bidding - responses are the campaign's goal events only", () => {
     expect(applyResponse(state, event(AdEventType.CLICK))).toEqual([]);
   });
 
-  it("completes for completion campaigns, conversions for conversion campaigns, nothing for impression campaigns", () => {
+  it("completes for completion campaigns, conversions for conversion campaigns, the impression for impression campaigns", () => {
     expect(applyResponse(wonAd(Goal.COMPLETIONS), event(AdEventType.COMPLETE))).not.toEqual([]);
     expect(applyResponse(wonAd(Goal.COMPLETIONS), event(AdEventType.CLICK))).toEqual([]);
+    expect(applyResponse(wonAd(Goal.COMPLETIONS), event(AdEventType.IMPRESSION))).toEqual([]);
     expect(applyResponse(wonAd(Goal.CONVERSIONS), event(AdEventType.CONVERSION))).not.toEqual([]);
     expect(applyResponse(wonAd(Goal.IMPRESSIONS), event(AdEventType.CLICK))).toEqual([]);
+    expect(applyResponse(wonAd(Goal.IMPRESSIONS), event(AdEventType.IMPRESSION))).not.toEqual([]);
+  });
+
+  it("an impression campaign that keeps playing its ads keeps its value (its calibration does not decay)", () => {
+    const state = wonAd(Goal.IMPRESSIONS);
+    const e = state.campaigns.get("c1")!;
+    const before = offerValueMicros(e.bidder, contextKey(demoRequest()), 1);
+    for (let i = 0; i < 200; i++) {
+      const key = contextKey(demoRequest());
+      recordAuction(e.bidder, {
+        contextKey: key,
+        predictedResponse: 1,
+        bidMicros: 20_000,
+        won: true,
+        priceMicros: 300,
+      });
+      state.won.set(`d${i}/cr1`, { campaignId: "c1", contextKey: key, goal: Goal.IMPRESSIONS });
+      applyResponse(
+        state,
+        create(LedgerEntrySchema, {
+          event: { eventId: `i${i}`, decisionId: `d${i}`, creativeId: "cr1", type: AdEventType.IMPRESSION },
+        }),
+      );
+    }
+    // Every won ad played: the value per impression stays at the prior's (max bid), not a quarter of it.
+    expect(offerValueMicros(e.bidder, contextKey(demoRequest()), 1)).toBeGreaterThan(0.9 * before);
   });
 });

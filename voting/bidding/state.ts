@@ -137,8 +137,14 @@ export function applyOutcome(state: BiddingState, outcome: AuctionOutcome, ctx: 
   return seen.size > 0 ? [GLOBAL_KEY] : [];
 }
 
-/** The one event type that is a response for a campaign's goal (impression goals have none beyond the impression). */
+/**
+ * The one event type that is a response for a campaign's goal. For an impression goal it is the impression itself
+ * (the ad played): the calibration then learns played / predicted impressions, about 1. Without it an impression
+ * campaign's calibration saw exposure and never a response, fell to its minimum multiplier (a quarter of the value)
+ * within a few dozen impressions, and the campaign bid a quarter of its max bid for the rest of its flight.
+ */
 const GOAL_RESPONSE: Partial<Record<Goal, AdEventType>> = {
+  [Goal.IMPRESSIONS]: AdEventType.IMPRESSION,
   [Goal.COMPLETIONS]: AdEventType.COMPLETE,
   [Goal.CLICKS]: AdEventType.CLICK,
   [Goal.CONVERSIONS]: AdEventType.CONVERSION,
@@ -151,7 +157,7 @@ const GOAL_RESPONSE: Partial<Record<Goal, AdEventType>> = {
  */
 export function applyResponse(state: BiddingState, entry: LedgerEntry): string[] {
   const event = entry.event;
-  if (!event || event.type === AdEventType.IMPRESSION) return [];
+  if (!event) return [];
   const adKey = `${event.decisionId}/${event.creativeId}`;
   const won = state.won.get(adKey);
   const e = won && state.campaigns.get(won.campaignId);

@@ -2,6 +2,8 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
+import { BidStrategy_Kind, CampaignSchema, CreativeSchema, Goal } from "../../gen/chorus/v1/campaign_pb.ts";
+import { AdFormat } from "../../gen/chorus/v1/common_pb.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
 import { demoInventory } from "../../lib/demo/demo-inventory.ts";
 import { demoRequest } from "../../lib/demo/demo-request.ts";
@@ -110,5 +112,31 @@ describe("bidding vote - seed of the run id", () => {
       "1234-5678",
     ];
     for (const id of ids) expect(seedOf(id), id).toBe(reference(id));
+  });
+});
+
+describe("bidding vote - campaigns it has not seen bid yet", () => {
+  it("plans each campaign from its own settings, even under an id another catalog used for another campaign", () => {
+    const catalog = (maxCpmMicros: bigint) =>
+      demoInventory({
+        campaigns: [
+          create(CampaignSchema, {
+            id: "same-id",
+            goal: Goal.COMPLETIONS,
+            budgetMicros: 10_000_000n,
+            bidStrategy: { kind: BidStrategy_Kind.MAX_GOAL, maxCpmMicros },
+          }),
+        ],
+        creatives: [
+          create(CreativeSchema, { id: "cr1", campaignId: "same-id", format: AdFormat.AUDIO, durationMs: 15_000 }),
+        ],
+      });
+    const vote = (inventory: Inventory) =>
+      voteBidding({ runId: RUN, request: demoRequest(), inventory, nowMs: NOW, priorVotes: [] }, createBiddingState())
+        .bidsMicros[0]!;
+    const low = vote(catalog(5_000_000n));
+    const high = vote(catalog(20_000_000n));
+    // A new world's campaign under the same id and revision: its own max bid (4x) and value, not the first one's.
+    expect(high).toBeGreaterThan(1.5 * low);
   });
 });

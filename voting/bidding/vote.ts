@@ -1,5 +1,5 @@
 import type { AgentVote } from "../../gen/chorus/v1/agent_pb.ts";
-import type { Campaign } from "../../gen/chorus/v1/campaign_pb.ts";
+import { BidStrategy_Kind, type Campaign } from "../../gen/chorus/v1/campaign_pb.ts";
 import type { DecideRequest } from "../../gen/chorus/v1/decision_pb.ts";
 import { campaignSlots } from "../../lib/catalog/campaign-slots.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
@@ -88,6 +88,7 @@ export const biddingScoring: AgentScoring<BiddingState, undefined> = {
         entry.pace = budgetPace(entry.campaign, spent, opportunities, nowMs);
         // cappedBid's cap (decide-bid.ts).
         entry.cap = Math.max(0, Math.min(plan.config.maxBidMicros, Math.floor(entry.pace.budgetLeftMicros)));
+        entry.budgetCap = Math.max(0, Math.floor(entry.pace.budgetLeftMicros));
         entry.response = Number.NaN;
       }
       // The calibrations are the bidder's own (plan.contexts is shared), read afresh on every vote.
@@ -119,11 +120,26 @@ export const biddingScoring: AgentScoring<BiddingState, undefined> = {
         entry.pacing = solvedPacing(entry.plan!, entry.context, entry.pace, entry.mean, pacingResponse);
       }
       const row = i * 5;
+      // Without Relevance's prediction (parallel and cached coordination) the kernel multiplies the bid per
+      // response by a response this vote has not seen: the cap per impression at the max bid is then the
+      // gateway's (build-kernel-request.ts, in the kernel's units), and this vote caps by the budget left only.
+      f[row + 4] = relevance ? entry.cap : entry.budgetCap;
+      if (entry.fixed) {
+        // A fixed CPM bids its CPM on every impression (campaign.proto: "Always bid max_cpm_micros"), whatever the
+        // predicted response, unshaded; its pace is kept by the Budget agent (leases, throttling). With Relevance's
+        // prediction: max bid / response. Without it, per the least response the kernel may use, so that the
+        // gateway's max-CPM cap brings it to exactly the CPM per impression.
+        const r = relevance ? response : FIXED_RESPONSE_FLOOR;
+        f[row] = r;
+        f[row + 1] = r > 0 ? entry.plan!.config.maxBidMicros / r : 0;
+        f[row + 2] = 1;
+        f[row + 3] = 1;
+        continue;
+      }
       f[row] = response;
       f[row + 1] = entry.plan!.config.valuePerResponseMicros;
       f[row + 2] = entry.contextMultiplier;
       f[row + 3] = entry.pacing;
-      f[row + 4] = entry.cap;
     }
     return { n: candidates.length, carry: undefined };
   },
@@ -166,6 +182,12 @@ export function voteBidding(ctx: VoteContext, state: BiddingState): AgentVote {
   return referenceVote(biddingScoring, ctx, state);
 }
 
+/**
+ * The response a fixed CPM's bid per response is scaled to when Relevance's prediction is unknown: below any
+ * prediction the kernel acts on, so that bid x response reaches the CPM and the gateway's cap sets it exactly.
+ */
+const FIXED_RESPONSE_FLOOR = 1e-6;
+
 /** The pace is read on this clock: pacing changes over hours, and a coarser clock lets votes reuse solutions. */
 const PACE_CLOCK_MS = 1_000;
 const NEUTRAL_CONTEXT = createValueCalibration();
@@ -178,6 +200,8 @@ const NEUTRAL_CONTEXT = createValueCalibration();
  */
 interface CampaignBid {
   readonly campaign: Campaign;
+  /** A fixed-CPM campaign: it bids its max CPM on every impression. */
+  readonly fixed: boolean;
   /** The campaign's part of its draw stream's seed (a hash of its id). */
   readonly seed: number;
   /** The goal's prior response rate (used when Relevance has not voted before). */
@@ -189,6 +213,8 @@ interface CampaignBid {
   pace: BudgetPace;
   /** The bid cap: max bid and budget left (micros). */
   cap: number;
+  /** The budget left alone (micros): the cap when the max bid is applied by the gateway. */
+  budgetCap: number;
   context: ValueCalibration;
   /** This vote's draw. */
   contextMultiplier: number;
@@ -206,6 +232,7 @@ function campaignBids(inventory: Inventory, campaigns: readonly Campaign[]): Cam
   if (!bids) {
     bids = campaigns.map((campaign) => ({
       campaign,
+      fixed: campaign.bidStrategy?.kind === BidStrategy_Kind.FIXED_CPM,
       seed: idSeed(campaign.id),
       prior: priorRate(campaign.goal),
       plan: undefined,
@@ -214,6 +241,7 @@ function campaignBids(inventory: Inventory, campaigns: readonly Campaign[]): Cam
       opportunities: Number.NaN,
       pace: { budgetLeftMicros: 0, opportunitiesLeft: 1 },
       cap: 0,
+      budgetCap: 0,
       context: NEUTRAL_CONTEXT,
       contextMultiplier: 0,
       mean: Number.NaN,
@@ -299,15 +327,17 @@ function solvedPacing(
   return multiplier;
 }
 
-/** Plans of campaigns the agent has not seen bid yet: computed once per campaign settings. */
-const neutralPlans = new Map<string, BiddingPlan>();
+/**
+ * Plans of campaigns the agent has not seen bid yet: computed once per campaign object (a catalog load brings new
+ * objects). Not by id and revision: two catalogs may hold different campaigns under one id (the simulator's worlds
+ * of different seeds do, in one process), and a plan made from another campaign's max bid and value bid wrongly.
+ */
+const neutralPlans = new WeakMap<Campaign, BiddingPlan>();
 function neutralPlan(campaign: Campaign): BiddingPlan {
-  const id = `${campaign.id}@${campaign.revision}`;
-  let plan = neutralPlans.get(id);
+  let plan = neutralPlans.get(campaign);
   if (!plan) {
-    if (neutralPlans.size > 10_000) neutralPlans.clear();
     plan = planBidding(newCampaignBidder(campaign));
-    neutralPlans.set(id, plan);
+    neutralPlans.set(campaign, plan);
   }
   return plan;
 }

@@ -147,14 +147,14 @@ export function intentVector(profile: UserProfile | undefined, genre: string, mo
  */
 export function prune(state: IntentState, nowMs: number): string[] {
   const changed = new Set<string>();
+  // It runs on every tick over every profile: a scan that allocates nothing unless an impression is out of window.
+  const cutoff = BigInt(Math.floor(nowMs - MAX_CAP_WINDOW_MS));
   for (const profile of state.profiles.values()) {
     let trimmed = false;
     for (const h of profile.impressions) {
-      const kept = h.atMs.filter((t) => Number(t) > nowMs - MAX_CAP_WINDOW_MS);
-      if (kept.length !== h.atMs.length) {
-        h.atMs = kept;
-        trimmed = true;
-      }
+      if (!anyAtOrBefore(h.atMs, cutoff)) continue;
+      h.atMs = h.atMs.filter((t) => t > cutoff);
+      trimmed = true;
     }
     if (trimmed) {
       profile.impressions = profile.impressions.filter((h) => h.atMs.length > 0);
@@ -168,6 +168,18 @@ export function prune(state: IntentState, nowMs: number): string[] {
     (p) => Number(p.lastSeenMs),
     (id) => changed.add(forget(state, id)),
   );
+  return [...changed];
+}
+
+function anyAtOrBefore(times: readonly bigint[], cutoff: bigint): boolean {
+  for (let i = 0; i < times.length; i++) if (times[i]! <= cutoff) return true;
+  return false;
+}
+
+/** Erasure: drops the listeners' profiles (impression history included); returns their shard keys. */
+export function forgetListeners(state: IntentState, pseudonyms: ReadonlySet<string>): string[] {
+  const changed = new Set<string>();
+  for (const id of pseudonyms) if (state.profiles.delete(id)) changed.add(forget(state, id));
   return [...changed];
 }
 

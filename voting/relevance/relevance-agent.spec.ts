@@ -45,5 +45,9 @@ describe("relevance - online learning from clicks", () => {
     expect(after.predictedResponse[ignored.index]!).toBeLessThan(before[ignored.index]!);
     expect(after.scores[liked.index]!).toBeGreaterThan(after.scores[ignored.index]!);
     expect(after.confidence).toBeGreaterThan(voteRelevance(vctx, createRelevanceState()).confidence);
+    // The model learns in place: a vote on the inventory it saw before learning scores like one on a fresh copy.
+    expect(after.predictedResponse).toEqual(
+      voteRelevance({ ...vctx, inventory: demoInventory() }, state).predictedResponse,
+    );
   });
 });

@@ -35,7 +35,7 @@ export const relevanceScoring: AgentScoring<RelevanceState, undefined> = {
   extraRange: [0, 1],
   extract(ctx, state, input) {
     const { request, inventory, nowMs } = ctx;
-    const table = candidateTable(inventory, state.model);
+    const table = candidateTable(inventory, state.model, state.examples);
     // Keyed by the inventory's features (not the per-model table): the moment's slots do not depend on the model.
     const moment = momentFeatureSlots(request, nowMs, candidateFeatures(inventory));
     // The weights are read on every vote: the model learns in place.
@@ -142,11 +142,13 @@ function weightsOf(model: FtrlModel, slots: readonly number[], kind: number): Fl
 /** The candidates' features with the sum of their candidate-only weights under one model. */
 interface CandidateTable extends CandidateFeatures {
   staticLogit: Float64Array;
+  /** The model's example count when staticLogit was summed: the model learns in place, so a new count is stale. */
+  examples: bigint;
 }
 
 const tables = new WeakMap<Inventory, WeakMap<FtrlModel, CandidateTable>>();
 
-function candidateTable(inventory: Inventory, model: FtrlModel): CandidateTable {
+function candidateTable(inventory: Inventory, model: FtrlModel, examples: bigint): CandidateTable {
   let byModel = tables.get(inventory);
   if (!byModel) {
     byModel = new WeakMap();
@@ -154,16 +156,18 @@ function candidateTable(inventory: Inventory, model: FtrlModel): CandidateTable 
   }
   let table = byModel.get(model);
   if (!table) {
-    const names = candidateFeatures(inventory);
-    const n = inventory.size;
-    const staticLogit = new Float64Array(n);
-    for (let c = 0; c < n; c++) {
-      let s = 0;
-      for (const slot of names.staticSlots[c]!) s += weight(model, slot, DEFAULT_FTRL);
-      staticLogit[c] = s;
-    }
-    table = { ...names, staticLogit };
+    table = { ...candidateFeatures(inventory), staticLogit: new Float64Array(inventory.size), examples: -1n };
     byModel.set(model, table);
+  }
+  if (table.examples !== examples) {
+    // Summed again after the model learned: an inventory kept for long (a retrieval slice reused across
+    // decisions) would otherwise score with the weights of the moment it was first seen.
+    for (let c = 0; c < inventory.size; c++) {
+      let s = 0;
+      for (const slot of table.staticSlots[c]!) s += weight(model, slot, DEFAULT_FTRL);
+      table.staticLogit[c] = s;
+    }
+    table.examples = examples;
   }
   return table;
 }

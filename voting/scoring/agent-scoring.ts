@@ -95,14 +95,24 @@ export function referenceVote<S, C>(scoring: AgentScoring<S, C>, ctx: VoteContex
  * agents' whole extract.
  */
 // biome-ignore lint/suspicious/noExplicitAny: keyed by any agent's scoring.
-const scratch = new WeakMap<AgentScoring<any, any>, ScoringBuffers>();
+const scratch = new WeakMap<AgentScoring<any, any>, Map<number, ScoringBuffers>>();
+/** Capacities remembered per agent: retrieved slices come in a bounded set of sizes. */
+const SCRATCH_SIZES = 256;
 // biome-ignore lint/suspicious/noExplicitAny: see scratch.
 function scratchBuffers(scoring: AgentScoring<any, any>, capacity: number): ScoringBuffers {
-  let buffers = scratch.get(scoring);
+  let bySize = scratch.get(scoring);
+  if (!bySize) {
+    bySize = new Map();
+    scratch.set(scoring, bySize);
+  }
   // The output's layout depends on the capacity (extras at 1 + capacity): exactly the inventory's size, as before.
-  if (!buffers || buffers.output.length !== 1 + 2 * capacity) {
+  // Kept per size: retrieval slices differ in size from decision to decision, and one buffer resized at every
+  // change was allocated (and zeroed, and collected) on most votes.
+  let buffers = bySize.get(capacity);
+  if (!buffers) {
+    if (bySize.size >= SCRATCH_SIZES) bySize.clear();
     buffers = localBuffers(scoring.layout, capacity);
-    scratch.set(scoring, buffers);
+    bySize.set(capacity, buffers);
   }
   return buffers;
 }
