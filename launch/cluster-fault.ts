@@ -182,10 +182,8 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
         } catch (err) {
           if (finished) throw err;
           restartsAfterExit[p.name] = (restartsAfterExit[p.name] ?? 0) + 1;
-          const [first, ...stderr] = (err as Error).message.split("\n").filter(Boolean);
-          progress(
-            `${p.name} did not start (${first}${stderr.length ? `: ${stderr.at(-1)!.slice(0, 400)}` : ""}); again`,
-          );
+          // The message ends with the child's stderr: the crash's stack, not just the runtime's last line.
+          progress(`${p.name} did not start; again: ${(err as Error).message.slice(-1500)}`);
           await new Promise((r) => setTimeout(r, 500));
         }
       }
