@@ -48,6 +48,7 @@ const catalog = await CatalogView.open(await openCatalogBucket(jetstream(nc)));
 // Scoring modules hot-swapped from the module registry (voting/scoring/start-agent-scoring.ts).
 const scoring = await startAgentScoring(modules, {
   js: jetstream(nc),
+  nc,
   config: loadModuleConfig(),
   actor: process.env.CHORUS_PROCESS_NAME ?? `agents-${config.agents.join("-")}`,
   logger,

@@ -26,6 +26,7 @@ import { createDecisionEngine, DEFAULT_MAX_IN_FLIGHT } from "./decide/decision-e
 import { DEFAULT_MAX_CANDIDATES } from "./decide/retrieval.ts";
 import { gatewayConfig } from "./gateway-config.ts";
 import { NatsPlaybackSink } from "./playback/nats-playback-sink.ts";
+import { answerForgetRequests } from "./services/forget-listeners.ts";
 import { startGateway } from "./start-gateway.ts";
 import { catalogCreatives } from "./vast/catalog-creatives.ts";
 
@@ -125,6 +126,7 @@ const catalogBucket = await openCatalogBucket(js);
 const catalogView = await CatalogView.open(catalogBucket);
 const kernel = await startKernelModules({
   js,
+  nc,
   config: loadModuleConfig(),
   actor: name,
   logger,
@@ -154,10 +156,12 @@ const decisionLog = await DecisionLog.open(nc, js, {
   metrics,
   logger,
   gateway: config.gatewayId,
+  pseudonymKey: pseudonyms.decisionLogKey(),
 });
 // The agents the gateway votes with, their scoring modules hot-swapped like the kernel.
 const agentScoring = await startAgentScoring(await loadAgents(Object.keys(agentLoaders)), {
   js,
+  nc,
   config: loadModuleConfig(),
   actor: name,
   logger,
@@ -175,6 +179,8 @@ const engine = await createDecisionEngine({
   retrieval: { maxCandidates: config.retrievalMaxCandidates },
   maxInFlight: config.maxDecisionsInFlight,
 });
+// Erasure: this gateway's mirrors and receipt cache drop a forgotten listener (chorus users forget).
+const forgetRequests = answerForgetRequests(nc, { gatewayId: config.gatewayId, engine, receipts, logger });
 const gateway = await startGateway({
   host: config.host,
   port: config.port,
@@ -224,6 +230,7 @@ onShutdown(async () => {
   // Health first, so load balancers stop sending; then finish in-flight calls; then the things they used.
   gateway.health.set("NOT_SERVING");
   await gateway.close();
+  forgetRequests.unsubscribe();
   engine.close();
   await kernel.close();
   await agentScoring.close();

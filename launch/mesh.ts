@@ -4,6 +4,7 @@ import { dirname, join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
 import { CatalogStore, openCatalogBucket } from "../lib/catalog/catalog-store.ts";
 import { demoCatalog, loadDemoCatalog } from "../lib/demo/demo-catalog.ts";
+import { createLogger } from "../lib/log/logger.ts";
 import { connectNats, type NatsConnection } from "../lib/nats/connect.ts";
 import { type NatsClientAuth, natsClientAuth } from "../lib/nats/connect-options.ts";
 import { writeLocalMesh } from "../lib/nats/local-mesh.ts";
@@ -14,6 +15,7 @@ import { type ServerAuth, writeServerAuth } from "../lib/nats/server-auth.ts";
 import { ensurePseudonymKeyFile } from "../lib/privacy/pseudonym-key.ts";
 import { Supervised } from "../lib/process/supervisor.ts";
 import type { AgentName } from "../lib/subjects.ts";
+import { startRolloutSteward } from "../modules/rollback-requests.ts";
 import { bootstrapCredentials, type MeshCredentials } from "./bootstrap-credentials.ts";
 
 export type Coordination = "cached" | "parallel" | "sequential";
@@ -30,8 +32,13 @@ export interface MeshOptions {
    */
   natsCluster?: number;
   gatewayPort?: number;
-  /** Load the demo catalog before the agents start. */
+  /** Load the demo catalog before the agents start (default). */
   demo?: boolean;
+  /**
+   * Its shape (lib/demo/demo-catalog.ts): e.g. flights that started weeks ago (`nowMs`), so that even pacing has
+   * budget left for a long test's steady load instead of the share of one hour.
+   */
+  demoCatalog?: Parameters<typeof demoCatalog>[0];
   /** Agent hosts: each inner list runs in one process. */
   agentGroups?: string[][];
   env?: Record<string, string>;
@@ -74,6 +81,8 @@ export interface Mesh {
   connect(name: string, identity?: string): Promise<NatsConnection>;
   /** The admin and decide keys bootstrapped for this mesh, and the gateways' event token keys. */
   credentials: MeshCredentials;
+  /** The gateways' pseudonym key as they get it (CHORUS_PSEUDONYM_KEY_FILE or CHORUS_PSEUDONYM_SALT): the operator's too. */
+  pseudonymEnv: Record<string, string>;
   /** Each restarted with backoff when it exits (lib/process/supervisor.ts); restarts are printed. */
   children: Supervised[];
   stop(): Promise<void>;
@@ -112,10 +121,19 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   const natsUrl = options.natsUrl ?? cluster?.url ?? nats!.url;
   if (auth) writeLocalMesh(auth.dir, natsUrl);
   const children: Supervised[] = [];
+  // The rollout steward: the one writer of module state, applying the automatic rollbacks processes ask for
+  // (modules/rollback-requests.ts), as the operator identity.
+  const stewardNc = await connectNats({ servers: natsUrl, name: "chorus-rollout-steward", auth: clientAuth() });
+  const steward = await startRolloutSteward(
+    stewardNc,
+    createLogger("rollout-steward", options.silent ? "silent" : undefined),
+  );
   const stop = async () => {
     // Ctrl-C reaches every child at once: none may be restarted while the others are being stopped in order.
     for (const child of children) child.beginStop();
     for (const child of [...children].reverse()) await child.stop();
+    steward.stop();
+    await stewardNc.close();
     await nats?.stop();
     await cluster?.stop();
   };
@@ -123,7 +141,8 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   try {
     // Every process checks its streams and buckets against this at start (lib/nats/jetstream-replicas.ts).
     const replicas: Record<string, string> = cluster ? { CHORUS_REPLICAS: String(clusterSize) } : {};
-    if (options.demo !== false) await loadDemo(natsUrl, clientAuth(), cluster ? clusterSize : undefined);
+    if (options.demo !== false)
+      await loadDemo(natsUrl, clientAuth(), cluster ? clusterSize : undefined, options.demoCatalog);
     const credentials = await bootstrapCredentials(natsUrl, options.credentialsFile, clientAuth());
     const keyEnv: Record<string, string> =
       process.env.CHORUS_PSEUDONYM_KEY_FILE || process.env.CHORUS_PSEUDONYM_SALT || options.env?.CHORUS_PSEUDONYM_SALT
@@ -195,6 +214,12 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       clientAuth,
       connect: (name, identity) => connectNats({ servers: natsUrl, name, auth: clientAuth(identity) }),
       credentials,
+      pseudonymEnv: Object.fromEntries(
+        ["CHORUS_PSEUDONYM_KEY_FILE", "CHORUS_PSEUDONYM_SALT"].flatMap((k) => {
+          const v = (env as Record<string, string | undefined>)[k] ?? process.env[k];
+          return v ? [[k, v]] : [];
+        }),
+      ),
       children,
       stop,
     };
@@ -221,10 +246,15 @@ function meshIdentities(groups: string[][], inspector = false): Identity[] {
   ];
 }
 
-async function loadDemo(natsUrl: string, auth: NatsClientAuth, replicas?: number): Promise<void> {
+async function loadDemo(
+  natsUrl: string,
+  auth: NatsClientAuth,
+  replicas?: number,
+  shape?: Parameters<typeof demoCatalog>[0],
+): Promise<void> {
   const nc = await connectNats({ servers: natsUrl, name: "chorus-demo-loader", auth });
   try {
-    await loadDemoCatalog(new CatalogStore(await openCatalogBucket(jetstream(nc), replicas)), demoCatalog());
+    await loadDemoCatalog(new CatalogStore(await openCatalogBucket(jetstream(nc), replicas)), demoCatalog(shape));
   } finally {
     await nc.close();
   }

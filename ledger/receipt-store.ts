@@ -70,6 +70,21 @@ export class ReceiptStore {
     });
   }
 
+  /**
+   * Erasure: drops the listeners' receipts (bus pseudonyms) from memory; returns how many. An event for one of their
+   * decisions then needs the stored receipt, which `chorus users forget` erases: it is refused, never charged twice.
+   */
+  forgetUsers(pseudonyms: ReadonlySet<string>): number {
+    let dropped = 0;
+    for (const [id, receipt] of this.cache)
+      if (pseudonyms.has(receipt.userId)) {
+        this.cache.delete(id);
+        this.batches.delete(id);
+        dropped++;
+      }
+    return dropped;
+  }
+
   /** The batch a receipt put here was stored in (undefined: stored alone, or forgotten). */
   batchOf(decisionId: string): string | undefined {
     return this.batches.get(decisionId);

@@ -81,6 +81,17 @@ export const subjects = {
   /** Events the ledger could not apply, kept with their bytes (streams.quarantine), per events stream sequence. */
   quarantinedEvent: (sequence: number) => `chorus.quarantine.events.${sequence}`,
   quarantineAll: "chorus.quarantine.>",
+  /**
+   * ForgetListeners -> ListenersForgotten (request, answered by every agent instance and gateway: no queue group).
+   * Only the operator publishes it (`chorus users forget`).
+   */
+  usersForget: "chorus.users.forget",
+  /**
+   * ModuleRollbackRequest -> ModuleState (request/reply): a process whose rollback rules condemned a version it
+   * runs asks the rollout steward (operator side, the only writer of module state) to roll it back.
+   */
+  moduleRollback: (module: string) => `chorus.modules.rollback.${module}`,
+  moduleRollbackAll: "chorus.modules.rollback.>",
 } as const;
 
 /** JetStream KV buckets. */

@@ -1,10 +1,11 @@
 /**
  * Everything a process needs to follow the kernel's rollout, in one call: opens the registry, verifies with the
  * process's trusted keys, starts a ModuleRouter on the shipped build, applies the current state and follows
- * changes; an automatic rollback is written back as `actor`. The gateway passes `router` where it used a
+ * changes; an automatic rollback is requested from the rollout steward in the name of `actor`. The gateway passes `router` where it used a
  * KernelPool (it implements the same Kernel port).
  */
 import type { JetStreamClient } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "../lib/log/logger.ts";
 import { KERNEL_ABI_VERSION, type KernelPoolOptions, readKernelWasm } from "../wasm-core/src/mod.ts";
 import { kernelModuleKind } from "./kernel-module-kind.ts";
@@ -13,13 +14,15 @@ import type { ModuleConfig } from "./module-config.ts";
 import { ModuleRegistry } from "./module-registry.ts";
 import { reportPeriodically, toModuleReport } from "./module-report.ts";
 import { ModuleRouter } from "./module-router.ts";
-import { rollbackVersion } from "./module-state-changes.ts";
 import { ModuleVerifier } from "./module-verifier.ts";
 import { ModuleWatcher } from "./module-watcher.ts";
+import { rollbackOverNats } from "./rollback-requests.ts";
 import { VersionHealth } from "./version-health.ts";
 
 export interface KernelModulesOptions {
   js: JetStreamClient;
+  /** Where automatic rollbacks are requested from the rollout steward (rollback-requests.ts). */
+  nc: NatsConnection;
   config: ModuleConfig;
   /** Process name, recorded as the actor of automatic rollbacks. */
   actor: string;
@@ -43,9 +46,8 @@ export async function startKernelModules(options: KernelModulesOptions): Promise
   const registry = await ModuleRegistry.open(options.js);
   const verifier = options.verifier ?? ModuleVerifier.fromConfig(config, { kernel: kernelModuleKind });
   const revocations = await KeyRevocations.open(registry.states, logger);
-  const rollback = async (version: string, reason: string) => {
-    await registry.updateState("kernel", (state) => rollbackVersion(state, version, { actor, reason }));
-  };
+  // Only the operator side writes module state: the rollout steward applies it (rollback-requests.ts).
+  const rollback = rollbackOverNats(options.nc, "kernel", actor);
   const watcher = new ModuleWatcher(registry, verifier, "kernel", logger.child({ component: "module-watcher" }), {
     revocations,
     rollback,

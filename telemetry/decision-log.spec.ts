@@ -4,6 +4,7 @@ import { Objm } from "@nats-io/obj";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DecisionKeepReason, DecisionRecordSchema } from "../gen/chorus/v1/decision_log_pb.ts";
+import { Pseudonyms } from "../lib/privacy/pseudonyms.ts";
 import { buckets, streams, subjects } from "../lib/subjects.ts";
 import { type NatsFixture, startNats } from "../lib/testing/nats-fixture.ts";
 import {
@@ -23,11 +24,19 @@ const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.f
 
 describe("decision log", () => {
   let nats: NatsFixture;
-  const salt = "spec-salt";
+  // The gateway's bus pseudonyms and the log's own key, derived as serve-gateway.ts does.
+  const bus = new Pseudonyms("decision-log-spec-bus-key");
+  const salt = bus.decisionLogKey();
   const config = (env: Record<string, string> = {}): DecisionLogConfig =>
-    loadDecisionLogConfig({ CHORUS_PSEUDONYM_SALT: salt, DECISION_LOG_SAMPLE_RATE: "1", ...env });
+    loadDecisionLogConfig({ DECISION_LOG_SAMPLE_RATE: "1", ...env });
   const open = (cfg: DecisionLogConfig, metrics = createChorusMetrics()) =>
-    DecisionLog.open(nats.nc, nats.js, { config: cfg, metrics, logger: pino({ level: "silent" }), gateway: "spec" });
+    DecisionLog.open(nats.nc, nats.js, {
+      config: cfg,
+      metrics,
+      logger: pino({ level: "silent" }),
+      gateway: "spec",
+      pseudonymKey: salt,
+    });
 
   beforeAll(async () => {
     nats = await startNats();
@@ -105,6 +114,32 @@ describe("decision log", () => {
     // The caller's request is left as it was.
     expect(entry.request.user?.userId).toBe(SAMPLE_USER_ID);
     expect(pseudonymize(SAMPLE_USER_ID, "other-salt")).not.toBe(record.request?.user?.userId);
+  });
+
+  it("decision log - its pseudonyms are its own: a record cannot be joined with bus data by id", async () => {
+    const log = await open(config());
+    const entry = await sampleDecision({ seed: 71 });
+    // What the gateway hands the log: the request as it travels on the bus, ids already bus pseudonyms.
+    const onBus = { user: bus.user("listener-7"), session: bus.session("session-7") };
+    entry.request.user!.userId = onBus.user;
+    entry.request.context!.sessionId = onBus.session;
+    log.append(entry);
+    await log.flush();
+    const record = await readDecisionRecord(nats.nc, entry.decisionId);
+    const logged = [record.request?.user?.userId, record.request?.context?.sessionId];
+    // Neither the bus pseudonym nor any id the bus key makes of the raw ids appears in the record...
+    const busIds = [onBus.user, onBus.session, bus.listener("listener-7", "session-7", false)];
+    const wire = Buffer.from(toBinary(DecisionRecordSchema, record));
+    for (const id of busIds) {
+      expect(logged).not.toContain(id);
+      expect(wire.includes(id)).toBe(false);
+    }
+    // ...nor is the log's key the bus key: the same raw id gives different pseudonyms under the two.
+    expect(salt).not.toBe("decision-log-spec-bus-key");
+    expect(pseudonymize(onBus.user, "decision-log-spec-bus-key")).not.toBe(logged[0]);
+    // The holder of the bus key (`chorus users forget`) still finds the listener's records.
+    expect(logged[0]).toBe(pseudonymize(onBus.user, bus.decisionLogKey()));
+    expect(logged[1]).toBe(pseudonymize(onBus.session, bus.decisionLogKey()));
   });
 
   it("decision log - sampling leaves plain decisions out but keeps explained and degraded ones", async () => {

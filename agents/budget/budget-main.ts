@@ -47,6 +47,7 @@ const catalog = await CatalogView.open(await openCatalogBucket(jetstream(nc)));
 // Its scoring module is hot-swapped from the module registry like every agent's (voting/scoring/start-agent-scoring.ts).
 const scoring = await startAgentScoring([budgetAgent], {
   js: jetstream(nc),
+  nc,
   config: loadModuleConfig(),
   actor: process.env.CHORUS_PROCESS_NAME ?? "budget",
   logger,

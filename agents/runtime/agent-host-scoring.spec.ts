@@ -50,6 +50,7 @@ describe("agent host - votes through hot-swapped scoring modules", () => {
     operations = new ModuleOperations(await ModuleRegistry.open(nats.js), verifier, "test@host");
     scoring = await startAgentScoring([timingAgent], {
       js: nats.js,
+      nc: nats.nc,
       config: { ...testConfig, agentCallTimeoutMs: 30, rollbackMinCalls: 1_000 },
       actor: "host-test",
       logger,

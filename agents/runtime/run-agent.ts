@@ -1,15 +1,18 @@
-import { fromBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { jetstream } from "@nats-io/jetstream";
-import { headers, type NatsConnection } from "@nats-io/nats-core";
+import { headers, type Msg, type NatsConnection, type Subscription } from "@nats-io/nats-core";
 import { type Service, type ServiceMsg, Svcm } from "@nats-io/services";
 import { type AgentVote, DecideTaskSchema } from "../../gen/chorus/v1/agent_pb.ts";
+import { ForgetListenersSchema, ListenersForgottenSchema } from "../../gen/chorus/v1/privacy_pb.ts";
 import type { CatalogView } from "../../lib/catalog/catalog-view.ts";
 import { SliceCache } from "../../lib/catalog/slice-cache.ts";
 import { encodeAgentVote } from "../../lib/codecs/agent-vote.ts";
 import { encodeMessage } from "../../lib/codecs/registry.ts";
 import type { Logger } from "../../lib/log/logger.ts";
+import { reportBadMessage } from "../../lib/nats/bad-messages.ts";
 import { encodePieces, pieceLimit } from "../../lib/nats/message-pieces.ts";
+import { readMessage } from "../../lib/nats/read-message.ts";
 import { type IntervalHandle, sharedInterval } from "../../lib/process/shared-interval.ts";
 import { guard } from "../../lib/process/survive.ts";
 import { subjects, USER_SHARDS } from "../../lib/subjects.ts";
@@ -79,6 +82,7 @@ export class RunningAgent {
   /** Armed by the first state change after a publish: an idle agent wakes up for nothing. */
   private signalTimer: NodeJS.Timeout | undefined;
   private mirror: SignalMirror | undefined;
+  private forgetSub: Subscription | undefined;
   private store!: AgentStateStore;
   private readonly owned: ReadonlySet<string>;
   readonly instanceId: string;
@@ -120,6 +124,12 @@ export class RunningAgent {
       this.state,
     );
     this.subscribeInputs();
+    if (module.forget)
+      this.forgetSub = nc.subscribe(subjects.usersForget, {
+        callback: (err, msg) => {
+          if (!err) void this.forget(msg);
+        },
+      });
     // @nats-io/services 3.0.0-25 is typed against its own nats-core prerelease; the wire protocol and the
     // connection API it uses are the same in nats-core 3.4 (checked by agents/runtime/run-agent.spec.ts).
     this.service = await new Svcm(nc as unknown as ConstructorParameters<typeof Svcm>[0]).add({
@@ -167,6 +177,7 @@ export class RunningAgent {
     for (const t of this.timers) t.stop();
     clearTimeout(this.signalTimer);
     await this.service.stop();
+    this.forgetSub?.unsubscribe();
     await Promise.all(this.inputLeases.map((l) => l.release()));
     this.mirror?.close();
     this.publishSignals(this.dirtySignals);
@@ -199,6 +210,39 @@ export class RunningAgent {
       };
       for (const subject of subjectsToTake) this.inputLeases.push(inputs.take(subject, input.schema, taker));
     }
+  }
+
+  /**
+   * Erasure: drops the listeners from this instance's state (its own keys and the peers' keys it mirrors), writes
+   * the changed snapshots it owns at once (KV keeps one revision per key, so the old value is gone from the bucket)
+   * and answers with the keys it changed.
+   */
+  private async forget(msg: Msg): Promise<void> {
+    const read = readMessage(ForgetListenersSchema, msg.data);
+    if (!read.ok || read.message.pseudonyms.length === 0) {
+      reportBadMessage(this.log, {
+        consumer: `agent:${this.module.name}`,
+        subject: msg.subject,
+        reason: read.ok ? "out_of_range" : read.reason,
+        detail: read.ok ? "no pseudonym" : read.detail,
+      });
+      return;
+    }
+    const changed: string[] = [];
+    this.apply(() => {
+      const keys = [...(this.module.forget!(this.state, new Set(read.message.pseudonyms)) ?? [])];
+      changed.push(...keys);
+      return keys;
+    });
+    await this.persist();
+    this.publishSignals(changed.filter((k) => this.owns(k)));
+    msg.respond(
+      toBinary(
+        ListenersForgottenSchema,
+        create(ListenersForgottenSchema, { process: this.instanceId, agent: this.module.name, keys: changed }),
+      ),
+    );
+    this.log.info({ agent: this.module.name, keys: changed.length }, "listeners forgotten");
   }
 
   /** Runs a state change; a handler that throws loses that one message, never the process. */

@@ -324,6 +324,7 @@ async function main(): Promise<void> {
     const scoring = opts.agentModules
       ? await startAgentScoring(await loadAgents(Object.keys(agentLoaders)), {
           js: jetstream(mesh.nc),
+          nc: mesh.nc,
           config: loadModuleConfig(),
           actor: "bench-gateway",
           logger,

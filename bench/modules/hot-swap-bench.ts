@@ -15,6 +15,7 @@ import { kernelModuleKind } from "../../modules/kernel-module-kind.ts";
 import { ModuleOperations } from "../../modules/module-operations.ts";
 import { ModuleRegistry } from "../../modules/module-registry.ts";
 import { ModuleVerifier } from "../../modules/module-verifier.ts";
+import { serveRollbackRequests } from "../../modules/rollback-requests.ts";
 import { generateSigningKey, parsePrivateKey, TrustedKeys } from "../../modules/signing-keys.ts";
 import { startKernelModules } from "../../modules/start-kernel-modules.ts";
 import { CAPACITY, inventory, logger, requests, testConfig } from "../../modules/testing/hot-swap-fixture.ts";
@@ -39,7 +40,10 @@ const verifier = new ModuleVerifier({
   kinds: { kernel: kernelModuleKind },
   selfTestBudgetMs: 5_000,
 });
-const operations = new ModuleOperations(await ModuleRegistry.open(js), verifier, "bench");
+const registry = await ModuleRegistry.open(js);
+const operations = new ModuleOperations(registry, verifier, "bench");
+// The operator side's rollout steward applies the automatic rollbacks the router asks for.
+serveRollbackRequests(nc, registry, logger);
 const publish = async (version: string, bytes: Uint8Array) =>
   operations.publish(bytes, {
     module: "kernel",
@@ -55,6 +59,7 @@ await operations.activate("kernel", "1.0.0");
 
 const modules = await startKernelModules({
   js,
+  nc,
   config: { ...testConfig, reportIntervalMs: 1_000, callTimeoutMs: 250 },
   actor: "bench-gateway",
   logger,

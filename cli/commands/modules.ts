@@ -10,7 +10,9 @@ import type { Command } from "commander";
 import type { ModuleState } from "../../gen/chorus/v1/module_pb.ts";
 import { ModuleStateChange_Action } from "../../gen/chorus/v1/module_pb.ts";
 import { createLogger } from "../../lib/log/logger.ts";
-import { defaultNatsUrl } from "../../lib/nats/local-mesh.ts";
+import { connectNats } from "../../lib/nats/connect.ts";
+import { defaultNatsUrl, toolNatsAccess } from "../../lib/nats/local-mesh.ts";
+import { subjects } from "../../lib/subjects.ts";
 import { KeyRevocations } from "../../modules/key-revocations.ts";
 import { loadModuleConfig } from "../../modules/module-config.ts";
 import { ModuleOperations } from "../../modules/module-operations.ts";
@@ -18,6 +20,7 @@ import { ModuleRegistry } from "../../modules/module-registry.ts";
 import { ModuleRejectedError } from "../../modules/module-rejected-error.ts";
 import { ModuleStateError } from "../../modules/module-state-changes.ts";
 import { ModuleVerifier } from "../../modules/module-verifier.ts";
+import { startRolloutSteward } from "../../modules/rollback-requests.ts";
 import { generateSigningKey, parsePrivateKey } from "../../modules/signing-keys.ts";
 import { withConnection } from "../../telemetry/one-shot-connection.ts";
 import { moduleKinds } from "../../voting/registry/module-kinds.ts";
@@ -212,6 +215,24 @@ export function register(program: Command): void {
       },
     );
 
+  common(modules.command("cosign"))
+    .description(
+      "add your signature to a published version (N-of-M: CHORUS_MODULE_SIGNATURES_REQUIRED distinct trusted keys " +
+        "must sign a version before it may take a role)",
+    )
+    .argument("<version>")
+    .requiredOption("--key <file>", "ed25519 private key (PEM) of a trusted key")
+    .action(async (version: string, options: CommonOptions & { key: string }) => {
+      const privateKey = parsePrivateKey(readFileSync(options.key, "utf8"));
+      await withOperations(options, async (operations) => {
+        const manifest = await operations.cosign(options.module, version, privateKey);
+        const signers = [manifest.keyId, ...manifest.cosignatures.map((c) => c.keyId)];
+        console.log(
+          `${manifest.module} ${manifest.version} now signed by ${signers.length} keys: ${signers.join(", ")}`,
+        );
+      });
+    });
+
   common(modules.command("list"))
     .description("published versions with their roles, and the latest state changes")
     .option("--all", "every module, not only --module")
@@ -295,5 +316,25 @@ export function register(program: Command): void {
       await withOperations(options, async (operations) => {
         console.log(`rolled back: ${describeState(await operations.rollback(options.module, options.reason))}`);
       });
+    });
+
+  modules
+    .command("steward")
+    .description(
+      "run the rollout steward: the operator-side writer of module state that applies the automatic rollbacks " +
+        "gateways and agents ask for (they may not write module state themselves); runs until stopped",
+    )
+    .option("--nats-url <url>", "NATS server", defaultNatsUrl())
+    .action(async (options: { natsUrl: string }) => {
+      const access = toolNatsAccess(options.natsUrl);
+      const nc = await connectNats({ servers: access.url, name: "chorus-rollout-steward", auth: access.auth });
+      const steward = await startRolloutSteward(nc, createLogger("rollout-steward"));
+      console.log(`rollout steward serving ${subjects.moduleRollbackAll} on ${access.url} (Ctrl-C stops)`);
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+      steward.stop();
+      await nc.drain();
     });
 }

@@ -82,6 +82,8 @@ export interface ClosableDecisionEngine extends DecisionEngine {
   readonly coordination: Coordination;
   /** Retrieval slices taken from its cache, built, and checked again (undefined without retrieval). */
   readonly retrievalStats: Readonly<Retriever["stats"]> | undefined;
+  /** Erasure: drops the listeners (bus pseudonyms) from every agent mirror; returns the `<agent>.<key>`s changed. */
+  forgetListeners(pseudonyms: ReadonlySet<string>): string[];
   close(): void;
 }
 
@@ -224,6 +226,7 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
     coordination,
     retrievalStats: retriever?.stats,
     decide: (request, { signal }) => decide(request, signal),
+    forgetListeners: (pseudonyms) => mirrors.flatMap((m) => m.forget(pseudonyms).map((k) => `${m.module.name}.${k}`)),
     close() {
       outcomes.flush();
       for (const m of mirrors) m.close();

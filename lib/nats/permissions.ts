@@ -20,6 +20,11 @@ export interface Permissions {
   subscribe: string[];
   /** May publish to the reply subject of a request it received (one reply, within the server's window). */
   allowResponses: boolean;
+  /**
+   * Replies allowed per request received (default 1): an agent host answers an erasure request once per agent it
+   * runs, on its one connection.
+   */
+  maxResponses?: number;
 }
 
 /** The process kinds. An agent host runs one or several agents on one connection: it gets the union of theirs. */
@@ -94,21 +99,29 @@ export const AGENT_INPUTS: Record<AgentName, readonly string[]> = {
 const moduleReader = [...ownObjects(buckets.moduleObjects), ...ownBucket(buckets.moduleState)];
 
 /**
- * A process running modules writes its own rollout report, the shared call record of the versions it runs
- * (modules/version-health.ts) and may roll back the modules it runs (automatic rollback on failures,
- * modules/rollback-guard.ts); it may not publish module bytes, so it cannot bring in new code, and it may not write
- * the signing-key revocation list (`revoked.<keyId>`: the operator's alone).
+ * A process running modules writes its own rollout report and the shared call record of the versions it runs
+ * (modules/version-health.ts). It never writes a module's state (`state.<module>`: which version is active,
+ * canary, shadow): for an automatic rollback (modules/rollback-guard.ts) it asks the operator side's rollout steward
+ * on its modules' rollback subjects (modules/rollback-requests.ts), which can only take a version out of its role.
+ * It may not publish module bytes, so it cannot bring in new code, nor write the signing-key revocation list
+ * (`revoked.<keyId>`).
  */
 function moduleRunner(modules: readonly string[]): string[] {
   return modules.flatMap((m) => [
-    kvKeys(buckets.moduleState, `state.${m}`),
+    subjects.moduleRollback(m),
     kvKeys(buckets.moduleState, `report.${m}.>`),
     kvKeys(buckets.moduleState, `health.${m}.>`),
   ]);
 }
 
 function agent(p: Permissions, name: AgentName): void {
-  p.subscribe.push(subjects.agentDecide(name), subjects.agentSignalAll(name), ...AGENT_INPUTS[name]);
+  // Every instance answers erasure requests (`chorus users forget`) for the state it keeps.
+  p.subscribe.push(
+    subjects.agentDecide(name),
+    subjects.agentSignalAll(name),
+    ...AGENT_INPUTS[name],
+    subjects.usersForget,
+  );
   // @nats-io/services (agents/runtime/run-agent.ts): discovery, info and stats requests for the agent's service.
   p.subscribe.push("$SRV.*", "$SRV.*.>");
   p.publish.push(
@@ -153,12 +166,15 @@ export function permissionsFor(identity: Identity): Permissions {
         ...readBucket(buckets.agentState),
         ...moduleReader,
       );
-      // Signal mirrors of every agent (cached coordination).
-      p.subscribe.push("chorus.signal.>");
+      // Signal mirrors of every agent (cached coordination); erasure requests, which it answers (its mirrors and
+      // receipt cache hold listeners' pseudonyms).
+      p.subscribe.push("chorus.signal.>", subjects.usersForget);
+      p.allowResponses = true;
       return p;
     }
     case "agents": {
       for (const name of identity.agents) agent(p, name);
+      if (identity.agents.length > 1) p.maxResponses = identity.agents.length;
       p.publish.push(...agentCommon);
       return p;
     }
@@ -192,7 +208,7 @@ export function permissionsFor(identity: Identity): Permissions {
       return p;
     }
     case "operator": {
-      // The CLI and the launcher: manages streams and buckets (including delete and purge: `chorus users forget`),
+      // The CLI and the launcher: manages streams and buckets (including message deletes: `chorus users forget`),
       // loads the catalog, publishes and activates modules, bootstraps API keys, asks the ledger. It does not speak
       // for a process: no receipts, events, leases, votes or signals.
       p.publish.push(
@@ -206,7 +222,15 @@ export function permissionsFor(identity: Identity): Permissions {
         `$O.${buckets.moduleObjects}.>`,
         subjects.ledgerQuery,
         "$SRV.>",
+        // Erasure: asks every process to drop a listener, and stores alone the other listeners' receipts of a
+        // receipt batch it must erase (their events stay chargeable at the stored price).
+        subjects.usersForget,
+        subjects.receiptsAll,
       );
+      // The rollout steward (the launcher, `chorus modules steward`): the one writer of module state applies the
+      // rollbacks processes ask for.
+      p.subscribe.push(subjects.moduleRollbackAll);
+      p.allowResponses = true;
       return p;
     }
     case "inspector":

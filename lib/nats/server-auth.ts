@@ -107,7 +107,9 @@ function renderUser(identity: Identity, publicKey: string, p: Permissions): stri
     "      permissions: {",
     `        publish: { allow: ${list(p.publish)} }`,
     `        subscribe: { allow: ${list(p.subscribe)} }`,
-    p.allowResponses ? "        allow_responses: true" : "",
+    p.allowResponses
+      ? `        allow_responses: ${(p.maxResponses ?? 1) > 1 ? `{ max: ${p.maxResponses} }` : "true"}`
+      : "",
     "      }",
     "    }",
   ]

@@ -33,6 +33,15 @@ export class Pseudonyms {
     return sessionId ? this.#mac("listener-session", sessionId) : `t${randomUUID().replaceAll("-", "").slice(0, 21)}`;
   }
 
+  /**
+   * The decision log's own pseudonym key (telemetry/decision-log.ts pseudonymizes the bus pseudonyms again under
+   * it): derived from this key, so there is one secret to keep, yet a log record's ids differ from every id on the
+   * bus, and nobody without the key can join the two.
+   */
+  decisionLogKey(): string {
+    return createHmac("sha256", this.#key).update("derived-key\0decision-log").digest("hex");
+  }
+
   #mac(domain: string, id: string): string {
     // The domain keeps a user id and a session id that happen to be equal from sharing a pseudonym.
     return `p${createHmac("sha256", this.#key).update(domain).update("\0").update(id, "utf8").digest("base64url").slice(0, 22)}`;

@@ -24,6 +24,7 @@ import { ModuleOperations } from "../module-operations.ts";
 import { ModuleRegistry } from "../module-registry.ts";
 import type { ModuleRouter } from "../module-router.ts";
 import { ModuleVerifier } from "../module-verifier.ts";
+import { serveRollbackRequests } from "../rollback-requests.ts";
 import { generateSigningKey, parsePrivateKey, TrustedKeys } from "../signing-keys.ts";
 import { type KernelModules, type KernelModulesOptions, startKernelModules } from "../start-kernel-modules.ts";
 import { buildKernelVariant, kernelVariants } from "./kernel-variants.ts";
@@ -34,6 +35,7 @@ export const testConfig: ModuleConfig = {
   trustedKeysFile: "",
   // Room for a loaded two-core machine: a healthy case must not pass its share of the budget.
   selfTestBudgetMs: 3_000,
+  signaturesRequired: 1,
   maxMemoryMb: 0,
   callTimeoutMs: 150,
   agentCallTimeoutMs: 20,
@@ -91,6 +93,8 @@ export async function startHotSwapBench(): Promise<HotSwapBench> {
     selfTestBudgetMs: testConfig.selfTestBudgetMs,
   });
   const operations = new ModuleOperations(registry, verifier, "test@bench");
+  // The operator side: applies the automatic rollbacks the processes ask for (rollback-requests.ts).
+  const steward = serveRollbackRequests(nats.nc, registry, logger);
   const processes: KernelModules[] = [];
   return {
     nats,
@@ -114,8 +118,10 @@ export async function startHotSwapBench(): Promise<HotSwapBench> {
     },
     async startProcess(name, config, pool) {
       const { jetstream } = await import("@nats-io/jetstream");
+      const nc = await nats.connect(name);
       const process = await startKernelModules({
-        js: jetstream(await nats.connect(name)),
+        js: jetstream(nc),
+        nc,
         config: { ...testConfig, ...config },
         actor: name,
         logger: logger.child({ process: name }),
@@ -138,6 +144,7 @@ export async function startHotSwapBench(): Promise<HotSwapBench> {
     },
     async cleanup() {
       await Promise.allSettled(processes.map((p) => p.close()));
+      steward.unsubscribe();
       await nats.cleanup();
     },
   };
@@ -173,6 +180,9 @@ export async function runLoad(decide: Decide, until: Promise<unknown>, concurren
         } catch (error) {
           report.errors.push({ decisionId, error });
         }
+        // A decision the reference kernel or an inline pool makes settles at once: without a turn of the event loop
+        // the callers would run on microtasks alone and starve every timer and socket (watch, rollback, deadlines).
+        await new Promise(setImmediate);
       }
     }),
   );

@@ -4,18 +4,22 @@
  * (KV and object stores are streams) is read back message by message, and the JetStream files on disk are read
  * too. Neither the raw user and session ids nor their subject-token forms appear anywhere.
  */
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
-import { createClient } from "@connectrpc/connect";
+import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { DeliverPolicy, type JsMsg, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withApiKey } from "../../gateway/auth/client-key.ts";
 import { AdFormat, BreakKind, ContentKind, DeviceType } from "../../gen/chorus/v1/common_pb.ts";
 import {
+  type AdEvent,
+  AdEventSchema,
   AdEventType,
   DecideRequestSchema,
   DecisionService,
@@ -23,10 +27,13 @@ import {
   PlaybackSignalSchema,
 } from "../../gen/chorus/v1/decision_pb.ts";
 import { type Mesh, startMesh } from "../../launch/mesh.ts";
+import { queryLedger } from "../../ledger/ledger.ts";
 import type { NatsConnection } from "../../lib/nats/connect.ts";
 import { freePort } from "../../lib/nats/nats-server-process.ts";
 import { permissionViolations } from "../../lib/nats/server-log.ts";
+import { pseudonymsFromEnv } from "../../lib/privacy/pseudonym-key.ts";
 import { subjectToken } from "../../lib/subjects.ts";
+import { pseudonymize } from "../../telemetry/decision-record.ts";
 
 const tag = randomBytes(6).toString("hex");
 /** Request ids are not personal (the decision log keeps them): they must not share the ids' stem. */
@@ -88,8 +95,12 @@ describe("raw-id scan - no raw listener id anywhere on the bus or in JetStream",
     await mesh?.stop();
   }, 30_000);
 
+  /** Impressions reported per listener index (the erasure test reports one again). */
+  const impressions = new Map<number, AdEvent[]>();
+  let client: Client<typeof DecisionService>;
+
   it("serves decisions, events and playback for listeners with distinctive ids", async () => {
-    const client = createClient(
+    client = createClient(
       DecisionService,
       createGrpcTransport({ baseUrl: mesh.gatewayUrl, interceptors: [withApiKey(mesh.credentials.decideKey)] }),
     );
@@ -121,19 +132,17 @@ describe("raw-id scan - no raw listener id anywhere on the bus or in JetStream",
         const ad = response.ads[0];
         if (!ad) continue;
         filled++;
-        const result = await client.reportEvents({
-          events: [
-            {
-              eventId: `imp-${response.decisionId}`,
-              decisionId: response.decisionId,
-              creativeId: ad.creativeId,
-              eventToken: ad.eventToken,
-              type: AdEventType.IMPRESSION,
-              occurredAt: timestampNow(),
-            },
-          ],
+        const event = create(AdEventSchema, {
+          eventId: `imp-${response.decisionId}`,
+          decisionId: response.decisionId,
+          creativeId: ad.creativeId,
+          eventToken: ad.eventToken,
+          type: AdEventType.IMPRESSION,
+          occurredAt: timestampNow(),
         });
+        const result = await client.reportEvents({ events: [event] });
         expect(result.results[0]!.status).toBe(EventResult_Status.ACCEPTED);
+        impressions.set(i, [...(impressions.get(i) ?? []), event]);
       }
       const played = await client.reportPlayback({
         signals: [
@@ -166,27 +175,35 @@ describe("raw-id scan - no raw listener id anywhere on the bus or in JetStream",
     expect(seen.filter((s) => s.subject !== "rawscan.control")).toEqual([]);
   });
 
-  it("finds no raw id in any stored message of any stream, KV bucket or object store", async () => {
+  /** Reads every stored message of every stream (KV buckets and object stores are streams too). */
+  async function eachStored(visit: (stream: string, m: JsMsg) => void): Promise<string[]> {
     const jsm = await jetstreamManager(spy);
     const js = jetstream(spy);
-    const found: { stream: string; seq: number; subject: string; leaks: string[] }[] = [];
-    let stored = 0;
     const names: string[] = [];
     for await (const info of jsm.streams.list()) names.push(info.config.name);
-    expect(names).toEqual(expect.arrayContaining(["CHORUS_EVENTS", "CHORUS_RECEIPTS", "KV_chorus_agent_state"]));
     for (const name of names) {
       const { state } = await jsm.streams.info(name);
       if (state.messages === 0) continue;
       const consumer = await js.consumers.get(name, { deliver_policy: DeliverPolicy.All });
       const messages = await consumer.fetch({ max_messages: state.messages, expires: 5_000 });
       for await (const m of messages) {
-        stored++;
-        const hits = [...leaks(new TextEncoder().encode(m.subject)), ...leaks(m.data)];
-        if (m.headers) hits.push(...leaks(new TextEncoder().encode(m.headers.toString())));
-        if (hits.length) found.push({ stream: name, seq: m.seq, subject: m.subject, leaks: hits });
+        visit(name, m);
         if (m.info.pending === 0) break;
       }
     }
+    return names;
+  }
+
+  it("finds no raw id in any stored message of any stream, KV bucket or object store", async () => {
+    const found: { stream: string; seq: number; subject: string; leaks: string[] }[] = [];
+    let stored = 0;
+    const names = await eachStored((name, m) => {
+      stored++;
+      const hits = [...leaks(new TextEncoder().encode(m.subject)), ...leaks(m.data)];
+      if (m.headers) hits.push(...leaks(new TextEncoder().encode(m.headers.toString())));
+      if (hits.length) found.push({ stream: name, seq: m.seq, subject: m.subject, leaks: hits });
+    });
+    expect(names).toEqual(expect.arrayContaining(["CHORUS_EVENTS", "CHORUS_RECEIPTS", "KV_chorus_agent_state"]));
     console.log(`raw-id scan: ${messages} live messages on >, ${stored} stored messages in ${names.length} streams`);
     expect(stored).toBeGreaterThan(20);
     expect(found).toEqual([]);
@@ -212,6 +229,100 @@ describe("raw-id scan - no raw listener id anywhere on the bus or in JetStream",
     expect(files).toBeGreaterThan(10);
     expect(hits).toEqual([]);
   });
+
+  /** `stream` names holding one of `ids` (as bytes, in the subject or the data). */
+  async function holders(ids: readonly string[]): Promise<string[]> {
+    const needles = ids.map((id) => Buffer.from(id));
+    const found = new Set<string>();
+    await eachStored((stream, m) => {
+      const data = Buffer.from(m.data);
+      if (needles.some((n) => data.includes(n) || m.subject.includes(n.toString()))) found.add(stream);
+    });
+    return [...found].sort();
+  }
+
+  it("chorus users forget <user-id> erases a listener everywhere; totals stay exact and decisions go on", async () => {
+    const pseudonyms = pseudonymsFromEnv(mesh.pseudonymEnv);
+    // The listener to erase: one with measurement consent whose pods were filled (the demo fills some), and another
+    // with consent, which must stay as it was.
+    const targetIndex = [...impressions.keys()].find((i) => i % 3 !== 2);
+    expect(targetIndex, "a listener with measurement consent saw ads").toBeDefined();
+    const target = LISTENERS[targetIndex!]!;
+    const other = LISTENERS[targetIndex === 0 ? 1 : 0]!;
+    const bus = pseudonyms.user(target.userId);
+    const logged = pseudonymize(bus, pseudonyms.decisionLogKey());
+    // Before: the listener is in agent state, receipts, events and the decision log (under the log's own id).
+    expect(await holders([bus])).toEqual(
+      expect.arrayContaining(["CHORUS_EVENTS", "CHORUS_RECEIPTS", "KV_chorus_agent_state"]),
+    );
+    expect(await holders([logged])).toEqual(["CHORUS_DECISIONS"]);
+    const otherBefore = await holders([pseudonyms.user(other.userId)]);
+    const totalsBefore = await queryLedger(spy);
+
+    // The operator CLI, as an operator runs it: the operator identity, the gateways' key, the raw id.
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ["--import", "tsx", "cli/chorus.ts", "users", "forget", target.userId, "--session", target.sessionId],
+      {
+        env: {
+          ...process.env,
+          ...mesh.auth!.env("operator"),
+          ...mesh.pseudonymEnv,
+          NATS_URL: mesh.natsUrl,
+          CHORUS_DATA_DIR: join(mesh.nats!.storeDir, "no-local-mesh"),
+        },
+      },
+    );
+    console.log(stdout);
+    // Every process that keeps listeners answered: both agents with per-listener state (they rewrote their own
+    // snapshots from memory, so nothing was left for the CLI to rewrite) and the gateway.
+    expect(stdout).toMatch(/\(intent\): \d+/);
+    expect(stdout).toMatch(/\(timing\): \d+/);
+    expect(stdout, "a gateway (no agent named) dropped mirrored state").toMatch(/^\s+[^(\n]+: [^\n]*intent\.\d+/m);
+    expect(stdout).not.toMatch(/rewritten here/);
+    expect(stdout).toMatch(/CHORUS_RECEIPTS \d+/);
+    expect(stdout).toMatch(/CHORUS_EVENTS \d+/);
+    expect(stdout).toMatch(/CHORUS_DECISIONS \d+/);
+
+    // After: nothing of the listener in any stream, bucket or object store; the other listener untouched.
+    expect(await holders([bus, logged, pseudonyms.session(target.sessionId)])).toEqual([]);
+    expect(await holders([pseudonyms.user(other.userId)])).toEqual(otherBefore);
+    const onDisk: string[] = [];
+    const walk = (dir: string) => {
+      for (const entry of readdirSync(dir)) {
+        const path = join(dir, entry);
+        if (statSync(path).isDirectory()) walk(path);
+        else if (readFileSync(path).includes(bus)) onDisk.push(path.slice(mesh.nats!.storeDir.length));
+      }
+    };
+    walk(join(mesh.nats!.storeDir, "jetstream"));
+    expect(onDisk, "JetStream files still holding the listener's pseudonym").toEqual([]);
+    // The totals still hold the erased listener's spend (the ledger's snapshot had it before its events went).
+    const totalsAfter = await queryLedger(spy);
+    expect(totalsAfter.campaigns).toEqual(totalsBefore.campaigns);
+    // The erased impression, reported again, is not charged twice: its receipt is gone.
+    const again = await client.reportEvents({ events: [impressions.get(targetIndex!)![0]!] });
+    expect(again.results[0]!.status).not.toBe(EventResult_Status.ACCEPTED);
+    // Later decisions work, for the erased listener too, and their events are charged.
+    for (const { userId, sessionId } of [target, other]) {
+      const response = await client.decide(
+        create(DecideRequestSchema, {
+          requestId: `req-${requestTag}-after-${userId.slice(-1)}`,
+          placement: {
+            breakKind: BreakKind.MID_ROLL,
+            maxDurationMs: 60_000,
+            maxAds: 3,
+            allowedFormats: [AdFormat.AUDIO],
+          },
+          user: { userId, consent: { personalizedAds: true, measurement: true }, geo: { country: "DE" } },
+          device: { type: DeviceType.PHONE, screenOn: false, foreground: false, touch: true },
+          context: { sessionId, contentKind: ContentKind.MUSIC, genre: "rock", contentDurationMs: 180_000 },
+        }),
+      );
+      expect(response.decisionId).not.toBe("");
+    }
+    expect((await queryLedger(spy)).campaigns.length).toBeGreaterThan(0);
+  }, 90_000);
 
   it("ran with NATS permissions on: no process was refused anything", () => {
     expect(mesh.auth).toBeDefined();

@@ -6,13 +6,16 @@
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { create } from "@bufbuild/protobuf";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openApiKeyBucket } from "../../gateway/auth/api-key-store.ts";
+import { ModuleStateSchema } from "../../gen/chorus/v1/module_pb.ts";
 import { ensureLedgerStreams, openLedgerBucket } from "../../ledger/ledger-streams.ts";
+import { createLogger } from "../../lib/log/logger.ts";
 import { connectNats, type NatsConnection } from "../../lib/nats/connect.ts";
 import { authConnectionOptions, natsClientAuth } from "../../lib/nats/connect-options.ts";
 import { toolNatsAccess, writeLocalMesh } from "../../lib/nats/local-mesh.ts";
@@ -22,8 +25,11 @@ import { type ServerAuth, writeServerAuth } from "../../lib/nats/server-auth.ts"
 import { permissionViolations } from "../../lib/nats/server-log.ts";
 import { AGENTS, buckets, streams, subjects } from "../../lib/subjects.ts";
 import { ModuleRegistry } from "../../modules/module-registry.ts";
+import { rollbackOverNats, serveRollbackRequests } from "../../modules/rollback-requests.ts";
 import { openAgentStateBucket } from "../../voting/mirror/agent-state-store.ts";
 import { loadAgents } from "../../voting/registry/agent-loaders.ts";
+
+const silentLogger = createLogger("bus-permissions", "silent");
 
 const IDENTITIES: Identity[] = [
   { kind: "operator", name: "operator" },
@@ -191,17 +197,42 @@ describe("bus permissions - every process kind is held to its own rights by the 
     await expectPublishRefused("gateway", `$KV.${buckets.leaders}.budget`);
   });
 
-  it("lets only the operator publish module versions; a gateway may only roll back the modules it runs", async () => {
+  it("lets only the operator publish module versions and write module state; processes ask the steward to roll back", async () => {
     const objects = `$O.${buckets.moduleObjects}.M.${Buffer.from("kernel/9.9.9.wasm").toString("base64url")}`;
     await expectPublishRefused("gateway", objects);
     await expectPublishRefused("agents-1", objects);
+    // Module state (which version is active, canary, shadow): no gateway or agent host writes it, not even for the
+    // modules it runs.
+    await expectPublishRefused("gateway", `$KV.${buckets.moduleState}.state.kernel`);
+    await expectPublishRefused("gateway", `$KV.${buckets.moduleState}.state.agent-intent`);
+    await expectPublishRefused("agents-1", `$KV.${buckets.moduleState}.state.agent-intent`);
     await expectPublishRefused("agents-1", `$KV.${buckets.moduleState}.state.agent-bidding`);
+    await expectPublishRefused("budget", `$KV.${buckets.moduleState}.state.agent-budget`);
     const registry = await ModuleRegistry.open(jetstream(as.operator!));
     await registry.objects.putBlob({ name: "kernel/0.0.1.wasm" }, new Uint8Array([0, 97, 115, 109]));
     expect((await registry.objects.info("kernel/0.0.1.wasm"))?.size).toBe(4);
-    // The automatic rollback of a module the process runs (modules/rollback-guard.ts) is allowed.
-    const state = await new Kvm(jetstream(as["agents-1"]!)).open(buckets.moduleState);
-    expect(await state.put("state.agent-intent", new Uint8Array([1]))).toBeGreaterThan(0);
+    // The operator writes the state: version 2.0.0 active after 1.0.0 (as `chorus modules activate` would).
+    const start = create(ModuleStateSchema, {
+      module: "agent-intent",
+      activeVersion: "2.0.0",
+      previousVersion: "1.0.0",
+    });
+    await registry.updateState("agent-intent", () => start);
+    // An automatic rollback goes through the operator side's steward: a host asks only for the modules it runs.
+    const steward = serveRollbackRequests(as.operator!, registry, silentLogger);
+    try {
+      await rollbackOverNats(as["agents-1"]!, "agent-intent", "agents-1")("2.0.0", "error rate");
+      const { state } = await registry.state("agent-intent");
+      expect(state.activeVersion).toBe("1.0.0");
+      expect(state.history.at(-1)?.actor).toBe("agents-1 (automatic rollback)");
+      await expect(rollbackOverNats(as["agents-1"]!, "agent-bidding", "agents-1")("1.0.0", "x")).rejects.toThrow();
+      await expectViolation("agents-1", "Publish", subjects.moduleRollback("agent-bidding"));
+      // The steward only takes a version out of its role; it never activates one.
+      await rollbackOverNats(as["agents-1"]!, "agent-intent", "agents-1")("9.9.9", "not a version with a role");
+      expect((await registry.state("agent-intent")).state.activeVersion).toBe("1.0.0");
+    } finally {
+      steward.unsubscribe();
+    }
     // And reading published modules works for every runner.
     const store = await new Objm(jetstream(as["agents-1"]!)).open(buckets.moduleObjects);
     expect([...((await store.getBlob("kernel/0.0.1.wasm")) ?? [])]).toEqual([0, 97, 115, 109]);

@@ -78,6 +78,11 @@ export interface AgentModule<S = unknown, M extends DescMessage = DescMessage> {
   readonly signalIntervalMs?: number;
   /** Periodic upkeep (eviction, pre-computation); returns the keys it changed. */
   tick?(state: S, nowMs: number): DirtyKeys;
+  /**
+   * Erasure (`chorus users forget`): drops everything the state keeps about these listeners (bus pseudonyms) and
+   * returns the keys it changed. Agents that keep nothing per listener leave it out.
+   */
+  forget?(state: S, pseudonyms: ReadonlySet<string>): DirtyKeys;
 }
 
 /** Erases the message type of an input so that one agent can list inputs of several schemas. */

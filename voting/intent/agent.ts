@@ -7,6 +7,7 @@ import {
   applyImpression,
   applyPlayback,
   createIntentState,
+  forgetListeners,
   type IntentState,
   prune,
   restoreIntent,
@@ -38,4 +39,5 @@ export const intentAgent: AgentModule<IntentState, typeof IntentSignalSchema> = 
     }),
   ],
   tick: prune,
+  forget: forgetListeners,
 };

@@ -176,6 +176,13 @@ function anyAtOrBefore(times: readonly bigint[], cutoff: bigint): boolean {
   return false;
 }
 
+/** Erasure: drops the listeners' profiles (impression history included); returns their shard keys. */
+export function forgetListeners(state: IntentState, pseudonyms: ReadonlySet<string>): string[] {
+  const changed = new Set<string>();
+  for (const id of pseudonyms) if (state.profiles.delete(id)) changed.add(forget(state, id));
+  return [...changed];
+}
+
 export function snapshotIntent(state: IntentState, key: string, scope: "full" | "delta"): IntentSignal {
   const shard = Number(key);
   let profiles: UserProfile[];

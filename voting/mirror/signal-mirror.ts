@@ -87,6 +87,11 @@ export class SignalMirror {
     return mirror;
   }
 
+  /** Erasure: drops the listeners from the mirrored state (`chorus users forget`); returns the keys changed. */
+  forget(pseudonyms: ReadonlySet<string>): string[] {
+    return [...(this.module.forget?.(this.state, pseudonyms) ?? [])];
+  }
+
   close(): void {
     this.sub?.unsubscribe();
   }

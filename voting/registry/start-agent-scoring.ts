@@ -6,14 +6,15 @@
  * and failure of each vote).
  */
 import type { JetStreamClient } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "../../lib/log/logger.ts";
 import { KeyRevocations } from "../../modules/key-revocations.ts";
 import type { ModuleConfig } from "../../modules/module-config.ts";
 import { ModuleRegistry } from "../../modules/module-registry.ts";
 import { reportPeriodically, toModuleReport } from "../../modules/module-report.ts";
-import { rollbackVersion } from "../../modules/module-state-changes.ts";
 import { ModuleVerifier } from "../../modules/module-verifier.ts";
 import { ModuleWatcher } from "../../modules/module-watcher.ts";
+import { rollbackOverNats } from "../../modules/rollback-requests.ts";
 import { VersionHealth } from "../../modules/version-health.ts";
 import {
   AGENT_SCORING_ABI_VERSION,
@@ -28,6 +29,8 @@ import { moduleKinds } from "./module-kinds.ts";
 
 export interface AgentScoringOptions {
   js: JetStreamClient;
+  /** Where automatic rollbacks are requested from the rollout steward (modules/rollback-requests.ts). */
+  nc: NatsConnection;
   config: ModuleConfig;
   /** Process name: the actor of automatic rollbacks and the name of its reports. */
   actor: string;
@@ -66,9 +69,8 @@ export async function startAgentScoring(
     const agent = module.name as ScoringAgent;
     const name = agentModuleName(agent);
     const log = logger.child({ component: "agent-scoring", agent });
-    const rollback = async (version: string, reason: string) => {
-      await registry.updateState(name, (state) => rollbackVersion(state, version, { actor, reason }));
-    };
+    // Only the operator side writes module state: the rollout steward applies it (modules/rollback-requests.ts).
+    const rollback = rollbackOverNats(options.nc, name, actor);
     const scorer = await AgentScorer.start(AGENT_SCORINGS[agent], {
       initial: { version: BUILTIN_SCORING_VERSION, bytes: readAgentScoringWasm(agent) },
       builtinVersion: module.version,

@@ -10,6 +10,7 @@ import { type NatsFixture, startNats } from "../../lib/testing/nats-fixture.ts";
 import { ModuleOperations } from "../../modules/module-operations.ts";
 import { ModuleRegistry } from "../../modules/module-registry.ts";
 import { ModuleVerifier } from "../../modules/module-verifier.ts";
+import { serveRollbackRequests } from "../../modules/rollback-requests.ts";
 import { generateSigningKey, parsePrivateKey, TrustedKeys } from "../../modules/signing-keys.ts";
 import { agentVariants, buildAgentVariant } from "../../modules/testing/agent-variants.ts";
 import { eventually, logger, testConfig } from "../../modules/testing/hot-swap-fixture.ts";
@@ -61,9 +62,13 @@ beforeAll(async () => {
     kinds: moduleKinds(),
     selfTestBudgetMs: 1_500,
   });
-  operations = new ModuleOperations(await ModuleRegistry.open(nats.js), verifier, "test@scorer");
+  const registry = await ModuleRegistry.open(nats.js);
+  operations = new ModuleOperations(registry, verifier, "test@scorer");
+  // The operator side applies the automatic rollbacks the scorers ask for (modules/rollback-requests.ts).
+  serveRollbackRequests(nats.nc, registry, logger);
   scoring = await startAgentScoring([timingAgent, relevanceAgent], {
     js: nats.js,
+    nc: nats.nc,
     config: { ...testConfig, agentCallTimeoutMs: 30, agentMaxMemoryMb: 8, reportIntervalMs: 200 },
     actor: "scorer-test",
     logger,

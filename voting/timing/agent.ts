@@ -5,6 +5,7 @@ import { type AgentModule, agentInput } from "../contract/agent-module.ts";
 import {
   applyPlayback,
   createTimingState,
+  forgetListeners,
   pruneSessions,
   restoreTiming,
   snapshotTiming,
@@ -31,4 +32,5 @@ export const timingAgent: AgentModule<TimingState, typeof TimingSignalSchema> = 
     }),
   ],
   tick: pruneSessions,
+  forget: forgetListeners,
 };

@@ -126,6 +126,22 @@ export function pruneSessions(state: TimingState, nowMs: number): string[] {
   return [...changed];
 }
 
+/**
+ * Erasure: drops the listeners' sessions. Each travels in the next delta as a deleted entry (no user), so mirrors
+ * drop it too; returns the shard keys.
+ */
+export function forgetListeners(state: TimingState, pseudonyms: ReadonlySet<string>): string[] {
+  const changed = new Set<string>();
+  for (const [id, s] of state.sessions) {
+    if (!pseudonyms.has(s.userId) && !pseudonyms.has(id)) continue;
+    state.sessions.delete(id);
+    const key = forget(state, id, s);
+    markDirty(state, key, id);
+    changed.add(key);
+  }
+  return [...changed];
+}
+
 export function snapshotTiming(state: TimingState, key: string, scope: "full" | "delta"): TimingSignal {
   const shard = Number(key);
   let sessions: SessionPlayback[];
