@@ -32,8 +32,13 @@ export interface MeshOptions {
    */
   natsCluster?: number;
   gatewayPort?: number;
-  /** Load the demo catalog before the agents start. */
+  /** Load the demo catalog before the agents start (default). */
   demo?: boolean;
+  /**
+   * Its shape (lib/demo/demo-catalog.ts): e.g. flights that started weeks ago (`nowMs`), so that even pacing has
+   * budget left for a long test's steady load instead of the share of one hour.
+   */
+  demoCatalog?: Parameters<typeof demoCatalog>[0];
   /** Agent hosts: each inner list runs in one process. */
   agentGroups?: string[][];
   env?: Record<string, string>;
@@ -136,7 +141,8 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   try {
     // Every process checks its streams and buckets against this at start (lib/nats/jetstream-replicas.ts).
     const replicas: Record<string, string> = cluster ? { CHORUS_REPLICAS: String(clusterSize) } : {};
-    if (options.demo !== false) await loadDemo(natsUrl, clientAuth(), cluster ? clusterSize : undefined);
+    if (options.demo !== false)
+      await loadDemo(natsUrl, clientAuth(), cluster ? clusterSize : undefined, options.demoCatalog);
     const credentials = await bootstrapCredentials(natsUrl, options.credentialsFile, clientAuth());
     const keyEnv: Record<string, string> =
       process.env.CHORUS_PSEUDONYM_KEY_FILE || process.env.CHORUS_PSEUDONYM_SALT || options.env?.CHORUS_PSEUDONYM_SALT
@@ -240,10 +246,15 @@ function meshIdentities(groups: string[][], inspector = false): Identity[] {
   ];
 }
 
-async function loadDemo(natsUrl: string, auth: NatsClientAuth, replicas?: number): Promise<void> {
+async function loadDemo(
+  natsUrl: string,
+  auth: NatsClientAuth,
+  replicas?: number,
+  shape?: Parameters<typeof demoCatalog>[0],
+): Promise<void> {
   const nc = await connectNats({ servers: natsUrl, name: "chorus-demo-loader", auth });
   try {
-    await loadDemoCatalog(new CatalogStore(await openCatalogBucket(jetstream(nc), replicas)), demoCatalog());
+    await loadDemoCatalog(new CatalogStore(await openCatalogBucket(jetstream(nc), replicas)), demoCatalog(shape));
   } finally {
     await nc.close();
   }

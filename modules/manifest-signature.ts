@@ -1,12 +1,12 @@
 /**
  * The signature of a manifest covers its canonical encoding: the protobuf binary of the manifest with `signature`
- * cleared, after a domain tag (so a signature over some other Chorus message can never pass as one over a
+ * and `cosignatures` cleared, after a domain tag (so a signature over some other Chorus message can never pass as one over a
  * manifest). protobuf-es writes known fields in field-number order, so the encoding is deterministic.
  */
 import { createHash, type KeyObject, sign, verify } from "node:crypto";
 import { clone, create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { type ModuleManifest, ModuleManifestSchema } from "../gen/chorus/v1/module_pb.ts";
+import { ModuleCosignatureSchema, type ModuleManifest, ModuleManifestSchema } from "../gen/chorus/v1/module_pb.ts";
 import { keyIdOf } from "./signing-keys.ts";
 
 const DOMAIN = new TextEncoder().encode("chorus.v1.ModuleManifest\n");
@@ -14,6 +14,7 @@ const DOMAIN = new TextEncoder().encode("chorus.v1.ModuleManifest\n");
 export function canonicalManifestBytes(manifest: ModuleManifest): Uint8Array {
   const unsigned = clone(ModuleManifestSchema, manifest);
   unsigned.signature = new Uint8Array(0);
+  unsigned.cosignatures = [];
   const body = toBinary(ModuleManifestSchema, unsigned);
   const out = new Uint8Array(DOMAIN.length + body.length);
   out.set(DOMAIN);
@@ -52,6 +53,29 @@ export function signManifest(bytes: Uint8Array, fields: ManifestFields, privateK
 }
 
 export function verifyManifestSignature(manifest: ModuleManifest, publicKey: KeyObject): boolean {
-  if (manifest.signature.length !== 64) return false;
-  return verify(null, canonicalManifestBytes(manifest), publicKey, manifest.signature);
+  return verifySignature(manifest, manifest.signature, publicKey);
+}
+
+/**
+ * The manifest with one more signature, by `privateKey`, over the same canonical bytes (N-of-M signing: each
+ * holder of a trusted key adds theirs). Signing again with a key already present replaces its signature.
+ */
+export function cosignManifest(manifest: ModuleManifest, privateKey: KeyObject): ModuleManifest {
+  const keyId = keyIdOf(privateKey);
+  const signed = clone(ModuleManifestSchema, manifest);
+  signed.cosignatures = [
+    ...signed.cosignatures.filter((c) => c.keyId !== keyId),
+    create(ModuleCosignatureSchema, { keyId, signature: sign(null, canonicalManifestBytes(manifest), privateKey) }),
+  ];
+  return signed;
+}
+
+/** Every (key id, signature) pair a manifest carries: its signer's first, then the cosigners'. */
+export function manifestSignatures(manifest: ModuleManifest): Array<{ keyId: string; signature: Uint8Array }> {
+  return [{ keyId: manifest.keyId, signature: manifest.signature }, ...manifest.cosignatures];
+}
+
+export function verifySignature(manifest: ModuleManifest, signature: Uint8Array, publicKey: KeyObject): boolean {
+  if (signature.length !== 64) return false;
+  return verify(null, canonicalManifestBytes(manifest), publicKey, signature);
 }

@@ -14,6 +14,14 @@ export const moduleConfigSchema = {
     parse: parsers.string,
     help: "file of trusted ed25519 public keys (PEM blocks or base64 raw keys, one per line); empty trusts nothing",
   },
+  signaturesRequired: {
+    env: "CHORUS_MODULE_SIGNATURES_REQUIRED",
+    default: 1,
+    parse: parsers.int(1, 16),
+    help:
+      "distinct trusted keys that must sign a module version (chorus modules cosign) before it may be activated, " +
+      "canaried, shadowed or loaded: the N of an N-of-M rule over the trusted keys",
+  },
   selfTestBudgetMs: {
     env: "CHORUS_MODULE_SELF_TEST_MS",
     default: 2_000,

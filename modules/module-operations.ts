@@ -5,7 +5,7 @@
  */
 import type { KeyObject } from "node:crypto";
 import type { ModuleManifest, ModuleState } from "../gen/chorus/v1/module_pb.ts";
-import { signManifest } from "./manifest-signature.ts";
+import { cosignManifest, signManifest } from "./manifest-signature.ts";
 import type { ModuleRegistry } from "./module-registry.ts";
 import { ModuleRejectedError, RejectionReason } from "./module-rejected-error.ts";
 import * as changes from "./module-state-changes.ts";
@@ -16,6 +16,8 @@ export interface PublishOptions {
   version: string;
   abiVersion: number;
   privateKey: KeyObject;
+  /** More keys' signatures at once (N-of-M); others can add theirs later with `cosign`. */
+  cosignKeys?: KeyObject[];
   author: string;
   notes?: string;
 }
@@ -34,16 +36,50 @@ export class ModuleOperations {
     private readonly actor: string,
   ) {}
 
-  /** Signs, verifies and stores a version. Nothing is stored if any check fails. */
+  /**
+   * Signs, verifies and stores a version. Nothing is stored if any check fails. One valid signature is enough to
+   * store it; taking a role needs the configured number of distinct signers (`cosign` adds the others').
+   */
   async publish(bytes: Uint8Array, options: PublishOptions): Promise<ModuleManifest> {
-    const manifest = signManifest(bytes, options, options.privateKey);
-    await this.verifier.verify(bytes, manifest);
+    let manifest = signManifest(bytes, options, options.privateKey);
+    for (const key of options.cosignKeys ?? []) manifest = cosignManifest(manifest, key);
+    await this.verifier.verify(bytes, manifest, undefined, { quorum: false });
     await this.registry.publish(bytes, manifest);
     return manifest;
   }
 
+  /**
+   * Adds `privateKey`'s signature to a published version (N-of-M signing). The stored version must pass every
+   * check but the quorum first, and the new signature must count (a trusted, unrevoked, unexpired key): a
+   * signature that could never count is refused rather than stored.
+   */
+  async cosign(module: string, version: string, privateKey: KeyObject): Promise<ModuleManifest> {
+    const { manifest, bytes } = await this.#fetch(module, version);
+    await this.verifier.verify(bytes, manifest, { module, version }, { quorum: false });
+    const signed = cosignManifest(manifest, privateKey);
+    const problem = this.verifier.signatureProblem(signed, signed.cosignatures.at(-1)!.keyId);
+    if (problem) {
+      const reason = / untrusted$/.test(problem)
+        ? RejectionReason.UntrustedKey
+        : / revoked$/.test(problem)
+          ? RejectionReason.RevokedKey
+          : / expired$/.test(problem)
+            ? RejectionReason.ExpiredKey
+            : RejectionReason.BadSignature;
+      throw new ModuleRejectedError(reason, module, version, `cosignature not stored: ${problem}`);
+    }
+    await this.registry.replaceManifest(signed);
+    return signed;
+  }
+
   /** Fetches a published version and runs every check on it. */
   async verify(module: string, version: string): Promise<ModuleManifest> {
+    const { manifest, bytes } = await this.#fetch(module, version);
+    await this.verifier.verify(bytes, manifest, { module, version });
+    return manifest;
+  }
+
+  async #fetch(module: string, version: string): Promise<{ manifest: ModuleManifest; bytes: Uint8Array }> {
     const [manifest, bytes] = await Promise.all([
       this.registry.manifest(module, version),
       this.registry.bytes(module, version),
@@ -56,8 +92,7 @@ export class ModuleOperations {
         "not published (see chorus modules list)",
       );
     }
-    await this.verifier.verify(bytes, manifest, { module, version });
-    return manifest;
+    return { manifest, bytes };
   }
 
   /** `allowDowngrade`: activate a version older than the newest ever active (recorded in the history). */

@@ -19,6 +19,7 @@ import {
 } from "../gen/chorus/v1/module_pb.ts";
 import { openReplicatedBucket, openReplicatedObjectStore } from "../lib/nats/jetstream-replicas.ts";
 import { buckets } from "../lib/subjects.ts";
+import { canonicalManifestBytes } from "./manifest-signature.ts";
 import { ModuleRejectedError, RejectionReason } from "./module-rejected-error.ts";
 
 export class ModuleConflictError extends Error {
@@ -85,6 +86,21 @@ export class ModuleRegistry {
       }
       throw err;
     }
+  }
+
+  /**
+   * Stores a published version's manifest with more cosignatures. Everything signed stays as it was (versions are
+   * immutable); only signatures are added. Two cosigners at once may lose one's: they sign again.
+   */
+  async replaceManifest(manifest: ModuleManifest): Promise<void> {
+    const name = objectName(manifest.module, manifest.version);
+    const stored = await this.manifest(manifest.module, manifest.version);
+    if (!stored) throw new Error(`${manifest.module} ${manifest.version} is not published`);
+    const same = (m: ModuleManifest) => Buffer.from(canonicalManifestBytes(m)).toString("base64");
+    if (same(stored) !== same(manifest) || !equalBytes(stored.signature, manifest.signature))
+      throw new ModuleConflictError(`${manifest.module} ${manifest.version}: only cosignatures may change`);
+    const metadata = { [MANIFEST_KEY]: Buffer.from(toBinary(ModuleManifestSchema, manifest)).toString("base64") };
+    await this.objects.update(name, { metadata });
   }
 
   async manifest(module: string, version: string): Promise<ModuleManifest | undefined> {
@@ -169,6 +185,10 @@ export class ModuleRegistry {
     }
     return out.sort((a, b) => a.process.localeCompare(b.process));
   }
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 function decodeManifest(metadata: Record<string, string> | undefined): ModuleManifest | undefined {

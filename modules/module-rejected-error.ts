@@ -9,6 +9,8 @@ export const RejectionReason = {
   RevokedKey: "revoked_key",
   /** The manifest's key is past the expiry its trusted-keys entry gives. */
   ExpiredKey: "expired_key",
+  /** Fewer distinct trusted, unrevoked, unexpired keys signed it than CHORUS_MODULE_SIGNATURES_REQUIRED. */
+  InsufficientSignatures: "insufficient_signatures",
   /** The bytes do not hash to the manifest's sha256 (or their length differs). */
   DigestMismatch: "digest_mismatch",
   /** `WebAssembly.validate` refuses the bytes. */

@@ -6,7 +6,7 @@
 import { createValidator } from "@bufbuild/protovalidate";
 import { type ModuleManifest, ModuleManifestSchema } from "../gen/chorus/v1/module_pb.ts";
 import type { RevokedKeys } from "./key-revocations.ts";
-import { sha256Hex, verifyManifestSignature } from "./manifest-signature.ts";
+import { manifestSignatures, sha256Hex, verifyManifestSignature, verifySignature } from "./manifest-signature.ts";
 import type { ModuleConfig } from "./module-config.ts";
 import type { CheckFailure, ModuleKind } from "./module-kind.ts";
 import { ModuleRejectedError, RejectionReason } from "./module-rejected-error.ts";
@@ -25,6 +25,11 @@ export interface ModuleVerifierOptions {
   maxMemoryBytes?: number;
   /** The operator's revocation list (KeyRevocations); a module signed by a key on it is refused. */
   revokedKeys?: RevokedKeys;
+  /**
+   * Distinct trusted keys (unrevoked, unexpired) whose signatures a version needs before it may take a role
+   * (the N of an N-of-M rule; cosignatures via `chorus modules cosign`). Default 1: the signer's alone.
+   */
+  requiredSignatures?: number;
   /** For tests: the time key expiry is judged at. */
   now?: () => number;
 }
@@ -52,7 +57,17 @@ export class ModuleVerifier {
       kinds,
       selfTestBudgetMs: config.selfTestBudgetMs,
       maxMemoryBytes: config.maxMemoryMb * 1024 * 1024,
+      requiredSignatures: config.signaturesRequired,
     });
+  }
+
+  /** Epoch ms at which a trusted key stops being accepted (undefined: it does not expire, or is unknown). */
+  keyExpiry(keyId: string): number | undefined {
+    return this.options.trustedKeys.expiry(keyId);
+  }
+
+  get requiredSignatures(): number {
+    return Math.max(1, this.options.requiredSignatures ?? 1);
   }
 
   /**
@@ -63,8 +78,12 @@ export class ModuleVerifier {
     bytes: Uint8Array,
     manifest: ModuleManifest,
     expected?: { module: string; version: string },
-    /** selfTest false: every check but the golden cases (replay runs a version to see what it decides). */
-    checks: { selfTest?: boolean } = {},
+    /**
+     * selfTest false: every check but the golden cases (replay runs a version to see what it decides).
+     * quorum false: the signer's signature is enough (publication: cosigners add theirs to a stored version);
+     * every role assignment and every process loading a version asks for the full quorum.
+     */
+    checks: { selfTest?: boolean; quorum?: boolean } = {},
   ): Promise<void> {
     const module = expected?.module ?? manifest.module;
     const version = expected?.version ?? manifest.version;
@@ -99,6 +118,15 @@ export class ModuleVerifier {
       reject(RejectionReason.ExpiredKey, `key ${manifest.keyId} expired at ${new Date(expires).toISOString()}`);
     if (!verifyManifestSignature(manifest, key!)) {
       reject(RejectionReason.BadSignature, `signature does not verify with key ${manifest.keyId}`);
+    }
+    if (checks.quorum !== false && this.requiredSignatures > 1) {
+      const { valid, ignored } = this.#signers(manifest);
+      if (valid.length < this.requiredSignatures)
+        reject(
+          RejectionReason.InsufficientSignatures,
+          `signed by ${valid.length} of the ${this.requiredSignatures} distinct trusted keys required` +
+            ` (${valid.join(", ")})${ignored.length > 0 ? `; not counted: ${ignored.join("; ")}` : ""}`,
+        );
     }
     const digest = sha256Hex(bytes);
     if (digest !== manifest.sha256 || BigInt(bytes.length) !== manifest.sizeBytes) {
@@ -153,5 +181,39 @@ export class ModuleVerifier {
     }
     const selfTestFailure = await selfTest;
     if (selfTestFailure) reject(selfTestFailure.reason, selfTestFailure.detail);
+  }
+
+  /**
+   * Why `keyId`'s signature on `manifest` would not count towards the quorum (undefined: it counts). For
+   * `chorus modules cosign`: a signature that can never count is refused rather than stored.
+   */
+  signatureProblem(manifest: ModuleManifest, keyId: string): string | undefined {
+    const { valid, ignored } = this.#signers(manifest);
+    if (valid.includes(keyId)) return undefined;
+    return ignored.find((why) => why.startsWith(`${keyId} `)) ?? `${keyId} has not signed`;
+  }
+
+  /** Distinct keys whose signature on `manifest` counts (trusted, unrevoked, unexpired, verifying); why not the rest. */
+  #signers(manifest: ModuleManifest): { valid: string[]; ignored: string[] } {
+    const valid = new Set<string>();
+    const ignored: string[] = [];
+    const now = this.options.now?.() ?? Date.now();
+    for (const { keyId, signature } of manifestSignatures(manifest)) {
+      if (valid.has(keyId)) continue;
+      const key = this.options.trustedKeys.get(keyId);
+      const expires = this.options.trustedKeys.expiry(keyId);
+      const why = !key
+        ? "untrusted"
+        : this.#revokedKeys?.get(keyId)
+          ? "revoked"
+          : expires !== undefined && now >= expires
+            ? "expired"
+            : !verifySignature(manifest, signature, key)
+              ? "bad signature"
+              : undefined;
+      if (why) ignored.push(`${keyId} ${why}`);
+      else valid.add(keyId);
+    }
+    return { valid: [...valid], ignored };
   }
 }

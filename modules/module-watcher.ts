@@ -26,7 +26,14 @@ export interface ModuleWatcherOptions {
 }
 
 /** Refusals that must stop a version already running, not only keep it from starting. */
-const KEY_REFUSALS: ReadonlySet<string> = new Set([RejectionReason.RevokedKey, RejectionReason.ExpiredKey]);
+const KEY_REFUSALS: ReadonlySet<string> = new Set([
+  RejectionReason.RevokedKey,
+  RejectionReason.ExpiredKey,
+  RejectionReason.InsufficientSignatures,
+]);
+
+/** Longest delay setTimeout takes; an expiry further away is looked at again then. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface LoadedModule {
   readonly module: string;
@@ -61,6 +68,8 @@ export class ModuleWatcher {
   #stopWatch: (() => void) | undefined;
   #stopRevocations: (() => void) | undefined;
   #current: { state: ModuleState; kvRevision: number } | undefined;
+  /** Fires when the first key that signed a running version expires (the state is then applied again). */
+  #expiryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly registry: ModuleRegistry,
@@ -94,11 +103,7 @@ export class ModuleWatcher {
     this.#stopWatch = () => updates.stop();
     // A revoked key: every version is checked again (each verification asks the list), and the current state is
     // applied again so that a running version signed by that key is dropped now, not at the next change.
-    this.#stopRevocations = this.options.revocations?.onRevoke(() => {
-      this.#loaded.clear();
-      const current = this.#current;
-      if (current) void this.#enqueue(current.state, current.kvRevision, true);
-    });
+    this.#stopRevocations = this.options.revocations?.onRevoke(() => this.#recheck());
     const { state, kvRevision } = await this.registry.state(this.module);
     await this.#enqueue(state, kvRevision);
     this.state = "watching";
@@ -123,8 +128,33 @@ export class ModuleWatcher {
     return this.#applying;
   }
 
+  /** Verifies every version again (each verification asks the revocation list and the clock) and re-applies. */
+  #recheck(): void {
+    this.#loaded.clear();
+    const current = this.#current;
+    if (current) void this.#enqueue(current.state, current.kvRevision, true);
+  }
+
+  /**
+   * A key that signed a version in a role expires while it runs: at that moment the state is verified again, so
+   * the version is refused for its key and rolled back (as for a revocation), on every process, within the timer's
+   * precision rather than at the next state change.
+   */
+  #armExpiry(view: ModuleView): void {
+    clearTimeout(this.#expiryTimer);
+    const keyIds = [view.active, view.canary, view.shadow]
+      .filter((m): m is LoadedModule => m !== undefined)
+      .flatMap((m) => [m.manifest.keyId, ...m.manifest.cosignatures.map((c) => c.keyId)]);
+    const next = Math.min(...keyIds.map((id) => this.verifier.keyExpiry(id) ?? Number.POSITIVE_INFINITY));
+    if (!Number.isFinite(next) || this.state === "stopped") return;
+    const delay = Math.min(Math.max(0, next - Date.now()) + 1, MAX_TIMER_MS);
+    this.#expiryTimer = setTimeout(() => this.#recheck(), delay);
+    this.#expiryTimer.unref();
+  }
+
   stop(): void {
     this.state = "stopped";
+    clearTimeout(this.#expiryTimer);
     this.#stopWatch?.();
     this.#stopRevocations?.();
   }
@@ -176,7 +206,7 @@ export class ModuleWatcher {
         void this.options
           .rollback?.(version, `key: ${rejection.message}`)
           .catch((err: unknown) =>
-            this.logger.error({ err, version }, "rollback of a version with a revoked key not written"),
+            this.logger.error({ err, version }, "rollback of a version refused for its key not written"),
           );
     }
     this.#view = {
@@ -188,6 +218,7 @@ export class ModuleWatcher {
       shadow,
       refused,
     };
+    this.#armExpiry(this.#view);
     this.logger.info(
       {
         module: this.module,

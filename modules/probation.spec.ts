@@ -18,10 +18,7 @@ const record = async (version: string): Promise<VersionRecord | undefined> => {
   return entry?.operation === "PUT" ? (JSON.parse(new TextDecoder().decode(entry.value)) as VersionRecord) : undefined;
 };
 
-// Skipped at 09:20 on the session's last landing: on the loaded machine (load 25-30) this file did not finish within
-// 400 s and there was no time left to find out why. Unverified, not a pass: the same rules are shown against the
-// real mesh in test/e2e/mesh-hostile-modules.spec.ts (all but the restart case).
-describe.skip("probation and the hang rule", () => {
+describe("probation and the hang rule", () => {
   it("probation - a hang every 50 calls stays under the share rule but not the hang rule, across a process restart", async () => {
     // Past probation at once, a share rule that a hang in 50 calls never passes: only the hang rule can act.
     // A call limit a healthy call meets on a loaded machine: only the module's own hangs may pass it.
@@ -31,27 +28,33 @@ describe.skip("probation and the hang rule", () => {
     const first = await bench.startProcess("gateway-before-restart", config);
     await bench.operations.canary("kernel", version, 100);
     await eventually(() => first.router.stats().canary);
-    // Two hangs here (each replaces the worker, whose count starts again), then the process goes away.
-    const twoHangs = eventually(async () => ((await record(version))?.hangs.length ?? 0) >= 2 || undefined, 30_000);
-    const before = await runLoad(routerDecide(first.router), twoHangs, 4);
+    // A hang or two here (each replaces the worker, whose count starts again), then the process goes away. One
+    // caller; still, the call queued behind a hung worker may pass its deadline too and count: one or two.
+    const hung = eventually(async () => ((await record(version))?.hangs.length ?? 0) >= 1 || undefined, 30_000);
+    const before = await runLoad(routerDecide(first.router), hung, 1);
     await first.close();
     expect(before.errors).toEqual([]);
-    expect((await bench.operations.state("kernel")).canaryVersion).toBe(version); // not rolled back yet
+    const between = await bench.operations.state("kernel");
+    expect(between.canaryVersion, between.history.at(-1)?.reason).toBe(version); // not rolled back yet
     const carried = (await record(version))!.hangs.length;
-    expect(carried).toBe(2);
+    expect(carried).toBeGreaterThanOrEqual(1);
+    expect(carried).toBeLessThan(3);
 
-    // A new process starts from the shared record: its first hang is the third, and rolls the version back.
+    // A new process starts from the shared record: its hangs add to the carried ones, and the third in all rolls
+    // the version back. Had the restart reset the count, this process would need three of its own.
     const second = await bench.startProcess("gateway-after-restart", config);
     await eventually(() => second.router.stats().canary);
     const t0 = Date.now();
     const rolledBack = bench.rolledBack(version);
-    const after = await runLoad(routerDecide(second.router), rolledBack, 4);
+    const after = await runLoad(routerDecide(second.router), rolledBack, 1);
     const last = await rolledBack;
     console.log(`hang every 50 calls, across a restart: rolled back ${Date.now() - t0} ms after the restart`);
     expect(after.errors).toEqual([]);
     expect(last).toMatchObject({ action: Action.AUTO_ROLLBACK, version });
     expect(last.reason).toMatch(/^hangs: canary 2\.0\.0-hang hung or trapped 3 times within 600 s/);
-    expect(second.router.stats().canary?.failures ?? 1).toBeLessThanOrEqual(1);
+    // Had the restart reset the count, the record would hold the carried hangs plus this process's three.
+    await second.close();
+    expect((await record(version))!.hangs.length).toBe(3);
   }, 90_000);
 
   it("probation - inline kernel mode runs a published version in a worker with its time limit", async () => {

@@ -16,198 +16,39 @@
  *   pseudonyms under the log's own key (`pseudonymKey`: the gateway derives it from its pseudonym key,
  *   Pseudonyms.decisionLogKey), so a log record cannot be joined with bus data (receipts, events, agent state) by
  *   id without that key; `chorus users forget`, which holds it, still finds a listener's records.
+ *
+ * This file is the writer (the stream, the inventories bucket, DecisionLog). Its settings: decision-log-config.ts;
+ * what is kept and the record built: decision-record.ts; reading a decision back: decision-log-reader.ts.
  */
-import { createHmac, randomBytes } from "node:crypto";
-import { clone, create, fromBinary, mergeFromBinary, toBinary } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { randomBytes } from "node:crypto";
+import { toBinary } from "@bufbuild/protobuf";
 import {
   DiscardPolicy,
   type JetStreamClient,
-  jetstream,
   jetstreamManager,
   RetentionPolicy,
   StorageType,
 } from "@nats-io/jetstream";
 import { type NatsConnection, nanos } from "@nats-io/nats-core";
-import { type ObjectStore, Objm } from "@nats-io/obj";
-import type { AgentVote } from "../gen/chorus/v1/agent_pb.ts";
-import {
-  DecisionKeepReason,
-  type DecisionRecord,
-  DecisionRecordSchema,
-  KernelInputsSchema,
-} from "../gen/chorus/v1/decision_log_pb.ts";
-import {
-  type DecideRequest,
-  DecideRequestSchema,
-  type DecideResponse,
-  type DegradedAgent,
-  type ModuleVersion,
-} from "../gen/chorus/v1/decision_pb.ts";
-import { type ConfigOf, loadConfig, parsers } from "../lib/config/config.ts";
+import type { ObjectStore } from "@nats-io/obj";
+import { DecisionKeepReason, DecisionRecordSchema } from "../gen/chorus/v1/decision_log_pb.ts";
 import type { Logger } from "../lib/log/logger.ts";
 import { openReplicatedObjectStore } from "../lib/nats/jetstream-replicas.ts";
 import { buckets, streams, subjects } from "../lib/subjects.ts";
-import type { KernelResult } from "../wasm-core/src/kernel-inputs.ts";
-import {
-  inventoryPart,
-  type KernelCall,
-  kernelOutputsRecord,
-  kernelRequestRecord,
-  snapshotKernelRequest,
-} from "./kernel-record.ts";
+import type { DecisionLogConfig } from "./decision-log-config.ts";
+import { buildDecisionRecord, type DecisionEntry, keepReason } from "./decision-record.ts";
+import { inventoryPart, type KernelCall, snapshotKernelRequest } from "./kernel-record.ts";
 import type { ChorusMetrics } from "./metrics.ts";
 
-export const decisionLogConfigSchema = {
-  sampleRate: {
-    env: "DECISION_LOG_SAMPLE_RATE",
-    // 1%: a full record is ~11 KB; logging every decision would cost more CPU and storage than deciding.
-    default: 0.01,
-    parse: (raw: string) => {
-      const rate = Number(raw);
-      if (!(rate >= 0 && rate <= 1)) throw new Error("must be a number from 0 to 1");
-      return rate;
-    },
-    help: "share of decisions recorded, by a hash of the decision id",
-  },
-  keepNotable: {
-    env: "DECISION_LOG_KEEP_NOTABLE",
-    default: true,
-    parse: parsers.bool,
-    help: "also record decisions asked to explain and decisions with a degraded agent (up to DECISION_LOG_NOTABLE_PER_S)",
-  },
-  notablePerSecond: {
-    env: "DECISION_LOG_NOTABLE_PER_S",
-    default: 20,
-    parse: parsers.int(0, 1_000_000),
-    help: "notable (explain, degraded) records kept beyond the sample per second and gateway (bursts up to 1 s)",
-  },
-  maxAgeSeconds: {
-    env: "DECISION_LOG_MAX_AGE_S",
-    default: 7 * 24 * 3600,
-    parse: parsers.int(1, 366 * 24 * 3600),
-    help: "records older than this are removed by the stream",
-  },
-  maxBytes: {
-    env: "DECISION_LOG_MAX_BYTES",
-    default: 1024 ** 3,
-    parse: parsers.int(1024 * 1024, Number.MAX_SAFE_INTEGER),
-    help: "the stream removes its oldest records beyond this size",
-  },
-  maxPending: {
-    env: "DECISION_LOG_MAX_PENDING",
-    default: 1000,
-    parse: parsers.int(1, 1_000_000),
-    help: "records waiting to be published; beyond it records are dropped and counted",
-  },
-  replicas: {
-    env: "DECISION_LOG_REPLICAS",
-    // Like every other store unless set on its own (a log may be worth fewer copies than money).
-    default: Number(process.env.CHORUS_REPLICAS) || 1,
-    parse: parsers.int(1, 5),
-    help: "JetStream replicas of the CHORUS_DECISIONS stream",
-  },
-};
-
-export type DecisionLogConfig = ConfigOf<typeof decisionLogConfigSchema>;
-
-export function loadDecisionLogConfig(env: NodeJS.ProcessEnv = process.env): DecisionLogConfig {
-  return loadConfig(decisionLogConfigSchema, env);
-}
-
-/** One agent's part in a decision, as the engine saw it. */
-export interface AgentEntry {
-  agent: string;
-  /** The vote that entered the kernel (the fallback's vote for a degraded agent). */
-  vote?: AgentVote;
-  degraded?: DegradedAgent;
-  latencyUs?: number;
-}
-
-/** What the decision engine hands to the log once a response is built. */
-export interface DecisionEntry {
-  decisionId: string;
-  decidedAt?: Date;
-  /** The request as received; pseudonymised by the log. */
-  request: DecideRequest;
-  response: DecideResponse;
-  coordination: string;
-  agents: readonly AgentEntry[];
-  /** Defaults to the response's module versions. */
-  moduleVersions?: readonly ModuleVersion[];
-  /** The kernel call; absent when the decision never reached the kernel (e.g. no eligible candidate). */
-  kernel?: KernelCall;
-  kernelResult?: KernelResult;
-  durationUs?: number;
-}
-
-/** Hex HMAC-SHA256 of `id` under `salt`, cut to 128 bits: stable per salt, not reversible without it. */
-export function pseudonymize(id: string, salt: string): string {
-  if (id === "") return "";
-  return createHmac("sha256", salt).update(id, "utf8").digest("hex").slice(0, 32);
-}
-
-/** Why a decision is kept, or undefined when sampling leaves it out. */
-export function keepReason(
-  entry: Pick<DecisionEntry, "decisionId" | "request" | "response" | "agents">,
-  config: Pick<DecisionLogConfig, "sampleRate" | "keepNotable">,
-): DecisionKeepReason | undefined {
-  if (config.keepNotable) {
-    if (entry.request.explain) return DecisionKeepReason.EXPLAIN;
-    if (entry.response.degradedAgents.length > 0 || entry.agents.some((a) => a.degraded)) {
-      return DecisionKeepReason.DEGRADED;
-    }
-  }
-  return sampleFraction(entry.decisionId) < config.sampleRate ? DecisionKeepReason.SAMPLED : undefined;
-}
-
-/** FNV-1a of the id mapped to [0, 1): the same decision is in or out of the sample in every process. */
-function sampleFraction(id: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
-  return (h >>> 0) / 2 ** 32;
-}
-
-/**
- * A vote without its per-candidate arrays (scores, bids, predicted responses, intent vector): when the kernel ran,
- * kernel_inputs holds them exactly as the kernel received them, and encoding them twice would double the cost of
- * the record (protobuf-es writes packed floats one by one).
- */
-function withoutKernelArrays(vote: AgentVote): AgentVote {
-  return { ...vote, scores: [], bidsMicros: [], predictedResponse: [], intentVector: [] };
-}
-
-/**
- * Builds the record (kernel inputs without their inventory part, which DecisionLog stores once per inventory);
- * the only place a request enters it, after its identifiers are pseudonymised.
- */
-export function buildDecisionRecord(
-  entry: DecisionEntry,
-  options: { salt: string; keepReason: DecisionKeepReason; gateway: string },
-): DecisionRecord {
-  const request = clone(DecideRequestSchema, entry.request);
-  if (request.user) request.user.userId = pseudonymize(request.user.userId, options.salt);
-  if (request.context) request.context.sessionId = pseudonymize(request.context.sessionId, options.salt);
-  return create(DecisionRecordSchema, {
-    decisionId: entry.decisionId,
-    decidedAt: timestampFromDate(entry.decidedAt ?? new Date()),
-    request,
-    coordination: entry.coordination,
-    agents: entry.agents.map((a) => ({
-      agent: a.agent,
-      vote: entry.kernel && a.vote ? withoutKernelArrays(a.vote) : a.vote,
-      degraded: a.degraded,
-      latencyUs: a.latencyUs ?? 0,
-    })),
-    moduleVersions: [...(entry.moduleVersions ?? entry.response.moduleVersions)],
-    kernelInputs: entry.kernel ? kernelRequestRecord(entry.kernel, inventoryPart(entry.kernel).name) : undefined,
-    kernelResult: entry.kernelResult ? kernelOutputsRecord(entry.kernelResult) : undefined,
-    response: entry.response,
-    keepReason: options.keepReason,
-    durationUs: entry.durationUs ?? 0,
-    gateway: options.gateway,
-  });
-}
+export { type DecisionLogConfig, decisionLogConfigSchema, loadDecisionLogConfig } from "./decision-log-config.ts";
+export { DecisionNotFoundError, readDecisionRecord } from "./decision-log-reader.ts";
+export {
+  type AgentEntry,
+  buildDecisionRecord,
+  type DecisionEntry,
+  keepReason,
+  pseudonymize,
+} from "./decision-record.ts";
 
 /** Creates the stream, or brings an existing one's limits to the configured ones. */
 export async function ensureDecisionStream(nc: NatsConnection, config: DecisionLogConfig): Promise<void> {
@@ -397,44 +238,4 @@ export class DecisionLog {
  */
 function inventoryRefreshMs(config: DecisionLogConfig): number {
   return (config.maxAgeSeconds * 1000) / 2;
-}
-
-export class DecisionNotFoundError extends Error {
-  override readonly name = "DecisionNotFoundError";
-  constructor(readonly decisionId: string) {
-    super(
-      `decision ${JSON.stringify(decisionId)} is not in the decision log ` +
-        `(never recorded, sampled out, or older than the stream's limits)`,
-    );
-  }
-}
-
-/** Reads one decision by id with a direct get on its subject. Throws DecisionNotFoundError when absent. */
-export async function readDecisionRecord(nc: NatsConnection, decisionId: string): Promise<DecisionRecord> {
-  const jsm = await jetstreamManager(nc);
-  const stored = await jsm.direct
-    .getMessage(streams.decisions, { last_by_subj: subjects.decisionRecord(decisionId) })
-    .catch((err: unknown) => {
-      if (/stream not found/i.test(String(err))) {
-        throw new Error(`the decision log stream ${streams.decisions} does not exist on this NATS server`, {
-          cause: err,
-        });
-      }
-      throw err;
-    });
-  if (!stored) throw new DecisionNotFoundError(decisionId);
-  const record = fromBinary(DecisionRecordSchema, stored.data);
-  const inputs = record.kernelInputs;
-  if (inputs?.inventoryObject) {
-    const objects = await new Objm(jetstream(nc)).open(buckets.decisionInventories);
-    const bytes = await objects.getBlob(inputs.inventoryObject);
-    if (!bytes) {
-      throw new Error(
-        `decision ${JSON.stringify(decisionId)}: its inventory ${inputs.inventoryObject} is no longer in ` +
-          `${buckets.decisionInventories}`,
-      );
-    }
-    mergeFromBinary(KernelInputsSchema, inputs, bytes);
-  }
-  return record;
 }

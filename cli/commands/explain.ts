@@ -3,7 +3,7 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { type Command, InvalidArgumentError } from "commander";
 import { NoFillReason } from "../../gen/chorus/v1/decision_pb.ts";
 import { defaultNatsUrl } from "../../lib/nats/local-mesh.ts";
-import { readDecisionRecord } from "../../telemetry/decision-log.ts";
+import { readDecisionRecord } from "../../telemetry/decision-log-reader.ts";
 import { DEFAULT_DETAILED_LOSERS, degradedSentence, explainRecord } from "../../telemetry/explain.ts";
 import { withConnection } from "../../telemetry/one-shot-connection.ts";
 

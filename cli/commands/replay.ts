@@ -7,7 +7,7 @@ import type { Command } from "commander";
 import type { DecisionRecord } from "../../gen/chorus/v1/decision_log_pb.ts";
 import { defaultNatsUrl } from "../../lib/nats/local-mesh.ts";
 import type { ModuleVerifier } from "../../modules/module-verifier.ts";
-import { readDecisionRecord } from "../../telemetry/decision-log.ts";
+import { readDecisionRecord } from "../../telemetry/decision-log-reader.ts";
 import { builtinKernel, type KernelSource, kernelFromFile, kernelFromRegistry } from "../../telemetry/kernel-source.ts";
 import { withConnection } from "../../telemetry/one-shot-connection.ts";
 import { type ReplayResult, recordedKernelVersion, replayDecision } from "../../telemetry/replay.ts";

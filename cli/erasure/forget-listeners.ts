@@ -39,7 +39,7 @@ import { ForgetListenersSchema, ListenersForgottenSchema } from "../../gen/choru
 import { isSubjectFull } from "../../ledger/receipt-store.ts";
 import { SNAPSHOT_KEY } from "../../ledger/snapshot-store.ts";
 import { buckets, streams, subjects } from "../../lib/subjects.ts";
-import { pseudonymize } from "../../telemetry/decision-log.ts";
+import { pseudonymize } from "../../telemetry/decision-record.ts";
 import { AgentStateStore } from "../../voting/mirror/agent-state-store.ts";
 import { agentLoaders, loadAgents } from "../../voting/registry/agent-loaders.ts";
 

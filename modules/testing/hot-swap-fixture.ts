@@ -35,6 +35,7 @@ export const testConfig: ModuleConfig = {
   trustedKeysFile: "",
   // Room for a loaded two-core machine: a healthy case must not pass its share of the budget.
   selfTestBudgetMs: 3_000,
+  signaturesRequired: 1,
   maxMemoryMb: 0,
   callTimeoutMs: 150,
   agentCallTimeoutMs: 20,
@@ -179,6 +180,9 @@ export async function runLoad(decide: Decide, until: Promise<unknown>, concurren
         } catch (error) {
           report.errors.push({ decisionId, error });
         }
+        // A decision the reference kernel or an inline pool makes settles at once: without a turn of the event loop
+        // the callers would run on microtasks alone and starve every timer and socket (watch, rollback, deadlines).
+        await new Promise(setImmediate);
       }
     }),
   );

@@ -33,7 +33,7 @@ import { freePort } from "../../lib/nats/nats-server-process.ts";
 import { permissionViolations } from "../../lib/nats/server-log.ts";
 import { pseudonymsFromEnv } from "../../lib/privacy/pseudonym-key.ts";
 import { subjectToken } from "../../lib/subjects.ts";
-import { pseudonymize } from "../../telemetry/decision-log.ts";
+import { pseudonymize } from "../../telemetry/decision-record.ts";
 
 const tag = randomBytes(6).toString("hex");
 /** Request ids are not personal (the decision log keeps them): they must not share the ids' stem. */

@@ -13,11 +13,12 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file chorus/v1/module.proto.
  */
 export const file_chorus_v1_module: GenFile = /*@__PURE__*/
-  fileDesc("ChZjaG9ydXMvdjEvbW9kdWxlLnByb3RvEgljaG9ydXMudjEipwMKDk1vZHVsZU1hbmlmZXN0Ei0KBm1vZHVsZRgBIAEoCUIdukgachgyFl5bYS16XVthLXowLTktXXswLDMxfSQSXQoHdmVyc2lvbhgCIAEoCUJMukhJckcyRV4oMHxbMS05XVswLTldKilcLigwfFsxLTldWzAtOV0qKVwuKDB8WzEtOV1bMC05XSopKC1bMC05QS1aYS16Li1dKyk/JBIcCgthYmlfdmVyc2lvbhgDIAEoDUIHukgEKgIoARIlCgZzaGEyNTYYBCABKAlCFbpIEnIQMg5eWzAtOWEtZl17NjR9JBIaCglzaWduYXR1cmUYBSABKAxCB7pIBHoCaEASJQoGa2V5X2lkGAYgASgJQhW6SBJyEDIOXlswLTlhLWZdezE2fSQSGgoGYXV0aG9yGAcgASgJQgq6SAdyBRABGIABEhcKBW5vdGVzGAggASgJQgi6SAVyAxiAIBI2CgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIGukgDyAEBEhIKCnNpemVfYnl0ZXMYCiABKAQi0QIKEU1vZHVsZVN0YXRlQ2hhbmdlEjMKBmFjdGlvbhgBIAEoDjIjLmNob3J1cy52MS5Nb2R1bGVTdGF0ZUNoYW5nZS5BY3Rpb24SDwoHdmVyc2lvbhgCIAEoCRIPCgdwZXJjZW50GAMgASgNEg4KBnJlYXNvbhgEIAEoCRINCgVhY3RvchgFIAEoCRImCgJhdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJZG93bmdyYWRlGAcgASgIIooBCgZBY3Rpb24SFgoSQUNUSU9OX1VOU1BFQ0lGSUVEEAASEwoPQUNUSU9OX0FDVElWQVRFEAESEQoNQUNUSU9OX1NIQURPVxACEhEKDUFDVElPTl9DQU5BUlkQAxITCg9BQ1RJT05fUk9MTEJBQ0sQBBIYChRBQ1RJT05fQVVUT19ST0xMQkFDSxAFIoACCgtNb2R1bGVTdGF0ZRIOCgZtb2R1bGUYASABKAkSFgoOYWN0aXZlX3ZlcnNpb24YAiABKAkSFgoOc2hhZG93X3ZlcnNpb24YAyABKAkSFgoOY2FuYXJ5X3ZlcnNpb24YBCABKAkSHwoOY2FuYXJ5X3BlcmNlbnQYBSABKA1CB7pIBCoCGGQSGAoQcHJldmlvdXNfdmVyc2lvbhgGIAEoCRIdChVuZXdlc3RfYWN0aXZlX3ZlcnNpb24YCSABKAkSEAoIcmV2aXNpb24YByABKAQSLQoHaGlzdG9yeRgIIAMoCzIcLmNob3J1cy52MS5Nb2R1bGVTdGF0ZUNoYW5nZSKLAgoMTW9kdWxlUmVwb3J0Eg8KB3Byb2Nlc3MYASABKAkSDgoGbW9kdWxlGAIgASgJEiYKAmF0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgZhY3RpdmUYBCABKAsyGy5jaG9ydXMudjEuTW9kdWxlUm9sZVJlcG9ydBIrCgZjYW5hcnkYBSABKAsyGy5jaG9ydXMudjEuTW9kdWxlUm9sZVJlcG9ydBIWCg5jYW5hcnlfcGVyY2VudBgGIAEoDRIrCgZzaGFkb3cYByABKAsyGy5jaG9ydXMudjEuU2hhZG93RGlmZlJlcG9ydBITCgtyb2xsZWRfYmFjaxgIIAMoCSJYChBNb2R1bGVSb2xlUmVwb3J0Eg8KB3ZlcnNpb24YASABKAkSDQoFY2FsbHMYAiABKAQSEAoIZmFpbHVyZXMYAyABKAQSEgoKZXJyb3JfcmF0ZRgEIAEoASLQAQoQU2hhZG93RGlmZlJlcG9ydBIPCgd2ZXJzaW9uGAEgASgJEhAKCGNvbXBhcmVkGAIgASgEEhYKDmRpZmZlcmVudF9wb2RzGAMgASgEEhUKDXBvZF9kaWZmX3JhdGUYBCABKAESIwobbWVhbl9hYnNfcHJpY2VfZGVsdGFfbWljcm9zGAUgASgBEiIKGm1heF9hYnNfcHJpY2VfZGVsdGFfbWljcm9zGAYgASgBEhAKCGZhaWx1cmVzGAcgASgEEg8KB3NraXBwZWQYCCABKAQiWQoVTW9kdWxlUm9sbGJhY2tSZXF1ZXN0Eg4KBm1vZHVsZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEg4KBnJlYXNvbhgDIAEoCRIPCgdwcm9jZXNzGAQgASgJYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp]);
+  fileDesc("ChZjaG9ydXMvdjEvbW9kdWxlLnByb3RvEgljaG9ydXMudjEi5QMKDk1vZHVsZU1hbmlmZXN0Ei0KBm1vZHVsZRgBIAEoCUIdukgachgyFl5bYS16XVthLXowLTktXXswLDMxfSQSXQoHdmVyc2lvbhgCIAEoCUJMukhJckcyRV4oMHxbMS05XVswLTldKilcLigwfFsxLTldWzAtOV0qKVwuKDB8WzEtOV1bMC05XSopKC1bMC05QS1aYS16Li1dKyk/JBIcCgthYmlfdmVyc2lvbhgDIAEoDUIHukgEKgIoARIlCgZzaGEyNTYYBCABKAlCFbpIEnIQMg5eWzAtOWEtZl17NjR9JBIaCglzaWduYXR1cmUYBSABKAxCB7pIBHoCaEASJQoGa2V5X2lkGAYgASgJQhW6SBJyEDIOXlswLTlhLWZdezE2fSQSGgoGYXV0aG9yGAcgASgJQgq6SAdyBRABGIABEhcKBW5vdGVzGAggASgJQgi6SAVyAxiAIBI2CgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIGukgDyAEBEhIKCnNpemVfYnl0ZXMYCiABKAQSPAoMY29zaWduYXR1cmVzGAsgAygLMhwuY2hvcnVzLnYxLk1vZHVsZUNvc2lnbmF0dXJlQgi6SAWSAQIQECJWChFNb2R1bGVDb3NpZ25hdHVyZRIlCgZrZXlfaWQYASABKAlCFbpIEnIQMg5eWzAtOWEtZl17MTZ9JBIaCglzaWduYXR1cmUYAiABKAxCB7pIBHoCaEAi0QIKEU1vZHVsZVN0YXRlQ2hhbmdlEjMKBmFjdGlvbhgBIAEoDjIjLmNob3J1cy52MS5Nb2R1bGVTdGF0ZUNoYW5nZS5BY3Rpb24SDwoHdmVyc2lvbhgCIAEoCRIPCgdwZXJjZW50GAMgASgNEg4KBnJlYXNvbhgEIAEoCRINCgVhY3RvchgFIAEoCRImCgJhdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJZG93bmdyYWRlGAcgASgIIooBCgZBY3Rpb24SFgoSQUNUSU9OX1VOU1BFQ0lGSUVEEAASEwoPQUNUSU9OX0FDVElWQVRFEAESEQoNQUNUSU9OX1NIQURPVxACEhEKDUFDVElPTl9DQU5BUlkQAxITCg9BQ1RJT05fUk9MTEJBQ0sQBBIYChRBQ1RJT05fQVVUT19ST0xMQkFDSxAFIoACCgtNb2R1bGVTdGF0ZRIOCgZtb2R1bGUYASABKAkSFgoOYWN0aXZlX3ZlcnNpb24YAiABKAkSFgoOc2hhZG93X3ZlcnNpb24YAyABKAkSFgoOY2FuYXJ5X3ZlcnNpb24YBCABKAkSHwoOY2FuYXJ5X3BlcmNlbnQYBSABKA1CB7pIBCoCGGQSGAoQcHJldmlvdXNfdmVyc2lvbhgGIAEoCRIdChVuZXdlc3RfYWN0aXZlX3ZlcnNpb24YCSABKAkSEAoIcmV2aXNpb24YByABKAQSLQoHaGlzdG9yeRgIIAMoCzIcLmNob3J1cy52MS5Nb2R1bGVTdGF0ZUNoYW5nZSKLAgoMTW9kdWxlUmVwb3J0Eg8KB3Byb2Nlc3MYASABKAkSDgoGbW9kdWxlGAIgASgJEiYKAmF0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgZhY3RpdmUYBCABKAsyGy5jaG9ydXMudjEuTW9kdWxlUm9sZVJlcG9ydBIrCgZjYW5hcnkYBSABKAsyGy5jaG9ydXMudjEuTW9kdWxlUm9sZVJlcG9ydBIWCg5jYW5hcnlfcGVyY2VudBgGIAEoDRIrCgZzaGFkb3cYByABKAsyGy5jaG9ydXMudjEuU2hhZG93RGlmZlJlcG9ydBITCgtyb2xsZWRfYmFjaxgIIAMoCSJYChBNb2R1bGVSb2xlUmVwb3J0Eg8KB3ZlcnNpb24YASABKAkSDQoFY2FsbHMYAiABKAQSEAoIZmFpbHVyZXMYAyABKAQSEgoKZXJyb3JfcmF0ZRgEIAEoASLQAQoQU2hhZG93RGlmZlJlcG9ydBIPCgd2ZXJzaW9uGAEgASgJEhAKCGNvbXBhcmVkGAIgASgEEhYKDmRpZmZlcmVudF9wb2RzGAMgASgEEhUKDXBvZF9kaWZmX3JhdGUYBCABKAESIwobbWVhbl9hYnNfcHJpY2VfZGVsdGFfbWljcm9zGAUgASgBEiIKGm1heF9hYnNfcHJpY2VfZGVsdGFfbWljcm9zGAYgASgBEhAKCGZhaWx1cmVzGAcgASgEEg8KB3NraXBwZWQYCCABKAQiWQoVTW9kdWxlUm9sbGJhY2tSZXF1ZXN0Eg4KBm1vZHVsZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEg4KBnJlYXNvbhgDIAEoCRIPCgdwcm9jZXNzGAQgASgJYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp]);
 
 /**
  * What is known about one published module version. The signature covers the canonical encoding of this message
- * with `signature` cleared (modules/manifest-signature.ts), so every other field, sha256 included, is signed.
+ * with `signature` and `cosignatures` cleared (modules/manifest-signature.ts), so every other field, sha256
+ * included, is signed; each cosignature covers the same bytes.
  *
  * @generated from message chorus.v1.ModuleManifest
  */
@@ -85,6 +86,14 @@ export type ModuleManifest = Message<"chorus.v1.ModuleManifest"> & {
    * @generated from field: uint64 size_bytes = 10;
    */
   sizeBytes: bigint;
+
+  /**
+   * Signatures by further keys (`chorus modules cosign`), for an N-of-M rule (CHORUS_MODULE_SIGNATURES_REQUIRED):
+   * a version takes a role only when N distinct trusted, unrevoked, unexpired keys signed it.
+   *
+   * @generated from field: repeated chorus.v1.ModuleCosignature cosignatures = 11;
+   */
+  cosignatures: ModuleCosignature[];
 };
 
 /**
@@ -93,6 +102,30 @@ export type ModuleManifest = Message<"chorus.v1.ModuleManifest"> & {
  */
 export const ModuleManifestSchema: GenMessage<ModuleManifest> = /*@__PURE__*/
   messageDesc(file_chorus_v1_module, 0);
+
+/**
+ * One more key's signature over a manifest's canonical bytes.
+ *
+ * @generated from message chorus.v1.ModuleCosignature
+ */
+export type ModuleCosignature = Message<"chorus.v1.ModuleCosignature"> & {
+  /**
+   * @generated from field: string key_id = 1;
+   */
+  keyId: string;
+
+  /**
+   * @generated from field: bytes signature = 2;
+   */
+  signature: Uint8Array;
+};
+
+/**
+ * Describes the message chorus.v1.ModuleCosignature.
+ * Use `create(ModuleCosignatureSchema)` to create a new message.
+ */
+export const ModuleCosignatureSchema: GenMessage<ModuleCosignature> = /*@__PURE__*/
+  messageDesc(file_chorus_v1_module, 1);
 
 /**
  * What happened to a module's state, newest last in ModuleState.history.
@@ -149,7 +182,7 @@ export type ModuleStateChange = Message<"chorus.v1.ModuleStateChange"> & {
  * Use `create(ModuleStateChangeSchema)` to create a new message.
  */
 export const ModuleStateChangeSchema: GenMessage<ModuleStateChange> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_module, 1);
+  messageDesc(file_chorus_v1_module, 2);
 
 /**
  * @generated from enum chorus.v1.ModuleStateChange.Action
@@ -192,7 +225,7 @@ export enum ModuleStateChange_Action {
  * Describes the enum chorus.v1.ModuleStateChange.Action.
  */
 export const ModuleStateChange_ActionSchema: GenEnum<ModuleStateChange_Action> = /*@__PURE__*/
-  enumDesc(file_chorus_v1_module, 1, 0);
+  enumDesc(file_chorus_v1_module, 2, 0);
 
 /**
  * Which versions of one module run where. Key `state.<module>` of the modules KV bucket; every write is a
@@ -267,7 +300,7 @@ export type ModuleState = Message<"chorus.v1.ModuleState"> & {
  * Use `create(ModuleStateSchema)` to create a new message.
  */
 export const ModuleStateSchema: GenMessage<ModuleState> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_module, 2);
+  messageDesc(file_chorus_v1_module, 3);
 
 /**
  * One process's view of a rollout, written every few seconds to key `report.<module>.<process>` of the module
@@ -328,7 +361,7 @@ export type ModuleReport = Message<"chorus.v1.ModuleReport"> & {
  * Use `create(ModuleReportSchema)` to create a new message.
  */
 export const ModuleReportSchema: GenMessage<ModuleReport> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_module, 3);
+  messageDesc(file_chorus_v1_module, 4);
 
 /**
  * Calls of one version in one role since it took the role. Failures count traps, timeouts and lost workers.
@@ -364,7 +397,7 @@ export type ModuleRoleReport = Message<"chorus.v1.ModuleRoleReport"> & {
  * Use `create(ModuleRoleReportSchema)` to create a new message.
  */
 export const ModuleRoleReportSchema: GenMessage<ModuleRoleReport> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_module, 4);
+  messageDesc(file_chorus_v1_module, 5);
 
 /**
  * How the shadow version's decisions differ from the active version's on the same live requests.
@@ -422,7 +455,7 @@ export type ShadowDiffReport = Message<"chorus.v1.ShadowDiffReport"> & {
  * Use `create(ShadowDiffReportSchema)` to create a new message.
  */
 export const ShadowDiffReportSchema: GenMessage<ShadowDiffReport> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_module, 5);
+  messageDesc(file_chorus_v1_module, 6);
 
 /**
  * A process asks the rollout steward to roll back a version its rollback rules condemned (modules/rollback-guard.ts),
@@ -460,5 +493,5 @@ export type ModuleRollbackRequest = Message<"chorus.v1.ModuleRollbackRequest"> &
  * Use `create(ModuleRollbackRequestSchema)` to create a new message.
  */
 export const ModuleRollbackRequestSchema: GenMessage<ModuleRollbackRequest> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_module, 6);
+  messageDesc(file_chorus_v1_module, 7);
 
