@@ -20,8 +20,12 @@ function meshEnv(): Record<string, string> {
   return out;
 }
 
-/** Fills CHORUS_TRUSTED_KEYS from the local mesh when unset, so the CLI verifies with the mesh's own keys. */
+/**
+ * Fills CHORUS_TRUSTED_KEYS and CHORUS_MODULE_SIGNATURES_REQUIRED from the local mesh when unset, so the CLI
+ * verifies with the mesh's own keys and quorum.
+ */
 export function useLocalMeshTrustedKeys(): void {
-  const file = meshEnv().CHORUS_TRUSTED_KEYS;
-  if (!process.env.CHORUS_TRUSTED_KEYS && file) process.env.CHORUS_TRUSTED_KEYS = file;
+  const env = meshEnv();
+  for (const name of ["CHORUS_TRUSTED_KEYS", "CHORUS_MODULE_SIGNATURES_REQUIRED"])
+    if (!process.env[name] && env[name]) process.env[name] = env[name];
 }

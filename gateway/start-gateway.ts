@@ -301,7 +301,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }
   // A connection with no activity for idleTimeoutMs is told to go away; beyond maxConnections new ones are refused.
   h2.on("session", (session: Http2Session) => {
-    session.setTimeout(limits.idleTimeoutMs, () => session.close());
+    session.setTimeout(limits.idleTimeoutMs, () => {
+      // The session's own idle timer keeps it (and its socket's wrapper) reachable after it has closed: without
+      // clearing it, 10,000 idle connections left ~25 MiB behind once every one had timed out (Node 20 and 24).
+      session.setTimeout(0);
+      session.close();
+    });
   });
   server.maxConnections = limits.maxConnections;
   const tracker = trackConnections(server, h2, h1, fastPath, options.tls !== undefined);

@@ -77,7 +77,9 @@ const mesh = await startMesh({
 // How the CLI finds this mesh without flags (cli/local-mesh.ts).
 writeFileSync(
   join(config.dataDir, "mesh.env"),
-  `# Written by npm start: the module keys the local mesh trusts, for the chorus CLI.\nCHORUS_TRUSTED_KEYS=${trustedKeys}\n`,
+  `# Written by npm start: the module keys the local mesh trusts (and how many must sign), for the chorus CLI.\n` +
+    `CHORUS_TRUSTED_KEYS=${trustedKeys}\n` +
+    `CHORUS_MODULE_SIGNATURES_REQUIRED=${process.env.CHORUS_MODULE_SIGNATURES_REQUIRED || "1"}\n`,
 );
 console.log(
   `NATS:    ${mesh.natsUrl}${

@@ -4,10 +4,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateSigningKey } from "../../modules/signing-keys.ts";
 import { type HotSwapBench, startHotSwapBench } from "../../modules/testing/hot-swap-fixture.ts";
 import { buildKernelVariant, kernelVariants } from "../../modules/testing/kernel-variants.ts";
 
 let bench: HotSwapBench;
+/** Each CLI process self-tests what it publishes: room for a crowded two-core machine. */
+const SELF_TEST_MS = "15000";
 
 beforeAll(async () => {
   bench = await startHotSwapBench();
@@ -22,7 +25,12 @@ describe("chorus modules", () => {
     timeout: 120_000,
   }, async () => {
     const dir = mkdtempSync(join(tmpdir(), "chorus-cli-"));
-    const env = { ...process.env, NATS_URL: bench.nats.server.url, CHORUS_TRUSTED_KEYS: join(dir, "trusted.pub") };
+    const env = {
+      ...process.env,
+      NATS_URL: bench.nats.server.url,
+      CHORUS_TRUSTED_KEYS: join(dir, "trusted.pub"),
+      CHORUS_MODULE_SELF_TEST_MS: SELF_TEST_MS,
+    };
     const chorus = (...args: string[]) =>
       promisify(execFile)(process.execPath, ["--import", "tsx", "cli/chorus.ts", "modules", ...args], { env }).then(
         (r) => ({ code: 0, out: r.stdout, err: r.stderr }),
@@ -58,5 +66,40 @@ describe("chorus modules", () => {
     expect(list.out).toMatch(/^kernel\s+4\.0\.0\s+active\s+1\s+[0-9a-f]{12}….*cli build$/m);
     expect(list.out).not.toMatch(/4\.0\.1/);
     expect(list.out).toMatch(/activate 4\.0\.0 by .*: cli test/);
+  });
+
+  it("chorus modules - 2 of 2 signatures: activation with one is refused; cosign adds the second", {
+    timeout: 120_000,
+  }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "chorus-cli-"));
+    const env = {
+      ...process.env,
+      NATS_URL: bench.nats.server.url,
+      CHORUS_TRUSTED_KEYS: join(dir, "trusted.pub"),
+      CHORUS_MODULE_SIGNATURES_REQUIRED: "2",
+      CHORUS_MODULE_SELF_TEST_MS: SELF_TEST_MS,
+    };
+    const chorus = (...args: string[]) =>
+      promisify(execFile)(process.execPath, ["--import", "tsx", "cli/chorus.ts", "modules", ...args], { env }).then(
+        (r) => ({ code: 0, out: r.stdout, err: r.stderr }),
+        (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout, err: e.stderr }),
+      );
+    // Keys made here, not by two more CLI processes (keygen is shown above).
+    const [a, b] = [generateSigningKey(), generateSigningKey()];
+    writeFileSync(join(dir, "a.key"), a.privateKeyPem);
+    writeFileSync(join(dir, "b.key"), b.privateKeyPem);
+    writeFileSync(env.CHORUS_TRUSTED_KEYS, a.publicKeyPem + b.publicKeyPem);
+    writeFileSync(join(dir, "m.wasm"), await buildKernelVariant(kernelVariants.build(12)));
+
+    expect((await chorus("publish", join(dir, "m.wasm"), "--version", "5.0.0", "--key", join(dir, "a.key"))).code).toBe(
+      0,
+    );
+    const one = await chorus("activate", "5.0.0");
+    expect(one.code).toBe(1);
+    expect(one.err).toMatch(/rejected \(insufficient_signatures\): signed by 1 of the 2 distinct trusted keys/);
+    const cosigned = await chorus("cosign", "5.0.0", "--key", join(dir, "b.key"));
+    expect(cosigned).toMatchObject({ code: 0, err: "" });
+    expect(cosigned.out).toMatch(/kernel 5\.0\.0 now signed by 2 keys/);
+    expect((await chorus("activate", "5.0.0")).out).toMatch(/activated: kernel: active 5\.0\.0/);
   });
 });

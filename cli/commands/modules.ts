@@ -215,6 +215,24 @@ export function register(program: Command): void {
       },
     );
 
+  common(modules.command("cosign"))
+    .description(
+      "add your signature to a published version (N-of-M: CHORUS_MODULE_SIGNATURES_REQUIRED distinct trusted keys " +
+        "must sign a version before it may take a role)",
+    )
+    .argument("<version>")
+    .requiredOption("--key <file>", "ed25519 private key (PEM) of a trusted key")
+    .action(async (version: string, options: CommonOptions & { key: string }) => {
+      const privateKey = parsePrivateKey(readFileSync(options.key, "utf8"));
+      await withOperations(options, async (operations) => {
+        const manifest = await operations.cosign(options.module, version, privateKey);
+        const signers = [manifest.keyId, ...manifest.cosignatures.map((c) => c.keyId)];
+        console.log(
+          `${manifest.module} ${manifest.version} now signed by ${signers.length} keys: ${signers.join(", ")}`,
+        );
+      });
+    });
+
   common(modules.command("list"))
     .description("published versions with their roles, and the latest state changes")
     .option("--all", "every module, not only --module")
