@@ -51,6 +51,14 @@ export const gatewayConfig = {
     parse: parsers.int(100, 3_600_000),
     help: "a connection idle for this long is closed (HTTP/2 GOAWAY)",
   },
+  streamResetsPerSecond: {
+    env: "GATEWAY_STREAM_RESETS_PER_SECOND",
+    default: 1_000,
+    parse: parsers.int(1, 1_000_000),
+    help:
+      "RST_STREAM frames one connection may send per second, after a burst of 10x this, before it is closed " +
+      "(CVE-2023-44487); a client whose deadlines expire under load cancels streams too (Node's 33/s cut those)",
+  },
   maxConnections: {
     env: "GATEWAY_MAX_CONNECTIONS",
     default: 16_384,

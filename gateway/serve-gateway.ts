@@ -210,6 +210,7 @@ const gateway = await startGateway({
     maxHeaderListBytes: config.maxHeaderListBytes,
     idleTimeoutMs: config.idleTimeoutMs,
     maxConnections: config.maxConnections,
+    streamResetsPerSecond: config.streamResetsPerSecond,
   },
   rpcBounds: {
     deadlineMs: config.rpcDeadlineMs,

@@ -61,6 +61,8 @@ export interface GatewayLimits {
   idleTimeoutMs: number;
   /** Connections beyond this are refused (GATEWAY_MAX_CONNECTIONS). */
   maxConnections: number;
+  /** RST_STREAM frames per second per connection, after a burst of 10x this (GATEWAY_STREAM_RESETS_PER_SECOND). */
+  streamResetsPerSecond: number;
 }
 
 export interface GatewayOptions {
@@ -136,6 +138,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     maxHeaderListBytes: options.limits?.maxHeaderListBytes ?? gatewayConfig.maxHeaderListBytes.default,
     idleTimeoutMs: options.limits?.idleTimeoutMs ?? gatewayConfig.idleTimeoutMs.default,
     maxConnections: options.limits?.maxConnections ?? gatewayConfig.maxConnections.default,
+    streamResetsPerSecond: options.limits?.streamResetsPerSecond ?? gatewayConfig.streamResetsPerSecond.default,
   };
   const logger = options.logger.child({ component: "gateway" });
   useBufferTextEncoding();
@@ -271,6 +274,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // them (or opening and cancelling them, CVE-2023-44487) has its session closed after this many.
     maxSessionRejectedStreams: 100,
     maxSessionInvalidFrames: 1_000,
+    // nghttp2's own rapid-reset limit (default a burst of 1,000 then 33/s) also closes the connections of honest
+    // clients: a gRPC client cancels every call whose deadline passes, so one overloaded stretch cut every
+    // connection with ENHANCE_YOUR_CALM and the gateway answered 5 of 1,000 calls/s instead of shedding the excess.
+    streamResetBurst: limits.streamResetsPerSecond * 10,
+    streamResetRate: limits.streamResetsPerSecond,
   };
   let server: Server;
   let h2: Http2Server | Http2SecureServer;

@@ -18,8 +18,9 @@ describe("receipt store (group commit)", () => {
   const messages = async () => (await (await jetstreamManager(nats.nc)).streams.info(streams.receipts)).state.messages;
 
   beforeAll(async () => {
-    nats = await startNats();
-    await ensureLedgerStreams(await jetstreamManager(nats.nc));
+    // Gateways store and read receipts, held to their own bus permissions; the ledger creates the streams.
+    nats = await startNats({ permissions: "gateway" });
+    await ensureLedgerStreams(await jetstreamManager(await nats.connect("ledger", "ledger")));
   });
   afterAll(() => nats.cleanup());
 

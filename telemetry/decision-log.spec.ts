@@ -39,7 +39,8 @@ describe("decision log", () => {
     });
 
   beforeAll(async () => {
-    nats = await startNats();
+    // The gateway writes the log, held to its own bus permissions; readers (explain, replay) are the operator.
+    nats = await startNats({ permissions: "gateway" });
   });
   afterAll(() => nats.cleanup());
 
@@ -48,7 +49,7 @@ describe("decision log", () => {
     const entry = await sampleDecision({ seed: 1 });
     expect(log.append(entry)).toBe(DecisionKeepReason.SAMPLED);
     await log.flush();
-    const reader = await nats.connect("reader");
+    const reader = await nats.connect("reader", "operator");
     const record = await readDecisionRecord(reader, entry.decisionId);
     expect(record.decisionId).toBe(entry.decisionId);
     expect(record.agents.map((a) => a.agent)).toEqual(entry.kernel.agents);

@@ -9,7 +9,8 @@ import { sampleDecision } from "./testing/sample-decision.ts";
 describe("decision telemetry", () => {
   let nats: NatsFixture;
   beforeAll(async () => {
-    nats = await startNats();
+    // The gateway records decisions, held to its own bus permissions.
+    nats = await startNats({ permissions: "gateway" });
   });
   afterAll(() => nats.cleanup());
 

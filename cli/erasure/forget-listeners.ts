@@ -130,6 +130,26 @@ export async function forgetListeners(nc: NatsConnection, options: ForgetOptions
     }
   }
 
+  // 2b. Older revisions of those snapshots were removed from the bucket as they were superseded, but their bytes
+  // stay in the stream's block files until the server compacts them. Every current value is stored once more
+  // (compare-and-set: a newer write by an agent wins) and everything below is purged, which deletes or rewrites
+  // the old blocks.
+  const { state: before } = await jsm.streams.info(stateStream);
+  if (before.messages > 0) {
+    let first = 0;
+    for await (const key of await kv.keys()) {
+      const entry = await kv.get(key);
+      if (entry?.operation !== "PUT" || entry.revision > before.last_seq) continue;
+      try {
+        const revision = await kv.update(key, entry.value, entry.revision);
+        if (first === 0 || revision < first) first = revision;
+      } catch {
+        // Written meanwhile by its agent: that newer revision is above the purge already.
+      }
+    }
+    if (first > 0) await jsm.streams.purge(stateStream, { seq: Math.min(first, before.last_seq + 1) });
+  }
+
   // 3. Streams.
   await eachMessage(jsm, js, streams.receipts, async (subject, seq, data) => {
     if (!holds(data)) return;

@@ -257,6 +257,11 @@ describe("raw-id scan - no raw listener id anywhere on the bus or in JetStream",
     );
     expect(await holders([logged])).toEqual(["CHORUS_DECISIONS"]);
     const otherBefore = await holders([pseudonyms.user(other.userId)]);
+    // The totals once the ledger has applied every event stored so far (on a loaded machine it may lag behind).
+    const { state: events } = await (await jetstreamManager(spy)).streams.info("CHORUS_EVENTS");
+    await expect
+      .poll(async () => (await queryLedger(spy)).lastSequence, { timeout: 30_000 })
+      .toBeGreaterThanOrEqual(BigInt(events.last_seq));
     const totalsBefore = await queryLedger(spy);
 
     // The operator CLI, as an operator runs it: the operator identity, the gateways' key, the raw id.

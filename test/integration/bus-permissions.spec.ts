@@ -208,6 +208,7 @@ describe("bus permissions - every process kind is held to its own rights by the 
     await expectPublishRefused("agents-1", `$KV.${buckets.moduleState}.state.agent-intent`);
     await expectPublishRefused("agents-1", `$KV.${buckets.moduleState}.state.agent-bidding`);
     await expectPublishRefused("budget", `$KV.${buckets.moduleState}.state.agent-budget`);
+    await expectPublishRefused("ledger", `$KV.${buckets.moduleState}.state.kernel`);
     const registry = await ModuleRegistry.open(jetstream(as.operator!));
     await registry.objects.putBlob({ name: "kernel/0.0.1.wasm" }, new Uint8Array([0, 97, 115, 109]));
     expect((await registry.objects.info("kernel/0.0.1.wasm"))?.size).toBe(4);
