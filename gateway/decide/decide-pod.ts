@@ -6,10 +6,9 @@ import {
   type DecideRequest,
   type DecideResponse,
   DecideResponseSchema,
-  type DegradedAgent,
-  DegradedAgentSchema,
   DegradedReason,
   ExplanationSchema,
+  Fallback,
   type ModuleVersion,
   ModuleVersionSchema,
   NoFillReason,
@@ -19,11 +18,13 @@ import type { Inventory } from "../../lib/catalog/inventory.ts";
 import type { AgentName } from "../../lib/subjects.ts";
 import { catalogKernelCall } from "../../telemetry/decision-telemetry.ts";
 import { explainDecision } from "../../telemetry/explain.ts";
+import type { Degradation } from "../../voting/contract/degradation.ts";
 import { kernelWeights } from "../../voting/orchestrator/vote.ts";
 import { applyVoteScoring } from "../../voting/scoring/agent-scorer.ts";
 import type { KernelResult } from "../../wasm-core/src/kernel-inputs.ts";
 import { buildKernelRequest, type KernelInputs } from "./build-kernel-request.ts";
 import { kernelFailure } from "./decide-errors.ts";
+import { degradedList } from "./degraded-list.ts";
 import { type Kernel, toKernelInventory } from "./kernel-port.ts";
 import { leaseHeadroom } from "./lease-headroom.ts";
 import { auctionEntries, emptyPodReason, podAds, type Winner, winners } from "./pod-response.ts";
@@ -52,9 +53,9 @@ export interface DecidePodArgs {
   decisionId: string;
   request: DecideRequest;
   inventory: Inventory;
-  /** Every agent's vote (the orchestrator's weights included) and the degraded list, as gathered. */
+  /** Every agent's vote (the orchestrator's weights included), and the agents the gatherer reported degraded. */
   votes: Map<AgentName, AgentVote>;
-  degraded: DegradedAgent[];
+  degraded: readonly Degradation[];
   /** Voting agents in kernel row order. */
   agents: readonly AgentName[];
   kernel: Kernel;
@@ -76,17 +77,18 @@ export async function decidePod(a: DecidePodArgs): Promise<PodDecision> {
   const { decisionId, request, inventory, votes, degraded, agents, kernel, spendGuard } = a;
   const placement = request.placement!;
 
-  applyVoteScoring(votes, degraded);
-  const degradedNames = new Set(degraded.map((d) => d.agent));
+  // Each stage reports who did not decide as itself; degradedList builds the response's list from the reports.
+  const reports: Degradation[] = [...degraded, ...applyVoteScoring(votes)];
+  const degradedNames = new Set(reports.map((d) => d.agent));
 
   const weighting = kernelWeights(votes.get("orchestrator"), agents, degradedNames);
-  for (const d of degraded) {
-    const i = agents.indexOf(d.agent as AgentName);
-    d.weight = i >= 0 ? weighting.weights[i]! : 0;
-  }
+  const weightOf = (agent: string) => {
+    const i = agents.indexOf(agent as AgentName);
+    return i >= 0 ? weighting.weights[i]! : 0;
+  };
   const response = create(DecideResponseSchema, {
     decisionId,
-    degradedAgents: degraded,
+    degradedAgents: degradedList(reports, weightOf),
     coordination: a.coordination,
     moduleVersions: [...votes.values()].map((v) => a.moduleVersion(v.agent, v.moduleVersion)),
   });
@@ -110,9 +112,12 @@ export async function decidePod(a: DecidePodArgs): Promise<PodDecision> {
     // The module the decision was routed to failed it (trap, hang, an output that broke the contract): a fallback
     // decided, and the client is told.
     const hang = /timeout|no answer within/i.test(result.degraded);
-    response.degradedAgents.push(
-      create(DegradedAgentSchema, { agent: "kernel", reason: hang ? DegradedReason.TIMEOUT : DegradedReason.ERROR }),
-    );
+    reports.push({
+      agent: "kernel",
+      reason: hang ? DegradedReason.TIMEOUT : DegradedReason.ERROR,
+      fallback: Fallback.UNSPECIFIED,
+    });
+    response.degradedAgents = degradedList(reports, weightOf);
   }
   let chosen = winners(result, agents.length);
 
@@ -141,7 +146,7 @@ export async function decidePod(a: DecidePodArgs): Promise<PodDecision> {
     const voters = [...votes].map(([agent, vote]) => ({
       agent,
       vote,
-      degraded: degraded.find((d) => d.agent === agent),
+      degraded: response.degradedAgents.find((d) => d.agent === agent),
     }));
     response.explanation = explainDecision({ kernel: call, result, agents: voters, ads: response.ads }).explanation;
   }

@@ -193,7 +193,11 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
         request,
         response,
         coordination,
-        agents: [...votes].map(([agent, vote]) => ({ agent, vote, degraded: degraded.find((d) => d.agent === agent) })),
+        agents: [...votes].map(([agent, vote]) => ({
+          agent,
+          vote,
+          degraded: response.degradedAgents.find((d) => d.agent === agent),
+        })),
         kernel:
           pod.kernelResult &&
           catalogKernelCall(inventory, toKernelInventory(inventory), pod.inputs.request, pod.inputs.agents),

@@ -3,20 +3,21 @@ import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { errors, type NatsConnection } from "@nats-io/nats-core";
 import { type AgentVote, AgentVoteSchema, DecideTaskSchema } from "../../gen/chorus/v1/agent_pb.ts";
-import { type DegradedAgent, DegradedAgentSchema, DegradedReason, Fallback } from "../../gen/chorus/v1/decision_pb.ts";
+import { DegradedReason, Fallback } from "../../gen/chorus/v1/decision_pb.ts";
 import { decodeAgentVote } from "../../lib/codecs/agent-vote.ts";
 import type { Logger } from "../../lib/log/logger.ts";
 import { type AgentName, subjects } from "../../lib/subjects.ts";
 import { AGENT_ATTRIBUTE, tracedRequest } from "../../telemetry/tracing.ts";
 import type { VoteContext } from "../../voting/contract/agent-module.ts";
+import type { Degradation } from "../../voting/contract/degradation.ts";
 import type { SignalMirror } from "../../voting/mirror/signal-mirror.ts";
 
 export type Coordination = "cached" | "parallel" | "sequential";
 
 export interface GatheredVotes {
   votes: Map<AgentName, AgentVote>;
-  /** Weight is filled in later, once the orchestrator's weights are known. */
-  degraded: DegradedAgent[];
+  /** The agents that did not vote as themselves (the response's list is built from these: degraded-list.ts). */
+  degraded: Degradation[];
 }
 
 export interface GatherOptions {
@@ -41,16 +42,14 @@ export async function gatherVotes(
   o: GatherOptions,
 ): Promise<GatheredVotes> {
   const votes = new Map<AgentName, AgentVote>();
-  const degraded: DegradedAgent[] = [];
+  const degraded: Degradation[] = [];
   const fallback = (mirror: SignalMirror, reason: DegradedReason, priorVotes = ctx.priorVotes) => {
     const known = mirror.knownKeys.size > 0;
-    degraded.push(
-      create(DegradedAgentSchema, {
-        agent: mirror.module.name,
-        reason,
-        fallback: known ? Fallback.LAST_SIGNAL : Fallback.NEUTRAL_VOTE,
-      }),
-    );
+    degraded.push({
+      agent: mirror.module.name,
+      reason,
+      fallback: known ? Fallback.LAST_SIGNAL : Fallback.NEUTRAL_VOTE,
+    });
     return localVote(mirror, { ...ctx, priorVotes }, known ? mirror.state : mirror.module.createState());
   };
 

@@ -18,9 +18,8 @@
  * version's FailureWindow; past the threshold the RollbackGuard condemns the version here at once and writes
  * its rollback to the shared state.
  */
-import { create } from "@bufbuild/protobuf";
 import type { AgentVote } from "../../gen/chorus/v1/agent_pb.ts";
-import { type DegradedAgent, DegradedAgentSchema, DegradedReason, Fallback } from "../../gen/chorus/v1/decision_pb.ts";
+import { DegradedReason, Fallback } from "../../gen/chorus/v1/decision_pb.ts";
 import type { Logger } from "../../lib/log/logger.ts";
 import { FailureWindow } from "../../modules/failure-window.ts";
 import type { ModuleConfig } from "../../modules/module-config.ts";
@@ -31,6 +30,7 @@ import type { VersionHealth } from "../../modules/version-health.ts";
 import { InlineScoringLane } from "../../wasm-core/src/agent-scoring-inline.ts";
 import { AgentScoringLane, type ScoringBuffers } from "../../wasm-core/src/agent-scoring-lane.ts";
 import type { VoteContext } from "../contract/agent-module.ts";
+import type { Degradation } from "../contract/degradation.ts";
 import { type AgentScoring, localBuffers, outputProblem } from "./agent-scoring.ts";
 
 /** Which scoring made a vote: the module version (or the TypeScript agent's version) and a failure, if any. */
@@ -239,21 +239,21 @@ export class AgentScorer {
 
 /**
  * For the decision engine, after gathering: stamps each vote scored in this process with the version that
- * scored it, and lists an agent whose module call failed as degraded (ERROR or TIMEOUT; its vote is the built-in
- * formulas on the same signals), unless it is degraded already.
+ * scored it, and reports each agent whose module call failed (ERROR or TIMEOUT; its vote is the built-in formulas
+ * on the same signals).
  */
-export function applyVoteScoring(votes: ReadonlyMap<string, AgentVote>, degraded: DegradedAgent[]): void {
+export function applyVoteScoring(votes: ReadonlyMap<string, AgentVote>): Degradation[] {
+  const failed: Degradation[] = [];
   for (const [agent, vote] of votes) {
     const scoring = scorings.get(vote);
     if (!scoring) continue;
     vote.moduleVersion = scoring.version;
-    if (scoring.failure && !degraded.some((d) => d.agent === agent))
-      degraded.push(
-        create(DegradedAgentSchema, {
-          agent,
-          reason: scoring.failure === "timeout" ? DegradedReason.TIMEOUT : DegradedReason.ERROR,
-          fallback: Fallback.LAST_SIGNAL,
-        }),
-      );
+    if (scoring.failure)
+      failed.push({
+        agent,
+        reason: scoring.failure === "timeout" ? DegradedReason.TIMEOUT : DegradedReason.ERROR,
+        fallback: Fallback.LAST_SIGNAL,
+      });
   }
+  return failed;
 }
