@@ -157,10 +157,13 @@ describe("signing keys: N of M, expiry", () => {
     await eventually(() => (gateway.router.activeVersion === "2.1.0" ? true : undefined));
     // Else this test proves nothing: the key expired before the version ran (a very slow machine).
     expect(Date.now(), `the work before the expiry took more than ${EXPIRY_MS} ms`).toBeLessThan(expiresAt);
-    const last = await eventually(async () => {
-      const state = await operations.state(module);
-      return state.activeVersion === "2.1.0" ? undefined : state.history.at(-1);
-    }, 20_000);
+    const last = await eventually(
+      async () => {
+        const state = await operations.state(module);
+        return state.activeVersion === "2.1.0" ? undefined : state.history.at(-1);
+      },
+      expiresAt - Date.now() + 20_000,
+    ); // until the expiry, then 20 s for the rollback
     const late = Date.now() - expiresAt;
     console.log(`expired key: 2.1.0 rolled back ${late} ms after its key expired`);
     expect(late).toBeGreaterThanOrEqual(0);
