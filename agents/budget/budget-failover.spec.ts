@@ -73,7 +73,9 @@ describe("Budget agent failover", () => {
     void (async () => {
       for await (const m of log) {
         const grant = fromBinary(LeaseGrantSchema, m.data);
-        grants.push({ instance: grant.leaseId.split("-e")[0] ?? "", at: Date.now(), epoch: grant.epoch });
+        // Lease ids are `<instance>-e<epoch>-<n>`, and an instance id may itself hold "-e" (budget-e1c79983).
+        const instance = /^(.*)-e\d+-\d+$/.exec(grant.leaseId)?.[1] ?? "";
+        grants.push({ instance, at: Date.now(), epoch: grant.epoch });
       }
     })();
 
