@@ -55,6 +55,19 @@ describe("HTTP/2 floods", () => {
     return (await client.reportPlayback({ signals: [signal as never] }, { timeoutMs: 10_000 })).accepted;
   };
 
+  /** A ReportPlayback call opened on `session` (its errors ignored: the caller cancels it). */
+  const playbackCall = (session: ClientHttp2Session) => {
+    const stream = session.request({
+      ":method": "POST",
+      ":path": "/chorus.v1.DecisionService/ReportPlayback",
+      "content-type": "application/grpc",
+      te: "trailers",
+      ...bearer(fx.keys.decide),
+    });
+    stream.on("error", () => {});
+    return stream;
+  };
+
   /** Opens streams and cancels each at once, reconnecting whenever the server sends the session away. */
   async function rapidReset(streams: number): Promise<{ sessions: number }> {
     let sessions = 0;
@@ -70,14 +83,7 @@ describe("HTTP/2 floods", () => {
           const burst = () => {
             for (let i = 0; i < 200 && sent < streams && !session.closed && !session.destroyed; i++, sent++) {
               try {
-                const stream = session.request({
-                  ":method": "POST",
-                  ":path": "/chorus.v1.DecisionService/ReportPlayback",
-                  "content-type": "application/grpc",
-                  te: "trailers",
-                  ...bearer(fx.keys.decide),
-                });
-                stream.on("error", () => {});
+                const stream = playbackCall(session);
                 stream.close(constants.NGHTTP2_CANCEL);
               } catch {
                 break;
@@ -123,14 +129,7 @@ describe("HTTP/2 floods", () => {
       await new Promise((r) => session.once("connect", r));
       // 2,000 calls over 4 s, each cancelled 5 ms after it was sent (Node's default limit: a burst of 1,000, then 33/s).
       for (let i = 0; i < 2_000 && !session.closed; i++) {
-        const stream = session.request({
-          ":method": "POST",
-          ":path": "/chorus.v1.DecisionService/ReportPlayback",
-          "content-type": "application/grpc",
-          te: "trailers",
-          ...bearer(fx.keys.decide),
-        });
-        stream.on("error", () => {});
+        const stream = playbackCall(session);
         setTimeout(() => stream.close(constants.NGHTTP2_CANCEL), 5);
         if (i % 10 === 9) await new Promise((r) => setTimeout(r, 20));
       }

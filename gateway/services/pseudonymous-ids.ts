@@ -15,7 +15,7 @@ const utf8 = new TextEncoder();
  * Replaces a request's user and session ids by their pseudonyms, in place, as the first thing the gateway does with
  * it: votes, tasks, receipts, outcomes and the decision log all see pseudonyms only. Without measurement consent
  * the user is known by a per-session pseudonym (no profile or cap history outlives the session). The client's wire
- * bytes, which the AuctionOutcome embeds, are rewritten alike: only the two small sub-messages are encoded again.
+ * bytes, which the AuctionOutcome embeds, are rewritten alike: only the two id strings are patched in.
  */
 export function pseudonymizeRequest(request: DecideRequest, pseudonyms: Pseudonyms): void {
   const bytes = wireBytesOf(request);
