@@ -221,6 +221,8 @@ describe("bus permissions - every process kind is held to its own rights by the 
     await registry.updateState("agent-intent", () => start);
     // An automatic rollback goes through the operator side's steward: a host asks only for the modules it runs.
     const steward = serveRollbackRequests(as.operator!, registry, silentLogger);
+    // The server must have the steward's subscription before the first request, or it answers "no responders".
+    await as.operator!.flush();
     try {
       await rollbackOverNats(as["agents-1"]!, "agent-intent", "agents-1")("2.0.0", "error rate");
       const { state } = await registry.state("agent-intent");
