@@ -6,6 +6,7 @@ import {
   DecisionReceiptSchema,
   type LeaseGrant,
   LeaseGrantSchema,
+  LeasePartSchema,
   type LeaseRequest,
   LeaseRequestSchema,
   type ReceiptItem,
@@ -67,6 +68,12 @@ interface Lease {
   /** Local clock: request sent + TTL - margin (earlier than the agent's view of the expiry). */
   expiresAt: number;
   ttlMs: number;
+}
+
+/** The part of one ad's price reserved in one lease. */
+interface ReservedPart {
+  lease: Lease;
+  amount: bigint;
 }
 
 interface CampaignLeases {
@@ -154,14 +161,14 @@ export class LeaseSpendGuard implements SpendGuard {
     context: CommitContext = {},
   ): Promise<readonly SpendItem[]> {
     const now = this.clock();
-    const taken: { item: SpendItem; leases: Lease[] }[] = [];
+    const taken: { item: SpendItem; parts: ReservedPart[] }[] = [];
     for (const item of items) {
       if (item.priceMicros < 0n) continue;
       // headroom() also renews: a gateway that only commits must not let its leases run dry.
       this.headroom(item.campaignId);
       const c = this.campaign(item.campaignId);
-      const leases = this.reserve(c, item.priceMicros, this.prune(c, now));
-      if (leases) taken.push({ item, leases });
+      const parts = this.reserve(c, item.priceMicros, this.prune(c, now));
+      if (parts) taken.push({ item, parts });
       else c.shortOf = c.shortOf !== undefined && c.shortOf < item.priceMicros ? c.shortOf : item.priceMicros;
     }
     if (taken.length === 0) return [];
@@ -170,12 +177,16 @@ export class LeaseSpendGuard implements SpendGuard {
       decidedAt: timestampFromMs(now),
       userId: context.userId ?? "",
       gatewayId: this.options.gatewayId,
-      items: taken.map(({ item, leases }) =>
+      items: taken.map(({ item, parts }) =>
         create(ReceiptItemSchema, {
           campaignId: item.campaignId,
           creativeId: item.creativeId,
           priceMicros: item.priceMicros,
-          leaseId: leases[0]!.id,
+          leaseId: parts[0]!.lease.id,
+          leaseParts:
+            parts.length > 1
+              ? parts.map((p) => create(LeasePartSchema, { leaseId: p.lease.id, amountMicros: p.amount }))
+              : [],
         }),
       ) satisfies ReceiptItem[],
     });
@@ -192,27 +203,27 @@ export class LeaseSpendGuard implements SpendGuard {
     }
     // An ad whose lease expired while the receipt was being stored is not served: the agent may have reclaimed it.
     const end = this.clock();
-    return taken.filter(({ leases }) => leases.every((l) => l.expiresAt > end)).map(({ item }) => item);
+    return taken.filter(({ parts }) => parts.every((p) => p.lease.expiresAt > end)).map(({ item }) => item);
   }
 
   /**
    * Reserves `price` within the campaign's leases (synchronous: concurrent commits cannot both take the same
-   * headroom); returns the leases used, the one named in the receipt first, or undefined when `left` (what they
-   * hold in all) is short.
+   * headroom); returns the lease parts used, the largest (named in the receipt's lease_id) first, or undefined
+   * when `left` (what they hold in all) is short.
    * One lease that fits is preferred, earliest expiry first (spend what the reclaim would otherwise take back).
    * Otherwise the ad is spread over several leases in expiry order: leases of a campaign arrive one renewal at a
-   * time, and their sum is what the Budget agent reserved for this gateway. The receipt names the lease that took
-   * the largest part; the agent then counts the whole price against it and the other parts as still unused until
-   * those leases are reclaimed, which overstates exposure for a few seconds and never understates it.
+   * time, and their sum is what the Budget agent reserved for this gateway. The receipt then lists every part:
+   * counting the whole price against one lease would hide the rest that lease still holds here once the others
+   * are reclaimed, and the agent would lease that rest a second time.
    */
-  private reserve(c: CampaignLeases, price: bigint, left: bigint): Lease[] | undefined {
+  private reserve(c: CampaignLeases, price: bigint, left: bigint): ReservedPart[] | undefined {
     if (left < price) return undefined;
     const whole = c.leases.find((l) => l.amount - l.used >= price);
     if (whole) {
       whole.used += price;
-      return [whole];
+      return [{ lease: whole, amount: price }];
     }
-    const parts: { lease: Lease; amount: bigint }[] = [];
+    const parts: ReservedPart[] = [];
     let rest = price;
     for (const lease of c.leases) {
       const amount = min(lease.amount - lease.used, rest);
@@ -223,7 +234,7 @@ export class LeaseSpendGuard implements SpendGuard {
       if (rest === 0n) break;
     }
     parts.sort((a, b) => (b.amount > a.amount ? 1 : b.amount < a.amount ? -1 : 0));
-    return parts.map((p) => p.lease);
+    return parts;
   }
 
   private campaign(id: string): CampaignLeases {

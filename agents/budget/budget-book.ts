@@ -11,6 +11,7 @@ import {
   LeaseGrantSchema,
   type LeaseRequest,
   type LedgerEntry,
+  type ReceiptItem,
 } from "../../gen/chorus/v1/ledger_pb.ts";
 import { SpendTotals, utcDay } from "../../ledger/spend-totals.ts";
 import { DEFAULT_TRAFFIC_CURVE, plannedShare } from "./pacing-plan.ts";
@@ -154,12 +155,37 @@ export class BudgetBook {
     for (const item of receipt.items) {
       const key = `${receipt.decisionId}\u0000${item.creativeId}`;
       if (this.pending.has(key)) continue; // a receipt seen twice
-      const lease = this.leases.get(item.leaseId);
-      if (lease) lease.sold += item.priceMicros;
+      this.countAgainstLeases(item);
       if (this.chargedRecently.has(key) || nowMs - soldAt > this.soldWindow()) continue;
       const sold = { campaignId: item.campaignId, day: utcDay(soldAt), price: item.priceMicros, soldAt };
       this.pending.set(key, sold);
       this.addPending(sold, 1n);
+    }
+  }
+
+  /**
+   * Counts a sold ad against the leases that paid for it: the whole price against the one lease named, or, when
+   * the price was spread over several, each part against its lease (counting the whole price against one of
+   * them would hide the rest that lease still holds once the others are reclaimed, and lease it again). Parts
+   * that are not positive or do not add up to the price (a malformed receipt) count against no lease: their
+   * leases' unused parts then overstate exposure until reclaimed, never understate it.
+   */
+  private countAgainstLeases(item: ReceiptItem): void {
+    const parts = item.leaseParts;
+    if (parts.length === 0) {
+      const lease = this.leases.get(item.leaseId);
+      if (lease) lease.sold += item.priceMicros;
+      return;
+    }
+    let sum = 0n;
+    for (const part of parts) {
+      if (part.amountMicros <= 0n) return;
+      sum += part.amountMicros;
+    }
+    if (sum !== item.priceMicros) return;
+    for (const part of parts) {
+      const lease = this.leases.get(part.leaseId);
+      if (lease) lease.sold += part.amountMicros;
     }
   }
 

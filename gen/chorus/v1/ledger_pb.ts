@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file chorus/v1/ledger.proto.
  */
 export const file_chorus_v1_ledger: GenFile = /*@__PURE__*/
-  fileDesc("ChZjaG9ydXMvdjEvbGVkZ2VyLnByb3RvEgljaG9ydXMudjEiXwoLUmVjZWlwdEl0ZW0SEwoLY2FtcGFpZ25faWQYASABKAkSEwoLY3JlYXRpdmVfaWQYAiABKAkSFAoMcHJpY2VfbWljcm9zGAMgASgDEhAKCGxlYXNlX2lkGAQgASgJIqIBCg9EZWNpc2lvblJlY2VpcHQSEwoLZGVjaXNpb25faWQYASABKAkSLgoKZGVjaWRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdXNlcl9pZBgDIAEoCRISCgpnYXRld2F5X2lkGAQgASgJEiUKBWl0ZW1zGAUgAygLMhYuY2hvcnVzLnYxLlJlY2VpcHRJdGVtIjwKDFJlY2VpcHRCYXRjaBIsCghyZWNlaXB0cxgBIAMoCzIaLmNob3J1cy52MS5EZWNpc2lvblJlY2VpcHQisgEKC0xlZGdlckVudHJ5EiEKBWV2ZW50GAEgASgLMhIuY2hvcnVzLnYxLkFkRXZlbnQSEwoLY2FtcGFpZ25faWQYAiABKAkSFQoNY2hhcmdlX21pY3JvcxgDIAEoAxISCgpjaGFyZ2VfZGF5GAQgASgFEg8KB3VzZXJfaWQYBSABKAkSLwoLYWNjZXB0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkIKCERheVNwZW5kEgsKA2RheRgBIAEoBRIUCgxzcGVuZF9taWNyb3MYAiABKAMSEwoLaW1wcmVzc2lvbnMYAyABKAQiiAEKDUNhbXBhaWduU3BlbmQSEwoLY2FtcGFpZ25faWQYASABKAkSFAoMc3BlbmRfbWljcm9zGAIgASgDEhMKC2ltcHJlc3Npb25zGAMgASgEEhQKDG90aGVyX2V2ZW50cxgEIAEoBBIhCgRkYXlzGAUgAygLMhMuY2hvcnVzLnYxLkRheVNwZW5kIoABCg5MZWRnZXJTbmFwc2hvdBIVCg1sYXN0X3NlcXVlbmNlGAEgASgEEhYKDmV2ZW50c19hcHBsaWVkGAIgASgEEisKCWNhbXBhaWducxgDIAMoCzIYLmNob3J1cy52MS5DYW1wYWlnblNwZW5kEhIKCnBpZWNlX2tleXMYBCADKAkiIgoLTGVkZ2VyUXVlcnkSEwoLY2FtcGFpZ25faWQYASABKAkiVgoRTGVkZ2VyUXVlcnlSZXN1bHQSKwoIc25hcHNob3QYASABKAsyGS5jaG9ydXMudjEuTGVkZ2VyU25hcHNob3QSFAoMZGF5c19vbWl0dGVkGAIgASgIIjcKDExlYXNlUmVxdWVzdBISCgpnYXRld2F5X2lkGAEgASgJEhMKC2NhbXBhaWduX2lkGAIgASgJIrUBCgpMZWFzZUdyYW50EhAKCGxlYXNlX2lkGAEgASgJEhMKC2NhbXBhaWduX2lkGAIgASgJEhUKDWFtb3VudF9taWNyb3MYAyABKAMSDgoGdHRsX21zGAQgASgNEiYKBmRlbmlhbBgFIAEoDjIWLmNob3J1cy52MS5MZWFzZURlbmlhbBIOCgZyZWFzb24YBiABKAkSDQoFZXBvY2gYByABKAQSEgoKZ2F0ZXdheV9pZBgIIAEoCSLkAQoOQ2FtcGFpZ25CdWRnZXQSEwoLY2FtcGFpZ25faWQYASABKAkSFQoNYnVkZ2V0X21pY3JvcxgCIAEoAxIYChByZW1haW5pbmdfbWljcm9zGAMgASgDEh4KFmRhaWx5X3JlbWFpbmluZ19taWNyb3MYBCABKAMSEgoKcGFjZV9yYXRpbxgFIAEoAhIcChR0aHJvdHRsZV9wcm9iYWJpbGl0eRgGIAEoAhIWCg5iaWRfbXVsdGlwbGllchgHIAEoAhIRCglleGhhdXN0ZWQYCCABKAgSDwoHc2VydmluZxgJIAEoCCJ2CgxCdWRnZXRTaWduYWwSJgoCYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCWNhbXBhaWducxgCIAMoCzIZLmNob3J1cy52MS5DYW1wYWlnbkJ1ZGdldBIQCghyZXZpc2lvbhgDIAEoBCqeAQoLTGVhc2VEZW5pYWwSHAoYTEVBU0VfREVOSUFMX1VOU1BFQ0lGSUVEEAASGgoWTEVBU0VfREVOSUFMX0VYSEFVU1RFRBABEhoKFkxFQVNFX0RFTklBTF9USFJPVFRMRUQQAhIcChhMRUFTRV9ERU5JQUxfTk9UX1NFUlZJTkcQAxIbChdMRUFTRV9ERU5JQUxfUkVDT1ZFUklORxAEYgZwcm90bzM", [file_chorus_v1_decision, file_google_protobuf_timestamp]);
+  fileDesc("ChZjaG9ydXMvdjEvbGVkZ2VyLnByb3RvEgljaG9ydXMudjEiigEKC1JlY2VpcHRJdGVtEhMKC2NhbXBhaWduX2lkGAEgASgJEhMKC2NyZWF0aXZlX2lkGAIgASgJEhQKDHByaWNlX21pY3JvcxgDIAEoAxIQCghsZWFzZV9pZBgEIAEoCRIpCgtsZWFzZV9wYXJ0cxgFIAMoCzIULmNob3J1cy52MS5MZWFzZVBhcnQiNAoJTGVhc2VQYXJ0EhAKCGxlYXNlX2lkGAEgASgJEhUKDWFtb3VudF9taWNyb3MYAiABKAMiogEKD0RlY2lzaW9uUmVjZWlwdBITCgtkZWNpc2lvbl9pZBgBIAEoCRIuCgpkZWNpZGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgd1c2VyX2lkGAMgASgJEhIKCmdhdGV3YXlfaWQYBCABKAkSJQoFaXRlbXMYBSADKAsyFi5jaG9ydXMudjEuUmVjZWlwdEl0ZW0iPAoMUmVjZWlwdEJhdGNoEiwKCHJlY2VpcHRzGAEgAygLMhouY2hvcnVzLnYxLkRlY2lzaW9uUmVjZWlwdCKyAQoLTGVkZ2VyRW50cnkSIQoFZXZlbnQYASABKAsyEi5jaG9ydXMudjEuQWRFdmVudBITCgtjYW1wYWlnbl9pZBgCIAEoCRIVCg1jaGFyZ2VfbWljcm9zGAMgASgDEhIKCmNoYXJnZV9kYXkYBCABKAUSDwoHdXNlcl9pZBgFIAEoCRIvCgthY2NlcHRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiQgoIRGF5U3BlbmQSCwoDZGF5GAEgASgFEhQKDHNwZW5kX21pY3JvcxgCIAEoAxITCgtpbXByZXNzaW9ucxgDIAEoBCKIAQoNQ2FtcGFpZ25TcGVuZBITCgtjYW1wYWlnbl9pZBgBIAEoCRIUCgxzcGVuZF9taWNyb3MYAiABKAMSEwoLaW1wcmVzc2lvbnMYAyABKAQSFAoMb3RoZXJfZXZlbnRzGAQgASgEEiEKBGRheXMYBSADKAsyEy5jaG9ydXMudjEuRGF5U3BlbmQigAEKDkxlZGdlclNuYXBzaG90EhUKDWxhc3Rfc2VxdWVuY2UYASABKAQSFgoOZXZlbnRzX2FwcGxpZWQYAiABKAQSKwoJY2FtcGFpZ25zGAMgAygLMhguY2hvcnVzLnYxLkNhbXBhaWduU3BlbmQSEgoKcGllY2Vfa2V5cxgEIAMoCSIiCgtMZWRnZXJRdWVyeRITCgtjYW1wYWlnbl9pZBgBIAEoCSJWChFMZWRnZXJRdWVyeVJlc3VsdBIrCghzbmFwc2hvdBgBIAEoCzIZLmNob3J1cy52MS5MZWRnZXJTbmFwc2hvdBIUCgxkYXlzX29taXR0ZWQYAiABKAgiNwoMTGVhc2VSZXF1ZXN0EhIKCmdhdGV3YXlfaWQYASABKAkSEwoLY2FtcGFpZ25faWQYAiABKAkitQEKCkxlYXNlR3JhbnQSEAoIbGVhc2VfaWQYASABKAkSEwoLY2FtcGFpZ25faWQYAiABKAkSFQoNYW1vdW50X21pY3JvcxgDIAEoAxIOCgZ0dGxfbXMYBCABKA0SJgoGZGVuaWFsGAUgASgOMhYuY2hvcnVzLnYxLkxlYXNlRGVuaWFsEg4KBnJlYXNvbhgGIAEoCRINCgVlcG9jaBgHIAEoBBISCgpnYXRld2F5X2lkGAggASgJIuQBCg5DYW1wYWlnbkJ1ZGdldBITCgtjYW1wYWlnbl9pZBgBIAEoCRIVCg1idWRnZXRfbWljcm9zGAIgASgDEhgKEHJlbWFpbmluZ19taWNyb3MYAyABKAMSHgoWZGFpbHlfcmVtYWluaW5nX21pY3JvcxgEIAEoAxISCgpwYWNlX3JhdGlvGAUgASgCEhwKFHRocm90dGxlX3Byb2JhYmlsaXR5GAYgASgCEhYKDmJpZF9tdWx0aXBsaWVyGAcgASgCEhEKCWV4aGF1c3RlZBgIIAEoCBIPCgdzZXJ2aW5nGAkgASgIInYKDEJ1ZGdldFNpZ25hbBImCgJhdBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoJY2FtcGFpZ25zGAIgAygLMhkuY2hvcnVzLnYxLkNhbXBhaWduQnVkZ2V0EhAKCHJldmlzaW9uGAMgASgEKp4BCgtMZWFzZURlbmlhbBIcChhMRUFTRV9ERU5JQUxfVU5TUEVDSUZJRUQQABIaChZMRUFTRV9ERU5JQUxfRVhIQVVTVEVEEAESGgoWTEVBU0VfREVOSUFMX1RIUk9UVExFRBACEhwKGExFQVNFX0RFTklBTF9OT1RfU0VSVklORxADEhsKF0xFQVNFX0RFTklBTF9SRUNPVkVSSU5HEARiBnByb3RvMw", [file_chorus_v1_decision, file_google_protobuf_timestamp]);
 
 /**
  * One ad the gateway sold, charged at price_micros when its impression arrives.
@@ -38,11 +38,21 @@ export type ReceiptItem = Message<"chorus.v1.ReceiptItem"> & {
   priceMicros: bigint;
 
   /**
-   * The spend lease the sale was reserved against (empty when sold without one, e.g. house ads).
+   * The spend lease the sale was reserved against (empty when sold without one, e.g. house ads); when the price
+   * was spread over several leases, the one that paid the largest part.
    *
    * @generated from field: string lease_id = 4;
    */
   leaseId: string;
+
+  /**
+   * Set only when no single lease held the price: every lease the sale drew on and the part it paid, summing to
+   * price_micros, so that the Budget agent counts each lease's unused rest exactly. Empty (and in receipts written
+   * before this field existed): lease_id paid the whole price.
+   *
+   * @generated from field: repeated chorus.v1.LeasePart lease_parts = 5;
+   */
+  leaseParts: LeasePart[];
 };
 
 /**
@@ -51,6 +61,30 @@ export type ReceiptItem = Message<"chorus.v1.ReceiptItem"> & {
  */
 export const ReceiptItemSchema: GenMessage<ReceiptItem> = /*@__PURE__*/
   messageDesc(file_chorus_v1_ledger, 0);
+
+/**
+ * The part of one sold ad's price paid from one spend lease.
+ *
+ * @generated from message chorus.v1.LeasePart
+ */
+export type LeasePart = Message<"chorus.v1.LeasePart"> & {
+  /**
+   * @generated from field: string lease_id = 1;
+   */
+  leaseId: string;
+
+  /**
+   * @generated from field: int64 amount_micros = 2;
+   */
+  amountMicros: bigint;
+};
+
+/**
+ * Describes the message chorus.v1.LeasePart.
+ * Use `create(LeasePartSchema)` to create a new message.
+ */
+export const LeasePartSchema: GenMessage<LeasePart> = /*@__PURE__*/
+  messageDesc(file_chorus_v1_ledger, 1);
 
 /**
  * What a gateway sold for one decision, stored durably before the response leaves the gateway. Events are charged
@@ -92,7 +126,7 @@ export type DecisionReceipt = Message<"chorus.v1.DecisionReceipt"> & {
  * Use `create(DecisionReceiptSchema)` to create a new message.
  */
 export const DecisionReceiptSchema: GenMessage<DecisionReceipt> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_ledger, 1);
+  messageDesc(file_chorus_v1_ledger, 2);
 
 /**
  * Several decisions' receipts stored as one JetStream message (group commit: one publish and one ack for every
@@ -114,7 +148,7 @@ export type ReceiptBatch = Message<"chorus.v1.ReceiptBatch"> & {
  * Use `create(ReceiptBatchSchema)` to create a new message.
  */
 export const ReceiptBatchSchema: GenMessage<ReceiptBatch> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_ledger, 2);
+  messageDesc(file_chorus_v1_ledger, 3);
 
 /**
  * An accepted ad event as stored in the events stream: the client's event plus what the server knows about it.
@@ -163,7 +197,7 @@ export type LedgerEntry = Message<"chorus.v1.LedgerEntry"> & {
  * Use `create(LedgerEntrySchema)` to create a new message.
  */
 export const LedgerEntrySchema: GenMessage<LedgerEntry> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_ledger, 3);
+  messageDesc(file_chorus_v1_ledger, 4);
 
 /**
  * @generated from message chorus.v1.DaySpend
@@ -192,7 +226,7 @@ export type DaySpend = Message<"chorus.v1.DaySpend"> & {
  * Use `create(DaySpendSchema)` to create a new message.
  */
 export const DaySpendSchema: GenMessage<DaySpend> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_ledger, 4);
+  messageDesc(file_chorus_v1_ledger, 5);
 
 /**
  * @generated from message chorus.v1.CampaignSpend
@@ -231,7 +265,7 @@ export type CampaignSpend = Message<"chorus.v1.CampaignSpend"> & {
  * Use `create(CampaignSpendSchema)` to create a new message.
  */
 export const CampaignSpendSchema: GenMessage<CampaignSpend> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_ledger, 5);
+  messageDesc(file_chorus_v1_ledger, 6);
 
 /**
  * The ledger's state: totals after applying the events stream up to last_sequence (inclusive).
@@ -268,7 +302,7 @@ export type LedgerSnapshot = Message<"chorus.v1.LedgerSnapshot"> & {
  * Use `create(LedgerSnapshotSchema)` to create a new message.
  */
 export const LedgerSnapshotSchema: GenMessage<LedgerSnapshot> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_ledger, 6);
+  messageDesc(file_chorus_v1_ledger, 7);
 
 /**
  * Request/reply on the ledger's query subject.
@@ -289,7 +323,7 @@ export type LedgerQuery = Message<"chorus.v1.LedgerQuery"> & {
  * Use `create(LedgerQuerySchema)` to create a new message.
  */
 export const LedgerQuerySchema: GenMessage<LedgerQuery> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_ledger, 7);
+  messageDesc(file_chorus_v1_ledger, 8);
 
 /**
  * @generated from message chorus.v1.LedgerQueryResult
@@ -313,7 +347,7 @@ export type LedgerQueryResult = Message<"chorus.v1.LedgerQueryResult"> & {
  * Use `create(LedgerQueryResultSchema)` to create a new message.
  */
 export const LedgerQueryResultSchema: GenMessage<LedgerQueryResult> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_ledger, 8);
+  messageDesc(file_chorus_v1_ledger, 9);
 
 /**
  * Gateway -> Budget agent: a spend lease for one campaign.
@@ -337,7 +371,7 @@ export type LeaseRequest = Message<"chorus.v1.LeaseRequest"> & {
  * Use `create(LeaseRequestSchema)` to create a new message.
  */
 export const LeaseRequestSchema: GenMessage<LeaseRequest> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_ledger, 9);
+  messageDesc(file_chorus_v1_ledger, 10);
 
 /**
  * @generated from message chorus.v1.LeaseGrant
@@ -398,7 +432,7 @@ export type LeaseGrant = Message<"chorus.v1.LeaseGrant"> & {
  * Use `create(LeaseGrantSchema)` to create a new message.
  */
 export const LeaseGrantSchema: GenMessage<LeaseGrant> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_ledger, 10);
+  messageDesc(file_chorus_v1_ledger, 11);
 
 /**
  * Per-campaign budget state published by the Budget agent (its signal) for the Bidding agent and cached votes.
@@ -469,7 +503,7 @@ export type CampaignBudget = Message<"chorus.v1.CampaignBudget"> & {
  * Use `create(CampaignBudgetSchema)` to create a new message.
  */
 export const CampaignBudgetSchema: GenMessage<CampaignBudget> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_ledger, 11);
+  messageDesc(file_chorus_v1_ledger, 12);
 
 /**
  * @generated from message chorus.v1.BudgetSignal
@@ -496,7 +530,7 @@ export type BudgetSignal = Message<"chorus.v1.BudgetSignal"> & {
  * Use `create(BudgetSignalSchema)` to create a new message.
  */
 export const BudgetSignalSchema: GenMessage<BudgetSignal> = /*@__PURE__*/
-  messageDesc(file_chorus_v1_ledger, 12);
+  messageDesc(file_chorus_v1_ledger, 13);
 
 /**
  * @generated from enum chorus.v1.LeaseDenial
