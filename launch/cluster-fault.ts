@@ -33,6 +33,8 @@ export interface ClusterFaultOptions {
   restartDelayMs?: number;
   seed?: number;
   onProgress?: (line: string) => void;
+  /** Each process's stderr is appended to `<logDir>/<name>.log`, at LOG_LEVEL=warn (election and start-up retries). */
+  logDir?: string;
 }
 
 export interface KillRecord {
@@ -113,6 +115,8 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
   const progress = options.onProgress ?? (() => undefined);
   const rnd = createSeededRandom(options.seed ?? 17);
   const dir = mkdtempSync(join(tmpdir(), "chorus-cluster-fault-"));
+  // What the runner itself opens (ledger streams, API keys, the election bucket) is created with 3 copies too.
+  process.env.CHORUS_REPLICAS = "3";
   const cluster = await NatsCluster.start({ size: 3, storeDir: join(dir, "nats") });
   progress(`cluster up: ${cluster.url}`);
   const admin = await connectNats({ servers: cluster.url, name: "chorus-chaos-runner" });
@@ -130,7 +134,7 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
     const base = {
       NATS_URL: cluster.url,
       CHORUS_REPLICAS: "3",
-      LOG_LEVEL: "error",
+      LOG_LEVEL: options.logDir ? "warn" : "error",
       BUDGET_LEASE_TTL_MS: "2000",
       BUDGET_RECLAIM_GRACE_MS: "1000",
       BUDGET_MAX_LEASE_PPM: String(LEASE_PPM),
@@ -164,7 +168,13 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
       for (;;) {
         try {
           const child = await startChild(
-            { name: p.name, entry: p.entry, env: p.env, readyTimeoutMs: 90_000 },
+            {
+              name: p.name,
+              entry: p.entry,
+              env: p.env,
+              readyTimeoutMs: 90_000,
+              logFile: options.logDir ? join(options.logDir, `${p.name}.log`) : undefined,
+            },
             {
               silent: true,
             },
@@ -196,7 +206,7 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
       `mesh up in ${((Date.now() - started) / 1000).toFixed(1)} s; load ${options.rate}/s for ${options.durationMs / 1000} s`,
     );
 
-    const leaders = await openLeaderBucket(jetstream(admin), 2_000);
+    const leaders = await openLeaderBucket(jetstream(admin), 2_000, 3);
     const grants = await watchLeaseLog(admin);
     const load = new ChaosLoad(
       gatewayPorts.map((port) => `http://127.0.0.1:${port}`),
@@ -210,15 +220,30 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
     // again for a few seconds rather than skip the kill.
     const findLeader = async (role: "budget" | "ledger") => {
       for (let i = 0; ; i++) {
-        const leader = await currentLeader(leaders, role).catch(() => undefined);
+        const leader = await readLeader(role);
         const p = [...procs.values()].find((q) => q.name.startsWith(role) && q.child?.pid === leader?.pid);
         if (p || i >= 50) return { leader, p };
         await new Promise((r) => setTimeout(r, 100));
       }
     };
+    // The key, or why it could not be read (the runner's own connection may be what failed).
+    let keyReadError = "";
+    const readLeader = (role: "budget" | "ledger") =>
+      currentLeader(leaders, role).then(
+        (leader) => {
+          keyReadError = "";
+          return leader;
+        },
+        (err: Error) => {
+          keyReadError = err.message;
+          return undefined;
+        },
+      );
     // What the key held and which processes ran, for a kill that found no leader.
     const noLeader = (role: string, leader: { pid: number; revision: number } | undefined) =>
-      `key: ${leader ? `pid ${leader.pid} rev ${leader.revision}` : "none"}; running: ${[...procs.values()]
+      `key: ${leader ? `pid ${leader.pid} rev ${leader.revision}` : keyReadError ? `unreadable (${keyReadError})` : "none"}; running: ${[
+        ...procs.values(),
+      ]
         .filter((q) => q.name.startsWith(role))
         .map((q) => `${q.name} pid ${q.child?.pid ?? "-"}`)
         .join(", ")}`;
@@ -278,7 +303,19 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
         recoveries.push(
           (async () => {
             await new Promise((r) => setTimeout(r, 2 * restartDelay));
-            await cluster.restart(Math.max(0, index));
+            // As a supervisor would: a server that did not come up (slow store recovery under load) is started
+            // again; the run used to go on with two servers for good.
+            for (let attempt = 1; ; attempt++) {
+              try {
+                await cluster.restart(Math.max(0, index));
+                break;
+              } catch (err) {
+                if (finished || attempt >= 5) throw err;
+                progress(
+                  `${node.name} did not start (attempt ${attempt}); again: ${(err as Error).message.slice(0, 300)}`,
+                );
+              }
+            }
             await untilTrue(() => streamsWhole(admin), 120_000);
             recovered("server back, every stream's 3 replicas current");
           })().catch((err) => progress(`nats recovery not seen: ${(err as Error).message}`)),
@@ -335,7 +372,7 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
 
     // Exactness: the ledger leader and a rebuild from the stream against what the client saw stored.
     const { live, rebuilt } = await settleLedger(admin).catch(async (err: Error) => {
-      const leader = await currentLeader(leaders, "ledger").catch(() => undefined);
+      const leader = await readLeader("ledger");
       throw new Error(`${err.message} (${noLeader("ledger", leader)})`);
     });
     const expected = load.expectedSpend();

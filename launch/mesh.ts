@@ -205,7 +205,13 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       processes: [
         ...(nats?.pid ? [{ name: "nats-server", pid: nats.pid }] : []),
         ...(cluster?.pids ?? []),
-        ...children.map((c) => ({ name: c.name, pid: c.pid })),
+        // Read through: a restarted child's entry names its new process (the soak and samplers follow it).
+        ...children.map((c) => ({
+          name: c.name,
+          get pid() {
+            return c.pid;
+          },
+        })),
       ],
       nats,
       cluster,

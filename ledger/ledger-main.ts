@@ -31,6 +31,7 @@ const role = await new LeaderRole<Ledger>({
     key: "ledger",
     instanceId,
     ttlMs: election.ttlMs,
+    nc,
   },
   logger: log,
   lead: (_epoch, isLeader) => Ledger.start({ nc, log, fence: isLeader }),

@@ -13,6 +13,7 @@ import { KvWatchInclude } from "@nats-io/kv";
 import type { ModuleManifest, ModuleState } from "../gen/chorus/v1/module_pb.ts";
 import { ModuleStateSchema } from "../gen/chorus/v1/module_pb.ts";
 import type { Logger } from "../lib/log/logger.ts";
+import { retryTransient } from "../lib/nats/transient-retry.ts";
 import type { KeyRevocations } from "./key-revocations.ts";
 import { type ModuleRegistry, stateKey } from "./module-registry.ts";
 import { ModuleRejectedError, RejectionReason } from "./module-rejected-error.ts";
@@ -96,15 +97,21 @@ export class ModuleWatcher {
     if (this.state !== "idle") throw new Error(`cannot start a module watcher in state ${this.state}`);
     this.state = "starting";
     // Watch first, read second: a change landing in between is then seen (and skipped if already applied).
-    const updates = await this.registry.states.watch({
-      key: stateKey(this.module),
-      include: KvWatchInclude.UpdatesOnly,
-    });
+    // Retried while JetStream is not ready (a fresh cluster answers its first reads with timeouts).
+    const updates = await retryTransient(
+      `watch module state ${this.module}`,
+      () => this.registry.states.watch({ key: stateKey(this.module), include: KvWatchInclude.UpdatesOnly }),
+      { logger: this.logger },
+    );
     this.#stopWatch = () => updates.stop();
     // A revoked key: every version is checked again (each verification asks the list), and the current state is
     // applied again so that a running version signed by that key is dropped now, not at the next change.
     this.#stopRevocations = this.options.revocations?.onRevoke(() => this.#recheck());
-    const { state, kvRevision } = await this.registry.state(this.module);
+    const { state, kvRevision } = await retryTransient(
+      `module state ${this.module}`,
+      () => this.registry.state(this.module),
+      { logger: this.logger },
+    );
     await this.#enqueue(state, kvRevision);
     this.state = "watching";
     void (async () => {

@@ -75,6 +75,7 @@ const role = await new LeaderRole<BudgetService, BudgetService>({
     key: "budget",
     instanceId: agent.instanceId,
     ttlMs: election.ttlMs,
+    nc,
   },
   logger,
   standby: () => BudgetService.start({ ...serviceOptions, serve: false }),

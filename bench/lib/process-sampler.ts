@@ -5,11 +5,36 @@ const TICKS_PER_SECOND = 100;
 
 export interface ProcessUsage {
   name: string;
+  /** The pid at the end of the window (a restarted process's new one). */
   pid: number;
   /** Average CPU over the window, in % of one core (200% = both cores of a 2-core machine). */
   cpuPercent: number;
   /** Highest sampled resident memory of the process and its descendants, MiB. */
   peakRssMb: number;
+  /** Resident memory at the last sample, MiB. */
+  lastRssMb?: number;
+  /** Restarts seen in the window (the watched entry's pid changed). */
+  restarts?: number;
+}
+
+/** A watched process whose pid changed between two samples: a supervisor started it again. */
+export interface RestartEvent {
+  name: string;
+  oldPid: number;
+  newPid: number;
+  /** Wall-clock time of the sample that saw it (ms since the epoch). */
+  seenAt: number;
+}
+
+/**
+ * What to watch: a name and a pid read at every sample, so an object whose `pid` is a getter (a supervised child,
+ * lib/process/supervisor.ts) is followed across restarts instead of being lost with its first process.
+ */
+export interface WatchedProcess {
+  readonly name: string;
+  readonly pid: number;
+  /** False: the process alone (a load client that is itself the parent of the processes it measures). */
+  readonly descendants?: boolean;
 }
 
 /** The whole machine over the same window (from /proc/stat): was it saturated, and by whom. */
@@ -23,11 +48,16 @@ export interface MachineUsage {
 }
 
 interface Watched {
+  source: WatchedProcess;
   name: string;
   pid: number;
   startTicks: number;
   lastTicks: number;
+  /** CPU ticks of earlier processes of this entry within the window (before a restart). */
+  carriedTicks: number;
   peakRssKb: number;
+  lastRssKb: number;
+  restarts: number;
 }
 
 /**
@@ -42,17 +72,32 @@ export class ProcessSampler {
   private machineAtStart: CpuTimes | undefined;
   /** The machine over the last window, set by stop() (undefined where /proc/stat cannot be read). */
   machine: MachineUsage | undefined;
+  /** Every restart seen since this sampler was made (across windows), in order. */
+  readonly restartEvents: RestartEvent[] = [];
+  /** Called when a restart is seen (e.g. to print it at once). */
+  onRestart: ((event: RestartEvent) => void) | undefined;
 
   constructor(private readonly intervalMs = 200) {}
 
-  start(processes: readonly { name: string; pid: number }[]): this {
+  start(processes: readonly WatchedProcess[]): this {
     this.stop();
     this.startedAt = performance.now();
     this.machineAtStart = cpuTimes();
     this.machine = undefined;
-    this.watched = processes.map(({ name, pid }) => {
-      const { ticks, rssKb } = treeUsage(pid);
-      return { name, pid, startTicks: ticks, lastTicks: ticks, peakRssKb: rssKb };
+    this.watched = processes.map((source) => {
+      const pid = source.pid;
+      const { ticks, rssKb } = treeUsage(pid, source.descendants);
+      return {
+        source,
+        name: source.name,
+        pid,
+        startTicks: ticks,
+        lastTicks: ticks,
+        carriedTicks: 0,
+        peakRssKb: rssKb,
+        lastRssKb: rssKb,
+        restarts: 0,
+      };
     });
     this.timer = setInterval(() => this.sample(), this.intervalMs);
     this.timer.unref();
@@ -69,8 +114,10 @@ export class ProcessSampler {
     const usage = this.watched.map((w) => ({
       name: w.name,
       pid: w.pid,
-      cpuPercent: Math.round(((w.lastTicks - w.startTicks) / TICKS_PER_SECOND / seconds) * 1000) / 10,
+      cpuPercent: Math.round(((w.carriedTicks + w.lastTicks - w.startTicks) / TICKS_PER_SECOND / seconds) * 1000) / 10,
       peakRssMb: Math.round(w.peakRssKb / 102.4) / 10,
+      lastRssMb: Math.round(w.lastRssKb / 102.4) / 10,
+      restarts: w.restarts,
     }));
     const [before, after] = [this.machineAtStart, cpuTimes()];
     if (before && after && after.total > before.total) {
@@ -89,10 +136,24 @@ export class ProcessSampler {
 
   private sample(): void {
     for (const w of this.watched) {
-      const { ticks, rssKb, alive } = treeUsage(w.pid);
+      const pid = w.source.pid;
+      if (pid !== w.pid) {
+        // Restarted: the old process's CPU up to its last sample is kept, the new one counted from its start
+        // (it began after that sample), and its memory is what is measured from now on.
+        const event = { name: w.name, oldPid: w.pid, newPid: pid, seenAt: Date.now() };
+        this.restartEvents.push(event);
+        this.onRestart?.(event);
+        w.carriedTicks += w.lastTicks - w.startTicks;
+        w.pid = pid;
+        w.startTicks = 0;
+        w.lastTicks = 0;
+        w.restarts++;
+      }
+      const { ticks, rssKb, alive } = treeUsage(w.pid, w.source.descendants);
       if (!alive) continue;
       w.lastTicks = Math.max(w.lastTicks, ticks);
       w.peakRssKb = Math.max(w.peakRssKb, rssKb);
+      w.lastRssKb = rssKb;
     }
   }
 }
@@ -112,8 +173,8 @@ function cpuTimes(): CpuTimes | undefined {
   return { total: busy + idle! + iowait! + steal!, busy, steal: steal! };
 }
 
-/** CPU ticks (user + system) and RSS of a process and all its descendants. */
-export function treeUsage(pid: number): { ticks: number; rssKb: number; alive: boolean } {
+/** CPU ticks (user + system) and RSS of a process and all its descendants (or the process alone). */
+export function treeUsage(pid: number, descendants = true): { ticks: number; rssKb: number; alive: boolean } {
   let ticks = 0;
   let rssKb = 0;
   let alive = false;
@@ -128,7 +189,7 @@ export function treeUsage(pid: number): { ticks: number; rssKb: number; alive: b
     ticks += Number(fields[11]) + Number(fields[12]);
     const rss = /VmRSS:\s+(\d+) kB/.exec(readProc(`/proc/${p}/status`) ?? "");
     rssKb += rss ? Number(rss[1]) : 0;
-    stack.push(...children(p));
+    if (descendants) stack.push(...children(p));
   }
   return { ticks, rssKb, alive };
 }

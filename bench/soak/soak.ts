@@ -8,6 +8,9 @@
  * and CPU of every process, this load client's included. At the end the ledger must equal the unique impressions
  * the gateway accepted (count and spend, per campaign). Verdicts: memory growth after minute 5 under 10%, p99
  * within 1.5x of the first five minutes, no errors, ledger exact. Table on stdout and in --markdown, JSON in --json.
+ * The rate ramps up over --warmup-seconds. A supervised process that is restarted meanwhile is followed to its new
+ * pid (its memory and CPU measured from then on) and the restart is reported as an event, per minute and in total;
+ * memory is also summarised as start / middle / end and its slope after the warm-up.
  */
 import { writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -30,7 +33,7 @@ import {
 } from "../../gen/chorus/v1/decision_pb.ts";
 import { startMesh } from "../../launch/mesh.ts";
 import { queryLedger } from "../../ledger/ledger.ts";
-import { ProcessSampler } from "../lib/process-sampler.ts";
+import { ProcessSampler, type RestartEvent } from "../lib/process-sampler.ts";
 import { formatTable, writeJson } from "../lib/report-table.ts";
 import { decideRequests } from "../mesh/decide-requests.ts";
 
@@ -39,11 +42,20 @@ const opts = new Command()
   .option("--minutes <n>", "how long to run", "30")
   .option("--rate <n>", "decisions per second (default: half the capacity measured first)")
   .option("--probe-seconds <n>", "length of each capacity probe step", "8")
+  .option("--warmup-seconds <n>", "ramp the rate from a tenth to full over this long (a new server's slow start)", "30")
   .option("--port <n>", "gateway port", process.env.GATEWAY_PORT ?? "8160")
   .option("--json <path>", "result file", "bench-results/soak.json")
   .option("--markdown <path>", "the per-minute table as markdown", "bench-results/soak.md")
   .parse()
-  .opts<{ minutes: string; rate?: string; probeSeconds: string; port: string; json: string; markdown: string }>();
+  .opts<{
+    minutes: string;
+    rate?: string;
+    probeSeconds: string;
+    warmupSeconds: string;
+    port: string;
+    json: string;
+    markdown: string;
+  }>();
 
 const minutes = Number(opts.minutes);
 // Realistic requests (many users, genres, countries), each sent with a unique request id.
@@ -99,15 +111,23 @@ class Load {
     private readonly client: Client<typeof DecisionService>,
     private readonly rate: number,
     private readonly withEvents: boolean,
+    /** Ramp from a tenth of the rate to all of it over this long (JIT, caches and leases warm up first). */
+    private readonly warmupMs = 0,
   ) {}
 
   start(): void {
     const started = performance.now();
-    const interval = 1000 / this.rate;
+    const perMs = this.rate / 1000;
+    const w = this.warmupMs;
+    // Arrivals due by time t: the integral of the rate, linear from 10% to 100% over the warm-up, then flat.
+    const dueBy = (t: number) => (t < w ? perMs * (0.1 * t + (0.45 * t * t) / w) : perMs * (0.55 * w + (t - w)));
+    // When arrival k is due once the rate is flat (latency counts from there, not from when a late tick sent it).
+    const plannedAt = (k: number, now: number) => (k < perMs * 0.55 * w ? now : started + w + (k / perMs - 0.55 * w));
     this.timer = setInterval(() => {
       const now = performance.now();
-      while (started + this.sent * interval <= now) {
-        void this.decideOnce(started + this.sent * interval, this.sent);
+      const due = dueBy(now - started);
+      while (this.sent < due) {
+        void this.decideOnce(Math.min(now, plannedAt(this.sent, now)), this.sent);
         this.sent++;
       }
     }, 2);
@@ -259,8 +279,11 @@ interface MinuteRow {
   filled: number;
   events: number;
   loadavg: number;
+  /** Peak resident memory of each process in the minute, MiB. */
   rss: Record<string, number>;
   cpu: Record<string, number>;
+  /** Restarts seen in the minute (a supervised process with a new pid; its new process is measured from then on). */
+  restarts: number;
 }
 
 async function main(): Promise<void> {
@@ -276,7 +299,17 @@ async function main(): Promise<void> {
     DecisionService,
     createGrpcTransport({ baseUrl: mesh.gatewayUrl, interceptors: [withApiKey(mesh.credentials.decideKey)] }),
   );
-  const processes = [...mesh.processes, { name: "soak-client", pid: process.pid }];
+  // mesh.processes follow restarted children (their pid is read at every sample): a restart is reported as an
+  // event and the new process's memory and CPU are measured from then on.
+  // The load client alone: the mesh's processes are its children, measured on their own lines.
+  const processes = [...mesh.processes, { name: "soak-client", pid: process.pid, descendants: false }];
+  const sampler = new ProcessSampler(1_000);
+  const restartEvents: (RestartEvent & { minute: number })[] = [];
+  let minute = 0;
+  sampler.onRestart = (e) => {
+    restartEvents.push({ ...e, minute });
+    process.stderr.write(`restart: ${e.name} pid ${e.oldPid} -> ${e.newPid} in minute ${minute}\n`);
+  };
   const rows: MinuteRow[] = [];
   let capacity: number | undefined;
   try {
@@ -284,10 +317,11 @@ async function main(): Promise<void> {
     capacity = opts.rate ? undefined : await probeCapacity(client);
     const rate = opts.rate ? Number(opts.rate) : Math.max(5, Math.floor(capacity! / 2));
     process.stderr.write(`soak: ${rate} decisions/s for ${minutes} min (capacity ${capacity ?? "not measured"})\n`);
-    const load = new Load(client, rate, true);
+    const load = new Load(client, rate, true, Number(opts.warmupSeconds) * 1000);
     load.start();
     for (let m = 1; m <= minutes; m++) {
-      const sampler = new ProcessSampler(1_000).start(processes);
+      minute = m;
+      sampler.start(processes);
       await new Promise((r) => setTimeout(r, 60_000));
       const usage = sampler.stop();
       const w = load.window;
@@ -303,10 +337,11 @@ async function main(): Promise<void> {
         loadavg: Math.round(loadavg()[0]! * 10) / 10,
         rss: Object.fromEntries(usage.map((u) => [u.name, u.peakRssMb])),
         cpu: Object.fromEntries(usage.map((u) => [u.name, u.cpuPercent])),
+        restarts: usage.reduce((a, u) => a + (u.restarts ?? 0), 0),
       };
       rows.push(row);
       process.stderr.write(
-        `minute ${m}: ${row.rate}/s p50 ${row.p50} ms p99 ${row.p99} ms errors ${row.errors}${w.errors ? ` ${JSON.stringify(w.errorCodes)}` : ""} load ${row.loadavg} rss ${JSON.stringify(row.rss)}\n`,
+        `minute ${m}: ${row.rate}/s p50 ${row.p50} ms p99 ${row.p99} ms errors ${row.errors} restarts ${row.restarts}${w.errors ? ` ${JSON.stringify(w.errorCodes)}` : ""} load ${row.loadavg} rss ${JSON.stringify(row.rss)}\n`,
       );
     }
     await load.stop();
@@ -328,7 +363,8 @@ async function main(): Promise<void> {
       const c = ledger.campaigns.find((x) => x.campaignId === id);
       return (c?.impressions ?? 0n) !== e.impressions || (c?.spendMicros ?? 0n) !== e.spendMicros;
     });
-    report(rows, rate, capacity, {
+    const supervisorRestarts = Object.fromEntries(mesh.children.map((c) => [c.name, c.restarts]));
+    report(rows, rate, capacity, restartEvents, supervisorRestarts, {
       expectedImpressions: want,
       ledgerImpressions: ledger.campaigns.reduce((a, c) => a + c.impressions, 0n),
       expectedSpendMicros: [...expected.values()].reduce((a, e) => a + e.spendMicros, 0n),
@@ -345,6 +381,9 @@ function report(
   rows: MinuteRow[],
   rate: number,
   capacity: number | undefined,
+  restartEvents: (RestartEvent & { minute: number })[],
+  /** The supervisors' own restart counts, a cross-check of the events the sampler saw. */
+  supervisorRestarts: Record<string, number>,
   ledger: {
     expectedImpressions: bigint;
     ledgerImpressions: bigint;
@@ -362,6 +401,7 @@ function report(
     { header: "p50 ms", value: (r: MinuteRow) => r.p50 },
     { header: "p99 ms", value: (r: MinuteRow) => r.p99 },
     { header: "errors", value: (r: MinuteRow) => r.errors },
+    { header: "restarts", value: (r: MinuteRow) => r.restarts },
     { header: "events", value: (r: MinuteRow) => r.events },
     { header: "load", value: (r: MinuteRow) => r.loadavg },
     ...names.map((n) => ({ header: `${n} MB`, value: (r: MinuteRow) => r.rss[n] ?? "-" })),
@@ -377,6 +417,34 @@ function report(
     const last = rows.at(-1)?.rss[n];
     return base && last ? Math.round((last / base - 1) * 1000) / 10 : 0;
   };
+  // Memory at the start (minute 1), middle and end, and its slope after the warm-up (least squares over minutes
+  // 6..end, MiB per minute): bounded memory shows a slope near zero, a leak a steady positive one.
+  const at = (m: number) => rows.find((r) => r.minute === m) ?? rows.at(-1);
+  const slope = (n: string) => {
+    const pts = late.map((r) => [r.minute, r.rss[n] ?? 0] as const);
+    if (pts.length < 2) return 0;
+    const mx = pts.reduce((a, [x]) => a + x, 0) / pts.length;
+    const my = pts.reduce((a, [, y]) => a + y, 0) / pts.length;
+    const sxx = pts.reduce((a, [x]) => a + (x - mx) ** 2, 0);
+    return Math.round((pts.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0) / sxx) * 100) / 100;
+  };
+  const memory = Object.fromEntries(
+    names.map((n) => [
+      n,
+      {
+        startMb: at(1)?.rss[n],
+        middleMb: at(Math.ceil(rows.length / 2))?.rss[n],
+        endMb: rows.at(-1)?.rss[n],
+        slopeMbPerMinute: slope(n),
+      },
+    ]),
+  );
+  console.log("\nmemory (MiB) start / middle / end, slope after minute 5 (MiB/min):");
+  for (const [n, m] of Object.entries(memory))
+    console.log(`  ${n}: ${m.startMb} / ${m.middleMb} / ${m.endMb}, ${m.slopeMbPerMinute}`);
+  console.log(
+    `restarts: ${restartEvents.length}${restartEvents.map((e) => ` [minute ${e.minute}: ${e.name} ${e.oldPid} -> ${e.newPid}]`).join("")}; supervisors: ${JSON.stringify(supervisorRestarts)}`,
+  );
   const p99Early = Math.max(...early.map((r) => r.p99), 0);
   const p99Late = Math.max(...late.map((r) => r.p99), 0);
   const verdicts = {
@@ -386,6 +454,7 @@ function report(
     p99After: p99Late,
     p99Within1_5x: late.length === 0 || p99Late <= 1.5 * p99Early,
     errors: rows.reduce((a, r) => a + r.errors, 0),
+    restarts: restartEvents.length,
     // Vacuous when nothing was accepted (a run that only failed proves nothing).
     ledgerExact:
       ledger.expectedImpressions > 0n &&
@@ -410,6 +479,9 @@ function report(
     rate,
     capacity,
     rows,
+    memory,
+    restartEvents,
+    supervisorRestarts,
     ledger: Object.fromEntries(Object.entries(ledger).map(([k, v]) => [k, typeof v === "bigint" ? String(v) : v])),
     verdicts,
   });

@@ -14,9 +14,13 @@ import { TARGETING_RULES, type TargetingMoment, utcHour } from "../../voting/int
  * Everything it drops is vetoed or ineligible in a full scan too (the same rule functions), so when the eligible
  * candidates fit in `maxCandidates` a decision on the slice picks the same pod as one on the whole catalog.
  *
- * A slice depends only on (catalog, retrieval key, spend headroom): it is memoised per key (LRU, `cacheSize`) and
- * its headroom part is checked again after `recheckMs`; an unchanged slice keeps its object, so the agents' and the
- * kernel's per-inventory caches stay warm.
+ * A slice depends only on (catalog, retrieval key, spend headroom): it is memoised per key (LRU, `cacheSize`) and,
+ * where spend headroom is consulted, its headroom part is checked again after `recheckMs`; an unchanged slice keeps
+ * its object, so the agents' and the kernel's per-inventory caches stay warm.
+ *
+ * Bounded per decision at any catalog size: a selection reads each rule's verdicts (one array per rule key, built
+ * once per key and catalog) only for the candidates it visits, walking the prior order until N are picked; nothing
+ * per decision loops over every campaign or creative.
  */
 /** N when none is configured: at most a quarter of the kernel's default capacity, and votes scale with N. */
 export const DEFAULT_MAX_CANDIDATES = 1_024;
@@ -24,8 +28,10 @@ export const DEFAULT_MAX_CANDIDATES = 1_024;
 export interface RetrievalOptions {
   /** N: the most candidates a decision sees (<= the kernel's capacity). */
   readonly maxCandidates: number;
-  /** Slices remembered (LRU). */
+  /** Retrieval keys remembered (LRU; a key is a few bytes and names a shared slice). Default 4,096. */
   readonly cacheSize?: number;
+  /** Distinct candidate sets (slice objects) kept (LRU; each holds its candidates' arrays). Default 1,024. */
+  readonly setCacheSize?: number;
   /** How long a remembered slice is trusted before its spend-headroom part is checked again. */
   readonly recheckMs?: number;
   /** False: the campaign may not serve now (no spend lease). Default: every campaign may. */
@@ -66,10 +72,10 @@ class CatalogIndex {
     this.order = Uint32Array.from({ length: n }, (_, i) => i).sort((a, b) => prior[b]! - prior[a]! || a - b);
   }
 
-  /** 1 per campaign slot excluded by any indexed rule for this moment. */
-  excluded(moment: TargetingMoment): Uint8Array {
+  /** Per indexed rule, 1 per campaign slot it excludes for this moment (built once per rule key). */
+  ruleVerdicts(moment: TargetingMoment): Uint8Array[] {
     const campaigns = campaignSlots(this.inventory).campaigns;
-    const out = new Uint8Array(campaigns.length);
+    const out: Uint8Array[] = new Array(INDEXED_RULES.length);
     for (let r = 0; r < INDEXED_RULES.length; r++) {
       const rule = INDEXED_RULES[r]!;
       const memo = this.verdicts[r]!;
@@ -85,7 +91,7 @@ class CatalogIndex {
         }
         memo.set(key, v);
       }
-      for (let s = 0; s < out.length; s++) out[s]! |= v[s]!;
+      out[r] = v;
     }
     return out;
   }
@@ -103,21 +109,31 @@ export class Retriever {
   private readonly bySet = new Map<number, Inventory[]>();
   private setCount = 0;
   private readonly cacheSize: number;
+  private readonly setCacheSize: number;
   private readonly recheckMs: number;
+  /** Spend headroom per campaign slot, valid where `servingAt[slot]` is this selection's number (no per-call O(campaigns) reset). */
+  private serving = new Int8Array(0);
+  private servingAt = new Uint32Array(0);
+  private selection = 0;
   /** Counters for metrics and tests. */
   readonly stats = { hits: 0, misses: 0, rechecks: 0 };
 
   constructor(private readonly options: RetrievalOptions) {
     if (!Number.isInteger(options.maxCandidates) || options.maxCandidates < 1)
       throw new RangeError("maxCandidates must be a positive integer");
-    this.cacheSize = options.cacheSize ?? 256;
-    this.recheckMs = options.recheckMs ?? 1_000;
+    this.cacheSize = options.cacheSize ?? 4_096;
+    this.setCacheSize = options.setCacheSize ?? 1_024;
+    // Without a headroom check a slice never changes for its key: nothing to recheck.
+    this.recheckMs = options.mayServe ? (options.recheckMs ?? 1_000) : Number.POSITIVE_INFINITY;
   }
 
   /** The candidates this request may be decided on, as an inventory of their own (`Inventory.slice`). */
   retrieve(catalog: Inventory, request: DecideRequest, nowMs: number): Inventory {
     if (this.index?.inventory !== catalog) {
       this.index = new CatalogIndex(catalog);
+      this.serving = new Int8Array(this.index.campaignIds.length);
+      this.servingAt = new Uint32Array(this.index.campaignIds.length);
+      this.selection = 0;
       this.slices.clear();
       this.bySet.clear();
       this.setCount = 0;
@@ -163,7 +179,7 @@ export class Retriever {
     const slice = Inventory.slice(catalog, indices);
     if (bucket) bucket.push(slice);
     else this.bySet.set(hash, [slice]);
-    if (++this.setCount > this.cacheSize * 4) {
+    if (++this.setCount > this.setCacheSize) {
       const [oldest, dropped] = this.bySet.entries().next().value!;
       this.bySet.delete(oldest);
       this.setCount -= dropped.length;
@@ -172,24 +188,31 @@ export class Retriever {
   }
 
   private select(index: CatalogIndex, moment: TargetingMoment, formatMask: number, maxDurationMs: number): Uint32Array {
-    const excluded = index.excluded(moment);
+    const verdicts = index.ruleVerdicts(moment);
+    const rules = verdicts.length;
     const mayServe = this.options.mayServe;
     // Spend headroom asked once per campaign per selection (it may also ask the Budget agent for a lease).
-    const serving = new Int8Array(excluded.length);
+    const { serving, servingAt } = this;
+    const selection = ++this.selection;
     const durations = index.inventory.arrays.durationMs;
-    const picked: number[] = [];
     const n = this.options.maxCandidates;
-    for (let i = 0; i < index.order.length && picked.length < n; i++) {
+    const picked = new Uint32Array(Math.min(n, index.order.length));
+    let count = 0;
+    visit: for (let i = 0; i < index.order.length && count < n; i++) {
       const c = index.order[i]!;
+      if ((index.formatBit[c]! & formatMask) === 0 || durations[c]! > maxDurationMs) continue;
       const slot = index.campaignOf[c]!;
-      if (excluded[slot] || (index.formatBit[c]! & formatMask) === 0 || durations[c]! > maxDurationMs) continue;
+      for (let r = 0; r < rules; r++) if (verdicts[r]![slot]) continue visit;
       if (mayServe) {
-        if (serving[slot] === 0) serving[slot] = mayServe(index.campaignIds[slot]!) ? 1 : -1;
+        if (servingAt[slot] !== selection) {
+          servingAt[slot] = selection;
+          serving[slot] = mayServe(index.campaignIds[slot]!) ? 1 : -1;
+        }
         if (serving[slot] === -1) continue;
       }
-      picked.push(c);
+      picked[count++] = c;
     }
-    return Uint32Array.from(picked).sort();
+    return picked.subarray(0, count).sort();
   }
 }
 

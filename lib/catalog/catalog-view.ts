@@ -11,6 +11,7 @@ import { DEFAULT_DIM } from "../features/feature-space.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { reportBadMessage } from "../nats/bad-messages.ts";
 import { readMessage } from "../nats/read-message.ts";
+import { retryTransient } from "../nats/transient-retry.ts";
 import { guard, survive } from "../process/survive.ts";
 import { malformedTimestamps } from "../validation/value-bounds.ts";
 import { parseCatalogKey } from "./catalog-keys.ts";
@@ -48,8 +49,9 @@ export class CatalogView {
   /** Resolves once the current catalog is loaded; keeps following changes until `close()`. */
   static async open(kv: KV, dim = DEFAULT_DIM, log: Logger = defaultLog()): Promise<CatalogView> {
     const view = new CatalogView(dim, log);
-    const status = await kv.status();
-    const watch = await kv.watch({ key: ">" });
+    // Retried while JetStream is not ready (a fresh cluster answers its first requests with timeouts).
+    const status = await retryTransient("catalog status", () => kv.status(), { logger: log });
+    const watch = await retryTransient("catalog watch", () => kv.watch({ key: ">" }), { logger: log });
     view.stopWatch = () => watch.stop();
     let markLoaded!: () => void;
     const loaded = new Promise<void>((resolve) => {

@@ -34,8 +34,9 @@ export async function connectNats({ servers, name, auth = natsClientAuth() }: Co
     maxPingOut: 2,
     // Without this the client builds two Errors (stack captures) per request up front, to give a timeout the
     // caller's stack: a few percent of the gateway's CPU in parallel coordination (seven requests a decision).
-    // Failures still name what failed (RequestError with the cause, TimeoutError).
-    noAsyncTraces: true,
+    // Failures still name what failed (RequestError with the cause, TimeoutError). CHORUS_NATS_ASYNC_TRACES=1 gives
+    // timeouts their caller's stack again, to find where one went unhandled.
+    noAsyncTraces: process.env.CHORUS_NATS_ASYNC_TRACES !== "1",
   });
   try {
     requireServerVersion(nc.info?.version);

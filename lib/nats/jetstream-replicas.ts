@@ -2,6 +2,7 @@ import type { JetStreamClient, JetStreamManager, StreamConfig } from "@nats-io/j
 import { type KV, Kvm, type KvOptions } from "@nats-io/kv";
 import { type ObjectStore, type ObjectStoreOptions, Objm } from "@nats-io/obj";
 import { type ConfigField, loadConfig, parsers } from "../config/config.ts";
+import { retryTransient } from "./transient-retry.ts";
 
 /**
  * How many copies JetStream keeps of every Chorus stream, KV bucket and object store: CHORUS_REPLICAS, 1 on one
@@ -27,11 +28,19 @@ export class ReplicasError extends Error {
   override readonly name = "ReplicasError";
 }
 
-/** Creates the stream, or brings an existing one's replica count to `replicas`; its other settings stay. */
-export async function ensureStream(
+/** Creates the stream, or raises an existing one's replica count to `replicas`; its other settings stay. */
+export function ensureStream(
   jsm: JetStreamManager,
   config: Partial<StreamConfig> & { name: string },
   replicas = configuredReplicas(),
+): Promise<void> {
+  return retryTransient(`stream ${config.name}`, () => ensureStreamOnce(jsm, config, replicas));
+}
+
+async function ensureStreamOnce(
+  jsm: JetStreamManager,
+  config: Partial<StreamConfig> & { name: string },
+  replicas: number,
 ): Promise<void> {
   const existing = await jsm.streams.info(config.name).catch((err: Error) => {
     if (/stream not found/i.test(err.message)) return undefined;
@@ -44,10 +53,15 @@ export async function ensureStream(
   await matchReplicas(jsm, config.name, replicas);
 }
 
-/** Brings an existing stream (a bucket's `KV_<name>`, an object store's `OBJ_<name>`) to `replicas` copies. */
+/**
+ * Raises an existing stream (a bucket's `KV_<name>`, an object store's `OBJ_<name>`) to `replicas` copies. It never
+ * lowers one: a process started without CHORUS_REPLICAS (a CLI, a test runner) against a cluster used to scale the
+ * stores it opened down to one copy — the chaos run's runner did it to the election bucket, and a server kill then
+ * left it without any replica. Lowering is the operator's act (`nats stream edit`).
+ */
 export async function matchReplicas(jsm: JetStreamManager, stream: string, replicas = configuredReplicas()) {
   const info = await jsm.streams.info(stream);
-  if (info.config.num_replicas === replicas) return;
+  if (info.config.num_replicas >= replicas) return;
   await explain(stream, replicas, () => jsm.streams.update(stream, { ...info.config, num_replicas: replicas }));
 }
 
@@ -58,9 +72,11 @@ export async function openReplicatedBucket(
   options: Partial<KvOptions> = {},
   replicas = configuredReplicas(),
 ): Promise<KV> {
-  const kv = await explain(`KV_${name}`, replicas, () => new Kvm(js).create(name, { ...options, replicas }));
-  await matchReplicas(await js.jetstreamManager(), `KV_${name}`, replicas);
-  return kv;
+  return retryTransient(`bucket ${name}`, async () => {
+    const kv = await explain(`KV_${name}`, replicas, () => new Kvm(js).create(name, { ...options, replicas }));
+    await matchReplicas(await js.jetstreamManager(), `KV_${name}`, replicas);
+    return kv;
+  });
 }
 
 /** Opens (creating on first use) an object store with the configured replicas. */
@@ -70,9 +86,11 @@ export async function openReplicatedObjectStore(
   options: Partial<ObjectStoreOptions> = {},
   replicas = configuredReplicas(),
 ): Promise<ObjectStore> {
-  const store = await explain(`OBJ_${name}`, replicas, () => new Objm(js).create(name, { ...options, replicas }));
-  await matchReplicas(await js.jetstreamManager(), `OBJ_${name}`, replicas);
-  return store;
+  return retryTransient(`object store ${name}`, async () => {
+    const store = await explain(`OBJ_${name}`, replicas, () => new Objm(js).create(name, { ...options, replicas }));
+    await matchReplicas(await js.jetstreamManager(), `OBJ_${name}`, replicas);
+    return store;
+  });
 }
 
 /** JetStream's refusals of a replica count, turned into what the operator has to change. */

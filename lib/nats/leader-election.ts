@@ -1,9 +1,10 @@
-import type { JetStreamClient } from "@nats-io/jetstream";
+import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/nats-core";
 import { type ConfigField, loadConfig, parsers } from "../config/config.ts";
 import type { Logger } from "../log/logger.ts";
 import { buckets } from "../subjects.ts";
-import { openReplicatedBucket } from "./jetstream-replicas.ts";
+import { configuredReplicas, openReplicatedBucket } from "./jetstream-replicas.ts";
 
 export const leaderElectionConfig = {
   ttlMs: {
@@ -15,12 +16,21 @@ export const leaderElectionConfig = {
 } satisfies Record<string, ConfigField<unknown>>;
 
 /** The election bucket (`chorus_leaders`): one key per role, expiring `ttlMs` after its last write. */
-export function openLeaderBucket(js: JetStreamClient, ttlMs = loadConfig(leaderElectionConfig).ttlMs): Promise<KV> {
-  return openReplicatedBucket(js, buckets.leaders, {
-    history: 1,
-    ttl: ttlMs,
-    description: "Chorus leader election: one key per role (budget, ledger), see lib/nats/leader-election.ts",
-  });
+export function openLeaderBucket(
+  js: JetStreamClient,
+  ttlMs = loadConfig(leaderElectionConfig).ttlMs,
+  replicas = configuredReplicas(),
+): Promise<KV> {
+  return openReplicatedBucket(
+    js,
+    buckets.leaders,
+    {
+      history: 1,
+      ttl: ttlMs,
+      description: "Chorus leader election: one key per role (budget, ledger), see lib/nats/leader-election.ts",
+    },
+    replicas,
+  );
 }
 
 export interface LeaderElectionOptions {
@@ -38,6 +48,15 @@ export interface LeaderElectionOptions {
   onDeposed: (epoch: number) => void;
   /** After each campaign attempt (won or not). */
   onAttempt?: () => void;
+  /**
+   * Given, a candidate whose writes to the election stream fail for `stallMs` (timeouts, no responders) asks the
+   * stream's leader to step down, at most once per `stallMs`: nats-server 2.9 can keep a stream leader that
+   * answers no publish after a server of the cluster was killed (seen in the chaos run, minutes without a leader),
+   * and a new stream leader answers again.
+   */
+  nc?: NatsConnection;
+  /** Default max(3 TTL, 6 s). */
+  stallMs?: number;
   clock?: () => number;
 }
 
@@ -62,6 +81,11 @@ export class LeaderElection {
   private expiryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private busy = false;
+  /** Campaigns or renewals in a row that failed for another reason than "the key is held". */
+  private failures = 0;
+  /** When the current run of failures began, and when this instance last asked for a stream step-down. */
+  private failingSince = 0;
+  private lastStepDown = 0;
   private readonly clock: () => number;
   private readonly margin: number;
 
@@ -124,9 +148,11 @@ export class LeaderElection {
     let revision: number;
     try {
       revision = await this.options.kv.create(this.options.key, this.value());
-    } catch {
-      return; // held by someone else (or NATS is away): stay standby
+    } catch (err) {
+      await this.campaignFailed(err);
+      return;
     }
+    this.failures = 0;
     if (this.stopped) {
       await this.options.kv.delete(this.options.key, { previousSeq: revision }).catch(() => undefined);
       return;
@@ -137,6 +163,47 @@ export class LeaderElection {
     this.options.onElected(revision);
   }
 
+  /**
+   * Why a `create` failed. Only "wrong last sequence" with a live value under the key means someone else leads;
+   * anything else (a timeout, no stream leader, a connection away, a refusal while the key is absent) is logged and
+   * the campaign is tried again at the next poll.
+   */
+  private async campaignFailed(err: unknown): Promise<void> {
+    const { key } = this.options;
+    let keyAbsent = false;
+    if (isWrongLastSequence(err)) {
+      const entry = await this.options.kv.get(key).catch(() => undefined);
+      if (entry === undefined || entry?.operation === "PUT") {
+        this.failures = 0;
+        return; // held by someone else (or unknown: the next poll looks again): stay standby
+      }
+      keyAbsent = true;
+    }
+    await this.failed(err, "campaign failed; trying again", { keyAbsent });
+  }
+
+  /** Counts a failure that is not a compare-and-set conflict; a run of them long enough repairs the stream. */
+  private async failed(err: unknown, msg: string, fields: Record<string, unknown> = {}): Promise<void> {
+    const { key, logger } = this.options;
+    const now = this.clock();
+    if (this.failures++ === 0) this.failingSince = now;
+    // The first failures and then one in 20, so a long outage is seen without flooding the log.
+    if (this.failures <= 3 || this.failures % 20 === 0)
+      logger.warn({ err, role: key, failures: this.failures, ...fields }, msg);
+    const stallMs = this.options.stallMs ?? Math.max(3 * this.options.ttlMs, 6_000);
+    if (!this.options.nc || now - this.failingSince < stallMs || now - this.lastStepDown < stallMs) return;
+    this.lastStepDown = now;
+    const stream = `KV_${buckets.leaders}`;
+    const answer = await this.options.nc
+      .request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, undefined, { timeout: 2_000 })
+      .then((m) => m.string())
+      .catch((e: Error) => `no answer: ${e.message}`);
+    logger.warn(
+      { role: key, stream, failingForMs: now - this.failingSince, answer },
+      "election stream not answering; asked its leader to step down",
+    );
+  }
+
   private async renew(state: Extract<LeaderState, { role: "leader" }>): Promise<void> {
     const sentAt = this.clock();
     try {
@@ -144,14 +211,15 @@ export class LeaderElection {
       if (this.state !== state) return;
       state.revision = revision;
       state.until = sentAt + this.options.ttlMs - this.margin;
+      this.failures = 0;
       this.armExpiry();
     } catch (err) {
       if (this.state !== state) return;
-      if (/wrong last sequence/i.test((err as Error).message)) {
+      if (isWrongLastSequence(err)) {
         this.options.logger.warn({ role: this.options.key, epoch: state.epoch }, "leadership taken over");
         this.depose();
       } else {
-        this.options.logger.warn({ err, role: this.options.key }, "leader key not renewed; retrying");
+        await this.failed(err, "leader key not renewed; retrying");
       }
     }
   }
@@ -179,6 +247,14 @@ export class LeaderElection {
     this.state = { role: "standby" };
     this.options.onDeposed(state.epoch);
   }
+}
+
+/** JetStream's compare-and-set refusal: the subject's last revision is not the one the write expected. */
+function isWrongLastSequence(err: unknown): boolean {
+  return err instanceof JetStreamApiError
+    ? err.code === JetStreamApiCodes.StreamWrongLastSequence ||
+        err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown
+    : /wrong last sequence/i.test((err as Error)?.message ?? "");
 }
 
 /** Who leads a role now (for operators and the chaos run): undefined when nobody does. */

@@ -46,6 +46,9 @@ describe("NATS cluster and replicas", () => {
     expect((await jsm.streams.info("R_TEST")).config.num_replicas).toBe(1);
     await ensureStream(jsm, { name: "R_TEST", subjects: ["r.test.>"] }, 3);
     expect((await jsm.streams.info("R_TEST")).config.num_replicas).toBe(3);
+    // A process started without CHORUS_REPLICAS (a CLI, a runner) never scales a store down.
+    await ensureStream(jsm, { name: "R_TEST", subjects: ["r.test.>"] }, 1);
+    expect((await jsm.streams.info("R_TEST")).config.num_replicas).toBe(3);
 
     const kv = await openReplicatedBucket(jetstream(nc), "cluster_test", { history: 1 }, 3);
     expect((await jsm.streams.info("KV_cluster_test")).config.num_replicas).toBe(3);

@@ -33,6 +33,11 @@ export interface NatsServerOptions {
   logFile?: string;
   /** Print the server's log to this process's stderr. */
   inheritLogs?: boolean;
+  /**
+   * How long to wait for the client port (default 30 s): a restarted server recovers every stream from its store
+   * before it listens, which takes more than 10 s on a loaded machine.
+   */
+  startTimeoutMs?: number;
 }
 
 export class NatsServerNotInstalledError extends Error {
@@ -114,7 +119,7 @@ export class NatsServerProcess {
       this.state = "stopped";
     });
     try {
-      await waitForPort(this.port, 10_000, () => this.state === "stopped");
+      await waitForPort(this.port, this.options.startTimeoutMs ?? 30_000, () => this.state === "stopped");
     } catch (err) {
       await this.stop();
       const log =

@@ -186,6 +186,8 @@ export function permissionsFor(identity: Identity): Permissions {
         subjects.leaseLogAll,
         kvKeys(buckets.leaders, "budget"),
         ...ownBucket(buckets.leaders),
+        // A candidate whose election stream stops answering asks its leader to step down (lib/nats/leader-election.ts).
+        `${API}.STREAM.LEADER.STEPDOWN.${kvStream(buckets.leaders)}`,
         ...ledgerStreams.flatMap(ownStream),
         ...ownBucket(buckets.ledger),
       );
@@ -201,6 +203,8 @@ export function permissionsFor(identity: Identity): Permissions {
         `${API}.STREAM.PURGE.${kvStream(buckets.ledger)}`,
         kvKeys(buckets.leaders, "ledger"),
         ...ownBucket(buckets.leaders),
+        // A candidate whose election stream stops answering asks its leader to step down (lib/nats/leader-election.ts).
+        `${API}.STREAM.LEADER.STEPDOWN.${kvStream(buckets.leaders)}`,
         ...ownBucket(buckets.ledger),
         ...ledgerStreams.flatMap(ownStream),
         ...readBucket(buckets.catalog),

@@ -1,4 +1,5 @@
 import { type ChildProcess, fork } from "node:child_process";
+import { createWriteStream } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -22,6 +23,8 @@ export interface ChildSpec {
   env?: Record<string, string>;
   /** How long to wait for the child's ready message. */
   readyTimeoutMs?: number;
+  /** With `silent`: append the child's output (its JSON log on stdout, crashes on stderr) to this file. */
+  logFile?: string;
 }
 
 export interface RunningChild {
@@ -42,10 +45,16 @@ export function startChild(spec: ChildSpec, { silent = false } = {}): Promise<Ru
   const child = fork(script, [], {
     execArgv,
     env: { ...process.env, ...spec.env, CHORUS_PROCESS_NAME: spec.name },
-    stdio: silent ? ["ignore", "ignore", "pipe", "ipc"] : ["ignore", "inherit", "inherit", "ipc"],
+    stdio: silent
+      ? ["ignore", spec.logFile ? "pipe" : "ignore", "pipe", "ipc"]
+      : ["ignore", "inherit", "inherit", "ipc"],
   });
   let stderr = "";
+  const file = spec.logFile ? createWriteStream(spec.logFile, { flags: "a" }) : undefined;
+  if (file) child.once("exit", () => file.end());
+  child.stdout?.on("data", (chunk: Buffer) => file?.write(chunk));
   child.stderr?.on("data", (chunk: Buffer) => {
+    file?.write(chunk);
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
   return new Promise((resolvePromise, reject) => {

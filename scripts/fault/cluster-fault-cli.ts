@@ -14,14 +14,24 @@ const program = new Command()
   .option("--rate <n>", "Decide calls per second", "20")
   .option("--kill-every <s>", "one kill -9 this often, in seconds")
   .option("--seed <n>", "seed of the kill order and the load", "17")
+  .option("--log-dir <dir>", "append each process's warnings and errors to <dir>/<name>.log")
   .parse();
-const opts = program.opts<{ minutes: string; quick?: boolean; rate: string; killEvery?: string; seed: string }>();
+const opts = program.opts<{
+  minutes: string;
+  quick?: boolean;
+  rate: string;
+  killEvery?: string;
+  seed: string;
+  logDir?: string;
+}>();
+if (opts.logDir) mkdirSync(opts.logDir, { recursive: true });
 const durationMs = opts.quick ? 60_000 : Number(opts.minutes) * 60_000;
 const figures = await runClusterFault({
   durationMs,
   rate: Number(opts.rate),
   killEveryMs: opts.killEvery ? Number(opts.killEvery) * 1000 : opts.quick ? 10_000 : 20_000,
   seed: Number(opts.seed),
+  logDir: opts.logDir,
   onProgress: (line) => console.error(`[chaos] ${line}`),
 });
 const micros = (m: bigint) => `${m.toLocaleString("en-US")} µ`;
