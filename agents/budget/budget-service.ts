@@ -71,7 +71,8 @@ export class BudgetService {
   static async start(options: BudgetServiceOptions): Promise<BudgetService> {
     const clock = options.clock ?? Date.now;
     const { nc, catalog, logger } = options;
-    const jsm = await jetstreamManager(nc);
+    // No account-info round trip (checkAPI): it only adds a request that can time out while a server restarts.
+    const jsm = await jetstreamManager(nc, { checkAPI: false });
     await ensureLedgerStreams(jsm);
     const instance = options.instanceId ?? crypto.randomUUID().slice(0, 8);
     const leader = options.leader;
