@@ -1,5 +1,6 @@
 import { type Client, Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { errors } from "@nats-io/nats-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DecideRequest, type DecideResponse, DecisionService } from "../gen/chorus/v1/decision_pb.ts";
 import { withApiKey } from "./auth/client-key.ts";
@@ -63,6 +64,17 @@ describe.each(transports)("gateway engine errors over %s", (_name, makeTransport
     expect(err.code).toBe(Code.Internal);
     expect(err.rawMessage).toBe("internal error");
     expect(JSON.stringify(err)).not.toContain("secret");
+  });
+
+  it("engine errors - a bus error no handler mapped is UNAVAILABLE or DEADLINE_EXCEEDED, not INTERNAL", async () => {
+    engine.behaviour = async () => {
+      throw new errors.NoRespondersError("chorus.agent.intent.vote");
+    };
+    await expect(client.decide(decideRequest())).rejects.toMatchObject({ code: Code.Unavailable });
+    engine.behaviour = async () => {
+      throw new errors.TimeoutError();
+    };
+    await expect(client.decide(decideRequest())).rejects.toMatchObject({ code: Code.DeadlineExceeded });
   });
 
   it("engine errors - the request deadline aborts the engine's signal and the client gets DEADLINE_EXCEEDED", async () => {

@@ -22,7 +22,7 @@ import { setupTracing } from "../telemetry/tracing.ts";
 import { agentLoaders, loadAgents } from "../voting/registry/agent-loaders.ts";
 import { startAgentScoring } from "../voting/registry/start-agent-scoring.ts";
 import { authConfig, openGatewayAuth } from "./auth/gateway-auth.ts";
-import { createDecisionEngine, DEFAULT_MAX_IN_FLIGHT } from "./decide/decision-engine.ts";
+import { createDecisionEngine, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_LOOP_LAG_MS } from "./decide/decision-engine.ts";
 import { DEFAULT_MAX_CANDIDATES } from "./decide/retrieval.ts";
 import { gatewayConfig } from "./gateway-config.ts";
 import { NatsPlaybackSink } from "./playback/nats-playback-sink.ts";
@@ -52,6 +52,12 @@ const config = loadConfig({
     default: DEFAULT_MAX_IN_FLIGHT,
     parse: parsers.int(1, 100_000),
     help: "admission limit: decisions in flight past which new ones get RESOURCE_EXHAUSTED at once, with retry pushback",
+  },
+  maxLoopLagMs: {
+    env: "GATEWAY_MAX_LOOP_LAG_MS",
+    default: DEFAULT_MAX_LOOP_LAG_MS,
+    parse: parsers.int(0, 60_000),
+    help: "load shedding: while the event loop is more than this many ms behind, new decisions get RESOURCE_EXHAUSTED at once (0 = off)",
   },
   retrievalMaxCandidates: {
     env: "CHORUS_RETRIEVAL_MAX_CANDIDATES",
@@ -178,6 +184,7 @@ const engine = await createDecisionEngine({
   telemetry: { metrics, log: decisionLog },
   retrieval: { maxCandidates: config.retrievalMaxCandidates },
   maxInFlight: config.maxDecisionsInFlight,
+  maxLoopLagMs: config.maxLoopLagMs,
 });
 // Erasure: this gateway's mirrors and receipt cache drop a forgotten listener (chorus users forget).
 const forgetRequests = answerForgetRequests(nc, { gatewayId: config.gatewayId, engine, receipts, logger });

@@ -22,6 +22,7 @@ import {
   type ClosableDecisionEngine,
   type Coordination,
   createDecisionEngine,
+  DEFAULT_MAX_LOOP_LAG_MS,
 } from "../../gateway/decide/decision-engine.ts";
 import { DEFAULT_MAX_CANDIDATES, Retriever } from "../../gateway/decide/retrieval.ts";
 import type { DecideRequest } from "../../gen/chorus/v1/decision_pb.ts";
@@ -170,7 +171,6 @@ async function measureCase(mesh: DecideMesh, engine: ClosableDecisionEngine, ker
       );
     },
   });
-  const overload = opts.overload && coordination === "cached" ? await overloadSteps(engine, requests) : undefined;
   return {
     candidates: mesh.view.inventory.size,
     retrieval,
@@ -182,7 +182,6 @@ async function measureCase(mesh: DecideMesh, engine: ClosableDecisionEngine, ker
     rate,
     openLoop: { ...summarize(open.latency), errors: open.errors },
     filled: round(filled / n, 3),
-    overload,
   };
 }
 
@@ -219,21 +218,29 @@ async function step(engine: ClosableDecisionEngine, requests: readonly DecideReq
 
 /**
  * Capacity, then overload: steps up (x1.5 from 10/s) while a step is sustained (at most 1% failed, p99 within the
- * 1 s deadline); the last sustained rate is the capacity. Then twice it: goodput against capacity, and what was
- * refused with which code (admission answers RESOURCE_EXHAUSTED at once rather than timing out).
+ * 1 s deadline); the last sustained rate is the capacity. A step that fails is tried once more before it ends the
+ * search (a shared machine's hiccup, or the previous run's backlog, is not the capacity). Then twice it: goodput
+ * against capacity, and what was refused with which code (admission answers RESOURCE_EXHAUSTED at once rather than
+ * timing out).
  */
 async function overloadSteps(engine: ClosableDecisionEngine, requests: readonly DecideRequest[]): Promise<Overload> {
   const steps: Step[] = [];
   let sustained = 0;
+  const held = (s: Step) => s.offered - s.answered <= s.offered * 0.01 && s.p99 <= 1_000;
+  await new Promise((r) => setTimeout(r, 2_000)); // the previous measurement's backlog drains
   for (let rate = 10; rate <= 20_000; rate = Math.round(rate * 1.5)) {
-    const s = await step(engine, requests, rate);
+    let s = await step(engine, requests, rate);
     steps.push(s);
-    const failed = s.offered - s.answered;
-    if (failed > s.offered * 0.01 || s.p99 > 1_000) break;
+    if (!held(s)) {
+      s = await step(engine, requests, rate);
+      steps.push(s);
+      if (!held(s)) break;
+    }
     sustained = rate;
   }
   const twice = await step(engine, requests, Math.max(1, sustained * 2));
-  const refused = (twice.codes.RESOURCE_EXHAUSTED ?? 0) + (twice.codes.UNAVAILABLE ?? 0);
+  // Codes as Code[] names them (ResourceExhausted is RESOURCE_EXHAUSTED on the wire).
+  const refused = (twice.codes.ResourceExhausted ?? 0) + (twice.codes.Unavailable ?? 0);
   return {
     steps,
     sustained,
@@ -346,6 +353,24 @@ async function main(): Promise<void> {
         await new Promise((r) => setTimeout(r, 1_100)); // the engine's mirrors hear every agent (cached)
         const result = await measureCase(mesh, engine, kernelMode);
         engine.close();
+        if (opts.overload && coordination === "cached") {
+          // Admission and shedding as the gateway has them (GATEWAY_MAX_LOOP_LAG_MS): the closed-loop measures
+          // above run without the lag check, which a shared machine's scheduling alone can trip.
+          const shedding = await createDecisionEngine({
+            nc: mesh.nc,
+            catalogView: mesh.view,
+            kernel,
+            modules: scoring?.modules,
+            coordination,
+            deadlineMs: 1_000,
+            logger,
+            retrieval,
+            maxLoopLagMs: DEFAULT_MAX_LOOP_LAG_MS,
+          });
+          await new Promise((r) => setTimeout(r, 1_100));
+          result.overload = await overloadSteps(shedding, mesh.requests);
+          shedding.close();
+        }
         cases.push(result);
         process.stderr.write(`${result.candidates} ${kernelMode} ${coordination}: ${result.cpuUsPerDecision} µs CPU\n`);
       }

@@ -192,6 +192,33 @@ describe("decision engine - real agents, real NATS, real WASM kernel", () => {
     await expect(e.decide(demoRequest(), {})).resolves.toBeDefined();
   });
 
+  it("admission - while the event loop is behind (a backlog in front of the handlers) a decision is refused at once", async () => {
+    const e = await createDecisionEngine({
+      nc: nats.nc,
+      catalogView: view,
+      kernel,
+      coordination: "cached",
+      deadlineMs: 2_000,
+      logger,
+      maxLoopLagMs: 100,
+    });
+    engines.push(e);
+    await expect(e.decide(demoRequest(), {})).resolves.toBeDefined();
+    // The loop busy for 300 ms: what a CPU-starved gateway working off a backlog looks like to the next request.
+    const until = performance.now() + 300;
+    while (performance.now() < until);
+    const t0 = performance.now();
+    const refused = await e.decide(demoRequest(), {}).catch((err: unknown) => err);
+    expect(performance.now() - t0).toBeLessThan(50);
+    expect(refused).toBeInstanceOf(ConnectError);
+    expect((refused as ConnectError).code).toBe(Code.ResourceExhausted);
+    expect((refused as ConnectError).message).toMatch(/event loop \d+ ms behind/);
+    expect((refused as ConnectError).metadata.get("grpc-retry-pushback-ms")).toBe("2000");
+    // Once the loop has caught up, decisions are admitted again.
+    await new Promise((r) => setTimeout(r, 200));
+    await expect(e.decide(demoRequest(), {})).resolves.toBeDefined();
+  });
+
   it("failover - a killed agent process yields answers naming it degraded", async () => {
     const child = await startChild(
       {

@@ -8,6 +8,7 @@ import type { CatalogView } from "../../lib/catalog/catalog-view.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
 import { encodeAuctionOutcome } from "../../lib/codecs/auction-outcome.ts";
 import type { Logger } from "../../lib/log/logger.ts";
+import { LoopLag } from "../../lib/process/loop-lag.ts";
 import { subjects, VOTING_AGENTS } from "../../lib/subjects.ts";
 import {
   catalogKernelCall,
@@ -34,14 +35,19 @@ const RESIDENT_LIMIT = DEFAULT_RESIDENT_INVENTORIES;
 
 /** Enough for about 1,000 decisions/s at 100 ms each; beyond that a gateway on two cores only queues. */
 export const DEFAULT_MAX_IN_FLIGHT = 128;
+/**
+ * The gateway's event-loop lag past which new decisions are refused: far above a GC pause or a busy moment of a
+ * shared machine, and already ten times Decide's default time budget (a request read that late has missed it).
+ */
+export const DEFAULT_MAX_LOOP_LAG_MS = 500;
 
 /**
  * The refusal of an overloaded gateway: RESOURCE_EXHAUSTED (gRPC clients do not retry it blindly) with when to come
  * back: `grpc-retry-pushback-ms` (gRPC's retry pushback) and `retry-after` (HTTP, seconds).
  */
-function overloaded(limit: number, retryAfterMs: number): ConnectError {
+function overloaded(why: string, retryAfterMs: number): ConnectError {
   return new ConnectError(
-    `overloaded: ${limit} decisions in flight; retry after ${retryAfterMs} ms`,
+    `overloaded: ${why}; retry after ${retryAfterMs} ms`,
     Code.ResourceExhausted,
     new Headers({
       "grpc-retry-pushback-ms": String(retryAfterMs),
@@ -71,6 +77,12 @@ export interface DecisionEngineOptions {
   telemetry?: DecisionTelemetry;
   /** Admission limit: decisions in flight past which new ones are refused at once (RESOURCE_EXHAUSTED). */
   maxInFlight?: number;
+  /**
+   * Load shedding by event-loop lag (lib/process/loop-lag.ts): while this process's loop is more than this many
+   * ms behind, new decisions are refused at once (RESOURCE_EXHAUSTED). Default 0 (off); the gateway's
+   * GATEWAY_MAX_LOOP_LAG_MS is DEFAULT_MAX_LOOP_LAG_MS.
+   */
+  maxLoopLagMs?: number;
   /**
    * The retrieval stage (retrieval.ts): the most candidates one decision sees (default 1,024). `false`: every
    * decision sees the whole catalog (comparisons only; a catalog beyond the kernel's capacity then cannot decide).
@@ -117,6 +129,8 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
   const moduleVersion = moduleVersionCache();
   const agentShare = options.agentShare ?? 0.7;
   const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+  const maxLoopLagMs = options.maxLoopLagMs ?? 0;
+  const loopLag = maxLoopLagMs > 0 ? new LoopLag().start() : undefined;
   // A refused client should come back after about one decision's time budget.
   const retryAfterMs = Math.max(10, options.deadlineMs);
   let inFlight = 0;
@@ -131,7 +145,14 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
     // overloaded server that queues everything answers nothing in time).
     if (inFlight >= maxInFlight) {
       options.telemetry?.metrics.decisions.inc({ coordination, outcome: "overloaded" });
-      return Promise.reject(overloaded(maxInFlight, retryAfterMs));
+      return Promise.reject(overloaded(`${maxInFlight} decisions in flight`, retryAfterMs));
+    }
+    // The same when requests wait in front of the handlers (unread sockets, unparsed frames) rather than in flight:
+    // a loop this late reads each request long after it was sent; refusing the backlog lets it catch up.
+    const lag = loopLag?.lagMs ?? 0;
+    if (lag > maxLoopLagMs) {
+      options.telemetry?.metrics.decisions.inc({ coordination, outcome: "overloaded" });
+      return Promise.reject(overloaded(`event loop ${Math.round(lag)} ms behind`, retryAfterMs));
     }
     inFlight++;
     const decisionId = randomUUID();
@@ -232,6 +253,7 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
     decide: (request, { signal }) => decide(request, signal),
     forgetListeners: (pseudonyms) => mirrors.flatMap((m) => m.forget(pseudonyms).map((k) => `${m.module.name}.${k}`)),
     close() {
+      loopLag?.stop();
       outcomes.flush();
       for (const m of mirrors) m.close();
     },

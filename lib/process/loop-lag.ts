@@ -1,0 +1,42 @@
+/**
+ * How far behind this process's event loop is, for load shedding. A timer ticks every `intervalMs`; the lag is how
+ * late the last tick ran or, if larger, how overdue the next one already is. The second part is what matters under
+ * overload: while a backlog of requests is being worked off in one long turn of the loop, every request handled in
+ * that turn sees the lag grow at once, before any tick could run.
+ *
+ * Why a process needs it: an admission limit on work in flight does not see requests queued in front of the
+ * handlers (sockets not yet read, frames not yet parsed). A CPU-starved gateway reads each request long after it was
+ * sent, decides it anyway, and answers after the client gave up: goodput falls to nothing. Refusing at once while
+ * the loop is late costs a fraction of a decision and lets the loop catch up.
+ */
+export class LoopLag {
+  #timer: NodeJS.Timeout | undefined;
+  #expected = 0;
+  #lastMs = 0;
+
+  constructor(readonly intervalMs = 50) {}
+
+  start(): this {
+    if (this.#timer) return this;
+    this.#expected = performance.now() + this.intervalMs;
+    this.#timer = setInterval(() => {
+      const now = performance.now();
+      this.#lastMs = Math.max(0, now - this.#expected);
+      this.#expected = now + this.intervalMs;
+    }, this.intervalMs);
+    this.#timer.unref();
+    return this;
+  }
+
+  /** Milliseconds the loop is behind now (0 when not started). */
+  get lagMs(): number {
+    if (!this.#timer) return 0;
+    return Math.max(this.#lastMs, performance.now() - this.#expected);
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#lastMs = 0;
+  }
+}
