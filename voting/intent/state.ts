@@ -21,6 +21,11 @@ export interface IntentState {
   /** Users changed since the last published delta, by shard key. */
   readonly dirty: Map<string, Set<string>>;
   readonly limits: StateLimits;
+  /**
+   * No impression held is older than this (ms; Infinity when none is held), so that prune skips its scan while
+   * nothing can be out of window. Undefined until prune has scanned once, and again after a restore.
+   */
+  oldestImpressionMs: number | undefined;
 }
 
 /** Affinities decay by this factor per content start, so taste follows recent listening. */
@@ -31,7 +36,7 @@ const SKIP_DECAY = 0.8;
 export const MAX_CAP_WINDOW_MS = 30 * 86_400_000;
 
 export function createIntentState(limits: StateLimits = stateLimits()): IntentState {
-  return { profiles: new Map(), dirty: new Map(), limits };
+  return { profiles: new Map(), dirty: new Map(), limits, oldestImpressionMs: undefined };
 }
 
 /** 0 night (0-5 h), 1 morning (6-11), 2 afternoon (12-17), 3 evening (18-23), UTC. */
@@ -120,6 +125,7 @@ export function applyImpression(
   if (profile.impressions.length > state.limits.maxCappedCampaigns)
     profile.impressions.splice(0, profile.impressions.length - state.limits.maxCappedCampaigns);
   history.atMs.push(BigInt(at));
+  if (state.oldestImpressionMs !== undefined && at < state.oldestImpressionMs) state.oldestImpressionMs = at;
   if (history.atMs.length > MAX_IMPRESSIONS_PER_CAMPAIGN)
     history.atMs.splice(0, history.atMs.length - MAX_IMPRESSIONS_PER_CAMPAIGN);
   return [String(userShard(entry.userId))];
@@ -147,19 +153,27 @@ export function intentVector(profile: UserProfile | undefined, genre: string, mo
  */
 export function prune(state: IntentState, nowMs: number): string[] {
   const changed = new Set<string>();
-  // It runs on every tick over every profile: a scan that allocates nothing unless an impression is out of window.
-  const cutoff = BigInt(Math.floor(nowMs - MAX_CAP_WINDOW_MS));
-  for (const profile of state.profiles.values()) {
-    let trimmed = false;
-    for (const h of profile.impressions) {
-      if (!anyAtOrBefore(h.atMs, cutoff)) continue;
-      h.atMs = h.atMs.filter((t) => t > cutoff);
-      trimmed = true;
+  // It runs on every tick: the scan over every profile is skipped while no impression can be out of window, and
+  // allocates nothing unless one is.
+  const cutoffMs = Math.floor(nowMs - MAX_CAP_WINDOW_MS);
+  if (state.oldestImpressionMs === undefined || state.oldestImpressionMs <= cutoffMs) {
+    const cutoff = BigInt(cutoffMs);
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const profile of state.profiles.values()) {
+      let trimmed = false;
+      for (const h of profile.impressions) {
+        if (anyAtOrBefore(h.atMs, cutoff)) {
+          h.atMs = h.atMs.filter((t) => t > cutoff);
+          trimmed = true;
+        }
+        for (let i = 0; i < h.atMs.length; i++) if (Number(h.atMs[i]) < oldest) oldest = Number(h.atMs[i]);
+      }
+      if (trimmed) {
+        profile.impressions = profile.impressions.filter((h) => h.atMs.length > 0);
+        changed.add(String(userShard(profile.userId)));
+      }
     }
-    if (trimmed) {
-      profile.impressions = profile.impressions.filter((h) => h.atMs.length > 0);
-      changed.add(String(userShard(profile.userId)));
-    }
+    state.oldestImpressionMs = oldest;
   }
   dropIdle(
     state.profiles,
@@ -198,5 +212,7 @@ export function snapshotIntent(state: IntentState, key: string, scope: "full" | 
 /** Upserts the signal's profiles as the most recently used, within the same cap (a gateway mirrors every shard). */
 export function restoreIntent(state: IntentState, _key: string, signal: IntentSignal): void {
   for (const profile of signal.profiles) touchEntry(state.profiles, profile.userId, profile);
+  // The profiles bring their own impression history: the next prune scans it.
+  if (signal.profiles.length > 0) state.oldestImpressionMs = undefined;
   trimToCap(state.profiles, state.limits.maxProfiles, (id) => forget(state, id));
 }
