@@ -179,6 +179,11 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
               silent: true,
             },
           );
+          // A start that completes after the run ended would be left running by stopAll: end it here.
+          if (finished) {
+            child.process.kill("SIGKILL");
+            throw new Error(`${p.name} started after the run ended`);
+          }
           p.child = child;
           child.process.once("exit", (code, signal) => {
             if (finished || p.child !== child) return;

@@ -74,7 +74,8 @@ export class JetStreamEventSink implements EventSink {
   private readonly maxConversionValue: (campaignId: string) => bigint | undefined;
 
   static async create(options: EventSinkOptions): Promise<JetStreamEventSink> {
-    const jsm = await jetstreamManager(options.nc);
+    // No account-info round trip (checkAPI): it only adds a request that can time out while a server restarts.
+    const jsm = await jetstreamManager(options.nc, { checkAPI: false });
     const receipts = options.receipts ?? (await ReceiptStore.open(options.nc));
     return new JetStreamEventSink(jsm.jetstream(), jsm, receipts, new ConnectionWatch(options.nc), options);
   }

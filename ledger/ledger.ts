@@ -67,7 +67,8 @@ export class Ledger {
   private stopConsumer: (() => void) | undefined;
 
   static async start(options: LedgerOptions): Promise<Ledger> {
-    const jsm = await jetstreamManager(options.nc);
+    // No account-info round trip (checkAPI): it only adds a request that can time out while a server restarts.
+    const jsm = await jetstreamManager(options.nc, { checkAPI: false });
     await ensureLedgerStreams(jsm, options.streams);
     await ensureQuarantineStream(jsm);
     const kv = await openLedgerBucket(jsm);

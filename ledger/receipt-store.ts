@@ -58,7 +58,8 @@ export class ReceiptStore {
   }
 
   static async open(nc: NatsConnection, options: ReceiptStoreOptions = {}): Promise<ReceiptStore> {
-    const jsm = await jetstreamManager(nc);
+    // No account-info round trip (checkAPI): it only adds a request that can time out while a server restarts.
+    const jsm = await jetstreamManager(nc, { checkAPI: false });
     return new ReceiptStore(jsm.jetstream(), jsm, options);
   }
 

@@ -8,6 +8,7 @@
 import type { KV } from "@nats-io/kv";
 import { KvWatchInclude } from "@nats-io/kv";
 import type { Logger } from "../lib/log/logger.ts";
+import { retryTransient } from "../lib/nats/transient-retry.ts";
 
 export interface Revocation {
   readonly keyId: string;
@@ -41,10 +42,16 @@ export class KeyRevocations implements RevokedKeys {
   static async open(kv: KV, logger: Logger): Promise<KeyRevocations> {
     const list = new KeyRevocations(logger);
     // Watch first, read second: a revocation landing in between is seen either way (adding twice is a no-op).
-    const updates = await kv.watch({ key: `${PREFIX}>`, include: KvWatchInclude.UpdatesOnly });
+    // Retried while JetStream is not ready (a fresh cluster answers its first requests with timeouts).
+    const updates = await retryTransient(
+      "revocations watch",
+      () => kv.watch({ key: `${PREFIX}>`, include: KvWatchInclude.UpdatesOnly }),
+      { logger },
+    );
     list.#stop = () => updates.stop();
-    for await (const key of await kv.keys(`${PREFIX}>`)) {
-      const entry = await kv.get(key);
+    const keys = await retryTransient("revocations keys", () => kv.keys(`${PREFIX}>`), { logger });
+    for await (const key of keys) {
+      const entry = await retryTransient("revocation", () => kv.get(key), { logger });
       if (entry?.operation === "PUT") list.#add(entry.value, false);
     }
     void (async () => {

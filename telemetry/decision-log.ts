@@ -50,6 +50,8 @@ export {
   pseudonymize,
 } from "./decision-record.ts";
 
+import { retryTransient } from "../lib/nats/transient-retry.ts";
+
 /** Creates the stream, or brings an existing one's limits to the configured ones. */
 export async function ensureDecisionStream(nc: NatsConnection, config: DecisionLogConfig): Promise<void> {
   const jsm = await jetstreamManager(nc);
@@ -139,7 +141,8 @@ export class DecisionLog {
       pseudonymKey?: string;
     },
   ): Promise<DecisionLog> {
-    await ensureDecisionStream(nc, options.config);
+    // Retried while JetStream is not ready (a fresh cluster answers its first requests with timeouts).
+    await retryTransient("decision stream", () => ensureDecisionStream(nc, options.config));
     const inventories = await ensureInventoryBucket(nc, js, options.config);
     return new DecisionLog(
       js,

@@ -17,6 +17,7 @@ import type { Inventory } from "../../lib/catalog/inventory.ts";
 import type { Logger } from "../../lib/log/logger.ts";
 import { reportBadMessage } from "../../lib/nats/bad-messages.ts";
 import { readMessage } from "../../lib/nats/read-message.ts";
+import { retryTransient } from "../../lib/nats/transient-retry.ts";
 import { guardedInterval } from "../../lib/process/survive.ts";
 import { streams, subjects } from "../../lib/subjects.ts";
 import type { BudgetState } from "../../voting/budget/state.ts";
@@ -70,7 +71,8 @@ export class BudgetService {
   static async start(options: BudgetServiceOptions): Promise<BudgetService> {
     const clock = options.clock ?? Date.now;
     const { nc, catalog, logger } = options;
-    const jsm = await jetstreamManager(nc);
+    // No account-info round trip (checkAPI): it only adds a request that can time out while a server restarts.
+    const jsm = await jetstreamManager(nc, { checkAPI: false });
     await ensureLedgerStreams(jsm);
     const instance = options.instanceId ?? crypto.randomUUID().slice(0, 8);
     const leader = options.leader;
@@ -97,11 +99,16 @@ export class BudgetService {
     const js = jsm.jetstream();
     const windowStart = new Date(clock() - book.policy.impressionWindowMs - book.policy.reclaimGraceMs).toISOString();
     await drain(
-      await js.consumers.get(streams.events, {
-        filter_subjects: subjects.adEventsOfType("impression"),
-        deliver_policy: DeliverPolicy.StartTime,
-        opt_start_time: windowStart,
-      }),
+      await retryTransient(
+        "events consumer",
+        () =>
+          js.consumers.get(streams.events, {
+            filter_subjects: subjects.adEventsOfType("impression"),
+            deliver_policy: DeliverPolicy.StartTime,
+            opt_start_time: windowStart,
+          }),
+        { logger },
+      ),
       (m) => onEntry(m, false),
     );
     // Leases first, so that the receipts after them count what was sold within each.
@@ -241,7 +248,10 @@ export class BudgetService {
     opts: Parameters<JetStreamClient["consumers"]["get"]>[1],
     handle: (m: JsMsg) => void,
   ): Promise<void> {
-    const consumer = await js.consumers.get(stream, opts);
+    // Retried while JetStream is not ready: a new leader used to exit here on a timeout after a server kill.
+    const consumer = await retryTransient(`${stream} consumer`, () => js.consumers.get(stream, opts), {
+      logger: this.options.logger,
+    });
     // What the stream holds now is applied before the caller goes on (the book is whole before it grants).
     let caughtUp!: () => void;
     const whole = new Promise<void>((resolve) => {

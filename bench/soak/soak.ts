@@ -21,6 +21,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Command } from "commander";
 import * as hdr from "hdr-histogram-js";
 import { withApiKey } from "../../gateway/auth/client-key.ts";
+import { DEFAULT_MAX_LOOP_LAG_MS } from "../../gateway/decide/decision-engine.ts";
 import {
   type AdEvent,
   AdEventSchema,
@@ -288,6 +289,8 @@ interface MinuteRow {
 
 async function main(): Promise<void> {
   process.env.LOG_LEVEL ??= "warn";
+  // The gateway sheds a backlog as production should (off by default: see gateway/serve-gateway.ts).
+  process.env.GATEWAY_MAX_LOOP_LAG_MS ??= String(DEFAULT_MAX_LOOP_LAG_MS);
   const mesh = await startMesh({
     gatewayPort: Number(opts.port),
     silent: true,

@@ -1,6 +1,7 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import { openReplicatedBucket } from "../../lib/nats/jetstream-replicas.ts";
+import { retryTransient } from "../../lib/nats/transient-retry.ts";
 import { buckets } from "../../lib/subjects.ts";
 import { type ApiKeyRecord, newApiKey } from "./api-key.ts";
 
@@ -32,8 +33,9 @@ export class ApiKeyDirectory {
 
   static async open(kv: KV): Promise<ApiKeyDirectory> {
     const directory = new ApiKeyDirectory();
-    const status = await kv.status();
-    const watch = await kv.watch({ key: ">" });
+    // Retried while JetStream is not ready (a fresh cluster answers its first requests with timeouts).
+    const status = await retryTransient("api key status", () => kv.status());
+    const watch = await retryTransient("api key watch", () => kv.watch({ key: ">" }));
     directory.stopWatch = () => watch.stop();
     let markLoaded!: () => void;
     const loaded = new Promise<void>((resolve) => {

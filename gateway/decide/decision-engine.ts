@@ -40,6 +40,11 @@ export const DEFAULT_MAX_IN_FLIGHT = 128;
  * shared machine, and already ten times Decide's default time budget (a request read that late has missed it).
  */
 export const DEFAULT_MAX_LOOP_LAG_MS = 500;
+/**
+ * Decisions still admitted in one late stretch of the loop: a late loop alone may be one scheduling hiccup of a
+ * busy machine (a request then is served); a backlog is many requests read in the same late stretch.
+ */
+const LATE_ADMITS = 16;
 
 /**
  * The refusal of an overloaded gateway: RESOURCE_EXHAUSTED (gRPC clients do not retry it blindly) with when to come
@@ -79,8 +84,8 @@ export interface DecisionEngineOptions {
   maxInFlight?: number;
   /**
    * Load shedding by event-loop lag (lib/process/loop-lag.ts): while this process's loop is more than this many
-   * ms behind, new decisions are refused at once (RESOURCE_EXHAUSTED). Default 0 (off); the gateway's
-   * GATEWAY_MAX_LOOP_LAG_MS is DEFAULT_MAX_LOOP_LAG_MS.
+   * ms behind, new decisions are refused at once (RESOURCE_EXHAUSTED). Default 0 (off); recommended
+   * DEFAULT_MAX_LOOP_LAG_MS (the gateway's GATEWAY_MAX_LOOP_LAG_MS).
    */
   maxLoopLagMs?: number;
   /**
@@ -131,6 +136,8 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
   const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
   const maxLoopLagMs = options.maxLoopLagMs ?? 0;
   const loopLag = maxLoopLagMs > 0 ? new LoopLag().start() : undefined;
+  let lateTick = -1;
+  let lateArrivals = 0;
   // A refused client should come back after about one decision's time budget.
   const retryAfterMs = Math.max(10, options.deadlineMs);
   let inFlight = 0;
@@ -148,11 +155,18 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
       return Promise.reject(overloaded(`${maxInFlight} decisions in flight`, retryAfterMs));
     }
     // The same when requests wait in front of the handlers (unread sockets, unparsed frames) rather than in flight:
-    // a loop this late reads each request long after it was sent; refusing the backlog lets it catch up.
+    // a loop this late reads each request long after it was sent; refusing the backlog lets it catch up. The first
+    // few of a late stretch are still served (one hiccup of a busy machine is not a backlog).
     const lag = loopLag?.lagMs ?? 0;
     if (lag > maxLoopLagMs) {
-      options.telemetry?.metrics.decisions.inc({ coordination, outcome: "overloaded" });
-      return Promise.reject(overloaded(`event loop ${Math.round(lag)} ms behind`, retryAfterMs));
+      if (loopLag!.ticks !== lateTick) {
+        lateTick = loopLag!.ticks;
+        lateArrivals = 0;
+      }
+      if (++lateArrivals > LATE_ADMITS) {
+        options.telemetry?.metrics.decisions.inc({ coordination, outcome: "overloaded" });
+        return Promise.reject(overloaded(`event loop ${Math.round(lag)} ms behind`, retryAfterMs));
+      }
     }
     inFlight++;
     const decisionId = randomUUID();

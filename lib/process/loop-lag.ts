@@ -13,6 +13,8 @@ export class LoopLag {
   #timer: NodeJS.Timeout | undefined;
   #expected = 0;
   #lastMs = 0;
+  /** Ticks run so far: work seen with the same count ran in the same stretch between two ticks. */
+  ticks = 0;
 
   constructor(readonly intervalMs = 50) {}
 
@@ -22,6 +24,7 @@ export class LoopLag {
     this.#timer = setInterval(() => {
       const now = performance.now();
       this.#lastMs = Math.max(0, now - this.#expected);
+      this.ticks++;
       this.#expected = now + this.intervalMs;
     }, this.intervalMs);
     this.#timer.unref();

@@ -14,6 +14,8 @@ import asc from "assemblyscript/asc";
 import { KERNEL_MAX_MEMORY_PAGES } from "../../wasm-core/src/kernel-abi.ts";
 
 const wasmCore = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "wasm-core");
+/** The kernel's sources (wasm-core/assembly): a change to any of them must rebuild a cached variant. */
+const KERNEL_SOURCES = ["kernel.ts", "layout.ts", "scoring.ts", "pod.ts"].map((f) => `assembly/${f}`);
 const RELEASE = ["-O3", "--noAssert", "--runtime", "stub", "--noColors", "--enable", "simd"];
 const REEXPORT = 'export { ABI_VERSION, KERNEL_SIMD, MAX_ADS, configure, regionOffset } from "../kernel";';
 const DECIDE_PARAMS = `candidates: i32, dimensions: i32, agents: i32, relevanceWeight: f32, reservePrice: f32,
@@ -182,7 +184,7 @@ export async function buildKernelVariant(source: string, flags: readonly string[
     : ["--maximumMemory", String(KERNEL_MAX_MEMORY_PAGES)];
   const options = [...RELEASE, ...memory, ...flags.filter((f) => f !== UNBOUNDED_MEMORY)];
   // The entry sits (virtually) beside the real fixtures so that "../kernel" resolves to the kernel source.
-  return buildVariant(source, "assembly/fixtures/hot-swap-variant.ts", ["assembly/kernel.ts"], options);
+  return buildVariant(source, "assembly/fixtures/hot-swap-variant.ts", KERNEL_SOURCES, options);
 }
 
 /**

@@ -1,56 +1,56 @@
 (module
  (type $0 (func (result i32)))
  (type $1 (func (param i32 i32 i32 i32)))
- (type $2 (func (param i32) (result i32)))
- (type $3 (func (param i32 i32 i32 f32 f32 i32 i32 i32) (result i32)))
+ (type $2 (func (param i32 i32 i32 f32 i32) (result i32)))
+ (type $3 (func (param i32) (result i32)))
  (type $4 (func (param i32 i32 i32) (result i32)))
- (type $5 (func (param i32 i32 i32 f32 i32) (result i32)))
+ (type $5 (func (param i32 i32 i32 f32 f32 i32 i32 i32) (result i32)))
+ (global $assembly/layout/MAX_ADS i32 (i32.const 16))
+ (global $assembly/layout/configured (mut i32) (i32.const 0))
+ (global $assembly/layout/capCandidates (mut i32) (i32.const 0))
+ (global $assembly/layout/capDimensions (mut i32) (i32.const 0))
+ (global $assembly/layout/capAgents (mut i32) (i32.const 0))
+ (global $assembly/layout/oEmbeddings (mut i32) (i32.const 0))
+ (global $assembly/layout/oDuration (mut i32) (i32.const 0))
+ (global $assembly/layout/oAdvertiser (mut i32) (i32.const 0))
+ (global $assembly/layout/oCategory (mut i32) (i32.const 0))
+ (global $assembly/layout/oIntent (mut i32) (i32.const 0))
+ (global $assembly/layout/oWeights (mut i32) (i32.const 0))
+ (global $assembly/layout/oConfidence (mut i32) (i32.const 0))
+ (global $assembly/layout/oScores (mut i32) (i32.const 0))
+ (global $assembly/layout/oVeto (mut i32) (i32.const 0))
+ (global $assembly/layout/oBid (mut i32) (i32.const 0))
+ (global $assembly/layout/oPResponse (mut i32) (i32.const 0))
+ (global $assembly/layout/oRelevance (mut i32) (i32.const 0))
+ (global $assembly/layout/oQuality (mut i32) (i32.const 0))
+ (global $assembly/layout/oValue (mut i32) (i32.const 0))
+ (global $assembly/layout/oRank (mut i32) (i32.const 0))
+ (global $assembly/layout/oOrder (mut i32) (i32.const 0))
+ (global $assembly/layout/oTop (mut i32) (i32.const 0))
+ (global $assembly/layout/oOutHeader (mut i32) (i32.const 0))
+ (global $assembly/layout/oOutIndex (mut i32) (i32.const 0))
+ (global $assembly/layout/oOutPrice (mut i32) (i32.const 0))
+ (global $assembly/layout/oOutRank (mut i32) (i32.const 0))
+ (global $assembly/layout/oOutQuality (mut i32) (i32.const 0))
+ (global $assembly/layout/oOutRelevance (mut i32) (i32.const 0))
+ (global $assembly/layout/oOutContribution (mut i32) (i32.const 0))
+ (global $assembly/layout/oEnd (mut i32) (i32.const 0))
+ (global $assembly/pod/shortestEligibleMs (mut i32) (i32.const 0))
+ (global $assembly/pod/cursorPosition (mut i32) (i32.const 0))
+ (global $assembly/pod/cursorTop (mut i32) (i32.const 0))
+ (global $assembly/pod/cursorEligible (mut i32) (i32.const 0))
+ (global $assembly/pod/cursorHeapSize (mut i32) (i32.const -1))
  (global $assembly/kernel/ABI_VERSION i32 (i32.const 1))
  (global $assembly/kernel/KERNEL_SIMD i32 (i32.const 0))
- (global $assembly/kernel/MAX_ADS i32 (i32.const 16))
- (global $assembly/kernel/configured (mut i32) (i32.const 0))
- (global $assembly/kernel/capCandidates (mut i32) (i32.const 0))
- (global $assembly/kernel/capDimensions (mut i32) (i32.const 0))
- (global $assembly/kernel/capAgents (mut i32) (i32.const 0))
- (global $assembly/kernel/oEmbeddings (mut i32) (i32.const 0))
- (global $assembly/kernel/oDuration (mut i32) (i32.const 0))
- (global $assembly/kernel/oAdvertiser (mut i32) (i32.const 0))
- (global $assembly/kernel/oCategory (mut i32) (i32.const 0))
- (global $assembly/kernel/oIntent (mut i32) (i32.const 0))
- (global $assembly/kernel/oWeights (mut i32) (i32.const 0))
- (global $assembly/kernel/oConfidence (mut i32) (i32.const 0))
- (global $assembly/kernel/oScores (mut i32) (i32.const 0))
- (global $assembly/kernel/oVeto (mut i32) (i32.const 0))
- (global $assembly/kernel/oBid (mut i32) (i32.const 0))
- (global $assembly/kernel/oPResponse (mut i32) (i32.const 0))
- (global $assembly/kernel/oRelevance (mut i32) (i32.const 0))
- (global $assembly/kernel/oQuality (mut i32) (i32.const 0))
- (global $assembly/kernel/oValue (mut i32) (i32.const 0))
- (global $assembly/kernel/oRank (mut i32) (i32.const 0))
- (global $assembly/kernel/oOrder (mut i32) (i32.const 0))
- (global $assembly/kernel/oTop (mut i32) (i32.const 0))
- (global $assembly/kernel/oOutHeader (mut i32) (i32.const 0))
- (global $assembly/kernel/oOutIndex (mut i32) (i32.const 0))
- (global $assembly/kernel/oOutPrice (mut i32) (i32.const 0))
- (global $assembly/kernel/oOutRank (mut i32) (i32.const 0))
- (global $assembly/kernel/oOutQuality (mut i32) (i32.const 0))
- (global $assembly/kernel/oOutRelevance (mut i32) (i32.const 0))
- (global $assembly/kernel/oOutContribution (mut i32) (i32.const 0))
- (global $assembly/kernel/oEnd (mut i32) (i32.const 0))
- (global $assembly/kernel/shortestEligibleMs (mut i32) (i32.const 0))
- (global $assembly/kernel/cursorPosition (mut i32) (i32.const 0))
- (global $assembly/kernel/cursorTop (mut i32) (i32.const 0))
- (global $assembly/kernel/cursorEligible (mut i32) (i32.const 0))
- (global $assembly/kernel/cursorHeapSize (mut i32) (i32.const -1))
  (memory $0 0 4096)
  (export "ABI_VERSION" (global $assembly/kernel/ABI_VERSION))
  (export "KERNEL_SIMD" (global $assembly/kernel/KERNEL_SIMD))
- (export "MAX_ADS" (global $assembly/kernel/MAX_ADS))
- (export "configure" (func $assembly/kernel/configure))
- (export "regionOffset" (func $assembly/kernel/regionOffset))
  (export "decide" (func $assembly/kernel/decide))
+ (export "MAX_ADS" (global $assembly/layout/MAX_ADS))
+ (export "configure" (func $assembly/layout/configure))
+ (export "regionOffset" (func $assembly/layout/regionOffset))
  (export "memory" (memory $0))
- (func $assembly/kernel/siftDown (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32)
+ (func $assembly/pod/siftDown (param $0 i32) (param $1 i32) (param $2 i32) (param $3 i32)
   (local $4 i32)
   (local $5 i32)
   (local $6 i32)
@@ -101,14 +101,14 @@
       local.get $5
       local.get $6
       i32.gt_s
-      global.get $assembly/kernel/oRank
+      global.get $assembly/layout/oRank
       local.get $6
       i32.const 2
       i32.shl
       i32.add
       f32.load
       local.tee $7
-      global.get $assembly/kernel/oRank
+      global.get $assembly/layout/oRank
       local.get $5
       i32.const 2
       i32.shl
@@ -125,14 +125,14 @@
       local.get $5
       local.get $6
       i32.lt_s
-      global.get $assembly/kernel/oRank
+      global.get $assembly/layout/oRank
       local.get $5
       i32.const 2
       i32.shl
       i32.add
       f32.load
       local.tee $7
-      global.get $assembly/kernel/oRank
+      global.get $assembly/layout/oRank
       local.get $6
       i32.const 2
       i32.shl
@@ -160,14 +160,14 @@
      local.get $5
      local.get $8
      i32.lt_s
-     global.get $assembly/kernel/oRank
+     global.get $assembly/layout/oRank
      local.get $5
      i32.const 2
      i32.shl
      i32.add
      f32.load
      local.tee $7
-     global.get $assembly/kernel/oRank
+     global.get $assembly/layout/oRank
      local.get $8
      i32.const 2
      i32.shl
@@ -184,14 +184,14 @@
      local.get $5
      local.get $8
      i32.gt_s
-     global.get $assembly/kernel/oRank
+     global.get $assembly/layout/oRank
      local.get $8
      i32.const 2
      i32.shl
      i32.add
      f32.load
      local.tee $7
-     global.get $assembly/kernel/oRank
+     global.get $assembly/layout/oRank
      local.get $5
      i32.const 2
      i32.shl
@@ -227,41 +227,41 @@
   local.get $8
   i32.store
  )
- (func $assembly/kernel/popHeap (result i32)
+ (func $assembly/pod/popHeap (result i32)
   (local $0 i32)
   (local $1 i32)
-  global.get $assembly/kernel/oOrder
+  global.get $assembly/layout/oOrder
   local.tee $0
   i32.load
-  global.get $assembly/kernel/cursorHeapSize
+  global.get $assembly/pod/cursorHeapSize
   i32.const 1
   i32.sub
-  global.set $assembly/kernel/cursorHeapSize
-  global.get $assembly/kernel/cursorHeapSize
+  global.set $assembly/pod/cursorHeapSize
+  global.get $assembly/pod/cursorHeapSize
   i32.const 0
   i32.gt_s
   if
    local.get $0
-   global.get $assembly/kernel/oOrder
-   global.get $assembly/kernel/cursorHeapSize
+   global.get $assembly/layout/oOrder
+   global.get $assembly/pod/cursorHeapSize
    i32.const 2
    i32.shl
    i32.add
    i32.load
    i32.store
-   global.get $assembly/kernel/oOrder
+   global.get $assembly/layout/oOrder
    i32.const 0
-   global.get $assembly/kernel/cursorHeapSize
+   global.get $assembly/pod/cursorHeapSize
    i32.const 1
-   call $assembly/kernel/siftDown
+   call $assembly/pod/siftDown
   end
  )
- (func $assembly/kernel/nextInOrder (result i32)
+ (func $assembly/pod/nextInOrder (result i32)
   (local $0 i32)
   (local $1 i32)
-  global.get $assembly/kernel/cursorPosition
+  global.get $assembly/pod/cursorPosition
   local.tee $0
-  global.get $assembly/kernel/cursorEligible
+  global.get $assembly/pod/cursorEligible
   i32.ge_s
   if
    i32.const -1
@@ -270,12 +270,12 @@
   local.get $0
   i32.const 1
   i32.add
-  global.set $assembly/kernel/cursorPosition
+  global.set $assembly/pod/cursorPosition
   local.get $0
-  global.get $assembly/kernel/cursorTop
+  global.get $assembly/pod/cursorTop
   i32.lt_s
   if
-   global.get $assembly/kernel/oTop
+   global.get $assembly/layout/oTop
    local.get $0
    i32.const 2
    i32.shl
@@ -283,13 +283,13 @@
    i32.load
    return
   end
-  global.get $assembly/kernel/cursorHeapSize
+  global.get $assembly/pod/cursorHeapSize
   i32.const 0
   i32.lt_s
   if
-   global.get $assembly/kernel/cursorEligible
-   global.set $assembly/kernel/cursorHeapSize
-   global.get $assembly/kernel/cursorHeapSize
+   global.get $assembly/pod/cursorEligible
+   global.set $assembly/pod/cursorHeapSize
+   global.get $assembly/pod/cursorHeapSize
    i32.const 1
    i32.shr_s
    i32.const 1
@@ -300,11 +300,11 @@
     i32.const 0
     i32.ge_s
     if
-     global.get $assembly/kernel/oOrder
+     global.get $assembly/layout/oOrder
      local.get $0
-     global.get $assembly/kernel/cursorHeapSize
+     global.get $assembly/pod/cursorHeapSize
      i32.const 1
-     call $assembly/kernel/siftDown
+     call $assembly/pod/siftDown
      local.get $0
      i32.const 1
      i32.sub
@@ -314,10 +314,10 @@
    end
    loop $for-loop|1
     local.get $1
-    global.get $assembly/kernel/cursorTop
+    global.get $assembly/pod/cursorTop
     i32.lt_s
     if
-     call $assembly/kernel/popHeap
+     call $assembly/pod/popHeap
      drop
      local.get $1
      i32.const 1
@@ -327,10 +327,376 @@
     end
    end
   end
-  call $assembly/kernel/popHeap
+  call $assembly/pod/popHeap
  )
- (func $assembly/kernel/regionOffset (param $0 i32) (result i32)
-  global.get $assembly/kernel/configured
+ (func $assembly/pod/assemblePod (param $0 i32) (param $1 i32) (param $2 i32) (param $3 f32) (param $4 i32) (result i32)
+  (local $5 f32)
+  (local $6 i32)
+  (local $7 i32)
+  (local $8 f32)
+  (local $9 i32)
+  (local $10 i32)
+  (local $11 i32)
+  (local $12 f32)
+  (local $13 i32)
+  (local $14 i32)
+  (local $15 i32)
+  (local $16 i32)
+  (local $17 i32)
+  local.get $0
+  i32.eqz
+  local.get $1
+  i32.eqz
+  i32.or
+  if
+   i32.const 0
+   return
+  end
+  local.get $0
+  local.get $1
+  i32.const 1
+  i32.shl
+  i32.const 8
+  i32.add
+  local.tee $7
+  local.get $0
+  local.get $7
+  i32.lt_s
+  select
+  local.set $7
+  loop $for-loop|0
+   local.get $6
+   local.get $7
+   i32.lt_s
+   if
+    local.get $6
+    i32.const 2
+    i32.shl
+    local.tee $11
+    global.get $assembly/layout/oTop
+    i32.add
+    global.get $assembly/layout/oOrder
+    local.get $11
+    i32.add
+    i32.load
+    i32.store
+    local.get $6
+    i32.const 1
+    i32.add
+    local.set $6
+    br $for-loop|0
+   end
+  end
+  local.get $7
+  i32.const 1
+  i32.shr_s
+  i32.const 1
+  i32.sub
+  local.set $6
+  loop $for-loop|1
+   local.get $6
+   i32.const 0
+   i32.ge_s
+   if
+    global.get $assembly/layout/oTop
+    local.get $6
+    local.get $7
+    i32.const 0
+    call $assembly/pod/siftDown
+    local.get $6
+    i32.const 1
+    i32.sub
+    local.set $6
+    br $for-loop|1
+   end
+  end
+  global.get $assembly/layout/oRank
+  global.get $assembly/layout/oTop
+  i32.load
+  i32.const 2
+  i32.shl
+  i32.add
+  f32.load
+  local.set $5
+  local.get $7
+  local.set $6
+  loop $for-loop|2
+   local.get $0
+   local.get $6
+   i32.gt_s
+   if
+    global.get $assembly/layout/oRank
+    global.get $assembly/layout/oOrder
+    local.get $6
+    i32.const 2
+    i32.shl
+    i32.add
+    i32.load
+    local.tee $11
+    i32.const 2
+    i32.shl
+    i32.add
+    f32.load
+    local.get $5
+    f32.gt
+    if
+     global.get $assembly/layout/oTop
+     local.tee $13
+     local.get $11
+     i32.store
+     global.get $assembly/layout/oTop
+     i32.const 0
+     local.get $7
+     i32.const 0
+     call $assembly/pod/siftDown
+     global.get $assembly/layout/oRank
+     local.get $13
+     i32.load
+     i32.const 2
+     i32.shl
+     i32.add
+     f32.load
+     local.set $5
+    end
+    local.get $6
+    i32.const 1
+    i32.add
+    local.set $6
+    br $for-loop|2
+   end
+  end
+  local.get $7
+  i32.const 1
+  i32.sub
+  local.set $6
+  loop $for-loop|3
+   local.get $6
+   i32.const 0
+   i32.gt_s
+   if
+    global.get $assembly/layout/oTop
+    local.tee $11
+    i32.load
+    local.set $13
+    local.get $11
+    global.get $assembly/layout/oTop
+    local.get $6
+    i32.const 2
+    i32.shl
+    i32.add
+    local.tee $11
+    i32.load
+    i32.store
+    local.get $11
+    local.get $13
+    i32.store
+    global.get $assembly/layout/oTop
+    i32.const 0
+    local.get $6
+    i32.const 0
+    call $assembly/pod/siftDown
+    local.get $6
+    i32.const 1
+    i32.sub
+    local.set $6
+    br $for-loop|3
+   end
+  end
+  i32.const 0
+  global.set $assembly/pod/cursorPosition
+  local.get $7
+  global.set $assembly/pod/cursorTop
+  local.get $0
+  global.set $assembly/pod/cursorEligible
+  i32.const -1
+  global.set $assembly/pod/cursorHeapSize
+  call $assembly/pod/nextInOrder
+  local.set $0
+  loop $while-continue|0
+   local.get $1
+   local.get $9
+   i32.gt_s
+   local.get $0
+   i32.const 0
+   i32.ge_s
+   i32.and
+   if
+    block $while-break|0
+     call $assembly/pod/nextInOrder
+     local.set $6
+     local.get $0
+     i32.const 2
+     i32.shl
+     local.tee $17
+     global.get $assembly/layout/oDuration
+     i32.add
+     i32.load
+     local.tee $13
+     local.get $2
+     local.get $10
+     i32.sub
+     i32.le_s
+     local.tee $11
+     if
+      global.get $assembly/layout/oAdvertiser
+      local.get $17
+      i32.add
+      i32.load
+      local.set $14
+      global.get $assembly/layout/oCategory
+      local.get $17
+      i32.add
+      i32.load
+      local.set $15
+      i32.const 0
+      local.set $7
+      loop $for-loop|10
+       local.get $7
+       local.get $9
+       i32.lt_s
+       if
+        block $for-break1
+         global.get $assembly/layout/oOutIndex
+         local.get $7
+         i32.const 2
+         i32.shl
+         i32.add
+         i32.load
+         i32.const 2
+         i32.shl
+         local.tee $16
+         global.get $assembly/layout/oAdvertiser
+         i32.add
+         i32.load
+         local.get $14
+         i32.eq
+         if (result i32)
+          i32.const 1
+         else
+          global.get $assembly/layout/oCategory
+          local.get $16
+          i32.add
+          i32.load
+          local.get $15
+          i32.eq
+         end
+         if
+          i32.const 0
+          local.set $11
+          br $for-break1
+         end
+         local.get $7
+         i32.const 1
+         i32.add
+         local.set $7
+         br $for-loop|10
+        end
+       end
+      end
+     end
+     local.get $11
+     if
+      global.get $assembly/layout/oQuality
+      local.get $17
+      i32.add
+      f32.load
+      local.set $12
+      global.get $assembly/layout/oValue
+      local.get $17
+      i32.add
+      f32.load
+      local.set $5
+      local.get $4
+      i32.eqz
+      if
+       local.get $6
+       i32.const 0
+       i32.lt_s
+       if (result f32)
+        local.get $3
+       else
+        global.get $assembly/layout/oRank
+        local.get $6
+        i32.const 2
+        i32.shl
+        i32.add
+        f32.load
+        local.get $12
+        f32.div
+        local.tee $8
+        local.get $3
+        f32.lt
+        if
+         local.get $3
+         local.set $8
+        end
+        local.get $5
+        local.get $8
+        local.get $5
+        local.get $8
+        f32.lt
+        select
+       end
+       local.set $5
+      end
+      local.get $9
+      i32.const 2
+      i32.shl
+      local.tee $7
+      global.get $assembly/layout/oOutIndex
+      i32.add
+      local.get $0
+      i32.store
+      global.get $assembly/layout/oOutPrice
+      local.get $7
+      i32.add
+      local.get $5
+      f32.store
+      global.get $assembly/layout/oOutRank
+      local.get $7
+      i32.add
+      global.get $assembly/layout/oRank
+      local.get $17
+      i32.add
+      f32.load
+      f32.store
+      global.get $assembly/layout/oOutQuality
+      local.get $7
+      i32.add
+      local.get $12
+      f32.store
+      global.get $assembly/layout/oOutRelevance
+      local.get $7
+      i32.add
+      global.get $assembly/layout/oRelevance
+      local.get $17
+      i32.add
+      f32.load
+      f32.store
+      local.get $9
+      i32.const 1
+      i32.add
+      local.set $9
+      global.get $assembly/pod/shortestEligibleMs
+      local.get $2
+      local.get $10
+      local.get $13
+      i32.add
+      local.tee $10
+      i32.sub
+      i32.gt_s
+      br_if $while-break|0
+     end
+     local.get $6
+     local.set $0
+     br $while-continue|0
+    end
+   end
+  end
+  local.get $9
+ )
+ (func $assembly/layout/regionOffset (param $0 i32) (result i32)
+  global.get $assembly/layout/configured
   i32.eqz
   if
    i32.const -1
@@ -365,586 +731,84 @@
                             local.get $0
                             br_table $case0|0 $case1|0 $case2|0 $case3|0 $case4|0 $case5|0 $case6|0 $case7|0 $case8|0 $case9|0 $case10|0 $case11|0 $case12|0 $case13|0 $case14|0 $case15|0 $case16|0 $case17|0 $case18|0 $case19|0 $case20|0 $case21|0 $case22|0 $case23|0 $case24|0 $case25|0
                            end
-                           global.get $assembly/kernel/oEmbeddings
+                           global.get $assembly/layout/oEmbeddings
                            return
                           end
-                          global.get $assembly/kernel/oDuration
+                          global.get $assembly/layout/oDuration
                           return
                          end
-                         global.get $assembly/kernel/oAdvertiser
+                         global.get $assembly/layout/oAdvertiser
                          return
                         end
-                        global.get $assembly/kernel/oCategory
+                        global.get $assembly/layout/oCategory
                         return
                        end
-                       global.get $assembly/kernel/oIntent
+                       global.get $assembly/layout/oIntent
                        return
                       end
-                      global.get $assembly/kernel/oWeights
+                      global.get $assembly/layout/oWeights
                       return
                      end
-                     global.get $assembly/kernel/oConfidence
+                     global.get $assembly/layout/oConfidence
                      return
                     end
-                    global.get $assembly/kernel/oScores
+                    global.get $assembly/layout/oScores
                     return
                    end
-                   global.get $assembly/kernel/oVeto
+                   global.get $assembly/layout/oVeto
                    return
                   end
-                  global.get $assembly/kernel/oBid
+                  global.get $assembly/layout/oBid
                   return
                  end
-                 global.get $assembly/kernel/oPResponse
+                 global.get $assembly/layout/oPResponse
                  return
                 end
-                global.get $assembly/kernel/oRelevance
+                global.get $assembly/layout/oRelevance
                 return
                end
-               global.get $assembly/kernel/oQuality
+               global.get $assembly/layout/oQuality
                return
               end
-              global.get $assembly/kernel/oValue
+              global.get $assembly/layout/oValue
               return
              end
-             global.get $assembly/kernel/oRank
+             global.get $assembly/layout/oRank
              return
             end
-            global.get $assembly/kernel/oOrder
+            global.get $assembly/layout/oOrder
             return
            end
-           global.get $assembly/kernel/oTop
+           global.get $assembly/layout/oTop
            return
           end
-          global.get $assembly/kernel/oOutHeader
+          global.get $assembly/layout/oOutHeader
           return
          end
-         global.get $assembly/kernel/oOutIndex
+         global.get $assembly/layout/oOutIndex
          return
         end
-        global.get $assembly/kernel/oOutPrice
+        global.get $assembly/layout/oOutPrice
         return
        end
-       global.get $assembly/kernel/oOutRank
+       global.get $assembly/layout/oOutRank
        return
       end
-      global.get $assembly/kernel/oOutQuality
+      global.get $assembly/layout/oOutQuality
       return
      end
-     global.get $assembly/kernel/oOutRelevance
+     global.get $assembly/layout/oOutRelevance
      return
     end
-    global.get $assembly/kernel/oOutContribution
+    global.get $assembly/layout/oOutContribution
     return
    end
-   global.get $assembly/kernel/oEnd
+   global.get $assembly/layout/oEnd
    return
   end
   i32.const -1
  )
- (func $assembly/kernel/decide (param $0 i32) (param $1 i32) (param $2 i32) (param $3 f32) (param $4 f32) (param $5 i32) (param $6 i32) (param $7 i32) (result i32)
-  (local $8 i32)
-  (local $9 i32)
-  (local $10 i32)
-  (local $11 f32)
-  (local $12 f32)
-  (local $13 f32)
-  (local $14 f32)
-  (local $15 i32)
-  (local $16 i32)
-  (local $17 i32)
-  (local $18 i32)
-  global.get $assembly/kernel/configured
-  i32.eqz
-  if
-   i32.const -3
-   return
-  end
-  local.get $0
-  i32.const 0
-  i32.lt_s
-  if (result i32)
-   i32.const 1
-  else
-   global.get $assembly/kernel/capCandidates
-   local.get $0
-   i32.const 3
-   i32.add
-   i32.const -4
-   i32.and
-   i32.lt_s
-  end
-  if
-   i32.const -4
-   return
-  end
-  local.get $1
-  i32.const 0
-  i32.lt_s
-  if (result i32)
-   i32.const 1
-  else
-   global.get $assembly/kernel/capDimensions
-   local.get $1
-   i32.const 3
-   i32.add
-   i32.const -4
-   i32.and
-   i32.lt_s
-  end
-  if
-   i32.const -4
-   return
-  end
-  local.get $2
-  i32.const 0
-  i32.lt_s
-  local.get $2
-  global.get $assembly/kernel/capAgents
-  i32.gt_s
-  i32.or
-  if
-   i32.const -4
-   return
-  end
-  local.get $5
-  i32.const 0
-  i32.lt_s
-  local.get $5
-  i32.const 1
-  i32.gt_s
-  i32.or
-  local.get $6
-  i32.const 0
-  i32.lt_s
-  i32.or
-  local.get $6
-  i32.const 16
-  i32.gt_s
-  i32.or
-  if
-   i32.const -4
-   return
-  end
-  local.get $0
-  i32.const 3
-  i32.add
-  i32.const -4
-  i32.and
-  local.set $15
-  local.get $1
-  i32.const 3
-  i32.add
-  i32.const -4
-  i32.and
-  i32.const 2
-  i32.shl
-  local.set $18
-  global.get $assembly/kernel/oEmbeddings
-  local.set $10
-  loop $for-loop|0
-   local.get $0
-   local.get $9
-   i32.gt_s
-   if
-    f32.const 0
-    local.set $11
-    f32.const 0
-    local.set $12
-    f32.const 0
-    local.set $13
-    f32.const 0
-    local.set $14
-    i32.const 0
-    local.set $1
-    loop $for-loop|1
-     local.get $1
-     local.get $18
-     i32.lt_u
-     if
-      local.get $11
-      global.get $assembly/kernel/oIntent
-      local.get $1
-      i32.add
-      local.tee $16
-      f32.load
-      local.get $1
-      local.get $10
-      i32.add
-      local.tee $17
-      f32.load
-      f32.mul
-      f32.add
-      local.set $11
-      local.get $12
-      local.get $16
-      f32.load offset=4
-      local.get $17
-      f32.load offset=4
-      f32.mul
-      f32.add
-      local.set $12
-      local.get $13
-      local.get $16
-      f32.load offset=8
-      local.get $17
-      f32.load offset=8
-      f32.mul
-      f32.add
-      local.set $13
-      local.get $14
-      local.get $16
-      f32.load offset=12
-      local.get $17
-      f32.load offset=12
-      f32.mul
-      f32.add
-      local.set $14
-      local.get $1
-      i32.const 16
-      i32.add
-      local.set $1
-      br $for-loop|1
-     end
-    end
-    global.get $assembly/kernel/oRelevance
-    local.get $9
-    i32.const 2
-    i32.shl
-    i32.add
-    local.get $11
-    local.get $12
-    f32.add
-    local.get $13
-    local.get $14
-    f32.add
-    f32.add
-    f32.store
-    local.get $10
-    local.get $18
-    i32.add
-    local.set $10
-    local.get $9
-    i32.const 1
-    i32.add
-    local.set $9
-    br $for-loop|0
-   end
-  end
-  local.get $15
-  i32.const 2
-  i32.shl
-  local.set $10
-  i32.const 0
-  local.set $1
-  loop $for-loop|00
-   local.get $1
-   local.get $10
-   i32.lt_u
-   if
-    global.get $assembly/kernel/oQuality
-    local.get $1
-    i32.add
-    local.get $3
-    global.get $assembly/kernel/oRelevance
-    local.get $1
-    i32.add
-    f32.load
-    f32.mul
-    f32.store
-    local.get $1
-    i32.const 4
-    i32.add
-    local.set $1
-    br $for-loop|00
-   end
-  end
-  global.get $assembly/kernel/oScores
-  local.set $9
-  loop $for-loop|11
-   local.get $2
-   local.get $8
-   i32.gt_s
-   if
-    local.get $8
-    i32.const 2
-    i32.shl
-    local.tee $1
-    global.get $assembly/kernel/oWeights
-    i32.add
-    f32.load
-    global.get $assembly/kernel/oConfidence
-    local.get $1
-    i32.add
-    f32.load
-    f32.mul
-    local.set $11
-    i32.const 0
-    local.set $1
-    loop $for-loop|2
-     local.get $1
-     local.get $10
-     i32.lt_u
-     if
-      global.get $assembly/kernel/oQuality
-      local.get $1
-      i32.add
-      local.tee $16
-      local.get $16
-      f32.load
-      local.get $11
-      local.get $1
-      local.get $9
-      i32.add
-      f32.load
-      f32.mul
-      f32.add
-      f32.store
-      local.get $1
-      i32.const 4
-      i32.add
-      local.set $1
-      br $for-loop|2
-     end
-    end
-    local.get $9
-    local.get $10
-    i32.add
-    local.set $9
-    local.get $8
-    i32.const 1
-    i32.add
-    local.set $8
-    br $for-loop|11
-   end
-  end
-  i32.const 0
-  local.set $1
-  loop $for-loop|3
-   local.get $1
-   local.get $10
-   i32.lt_u
-   if
-    global.get $assembly/kernel/oValue
-    local.get $1
-    i32.add
-    global.get $assembly/kernel/oBid
-    local.get $1
-    i32.add
-    f32.load
-    global.get $assembly/kernel/oPResponse
-    local.get $1
-    i32.add
-    f32.load
-    f32.mul
-    local.tee $11
-    f32.store
-    global.get $assembly/kernel/oRank
-    local.get $1
-    i32.add
-    local.get $11
-    global.get $assembly/kernel/oQuality
-    local.get $1
-    i32.add
-    f32.load
-    f32.mul
-    f32.store
-    local.get $1
-    i32.const 4
-    i32.add
-    local.set $1
-    br $for-loop|3
-   end
-  end
-  i32.const 2147483647
-  global.set $assembly/kernel/shortestEligibleMs
-  i32.const 0
-  local.set $8
-  i32.const 0
-  local.set $10
-  i32.const 0
-  local.set $9
-  loop $for-loop|02
-   local.get $0
-   local.get $9
-   i32.gt_s
-   if
-    local.get $10
-    local.get $9
-    i32.const 2
-    i32.shl
-    local.tee $1
-    global.get $assembly/kernel/oVeto
-    i32.add
-    i32.load
-    i32.eqz
-    local.tee $16
-    i32.eqz
-    i32.add
-    local.set $10
-    local.get $16
-    global.get $assembly/kernel/oQuality
-    local.get $1
-    i32.add
-    f32.load
-    f32.const 0
-    f32.gt
-    i32.and
-    global.get $assembly/kernel/oValue
-    local.get $1
-    i32.add
-    f32.load
-    local.get $4
-    f32.ge
-    i32.and
-    global.get $assembly/kernel/oRank
-    local.get $1
-    i32.add
-    f32.load
-    f32.const 0
-    f32.gt
-    i32.and
-    global.get $assembly/kernel/oDuration
-    local.get $1
-    i32.add
-    i32.load
-    local.get $7
-    i32.le_s
-    i32.and
-    local.set $16
-    global.get $assembly/kernel/oOrder
-    local.get $8
-    i32.const 2
-    i32.shl
-    i32.add
-    local.get $9
-    i32.store
-    local.get $8
-    local.get $16
-    i32.add
-    local.set $8
-    local.get $16
-    if
-     global.get $assembly/kernel/shortestEligibleMs
-     local.tee $16
-     global.get $assembly/kernel/oDuration
-     local.get $1
-     i32.add
-     i32.load
-     local.tee $1
-     local.get $1
-     local.get $16
-     i32.gt_s
-     select
-     global.set $assembly/kernel/shortestEligibleMs
-    end
-    local.get $9
-    i32.const 1
-    i32.add
-    local.set $9
-    br $for-loop|02
-   end
-  end
-  global.get $assembly/kernel/oOutHeader
-  local.get $8
-  i32.store offset=4
-  global.get $assembly/kernel/oOutHeader
-  local.get $10
-  i32.store offset=8
-  local.get $8
-  local.get $6
-  local.get $7
-  local.get $4
-  local.get $5
-  i32.const 1
-  i32.eq
-  call $assembly/kernel/assemblePod
-  local.set $6
-  global.get $assembly/kernel/oOutContribution
-  local.set $1
-  i32.const 0
-  local.set $5
-  loop $for-loop|03
-   local.get $5
-   local.get $6
-   i32.lt_s
-   if
-    local.get $1
-    local.get $3
-    global.get $assembly/kernel/oRelevance
-    global.get $assembly/kernel/oOutIndex
-    local.get $5
-    i32.const 2
-    i32.shl
-    i32.add
-    i32.load
-    local.tee $7
-    i32.const 2
-    i32.shl
-    i32.add
-    f32.load
-    f32.mul
-    f32.store
-    local.get $1
-    i32.const 4
-    i32.add
-    local.set $1
-    i32.const 0
-    local.set $0
-    loop $for-loop|14
-     local.get $0
-     local.get $2
-     i32.lt_s
-     if
-      local.get $1
-      local.get $0
-      i32.const 2
-      i32.shl
-      local.tee $8
-      global.get $assembly/kernel/oWeights
-      i32.add
-      f32.load
-      global.get $assembly/kernel/oConfidence
-      local.get $8
-      i32.add
-      f32.load
-      f32.mul
-      global.get $assembly/kernel/oScores
-      local.get $0
-      local.get $15
-      i32.mul
-      local.get $7
-      i32.add
-      i32.const 2
-      i32.shl
-      i32.add
-      f32.load
-      f32.mul
-      f32.store
-      local.get $1
-      i32.const 4
-      i32.add
-      local.set $1
-      local.get $0
-      i32.const 1
-      i32.add
-      local.set $0
-      br $for-loop|14
-     end
-    end
-    local.get $5
-    i32.const 1
-    i32.add
-    local.set $5
-    br $for-loop|03
-   end
-  end
-  global.get $assembly/kernel/oOutHeader
-  local.get $6
-  i32.store
-  local.get $6
- )
- (func $assembly/kernel/configure (param $0 i32) (param $1 i32) (param $2 i32) (result i32)
+ (func $assembly/layout/configure (param $0 i32) (param $1 i32) (param $2 i32) (result i32)
   (local $3 i64)
   (local $4 i64)
   (local $5 i64)
@@ -1222,454 +1086,590 @@
   end
   local.get $3
   i32.wrap_i64
-  global.set $assembly/kernel/capCandidates
+  global.set $assembly/layout/capCandidates
   local.get $4
   i32.wrap_i64
-  global.set $assembly/kernel/capDimensions
+  global.set $assembly/layout/capDimensions
   local.get $2
-  global.set $assembly/kernel/capAgents
+  global.set $assembly/layout/capAgents
   i32.const 1024
-  global.set $assembly/kernel/oEmbeddings
+  global.set $assembly/layout/oEmbeddings
   local.get $5
   i32.wrap_i64
-  global.set $assembly/kernel/oDuration
+  global.set $assembly/layout/oDuration
   local.get $6
   i32.wrap_i64
-  global.set $assembly/kernel/oAdvertiser
+  global.set $assembly/layout/oAdvertiser
   local.get $7
   i32.wrap_i64
-  global.set $assembly/kernel/oCategory
+  global.set $assembly/layout/oCategory
   local.get $8
   i32.wrap_i64
-  global.set $assembly/kernel/oIntent
+  global.set $assembly/layout/oIntent
   local.get $9
   i32.wrap_i64
-  global.set $assembly/kernel/oWeights
+  global.set $assembly/layout/oWeights
   local.get $10
   i32.wrap_i64
-  global.set $assembly/kernel/oConfidence
+  global.set $assembly/layout/oConfidence
   local.get $27
   i32.wrap_i64
-  global.set $assembly/kernel/oScores
+  global.set $assembly/layout/oScores
   local.get $11
   i32.wrap_i64
-  global.set $assembly/kernel/oVeto
+  global.set $assembly/layout/oVeto
   local.get $12
   i32.wrap_i64
-  global.set $assembly/kernel/oBid
+  global.set $assembly/layout/oBid
   local.get $13
   i32.wrap_i64
-  global.set $assembly/kernel/oPResponse
+  global.set $assembly/layout/oPResponse
   local.get $14
   i32.wrap_i64
-  global.set $assembly/kernel/oRelevance
+  global.set $assembly/layout/oRelevance
   local.get $15
   i32.wrap_i64
-  global.set $assembly/kernel/oQuality
+  global.set $assembly/layout/oQuality
   local.get $16
   i32.wrap_i64
-  global.set $assembly/kernel/oValue
+  global.set $assembly/layout/oValue
   local.get $17
   i32.wrap_i64
-  global.set $assembly/kernel/oRank
+  global.set $assembly/layout/oRank
   local.get $18
   i32.wrap_i64
-  global.set $assembly/kernel/oOrder
+  global.set $assembly/layout/oOrder
   local.get $28
   i32.wrap_i64
-  global.set $assembly/kernel/oTop
+  global.set $assembly/layout/oTop
   local.get $19
   i32.wrap_i64
-  global.set $assembly/kernel/oOutHeader
+  global.set $assembly/layout/oOutHeader
   local.get $20
   i32.wrap_i64
-  global.set $assembly/kernel/oOutIndex
+  global.set $assembly/layout/oOutIndex
   local.get $21
   i32.wrap_i64
-  global.set $assembly/kernel/oOutPrice
+  global.set $assembly/layout/oOutPrice
   local.get $22
   i32.wrap_i64
-  global.set $assembly/kernel/oOutRank
+  global.set $assembly/layout/oOutRank
   local.get $23
   i32.wrap_i64
-  global.set $assembly/kernel/oOutQuality
+  global.set $assembly/layout/oOutQuality
   local.get $24
   i32.wrap_i64
-  global.set $assembly/kernel/oOutRelevance
+  global.set $assembly/layout/oOutRelevance
   local.get $25
   i32.wrap_i64
-  global.set $assembly/kernel/oOutContribution
+  global.set $assembly/layout/oOutContribution
   local.get $26
   i32.wrap_i64
-  global.set $assembly/kernel/oEnd
+  global.set $assembly/layout/oEnd
   i32.const 1
-  global.set $assembly/kernel/configured
+  global.set $assembly/layout/configured
   i32.const 0
  )
- (func $assembly/kernel/assemblePod (param $0 i32) (param $1 i32) (param $2 i32) (param $3 f32) (param $4 i32) (result i32)
-  (local $5 f32)
-  (local $6 i32)
-  (local $7 i32)
-  (local $8 f32)
+ (func $assembly/kernel/decide (param $0 i32) (param $1 i32) (param $2 i32) (param $3 f32) (param $4 f32) (param $5 i32) (param $6 i32) (param $7 i32) (result i32)
+  (local $8 i32)
   (local $9 i32)
   (local $10 i32)
-  (local $11 i32)
+  (local $11 f32)
   (local $12 f32)
-  (local $13 i32)
-  (local $14 i32)
+  (local $13 f32)
+  (local $14 f32)
   (local $15 i32)
   (local $16 i32)
   (local $17 i32)
-  local.get $0
+  (local $18 i32)
+  global.get $assembly/layout/configured
   i32.eqz
-  local.get $1
-  i32.eqz
-  i32.or
   if
-   i32.const 0
+   i32.const -3
    return
   end
   local.get $0
-  local.get $1
-  i32.const 1
-  i32.shl
-  i32.const 8
-  i32.add
-  local.tee $7
-  local.get $0
-  local.get $7
+  i32.const 0
   i32.lt_s
-  select
-  local.set $7
-  loop $for-loop|0
-   local.get $6
-   local.get $7
+  if (result i32)
+   i32.const 1
+  else
+   global.get $assembly/layout/capCandidates
+   local.get $0
+   i32.const 3
+   i32.add
+   i32.const -4
+   i32.and
    i32.lt_s
+  end
+  if
+   i32.const -4
+   return
+  end
+  local.get $1
+  i32.const 0
+  i32.lt_s
+  if (result i32)
+   i32.const 1
+  else
+   global.get $assembly/layout/capDimensions
+   local.get $1
+   i32.const 3
+   i32.add
+   i32.const -4
+   i32.and
+   i32.lt_s
+  end
+  if
+   i32.const -4
+   return
+  end
+  local.get $2
+  i32.const 0
+  i32.lt_s
+  local.get $2
+  global.get $assembly/layout/capAgents
+  i32.gt_s
+  i32.or
+  if
+   i32.const -4
+   return
+  end
+  local.get $5
+  i32.const 0
+  i32.lt_s
+  local.get $5
+  i32.const 1
+  i32.gt_s
+  i32.or
+  local.get $6
+  i32.const 0
+  i32.lt_s
+  i32.or
+  local.get $6
+  i32.const 16
+  i32.gt_s
+  i32.or
+  if
+   i32.const -4
+   return
+  end
+  local.get $0
+  i32.const 3
+  i32.add
+  i32.const -4
+  i32.and
+  local.set $15
+  local.get $1
+  i32.const 3
+  i32.add
+  i32.const -4
+  i32.and
+  i32.const 2
+  i32.shl
+  local.set $18
+  global.get $assembly/layout/oEmbeddings
+  local.set $10
+  loop $for-loop|0
+   local.get $0
+   local.get $9
+   i32.gt_s
    if
-    local.get $6
+    f32.const 0
+    local.set $11
+    f32.const 0
+    local.set $12
+    f32.const 0
+    local.set $13
+    f32.const 0
+    local.set $14
+    i32.const 0
+    local.set $1
+    loop $for-loop|1
+     local.get $1
+     local.get $18
+     i32.lt_u
+     if
+      local.get $11
+      global.get $assembly/layout/oIntent
+      local.get $1
+      i32.add
+      local.tee $16
+      f32.load
+      local.get $1
+      local.get $10
+      i32.add
+      local.tee $17
+      f32.load
+      f32.mul
+      f32.add
+      local.set $11
+      local.get $12
+      local.get $16
+      f32.load offset=4
+      local.get $17
+      f32.load offset=4
+      f32.mul
+      f32.add
+      local.set $12
+      local.get $13
+      local.get $16
+      f32.load offset=8
+      local.get $17
+      f32.load offset=8
+      f32.mul
+      f32.add
+      local.set $13
+      local.get $14
+      local.get $16
+      f32.load offset=12
+      local.get $17
+      f32.load offset=12
+      f32.mul
+      f32.add
+      local.set $14
+      local.get $1
+      i32.const 16
+      i32.add
+      local.set $1
+      br $for-loop|1
+     end
+    end
+    global.get $assembly/layout/oRelevance
+    local.get $9
     i32.const 2
     i32.shl
-    local.tee $11
-    global.get $assembly/kernel/oTop
     i32.add
-    global.get $assembly/kernel/oOrder
     local.get $11
+    local.get $12
+    f32.add
+    local.get $13
+    local.get $14
+    f32.add
+    f32.add
+    f32.store
+    local.get $10
+    local.get $18
     i32.add
-    i32.load
-    i32.store
-    local.get $6
+    local.set $10
+    local.get $9
     i32.const 1
     i32.add
-    local.set $6
+    local.set $9
     br $for-loop|0
    end
   end
-  local.get $7
-  i32.const 1
-  i32.shr_s
-  i32.const 1
-  i32.sub
-  local.set $6
-  loop $for-loop|1
-   local.get $6
-   i32.const 0
-   i32.ge_s
-   if
-    global.get $assembly/kernel/oTop
-    local.get $6
-    local.get $7
-    i32.const 0
-    call $assembly/kernel/siftDown
-    local.get $6
-    i32.const 1
-    i32.sub
-    local.set $6
-    br $for-loop|1
-   end
-  end
-  global.get $assembly/kernel/oRank
-  global.get $assembly/kernel/oTop
-  i32.load
+  local.get $15
   i32.const 2
   i32.shl
-  i32.add
-  f32.load
-  local.set $5
-  local.get $7
-  local.set $6
-  loop $for-loop|2
-   local.get $0
-   local.get $6
+  local.set $10
+  i32.const 0
+  local.set $1
+  loop $for-loop|00
+   local.get $1
+   local.get $10
+   i32.lt_u
+   if
+    global.get $assembly/layout/oQuality
+    local.get $1
+    i32.add
+    local.get $3
+    global.get $assembly/layout/oRelevance
+    local.get $1
+    i32.add
+    f32.load
+    f32.mul
+    f32.store
+    local.get $1
+    i32.const 4
+    i32.add
+    local.set $1
+    br $for-loop|00
+   end
+  end
+  global.get $assembly/layout/oScores
+  local.set $9
+  loop $for-loop|11
+   local.get $2
+   local.get $8
    i32.gt_s
    if
-    global.get $assembly/kernel/oRank
-    global.get $assembly/kernel/oOrder
-    local.get $6
+    local.get $8
+    i32.const 2
+    i32.shl
+    local.tee $1
+    global.get $assembly/layout/oWeights
+    i32.add
+    f32.load
+    global.get $assembly/layout/oConfidence
+    local.get $1
+    i32.add
+    f32.load
+    f32.mul
+    local.set $11
+    i32.const 0
+    local.set $1
+    loop $for-loop|2
+     local.get $1
+     local.get $10
+     i32.lt_u
+     if
+      global.get $assembly/layout/oQuality
+      local.get $1
+      i32.add
+      local.tee $16
+      local.get $16
+      f32.load
+      local.get $11
+      local.get $1
+      local.get $9
+      i32.add
+      f32.load
+      f32.mul
+      f32.add
+      f32.store
+      local.get $1
+      i32.const 4
+      i32.add
+      local.set $1
+      br $for-loop|2
+     end
+    end
+    local.get $9
+    local.get $10
+    i32.add
+    local.set $9
+    local.get $8
+    i32.const 1
+    i32.add
+    local.set $8
+    br $for-loop|11
+   end
+  end
+  i32.const 0
+  local.set $1
+  loop $for-loop|3
+   local.get $1
+   local.get $10
+   i32.lt_u
+   if
+    global.get $assembly/layout/oValue
+    local.get $1
+    i32.add
+    global.get $assembly/layout/oBid
+    local.get $1
+    i32.add
+    f32.load
+    global.get $assembly/layout/oPResponse
+    local.get $1
+    i32.add
+    f32.load
+    f32.mul
+    local.tee $11
+    f32.store
+    global.get $assembly/layout/oRank
+    local.get $1
+    i32.add
+    local.get $11
+    global.get $assembly/layout/oQuality
+    local.get $1
+    i32.add
+    f32.load
+    f32.mul
+    f32.store
+    local.get $1
+    i32.const 4
+    i32.add
+    local.set $1
+    br $for-loop|3
+   end
+  end
+  i32.const 2147483647
+  global.set $assembly/pod/shortestEligibleMs
+  i32.const 0
+  local.set $8
+  i32.const 0
+  local.set $10
+  i32.const 0
+  local.set $9
+  loop $for-loop|02
+   local.get $0
+   local.get $9
+   i32.gt_s
+   if
+    local.get $10
+    local.get $9
+    i32.const 2
+    i32.shl
+    local.tee $1
+    global.get $assembly/layout/oVeto
+    i32.add
+    i32.load
+    i32.eqz
+    local.tee $16
+    i32.eqz
+    i32.add
+    local.set $10
+    local.get $16
+    global.get $assembly/layout/oQuality
+    local.get $1
+    i32.add
+    f32.load
+    f32.const 0
+    f32.gt
+    i32.and
+    global.get $assembly/layout/oValue
+    local.get $1
+    i32.add
+    f32.load
+    local.get $4
+    f32.ge
+    i32.and
+    global.get $assembly/layout/oRank
+    local.get $1
+    i32.add
+    f32.load
+    f32.const 0
+    f32.gt
+    i32.and
+    global.get $assembly/layout/oDuration
+    local.get $1
+    i32.add
+    i32.load
+    local.get $7
+    i32.le_s
+    i32.and
+    local.set $16
+    global.get $assembly/layout/oOrder
+    local.get $8
+    i32.const 2
+    i32.shl
+    i32.add
+    local.get $9
+    i32.store
+    local.get $8
+    local.get $16
+    i32.add
+    local.set $8
+    local.get $16
+    if
+     global.get $assembly/pod/shortestEligibleMs
+     local.tee $16
+     global.get $assembly/layout/oDuration
+     local.get $1
+     i32.add
+     i32.load
+     local.tee $1
+     local.get $1
+     local.get $16
+     i32.gt_s
+     select
+     global.set $assembly/pod/shortestEligibleMs
+    end
+    local.get $9
+    i32.const 1
+    i32.add
+    local.set $9
+    br $for-loop|02
+   end
+  end
+  global.get $assembly/layout/oOutHeader
+  local.get $8
+  i32.store offset=4
+  global.get $assembly/layout/oOutHeader
+  local.get $10
+  i32.store offset=8
+  local.get $8
+  local.get $6
+  local.get $7
+  local.get $4
+  local.get $5
+  i32.const 1
+  i32.eq
+  call $assembly/pod/assemblePod
+  local.set $6
+  global.get $assembly/layout/oOutContribution
+  local.set $1
+  i32.const 0
+  local.set $5
+  loop $for-loop|03
+   local.get $5
+   local.get $6
+   i32.lt_s
+   if
+    local.get $1
+    local.get $3
+    global.get $assembly/layout/oRelevance
+    global.get $assembly/layout/oOutIndex
+    local.get $5
     i32.const 2
     i32.shl
     i32.add
     i32.load
-    local.tee $11
+    local.tee $7
     i32.const 2
     i32.shl
     i32.add
     f32.load
-    local.get $5
-    f32.gt
-    if
-     global.get $assembly/kernel/oTop
-     local.tee $13
-     local.get $11
-     i32.store
-     global.get $assembly/kernel/oTop
-     i32.const 0
-     local.get $7
-     i32.const 0
-     call $assembly/kernel/siftDown
-     global.get $assembly/kernel/oRank
-     local.get $13
-     i32.load
-     i32.const 2
-     i32.shl
-     i32.add
-     f32.load
-     local.set $5
-    end
-    local.get $6
-    i32.const 1
+    f32.mul
+    f32.store
+    local.get $1
+    i32.const 4
     i32.add
-    local.set $6
-    br $for-loop|2
-   end
-  end
-  local.get $7
-  i32.const 1
-  i32.sub
-  local.set $6
-  loop $for-loop|3
-   local.get $6
-   i32.const 0
-   i32.gt_s
-   if
-    global.get $assembly/kernel/oTop
-    local.tee $11
-    i32.load
-    local.set $13
-    local.get $11
-    global.get $assembly/kernel/oTop
-    local.get $6
-    i32.const 2
-    i32.shl
-    i32.add
-    local.tee $11
-    i32.load
-    i32.store
-    local.get $11
-    local.get $13
-    i32.store
-    global.get $assembly/kernel/oTop
+    local.set $1
     i32.const 0
-    local.get $6
-    i32.const 0
-    call $assembly/kernel/siftDown
-    local.get $6
-    i32.const 1
-    i32.sub
-    local.set $6
-    br $for-loop|3
-   end
-  end
-  i32.const 0
-  global.set $assembly/kernel/cursorPosition
-  local.get $7
-  global.set $assembly/kernel/cursorTop
-  local.get $0
-  global.set $assembly/kernel/cursorEligible
-  i32.const -1
-  global.set $assembly/kernel/cursorHeapSize
-  call $assembly/kernel/nextInOrder
-  local.set $0
-  loop $while-continue|0
-   local.get $1
-   local.get $9
-   i32.gt_s
-   local.get $0
-   i32.const 0
-   i32.ge_s
-   i32.and
-   if
-    block $while-break|0
-     call $assembly/kernel/nextInOrder
-     local.set $6
+    local.set $0
+    loop $for-loop|14
      local.get $0
-     i32.const 2
-     i32.shl
-     local.tee $17
-     global.get $assembly/kernel/oDuration
-     i32.add
-     i32.load
-     local.tee $13
      local.get $2
-     local.get $10
-     i32.sub
-     i32.le_s
-     local.tee $11
+     i32.lt_s
      if
-      global.get $assembly/kernel/oAdvertiser
-      local.get $17
-      i32.add
-      i32.load
-      local.set $14
-      global.get $assembly/kernel/oCategory
-      local.get $17
-      i32.add
-      i32.load
-      local.set $15
-      i32.const 0
-      local.set $7
-      loop $for-loop|10
-       local.get $7
-       local.get $9
-       i32.lt_s
-       if
-        block $for-break1
-         global.get $assembly/kernel/oOutIndex
-         local.get $7
-         i32.const 2
-         i32.shl
-         i32.add
-         i32.load
-         i32.const 2
-         i32.shl
-         local.tee $16
-         global.get $assembly/kernel/oAdvertiser
-         i32.add
-         i32.load
-         local.get $14
-         i32.eq
-         if (result i32)
-          i32.const 1
-         else
-          global.get $assembly/kernel/oCategory
-          local.get $16
-          i32.add
-          i32.load
-          local.get $15
-          i32.eq
-         end
-         if
-          i32.const 0
-          local.set $11
-          br $for-break1
-         end
-         local.get $7
-         i32.const 1
-         i32.add
-         local.set $7
-         br $for-loop|10
-        end
-       end
-      end
-     end
-     local.get $11
-     if
-      global.get $assembly/kernel/oQuality
-      local.get $17
-      i32.add
-      f32.load
-      local.set $12
-      global.get $assembly/kernel/oValue
-      local.get $17
-      i32.add
-      f32.load
-      local.set $5
-      local.get $4
-      i32.eqz
-      if
-       local.get $6
-       i32.const 0
-       i32.lt_s
-       if (result f32)
-        local.get $3
-       else
-        global.get $assembly/kernel/oRank
-        local.get $6
-        i32.const 2
-        i32.shl
-        i32.add
-        f32.load
-        local.get $12
-        f32.div
-        local.tee $8
-        local.get $3
-        f32.lt
-        if
-         local.get $3
-         local.set $8
-        end
-        local.get $5
-        local.get $8
-        local.get $5
-        local.get $8
-        f32.lt
-        select
-       end
-       local.set $5
-      end
-      local.get $9
+      local.get $1
+      local.get $0
       i32.const 2
       i32.shl
-      local.tee $7
-      global.get $assembly/kernel/oOutIndex
+      local.tee $8
+      global.get $assembly/layout/oWeights
       i32.add
+      f32.load
+      global.get $assembly/layout/oConfidence
+      local.get $8
+      i32.add
+      f32.load
+      f32.mul
+      global.get $assembly/layout/oScores
       local.get $0
-      i32.store
-      global.get $assembly/kernel/oOutPrice
+      local.get $15
+      i32.mul
       local.get $7
       i32.add
-      local.get $5
-      f32.store
-      global.get $assembly/kernel/oOutRank
-      local.get $7
-      i32.add
-      global.get $assembly/kernel/oRank
-      local.get $17
+      i32.const 2
+      i32.shl
       i32.add
       f32.load
+      f32.mul
       f32.store
-      global.get $assembly/kernel/oOutQuality
-      local.get $7
+      local.get $1
+      i32.const 4
       i32.add
-      local.get $12
-      f32.store
-      global.get $assembly/kernel/oOutRelevance
-      local.get $7
-      i32.add
-      global.get $assembly/kernel/oRelevance
-      local.get $17
-      i32.add
-      f32.load
-      f32.store
-      local.get $9
+      local.set $1
+      local.get $0
       i32.const 1
       i32.add
-      local.set $9
-      global.get $assembly/kernel/shortestEligibleMs
-      local.get $2
-      local.get $10
-      local.get $13
-      i32.add
-      local.tee $10
-      i32.sub
-      i32.gt_s
-      br_if $while-break|0
+      local.set $0
+      br $for-loop|14
      end
-     local.get $6
-     local.set $0
-     br $while-continue|0
     end
+    local.get $5
+    i32.const 1
+    i32.add
+    local.set $5
+    br $for-loop|03
    end
   end
-  local.get $9
+  global.get $assembly/layout/oOutHeader
+  local.get $6
+  i32.store
+  local.get $6
  )
 )
