@@ -72,14 +72,21 @@ describe("mesh - hot swap of the kernel module under steady Decide load", () => 
     );
     const versions: string[] = [];
     const failures: unknown[] = [];
+    // Versions of decisions sent after some response had already named 2.0.0.
+    const sentAfterSwap: string[] = [];
+    let swapSeen = false;
     let n = 0;
     let running = true;
     // Steady load: 8 callers back to back, so that decisions are always in flight while the module changes.
     const callers = Array.from({ length: 8 }, async () => {
       while (running) {
+        const afterSwap = swapSeen;
         try {
           const response = await client.decide(request(n++), { timeoutMs: 5_000 });
-          versions.push(response.moduleVersions.find((m) => m.module === "kernel")?.version ?? "none");
+          const version = response.moduleVersions.find((m) => m.module === "kernel")?.version ?? "none";
+          versions.push(version);
+          if (afterSwap) sentAfterSwap.push(version);
+          if (version === "2.0.0") swapSeen = true;
         } catch (err) {
           failures.push(err);
         }
@@ -96,9 +103,12 @@ describe("mesh - hot swap of the kernel module under steady Decide load", () => 
     expect(failures).toEqual([]);
     expect(versions[0]).toMatch(/^builtin/);
     expect(versions.at(-1)).toBe("2.0.0");
-    // Once a response names 2.0.0, later ones do not go back (every worker swapped at a decision boundary).
-    const first = versions.indexOf("2.0.0");
-    expect(versions.slice(first).every((v) => v === "2.0.0")).toBe(true);
+    // Once a response names 2.0.0, every decision sent after it runs 2.0.0 (every worker swapped at a decision
+    // boundary). Responses of the 8 concurrent callers may arrive out of order, so the order they arrive in is not
+    // the order the kernel ran them in: a decision made on the old version can still be answered after one made on
+    // the new (seen once on a loaded CI machine).
+    expect(sentAfterSwap.length).toBeGreaterThan(0);
+    expect(sentAfterSwap.filter((v) => v !== "2.0.0")).toEqual([]);
   }, 90_000);
   it("ran with NATS permissions on: no process was refused anything", () => {
     expect(mesh.auth, "the mesh's private server requires credentials").toBeDefined();
