@@ -340,7 +340,7 @@ async function main(): Promise<void> {
       : undefined;
     for (const [kernelMode, kernel] of kernels) {
       for (const coordination of list(opts.modes) as Coordination[]) {
-        const engine = await createDecisionEngine({
+        const engineOptions = {
           nc: mesh.nc,
           catalogView: mesh.view,
           kernel,
@@ -349,24 +349,15 @@ async function main(): Promise<void> {
           deadlineMs: 1_000,
           logger,
           retrieval,
-        });
+        };
+        const engine = await createDecisionEngine(engineOptions);
         await new Promise((r) => setTimeout(r, 1_100)); // the engine's mirrors hear every agent (cached)
         const result = await measureCase(mesh, engine, kernelMode);
         engine.close();
         if (opts.overload && coordination === "cached") {
           // Admission and shedding as the gateway has them (GATEWAY_MAX_LOOP_LAG_MS): the closed-loop measures
           // above run without the lag check, which a shared machine's scheduling alone can trip.
-          const shedding = await createDecisionEngine({
-            nc: mesh.nc,
-            catalogView: mesh.view,
-            kernel,
-            modules: scoring?.modules,
-            coordination,
-            deadlineMs: 1_000,
-            logger,
-            retrieval,
-            maxLoopLagMs: DEFAULT_MAX_LOOP_LAG_MS,
-          });
+          const shedding = await createDecisionEngine({ ...engineOptions, maxLoopLagMs: DEFAULT_MAX_LOOP_LAG_MS });
           await new Promise((r) => setTimeout(r, 1_100));
           result.overload = await overloadSteps(shedding, mesh.requests);
           shedding.close();
