@@ -32,6 +32,7 @@ describe.skipIf(!process.env.CHORUS_CHAOS_TEST)("chaos on a three-node NATS clus
     );
     expect(figures.filled).toBeGreaterThan(0);
     expect(figures.uniqueImpressions).toBeGreaterThan(0);
+    expect(figures.receiptsLeftInSpools).toBe(0);
     expect(figures.eventsUnconfirmed).toBe(0);
     expect(figures.ledgerImpressions).toBe(BigInt(figures.uniqueImpressions));
     expect(figures.ledgerSpendMicros).toBe(figures.expectedSpendMicros);
