@@ -14,7 +14,8 @@ import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openApiKeyBucket } from "../../gateway/auth/api-key-store.ts";
 import { ModuleStateSchema } from "../../gen/chorus/v1/module_pb.ts";
-import { ensureLedgerStreams, openLedgerBucket } from "../../ledger/ledger-streams.ts";
+import { setUpBus } from "../../launch/bus-setup.ts";
+import { openLedgerBucket } from "../../ledger/ledger-streams.ts";
 import { createLogger } from "../../lib/log/logger.ts";
 import { connectNats, type NatsConnection } from "../../lib/nats/connect.ts";
 import { authConnectionOptions, natsClientAuth } from "../../lib/nats/connect-options.ts";
@@ -59,12 +60,8 @@ describe("bus permissions - every process kind is held to its own rights by the 
       as[name] = await connectNats({ servers: server.url, name: `perm-${name}`, auth: natsClientAuth(auth.env(name)) });
       open.push(as[name]!);
     }
-    // The legitimate owners create what they own.
-    await ensureLedgerStreams(await jetstreamManager(as.ledger!));
-    await openLedgerBucket(await jetstreamManager(as.ledger!));
-    await openApiKeyBucket(jetstream(as.gateway!));
-    await openAgentStateBucket(jetstream(as["agents-1"]!));
-    await ModuleRegistry.open(jetstream(as.operator!));
+    // The operator lays out every stream and bucket (npm start's launcher does it before any process starts).
+    await setUpBus(as.operator!);
   }, 60_000);
 
   afterAll(async () => {
