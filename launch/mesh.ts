@@ -17,6 +17,7 @@ import { Supervised } from "../lib/process/supervisor.ts";
 import type { AgentName } from "../lib/subjects.ts";
 import { startRolloutSteward } from "../modules/rollback-requests.ts";
 import { bootstrapCredentials, type MeshCredentials } from "./bootstrap-credentials.ts";
+import { setUpBus } from "./bus-setup.ts";
 
 export type Coordination = "cached" | "parallel" | "sequential";
 
@@ -141,6 +142,17 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   try {
     // Every process checks its streams and buckets against this at start (lib/nats/jetstream-replicas.ts).
     const replicas: Record<string, string> = cluster ? { CHORUS_REPLICAS: String(clusterSize) } : {};
+    // Only the operator creates and changes streams, buckets and object stores (lib/nats/permissions.ts): all of
+    // them are laid out here, as the processes' environment configures them, before any process starts.
+    try {
+      await setUpBus(stewardNc, { ...process.env, ...replicas, ...options.env });
+    } catch (err) {
+      // An external server: its users may be the operator's to set up (`chorus bus setup`); the processes check.
+      if (!options.natsUrl) throw err;
+      console.warn(
+        `chorus: could not lay out the streams and buckets on ${options.natsUrl}: ${(err as Error).message}`,
+      );
+    }
     if (options.demo !== false)
       await loadDemo(natsUrl, clientAuth(), cluster ? clusterSize : undefined, options.demoCatalog);
     const credentials = await bootstrapCredentials(natsUrl, options.credentialsFile, clientAuth());
@@ -148,7 +160,20 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       process.env.CHORUS_PSEUDONYM_KEY_FILE || process.env.CHORUS_PSEUDONYM_SALT || options.env?.CHORUS_PSEUDONYM_SALT
         ? {}
         : { CHORUS_PSEUDONYM_KEY_FILE: ensurePseudonymKeyFile(options.pseudonymKeyFile ?? defaultKeyFile(options)) };
-    const env = { ...keyEnv, ...replicas, ...options.env, NATS_URL: natsUrl };
+    // The pseudonym key is the gateways' secret alone: an agent holding it could test guessed ids against pseudonyms.
+    const env = {
+      ...replicas,
+      ...options.env,
+      CHORUS_PSEUDONYM_KEY_FILE: "",
+      CHORUS_PSEUDONYM_SALT: "",
+      NATS_URL: natsUrl,
+    };
+    const gatewayKeyEnv = Object.fromEntries(
+      ["CHORUS_PSEUDONYM_KEY_FILE", "CHORUS_PSEUDONYM_SALT"].flatMap((k) => {
+        const v = (keyEnv as Record<string, string | undefined>)[k] ?? options.env?.[k] ?? process.env[k];
+        return v ? [[k, v]] : [];
+      }),
+    );
     const readyTimeoutMs = options.readyTimeoutMs;
     const silent = options.silent ?? false;
     children.push(
@@ -190,6 +215,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
         readyTimeoutMs,
         env: {
           ...env,
+          ...gatewayKeyEnv,
           ...identityEnv("gateway"),
           EVENT_TOKEN_KEYS: options.env?.EVENT_TOKEN_KEYS ?? credentials.eventTokenKeys,
           GATEWAY_PORT: String(options.gatewayPort ?? process.env.GATEWAY_PORT ?? 8080),
@@ -220,12 +246,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       clientAuth,
       connect: (name, identity) => connectNats({ servers: natsUrl, name, auth: clientAuth(identity) }),
       credentials,
-      pseudonymEnv: Object.fromEntries(
-        ["CHORUS_PSEUDONYM_KEY_FILE", "CHORUS_PSEUDONYM_SALT"].flatMap((k) => {
-          const v = (env as Record<string, string | undefined>)[k] ?? process.env[k];
-          return v ? [[k, v]] : [];
-        }),
-      ),
+      pseudonymEnv: gatewayKeyEnv,
       children,
       stop,
     };
