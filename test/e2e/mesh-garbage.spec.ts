@@ -218,19 +218,27 @@ describe("mesh garbage - no message on any subject Chorus reads stops a process"
     try {
       const jsm = await jetstreamManager(nc);
       const { state } = await jsm.streams.info(streams.quarantine);
+      // The garbage above also went straight onto quarantine subjects (the ledger may publish there): the ledger's
+      // own entries are those naming their source.
+      const kept = [];
+      for (let seq = state.first_seq; seq <= state.last_seq; seq++) {
+        const m = await jsm.streams.getMessage(streams.quarantine, { seq }).catch(() => null);
+        if (m?.header?.get(QUARANTINE_HEADERS.subject)) kept.push(m);
+      }
       // Every undecodable or out-of-range event the events stream took (random bytes, empty, 2^62 charges).
-      console.log(`mesh garbage: ${state.messages} events quarantined`);
-      expect(state.messages).toBeGreaterThan(0);
-      const first = (await jsm.streams.getMessage(streams.quarantine, { seq: state.first_seq }))!;
-      const sourceSubject = first.header.get(QUARANTINE_HEADERS.subject);
-      const sourceSeq = Number(first.header.get(QUARANTINE_HEADERS.sequence));
-      expect(sourceSubject).toMatch(/^chorus\.events\./);
-      expect(first.subject).toBe(subjects.quarantinedEvent(sourceSeq));
-      expect(first.header.get(QUARANTINE_HEADERS.reason)).toMatch(/undecodable|out_of_range/);
-      // The quarantined bytes are the event's own.
-      const original = (await jsm.streams.getMessage(streams.events, { seq: sourceSeq }))!;
-      expect(original.subject).toBe(sourceSubject);
-      expect([...first.data]).toEqual([...original.data]);
+      console.log(`mesh garbage: ${kept.length} events quarantined by the ledger (${state.messages} messages in all)`);
+      expect(kept.length).toBeGreaterThan(0);
+      for (const q of kept) {
+        const sourceSubject = q.header.get(QUARANTINE_HEADERS.subject);
+        const sourceSeq = Number(q.header.get(QUARANTINE_HEADERS.sequence));
+        expect(sourceSubject).toMatch(/^chorus\.events\./);
+        expect(q.subject).toBe(subjects.quarantinedEvent(sourceSeq));
+        expect(q.header.get(QUARANTINE_HEADERS.reason)).toMatch(/undecodable|out_of_range/);
+        // The quarantined bytes are the event's own.
+        const original = (await jsm.streams.getMessage(streams.events, { seq: sourceSeq }))!;
+        expect(original.subject).toBe(sourceSubject);
+        expect([...q.data]).toEqual([...original.data]);
+      }
     } finally {
       await nc.close();
     }
