@@ -119,7 +119,10 @@ describe("bus permissions - no process can change a stream or make the server pu
       promisify(execFile)(
         process.execPath,
         ["--import", "tsx", "cli/chorus.ts", "bus", "setup", "--nats-url", server.url],
-        { env: { ...process.env, ...auth.env(identity), CHORUS_DATA_DIR: join(dir, "no-local-mesh") }, timeout: 60_000 },
+        {
+          env: { ...process.env, ...auth.env(identity), CHORUS_DATA_DIR: join(dir, "no-local-mesh") },
+          timeout: 60_000,
+        },
       );
     await expect(cli("gateway")).rejects.toThrow(/chorus bus setup|permission/i);
     const { stdout } = await cli("operator");
