@@ -44,6 +44,11 @@ const opts = new Command()
   .option("--rate <n>", "decisions per second (default: half the capacity measured first)")
   .option("--probe-seconds <n>", "length of each capacity probe step", "8")
   .option("--warmup-seconds <n>", "ramp the rate from a tenth to full over this long (a new server's slow start)", "30")
+  .option(
+    "--settle-minutes <n>",
+    "memory growth and the p99 ratio are judged against this minute (the issue's verdict: 5; a short run: less)",
+    "5",
+  )
   .option("--port <n>", "gateway port", process.env.GATEWAY_PORT ?? "8160")
   .option("--json <path>", "result file", "bench-results/soak.json")
   .option("--markdown <path>", "the per-minute table as markdown", "bench-results/soak.md")
@@ -53,6 +58,7 @@ const opts = new Command()
     rate?: string;
     probeSeconds: string;
     warmupSeconds: string;
+    settleMinutes: string;
     port: string;
     json: string;
     markdown: string;
@@ -285,6 +291,43 @@ interface MinuteRow {
   cpu: Record<string, number>;
   /** Restarts seen in the minute (a supervised process with a new pid; its new process is measured from then on). */
   restarts: number;
+  /**
+   * Each Chorus process's own account at the end of the minute (MiB): V8 heap used, external (buffers, WASM memory
+   * of the main thread) and RSS. Heap flat and RSS rising is the allocator or native memory, not a JavaScript leak.
+   */
+  memory: Record<
+    string,
+    { heapUsedMb: number; heapTotalMb: number; externalMb: number; arrayBuffersMb: number; rssMb: number }
+  >;
+}
+
+const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
+
+/** Asks every Chorus child for its memoryUsage() (nats-server and this client are measured from /proc only). */
+async function memoryBreakdown(
+  processes: { name: string; memoryUsage?: (timeoutMs?: number) => Promise<NodeJS.MemoryUsage | undefined> }[],
+) {
+  const answers = await Promise.all(
+    processes.map(async (p) => [p.name, p.memoryUsage ? await p.memoryUsage(10_000) : process.memoryUsage()] as const),
+  );
+  return Object.fromEntries(
+    answers.flatMap(([name, u]) =>
+      u
+        ? [
+            [
+              name,
+              {
+                heapUsedMb: mib(u.heapUsed),
+                heapTotalMb: mib(u.heapTotal),
+                externalMb: mib(u.external),
+                arrayBuffersMb: mib(u.arrayBuffers),
+                rssMb: mib(u.rss),
+              },
+            ] as const,
+          ]
+        : [],
+    ),
+  );
 }
 
 async function main(): Promise<void> {
@@ -305,7 +348,12 @@ async function main(): Promise<void> {
   // mesh.processes follow restarted children (their pid is read at every sample): a restart is reported as an
   // event and the new process's memory and CPU are measured from then on.
   // The load client alone: the mesh's processes are its children, measured on their own lines.
-  const processes = [...mesh.processes, { name: "soak-client", pid: process.pid, descendants: false }];
+  const processes: {
+    name: string;
+    pid: number;
+    descendants?: boolean;
+    memoryUsage?: (timeoutMs?: number) => Promise<NodeJS.MemoryUsage | undefined>;
+  }[] = [...mesh.processes, { name: "soak-client", pid: process.pid, descendants: false }];
   const sampler = new ProcessSampler(1_000);
   const restartEvents: (RestartEvent & { minute: number })[] = [];
   let minute = 0;
@@ -327,6 +375,7 @@ async function main(): Promise<void> {
       sampler.start(processes);
       await new Promise((r) => setTimeout(r, 60_000));
       const usage = sampler.stop();
+      const memory = await memoryBreakdown(processes.filter((p) => p.name !== "nats-server"));
       const w = load.window;
       load.window = newWindow();
       const row: MinuteRow = {
@@ -341,10 +390,16 @@ async function main(): Promise<void> {
         rss: Object.fromEntries(usage.map((u) => [u.name, u.peakRssMb])),
         cpu: Object.fromEntries(usage.map((u) => [u.name, u.cpuPercent])),
         restarts: usage.reduce((a, u) => a + (u.restarts ?? 0), 0),
+        memory,
       };
       rows.push(row);
       process.stderr.write(
         `minute ${m}: ${row.rate}/s p50 ${row.p50} ms p99 ${row.p99} ms errors ${row.errors} restarts ${row.restarts}${w.errors ? ` ${JSON.stringify(w.errorCodes)}` : ""} load ${row.loadavg} rss ${JSON.stringify(row.rss)}\n`,
+      );
+      process.stderr.write(
+        `  heap used / heap total / external / rss MiB: ${Object.entries(memory)
+          .map(([n, m]) => `${n} ${m.heapUsedMb}/${m.heapTotalMb}/${m.externalMb}/${m.rssMb}`)
+          .join(", ")}\n`,
       );
     }
     await load.stop();
@@ -412,11 +467,12 @@ function report(
   ];
   console.log(`\nSoak: ${rate} decisions/s (capacity ${capacity ?? "not measured"}), ${rows.length} minutes\n`);
   console.log(formatTable(columns, rows));
-  const early = rows.filter((r) => r.minute <= 5);
-  const late = rows.filter((r) => r.minute > 5);
+  const settle = Number(opts.settleMinutes);
+  const early = rows.filter((r) => r.minute <= settle);
+  const late = rows.filter((r) => r.minute > settle);
   const totalRss = (r: MinuteRow) => names.reduce((a, n) => a + (r.rss[n] ?? 0), 0);
   const growth = (n: string) => {
-    const base = rows.find((r) => r.minute === Math.min(5, rows.length))?.rss[n];
+    const base = rows.find((r) => r.minute === settle)?.rss[n];
     const last = rows.at(-1)?.rss[n];
     return base && last ? Math.round((last / base - 1) * 1000) / 10 : 0;
   };
@@ -443,8 +499,16 @@ function report(
     ]),
   );
   console.log("\nmemory (MiB) start / middle / end, slope after minute 5 (MiB/min):");
-  for (const [n, m] of Object.entries(memory))
-    console.log(`  ${n}: ${m.startMb} / ${m.middleMb} / ${m.endMb}, ${m.slopeMbPerMinute}`);
+  for (const [n, m] of Object.entries(memory)) {
+    // The process's own account: V8 heap used and total, external, at the settle minute and at the end.
+    const own = (r: MinuteRow | undefined) => {
+      const x = r?.memory[n];
+      return x ? `heap ${x.heapUsedMb}/${x.heapTotalMb}, external ${x.externalMb}` : "-";
+    };
+    console.log(
+      `  ${n}: ${m.startMb} / ${m.middleMb} / ${m.endMb}, ${m.slopeMbPerMinute}; minute ${settle}: ${own(at(settle))}; end: ${own(rows.at(-1))}`,
+    );
+  }
   console.log(
     `restarts: ${restartEvents.length}${restartEvents.map((e) => ` [minute ${e.minute}: ${e.name} ${e.oldPid} -> ${e.newPid}]`).join("")}; supervisors: ${JSON.stringify(supervisorRestarts)}`,
   );
@@ -452,7 +516,9 @@ function report(
   const p99Late = Math.max(...late.map((r) => r.p99), 0);
   const verdicts = {
     memoryGrowthPercent: Object.fromEntries(names.map((n) => [n, growth(n)])),
-    memoryUnder10Percent: names.every((n) => growth(n) < 10),
+    // Unjudged (null) when the run ends by the settle minute: no growth can be seen after it.
+    memoryUnder10Percent: late.length === 0 ? null : names.every((n) => growth(n) < 10),
+    settleMinute: settle,
     p99FirstFiveMinutes: p99Early,
     p99After: p99Late,
     p99Within1_5x: late.length === 0 || p99Late <= 1.5 * p99Early,
