@@ -27,6 +27,7 @@ import { DEFAULT_MAX_CANDIDATES } from "./decide/retrieval.ts";
 import { gatewayConfig } from "./gateway-config.ts";
 import { NatsPlaybackSink } from "./playback/nats-playback-sink.ts";
 import { answerForgetRequests } from "./services/forget-listeners.ts";
+import { IdempotentDecisions } from "./services/idempotent-decisions.ts";
 import { startGateway } from "./start-gateway.ts";
 import { catalogCreatives } from "./vast/catalog-creatives.ts";
 
@@ -61,6 +62,12 @@ const config = loadConfig({
     default: 0,
     parse: parsers.int(0, 60_000),
     help: `load shedding: while the event loop is more than this many ms behind, new decisions get RESOURCE_EXHAUSTED at once (0 = off; recommended ${DEFAULT_MAX_LOOP_LAG_MS})`,
+  },
+  idempotencyMaxBytes: {
+    env: "GATEWAY_IDEMPOTENCY_MAX_BYTES",
+    default: 16 * 2 ** 20,
+    parse: parsers.int(0, 2 ** 31 - 1),
+    help: "most bytes of answered decisions kept for request_id idempotency (10 minutes, oldest forgotten first past this)",
   },
   retrievalMaxCandidates: {
     env: "CHORUS_RETRIEVAL_MAX_CANDIDATES",
@@ -234,6 +241,7 @@ const gateway = await startGateway({
   fxRates: config.fxRates,
   creatives: catalogCreatives(catalogView),
   metrics,
+  idempotency: new IdempotentDecisions({ maxBytes: config.idempotencyMaxBytes }),
 });
 const metricsServer = await startMetricsServer(config.metricsPort, metrics.registry, config.metricsHost);
 
