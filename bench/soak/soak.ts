@@ -42,6 +42,10 @@ const opts = new Command()
   .name("soak")
   .option("--minutes <n>", "how long to run", "30")
   .option("--rate <n>", "decisions per second (default: half the capacity measured first)")
+  .option(
+    "--overload <factor>",
+    "overload run: offer this many times the probed capacity (e.g. 2) and report goodput and how fast the rest is refused",
+  )
   .option("--probe-seconds <n>", "length of each capacity probe step", "8")
   .option("--warmup-seconds <n>", "ramp the rate from a tenth to full over this long (a new server's slow start)", "30")
   .option(
@@ -56,6 +60,7 @@ const opts = new Command()
   .opts<{
     minutes: string;
     rate?: string;
+    overload?: string;
     probeSeconds: string;
     warmupSeconds: string;
     settleMinutes: string;
@@ -81,6 +86,8 @@ interface Window {
   eventsAccepted: number;
   playback: number;
   latency: hdr.Histogram;
+  /** Decides refused (RESOURCE_EXHAUSTED or UNAVAILABLE): time from the call to its refusal, µs. */
+  refusals: hdr.Histogram;
 }
 
 const newWindow = (): Window => ({
@@ -91,6 +98,11 @@ const newWindow = (): Window => ({
   eventsAccepted: 0,
   playback: 0,
   latency: hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000,
+    numberOfSignificantValueDigits: 3,
+  }),
+  refusals: hdr.build({
     lowestDiscernibleValue: 1,
     highestTrackableValue: 60_000_000,
     numberOfSignificantValueDigits: 3,
@@ -149,9 +161,12 @@ class Load {
   private async decideOnce(plannedAt: number, n: number): Promise<void> {
     this.inFlight++;
     const request = { ...pool[n % pool.length]!, requestId: `soak-${n}` };
+    let decideSentAt: number | undefined;
     try {
       if (this.withEvents && n % 4 === 0) await this.playback(request);
+      decideSentAt = performance.now();
       const response = await this.client.decide(request, { timeoutMs: 2_000 });
+      decideSentAt = undefined;
       this.window.latency.recordValue(Math.max(1, Math.round((performance.now() - plannedAt) * 1000)));
       this.window.decisions++;
       if (response.ads.length > 0) this.window.filled++;
@@ -175,6 +190,9 @@ class Load {
       if (this.pending.length >= 40) await this.flush();
     } catch (err) {
       this.countError(err);
+      const code = ConnectError.from(err).code;
+      if (decideSentAt !== undefined && (code === Code.ResourceExhausted || code === Code.Unavailable))
+        this.window.refusals.recordValue(Math.max(1, Math.round((performance.now() - decideSentAt) * 1000)));
     } finally {
       this.inFlight--;
     }
@@ -289,6 +307,12 @@ interface MinuteRow {
   /** Peak resident memory of each process in the minute, MiB. */
   rss: Record<string, number>;
   cpu: Record<string, number>;
+  /** Decides refused at once (RESOURCE_EXHAUSTED or UNAVAILABLE) and the p50/p99 of the time to the refusal, ms. */
+  refused: number;
+  refusedP50: number;
+  refusedP99: number;
+  /** Decides that ran out of the client's 2 s deadline. */
+  timeouts: number;
   /** Restarts seen in the minute (a supervised process with a new pid; its new process is measured from then on). */
   restarts: number;
   /**
@@ -366,7 +390,8 @@ async function main(): Promise<void> {
   try {
     await new Promise((r) => setTimeout(r, 3_000)); // agents' first signals and leases
     capacity = opts.rate ? undefined : await probeCapacity(client);
-    const rate = opts.rate ? Number(opts.rate) : Math.max(5, Math.floor(capacity! / 2));
+    const factor = opts.overload ? Number(opts.overload) : 0.5;
+    const rate = opts.rate ? Number(opts.rate) : Math.max(5, Math.floor(capacity! * factor));
     process.stderr.write(`soak: ${rate} decisions/s for ${minutes} min (capacity ${capacity ?? "not measured"})\n`);
     const load = new Load(client, rate, true, Number(opts.warmupSeconds) * 1000);
     load.start();
@@ -390,11 +415,15 @@ async function main(): Promise<void> {
         rss: Object.fromEntries(usage.map((u) => [u.name, u.peakRssMb])),
         cpu: Object.fromEntries(usage.map((u) => [u.name, u.cpuPercent])),
         restarts: usage.reduce((a, u) => a + (u.restarts ?? 0), 0),
+        refused: w.refusals.totalCount,
+        refusedP50: percentile(w.refusals, 50),
+        refusedP99: percentile(w.refusals, 99),
+        timeouts: w.errorCodes.DeadlineExceeded ?? 0,
         memory,
       };
       rows.push(row);
       process.stderr.write(
-        `minute ${m}: ${row.rate}/s p50 ${row.p50} ms p99 ${row.p99} ms errors ${row.errors} restarts ${row.restarts}${w.errors ? ` ${JSON.stringify(w.errorCodes)}` : ""} load ${row.loadavg} rss ${JSON.stringify(row.rss)}\n`,
+        `minute ${m}: ${row.rate}/s p50 ${row.p50} ms p99 ${row.p99} ms errors ${row.errors} (refused ${row.refused} in p50 ${row.refusedP50} / p99 ${row.refusedP99} ms, timeouts ${row.timeouts}) restarts ${row.restarts}${w.errors ? ` ${JSON.stringify(w.errorCodes)}` : ""} load ${row.loadavg} rss ${JSON.stringify(row.rss)}\n`,
       );
       process.stderr.write(
         `  heap used / heap total / external / rss MiB: ${Object.entries(memory)
@@ -460,6 +489,9 @@ function report(
     { header: "p99 ms", value: (r: MinuteRow) => r.p99 },
     { header: "errors", value: (r: MinuteRow) => r.errors },
     { header: "restarts", value: (r: MinuteRow) => r.restarts },
+    { header: "refused", value: (r: MinuteRow) => r.refused },
+    { header: "refusal p99 ms", value: (r: MinuteRow) => r.refusedP99 },
+    { header: "timeouts", value: (r: MinuteRow) => r.timeouts },
     { header: "events", value: (r: MinuteRow) => r.events },
     { header: "load", value: (r: MinuteRow) => r.loadavg },
     ...names.map((n) => ({ header: `${n} MB`, value: (r: MinuteRow) => r.rss[n] ?? "-" })),
@@ -531,6 +563,23 @@ function report(
       ledger.mismatchedCampaigns.length === 0 &&
       ledger.expectedImpressions === ledger.ledgerImpressions,
     totalRssLastMb: rows.length ? Math.round(totalRss(rows.at(-1)!)) : 0,
+    // --overload: answers per second over the run against the probed capacity (the issue asks >= 0.8), and how
+    // the rest fared: refused at once (and how fast) or timed out.
+    ...(opts.overload && capacity
+      ? (() => {
+          const goodput = rows.reduce((a, r) => a + r.rate, 0) / Math.max(1, rows.length);
+          const refused = rows.reduce((a, r) => a + r.refused, 0);
+          const offered = rate * 60 * rows.length;
+          return {
+            overloadFactor: Number(opts.overload),
+            goodputPerSecond: Math.round(goodput * 10) / 10,
+            goodputPerCapacity: Math.round((goodput / capacity) * 100) / 100,
+            refusedShare: Math.round((refused / offered) * 1000) / 1000,
+            refusalP99MaxMs: Math.max(0, ...rows.map((r) => r.refusedP99)),
+            timeoutShare: Math.round((rows.reduce((a, r) => a + r.timeouts, 0) / offered) * 1000) / 1000,
+          };
+        })()
+      : {}),
   };
   console.log(
     `\nledger: ${ledger.ledgerImpressions} impressions / ${ledger.ledgerSpendMicros} micros; accepted unique: ${ledger.expectedImpressions} / ${ledger.expectedSpendMicros}; campaigns that differ: ${ledger.mismatchedCampaigns.length}`,
