@@ -121,6 +121,16 @@ const config = loadConfig({
   },
 });
 const logger = createLogger(name);
+// Where a start's time goes (ms per step, "load" = process start to here: module loading and compiling), in the
+// ready message and log: a restarted gateway is a gap in serving, and these say what it waited for.
+const startup: Record<string, number> = {};
+let stepStarted = 0;
+const step = (what: string) => {
+  const now = performance.now();
+  startup[what] = Math.round(now - stepStarted);
+  stepStarted = now;
+};
+step("load");
 // Checked before anything connects: without the key no request may be served.
 const pseudonyms = pseudonymsFromEnv();
 if (!config.natsUrl) {
@@ -136,10 +146,13 @@ if (Boolean(config.tlsCert) !== Boolean(config.tlsKey)) {
 const tracing = setupTracing({ serviceName: "chorus-gateway" });
 const nc = await connectNats({ servers: config.natsUrl, name: `chorus-${name}` });
 const js = jetstream(nc);
+step("nats");
 // Keys are loaded before anything is served: a gateway never answers a call it cannot check.
 const trust = await openGatewayAuth(js, config);
+step("keys");
 const catalogBucket = await openCatalogBucket(js);
 const catalogView = await CatalogView.open(catalogBucket);
+step("catalog");
 const kernel = await startKernelModules({
   js,
   nc,
@@ -148,8 +161,10 @@ const kernel = await startKernelModules({
   logger,
   pool: { mode: config.kernelMode, size: config.kernelWorkers, spinMicros: config.kernelSpinMicros },
 });
+step("kernel");
 // Streams are checked, not trusted (the ledger creates them; a gateway started first waits for them).
 await checkLedgerStreams(await jetstreamManager(nc), { waitMs: 60_000 });
+step("ledgerStreams");
 // One receipt store for both: events then find the receipts this gateway wrote in memory.
 const receipts = await ReceiptStore.open(nc);
 // Event tokens name the receipt batch (group commit), so that any gateway finds the receipt of an event.
@@ -161,11 +176,13 @@ const spendGuard = await createSpendGuard({
   spoolDir: join(config.spoolDir, config.gatewayId),
   receipts,
 });
+step("spendGuard");
 // Ask for leases before the first request rather than on it, and again whenever the catalog changes.
 const campaignIds = () => new Set(catalogView.inventory.candidates.map((c) => c.campaign.id));
 spendGuard.prefetch(campaignIds());
 catalogView.onChange(() => spendGuard.prefetch(campaignIds()));
 await waitForAnyLease([...campaignIds()], 5_000);
+step("firstLease");
 const metrics = processMetrics();
 const decisionLog = await DecisionLog.open(nc, js, {
   config: loadDecisionLogConfig(),
@@ -174,6 +191,7 @@ const decisionLog = await DecisionLog.open(nc, js, {
   gateway: config.gatewayId,
   pseudonymKey: pseudonyms.decisionLogKey(),
 });
+step("decisionLog");
 // The agents the gateway votes with, their scoring modules hot-swapped like the kernel.
 const agentScoring = await startAgentScoring(await loadAgents(Object.keys(agentLoaders)), {
   js,
@@ -182,6 +200,7 @@ const agentScoring = await startAgentScoring(await loadAgents(Object.keys(agentL
   actor: name,
   logger,
 });
+step("agentModules");
 const engine = await createDecisionEngine({
   nc,
   catalogView,
@@ -243,6 +262,7 @@ const gateway = await startGateway({
   metrics,
   idempotency: new IdempotentDecisions({ maxBytes: config.idempotencyMaxBytes }),
 });
+step("engineAndServer");
 const metricsServer = await startMetricsServer(config.metricsPort, metrics.registry, config.metricsHost);
 
 onShutdown(async () => {
@@ -260,8 +280,12 @@ onShutdown(async () => {
   await nc.drain();
   await tracing.shutdown();
 });
-signalReady({ url: gateway.url, coordination: config.coordination });
-logger.info({ url: gateway.url, coordination: config.coordination, nats: config.natsUrl }, "gateway ready");
+step("metrics");
+signalReady({ url: gateway.url, coordination: config.coordination, startupMs: startup });
+logger.info(
+  { url: gateway.url, coordination: config.coordination, nats: config.natsUrl, startupMs: startup },
+  "gateway ready",
+);
 
 async function waitForAnyLease(ids: string[], timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;

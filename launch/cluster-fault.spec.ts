@@ -2,18 +2,18 @@ import { describe, expect, it } from "vitest";
 import { runClusterFault } from "./cluster-fault.ts";
 
 /**
- * `npm run fault:cluster -- --quick` as a test (about 2.5 min from dist, more from source on a loaded machine): three NATS servers, two gateways, two Budget agents, two ledgers and
- * the agent hosts under load for 60 s with a kill -9 every 10 s (a server, the stream leader, the Budget leader, a
- * ledger, a gateway, an agent host), each restarted. Nothing is lost or counted twice, no campaign overspends by
- * more than one lease per gateway, and Decide (retried once on the other gateway) keeps answering.
+ * `npm run fault:cluster -- --quick` as a test (about 2 min from source on a loaded machine): three NATS servers, two
+ * gateways, two Budget agents, two ledgers and the agent hosts under load for 60 s with a kill -9 every 10 s (the
+ * stream leader's server, the Budget leader, a ledger, a gateway, an agent host), each restarted. Nothing is lost or
+ * counted twice (no receipt left in a spool, every event confirmed), no campaign overspends by more than one lease
+ * per gateway, and Decide (retried once on the other gateway) keeps answering.
+ *
+ * It was out of `npm test` for a while: a CI run ended with 13 events never confirmed. Their receipts had been
+ * spooled while the stream leader's server was down and the gateway stayed connected, and the spool was replayed
+ * only on a reconnect (ledger/receipt-spool-cluster.spec.ts shows it; the spool now replays on a timer too). The
+ * console line names the last answer of any unconfirmed event.
  */
-/**
- * Not in `npm test` by default (CHORUS_CHAOS_TEST=1 runs it): in the fresh-clone CI of 2026-12-06 (Node 24) the
- * run ended with 13 events never confirmed (ledger and rebuild exact for the confirmed ones) after passing four
- * times before; the cause is not found yet, and a red suite for a known open defect hides every other failure.
- * The console line names the last answer of each unconfirmed event.
- */
-describe.skipIf(!process.env.CHORUS_CHAOS_TEST)("chaos on a three-node NATS cluster", () => {
+describe("chaos on a three-node NATS cluster", () => {
   it("quick run: exact ledger, overspend within one lease per gateway, Decide success >= 99.9%", async () => {
     const figures = await runClusterFault({
       durationMs: 60_000,
@@ -22,16 +22,20 @@ describe.skipIf(!process.env.CHORUS_CHAOS_TEST)("chaos on a three-node NATS clus
       seed: 17,
       onProgress: (line) => console.log(`[chaos] ${line}`),
     });
-    const kills = figures.kills.map((k) => `${k.victim} ${k.recoveryS?.toFixed(1) ?? "-"} s`).join(", ");
+    const kills = figures.kills
+      .map((k) => `${k.victim} ${k.recoveryS?.toFixed(1) ?? "-"} s (${k.decideFailuresAfter} failed Decide in 10 s)`)
+      .join(", ");
     console.log(
       `chaos: ${figures.decides} decides, success ${(figures.decideSuccessRate * 100).toFixed(2)}%, ` +
         `${figures.uniqueImpressions} impressions, spend ${figures.ledgerSpendMicros}/${figures.expectedSpendMicros}, kills: ${kills}` +
         (figures.eventsUnconfirmed > 0
           ? `; unconfirmed events by last answer: ${JSON.stringify(figures.eventsUnconfirmedAnswers)}`
-          : ""),
+          : "") +
+        (figures.decideSuccess < figures.decides ? `; Decide errors: ${JSON.stringify(figures.decideErrors)}` : ""),
     );
     expect(figures.filled).toBeGreaterThan(0);
     expect(figures.uniqueImpressions).toBeGreaterThan(0);
+    expect(figures.receiptsLeftInSpools).toBe(0);
     expect(figures.eventsUnconfirmed).toBe(0);
     expect(figures.ledgerImpressions).toBe(BigInt(figures.uniqueImpressions));
     expect(figures.ledgerSpendMicros).toBe(figures.expectedSpendMicros);

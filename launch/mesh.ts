@@ -17,6 +17,7 @@ import { Supervised } from "../lib/process/supervisor.ts";
 import type { AgentName } from "../lib/subjects.ts";
 import { startRolloutSteward } from "../modules/rollback-requests.ts";
 import { bootstrapCredentials, type MeshCredentials } from "./bootstrap-credentials.ts";
+import { setUpBus } from "./bus-setup.ts";
 
 export type Coordination = "cached" | "parallel" | "sequential";
 
@@ -42,6 +43,8 @@ export interface MeshOptions {
   /** Agent hosts: each inner list runs in one process. */
   agentGroups?: string[][];
   env?: Record<string, string>;
+  /** More environment for one process, by name (`ledger`, `budget`, `agents-1`, `gateway`): e.g. its METRICS_PORT. */
+  processEnv?: Record<string, Record<string, string>>;
   /** Children's output is dropped (benchmarks, tests). */
   silent?: boolean;
   /** How long each process may take to say it is ready (default 30 s; more on a crowded machine). */
@@ -142,10 +145,25 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     await nats?.stop();
     await cluster?.stop();
   };
-  const identityEnv = (identity: string) => (auth ? auth.env(identity) : {});
+  // A process's own settings, then its identity (which nothing overrides).
+  const identityEnv = (identity: string) => ({
+    ...options.processEnv?.[identity],
+    ...(auth ? auth.env(identity) : {}),
+  });
   try {
     // Every process checks its streams and buckets against this at start (lib/nats/jetstream-replicas.ts).
     const replicas: Record<string, string> = cluster ? { CHORUS_REPLICAS: String(clusterSize) } : {};
+    // Only the operator creates and changes streams, buckets and object stores (lib/nats/permissions.ts): all of
+    // them are laid out here, as the processes' environment configures them, before any process starts.
+    try {
+      await setUpBus(stewardNc, { ...process.env, ...replicas, ...options.env });
+    } catch (err) {
+      // An external server: its users may be the operator's to set up (`chorus bus setup`); the processes check.
+      if (!options.natsUrl) throw err;
+      console.warn(
+        `chorus: could not lay out the streams and buckets on ${options.natsUrl}: ${(err as Error).message}`,
+      );
+    }
     if (options.demo !== false)
       await loadDemo(natsUrl, clientAuth(), cluster ? clusterSize : undefined, options.demoCatalog);
     const credentials = await bootstrapCredentials(natsUrl, options.credentialsFile, clientAuth());
@@ -153,7 +171,20 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       process.env.CHORUS_PSEUDONYM_KEY_FILE || process.env.CHORUS_PSEUDONYM_SALT || options.env?.CHORUS_PSEUDONYM_SALT
         ? {}
         : { CHORUS_PSEUDONYM_KEY_FILE: ensurePseudonymKeyFile(options.pseudonymKeyFile ?? defaultKeyFile(options)) };
-    const env = { ...keyEnv, ...replicas, ...options.env, NATS_URL: natsUrl };
+    // The pseudonym key is the gateways' secret alone: an agent holding it could test guessed ids against pseudonyms.
+    const env = {
+      ...replicas,
+      ...options.env,
+      CHORUS_PSEUDONYM_KEY_FILE: "",
+      CHORUS_PSEUDONYM_SALT: "",
+      NATS_URL: natsUrl,
+    };
+    const gatewayKeyEnv = Object.fromEntries(
+      ["CHORUS_PSEUDONYM_KEY_FILE", "CHORUS_PSEUDONYM_SALT"].flatMap((k) => {
+        const v = (keyEnv as Record<string, string | undefined>)[k] ?? options.env?.[k] ?? process.env[k];
+        return v ? [[k, v]] : [];
+      }),
+    );
     const readyTimeoutMs = options.readyTimeoutMs;
     const silent = options.silent ?? false;
     children.push(
@@ -195,6 +226,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
         readyTimeoutMs,
         env: {
           ...env,
+          ...gatewayKeyEnv,
           ...identityEnv("gateway"),
           EVENT_TOKEN_KEYS: options.env?.EVENT_TOKEN_KEYS ?? credentials.eventTokenKeys,
           GATEWAY_PORT: String(options.gatewayPort ?? process.env.GATEWAY_PORT ?? 8080),
@@ -226,12 +258,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       clientAuth,
       connect: (name, identity) => connectNats({ servers: natsUrl, name, auth: clientAuth(identity) }),
       credentials,
-      pseudonymEnv: Object.fromEntries(
-        ["CHORUS_PSEUDONYM_KEY_FILE", "CHORUS_PSEUDONYM_SALT"].flatMap((k) => {
-          const v = (env as Record<string, string | undefined>)[k] ?? process.env[k];
-          return v ? [[k, v]] : [];
-        }),
-      ),
+      pseudonymEnv: gatewayKeyEnv,
       children,
       stop,
     };

@@ -15,13 +15,16 @@ export interface LedgerStreamOptions {
   duplicateWindowMs?: number;
   /** How long decision receipts are kept; events for older decisions are rejected as unknown. */
   receiptRetentionMs?: number;
+  /** JetStream replicas of a stream created here (default CHORUS_REPLICAS). */
+  replicas?: number;
 }
 
 const DAY_MS = 86_400_000;
 
 /**
- * Creates the events and receipts streams (idempotent: an existing stream is left as it is, then checked by
- * checkLedgerStreams: a stream that lacks what exactly-once rests on stops the process with what to fix).
+ * Creates the events, receipts and lease streams where missing (the operator's setup, launch/bus-setup.ts; a process
+ * may not create streams and only finds them), then checks them (checkLedgerStreams: a stream that lacks what
+ * exactly-once rests on stops the process with what to fix). An existing stream is left as it is.
  *
  * Both keep at most one message per subject and refuse a second one (`discard_new_per_subject`): a subject names
  * one countable fact (an ad's impression, one decision's receipt), so a replay that arrives after the Nats-Msg-Id
@@ -39,18 +42,20 @@ export async function ensureLedgerStreams(jsm: JetStreamManager, options: Ledger
     allow_direct: true,
     duplicate_window: duplicateWindow,
   };
-  await addIfMissing(jsm, streams.events, {
+  const addIfMissing = (name: string, config: Partial<StreamConfig>) =>
+    ensureStream(jsm, { ...config, name }, options.replicas);
+  await addIfMissing(streams.events, {
     ...common,
     subjects: [subjects.adEventsAll],
     republish: { src: subjects.adEventsAll, dest: subjects.acceptedEventsAll },
   });
-  await addIfMissing(jsm, streams.receipts, {
+  await addIfMissing(streams.receipts, {
     ...common,
     subjects: [subjects.receiptsAll],
     max_age: nanos(options.receiptRetentionMs ?? 7 * DAY_MS),
   });
   // Many grants per campaign; an hour is far beyond any lease's life and leaves time to audit a failover.
-  await addIfMissing(jsm, streams.leases, {
+  await addIfMissing(streams.leases, {
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
     discard: DiscardPolicy.Old,
@@ -61,11 +66,6 @@ export async function ensureLedgerStreams(jsm: JetStreamManager, options: Ledger
   await checkLedgerStreams(jsm, options);
 }
 
-/** Creates the stream if missing; an existing one keeps its settings except the replica count (CHORUS_REPLICAS). */
-function addIfMissing(jsm: JetStreamManager, name: string, config: Partial<StreamConfig>): Promise<void> {
-  return ensureStream(jsm, { ...config, name });
-}
-
 /** Quarantined events are kept this long for inspection (`nats stream view CHORUS_QUARANTINE`). */
 const QUARANTINE_MAX_AGE_MS = 30 * DAY_MS;
 
@@ -74,16 +74,21 @@ const QUARANTINE_MAX_AGE_MS = 30 * DAY_MS;
  * `chorus.quarantine.events.<events stream sequence>` with the original bytes and headers naming the source
  * subject, sequence and reason. One message per subject: quarantining a sequence again replaces it.
  */
-export async function ensureQuarantineStream(jsm: JetStreamManager): Promise<void> {
-  await addIfMissing(jsm, streams.quarantine, {
-    subjects: [subjects.quarantineAll],
-    retention: RetentionPolicy.Limits,
-    storage: StorageType.File,
-    max_msgs_per_subject: 1,
-    max_age: nanos(QUARANTINE_MAX_AGE_MS),
-    max_bytes: 1024 * 1024 * 1024,
-    discard: DiscardPolicy.Old,
-  });
+export async function ensureQuarantineStream(jsm: JetStreamManager, replicas?: number): Promise<void> {
+  await ensureStream(
+    jsm,
+    {
+      name: streams.quarantine,
+      subjects: [subjects.quarantineAll],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      max_msgs_per_subject: 1,
+      max_age: nanos(QUARANTINE_MAX_AGE_MS),
+      max_bytes: 1024 * 1024 * 1024,
+      discard: DiscardPolicy.Old,
+    },
+    replicas,
+  );
 }
 
 /** An existing stream lacks what exactly-once rests on: Chorus refuses to start rather than count twice. */
@@ -151,6 +156,6 @@ async function streamConfig(jsm: JetStreamManager, name: string, waitMs: number)
 }
 
 /** The bucket holding the ledger snapshot. */
-export function openLedgerBucket(jsm: JetStreamManager): Promise<KV> {
-  return openReplicatedBucket(jsm.jetstream(), buckets.ledger, { history: 1 });
+export function openLedgerBucket(jsm: JetStreamManager, replicas?: number): Promise<KV> {
+  return openReplicatedBucket(jsm.jetstream(), buckets.ledger, { history: 1 }, replicas);
 }

@@ -78,4 +78,25 @@ describe("receipt spool", () => {
     const jsm = await jetstreamManager(nats.nc);
     expect((await jsm.streams.info(streams.receipts)).state.messages).toBe(3);
   });
+  it("appends during a replay - every receipt is stored, none is written into a file already read and deleted", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "chorus-spool-race-"));
+    const spool = new ReceiptSpool(dir, "gw-race");
+    const store = await ReceiptStore.open(await nats.connect("gw-race"));
+    const ids = Array.from({ length: 200 }, (_, i) => `race-${i}`);
+    const appends: Promise<void>[] = [];
+    const replays: Promise<unknown>[] = [];
+    for (const [i, id] of ids.entries()) {
+      appends.push(spool.append(receipt(id)));
+      if (i % 10 === 5) replays.push(spool.replay(store));
+      if (i % 20 === 0) await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all([...appends, ...replays]);
+    await spool.replay(store);
+    expect(spool.pending).toBe(false);
+    expect(readdirSync(dir)).toEqual([]);
+    const reader = await ReceiptStore.open(await nats.connect("reader-race"), { cacheSize: 0 });
+    const missing = [];
+    for (const id of ids) if (!(await reader.get(id))) missing.push(id);
+    expect(missing).toEqual([]);
+  });
 });

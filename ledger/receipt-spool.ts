@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { appendFile, open, readdir, readFile, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
@@ -29,26 +29,48 @@ export class ReceiptSpool {
   private readonly file: string;
   private readonly corruptFile: string;
   private replaying: Promise<SpoolReplay> | undefined;
+  /**
+   * Appends and the replay's rename take turns: an append whose file was opened before the rename would otherwise
+   * write its line into the file being replayed, after it was read and before it is deleted (a lost receipt).
+   */
+  private fileTurn: Promise<unknown> = Promise.resolve();
   /** Corrupt lines skipped since this process started. */
   corruptLines = 0;
+  /** Whether receipts wait on disk (spooled, or a replay that did not finish): the owner replays until false. */
+  pending: boolean;
 
   constructor(
     private readonly dir: string,
-    name: string,
+    private readonly name: string,
   ) {
     mkdirSync(dir, { recursive: true });
     this.file = join(dir, `${name}.receipts`);
     this.corruptFile = join(dir, `${name}.corrupt`);
+    this.pending = existsSync(this.file) || readdirSync(dir).some((n) => this.isReplayFile(n));
   }
 
-  async append(receipt: DecisionReceipt): Promise<void> {
-    const handle = await open(this.file, "a");
-    try {
-      await handle.appendFile(spoolLine(receipt));
-      await handle.datasync();
-    } finally {
-      await handle.close();
-    }
+  append(receipt: DecisionReceipt): Promise<void> {
+    this.pending = true;
+    return this.inTurn(async () => {
+      const handle = await open(this.file, "a");
+      try {
+        await handle.appendFile(spoolLine(receipt));
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+    });
+  }
+
+  private inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.fileTurn.then(fn, fn);
+    this.fileTurn = run.catch(() => undefined);
+    return run;
+  }
+
+  /** `<name>.receipts.<ms>.replay`: this spool's, never another gateway's sharing the directory. */
+  private isReplayFile(file: string): boolean {
+    return file.startsWith(`${this.name}.receipts.`) && file.endsWith(".replay");
   }
 
   /** Stores every spooled receipt (this gateway's and any left by a crashed run under the same id). */
@@ -60,9 +82,22 @@ export class ReceiptSpool {
   }
 
   private async replayAll(store: ReceiptStore): Promise<SpoolReplay> {
-    await rename(this.file, `${this.file}.${Date.now()}.replay`).catch(() => undefined);
+    await this.inTurn(async () => {
+      // Cleared inside the turn: an append after the rename sets it again, and a failed replay below too.
+      this.pending = false;
+      await rename(this.file, `${this.file}.${Date.now()}.replay`).catch(() => undefined);
+    });
+    try {
+      return await this.storeReplayFiles(store);
+    } catch (err) {
+      this.pending = true;
+      throw err;
+    }
+  }
+
+  private async storeReplayFiles(store: ReceiptStore): Promise<SpoolReplay> {
     const result: SpoolReplay = { stored: 0, corrupt: 0 };
-    for (const name of (await readdir(this.dir)).filter((n) => n.endsWith(".replay")).sort()) {
+    for (const name of (await readdir(this.dir)).filter((n) => this.isReplayFile(n)).sort()) {
       const path = join(this.dir, name);
       // The last segment has no newline: a write cut short by a crash, whose commit never returned. Skip it.
       const lines = (await readFile(path, "utf8")).split("\n").slice(0, -1);

@@ -18,9 +18,11 @@ describe("receipt store (group commit)", () => {
   const messages = async () => (await (await jetstreamManager(nats.nc)).streams.info(streams.receipts)).state.messages;
 
   beforeAll(async () => {
-    // Gateways store and read receipts, held to their own bus permissions; the ledger creates the streams.
-    nats = await startNats({ permissions: "gateway" });
-    await ensureLedgerStreams(await jetstreamManager(await nats.connect("ledger", "ledger")));
+    // Gateways store and read receipts, held to their own bus permissions; the operator creates the streams.
+    nats = await startNats({
+      permissions: "gateway",
+      setup: async (operator) => ensureLedgerStreams(await jetstreamManager(operator)),
+    });
   });
   afterAll(() => nats.cleanup());
 

@@ -54,7 +54,11 @@ export interface SpendGuardOptions {
   receipts?: ReceiptStore | ReceiptSink;
   /** Renew when less than this fraction of the newest lease is left, or when it is past half its TTL. */
   renewBelow?: number;
+  /** First wait before replaying spooled receipts (doubled after each failed replay, up to 5 s). Default 1 s. */
+  spoolRetryMs?: number;
 }
+
+const SPOOL_RETRY_MAX_MS = 5_000;
 
 /**
  * Lease lifecycle, per lease: requested -> held (amount, used, expiresAt) -> expired (dropped; the Budget agent
@@ -111,6 +115,10 @@ export class LeaseSpendGuard implements SpendGuard {
   private epoch = 0n;
   /** Grants refused because a newer Budget leader had granted before (a deposed leader answering late). */
   staleGrantsRefused = 0;
+  /** Receipts written to the spool since start (the receipts stream did not acknowledge, or NATS was away). */
+  receiptsSpooled = 0;
+  private replayTimer: NodeJS.Timeout | undefined;
+  private replayDelayMs: number;
 
   private constructor(
     private readonly receipts: ReceiptStore | ReceiptSink,
@@ -122,6 +130,7 @@ export class LeaseSpendGuard implements SpendGuard {
     this.watch = nc ? new ConnectionWatch(nc) : undefined;
     this.leaseChannel = options.leases ?? (nc ? natsLeaseChannel(nc) : missing("leases"));
     this.spool = options.spoolDir ? new ReceiptSpool(options.spoolDir, options.gatewayId) : undefined;
+    this.replayDelayMs = options.spoolRetryMs ?? 1_000;
     this.watch?.onReconnect(() => void this.replaySpool());
   }
 
@@ -199,7 +208,15 @@ export class LeaseSpendGuard implements SpendGuard {
         this.options.logger.warn({ err, decisionId }, "receipt not stored; selling nothing for this decision");
         return [];
       }
+      if (this.receiptsSpooled++ === 0 || !this.spool.pending)
+        this.options.logger.warn(
+          { err, decisionId },
+          "receipt not acknowledged; spooled to disk until it can be stored",
+        );
       await this.spool.append(receipt);
+      // On a cluster the connection often outlives the stream's leader or quorum: no reconnect would come to
+      // replay the spool, so it is retried on a timer as well.
+      this.scheduleReplay();
     }
     // An ad whose lease expired while the receipt was being stored is not served: the agent may have reclaimed it.
     const end = this.clock();
@@ -302,19 +319,38 @@ export class LeaseSpendGuard implements SpendGuard {
     }
   }
 
+  /**
+   * Replays the spool: at start (a predecessor's receipts), on every reconnect, and on a timer while receipts wait
+   * on disk, with backoff after a failure. Until a receipt is stored the ledger cannot charge its ad's impression
+   * (the event is refused as an unknown decision and the client retries it), so the spool must not wait for an
+   * event that may never come.
+   */
   private async replaySpool(): Promise<void> {
     if (!this.spool || !(this.receipts instanceof ReceiptStore)) return;
+    if (this.watch && !this.watch.connected) return; // the reconnect replays
     try {
       const { stored, corrupt } = await this.spool.replay(this.receipts);
-      if (stored > 0) this.options.logger.info({ receipts: stored }, "spooled receipts stored");
+      if (stored > 0) this.options.logger.warn({ receipts: stored }, "spooled receipts stored");
       if (corrupt > 0)
         this.options.logger.error(
           { corrupt, kept: `${this.options.spoolDir}/${this.options.gatewayId}.corrupt` },
           "corrupt spool lines skipped",
         );
+      this.replayDelayMs = this.options.spoolRetryMs ?? 1_000;
     } catch (err) {
-      this.options.logger.warn({ err }, "spooled receipts not stored yet; retrying on the next reconnect");
+      this.replayDelayMs = Math.min(this.replayDelayMs * 2, SPOOL_RETRY_MAX_MS);
+      this.options.logger.warn({ err, retryInMs: this.replayDelayMs }, "spooled receipts not stored yet; retrying");
     }
+    if (this.spool.pending) this.scheduleReplay();
+  }
+
+  private scheduleReplay(): void {
+    if (this.replayTimer) return;
+    this.replayTimer = setTimeout(() => {
+      this.replayTimer = undefined;
+      void this.replaySpool();
+    }, this.replayDelayMs);
+    this.replayTimer.unref();
   }
 }
 

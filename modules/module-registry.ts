@@ -63,9 +63,14 @@ export class ModuleRegistry {
   ) {}
 
   /** Opens both buckets, creating them if missing (idempotent, so every process may call it). */
-  static async open(js: JetStreamClient): Promise<ModuleRegistry> {
-    const objects = await openReplicatedObjectStore(js, buckets.moduleObjects, { description: "Chorus WASM modules" });
-    const states = await openReplicatedBucket(js, buckets.moduleState, { history: 10 });
+  static async open(js: JetStreamClient, replicas?: number): Promise<ModuleRegistry> {
+    const objects = await openReplicatedObjectStore(
+      js,
+      buckets.moduleObjects,
+      { description: "Chorus WASM modules" },
+      replicas,
+    );
+    const states = await openReplicatedBucket(js, buckets.moduleState, { history: 10 }, replicas);
     return new ModuleRegistry(objects, states);
   }
 

@@ -1,5 +1,5 @@
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Objm } from "@nats-io/obj";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,6 +11,7 @@ import {
   DecisionLog,
   type DecisionLogConfig,
   DecisionNotFoundError,
+  ensureDecisionStore,
   keepReason,
   loadDecisionLogConfig,
   pseudonymize,
@@ -40,7 +41,11 @@ describe("decision log", () => {
 
   beforeAll(async () => {
     // The gateway writes the log, held to its own bus permissions; readers (explain, replay) are the operator.
-    nats = await startNats({ permissions: "gateway" });
+    // The operator lays out the stream and object store (npm start's launcher, `chorus bus setup`).
+    nats = await startNats({
+      permissions: "gateway",
+      setup: (operator) => ensureDecisionStore(operator, jetstream(operator), config()),
+    });
   });
   afterAll(() => nats.cleanup());
 
@@ -199,7 +204,12 @@ describe("decision log", () => {
   });
 
   it("decision log - the stream is bounded by age and size and keeps one record per decision", async () => {
-    await open(config({ DECISION_LOG_MAX_AGE_S: "3600", DECISION_LOG_MAX_BYTES: String(64 * 1024 * 1024) }));
+    const limits = config({ DECISION_LOG_MAX_AGE_S: "3600", DECISION_LOG_MAX_BYTES: String(64 * 1024 * 1024) });
+    // Only the operator changes a stream: a gateway configured with other limits says what to run.
+    await expect(open(limits)).rejects.toThrow(/chorus bus setup/);
+    const operator = await nats.connect("setup-limits", "operator");
+    await ensureDecisionStore(operator, jetstream(operator), limits);
+    await open(limits);
     const info = await (await jetstreamManager(nats.nc)).streams.info(streams.decisions);
     expect(info.config.max_age).toBe(3600 * 1e9);
     expect(info.config.max_bytes).toBe(64 * 1024 * 1024);

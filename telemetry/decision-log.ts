@@ -65,7 +65,14 @@ export async function ensureDecisionStream(nc: NatsConnection, config: DecisionL
   };
   const existing = await jsm.streams.info(streams.decisions).catch(() => undefined);
   if (existing) {
-    await jsm.streams.update(streams.decisions, { ...existing.config, ...limits });
+    // Changed only when the configured limits differ: only the operator may change a stream (`chorus bus setup`).
+    const differs = Object.entries(limits).some(
+      ([k, v]) => (existing.config as unknown as Record<string, unknown>)[k] !== v,
+    );
+    if (differs)
+      await operatorChange(streams.decisions, () =>
+        jsm.streams.update(streams.decisions, { ...existing.config, ...limits }),
+      );
     return;
   }
   await jsm.streams.add({
@@ -77,6 +84,17 @@ export async function ensureDecisionStream(nc: NatsConnection, config: DecisionL
     duplicate_window: nanos(120_000),
     ...limits,
   });
+}
+
+/** The stream and the inventories object store (the operator's setup, `chorus bus setup`, and every gateway). */
+export async function ensureDecisionStore(
+  nc: NatsConnection,
+  js: JetStreamClient,
+  config: DecisionLogConfig,
+): Promise<ObjectStore> {
+  // Retried while JetStream is not ready (a fresh cluster answers its first requests with timeouts).
+  await retryTransient("decision stream", () => ensureDecisionStream(nc, config));
+  return ensureInventoryBucket(nc, js, config);
 }
 
 /** Creates the inventories object store, or brings an existing one's TTL to the stream's max age. */
@@ -96,9 +114,24 @@ async function ensureInventoryBucket(
     // An object store is the stream OBJ_<bucket> (NATS ADR-20); its TTL is that stream's max_age.
     const jsm = await jetstreamManager(nc);
     const stream = `OBJ_${buckets.decisionInventories}`;
-    await jsm.streams.update(stream, { ...(await jsm.streams.info(stream)).config, max_age: ttl });
+    await operatorChange(stream, async () =>
+      jsm.streams.update(stream, { ...(await jsm.streams.info(stream)).config, max_age: ttl }),
+    );
   }
   return objects;
+}
+
+/** A limit change this identity may not make (only the operator changes streams): say what to run. */
+async function operatorChange(stream: string, run: () => Promise<unknown>): Promise<void> {
+  try {
+    await run();
+  } catch (err) {
+    if (!/permission/i.test((err as Error).message)) throw err;
+    throw new Error(
+      `${stream} does not have the limits DECISION_LOG_* configure and this NATS identity may not change them: ` +
+        "run `chorus bus setup` as the operator with the same DECISION_LOG_* settings",
+    );
+  }
 }
 
 export class DecisionLog {
@@ -141,9 +174,7 @@ export class DecisionLog {
       pseudonymKey?: string;
     },
   ): Promise<DecisionLog> {
-    // Retried while JetStream is not ready (a fresh cluster answers its first requests with timeouts).
-    await retryTransient("decision stream", () => ensureDecisionStream(nc, options.config));
-    const inventories = await ensureInventoryBucket(nc, js, options.config);
+    const inventories = await ensureDecisionStore(nc, js, options.config);
     return new DecisionLog(
       js,
       inventories,

@@ -1,7 +1,8 @@
+import { jetstream } from "@nats-io/jetstream";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type NatsFixture, startNats } from "../lib/testing/nats-fixture.ts";
-import { DecisionLog, loadDecisionLogConfig, readDecisionRecord } from "./decision-log.ts";
+import { DecisionLog, ensureDecisionStore, loadDecisionLogConfig, readDecisionRecord } from "./decision-log.ts";
 import { recordDecision, recordDecisionError } from "./decision-telemetry.ts";
 import { createChorusMetrics } from "./metrics.ts";
 import { sampleDecision } from "./testing/sample-decision.ts";
@@ -10,7 +11,10 @@ describe("decision telemetry", () => {
   let nats: NatsFixture;
   beforeAll(async () => {
     // The gateway records decisions, held to its own bus permissions.
-    nats = await startNats({ permissions: "gateway" });
+    nats = await startNats({
+      permissions: "gateway",
+      setup: (operator) => ensureDecisionStore(operator, jetstream(operator), loadDecisionLogConfig({})),
+    });
   });
   afterAll(() => nats.cleanup());
 

@@ -2,11 +2,15 @@
  * `chorus bus identities`: the NATS users of a production mesh, one nkey per process kind with the permissions of
  * lib/nats/permissions.ts: a nats-server configuration to include, and one seed file per process (mode 0600) to
  * install on that process's host as NATS_NKEY_SEED_FILE, with NATS_INBOX_PREFIX as printed.
+ * `chorus bus setup`: creates every stream, bucket and object store as the operator (only the operator may create or
+ * change one; processes check what they find), and brings existing ones to CHORUS_REPLICAS and DECISION_LOG_*.
  */
 import type { Command } from "commander";
+import { setUpBus } from "../../launch/bus-setup.ts";
 import type { Identity } from "../../lib/nats/permissions.ts";
 import { writeServerAuth } from "../../lib/nats/server-auth.ts";
 import { AGENTS, type AgentName } from "../../lib/subjects.ts";
+import { withConnection } from "../../telemetry/one-shot-connection.ts";
 
 const DEFAULT_HOSTS = "intent,relevance,timing;bidding,creative,orchestrator";
 
@@ -53,5 +57,16 @@ export function register(program: Command): void {
       for (const a of auth.identities.values())
         console.log(`${a.name.padEnd(12)} NATS_NKEY_SEED_FILE=${a.seedFile} NATS_INBOX_PREFIX=${a.inboxPrefix}`);
       console.log("seeds are secrets: copy each only to the host of the process that uses it (keep mode 0600)");
+    });
+  bus
+    .command("setup")
+    .description(
+      "create every stream, bucket and object store (operator identity; run before the processes start and after " +
+        "an upgrade; applies CHORUS_REPLICAS and DECISION_LOG_*)",
+    )
+    .option("--nats-url <url>", "NATS server", process.env.NATS_URL || "nats://127.0.0.1:4222")
+    .action(async (options: { natsUrl: string }) => {
+      const done = await withConnection(options.natsUrl, (nc) => setUpBus(nc));
+      for (const store of done) console.log(`ok  ${store}`);
     });
 }

@@ -6,8 +6,8 @@ import { buckets } from "../../lib/subjects.ts";
 import { type ApiKeyRecord, newApiKey } from "./api-key.ts";
 
 /** The API key bucket (buckets.apiKeys); created if missing. Keys are kept with their history for audit. */
-export function openApiKeyBucket(js: JetStreamClient): Promise<KV> {
-  return openReplicatedBucket(js, buckets.apiKeys, { history: 10 });
+export function openApiKeyBucket(js: JetStreamClient, replicas?: number): Promise<KV> {
+  return openReplicatedBucket(js, buckets.apiKeys, { history: 10 }, replicas);
 }
 
 const decoder = new TextDecoder();

@@ -28,7 +28,45 @@ export class ReplicasError extends Error {
   override readonly name = "ReplicasError";
 }
 
-/** Creates the stream, or raises an existing one's replica count to `replicas`; its other settings stay. */
+/**
+ * A store is missing and this identity may not create it: only the operator creates and changes streams, buckets
+ * and object stores (lib/nats/permissions.ts; npm start's launcher does it, `chorus bus setup` on a production
+ * server).
+ */
+export class MissingStoreError extends Error {
+  override readonly name = "MissingStoreError";
+  constructor(stream: string, cause: string) {
+    super(
+      `${stream} does not exist and this NATS identity may not create it (${cause}): run \`chorus bus setup\` ` +
+        "as the operator first (npm start does it for its private server)",
+    );
+  }
+}
+
+const isPermissionError = (err: unknown) => /permission/i.test((err as Error)?.message ?? "");
+
+/** Runs the creation of a missing store; a permissions refusal becomes a MissingStoreError naming what to do. */
+async function createMissing<T>(stream: string, replicas: number, run: () => Promise<T>): Promise<T> {
+  try {
+    return await explain(stream, replicas, run);
+  } catch (err) {
+    if (isPermissionError(err)) throw new MissingStoreError(stream, (err as Error).message);
+    throw err;
+  }
+}
+
+/** The stream's info, or undefined when it does not exist. */
+async function infoOrMissing(jsm: JetStreamManager, stream: string) {
+  return jsm.streams.info(stream).catch((err: Error) => {
+    if (/stream not found/i.test(err.message)) return undefined;
+    throw err;
+  });
+}
+
+/**
+ * Creates the stream if missing, or raises an existing one's replica count to `replicas`; its other settings stay.
+ * An existing stream is only read (processes may not change streams; the operator's setup does).
+ */
 export function ensureStream(
   jsm: JetStreamManager,
   config: Partial<StreamConfig> & { name: string },
@@ -42,12 +80,9 @@ async function ensureStreamOnce(
   config: Partial<StreamConfig> & { name: string },
   replicas: number,
 ): Promise<void> {
-  const existing = await jsm.streams.info(config.name).catch((err: Error) => {
-    if (/stream not found/i.test(err.message)) return undefined;
-    throw err;
-  });
+  const existing = await infoOrMissing(jsm, config.name);
   if (!existing) {
-    await explain(config.name, replicas, () => jsm.streams.add({ ...config, num_replicas: replicas }));
+    await createMissing(config.name, replicas, () => jsm.streams.add({ ...config, num_replicas: replicas }));
     return;
   }
   await matchReplicas(jsm, config.name, replicas);
@@ -62,10 +97,21 @@ async function ensureStreamOnce(
 export async function matchReplicas(jsm: JetStreamManager, stream: string, replicas = configuredReplicas()) {
   const info = await jsm.streams.info(stream);
   if (info.config.num_replicas >= replicas) return;
-  await explain(stream, replicas, () => jsm.streams.update(stream, { ...info.config, num_replicas: replicas }));
+  try {
+    await explain(stream, replicas, () => jsm.streams.update(stream, { ...info.config, num_replicas: replicas }));
+  } catch (err) {
+    if (!isPermissionError(err)) throw err;
+    throw new ReplicasError(
+      `CHORUS_REPLICAS=${replicas}: ${stream} has ${info.config.num_replicas} and this NATS identity may not change ` +
+        `it: run \`chorus bus setup\` as the operator with CHORUS_REPLICAS=${replicas}`,
+    );
+  }
 }
 
-/** Opens (creating on first use) a KV bucket with the configured replicas. */
+/**
+ * Opens a KV bucket (creating it on first use where this identity may: the operator's setup, an open test server)
+ * with the configured replicas. An existing bucket is bound without asking to create it: a process may not.
+ */
 export async function openReplicatedBucket(
   js: JetStreamClient,
   name: string,
@@ -73,13 +119,17 @@ export async function openReplicatedBucket(
   replicas = configuredReplicas(),
 ): Promise<KV> {
   return retryTransient(`bucket ${name}`, async () => {
-    const kv = await explain(`KV_${name}`, replicas, () => new Kvm(js).create(name, { ...options, replicas }));
+    const jsm = await js.jetstreamManager();
+    const existing = await infoOrMissing(jsm, `KV_${name}`);
+    const kv = existing
+      ? await new Kvm(js).open(name, { allow_direct: existing.config.allow_direct === true })
+      : await createMissing(`KV_${name}`, replicas, () => new Kvm(js).create(name, { ...options, replicas }));
     await matchReplicas(await js.jetstreamManager(), `KV_${name}`, replicas);
     return kv;
   });
 }
 
-/** Opens (creating on first use) an object store with the configured replicas. */
+/** Opens an object store (creating it on first use where this identity may) with the configured replicas. */
 export async function openReplicatedObjectStore(
   js: JetStreamClient,
   name: string,
@@ -87,7 +137,10 @@ export async function openReplicatedObjectStore(
   replicas = configuredReplicas(),
 ): Promise<ObjectStore> {
   return retryTransient(`object store ${name}`, async () => {
-    const store = await explain(`OBJ_${name}`, replicas, () => new Objm(js).create(name, { ...options, replicas }));
+    const existing = await infoOrMissing(await js.jetstreamManager(), `OBJ_${name}`);
+    const store = existing
+      ? await new Objm(js).open(name)
+      : await createMissing(`OBJ_${name}`, replicas, () => new Objm(js).create(name, { ...options, replicas }));
     await matchReplicas(await js.jetstreamManager(), `OBJ_${name}`, replicas);
     return store;
   });

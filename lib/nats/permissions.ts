@@ -5,9 +5,11 @@
  *
  * JetStream is reached through subjects too, so the table grants its API per stream and bucket:
  * - read a stream: stream info, message get (direct and API), ordered/ephemeral consumers on that stream only;
- * - create one: STREAM.CREATE/UPDATE for that name only (the process that owns it creates it on first start);
  * - write a bucket: `$KV.<bucket>.<keys>` for the keys the process owns (an agent writes only its own snapshots).
- * Nobody but the operator may delete or purge a stream, or list every stream.
+ * Only the operator creates, changes, deletes or lists streams (launch/bus-setup.ts: npm start's launcher, `chorus
+ * bus setup`): a process allowed STREAM.UPDATE on any stream could make the server publish anything for it (a
+ * republish), copy others' data into a stream it reads (sources) or undo what exactly-once rests on; processes only
+ * check what exists. Purges: the ledger its snapshot bucket, the gateway its inventories (their own data).
  *
  * Each identity receives replies on its own inbox prefix (`_INBOX.<identity>`; the client sets nats.js's
  * `inboxPrefix`), so no process can subscribe to another's replies. Responders (agents, Budget, ledger) get
@@ -65,14 +67,8 @@ function readStream(stream: string): string[] {
   ];
 }
 
-/** Creating a stream on first start, and bringing it to CHORUS_REPLICAS (lib/nats/jetstream-replicas.ts). */
-function ownStream(stream: string): string[] {
-  return [...readStream(stream), `${API}.STREAM.CREATE.${stream}`, `${API}.STREAM.UPDATE.${stream}`];
-}
-
 const readBucket = (bucket: string) => readStream(kvStream(bucket));
-const ownBucket = (bucket: string) => ownStream(kvStream(bucket));
-const ownObjects = (bucket: string) => ownStream(objStream(bucket));
+const readObjects = (bucket: string) => readStream(objStream(bucket));
 /** Writing objects: chunks and metadata, and the purge that replacing or deleting an object does. */
 const writeObjects = (bucket: string) => [`$O.${bucket}.>`, `${API}.STREAM.PURGE.${objStream(bucket)}`];
 
@@ -95,8 +91,8 @@ export const AGENT_INPUTS: Record<AgentName, readonly string[]> = {
   orchestrator: [subjects.auctionOutcomeAll, subjects.acceptedEventsAll],
 };
 
-/** Module registry: every process that runs modules reads both stores and may create them on first start. */
-const moduleReader = [...ownObjects(buckets.moduleObjects), ...ownBucket(buckets.moduleState)];
+/** Module registry: every process that runs modules reads both stores. */
+const moduleReader = [...readObjects(buckets.moduleObjects), ...readBucket(buckets.moduleState)];
 
 /**
  * A process running modules writes its own rollout report and the shared call record of the versions it runs
@@ -132,9 +128,9 @@ function agent(p: Permissions, name: AgentName): void {
   p.allowResponses = true;
 }
 
-const agentCommon = [...readBucket(buckets.catalog), ...ownBucket(buckets.agentState), ...moduleReader];
+const agentCommon = [...readBucket(buckets.catalog), ...readBucket(buckets.agentState), ...moduleReader];
 
-/** The streams exactly-once rests on (ledger/ledger-streams.ts ensureLedgerStreams creates them all). */
+/** The streams exactly-once rests on (ledger/ledger-streams.ts ensureLedgerStreams checks them all). */
 const ledgerStreams = [streams.events, streams.receipts, streams.leases, streams.quarantine];
 
 export function permissionsFor(identity: Identity): Permissions {
@@ -159,10 +155,10 @@ export function permissionsFor(identity: Identity): Permissions {
         ...moduleRunner(["kernel", ...agentNames().map(agentModule)]),
         ...readStream(streams.events),
         ...readStream(streams.receipts),
-        ...ownStream(streams.decisions),
-        ...ownObjects(buckets.decisionInventories),
-        ...ownBucket(buckets.catalog),
-        ...ownBucket(buckets.apiKeys),
+        ...readStream(streams.decisions),
+        ...readObjects(buckets.decisionInventories),
+        ...readBucket(buckets.catalog),
+        ...readBucket(buckets.apiKeys),
         ...readBucket(buckets.agentState),
         ...moduleReader,
       );
@@ -185,11 +181,11 @@ export function permissionsFor(identity: Identity): Permissions {
         ...agentCommon,
         subjects.leaseLogAll,
         kvKeys(buckets.leaders, "budget"),
-        ...ownBucket(buckets.leaders),
+        ...readBucket(buckets.leaders),
         // A candidate whose election stream stops answering asks its leader to step down (lib/nats/leader-election.ts).
         `${API}.STREAM.LEADER.STEPDOWN.${kvStream(buckets.leaders)}`,
-        ...ledgerStreams.flatMap(ownStream),
-        ...ownBucket(buckets.ledger),
+        ...ledgerStreams.flatMap(readStream),
+        ...readBucket(buckets.ledger),
       );
       return p;
     }
@@ -202,11 +198,11 @@ export function permissionsFor(identity: Identity): Permissions {
         // Snapshot pieces the new head no longer names are purged from the bucket's stream (ledger/snapshot-store.ts).
         `${API}.STREAM.PURGE.${kvStream(buckets.ledger)}`,
         kvKeys(buckets.leaders, "ledger"),
-        ...ownBucket(buckets.leaders),
+        ...readBucket(buckets.leaders),
         // A candidate whose election stream stops answering asks its leader to step down (lib/nats/leader-election.ts).
         `${API}.STREAM.LEADER.STEPDOWN.${kvStream(buckets.leaders)}`,
-        ...ownBucket(buckets.ledger),
-        ...ledgerStreams.flatMap(ownStream),
+        ...readBucket(buckets.ledger),
+        ...ledgerStreams.flatMap(readStream),
         ...readBucket(buckets.catalog),
       );
       return p;

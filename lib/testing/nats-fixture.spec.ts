@@ -18,10 +18,14 @@ describe("test fixture - startNats with the generated permissions", () => {
   it("holds each connection to its identity's rights and refuses a connection without credentials", async () => {
     expect(nats.auth?.configFile).toBeDefined();
     await expect(connect({ servers: nats.server.url, reconnect: false })).rejects.toThrow(/authorization/i);
-    const ledger = await nats.connect("ledger", "ledger");
-    const jsm = await jetstreamManager(ledger);
-    // The ledger owns the receipts stream (a plain one here: this layer does not know the ledger's settings).
-    await jsm.streams.add({ name: streams.receipts, subjects: [subjects.receiptsAll] });
+    // Only the operator creates streams (a plain receipts stream here: this layer does not know the ledger's
+    // settings); the ledger, which reads it, may not.
+    const ledger = await jetstreamManager(await nats.connect("ledger", "ledger"));
+    await expect(ledger.streams.add({ name: streams.receipts, subjects: [subjects.receiptsAll] })).rejects.toThrow(
+      /permission|timeout/i,
+    );
+    const operator = await jetstreamManager(await nats.connect("operator", "operator"));
+    await operator.streams.add({ name: streams.receipts, subjects: [subjects.receiptsAll] });
     const gateway = await nats.connect("gateway", "gateway");
     // The gateway stores receipts; the fixture's own identity (an agent host) may not, nor write module state.
     await jetstream(gateway).publish(subjects.receipt("d-1"), new Uint8Array([1]));

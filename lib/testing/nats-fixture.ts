@@ -33,6 +33,11 @@ export interface NatsFixtureOptions {
    * kind) and connect `nc` as this identity: the test then does only what that process may do.
    */
   permissions?: FixtureIdentity;
+  /**
+   * Lays out the streams and buckets the test needs, as the operator (the only identity that may create one, as
+   * npm start's launcher does with launch/bus-setup.ts), before `nc` connects. Without `permissions`, as `nc`.
+   */
+  setup?: (operator: NatsConnection) => Promise<unknown>;
 }
 
 const FIXTURE_IDENTITIES: Identity[] = [
@@ -58,6 +63,7 @@ export async function startNats(options: NatsFixtureOptions = {}): Promise<NatsF
     connections.push(nc);
     return nc;
   };
+  if (options.setup) await options.setup(await connect("setup", auth ? "operator" : undefined));
   const nc = await connect();
   return {
     server,

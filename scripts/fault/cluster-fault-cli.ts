@@ -52,6 +52,7 @@ const rows: [string, string][] = [
     "spend: expected / ledger / rebuilt from stream",
     `${micros(figures.expectedSpendMicros)} / ${micros(figures.ledgerSpendMicros)} / ${micros(figures.rebuiltSpendMicros)}`,
   ],
+  ["receipts left in the gateways' spools (unbilled sales)", String(figures.receiptsLeftInSpools)],
   ["exact", figures.exact ? "yes" : "NO"],
   [
     "largest overspend / bound (one lease per gateway)",

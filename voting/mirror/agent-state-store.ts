@@ -2,19 +2,19 @@ import type { JetStreamClient } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { Logger } from "../../lib/log/logger.ts";
 import { type BadMessageReason, describeError, reportBadMessage } from "../../lib/nats/bad-messages.ts";
-import { openReplicatedBucket, ReplicasError } from "../../lib/nats/jetstream-replicas.ts";
+import { MissingStoreError, openReplicatedBucket, ReplicasError } from "../../lib/nats/jetstream-replicas.ts";
 import { DEFAULT_MAX_PAYLOAD, encodePieces, pieceLimit } from "../../lib/nats/message-pieces.ts";
 import { readMessage } from "../../lib/nats/read-message.ts";
 import { buckets } from "../../lib/subjects.ts";
 import type { AnyAgentModule } from "../contract/agent-module.ts";
 
 /** Opens (creating on first use) the agent-state bucket. History 1: only the latest snapshot matters. */
-export async function openAgentStateBucket(js: JetStreamClient): Promise<KV> {
+export async function openAgentStateBucket(js: JetStreamClient, replicas?: number): Promise<KV> {
   const kvm = new Kvm(js);
   try {
-    return await openReplicatedBucket(js, buckets.agentState, { history: 1 });
+    return await openReplicatedBucket(js, buckets.agentState, { history: 1 }, replicas);
   } catch (err) {
-    if (err instanceof ReplicasError) throw err;
+    if (err instanceof ReplicasError || err instanceof MissingStoreError) throw err;
     // Another process created it with other settings: use it as it is.
     return kvm.open(buckets.agentState);
   }
