@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { TimestampSchema, timestampNow } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CampaignService } from "../gen/chorus/v1/campaign_pb.ts";
 import { AdEventType, DecisionService, PlaybackSignalSchema } from "../gen/chorus/v1/decision_pb.ts";
@@ -51,6 +51,60 @@ describe("edge bounds", () => {
     await expect(campaigns.createCampaign({ campaign: far })).rejects.toMatchObject(refused("campaign.end_time"));
     // The valid one is still created.
     expect((await campaigns.createCampaign({ campaign: testCampaign("fine", "acme") })).campaign?.id).toBe("fine");
+  });
+
+  it("edge bounds - UpdateCampaign with the same values is INVALID_ARGUMENT naming the field; the campaign is unchanged", async () => {
+    const created = (await campaigns.createCampaign({ campaign: testCampaign("upd", "acme") })).campaign!;
+    for (const [startTime, field] of [
+      [{ seconds: nowSeconds(), nanos: -1 }, "campaign.start_time.nanos"],
+      [{ seconds: INT64_MIN, nanos: 0 }, "campaign.start_time.seconds"],
+    ] as const) {
+      const campaign = testCampaign("upd", "acme");
+      campaign.startTime = create(TimestampSchema, startTime);
+      await expect(campaigns.updateCampaign({ campaign })).rejects.toMatchObject(refused(field));
+    }
+    const after = (await campaigns.getCampaign({ id: "upd" })).campaign!;
+    expect(after.startTime).toEqual(created.startTime);
+  });
+
+  it("edge bounds - StreamPlayback refuses an extreme timestamp with INVALID_ARGUMENT naming the field; nothing is published", async () => {
+    const sub = fx.nats.nc.subscribe(subjects.playbackAll);
+    async function* signals() {
+      yield {
+        signal: create(PlaybackSignalSchema, {
+          sessionId: "s-stream",
+          userId: "u-stream",
+          at: { seconds: 2n ** 63n / 1000n, nanos: 0 },
+          kind: { case: "sessionEnd", value: {} },
+        }),
+      };
+    }
+    await expect(decisions.streamPlayback(signals())).rejects.toMatchObject(refused("signal.at"));
+    await fx.nats.nc.flush();
+    sub.unsubscribe();
+    expect(sub.getProcessed()).toBe(0);
+  });
+
+  it("edge bounds - over the Connect protocol (JSON) the same values get the same answer", async () => {
+    const connectClient = createClient(
+      DecisionService,
+      createConnectTransport({
+        baseUrl: fx.gateway.url,
+        httpVersion: "1.1",
+        useBinaryFormat: false,
+        interceptors: [withApiKey(fx.keys.decide)],
+      }),
+    );
+    const extreme = create(PlaybackSignalSchema, {
+      sessionId: "s-json",
+      userId: "u-json",
+      at: { seconds: nowSeconds() + 2n * 86_400n, nanos: 0 },
+      kind: { case: "sessionEnd", value: {} },
+    });
+    await expect(connectClient.reportPlayback({ signals: [extreme] })).rejects.toMatchObject(refused("signals[0].at"));
+    const request = decideRequest("bounds-json");
+    request.context!.contentDurationMs = 2 ** 32 - 1;
+    await expect(connectClient.decide(request)).rejects.toMatchObject(refused("context.content_duration_ms"));
   });
 
   it("edge bounds - ReportPlayback with an extreme timestamp or position is refused and nothing is published", async () => {

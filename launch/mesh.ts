@@ -43,6 +43,8 @@ export interface MeshOptions {
   /** Agent hosts: each inner list runs in one process. */
   agentGroups?: string[][];
   env?: Record<string, string>;
+  /** More environment for one process, by name (`ledger`, `budget`, `agents-1`, `gateway`): e.g. its METRICS_PORT. */
+  processEnv?: Record<string, Record<string, string>>;
   /** Children's output is dropped (benchmarks, tests). */
   silent?: boolean;
   /** How long each process may take to say it is ready (default 30 s; more on a crowded machine). */
@@ -138,7 +140,11 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     await nats?.stop();
     await cluster?.stop();
   };
-  const identityEnv = (identity: string) => (auth ? auth.env(identity) : {});
+  // A process's own settings, then its identity (which nothing overrides).
+  const identityEnv = (identity: string) => ({
+    ...options.processEnv?.[identity],
+    ...(auth ? auth.env(identity) : {}),
+  });
   try {
     // Every process checks its streams and buckets against this at start (lib/nats/jetstream-replicas.ts).
     const replicas: Record<string, string> = cluster ? { CHORUS_REPLICAS: String(clusterSize) } : {};

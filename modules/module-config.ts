@@ -14,6 +14,14 @@ export const moduleConfigSchema = {
     parse: parsers.string,
     help: "file of trusted ed25519 public keys (PEM blocks or base64 raw keys, one per line); empty trusts nothing",
   },
+  trustedKeysPollMs: {
+    env: "CHORUS_TRUSTED_KEYS_POLL_MS",
+    default: 2_000,
+    parse: parsers.int(100, 3_600_000),
+    help:
+      "how often a running process looks at its trusted-keys file: a key added (or an expiry set) takes effect " +
+      "without a restart",
+  },
   signaturesRequired: {
     env: "CHORUS_MODULE_SIGNATURES_REQUIRED",
     default: 1,

@@ -22,7 +22,12 @@ function role(stats: RoleStats) {
   });
 }
 
-export function toModuleReport(process: string, module: string, stats: ModuleRouterStats): ModuleReport {
+export function toModuleReport(
+  process: string,
+  module: string,
+  stats: ModuleRouterStats,
+  refused: ReadonlyMap<string, { readonly reason: string }> = new Map(),
+): ModuleReport {
   const shadow = stats.shadow;
   return create(ModuleReportSchema, {
     process,
@@ -44,6 +49,7 @@ export function toModuleReport(process: string, module: string, stats: ModuleRou
         skipped: BigInt(shadow.skipped),
       }),
     rolledBack: [...stats.rolledBack],
+    refused: [...refused].map(([version, rejection]) => `${version}: ${rejection.reason}`),
   });
 }
 

@@ -75,8 +75,20 @@ interface Trial extends RoleSlot {
   readonly owned: boolean;
 }
 
+/** The router's deadline of a canary or shadow call; `outcome` is what the call itself came to (see #recordFailure). */
 class DeadlineError extends Error {
   override readonly name = "DeadlineError";
+  constructor(
+    message: string,
+    readonly outcome: Promise<unknown>,
+  ) {
+    super(message);
+  }
+}
+
+/** A call that answered, correctly, only after its role's deadline (it waited in the queue): not the module's hang. */
+export class KernelLateError extends Error {
+  override readonly name = "KernelLateError";
 }
 
 export class ModuleRouter {
@@ -147,9 +159,9 @@ export class ModuleRouter {
     if (canary) {
       let canaryError: unknown;
       try {
-        const result = await this.#checked(
-          withDeadline(canary.pool.decide(request), this.#options.config.callTimeoutMs),
-          request,
+        const result = await withDeadline(
+          this.#checked(canary.pool.decide(request), request),
+          this.#options.config.callTimeoutMs,
         );
         this.#rollout.record(canary, "canary", false);
         return { result, servedBy: "canary" };
@@ -159,7 +171,7 @@ export class ModuleRouter {
       }
       // Main decides instead; a canary failure counts only if main could decide the same request.
       const routed = await this.#decideActive(request);
-      this.#rollout.record(canary, "canary", true, canaryError);
+      this.#recordFailure(canary, "canary", canaryError);
       return { ...routed, degraded: routed.degraded ?? `canary ${canary.version}: ${describe(canaryError)}` };
     }
     const shadowRun = this.#startShadow(request);
@@ -233,16 +245,18 @@ export class ModuleRouter {
       return undefined;
     }
     this.#shadowInFlight++;
-    const run = this.#checked(withDeadline(shadow.pool.decide(request), this.#options.config.callTimeoutMs), request);
+    const call = this.#checked(shadow.pool.decide(request), request);
+    // In flight until the call itself ends, not its deadline: calls behind a hung one must not pile up.
+    void call.finally(() => this.#shadowInFlight--).catch(() => {});
+    const run = withDeadline(call, this.#options.config.callTimeoutMs);
     run.then(
       () => this.#rollout.record(shadow, "shadow", false),
       (err: unknown) => {
         if (isCallerError(err)) return;
         shadow.comparison.failures++;
-        this.#rollout.record(shadow, "shadow", true, err);
+        this.#recordFailure(shadow, "shadow", err);
       },
     );
-    void run.finally(() => this.#shadowInFlight--).catch(() => {});
     return run;
   }
 
@@ -288,6 +302,22 @@ export class ModuleRouter {
     return { version, pool, owned: true, window: new FailureWindow(this.#options.config.rollbackWindow) };
   }
 
+  /**
+   * Records a failed canary or shadow call against its version. A call past the role's deadline is recorded as what
+   * the call itself came to, once it ends: the module's own time limit or trap (a hang), an output breach, or a late
+   * answer (it waited behind another call: a failure, not a hang). The deadline fires before the pool's own watchdog,
+   * so counting it as a hang would count a real hang once per call queued behind it.
+   */
+  #recordFailure(slot: Trial, role: "canary" | "shadow", err: unknown): void {
+    if (!(err instanceof DeadlineError)) {
+      this.#rollout.record(slot, role, true, err);
+      return;
+    }
+    void err.outcome.then((outcome) => {
+      if (!isCallerError(outcome)) this.#rollout.record(slot, role, true, outcome);
+    });
+  }
+
   #pools(): KernelPool[] {
     return [
       this.#main,
@@ -310,10 +340,13 @@ function isCallerError(err: unknown): boolean {
 
 function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  // What the call came to, for the record: its error, or a late answer.
+  const outcome = promise.then(
+    () => new KernelLateError(`answered after the ${ms} ms deadline (it waited behind other calls)`),
+    (err: unknown) => err,
+  );
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeadlineError(`no answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new DeadlineError(`no answer within ${ms} ms`, outcome)), ms);
   });
-  // The call may still settle after the deadline; nobody waits for it then.
-  promise.catch(() => {});
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }

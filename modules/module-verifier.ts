@@ -40,9 +40,16 @@ export class ModuleVerifier {
   readonly #selfTests = new Map<string, Promise<CheckFailure | undefined>>();
 
   #revokedKeys: RevokedKeys | undefined;
+  #trustedKeys: TrustedKeys;
 
   constructor(private readonly options: ModuleVerifierOptions) {
     this.#revokedKeys = options.revokedKeys;
+    this.#trustedKeys = options.trustedKeys;
+  }
+
+  /** Trusts `keys` from now on (the trusted-keys file changed: trusted-keys-file.ts); later checks use them. */
+  useTrustedKeys(keys: TrustedKeys): void {
+    this.#trustedKeys = keys;
   }
 
   /** Starts refusing modules signed by keys on `list` (a process opens the list after its verifier). */
@@ -63,7 +70,7 @@ export class ModuleVerifier {
 
   /** Epoch ms at which a trusted key stops being accepted (undefined: it does not expire, or is unknown). */
   keyExpiry(keyId: string): number | undefined {
-    return this.options.trustedKeys.expiry(keyId);
+    return this.#trustedKeys.expiry(keyId);
   }
 
   get requiredSignatures(): number {
@@ -105,7 +112,7 @@ export class ModuleVerifier {
     const kind = this.options.kinds[manifest.module];
     if (!kind) reject(RejectionReason.InvalidManifest, `unknown module "${manifest.module}"`);
 
-    const key = this.options.trustedKeys.get(manifest.keyId);
+    const key = this.#trustedKeys.get(manifest.keyId);
     if (!key) reject(RejectionReason.UntrustedKey, `key ${manifest.keyId} is not in CHORUS_TRUSTED_KEYS`);
     const revoked = this.#revokedKeys?.get(manifest.keyId);
     if (revoked)
@@ -113,7 +120,7 @@ export class ModuleVerifier {
         RejectionReason.RevokedKey,
         `key ${manifest.keyId} was revoked at ${revoked.at} by ${revoked.actor}: ${revoked.reason}`,
       );
-    const expires = this.options.trustedKeys.expiry(manifest.keyId);
+    const expires = this.#trustedKeys.expiry(manifest.keyId);
     if (expires !== undefined && (this.options.now?.() ?? Date.now()) >= expires)
       reject(RejectionReason.ExpiredKey, `key ${manifest.keyId} expired at ${new Date(expires).toISOString()}`);
     if (!verifyManifestSignature(manifest, key!)) {
@@ -200,8 +207,8 @@ export class ModuleVerifier {
     const now = this.options.now?.() ?? Date.now();
     for (const { keyId, signature } of manifestSignatures(manifest)) {
       if (valid.has(keyId)) continue;
-      const key = this.options.trustedKeys.get(keyId);
-      const expires = this.options.trustedKeys.expiry(keyId);
+      const key = this.#trustedKeys.get(keyId);
+      const expires = this.#trustedKeys.expiry(keyId);
       const why = !key
         ? "untrusted"
         : this.#revokedKeys?.get(keyId)

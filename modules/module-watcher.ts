@@ -106,7 +106,7 @@ export class ModuleWatcher {
     this.#stopWatch = () => updates.stop();
     // A revoked key: every version is checked again (each verification asks the list), and the current state is
     // applied again so that a running version signed by that key is dropped now, not at the next change.
-    this.#stopRevocations = this.options.revocations?.onRevoke(() => this.#recheck());
+    this.#stopRevocations = this.options.revocations?.onRevoke(() => this.recheck());
     const { state, kvRevision } = await retryTransient(
       `module state ${this.module}`,
       () => this.registry.state(this.module),
@@ -135,8 +135,11 @@ export class ModuleWatcher {
     return this.#applying;
   }
 
-  /** Verifies every version again (each verification asks the revocation list and the clock) and re-applies. */
-  #recheck(): void {
+  /**
+   * Verifies every version again (each verification asks the trusted keys, the revocation list and the clock) and
+   * re-applies the current state: on a revocation, a key's expiry, a changed trusted-keys file.
+   */
+  recheck(): void {
     this.#loaded.clear();
     const current = this.#current;
     if (current) void this.#enqueue(current.state, current.kvRevision, true);
@@ -155,7 +158,7 @@ export class ModuleWatcher {
     const next = Math.min(...keyIds.map((id) => this.verifier.keyExpiry(id) ?? Number.POSITIVE_INFINITY));
     if (!Number.isFinite(next) || this.state === "stopped") return;
     const delay = Math.min(Math.max(0, next - Date.now()) + 1, MAX_TIMER_MS);
-    this.#expiryTimer = setTimeout(() => this.#recheck(), delay);
+    this.#expiryTimer = setTimeout(() => this.recheck(), delay);
     this.#expiryTimer.unref();
   }
 

@@ -6,8 +6,17 @@
  */
 import { describe, expect, it } from "vitest";
 import { ModuleStateChange_Action as Action } from "../gen/chorus/v1/module_pb.ts";
+import { makeRequest } from "../wasm-core/src/mod.ts";
 import { hotSwapBenchPerFile } from "./testing/bench-per-file.ts";
-import { eventually, LIVE_RESERVE, requests, routerDecide, runLoad, sleep } from "./testing/hot-swap-fixture.ts";
+import {
+  eventually,
+  inventory,
+  LIVE_RESERVE,
+  requests,
+  routerDecide,
+  runLoad,
+  sleep,
+} from "./testing/hot-swap-fixture.ts";
 import { kernelVariants } from "./testing/kernel-variants.ts";
 import { healthKey, type VersionRecord } from "./version-health.ts";
 
@@ -89,5 +98,35 @@ describe("probation and the hang rule", () => {
     expect(routed.degraded).toMatch(/KernelOutputError: kernel 4\.0\.0-overbid output rejected: winner 0 .* priced/);
     const last = await rolledBack;
     expect(last.reason).toMatch(/^output: active 4\.0\.0-overbid broke the output contract/);
+  }, 60_000);
+
+  it("probation - one hang of a canary counts once: the calls queued behind its worker are late, not hangs", async () => {
+    // Past probation, a hang limit of 2: had each call queued behind the hung worker counted as a hang (the router's
+    // deadline fires before the pool's own watchdog), this one real hang would roll the canary back.
+    const config = { probationCalls: 0, probationMs: 0, hangLimit: 2, rollbackErrorRate: 1, callTimeoutMs: 400 };
+    const version = "5.0.0-one-loop";
+    await bench.publish(version, kernelVariants.loopOnReserve(LIVE_RESERVE));
+    const gateway = await bench.startProcess("gateway-queue", config);
+    await bench.operations.canary("kernel", version, 100);
+    await eventually(() => gateway.router.stats().canary);
+    // Requests that never loop keep the one canary worker busy; exactly one request loops.
+    const calm = Array.from({ length: 16 }, (_, i) =>
+      makeRequest(inventory, { seed: 7000 + i, agents: 6, vetoRate: 0.3, reservePrice: 10 }),
+    );
+    const stop = sleep(2_500);
+    const looping = sleep(500).then(() => gateway.router.route("the-looping-one", requests[0]!));
+    const load = await runLoad(
+      (id, i) => gateway.router.route(id, calm[i % calm.length]!).then((r) => ({ ...r, moduleVersion: "" })),
+      stop,
+      6,
+    );
+    expect((await looping).degraded).toMatch(/canary 5\.0\.0-one-loop: DeadlineError/);
+    expect(load.errors).toEqual([]);
+    await gateway.close(); // flushes the shared record
+    const shared = (await record(version))!;
+    console.log(`one real hang under 6 callers: record ${JSON.stringify({ ...shared, lastError: undefined })}`);
+    expect(shared.hangs).toHaveLength(1);
+    expect(shared.failures).toBeGreaterThan(1); // the queued calls that came late count as failures (share rule)
+    expect((await bench.operations.state("kernel")).canaryVersion).toBe(version);
   }, 60_000);
 });

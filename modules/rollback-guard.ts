@@ -41,6 +41,11 @@ export function isHang(error: unknown): boolean {
   );
 }
 
+/** A canary or shadow answer that came after the router's deadline, within the module's own time limit. */
+export function isLate(error: unknown): boolean {
+  return (error as { name?: string } | undefined)?.name === "KernelLateError";
+}
+
 /** An answer that breaks the output contract: the kernel's output checks, an agent's out-of-range scores. */
 export function isOutputBreach(error: unknown): boolean {
   if (typeof error === "string") return !isHang(error);
@@ -139,7 +144,9 @@ export class RollbackGuard {
     const now = Date.now();
     const totals = this.health.totals(version);
     if (!hang && isOutputBreach(error)) return `output: ${role} ${version} broke the output contract: ${message}`;
-    if (this.inProbation(version, now)) {
+    // A late answer (it waited behind other calls, then answered within the module's own limit) is a failure for
+    // the share rule, but neither a hang nor the module's fault: probation waits for a timeout, trap or lost worker.
+    if (this.inProbation(version, now) && !isLate(error)) {
       const age = ((now - (this.#since.get(version) ?? now)) / 1000).toFixed(1);
       return (
         `probation: ${role} ${version} failed on call ${totals.calls} ` +

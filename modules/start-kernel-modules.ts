@@ -17,6 +17,7 @@ import { ModuleRouter } from "./module-router.ts";
 import { ModuleVerifier } from "./module-verifier.ts";
 import { ModuleWatcher } from "./module-watcher.ts";
 import { rollbackOverNats } from "./rollback-requests.ts";
+import { followTrustedKeys } from "./trusted-keys-file.ts";
 import { VersionHealth } from "./version-health.ts";
 
 export interface KernelModulesOptions {
@@ -63,9 +64,13 @@ export async function startKernelModules(options: KernelModulesOptions): Promise
   await router.ready();
   watcher.onChange((view) => router.apply(view));
   await router.apply(await watcher.start());
+  // Keys added to (or expiries set in) the trusted-keys file apply without a restart; a given verifier is the caller's.
+  const stopKeys = options.verifier
+    ? () => {}
+    : followTrustedKeys(config.trustedKeysFile, [verifier], () => watcher.recheck(), logger, config.trustedKeysPollMs);
   const stopReports = reportPeriodically(
     registry,
-    () => toModuleReport(actor, "kernel", router.stats()),
+    () => toModuleReport(actor, "kernel", router.stats(), watcher.view?.refused),
     config.reportIntervalMs,
     logger,
   );
@@ -74,6 +79,7 @@ export async function startKernelModules(options: KernelModulesOptions): Promise
     watcher,
     async close() {
       stopReports();
+      stopKeys();
       watcher.stop();
       revocations.stop();
       await router.close();

@@ -48,7 +48,7 @@ const config = loadConfig({
 
 if (!config.natsUrl) ensureNatsServer();
 // Module signing keys the mesh trusts: a file in the data dir unless set (empty at first: add release keys from
-// `chorus modules keygen` to it and restart).
+// `chorus modules keygen` to it; running processes read it again within CHORUS_TRUSTED_KEYS_POLL_MS).
 const trustedKeys = process.env.CHORUS_TRUSTED_KEYS || join(config.dataDir, "trusted-keys.pem");
 if (!existsSync(trustedKeys)) {
   mkdirSync(dirname(trustedKeys), { recursive: true });

@@ -2,11 +2,9 @@
  * Prometheus metrics: one prom-client registry per process (`processMetrics()`), the same metric names in the
  * gateway and the agents (a process only moves the ones it owns), and a tiny `/metrics` HTTP server.
  */
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import { parsers } from "../lib/config/config.ts";
 import { badMessagesCounter } from "../lib/nats/bad-messages.ts";
+import { startMetricsServer as serveMetrics } from "../lib/process/metrics-server.ts";
 import { survivedErrors } from "../lib/process/survive.ts";
 
 /** Latency buckets in seconds: a decision's budget is tens of milliseconds, so resolution sits below 100 ms. */
@@ -122,52 +120,13 @@ export function processMetrics(): ChorusMetrics {
   return shared;
 }
 
-export const metricsConfigSchema = {
-  port: {
-    env: "METRICS_PORT",
-    default: 0,
-    parse: parsers.port,
-    help: "port of the Prometheus /metrics endpoint; 0 = off",
-  },
-  host: {
-    env: "METRICS_HOST",
-    default: "127.0.0.1",
-    parse: parsers.string,
-    help: "address the /metrics endpoint binds; 0.0.0.0 to let a remote Prometheus scrape it",
-  },
-};
+export { type MetricsServer, metricsConfigSchema } from "../lib/process/metrics-server.ts";
 
-export interface MetricsServer {
-  readonly port: number;
-  close(): Promise<void>;
-}
-
-/**
- * Serves GET /metrics on `host:port` (default 127.0.0.1: metrics name campaigns and reveal traffic, so they are
- * not published to the network unless asked); resolves to undefined when port is 0 (off).
- */
-export async function startMetricsServer(
+/** Serves this process's registry (processMetrics) unless another is given; undefined when port is 0 (off). */
+export function startMetricsServer(
   port: number,
   registry: Registry = processMetrics().registry,
-  host = metricsConfigSchema.host.default,
-): Promise<MetricsServer | undefined> {
-  if (port === 0) return undefined;
-  const server: Server = createServer((req, res) => {
-    if (req.method !== "GET" || req.url?.split("?")[0] !== "/metrics") {
-      res.writeHead(404).end("not found: GET /metrics\n");
-      return;
-    }
-    registry.metrics().then(
-      (text) => res.writeHead(200, { "content-type": registry.contentType }).end(text),
-      (err: unknown) => res.writeHead(500).end(`metrics failed: ${String(err)}\n`),
-    );
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => resolve());
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
+  host?: string,
+): ReturnType<typeof serveMetrics> {
+  return serveMetrics(port, registry, host);
 }

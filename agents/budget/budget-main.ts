@@ -8,6 +8,7 @@ import { leaderElectionConfig, openLeaderBucket } from "../../lib/nats/leader-el
 import { LeaderRole } from "../../lib/nats/leader-role.ts";
 import { onShutdown, signalReady } from "../../lib/process/child-lifecycle.ts";
 import { loadModuleConfig } from "../../modules/module-config.ts";
+import { metricsConfigSchema, startMetricsServer } from "../../telemetry/metrics.ts";
 import { budgetAgent } from "../../voting/budget/agent.ts";
 import type { BudgetState } from "../../voting/budget/state.ts";
 import { startAgentScoring } from "../../voting/registry/start-agent-scoring.ts";
@@ -35,6 +36,8 @@ const config = loadConfig({
     parse: parsers.int(0, 1_000_000),
     help: "pacing lookahead in millionths of the flight (10000 = 1%): leases follow the plan this far ahead",
   },
+  metricsPort: metricsConfigSchema.port,
+  metricsHost: metricsConfigSchema.host,
 });
 const logger = createLogger(process.env.CHORUS_PROCESS_NAME ?? "budget");
 // Crash-only: anything unexpected ends the process and its supervisor restarts it; the state is rebuilt exactly.
@@ -42,6 +45,7 @@ process.on("unhandledRejection", (err) => {
   logger.fatal({ err }, "unhandled rejection; exiting");
   process.exit(1);
 });
+const metricsServer = await startMetricsServer(config.metricsPort, undefined, config.metricsHost);
 const nc = await connectNats({ servers: config.natsUrl, name: "chorus-budget" });
 const catalog = await CatalogView.open(await openCatalogBucket(jetstream(nc)));
 // Its scoring module is hot-swapped from the module registry like every agent's (voting/scoring/start-agent-scoring.ts).
@@ -88,6 +92,7 @@ onShutdown(async () => {
   await scoring.close();
   catalog.close();
   await nc.drain();
+  await metricsServer?.close();
 });
-signalReady({ instance: agent.instanceId, leader: role.isLeader });
+signalReady({ instance: agent.instanceId, leader: role.isLeader, metricsPort: metricsServer?.port });
 logger.info("budget agent ready");

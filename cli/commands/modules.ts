@@ -142,9 +142,10 @@ export async function runReport(options: CommonOptions, print: Print): Promise<v
             : `mean |Δprice| ${r.shadow.meanAbsPriceDeltaMicros.toFixed(1)} µ`) +
           `, ${r.shadow.failures} failed, ${r.shadow.skipped} skipped`
         : "-";
-      return [r.process, age, active, canary, shadow, r.rolledBack.join(", ") || "-"];
+      return [r.process, age, active, canary, shadow, r.rolledBack.join(", ") || "-", r.refused.join(", ") || "-"];
     });
-    for (const line of formatTable(["PROCESS", "AGE", "ACTIVE", "CANARY", "SHADOW", "ROLLED BACK"], rows)) print(line);
+    for (const line of formatTable(["PROCESS", "AGE", "ACTIVE", "CANARY", "SHADOW", "ROLLED BACK", "REFUSED"], rows))
+      print(line);
   });
 }
 

@@ -33,6 +33,7 @@ export const logger = createLogger("hot-swap-test", process.env.LOG_LEVEL ?? "si
 
 export const testConfig: ModuleConfig = {
   trustedKeysFile: "",
+  trustedKeysPollMs: 2_000,
   // Room for a loaded two-core machine: a healthy case must not pass its share of the budget.
   selfTestBudgetMs: 3_000,
   signaturesRequired: 1,

@@ -3,13 +3,16 @@
  * subject the permission table lets any Chorus identity publish to (lib/nats/permissions.ts: signals of every agent,
  * playback, auction outcomes, ad events, receipts, leases, the decision log, catalog, agent state, module state,
  * API keys, ledger and leader keys, decide/lease/ledger requests), plus the accepted-events copies nobody may write.
- * The mesh keeps answering Decide, no process restarts, and the ledger still charges an impression exactly.
+ * The mesh keeps answering Decide, no process restarts, and the ledger still charges an impression exactly; the
+ * ledger keeps the bad events it read in the quarantine stream (headers: source subject, sequence, reason), and every
+ * process counts what it skipped on its /metrics (chorus_bad_messages_total by consumer and reason).
  */
 import { randomBytes } from "node:crypto";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withApiKey } from "../../gateway/auth/client-key.ts";
 import { AdFormat, BreakKind, ContentKind, DeviceType } from "../../gen/chorus/v1/common_pb.ts";
@@ -22,12 +25,12 @@ import {
 } from "../../gen/chorus/v1/decision_pb.ts";
 import { LedgerEntrySchema } from "../../gen/chorus/v1/ledger_pb.ts";
 import { type Mesh, startMesh } from "../../launch/mesh.ts";
-import { queryLedger } from "../../ledger/ledger.ts";
+import { QUARANTINE_HEADERS, queryLedger } from "../../ledger/ledger.ts";
 import type { NatsConnection } from "../../lib/nats/connect.ts";
 import { freePort } from "../../lib/nats/nats-server-process.ts";
 import { type Identity, permissionsFor } from "../../lib/nats/permissions.ts";
 import { permissionViolations } from "../../lib/nats/server-log.ts";
-import { AGENTS, buckets, subjects } from "../../lib/subjects.ts";
+import { AGENTS, buckets, streams, subjects } from "../../lib/subjects.ts";
 
 const PUBLISHERS: Identity[] = [
   { kind: "gateway", name: "gateway" },
@@ -54,6 +57,8 @@ function garbageSubjects(): string[] {
   out.add(`$KV.${buckets.moduleState}.state.kernel`);
   out.add(`$KV.${buckets.moduleState}.state.agent-relevance`);
   out.add(`$KV.${buckets.apiKeys}.garbagekey`);
+  // Read at start by the ledger and the Budget agent (their stored totals), and written by the ledger's CAS.
+  out.add(`$KV.${buckets.ledger}.snapshot`);
   out.add(subjects.acceptedEvents("impression").replace(/>$/, "c.x"));
   out.add(subjects.acceptedEventsAll.replace(/>$/, "complete.c.x"));
   return [...out].filter((s) => !s.includes("_INBOX"));
@@ -94,8 +99,14 @@ describe("mesh garbage - no message on any subject Chorus reads stops a process"
   let mesh: Mesh;
   let attacker: NatsConnection;
   let pids: number[];
+  /** Each process's /metrics port. */
+  const metricsPorts: Record<string, number> = {};
   beforeAll(async () => {
+    for (const name of ["ledger", "budget", "agents-1", "agents-2", "gateway"]) metricsPorts[name] = await freePort();
     mesh = await startMesh({
+      processEnv: Object.fromEntries(
+        Object.entries(metricsPorts).map(([name, port]) => [name, { METRICS_PORT: String(port) }]),
+      ),
       gatewayPort: await freePort(),
       silent: true,
       demo: true,
@@ -201,6 +212,52 @@ describe("mesh garbage - no message on any subject Chorus reads stops a process"
       await nc.close();
     }
   }, 60_000);
+
+  it("the ledger kept the bad events in quarantine, named by subject and sequence; every process counted what it skipped", async () => {
+    const nc = await mesh.connect("garbage-quarantine-check");
+    try {
+      const jsm = await jetstreamManager(nc);
+      const { state } = await jsm.streams.info(streams.quarantine);
+      // The garbage above also went straight onto quarantine subjects (the ledger may publish there): the ledger's
+      // own entries are those naming their source.
+      const kept = [];
+      for (let seq = state.first_seq; seq <= state.last_seq; seq++) {
+        const m = await jsm.streams.getMessage(streams.quarantine, { seq }).catch(() => null);
+        if (m?.header?.get(QUARANTINE_HEADERS.subject)) kept.push(m);
+      }
+      // Every undecodable or out-of-range event the events stream took (random bytes, empty, 2^62 charges).
+      console.log(`mesh garbage: ${kept.length} events quarantined by the ledger (${state.messages} messages in all)`);
+      expect(kept.length).toBeGreaterThan(0);
+      for (const q of kept) {
+        const sourceSubject = q.header.get(QUARANTINE_HEADERS.subject);
+        const sourceSeq = Number(q.header.get(QUARANTINE_HEADERS.sequence));
+        expect(sourceSubject).toMatch(/^chorus\.events\./);
+        expect(q.subject).toBe(subjects.quarantinedEvent(sourceSeq));
+        expect(q.header.get(QUARANTINE_HEADERS.reason)).toMatch(/undecodable|out_of_range/);
+        // The quarantined bytes are the event's own.
+        const original = (await jsm.streams.getMessage(streams.events, { seq: sourceSeq }))!;
+        expect(original.subject).toBe(sourceSubject);
+        expect([...q.data]).toEqual([...original.data]);
+      }
+    } finally {
+      await nc.close();
+    }
+    const counted: Record<string, number> = {};
+    for (const [name, port] of Object.entries(metricsPorts)) {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      for (const line of text.split("\n")) {
+        const m = /^chorus_bad_messages_total\{consumer="([^"]+)",reason="[^"]+"\} (\d+)/.exec(line);
+        if (m) counted[`${name}/${m[1]}`] = (counted[`${name}/${m[1]}`] ?? 0) + Number(m[2]);
+      }
+    }
+    console.log(`mesh garbage: bad messages counted ${JSON.stringify(counted)}`);
+    for (const name of Object.keys(metricsPorts))
+      expect(
+        Object.keys(counted).some((k) => k.startsWith(`${name}/`)),
+        `${name} counts bad messages on /metrics`,
+      ).toBe(true);
+    expect(counted["ledger/ledger"]).toBeGreaterThan(0);
+  });
 
   it("ran with NATS permissions on: no Chorus process was refused anything", () => {
     expect(mesh.auth).toBeDefined();

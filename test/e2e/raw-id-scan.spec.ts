@@ -241,6 +241,17 @@ describe("raw-id scan - no raw listener id anywhere on the bus or in JetStream",
     return [...found].sort();
   }
 
+  it("consent: listeners without measurement consent have no profile or cap history: their user pseudonym is stored nowhere", async () => {
+    const pseudonyms = pseudonymsFromEnv(mesh.pseudonymEnv);
+    const without = LISTENERS.filter((_, i) => i % 3 === 2);
+    const withConsent = LISTENERS.filter((_, i) => i % 3 !== 2);
+    expect(await holders(without.map((l) => pseudonyms.user(l.userId)))).toEqual([]);
+    // The control: listeners with consent are known by their user pseudonym (profiles, receipts, events).
+    expect(await holders(withConsent.map((l) => pseudonyms.user(l.userId)))).toEqual(
+      expect.arrayContaining(["KV_chorus_agent_state"]),
+    );
+  }, 60_000);
+
   it("chorus users forget <user-id> erases a listener everywhere; totals stay exact and decisions go on", async () => {
     const pseudonyms = pseudonymsFromEnv(mesh.pseudonymEnv);
     // The listener to erase: one with measurement consent whose pods were filled (the demo fills some), and another

@@ -6,9 +6,11 @@
  * setup`) creates and changes streams; processes only check them. A push consumer's deliver subject is another way
  * to make the server publish: refused unless the creator could publish there itself.
  */
+import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openApiKeyBucket } from "../../gateway/auth/api-key-store.ts";
@@ -103,14 +105,28 @@ describe("bus permissions - no process can change a stream or make the server pu
     expect((await operator.streams.update(streams.decisions, decisions)).config.name).toBe(streams.decisions);
   });
 
-  it("a process that finds a store missing does not create it: it stops and says to run chorus bus setup", async () => {
+  it("a process that finds a store missing does not create it: it stops and says to run chorus bus setup", {
+    timeout: 120_000,
+  }, async () => {
     const operator = await jetstreamManager(as.operator!);
     await operator.streams.delete(`KV_${buckets.apiKeys}`);
     await expect(openApiKeyBucket(jetstream(as.gateway!))).rejects.toThrow(MissingStoreError);
     await expect(openApiKeyBucket(jetstream(as.gateway!))).rejects.toThrow(/chorus bus setup/);
     await expect(ensureLedgerStreams(await jetstreamManager(as.ledger!))).resolves.toBeUndefined();
-    // The setup puts it back; the gateway then opens it.
-    await setUpBus(as.operator!);
+    // `chorus bus setup` (what an operator runs on a production server) puts it back; with the gateway's identity it
+    // is refused and fails.
+    const cli = (identity: string) =>
+      promisify(execFile)(
+        process.execPath,
+        ["--import", "tsx", "cli/chorus.ts", "bus", "setup", "--nats-url", server.url],
+        {
+          env: { ...process.env, ...auth.env(identity), CHORUS_DATA_DIR: join(dir, "no-local-mesh") },
+          timeout: 60_000,
+        },
+      );
+    await expect(cli("gateway")).rejects.toThrow(/chorus bus setup|permission/i);
+    const { stdout } = await cli("operator");
+    expect(stdout).toContain("ok  KV chorus_api_keys");
     expect((await (await openApiKeyBucket(jetstream(as.gateway!))).status()).bucket).toBe(buckets.apiKeys);
   });
 

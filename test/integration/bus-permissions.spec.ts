@@ -25,6 +25,7 @@ import { AGENT_INPUTS, type Identity } from "../../lib/nats/permissions.ts";
 import { type ServerAuth, writeServerAuth } from "../../lib/nats/server-auth.ts";
 import { permissionViolations } from "../../lib/nats/server-log.ts";
 import { AGENTS, buckets, streams, subjects } from "../../lib/subjects.ts";
+import { KeyRevocations } from "../../modules/key-revocations.ts";
 import { ModuleRegistry } from "../../modules/module-registry.ts";
 import { rollbackOverNats, serveRollbackRequests } from "../../modules/rollback-requests.ts";
 import { openAgentStateBucket } from "../../voting/mirror/agent-state-store.ts";
@@ -206,7 +207,13 @@ describe("bus permissions - every process kind is held to its own rights by the 
     await expectPublishRefused("agents-1", `$KV.${buckets.moduleState}.state.agent-bidding`);
     await expectPublishRefused("budget", `$KV.${buckets.moduleState}.state.agent-budget`);
     await expectPublishRefused("ledger", `$KV.${buckets.moduleState}.state.kernel`);
+    // The signing-key revocation list is the operator's alone: a process that could write it could revoke (roll
+    // back) every version, and one that could delete an entry could bring a revoked key back.
+    for (const identity of ["gateway", "agents-1", "budget", "ledger"])
+      await expectPublishRefused(identity, `$KV.${buckets.moduleState}.revoked.0123456789abcdef`);
     const registry = await ModuleRegistry.open(jetstream(as.operator!));
+    await KeyRevocations.revoke(registry.states, { keyId: "0123456789abcdef", reason: "test", actor: "op", at: "" });
+    expect((await registry.states.get("revoked.0123456789abcdef"))?.operation).toBe("PUT");
     await registry.objects.putBlob({ name: "kernel/0.0.1.wasm" }, new Uint8Array([0, 97, 115, 109]));
     expect((await registry.objects.info("kernel/0.0.1.wasm"))?.size).toBe(4);
     // The operator writes the state: version 2.0.0 active after 1.0.0 (as `chorus modules activate` would).

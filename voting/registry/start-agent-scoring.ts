@@ -15,6 +15,7 @@ import { reportPeriodically, toModuleReport } from "../../modules/module-report.
 import { ModuleVerifier } from "../../modules/module-verifier.ts";
 import { ModuleWatcher } from "../../modules/module-watcher.ts";
 import { rollbackOverNats } from "../../modules/rollback-requests.ts";
+import { followTrustedKeys } from "../../modules/trusted-keys-file.ts";
 import { VersionHealth } from "../../modules/version-health.ts";
 import {
   AGENT_SCORING_ABI_VERSION,
@@ -84,11 +85,29 @@ export async function startAgentScoring(
     watcher.onChange((view) => scorer.apply(view));
     await scorer.apply(await watcher.start());
     stops.push(
-      reportPeriodically(registry, () => toModuleReport(actor, name, scorer.stats()), config.reportIntervalMs, log),
+      reportPeriodically(
+        registry,
+        () => toModuleReport(actor, name, scorer.stats(), watcher.view?.refused),
+        config.reportIntervalMs,
+        log,
+      ),
     );
     scorers.set(module.name, scorer);
     watchers.set(module.name, watcher);
   }
+  // Keys added to (or expiries set in) the trusted-keys file apply without a restart; a given verifier is the caller's.
+  if (!options.verifier)
+    stops.push(
+      followTrustedKeys(
+        config.trustedKeysFile,
+        [verifier],
+        () => {
+          for (const watcher of watchers.values()) watcher.recheck();
+        },
+        logger,
+        config.trustedKeysPollMs,
+      ),
+    );
   return {
     modules: modules.map((m) => {
       const scorer = scorers.get(m.name);
