@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { LossReasons } from "./loss-reasons.ts";
 import { simMetrics } from "./metrics.ts";
 import { VirtualChorusStrategy } from "./strategies/chorus-virtual.ts";
+import { impressionWindowMinutes } from "./world/billing-window.ts";
 import { loadScenario, parseScenario } from "./world/scenario.ts";
 import { runWorld } from "./world/world.ts";
 
@@ -15,12 +16,13 @@ const options = new Command("sim-losses")
   .option("--seed <n>", "world seed", "1")
   .option("--lease-ppm <n>", "as npm run sim", "50000")
   .option("--lookahead-ppm <n>", "as npm run sim", "20000")
-  .option("--impression-window-minutes <n>", "as npm run sim", "60")
+  .option("--impression-window-minutes <n>", "as npm run sim", "auto")
   .parse()
   .opts<{ scenario: string; seed: string; leasePpm: string; lookaheadPpm: string; impressionWindowMinutes: string }>();
 
 const scenario = parseScenario(loadScenario(options.scenario), options.scenario);
-const impressionWindowMs = (Number(options.impressionWindowMinutes) * 60_000) / scenario.speedup;
+const impressionWindowMs =
+  (impressionWindowMinutes(options.impressionWindowMinutes, scenario) * 60_000) / scenario.speedup;
 const losses = new LossReasons();
 const strategy = new VirtualChorusStrategy({
   policy: {

@@ -9,6 +9,7 @@ import { ChorusStrategy } from "./strategies/chorus.ts";
 import { VirtualChorusStrategy } from "./strategies/chorus-virtual.ts";
 import { MonolithStrategy } from "./strategies/monolith.ts";
 import { MonolithPacedStrategy } from "./strategies/monolith-paced.ts";
+import { impressionWindowMinutes } from "./world/billing-window.ts";
 import { loadScenario, parseScenario } from "./world/scenario.ts";
 import type { Strategy } from "./world/strategy.ts";
 
@@ -64,9 +65,9 @@ const options = new Command("sim")
   .option(
     "--impression-window-minutes <n>",
     "chorus: how late (simulated minutes) an impression may be reported and still be charged, and so how long a " +
-      "sold ad counts as spend (the ledger's impressionWindowMs, 10 minutes in production, which at the simulator's " +
-      "30x clock would hold a sold-but-unplayed ad for 300 simulated minutes, longer than any flight)",
-    "60",
+      "sold ad counts as spend (the ledger's impressionWindowMs). auto: the window an operator sets for the " +
+      "scenario's reporting delays, one late report in a million, at least 60 minutes (sim/world/billing-window.ts)",
+    "auto",
   )
   .option("--speedup <n>", "simulated time per Chorus time (overrides the scenario's speedup)")
   .option(
@@ -101,6 +102,7 @@ const scenario = parseScenario(
   "command line",
 );
 const seeds = options.seeds ?? [options.seed ?? scenario.seed];
+const windowMinutes = impressionWindowMinutes(options.impressionWindowMinutes, scenario);
 const ppm = (raw: string) => Number(raw) / 1e6;
 const make = (name: string): Strategy => {
   switch (name as StrategyName) {
@@ -109,7 +111,7 @@ const make = (name: string): Strategy => {
     case "monolith-paced":
       return new MonolithPacedStrategy();
     case "chorus": {
-      const impressionWindowMs = (Number(options.impressionWindowMinutes) * 60_000) / scenario.speedup;
+      const impressionWindowMs = (windowMinutes * 60_000) / scenario.speedup;
       return new VirtualChorusStrategy({
         policy: { maxLeaseShare: ppm(options.leasePpm), lookaheadShare: ppm(options.lookaheadPpm), impressionWindowMs },
         eventLimits: { impressionWindowMs },
@@ -167,7 +169,7 @@ const seedsRun = result.seeds;
 console.log(
   `scenario ${scenario.name}, seeds ${formatSeeds(seedsRun)} (${seedsRun.length}); ${scenario.horizonMinutes} simulated ` +
     `minutes; Chorus clock at ${scenario.speedup}x simulated time; lease ${options.leasePpm} ppm, lookahead ` +
-    `${options.lookaheadPpm} ppm, impression window ${options.impressionWindowMinutes} simulated minutes. Mean and ` +
+    `${options.lookaheadPpm} ppm, impression window ${windowMinutes} simulated minutes. Mean and ` +
     "95% confidence interval over the seeds:",
 );
 console.log(formatTable(...metricsTable(result)));
