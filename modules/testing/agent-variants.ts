@@ -65,6 +65,27 @@ export const agentVariants = {
   return realScore(n);`,
       "let spins: i32 = 0;",
     ),
+  /** Scores NaN on every `every`-th call of its instance: a rare fault, far above the self-test's call count. */
+  nanEvery: (agent: string, every: number) =>
+    wrapScore(
+      agent,
+      `  const status = realScore(n);
+  calls++;
+  if (calls % ${every} == 0 && n > 0) setScore(0, NaN);
+  return status;`,
+      "let calls: i32 = 0;",
+    ),
+  /** Never returns from every `every`-th call of its instance (see nanEvery). */
+  hangEvery: (agent: string, every: number) =>
+    wrapScore(
+      agent,
+      `  calls++;
+  if (calls % ${every} == 0) {
+    while (spins >= 0) spins = (spins + 1) & 0x3fffffff;
+  }
+  return realScore(n);`,
+      "let calls: i32 = 0;\nlet spins: i32 = 0;",
+    ),
   /** Grows its memory by 2 MiB on every call with `n` candidates (see trapOn): memory without bound. */
   growOn: (agent: string, n: number) => wrapScore(agent, `  if (n == ${n}) memory.grow(32);\n  return realScore(n);`),
   /** Loops on its first call: the self-test runs out of time. */
