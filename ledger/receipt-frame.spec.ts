@@ -25,7 +25,7 @@ describe("receipt batch framing", () => {
       expect(Buffer.from(framed).equals(Buffer.from(expected))).toBe(true);
       const back = fromBinary(ReceiptBatchSchema, framed).receipts;
       expect(back.length).toBe(n);
-      back.forEach((r, i) => expect(equals(DecisionReceiptSchema, r, receipts[i]!)).toBe(true));
+      for (const [i, r] of back.entries()) expect(equals(DecisionReceiptSchema, r, receipts[i]!)).toBe(true);
     }
   });
 });
