@@ -1,5 +1,5 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
 import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -61,6 +61,8 @@ export interface CampaignCheck {
 
 export interface ClusterFaultFigures {
   seconds: number;
+  /** The machine's 1-minute load average per core, sampled every second while the load ran: median and largest. */
+  loadPerCore: { median: number; max: number };
   decides: number;
   decideSuccess: number;
   decideFirstTryFailures: number;
@@ -230,6 +232,9 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
     );
     const loadStarted = Date.now();
     load.start(options.rate);
+    const loadSamples: number[] = [];
+    const sampler = setInterval(() => loadSamples.push(loadavg()[0]! / availableParallelism()), 1_000);
+    sampler.unref();
 
     // The leader key names a process of ours; between a lease's expiry and the next election it names none, so look
     // again for a few seconds rather than skip the kill.
@@ -384,6 +389,7 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
     }
     await new Promise((r) => setTimeout(r, Math.max(0, loadStarted + options.durationMs - Date.now())));
     await load.stopDeciding();
+    clearInterval(sampler);
     progress("load stopped; waiting for recoveries, event retries and the ledger");
     await Promise.race([Promise.all(recoveries), new Promise((r) => setTimeout(r, 120_000))]);
     await load.drainEvents(120_000);
@@ -417,6 +423,10 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
     grants.stop();
     return {
       seconds: (Date.now() - started) / 1000,
+      loadPerCore: {
+        median: [...loadSamples].sort((a, b) => a - b)[Math.floor(loadSamples.length / 2)] ?? 0,
+        max: Math.max(0, ...loadSamples),
+      },
       ...stats,
       ledgerImpressions: live.campaigns.reduce((a, c) => a + c.impressions, 0n),
       expectedSpendMicros: sum([...expected.values()]),

@@ -69,7 +69,12 @@ export interface MeshOptions {
 export interface Mesh {
   natsUrl: string;
   gatewayUrl: string;
-  processes: { name: string; pid: number }[];
+  /** Each Chorus child also answers `memoryUsage()` (heap used, external, RSS; lib/process/child-lifecycle.ts). */
+  processes: {
+    name: string;
+    pid: number;
+    memoryUsage?: (timeoutMs?: number) => Promise<NodeJS.MemoryUsage | undefined>;
+  }[];
   nats: NatsServerProcess | undefined;
   cluster: NatsCluster | undefined;
   /** The private server's identities (undefined with natsUrl). */
@@ -243,6 +248,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
           get pid() {
             return c.pid;
           },
+          memoryUsage: (timeoutMs?: number) => c.memoryUsage(timeoutMs),
         })),
       ],
       nats,

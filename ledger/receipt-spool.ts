@@ -49,17 +49,36 @@ export class ReceiptSpool {
     this.pending = existsSync(this.file) || readdirSync(dir).some((n) => this.isReplayFile(n));
   }
 
+  /**
+   * Resolves once the receipt's line is on disk (fsync'ed). Receipts appended while a write is under way go out
+   * together in the next one: one write and one fsync per group, so an outage at a high rate does not queue every
+   * decision behind the fsyncs of all the others.
+   */
   append(receipt: DecisionReceipt): Promise<void> {
     this.pending = true;
-    return this.inTurn(async () => {
+    return new Promise((resolve, reject) => {
+      this.queued.push({ line: spoolLine(receipt), resolve, reject });
+      if (this.queued.length === 1) void this.inTurn(() => this.writeQueued());
+    });
+  }
+
+  private queued: { line: string; resolve: () => void; reject: (err: unknown) => void }[] = [];
+
+  private async writeQueued(): Promise<void> {
+    const group = this.queued;
+    this.queued = [];
+    try {
       const handle = await open(this.file, "a");
       try {
-        await handle.appendFile(spoolLine(receipt));
+        await handle.appendFile(group.map((q) => q.line).join(""));
         await handle.datasync();
       } finally {
         await handle.close();
       }
-    });
+      for (const q of group) q.resolve();
+    } catch (err) {
+      for (const q of group) q.reject(err);
+    }
   }
 
   private inTurn<T>(fn: () => Promise<T>): Promise<T> {

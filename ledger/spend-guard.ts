@@ -54,6 +54,13 @@ export interface SpendGuardOptions {
   receipts?: ReceiptStore | ReceiptSink;
   /** Renew when less than this fraction of the newest lease is left, or when it is past half its TTL. */
   renewBelow?: number;
+  /**
+   * With a spool: how long a commit waits for the receipts stream's ack before it spools the receipt instead
+   * (default 1 s). While the stream elects a leader a publish waits for its timeout (2 s), and a receipt queued behind
+   * another publish waited for both: decisions took seconds to answer. A put that succeeds after this is harmless:
+   * the spool's copy is stored under the same decision id, and readers drop a receipt they have seen.
+   */
+  receiptWaitMs?: number;
   /** First wait before replaying spooled receipts (doubled after each failed replay, up to 5 s). Default 1 s. */
   spoolRetryMs?: number;
 }
@@ -201,7 +208,9 @@ export class LeaseSpendGuard implements SpendGuard {
     });
     try {
       if (this.watch && !this.watch.connected) throw new Error("NATS is unreachable");
-      await this.receipts.put(receipt);
+      const put = this.receipts.put(receipt);
+      if (this.spool) await withinMs(put, this.options.receiptWaitMs ?? 1_000);
+      else await put;
     } catch (err) {
       if (!this.spool) {
         // Unrecorded means unsold. The reservations stay used: the receipt may still reach the stream later.
@@ -376,3 +385,20 @@ function missing(option: string): never {
 }
 
 const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
+
+/** `promise`, or a rejection after `ms` (the promise runs on; its own failure is then ignored). */
+function withinMs(promise: Promise<void>, ms: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`receipt not acknowledged within ${ms} ms`)), ms);
+    promise.then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}

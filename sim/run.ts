@@ -69,6 +69,10 @@ const options = new Command("sim")
       "scenario's reporting delays, one late report in a million, at least 60 minutes (sim/world/billing-window.ts)",
     "auto",
   )
+  .option(
+    "--max-candidates <n>",
+    "chorus: retrieval's N, the candidates one decision is made on (the gateway's CHORUS_RETRIEVAL_MAX_CANDIDATES)",
+  )
   .option("--speedup <n>", "simulated time per Chorus time (overrides the scenario's speedup)")
   .option(
     "--json <path>",
@@ -92,6 +96,7 @@ const options = new Command("sim")
     lookaheadPpm: string;
     impressionWindowMinutes: string;
     speedup?: string;
+    maxCandidates?: string;
     json: string;
     merge?: string;
   }>();
@@ -115,6 +120,7 @@ const make = (name: string): Strategy => {
       return new VirtualChorusStrategy({
         policy: { maxLeaseShare: ppm(options.leasePpm), lookaheadShare: ppm(options.lookaheadPpm), impressionWindowMs },
         eventLimits: { impressionWindowMs },
+        ...(options.maxCandidates ? { maxCandidates: Number(options.maxCandidates) } : {}),
       });
     }
     case "chorus-mesh":
@@ -122,7 +128,11 @@ const make = (name: string): Strategy => {
         coordination: options.coordination,
         gatewayUrl: options.gatewayUrl,
         natsUrl: options.natsUrl,
-        env: { BUDGET_MAX_LEASE_PPM: options.leasePpm, BUDGET_LOOKAHEAD_PPM: options.lookaheadPpm },
+        env: {
+          BUDGET_MAX_LEASE_PPM: options.leasePpm,
+          BUDGET_LOOKAHEAD_PPM: options.lookaheadPpm,
+          ...(options.maxCandidates ? { CHORUS_RETRIEVAL_MAX_CANDIDATES: options.maxCandidates } : {}),
+        },
       });
   }
 };

@@ -7,6 +7,7 @@
  */
 import type { Command } from "commander";
 import { setUpBus } from "../../launch/bus-setup.ts";
+import { defaultNatsUrl } from "../../lib/nats/local-mesh.ts";
 import type { Identity } from "../../lib/nats/permissions.ts";
 import { writeServerAuth } from "../../lib/nats/server-auth.ts";
 import { AGENTS, type AgentName } from "../../lib/subjects.ts";
@@ -64,7 +65,7 @@ export function register(program: Command): void {
       "create every stream, bucket and object store (operator identity; run before the processes start and after " +
         "an upgrade; applies CHORUS_REPLICAS and DECISION_LOG_*)",
     )
-    .option("--nats-url <url>", "NATS server", process.env.NATS_URL || "nats://127.0.0.1:4222")
+    .option("--nats-url <url>", "NATS server (default: NATS_URL, else the mesh npm start runs here)", defaultNatsUrl())
     .action(async (options: { natsUrl: string }) => {
       const done = await withConnection(options.natsUrl, (nc) => setUpBus(nc));
       for (const store of done) console.log(`ok  ${store}`);

@@ -213,7 +213,8 @@ describe("decision engine - real agents, real NATS, real WASM kernel", () => {
     const refusedAt = performance.now() - t0;
     const results = await Promise.all(burst);
     const refusals = results.filter((r): r is ConnectError => r instanceof ConnectError);
-    expect(refusedAt).toBeLessThan(200);
+    // "At once": long before the 2 s deadline (a starved test machine has taken 300 ms for the 40 calls).
+    expect(refusedAt).toBeLessThan(1_000);
     expect(refusals.length).toBeGreaterThanOrEqual(20);
     expect(results.length - refusals.length).toBeGreaterThanOrEqual(1);
     const refused = refusals[0]!;

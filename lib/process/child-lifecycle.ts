@@ -6,7 +6,31 @@ import { installCrashGuards } from "./survive.ts";
  * the parent's death (the IPC channel closing), so that Ctrl-C on the launcher leaves no orphans.
  */
 export function signalReady(info: Record<string, unknown> = {}): void {
+  answerMemoryQueries();
   process.send?.({ type: "ready", pid: process.pid, ...info });
+}
+
+/** The IPC question a launcher asks a ready child (launcher.ts `queryMemoryUsage`), and its answer. */
+export const MEMORY_QUERY = "memory-usage";
+export interface MemoryAnswer {
+  type: typeof MEMORY_QUERY;
+  id: number;
+  usage: NodeJS.MemoryUsage;
+}
+
+let answering = false;
+/**
+ * Answers the parent's memory question with process.memoryUsage(): RSS alone cannot tell a JavaScript leak (heap
+ * used grows) from buffers (external) or the allocator keeping freed pages (neither grows, RSS does).
+ */
+function answerMemoryQueries(): void {
+  if (answering || !process.send) return;
+  answering = true;
+  process.on("message", (msg: { type?: string; id?: number } | undefined) => {
+    if (msg?.type !== MEMORY_QUERY) return;
+    const answer: MemoryAnswer = { type: MEMORY_QUERY, id: msg.id ?? 0, usage: process.memoryUsage() };
+    process.send?.(answer);
+  });
 }
 
 /** Also installs the crash guards (survive.ts): every Chorus process that serves calls this. */

@@ -2,6 +2,7 @@ import { type ChildProcess, fork } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { MEMORY_QUERY, type MemoryAnswer } from "./child-lifecycle.ts";
 
 /** Repository root, whether running from source (tsx) or from dist/. */
 const here = fileURLToPath(import.meta.url);
@@ -88,4 +89,31 @@ export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<
   const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
   await exited;
   clearTimeout(timer);
+}
+
+let nextQuery = 1;
+/**
+ * Asks a ready Chorus child for its process.memoryUsage() over the IPC channel (child-lifecycle.ts answers);
+ * undefined when it does not answer within `timeoutMs` (busy, exiting, or not a Chorus process).
+ */
+export function queryMemoryUsage(child: ChildProcess, timeoutMs = 2_000): Promise<NodeJS.MemoryUsage | undefined> {
+  if (!child.connected) return Promise.resolve(undefined);
+  const id = nextQuery++;
+  return new Promise((resolvePromise) => {
+    const done = (usage: NodeJS.MemoryUsage | undefined) => {
+      clearTimeout(timer);
+      child.off("message", onMessage);
+      resolvePromise(usage);
+    };
+    const onMessage = (msg: Partial<MemoryAnswer> | undefined) => {
+      if (msg?.type === MEMORY_QUERY && msg.id === id) done(msg.usage);
+    };
+    const timer = setTimeout(() => done(undefined), timeoutMs);
+    child.on("message", onMessage);
+    try {
+      child.send({ type: MEMORY_QUERY, id });
+    } catch {
+      done(undefined);
+    }
+  });
 }

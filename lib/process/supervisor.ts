@@ -1,4 +1,4 @@
-import { type ChildSpec, type RunningChild, startChild, stopChild } from "./launcher.ts";
+import { type ChildSpec, queryMemoryUsage, type RunningChild, startChild, stopChild } from "./launcher.ts";
 
 export interface SupervisorOptions {
   silent?: boolean;
@@ -45,6 +45,11 @@ export class Supervised {
 
   get pid(): number {
     return this.current.pid;
+  }
+
+  /** The current process's heap, external and RSS (undefined when it does not answer in time). */
+  memoryUsage(timeoutMs?: number): Promise<NodeJS.MemoryUsage | undefined> {
+    return queryMemoryUsage(this.current.process, timeoutMs);
   }
 
   /** No more restarts from now on (a mesh stopping its children one by one calls this on all of them first). */

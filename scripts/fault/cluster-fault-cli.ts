@@ -71,6 +71,10 @@ const rows: [string, string][] = [
       .join(", ") || "none",
   ],
   ["seconds", figures.seconds.toFixed(1)],
+  [
+    "machine load per core during the load (median / max)",
+    `${figures.loadPerCore.median.toFixed(1)} / ${figures.loadPerCore.max.toFixed(1)}`,
+  ],
 ];
 for (const [k, v] of rows) console.log(`${k.padEnd(54)} ${v}`);
 for (const [message, n] of Object.entries(figures.decideErrors)) console.log(`  Decide error x${n}: ${message}`);

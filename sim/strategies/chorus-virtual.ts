@@ -36,6 +36,8 @@ export interface VirtualChorusOptions {
   upkeepMs?: number;
   /** How often agents tick (the runtime's tickMs). */
   tickMs?: number;
+  /** Retrieval's N: candidates a decision is made on (the gateway's CHORUS_RETRIEVAL_MAX_CANDIDATES). */
+  maxCandidates?: number;
   /**
    * Diagnostics only: called after every decision with what it was decided on (read-only; e.g. sim/loss-reasons.ts
    * attributes each campaign's lost breaks to a cause). Never changes a decision.
@@ -132,7 +134,7 @@ export class VirtualChorusStrategy implements Strategy {
     this.guard.prefetch(campaigns.keys());
     const guard = this.guard;
     this.retriever = new Retriever({
-      maxCandidates: DEFAULT_MAX_CANDIDATES,
+      maxCandidates: this.options.maxCandidates ?? DEFAULT_MAX_CANDIDATES,
       mayServe: (campaignId) => guard.headroom(campaignId) > 0n,
     });
   }

@@ -8,6 +8,7 @@
  * process counts what it skipped on its /metrics (chorus_bad_messages_total by consumer and reason).
  */
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { createClient } from "@connectrpc/connect";
@@ -258,6 +259,25 @@ describe("mesh garbage - no message on any subject Chorus reads stops a process"
       ).toBe(true);
     expect(counted["ledger/ledger"]).toBeGreaterThan(0);
   });
+
+  it.skipIf(process.platform !== "linux")(
+    "each process was handed only its own identity (environment and argv), and only the gateway the pseudonym key",
+    () => {
+      for (const child of mesh.children) {
+        const environ = readFileSync(`/proc/${child.pid}/environ`, "utf8").split("\0");
+        const argv = readFileSync(`/proc/${child.pid}/cmdline`, "utf8");
+        const env = Object.fromEntries(
+          environ.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+        );
+        expect(env.NATS_NKEY_SEED_FILE, child.name).toBe(mesh.auth!.access(child.name).seedFile);
+        expect(env.NATS_INBOX_PREFIX, child.name).toBe(`_INBOX.${child.name}`);
+        // No seed (SU...) in the environment or on the command line: only the path of its own seed file.
+        expect([...environ, argv].join("\n"), child.name).not.toMatch(/\bSU[A-Z2-7]{50,}/);
+        const keyed = Boolean(env.CHORUS_PSEUDONYM_KEY_FILE || env.CHORUS_PSEUDONYM_SALT);
+        expect(keyed, `${child.name} holds the pseudonym key`).toBe(child.name === "gateway");
+      }
+    },
+  );
 
   it("ran with NATS permissions on: no Chorus process was refused anything", () => {
     expect(mesh.auth).toBeDefined();
