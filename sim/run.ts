@@ -10,8 +10,13 @@ import { VirtualChorusStrategy } from "./strategies/chorus-virtual.ts";
 import { MonolithStrategy } from "./strategies/monolith.ts";
 import { MonolithPacedStrategy } from "./strategies/monolith-paced.ts";
 import { impressionWindowMinutes } from "./world/billing-window.ts";
-import { loadScenario, parseScenario } from "./world/scenario.ts";
+import { loadScenario, parseScenario, type Scenario } from "./world/scenario.ts";
 import type { Strategy } from "./world/strategy.ts";
+
+interface MergedFile {
+  scenario?: Scenario;
+  runs: SeedRun[];
+}
 
 const STRATEGIES = ["monolith", "monolith-paced", "chorus", "chorus-mesh"] as const;
 type StrategyName = (typeof STRATEGIES)[number];
@@ -101,7 +106,9 @@ const options = new Command("sim")
     merge?: string;
   }>();
 
-const loaded = loadScenario(options.scenario);
+// --merge summarises earlier files: their scenario (and its billing window) is the one to print, not the default.
+const merged = options.merge?.split(",").map((file) => JSON.parse(readFileSync(file.trim(), "utf8")) as MergedFile);
+const loaded = merged?.[0]?.scenario ?? loadScenario(options.scenario);
 const scenario = parseScenario(
   { ...loaded, ...(options.speedup ? { speedup: Number(options.speedup) } : {}) },
   "command line",
@@ -139,9 +146,7 @@ const make = (name: string): Strategy => {
 
 let result: MultiSeedResult;
 if (options.merge) {
-  const runs: SeedRun[] = options.merge
-    .split(",")
-    .flatMap((file) => (JSON.parse(readFileSync(file.trim(), "utf8")) as { runs: SeedRun[] }).runs);
+  const runs: SeedRun[] = merged!.flatMap((file) => file.runs);
   const names = [...new Set(runs.map((r) => r.strategy))];
   options.strategies = STRATEGIES.filter((n) => names.includes(n));
   result = summariseRuns(runs, options.strategies);
