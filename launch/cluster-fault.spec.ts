@@ -26,7 +26,16 @@ describe("chaos on a three-node NATS cluster", () => {
       onProgress: (line) => console.log(`[chaos] ${line}`),
     });
     const kills = figures.kills
-      .map((k) => `${k.victim} ${k.recoveryS?.toFixed(1) ?? "-"} s (${k.decideFailuresAfter} failed Decide in 10 s)`)
+      .map(
+        (k) =>
+          `${k.victim} ${k.recoveryS?.toFixed(1) ?? "-"} s` +
+          (k.electedS === undefined ? "" : ` (elected ${k.electedS.toFixed(1)} s`) +
+          (k.readyS === undefined
+            ? ""
+            : `, serving ${k.readyS.toFixed(1)} s, first grant ${k.firstGrantS?.toFixed(1) ?? "-"} s`) +
+          (k.electedS === undefined ? "" : ")") +
+          ` (${k.decideFailuresAfter} failed Decide in 10 s)`,
+      )
       .join(", ");
     console.log(
       `chaos: ${figures.decides} decides, success ${(figures.decideSuccessRate * 100).toFixed(2)}%, ` +
