@@ -16,6 +16,7 @@ import { currentLeader, openLeaderBucket } from "../lib/nats/leader-election.ts"
 import { NatsCluster } from "../lib/nats/nats-cluster.ts";
 import { freePort } from "../lib/nats/nats-server-process.ts";
 import { writeServerAuth } from "../lib/nats/server-auth.ts";
+import { permissionViolations } from "../lib/nats/server-log.ts";
 import { ensurePseudonymKeyFile } from "../lib/privacy/pseudonym-key.ts";
 import { type RunningChild, startChild } from "../lib/process/launcher.ts";
 import { createSeededRandom } from "../lib/random/seeded-random.ts";
@@ -111,6 +112,9 @@ export interface ClusterFaultFigures {
    * Must be 0; a spool replayed only on a reconnect left them there when the connection outlived the stream leader.
    */
   receiptsLeftInSpools: number;
+  /** Refusals the servers logged (the mesh runs with per-identity permissions, as npm start's): must be 0. */
+  permissionViolations: number;
+  permissionViolationSamples: string[];
 }
 
 const GATEWAYS = 2;
@@ -151,6 +155,7 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
     storeDir: join(dir, "nats"),
     configFile: auth.configFile,
     auth: operator,
+    logDir: join(dir, "nats-logs"),
   });
   progress(`cluster up: ${cluster.url}`);
   const admin = await connectNats({ servers: cluster.url, name: "chorus-chaos-runner", auth: operator });
@@ -495,6 +500,8 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
       };
     });
     const receiptsLeftInSpools = countSpooledReceipts(join(dir, "spool"));
+    // What the least-privilege configuration refused: a process denied something it needs is a failure.
+    const violations = cluster.logFiles.flatMap((f) => permissionViolations(f));
     const sum = (xs: bigint[]) => xs.reduce((a, b) => a + b, 0n);
     const worst = campaigns.reduce((a, c) => (c.overspendMicros > a.overspendMicros ? c : a), campaigns[0]!);
     const stats = load.stats();
@@ -524,6 +531,11 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
       kills,
       restartsAfterExit,
       receiptsLeftInSpools,
+      permissionViolations: violations.length,
+      permissionViolationSamples: [...new Set(violations.map((v) => `${v.client} ${v.kind} ${v.subject}`))].slice(
+        0,
+        10,
+      ),
     };
   } finally {
     await stopAll();
