@@ -1,3 +1,4 @@
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { jetstreamManager, StorageType } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
@@ -40,6 +41,7 @@ export class NatsCluster {
 
   static async start(options: NatsClusterOptions): Promise<NatsCluster> {
     const cluster = new NatsCluster(options);
+    if (options.logDir) mkdirSync(options.logDir, { recursive: true });
     const name = options.name ?? "chorus";
     for (let i = 0; i < options.size; i++) {
       const nodeName = `${name}-${i + 1}`;
