@@ -16,6 +16,7 @@ import { currentLeader, openLeaderBucket } from "../lib/nats/leader-election.ts"
 import { NatsCluster } from "../lib/nats/nats-cluster.ts";
 import { freePort } from "../lib/nats/nats-server-process.ts";
 import { writeServerAuth } from "../lib/nats/server-auth.ts";
+import { permissionViolations } from "../lib/nats/server-log.ts";
 import { ensurePseudonymKeyFile } from "../lib/privacy/pseudonym-key.ts";
 import { type RunningChild, startChild } from "../lib/process/launcher.ts";
 import { createSeededRandom } from "../lib/random/seeded-random.ts";
@@ -111,6 +112,9 @@ export interface ClusterFaultFigures {
    * Must be 0; a spool replayed only on a reconnect left them there when the connection outlived the stream leader.
    */
   receiptsLeftInSpools: number;
+  /** Refusals the servers logged (the mesh runs with per-identity permissions, as npm start's): must be 0. */
+  permissionViolations: number;
+  permissionViolationSamples: string[];
 }
 
 const GATEWAYS = 2;
@@ -151,6 +155,7 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
     storeDir: join(dir, "nats"),
     configFile: auth.configFile,
     auth: operator,
+    logDir: join(dir, "nats-logs"),
   });
   progress(`cluster up: ${cluster.url}`);
   const admin = await connectNats({ servers: cluster.url, name: "chorus-chaos-runner", auth: operator });
@@ -390,10 +395,18 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
         // Three moments: the successor's election write, its first answer to a lease request (book rebuilt, serving:
         // the takeover), and its first grant in the lease log. Only the last needs demand; it is waited for while
         // the load runs, but a run whose campaigns have spent out may see none.
+        // Read two ways, the earlier wins: the runner's lease-log consumer (which a server kill can stall for a while:
+        // the observer, not the Budget) and the stream's newest message, read directly.
+        let direct: number | undefined;
         firstGrants.push(
-          untilTrue(async () => grants.maxEpoch > epochBefore, 60_000).then(
+          untilTrue(async () => {
+            if (grants.maxEpoch > epochBefore) return true;
+            const newest = await newestGrant(admin);
+            if (newest && newest.epoch > epochBefore) direct = newest.at;
+            return direct !== undefined;
+          }, 60_000).then(
             () => {
-              record.firstGrantS = since(Date.now());
+              record.firstGrantS = since(Math.min(grants.firstAfter(epochBefore) ?? Infinity, direct ?? Infinity));
             },
             () =>
               progress(`budget: no grant with a newer epoch within 60 s of the kill at t=${record.atS.toFixed(1)}s`),
@@ -487,6 +500,8 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
       };
     });
     const receiptsLeftInSpools = countSpooledReceipts(join(dir, "spool"));
+    // What the least-privilege configuration refused: a process denied something it needs is a failure.
+    const violations = cluster.logFiles.flatMap((f) => permissionViolations(f));
     const sum = (xs: bigint[]) => xs.reduce((a, b) => a + b, 0n);
     const worst = campaigns.reduce((a, c) => (c.overspendMicros > a.overspendMicros ? c : a), campaigns[0]!);
     const stats = load.stats();
@@ -516,6 +531,11 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
       kills,
       restartsAfterExit,
       receiptsLeftInSpools,
+      permissionViolations: violations.length,
+      permissionViolationSamples: [...new Set(violations.map((v) => `${v.client} ${v.kind} ${v.subject}`))].slice(
+        0,
+        10,
+      ),
     };
   } finally {
     await stopAll();
@@ -547,15 +567,39 @@ async function watchLeaseLog(nc: NatsConnection) {
   const messages = await (
     await jetstream(nc).consumers.get(streams.leases, { deliver_policy: DeliverPolicy.New })
   ).consume();
-  const state = { maxEpoch: 0n, outOfOrder: 0, stop: () => void messages.stop() };
+  /** Per epoch, the server's time of its first grant. */
+  const firstOf = new Map<bigint, number>();
+  const state = {
+    maxEpoch: 0n,
+    outOfOrder: 0,
+    stop: () => void messages.stop(),
+    /** When the first grant with a newer epoch than `epoch` was stored (server time), if one was seen. */
+    firstAfter: (epoch: bigint) => {
+      const times = [...firstOf].filter(([e]) => e > epoch).map(([, t]) => t);
+      return times.length > 0 ? Math.min(...times) : undefined;
+    },
+  };
   void (async () => {
     for await (const m of messages) {
       const epoch = decode(LeaseGrantSchema, m.data).epoch;
+      if (!firstOf.has(epoch)) firstOf.set(epoch, Math.floor(m.info.timestampNanos / 1e6));
       if (epoch < state.maxEpoch) state.outOfOrder++;
       else state.maxEpoch = epoch;
     }
   })().catch(() => undefined);
   return state;
+}
+
+/** The lease log's newest grant, read directly (no consumer to stall): its epoch and when the server stored it. */
+async function newestGrant(nc: NatsConnection): Promise<{ epoch: bigint; at: number } | undefined> {
+  try {
+    const jsm = await jetstreamManager(nc, { timeout: 2_000, checkAPI: false });
+    const last = (await jsm.streams.info(streams.leases)).state.last_seq;
+    const m = last > 0 ? await jsm.streams.getMessage(streams.leases, { seq: last }) : null;
+    return m ? { epoch: decode(LeaseGrantSchema, m.data).epoch, at: m.time.getTime() } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -576,9 +620,19 @@ async function watchElections(kv: KV) {
   return {
     stop: () => watch.stop(),
     after: async (role: string, pid: number | undefined, t: number, timeoutMs: number): Promise<number> => {
-      const find = () => writes.find((w) => w.key === role && w.pid !== pid && w.at >= t);
-      await untilTrue(async () => find() !== undefined, timeoutMs);
-      return find()!.at;
+      const find = () => writes.find((w) => w.key === role && w.pid !== pid && w.at >= t)?.at;
+      // The watch is an ordered consumer, which a server kill can stall: the key is also read directly. Its entry
+      // is the successor's newest write, the election itself unless a renewal (every TTL/4) came before this read.
+      let read: number | undefined;
+      await untilTrue(async () => {
+        if (find() !== undefined) return true;
+        const entry = await kv.get(role).catch(() => null);
+        const holder = entry?.operation === "PUT" ? (JSON.parse(entry.string()) as { pid?: number }).pid : undefined;
+        if (entry && holder !== undefined && holder !== pid && entry.created.getTime() >= t)
+          read = entry.created.getTime();
+        return read !== undefined;
+      }, timeoutMs);
+      return Math.min(find() ?? Infinity, read ?? Infinity);
     },
   };
 }

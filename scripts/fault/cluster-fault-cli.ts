@@ -55,6 +55,10 @@ const rows: [string, string][] = [
   ["receipts left in the gateways' spools (unbilled sales)", String(figures.receiptsLeftInSpools)],
   ["exact", figures.exact ? "yes" : "NO"],
   [
+    "permission violations logged by the servers",
+    `${figures.permissionViolations}${figures.permissionViolationSamples.length ? ` (${figures.permissionViolationSamples.join("; ")})` : ""}`,
+  ],
+  [
     "largest overspend / bound (one lease per gateway)",
     `${micros(figures.largestOverspendMicros)} / ${micros(figures.largestOverspendBoundMicros)}`,
   ],
@@ -96,5 +100,6 @@ writeFileSync(
   "bench-results/cluster-fault.json",
   JSON.stringify(figures, (_k, v) => (typeof v === "bigint" ? v.toString() : v), 2),
 );
-const ok = figures.exact && figures.withinBounds && figures.decideSuccessRate >= 0.999;
+const ok =
+  figures.exact && figures.withinBounds && figures.decideSuccessRate >= 0.999 && figures.permissionViolations === 0;
 process.exit(ok ? 0 : 1);
