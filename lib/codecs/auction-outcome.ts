@@ -5,6 +5,7 @@ import type { AuctionEntry, AuctionOutcome } from "../../gen/chorus/v1/agent_pb.
 import { DecideRequestSchema } from "../../gen/chorus/v1/decision_pb.ts";
 import { decodeDecideRequest } from "./decide-request.ts";
 import { cachedUtf8 } from "./wire/cached-utf8.ts";
+import { readString } from "./wire/short-string.ts";
 import { wireBytesOf } from "./wire/wire-bytes.ts";
 
 const LD = WireType.LengthDelimited;
@@ -145,31 +146,6 @@ function readTimestamp(r: BinaryReader, into: Timestamp | undefined): Timestamp 
   }
   if (r.pos !== end) throw new Error("premature end of google.protobuf.Timestamp");
   return t;
-}
-
-const utf8 = new TextDecoder();
-
-/**
- * r.string() of the reader over `buf`, short ASCII read in place: per id, r.string()'s subarray and TextDecoder
- * call were ~40% of a decode (~80 ids per outcome). Anything else goes to TextDecoder as r.string() does.
- */
-function readString(r: BinaryReader, buf: Uint8Array): string {
-  const len = r.uint32();
-  const start = r.pos;
-  const end = start + len;
-  if (end > r.len) throw new RangeError("premature EOF");
-  r.pos = end;
-  if (len <= 64) {
-    let s = "";
-    let i = start;
-    for (; i < end; i++) {
-      const c = buf[i]!;
-      if (c >= 0x80) break;
-      s += String.fromCharCode(c);
-    }
-    if (i === end) return s;
-  }
-  return utf8.decode(buf.subarray(start, end));
 }
 
 /** Contribution ranges ([start, end) pairs) of the entry being read by a learner's decode (never re-entered). */
