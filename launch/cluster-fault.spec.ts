@@ -26,7 +26,16 @@ describe("chaos on a three-node NATS cluster", () => {
       onProgress: (line) => console.log(`[chaos] ${line}`),
     });
     const kills = figures.kills
-      .map((k) => `${k.victim} ${k.recoveryS?.toFixed(1) ?? "-"} s (${k.decideFailuresAfter} failed Decide in 10 s)`)
+      .map(
+        (k) =>
+          `${k.victim} ${k.recoveryS?.toFixed(1) ?? "-"} s` +
+          (k.electedS === undefined ? "" : ` (elected ${k.electedS.toFixed(1)} s`) +
+          (k.readyS === undefined
+            ? ""
+            : `, serving ${k.readyS.toFixed(1)} s, first grant ${k.firstGrantS?.toFixed(1) ?? "-"} s`) +
+          (k.electedS === undefined ? "" : ")") +
+          ` (${k.decideFailuresAfter} failed Decide in 10 s)`,
+      )
       .join(", ");
     console.log(
       `chaos: ${figures.decides} decides, success ${(figures.decideSuccessRate * 100).toFixed(2)}%, ` +
@@ -47,17 +56,34 @@ describe("chaos on a three-node NATS cluster", () => {
     expect(figures.largestOverspendMicros).toBeLessThanOrEqual(figures.largestOverspendBoundMicros);
     expect(figures.withinBounds).toBe(true);
     expect(figures.staleLeaseEpochsSeen).toBe(0);
+    // Every process ran with its own identity's permissions, and none was refused anything.
+    expect(figures.permissionViolationSamples).toEqual([]);
+    expect(figures.permissionViolations).toBe(0);
     expect(figures.kills.length).toBeGreaterThanOrEqual(5);
     for (const kill of figures.kills) expect(kill.recoveryS, `${kill.victim} recovered`).toBeDefined();
+    // A leader kill is seen three ways: the successor's election write, its first answer (the Budget's book rebuilt
+    // from the ledger, the lease log and receipts), and for the Budget its first grant with the new epoch.
+    for (const kill of figures.kills.filter((k) => k.victim === "budget-leader" || k.victim === "ledger"))
+      expect(kill.electedS, `${kill.victim} successor elected`).toBeDefined();
+    const budgetKills = figures.kills.filter((k) => k.victim === "budget-leader");
+    expect(budgetKills.length).toBeGreaterThan(0);
+    for (const kill of budgetKills) {
+      expect(kill.readyS, "new Budget leader serving").toBeDefined();
+      expect(kill.firstGrantS, "new Budget leader granting").toBeDefined();
+    }
     // Decide's success rate measures the mesh only when it has the CPU to answer. On this shared two-core machine
     // (2026-12-06, our processes at nice 5) it was 100% in runs at a load average of 17-21 (start and end), and 70%,
     // 41% and 23% in runs at 19-23, 25-33 and 23-32: answers took longer than the client's 5 s for lack of CPU,
     // which says nothing about the failover. Above OVERLOADED per core the rate is printed, not asserted; the money
     // checks above hold at any load.
-    if (figures.loadPerCore.median <= OVERLOADED) expect(figures.decideSuccessRate).toBeGreaterThanOrEqual(0.999);
-    else
+    if (figures.loadPerCore.median <= OVERLOADED) {
+      expect(figures.decideSuccessRate).toBeGreaterThanOrEqual(0.999);
+      // The issue's bound: a standby takes over within 5 s of the leader's death.
+      for (const kill of budgetKills) expect(kill.readyS!, "Budget takeover (s)").toBeLessThan(5);
+    } else
       console.warn(
-        `chaos: Decide success ${(figures.decideSuccessRate * 100).toFixed(2)}% not asserted: the machine's load ` +
+        `chaos: Decide success ${(figures.decideSuccessRate * 100).toFixed(2)}% and Budget takeover ` +
+          `${budgetKills.map((k) => `${k.readyS?.toFixed(1)} s`).join(", ")} not asserted: the machine's load ` +
           `average was ${figures.loadPerCore.median.toFixed(1)} per core (median; max ${figures.loadPerCore.max.toFixed(1)})`,
       );
   }, 480_000);

@@ -1,25 +1,30 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { fromBinary } from "@bufbuild/protobuf";
+import { create, fromBinary as decode, toBinary } from "@bufbuild/protobuf";
 import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
 import { PacingMode } from "../gen/chorus/v1/campaign_pb.ts";
-import { LeaseGrantSchema } from "../gen/chorus/v1/ledger_pb.ts";
+import { LeaseGrantSchema, LeaseRequestSchema } from "../gen/chorus/v1/ledger_pb.ts";
 import { queryLedger } from "../ledger/ledger.ts";
-import { ensureLedgerStreams } from "../ledger/ledger-streams.ts";
 import { settleLedger } from "../ledger/rebuild.ts";
 import { CatalogStore, openCatalogBucket } from "../lib/catalog/catalog-store.ts";
 import { demoCatalog, loadDemoCatalog } from "../lib/demo/demo-catalog.ts";
 import { connectNats, type NatsConnection } from "../lib/nats/connect.ts";
+import { natsClientAuth } from "../lib/nats/connect-options.ts";
 import { currentLeader, openLeaderBucket } from "../lib/nats/leader-election.ts";
 import { NatsCluster } from "../lib/nats/nats-cluster.ts";
 import { freePort } from "../lib/nats/nats-server-process.ts";
+import { writeServerAuth } from "../lib/nats/server-auth.ts";
+import { permissionViolations } from "../lib/nats/server-log.ts";
 import { ensurePseudonymKeyFile } from "../lib/privacy/pseudonym-key.ts";
 import { type RunningChild, startChild } from "../lib/process/launcher.ts";
 import { createSeededRandom } from "../lib/random/seeded-random.ts";
-import { streams } from "../lib/subjects.ts";
+import { streams, subjects } from "../lib/subjects.ts";
 import { bootstrapCredentials } from "./bootstrap-credentials.ts";
+import { setUpBus } from "./bus-setup.ts";
 import { ChaosLoad } from "./chaos-load.ts";
+import { DEFAULT_AGENT_GROUPS, meshIdentities } from "./mesh.ts";
 
 export type Victim = "nats" | "nats-stream-leader" | "budget-leader" | "ledger" | "gateway" | "agent-host";
 
@@ -43,6 +48,18 @@ export interface KillRecord {
   detail: string;
   /** Seconds from the kill until the role is served again (see recoveredBy). */
   recoveryS: number | undefined;
+  /**
+   * Budget and ledger leader kills: seconds from the kill to the successor's election write in `chorus_leaders`
+   * (the server's timestamp of the first write under the role's key by another process).
+   */
+  electedS?: number;
+  /**
+   * Budget leader kills: seconds from the kill until a lease request is answered again, i.e. the new leader has
+   * rebuilt its book from the ledger, the lease log and receipts and serves (what `recoveryS` is for the Budget).
+   */
+  readyS?: number;
+  /** Budget leader kills: seconds until the first grant with the new epoch is in the lease log (needs demand). */
+  firstGrantS?: number;
   recoveredBy: string;
   /** Decide calls (after the client's one retry) that failed in the 10 s after this kill. */
   decideFailuresAfter: number;
@@ -61,6 +78,8 @@ export interface CampaignCheck {
 
 export interface ClusterFaultFigures {
   seconds: number;
+  /** How long the load ran: the run's duration, then until every kill's recovery was seen. */
+  loadSeconds: number;
   /** The machine's 1-minute load average per core, sampled every second while the load ran: median and largest. */
   loadPerCore: { median: number; max: number };
   decides: number;
@@ -93,6 +112,9 @@ export interface ClusterFaultFigures {
    * Must be 0; a spool replayed only on a reconnect left them there when the connection outlived the stream leader.
    */
   receiptsLeftInSpools: number;
+  /** Refusals the servers logged (the mesh runs with per-identity permissions, as npm start's): must be 0. */
+  permissionViolations: number;
+  permissionViolationSamples: string[];
 }
 
 const GATEWAYS = 2;
@@ -124,9 +146,25 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
   const dir = mkdtempSync(join(tmpdir(), "chorus-cluster-fault-"));
   // What the runner itself opens (ledger streams, API keys, the election bucket) is created with 3 copies too.
   process.env.CHORUS_REPLICAS = "3";
-  const cluster = await NatsCluster.start({ size: 3, storeDir: join(dir, "nats") });
+  // The servers admit only the mesh's identities, each with its own least-privilege permissions, as npm start's do
+  // (launch/mesh.ts): the chaos proves the configuration that runs in production, not an open server.
+  const auth = writeServerAuth(join(dir, "auth"), meshIdentities(DEFAULT_AGENT_GROUPS));
+  const operator = natsClientAuth(auth.env("operator"));
+  const cluster = await NatsCluster.start({
+    size: 3,
+    storeDir: join(dir, "nats"),
+    configFile: auth.configFile,
+    auth: operator,
+    logDir: join(dir, "nats-logs"),
+  });
   progress(`cluster up: ${cluster.url}`);
-  const admin = await connectNats({ servers: cluster.url, name: "chorus-chaos-runner" });
+  const admin = await connectNats({ servers: cluster.url, name: "chorus-chaos-runner", auth: operator });
+  // The runner asks the Budget leader whether it serves as a gateway would: with the gateway's identity.
+  const probe = await connectNats({
+    servers: cluster.url,
+    name: "chorus-chaos-probe",
+    auth: natsClientAuth(auth.env("gateway")),
+  });
   const procs = new Map<string, Proc>();
   const restartsAfterExit: Record<string, number> = {};
   let finished = false;
@@ -134,6 +172,7 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
     finished = true;
     for (const p of procs.values()) p.child?.process.kill("SIGKILL");
     await admin.close().catch(() => undefined);
+    await probe.close().catch(() => undefined);
     await cluster.stop();
     rmSync(dir, { recursive: true, force: true });
   };
@@ -146,22 +185,27 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
       BUDGET_RECLAIM_GRACE_MS: "1000",
       BUDGET_MAX_LEASE_PPM: String(LEASE_PPM),
       CHORUS_LEADER_TTL_MS: "2000",
+      // The pseudonym key is the gateways' secret alone (as in launch/mesh.ts); they get it below.
+      CHORUS_PSEUDONYM_KEY_FILE: "",
+      CHORUS_PSEUDONYM_SALT: "",
     };
+    // Only the operator lays out streams and buckets (launch/bus-setup.ts); every process only opens them.
+    await setUpBus(admin, { ...process.env, ...base });
     const catalog = await seedCatalog(admin);
-    const credentials = await bootstrapCredentials(cluster.url);
-    await ensureLedgerStreams(await jetstreamManager(admin));
+    const credentials = await bootstrapCredentials(cluster.url, undefined, operator);
     const pseudonymKeyFile = ensurePseudonymKeyFile(join(dir, "pseudonym.key"));
     const gatewayPorts = await Promise.all(Array.from({ length: GATEWAYS }, () => freePort()));
-    const add = (name: string, entry: string, env: Record<string, string> = {}) =>
-      procs.set(name, { name, entry, env: { ...base, ...env } });
-    add("ledger-1", "ledger/ledger-main");
-    add("ledger-2", "ledger/ledger-main");
-    add("budget-1", "agents/budget/budget-main");
-    add("budget-2", "agents/budget/budget-main");
-    add("agents-1", "agents/host", { AGENTS: "intent,relevance,timing" });
-    add("agents-2", "agents/host", { AGENTS: "bidding,creative,orchestrator" });
+    // Each process connects as its kind's identity (both ledgers as `ledger`, both gateways as `gateway`, ...).
+    const add = (name: string, identity: string, entry: string, env: Record<string, string> = {}) =>
+      procs.set(name, { name, entry, env: { ...base, ...env, ...auth.env(identity) } });
+    add("ledger-1", "ledger", "ledger/ledger-main");
+    add("ledger-2", "ledger", "ledger/ledger-main");
+    add("budget-1", "budget", "agents/budget/budget-main");
+    add("budget-2", "budget", "agents/budget/budget-main");
+    for (const [i, agents] of DEFAULT_AGENT_GROUPS.entries())
+      add(`agents-${i + 1}`, `agents-${i + 1}`, "agents/host", { AGENTS: agents.join(",") });
     gatewayPorts.forEach((port, i) => {
-      add(`gateway-${i + 1}`, "gateway/main", {
+      add(`gateway-${i + 1}`, "gateway", "gateway/main", {
         GATEWAY_ID: `gw-${i + 1}`,
         EVENT_TOKEN_KEYS: credentials.eventTokenKeys,
         // One key for both gateways: a listener is the same pseudonym whichever gateway answers.
@@ -225,6 +269,7 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
 
     const leaders = await openLeaderBucket(jetstream(admin), 2_000, 3);
     const grants = await watchLeaseLog(admin);
+    const elections = await watchElections(leaders);
     const load = new ChaosLoad(
       gatewayPorts.map((port) => `http://127.0.0.1:${port}`),
       credentials.decideKey,
@@ -272,6 +317,7 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
     const order = shuffle([...victims], rnd);
     const restartDelay = options.restartDelayMs ?? 1_000;
     const recoveries: Promise<void>[] = [];
+    const firstGrants: Promise<void>[] = [];
     for (let k = 0; ; k++) {
       const due = loadStarted + (k + 1) * options.killEveryMs;
       if (due > loadStarted + options.durationMs - options.killEveryMs / 2) break;
@@ -345,10 +391,38 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
         record.detail = p ? `${p.name} (epoch ${leader?.revision})` : `no leader found (${noLeader("budget", leader)})`;
         const epochBefore = grants.maxEpoch;
         if (p) killProc(p);
+        const since = (t: number) => (t - at) / 1000;
+        // Three moments: the successor's election write, its first answer to a lease request (book rebuilt, serving:
+        // the takeover), and its first grant in the lease log. Only the last needs demand; it is waited for while
+        // the load runs, but a run whose campaigns have spent out may see none.
+        // Read two ways, the earlier wins: the runner's lease-log consumer (which a server kill can stall for a while:
+        // the observer, not the Budget) and the stream's newest message, read directly.
+        let direct: number | undefined;
+        firstGrants.push(
+          untilTrue(async () => {
+            if (grants.maxEpoch > epochBefore) return true;
+            const newest = await newestGrant(admin);
+            if (newest && newest.epoch > epochBefore) direct = newest.at;
+            return direct !== undefined;
+          }, 60_000).then(
+            () => {
+              record.firstGrantS = since(Math.min(grants.firstAfter(epochBefore) ?? Infinity, direct ?? Infinity));
+            },
+            () =>
+              progress(`budget: no grant with a newer epoch within 60 s of the kill at t=${record.atS.toFixed(1)}s`),
+          ),
+        );
         recoveries.push(
           (async () => {
-            await untilTrue(async () => grants.maxEpoch > epochBefore, 120_000);
-            recovered("first lease granted by the new leader");
+            await Promise.all([
+              elections.after("budget", leader?.pid, at, 120_000).then((t) => {
+                record.electedS = since(t);
+              }),
+              untilTrue(() => budgetAnswers(probe), 120_000).then(() => {
+                record.readyS = since(Date.now());
+              }),
+            ]);
+            recovered("new leader answers lease requests (book rebuilt)");
             if (p) await restart(p);
           })().catch((err) => progress(`budget recovery not seen: ${(err as Error).message}`)),
         );
@@ -358,12 +432,16 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
         if (p) killProc(p);
         recoveries.push(
           (async () => {
+            const elected = elections.after("ledger", leader?.pid, at, 120_000).then((t) => {
+              record.electedS = (t - at) / 1000;
+            });
             await untilTrue(async () => {
               const now = await currentLeader(leaders, "ledger").catch(() => undefined);
               if (!now || now.pid === leader?.pid) return false;
               return (await queryLedger(admin, "", 1_000).catch(() => undefined)) !== undefined;
             }, 120_000);
             recovered("standby elected and answering");
+            await elected;
             if (p) await restart(p);
           })().catch((err) => progress(`ledger recovery not seen: ${(err as Error).message}`)),
         );
@@ -388,10 +466,15 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
       progress(`t=${record.atS.toFixed(1)}s kill -9 ${victim}: ${record.detail}`);
     }
     await new Promise((r) => setTimeout(r, Math.max(0, loadStarted + options.durationMs - Date.now())));
+    // The load goes on until every kill's recovery is seen (at most 2 more minutes), so that a late kill's
+    // recovery is measured under the same load as the others, and the first grants have demand.
+    progress("kills done; load goes on until every recovery is seen");
+    await Promise.race([Promise.all([...recoveries, ...firstGrants]), new Promise((r) => setTimeout(r, 120_000))]);
+    const loadSeconds = (Date.now() - loadStarted) / 1000;
     await load.stopDeciding();
     clearInterval(sampler);
-    progress("load stopped; waiting for recoveries, event retries and the ledger");
-    await Promise.race([Promise.all(recoveries), new Promise((r) => setTimeout(r, 120_000))]);
+    elections.stop();
+    progress(`load stopped after ${loadSeconds.toFixed(1)} s; waiting for event retries and the ledger`);
     await load.drainEvents(120_000);
     for (const kill of kills) {
       const from = loadStarted + kill.atS * 1000;
@@ -417,12 +500,15 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
       };
     });
     const receiptsLeftInSpools = countSpooledReceipts(join(dir, "spool"));
+    // What the least-privilege configuration refused: a process denied something it needs is a failure.
+    const violations = cluster.logFiles.flatMap((f) => permissionViolations(f));
     const sum = (xs: bigint[]) => xs.reduce((a, b) => a + b, 0n);
     const worst = campaigns.reduce((a, c) => (c.overspendMicros > a.overspendMicros ? c : a), campaigns[0]!);
     const stats = load.stats();
     grants.stop();
     return {
       seconds: (Date.now() - started) / 1000,
+      loadSeconds,
       loadPerCore: {
         median: [...loadSamples].sort((a, b) => a - b)[Math.floor(loadSamples.length / 2)] ?? 0,
         max: Math.max(0, ...loadSamples),
@@ -445,6 +531,11 @@ export async function runClusterFault(options: ClusterFaultOptions): Promise<Clu
       kills,
       restartsAfterExit,
       receiptsLeftInSpools,
+      permissionViolations: violations.length,
+      permissionViolationSamples: [...new Set(violations.map((v) => `${v.client} ${v.kind} ${v.subject}`))].slice(
+        0,
+        10,
+      ),
     };
   } finally {
     await stopAll();
@@ -476,15 +567,93 @@ async function watchLeaseLog(nc: NatsConnection) {
   const messages = await (
     await jetstream(nc).consumers.get(streams.leases, { deliver_policy: DeliverPolicy.New })
   ).consume();
-  const state = { maxEpoch: 0n, outOfOrder: 0, stop: () => void messages.stop() };
+  /** Per epoch, the server's time of its first grant. */
+  const firstOf = new Map<bigint, number>();
+  const state = {
+    maxEpoch: 0n,
+    outOfOrder: 0,
+    stop: () => void messages.stop(),
+    /** When the first grant with a newer epoch than `epoch` was stored (server time), if one was seen. */
+    firstAfter: (epoch: bigint) => {
+      const times = [...firstOf].filter(([e]) => e > epoch).map(([, t]) => t);
+      return times.length > 0 ? Math.min(...times) : undefined;
+    },
+  };
   void (async () => {
     for await (const m of messages) {
-      const epoch = fromBinary(LeaseGrantSchema, m.data).epoch;
+      const epoch = decode(LeaseGrantSchema, m.data).epoch;
+      if (!firstOf.has(epoch)) firstOf.set(epoch, Math.floor(m.info.timestampNanos / 1e6));
       if (epoch < state.maxEpoch) state.outOfOrder++;
       else state.maxEpoch = epoch;
     }
   })().catch(() => undefined);
   return state;
+}
+
+/** The lease log's newest grant, read directly (no consumer to stall): its epoch and when the server stored it. */
+async function newestGrant(nc: NatsConnection): Promise<{ epoch: bigint; at: number } | undefined> {
+  try {
+    const jsm = await jetstreamManager(nc, { timeout: 2_000, checkAPI: false });
+    const last = (await jsm.streams.info(streams.leases)).state.last_seq;
+    const m = last > 0 ? await jsm.streams.getMessage(streams.leases, { seq: last }) : null;
+    return m ? { epoch: decode(LeaseGrantSchema, m.data).epoch, at: m.time.getTime() } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Every write to the election bucket (`chorus_leaders`), live: which process wrote which role's key, by the server's
+ * timestamp. `after(role, pid, t)` resolves with the time of the first write under `role` after `t` by another
+ * process than `pid`: the successor's election (a leader's renewals come from its own pid).
+ */
+async function watchElections(kv: KV) {
+  const writes: { key: string; pid: number; at: number }[] = [];
+  const watch = await kv.watch();
+  void (async () => {
+    for await (const e of watch) {
+      if (e.operation !== "PUT") continue;
+      const pid = (JSON.parse(e.string()) as { pid?: number }).pid ?? 0;
+      writes.push({ key: e.key, pid, at: e.created.getTime() });
+    }
+  })().catch(() => undefined);
+  return {
+    stop: () => watch.stop(),
+    after: async (role: string, pid: number | undefined, t: number, timeoutMs: number): Promise<number> => {
+      const find = () => writes.find((w) => w.key === role && w.pid !== pid && w.at >= t)?.at;
+      // The watch is an ordered consumer, which a server kill can stall: the key is also read directly. Its entry
+      // is the successor's newest write, the election itself unless a renewal (every TTL/4) came before this read.
+      let read: number | undefined;
+      await untilTrue(async () => {
+        if (find() !== undefined) return true;
+        const entry = await kv.get(role).catch(() => null);
+        const holder = entry?.operation === "PUT" ? (JSON.parse(entry.string()) as { pid?: number }).pid : undefined;
+        if (entry && holder !== undefined && holder !== pid && entry.created.getTime() >= t)
+          read = entry.created.getTime();
+        return read !== undefined;
+      }, timeoutMs);
+      return Math.min(find() ?? Infinity, read ?? Infinity);
+    },
+  };
+}
+
+/**
+ * True when a lease request is answered (any answer: this asks for a campaign that does not exist, so nothing is
+ * granted). Only the Budget leader subscribes to lease requests, once its book is rebuilt; before that the request
+ * finds no responder.
+ */
+async function budgetAnswers(nc: NatsConnection): Promise<boolean> {
+  const request = create(LeaseRequestSchema, { gatewayId: "chaos-probe", campaignId: "chaos-probe-no-such-campaign" });
+  try {
+    const reply = decode(
+      LeaseGrantSchema,
+      (await nc.request(subjects.budgetLease, toBinary(LeaseRequestSchema, request), { timeout: 1_000 })).data,
+    );
+    // A deposed leader that still answers says so; that is not the successor.
+    return !/no longer the leader/.test(reply.reason);
+  } catch {
+    return false;
+  }
 }
 
 /** True once the events, receipts and leases streams each have a leader and every replica is current. */

@@ -2,13 +2,16 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstream } from "@nats-io/jetstream";
 import { seedCampaigns } from "../agents/budget/budget-fixture.ts";
 import { AdEventType } from "../gen/chorus/v1/decision_pb.ts";
-import { ensureLedgerStreams } from "../ledger/ledger-streams.ts";
 import { settleLedger } from "../ledger/rebuild.ts";
 import { connectNats } from "../lib/nats/connect.ts";
+import { natsClientAuth } from "../lib/nats/connect-options.ts";
 import { freePort, NatsServerProcess } from "../lib/nats/nats-server-process.ts";
+import { writeServerAuth } from "../lib/nats/server-auth.ts";
+import { setUpBus } from "./bus-setup.ts";
+import { meshIdentities } from "./mesh.ts";
 
 export interface LedgerFaultOptions {
   /** Impressions each driver (gateway) gets confirmed. */
@@ -56,14 +59,25 @@ export async function runLedgerFault(options: LedgerFaultOptions): Promise<Ledge
   const started = Date.now();
   const progress = options.onProgress ?? (() => undefined);
   const dir = mkdtempSync(join(tmpdir(), "chorus-ledger-fault-"));
-  const server = await new NatsServerProcess({ port: await freePort(), storeDir: join(dir, "jetstream") }).start();
-  const admin = await connectNats({ servers: server.url, name: "fault-runner" });
+  // The server admits only the mesh's identities with their least-privilege permissions, as npm start's does: the
+  // ledger, the Budget agent, the drivers as gateways, the runner as the operator.
+  const auth = writeServerAuth(join(dir, "auth"), meshIdentities([]));
+  const server = await new NatsServerProcess({
+    port: await freePort(),
+    storeDir: join(dir, "jetstream"),
+    configFile: auth.configFile,
+  }).start();
+  const admin = await connectNats({
+    servers: server.url,
+    name: "fault-runner",
+    auth: natsClientAuth(auth.env("operator")),
+  });
   const children = new Map<string, ChildProcess>();
   const kills: Record<string, number> = {};
   const crashes: Record<string, number> = {};
   let finished = false;
   try {
-    await ensureLedgerStreams(await jetstreamManager(admin));
+    await setUpBus(admin, { ...process.env, CHORUS_REPLICAS: "1" });
     const catalog = await seedCampaigns(
       jetstream(admin),
       CAMPAIGNS.map((id) => ({ id, budgetMicros: 1_000_000_000_000n })),
@@ -77,14 +91,15 @@ export async function runLedgerFault(options: LedgerFaultOptions): Promise<Ledge
     };
     const logs = Array.from({ length: options.drivers }, (_, i) => join(dir, `driver-${i}.log`));
     const commands: Record<string, { file: string; env: Record<string, string> }> = {
-      ledger: { file: "ledger/ledger-main.ts", env },
-      budget: { file: "agents/budget/budget-main.ts", env },
+      ledger: { file: "ledger/ledger-main.ts", env: { ...env, ...auth.env("ledger") } },
+      budget: { file: "agents/budget/budget-main.ts", env: { ...env, ...auth.env("budget") } },
     };
     logs.forEach((log, i) => {
       commands[`driver-${i}`] = {
         file: "scripts/fault/ledger-fault-driver.ts",
         env: {
           ...env,
+          ...auth.env("gateway"),
           DRIVER_ID: `gw${i}`,
           DRIVER_LOG: log,
           DRIVER_EVENTS: String(options.eventsPerDriver),

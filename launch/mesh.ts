@@ -275,7 +275,7 @@ function defaultKeyFile(options: MeshOptions): string {
 }
 
 /** One identity per process kind of the mesh; each agent host is its own identity, with its agents' rights. */
-function meshIdentities(groups: string[][], inspector = false): Identity[] {
+export function meshIdentities(groups: string[][], inspector = false): Identity[] {
   return [
     { kind: "operator", name: "operator" },
     { kind: "ledger", name: "ledger" },

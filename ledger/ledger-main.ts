@@ -28,7 +28,7 @@ process.on("unhandledRejection", (err) => {
 // Events skipped as undecodable or out of range (quarantined): chorus_bad_messages_total{consumer="ledger",...}.
 const registry = new Registry();
 registry.registerMetric(badMessagesCounter);
-collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
+collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 1_000 });
 const metricsServer = await startMetricsServer(config.metricsPort, registry, config.metricsHost);
 const nc = await connectNats({ servers: config.natsUrl, name: "chorus-ledger" });
 const election = loadConfig(leaderElectionConfig);

@@ -14,6 +14,7 @@ import { ensureLedgerStreams, openLedgerBucket } from "../../ledger/ledger-strea
 import { readStoredTotals } from "../../ledger/snapshot-store.ts";
 import type { CatalogView } from "../../lib/catalog/catalog-view.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
+import { decodeDecisionReceipt, decodeReceiptBatch } from "../../lib/codecs/decision-receipt.ts";
 import type { Logger } from "../../lib/log/logger.ts";
 import { reportBadMessage } from "../../lib/nats/bad-messages.ts";
 import { readMessage } from "../../lib/nats/read-message.ts";
@@ -130,13 +131,14 @@ export class BudgetService {
         // A batch (group commit) is read once; each receipt in it counts as if it had come alone, and the book
         // drops one it has seen (the same receipt may also come alone from a replayed spool).
         if (m.subject.startsWith(subjects.receiptBatchPrefix)) {
-          const read = readMessage(ReceiptBatchSchema, m.data);
+          const read = readMessage(ReceiptBatchSchema, m.data, decodeReceiptBatch);
           if (read.ok) for (const receipt of read.message.receipts) book.onReceipt(receipt, clock());
           else reportBadMessage(logger, { consumer: "budget", subject: m.subject, seq: m.seq, ...read });
           service.armUpkeep();
           return;
         }
-        const read = readMessage(DecisionReceiptSchema, m.data);
+        // Read by hand (lib/codecs/decision-receipt.ts): fromBinary was most of this agent's work per receipt.
+        const read = readMessage(DecisionReceiptSchema, m.data, decodeDecisionReceipt);
         if (read.ok) book.onReceipt(read.message, clock());
         else reportBadMessage(logger, { consumer: "budget", subject: m.subject, seq: m.seq, ...read });
         service.armUpkeep();

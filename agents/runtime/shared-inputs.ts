@@ -1,5 +1,8 @@
 import type { DescMessage } from "@bufbuild/protobuf";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import { type AuctionOutcome, AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
+import { decodeLearnedOutcome } from "../../lib/codecs/auction-outcome.ts";
+import { auctionOutcomeProblems } from "../../lib/codecs/auction-outcome-check.ts";
 import { decodeMessage } from "../../lib/codecs/registry.ts";
 import type { Logger } from "../../lib/log/logger.ts";
 import { reportBadMessage } from "../../lib/nats/bad-messages.ts";
@@ -68,8 +71,12 @@ export class SharedInputs {
   }
 
   private open(id: string, subject: string, schema: DescMessage): Entry {
-    // lib/codecs/registry.ts: a hand-written decoder where the message has one (AuctionOutcome), fromBinary otherwise.
-    const decode = (bytes: Uint8Array) => decodeMessage(schema, bytes);
+    // lib/codecs/registry.ts: a hand-written decoder where the message has one, fromBinary otherwise. The
+    // AuctionOutcome (one per decision, up to ~50 entries) is read as the learners use it (no loser's contributions)
+    // and its value check skips the schema walk over clean entries (same problems, lib/codecs/auction-outcome-check.ts).
+    const outcome = schema.typeName === AuctionOutcomeSchema.typeName;
+    const decode = outcome ? decodeLearnedOutcome : (bytes: Uint8Array) => decodeMessage(schema, bytes);
+    const check = outcome ? (_: DescMessage, o: unknown) => auctionOutcomeProblems(o as AuctionOutcome) : undefined;
     const entry: Entry = {
       takers: [],
       sub: this.nc.subscribe(subject, {
@@ -77,7 +84,7 @@ export class SharedInputs {
           if (err) return;
           const takers = entry.takers;
           if (!takers.some((t) => t.accepts())) return;
-          const read = readMessage(schema, msg.data, decode);
+          const read = readMessage(schema, msg.data, decode, check);
           if (!read.ok) {
             for (const taker of takers)
               reportBadMessage(this.logger, {

@@ -1,12 +1,25 @@
+import { timingSafeEqual } from "node:crypto";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Code, ConnectError, createContextKey } from "@connectrpc/connect";
 import { accessOf, roleAllows } from "./access-policy.ts";
-import { type Principal, parseBearer, secretMatches } from "./api-key.ts";
+import { type ApiKeyRecord, type Principal, parseBearer, secretMatches } from "./api-key.ts";
 import type { ApiKeyDirectory } from "./api-key-store.ts";
 import { DEFAULT_RATE_LIMITS, RateLimiter, type RoleRateLimits } from "./rate-limiter.ts";
 
 /** The caller of an RPC, set by the gateway before the handler runs (undefined on open procedures). */
 export const principalKey = createContextKey<Principal | undefined>(undefined, { description: "chorus principal" });
+
+/** Keys whose secret was verified recently (by key id), so a busy key is not hashed on every call. */
+const VERIFIED_KEYS = 1024;
+
+interface Verified {
+  /** The record the secret was checked against: a changed, rotated or replaced record is checked afresh. */
+  record: ApiKeyRecord;
+  secretHash: string;
+  /** The secret that matched, compared in constant time with the presented one. */
+  secret: Buffer;
+  principal: Principal;
+}
 
 /** One message for every authentication failure, so a caller learns nothing about which part was wrong. */
 export const UNAUTHENTICATED_MESSAGE = "a valid API key is required (authorization: Bearer <key>)";
@@ -25,6 +38,7 @@ export interface ApiKeyAuthOptions {
 export class ApiKeyAuth {
   private readonly limiter: RateLimiter;
   private readonly rateLimits: RoleRateLimits;
+  private readonly verified = new Map<string, Verified>();
   readonly reflectionNeedsKey: boolean;
 
   constructor(
@@ -35,6 +49,7 @@ export class ApiKeyAuth {
     this.reflectionNeedsKey = options.reflectionNeedsKey ?? false;
     this.limiter = new RateLimiter(options.clock);
     directory.onChange((record, id) => {
+      this.verified.delete(id);
       if (!record || record.revokedAt) this.limiter.forget(id);
     });
   }
@@ -46,14 +61,31 @@ export class ApiKeyAuth {
   authenticate(authorization: string | undefined | null): Principal {
     const presented = parseBearer(authorization);
     const record = presented && this.directory.get(presented.id);
-    if (!presented || !record || record.revokedAt || !secretMatches(record, presented.secret))
+    if (!presented || !record || record.revokedAt)
       throw new ConnectError(UNAUTHENTICATED_MESSAGE, Code.Unauthenticated);
-    return {
+    // A key seen before against this very record: a constant-time compare with the secret that matched its hash
+    // (the same answer as hashing again: another secret with that SHA-256 is not to be found), instead of SHA-256.
+    const seen = this.verified.get(record.id);
+    if (seen !== undefined && seen.record === record && seen.secretHash === record.secretHash) {
+      const secret = Buffer.from(presented.secret, "latin1");
+      if (secret.length === seen.secret.length && timingSafeEqual(secret, seen.secret)) return seen.principal;
+      throw new ConnectError(UNAUTHENTICATED_MESSAGE, Code.Unauthenticated);
+    }
+    if (!secretMatches(record, presented.secret)) throw new ConnectError(UNAUTHENTICATED_MESSAGE, Code.Unauthenticated);
+    const principal: Principal = Object.freeze({
       keyId: record.id,
       name: record.name,
       role: record.role,
       ...(record.advertiserId ? { advertiserId: record.advertiserId } : {}),
-    };
+    });
+    if (this.verified.size >= VERIFIED_KEYS) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(record.id, {
+      record,
+      secretHash: record.secretHash,
+      secret: Buffer.from(presented.secret, "latin1"),
+      principal,
+    });
+    return principal;
   }
 
   /** RESOURCE_EXHAUSTED with `retry-after` (seconds) and a google.rpc.RetryInfo detail when the key is over its rate. */

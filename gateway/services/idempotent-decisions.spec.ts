@@ -1,6 +1,7 @@
-import { create, equals } from "@bufbuild/protobuf";
+import { create, equals, toBinary } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { DecideResponseSchema, PodAdSchema } from "../../gen/chorus/v1/decision_pb.ts";
+import { encodeResponse } from "../server/encode-response.ts";
 import { IdempotentDecisions } from "./idempotent-decisions.ts";
 
 const answer = (id: string, ads = 2) =>
@@ -18,6 +19,21 @@ const answer = (id: string, ads = 2) =>
   });
 
 describe("request_id idempotency", () => {
+  it("encodes a decision once: the wire response reuses the remembered bytes, toBinary's bytes", async () => {
+    const ids = new IdempotentDecisions();
+    const a = await ids.run("k", "r1", async () => answer("d-1"));
+    const wire = encodeResponse(DecideResponseSchema, a);
+    expect(encodeResponse(DecideResponseSchema, a)).toBe(wire); // the same bytes, not a second encoding
+    expect(wire).toEqual(toBinary(DecideResponseSchema, a));
+    expect(ids.heldBytes).toBe(wire.byteLength);
+    // A replay from the memory sends the kept bytes too.
+    const again = await ids.run("k", "r1", async () => answer("d-2"));
+    expect(encodeResponse(DecideResponseSchema, again)).toBe(wire);
+    // A copy (an explanation cut for the caller) is encoded afresh.
+    const copy = { ...a, coordination: "parallel" };
+    expect(encodeResponse(DecideResponseSchema, copy)).toEqual(toBinary(DecideResponseSchema, copy));
+  });
+
   it("a repeated id gets the first decision back (while running and once answered, from its encoding); a failure is forgotten", async () => {
     let now = 0;
     const ids = new IdempotentDecisions({ clock: () => now });

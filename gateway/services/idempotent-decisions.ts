@@ -1,5 +1,6 @@
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { type DecideResponse, DecideResponseSchema } from "../../gen/chorus/v1/decision_pb.ts";
+import { decodeMessage, encodeMessage } from "../../lib/codecs/registry.ts";
+import { rememberWireBytes } from "../../lib/codecs/wire/wire-bytes.ts";
 import { dropIdle, trimToCap } from "../../lib/collections/lru.ts";
 
 export interface IdempotencyOptions {
@@ -30,6 +31,8 @@ interface Entry {
  * that lands on another gateway process decides again (docs/security.md).
  * An answered decision is kept encoded: at 100 decisions/s the ten minutes of response objects held ~100 MB of a
  * gateway's heap, which a soak saw as growth for the first ten minutes.
+ * The decision is encoded once: the response remembers its bytes (wire-bytes.ts), and the server's response
+ * encoder sends those instead of encoding it again (responses are never changed once answered).
  */
 export class IdempotentDecisions {
   private readonly entries = new Map<string, Entry>();
@@ -53,7 +56,7 @@ export class IdempotentDecisions {
     const key = `${keyId}\u0000${requestId}`;
     const found = this.entries.get(key);
     if (found && now - found.at < this.ttlMs)
-      return found.bytes ? Promise.resolve(fromBinary(DecideResponseSchema, found.bytes)) : found.running!;
+      return found.bytes ? Promise.resolve(replay(found.bytes)) : found.running!;
     if (found) this.forget(key, found);
     this.evict(now);
     const response = decide();
@@ -62,7 +65,8 @@ export class IdempotentDecisions {
     response.then(
       (answer) => {
         if (this.entries.get(key) !== entry) return;
-        entry.bytes = toBinary(DecideResponseSchema, answer);
+        entry.bytes = encodeMessage(DecideResponseSchema, answer);
+        rememberWireBytes(answer, entry.bytes);
         entry.running = undefined;
         this.heldBytes += entry.bytes.byteLength;
         this.trimBytes();
@@ -107,4 +111,10 @@ export class IdempotentDecisions {
     }
     trimToCap(this.entries, this.maxEntries - 1, this.dropped);
   }
+}
+
+function replay(bytes: Uint8Array): DecideResponse {
+  const response = decodeMessage(DecideResponseSchema, bytes);
+  rememberWireBytes(response, bytes);
+  return response;
 }

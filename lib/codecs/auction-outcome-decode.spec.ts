@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { AuctionEntrySchema, AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import { DecideRequestSchema } from "../../gen/chorus/v1/decision_pb.ts";
 import { demoRequest } from "../demo/demo-request.ts";
-import { decodeAuctionOutcome, encodeAuctionOutcome } from "./auction-outcome.ts";
+import { decodeAuctionOutcome, decodeLearnedOutcome, encodeAuctionOutcome } from "./auction-outcome.ts";
 
 const i64 = fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n });
 const u64 = fc.bigInt({ min: 0n, max: 2n ** 64n - 1n });
@@ -142,5 +142,45 @@ describe("auction outcome decoder", () => {
       expect(equals(AuctionOutcomeSchema, decodeAuctionOutcome(prefix), expected)).toBe(true);
     }
     expect(thrown).toBeGreaterThan(whole.length / 2);
+  });
+
+  it("reads for the learning agents what it reads in full, except the contributions of entries that did not win", () => {
+    fc.assert(
+      fc.property(outcome, (o) => {
+        for (const bytes of [toBinary(AuctionOutcomeSchema, o), encodeAuctionOutcome(o)]) {
+          const shifted = Buffer.alloc(bytes.length + 3);
+          shifted.set(bytes, 3);
+          const expected = decodeAuctionOutcome(bytes);
+          for (const e of expected.entries) if (!e.won) e.contributions = [];
+          expect(decodeLearnedOutcome(shifted.subarray(3))).toStrictEqual(expected);
+        }
+      }),
+      { numRuns: 300 },
+    );
+    // Unpacked and split contributions of a winner are read in order; a loser's are checked but not read.
+    const hex = (s: string) => Buffer.from(s, "hex");
+    const winner = Buffer.concat([
+      hex("4204" + "0000803f"), // packed [1]
+      hex("2801"), // won
+      hex("450000003f"), // unpacked 0.5
+      hex("4208" + "0000004000004040"), // packed [2, 3]
+    ]);
+    const loser = Buffer.concat([hex("4204" + "0000803f"), hex("450000003f")]);
+    const bytes = Buffer.concat([
+      hex("32"),
+      Buffer.from([winner.length]),
+      winner,
+      hex("32"),
+      Buffer.from([loser.length]),
+      loser,
+    ]);
+    const lean = decodeLearnedOutcome(bytes);
+    expect(lean.entries.map((e) => e.contributions)).toEqual([[1, 0.5, 2, 3], []]);
+    expect(decodeAuctionOutcome(bytes).entries[1]!.contributions).toEqual([1, 0.5]);
+    // A loser's packed floats cut short (3 bytes) or running past the message throw, as a full read does.
+    for (const bad of [hex("3205" + "4203000080"), hex("3206" + "4208" + "0000803f")]) {
+      expect(() => decodeAuctionOutcome(bad)).toThrow();
+      expect(() => decodeLearnedOutcome(bad)).toThrow();
+    }
   });
 });

@@ -5,6 +5,7 @@ import type { AuctionEntry, AuctionOutcome } from "../../gen/chorus/v1/agent_pb.
 import { DecideRequestSchema } from "../../gen/chorus/v1/decision_pb.ts";
 import { decodeDecideRequest } from "./decide-request.ts";
 import { cachedUtf8 } from "./wire/cached-utf8.ts";
+import { readString } from "./wire/short-string.ts";
 import { wireBytesOf } from "./wire/wire-bytes.ts";
 
 const LD = WireType.LengthDelimited;
@@ -64,6 +65,20 @@ function writeEntry(w: BinaryWriter, e: AuctionEntry): BinaryWriter {
  * field added to AuctionOutcome or AuctionEntry must be added here too (the spec fails until it is).
  */
 export function decodeAuctionOutcome(bytes: Uint8Array): AuctionOutcome {
+  return readOutcome(bytes, false);
+}
+
+/**
+ * The AuctionOutcome as the learning agents read it: decodeAuctionOutcome's message, except that an entry that did
+ * not win has no `contributions` (left empty, not read). Each agent's share of a quality is read only for a winner
+ * (the Orchestrator's credit); the losers' were over half of the floats of a decode. Checked against
+ * decodeAuctionOutcome by auction-outcome-decode.spec.ts.
+ */
+export function decodeLearnedOutcome(bytes: Uint8Array): AuctionOutcome {
+  return readOutcome(bytes, true);
+}
+
+function readOutcome(bytes: Uint8Array, lean: boolean): AuctionOutcome {
   const o: AuctionOutcome = {
     $typeName: "chorus.v1.AuctionOutcome",
     decisionId: "",
@@ -77,12 +92,13 @@ export function decodeAuctionOutcome(bytes: Uint8Array): AuctionOutcome {
   };
   // A NATS message's data is a Node Buffer, whose subarray() (one per string and entry) is several times slower
   // than a plain Uint8Array's: read through a plain view of the same memory.
-  const r = new BinaryReader(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  const view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const r = new BinaryReader(view);
   while (r.pos < r.len) {
     const [field, wire] = r.tag();
     switch (field) {
       case 1:
-        o.decisionId = r.string();
+        o.decisionId = readString(r, view);
         break;
       case 2:
         // A message field met twice is merged, as fromBinary does.
@@ -100,16 +116,16 @@ export function decodeAuctionOutcome(bytes: Uint8Array): AuctionOutcome {
         o.reservePriceMicros = BigInt(r.int64());
         break;
       case 6:
-        o.entries.push(readEntry(r));
+        o.entries.push(readEntry(r, view, lean));
         break;
       case 7:
-        o.agents.push(r.string());
+        o.agents.push(readString(r, view));
         break;
       case 8:
-        o.degradedAgents.push(r.string());
+        o.degradedAgents.push(readString(r, view));
         break;
       case 9:
-        o.coordination = r.string();
+        o.coordination = readString(r, view);
         break;
       default:
         r.skip(wire, field);
@@ -132,7 +148,11 @@ function readTimestamp(r: BinaryReader, into: Timestamp | undefined): Timestamp 
   return t;
 }
 
-function readEntry(r: BinaryReader): AuctionEntry {
+/** Contribution ranges ([start, end) pairs) of the entry being read by a learner's decode (never re-entered). */
+const pendingContributions: number[] = [];
+let pendingCount = 0;
+
+function readEntry(r: BinaryReader, buf: Uint8Array, lean: boolean): AuctionEntry {
   const e: AuctionEntry = {
     $typeName: "chorus.v1.AuctionEntry",
     creativeId: "",
@@ -147,14 +167,15 @@ function readEntry(r: BinaryReader): AuctionEntry {
   };
   const end = r.uint32() + r.pos;
   if (end > r.len) throw new Error("premature end of chorus.v1.AuctionEntry");
+  pendingCount = 0;
   while (r.pos < end) {
     const [field, wire] = r.tag();
     switch (field) {
       case 1:
-        e.creativeId = r.string();
+        e.creativeId = readString(r, buf);
         break;
       case 2:
-        e.campaignId = r.string();
+        e.campaignId = readString(r, buf);
         break;
       case 3:
         e.bidMicros = r.double();
@@ -172,6 +193,22 @@ function readEntry(r: BinaryReader): AuctionEntry {
         e.position = r.uint32();
         break;
       case 8:
+        if (lean) {
+          // Only a winner's are read (below, once `won` is known): noted where they are, checked as they would be.
+          let start = r.pos;
+          let to = start + 4;
+          if (wire === WireType.LengthDelimited) {
+            const n = r.uint32();
+            start = r.pos;
+            to = start + n;
+          }
+          if (to > r.len) throw new Error("premature EOF");
+          if ((to - start) % 4 !== 0) throw new Error("packed float field not a multiple of 4 bytes");
+          pendingContributions[pendingCount++] = start;
+          pendingContributions[pendingCount++] = to;
+          r.pos = to;
+          break;
+        }
         // Packed (the proto3 default) or, as a reader must also accept, one float per tag. A handful per entry
         // (one per agent): read in place.
         if (wire === WireType.LengthDelimited) {
@@ -188,5 +225,12 @@ function readEntry(r: BinaryReader): AuctionEntry {
     }
   }
   if (r.pos !== end) throw new Error("premature end of chorus.v1.AuctionEntry");
+  if (lean && e.won && pendingCount > 0) {
+    for (let i = 0; i < pendingCount; i += 2) {
+      r.pos = pendingContributions[i]!;
+      while (r.pos < pendingContributions[i + 1]!) e.contributions.push(r.float());
+    }
+    r.pos = end;
+  }
   return e;
 }

@@ -8,11 +8,13 @@ import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufb
 import { AgentVoteSchema, AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import { BiddingSignalSchema, RelevanceSignalSchema } from "../../gen/chorus/v1/agent_signals_pb.ts";
 import { DecideRequestSchema, DecideResponseSchema } from "../../gen/chorus/v1/decision_pb.ts";
+import { DecisionReceiptSchema, ReceiptBatchSchema } from "../../gen/chorus/v1/ledger_pb.ts";
 import { decodeAgentVote, encodeAgentVote } from "./agent-vote.ts";
 import { decodeAuctionOutcome, encodeAuctionOutcome } from "./auction-outcome.ts";
 import { encodeBiddingSignal } from "./bidding-signal.ts";
 import { decodeDecideRequest } from "./decide-request.ts";
 import { encodeDecideResponse } from "./decide-response.ts";
+import { decodeDecisionReceipt, decodeReceiptBatch } from "./decision-receipt.ts";
 import { encodeRelevanceSignal } from "./relevance-signal.ts";
 
 export interface Codec<S extends DescMessage = DescMessage> {
@@ -42,6 +44,16 @@ export const CODECS: readonly Codec[] = [
     schema: DecideRequestSchema,
     hotPath: "every Decide request, and the one inside every AuctionOutcome",
     decode: decodeDecideRequest,
+  }),
+  codec({
+    schema: DecisionReceiptSchema,
+    hotPath: "every receipt the Budget agent reads (one per decision that sold)",
+    decode: decodeDecisionReceipt,
+  }),
+  codec({
+    schema: ReceiptBatchSchema,
+    hotPath: "receipts stored together by group commit",
+    decode: decodeReceiptBatch,
   }),
   codec({ schema: DecideResponseSchema, hotPath: "every Decide response", encode: encodeDecideResponse }),
   codec({ schema: BiddingSignalSchema, hotPath: "Bidding's signal, every 250 ms", encode: encodeBiddingSignal }),

@@ -1,3 +1,4 @@
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { jetstreamManager, StorageType } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
@@ -16,6 +17,8 @@ export interface NatsClusterOptions {
   configFile?: string;
   /** How the readiness check connects when the nodes require credentials (an operator identity). */
   auth?: NatsClientAuth;
+  /** Each server logs to `<logDir>/<server name>.log` (permission violations are logged there). */
+  logDir?: string;
 }
 
 /** One server of the cluster: its client and route ports stay the same across restarts. */
@@ -38,6 +41,7 @@ export class NatsCluster {
 
   static async start(options: NatsClusterOptions): Promise<NatsCluster> {
     const cluster = new NatsCluster(options);
+    if (options.logDir) mkdirSync(options.logDir, { recursive: true });
     const name = options.name ?? "chorus";
     for (let i = 0; i < options.size; i++) {
       const nodeName = `${name}-${i + 1}`;
@@ -57,6 +61,7 @@ export class NatsCluster {
         storeDir: join(options.storeDir, node.name),
         inheritLogs: options.inheritLogs,
         configFile: options.configFile,
+        logFile: options.logDir ? join(options.logDir, `${node.name}.log`) : undefined,
         args: [
           "--name",
           node.name,
@@ -82,6 +87,11 @@ export class NatsCluster {
   /** Every node, comma-separated, as NATS_URL for Chorus processes (lib/nats/connect.ts splits it). */
   get url(): string {
     return this.nodes.map((n) => `nats://127.0.0.1:${n.clientPort}`).join(",");
+  }
+
+  /** The servers' log files (with logDir). */
+  get logFiles(): string[] {
+    return this.options.logDir ? this.nodes.map((n) => join(this.options.logDir!, `${n.name}.log`)) : [];
   }
 
   get pids(): { name: string; pid: number }[] {

@@ -17,4 +17,32 @@ describe("loop lag", () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(lag.lagMs).toBeLessThan(60);
   });
+
+  it("loop lag - parks its timer when nobody reads it, and starts it again (reading 0) on the next read", async () => {
+    const idle = new LoopLag(20, 150).start();
+    try {
+      expect(idle.ticking).toBe(true);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(idle.ticking).toBe(false);
+      const parkedAt = idle.ticks;
+      await new Promise((r) => setTimeout(r, 100));
+      expect(idle.ticks).toBe(parkedAt);
+      expect(idle.lagMs).toBe(0);
+      expect(idle.ticking).toBe(true);
+      // Read often enough, it keeps ticking and measures again.
+      for (let i = 0; i < 5; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        expect(idle.lagMs).toBeLessThan(100);
+      }
+      expect(idle.ticking).toBe(true);
+      expect(idle.ticks).toBeGreaterThan(parkedAt + 3);
+      const until = performance.now() + 250;
+      while (performance.now() < until);
+      expect(idle.lagMs).toBeGreaterThan(200);
+    } finally {
+      idle.stop();
+    }
+    expect(idle.ticking).toBe(false);
+    expect(idle.lagMs).toBe(0);
+  });
 });

@@ -8,36 +8,67 @@
  * handlers (sockets not yet read, frames not yet parsed). A CPU-starved gateway reads each request long after it was
  * sent, decides it anyway, and answers after the client gave up: goodput falls to nothing. Refusing at once while
  * the loop is late costs a fraction of a decision and lets the loop catch up.
+ *
+ * Nobody asking, nothing to measure: after `parkAfterMs` without a read the timer stops (an idle gateway was woken
+ * 20 times a second by it), and the next read starts it again and reads 0: a loop that was idle is not behind.
  */
 export class LoopLag {
   #timer: NodeJS.Timeout | undefined;
+  #running = false;
   #expected = 0;
   #lastMs = 0;
+  #lastReadMs = 0;
   /** Ticks run so far: work seen with the same count ran in the same stretch between two ticks. */
   ticks = 0;
 
-  constructor(readonly intervalMs = 50) {}
+  constructor(
+    readonly intervalMs = 50,
+    readonly parkAfterMs = 1_000,
+  ) {}
 
   start(): this {
-    if (this.#timer) return this;
+    this.#running = true;
+    this.#lastReadMs = performance.now();
+    this.#arm();
+    return this;
+  }
+
+  #arm(): void {
+    if (this.#timer) return;
     this.#expected = performance.now() + this.intervalMs;
+    this.#lastMs = 0;
     this.#timer = setInterval(() => {
       const now = performance.now();
       this.#lastMs = Math.max(0, now - this.#expected);
       this.ticks++;
       this.#expected = now + this.intervalMs;
+      if (now - this.#lastReadMs > this.parkAfterMs) {
+        clearInterval(this.#timer);
+        this.#timer = undefined;
+      }
     }, this.intervalMs);
     this.#timer.unref();
-    return this;
   }
 
-  /** Milliseconds the loop is behind now (0 when not started). */
+  /** Milliseconds the loop is behind now (0 when not started, or when the timer was parked until now). */
   get lagMs(): number {
-    if (!this.#timer) return 0;
-    return Math.max(this.#lastMs, performance.now() - this.#expected);
+    if (!this.#running) return 0;
+    const now = performance.now();
+    this.#lastReadMs = now;
+    if (!this.#timer) {
+      this.#arm();
+      return 0;
+    }
+    return Math.max(this.#lastMs, now - this.#expected);
+  }
+
+  /** True while the timer ticks (started and read within `parkAfterMs`). */
+  get ticking(): boolean {
+    return this.#timer !== undefined;
   }
 
   stop(): void {
+    this.#running = false;
     clearInterval(this.#timer);
     this.#timer = undefined;
     this.#lastMs = 0;

@@ -48,9 +48,10 @@ function checksScalar(field: DescField, mode: Mode): boolean {
 
 const relevant: Record<Mode, WeakMap<DescMessage, boolean>> = { timestamps: new WeakMap(), bus: new WeakMap() };
 
-function isRelevant(schema: DescMessage, mode: Mode, seen = new Set<DescMessage>()): boolean {
+function isRelevant(schema: DescMessage, mode: Mode, within?: Set<DescMessage>): boolean {
   const known = relevant[mode].get(schema);
   if (known !== undefined) return known;
+  const seen = within ?? new Set<DescMessage>();
   if (seen.has(schema)) return false;
   seen.add(schema);
   let found = schema.typeName === TIMESTAMP;
@@ -65,8 +66,9 @@ function isRelevant(schema: DescMessage, mode: Mode, seen = new Set<DescMessage>
         : undefined;
     if (child && isRelevant(child, mode, seen)) found = true;
   }
-  // Only a definite answer is cached: inside a recursion a "false" may still turn true higher up.
-  if (found || seen.size === 1) relevant[mode].set(schema, found);
+  // Only a definite answer is cached: inside a recursion a "false" may still turn true higher up; at the top
+  // the whole tree has been seen (this was walking DecideRequest's tree on every request).
+  if (found || within === undefined) relevant[mode].set(schema, found);
   return found;
 }
 

@@ -7,66 +7,38 @@
  * to make the server publish: refused unless the creator could publish there itself.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openApiKeyBucket } from "../../gateway/auth/api-key-store.ts";
-import { setUpBus } from "../../launch/bus-setup.ts";
 import { ensureLedgerStreams } from "../../ledger/ledger-streams.ts";
-import { connectNats, type NatsConnection } from "../../lib/nats/connect.ts";
-import { natsClientAuth } from "../../lib/nats/connect-options.ts";
+import type { NatsConnection } from "../../lib/nats/connect.ts";
 import { MissingStoreError } from "../../lib/nats/jetstream-replicas.ts";
-import { NatsServerProcess } from "../../lib/nats/nats-server-process.ts";
-import type { Identity } from "../../lib/nats/permissions.ts";
-import { type ServerAuth, writeServerAuth } from "../../lib/nats/server-auth.ts";
-import { permissionViolations } from "../../lib/nats/server-log.ts";
+import type { NatsServerProcess } from "../../lib/nats/nats-server-process.ts";
+import type { ServerAuth } from "../../lib/nats/server-auth.ts";
 import { buckets, streams, subjects } from "../../lib/subjects.ts";
-
-const IDENTITIES: Identity[] = [
-  { kind: "operator", name: "operator" },
-  { kind: "gateway", name: "gateway" },
-  { kind: "ledger", name: "ledger" },
-  { kind: "budget", name: "budget" },
-  { kind: "agents", name: "agents-1", agents: ["intent", "relevance", "timing"] },
-];
+import { type AuthBus, startAuthBus } from "./bus-fixture.ts";
 
 describe("bus permissions - no process can change a stream or make the server publish for it", () => {
+  let bus: AuthBus;
   let dir: string;
   let auth: ServerAuth;
   let server: NatsServerProcess;
-  let logFile: string;
-  const as: Record<string, NatsConnection> = {};
+  let as: Record<string, NatsConnection>;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "chorus-bus-escalation-"));
-    auth = writeServerAuth(join(dir, "auth"), IDENTITIES);
-    logFile = join(dir, "nats-server.log");
-    server = await new NatsServerProcess({ storeDir: join(dir, "js"), configFile: auth.configFile, logFile }).start();
-    for (const { name } of IDENTITIES)
-      as[name] = await connectNats({ servers: server.url, name: `esc-${name}`, auth: natsClientAuth(auth.env(name)) });
-    // The operator lays out every stream and bucket once (what npm start's launcher does before any process runs).
-    await setUpBus(as.operator!);
+    bus = await startAuthBus({ name: "bus-escalation", clientPrefix: "esc" });
+    ({ dir, auth, server, as } = bus);
   }, 60_000);
 
   afterAll(async () => {
-    await Promise.allSettled(Object.values(as).map((nc) => nc.close()));
-    await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await bus?.stop();
   });
 
   async function expectApiRefused(identity: string, api: string, run: () => Promise<unknown>) {
     await expect(run()).rejects.toThrow(/permission|timeout/i);
-    const until = Date.now() + 5_000;
-    while (!permissionViolations(logFile).some((v) => v.client === `esc-${identity}` && v.subject === api)) {
-      if (Date.now() > until)
-        throw new Error(
-          `no violation logged for ${identity} on ${api}: ${JSON.stringify(permissionViolations(logFile))}`,
-        );
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await bus.violationLogged(identity, (v) => v.subject === api, api);
   }
 
   it("refuses every process creating or changing a stream, bucket or object store; the operator may", async () => {

@@ -3,8 +3,7 @@
  * (lib/nats/server-auth.ts from lib/nats/permissions.ts): every refusal the issue names is shown as the server's own
  * permissions violation (its log, and the error the client gets), next to the legitimate path that still works.
  */
-import { mkdtempSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -14,80 +13,52 @@ import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openApiKeyBucket } from "../../gateway/auth/api-key-store.ts";
 import { ModuleStateSchema } from "../../gen/chorus/v1/module_pb.ts";
-import { setUpBus } from "../../launch/bus-setup.ts";
 import { openLedgerBucket } from "../../ledger/ledger-streams.ts";
 import { createLogger } from "../../lib/log/logger.ts";
-import { connectNats, type NatsConnection } from "../../lib/nats/connect.ts";
+import type { NatsConnection } from "../../lib/nats/connect.ts";
 import { authConnectionOptions, natsClientAuth } from "../../lib/nats/connect-options.ts";
 import { toolNatsAccess, writeLocalMesh } from "../../lib/nats/local-mesh.ts";
-import { NatsServerProcess } from "../../lib/nats/nats-server-process.ts";
-import { AGENT_INPUTS, type Identity } from "../../lib/nats/permissions.ts";
-import { type ServerAuth, writeServerAuth } from "../../lib/nats/server-auth.ts";
-import { permissionViolations } from "../../lib/nats/server-log.ts";
+import type { NatsServerProcess } from "../../lib/nats/nats-server-process.ts";
+import { AGENT_INPUTS } from "../../lib/nats/permissions.ts";
+import type { ServerAuth } from "../../lib/nats/server-auth.ts";
 import { AGENTS, buckets, streams, subjects } from "../../lib/subjects.ts";
 import { KeyRevocations } from "../../modules/key-revocations.ts";
 import { ModuleRegistry } from "../../modules/module-registry.ts";
 import { rollbackOverNats, serveRollbackRequests } from "../../modules/rollback-requests.ts";
 import { openAgentStateBucket } from "../../voting/mirror/agent-state-store.ts";
 import { loadAgents } from "../../voting/registry/agent-loaders.ts";
+import { type AuthBus, BUS_IDENTITIES, startAuthBus } from "./bus-fixture.ts";
 
 const silentLogger = createLogger("bus-permissions", "silent");
 
-const IDENTITIES: Identity[] = [
-  { kind: "operator", name: "operator" },
-  { kind: "gateway", name: "gateway" },
-  { kind: "ledger", name: "ledger" },
-  { kind: "budget", name: "budget" },
-  { kind: "agents", name: "agents-1", agents: ["intent", "relevance", "timing"] },
-];
+const IDENTITIES = BUS_IDENTITIES;
 
 describe("bus permissions - every process kind is held to its own rights by the server", () => {
+  let bus: AuthBus;
   let dir: string;
   let auth: ServerAuth;
   let server: NatsServerProcess;
-  let logFile: string;
-  const open: NatsConnection[] = [];
   /** One connection per identity, named after it (the server's log names the client). */
-  const as: Record<string, NatsConnection> = {};
+  let as: Record<string, NatsConnection>;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "chorus-bus-permissions-"));
     // Laid out as npm start does in .data: the CLI test below finds the operator identity from the data dir.
-    auth = writeServerAuth(join(dir, "nats", "auth"), IDENTITIES);
-    logFile = join(dir, "nats-server.log");
-    server = await new NatsServerProcess({ storeDir: join(dir, "js"), configFile: auth.configFile, logFile }).start();
+    bus = await startAuthBus({ name: "bus-permissions", clientPrefix: "perm", authDir: ["nats", "auth"] });
+    ({ dir, auth, server, as } = bus);
     writeLocalMesh(auth.dir, server.url);
-    for (const { name } of IDENTITIES) {
-      as[name] = await connectNats({ servers: server.url, name: `perm-${name}`, auth: natsClientAuth(auth.env(name)) });
-      open.push(as[name]!);
-    }
-    // The operator lays out every stream and bucket (npm start's launcher does it before any process starts).
-    await setUpBus(as.operator!);
   }, 60_000);
 
   afterAll(async () => {
-    await Promise.allSettled(open.map((nc) => nc.close()));
-    await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await bus?.stop();
   });
 
-  /** The server logged this refusal (it writes its log asynchronously: poll briefly). */
-  async function expectViolation(identity: string, kind: "Publish" | "Subscription", subject: string | RegExp) {
-    const until = Date.now() + 5_000;
-    for (;;) {
-      const found = permissionViolations(logFile).some(
-        (v) =>
-          v.client === `perm-${identity}` &&
-          v.kind === kind &&
-          (typeof subject === "string" ? v.subject === subject : subject.test(v.subject)),
-      );
-      if (found) return;
-      if (Date.now() > until)
-        throw new Error(
-          `no ${kind} violation logged for ${identity} on ${subject}:\n${JSON.stringify(permissionViolations(logFile))}`,
-        );
-      await new Promise((r) => setTimeout(r, 50));
-    }
+  /** The server logged this refusal. */
+  function expectViolation(identity: string, kind: "Publish" | "Subscription", subject: string | RegExp) {
+    return bus.violationLogged(
+      identity,
+      (v) => v.kind === kind && (typeof subject === "string" ? v.subject === subject : subject.test(v.subject)),
+      `${kind} ${subject}`,
+    );
   }
 
   /** A JetStream publish (or KV write) the server refuses: the client's promise fails, the server logs why. */
