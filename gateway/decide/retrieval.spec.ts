@@ -163,13 +163,17 @@ describe("retrieval stage", () => {
     for (let round = 0; round < 8; round++) {
       blocked.clear();
       blocked.add(campaigns[round % campaigns.length]!);
-      for (const { request } of requests) seen.add(retriever.retrieve(catalog, request, (at += 2)));
+      for (const { request } of requests) {
+        at += 2;
+        seen.add(retriever.retrieve(catalog, request, at));
+      }
     }
     expect(seen.size).toBeGreaterThan(40);
     expect(retriever.keptSlices).toBeLessThanOrEqual(8);
     // What it keeps is still right: the slice for a request is the one a fresh retriever selects.
     const { request } = requests[0]!;
-    const again = retriever.retrieve(catalog, request, (at += 2));
+    at += 2;
+    const again = retriever.retrieve(catalog, request, at);
     const fresh = new Retriever({ maxCandidates: 4_096, mayServe: (id) => !blocked.has(id) }).retrieve(
       catalog,
       request,
