@@ -17,6 +17,21 @@ describe("pseudonymous ids", () => {
     expect(() => new Pseudonyms("short")).toThrow(/16 bytes/);
   });
 
+  it("pseudonyms - the same values as before they were remembered (HMAC of domain, NUL, id), also after eviction", () => {
+    // Values computed with the former code: stored profiles and caps are keyed by them.
+    const fresh = new Pseudonyms("spec-key-spec-key");
+    const expected = () => {
+      expect(fresh.user("u1")).toBe("pNZOvzZN9fvxjlI7-w_pQ83");
+      expect(fresh.session("s-é🎧")).toBe("piWgRpStH3sFBixV84eVCq5");
+      expect(fresh.listener("u1", "s1", false)).toBe("pDvC5uLIntgxmxnRZNGnZgk");
+      expect(fresh.listener("u1", "s1", true)).toBe("pNZOvzZN9fvxjlI7-w_pQ83");
+    };
+    expected();
+    expected(); // remembered
+    for (let i = 0; i < 20_000; i++) fresh.user(`filler-${i}`); // more than it remembers
+    expected();
+  });
+
   it("pseudonyms - a request's ids and its wire bytes are replaced alike; other fields keep their bytes", () => {
     const request = decideRequest("wire");
     request.user!.consent = { $typeName: "chorus.v1.Consent", personalizedAds: true, measurement: true };

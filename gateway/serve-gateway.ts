@@ -23,7 +23,7 @@ import { agentLoaders, loadAgents } from "../voting/registry/agent-loaders.ts";
 import { startAgentScoring } from "../voting/registry/start-agent-scoring.ts";
 import { authConfig, openGatewayAuth } from "./auth/gateway-auth.ts";
 import { createDecisionEngine, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_LOOP_LAG_MS } from "./decide/decision-engine.ts";
-import { DEFAULT_MAX_CANDIDATES } from "./decide/retrieval.ts";
+import { DEFAULT_MAX_CANDIDATES, DEFAULT_SLICE_SETS } from "./decide/retrieval.ts";
 import { gatewayConfig } from "./gateway-config.ts";
 import { NatsPlaybackSink } from "./playback/nats-playback-sink.ts";
 import { answerForgetRequests } from "./services/forget-listeners.ts";
@@ -75,6 +75,12 @@ const config = loadConfig({
     default: DEFAULT_MAX_CANDIDATES,
     parse: parsers.int(1, 4_096),
     help: "N: the most candidates one decision votes on (the retrieval stage keeps the best N the request may see)",
+  },
+  retrievalSlices: {
+    env: "CHORUS_RETRIEVAL_SLICES",
+    default: DEFAULT_SLICE_SETS,
+    parse: parsers.int(1, 65_536),
+    help: "distinct candidate sets (retrieval slices) kept, each with the agents' per-slice caches (~200 KB on the demo catalog)",
   },
   deadlineMs: {
     env: "DECIDE_DEADLINE_MS",
@@ -212,7 +218,7 @@ const engine = await createDecisionEngine({
   deadlineMs: config.deadlineMs,
   logger,
   telemetry: { metrics, log: decisionLog },
-  retrieval: { maxCandidates: config.retrievalMaxCandidates },
+  retrieval: { maxCandidates: config.retrievalMaxCandidates, setCacheSize: config.retrievalSlices },
   maxInFlight: config.maxDecisionsInFlight,
   maxLoopLagMs: config.maxLoopLagMs,
 });

@@ -13,6 +13,7 @@ import { NatsServerProcess } from "../lib/nats/nats-server-process.ts";
 import type { Identity } from "../lib/nats/permissions.ts";
 import { type ServerAuth, writeServerAuth } from "../lib/nats/server-auth.ts";
 import { ensurePseudonymKeyFile } from "../lib/privacy/pseudonym-key.ts";
+import type { MemoryReport } from "../lib/process/child-lifecycle.ts";
 import { Supervised } from "../lib/process/supervisor.ts";
 import type { AgentName } from "../lib/subjects.ts";
 import { startRolloutSteward } from "../modules/rollback-requests.ts";
@@ -73,7 +74,7 @@ export interface Mesh {
   processes: {
     name: string;
     pid: number;
-    memoryUsage?: (timeoutMs?: number) => Promise<NodeJS.MemoryUsage | undefined>;
+    memoryUsage?: (timeoutMs?: number, afterGc?: boolean) => Promise<MemoryReport | undefined>;
   }[];
   nats: NatsServerProcess | undefined;
   cluster: NatsCluster | undefined;
@@ -248,7 +249,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
           get pid() {
             return c.pid;
           },
-          memoryUsage: (timeoutMs?: number) => c.memoryUsage(timeoutMs),
+          memoryUsage: (timeoutMs?: number, afterGc?: boolean) => c.memoryUsage(timeoutMs, afterGc),
         })),
       ],
       nats,

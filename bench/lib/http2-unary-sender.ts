@@ -43,6 +43,14 @@ export interface Shard {
 const SPREAD = 7_654_321;
 
 /**
+ * The n-th value of a pool of `pool` values (a power of ten): consecutive n differ and each value comes back only
+ * once every `pool` requests.
+ */
+export function pooledValue(n: number, pool: number): number {
+  return ((n % pool) * SPREAD) % pool;
+}
+
+/**
  * Sends unary RPCs over raw node:http2 with pre-encoded messages: gRPC (length-prefixed, status in trailers) or
  * Connect (binary proto, HTTP status). A protocol library would cost the client CPU the system under test needs
  * on a two-core machine; the server side is the real Connect stack either way.
@@ -107,7 +115,7 @@ export async function http2UnarySender(
       framed.copy(body);
       for (let f = 0; f < fields.length; f++) {
         const { digits, pool } = fields[f]!;
-        writeDigits(body, offsets[f]!, digits, pool ? ((n % pool) * SPREAD) % pool : n);
+        writeDigits(body, offsets[f]!, digits, pool ? pooledValue(n, pool) : n);
       }
     }
     const slot = local % sessions.length;

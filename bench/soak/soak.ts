@@ -3,8 +3,10 @@
  *
  * The whole mesh as separate processes (nats-server, ledger, Budget, agent hosts, gateway) under mixed open-loop
  * load for a long time: Decide at a fixed rate, ReportPlayback for every fourth decision, ReportEvents for the ads
- * served (impressions, completes, clicks; one report in ten sent twice, to exercise exactly-once). The rate is half
- * the capacity measured first by a short step search (or --rate). Every minute: rate, p50/p99, errors, memory (RSS)
+ * served (impressions, completes, clicks; one report in ten sent twice, to exercise exactly-once). Each decision
+ * comes from the next listener of a large pool (--users), so frequency caps never fill and the sold share (printed
+ * per minute) stays the same all run long. The rate is half the capacity measured first by a short step search after
+ * a warm-up (or --rate). Every minute: rate, p50/p99, errors, memory (RSS)
  * and CPU of every process, this load client's included. At the end the ledger must equal the unique impressions
  * the gateway accepted (count and spend, per campaign). Verdicts: memory growth after minute 5 under 10%, p99
  * within 1.5x of the first five minutes, no errors, ledger exact. Table on stdout and in --markdown, JSON in --json.
@@ -34,9 +36,11 @@ import {
 } from "../../gen/chorus/v1/decision_pb.ts";
 import { startMesh } from "../../launch/mesh.ts";
 import { queryLedger } from "../../ledger/ledger.ts";
+import type { MemoryReport } from "../../lib/process/child-lifecycle.ts";
+import { pooledValue } from "../lib/http2-unary-sender.ts";
 import { ProcessSampler, type RestartEvent } from "../lib/process-sampler.ts";
 import { formatTable, writeJson } from "../lib/report-table.ts";
-import { decideRequests } from "../mesh/decide-requests.ts";
+import { decideRequests, USER_POOL } from "../mesh/decide-requests.ts";
 
 const opts = new Command()
   .name("soak")
@@ -48,6 +52,16 @@ const opts = new Command()
   )
   .option("--probe-seconds <n>", "length of each capacity probe step", "8")
   .option("--probe-p99-ms <n>", "a probe step is sustained with p99 under this (and >= 95% answered, no errors)", "100")
+  .option(
+    "--probe-warmup-seconds <n>",
+    "before the probe, load the mesh at a low rate this long (JIT, caches, leases): a cold first step is no capacity",
+    "20",
+  )
+  .option(
+    "--users <n>",
+    "listeners the load walks through (a power of ten), each once per this many decisions: frequency caps never fill, so the sold share stays the same from the first minute to the last",
+    String(USER_POOL),
+  )
   .option("--warmup-seconds <n>", "ramp the rate from a tenth to full over this long (a new server's slow start)", "30")
   .option(
     "--settle-minutes <n>",
@@ -64,6 +78,8 @@ const opts = new Command()
     overload?: string;
     probeSeconds: string;
     probeP99Ms: string;
+    probeWarmupSeconds: string;
+    users: string;
     warmupSeconds: string;
     settleMinutes: string;
     port: string;
@@ -72,7 +88,9 @@ const opts = new Command()
   }>();
 
 const minutes = Number(opts.minutes);
-// Realistic requests (many users, genres, countries), each sent with a unique request id.
+const users = Number(opts.users);
+if (!Number.isInteger(Math.log10(users))) throw new Error(`--users must be a power of ten, got ${opts.users}`);
+// Realistic requests (genres, countries, devices), each sent with a unique request id and the next user of the pool.
 const pool = decideRequests(2_048, 16).bodies.map((b) => {
   const r = fromBinary(DecideRequestSchema, Buffer.from(b, "base64"));
   r.placement!.forceNow = true;
@@ -123,6 +141,12 @@ interface Pending {
 /** What the ledger must hold in the end: unique impressions the gateway accepted (or had already), by campaign. */
 const expected = new Map<string, { impressions: bigint; spendMicros: bigint }>();
 const accepted = new Set<string>();
+/**
+ * Decisions sent by every load of this run (probe steps, warm-up, soak): numbers request ids and users, so that no
+ * request id comes back (the gateway would answer it from its idempotency memory) and no user comes back within
+ * the pool.
+ */
+let arrivals = 0;
 
 class Load {
   window = newWindow();
@@ -151,7 +175,7 @@ class Load {
       const now = performance.now();
       const due = dueBy(now - started);
       while (this.sent < due) {
-        void this.decideOnce(Math.min(now, plannedAt(this.sent, now)), this.sent);
+        void this.decideOnce(Math.min(now, plannedAt(this.sent, now)), arrivals++);
         this.sent++;
       }
     }, 2);
@@ -165,7 +189,12 @@ class Load {
 
   private async decideOnce(plannedAt: number, n: number): Promise<void> {
     this.inFlight++;
-    const request = { ...pool[n % pool.length]!, requestId: `soak-${n}` };
+    const template = pool[n % pool.length]!;
+    const request = {
+      ...template,
+      requestId: `soak-${n}`,
+      user: { ...template.user!, userId: `soak-user-${pooledValue(n, users)}` },
+    };
     let decideSentAt: number | undefined;
     try {
       if (this.withEvents && n % 4 === 0) await this.playback(request);
@@ -284,6 +313,19 @@ const percentile = (h: hdr.Histogram, p: number) => Math.round(h.getValueAtPerce
 
 async function probeCapacity(client: Client<typeof DecisionService>): Promise<number> {
   const seconds = Number(opts.probeSeconds);
+  // A cold mesh (JIT, the agents' caches, Budget's first leases) failed the first step's p99 bound on a quiet
+  // machine (159 ms at 10/s), so "half the capacity" was half of 10/s: the probe starts warm.
+  const warmupSeconds = Number(opts.probeWarmupSeconds);
+  if (warmupSeconds > 0) {
+    const warm = new Load(client, 30, false, warmupSeconds * 500);
+    warm.start();
+    await new Promise((r) => setTimeout(r, warmupSeconds * 1000));
+    await warm.stop();
+    const w = warm.window;
+    process.stderr.write(
+      `probe warm-up ${warmupSeconds} s (up to 30/s): ${w.decisions} answered, p99 ${percentile(w.latency, 99)} ms, ${w.errors} errors\n`,
+    );
+  }
   let best = 0;
   for (const rate of [10, 20, 30, 50, 100, 200, 300, 400, 600, 800, 1_200]) {
     const load = new Load(client, rate, false);
@@ -308,6 +350,8 @@ interface MinuteRow {
   p99: number;
   errors: number;
   filled: number;
+  /** Share of answered decisions with at least one ad, %: flat when the workload is the same all run long. */
+  soldPercent: number;
   events: number;
   loadavg: number;
   /** Peak resident memory of each process in the minute, MiB. */
@@ -327,18 +371,34 @@ interface MinuteRow {
    */
   memory: Record<
     string,
-    { heapUsedMb: number; heapTotalMb: number; externalMb: number; arrayBuffersMb: number; rssMb: number }
+    {
+      heapUsedMb: number;
+      /** V8 heap in use after a full collection: live objects only. */
+      liveHeapMb: number | undefined;
+      heapTotalMb: number;
+      externalMb: number;
+      arrayBuffersMb: number;
+      rssMb: number;
+    }
   >;
 }
 
 const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
 
-/** Asks every Chorus child for its memoryUsage() (nats-server and this client are measured from /proc only). */
+/**
+ * Asks every Chorus child for its memoryUsage() and its live heap after a full collection (nats-server and this
+ * client are measured from /proc only): heap used alone counts garbage not yet collected.
+ */
 async function memoryBreakdown(
-  processes: { name: string; memoryUsage?: (timeoutMs?: number) => Promise<NodeJS.MemoryUsage | undefined> }[],
+  processes: {
+    name: string;
+    memoryUsage?: (timeoutMs?: number, afterGc?: boolean) => Promise<MemoryReport | undefined>;
+  }[],
 ) {
   const answers = await Promise.all(
-    processes.map(async (p) => [p.name, p.memoryUsage ? await p.memoryUsage(10_000) : process.memoryUsage()] as const),
+    processes.map(
+      async (p) => [p.name, p.memoryUsage ? await p.memoryUsage(10_000, true) : process.memoryUsage()] as const,
+    ),
   );
   return Object.fromEntries(
     answers.flatMap(([name, u]) =>
@@ -348,6 +408,8 @@ async function memoryBreakdown(
               name,
               {
                 heapUsedMb: mib(u.heapUsed),
+                liveHeapMb:
+                  (u as MemoryReport).liveHeapUsed === undefined ? undefined : mib((u as MemoryReport).liveHeapUsed!),
                 heapTotalMb: mib(u.heapTotal),
                 externalMb: mib(u.external),
                 arrayBuffersMb: mib(u.arrayBuffers),
@@ -382,7 +444,7 @@ async function main(): Promise<void> {
     name: string;
     pid: number;
     descendants?: boolean;
-    memoryUsage?: (timeoutMs?: number) => Promise<NodeJS.MemoryUsage | undefined>;
+    memoryUsage?: (timeoutMs?: number, afterGc?: boolean) => Promise<MemoryReport | undefined>;
   }[] = [...mesh.processes, { name: "soak-client", pid: process.pid, descendants: false }];
   const sampler = new ProcessSampler(1_000);
   const restartEvents: (RestartEvent & { minute: number })[] = [];
@@ -416,6 +478,7 @@ async function main(): Promise<void> {
         p99: percentile(w.latency, 99),
         errors: w.errors,
         filled: w.filled,
+        soldPercent: w.decisions ? Math.round((w.filled / w.decisions) * 1000) / 10 : 0,
         events: w.eventsAccepted,
         loadavg: Math.round(loadavg()[0]! * 10) / 10,
         rss: Object.fromEntries(usage.map((u) => [u.name, u.peakRssMb])),
@@ -429,11 +492,11 @@ async function main(): Promise<void> {
       };
       rows.push(row);
       process.stderr.write(
-        `minute ${m}: ${row.rate}/s p50 ${row.p50} ms p99 ${row.p99} ms errors ${row.errors} (refused ${row.refused} in p50 ${row.refusedP50} / p99 ${row.refusedP99} ms, timeouts ${row.timeouts}) restarts ${row.restarts}${w.errors ? ` ${JSON.stringify(w.errorCodes)}` : ""} load ${row.loadavg} rss ${JSON.stringify(row.rss)}\n`,
+        `minute ${m}: ${row.rate}/s sold ${row.soldPercent}% events ${row.events} p50 ${row.p50} ms p99 ${row.p99} ms errors ${row.errors} (refused ${row.refused} in p50 ${row.refusedP50} / p99 ${row.refusedP99} ms, timeouts ${row.timeouts}) restarts ${row.restarts}${w.errors ? ` ${JSON.stringify(w.errorCodes)}` : ""} load ${row.loadavg} rss ${JSON.stringify(row.rss)}\n`,
       );
       process.stderr.write(
-        `  heap used / heap total / external / rss MiB: ${Object.entries(memory)
-          .map(([n, m]) => `${n} ${m.heapUsedMb}/${m.heapTotalMb}/${m.externalMb}/${m.rssMb}`)
+        `  live heap / heap used / heap total / external / rss MiB: ${Object.entries(memory)
+          .map(([n, m]) => `${n} ${m.liveHeapMb ?? "-"}/${m.heapUsedMb}/${m.heapTotalMb}/${m.externalMb}/${m.rssMb}`)
           .join(", ")}\n`,
       );
     }
@@ -498,6 +561,7 @@ function report(
     { header: "refused", value: (r: MinuteRow) => r.refused },
     { header: "refusal p99 ms", value: (r: MinuteRow) => r.refusedP99 },
     { header: "timeouts", value: (r: MinuteRow) => r.timeouts },
+    { header: "sold %", value: (r: MinuteRow) => r.soldPercent },
     { header: "events", value: (r: MinuteRow) => r.events },
     { header: "load", value: (r: MinuteRow) => r.loadavg },
     ...names.map((n) => ({ header: `${n} MB`, value: (r: MinuteRow) => r.rss[n] ?? "-" })),
@@ -541,7 +605,9 @@ function report(
     // The process's own account: V8 heap used and total, external, at the settle minute and at the end.
     const own = (r: MinuteRow | undefined) => {
       const x = r?.memory[n];
-      return x ? `heap ${x.heapUsedMb}/${x.heapTotalMb}, external ${x.externalMb}` : "-";
+      return x
+        ? `live heap ${x.liveHeapMb ?? "-"}, heap ${x.heapUsedMb}/${x.heapTotalMb}, external ${x.externalMb}`
+        : "-";
     };
     console.log(
       `  ${n}: ${m.startMb} / ${m.middleMb} / ${m.endMb}, ${m.slopeMbPerMinute}; minute ${settle}: ${own(at(settle))}; end: ${own(rows.at(-1))}`,
@@ -559,6 +625,11 @@ function report(
     memoryUnder10Percent:
       late.length === 0 ? null : names.filter((n) => n !== "soak-client").every((n) => growth(n) < 10),
     settleMinute: settle,
+    // The workload's own stability: the sold share's lowest and highest minute (a shrinking share once meant the
+    // few users' frequency caps had filled, and a lighter mesh whose memory and p99 say little).
+    soldPercentMinMax: rows.length
+      ? [Math.min(...rows.map((r) => r.soldPercent)), Math.max(...rows.map((r) => r.soldPercent))]
+      : [],
     p99FirstFiveMinutes: p99Early,
     p99After: p99Late,
     p99Within1_5x: late.length === 0 || p99Late <= 1.5 * p99Early,

@@ -146,6 +146,42 @@ describe("retrieval stage", () => {
     );
   });
 
+  it("keeps at most setCacheSize slices however many candidate sets and keys go by (a dropped set's keys go with it)", () => {
+    // Spend headroom moving campaign by campaign makes a new candidate set per recheck, on many keys: before, the
+    // key memory (4,096) kept slices the set memory had dropped, each with the agents' per-inventory caches.
+    const campaigns = [...new Set(catalog.candidates.map((c) => c.campaign.id))];
+    const blocked = new Set<string>();
+    const retriever = new Retriever({
+      maxCandidates: 4_096,
+      recheckMs: 1,
+      setCacheSize: 8,
+      mayServe: (id) => !blocked.has(id),
+    });
+    const requests = randomRequests(40, 11);
+    let at = NOW;
+    const seen = new Set<Inventory>();
+    for (let round = 0; round < 8; round++) {
+      blocked.clear();
+      blocked.add(campaigns[round % campaigns.length]!);
+      for (const { request } of requests) {
+        at += 2;
+        seen.add(retriever.retrieve(catalog, request, at));
+      }
+    }
+    expect(seen.size).toBeGreaterThan(40);
+    expect(retriever.keptSlices).toBeLessThanOrEqual(8);
+    // What it keeps is still right: the slice for a request is the one a fresh retriever selects.
+    const { request } = requests[0]!;
+    at += 2;
+    const again = retriever.retrieve(catalog, request, at);
+    const fresh = new Retriever({ maxCandidates: 4_096, mayServe: (id) => !blocked.has(id) }).retrieve(
+      catalog,
+      request,
+      at,
+    );
+    expect([...again.catalogIndex!]).toEqual([...fresh.catalogIndex!]);
+  });
+
   it("one slice object per candidate set: a set that comes back (headroom restored, another key) is the same object", () => {
     const blocked = new Set<string>();
     const retriever = new Retriever({ maxCandidates: 4_096, recheckMs: 100, mayServe: (id) => !blocked.has(id) });

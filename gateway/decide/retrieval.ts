@@ -30,12 +30,23 @@ import { TARGETING_RULES, type TargetingMoment, utcHour } from "../../voting/int
  */
 export const DEFAULT_MAX_CANDIDATES = 512;
 
+/**
+ * Slices kept when none is configured. The soak's gateway held 222 slices after 90 s and grew by ~9 MiB a minute
+ * for 25 minutes at 200/s (the per-slice caches of new candidate sets as spend headroom moved), toward 1,024 sets
+ * plus the slices that up to 4,096 remembered keys still named.
+ */
+export const DEFAULT_SLICE_SETS = 256;
+
 export interface RetrievalOptions {
   /** N: the most candidates a decision sees (<= the kernel's capacity). */
   readonly maxCandidates: number;
   /** Retrieval keys remembered (LRU; a key is a few bytes and names a shared slice). Default 4,096. */
   readonly cacheSize?: number;
-  /** Distinct candidate sets (slice objects) kept (LRU; each holds its candidates' arrays). Default 1,024. */
+  /**
+   * Distinct candidate sets (slice objects) kept (LRU), default DEFAULT_SLICE_SETS. Each slice carries every
+   * per-inventory cache the agents and the kernel keep for it (features, tables, verdict memos; ~200 KB on the demo
+   * catalog), so this bounds the retrieval's memory: a key whose slice is dropped is forgotten with it.
+   */
   readonly setCacheSize?: number;
   /** How long a remembered slice is trusted before its spend-headroom part is checked again. */
   readonly recheckMs?: number;
@@ -112,6 +123,11 @@ export class Retriever {
    * kernel's resident copy) warm instead of rebuilding them for a new object with the same content.
    */
   private readonly bySet = new Map<number, Inventory[]>();
+  /**
+   * Each kept slice's set hash and the remembered keys naming it: dropping a set drops its keys, so no key keeps a
+   * dropped slice alive, and a key's hit keeps its set recently used.
+   */
+  private readonly kept = new Map<Inventory, { hash: number; keys: Set<string> }>();
   private setCount = 0;
   private readonly cacheSize: number;
   private readonly setCacheSize: number;
@@ -127,7 +143,7 @@ export class Retriever {
     if (!Number.isInteger(options.maxCandidates) || options.maxCandidates < 1)
       throw new RangeError("maxCandidates must be a positive integer");
     this.cacheSize = options.cacheSize ?? 4_096;
-    this.setCacheSize = options.setCacheSize ?? 1_024;
+    this.setCacheSize = options.setCacheSize ?? DEFAULT_SLICE_SETS;
     // Without a headroom check a slice never changes for its key: nothing to recheck.
     this.recheckMs = options.mayServe ? (options.recheckMs ?? 1_000) : Number.POSITIVE_INFINITY;
   }
@@ -141,6 +157,7 @@ export class Retriever {
       this.selection = 0;
       this.slices.clear();
       this.bySet.clear();
+      this.kept.clear();
       this.setCount = 0;
     }
     const moment: TargetingMoment = { request, profile: undefined, hour: utcHour(nowMs) };
@@ -157,6 +174,7 @@ export class Retriever {
       this.slices.set(key, cached);
       if (nowMs - cached.checkedAt < this.recheckMs) {
         this.stats.hits++;
+        this.touchSet(cached.slice);
         return cached.slice;
       }
       this.stats.rechecks++;
@@ -165,9 +183,33 @@ export class Retriever {
     const indices = this.select(this.index, moment, formatMask, maxDurationMs);
     const slice =
       cached && sameIndices(cached.slice.catalogIndex!, indices) ? cached.slice : this.sliceOf(catalog, indices);
+    if (cached?.slice === slice) this.touchSet(slice);
+    else if (cached) this.kept.get(cached.slice)?.keys.delete(key);
     this.slices.set(key, { slice, checkedAt: nowMs });
-    if (this.slices.size > this.cacheSize) this.slices.delete(this.slices.keys().next().value!);
+    this.kept.get(slice)?.keys.add(key);
+    if (this.slices.size > this.cacheSize) {
+      const oldest = this.slices.keys().next().value!;
+      this.kept.get(this.slices.get(oldest)!.slice)?.keys.delete(oldest);
+      this.slices.delete(oldest);
+    }
     return slice;
+  }
+
+  /** Marks a kept slice's set as the most recently used. */
+  private touchSet(slice: Inventory): void {
+    const hash = this.kept.get(slice)?.hash;
+    const bucket = hash === undefined ? undefined : this.bySet.get(hash);
+    if (!bucket) return;
+    this.bySet.delete(hash!);
+    this.bySet.set(hash!, bucket);
+  }
+
+  /** Distinct slice objects this retriever keeps reachable (by key or by set): at most `setCacheSize`. */
+  get keptSlices(): number {
+    const kept = new Set<Inventory>();
+    for (const { slice } of this.slices.values()) kept.add(slice);
+    for (const bucket of this.bySet.values()) for (const slice of bucket) kept.add(slice);
+    return kept.size;
   }
 
   /** The one slice object of this candidate set (made on first use; the least recently used sets are dropped). */
@@ -182,12 +224,22 @@ export class Retriever {
       return known;
     }
     const slice = Inventory.slice(catalog, indices);
-    if (bucket) bucket.push(slice);
-    else this.bySet.set(hash, [slice]);
-    if (++this.setCount > this.setCacheSize) {
+    // Most recently used last, the new set's bucket too: the eviction below never drops the slice just made.
+    if (bucket) {
+      bucket.push(slice);
+      this.bySet.delete(hash);
+      this.bySet.set(hash, bucket);
+    } else this.bySet.set(hash, [slice]);
+    this.kept.set(slice, { hash, keys: new Set() });
+    this.setCount++;
+    while (this.setCount > this.setCacheSize && this.bySet.size > 1) {
       const [oldest, dropped] = this.bySet.entries().next().value!;
       this.bySet.delete(oldest);
       this.setCount -= dropped.length;
+      for (const old of dropped) {
+        for (const key of this.kept.get(old)?.keys ?? []) this.slices.delete(key);
+        this.kept.delete(old);
+      }
     }
     return slice;
   }

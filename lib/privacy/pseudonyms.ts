@@ -6,8 +6,13 @@ import { createHmac, randomUUID } from "node:crypto";
  * before anything reaches NATS, so agents, streams and buckets only ever see pseudonyms: stable per key (caps and
  * profiles keep working), not reversible without it, and unlinkable across deployments with different keys.
  */
+/** Ids whose pseudonym is remembered (per domain and id): a listener's session asks for the same ones each break. */
+const REMEMBERED = 16_384;
+
 export class Pseudonyms {
   readonly #key: Buffer;
+  /** `domain\0id` -> pseudonym, oldest first; an HMAC costs ~4 us, a lookup well under one. */
+  readonly #known = new Map<string, string>();
 
   constructor(key: string | Buffer) {
     this.#key = typeof key === "string" ? Buffer.from(key, "utf8") : key;
@@ -44,6 +49,13 @@ export class Pseudonyms {
 
   #mac(domain: string, id: string): string {
     // The domain keeps a user id and a session id that happen to be equal from sharing a pseudonym.
-    return `p${createHmac("sha256", this.#key).update(domain).update("\0").update(id, "utf8").digest("base64url").slice(0, 22)}`;
+    const input = `${domain}\0${id}`;
+    let pseudonym = this.#known.get(input);
+    if (pseudonym === undefined) {
+      pseudonym = `p${createHmac("sha256", this.#key).update(input, "utf8").digest("base64url").slice(0, 22)}`;
+      if (this.#known.size >= REMEMBERED) this.#known.delete(this.#known.keys().next().value!);
+      this.#known.set(input, pseudonym);
+    }
+    return pseudonym;
   }
 }

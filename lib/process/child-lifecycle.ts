@@ -1,3 +1,4 @@
+import { Session } from "node:inspector";
 import { installCrashGuards } from "./survive.ts";
 
 /**
@@ -15,8 +16,10 @@ export const MEMORY_QUERY = "memory-usage";
 export interface MemoryAnswer {
   type: typeof MEMORY_QUERY;
   id: number;
-  usage: NodeJS.MemoryUsage;
+  usage: MemoryReport;
 }
+/** process.memoryUsage(), and with `afterGc` the V8 heap still in use after a full collection (live objects). */
+export type MemoryReport = NodeJS.MemoryUsage & { liveHeapUsed?: number };
 
 let answering = false;
 /**
@@ -26,10 +29,24 @@ let answering = false;
 function answerMemoryQueries(): void {
   if (answering || !process.send) return;
   answering = true;
-  process.on("message", (msg: { type?: string; id?: number } | undefined) => {
+  process.on("message", (msg: { type?: string; id?: number; afterGc?: boolean } | undefined) => {
     if (msg?.type !== MEMORY_QUERY) return;
-    const answer: MemoryAnswer = { type: MEMORY_QUERY, id: msg.id ?? 0, usage: process.memoryUsage() };
-    process.send?.(answer);
+    const usage: MemoryReport = process.memoryUsage();
+    const answer = () => process.send?.({ type: MEMORY_QUERY, id: msg.id ?? 0, usage } satisfies MemoryAnswer);
+    if (!msg.afterGc) {
+      answer();
+      return;
+    }
+    // Heap used counts garbage not yet collected, so a heap that merely grew its collection threshold looks like a
+    // leak: a soak asks for the live heap too (a full collection, through the in-process inspector, no flags).
+    const session = new Session();
+    session.connect();
+    session.post("HeapProfiler.collectGarbage", () => {
+      usage.liveHeapUsed = process.memoryUsage().heapUsed;
+      answer();
+      // Not from inside the inspector's own callback: disconnecting there never returns.
+      setImmediate(() => session.disconnect());
+    });
   });
 }
 

@@ -2,7 +2,7 @@ import { type ChildProcess, fork } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { MEMORY_QUERY, type MemoryAnswer } from "./child-lifecycle.ts";
+import { MEMORY_QUERY, type MemoryAnswer, type MemoryReport } from "./child-lifecycle.ts";
 
 /** Repository root, whether running from source (tsx) or from dist/. */
 const here = fileURLToPath(import.meta.url);
@@ -13,6 +13,10 @@ export const repoRoot = resolve(dirname(here), fromSource ? "../.." : "../../.."
 export function entryArgs(entry: string): { script: string; execArgv: string[] } {
   // CHORUS_CPU_PROF=<dir>: a V8 CPU profile of every Chorus process (Node refuses --cpu-prof in NODE_OPTIONS).
   const profile = process.env.CHORUS_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.CHORUS_CPU_PROF}`] : [];
+  // CHORUS_HEAP_PROF=<dir>: a sampling heap profile of every Chorus process, written when it exits: what is still
+  // alive then, by allocation site (how a soak's growth was traced to its cause).
+  if (process.env.CHORUS_HEAP_PROF)
+    profile.push("--heap-prof", `--heap-prof-dir=${process.env.CHORUS_HEAP_PROF}`, "--heap-prof-interval=65536");
   return fromSource
     ? { script: join(repoRoot, `${entry}.ts`), execArgv: ["--import", "tsx", ...profile] }
     : { script: join(repoRoot, "dist", `${entry}.js`), execArgv: profile };
@@ -94,13 +98,18 @@ export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<
 let nextQuery = 1;
 /**
  * Asks a ready Chorus child for its process.memoryUsage() over the IPC channel (child-lifecycle.ts answers);
- * undefined when it does not answer within `timeoutMs` (busy, exiting, or not a Chorus process).
+ * undefined when it does not answer within `timeoutMs` (busy, exiting, or not a Chorus process). `afterGc`: also
+ * the live heap after a full collection (a pause of the child's loop: a soak's once a minute, not a health check).
  */
-export function queryMemoryUsage(child: ChildProcess, timeoutMs = 2_000): Promise<NodeJS.MemoryUsage | undefined> {
+export function queryMemoryUsage(
+  child: ChildProcess,
+  timeoutMs = 2_000,
+  afterGc = false,
+): Promise<MemoryReport | undefined> {
   if (!child.connected) return Promise.resolve(undefined);
   const id = nextQuery++;
   return new Promise((resolvePromise) => {
-    const done = (usage: NodeJS.MemoryUsage | undefined) => {
+    const done = (usage: MemoryReport | undefined) => {
       clearTimeout(timer);
       child.off("message", onMessage);
       resolvePromise(usage);
@@ -111,7 +120,7 @@ export function queryMemoryUsage(child: ChildProcess, timeoutMs = 2_000): Promis
     const timer = setTimeout(() => done(undefined), timeoutMs);
     child.on("message", onMessage);
     try {
-      child.send({ type: MEMORY_QUERY, id });
+      child.send({ type: MEMORY_QUERY, id, afterGc });
     } catch {
       done(undefined);
     }

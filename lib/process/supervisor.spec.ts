@@ -43,3 +43,23 @@ describe("supervisor", () => {
     expect(supervised.restarts).toBe(after);
   }, 120_000);
 });
+
+describe("memory query", () => {
+  it("answers process.memoryUsage(), and with afterGc the live heap after a full collection", async () => {
+    const child = await Supervised.start(
+      { name: "memory", entry: "lib/process/testing/memory-child" },
+      { silent: true, report: () => {} },
+    );
+    try {
+      const plain = await child.memoryUsage(10_000);
+      expect(plain?.heapUsed).toBeGreaterThan(0);
+      expect(plain?.liveHeapUsed).toBeUndefined();
+      const collected = await child.memoryUsage(10_000, true);
+      // The child holds 400,000 small objects (well over 16 MB) whatever the collector did before.
+      expect(collected?.liveHeapUsed).toBeGreaterThan(16 * 2 ** 20);
+      expect(collected!.liveHeapUsed!).toBeLessThanOrEqual(collected!.heapTotal);
+    } finally {
+      await child.stop();
+    }
+  }, 60_000);
+});

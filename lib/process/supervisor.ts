@@ -1,3 +1,4 @@
+import type { MemoryReport } from "./child-lifecycle.ts";
 import { type ChildSpec, queryMemoryUsage, type RunningChild, startChild, stopChild } from "./launcher.ts";
 
 export interface SupervisorOptions {
@@ -47,9 +48,9 @@ export class Supervised {
     return this.current.pid;
   }
 
-  /** The current process's heap, external and RSS (undefined when it does not answer in time). */
-  memoryUsage(timeoutMs?: number): Promise<NodeJS.MemoryUsage | undefined> {
-    return queryMemoryUsage(this.current.process, timeoutMs);
+  /** The current process's heap, external and RSS (undefined when it does not answer in time); see queryMemoryUsage. */
+  memoryUsage(timeoutMs?: number, afterGc?: boolean): Promise<MemoryReport | undefined> {
+    return queryMemoryUsage(this.current.process, timeoutMs, afterGc);
   }
 
   /** No more restarts from now on (a mesh stopping its children one by one calls this on all of them first). */
