@@ -49,8 +49,32 @@ export function restoreBudget(state: BudgetState, _key: string, signal: BudgetSi
 }
 
 /**
+ * How far the pace may move before it is news. A campaign that has spent sees its pace ratio (spent / planned) fall
+ * a little every tick as the plan moves on, ~4e-7 a second over a 30-day flight: without this an idle mesh
+ * published, stored and mirrored the Budget signal every second. 1e-4 moves a throttle probability by 4e-4 at most.
+ */
+const PACE_TOLERANCE = 1e-4;
+
+/** Equal but for pace-derived values within PACE_TOLERANCE (relative to the larger of 1 and the value). */
+function sameEntry(before: CampaignBudget, entry: CampaignBudget): boolean {
+  const near = (a: number, b: number) => Math.abs(a - b) <= PACE_TOLERANCE * Math.max(1, Math.abs(a));
+  return (
+    near(before.paceRatio, entry.paceRatio) &&
+    near(before.throttleProbability, entry.throttleProbability) &&
+    near(before.bidMultiplier, entry.bidMultiplier) &&
+    equals(CampaignBudgetSchema, before, {
+      ...entry,
+      paceRatio: before.paceRatio,
+      throttleProbability: before.throttleProbability,
+      bidMultiplier: before.bidMultiplier,
+    })
+  );
+}
+
+/**
  * Recomputes every campaign's entry from the books (agent process only). Only a change is a new revision (and a
- * signal): with no spend the entries stay the same tick after tick, and an idle mesh should not publish them.
+ * signal): with no spend the entries stay the same tick after tick, and an idle mesh should not publish them. An
+ * entry within the pace tolerance of the last one is kept as it was (so drift adds up against what was published).
  */
 export function refreshBudget(state: BudgetState, nowMs: number): Iterable<string> | undefined {
   const book = state.book;
@@ -61,8 +85,11 @@ export function refreshBudget(state: BudgetState, nowMs: number): Iterable<strin
   for (const id of ids) {
     const entry = book.status(id, nowMs);
     const before = state.campaigns.get(id);
-    if (!changed && !(before && equals(CampaignBudgetSchema, before, entry))) changed = true;
-    next.set(id, entry);
+    if (before && sameEntry(before, entry)) next.set(id, before);
+    else {
+      changed = true;
+      next.set(id, entry);
+    }
   }
   if (!changed) return undefined;
   state.campaigns.clear();
