@@ -50,6 +50,10 @@ const opts = new Command()
     "--overload <factor>",
     "overload run: offer this many times the probed capacity (e.g. 2) and report goodput and how fast the rest is refused",
   )
+  .option(
+    "--live-heap",
+    "each minute, also force a full collection in every process and report its live heap (the collection stalls a busy process for hundreds of ms, so it costs p99 and refusals in that minute: for finding leaks, not for the verdict)",
+  )
   .option("--probe-seconds <n>", "length of each capacity probe step", "8")
   .option("--probe-p99-ms <n>", "a probe step is sustained with p99 under this (and >= 95% answered, no errors)", "100")
   .option(
@@ -76,6 +80,7 @@ const opts = new Command()
     minutes: string;
     rate?: string;
     overload?: string;
+    liveHeap?: boolean;
     probeSeconds: string;
     probeP99Ms: string;
     probeWarmupSeconds: string;
@@ -386,8 +391,8 @@ interface MinuteRow {
 const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
 
 /**
- * Asks every Chorus child for its memoryUsage() and its live heap after a full collection (nats-server and this
- * client are measured from /proc only): heap used alone counts garbage not yet collected.
+ * Asks every Chorus child for its memoryUsage(), and with --live-heap its live heap after a full collection
+ * (nats-server and this client are measured from /proc only): heap used alone counts garbage not yet collected.
  */
 async function memoryBreakdown(
   processes: {
@@ -397,7 +402,7 @@ async function memoryBreakdown(
 ) {
   const answers = await Promise.all(
     processes.map(
-      async (p) => [p.name, p.memoryUsage ? await p.memoryUsage(10_000, true) : process.memoryUsage()] as const,
+      async (p) => [p.name, p.memoryUsage ? await p.memoryUsage(10_000, opts.liveHeap === true) : process.memoryUsage()] as const,
     ),
   );
   return Object.fromEntries(
