@@ -402,7 +402,8 @@ async function memoryBreakdown(
 ) {
   const answers = await Promise.all(
     processes.map(
-      async (p) => [p.name, p.memoryUsage ? await p.memoryUsage(10_000, opts.liveHeap === true) : process.memoryUsage()] as const,
+      async (p) =>
+        [p.name, p.memoryUsage ? await p.memoryUsage(10_000, opts.liveHeap === true) : process.memoryUsage()] as const,
     ),
   );
   return Object.fromEntries(
