@@ -26,6 +26,7 @@ import {
 import { AgentStateStore, openAgentStateBucket, SnapshotEncodeError } from "../../voting/mirror/agent-state-store.ts";
 import { ALIVE_KEY, INSTANCE_HEADER, SignalMirror } from "../../voting/mirror/signal-mirror.ts";
 import { scoringOf } from "../../voting/scoring/agent-scorer.ts";
+import { PersistPacer } from "./persist-pacer.ts";
 import { type InputLease, SharedInputs } from "./shared-inputs.ts";
 
 export interface RunAgentOptions {
@@ -77,6 +78,7 @@ export class RunningAgent {
   /** The gateway's retrieval slices this agent was asked to vote on. */
   private readonly slices = new SliceCache();
   private readonly dirtySnapshots = new Set<string>();
+  private readonly persistPacer = new PersistPacer();
   private readonly inputLeases: InputLease[] = [];
   private readonly timers: IntervalHandle[] = [];
   /** Armed by the first state change after a publish: an idle agent wakes up for nothing. */
@@ -181,7 +183,7 @@ export class RunningAgent {
     await Promise.all(this.inputLeases.map((l) => l.release()));
     this.mirror?.close();
     this.publishSignals(this.dirtySignals);
-    await this.persist();
+    await this.persist(true);
     await this.options.nc.flush();
     this.status = "stopped";
     this.log.info({ agent: this.module.name, instance: this.instanceId }, "agent stopped");
@@ -234,7 +236,7 @@ export class RunningAgent {
       changed.push(...keys);
       return keys;
     });
-    await this.persist();
+    await this.persist(true);
     this.publishSignals(changed.filter((k) => this.owns(k)));
     msg.respond(
       toBinary(
@@ -358,9 +360,20 @@ export class RunningAgent {
     }
   }
 
-  private async persist(): Promise<void> {
+  /** Writes the changed snapshots; unless `now` (stop, erasure), no sooner than the pacer allows. */
+  private async persist(now = false): Promise<void> {
+    const started = performance.now();
+    if (!now && !this.persistPacer.mayRun(started)) return;
     const keys = [...this.dirtySnapshots];
     this.dirtySnapshots.clear();
+    try {
+      await this.writeSnapshots(keys);
+    } finally {
+      this.persistPacer.ran(started, performance.now());
+    }
+  }
+
+  private async writeSnapshots(keys: readonly string[]): Promise<void> {
     for (const key of keys) {
       try {
         await this.store.save(this.module, this.state, key);
