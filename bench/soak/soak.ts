@@ -14,8 +14,9 @@
  * pid (its memory and CPU measured from then on) and the restart is reported as an event, per minute and in total;
  * memory is also summarised as start / middle / end and its slope after the warm-up.
  */
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
+import { dirname } from "node:path";
 import { create, fromBinary } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
@@ -688,6 +689,8 @@ function report(
     ledger: Object.fromEntries(Object.entries(ledger).map(([k, v]) => [k, typeof v === "bigint" ? String(v) : v])),
     verdicts,
   });
+  // The table may go elsewhere than the JSON (whose writer makes its own folder): a missing folder lost a 30-minute run's table.
+  mkdirSync(dirname(opts.markdown), { recursive: true });
   writeFileSync(opts.markdown, `${md}\n`);
   console.log(`results: ${path}, table: ${opts.markdown}`);
 }
