@@ -5,7 +5,8 @@
  * load for a long time: Decide at a fixed rate, ReportPlayback for every fourth decision, ReportEvents for the ads
  * served (impressions, completes, clicks; one report in ten sent twice, to exercise exactly-once). Each decision
  * comes from the next listener of a large pool (--users), so frequency caps never fill and the sold share (printed
- * per minute) stays the same all run long. The rate is half the capacity measured first by a short step search after
+ * per minute) stays the same all run long; the demo catalog's budgets are scaled (--budget-scale) so that no campaign
+ * runs out within the run, for the same reason. The rate is half the capacity measured first by a short step search after
  * a warm-up (or --rate). Every minute: rate, p50/p99, errors, memory (RSS)
  * and CPU of every process, this load client's included. At the end the ledger must equal the unique impressions
  * the gateway accepted (count and spend, per campaign). Verdicts: memory growth after minute 5 under 10%, p99
@@ -67,6 +68,11 @@ const opts = new Command()
     "listeners the load walks through (a power of ten), each once per this many decisions: frequency caps never fill, so the sold share stays the same from the first minute to the last",
     String(USER_POOL),
   )
+  .option(
+    "--budget-scale <n>",
+    "multiply the demo catalog's budgets: at the demo's own budgets the campaigns run out within minutes and the sold share (and the work behind it) falls all run long",
+    "1000",
+  )
   .option("--warmup-seconds <n>", "ramp the rate from a tenth to full over this long (a new server's slow start)", "30")
   .option(
     "--settle-minutes <n>",
@@ -86,6 +92,7 @@ const opts = new Command()
     probeP99Ms: string;
     probeWarmupSeconds: string;
     users: string;
+    budgetScale: string;
     warmupSeconds: string;
     settleMinutes: string;
     port: string;
@@ -437,6 +444,7 @@ async function main(): Promise<void> {
     gatewayPort: Number(opts.port),
     silent: true,
     demo: true,
+    demoCatalog: { budgetScale: Number(opts.budgetScale) },
     readyTimeoutMs: 300_000,
   });
   // The mesh's bootstrapped decide key: every call but health needs one (gateway/auth).

@@ -54,6 +54,8 @@ export interface DemoCatalog {
 /**
  * A demo catalog: `advertisers` advertisers with a few campaigns each, every campaign with audio, video and
  * interactive creatives, varied targeting, budgets, pacing modes and caps. Flights run from `nowMs` for `days`.
+ * `budgetScale` multiplies every budget: a long soak needs budgets that last it (the demo's run out in minutes at a
+ * few hundred decisions a second, and the sold share, with the work behind it, falls as they do).
  */
 export function demoCatalog({
   advertisers = 12,
@@ -62,6 +64,7 @@ export function demoCatalog({
   seed = 7,
   nowMs = Date.now(),
   days = 30,
+  budgetScale = 1,
 } = {}): DemoCatalog {
   const rnd = createSeededRandom(seed);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)]!;
@@ -81,7 +84,7 @@ export function demoCatalog({
     );
     for (let c = 0; c < campaignsPerAdvertiser; c++) {
       const campaignId = `cmp-${a}-${c}`;
-      const budget = BigInt(Math.round(200 + rnd() * 2_000)) * 1_000_000n;
+      const budget = BigInt(Math.round(200 + rnd() * 2_000)) * 1_000_000n * BigInt(budgetScale);
       out.campaigns.push(
         create(CampaignSchema, {
           id: campaignId,
