@@ -13,7 +13,7 @@ export class PersistPacer {
 
   constructor(private readonly costFactor = 20) {}
 
-  /** Whether a round may start now (a forced round, at stop or erasure, does not ask). */
+  /** Whether a round may start now (a forced round, at stop, does not ask; erasure writes only its own shards). */
   mayRun(nowMs: number): boolean {
     return nowMs >= this.notBefore;
   }

@@ -244,7 +244,9 @@ export class RunningAgent {
       changed.push(...keys);
       return keys;
     });
-    await this.persist(true);
+    // The erased shards are written before the answer (an answered erasure is durable); other dirty shards wait for
+    // their paced round, so the answer comes well within the bus's response window (RESPONSE_WINDOW_MS).
+    await this.writeSnapshots(changed.filter((k) => this.dirtySnapshots.delete(k)));
     this.publishSignals(changed.filter((k) => this.owns(k)));
     msg.respond(
       toBinary(
@@ -380,7 +382,7 @@ export class RunningAgent {
     }
   }
 
-  /** Writes the changed snapshots; unless `now` (stop, erasure), no sooner than the pacer allows. */
+  /** Writes the changed snapshots; unless `now` (stop), no sooner than the pacer allows. */
   private async persist(now = false): Promise<void> {
     const started = performance.now();
     if (!now && !this.persistPacer.mayRun(started)) return;

@@ -6,8 +6,11 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DecideRequestSchema, DecideResponseSchema, DecisionService } from "../../gen/chorus/v1/decision_pb.ts";
-import { countField2, http2UnarySender, writeDigits } from "./http2-unary-sender.ts";
+import { countField2 } from "./count-ads.ts";
+import { http2UnarySender } from "./http2-unary-sender.ts";
+import { writeDigits } from "./numbered-bodies.ts";
 import type { Send } from "./open-loop.ts";
+import { rawHttp2Sender } from "./raw-http2-sender.ts";
 
 /** One call as a promise: the ads of the response, or a rejection with the sender's error. */
 const call = (send: Send) =>
@@ -52,12 +55,18 @@ const body = (userId: string) =>
     toBinary(DecideRequestSchema, create(DecideRequestSchema, { requestId: "id-0000", user: { userId } })),
   ).toString("base64");
 
-describe("http2 unary sender", () => {
+// Both load clients, judged by the same tests: the same requests, the same results, the same error names.
+const senders = [
+  ["node-http2", http2UnarySender],
+  ["raw-http2", rawHttp2Sender],
+] as const;
+
+describe.each(senders)("http2 unary sender (%s)", (client, sender) => {
   for (const protocol of ["grpc", "connect"] as const) {
-    it(`http2 unary sender - ${protocol}: unique request ids, users from a pool, ads counted, errors named`, async () => {
+    it(`http2 unary sender - ${client} ${protocol}: unique request ids, users from a pool, ads counted, errors named`, async () => {
       seen.length = 0;
       users.length = 0;
-      const { send, close } = await http2UnarySender({
+      const { send, close } = await sender({
         kind: "http2-unary",
         url,
         path: "/chorus.v1.DecisionService/Decide",
@@ -78,7 +87,7 @@ describe("http2 unary sender", () => {
       expect(new Set(users).size).toBe(3);
       expect(users.every((u) => /^user-\d\d$/.test(u))).toBe(true);
       close();
-      const bad = await http2UnarySender({
+      const bad = await sender({
         kind: "http2-unary",
         url,
         path: "/chorus.v1.DecisionService/Decide",
@@ -92,8 +101,8 @@ describe("http2 unary sender", () => {
     });
   }
 
-  it("http2 unary sender - a request past its timeout is cancelled and rejected", async () => {
-    const { send, close } = await http2UnarySender({
+  it(`http2 unary sender - ${client}: a request past its timeout is cancelled and rejected`, async () => {
+    const { send, close } = await sender({
       kind: "http2-unary",
       url,
       path: "/chorus.v1.DecisionService/Decide",
@@ -109,8 +118,8 @@ describe("http2 unary sender", () => {
     close();
   });
 
-  it("http2 unary sender - a session the server closes is replaced for the next requests", async () => {
-    const { send, close } = await http2UnarySender({
+  it(`http2 unary sender - ${client}: a session the server closes is replaced for the next requests`, async () => {
+    const { send, close } = await sender({
       kind: "http2-unary",
       url,
       path: "/chorus.v1.DecisionService/Decide",
@@ -127,7 +136,9 @@ describe("http2 unary sender", () => {
     await call(send);
     close();
   });
+});
 
+describe("http2 unary sender", () => {
   it("http2 unary sender - counts a DecideResponse's ads as fromBinary does, and refuses what is not a message", () => {
     fc.assert(
       fc.property(

@@ -1,54 +1,11 @@
 import http2 from "node:http2";
+import { countField2 } from "./count-ads.ts";
+import { type Http2UnaryTarget, type Shard, unaryRequestHeaders } from "./http2-unary-target.ts";
+import { bodyTemplates, writeCounters } from "./numbered-bodies.ts";
 import type { Done, Send } from "./open-loop.ts";
 
-/**
- * An ASCII decimal field rewritten in every request: the digits that follow `marker` in each body. Without `pool`
- * it counts requests (unique ids); with `pool` it walks a pool of that many values so that consecutive requests
- * differ and each value comes back only once every `pool` requests (users whose caps never fill during a run).
- */
-export interface CounterField {
-  marker: string;
-  digits: number;
-  pool?: number;
-}
-
-/** What an HTTP/2 unary target needs: every request body is built up front so the client spends almost nothing. */
-export interface Http2UnaryTarget {
-  kind: "http2-unary";
-  /** e.g. http://127.0.0.1:8080 */
-  url: string;
-  /** e.g. /chorus.v1.DecisionService/Decide */
-  path: string;
-  protocol: "grpc" | "connect";
-  /** Serialized protobuf request messages, base64; sent round-robin. */
-  bodies: string[];
-  /** Fields rewritten per request (request id, user id). */
-  fields?: CounterField[];
-  /** Count the ads of each response (field 2 of a DecideResponse): the sold share. Off for echo targets. */
-  countAds?: boolean;
-  /** HTTP/2 connections to spread the streams over. */
-  sessions: number;
-  timeoutMs: number;
-  /** Sent as `authorization: Bearer <apiKey>`. */
-  apiKey?: string;
-}
-
-/** Where this process's requests sit in the numbering when several processes share one target. */
-export interface Shard {
-  index: number;
-  count: number;
-}
-
-/** A multiplier coprime with every power of ten: n -> n * K mod 10^d visits all values before repeating. */
-const SPREAD = 7_654_321;
-
-/**
- * The n-th value of a pool of `pool` values (a power of ten): consecutive n differ and each value comes back only
- * once every `pool` requests.
- */
-export function pooledValue(n: number, pool: number): number {
-  return ((n % pool) * SPREAD) % pool;
-}
+// The soak imports the pool walk from here.
+export { pooledValue } from "./numbered-bodies.ts";
 
 /**
  * Sends unary RPCs over raw node:http2 with pre-encoded messages: gRPC (length-prefixed, status in trailers) or
@@ -61,30 +18,9 @@ export async function http2UnarySender(
 ): Promise<{ send: Send; close(): void }> {
   const sessions = await Promise.all(Array.from({ length: target.sessions }, () => openSession(target.url)));
   const grpc = target.protocol === "grpc";
-  const prefix = grpc ? 5 : 0;
   const fields = target.fields ?? [];
-  const templates = target.bodies.map((b) => {
-    const message = Buffer.from(b, "base64");
-    const framed = Buffer.alloc(prefix + message.length);
-    if (grpc) framed.writeUInt32BE(message.length, 1);
-    message.copy(framed, prefix);
-    const offsets = fields.map((f) => {
-      const at = framed.indexOf(f.marker, prefix, "latin1");
-      if (at < 0) throw new Error(`marker "${f.marker}" not found in a request body`);
-      return at + f.marker.length;
-    });
-    return { framed, offsets };
-  });
-  const auth = target.apiKey ? { authorization: `Bearer ${target.apiKey}` } : {};
-  const headers = grpc
-    ? { ":method": "POST", ":path": target.path, "content-type": "application/grpc+proto", te: "trailers", ...auth }
-    : {
-        ":method": "POST",
-        ":path": target.path,
-        "content-type": "application/proto",
-        "connect-protocol-version": "1",
-        ...auth,
-      };
+  const templates = bodyTemplates(target.bodies, fields, grpc);
+  const headers = Object.fromEntries(unaryRequestHeaders(target));
   let counter = 0;
   // Every request has the same timeout, so in-flight streams expire in send order: one FIFO swept every 50 ms
   // costs far less than a timer per stream.
@@ -107,16 +43,13 @@ export async function http2UnarySender(
   const send: Send = (done: Done) => {
     const local = counter++;
     const n = local * shard.count + shard.index;
-    const { framed, offsets } = templates[local % templates.length]!;
+    const template = templates[local % templates.length]!;
     // A fresh copy per request: http2 may still hold the previous buffer when the next request is built.
-    let body = framed;
+    let body = template.framed;
     if (fields.length > 0) {
-      body = Buffer.allocUnsafe(framed.length);
-      framed.copy(body);
-      for (let f = 0; f < fields.length; f++) {
-        const { digits, pool } = fields[f]!;
-        writeDigits(body, offsets[f]!, digits, pool ? pooledValue(n, pool) : n);
-      }
+      body = Buffer.allocUnsafe(body.length);
+      template.framed.copy(body);
+      writeCounters(body, 0, template, fields, n);
     }
     const slot = local % sessions.length;
     let session = sessions[slot]!;
@@ -195,60 +128,6 @@ class UnaryCall {
     else if (!chunks) this.done(undefined, -1);
     else this.done(undefined, countField2(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), this.grpc ? 5 : 0));
   }
-}
-
-/** Writes `value` as exactly `digits` ASCII decimal digits (the low ones), without building a string. */
-export function writeDigits(buffer: Buffer, offset: number, digits: number, value: number): void {
-  let v = value;
-  for (let i = offset + digits - 1; i >= offset; i--) {
-    buffer[i] = 48 + (v % 10);
-    v = Math.floor(v / 10);
-  }
-}
-
-/**
- * How many field-2 entries (DecideResponse.ads) a message has, walking only its top-level fields; -1 when the
- * bytes are not a well-formed message.
- */
-export function countField2(bytes: Uint8Array, start: number): number {
-  let pos = start;
-  let count = 0;
-  const varint = () => {
-    let value = 0;
-    let shift = 1;
-    for (;;) {
-      if (pos >= bytes.length) return -1;
-      const b = bytes[pos++]!;
-      value += (b & 0x7f) * shift;
-      if (b < 0x80) return value;
-      shift *= 128;
-    }
-  };
-  while (pos < bytes.length) {
-    const tag = varint();
-    if (tag < 0) return -1;
-    switch (tag & 7) {
-      case 0:
-        if (varint() < 0) return -1;
-        break;
-      case 1:
-        pos += 8;
-        break;
-      case 2: {
-        const length = varint();
-        if (length < 0) return -1;
-        pos += length;
-        if (tag >>> 3 === 2) count++;
-        break;
-      }
-      case 5:
-        pos += 4;
-        break;
-      default:
-        return -1;
-    }
-  }
-  return pos === bytes.length ? count : -1;
 }
 
 /** A new session, usable at once (requests queue until it connects). */

@@ -1,4 +1,4 @@
-import type { Http2UnaryTarget, Shard } from "./http2-unary-sender.ts";
+import type { Http2UnaryTarget, Shard } from "./http2-unary-target.ts";
 import type { NatsScatterTarget } from "./nats-scatter-sender.ts";
 import type { OpenLoopProgress } from "./open-loop.ts";
 

@@ -1,9 +1,11 @@
 import { onShutdown, signalReady } from "../../lib/process/child-lifecycle.ts";
-import { http2UnarySender, type Shard } from "./http2-unary-sender.ts";
+import { http2UnarySender } from "./http2-unary-sender.ts";
+import type { Http2UnaryTarget, Shard } from "./http2-unary-target.ts";
 import { encodeHistogram } from "./latency-histogram.ts";
 import type { ClientReply, LoadTarget, RunStep } from "./load-client-protocol.ts";
 import { natsScatterSender } from "./nats-scatter-sender.ts";
 import { runOpenLoop, type Send } from "./open-loop.ts";
+import { rawHttp2Sender } from "./raw-http2-sender.ts";
 
 /**
  * A load client process: runs open-loop steps for its parent (LoadClient). It is a separate process so that its
@@ -17,13 +19,16 @@ function senderFor(target: LoadTarget, shard: Shard) {
   const key = JSON.stringify({ ...target, bodies: undefined, payload: undefined });
   let sender = senders.get(key);
   if (!sender) {
-    sender = target.kind === "http2-unary" ? http2UnarySender(target, shard) : natsScatterSender(target);
+    sender = target.kind === "http2-unary" ? unarySender(target, shard) : natsScatterSender(target);
     senders.set(key, sender);
     // A target that could not be reached is retried by the next step, not cached as a failure.
     sender.catch(() => senders.delete(key));
   }
   return sender;
 }
+
+const unarySender = (target: Http2UnaryTarget, shard: Shard) =>
+  target.client === "node-http2" ? http2UnarySender(target, shard) : rawHttp2Sender(target, shard);
 
 process.on("message", async (request: RunStep) => {
   try {

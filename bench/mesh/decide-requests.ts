@@ -5,7 +5,7 @@ import { AgeBracket, BreakKind, ContentKind, DeviceType } from "../../gen/chorus
 import { type DecideRequest, DecideRequestSchema } from "../../gen/chorus/v1/decision_pb.ts";
 import { DEMO_GENRES, DEMO_MOODS } from "../../lib/demo/demo-catalog.ts";
 import { createSeededRandom } from "../../lib/random/seeded-random.ts";
-import type { CounterField } from "../lib/http2-unary-sender.ts";
+import type { CounterField } from "../lib/numbered-bodies.ts";
 
 /** request_id and user_id placeholders: the load client rewrites their digits per request (CounterField). */
 const REQUEST_MARKER = "bench-request-";

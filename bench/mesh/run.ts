@@ -56,6 +56,16 @@ const options = new Command("bench")
   )
   .option("--warmup-rate <n>", "arrival rate of the warm-up (capped at the search's highest rate)", Number, 500)
   .option("--protocol <grpc|connect>", "wire protocol of the load", "grpc")
+  .option(
+    "--client <raw-http2|node-http2>",
+    "load client: HTTP/2 framed by hand on a socket, or node:http2's client (the former default: 2.1-2.4x the CPU " +
+      "per request against the bare echo at 1,000-3,000/s, bench/mesh/client-cost.ts)",
+    (raw) => {
+      if (raw !== "raw-http2" && raw !== "node-http2") throw new InvalidArgumentError(`unknown client "${raw}"`);
+      return raw;
+    },
+    "raw-http2",
+  )
   .option("--slo-ms <ms>", "p99 bound a step must meet", Number, 10)
   .option("--stop-ms <ms>", "stop a search after a step with p99 above this (overload)", Number, 50)
   .option("--ratio-rate <n>", "rate at which p50s are compared (ceilings, parallel vs sequential)", Number, 100)
@@ -98,6 +108,7 @@ const options = new Command("bench")
     warmup: number;
     warmupRate: number;
     protocol: "grpc" | "connect";
+    client: "raw-http2" | "node-http2";
     sloMs: number;
     stopMs: number;
     ratioRate: number;
@@ -119,6 +130,7 @@ const rates = [...new Set([...options.rates, options.ratioRate])].sort((a, b) =>
 const requests = decideRequests();
 const decideTarget = (url: string, apiKey: string | undefined, countAds = true): LoadTarget => ({
   kind: "http2-unary",
+  client: options.client,
   url,
   apiKey,
   path: "/chorus.v1.DecisionService/Decide",

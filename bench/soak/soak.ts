@@ -203,10 +203,14 @@ class Load {
   private async decideOnce(plannedAt: number, n: number): Promise<void> {
     this.inFlight++;
     const template = pool[n % pool.length]!;
+    const listener = pooledValue(n, users);
     const request = {
       ...template,
       requestId: `soak-${n}`,
-      user: { ...template.user!, userId: `soak-user-${pooledValue(n, users)}` },
+      user: { ...template.user!, userId: `soak-user-${listener}` },
+      // Each listener in a session of their own: with the templates' 2,048 fixed sessions each heard an ad every
+      // ~20 s at 100/s, their ad load grew all run long and the sold share fell (88% -> 80% in four minutes).
+      context: { ...template.context!, sessionId: `soak-session-${listener}` },
     };
     let decideSentAt: number | undefined;
     try {

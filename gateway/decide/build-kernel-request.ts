@@ -1,11 +1,13 @@
 import { VetoReason } from "../../gen/chorus/v1/agent_pb.ts";
 import type { DecideRequest } from "../../gen/chorus/v1/decision_pb.ts";
+import { campaignSlots } from "../../lib/catalog/campaign-slots.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
 import type { AgentName } from "../../lib/subjects.ts";
 import type { Votes } from "../../voting/contract/votes.ts";
 import type { KernelWeights } from "../../voting/orchestrator/vote.ts";
 import { AuctionType, type KernelRequest } from "../../wasm-core/src/kernel-inputs.ts";
 import { kernelInventoryVersion } from "./kernel-port.ts";
+import type { LeaseHeadroom } from "./lease-headroom.ts";
 
 export interface KernelInputs {
   request: KernelRequest;
@@ -19,7 +21,8 @@ export interface KernelInputs {
  * The kernel request from the votes: the intent vector, A x N scores (an agent without an opinion scores 0),
  * confidences, the given weights, the OR of veto bits (plus NO_LEASE for campaigns without spend headroom in the
  * snapshot), bids, predicted responses and the placement's limits. Pure: the spend headroom is a snapshot taken
- * before (gateway/decide/lease-headroom.ts; undefined = no spend guard), nothing is sent or renewed here.
+ * before, by campaign slot (gateway/decide/lease-headroom.ts; undefined = no spend guard), nothing is sent or renewed
+ * here.
  * Veto details (strings per candidate) are collected only `withDetails` (an explanation was asked for).
  */
 export function buildKernelRequest(
@@ -28,7 +31,7 @@ export function buildKernelRequest(
   votes: Votes,
   agents: readonly AgentName[],
   { weights, relevanceWeight }: KernelWeights,
-  headroom: ReadonlyMap<string, bigint> | undefined,
+  headroom: LeaseHeadroom | undefined,
   withDetails = false,
 ): KernelInputs {
   const n = inventory.size;
@@ -52,10 +55,10 @@ export function buildKernelRequest(
     if (row.length === n) for (let c = 0; c < n; c++) scores[a * n + c] = Math.min(1, Math.max(0, row[c]!));
     for (const v of vote.vetoes) veto(v.candidate, v.reason, v.detail);
   }
+  const { slotOf } = campaignSlots(inventory);
   if (headroom)
-    for (const c of inventory.candidates)
-      if (headroom.get(c.campaign.id) === 0n)
-        veto(c.index, VetoReason.NO_LEASE, "budget: no spend lease held for this campaign");
+    for (let c = 0; c < n; c++)
+      if (headroom[slotOf[c]!] === 0n) veto(c, VetoReason.NO_LEASE, "budget: no spend lease held for this campaign");
   const bids = votes.get("bidding")?.bidsMicros ?? [];
   const predicted = votes.get("relevance")?.predictedResponse ?? [];
   const bid = denseArray(bids, n, 0);
@@ -69,15 +72,15 @@ export function buildKernelRequest(
   //   its lease, and the last part of a budget (a lease smaller than one ad at the max price) can still be sold, at
   //   a price the lease covers, instead of winning a break the commit must then refuse.
   const maxBids = maxBidsPerImpression(inventory);
-  for (const c of inventory.candidates) {
-    const p = pResponse[c.index]!;
+  for (let c = 0; c < n; c++) {
+    const p = pResponse[c]!;
     if (!(p > 0)) continue;
-    let limit = maxBids[c.index]!;
+    let limit = maxBids[c]!;
     if (headroom) {
-      const room = headroom.get(c.campaign.id) ?? 0n;
+      const room = headroom[slotOf[c]!]!;
       if (room > 0n) limit = Math.min(limit, Math.max(0, Number(room) - 1));
     }
-    if (bid[c.index]! * p > limit) bid[c.index] = limit / p;
+    if (bid[c]! * p > limit) bid[c] = limit / p;
   }
   const dim = inventory.dim;
   const intentVector = votes.get("intent")?.intentVector ?? [];

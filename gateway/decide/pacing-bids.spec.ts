@@ -90,7 +90,7 @@ function bidAt(s: ReturnType<typeof setup>, spent: number, nowMs = MID, p = 0.6,
     votes,
     agents,
     { weights: new Float32Array(2), relevanceWeight: 0 },
-    new Map([["c1", room]]),
+    [room], // c1 is the inventory's one campaign (slot 0)
   );
   return k.bid[0]! * k.pResponse[0]!;
 }

@@ -17,7 +17,7 @@ import { buckets } from "../subjects.ts";
 import { connectNats } from "./connect.ts";
 import { natsClientAuth } from "./connect-options.ts";
 import { NatsServerProcess } from "./nats-server-process.ts";
-import { type Identity, inboxPrefix, permissionsFor } from "./permissions.ts";
+import { type Identity, inboxPrefix, permissionsFor, RESPONSE_WINDOW_MS } from "./permissions.ts";
 
 describe("NATS_CREDS - a Chorus process connects to an operator-mode server with a JWT creds file", () => {
   let dir: string;
@@ -58,7 +58,8 @@ describe("NATS_CREDS - a Chorus process connects to an operator-mode server with
       const jwt = await encodeUser(identity.name, user, account, {
         pub: { allow: p.publish },
         sub: { allow: p.subscribe },
-        ...(p.allowResponses ? { resp: { max: p.maxResponses ?? 1, ttl: 0 } } : {}),
+        // ttl in nanoseconds, as the server's duration (0 would mean its default of 2 minutes: see RESPONSE_WINDOW_MS).
+        ...(p.allowResponses ? { resp: { max: p.maxResponses ?? 1, ttl: RESPONSE_WINDOW_MS * 1e6 } } : {}),
       });
       creds[identity.name] = join(dir, `${identity.name}.creds`);
       writeFileSync(creds[identity.name]!, fmtCreds(jwt, user), { mode: 0o600 });

@@ -17,10 +17,21 @@
  */
 import { type AgentName, buckets, streams, subjects } from "../subjects.ts";
 
+/**
+ * How long a responder may take to answer a request it received (`allow_responses`' `expires`). nats-server 2.9
+ * (Debian's) remembers the reply subject of EVERY message it delivers to a client with `allow_responses`, JetStream
+ * deliveries included (their `$JS.ACK` subject), for this long; once a client has 4,096 of them, each further
+ * delivery scans them all. With the server's default of 2 minutes, 300 deliveries a second kept ~36,000 and
+ * nats-server spent ~40% of a core scanning (and grew all run long) in the soak. At 2 s the list stays under 4,096
+ * up to ~2,000 deliveries a second per connection and is pruned rarely. Every Chorus answer takes milliseconds
+ * (votes, leases, ledger queries, erasure: agents persist the erased shards before answering, not every dirty one).
+ */
+export const RESPONSE_WINDOW_MS = 2_000;
+
 export interface Permissions {
   publish: string[];
   subscribe: string[];
-  /** May publish to the reply subject of a request it received (one reply, within the server's window). */
+  /** May publish to the reply subject of a request it received (one reply, within RESPONSE_WINDOW_MS). */
   allowResponses: boolean;
   /**
    * Replies allowed per request received (default 1): an agent host answers an erasure request once per agent it

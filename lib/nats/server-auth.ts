@@ -10,7 +10,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createUser, fromSeed } from "@nats-io/nkeys";
-import { type Identity, inboxPrefix, type Permissions, permissionsFor } from "./permissions.ts";
+import { type Identity, inboxPrefix, type Permissions, permissionsFor, RESPONSE_WINDOW_MS } from "./permissions.ts";
 
 /** What a process needs to connect as one identity (lib/nats/connect-options.ts reads the same from the env). */
 export interface IdentityAccess {
@@ -108,7 +108,7 @@ function renderUser(identity: Identity, publicKey: string, p: Permissions): stri
     `        publish: { allow: ${list(p.publish)} }`,
     `        subscribe: { allow: ${list(p.subscribe)} }`,
     p.allowResponses
-      ? `        allow_responses: ${(p.maxResponses ?? 1) > 1 ? `{ max: ${p.maxResponses} }` : "true"}`
+      ? `        allow_responses: { max: ${p.maxResponses ?? 1}, expires: "${RESPONSE_WINDOW_MS}ms" }`
       : "",
     "      }",
     "    }",

@@ -8,9 +8,10 @@ import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
+import type { Msg } from "@nats-io/nats-core";
 import { Objm } from "@nats-io/obj";
 import { connect } from "@nats-io/transport-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { openApiKeyBucket } from "../../gateway/auth/api-key-store.ts";
 import { ModuleStateSchema } from "../../gen/chorus/v1/module_pb.ts";
 import { openLedgerBucket } from "../../ledger/ledger-streams.ts";
@@ -19,7 +20,7 @@ import type { NatsConnection } from "../../lib/nats/connect.ts";
 import { authConnectionOptions, natsClientAuth } from "../../lib/nats/connect-options.ts";
 import { toolNatsAccess, writeLocalMesh } from "../../lib/nats/local-mesh.ts";
 import type { NatsServerProcess } from "../../lib/nats/nats-server-process.ts";
-import { AGENT_INPUTS } from "../../lib/nats/permissions.ts";
+import { AGENT_INPUTS, RESPONSE_WINDOW_MS } from "../../lib/nats/permissions.ts";
 import type { ServerAuth } from "../../lib/nats/server-auth.ts";
 import { AGENTS, buckets, streams, subjects } from "../../lib/subjects.ts";
 import { KeyRevocations } from "../../modules/key-revocations.ts";
@@ -123,6 +124,27 @@ describe("bus permissions - every process kind is held to its own rights by the 
     await as.budget!.flush();
     const reply = await as.gateway!.request(subjects.budgetLease, new Uint8Array([1]), { timeout: 2_000 });
     expect([...reply.data]).toEqual([7]);
+    sub.unsubscribe();
+  });
+
+  it("lets a responder answer within RESPONSE_WINDOW_MS only (the server remembers delivered reply subjects that long)", async () => {
+    // A late answer is refused: the window is in force, so nats-server 2.9 forgets the reply subject of every
+    // message it delivers to a responder (JetStream deliveries included) after 2 s instead of 2 minutes.
+    const late: Msg[] = [];
+    const sub = as.budget!.subscribe(subjects.budgetLease, {
+      callback: (_e, m) => {
+        late.push(m);
+      },
+    });
+    await as.budget!.flush();
+    const pending = as.gateway!.request(subjects.budgetLease, new Uint8Array([1]), {
+      timeout: RESPONSE_WINDOW_MS + 3_000,
+    });
+    await vi.waitFor(() => expect(late).toHaveLength(1));
+    await new Promise((r) => setTimeout(r, RESPONSE_WINDOW_MS + 500));
+    late[0]!.respond(new Uint8Array([7]));
+    await expect(pending).rejects.toThrow(/timeout/i);
+    await expectViolation("budget", "Publish", /^_INBOX\.gateway/);
     sub.unsubscribe();
   });
 
