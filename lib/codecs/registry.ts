@@ -20,7 +20,7 @@ import { encodeBiddingSignal } from "./bidding-signal.ts";
 import { decodeDecideRequest } from "./decide-request.ts";
 import { encodeDecideResponse } from "./decide-response.ts";
 import { decodeDecisionReceipt, decodeReceiptBatch } from "./decision-receipt.ts";
-import { encodeRelevanceSignal } from "./relevance-signal.ts";
+import { decodeRelevanceSignal, encodeRelevanceSignal } from "./relevance-signal.ts";
 
 export interface Codec<S extends DescMessage = DescMessage> {
   readonly schema: S;
@@ -68,7 +68,12 @@ export const CODECS: readonly Codec[] = [
   }),
   codec({ schema: DecideResponseSchema, hotPath: "every Decide response", encode: encodeDecideResponse }),
   codec({ schema: BiddingSignalSchema, hotPath: "Bidding's signal, every 250 ms", encode: encodeBiddingSignal }),
-  codec({ schema: RelevanceSignalSchema, hotPath: "Relevance's 2 x 4096-float model", encode: encodeRelevanceSignal }),
+  codec({
+    schema: RelevanceSignalSchema,
+    hotPath: "Relevance's 2 x 4096-float model, published and read by every gateway's mirror",
+    encode: encodeRelevanceSignal,
+    decode: decodeRelevanceSignal,
+  }),
 ];
 
 const encoders = new Map(CODECS.filter((c) => c.encode).map((c) => [c.schema, c.encode!]));
