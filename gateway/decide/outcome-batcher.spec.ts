@@ -33,9 +33,9 @@ describe("outcome batcher", () => {
   afterAll(() => nats.cleanup());
   const ids = (msg: Msg) => decodeAuctionOutcomeBatch(msg.data).outcomes.map((o) => o.decisionId);
 
-  it("outcome batcher - the outcomes of one window go out as one message, in order; the next window is another", async () => {
+  it("outcome batcher - outcomes no later one follows go out as one message by the timer, in order; then another", async () => {
     seen.length = 0;
-    const batcher = new OutcomeBatcher(nats.nc, pino({ level: "silent" }));
+    const batcher = new OutcomeBatcher(nats.nc, pino({ level: "silent" }), 60_000, 20);
     for (const id of ["d1", "d2", "d3"]) batcher.add(outcome(id, 3));
     expect(batcher.pending).toBe(3);
     await expect.poll(() => seen.length).toBe(1);
@@ -46,9 +46,24 @@ describe("outcome batcher", () => {
     expect(seen.every((m) => m.subject === subjects.auctionOutcomes)).toBe(true);
   });
 
+  it("outcome batcher - a window old enough is published by the next outcome, which opens the next", async () => {
+    seen.length = 0;
+    const batcher = new OutcomeBatcher(nats.nc, pino({ level: "silent" }), 2, 60_000);
+    batcher.add(outcome("w1"));
+    batcher.add(outcome("w2"));
+    await new Promise((r) => setTimeout(r, 5));
+    batcher.add(outcome("w3"));
+    expect(batcher.pending).toBe(1);
+    await expect.poll(() => seen.length).toBe(1);
+    expect(ids(seen[0]!)).toEqual(["w1", "w2"]);
+    batcher.flush();
+    await expect.poll(() => seen.length).toBe(2);
+    expect(ids(seen[1]!)).toEqual(["w3"]);
+  });
+
   it("outcome batcher - flush publishes what waits at once, and nothing more when the window ends", async () => {
     seen.length = 0;
-    const batcher = new OutcomeBatcher(nats.nc, pino({ level: "silent" }), 60_000);
+    const batcher = new OutcomeBatcher(nats.nc, pino({ level: "silent" }), 60_000, 60_000);
     batcher.add(outcome("d5"));
     batcher.add(outcome("d6"));
     batcher.flush();

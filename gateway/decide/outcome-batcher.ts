@@ -5,28 +5,37 @@ import type { Logger } from "../../lib/log/logger.ts";
 import { pieceLimit } from "../../lib/nats/message-pieces.ts";
 import { subjects } from "../../lib/subjects.ts";
 
-/** How long a batch stays open after its first outcome: learners hear of a decision at most about this much later. */
+/** A batch this old is published by the next outcome added (which opens the next batch). */
 export const OUTCOME_WINDOW_MS = 2;
+/**
+ * A batch no outcome followed is published by a timer this long after it opened: learners hear of a decision at
+ * most this much later. Not the window itself: at low rates a 2 ms timer woke the gateway once more per decision,
+ * while the next decision (10 ms later at 100/s) closes the window on a turn the loop makes anyway.
+ */
+export const OUTCOME_MAX_WAIT_MS = 50;
 /** Room for an outcome's tag and length inside the batch (a length of up to 2^28 bytes). */
 const FRAMING = 5;
 
 /**
  * The AuctionOutcomes of one short window published as one AuctionOutcomeBatch (subjects.auctionOutcomes), in the
  * order they were added. Each learning agent host paid a NATS message (delivery, parsing, dispatch) per decision,
- * and the gateway a publish; now once per window. Each outcome is encoded when it is added (the batch holds bytes,
- * not the decision's objects), and a batch that would pass the connection's max payload is published first.
- * Nothing is dropped on the way out: `flush` publishes what is waiting.
+ * and the gateway a publish; now once per window: a batch is published by the first outcome added `windowMs` or
+ * more after it opened, or `maxWaitMs` after it opened if none comes. Each outcome is encoded when it is added (the
+ * batch holds bytes, not the decision's objects), and a batch that would pass the connection's max payload is
+ * published first. Nothing is dropped on the way out: `flush` publishes what is waiting.
  */
 export class OutcomeBatcher {
   #pending: Uint8Array[] = [];
   #bytes = 0;
   #timer: NodeJS.Timeout | undefined;
+  #openedAt = 0;
   readonly #limit: number;
 
   constructor(
     private readonly nc: NatsConnection,
     private readonly logger: Logger,
     readonly windowMs = OUTCOME_WINDOW_MS,
+    readonly maxWaitMs = OUTCOME_MAX_WAIT_MS,
   ) {
     this.#limit = pieceLimit(nc.info?.max_payload);
   }
@@ -38,10 +47,18 @@ export class OutcomeBatcher {
 
   add(outcome: AuctionOutcome): void {
     const bytes = encodeAuctionOutcome(outcome);
-    if (this.#pending.length > 0 && this.#bytes + bytes.length + FRAMING > this.#limit) this.flush();
+    const now = performance.now();
+    if (
+      this.#pending.length > 0 &&
+      (now - this.#openedAt >= this.windowMs || this.#bytes + bytes.length + FRAMING > this.#limit)
+    )
+      this.flush();
+    if (this.#pending.length === 0) {
+      this.#openedAt = now;
+      this.#timer = setTimeout(() => this.flush(), this.maxWaitMs);
+    }
     this.#pending.push(bytes);
     this.#bytes += bytes.length + FRAMING;
-    this.#timer ??= setTimeout(() => this.flush(), this.windowMs);
   }
 
   flush(): void {
