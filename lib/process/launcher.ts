@@ -26,6 +26,8 @@ export interface ChildSpec {
   name: string;
   entry: string;
   env?: Record<string, string>;
+  /** Node/V8 options of this process alone (e.g. its young generation's size), before any profiling options. */
+  nodeOptions?: readonly string[];
   /** How long to wait for the child's ready message. */
   readyTimeoutMs?: number;
   /** With `silent`: append the child's output (its JSON log on stdout, crashes on stderr) to this file. */
@@ -48,7 +50,7 @@ export interface RunningChild {
 export function startChild(spec: ChildSpec, { silent = false } = {}): Promise<RunningChild> {
   const { script, execArgv } = entryArgs(spec.entry);
   const child = fork(script, [], {
-    execArgv,
+    execArgv: [...(spec.nodeOptions ?? []), ...execArgv],
     env: { ...process.env, ...spec.env, CHORUS_PROCESS_NAME: spec.name },
     stdio: silent
       ? ["ignore", spec.logFile ? "pipe" : "ignore", "pipe", "ipc"]
