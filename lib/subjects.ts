@@ -71,10 +71,12 @@ export const subjects = {
   leaseLogAll: "chorus.leases.>",
   /** LedgerQuery -> LedgerQueryResult (request/reply, queue group "ledger"). */
   ledgerQuery: "chorus.ledger.query",
-  /** AuctionOutcome, published by the decision engine once per decision; sharded like playback. */
-  auctionOutcome: (userId: string) => `chorus.auction.${userShard(userId)}`,
-  auctionOutcomeShard: (shard: number) => `chorus.auction.${shard}`,
-  auctionOutcomeAll: "chorus.auction.>",
+  /**
+   * AuctionOutcomeBatch, published by the decision engine: the AuctionOutcomes of the decisions it finished in one
+   * short window, in decision order (one message per window, not per decision). Not sharded: every learner takes
+   * every outcome. Agents declare it as an AuctionOutcome input and get the outcomes one by one.
+   */
+  auctionOutcomes: "chorus.auctions",
   /** DecisionRecord in the decision log (streams.decisions), one subject per decision: the reader's index. */
   decisionRecord: (decisionId: string) => `chorus.decisions.${subjectToken(decisionId)}`,
   decisionRecordsAll: "chorus.decisions.>",

@@ -9,7 +9,7 @@ import {
   ShadowDiffReportSchema,
 } from "../gen/chorus/v1/module_pb.ts";
 import type { Logger } from "../lib/log/logger.ts";
-import { guardedInterval } from "../lib/process/survive.ts";
+import { sharedInterval } from "../lib/process/shared-interval.ts";
 import type { ModuleRegistry } from "./module-registry.ts";
 import type { ModuleRouterStats, RoleStats } from "./module-router.ts";
 
@@ -70,7 +70,8 @@ export function reportPeriodically(
 ): () => void {
   let written: Uint8Array | undefined;
   let writtenAt = 0;
-  const timer = guardedInterval(
+  // One timer for every module's report of this process (a gateway reports the kernel and six scoring modules).
+  const timer = sharedInterval(
     "module report",
     intervalMs,
     () => {
@@ -87,8 +88,7 @@ export function reportPeriodically(
     },
     logger,
   );
-  timer.unref();
-  return () => clearInterval(timer);
+  return () => timer.stop();
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

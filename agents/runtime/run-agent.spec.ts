@@ -10,7 +10,7 @@ import { CatalogView } from "../../lib/catalog/catalog-view.ts";
 import { demoCatalog, loadDemoCatalog } from "../../lib/demo/demo-catalog.ts";
 import { demoRequest } from "../../lib/demo/demo-request.ts";
 import { createLogger } from "../../lib/log/logger.ts";
-import { subjects } from "../../lib/subjects.ts";
+import { subjects, userShard } from "../../lib/subjects.ts";
 import { type NatsFixture, startNats } from "../../lib/testing/nats-fixture.ts";
 import { intentAgent } from "../../voting/intent/agent.ts";
 import { runAgent } from "./run-agent.ts";
@@ -94,5 +94,49 @@ describe("agent runtime - micro-service, queue group, inputs, KV recovery", () =
     const restarted = await runAgent(intentAgent, { nc: await nats.connect("d"), catalog: view, logger });
     expect(capped(await ask(), capped1.id)).toBe(true);
     await restarted.stop();
+  });
+
+  it("signals - nothing is published while nothing changes; a change is published, then refreshed once", async () => {
+    const signals: string[] = [];
+    const sub = nats.nc.subscribe(subjects.agentSignalAll("intent"), {
+      callback: (err, msg) => void (err || msg.subject.endsWith(".alive") || signals.push(msg.subject)),
+    });
+    await nats.nc.flush();
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const agent = await runAgent(intentAgent, {
+      nc: await nats.connect("signals"),
+      catalog: view,
+      logger,
+      refreshMs: 50,
+      heartbeatMs: 60_000,
+      signalIntervalMs: 10,
+    });
+    // Started: each of the 16 user shards (and again at the first refresh round).
+    await expect.poll(() => signals.length, { timeout: 3_000 }).toBeGreaterThanOrEqual(16);
+    await sleep(300);
+    const started = signals.length;
+    expect(new Set(signals).size).toBe(16);
+    // Twenty rounds and more with nothing changed: nothing (every round republished all 16 before).
+    await sleep(1_000);
+    expect(signals).toHaveLength(started);
+    const user = "listener-refresh";
+    const shard = subjects.agentSignal("intent", String(userShard(user)));
+    nats.nc.publish(
+      subjects.acceptedEvents("impression").replace(">", "c1.r1"),
+      toBinary(
+        LedgerEntrySchema,
+        create(LedgerEntrySchema, {
+          campaignId: view.inventory.candidates[0]!.campaign.id,
+          userId: user,
+          event: { eventId: "r1", type: AdEventType.IMPRESSION, occurredAt: timestampFromMs(Date.now()) },
+        }),
+      ),
+    );
+    // The changed shard: its delta, then one refresh round; nothing after.
+    await expect.poll(() => signals.length, { timeout: 3_000 }).toBe(started + 2);
+    await sleep(1_000);
+    expect(signals.slice(started)).toEqual([shard, shard]);
+    sub.unsubscribe();
+    await agent.stop();
   });
 });

@@ -45,7 +45,10 @@ export interface RunAgentOptions {
    * word (two beats may be lost), and each beat wakes every gateway and agent host that mirrors the agent.
    */
   heartbeatMs?: number;
-  /** Every owned key's delta is republished this often (repairs a signal core NATS dropped; default 10 s). */
+  /**
+   * Each key changed since the previous round is published again this often (repairs a signal core NATS dropped;
+   * default 10 s). A key that did not change is not: its mirrors already hold its last signal or were repaired.
+   */
   refreshMs?: number;
   /** Changed keys are written to KV at most this often. */
   snapshotIntervalMs?: number;
@@ -78,6 +81,8 @@ export class RunningAgent {
   /** The gateway's retrieval slices this agent was asked to vote on. */
   private readonly slices = new SliceCache();
   private readonly dirtySnapshots = new Set<string>();
+  /** Keys changed since the last refresh round (the only ones whose signals a mirror may have missed since). */
+  private readonly refreshDue = new Set<string>();
   private readonly persistPacer = new PersistPacer();
   private readonly inputLeases: InputLease[] = [];
   private readonly timers: IntervalHandle[] = [];
@@ -157,10 +162,13 @@ export class RunningAgent {
     every(this.options.heartbeatMs ?? 2_000, () => this.publishAlive());
     // Heard at once, not one beat later: a gateway started before this agent counts it live from its first decision.
     this.publishAlive();
-    every(this.options.refreshMs ?? 10_000, () => this.publishSignals(this.owned));
+    every(this.options.refreshMs ?? 10_000, () => this.refresh());
     every(this.options.snapshotIntervalMs ?? 1_000, () => void this.persist());
     if (module.tick) every(this.options.tickMs ?? 1_000, () => this.apply(() => module.tick!(this.state, Date.now())));
-    for (const key of this.owned) this.dirtySignals.add(key);
+    for (const key of this.owned) {
+      this.dirtySignals.add(key);
+      this.refreshDue.add(key);
+    }
     this.armSignals();
     // Once start() resolves, the server knows every subscription: a request sent next finds a responder.
     await nc.flush();
@@ -262,6 +270,7 @@ export class RunningAgent {
       if (!this.owns(key)) continue;
       this.dirtySignals.add(key);
       this.dirtySnapshots.add(key);
+      this.refreshDue.add(key);
       this.revision++;
     }
     this.armSignals();
@@ -282,6 +291,17 @@ export class RunningAgent {
       ),
       this.options.signalIntervalMs ?? this.module.signalIntervalMs ?? 50,
     );
+  }
+
+  /**
+   * Publishes again the keys changed since the previous round: a signal of one of them may have been dropped (core
+   * NATS, a slow consumer). An idle agent publishes nothing here; republishing every key woke every mirror of an
+   * idle mesh for an empty delta per user shard (Intent, Timing) and the whole Relevance model.
+   */
+  private refresh(): void {
+    const keys = [...this.refreshDue];
+    this.refreshDue.clear();
+    this.publishSignals(keys);
   }
 
   private publishAlive(): void {

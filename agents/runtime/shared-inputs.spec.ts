@@ -7,11 +7,12 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { jetstream } from "@nats-io/jetstream";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AgentVoteSchema } from "../../gen/chorus/v1/agent_pb.ts";
+import { AgentVoteSchema, type AuctionOutcome, AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import { OrchestratorSignalSchema } from "../../gen/chorus/v1/agent_signals_pb.ts";
 import { type LedgerEntry, LedgerEntrySchema } from "../../gen/chorus/v1/ledger_pb.ts";
 import { CatalogStore, openCatalogBucket } from "../../lib/catalog/catalog-store.ts";
 import { CatalogView } from "../../lib/catalog/catalog-view.ts";
+import { encodeAuctionOutcome, joinEncodedOutcomes } from "../../lib/codecs/auction-outcome.ts";
 import { demoCatalog, loadDemoCatalog } from "../../lib/demo/demo-catalog.ts";
 import { connectNats, type NatsConnection } from "../../lib/nats/connect.ts";
 import { freePort, NatsServerProcess } from "../../lib/nats/nats-server-process.ts";
@@ -149,5 +150,43 @@ describe("shared inputs - agents of one process", () => {
     expect((a.state as Seen).sharded).toHaveLength(0);
     await b.stop();
     expect(await serverSubs()).toEqual({});
+  });
+
+  it("AuctionOutcomes come in batches: each delivered on its own, in order; a bad one skipped and reported alone", async () => {
+    const OUTCOMES = "test.shared.outcomes";
+    const learned: AuctionOutcome[] = [];
+    const learner: AgentModule<AuctionOutcome[], typeof OrchestratorSignalSchema> = {
+      ...(recorder("orchestrator") as unknown as AgentModule<AuctionOutcome[], typeof OrchestratorSignalSchema>),
+      keySpace: "global",
+      createState: () => learned,
+      inputs: [
+        agentInput<AuctionOutcome[], typeof AuctionOutcomeSchema>({
+          subject: OUTCOMES,
+          schema: AuctionOutcomeSchema,
+          handle: (s, m) => void s.push(m),
+        }),
+      ],
+    };
+    const agent = await runAgent(learner, { nc, catalog: view, logger, inputs: new SharedInputs(nc, logger) });
+    warnings.length = 0;
+    const outcome = (decisionId: string, bidMicros = 1) =>
+      encodeAuctionOutcome(
+        create(AuctionOutcomeSchema, {
+          decisionId,
+          entries: [{ creativeId: "cr1", bidMicros, won: true, contributions: [0.5] }],
+        }),
+      );
+    nc.publish(OUTCOMES, joinEncodedOutcomes([outcome("d1"), outcome("d2", Number.POSITIVE_INFINITY), outcome("d3")]));
+    nc.publish(OUTCOMES, new Uint8Array([0x0a, 0x7f, 0x01])); // an outcome longer than the batch: nothing read
+    nc.publish(OUTCOMES, joinEncodedOutcomes([outcome("d4")]));
+    await expect.poll(() => learned.length, { timeout: 3_000 }).toBe(3);
+    expect(learned.map((o) => o.decisionId)).toEqual(["d1", "d3", "d4"]);
+    expect(learned[0]!.entries[0]!.contributions).toEqual([0.5]);
+    const dropped = warnings.filter((w) => w.includes("bad message skipped")).map((w) => JSON.parse(w));
+    expect(dropped.map((w) => [w.consumer, w.subject, w.reason])).toEqual([
+      ["agent:orchestrator", OUTCOMES, "out_of_range"],
+      ["agent:orchestrator", OUTCOMES, "undecodable"],
+    ]);
+    await agent.stop();
   });
 });

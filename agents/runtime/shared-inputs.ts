@@ -1,11 +1,11 @@
 import type { DescMessage } from "@bufbuild/protobuf";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import { type AuctionOutcome, AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
-import { decodeLearnedOutcome } from "../../lib/codecs/auction-outcome.ts";
+import { decodeLearnedOutcomes } from "../../lib/codecs/auction-outcome.ts";
 import { auctionOutcomeProblems } from "../../lib/codecs/auction-outcome-check.ts";
 import { decodeMessage } from "../../lib/codecs/registry.ts";
 import type { Logger } from "../../lib/log/logger.ts";
-import { reportBadMessage } from "../../lib/nats/bad-messages.ts";
+import { type BadMessageReason, describeError, reportBadMessage } from "../../lib/nats/bad-messages.ts";
 import { readMessage } from "../../lib/nats/read-message.ts";
 
 /** One agent taking a shared input: `deliver` gets the decoded message (read-only: every taker gets the same). */
@@ -33,6 +33,7 @@ interface Entry {
  * The NATS inputs of the agents of one process: one subscription and one decode per (subject, schema), the decoded
  * message handed to every agent that takes it. Several agents in a host learn from the same messages (Bidding and
  * the Orchestrator both take every AuctionOutcome), and decoding them once per agent was most of a host's CPU.
+ * AuctionOutcomes arrive in batches (subjects.auctionOutcomes) and are handed over one by one.
  *
  * Handlers therefore must not mutate their input (agent-module.ts, AgentInput). Which subjects an agent takes
  * (its owned shards) is the taker's choice: a shard subject only some agents own is delivered to those only.
@@ -71,12 +72,11 @@ export class SharedInputs {
   }
 
   private open(id: string, subject: string, schema: DescMessage): Entry {
-    // lib/codecs/registry.ts: a hand-written decoder where the message has one, fromBinary otherwise. The
-    // AuctionOutcome (one per decision, up to ~50 entries) is read as the learners use it (no loser's contributions)
-    // and its value check skips the schema walk over clean entries (same problems, lib/codecs/auction-outcome-check.ts).
-    const outcome = schema.typeName === AuctionOutcomeSchema.typeName;
-    const decode = outcome ? decodeLearnedOutcome : (bytes: Uint8Array) => decodeMessage(schema, bytes);
-    const check = outcome ? (_: DescMessage, o: unknown) => auctionOutcomeProblems(o as AuctionOutcome) : undefined;
+    // lib/codecs/registry.ts: a hand-written decoder where the message has one, fromBinary otherwise. AuctionOutcomes
+    // (one per decision, up to ~50 entries each) travel in batches, a gateway's few ms in one message; each is read
+    // as the learners use it (no loser's contributions), checked and delivered on its own, as if it came alone.
+    const outcomes = schema.typeName === AuctionOutcomeSchema.typeName;
+    const decode = (bytes: Uint8Array) => decodeMessage(schema, bytes);
     const entry: Entry = {
       takers: [],
       sub: this.nc.subscribe(subject, {
@@ -84,31 +84,52 @@ export class SharedInputs {
           if (err) return;
           const takers = entry.takers;
           if (!takers.some((t) => t.accepts())) return;
-          const read = readMessage(schema, msg.data, decode, check);
-          if (!read.ok) {
-            for (const taker of takers)
-              reportBadMessage(this.logger, {
-                consumer: `agent:${taker.name}`,
-                subject: msg.subject,
-                reason: read.reason,
-                detail: read.detail,
-              });
+          if (outcomes) {
+            this.deliverOutcomes(msg.subject, msg.data, takers);
             return;
           }
-          const message = read.message;
-          for (const taker of takers) {
-            if (!taker.accepts()) continue;
-            // One taker's failure must not cost the others the message.
-            try {
-              taker.deliver(message);
-            } catch (e) {
-              this.logger.error({ agent: taker.name, subject: msg.subject, err: e }, "input delivery failed");
-            }
-          }
+          const read = readMessage(schema, msg.data, decode);
+          if (read.ok) this.deliver(msg.subject, read.message, takers);
+          else this.report(msg.subject, takers, read.reason, read.detail);
         },
       }),
     };
     this.entries.set(id, entry);
     return entry;
+  }
+
+  /** An AuctionOutcomeBatch: its outcomes in order; an out-of-range one is skipped and reported, the others kept. */
+  private deliverOutcomes(subject: string, bytes: Uint8Array, takers: readonly InputTaker[]): void {
+    let outcomes: AuctionOutcome[];
+    try {
+      outcomes = decodeLearnedOutcomes(bytes);
+    } catch (err) {
+      this.report(subject, takers, "undecodable", describeError(err));
+      return;
+    }
+    for (const outcome of outcomes) {
+      // The check every bus consumer makes (lib/validation/value-bounds.ts), without the schema walk over clean
+      // entries (the same problems: lib/codecs/auction-outcome-check.ts).
+      const problems = auctionOutcomeProblems(outcome);
+      if (problems.length === 0) this.deliver(subject, outcome, takers);
+      else this.report(subject, takers, "out_of_range", problems.slice(0, 5).join("; "));
+    }
+  }
+
+  private deliver(subject: string, message: unknown, takers: readonly InputTaker[]): void {
+    for (const taker of takers) {
+      if (!taker.accepts()) continue;
+      // One taker's failure must not cost the others the message.
+      try {
+        taker.deliver(message);
+      } catch (e) {
+        this.logger.error({ agent: taker.name, subject, err: e }, "input delivery failed");
+      }
+    }
+  }
+
+  private report(subject: string, takers: readonly InputTaker[], reason: BadMessageReason, detail: string): void {
+    for (const taker of takers)
+      reportBadMessage(this.logger, { consumer: `agent:${taker.name}`, subject, reason, detail });
   }
 }

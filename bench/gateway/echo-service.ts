@@ -51,6 +51,8 @@ export function connectEchoServer(): Http2Server {
 export function bareHttp2EchoServer(): Http2Server {
   const server = createHttp2Server();
   server.on("stream", (stream) => {
+    // Under overload nghttp2 refuses or resets streams: without a listener that 'error' ends the process.
+    stream.on("error", () => {});
     const chunks: Buffer[] = [];
     stream.on("data", (chunk: Buffer) => chunks.push(chunk));
     stream.on("end", () => {

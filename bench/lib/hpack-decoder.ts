@@ -70,8 +70,9 @@ const entrySize = (name: string, value: string) => name.length + value.length + 
 
 /**
  * An HPACK decoder (RFC 7541) for one connection's header blocks, in the order they arrive: the dynamic table,
- * its size updates (up to the size this side announced), Huffman strings. A hand-written one because the load
- * client parses HTTP/2 itself (no npm HPACK decoder is maintained); tested against nghttp2's encoder.
+ * its size updates (up to the size this side announced), Huffman strings. Hand-written, as the rest of the load
+ * client's HTTP/2 (npm's hpack.js was not taken: nothing shows it is still maintained); tested against
+ * nghttp2's encoder.
  */
 export class HpackDecoder {
   /** Newest first: index 62 is entries[0]. */

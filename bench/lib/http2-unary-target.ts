@@ -5,7 +5,7 @@ export interface Http2UnaryTarget {
   kind: "http2-unary";
   /**
    * Which client sends: `raw-http2` (the default: HTTP/2 framed by hand on a socket, raw-http2-sender.ts) or
-   * `node-http2` (node:http2's client, http2-unary-sender.ts: several times the CPU per request).
+   * `node-http2` (node:http2's client, http2-unary-sender.ts: about twice the CPU per request).
    */
   client?: "raw-http2" | "node-http2";
   /** e.g. http://127.0.0.1:8080 */

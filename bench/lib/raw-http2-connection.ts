@@ -154,10 +154,6 @@ export class RawHttp2Connection {
     this.fail("closed");
   }
 
-  get openStreams(): number {
-    return this.streams.size;
-  }
-
   private writePreface(): void {
     const settings: [number, number][] = [
       [Setting.ENABLE_PUSH, 0],

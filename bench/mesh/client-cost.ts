@@ -41,6 +41,7 @@ interface Row {
   p50: number;
   p99: number;
   errors: number;
+  errorSamples: string[];
   clientLagP99: number;
   busy: number;
   load1: number;
@@ -92,6 +93,7 @@ try {
           p50: step.latency.p50,
           p99: step.latency.p99,
           errors: step.errors,
+          errorSamples: step.errorSamples,
           clientLagP99: step.clientLagP99,
           busy: step.machine?.busyPercent ?? 0,
           load1: Math.round(loadavg()[0]! * 100) / 100,
@@ -136,7 +138,7 @@ console.log(
       { header: "echo CPU µs/req", value: (r) => r.echoCpuUs },
       { header: "p50 ms", value: (r) => r.p50 },
       { header: "p99 ms", value: (r) => r.p99 },
-      { header: "errors", value: (r) => r.errors },
+      { header: "errors", value: (r) => (r.errors ? `${r.errors} (${r.errorSamples.join(", ")})` : 0) },
       { header: "client lag p99 ms", value: (r) => r.clientLagP99 },
       { header: "machine busy %", value: (r) => r.busy },
       { header: "load (1 min)", value: (r) => r.load1 },

@@ -6,10 +6,9 @@ import type { DecideRequest, DecideResponse } from "../../gen/chorus/v1/decision
 import type { SpendGuard } from "../../ledger/ports.ts";
 import type { CatalogView } from "../../lib/catalog/catalog-view.ts";
 import type { Inventory } from "../../lib/catalog/inventory.ts";
-import { encodeAuctionOutcome } from "../../lib/codecs/auction-outcome.ts";
 import type { Logger } from "../../lib/log/logger.ts";
 import { LoopLag } from "../../lib/process/loop-lag.ts";
-import { subjects, VOTING_AGENTS } from "../../lib/subjects.ts";
+import { VOTING_AGENTS } from "../../lib/subjects.ts";
 import {
   catalogKernelCall,
   type DecisionTelemetry,
@@ -26,6 +25,7 @@ import type { DecisionEngine } from "../server/ports.ts";
 import { type Auctioned, auctionOutcome, decidePod, moduleVersionCache } from "./decide-pod.ts";
 import { DeferredBatch } from "./deferred-batch.ts";
 import { type Kernel, residentInventories, toKernelInventory } from "./kernel-port.ts";
+import { OutcomeBatcher } from "./outcome-batcher.ts";
 import { DEFAULT_MAX_CANDIDATES, type RetrievalOptions, Retriever } from "./retrieval.ts";
 import { type Coordination, gatherVotes } from "./vote-gatherer.ts";
 
@@ -130,6 +130,7 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
   const ensureResident = residentInventories(kernel, RESIDENT_LIMIT);
   const staleAfterMs = options.staleAfterMs ?? 5_000;
   const outcomes = new DeferredBatch();
+  const outcomeBatch = new OutcomeBatcher(nc, logger);
   // A handful of (module, version) pairs, the same in every response: one message each, shared (read-only).
   const moduleVersion = moduleVersionCache();
   const agentShare = options.agentShare ?? 0.7;
@@ -253,8 +254,7 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
     pod: Auctioned,
   ): void {
     try {
-      const outcome = auctionOutcome(decisionId, request, inventory, at, pod, coordination);
-      nc.publish(subjects.auctionOutcome(request.user!.userId), encodeAuctionOutcome(outcome));
+      outcomeBatch.add(auctionOutcome(decisionId, request, inventory, at, pod, coordination));
     } catch (err) {
       // Learning loses one example; the response is unaffected.
       logger.warn({ err, decisionId }, "auction outcome not published");
@@ -269,6 +269,7 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
     close() {
       loopLag?.stop();
       outcomes.flush();
+      outcomeBatch.flush();
       for (const m of mirrors) m.close();
     },
   };

@@ -8,12 +8,10 @@ import {
   TimingAdviceSchema,
 } from "../../gen/chorus/v1/agent_pb.ts";
 import { cachedUtf8 } from "./wire/cached-utf8.ts";
-import { writePackedFloats } from "./wire/packed-floats.ts";
+import { readFloats, writePackedFloats } from "./wire/packed-floats.ts";
 
 const LD = WireType.LengthDelimited;
 const VARINT = WireType.Varint;
-/** Packed floats are the platform's Float32Array bytes only on a little-endian host (the wire is little-endian). */
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /**
  * AgentVote in its wire encoding, written field by field: every agent answers every parallel decision with up to
@@ -151,23 +149,4 @@ function readVeto(bytes: Uint8Array): CandidateVeto {
     else r.skip(wire, field);
   }
   return veto;
-}
-
-/** Packed (the proto3 default) or, as the spec allows a reader to meet, one float per tag. */
-function readFloats(r: BinaryReader, wire: WireType, out: number[]): void {
-  if (wire !== LD) {
-    out.push(r.float());
-    return;
-  }
-  const bytes = r.bytes();
-  if (bytes.length % 4 !== 0) throw new Error(`packed float field of ${bytes.length} bytes`);
-  if (LITTLE_ENDIAN) {
-    // A Float32Array needs an aligned offset: copy (one memcpy) when the field is not at one.
-    // (Uint8Array's slice: a Node Buffer's slice() shares memory instead of copying.)
-    const aligned = bytes.byteOffset % 4 === 0 ? bytes : Uint8Array.prototype.slice.call(bytes);
-    for (const f of new Float32Array(aligned.buffer, aligned.byteOffset, aligned.length / 4)) out.push(f);
-    return;
-  }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
-  for (let i = 0; i < bytes.length; i += 4) out.push(view.getFloat32(i, true));
 }

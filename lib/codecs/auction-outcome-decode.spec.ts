@@ -2,10 +2,17 @@ import { create, equals, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { AuctionEntrySchema, AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
+import { AuctionEntrySchema, AuctionOutcomeBatchSchema, AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import { DecideRequestSchema } from "../../gen/chorus/v1/decision_pb.ts";
 import { demoRequest } from "../demo/demo-request.ts";
-import { decodeAuctionOutcome, decodeLearnedOutcome, encodeAuctionOutcome } from "./auction-outcome.ts";
+import {
+  decodeAuctionOutcome,
+  decodeAuctionOutcomeBatch,
+  decodeLearnedOutcome,
+  decodeLearnedOutcomes,
+  encodeAuctionOutcome,
+  joinEncodedOutcomes,
+} from "./auction-outcome.ts";
 
 const i64 = fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n });
 const u64 = fc.bigInt({ min: 0n, max: 2n ** 64n - 1n });
@@ -182,5 +189,40 @@ describe("auction outcome decoder", () => {
       expect(() => decodeAuctionOutcome(bad)).toThrow();
       expect(() => decodeLearnedOutcome(bad)).toThrow();
     }
+  });
+
+  it("a batch: toBinary's bytes joined from each outcome's own; each outcome read as alone, in order", () => {
+    fc.assert(
+      fc.property(fc.array(outcome, { maxLength: 6 }), (outcomes) => {
+        const batch = create(AuctionOutcomeBatchSchema, { outcomes });
+        const joined = joinEncodedOutcomes(outcomes.map(encodeAuctionOutcome));
+        expect(Buffer.from(joined).toString("hex")).toBe(
+          Buffer.from(toBinary(AuctionOutcomeBatchSchema, batch)).toString("hex"),
+        );
+        const shifted = Buffer.alloc(joined.length + 3);
+        shifted.set(joined, 3);
+        const bytes = shifted.subarray(3);
+        expect(
+          equals(
+            AuctionOutcomeBatchSchema,
+            decodeAuctionOutcomeBatch(bytes),
+            fromBinary(AuctionOutcomeBatchSchema, joined),
+          ),
+        ).toBe(true);
+        expect(decodeLearnedOutcomes(bytes)).toStrictEqual(
+          outcomes.map((o) => decodeLearnedOutcome(encodeAuctionOutcome(o))),
+        );
+      }),
+      { numRuns: 200 },
+    );
+    // Cut inside an outcome, the batch throws (nothing of it is read), as fromBinary does.
+    const joined = joinEncodedOutcomes([
+      encodeAuctionOutcome(create(AuctionOutcomeSchema, { decisionId: "d1" })),
+      encodeAuctionOutcome(create(AuctionOutcomeSchema, { decisionId: "d2" })),
+    ]);
+    expect(() => fromBinary(AuctionOutcomeBatchSchema, joined.subarray(0, joined.length - 1))).toThrow();
+    expect(() => decodeLearnedOutcomes(joined.subarray(0, joined.length - 1))).toThrow();
+    expect(decodeLearnedOutcomes(joined).map((o) => o.decisionId)).toEqual(["d1", "d2"]);
+    expect(decodeLearnedOutcomes(new Uint8Array(0))).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 import { mergeFromBinary, toBinary } from "@bufbuild/protobuf";
 import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import type { AuctionEntry, AuctionOutcome } from "../../gen/chorus/v1/agent_pb.ts";
+import type { AuctionEntry, AuctionOutcome, AuctionOutcomeBatch } from "../../gen/chorus/v1/agent_pb.ts";
 import { DecideRequestSchema } from "../../gen/chorus/v1/decision_pb.ts";
 import { decodeDecideRequest } from "./decide-request.ts";
 import { cachedUtf8 } from "./wire/cached-utf8.ts";
@@ -35,6 +35,21 @@ export function encodeAuctionOutcome(o: AuctionOutcome): Uint8Array {
   for (const a of o.degradedAgents) w.tag(8, LD).string(a);
   if (o.coordination) w.tag(9, LD).string(o.coordination);
   return w.finish();
+}
+
+/**
+ * An AuctionOutcomeBatch's bytes from its outcomes' own encodings (encodeAuctionOutcome's), in order: field 1 once
+ * per outcome. The gateway encodes each outcome as its decision ends and joins a window's outcomes when it closes.
+ */
+export function joinEncodedOutcomes(encoded: readonly Uint8Array[]): Uint8Array {
+  const w = new BinaryWriter();
+  for (const bytes of encoded) w.tag(1, LD).bytes(bytes);
+  return w.finish();
+}
+
+/** AuctionOutcomeBatch in its wire encoding: toBinary's bytes (each outcome as encodeAuctionOutcome writes it). */
+export function encodeAuctionOutcomeBatch(batch: AuctionOutcomeBatch): Uint8Array {
+  return joinEncodedOutcomes(batch.outcomes.map(encodeAuctionOutcome));
 }
 
 function writeEntry(w: BinaryWriter, e: AuctionEntry): BinaryWriter {
@@ -76,6 +91,30 @@ export function decodeAuctionOutcome(bytes: Uint8Array): AuctionOutcome {
  */
 export function decodeLearnedOutcome(bytes: Uint8Array): AuctionOutcome {
   return readOutcome(bytes, true);
+}
+
+/** AuctionOutcomeBatch from its wire encoding: each outcome read by decodeAuctionOutcome (the same message). */
+export function decodeAuctionOutcomeBatch(bytes: Uint8Array): AuctionOutcomeBatch {
+  return { $typeName: "chorus.v1.AuctionOutcomeBatch", outcomes: readOutcomes(bytes, false) };
+}
+
+/**
+ * The outcomes of an AuctionOutcomeBatch as the learning agents read them (decodeLearnedOutcome's, in order): what
+ * an agent host does with every batch the gateways publish. Malformed anywhere, it throws (nothing is read).
+ */
+export function decodeLearnedOutcomes(bytes: Uint8Array): AuctionOutcome[] {
+  return readOutcomes(bytes, true);
+}
+
+function readOutcomes(bytes: Uint8Array, lean: boolean): AuctionOutcome[] {
+  const outcomes: AuctionOutcome[] = [];
+  const r = new BinaryReader(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  while (r.pos < r.len) {
+    const [field, wire] = r.tag();
+    if (field === 1) outcomes.push(lean ? decodeLearnedOutcome(r.bytes()) : decodeAuctionOutcome(r.bytes()));
+    else r.skip(wire, field);
+  }
+  return outcomes;
 }
 
 function readOutcome(bytes: Uint8Array, lean: boolean): AuctionOutcome {

@@ -5,17 +5,22 @@
  * message without a hand-written direction is read and written by @bufbuild/protobuf as usual.
  */
 import { type DescMessage, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
-import { AgentVoteSchema, AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
+import { AgentVoteSchema, AuctionOutcomeBatchSchema, AuctionOutcomeSchema } from "../../gen/chorus/v1/agent_pb.ts";
 import { BiddingSignalSchema, RelevanceSignalSchema } from "../../gen/chorus/v1/agent_signals_pb.ts";
 import { DecideRequestSchema, DecideResponseSchema } from "../../gen/chorus/v1/decision_pb.ts";
 import { DecisionReceiptSchema, ReceiptBatchSchema } from "../../gen/chorus/v1/ledger_pb.ts";
 import { decodeAgentVote, encodeAgentVote } from "./agent-vote.ts";
-import { decodeAuctionOutcome, encodeAuctionOutcome } from "./auction-outcome.ts";
+import {
+  decodeAuctionOutcome,
+  decodeAuctionOutcomeBatch,
+  encodeAuctionOutcome,
+  encodeAuctionOutcomeBatch,
+} from "./auction-outcome.ts";
 import { encodeBiddingSignal } from "./bidding-signal.ts";
 import { decodeDecideRequest } from "./decide-request.ts";
 import { encodeDecideResponse } from "./decide-response.ts";
 import { decodeDecisionReceipt, decodeReceiptBatch } from "./decision-receipt.ts";
-import { encodeRelevanceSignal } from "./relevance-signal.ts";
+import { decodeRelevanceSignal, encodeRelevanceSignal } from "./relevance-signal.ts";
 
 export interface Codec<S extends DescMessage = DescMessage> {
   readonly schema: S;
@@ -36,9 +41,15 @@ export const CODECS: readonly Codec[] = [
   }),
   codec({
     schema: AuctionOutcomeSchema,
-    hotPath: "published per decision by the gateway, read by every learning agent host",
+    hotPath: "built per decision by the gateway, read by every learning agent host",
     encode: encodeAuctionOutcome,
     decode: decodeAuctionOutcome,
+  }),
+  codec({
+    schema: AuctionOutcomeBatchSchema,
+    hotPath: "the gateway's AuctionOutcomes of a few ms, one message read by every learning agent host",
+    encode: encodeAuctionOutcomeBatch,
+    decode: decodeAuctionOutcomeBatch,
   }),
   codec({
     schema: DecideRequestSchema,
@@ -57,7 +68,12 @@ export const CODECS: readonly Codec[] = [
   }),
   codec({ schema: DecideResponseSchema, hotPath: "every Decide response", encode: encodeDecideResponse }),
   codec({ schema: BiddingSignalSchema, hotPath: "Bidding's signal, every 250 ms", encode: encodeBiddingSignal }),
-  codec({ schema: RelevanceSignalSchema, hotPath: "Relevance's 2 x 4096-float model", encode: encodeRelevanceSignal }),
+  codec({
+    schema: RelevanceSignalSchema,
+    hotPath: "Relevance's 2 x 4096-float model, published and read by every gateway's mirror",
+    encode: encodeRelevanceSignal,
+    decode: decodeRelevanceSignal,
+  }),
 ];
 
 const encoders = new Map(CODECS.filter((c) => c.encode).map((c) => [c.schema, c.encode!]));

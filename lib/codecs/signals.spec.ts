@@ -1,4 +1,4 @@
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create, equals, fromBinary, toBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -9,7 +9,7 @@ import {
 } from "../../gen/chorus/v1/agent_signals_pb.ts";
 import { encodeBiddingSignal } from "./bidding-signal.ts";
 import { encodeMessage } from "./registry.ts";
-import { encodeRelevanceSignal } from "./relevance-signal.ts";
+import { decodeRelevanceSignal, encodeRelevanceSignal } from "./relevance-signal.ts";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const bidding = fc
@@ -63,6 +63,29 @@ describe("agent signal encoders", () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it("read relevance signals as fromBinary does, at any offset of a NATS buffer, packed or one float per tag", () => {
+    fc.assert(
+      fc.property(relevance, fc.nat({ max: 7 }), (s, offset) => {
+        const bytes = toBinary(RelevanceSignalSchema, s);
+        const shifted = Buffer.alloc(bytes.length + offset);
+        shifted.set(bytes, offset);
+        const decoded = decodeRelevanceSignal(shifted.subarray(offset));
+        expect(hex(toBinary(RelevanceSignalSchema, decoded))).toBe(hex(bytes));
+        expect(decoded).toStrictEqual(fromBinary(RelevanceSignalSchema, bytes));
+      }),
+      { numRuns: 200 },
+    );
+    // Unpacked floats (one tag each) between packed blocks, an unknown field, and a block cut short.
+    const unpacked = Buffer.from("1500000040" + "120400004040" + "1500008040" + "f8060a", "hex");
+    expect(decodeRelevanceSignal(unpacked).z).toEqual([2, 3, 4]);
+    // (fromBinary keeps the unknown field in $unknown, which equals() ignores; the decoder skips it.)
+    expect(
+      equals(RelevanceSignalSchema, decodeRelevanceSignal(unpacked), fromBinary(RelevanceSignalSchema, unpacked)),
+    ).toBe(true);
+    expect(() => decodeRelevanceSignal(Buffer.from("12030000c0", "hex"))).toThrow();
+    expect(() => fromBinary(RelevanceSignalSchema, Buffer.from("12030000c0", "hex"))).toThrow();
   });
 
   it("fall back to toBinary for a signal without a hand encoder", () => {

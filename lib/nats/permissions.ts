@@ -94,12 +94,12 @@ function base(name: string): Permissions {
  */
 export const AGENT_INPUTS: Record<AgentName, readonly string[]> = {
   intent: [subjects.playbackAll, subjects.acceptedEvents("impression")],
-  relevance: [subjects.auctionOutcomeAll, subjects.acceptedEventsAll],
-  bidding: [subjects.auctionOutcomeAll, subjects.acceptedEventsAll],
+  relevance: [subjects.auctionOutcomes, subjects.acceptedEventsAll],
+  bidding: [subjects.auctionOutcomes, subjects.acceptedEventsAll],
   creative: [],
   budget: [],
   timing: [subjects.playbackAll],
-  orchestrator: [subjects.auctionOutcomeAll, subjects.acceptedEventsAll],
+  orchestrator: [subjects.auctionOutcomes, subjects.acceptedEventsAll],
 };
 
 /** Module registry: every process that runs modules reads both stores. */
@@ -152,7 +152,7 @@ export function permissionsFor(identity: Identity): Permissions {
         // Parallel/sequential coordination asks agents; playback and auction outcomes feed them.
         subjects.agentDecide("*" as AgentName),
         `${subjects.playbackAll.slice(0, -1)}*`,
-        `${subjects.auctionOutcomeAll.slice(0, -1)}*`,
+        subjects.auctionOutcomes,
         subjects.budgetLease,
         // Receipts and accepted ad events (JetStream publish), the decision log and its inventories.
         subjects.receiptsAll,

@@ -180,7 +180,7 @@ export class VirtualChorusStrategy implements Strategy {
     });
     if (pod.kernelResult) {
       const outcome = auctionOutcome(decisionId, request, inventory, decidedAt, pod, "cached");
-      this.bus!.publish(subjects.auctionOutcome(request.user!.userId), AuctionOutcomeSchema, outcome, this.nowMs);
+      this.bus!.publish(subjects.auctionOutcomes, AuctionOutcomeSchema, outcome, this.nowMs);
     }
     return pod.response;
   }

@@ -27,7 +27,7 @@ export const biddingAgent: AgentModule<BiddingState, typeof BiddingSignalSchema>
   // Its state changes with every auction but its votes drift slowly: a quarter second of lag costs nothing.
   signalIntervalMs: 250,
   inputs: [
-    agentInput({ subject: subjects.auctionOutcomeAll, schema: AuctionOutcomeSchema, handle: applyOutcome }),
+    agentInput({ subject: subjects.auctionOutcomes, schema: AuctionOutcomeSchema, handle: applyOutcome }),
     agentInput({
       subject: subjects.acceptedEventsAll,
       schema: LedgerEntrySchema,

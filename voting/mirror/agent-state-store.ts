@@ -1,5 +1,6 @@
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
+import { decodeMessage } from "../../lib/codecs/registry.ts";
 import type { Logger } from "../../lib/log/logger.ts";
 import { type BadMessageReason, describeError, reportBadMessage } from "../../lib/nats/bad-messages.ts";
 import { MissingStoreError, openReplicatedBucket, ReplicasError } from "../../lib/nats/jetstream-replicas.ts";
@@ -73,7 +74,7 @@ export class AgentStateStore {
       this.pieces.set(base, Math.max(this.pieces.get(base) ?? 1, piece === undefined ? 1 : Number(piece) + 1));
       const entry = await this.kv.get(name);
       if (entry?.operation !== "PUT") continue;
-      const read = readMessage(module.signalSchema, entry.value);
+      const read = readMessage(module.signalSchema, entry.value, (b) => decodeMessage(module.signalSchema, b));
       let problem: { reason: BadMessageReason; detail: string } | undefined = read.ok
         ? undefined
         : { reason: read.reason, detail: read.detail };

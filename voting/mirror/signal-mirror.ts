@@ -1,4 +1,5 @@
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import { decodeMessage } from "../../lib/codecs/registry.ts";
 import type { Logger } from "../../lib/log/logger.ts";
 import { describeError, reportBadMessage } from "../../lib/nats/bad-messages.ts";
 import { readMessage } from "../../lib/nats/read-message.ts";
@@ -50,6 +51,8 @@ export class SignalMirror {
     if (state !== undefined) (mirror as { state: unknown }).state = state;
     // Subscribe before loading so that nothing published meanwhile is missed (a later delta wins either way).
     const prefix = subjects.agentSignal(module.name, "").length;
+    // A hand-written decoder where the signal has one (lib/codecs/registry.ts: Relevance's 8,192-float model).
+    const decode = (bytes: Uint8Array) => decodeMessage(module.signalSchema, bytes);
     mirror.sub = nc.subscribe(subjects.agentSignalAll(module.name), {
       callback: (err, msg) => {
         if (err) return;
@@ -57,7 +60,7 @@ export class SignalMirror {
         mirror.lastHeardMs = Date.now();
         const key = msg.subject.slice(prefix);
         if (key === ALIVE_KEY || options.ignoreKey?.(key)) return;
-        const read = readMessage(module.signalSchema, msg.data);
+        const read = readMessage(module.signalSchema, msg.data, decode);
         if (!read.ok) {
           reportBadMessage(options.logger, {
             consumer: `${options.consumer ?? "mirror"}:${module.name}`,

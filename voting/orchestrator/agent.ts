@@ -26,7 +26,7 @@ export const orchestratorAgent: AgentModule<OrchestratorState, typeof Orchestrat
   vote: voteOrchestrator,
   inputs: [
     agentInput({
-      subject: subjects.auctionOutcomeAll,
+      subject: subjects.auctionOutcomes,
       schema: AuctionOutcomeSchema,
       handle: (s, m) => applyOutcome(s, m),
     }),

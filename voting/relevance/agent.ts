@@ -28,7 +28,7 @@ export const relevanceAgent: AgentModule<RelevanceState, typeof RelevanceSignalS
   // Its state changes with every auction but its votes drift slowly: a quarter second of lag costs nothing.
   signalIntervalMs: 250,
   inputs: [
-    agentInput({ subject: subjects.auctionOutcomeAll, schema: AuctionOutcomeSchema, handle: applyOutcome }),
+    agentInput({ subject: subjects.auctionOutcomes, schema: AuctionOutcomeSchema, handle: applyOutcome }),
     agentInput({ subject: subjects.acceptedEventsAll, schema: LedgerEntrySchema, handle: (s, m) => applyEvent(s, m) }),
   ],
 };
