@@ -97,14 +97,6 @@ export interface Mesh {
   stop(): Promise<void>;
 }
 
-/**
- * The gateway's young generation (V8's default semi-space is at most 16 MiB): a decision allocates tens of kilobytes
- * that die within milliseconds, and each scavenge copies the decisions still in flight. With 32 MiB the gateway
- * scavenges half as often: GC fell from 2.6-3.4% to 1.7-1.8% of its perf samples at 500/s offered (64 MiB: 1.4-1.8%,
- * but +50 MiB peak RSS; 32 MiB: none measurable). A gateway started by other means (a container) wants the same flag.
- */
-const GATEWAY_NODE_OPTIONS = ["--max-semi-space-size=32"];
-
 /** Two agent hosts spare a 2-core machine; every agent can also run alone (agents/host.ts). */
 export const DEFAULT_AGENT_GROUPS = [
   ["intent", "relevance", "timing"],
@@ -232,7 +224,6 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       {
         name: "gateway",
         entry: "gateway/main",
-        nodeOptions: GATEWAY_NODE_OPTIONS,
         readyTimeoutMs,
         env: {
           ...env,

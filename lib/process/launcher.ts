@@ -26,8 +26,6 @@ export interface ChildSpec {
   name: string;
   entry: string;
   env?: Record<string, string>;
-  /** Node/V8 options of this process alone (e.g. its young generation's size), before any profiling options. */
-  nodeOptions?: readonly string[];
   /** How long to wait for the child's ready message. */
   readyTimeoutMs?: number;
   /** With `silent`: append the child's output (its JSON log on stdout, crashes on stderr) to this file. */
@@ -50,7 +48,7 @@ export interface RunningChild {
 export function startChild(spec: ChildSpec, { silent = false } = {}): Promise<RunningChild> {
   const { script, execArgv } = entryArgs(spec.entry);
   const child = fork(script, [], {
-    execArgv: [...(spec.nodeOptions ?? []), ...execArgv],
+    execArgv,
     env: { ...process.env, ...spec.env, CHORUS_PROCESS_NAME: spec.name },
     stdio: silent
       ? ["ignore", spec.logFile ? "pipe" : "ignore", "pipe", "ipc"]
