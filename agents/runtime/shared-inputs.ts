@@ -73,7 +73,7 @@ export class SharedInputs {
 
   private open(id: string, subject: string, schema: DescMessage): Entry {
     // lib/codecs/registry.ts: a hand-written decoder where the message has one, fromBinary otherwise. AuctionOutcomes
-    // (one per decision, up to ~50 entries each) travel in batches, a gateway's few ms in one message; each is read
+    // (one per decision, up to ~50 entries each) travel in batches, a gateway's 20 ms in one message; each is read
     // as the learners use it (no loser's contributions), checked and delivered on its own, as if it came alone.
     const outcomes = schema.typeName === AuctionOutcomeSchema.typeName;
     const decode = (bytes: Uint8Array) => decodeMessage(schema, bytes);

@@ -47,7 +47,7 @@ export const CODECS: readonly Codec[] = [
   }),
   codec({
     schema: AuctionOutcomeBatchSchema,
-    hotPath: "the gateway's AuctionOutcomes of a few ms, one message read by every learning agent host",
+    hotPath: "the gateway's AuctionOutcomes of 20 ms, one message read by every learning agent host",
     encode: encodeAuctionOutcomeBatch,
     decode: decodeAuctionOutcomeBatch,
   }),

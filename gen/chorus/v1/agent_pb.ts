@@ -324,7 +324,7 @@ export const AuctionOutcomeSchema: GenMessage<AuctionOutcome> = /*@__PURE__*/
   messageDesc(file_chorus_v1_agent, 4);
 
 /**
- * The AuctionOutcomes of the decisions a gateway finished in one short window (a few ms), in the order they were
+ * The AuctionOutcomes of the decisions a gateway finished in one window (20 ms by default), in the order they were
  * decided, as one message (subject: subjects.auctionOutcomes): every learning agent host pays a message's cost
  * (delivery, parsing, dispatch) once per window instead of once per decision. Readers take the outcomes one by
  * one, as if each had come alone.
