@@ -108,6 +108,7 @@ describe("agent runtime - micro-service, queue group, inputs, KV recovery", () =
       catalog: view,
       logger,
       refreshMs: 50,
+      fullRefreshRounds: 1_000,
       heartbeatMs: 60_000,
       signalIntervalMs: 10,
     });
@@ -136,6 +137,32 @@ describe("agent runtime - micro-service, queue group, inputs, KV recovery", () =
     await expect.poll(() => signals.length, { timeout: 3_000 }).toBe(started + 2);
     await sleep(1_000);
     expect(signals.slice(started)).toEqual([shard, shard]);
+    sub.unsubscribe();
+    await agent.stop();
+  });
+
+  it("signals - every few refresh rounds every key is published again, changed or not (a mirror cut off heals)", async () => {
+    const signals: string[] = [];
+    const sub = nats.nc.subscribe(subjects.agentSignalAll("intent"), {
+      callback: (err, msg) => void (err || msg.subject.endsWith(".alive") || signals.push(msg.subject)),
+    });
+    await nats.nc.flush();
+    const agent = await runAgent(intentAgent, {
+      nc: await nats.connect("full-refresh"),
+      catalog: view,
+      logger,
+      refreshMs: 50,
+      fullRefreshRounds: 4,
+      heartbeatMs: 60_000,
+      signalIntervalMs: 10,
+    });
+    await expect.poll(() => signals.length, { timeout: 3_000 }).toBeGreaterThanOrEqual(16);
+    const started = signals.length;
+    // No change at all, yet each of the 16 shards again every 4 rounds (200 ms).
+    await expect.poll(() => signals.length, { timeout: 3_000 }).toBeGreaterThanOrEqual(started + 32);
+    const counts = new Map<string, number>();
+    for (const s of signals.slice(started)) counts.set(s, (counts.get(s) ?? 0) + 1);
+    expect(counts.size).toBe(16);
     sub.unsubscribe();
     await agent.stop();
   });

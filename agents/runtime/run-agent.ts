@@ -50,6 +50,8 @@ export interface RunAgentOptions {
    * default 10 s). A key that did not change is not: its mirrors already hold its last signal or were repaired.
    */
   refreshMs?: number;
+  /** Every this many refresh rounds every owned key is republished, changed or not (default 6: once a minute). */
+  fullRefreshRounds?: number;
   /** Changed keys are written to KV at most this often. */
   snapshotIntervalMs?: number;
   /** `tick` runs this often. */
@@ -81,6 +83,7 @@ export class RunningAgent {
   /** The gateway's retrieval slices this agent was asked to vote on. */
   private readonly slices = new SliceCache();
   private readonly dirtySnapshots = new Set<string>();
+  private refreshRounds = 0;
   /** Keys changed since the last refresh round (the only ones whose signals a mirror may have missed since). */
   private readonly refreshDue = new Set<string>();
   private readonly persistPacer = new PersistPacer();
@@ -296,11 +299,17 @@ export class RunningAgent {
   /**
    * Publishes again the keys changed since the previous round: a signal of one of them may have been dropped (core
    * NATS, a slow consumer). An idle agent publishes nothing here; republishing every key woke every mirror of an
-   * idle mesh for an empty delta per user shard (Intent, Timing) and the whole Relevance model.
+   * idle mesh for an empty delta per user shard (Intent, Timing) and the whole Relevance model. Every
+   * `fullRefreshRounds`-th round still republishes every key: a mirror cut off for longer than a round (a reconnect)
+   * missed the one repeat of a change, and mirrors do not reload from KV on their own.
    */
   private refresh(): void {
-    const keys = [...this.refreshDue];
-    this.refreshDue.clear();
+    const all = ++this.refreshRounds % (this.options.fullRefreshRounds ?? 6) === 0;
+    // A key whose first signal has not gone out yet (its timer is pending) stays due: its repeat comes next round
+    // (published here, it once went out only once when a round fell between a change and its signal).
+    const pending = this.dirtySignals;
+    const keys = all ? [...this.owned] : [...this.refreshDue].filter((k) => !pending.has(k));
+    for (const key of keys) if (!pending.has(key)) this.refreshDue.delete(key);
     this.publishSignals(keys);
   }
 
