@@ -116,6 +116,8 @@ interface Window {
   filled: number;
   errors: number;
   errorCodes: Record<string, number>;
+  /** The first message seen for each code in the window: what a count alone cannot tell (where an error came from). */
+  errorExamples: Record<string, string>;
   eventsAccepted: number;
   playback: number;
   latency: hdr.Histogram;
@@ -130,6 +132,7 @@ const newWindow = (): Window => ({
   filled: 0,
   errors: 0,
   errorCodes: {},
+  errorExamples: {},
   eventsAccepted: 0,
   playback: 0,
   latency: hdr.build({
@@ -254,6 +257,7 @@ class Load {
     this.window.errors++;
     const code = Code[ConnectError.from(err).code] ?? "unknown";
     this.window.errorCodes[code] = (this.window.errorCodes[code] ?? 0) + 1;
+    this.window.errorExamples[code] ??= ConnectError.from(err).message.slice(0, 300);
   }
 
   private async playback(request: DecideRequest): Promise<void> {
@@ -366,6 +370,9 @@ interface MinuteRow {
   p50: number;
   p99: number;
   errors: number;
+  /** Errors by gRPC code, and the first message of each (where the errors came from). */
+  errorCodes: Record<string, number>;
+  errorExamples: Record<string, string>;
   filled: number;
   /** Share of answered decisions with at least one ad, %: flat when the workload is the same all run long. */
   soldPercent: number;
@@ -496,6 +503,8 @@ async function main(): Promise<void> {
         p50: percentile(w.latency, 50),
         p99: percentile(w.latency, 99),
         errors: w.errors,
+        errorCodes: w.errorCodes,
+        errorExamples: w.errorExamples,
         filled: w.filled,
         soldPercent: w.decisions ? Math.round((w.filled / w.decisions) * 1000) / 10 : 0,
         events: w.eventsAccepted,
@@ -511,7 +520,7 @@ async function main(): Promise<void> {
       };
       rows.push(row);
       process.stderr.write(
-        `minute ${m}: ${row.rate}/s sold ${row.soldPercent}% events ${row.events} p50 ${row.p50} ms p99 ${row.p99} ms errors ${row.errors} (refused ${row.refused} in p50 ${row.refusedP50} / p99 ${row.refusedP99} ms, timeouts ${row.timeouts}) restarts ${row.restarts}${w.errors ? ` ${JSON.stringify(w.errorCodes)}` : ""} load ${row.loadavg} rss ${JSON.stringify(row.rss)}\n`,
+        `minute ${m}: ${row.rate}/s sold ${row.soldPercent}% events ${row.events} p50 ${row.p50} ms p99 ${row.p99} ms errors ${row.errors} (refused ${row.refused} in p50 ${row.refusedP50} / p99 ${row.refusedP99} ms, timeouts ${row.timeouts}) restarts ${row.restarts}${w.errors ? ` ${JSON.stringify(w.errorCodes)} first of each: ${JSON.stringify(w.errorExamples)}` : ""} load ${row.loadavg} rss ${JSON.stringify(row.rss)}\n`,
       );
       process.stderr.write(
         `  live heap / heap used / heap total / external / rss MiB: ${Object.entries(memory)
