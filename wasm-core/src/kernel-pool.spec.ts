@@ -215,6 +215,29 @@ describe("kernel pool - inline mode and closing", () => {
     expect((await Promise.all(accepted)).length).toBe(10);
     await closing;
   });
+
+  it("close while a decision runs away: that decision times out and close returns (it waited forever before)", async () => {
+    const pool = new KernelPool({
+      size: 1,
+      moduleBytes: chaosBytes,
+      moduleVersion: "chaos",
+      capacity,
+      callTimeoutMs: 300,
+    });
+    pool.setInventory(inventory);
+    await pool.ready();
+    const [bad] = requests(inventory, 1, 80);
+    const runaway = pool.decide({ ...bad!, reservePrice: SPIN_FOREVER });
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the worker is in the loop
+    const closed = pool.close().then(() => "closed");
+    await expect(runaway).rejects.toThrow(KernelTimeoutError);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise((resolve) => {
+      timer = setTimeout(resolve, 10_000, "still waiting");
+    });
+    expect(await Promise.race([closed, timeout])).toBe("closed");
+    clearTimeout(timer);
+  });
 });
 
 describe("kernel pool - adaptive worker spin", () => {

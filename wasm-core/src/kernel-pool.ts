@@ -322,10 +322,15 @@ export class KernelPool {
   readonly #onDoorbell = (): void => {
     for (const lane of this.#lanes) this.#collect(lane);
     this.#dispatch();
+    this.#resolveIfIdle();
+  };
+
+  /** Wakes close() once nothing is queued or in flight (after a doorbell, or a lane replaced with its decisions). */
+  #resolveIfIdle(): void {
     if (this.#queue.length === 0 && this.#inFlight() === 0) {
       for (const resolve of this.#whenIdle.splice(0)) resolve();
     }
-  };
+  }
 
   /** Settles the lane's finished slots in order. */
   #collect(lane: Lane): void {
@@ -423,5 +428,7 @@ export class KernelPool {
     this.#queue.unshift(requeue);
     this.#lanes[this.#lanes.indexOf(lane)] = this.#startLane();
     this.#dispatch();
+    // A timeout during close() fails the last decision in flight: nothing rings the doorbell after that.
+    this.#resolveIfIdle();
   }
 }
