@@ -3,7 +3,8 @@
  * (`health.<module>.<version>`): calls, failures and the times of its recent hangs. A worker replaced after a hang
  * or a process restarted starts from the shared record, so a version that hangs once every few hundred calls
  * accumulates its hangs until the hang rule (rollback-guard.ts) rolls it back. Each process adds its own
- * outcomes locally and merges them into the record by compare-and-set every `flushMs`.
+ * outcomes locally and merges them into the record by compare-and-set `flushMs` after the first one not yet merged
+ * (a process that calls nothing, e.g. an idle one, is not woken every `flushMs` for an empty merge).
  */
 import type { KV } from "@nats-io/kv";
 import type { Logger } from "../lib/log/logger.ts";
@@ -31,19 +32,25 @@ export class VersionHealth {
   /** Outcomes recorded here and not yet merged into the shared record. */
   readonly #local = new Map<string, VersionRecord>();
   readonly #loading = new Map<string, Promise<void>>();
-  readonly #timer: NodeJS.Timeout | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
   #flushing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly kv: KV | undefined,
     private readonly module: string,
     private readonly logger: Logger,
-    flushMs = 1_000,
-  ) {
-    if (kv) {
-      this.#timer = setInterval(() => void this.flush(), flushMs);
-      this.#timer.unref();
-    }
+    private readonly flushMs = 1_000,
+  ) {}
+
+  /** A merge `flushMs` from now, unless one is due already (never keeps the process alive). */
+  #armFlush(): void {
+    if (!this.kv || this.#timer || this.#closed) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.flush();
+    }, this.flushMs);
+    this.#timer.unref();
   }
 
   /** Reads a version's shared record (once; later reads come with each flush). */
@@ -68,6 +75,7 @@ export class VersionHealth {
       local = empty();
       this.#local.set(version, local);
     }
+    this.#armFlush();
     local.calls++;
     if (failed) {
       local.failures++;
@@ -95,7 +103,9 @@ export class VersionHealth {
   }
 
   async close(): Promise<void> {
-    if (this.#timer) clearInterval(this.#timer);
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
     await this.flush();
   }
 
@@ -110,6 +120,7 @@ export class VersionHealth {
         // Keep the outcomes for the next flush: they must not be lost.
         const again = this.#local.get(version);
         this.#local.set(version, again ? merge(local, again) : local);
+        this.#armFlush();
         this.logger.warn({ err, version }, "module health record not written; retrying");
       }
     }
