@@ -12,8 +12,7 @@ const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
  * The headroom the guard answers, against a model of the leases it holds: every grant (amount, local expiry) less
  * every part of them that a stored receipt names, leases past their expiry gone; 0 while an ad refused for want of
  * headroom costs more than that. Random grants, denials, commits (prices that fit one lease, need several, or fit
- * none) and clock moves. Prices from 1 micro: a 0-price ad while no lease is held makes commit throw (a TypeError
- * reading the first lease part; found with this spec and left as it was, see the issue-18c note).
+ * none; from 0, a free ad: always sold, reserving nothing) and clock moves.
  */
 describe("spend guard - headroom", () => {
   it("spend guard - headroom equals the held leases less what their receipts reserved", async () => {
@@ -25,7 +24,7 @@ describe("spend guard - headroom", () => {
       }),
       fc.record({
         kind: fc.constant("commit" as const),
-        prices: fc.array(fc.bigInt({ min: 1n, max: 3_000n }), { minLength: 1, maxLength: 3 }),
+        prices: fc.array(fc.bigInt({ min: 0n, max: 3_000n }), { minLength: 1, maxLength: 3 }),
       }),
       fc.record({ kind: fc.constant("advance" as const), ms: fc.integer({ min: 0, max: 2_000 }) }),
     );
@@ -56,6 +55,7 @@ describe("spend guard - headroom", () => {
           receipts: {
             put: async (receipt: DecisionReceipt) => {
               for (const item of receipt.items) {
+                if (item.priceMicros === 0n) continue; // nothing reserved, whatever lease it names
                 const parts =
                   item.leaseParts.length > 0
                     ? item.leaseParts
@@ -84,6 +84,7 @@ describe("spend guard - headroom", () => {
             const items = o.prices.map((priceMicros, k) => ({ campaignId: "c", creativeId: `cr${k}`, priceMicros }));
             const before = expected();
             const sold = await guard.commit(`d${i}`, items);
+            for (const item of items) if (item.priceMicros === 0n) expect(sold).toContain(item);
             // An item refused for want of headroom: headroom reads 0 below its price until the next lease.
             for (const item of items)
               if (
@@ -102,6 +103,53 @@ describe("spend guard - headroom", () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe("spend guard - free ads", () => {
+  /** A guard whose Budget side grants `grants` in turn (then denies), keeping the receipts it is given. */
+  const freeAdGuard = async (grants: Record<string, bigint>) => {
+    const receipts: DecisionReceipt[] = [];
+    const guard = await LeaseSpendGuard.create({
+      gatewayId: "gw",
+      logger: createLogger("free-ads-spec", "silent"),
+      leases: {
+        request: async (request) =>
+          create(LeaseGrantSchema, {
+            leaseId: `lease-${request.campaignId}`,
+            amountMicros: grants[request.campaignId] ?? 0n,
+            ttlMs: 60_000,
+            epoch: 1n,
+          }),
+      },
+      receipts: { put: async (receipt) => void receipts.push(receipt) },
+    });
+    return { guard, receipts };
+  };
+
+  it("free ads - a 0-price ad of a campaign holding no lease is sold, its receipt written naming no lease", async () => {
+    const { guard, receipts } = await freeAdGuard({});
+    const item = { campaignId: "c", creativeId: "cr", priceMicros: 0n };
+    expect(await guard.commit("d", [item])).toEqual([item]);
+    expect(receipts).toHaveLength(1);
+    expect(receipts[0]!.items.map((i) => [i.creativeId, i.priceMicros, i.leaseId, i.leaseParts.length])).toEqual([
+      ["cr", 0n, "", 0],
+    ]);
+  });
+
+  it("free ads - beside a paid ad in the same pod: both sold on one receipt, the paid one reserved once", async () => {
+    const { guard, receipts } = await freeAdGuard({ paid: 100n });
+    guard.headroom("paid");
+    await tick(); // the lease lands
+    const paid = { campaignId: "paid", creativeId: "p", priceMicros: 40n };
+    const free = { campaignId: "free", creativeId: "f", priceMicros: 0n };
+    expect(await guard.commit("d", [paid, free])).toEqual([paid, free]);
+    expect(guard.headroom("paid")).toBe(60n);
+    expect(receipts).toHaveLength(1);
+    expect(receipts[0]!.items.map((i) => [i.creativeId, i.priceMicros, i.leaseId])).toEqual([
+      ["p", 40n, "lease-paid"],
+      ["f", 0n, ""],
+    ]);
   });
 });
 

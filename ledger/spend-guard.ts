@@ -198,7 +198,7 @@ export class LeaseSpendGuard implements SpendGuard {
           campaignId: item.campaignId,
           creativeId: item.creativeId,
           priceMicros: item.priceMicros,
-          leaseId: parts[0]!.lease.id,
+          leaseId: parts[0]?.lease.id ?? "", // a free ad: sold without a lease
           leaseParts:
             parts.length > 1
               ? parts.map((p) => create(LeasePartSchema, { leaseId: p.lease.id, amountMicros: p.amount }))
@@ -235,7 +235,8 @@ export class LeaseSpendGuard implements SpendGuard {
   /**
    * Reserves `price` within the campaign's leases (synchronous: concurrent commits cannot both take the same
    * headroom); returns the lease parts used, the largest (named in the receipt's lease_id) first, or undefined
-   * when `left` (what they hold in all) is short.
+   * when `left` (what they hold in all) is short. A free ad takes no part: it needs no headroom, so no lease (a
+   * campaign may hold none), and the expiry of a lease cannot unsell it.
    * One lease that fits is preferred, earliest expiry first (spend what the reclaim would otherwise take back).
    * Otherwise the ad is spread over several leases in expiry order: leases of a campaign arrive one renewal at a
    * time, and their sum is what the Budget agent reserved for this gateway. The receipt then lists every part:
@@ -243,6 +244,7 @@ export class LeaseSpendGuard implements SpendGuard {
    * are reclaimed, and the agent would lease that rest a second time.
    */
   private reserve(c: CampaignLeases, price: bigint, left: bigint): ReservedPart[] | undefined {
+    if (price === 0n) return [];
     if (left < price) return undefined;
     const whole = c.leases.find((l) => l.amount - l.used >= price);
     if (whole) {
