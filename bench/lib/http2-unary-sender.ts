@@ -1,5 +1,6 @@
 import http2 from "node:http2";
 import { countField2 } from "./count-ads.ts";
+import { DeadlineSweeper } from "./deadline-sweeper.ts";
 import { type Http2UnaryTarget, type Shard, unaryRequestHeaders } from "./http2-unary-target.ts";
 import { bodyTemplates, writeCounters } from "./numbered-bodies.ts";
 import type { Done, Send } from "./open-loop.ts";
@@ -22,23 +23,10 @@ export async function http2UnarySender(
   const templates = bodyTemplates(target.bodies, fields, grpc);
   const headers = Object.fromEntries(unaryRequestHeaders(target));
   let counter = 0;
-  // Every request has the same timeout, so in-flight streams expire in send order: one FIFO swept every 50 ms
-  // costs far less than a timer per stream.
-  const deadlines: { stream: http2.ClientHttp2Stream; at: number }[] = [];
-  let head = 0;
-  const sweeper = setInterval(() => {
-    const now = performance.now();
-    while (head < deadlines.length) {
-      const { stream, at } = deadlines[head]!;
-      if (!stream.closed && at > now) break;
-      if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
-      head++;
-    }
-    if (head > 4096) {
-      deadlines.splice(0, head);
-      head = 0;
-    }
-  }, 50);
+  const deadlines = new DeadlineSweeper<http2.ClientHttp2Stream>(target.timeoutMs, {
+    closed: (stream) => stream.closed,
+    cancel: (stream) => stream.close(http2.constants.NGHTTP2_CANCEL),
+  });
 
   const send: Send = (done: Done) => {
     const local = counter++;
@@ -59,12 +47,12 @@ export async function http2UnarySender(
       session = reconnect(target.url);
       sessions[slot] = session;
     }
-    new UnaryCall(session.request(headers), done, grpc, target.countAds === true, deadlines, target.timeoutMs, body);
+    new UnaryCall(session.request(headers), done, grpc, target.countAds === true, deadlines, body);
   };
   return {
     send,
     close: () => {
-      clearInterval(sweeper);
+      deadlines.stop();
       for (const s of sessions) s.close();
     },
   };
@@ -82,11 +70,10 @@ class UnaryCall {
     private readonly done: Done,
     private readonly grpc: boolean,
     countAds: boolean,
-    deadlines: { stream: http2.ClientHttp2Stream; at: number }[],
-    timeoutMs: number,
+    deadlines: DeadlineSweeper<http2.ClientHttp2Stream>,
     body: Buffer,
   ) {
-    deadlines.push({ stream, at: performance.now() + timeoutMs });
+    deadlines.add(stream);
     stream.on("response", this.onResponse.bind(this));
     if (grpc) stream.on("trailers", this.onTrailers.bind(this));
     if (countAds) {

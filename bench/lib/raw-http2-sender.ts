@@ -1,3 +1,4 @@
+import { DeadlineSweeper } from "./deadline-sweeper.ts";
 import type { Http2UnaryTarget, Shard } from "./http2-unary-target.ts";
 import { unaryRequestHeaders } from "./http2-unary-target.ts";
 import { type BodyTemplate, bodyTemplates, type CounterField, writeCounters } from "./numbered-bodies.ts";
@@ -22,10 +23,9 @@ class NumberedBody implements RequestBody {
   }
 }
 
-interface Deadline {
+interface Sent {
   connection: RawHttp2Connection;
   stream: RawStream;
-  at: number;
 }
 
 /**
@@ -55,22 +55,10 @@ export async function rawHttp2Sender(
   const fields = target.fields ?? [];
   const templates = bodyTemplates(target.bodies, fields, grpc);
   let counter = 0;
-  // Every request has the same timeout, so they expire in send order: one FIFO swept every 50 ms.
-  const deadlines: Deadline[] = [];
-  let head = 0;
-  const sweeper = setInterval(() => {
-    const now = performance.now();
-    while (head < deadlines.length) {
-      const { connection, stream, at } = deadlines[head]!;
-      if (!stream.closed && at > now) break;
-      connection.cancel(stream, "timeout");
-      head++;
-    }
-    if (head > 4096) {
-      deadlines.splice(0, head);
-      head = 0;
-    }
-  }, 50);
+  const deadlines = new DeadlineSweeper<Sent>(target.timeoutMs, {
+    closed: ({ stream }) => stream.closed,
+    cancel: ({ connection, stream }) => connection.cancel(stream, "timeout"),
+  });
 
   const send: Send = (done: Done) => {
     const local = counter++;
@@ -85,12 +73,12 @@ export async function rawHttp2Sender(
     }
     const body = new NumberedBody(templates[local % templates.length]!, fields, n);
     const stream = connection.request(body, new UnaryCall(done, grpc, countAds));
-    if (!stream.closed) deadlines.push({ connection, stream, at: performance.now() + target.timeoutMs });
+    if (!stream.closed) deadlines.add({ connection, stream });
   };
   return {
     send,
     close: () => {
-      clearInterval(sweeper);
+      deadlines.stop();
       for (const c of connections) c.close();
     },
   };
