@@ -22,7 +22,12 @@ import { setupTracing } from "../telemetry/tracing.ts";
 import { agentLoaders, loadAgents } from "../voting/registry/agent-loaders.ts";
 import { startAgentScoring } from "../voting/registry/start-agent-scoring.ts";
 import { authConfig, openGatewayAuth } from "./auth/gateway-auth.ts";
-import { createDecisionEngine, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_LOOP_LAG_MS } from "./decide/decision-engine.ts";
+import {
+  createDecisionEngine,
+  DEFAULT_MAX_IN_FLIGHT,
+  DEFAULT_MAX_LOOP_LAG_MS,
+  residentInventoriesFor,
+} from "./decide/decision-engine.ts";
 import { DEFAULT_MAX_CANDIDATES, DEFAULT_SLICE_SETS } from "./decide/retrieval.ts";
 import { gatewayConfig } from "./gateway-config.ts";
 import { NatsPlaybackSink } from "./playback/nats-playback-sink.ts";
@@ -166,7 +171,12 @@ const kernel = await startKernelModules({
   config: loadModuleConfig(),
   actor: name,
   logger,
-  pool: { mode: config.kernelMode, size: config.kernelWorkers, spinMicros: config.kernelSpinMicros },
+  pool: {
+    mode: config.kernelMode,
+    size: config.kernelWorkers,
+    spinMicros: config.kernelSpinMicros,
+    residentInventories: residentInventoriesFor(config.maxDecisionsInFlight),
+  },
 });
 step("kernel");
 // Streams are checked, not trusted (the ledger creates them; a gateway started first waits for them).

@@ -97,10 +97,11 @@ export class ModuleRouter {
   /** Which version holds which role here (modules/rollout-state-machine.ts). */
   readonly #rollout: Rollout<Trial>;
   #shadowInFlight = 0;
-  readonly #inventories = new ResidentInventories();
+  readonly #inventories: ResidentInventories;
 
   constructor(options: ModuleRouterOptions) {
     this.#options = options;
+    this.#inventories = new ResidentInventories(options.pool?.residentInventories);
     this.#main = new KernelPool({
       ...options.pool,
       moduleBytes: options.initial.bytes,
@@ -130,6 +131,11 @@ export class ModuleRouter {
 
   get activeVersion(): string {
     return this.#rollout.active.version;
+  }
+
+  /** How many inventories each pool keeps resident (the last added). */
+  get residentLimit(): number {
+    return this.#inventories.limit;
   }
 
   /** Makes `inventory` resident in every pool. */

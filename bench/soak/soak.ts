@@ -79,6 +79,11 @@ const opts = new Command()
     "memory growth and the p99 ratio are judged against this minute (the issue's verdict: 5; a short run: less)",
     "5",
   )
+  .option(
+    "--connections <n>",
+    "HTTP/2 connections the calls are spread over (players each have their own; one connection queues calls past the gateway's 100 streams in the client)",
+    "16",
+  )
   .option("--port <n>", "gateway port", process.env.GATEWAY_PORT ?? "8160")
   .option("--json <path>", "result file", "bench-results/soak.json")
   .option("--markdown <path>", "the per-minute table as markdown", "bench-results/soak.md")
@@ -95,6 +100,7 @@ const opts = new Command()
     budgetScale: string;
     warmupSeconds: string;
     settleMinutes: string;
+    connections: string;
     port: string;
     json: string;
     markdown: string;
@@ -172,7 +178,7 @@ class Load {
   private inFlight = 0;
 
   constructor(
-    private readonly client: Client<typeof DecisionService>,
+    private readonly clients: readonly Client<typeof DecisionService>[],
     private readonly rate: number,
     private readonly withEvents: boolean,
     /** Ramp from a tenth of the rate to all of it over this long (JIT, caches and leases warm up first). */
@@ -205,6 +211,7 @@ class Load {
 
   private async decideOnce(plannedAt: number, n: number): Promise<void> {
     this.inFlight++;
+    const client = this.clients[n % this.clients.length]!;
     const template = pool[n % pool.length]!;
     const listener = pooledValue(n, users);
     const request = {
@@ -217,9 +224,9 @@ class Load {
     };
     let decideSentAt: number | undefined;
     try {
-      if (this.withEvents && n % 4 === 0) await this.playback(request);
+      if (this.withEvents && n % 4 === 0) await this.playback(client, request);
       decideSentAt = performance.now();
-      const response = await this.client.decide(request, { timeoutMs: 2_000 });
+      const response = await client.decide(request, { timeoutMs: 2_000 });
       decideSentAt = undefined;
       this.window.latency.recordValue(Math.max(1, Math.round((performance.now() - plannedAt) * 1000)));
       this.window.decisions++;
@@ -260,9 +267,9 @@ class Load {
     this.window.errorExamples[code] ??= ConnectError.from(err).message.slice(0, 300);
   }
 
-  private async playback(request: DecideRequest): Promise<void> {
+  private async playback(client: Client<typeof DecisionService>, request: DecideRequest): Promise<void> {
     const ctx = request.context!;
-    await this.client.reportPlayback(
+    await client.reportPlayback(
       {
         signals: [
           create(PlaybackSignalSchema, {
@@ -295,6 +302,8 @@ class Load {
     if (again) await this.report(again);
   }
 
+  private reports = 0;
+
   /** Reports that got no answer, to be sent again until answered. */
   private unconfirmed: Pending[][] = [];
 
@@ -311,7 +320,10 @@ class Load {
 
   private async report(batch: Pending[]): Promise<void> {
     try {
-      const result = await this.client.reportEvents({ events: batch.map((b) => b.event) }, { timeoutMs: 5_000 });
+      const result = await this.clients[this.reports++ % this.clients.length]!.reportEvents(
+        { events: batch.map((b) => b.event) },
+        { timeoutMs: 5_000 },
+      );
       this.window.eventsAccepted += result.accepted;
       result.results.forEach((r, i) => {
         const item = batch[i]!;
@@ -332,7 +344,7 @@ class Load {
 
 const percentile = (h: hdr.Histogram, p: number) => Math.round(h.getValueAtPercentile(p) / 10) / 100;
 
-async function probeCapacity(client: Client<typeof DecisionService>): Promise<number> {
+async function probeCapacity(client: readonly Client<typeof DecisionService>[]): Promise<number> {
   const seconds = Number(opts.probeSeconds);
   // A cold mesh (JIT, the agents' caches, Budget's first leases) failed the first step's p99 bound on a quiet
   // machine (159 ms at 10/s), so "half the capacity" was half of 10/s: the probe starts warm.
@@ -459,9 +471,12 @@ async function main(): Promise<void> {
     readyTimeoutMs: 300_000,
   });
   // The mesh's bootstrapped decide key: every call but health needs one (gateway/auth).
-  const client = createClient(
-    DecisionService,
-    createGrpcTransport({ baseUrl: mesh.gatewayUrl, interceptors: [withApiKey(mesh.credentials.decideKey)] }),
+  // One transport per connection (a connect-node transport keeps one HTTP/2 session): calls are spread over them.
+  const client = Array.from({ length: Number(opts.connections) }, () =>
+    createClient(
+      DecisionService,
+      createGrpcTransport({ baseUrl: mesh.gatewayUrl, interceptors: [withApiKey(mesh.credentials.decideKey)] }),
+    ),
   );
   // mesh.processes follow restarted children (their pid is read at every sample): a restart is reported as an
   // event and the new process's memory and CPU are measured from then on.

@@ -31,10 +31,18 @@ import { type Coordination, gatherVotes } from "./vote-gatherer.ts";
 
 export type { Coordination } from "./vote-gatherer.ts";
 
-const RESIDENT_LIMIT = DEFAULT_RESIDENT_INVENTORIES;
-
 /** Enough for about 1,000 decisions/s at 100 ms each; beyond that a gateway on two cores only queues. */
 export const DEFAULT_MAX_IN_FLIGHT = 128;
+
+/**
+ * The retrieval slices a kernel must keep resident for `maxInFlight` decisions: a decision re-adds its slice unless
+ * it was added within the last half of the resident set, then may wait in the kernel's queue while every other
+ * decision in flight adds one. Fewer, and an overloaded gateway evicted slices of queued decisions, which then
+ * failed ("inventory ... is not resident": 70-90 decisions/s at twice capacity).
+ */
+export function residentInventoriesFor(maxInFlight: number): number {
+  return Math.max(DEFAULT_RESIDENT_INVENTORIES, 2 * maxInFlight);
+}
 /**
  * The gateway's event-loop lag past which new decisions are refused: far above a GC pause or a busy moment of a
  * shared machine, and already ten times Decide's default time budget (a request read that late has missed it).
@@ -127,14 +135,18 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
         });
   // Inventories (the catalog's retrieval slices) made resident in the kernel before they are used. Throws for an
   // inventory beyond the kernel's capacity: that decision fails, never the process.
-  const ensureResident = residentInventories(kernel, RESIDENT_LIMIT);
+  const residentLimit = kernel.residentLimit ?? DEFAULT_RESIDENT_INVENTORIES;
+  const ensureResident = residentInventories(kernel, residentLimit);
   const staleAfterMs = options.staleAfterMs ?? 5_000;
   const outcomes = new DeferredBatch();
   const outcomeBatch = new OutcomeBatcher(nc, logger);
   // A handful of (module, version) pairs, the same in every response: one message each, shared (read-only).
   const moduleVersion = moduleVersionCache();
   const agentShare = options.agentShare ?? 0.7;
-  const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+  // Never more decisions in flight than the kernel keeps slices for (residentInventoriesFor).
+  const maxInFlight = Math.min(options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT, Math.floor(residentLimit / 2));
+  if (maxInFlight < (options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT))
+    logger.warn({ maxInFlight, residentLimit }, "admission limit lowered to half the kernel's resident inventories");
   const maxLoopLagMs = options.maxLoopLagMs ?? 0;
   const loopLag = maxLoopLagMs > 0 ? new LoopLag().start() : undefined;
   let lateTick = -1;

@@ -8,6 +8,8 @@ import type { KernelInventory, KernelRequest, KernelResult } from "../../wasm-co
 export interface Kernel {
   /** Makes an inventory (a retrieval slice) resident beside the ones added before; the oldest are dropped. */
   setInventory(inventory: KernelInventory): void;
+  /** How many inventories it keeps resident (default DEFAULT_RESIDENT_INVENTORIES). */
+  readonly residentLimit?: number;
   /**
    * `decisionId` (the run id) lets a router keep canary routing consistent: every gateway sends a given decision
    * to the same module version (modules/module-router.ts).

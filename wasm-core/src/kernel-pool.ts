@@ -154,6 +154,11 @@ export class KernelPool {
     };
   }
 
+  /** How many inventories stay resident (the last added). */
+  get residentLimit(): number {
+    return this.#inventories.limit;
+  }
+
   /**
    * Makes `inventory` resident everywhere, beside the ones added before (the oldest beyond `residentInventories`
    * are dropped); decisions may name any resident version.

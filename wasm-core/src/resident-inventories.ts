@@ -1,8 +1,12 @@
 import type { InventoryShape } from "./kernel-checks.ts";
 import type { KernelInventory } from "./kernel-inputs.ts";
 
-/** Inventories a kernel keeps at hand by default: the decide pipeline's retrieval slices in use (see below). */
-export const DEFAULT_RESIDENT_INVENTORIES = 64;
+/**
+ * Inventories a kernel keeps at hand by default: the decide pipeline's retrieval slices in use (see below). Twice the
+ * gateway's default admission limit (gateway/decide/decision-engine.ts residentInventoriesFor): every decision in
+ * flight may wait in the kernel's queue for its own slice. About 70 KiB each at 512 candidates of 32 dimensions.
+ */
+export const DEFAULT_RESIDENT_INVENTORIES = 256;
 
 /**
  * The inventories a kernel may be asked to decide on, by version, oldest first: a gateway with a retrieval stage
