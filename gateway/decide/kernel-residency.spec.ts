@@ -32,7 +32,7 @@ async function failures(residentLimit: number, inFlight: number): Promise<string
     size: 1,
     moduleBytes: readKernelWasm("simd"),
     moduleVersion: "simd",
-    capacity: 64,
+    capacity: { maxCandidates: 64, maxDimensions: 8, maxAgents: 8 },
     residentInventories: residentLimit,
   });
   pools.push(pool);
