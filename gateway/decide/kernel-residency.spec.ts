@@ -40,8 +40,9 @@ async function failures(residentLimit: number, inFlight: number): Promise<string
   const ensure = residentInventories(pool, pool.residentLimit);
   // Earlier traffic: the resident set is full of other slices, as in a gateway that has run a while.
   for (let v = 10_000; v < 10_000 + residentLimit; v++) ensure(slice(v).inventory);
-  const decisions = Array.from({ length: inFlight }, (_, i) => {
-    const { inventory, request } = slice(i + 1);
+  // Built first, so that the decisions are queued in one burst (the worker cannot keep pace and drain them).
+  const slices = Array.from({ length: inFlight }, (_, i) => slice(i + 1));
+  const decisions = slices.map(({ inventory, request }) => {
     ensure(inventory);
     return pool.decide(request);
   });
@@ -61,6 +62,7 @@ describe("kernel residency under a full admission limit", () => {
 
   it("the old sizing (64 slices for 128 in flight) failed queued decisions: the case above is not vacuous", async () => {
     const failed = await failures(64, 128);
+    console.log(`old sizing: ${failed.length} of 128 queued decisions failed`);
     expect(failed.length).toBeGreaterThan(0);
     expect(failed[0]).toMatch(/inventory \d+.*resident/);
   }, 60_000);
