@@ -38,8 +38,9 @@ export class DeadlineSweeper<T> {
     const { requests, deadlines, swept } = this;
     while (this.head < requests.length) {
       const request = requests[this.head]!;
-      if (!swept.closed(request) && deadlines[this.head]! > now) break;
-      if (!swept.closed(request)) swept.cancel(request);
+      const closed = swept.closed(request);
+      if (!closed && deadlines[this.head]! > now) break;
+      if (!closed) swept.cancel(request);
       this.head++;
     }
     // Drop the swept prefix now and then, not on every sweep (a splice copies the rest).

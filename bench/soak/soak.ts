@@ -344,13 +344,13 @@ class Load {
 
 const percentile = (h: hdr.Histogram, p: number) => Math.round(h.getValueAtPercentile(p) / 10) / 100;
 
-async function probeCapacity(client: readonly Client<typeof DecisionService>[]): Promise<number> {
+async function probeCapacity(clients: readonly Client<typeof DecisionService>[]): Promise<number> {
   const seconds = Number(opts.probeSeconds);
   // A cold mesh (JIT, the agents' caches, Budget's first leases) failed the first step's p99 bound on a quiet
   // machine (159 ms at 10/s), so "half the capacity" was half of 10/s: the probe starts warm.
   const warmupSeconds = Number(opts.probeWarmupSeconds);
   if (warmupSeconds > 0) {
-    const warm = new Load(client, 30, false, warmupSeconds * 500);
+    const warm = new Load(clients, 30, false, warmupSeconds * 500);
     warm.start();
     await new Promise((r) => setTimeout(r, warmupSeconds * 1000));
     await warm.stop();
@@ -361,7 +361,7 @@ async function probeCapacity(client: readonly Client<typeof DecisionService>[]):
   }
   let best = 0;
   for (const rate of [10, 20, 30, 50, 100, 200, 300, 400, 600, 800, 1_200]) {
-    const load = new Load(client, rate, false);
+    const load = new Load(clients, rate, false);
     load.start();
     await new Promise((r) => setTimeout(r, seconds * 1000));
     await load.stop();
@@ -472,7 +472,7 @@ async function main(): Promise<void> {
   });
   // The mesh's bootstrapped decide key: every call but health needs one (gateway/auth).
   // One transport per connection (a connect-node transport keeps one HTTP/2 session): calls are spread over them.
-  const client = Array.from({ length: Number(opts.connections) }, () =>
+  const clients = Array.from({ length: Number(opts.connections) }, () =>
     createClient(
       DecisionService,
       createGrpcTransport({ baseUrl: mesh.gatewayUrl, interceptors: [withApiKey(mesh.credentials.decideKey)] }),
@@ -498,11 +498,11 @@ async function main(): Promise<void> {
   let capacity: number | undefined;
   try {
     await new Promise((r) => setTimeout(r, 3_000)); // agents' first signals and leases
-    capacity = opts.rate ? undefined : await probeCapacity(client);
+    capacity = opts.rate ? undefined : await probeCapacity(clients);
     const factor = opts.overload ? Number(opts.overload) : 0.5;
     const rate = opts.rate ? Number(opts.rate) : Math.max(5, Math.floor(capacity! * factor));
     process.stderr.write(`soak: ${rate} decisions/s for ${minutes} min (capacity ${capacity ?? "not measured"})\n`);
-    const load = new Load(client, rate, true, Number(opts.warmupSeconds) * 1000);
+    const load = new Load(clients, rate, true, Number(opts.warmupSeconds) * 1000);
     load.start();
     for (let m = 1; m <= minutes; m++) {
       minute = m;

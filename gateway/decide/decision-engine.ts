@@ -43,6 +43,7 @@ export const DEFAULT_MAX_IN_FLIGHT = 128;
 export function residentInventoriesFor(maxInFlight: number): number {
   return Math.max(DEFAULT_RESIDENT_INVENTORIES, 2 * maxInFlight);
 }
+
 /**
  * The gateway's event-loop lag past which new decisions are refused: far above a GC pause or a busy moment of a
  * shared machine, and already ten times Decide's default time budget (a request read that late has missed it).
@@ -144,8 +145,9 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
   const moduleVersion = moduleVersionCache();
   const agentShare = options.agentShare ?? 0.7;
   // Never more decisions in flight than the kernel keeps slices for (residentInventoriesFor).
-  const maxInFlight = Math.min(options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT, Math.floor(residentLimit / 2));
-  if (maxInFlight < (options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT))
+  const configuredInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+  const maxInFlight = Math.min(configuredInFlight, Math.floor(residentLimit / 2));
+  if (maxInFlight < configuredInFlight)
     logger.warn({ maxInFlight, residentLimit }, "admission limit lowered to half the kernel's resident inventories");
   const maxLoopLagMs = options.maxLoopLagMs ?? 0;
   const loopLag = maxLoopLagMs > 0 ? new LoopLag().start() : undefined;
