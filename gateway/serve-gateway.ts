@@ -3,6 +3,7 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { createEventSink } from "../ledger/event-sink.ts";
+import { DEFAULT_EVENT_LIMITS, duplicateWindowFor } from "../ledger/event-rules.ts";
 import { checkLedgerStreams } from "../ledger/ledger-streams.ts";
 import { ReceiptStore } from "../ledger/receipt-store.ts";
 import { createSpendGuard } from "../ledger/spend-guard.ts";
@@ -179,8 +180,17 @@ const kernel = await startKernelModules({
   },
 });
 step("kernel");
-// Streams are checked, not trusted (the ledger creates them; a gateway started first waits for them).
-await checkLedgerStreams(await jetstreamManager(nc), { waitMs: 60_000 });
+const eventLimits = {
+  ...DEFAULT_EVENT_LIMITS,
+  conversionsPerAd: config.conversionsPerAd,
+  maxConversionValueMicros: BigInt(config.maxConversionValueMicros),
+};
+// Streams are checked, not trusted (the ledger creates them; a gateway started first waits for them). The events
+// stream's duplicate window must cover the time this gateway accepts an event after its decision.
+await checkLedgerStreams(await jetstreamManager(nc), {
+  waitMs: 60_000,
+  minDuplicateWindowMs: duplicateWindowFor(eventLimits),
+});
 step("ledgerStreams");
 // One receipt store for both: events then find the receipts this gateway wrote in memory.
 const receipts = await ReceiptStore.open(nc);
@@ -241,10 +251,7 @@ const gateway = await startGateway({
   events: await createEventSink({
     nc,
     receipts,
-    limits: {
-      conversionsPerAd: config.conversionsPerAd,
-      maxConversionValueMicros: BigInt(config.maxConversionValueMicros),
-    },
+    limits: eventLimits,
     maxConversionValue: (id) => catalogView.campaign(id)?.maxConversionValueMicros,
   }),
   playback: new NatsPlaybackSink(nc),

@@ -20,7 +20,7 @@ interface PendingEvent {
   priceMicros: bigint;
   /** Gateway the next attempt goes to. */
   gateway: number;
-  /** An attempt's outcome was unknown (error): a later DUPLICATE of this event id means it was stored. */
+  /** An attempt's outcome was unknown (error): a later DUPLICATE means our attempt (or a copy) was stored. */
   uncertain: boolean;
   repeat: boolean;
   /** Why the last answer asked to try again (or the last error): reported for events never confirmed. */
@@ -182,16 +182,13 @@ export class ChaosLoad {
       this.accepted++;
       if (impression) this.stored.set(key, { campaignId: p.campaignId, priceMicros: p.priceMicros });
     } else if (status === EventResult_Status.DUPLICATE) {
-      // The same event id after an unknown outcome: our earlier attempt was stored.
-      if (p.uncertain && /stored before/.test(reason)) {
-        this.accepted++;
-        if (impression) this.stored.set(key, { campaignId: p.campaignId, priceMicros: p.priceMicros });
-      } else this.duplicates++;
+      // The fact is stored either way: by our earlier attempt whose outcome was unknown, or by another copy.
+      if (impression) this.stored.set(key, { campaignId: p.campaignId, priceMicros: p.priceMicros });
+      if (p.uncertain && !p.repeat) this.accepted++;
+      else this.duplicates++;
     } else if (status === EventResult_Status.REJECTED) {
-      // A completion whose impression is still on its way, or a receipt still in a killed gateway's spool (its
-      // successor under the same id replays it): ask again later.
+      // A receipt still in a killed gateway's spool (its successor under the same id replays it): ask again later.
       p.lastAnswer = `${EventAdType(p)} rejected: ${reason || EventRejection[result?.rejection ?? 0]}`;
-      if (!impression && /before any impression/.test(reason)) return;
       if (result?.rejection === EventRejection.UNKNOWN_DECISION) return;
       this.rejected++;
     } else return;

@@ -16,6 +16,12 @@ export interface EventLimits {
    * but unreported ad as spend for exactly this long, so a later impression could overspend: it is refused.
    */
   impressionWindowMs: number;
+  /**
+   * Quartiles, completes, clicks and the other events that follow an impression are counted only if reported within
+   * this time after the decision. Each is counted once by a JetStream duplicate window that must cover this (and the
+   * impression window): see `duplicateWindowFor`. Conversions have no such window (see conversionsPerAd).
+   */
+  followUpWindowMs: number;
   /** Conversions counted per decision and creative; later ones are CONVERSION_LIMIT. */
   conversionsPerAd: number;
   /** Largest conversion value when the campaign sets none (Campaign.max_conversion_value_micros = 0). */
@@ -25,6 +31,8 @@ export interface EventLimits {
 export const DEFAULT_EVENT_LIMITS: EventLimits = {
   maxClockSkewMs: 5 * 60_000,
   impressionWindowMs: 10 * 60_000,
+  // An ad plays within the impression window; its quartiles, complete and clicks follow within its length.
+  followUpWindowMs: 15 * 60_000,
   conversionsPerAd: 1,
   maxConversionValueMicros: 1_000_000_000n,
 };
@@ -87,7 +95,31 @@ export function checkEvent(
       `impression reported ${Math.round((nowMs - decidedAtMs) / 1000)} s after the decision; ` +
         `the limit is ${Math.round(limits.impressionWindowMs / 1000)} s`,
     );
+  // Never shorter than the impression window: an ad impressed late still has its follow-ups counted.
+  const followUpWindowMs = Math.max(limits.followUpWindowMs, limits.impressionWindowMs);
+  if (
+    event.type !== AdEventType.IMPRESSION &&
+    event.type !== AdEventType.CONVERSION &&
+    nowMs - decidedAtMs > followUpWindowMs
+  )
+    return reject(
+      EventRejection.TIMESTAMP_OUT_OF_RANGE,
+      `${eventTypeToken(event.type)} reported ${Math.round((nowMs - decidedAtMs) / 1000)} s after the decision; ` +
+        `the limit is ${Math.round(followUpWindowMs / 1000)} s`,
+    );
   return { ok: true, item, decidedAtMs };
+}
+
+/** Clocks of gateways and NATS servers may differ by this much; the duplicate window covers it. */
+const CLOCK_MARGIN_MS = 60_000;
+
+/**
+ * The shortest JetStream duplicate window of the events stream that counts every impression and follow-up once:
+ * a fact can be reported again until its window after the decision closes, and its Nats-Msg-Id (the fact's key)
+ * is remembered for the duplicate window after it was stored, which is after the decision.
+ */
+export function duplicateWindowFor(limits: Pick<EventLimits, "impressionWindowMs" | "followUpWindowMs">): number {
+  return Math.max(limits.impressionWindowMs, limits.followUpWindowMs) + CLOCK_MARGIN_MS;
 }
 
 /** Days since 1970-01-01 of 2000-01-01 and 2100-01-01: the charge days a ledger entry may name. */

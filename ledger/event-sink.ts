@@ -1,7 +1,8 @@
+import { createHash } from "node:crypto";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { type JetStreamClient, type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
+import { type JetStreamClient, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import {
   type AdEvent,
@@ -15,11 +16,11 @@ import {
   ReportEventsResponseSchema,
 } from "../gen/chorus/v1/decision_pb.ts";
 import { type DecisionReceipt, LedgerEntrySchema } from "../gen/chorus/v1/ledger_pb.ts";
-import { streams, subjects } from "../lib/subjects.ts";
+import { subjects } from "../lib/subjects.ts";
 import { ConnectionWatch } from "./connection-watch.ts";
 import { checkEvent, DEFAULT_EVENT_LIMITS, type EventLimits, eventTypeToken } from "./event-rules.ts";
 import type { EventSink } from "./ports.ts";
-import { isSubjectFull, ReceiptStore } from "./receipt-store.ts";
+import { ReceiptStore } from "./receipt-store.ts";
 import { utcDay } from "./spend-totals.ts";
 
 export interface EventSinkOptions {
@@ -35,22 +36,34 @@ export interface EventSinkOptions {
 }
 
 /**
- * The subject an event is stored under: one per countable fact. Conversions have `conversionsPerAd` slots per ad
- * (`slot` 0..n-1), so the store itself refuses one past the limit, across gateways and after the duplicate window.
+ * The subject an event is stored under: `chorus.events.<type>.<campaign>`, except conversions, which have
+ * `conversionsPerAd` subjects per ad (`slot` 0..n-1) and are stored only on an empty one, so the store itself
+ * refuses one past the limit, across gateways and at any time after the decision.
  */
 export function eventSubject(event: AdEvent, campaignId: string, slot = 0): string {
-  const keys = [event.decisionId, event.creativeId];
-  if (event.type === AdEventType.CONVERSION) keys.push(`c${slot}`);
-  return subjects.adEvent(eventTypeToken(event.type), campaignId, keys);
+  if (event.type !== AdEventType.CONVERSION) return subjects.adEvent(eventTypeToken(event.type), campaignId);
+  return subjects.adEvent(eventTypeToken(event.type), campaignId, [event.decisionId, event.creativeId, `c${slot}`]);
+}
+
+/**
+ * The Nats-Msg-Id of an impression or follow-up: one id per fact (type, decision, creative), whatever event id the
+ * client sent, so a second copy of the fact inside the duplicate window is refused. Hashed: nats-server keeps every
+ * id of the window in memory, and 22 characters cost less than the ids themselves.
+ */
+export function factMessageId(event: AdEvent): string {
+  const key = `${event.type}\u0000${event.decisionId}\u0000${event.creativeId}`;
+  return `f.${createHash("sha256").update(key).digest().subarray(0, 16).toString("base64url")}`;
 }
 
 /**
  * ReportEvents: checks each event against its decision receipt, stores the accepted ones in the events stream
  * (enriched with campaign, price and charge day from the receipt) and answers once JetStream acknowledged them.
  *
- * Exactly once: Nats-Msg-Id = event id catches repeats inside the duplicate window; beyond it the stream refuses
- * a second message on the fact's subject (an ad is impressed once, whatever event ids the client sends). Both are
- * reported as DUPLICATE. While NATS is unreachable the call fails with UNAVAILABLE and nothing is half-counted:
+ * Exactly once: an impression or follow-up is accepted only inside its window after the decision (event-rules.ts),
+ * and its Nats-Msg-Id names the fact (`factMessageId`: an ad is impressed once, whatever event ids the client
+ * sends), so the stream's duplicate window, which covers those windows, refuses every second copy. A conversion is
+ * stored on its ad's first empty slot subject (expected last subject sequence 0); a repeated event id inside the
+ * window is caught by its Nats-Msg-Id. Repeats are reported as DUPLICATE. While NATS is unreachable the call fails with UNAVAILABLE and nothing is half-counted:
  * the client retries and the repeats are refused.
  */
 export class JetStreamEventSink implements EventSink {
@@ -60,7 +73,6 @@ export class JetStreamEventSink implements EventSink {
 
   private constructor(
     private readonly js: JetStreamClient,
-    private readonly jsm: JetStreamManager,
     private readonly receipts: ReceiptStore,
     private readonly watch: ConnectionWatch,
     options: EventSinkOptions,
@@ -77,7 +89,7 @@ export class JetStreamEventSink implements EventSink {
     // No account-info round trip (checkAPI): it only adds a request that can time out while a server restarts.
     const jsm = await jetstreamManager(options.nc, { checkAPI: false });
     const receipts = options.receipts ?? (await ReceiptStore.open(options.nc));
-    return new JetStreamEventSink(jsm.jetstream(), jsm, receipts, new ConnectionWatch(options.nc), options);
+    return new JetStreamEventSink(jsm.jetstream(), receipts, new ConnectionWatch(options.nc), options);
   }
 
   async report(
@@ -110,25 +122,10 @@ export class JetStreamEventSink implements EventSink {
       if (e.decisionId && !receiptLookups.has(e.decisionId))
         receiptLookups.set(e.decisionId, this.receipts.get(e.decisionId, receiptBatches?.get(e.decisionId)));
     const results: EventResult[] = new Array(events.length);
-    const impressed = new Set<string>();
     const store = async (i: number, e: AdEvent, receipt: DecisionReceipt | undefined) => {
       const check = checkEvent(e, receipt, now, this.limits);
       if (!check.ok) {
         results[i] = result(e, EventResult_Status.REJECTED, check.rejection, check.reason);
-        return;
-      }
-      const adKey = `${e.decisionId}\u0000${e.creativeId}`;
-      if (
-        e.type !== AdEventType.IMPRESSION &&
-        !impressed.has(adKey) &&
-        !(await this.impressionStored(e, check.item.campaignId))
-      ) {
-        results[i] = result(
-          e,
-          EventResult_Status.REJECTED,
-          EventRejection.IMPOSSIBLE_VALUE,
-          `type: ${eventTypeToken(e.type)} before any impression of creative "${e.creativeId}" in this decision`,
-        );
         return;
       }
       if (e.type === AdEventType.CONVERSION) {
@@ -156,20 +153,9 @@ export class JetStreamEventSink implements EventSink {
       results[i] =
         e.type === AdEventType.CONVERSION
           ? await this.publishConversion(e, check.item.campaignId, data)
-          : await this.publish(e, eventSubject(e, check.item.campaignId), data);
-      if (e.type === AdEventType.IMPRESSION && results[i]?.status !== EventResult_Status.REJECTED) impressed.add(adKey);
+          : await this.publishFact(e, eventSubject(e, check.item.campaignId), data);
     };
-    // Impressions first, so a batch holding an impression and its quartiles is accepted whole.
-    const phase = async (impressions: boolean) => {
-      await Promise.all(
-        events.map(async (e, i) => {
-          if ((e.type === AdEventType.IMPRESSION) !== impressions) return;
-          await store(i, e, await receiptLookups.get(e.decisionId));
-        }),
-      );
-    };
-    await phase(true);
-    await phase(false);
+    await Promise.all(events.map(async (e, i) => store(i, e, await receiptLookups.get(e.decisionId))));
     const count = (s: EventResult_Status) => results.filter((r) => r.status === s).length;
     return create(ReportEventsResponseSchema, {
       accepted: count(EventResult_Status.ACCEPTED),
@@ -179,42 +165,34 @@ export class JetStreamEventSink implements EventSink {
     });
   }
 
-  /** With `fullIsUndefined`, a subject that already holds its fact returns undefined (the caller tries another). */
-  private async publish(
-    e: AdEvent,
-    subject: string,
-    data: Uint8Array,
-    fullIsUndefined: true,
-  ): Promise<EventResult | undefined>;
-  private async publish(e: AdEvent, subject: string, data: Uint8Array): Promise<EventResult>;
-  private async publish(
-    e: AdEvent,
-    subject: string,
-    data: Uint8Array,
-    fullIsUndefined = false,
-  ): Promise<EventResult | undefined> {
-    try {
-      const ack = await this.js.publish(subject, data, { msgID: e.eventId, timeout: this.publishTimeoutMs });
-      if (ack.duplicate)
-        return result(e, EventResult_Status.DUPLICATE, EventRejection.UNSPECIFIED, "event_id was stored before");
-      return result(e, EventResult_Status.ACCEPTED, EventRejection.UNSPECIFIED, "");
-    } catch (err) {
-      if (!isSubjectFull(err)) throw err;
-      if (fullIsUndefined) return undefined;
+  /** An impression or follow-up: a second copy of its fact inside the duplicate window is acknowledged as duplicate. */
+  private async publishFact(e: AdEvent, subject: string, data: Uint8Array): Promise<EventResult> {
+    const ack = await this.js.publish(subject, data, { msgID: factMessageId(e), timeout: this.publishTimeoutMs });
+    if (ack.duplicate)
       return result(
         e,
         EventResult_Status.DUPLICATE,
         EventRejection.UNSPECIFIED,
         `the ${eventTypeToken(e.type)} of this ad was counted before`,
       );
-    }
+    return result(e, EventResult_Status.ACCEPTED, EventRejection.UNSPECIFIED, "");
   }
 
   /** The first free conversion slot of the ad; none free is CONVERSION_LIMIT (a repeated event id: DUPLICATE). */
   private async publishConversion(e: AdEvent, campaignId: string, data: Uint8Array): Promise<EventResult> {
     for (let slot = 0; slot < this.limits.conversionsPerAd; slot++) {
-      const stored = await this.publish(e, eventSubject(e, campaignId, slot), data, true);
-      if (stored) return stored;
+      try {
+        const ack = await this.js.publish(eventSubject(e, campaignId, slot), data, {
+          msgID: e.eventId,
+          timeout: this.publishTimeoutMs,
+          expect: { lastSubjectSequence: 0 },
+        });
+        if (ack.duplicate)
+          return result(e, EventResult_Status.DUPLICATE, EventRejection.UNSPECIFIED, "event_id was stored before");
+        return result(e, EventResult_Status.ACCEPTED, EventRejection.UNSPECIFIED, "");
+      } catch (err) {
+        if (!isSubjectTaken(err)) throw err;
+      }
     }
     return result(
       e,
@@ -223,11 +201,11 @@ export class JetStreamEventSink implements EventSink {
       `type: this ad already has ${this.limits.conversionsPerAd} conversion(s), the most counted per decision and creative`,
     );
   }
+}
 
-  private async impressionStored(e: AdEvent, campaignId: string): Promise<boolean> {
-    const subject = subjects.adEvent(eventTypeToken(AdEventType.IMPRESSION), campaignId, [e.decisionId, e.creativeId]);
-    return (await this.jsm.direct.getMessage(streams.events, { last_by_subj: subject })) !== null;
-  }
+/** JetStream's answer to a publish that expected an empty subject (last subject sequence 0) on a taken one. */
+export function isSubjectTaken(err: unknown): boolean {
+  return err instanceof Error && /wrong last sequence/i.test(err.message);
 }
 
 function result(e: AdEvent, status: EventResult_Status, rejection: EventRejection, reason: string): EventResult {

@@ -1,6 +1,7 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { type Timestamp, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
+import { nanos } from "@nats-io/nats-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AdEventType } from "../gen/chorus/v1/decision_pb.ts";
 import { LedgerEntrySchema } from "../gen/chorus/v1/ledger_pb.ts";
@@ -101,15 +102,17 @@ describe("ledger - messages it cannot apply", () => {
         retention: RetentionPolicy.Limits,
         storage: StorageType.File,
         discard: DiscardPolicy.Old,
-        max_msgs_per_subject: -1,
+        // The shape of an events stream before facts shared subjects: one message per subject, a 2-minute window.
+        max_msgs_per_subject: 1,
+        duplicate_window: nanos(120_000),
       });
       const err = await Ledger.start({ nc: await other.connect("ledger"), log }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(StreamConfigError);
       const message = (err as Error).message;
       expect(message).toContain("CHORUS_EVENTS");
-      expect(message).toContain("max_msgs_per_subject is -1, must be 1");
+      expect(message).toContain("max_msgs_per_subject is 1, must be unlimited (-1)");
       expect(message).toContain("discard is old, must be new");
-      expect(message).toContain("discard_new_per_subject is off");
+      expect(message).toContain("duplicate_window is 120000 ms, must be at least 960000 ms");
       expect(message).toContain("republish must send");
     } finally {
       await other.cleanup();

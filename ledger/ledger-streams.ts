@@ -9,9 +9,14 @@ import type { KV } from "@nats-io/kv";
 import { nanos } from "@nats-io/nats-core";
 import { ensureStream, openReplicatedBucket } from "../lib/nats/jetstream-replicas.ts";
 import { buckets, streams, subjects } from "../lib/subjects.ts";
+import { DEFAULT_EVENT_LIMITS, duplicateWindowFor } from "./event-rules.ts";
 
 export interface LedgerStreamOptions {
-  /** Nats-Msg-Id de-duplication window (JetStream `duplicate_window`). Beyond it, per-subject uniqueness holds. */
+  /**
+   * The events stream's Nats-Msg-Id de-duplication window (JetStream `duplicate_window`): at least
+   * `duplicateWindowFor` the gateways' event limits, which is the default. The receipts stream's is 2 minutes
+   * (beyond it, its per-subject uniqueness holds).
+   */
   duplicateWindowMs?: number;
   /** How long decision receipts are kept; events for older decisions are rejected as unknown. */
   receiptRetentionMs?: number;
@@ -21,37 +26,41 @@ export interface LedgerStreamOptions {
 
 const DAY_MS = 86_400_000;
 
+const RECEIPTS_DUPLICATE_WINDOW_MS = 120_000;
+
 /**
  * Creates the events, receipts and lease streams where missing (the operator's setup, launch/bus-setup.ts; a process
  * may not create streams and only finds them), then checks them (checkLedgerStreams: a stream that lacks what
  * exactly-once rests on stops the process with what to fix). An existing stream is left as it is.
  *
- * Both keep at most one message per subject and refuse a second one (`discard_new_per_subject`): a subject names
- * one countable fact (an ad's impression, one decision's receipt), so a replay that arrives after the Nats-Msg-Id
- * window is still refused by the store itself, durably and atomically across gateways. Events are kept forever
- * (no max_age): the ledger must be rebuildable from them. `allow_direct` serves the lookups of the report path.
+ * Events are kept for ever (no max_age: the ledger must be rebuildable from them) on a few subjects per campaign;
+ * a fact is refused a second time by its Nats-Msg-Id inside a duplicate window as long as the time it can be
+ * reported at all (event-sink.ts), conversions by their slot subjects. `discard: new`: should an operator set a
+ * size limit, new facts are refused rather than old ones deleted. Receipts keep one message per subject and refuse a
+ * second (`discard_new_per_subject`): a subject names one decision's receipt (or batch), so a spool replay after
+ * the Nats-Msg-Id window is still refused by the store itself. `allow_direct` serves the report path's lookups.
  */
 export async function ensureLedgerStreams(jsm: JetStreamManager, options: LedgerStreamOptions = {}): Promise<void> {
-  const duplicateWindow = nanos(options.duplicateWindowMs ?? 120_000);
   const common = {
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
-    max_msgs_per_subject: 1,
     discard: DiscardPolicy.New,
-    discard_new_per_subject: true,
     allow_direct: true,
-    duplicate_window: duplicateWindow,
   };
   const addIfMissing = (name: string, config: Partial<StreamConfig>) =>
     ensureStream(jsm, { ...config, name }, options.replicas);
   await addIfMissing(streams.events, {
     ...common,
     subjects: [subjects.adEventsAll],
+    duplicate_window: nanos(options.duplicateWindowMs ?? duplicateWindowFor(DEFAULT_EVENT_LIMITS)),
     republish: { src: subjects.adEventsAll, dest: subjects.acceptedEventsAll },
   });
   await addIfMissing(streams.receipts, {
     ...common,
     subjects: [subjects.receiptsAll],
+    max_msgs_per_subject: 1,
+    discard_new_per_subject: true,
+    duplicate_window: nanos(RECEIPTS_DUPLICATE_WINDOW_MS),
     max_age: nanos(options.receiptRetentionMs ?? 7 * DAY_MS),
   });
   // Many grants per campaign; an hour is far beyond any lease's life and leaves time to audit a failover.
@@ -63,7 +72,7 @@ export async function ensureLedgerStreams(jsm: JetStreamManager, options: Ledger
     max_age: nanos(3_600_000),
     duplicate_window: nanos(60_000),
   });
-  await checkLedgerStreams(jsm, options);
+  await checkLedgerStreams(jsm, { minDuplicateWindowMs: options.duplicateWindowMs });
 }
 
 /** Quarantined events are kept this long for inspection (`nats stream view CHORUS_QUARANTINE`). */
@@ -106,38 +115,48 @@ export class StreamConfigError extends Error {
 }
 
 /**
- * Checks the events and receipts streams (not trusted because they exist): one message per subject, discard new
- * per subject, a duplicate window (at least a second), limits retention (work-queue or interest retention
- * would delete facts), and for events no age limit (the ledger is rebuilt from them) and the republish the agents
- * listen to. Waits up to `waitMs` for streams another process creates (the gateway does not create them).
+ * Checks the events and receipts streams (not trusted because they exist). Both: limits retention (work-queue or
+ * interest retention would delete facts when read), discard new. Events: no per-subject limit (a campaign's facts
+ * share subjects), a duplicate window of at least `minDuplicateWindowMs` (default: what the default event limits
+ * need), no age limit (the ledger is rebuilt from them) and the republish the agents listen to. Receipts: one
+ * message per subject, discard new per subject, a duplicate window of at least a second. Waits up to `waitMs` for
+ * streams another process creates (the gateway does not create them).
  */
 export async function checkLedgerStreams(
   jsm: JetStreamManager,
-  options: LedgerStreamOptions & { waitMs?: number } = {},
+  options: { waitMs?: number; minDuplicateWindowMs?: number } = {},
 ): Promise<void> {
-  // Ids repeated within the window are refused before the per-subject rule is even consulted; a stream without
-  // one (0) answers a retried publish with an error instead of its first ack.
-  const minWindow = nanos(Math.min(options.duplicateWindowMs ?? 120_000, 1_000));
+  const eventsWindow = options.minDuplicateWindowMs ?? duplicateWindowFor(DEFAULT_EVENT_LIMITS);
+  const ms = (ns: number | undefined) => Math.round((ns ?? 0) / 1e6);
   for (const name of [streams.events, streams.receipts]) {
     const config = await streamConfig(jsm, name, options.waitMs ?? 0);
     const problems: string[] = [];
-    if (config.max_msgs_per_subject !== 1)
-      problems.push(`max_msgs_per_subject is ${config.max_msgs_per_subject}, must be 1 (one message per fact)`);
     if (config.discard !== DiscardPolicy.New) problems.push(`discard is ${config.discard}, must be new`);
-    if (!config.discard_new_per_subject)
-      problems.push("discard_new_per_subject is off, must be on (a second copy of a fact is refused)");
-    if (!config.duplicate_window || config.duplicate_window < minWindow)
-      problems.push(
-        `duplicate_window is ${Math.round((config.duplicate_window ?? 0) / 1e6)} ms, must be at least ${Math.round(minWindow / 1e6)} ms`,
-      );
     if (config.retention !== RetentionPolicy.Limits)
       problems.push(`retention is ${config.retention}, must be limits (facts must not be deleted when read)`);
+    // Ids repeated within the window are refused before anything else is consulted; a stream without one (0)
+    // answers a retried publish with an error instead of its first ack.
+    const minWindow = name === streams.events ? eventsWindow : 1_000;
+    if (!config.duplicate_window || config.duplicate_window < nanos(minWindow))
+      problems.push(
+        `duplicate_window is ${ms(config.duplicate_window)} ms, must be at least ${minWindow} ms` +
+          (name === streams.events ? " (the longest time after a decision an event is accepted, plus a minute)" : ""),
+      );
     if (name === streams.events) {
+      if ((config.max_msgs_per_subject ?? -1) > 0)
+        problems.push(
+          `max_msgs_per_subject is ${config.max_msgs_per_subject}, must be unlimited (-1): a campaign's events share subjects`,
+        );
       if (config.max_age) problems.push("max_age is set: events are kept for ever (the ledger is rebuilt from them)");
       if (!config.subjects?.includes(subjects.adEventsAll))
         problems.push(`subjects ${JSON.stringify(config.subjects)} must include ${subjects.adEventsAll}`);
       if (config.republish?.dest !== subjects.acceptedEventsAll)
         problems.push(`republish must send ${subjects.adEventsAll} to ${subjects.acceptedEventsAll} (agents read it)`);
+    } else {
+      if (config.max_msgs_per_subject !== 1)
+        problems.push(`max_msgs_per_subject is ${config.max_msgs_per_subject}, must be 1 (one message per receipt)`);
+      if (!config.discard_new_per_subject)
+        problems.push("discard_new_per_subject is off, must be on (a second copy of a receipt is refused)");
     }
     if (problems.length > 0) throw new StreamConfigError(name, problems);
   }

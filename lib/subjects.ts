@@ -41,12 +41,15 @@ export const subjects = {
   playbackShard: (shard: number) => `chorus.playback.${shard}`,
   playbackAll: "chorus.playback.>",
   /**
-   * LedgerEntry in the events stream (streams.events). One subject per countable fact (an ad's impression, its
-   * complete, ...; a conversion per event id), so the stream itself refuses a second copy even after the duplicate
-   * window: ids are base64url tokens (`subjectToken`). `type` is the AdEventType name in lower case.
+   * LedgerEntry in the events stream (streams.events): `chorus.events.<type>.<campaign>`, `type` the AdEventType
+   * name in lower case. A few subjects per campaign, not one per fact: nats-server keeps every subject of a stream
+   * in memory (~220 bytes each), and the stream is kept for ever. Repeats are refused by the fact's Nats-Msg-Id
+   * inside the duplicate window, which covers the time a fact can be reported at all (ledger/event-rules.ts).
+   * Conversions, which come days later and are few, keep one subject per slot (`keys`: decision, creative, slot;
+   * ids as base64url tokens), stored only if the subject is empty.
    */
-  adEvent: (type: string, campaignId: string, keys: readonly string[]) =>
-    `chorus.events.${type}.${campaignId}.${keys.map(subjectToken).join(".")}`,
+  adEvent: (type: string, campaignId: string, keys: readonly string[] = []) =>
+    [`chorus.events.${type}.${campaignId}`, ...keys.map(subjectToken)].join("."),
   adEventsAll: "chorus.events.>",
   adEventsOfType: (type: string) => `chorus.events.${type}.>`,
   /** Accepted LedgerEntry copies, republished by the events stream for agents (core NATS: at most once). */

@@ -3,7 +3,7 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { type AdEvent, AdEventType } from "../../gen/chorus/v1/decision_pb.ts";
 import { type DecisionReceipt, type LedgerEntry, LedgerEntrySchema } from "../../gen/chorus/v1/ledger_pb.ts";
 import { checkEvent, DEFAULT_EVENT_LIMITS, type EventLimits } from "../../ledger/event-rules.ts";
-import { eventSubject } from "../../ledger/event-sink.ts";
+import { eventSubject, factMessageId } from "../../ledger/event-sink.ts";
 import { utcDay } from "../../ledger/spend-totals.ts";
 import { subjects } from "../../lib/subjects.ts";
 
@@ -16,7 +16,7 @@ export interface AcceptedEntry {
 
 /**
  * The events stream of one process: ReportEvents' rules (ledger/event-rules.ts checkEvent against the decision
- * receipt, impressions first, one fact per subject so a repeat is refused, nothing before an impression), the
+ * receipt, each fact once: impressions and follow-ups by their fact id, conversions by their slot subject), the
  * entries numbered as the stream would, and the subject the stream republishes each on for the agents.
  */
 export class EventLedger {
@@ -38,6 +38,7 @@ export class EventLedger {
   /** One ReportEvents call at `nowMs`: the accepted entries, in the order the stream stores them. */
   report(events: readonly AdEvent[], nowMs: number): AcceptedEntry[] {
     const out: AcceptedEntry[] = [];
+    // Impressions first, as a client reports them; the order only numbers the entries.
     const phase = (impressions: boolean) => {
       for (const e of events) {
         if ((e.type === AdEventType.IMPRESSION) !== impressions) continue;
@@ -48,18 +49,13 @@ export class EventLedger {
           continue;
         }
         const subject = eventSubject(e, check.item.campaignId);
-        if (
-          e.type !== AdEventType.IMPRESSION &&
-          !this.facts.has(eventSubject({ ...e, type: AdEventType.IMPRESSION }, check.item.campaignId))
-        ) {
-          this.rejected++;
-          continue;
-        }
-        if (this.facts.has(subject)) {
+        // Kept for the whole run: a simulation is shorter than the stream's duplicate window would need to be.
+        const fact = e.type === AdEventType.CONVERSION ? subject : factMessageId(e);
+        if (this.facts.has(fact)) {
           this.duplicates++;
           continue;
         }
-        this.facts.add(subject);
+        this.facts.add(fact);
         const entry = create(LedgerEntrySchema, {
           event: e,
           campaignId: check.item.campaignId,

@@ -9,7 +9,7 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openApiKeyBucket } from "../../gateway/auth/api-key-store.ts";
 import { ensureLedgerStreams } from "../../ledger/ledger-streams.ts";
@@ -72,7 +72,8 @@ describe("bus permissions - no process can change a stream or make the server pu
     const operator = await jetstreamManager(as.operator!);
     const events = (await operator.streams.info(streams.events)).config;
     expect(events.republish?.dest).toBe(subjects.acceptedEventsAll);
-    expect(events.discard_new_per_subject).toBe(true);
+    expect(events.max_msgs).not.toBe(1);
+    expect(events.discard).toBe(DiscardPolicy.New);
     const decisions = (await operator.streams.info(streams.decisions)).config;
     expect((await operator.streams.update(streams.decisions, decisions)).config.name).toBe(streams.decisions);
   });
