@@ -194,8 +194,8 @@ await checkLedgerStreams(await jetstreamManager(nc), {
 step("ledgerStreams");
 // One receipt store for both: events then find the receipts this gateway wrote in memory.
 const receipts = await ReceiptStore.open(nc);
-// Event tokens name the receipt batch (group commit), so that any gateway finds the receipt of an event.
-trust.eventTokens.receiptBatchOf = (decisionId) => receipts.batchOf(decisionId);
+// Event tokens name the receipt's stream sequence, so that any gateway finds the receipt of an event.
+trust.eventTokens.receiptLocatorOf = (decisionId) => receipts.locatorOf(decisionId);
 const spendGuard = await createSpendGuard({
   nc,
   gatewayId: config.gatewayId,

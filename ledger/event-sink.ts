@@ -16,6 +16,7 @@ import {
   ReportEventsResponseSchema,
 } from "../gen/chorus/v1/decision_pb.ts";
 import { type DecisionReceipt, LedgerEntrySchema } from "../gen/chorus/v1/ledger_pb.ts";
+import { isSubjectTaken, ONLY_IF_EMPTY } from "../lib/nats/empty-subject.ts";
 import { subjects } from "../lib/subjects.ts";
 import { ConnectionWatch } from "./connection-watch.ts";
 import { checkEvent, DEFAULT_EVENT_LIMITS, type EventLimits, eventTypeToken } from "./event-rules.ts";
@@ -94,12 +95,12 @@ export class JetStreamEventSink implements EventSink {
 
   async report(
     request: ReportEventsRequest,
-    receiptBatches?: ReadonlyMap<string, string>,
+    receiptLocators?: ReadonlyMap<string, string>,
   ): Promise<ReportEventsResponse> {
     if (!this.watch.connected)
       throw new ConnectError("ReportEvents: the event store is unreachable; retry later", Code.Unavailable);
     try {
-      return await this.store(request.events, receiptBatches);
+      return await this.store(request.events, receiptLocators);
     } catch (err) {
       if (err instanceof ConnectError) throw err;
       throw new ConnectError(
@@ -114,13 +115,13 @@ export class JetStreamEventSink implements EventSink {
 
   private async store(
     events: readonly AdEvent[],
-    receiptBatches: ReadonlyMap<string, string> | undefined,
+    receiptLocators: ReadonlyMap<string, string> | undefined,
   ): Promise<ReportEventsResponse> {
     const now = this.clock();
     const receiptLookups = new Map<string, Promise<DecisionReceipt | undefined>>();
     for (const e of events)
       if (e.decisionId && !receiptLookups.has(e.decisionId))
-        receiptLookups.set(e.decisionId, this.receipts.get(e.decisionId, receiptBatches?.get(e.decisionId)));
+        receiptLookups.set(e.decisionId, this.receipts.get(e.decisionId, receiptLocators?.get(e.decisionId)));
     const results: EventResult[] = new Array(events.length);
     const store = async (i: number, e: AdEvent, receipt: DecisionReceipt | undefined) => {
       const check = checkEvent(e, receipt, now, this.limits);
@@ -185,7 +186,7 @@ export class JetStreamEventSink implements EventSink {
         const ack = await this.js.publish(eventSubject(e, campaignId, slot), data, {
           msgID: e.eventId,
           timeout: this.publishTimeoutMs,
-          expect: { lastSubjectSequence: 0 },
+          expect: ONLY_IF_EMPTY,
         });
         if (ack.duplicate)
           return result(e, EventResult_Status.DUPLICATE, EventRejection.UNSPECIFIED, "event_id was stored before");
@@ -201,11 +202,6 @@ export class JetStreamEventSink implements EventSink {
       `type: this ad already has ${this.limits.conversionsPerAd} conversion(s), the most counted per decision and creative`,
     );
   }
-}
-
-/** JetStream's answer to a publish that expected an empty subject (last subject sequence 0) on a taken one. */
-export function isSubjectTaken(err: unknown): boolean {
-  return err instanceof Error && /wrong last sequence/i.test(err.message);
 }
 
 function result(e: AdEvent, status: EventResult_Status, rejection: EventRejection, reason: string): EventResult {

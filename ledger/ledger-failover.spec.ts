@@ -35,7 +35,7 @@ describe("ledger failover", () => {
     cleanups.push(() => nc.close());
     await ensureLedgerStreams(await jetstreamManager(nc));
     const receipts = await ReceiptStore.open(nc);
-    const sink = await createEventSink({ nc });
+    const sink = await createEventSink({ nc, receipts });
 
     const env = { NATS_URL: server.url, LOG_LEVEL: "warn", CHORUS_LEADER_TTL_MS: "2000" };
     const ledgers: RunningChild[] = [];

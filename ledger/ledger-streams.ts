@@ -14,8 +14,7 @@ import { DEFAULT_EVENT_LIMITS, duplicateWindowFor } from "./event-rules.ts";
 export interface LedgerStreamOptions {
   /**
    * The events stream's Nats-Msg-Id de-duplication window (JetStream `duplicate_window`): at least
-   * `duplicateWindowFor` the gateways' event limits, which is the default. The receipts stream's is 2 minutes
-   * (beyond it, its per-subject uniqueness holds).
+   * `duplicateWindowFor` the gateways' event limits, which is the default. The receipts stream's is 2 minutes.
    */
   duplicateWindowMs?: number;
   /** How long decision receipts are kept; events for older decisions are rejected as unknown. */
@@ -35,10 +34,11 @@ const RECEIPTS_DUPLICATE_WINDOW_MS = 120_000;
  *
  * Events are kept for ever (no max_age: the ledger must be rebuildable from them) on a few subjects per campaign;
  * a fact is refused a second time by its Nats-Msg-Id inside a duplicate window as long as the time it can be
- * reported at all (event-sink.ts), conversions by their slot subjects. `discard: new`: should an operator set a
- * size limit, new facts are refused rather than old ones deleted. Receipts keep one message per subject and refuse a
- * second (`discard_new_per_subject`): a subject names one decision's receipt (or batch), so a spool replay after
- * the Nats-Msg-Id window is still refused by the store itself. `allow_direct` serves the report path's lookups.
+ * reported at all (event-sink.ts), conversions by their slot subjects. Receipts are a log on two subjects, kept
+ * for days (receipt-store.ts); a retried publish is refused inside the Nats-Msg-Id window and readers drop a receipt
+ * they have seen. Neither stream has a per-subject limit: nats-server keeps every subject of a stream in memory, so
+ * one subject per fact grew without bound. `discard: new`: should an operator set a size limit, new facts are
+ * refused rather than old ones deleted. `allow_direct` serves the report path's lookups.
  */
 export async function ensureLedgerStreams(jsm: JetStreamManager, options: LedgerStreamOptions = {}): Promise<void> {
   const common = {
@@ -58,8 +58,6 @@ export async function ensureLedgerStreams(jsm: JetStreamManager, options: Ledger
   await addIfMissing(streams.receipts, {
     ...common,
     subjects: [subjects.receiptsAll],
-    max_msgs_per_subject: 1,
-    discard_new_per_subject: true,
     duplicate_window: nanos(RECEIPTS_DUPLICATE_WINDOW_MS),
     max_age: nanos(options.receiptRetentionMs ?? 7 * DAY_MS),
   });
@@ -116,11 +114,11 @@ export class StreamConfigError extends Error {
 
 /**
  * Checks the events and receipts streams (not trusted because they exist). Both: limits retention (work-queue or
- * interest retention would delete facts when read), discard new. Events: no per-subject limit (a campaign's facts
- * share subjects), a duplicate window of at least `minDuplicateWindowMs` (default: what the default event limits
- * need), no age limit (the ledger is rebuilt from them) and the republish the agents listen to. Receipts: one
- * message per subject, discard new per subject, a duplicate window of at least a second. Waits up to `waitMs` for
- * streams another process creates (the gateway does not create them).
+ * interest retention would delete facts when read), discard new, no per-subject limit (facts share subjects).
+ * Events: a duplicate window of at least `minDuplicateWindowMs` (default: what the default event limits need), no
+ * age limit (the ledger is rebuilt from them) and the republish the agents listen to. Receipts: a duplicate window
+ * of at least a second. Waits up to `waitMs` for streams another process creates (the gateway does not create
+ * them).
  */
 export async function checkLedgerStreams(
   jsm: JetStreamManager,
@@ -142,21 +140,16 @@ export async function checkLedgerStreams(
         `duplicate_window is ${ms(config.duplicate_window)} ms, must be at least ${minWindow} ms` +
           (name === streams.events ? " (the longest time after a decision an event is accepted, plus a minute)" : ""),
       );
+    if ((config.max_msgs_per_subject ?? -1) > 0)
+      problems.push(
+        `max_msgs_per_subject is ${config.max_msgs_per_subject}, must be unlimited (-1): facts share subjects`,
+      );
     if (name === streams.events) {
-      if ((config.max_msgs_per_subject ?? -1) > 0)
-        problems.push(
-          `max_msgs_per_subject is ${config.max_msgs_per_subject}, must be unlimited (-1): a campaign's events share subjects`,
-        );
       if (config.max_age) problems.push("max_age is set: events are kept for ever (the ledger is rebuilt from them)");
       if (!config.subjects?.includes(subjects.adEventsAll))
         problems.push(`subjects ${JSON.stringify(config.subjects)} must include ${subjects.adEventsAll}`);
       if (config.republish?.dest !== subjects.acceptedEventsAll)
         problems.push(`republish must send ${subjects.adEventsAll} to ${subjects.acceptedEventsAll} (agents read it)`);
-    } else {
-      if (config.max_msgs_per_subject !== 1)
-        problems.push(`max_msgs_per_subject is ${config.max_msgs_per_subject}, must be 1 (one message per receipt)`);
-      if (!config.discard_new_per_subject)
-        problems.push("discard_new_per_subject is off, must be on (a second copy of a receipt is refused)");
     }
     if (problems.length > 0) throw new StreamConfigError(name, problems);
   }

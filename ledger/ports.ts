@@ -7,8 +7,8 @@ import type { ReportEventsRequest, ReportEventsResponse } from "../gen/chorus/v1
 
 /** Ad events: answers only after they are durably stored; duplicates (by event id) are counted once. */
 export interface EventSink {
-  /** `receiptBatches`: decision id -> the receipt batch its (verified) event token names, to find the receipt. */
-  report(request: ReportEventsRequest, receiptBatches?: ReadonlyMap<string, string>): Promise<ReportEventsResponse>;
+  /** `receiptLocators`: decision id -> where its (verified) event token says the receipt is stored. */
+  report(request: ReportEventsRequest, receiptLocators?: ReadonlyMap<string, string>): Promise<ReportEventsResponse>;
 }
 
 /** One chosen ad, as the spend guard sees it. */

@@ -127,7 +127,7 @@ export class ReceiptSpool {
           corrupt.push(line);
           continue;
         }
-        await store.put(receipt);
+        await store.putOnOwnSubject(receipt);
         result.stored++;
       }
       // Kept before the file goes, so a crash between the two repeats the count rather than losing the lines.

@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EventRejection, ReportEventsRequestSchema } from "../gen/chorus/v1/decision_pb.ts";
-import { streams } from "../lib/subjects.ts";
+import { streams, subjects } from "../lib/subjects.ts";
 import { type NatsFixture, startNats } from "../lib/testing/nats-fixture.ts";
 import { createEventSink } from "./event-sink.ts";
 import { ensureLedgerStreams } from "./ledger-streams.ts";
@@ -26,18 +26,20 @@ describe("receipt store (group commit)", () => {
   });
   afterAll(() => nats.cleanup());
 
-  it("one receipt with nothing in flight is stored alone, on its decision's subject, and found by any store", async () => {
+  it("one receipt with nothing in flight is stored alone on the log, and any store finds it by the locator its token carries", async () => {
     const store = await ReceiptStore.open(await nats.connect("gw-a"));
     const before = await messages();
     await store.put(sold("alone-1"));
     expect(store.publishes).toBe(1);
-    expect(store.batchOf("alone-1")).toBeUndefined();
+    expect(store.locatorOf("alone-1")).toBe(`s${before + 1}`);
     expect(await messages()).toBe(before + 1);
     const other = await ReceiptStore.open(await nats.connect("gw-b"), { cacheSize: 0 });
-    expect((await other.get("alone-1"))?.items[0]?.priceMicros).toBe(100n);
+    // The log holds it, not a subject of its own: without the locator another gateway does not find it.
+    expect(await other.get("alone-1")).toBeUndefined();
+    expect((await other.get("alone-1", store.locatorOf("alone-1")))?.items[0]?.priceMicros).toBe(100n);
   });
 
-  it("receipts put while a publish waits for its ack go out as one batch; each put resolves only once it is stored; another gateway finds each through its batch id", async () => {
+  it("receipts put while a publish waits for its ack go out as one batch; each put resolves only once it is stored; another gateway finds each through its locator", async () => {
     const store = await ReceiptStore.open(await nats.connect("gw-c"));
     const before = await messages();
     const ids = Array.from({ length: 60 }, (_, i) => `grouped-${i}`);
@@ -57,19 +59,20 @@ describe("receipt store (group commit)", () => {
     expect(resolvedUnstored).toBe(0);
     expect(store.publishes).toBe(2);
     expect(await messages()).toBe(before + 2);
-    expect(store.batchOf(ids[0]!)).toBeUndefined();
+    expect(store.locatorOf(ids[0]!)).toBe(`s${before + 1}`);
     const batched = ids.slice(1);
-    expect(new Set(batched.map((id) => store.batchOf(id))).size).toBe(1);
+    expect(new Set(batched.map((id) => store.locatorOf(id)))).toEqual(new Set([`s${before + 2}`]));
 
     const other = await ReceiptStore.open(await nats.connect("gw-d"), { cacheSize: 0 });
     for (const id of batched) {
-      // Without the batch id (an old event token) a batched receipt is not on its decision's subject.
       expect(await other.get(id)).toBeUndefined();
-      const found = await other.get(id, store.batchOf(id));
+      const found = await other.get(id, store.locatorOf(id));
       expect(found?.decisionId).toBe(id);
       expect(found?.items[0]?.priceMicros).toBe(BigInt(100 + ids.indexOf(id)));
     }
-    // A batch id that names no stored batch, or one that is no batch id at all, finds nothing.
+    // A locator naming a message without the decision, no message, or nothing a locator can be, finds nothing.
+    expect(await other.get(batched[0]!, store.locatorOf(ids[0]!))).toBeUndefined();
+    expect(await other.get(batched[0]!, `s${before + 1_000}`)).toBeUndefined();
     expect(await other.get(batched[0]!, receiptBatchId([sold("unrelated")]))).toBeUndefined();
     expect(await other.get(batched[0]!, "not a subject token")).toBeUndefined();
   });
@@ -80,31 +83,52 @@ describe("receipt store (group commit)", () => {
     const group = ["retry-0", "retry-1", "retry-2", "retry-3"].map((id) => sold(id));
     // Put in one turn of the event loop, they go out as one batch from either store.
     await Promise.all(group.map((r) => first.put(r)));
-    const id = first.batchOf("retry-0");
-    expect(id).toBe(receiptBatchId(group));
+    const locator = first.locatorOf("retry-0");
     const before = await messages();
     await Promise.all(group.map((r) => again.put(r)));
-    expect(again.batchOf("retry-0")).toBe(id);
+    // The duplicate's ack names the copy stored first.
+    expect(again.locatorOf("retry-0")).toBe(locator);
     expect(await messages()).toBe(before);
   });
 
-  it("an impression of a batched decision reported at another gateway is accepted with the batch its token names, and refused as unknown without it", async () => {
+  it("a spooled receipt is stored once on its decision's own subject, where any store finds it without a locator", async () => {
+    const seller = await ReceiptStore.open(await nats.connect("gw-spool"));
+    const receipt = sold("spooled-1");
+    // Stored on the log as well (a publish whose ack was lost before the gateway spooled it): both copies kept.
+    await seller.put(receipt);
+    const before = await messages();
+    await seller.putOnOwnSubject(receipt);
+    await seller.putOnOwnSubject(receipt);
+    expect(await messages()).toBe(before + 1);
+    const other = await ReceiptStore.open(await nats.connect("gw-spool-other"), { cacheSize: 0 });
+    expect((await other.get("spooled-1"))?.decisionId).toBe("spooled-1");
+  });
+
+  it("the stream keeps a few subjects however many receipts it holds (nats-server keeps each subject in memory)", async () => {
+    const info = await (await jetstreamManager(nats.nc)).streams.info(streams.receipts, { subjects_filter: ">" });
+    expect(info.state.messages).toBeGreaterThanOrEqual(6);
+    expect(Object.keys(info.state.subjects ?? {}).sort()).toEqual(
+      ["chorus.receipts.log.batch", "chorus.receipts.log.one", subjects.receipt("spooled-1")].sort(),
+    );
+  });
+
+  it("an impression of a batched decision reported at another gateway is accepted with the locator its token names, and refused as unknown without it", async () => {
     const seller = await ReceiptStore.open(await nats.connect("gw-seller"));
     const group = ["event-0", "event-1", "event-2"].map((id) => sold(id));
     await Promise.all(group.map((r) => seller.put(r)));
-    const batch = seller.batchOf("event-1");
-    expect(batch).toBeDefined();
+    const locator = seller.locatorOf("event-1");
+    expect(locator).toMatch(/^s\d+$/);
     const sink = await createEventSink({
       nc: await nats.connect("gw-other"),
       receipts: await ReceiptStore.open(await nats.connect("gw-other-receipts"), { cacheSize: 0 }),
     });
-    const report = (eventId: string, batches?: Map<string, string>) =>
+    const report = (eventId: string, locators?: Map<string, string>) =>
       sink.report(
         create(ReportEventsRequestSchema, { events: [adEvent(eventId, "event-1", "c-cr", Date.now())] }),
-        batches,
+        locators,
       );
     expect((await report("imp-unknown")).results[0]?.rejection).toBe(EventRejection.UNKNOWN_DECISION);
-    const accepted = await report("imp-batched", new Map([["event-1", batch!]]));
+    const accepted = await report("imp-batched", new Map([["event-1", locator!]]));
     expect(accepted.accepted).toBe(1);
   });
 });

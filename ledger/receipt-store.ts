@@ -3,6 +3,7 @@ import { type JetStreamClient, type JetStreamManager, jetstreamManager } from "@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type DecisionReceipt, DecisionReceiptSchema, ReceiptBatchSchema } from "../gen/chorus/v1/ledger_pb.ts";
 import { trimToCap } from "../lib/collections/lru.ts";
+import { isSubjectTaken, ONLY_IF_EMPTY } from "../lib/nats/empty-subject.ts";
 import { streams, subjects } from "../lib/subjects.ts";
 import { isReceiptBatchId, receiptBatchId } from "./receipt-batch-id.ts";
 
@@ -10,10 +11,10 @@ export interface ReceiptStoreOptions {
   /** Receipts kept in memory for the report path (receipts never change once stored; default 50,000, encoded). */
   cacheSize?: number;
   /**
-   * Decision id -> batch id entries kept for event tokens (default 16,384): a token is signed right after its
-   * decision's receipt is stored, so only the decisions still being answered need theirs.
+   * Decision id -> receipt locator entries kept for event tokens (default 16,384): a token is signed right after
+   * its decision's receipt is stored, so only the decisions still being answered need theirs.
    */
-  batchIndexSize?: number;
+  locatorIndexSize?: number;
   publishTimeoutMs?: number;
   /** Most receipts in one batch message (default 256; 1 = every receipt alone, as before group commit). */
   maxBatch?: number;
@@ -33,12 +34,15 @@ interface Waiting {
  * one ack and one stored message carry many decisions (the per-message work in nats.js and nats-server was the
  * biggest part of a decision's NATS cost).
  *
- * A receipt stored alone keeps its subject per decision and Nats-Msg-Id = decision id; a batch has subject
- * `chorus.receipts.batch.<id>` and Nats-Msg-Id <id>, the id derived from its decision ids (receipt-batch-id.ts), so
- * storing the same receipt or batch twice stores it once. Readers (the Budget book) apply each receipt of a batch as
- * a receipt of its own and drop one they have seen (a receipt may come again alone, from a replayed spool).
- * Lookups: the in-memory LRU (events usually come back to the gateway that decided), else the decision's own
- * subject, else the batch named by the ad's event token (`batchOf`).
+ * The stream is a log on two subjects (`subjects.receiptLogOne`, `receiptLogBatch`): nats-server keeps every
+ * subject of a stream in memory, and one per decision grew without bound. A receipt stored alone has
+ * Nats-Msg-Id = decision id, a batch the id derived from its decision ids (receipt-batch-id.ts), so a retried
+ * publish inside the duplicate window is stored once; readers (the Budget book) apply each receipt of a batch as a
+ * receipt of its own and drop one they have seen. The ack's stream sequence is the receipt's locator (`s<seq>`),
+ * which the ad's event token carries, signed: any gateway reads the message by sequence. A receipt replayed from
+ * a spool goes onto its decision's own subject instead, only if empty (`putOnOwnSubject`): its ad's token names
+ * no sequence. Lookups: the in-memory LRU (events usually come back to the gateway that decided), else the
+ * locator's message, else the decision's own subject, else a batch subject of before 2026-12-07.
  */
 export class ReceiptStore {
   /**
@@ -46,10 +50,10 @@ export class ReceiptStore {
    * receipt objects held ~80 MB of a gateway's heap, their encodings a fraction of that.
    */
   private readonly cache = new Map<string, { userId: string; bytes: Uint8Array }>();
-  /** Decision id -> id of the batch its receipt was stored in (for event tokens). */
-  private readonly batches = new Map<string, string>();
+  /** Decision id -> locator (`s<seq>`) of the message its receipt was stored in (for event tokens). */
+  private readonly locators = new Map<string, string>();
   private readonly cacheSize: number;
-  private readonly batchIndexSize: number;
+  private readonly locatorIndexSize: number;
   private readonly publishTimeoutMs: number;
   private readonly maxBatch: number;
   private waiting: Waiting[] = [];
@@ -64,7 +68,7 @@ export class ReceiptStore {
     options: ReceiptStoreOptions,
   ) {
     this.cacheSize = options.cacheSize ?? 50_000;
-    this.batchIndexSize = options.batchIndexSize ?? 16_384;
+    this.locatorIndexSize = options.locatorIndexSize ?? 16_384;
     this.publishTimeoutMs = options.publishTimeoutMs ?? 2_000;
     this.maxBatch = Math.max(1, options.maxBatch ?? 256);
   }
@@ -92,45 +96,64 @@ export class ReceiptStore {
     for (const [id, receipt] of this.cache)
       if (pseudonyms.has(receipt.userId)) {
         this.cache.delete(id);
-        this.batches.delete(id);
+        this.locators.delete(id);
         dropped++;
       }
     return dropped;
   }
 
-  /** The batch a receipt put here was stored in (undefined: stored alone, or forgotten). */
-  batchOf(decisionId: string): string | undefined {
-    return this.batches.get(decisionId);
+  /** Where a receipt put here was stored (`s<seq>`; undefined: not stored yet, or forgotten), for event tokens. */
+  locatorOf(decisionId: string): string | undefined {
+    return this.locators.get(decisionId);
   }
 
   /**
-   * The receipt of a decision: from memory, from its own subject, or from the batch `batchId` (from the ad's event
-   * token) when that holds it.
+   * A spooled receipt, stored on its decision's own subject unless that holds it already (a replay repeated after a
+   * crash): its ad's token names no sequence, so this is where other gateways look.
    */
-  async get(decisionId: string, batchId?: string): Promise<DecisionReceipt | undefined> {
+  async putOnOwnSubject(receipt: DecisionReceipt): Promise<void> {
+    const bytes = toBinary(DecisionReceiptSchema, receipt);
+    try {
+      // No Nats-Msg-Id: the decision id may be the id of its copy in the log (a publish whose ack was lost), and
+      // JetStream would then drop this one as a duplicate; the empty-subject check alone keeps it single here.
+      await this.js.publish(subjects.receipt(receipt.decisionId), bytes, {
+        timeout: this.publishTimeoutMs,
+        expect: ONLY_IF_EMPTY,
+      });
+    } catch (err) {
+      if (!isSubjectTaken(err)) throw err;
+    }
+    this.remember(receipt, bytes);
+  }
+
+  /**
+   * The receipt of a decision: from memory, from the message `locator` (from the ad's event token) names, from its
+   * own subject, or from a batch subject of before 2026-12-07 (`locator` a batch id).
+   */
+  async get(decisionId: string, locator?: string): Promise<DecisionReceipt | undefined> {
     const cached = this.cache.get(decisionId);
     if (cached) {
       this.cache.delete(decisionId);
       this.cache.set(decisionId, cached);
       return fromBinary(DecisionReceiptSchema, cached.bytes);
     }
-    const stored = await this.jsm.direct.getMessage(streams.receipts, { last_by_subj: subjects.receipt(decisionId) });
-    if (stored) {
-      const receipt = fromBinary(DecisionReceiptSchema, stored.data);
-      this.remember(receipt, stored.data);
-      return receipt;
+    const seq = locator === undefined ? undefined : sequenceOf(locator);
+    if (seq !== undefined) {
+      // The message may be gone (erased, or older than the stream keeps): then the decision's own subject.
+      const found = fromMessage(await this.jsm.direct.getMessage(streams.receipts, { seq }), decisionId);
+      if (found) return this.remembered(found);
     }
-    if (batchId === undefined || !isReceiptBatchId(batchId)) return undefined;
-    const batch = await this.jsm.direct.getMessage(streams.receipts, {
-      last_by_subj: subjects.receiptBatch(batchId),
-    });
-    if (!batch) return undefined;
-    let found: DecisionReceipt | undefined;
-    for (const receipt of fromBinary(ReceiptBatchSchema, batch.data).receipts) {
-      if (receipt.decisionId === decisionId) found = receipt;
-    }
-    if (found) this.remember(found, toBinary(DecisionReceiptSchema, found));
-    return found;
+    const own = await this.jsm.direct.getMessage(streams.receipts, { last_by_subj: subjects.receipt(decisionId) });
+    if (own) return this.remembered(fromBinary(DecisionReceiptSchema, own.data), own.data);
+    if (locator === undefined || !isReceiptBatchId(locator)) return undefined;
+    const batch = await this.jsm.direct.getMessage(streams.receipts, { last_by_subj: subjects.receiptBatch(locator) });
+    const found = fromMessage(batch, decisionId);
+    return found && this.remembered(found);
+  }
+
+  private remembered(receipt: DecisionReceipt, bytes: Uint8Array = toBinary(DecisionReceiptSchema, receipt)): DecisionReceipt {
+    this.remember(receipt, bytes);
+    return receipt;
   }
 
   private schedule(): void {
@@ -163,28 +186,21 @@ export class ReceiptStore {
     this.publishes++;
     const [first] = receipts;
     const alone = receipts.length === 1;
-    const id = alone ? first!.decisionId : receiptBatchId(receipts);
     // Each receipt is encoded once: for the cache, and framed into the batch (a ReceiptBatch's encoding is its
     // receipts' encodings, each behind field 1's tag and its length).
     const encoded = receipts.map((r) => toBinary(DecisionReceiptSchema, r));
-    try {
-      await this.js.publish(
-        alone ? subjects.receipt(id) : subjects.receiptBatch(id),
-        alone ? encoded[0]! : frameReceiptBatch(encoded),
-        {
-          msgID: id,
-          timeout: this.publishTimeoutMs,
-        },
-      );
-    } catch (err) {
-      // Beyond the duplicate window the per-subject limit refuses the repeat: the receipt (batch) is stored already.
-      if (!isSubjectFull(err)) throw err;
-    }
+    const ack = await this.js.publish(
+      alone ? subjects.receiptLogOne : subjects.receiptLogBatch,
+      alone ? encoded[0]! : frameReceiptBatch(encoded),
+      { msgID: alone ? first!.decisionId : receiptBatchId(receipts), timeout: this.publishTimeoutMs },
+    );
+    // A duplicate's ack names the sequence of the copy stored first.
+    const locator = `s${ack.seq}`;
     receipts.forEach((receipt, i) => {
       this.remember(receipt, encoded[i]!);
-      if (!alone) this.batches.set(receipt.decisionId, id);
+      this.locators.set(receipt.decisionId, locator);
     });
-    trimToCap(this.batches, this.batchIndexSize);
+    trimToCap(this.locators, this.locatorIndexSize);
   }
 
   private remember(receipt: DecisionReceipt, bytes: Uint8Array): void {
@@ -213,7 +229,24 @@ export function frameReceiptBatch(encoded: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** JetStream's answer when a `discard_new_per_subject` stream already holds the subject's one message. */
-export function isSubjectFull(err: unknown): boolean {
-  return err instanceof Error && /maximum messages per subject exceeded/i.test(err.message);
+const SEQUENCE_LOCATOR = /^s([1-9][0-9]{0,15})$/;
+
+/** The stream sequence a locator `s<seq>` names (undefined: not one). */
+function sequenceOf(locator: string): number | undefined {
+  const match = SEQUENCE_LOCATOR.exec(locator);
+  const seq = match ? Number(match[1]) : Number.NaN;
+  return Number.isSafeInteger(seq) ? seq : undefined;
+}
+
+/** The receipt of `decisionId` in a receipts-stream message (a receipt or a batch), if it holds it. */
+function fromMessage(
+  message: { subject: string; data: Uint8Array } | null,
+  decisionId: string,
+): DecisionReceipt | undefined {
+  if (!message) return undefined;
+  if (!subjects.isReceiptBatchSubject(message.subject)) {
+    const receipt = fromBinary(DecisionReceiptSchema, message.data);
+    return receipt.decisionId === decisionId ? receipt : undefined;
+  }
+  return fromBinary(ReceiptBatchSchema, message.data).receipts.find((r) => r.decisionId === decisionId);
 }

@@ -55,14 +55,27 @@ export const subjects = {
   /** Accepted LedgerEntry copies, republished by the events stream for agents (core NATS: at most once). */
   acceptedEvents: (type: string) => `chorus.accepted.${type}.>`,
   acceptedEventsAll: "chorus.accepted.>",
-  /** DecisionReceipt in the receipts stream (streams.receipts), one subject per decision. */
+  /**
+   * The receipts stream (streams.receipts) as a log: every receipt the gateways' group commit stores, a
+   * DecisionReceipt alone on `receiptLogOne`, several as one ReceiptBatch on `receiptLogBatch`. Two subjects in
+   * all: nats-server keeps every subject of a stream in memory, and receipts are kept for days. An event's token
+   * names the stream sequence of the message holding its receipt (`s<seq>`), so any gateway gets it directly.
+   */
+  receiptLogOne: "chorus.receipts.log.one",
+  receiptLogBatch: "chorus.receipts.log.batch",
+  /**
+   * A DecisionReceipt on its decision's own subject: receipts replayed from a gateway's spool (their ads' tokens
+   * name no sequence) and receipts an erasure stores again; published only onto an empty subject.
+   */
   receipt: (decisionId: string) => `chorus.receipts.${subjectToken(decisionId)}`,
   /**
-   * ReceiptBatch in the receipts stream (group commit): `batchId` is already a subject token (receipt-batch-id.ts).
-   * Two tokens after `receipts`, so it never collides with a single receipt's subject.
+   * ReceiptBatch under its batch id (before 2026-12-07; still read): `batchId` is already a subject token
+   * (receipt-batch-id.ts). Two tokens after `receipts`, so it never collides with a single receipt's subject.
    */
   receiptBatch: (batchId: string) => `chorus.receipts.batch.${batchId}`,
-  receiptBatchPrefix: "chorus.receipts.batch.",
+  /** Whether a receipts-stream message is a ReceiptBatch (else a DecisionReceipt). */
+  isReceiptBatchSubject: (subject: string) =>
+    subject === "chorus.receipts.log.batch" || subject.startsWith("chorus.receipts.batch."),
   receiptsAll: "chorus.receipts.>",
   /** LeaseRequest -> LeaseGrant (request/reply, queue group "budget"). */
   budgetLease: "chorus.budget.lease",

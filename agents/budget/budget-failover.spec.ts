@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ReportEventsRequestSchema } from "../../gen/chorus/v1/decision_pb.ts";
 import { LeaseGrantSchema } from "../../gen/chorus/v1/ledger_pb.ts";
 import { createEventSink } from "../../ledger/event-sink.ts";
+import { ReceiptStore } from "../../ledger/receipt-store.ts";
 import { Ledger } from "../../ledger/ledger.ts";
 import { ensureLedgerStreams } from "../../ledger/ledger-streams.ts";
 import { adEvent } from "../../ledger/ledger-test-kit.ts";
@@ -85,9 +86,10 @@ describe("Budget agent failover", () => {
     let decision = 0;
     const sellers = ["gw-1", "gw-2"].map(async (gatewayId) => {
       const nc = await connect(gatewayId);
-      const guard = await createSpendGuard({ nc, gatewayId, logger, retryAfterMs: 50 });
+      const receipts = await ReceiptStore.open(nc);
+      const guard = await createSpendGuard({ nc, gatewayId, logger, retryAfterMs: 50, receipts });
       guards.push(guard);
-      const sink = await createEventSink({ nc });
+      const sink = await createEventSink({ nc, receipts });
       while (selling) {
         await new Promise((r) => setTimeout(r, 20));
         if (guard.headroom("fo") < AD) continue;

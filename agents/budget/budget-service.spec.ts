@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AdEventSchema, AdEventType, ReportEventsRequestSchema } from "../../gen/chorus/v1/decision_pb.ts";
 import { LeaseDenial } from "../../gen/chorus/v1/ledger_pb.ts";
 import { createEventSink } from "../../ledger/event-sink.ts";
+import { ReceiptStore } from "../../ledger/receipt-store.ts";
 import { Ledger } from "../../ledger/ledger.ts";
 import type { EventSink } from "../../ledger/ports.ts";
 import { createSpendGuard, type LeaseSpendGuard } from "../../ledger/spend-guard.ts";
@@ -67,8 +68,10 @@ describe("budget service", () => {
     const sinks: EventSink[] = [];
     for (let g = 0; g < 4; g++) {
       const nc = await nats.connect(`gateway-${g}`);
-      guards.push(await createSpendGuard({ nc, gatewayId: `gw${g}`, logger, retryAfterMs: 50 }));
-      sinks.push(await createEventSink({ nc }));
+      // One receipt store per gateway, as serve-gateway has it: events find the receipts it sold in memory.
+      const receipts = await ReceiptStore.open(nc);
+      guards.push(await createSpendGuard({ nc, gatewayId: `gw${g}`, logger, retryAfterMs: 50, receipts }));
+      sinks.push(await createEventSink({ nc, receipts }));
     }
     const late: Promise<unknown>[] = [];
     const sold = new Map<string, bigint>();

@@ -130,7 +130,7 @@ export class BudgetService {
       (m) => {
         // A batch (group commit) is read once; each receipt in it counts as if it had come alone, and the book
         // drops one it has seen (the same receipt may also come alone from a replayed spool).
-        if (m.subject.startsWith(subjects.receiptBatchPrefix)) {
+        if (subjects.isReceiptBatchSubject(m.subject)) {
           const read = readMessage(ReceiptBatchSchema, m.data, decodeReceiptBatch);
           if (read.ok) for (const receipt of read.message.receipts) book.onReceipt(receipt, clock());
           else reportBadMessage(logger, { consumer: "budget", subject: m.subject, seq: m.seq, ...read });

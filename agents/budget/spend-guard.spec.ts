@@ -7,6 +7,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { afterAll, describe, expect, it } from "vitest";
 import { ReportEventsRequestSchema } from "../../gen/chorus/v1/decision_pb.ts";
 import { createEventSink } from "../../ledger/event-sink.ts";
+import { ReceiptStore } from "../../ledger/receipt-store.ts";
 import { Ledger } from "../../ledger/ledger.ts";
 import { adEvent } from "../../ledger/ledger-test-kit.ts";
 import { createSpendGuard } from "../../ledger/spend-guard.ts";
@@ -51,11 +52,19 @@ describe("spend guard", () => {
     cleanups.push(() => ledger.stop());
     const gateway = await connect("gateway");
     const spoolDir = mkdtempSync(join(tmpdir(), "chorus-spool-"));
-    const guard = await createSpendGuard({ nc: gateway, gatewayId: "gw", logger, spoolDir, retryAfterMs: 50 });
-    const sink = await createEventSink({ nc: gateway });
+    const receipts = await ReceiptStore.open(gateway);
+    const guard = await createSpendGuard({ nc: gateway, gatewayId: "gw", logger, spoolDir, retryAfterMs: 50, receipts });
+    // The events go to another gateway's sink, with the receipt's locator the ad's token would carry (none for a
+    // receipt spooled during the outage: it is found on its decision's own subject once replayed).
+    const sink = await createEventSink({ nc: await connect("other-gateway") });
     const item = { campaignId: "camp", creativeId: "camp-cr", priceMicros: 100n };
-    const report = (id: string, decisionId: string) =>
-      sink.report(create(ReportEventsRequestSchema, { events: [adEvent(id, decisionId, "camp-cr", Date.now())] }));
+    const report = (id: string, decisionId: string) => {
+      const locator = receipts.locatorOf(decisionId);
+      return sink.report(
+        create(ReportEventsRequestSchema, { events: [adEvent(id, decisionId, "camp-cr", Date.now())] }),
+        locator === undefined ? undefined : new Map([[decisionId, locator]]),
+      );
+    };
 
     await until(() => guard.headroom("camp") > 0n, 8_000);
     expect(await guard.commit("d-before", [item])).toHaveLength(1);

@@ -36,8 +36,8 @@ import {
   ReceiptBatchSchema,
 } from "../../gen/chorus/v1/ledger_pb.ts";
 import { ForgetListenersSchema, ListenersForgottenSchema } from "../../gen/chorus/v1/privacy_pb.ts";
-import { isSubjectFull } from "../../ledger/receipt-store.ts";
 import { SNAPSHOT_KEY } from "../../ledger/snapshot-store.ts";
+import { isSubjectTaken, ONLY_IF_EMPTY } from "../../lib/nats/empty-subject.ts";
 import { buckets, streams, subjects } from "../../lib/subjects.ts";
 import { pseudonymize } from "../../telemetry/decision-record.ts";
 import { AgentStateStore } from "../../voting/mirror/agent-state-store.ts";
@@ -153,15 +153,15 @@ export async function forgetListeners(nc: NatsConnection, options: ForgetOptions
   // 3. Streams.
   await eachMessage(jsm, js, streams.receipts, async (subject, seq, data) => {
     if (!holds(data)) return;
-    if (subject.startsWith(subjects.receiptBatchPrefix)) {
+    if (subjects.isReceiptBatchSubject(subject)) {
       for (const receipt of fromBinary(ReceiptBatchSchema, data).receipts) {
         if (bus.has(receipt.userId)) continue;
         await js
           .publish(subjects.receipt(receipt.decisionId), toBinary(DecisionReceiptSchema, receipt), {
-            msgID: receipt.decisionId,
+            expect: ONLY_IF_EMPTY,
           })
           .catch((err: unknown) => {
-            if (!isSubjectFull(err)) throw err;
+            if (!isSubjectTaken(err)) throw err;
           });
         report.receiptsRestored++;
       }

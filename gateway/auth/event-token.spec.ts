@@ -33,14 +33,18 @@ describe("event tokens", () => {
     expect(tokens.verify(token, "d-1", "cr-1", T0 + 61_000)).toMatchObject({ ok: false, reason: "expired" });
   });
 
-  it("name the receipt batch of a group-committed decision, signed with the rest; tokens without one still verify", () => {
+  it("name where the decision's receipt is stored, signed with the rest; tokens without it, or with a batch id of before, still verify", () => {
     const tokens = new EventTokens([keyA], 60_000, () => T0);
-    tokens.receiptBatchOf = (decisionId) => (decisionId === "d-batched" ? "Z33Iy7hUytn2aWjl-V1W9g" : undefined);
+    tokens.receiptLocatorOf = (decisionId) =>
+      decisionId === "d-batched" ? "Z33Iy7hUytn2aWjl-V1W9g" : decisionId === "d-logged" ? "s4711" : undefined;
+    const logged = tokens.sign("d-logged", "cr-1");
+    expect(logged).toMatch(/^a\.\d+\.[A-Za-z0-9_-]{22}\.s4711$/);
+    expect(tokens.verify(logged, "d-logged", "cr-1")).toMatchObject({ ok: true, receiptLocator: "s4711" });
     const token = tokens.sign("d-batched", "cr-1");
     expect(token).toMatch(/^a\.\d+\.[A-Za-z0-9_-]{22}\.Z33Iy7hUytn2aWjl-V1W9g$/);
     expect(tokens.verify(token, "d-batched", "cr-1")).toMatchObject({
       ok: true,
-      receiptBatch: "Z33Iy7hUytn2aWjl-V1W9g",
+      receiptLocator: "Z33Iy7hUytn2aWjl-V1W9g",
     });
     const [kid, expiry, mac] = token.split(".");
     // Another batch, or none, under the same mac: refused (the client cannot point the lookup elsewhere).

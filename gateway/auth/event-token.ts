@@ -3,8 +3,9 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 /**
  * Event tokens: proof that an ad event comes from the player that received the ad. Every ad of a DecideResponse
  * carries `<kid>.<expiry>.<mac>` where mac = HMAC-SHA256(secret[kid], "v1|kid|decision|creative|expiry") cut to
- * 128 bits and expiry is in unix seconds; when the decision's receipt was stored in a batch (group commit),
- * `<kid>.<expiry>.<mac>.<batch>` with "v2|kid|decision|creative|expiry|batch" signed. ReportEvents (and the tracking endpoint) recompute it: a client can
+ * 128 bits and expiry is in unix seconds; when the gateway knows where the decision's receipt is stored (its
+ * receipts-stream sequence `s<seq>`, or before 2026-12-07 its batch id), `<kid>.<expiry>.<mac>.<locator>` with
+ * "v2|kid|decision|creative|expiry|locator" signed. ReportEvents (and the tracking endpoint) recompute it: a client can
  * neither forge one nor move one to another decision or creative, and one expires. The key id lets operators
  * rotate: sign with a new key while the old one still verifies.
  */
@@ -14,7 +15,7 @@ export interface EventTokenKey {
 }
 
 export type EventTokenCheck =
-  | { ok: true; expiresAtMs: number; receiptBatch?: string }
+  | { ok: true; expiresAtMs: number; receiptLocator?: string }
   | { ok: false; reason: "missing" | "malformed" | "unknown_key" | "mismatch" | "expired"; message: string };
 
 const KID_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
@@ -22,8 +23,8 @@ const MAC_BYTES = 16;
 
 export class EventTokens {
   private readonly keys = new Map<string, Buffer>();
-  /** Where a decision's receipt batch is known (the gateway's ReceiptStore.batchOf); set once at start. */
-  receiptBatchOf: (decisionId: string) => string | undefined = () => undefined;
+  /** Where a decision's receipt is stored, if known (the gateway's ReceiptStore.locatorOf); set once at start. */
+  receiptLocatorOf: (decisionId: string) => string | undefined = () => undefined;
   private readonly signing: EventTokenKey;
 
   /** `keys[0]` signs; every key verifies. `ttlMs`: how long a token stays valid after the decision. */
@@ -42,37 +43,37 @@ export class EventTokens {
   }
 
   /**
-   * `receiptBatch`: the receipt batch the decision's receipt was stored in (ReceiptStore.batchOf), carried as a
-   * fourth part so that any gateway can find the receipt; signed with the rest.
+   * `receiptLocator`: where the decision's receipt is stored (ReceiptStore.locatorOf), carried as a fourth part so
+   * that any gateway can find the receipt; signed with the rest.
    */
   sign(
     decisionId: string,
     creativeId: string,
     nowMs = this.clock(),
-    receiptBatch = this.receiptBatchOf(decisionId),
+    receiptLocator = this.receiptLocatorOf(decisionId),
   ): string {
     const expiry = Math.ceil((nowMs + this.ttlMs) / 1000);
     const kid = this.signing.id;
-    const tag = mac(this.signing.secret, kid, decisionId, creativeId, expiry, receiptBatch).toString("base64url");
-    return receiptBatch === undefined ? `${kid}.${expiry}.${tag}` : `${kid}.${expiry}.${tag}.${receiptBatch}`;
+    const tag = mac(this.signing.secret, kid, decisionId, creativeId, expiry, receiptLocator).toString("base64url");
+    return receiptLocator === undefined ? `${kid}.${expiry}.${tag}` : `${kid}.${expiry}.${tag}.${receiptLocator}`;
   }
 
   verify(token: string | undefined, decisionId: string, creativeId: string, nowMs = this.clock()): EventTokenCheck {
     if (!token) return { ok: false, reason: "missing", message: "event_token: required (it comes with the ad)" };
     const parts = token.split(".");
     const expiry = Number(parts[1]);
-    const receiptBatch = parts[3];
+    const receiptLocator = parts[3];
     if (
       (parts.length !== 3 && parts.length !== 4) ||
       !Number.isSafeInteger(expiry) ||
       !/^[A-Za-z0-9_-]+$/.test(parts[2]!) ||
-      (receiptBatch !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(receiptBatch))
+      (receiptLocator !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(receiptLocator))
     )
       return { ok: false, reason: "malformed", message: "event_token: not a token this ad server issued" };
     const secret = this.keys.get(parts[0]!);
     if (!secret) return { ok: false, reason: "unknown_key", message: "event_token: signed with an unknown key" };
     const presented = Buffer.from(parts[2]!, "base64url");
-    const expected = mac(secret, parts[0]!, decisionId, creativeId, expiry, receiptBatch);
+    const expected = mac(secret, parts[0]!, decisionId, creativeId, expiry, receiptLocator);
     if (presented.length !== expected.length || !timingSafeEqual(presented, expected))
       return {
         ok: false,
@@ -80,9 +81,9 @@ export class EventTokens {
         message: "event_token: does not match this decision_id and creative_id (forged or from another ad)",
       };
     if (expiry * 1000 <= nowMs) return { ok: false, reason: "expired", message: "event_token: expired" };
-    return receiptBatch === undefined
+    return receiptLocator === undefined
       ? { ok: true, expiresAtMs: expiry * 1000 }
-      : { ok: true, expiresAtMs: expiry * 1000, receiptBatch };
+      : { ok: true, expiresAtMs: expiry * 1000, receiptLocator: receiptLocator };
   }
 }
 
@@ -92,12 +93,12 @@ function mac(
   decisionId: string,
   creativeId: string,
   expiry: number,
-  receiptBatch?: string,
+  receiptLocator?: string,
 ): Buffer {
   const signed =
-    receiptBatch === undefined
+    receiptLocator === undefined
       ? `v1|${kid}|${decisionId}|${creativeId}|${expiry}`
-      : `v2|${kid}|${decisionId}|${creativeId}|${expiry}|${receiptBatch}`;
+      : `v2|${kid}|${decisionId}|${creativeId}|${expiry}|${receiptLocator}`;
   return createHmac("sha256", secret).update(signed, "utf8").digest().subarray(0, MAC_BYTES);
 }
 

@@ -128,13 +128,13 @@ export async function reportWithTokens(all: readonly AdEvent[], sink: EventSink,
   const results: EventResult[] = new Array(all.length);
   const passed: AdEvent[] = [];
   const passedAt: number[] = [];
-  const receiptBatches = new Map<string, string>();
+  const receiptLocators = new Map<string, string>();
   all.forEach((e, i) => {
     const check = tokens.verify(e.eventToken, e.decisionId, e.creativeId);
     if (check.ok) {
       passed.push(e);
       passedAt.push(i);
-      if (check.receiptBatch !== undefined) receiptBatches.set(e.decisionId, check.receiptBatch);
+      if (check.receiptLocator !== undefined) receiptLocators.set(e.decisionId, check.receiptLocator);
     } else
       results[i] = create(EventResultSchema, {
         eventId: e.eventId,
@@ -144,7 +144,7 @@ export async function reportWithTokens(all: readonly AdEvent[], sink: EventSink,
       });
   });
   if (passed.length > 0) {
-    const stored = await sink.report(create(ReportEventsRequestSchema, { events: passed }), receiptBatches);
+    const stored = await sink.report(create(ReportEventsRequestSchema, { events: passed }), receiptLocators);
     stored.results.forEach((r, k) => {
       results[passedAt[k]!] = r;
     });

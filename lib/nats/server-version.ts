@@ -1,9 +1,9 @@
 import semver from "semver";
 
 /**
- * The oldest nats-server Chorus runs on: the events and receipts streams need `discard_new_per_subject`,
- * `republish` and `allow_direct` (2.9.0); older servers silently ignore the unknown settings, and exactly-once would
- * then rest on nothing.
+ * The oldest nats-server Chorus runs on: the events stream needs `republish` (the agents read accepted events
+ * through it) and the report path `allow_direct` (2.9.0); older servers silently ignore the unknown settings, and
+ * what rests on them would then rest on nothing.
  */
 export const MIN_NATS_SERVER = "2.9.0";
 

@@ -44,14 +44,14 @@ interface Sent {
 const sent = new Map<string, Sent>();
 const confirmed = new Set<string>();
 /** Decision id -> the receipt batch it was stored in (group commit), as an event token would carry it. */
-const receiptBatches = new Map<string, string>();
+const receiptLocators = new Map<string, string>();
 let confirmedImpressions = 0;
 if (existsSync(config.log))
   for (const line of readFileSync(config.log, "utf8").split("\n").slice(0, -1)) {
     const [kind, eventId, decisionId, creativeId, , , type, occurredMs, batch] = line.split(" ");
     if (kind === "S" && eventId && decisionId && creativeId) {
       sent.set(eventId, { event: adEvent(eventId, decisionId, creativeId, Number(occurredMs), Number(type)), line });
-      if (batch && batch !== "-") receiptBatches.set(decisionId, batch);
+      if (batch && batch !== "-") receiptLocators.set(decisionId, batch);
     }
     if (kind === "C" && eventId) confirmed.add(eventId);
   }
@@ -61,7 +61,7 @@ for (const id of confirmed) if (sent.get(id)?.event.type === AdEventType.IMPRESS
 async function deliver(events: AdEvent[]): Promise<void> {
   for (;;) {
     try {
-      const res = await sink.report(create(ReportEventsRequestSchema, { events }), receiptBatches);
+      const res = await sink.report(create(ReportEventsRequestSchema, { events }), receiptLocators);
       const lines: string[] = [];
       res.results.forEach((r, i) => {
         const e = events[i];
@@ -106,8 +106,8 @@ while (confirmedImpressions < config.events) {
   for (const sale of sales) {
     if (!sale) continue;
     const now = Date.now();
-    const batchId = receipts.batchOf(sale.decisionId);
-    if (batchId) receiptBatches.set(sale.decisionId, batchId);
+    const batchId = receipts.locatorOf(sale.decisionId);
+    if (batchId) receiptLocators.set(sale.decisionId, batchId);
     const add = (eventId: string, type: AdEventType) => {
       const event = adEvent(eventId, sale.decisionId, `${sale.campaignId}-cr`, now, type);
       batch.push(event);

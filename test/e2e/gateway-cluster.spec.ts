@@ -59,7 +59,9 @@ describe("gateway - GATEWAY_PROCESSES: several gateway processes on one port", (
         ids.push(
           response.ads.length === 0
             ? "no ads"
-            : ((await receipts.get(response.decisionId))?.gatewayId ?? "no receipt for a sold pod"),
+            : // The ad's event token names where the receipt is stored (its fourth part), as ReportEvents reads it.
+              ((await receipts.get(response.decisionId, response.ads[0]!.eventToken.split(".")[3]))?.gatewayId ??
+                "no receipt for a sold pod"),
         );
       }
       return ids;
