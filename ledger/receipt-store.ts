@@ -151,7 +151,10 @@ export class ReceiptStore {
     return found && this.remembered(found);
   }
 
-  private remembered(receipt: DecisionReceipt, bytes: Uint8Array = toBinary(DecisionReceiptSchema, receipt)): DecisionReceipt {
+  private remembered(
+    receipt: DecisionReceipt,
+    bytes: Uint8Array = toBinary(DecisionReceiptSchema, receipt),
+  ): DecisionReceipt {
     this.remember(receipt, bytes);
     return receipt;
   }

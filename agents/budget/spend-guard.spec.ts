@@ -7,9 +7,9 @@ import { jetstream } from "@nats-io/jetstream";
 import { afterAll, describe, expect, it } from "vitest";
 import { ReportEventsRequestSchema } from "../../gen/chorus/v1/decision_pb.ts";
 import { createEventSink } from "../../ledger/event-sink.ts";
-import { ReceiptStore } from "../../ledger/receipt-store.ts";
 import { Ledger } from "../../ledger/ledger.ts";
 import { adEvent } from "../../ledger/ledger-test-kit.ts";
+import { ReceiptStore } from "../../ledger/receipt-store.ts";
 import { createSpendGuard } from "../../ledger/spend-guard.ts";
 import type { CatalogView } from "../../lib/catalog/catalog-view.ts";
 import { createLogger } from "../../lib/log/logger.ts";
@@ -53,7 +53,14 @@ describe("spend guard", () => {
     const gateway = await connect("gateway");
     const spoolDir = mkdtempSync(join(tmpdir(), "chorus-spool-"));
     const receipts = await ReceiptStore.open(gateway);
-    const guard = await createSpendGuard({ nc: gateway, gatewayId: "gw", logger, spoolDir, retryAfterMs: 50, receipts });
+    const guard = await createSpendGuard({
+      nc: gateway,
+      gatewayId: "gw",
+      logger,
+      spoolDir,
+      retryAfterMs: 50,
+      receipts,
+    });
     // The events go to another gateway's sink, with the receipt's locator the ad's token would carry (none for a
     // receipt spooled during the outage: it is found on its decision's own subject once replayed).
     const sink = await createEventSink({ nc: await connect("other-gateway") });
