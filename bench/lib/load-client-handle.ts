@@ -1,16 +1,64 @@
 import type { ChildProcess } from "node:child_process";
 import { startChild, stopChild } from "../../lib/process/launcher.ts";
 import { decodeHistogram, type Histogram } from "./latency-histogram.ts";
-import type { ClientReply, LoadTarget, RunStep } from "./load-client-protocol.ts";
+import type { ClientReply, LoadTarget, RunStep, StepOutcome } from "./load-client-protocol.ts";
 import type { OpenLoopProgress } from "./open-loop.ts";
 
 export interface StepResult extends OpenLoopProgress {
   latency: Histogram;
   sendLag: Histogram;
+  /** Time to the refusal of calls the server refused (RESOURCE_EXHAUSTED, UNAVAILABLE...: call-tally.ts). */
+  refusals: Histogram;
   errorSamples: string[];
   /** Completed responses with at least one ad, and the ads in them (0 for targets that are not decisions). */
   sold: number;
   ads: number;
+  /** Calls that ran out of the target's timeout. */
+  timeouts: number;
+  /** Failures by reason ("grpc-status 8", "timeout", ...). */
+  errorCounts: Record<string, number>;
+}
+
+/** Optional parts of a step: a ramp, and results window by window while it runs (a soak's minutes). */
+export interface StepOptions {
+  rampMs?: number;
+  windowMs?: number;
+  /** Window `index` of every process, merged, once the last process has reported it. */
+  onWindow?: (window: StepResult, index: number) => void;
+}
+
+const decode = ({ latency, sendLag, refusals, ...rest }: StepOutcome): StepResult => ({
+  ...rest,
+  latency: decodeHistogram(latency),
+  sendLag: decodeHistogram(sendLag),
+  refusals: decodeHistogram(refusals),
+});
+
+/** The processes' parts of one step (or one window) as one: counts added, histograms merged. */
+export function mergeResults(parts: StepResult[]): StepResult {
+  const [first, ...others] = parts;
+  for (const other of others) {
+    first!.latency.add(other.latency);
+    first!.sendLag.add(other.sendLag);
+    first!.refusals.add(other.refusals);
+  }
+  const errorCounts: Record<string, number> = {};
+  for (const p of parts) for (const [k, v] of Object.entries(p.errorCounts)) errorCounts[k] = (errorCounts[k] ?? 0) + v;
+  const sum = (f: (p: StepResult) => number) => parts.reduce((a, p) => a + f(p), 0);
+  return {
+    latency: first!.latency,
+    sendLag: first!.sendLag,
+    refusals: first!.refusals,
+    issued: sum((p) => p.issued),
+    completed: sum((p) => p.completed),
+    errors: sum((p) => p.errors),
+    sold: sum((p) => p.sold),
+    ads: sum((p) => p.ads),
+    timeouts: sum((p) => p.timeouts),
+    errorCounts,
+    elapsedMs: Math.max(...parts.map((p) => p.elapsedMs)),
+    errorSamples: [...new Set(parts.flatMap((p) => p.errorSamples))].slice(0, 5),
+  };
 }
 
 /**
@@ -38,6 +86,7 @@ export class LoadClient {
     rate: number,
     durationMs: number,
     onProgress?: (p: OpenLoopProgress) => void,
+    { rampMs, windowMs, onWindow }: StepOptions = {},
   ): Promise<StepResult> {
     const count = this.children.length;
     const latest: OpenLoopProgress[] = this.children.map(() => ({ issued: 0, completed: 0, errors: 0, elapsedMs: 0 }));
@@ -48,36 +97,45 @@ export class LoadClient {
         errors: latest.reduce((a, p) => a + p.errors, 0),
         elapsedMs: Math.max(...latest.map((p) => p.elapsedMs)),
       });
+    // Each process's windows by index. Window i is reported once every process has sent its own i or finished:
+    // a process whose calls all settled early (no timeouts in its tail) sends fewer windows than the others.
+    const windows: StepResult[][] = this.children.map(() => []);
+    const finished = this.children.map(() => false);
+    let next = 0;
+    const flush = () => {
+      while (windows.some((w) => w[next]) && windows.every((w, c) => w[next] || finished[c])) {
+        onWindow?.(mergeResults(windows.flatMap((w) => w[next] ?? [])), next);
+        next++;
+      }
+    };
     const parts = await Promise.all(
       this.children.map((child, index) =>
-        this.runOne(child, { target, rate: rate / count, durationMs, shard: { index, count } }, (p) => {
-          latest[index] = p;
-          report();
+        this.runOne(
+          child,
+          { target, rate: rate / count, durationMs, shard: { index, count }, rampMs, windowMs: onWindow && windowMs },
+          (p) => {
+            latest[index] = p;
+            report();
+          },
+          (i, part) => {
+            windows[index]![i] = part;
+            flush();
+          },
+        ).then((result) => {
+          finished[index] = true;
+          flush();
+          return result;
         }),
       ),
     );
-    const [first, ...others] = parts;
-    for (const other of others) {
-      first!.latency.add(other.latency);
-      first!.sendLag.add(other.sendLag);
-    }
-    return {
-      latency: first!.latency,
-      sendLag: first!.sendLag,
-      issued: parts.reduce((a, p) => a + p.issued, 0),
-      completed: parts.reduce((a, p) => a + p.completed, 0),
-      errors: parts.reduce((a, p) => a + p.errors, 0),
-      sold: parts.reduce((a, p) => a + p.sold, 0),
-      ads: parts.reduce((a, p) => a + p.ads, 0),
-      elapsedMs: Math.max(...parts.map((p) => p.elapsedMs)),
-      errorSamples: [...new Set(parts.flatMap((p) => p.errorSamples))].slice(0, 5),
-    };
+    return mergeResults(parts);
   }
 
   private runOne(
     child: ChildProcess,
     step: Omit<RunStep, "type" | "id">,
     onProgress: (p: OpenLoopProgress) => void,
+    onWindow: (index: number, part: StepResult) => void,
   ): Promise<StepResult> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -85,11 +143,11 @@ export class LoadClient {
       const onMessage = (message: ClientReply) => {
         if (message.id !== id) return;
         if (message.type === "progress") return onProgress(message.progress);
+        if (message.type === "window") return onWindow(message.index, decode(message.outcome));
         child.off("message", onMessage);
         child.off("exit", onExit);
         if (message.type === "failed") return reject(new Error(`load client: ${message.message}`));
-        const { latency, sendLag, ...rest } = message.outcome;
-        resolve({ ...rest, latency: decodeHistogram(latency), sendLag: decodeHistogram(sendLag) });
+        resolve(decode(message.outcome));
       };
       child.on("message", onMessage);
       child.once("exit", onExit);

@@ -14,18 +14,26 @@ export interface RunStep {
   durationMs: number;
   /** This process's place among the processes sharing the step (request numbering, phase of the schedule). */
   shard: Shard;
+  /** Ramp the rate from a tenth to all of it over this long first. */
+  rampMs?: number;
+  /** Report the calls settled in each window of this length as it closes (a `window` reply), the last one partial. */
+  windowMs?: number;
 }
 
 export interface StepOutcome extends OpenLoopProgress {
   /** Compressed HdrHistograms (µs). */
   latency: string;
   sendLag: string;
+  refusals: string;
   errorSamples: string[];
   sold: number;
   ads: number;
+  timeouts: number;
+  errorCounts: Record<string, number>;
 }
 
 export type ClientReply =
   | { type: "progress"; id: number; progress: OpenLoopProgress }
+  | { type: "window"; id: number; index: number; outcome: StepOutcome }
   | { type: "result"; id: number; outcome: StepOutcome }
   | { type: "failed"; id: number; message: string };

@@ -2,9 +2,9 @@ import { onShutdown, signalReady } from "../../lib/process/child-lifecycle.ts";
 import { http2UnarySender } from "./http2-unary-sender.ts";
 import type { Http2UnaryTarget, Shard } from "./http2-unary-target.ts";
 import { encodeHistogram } from "./latency-histogram.ts";
-import type { ClientReply, LoadTarget, RunStep } from "./load-client-protocol.ts";
+import type { ClientReply, LoadTarget, RunStep, StepOutcome } from "./load-client-protocol.ts";
 import { natsScatterSender } from "./nats-scatter-sender.ts";
-import { runOpenLoop, type Send } from "./open-loop.ts";
+import { type OpenLoopResult, runOpenLoop, type Send } from "./open-loop.ts";
 import { rawHttp2Sender } from "./raw-http2-sender.ts";
 
 /**
@@ -30,6 +30,14 @@ function senderFor(target: LoadTarget, shard: Shard) {
 const unarySender = (target: Http2UnaryTarget, shard: Shard) =>
   target.client === "node-http2" ? http2UnarySender(target, shard) : rawHttp2Sender(target, shard);
 
+/** A result as it crosses to the parent: histograms compressed. */
+const outcome = ({ latency, sendLag, refusals, ...rest }: OpenLoopResult): StepOutcome => ({
+  ...rest,
+  latency: encodeHistogram(latency),
+  sendLag: encodeHistogram(sendLag),
+  refusals: encodeHistogram(refusals),
+});
+
 process.on("message", async (request: RunStep) => {
   try {
     const { send } = await senderFor(request.target, request.shard);
@@ -38,14 +46,12 @@ process.on("message", async (request: RunStep) => {
       durationMs: request.durationMs,
       send,
       phaseMs: (request.shard.index * 1000) / (request.rate * request.shard.count),
+      rampMs: request.rampMs,
       onProgress: (progress) => reply({ type: "progress", id: request.id, progress }),
+      windowMs: request.windowMs,
+      onWindow: (window, index) => reply({ type: "window", id: request.id, index, outcome: outcome(window) }),
     });
-    const { latency, sendLag, ...rest } = result;
-    reply({
-      type: "result",
-      id: request.id,
-      outcome: { ...rest, latency: encodeHistogram(latency), sendLag: encodeHistogram(sendLag) },
-    });
+    reply({ type: "result", id: request.id, outcome: outcome(result) });
   } catch (err) {
     reply({ type: "failed", id: request.id, message: err instanceof Error ? err.message : String(err) });
   }

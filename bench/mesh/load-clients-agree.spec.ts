@@ -78,9 +78,10 @@ describe("load clients agree", () => {
       };
       results.push(await loadClient.run(target, 130, 2_000));
     }
-    const [raw, node] = results.map(({ latency, sendLag, elapsedMs, ...counts }) => ({
+    const [raw, node] = results.map(({ latency, sendLag, refusals, elapsedMs, ...counts }) => ({
       ...counts,
       latencies: summarize(latency).count,
+      refusals: refusals.totalCount,
     }));
     // Bodies are sent round-robin: the invalid one is refused, every other one answered with the fixed 3-ad pod.
     const refused = Array.from({ length: 260 }, (_, i) => i).filter((i) => i % BODIES === INVALID).length;
@@ -89,9 +90,13 @@ describe("load clients agree", () => {
       completed: 260 - refused,
       errors: refused,
       errorSamples: ["grpc-status 3"],
+      errorCounts: { "grpc-status 3": refused },
+      timeouts: 0,
       sold: 260 - refused,
       ads: 3 * (260 - refused),
       latencies: 260 - refused,
+      // INVALID_ARGUMENT is an error, not a refusal of load.
+      refusals: 0,
     });
     expect(raw).toEqual(node);
   });
@@ -111,10 +116,21 @@ describe("load clients agree", () => {
         sessions: 4,
         timeoutMs: 10_000,
       };
-      const { latency, sendLag, elapsedMs, ...counts } = await loadClient.run(target, 500, 1_000);
-      results.push({ ...counts, latencies: summarize(latency).count });
+      const { latency, sendLag, refusals, elapsedMs, ...counts } = await loadClient.run(target, 500, 1_000);
+      results.push({ ...counts, latencies: summarize(latency).count, refusals: refusals.totalCount });
     }
-    const all = { issued: 500, completed: 500, errors: 0, errorSamples: [], sold: 0, ads: 0, latencies: 500 };
+    const all = {
+      issued: 500,
+      completed: 500,
+      errors: 0,
+      errorSamples: [],
+      errorCounts: {},
+      timeouts: 0,
+      sold: 0,
+      ads: 0,
+      latencies: 500,
+      refusals: 0,
+    };
     expect(results[0]).toEqual(all);
     expect(results[1]).toEqual(results[0]);
   });
