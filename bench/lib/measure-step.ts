@@ -60,7 +60,7 @@ export async function measureStep(o: MeasureOptions): Promise<RateStep> {
 }
 
 /** The load client's processes as one row: together they are the client. */
-function mergeLoadClients(usage: ProcessUsage[]): ProcessUsage[] {
+export function mergeLoadClients(usage: ProcessUsage[]): ProcessUsage[] {
   const clients = usage.filter((p) => p.name === LOAD_CLIENT_NAME);
   if (clients.length <= 1) return usage;
   const merged: ProcessUsage = {

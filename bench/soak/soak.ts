@@ -14,6 +14,8 @@
  * The rate ramps up over --warmup-seconds. A supervised process that is restarted meanwhile is followed to its new
  * pid (its memory and CPU measured from then on) and the restart is reported as an event, per minute and in total;
  * memory is also summarised as start / middle / end and its slope after the warm-up.
+ * --client raw: Decide (probe and run) from lean load client processes of their own (bench/lib/load-client.ts), so
+ * that under --overload refusals do not wait for CPU the client takes; their CPU is reported on its own line.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -40,9 +42,12 @@ import { startMesh } from "../../launch/mesh.ts";
 import { queryLedger } from "../../ledger/ledger.ts";
 import type { MemoryReport } from "../../lib/process/child-lifecycle.ts";
 import { pooledValue } from "../lib/http2-unary-sender.ts";
-import { ProcessSampler, type RestartEvent } from "../lib/process-sampler.ts";
+import { LoadClient } from "../lib/load-client-handle.ts";
+import { LOAD_CLIENT_NAME, mergeLoadClients } from "../lib/measure-step.ts";
+import { ProcessSampler, type ProcessUsage, type RestartEvent } from "../lib/process-sampler.ts";
 import { formatTable, writeJson } from "../lib/report-table.ts";
 import { decideRequests, USER_POOL } from "../mesh/decide-requests.ts";
+import { type DecideMinute, decideMinute, PROBE_RATES, probeCapacityRaw, rawDecideTarget } from "./raw-decide-load.ts";
 
 const opts = new Command()
   .name("soak")
@@ -84,6 +89,12 @@ const opts = new Command()
     "HTTP/2 connections the calls are spread over (players each have their own; one connection queues calls past the gateway's 100 streams in the client)",
     "16",
   )
+  .option(
+    "--client <kind>",
+    "who sends Decide: connect-node (in this process, with ReportPlayback and ReportEvents and the ledger check) or raw (gRPC over raw HTTP/2 from separate lean load client processes, bench/lib/load-client.ts: for --overload, so that refusals do not wait for CPU the client takes; Decide only, no ReportPlayback or ReportEvents, so the ledger is not judged; the capacity probe uses it too)",
+    "connect-node",
+  )
+  .option("--client-processes <n>", "with --client raw: load client processes the rate is split over", "1")
   .option("--port <n>", "gateway port", process.env.GATEWAY_PORT ?? "8160")
   .option("--json <path>", "result file", "bench-results/soak.json")
   .option("--markdown <path>", "the per-minute table as markdown", "bench-results/soak.md")
@@ -101,12 +112,17 @@ const opts = new Command()
     warmupSeconds: string;
     settleMinutes: string;
     connections: string;
+    client: string;
+    clientProcesses: string;
     port: string;
     json: string;
     markdown: string;
   }>();
 
 const minutes = Number(opts.minutes);
+if (opts.client !== "connect-node" && opts.client !== "raw")
+  throw new Error(`--client must be connect-node or raw, got ${opts.client}`);
+const raw = opts.client === "raw";
 const users = Number(opts.users);
 if (!Number.isInteger(Math.log10(users))) throw new Error(`--users must be a power of ten, got ${opts.users}`);
 // Realistic requests (genres, countries, devices), each sent with a unique request id and the next user of the pool.
@@ -360,7 +376,7 @@ async function probeCapacity(clients: readonly Client<typeof DecisionService>[])
     );
   }
   let best = 0;
-  for (const rate of [10, 20, 30, 50, 100, 200, 300, 400, 600, 800, 1_200]) {
+  for (const rate of PROBE_RATES) {
     const load = new Load(clients, rate, false);
     load.start();
     await new Promise((r) => setTimeout(r, seconds * 1000));
@@ -399,6 +415,8 @@ interface MinuteRow {
   refusedP99: number;
   /** Decides that ran out of the client's 2 s deadline. */
   timeouts: number;
+  /** --client raw: how late the load client sent against its schedule, p99 ms (whether it kept up). */
+  clientSendLagP99?: number;
   /** Restarts seen in the minute (a supervised process with a new pid; its new process is measured from then on). */
   restarts: number;
   /**
@@ -459,6 +477,18 @@ async function memoryBreakdown(
   );
 }
 
+/** A connect-node window's Decide side, in the shape the raw client's windows also take. */
+const decideOf = (w: Window): DecideMinute => ({
+  answered: w.decisions,
+  filled: w.filled,
+  errors: w.errors,
+  errorCodes: w.errorCodes,
+  errorExamples: w.errorExamples,
+  latency: w.latency,
+  refusals: w.refusals,
+  timeouts: w.decideTimeouts,
+});
+
 async function main(): Promise<void> {
   process.env.LOG_LEVEL ??= "warn";
   // The gateway sheds a backlog (its default; GATEWAY_MAX_LOOP_LAG_MS=0 in the environment turns it off to compare).
@@ -478,6 +508,8 @@ async function main(): Promise<void> {
       createGrpcTransport({ baseUrl: mesh.gatewayUrl, interceptors: [withApiKey(mesh.credentials.decideKey)] }),
     ),
   );
+  // --client raw: the Decide load from processes of their own, their CPU on a line of its own (load-client).
+  let loadClient: LoadClient | undefined;
   // mesh.processes follow restarted children (their pid is read at every sample): a restart is reported as an
   // event and the new process's memory and CPU are measured from then on.
   // The load client alone: the mesh's processes are its children, measured on their own lines.
@@ -495,57 +527,126 @@ async function main(): Promise<void> {
     process.stderr.write(`restart: ${e.name} pid ${e.oldPid} -> ${e.newPid} in minute ${minute}\n`);
   };
   const rows: MinuteRow[] = [];
+  const recordMinute = async (m: number, d: DecideMinute, usage: ProcessUsage[], events: number) => {
+    // Load clients are measured from /proc only (asking them would report this process's memory).
+    const memory = await memoryBreakdown(
+      processes.filter((p) => p.name !== "nats-server" && p.name !== LOAD_CLIENT_NAME),
+    );
+    const row: MinuteRow = {
+      minute: m,
+      rate: Math.round(d.answered / 60),
+      p50: percentile(d.latency, 50),
+      p99: percentile(d.latency, 99),
+      errors: d.errors,
+      errorCodes: d.errorCodes,
+      errorExamples: d.errorExamples,
+      filled: d.filled,
+      soldPercent: d.answered ? Math.round((d.filled / d.answered) * 1000) / 10 : 0,
+      events,
+      loadavg: Math.round(loadavg()[0]! * 10) / 10,
+      rss: Object.fromEntries(usage.map((u) => [u.name, u.peakRssMb])),
+      cpu: Object.fromEntries(usage.map((u) => [u.name, u.cpuPercent])),
+      restarts: usage.reduce((a, u) => a + (u.restarts ?? 0), 0),
+      refused: d.refusals.totalCount,
+      refusedP50: percentile(d.refusals, 50),
+      refusedP99: percentile(d.refusals, 99),
+      timeouts: d.timeouts,
+      ...(d.clientSendLagP99Ms === undefined ? {} : { clientSendLagP99: d.clientSendLagP99Ms }),
+      memory,
+    };
+    rows.push(row);
+    const clientCpu = raw
+      ? ` client CPU ${row.cpu[LOAD_CLIENT_NAME]}% (send lag p99 ${row.clientSendLagP99} ms), soak process ${row.cpu["soak-client"]}%`
+      : "";
+    process.stderr.write(
+      `minute ${m}: ${row.rate}/s sold ${row.soldPercent}% events ${row.events} p50 ${row.p50} ms p99 ${row.p99} ms errors ${row.errors} (refused ${row.refused} in p50 ${row.refusedP50} / p99 ${row.refusedP99} ms, timeouts ${row.timeouts}) restarts ${row.restarts}${d.errors ? ` ${JSON.stringify(d.errorCodes)} first of each: ${JSON.stringify(d.errorExamples)}` : ""}${clientCpu} load ${row.loadavg} rss ${JSON.stringify(row.rss)}\n`,
+    );
+    process.stderr.write(
+      `  live heap / heap used / heap total / external / rss MiB: ${Object.entries(memory)
+        .map(([n, m]) => `${n} ${m.liveHeapMb ?? "-"}/${m.heapUsedMb}/${m.heapTotalMb}/${m.externalMb}/${m.rssMb}`)
+        .join(", ")}\n`,
+    );
+  };
   let capacity: number | undefined;
   try {
     await new Promise((r) => setTimeout(r, 3_000)); // agents' first signals and leases
-    capacity = opts.rate ? undefined : await probeCapacity(clients);
+    const processCount = Number(opts.clientProcesses);
+    const target = raw
+      ? rawDecideTarget(pool, users, {
+          url: mesh.gatewayUrl,
+          apiKey: mesh.credentials.decideKey,
+          // The connections spread over the processes, as many in all as connect-node would open.
+          sessions: Math.max(1, Math.ceil(Number(opts.connections) / processCount)),
+          timeoutMs: 2_000,
+        })
+      : undefined;
+    if (target) {
+      loadClient = await LoadClient.start(processCount);
+      for (const pid of loadClient.pids) processes.push({ name: LOAD_CLIENT_NAME, pid, descendants: false });
+    }
+    const log = (line: string) => process.stderr.write(`${line}\n`);
+    capacity = opts.rate
+      ? undefined
+      : loadClient && target
+        ? await probeCapacityRaw(
+            loadClient,
+            target,
+            {
+              seconds: Number(opts.probeSeconds),
+              p99Ms: Number(opts.probeP99Ms),
+              warmupSeconds: Number(opts.probeWarmupSeconds),
+            },
+            log,
+          )
+        : await probeCapacity(clients);
     const factor = opts.overload ? Number(opts.overload) : 0.5;
     const rate = opts.rate ? Number(opts.rate) : Math.max(5, Math.floor(capacity! * factor));
-    process.stderr.write(`soak: ${rate} decisions/s for ${minutes} min (capacity ${capacity ?? "not measured"})\n`);
-    const load = new Load(clients, rate, true, Number(opts.warmupSeconds) * 1000);
-    load.start();
-    for (let m = 1; m <= minutes; m++) {
-      minute = m;
+    process.stderr.write(
+      `soak: ${rate} decisions/s for ${minutes} min (capacity ${capacity ?? "not measured"}), Decide from ${raw ? `${processCount} raw load client process(es), no events` : "connect-node in this process"}\n`,
+    );
+    let unconfirmed = 0;
+    if (loadClient && target) {
+      // One step for the whole run, reported minute by minute: no pause between minutes for a backlog to drain.
+      let recorded = Promise.resolve();
+      minute = 1;
       sampler.start(processes);
-      await new Promise((r) => setTimeout(r, 60_000));
-      const usage = sampler.stop();
-      const memory = await memoryBreakdown(processes.filter((p) => p.name !== "nats-server"));
-      const w = load.window;
-      load.window = newWindow();
-      const row: MinuteRow = {
-        minute: m,
-        rate: Math.round(w.decisions / 60),
-        p50: percentile(w.latency, 50),
-        p99: percentile(w.latency, 99),
-        errors: w.errors,
-        errorCodes: w.errorCodes,
-        errorExamples: w.errorExamples,
-        filled: w.filled,
-        soldPercent: w.decisions ? Math.round((w.filled / w.decisions) * 1000) / 10 : 0,
-        events: w.eventsAccepted,
-        loadavg: Math.round(loadavg()[0]! * 10) / 10,
-        rss: Object.fromEntries(usage.map((u) => [u.name, u.peakRssMb])),
-        cpu: Object.fromEntries(usage.map((u) => [u.name, u.cpuPercent])),
-        restarts: usage.reduce((a, u) => a + (u.restarts ?? 0), 0),
-        refused: w.refusals.totalCount,
-        refusedP50: percentile(w.refusals, 50),
-        refusedP99: percentile(w.refusals, 99),
-        timeouts: w.decideTimeouts,
-        memory,
-      };
-      rows.push(row);
-      process.stderr.write(
-        `minute ${m}: ${row.rate}/s sold ${row.soldPercent}% events ${row.events} p50 ${row.p50} ms p99 ${row.p99} ms errors ${row.errors} (refused ${row.refused} in p50 ${row.refusedP50} / p99 ${row.refusedP99} ms, timeouts ${row.timeouts}) restarts ${row.restarts}${w.errors ? ` ${JSON.stringify(w.errorCodes)} first of each: ${JSON.stringify(w.errorExamples)}` : ""} load ${row.loadavg} rss ${JSON.stringify(row.rss)}\n`,
+      const whole = await loadClient.run(target, rate, minutes * 60_000, undefined, {
+        rampMs: Number(opts.warmupSeconds) * 1000,
+        windowMs: 60_000,
+        onWindow: (w, i) => {
+          // The calls settled after the last minute (the tail of the schedule and its timeouts): reported, not a row.
+          if (i >= minutes) {
+            log(
+              `after minute ${minutes}: ${w.completed} answered, ${w.refusals.totalCount} refused, ${w.timeouts} timed out (not in the rows)`,
+            );
+            return;
+          }
+          const usage = mergeLoadClients(sampler.stop());
+          if (i + 1 < minutes) sampler.start(processes);
+          minute = i + 2;
+          recorded = recorded.then(() => recordMinute(i + 1, decideMinute(w), usage, 0));
+        },
+      });
+      await recorded;
+      log(
+        `raw client, whole run: ${whole.issued} sent, ${whole.completed} answered, ${JSON.stringify(whole.errorCounts)}`,
       );
-      process.stderr.write(
-        `  live heap / heap used / heap total / external / rss MiB: ${Object.entries(memory)
-          .map(([n, m]) => `${n} ${m.liveHeapMb ?? "-"}/${m.heapUsedMb}/${m.heapTotalMb}/${m.externalMb}/${m.rssMb}`)
-          .join(", ")}\n`,
-      );
+    } else {
+      const load = new Load(clients, rate, true, Number(opts.warmupSeconds) * 1000);
+      load.start();
+      for (let m = 1; m <= minutes; m++) {
+        minute = m;
+        sampler.start(processes);
+        await new Promise((r) => setTimeout(r, 60_000));
+        const usage = sampler.stop();
+        const w = load.window;
+        load.window = newWindow();
+        await recordMinute(m, decideOf(w), usage, w.eventsAccepted);
+      }
+      await load.stop();
+      unconfirmed = await load.confirmAll();
+      process.stderr.write(`reports sent again until answered; events still unanswered: ${unconfirmed}\n`);
     }
-    await load.stop();
-    const unconfirmed = await load.confirmAll();
-    process.stderr.write(`reports sent again until answered; events still unanswered: ${unconfirmed}\n`);
     // The ledger catches up with the events stream, then must equal what was accepted.
     const nc = await mesh.connect("soak-check");
     let ledger = await queryLedger(nc);
@@ -572,6 +673,7 @@ async function main(): Promise<void> {
       unansweredEvents: unconfirmed,
     });
   } finally {
+    await loadClient?.close();
     await mesh.stop();
   }
 }
@@ -604,13 +706,16 @@ function report(
     { header: "refused", value: (r: MinuteRow) => r.refused },
     { header: "refusal p99 ms", value: (r: MinuteRow) => r.refusedP99 },
     { header: "timeouts", value: (r: MinuteRow) => r.timeouts },
+    ...(raw ? [{ header: "client lag p99 ms", value: (r: MinuteRow) => r.clientSendLagP99 ?? "-" }] : []),
     { header: "sold %", value: (r: MinuteRow) => r.soldPercent },
     { header: "events", value: (r: MinuteRow) => r.events },
     { header: "load", value: (r: MinuteRow) => r.loadavg },
     ...names.map((n) => ({ header: `${n} MB`, value: (r: MinuteRow) => r.rss[n] ?? "-" })),
     ...names.map((n) => ({ header: `${n} CPU%`, value: (r: MinuteRow) => r.cpu[n] ?? "-" })),
   ];
-  console.log(`\nSoak: ${rate} decisions/s (capacity ${capacity ?? "not measured"}), ${rows.length} minutes\n`);
+  console.log(
+    `\nSoak: ${rate} decisions/s (capacity ${capacity ?? "not measured"}), ${rows.length} minutes, Decide from ${opts.client}\n`,
+  );
   console.log(formatTable(columns, rows));
   const settle = Number(opts.settleMinutes);
   const early = rows.filter((r) => r.minute <= settle);
@@ -666,7 +771,9 @@ function report(
     // Unjudged (null) when the run ends by the settle minute: no growth can be seen after it.
     // The mesh's processes; the load client is reported, not judged (its memory moves with its requests in flight).
     memoryUnder10Percent:
-      late.length === 0 ? null : names.filter((n) => n !== "soak-client").every((n) => growth(n) < 10),
+      late.length === 0
+        ? null
+        : names.filter((n) => n !== "soak-client" && n !== LOAD_CLIENT_NAME).every((n) => growth(n) < 10),
     settleMinute: settle,
     // The workload's own stability: the sold share's lowest and highest minute (a shrinking share once meant the
     // few users' frequency caps had filled, and a lighter mesh whose memory and p99 say little).
@@ -678,12 +785,14 @@ function report(
     p99Within1_5x: late.length === 0 || p99Late <= 1.5 * p99Early,
     errors: rows.reduce((a, r) => a + r.errors, 0),
     restarts: restartEvents.length,
-    // Vacuous when nothing was accepted (a run that only failed proves nothing).
-    ledgerExact:
-      ledger.expectedImpressions > 0n &&
-      ledger.unansweredEvents === 0 &&
-      ledger.mismatchedCampaigns.length === 0 &&
-      ledger.expectedImpressions === ledger.ledgerImpressions,
+    // Vacuous when nothing was accepted (a run that only failed proves nothing); not judged (null) with --client
+    // raw, which sends no events.
+    ledgerExact: raw
+      ? null
+      : ledger.expectedImpressions > 0n &&
+        ledger.unansweredEvents === 0 &&
+        ledger.mismatchedCampaigns.length === 0 &&
+        ledger.expectedImpressions === ledger.ledgerImpressions,
     totalRssLastMb: rows.length ? Math.round(totalRss(rows.at(-1)!)) : 0,
     // --overload: answers per second over the run against the probed capacity (the issue asks >= 0.8), and how
     // the rest fared: refused at once (and how fast) or timed out.
@@ -697,6 +806,7 @@ function report(
             goodputPerSecond: Math.round(goodput * 10) / 10,
             goodputPerCapacity: Math.round((goodput / capacity) * 100) / 100,
             refusedShare: Math.round((refused / offered) * 1000) / 1000,
+            refusalP50MaxMs: Math.max(0, ...rows.map((r) => r.refusedP50)),
             refusalP99MaxMs: Math.max(0, ...rows.map((r) => r.refusedP99)),
             timeoutShare: Math.round((rows.reduce((a, r) => a + r.timeouts, 0) / offered) * 1000) / 1000,
           };
@@ -706,6 +816,16 @@ function report(
   console.log(
     `\nledger: ${ledger.ledgerImpressions} impressions / ${ledger.ledgerSpendMicros} micros; accepted unique: ${ledger.expectedImpressions} / ${ledger.expectedSpendMicros}; campaigns that differ: ${ledger.mismatchedCampaigns.length}`,
   );
+  // Who sent the load and what it cost: the load client processes (--client raw) and this process, apart from the
+  // mesh, % of a core averaged over the minutes.
+  const meanCpu = (n: string) =>
+    rows.length ? Math.round((rows.reduce((a, r) => a + (r.cpu[n] ?? 0), 0) / rows.length) * 10) / 10 : 0;
+  const client = {
+    kind: opts.client,
+    ...(raw ? { processes: Number(opts.clientProcesses), loadClientCpuPercent: meanCpu(LOAD_CLIENT_NAME) } : {}),
+    soakProcessCpuPercent: meanCpu("soak-client"),
+  };
+  console.log(`client: ${JSON.stringify(client)}`);
   console.log(JSON.stringify(verdicts, null, 2));
   const md = [
     `| ${columns.map((c) => c.header).join(" | ")} |`,
@@ -718,6 +838,7 @@ function report(
     node: process.version,
     rate,
     capacity,
+    client,
     rows,
     memory,
     restartEvents,
