@@ -19,6 +19,11 @@ export interface Http2UnaryTarget {
   fields?: CounterField[];
   /** Count the ads of each response (field 2 of a DecideResponse): the sold share. Off for echo targets. */
   countAds?: boolean;
+  /**
+   * Send the parent the message of every answer with ads (raw-http2 only): a soak reports their events from its
+   * own process while the Decide load comes from the load client.
+   */
+  returnSold?: boolean;
   /** HTTP/2 connections to spread the streams over. */
   sessions: number;
   timeoutMs: number;

@@ -1,5 +1,5 @@
 import http2 from "node:http2";
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -62,6 +62,34 @@ describe("load client", () => {
     expect(ids.size).toBe(200);
     expect(summarize(result.latency).count).toBe(200);
     expect(progress.length).toBeGreaterThan(0);
+  });
+
+  it("load client - with returnSold, the parent gets the message of every answer that sold", async () => {
+    const body = Buffer.from(
+      toBinary(DecideRequestSchema, create(DecideRequestSchema, { requestId: "sold-request-0000" })),
+    );
+    const sold: string[] = [];
+    const result = await client.run(
+      {
+        kind: "http2-unary",
+        url,
+        path: "/chorus.v1.DecisionService/Decide",
+        protocol: "grpc",
+        bodies: [body.toString("base64")],
+        fields: [{ marker: "sold-request-", digits: 4 }],
+        returnSold: true,
+        sessions: 2,
+        timeoutMs: 10_000,
+      },
+      100,
+      1_000,
+      undefined,
+      { onSold: (messages) => sold.push(...messages.map((m) => fromBinary(DecideResponseSchema, m).decisionId)) },
+    );
+    expect(result).toMatchObject({ completed: 100, sold: 50 });
+    // Even request numbers sell: their decisions, each once.
+    expect(new Set(sold).size).toBe(50);
+    expect(sold.every((id) => Number(id.slice(-1)) % 2 === 0)).toBe(true);
   });
 
   it("load client - a target it cannot reach fails the step with the reason", async () => {

@@ -25,6 +25,8 @@ export interface StepOptions {
   windowMs?: number;
   /** Window `index` of every process, merged, once the last process has reported it. */
   onWindow?: (window: StepResult, index: number) => void;
+  /** Messages of answers with ads, in batches as they come (a target with `returnSold`). */
+  onSold?: (messages: Buffer[]) => void;
 }
 
 const decode = ({ latency, sendLag, refusals, ...rest }: StepOutcome): StepResult => ({
@@ -86,7 +88,7 @@ export class LoadClient {
     rate: number,
     durationMs: number,
     onProgress?: (p: OpenLoopProgress) => void,
-    { rampMs, windowMs, onWindow }: StepOptions = {},
+    { rampMs, windowMs, onWindow, onSold }: StepOptions = {},
   ): Promise<StepResult> {
     const count = this.children.length;
     const latest: OpenLoopProgress[] = this.children.map(() => ({ issued: 0, completed: 0, errors: 0, elapsedMs: 0 }));
@@ -121,6 +123,7 @@ export class LoadClient {
             windows[index]![i] = part;
             flush();
           },
+          (messages) => onSold?.(messages.map((m) => Buffer.from(m, "base64"))),
         ).then((result) => {
           finished[index] = true;
           flush();
@@ -136,6 +139,7 @@ export class LoadClient {
     step: Omit<RunStep, "type" | "id">,
     onProgress: (p: OpenLoopProgress) => void,
     onWindow: (index: number, part: StepResult) => void,
+    onSold: (messages: string[]) => void,
   ): Promise<StepResult> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -144,6 +148,7 @@ export class LoadClient {
         if (message.id !== id) return;
         if (message.type === "progress") return onProgress(message.progress);
         if (message.type === "window") return onWindow(message.index, decode(message.outcome));
+        if (message.type === "sold") return onSold(message.messages);
         child.off("message", onMessage);
         child.off("exit", onExit);
         if (message.type === "failed") return reject(new Error(`load client: ${message.message}`));

@@ -35,5 +35,7 @@ export interface StepOutcome extends OpenLoopProgress {
 export type ClientReply =
   | { type: "progress"; id: number; progress: OpenLoopProgress }
   | { type: "window"; id: number; index: number; outcome: StepOutcome }
+  /** Messages of answers with ads since the last such reply (base64), for a target with `returnSold`. */
+  | { type: "sold"; id: number; messages: string[] }
   | { type: "result"; id: number; outcome: StepOutcome }
   | { type: "failed"; id: number; message: string };

@@ -14,6 +14,14 @@ import { rawHttp2Sender } from "./raw-http2-sender.ts";
  */
 const senders = new Map<string, Promise<{ send: Send; close(): void }>>();
 const reply = (message: ClientReply) => process.send?.(message);
+/** Answers with ads not yet sent to the parent (targets with `returnSold`), sent in batches with each progress. */
+let sold: string[] = [];
+const onSold = (message: Buffer) => sold.push(message.toString("base64"));
+const sendSold = (id: number) => {
+  if (sold.length === 0) return;
+  reply({ type: "sold", id, messages: sold });
+  sold = [];
+};
 
 function senderFor(target: LoadTarget, shard: Shard) {
   const key = JSON.stringify({ ...target, bodies: undefined, payload: undefined });
@@ -27,8 +35,11 @@ function senderFor(target: LoadTarget, shard: Shard) {
   return sender;
 }
 
-const unarySender = (target: Http2UnaryTarget, shard: Shard) =>
-  target.client === "node-http2" ? http2UnarySender(target, shard) : rawHttp2Sender(target, shard);
+function unarySender(target: Http2UnaryTarget, shard: Shard) {
+  if (target.client !== "node-http2") return rawHttp2Sender(target, shard, target.returnSold ? { onSold } : {});
+  if (target.returnSold) throw new Error("returnSold needs the raw-http2 client");
+  return http2UnarySender(target, shard);
+}
 
 /** A result as it crosses to the parent: histograms compressed. */
 const outcome = ({ latency, sendLag, refusals, ...rest }: OpenLoopResult): StepOutcome => ({
@@ -47,10 +58,14 @@ process.on("message", async (request: RunStep) => {
       send,
       phaseMs: (request.shard.index * 1000) / (request.rate * request.shard.count),
       rampMs: request.rampMs,
-      onProgress: (progress) => reply({ type: "progress", id: request.id, progress }),
+      onProgress: (progress) => {
+        sendSold(request.id);
+        reply({ type: "progress", id: request.id, progress });
+      },
       windowMs: request.windowMs,
       onWindow: (window, index) => reply({ type: "window", id: request.id, index, outcome: outcome(window) }),
     });
+    sendSold(request.id);
     reply({ type: "result", id: request.id, outcome: outcome(result) });
   } catch (err) {
     reply({ type: "failed", id: request.id, message: err instanceof Error ? err.message : String(err) });

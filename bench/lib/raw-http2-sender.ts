@@ -31,12 +31,13 @@ interface Sent {
 /**
  * The bench's default load client: unary RPCs (gRPC or Connect) over RawHttp2Connection, with the same requests,
  * numbering, timeouts and results as http2-unary-sender.ts (node:http2) at a fraction of its CPU per request, so
- * that the client does not take the cores it measures. `windowBytes` is the client's receive window (tests).
+ * that the client does not take the cores it measures. `windowBytes` is the client's receive window (tests);
+ * `onSold` is given the message of every answer with ads (a gRPC target's single message, unframed).
  */
 export async function rawHttp2Sender(
   target: Http2UnaryTarget,
   shard: Shard = { index: 0, count: 1 },
-  { windowBytes }: { windowBytes?: number } = {},
+  { windowBytes, onSold }: { windowBytes?: number; onSold?: (message: Buffer) => void } = {},
 ): Promise<{ send: Send; close(): void }> {
   const url = new URL(target.url);
   const host = url.hostname;
@@ -72,7 +73,7 @@ export async function rawHttp2Sender(
       connections[slot] = connection;
     }
     const body = new NumberedBody(templates[local % templates.length]!, fields, n);
-    const stream = connection.request(body, new UnaryCall(done, grpc, countAds));
+    const stream = connection.request(body, new UnaryCall(done, grpc, countAds, onSold));
     if (!stream.closed) deadlines.add({ connection, stream });
   };
   return {

@@ -16,8 +16,10 @@ export class UnaryCall implements StreamHandler {
     private readonly done: Done,
     private readonly grpc: boolean,
     countAds: boolean,
+    /** Given the response message of each answer that sold (ads counted), e.g. for the events that follow it. */
+    private readonly onSold?: (message: Buffer) => void,
   ) {
-    if (countAds) this.chunks = [];
+    if (countAds || onSold) this.chunks = [];
   }
 
   onHeaders(fields: string[]): void {
@@ -41,7 +43,11 @@ export class UnaryCall implements StreamHandler {
     else if (!this.chunks) this.done(undefined, -1);
     else {
       const chunks = this.chunks;
-      this.done(undefined, countField2(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), this.grpc ? 5 : 0));
+      const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      const prefix = this.grpc ? 5 : 0;
+      const ads = countField2(body, prefix);
+      if (ads > 0) this.onSold?.(body.subarray(prefix));
+      this.done(undefined, ads);
     }
   }
 }
