@@ -53,9 +53,11 @@ function expectClassified(result: StepResult | Awaited<ReturnType<typeof runOpen
   expect(result.errorCounts).toEqual({ "grpc-status 8": 20, "grpc-status 14": 20, timeout: 1 });
   expect(result.refusals.totalCount).toBe(40);
   expect(result.latency.totalCount).toBe(39);
-  // Refusals come back at once, answers after the server's 40 ms: their latencies are kept apart.
-  expect(summarize(result.latency).p50).toBeGreaterThanOrEqual(39);
-  expect(summarize(result.refusals).p50).toBeLessThan(30);
+  // Refusals come back at once, answers after the server's 40 ms: their latencies are kept apart (compared with
+  // each other: both count from the intended send time, so a busy machine delays both alike).
+  const answered = summarize(result.latency).p50;
+  expect(answered).toBeGreaterThanOrEqual(39);
+  expect(summarize(result.refusals).p50).toBeLessThan(answered - 15);
 }
 
 describe("refusal classification", () => {
@@ -68,9 +70,11 @@ describe("refusal classification", () => {
   });
 
   it("refusal classification - through two load client processes, window by window, merged", async () => {
-    seen = 0;
     const client = await LoadClient.start(2);
     try {
+      // A first step warms the fresh processes (connections, JIT), as any run's warm-up does.
+      await client.run(target, 400, 100);
+      seen = 0;
       const windows: StepResult[] = [];
       const result = await client.run(target, 400, 200, undefined, {
         windowMs: 100,

@@ -5,7 +5,7 @@ import { createLatencyHistogram } from "../lib/latency-histogram.ts";
 import type { StepResult } from "../lib/load-client-handle.ts";
 import { bodyTemplates, pooledValue, writeCounters } from "../lib/numbered-bodies.ts";
 import { decideRequests } from "../mesh/decide-requests.ts";
-import { decideMinute, rawDecideTarget } from "./raw-decide-load.ts";
+import { decideMinute, rawDecideTarget, rawListener } from "./raw-decide-load.ts";
 
 describe("soak raw decide load", () => {
   it("soak raw decide load - request n: its own id, and user and session of the same listener from the pool", () => {
@@ -30,6 +30,8 @@ describe("soak raw decide load", () => {
       expect(r.user!.userId).toBe(`soak-user-${listener}`);
       expect(r.context!.sessionId).toBe(`soak-session-${listener}`);
       expect(r.placement!.forceNow).toBe(true);
+      // The soak's playback signal for arrival n names the same listener.
+      expect(rawListener(n, 1_000)).toEqual({ userId: r.user!.userId, sessionId: r.context!.sessionId });
       expect(r.context!.genre).toBe(pool[n % pool.length]!.context!.genre);
     }
   });

@@ -5,6 +5,7 @@ import { TIMEOUT } from "../lib/call-tally.ts";
 import type { Http2UnaryTarget } from "../lib/http2-unary-target.ts";
 import type { Histogram } from "../lib/latency-histogram.ts";
 import type { LoadClient, StepResult } from "../lib/load-client-handle.ts";
+import { pooledValue } from "../lib/numbered-bodies.ts";
 
 /**
  * The soak's Decide load from the lean load client processes (--client raw): gRPC over raw HTTP/2 frames from
@@ -41,9 +42,9 @@ export interface DecideMinute {
 export function rawDecideTarget(
   pool: readonly DecideRequest[],
   users: number,
-  o: { url: string; apiKey: string; sessions: number; timeoutMs: number },
+  o: { url: string; apiKey: string; sessions: number; timeoutMs: number; returnSold?: boolean },
 ): Http2UnaryTarget {
-  const digits = Math.max(1, Math.round(Math.log10(users)));
+  const digits = listenerDigits(users);
   const zeros = "0".repeat(digits);
   const bodies = pool.map((t) =>
     Buffer.from(
@@ -71,10 +72,19 @@ export function rawDecideTarget(
       { marker: "soak-session-", digits, pool: users },
     ],
     countAds: true,
+    returnSold: o.returnSold === true,
     sessions: o.sessions,
     timeoutMs: o.timeoutMs,
     apiKey: o.apiKey,
   };
+}
+
+const listenerDigits = (users: number) => Math.max(1, Math.round(Math.log10(users)));
+
+/** The user and session the load client puts in request `n` (for the playback signals sent from the soak). */
+export function rawListener(n: number, users: number): { userId: string; sessionId: string } {
+  const listener = String(pooledValue(n, users)).padStart(listenerDigits(users), "0");
+  return { userId: `soak-user-${listener}`, sessionId: `soak-session-${listener}` };
 }
 
 /** A failure reason of the raw client as the gRPC code connect-node would report ("grpc-status 8" -> ResourceExhausted). */

@@ -34,6 +34,8 @@ import {
   AdEventType,
   type DecideRequest,
   DecideRequestSchema,
+  type DecideResponse,
+  DecideResponseSchema,
   DecisionService,
   EventResult_Status,
   PlaybackSignalSchema,
@@ -44,10 +46,18 @@ import type { MemoryReport } from "../../lib/process/child-lifecycle.ts";
 import { pooledValue } from "../lib/http2-unary-sender.ts";
 import { LoadClient } from "../lib/load-client-handle.ts";
 import { LOAD_CLIENT_NAME, mergeLoadClients } from "../lib/measure-step.ts";
+import { runOpenLoop } from "../lib/open-loop.ts";
 import { ProcessSampler, type ProcessUsage, type RestartEvent } from "../lib/process-sampler.ts";
 import { formatTable, writeJson } from "../lib/report-table.ts";
 import { decideRequests, USER_POOL } from "../mesh/decide-requests.ts";
-import { type DecideMinute, decideMinute, PROBE_RATES, probeCapacityRaw, rawDecideTarget } from "./raw-decide-load.ts";
+import {
+  type DecideMinute,
+  decideMinute,
+  PROBE_RATES,
+  probeCapacityRaw,
+  rawDecideTarget,
+  rawListener,
+} from "./raw-decide-load.ts";
 
 const opts = new Command()
   .name("soak")
@@ -91,10 +101,14 @@ const opts = new Command()
   )
   .option(
     "--client <kind>",
-    "who sends Decide: connect-node (in this process, with ReportPlayback and ReportEvents and the ledger check) or raw (gRPC over raw HTTP/2 from separate lean load client processes, bench/lib/load-client.ts: for --overload, so that refusals do not wait for CPU the client takes; Decide only, no ReportPlayback or ReportEvents, so the ledger is not judged; the capacity probe uses it too)",
+    "who sends Decide: connect-node (in this process, with ReportPlayback and ReportEvents and the ledger check) or raw (gRPC over raw HTTP/2 from separate lean load client processes, bench/lib/load-client.ts: for --overload, so that refusals do not wait for CPU the client takes; the capacity probe uses it too). With raw, ReportPlayback (paced at a quarter of the rate) and ReportEvents (for every answer with ads, which the load client hands back) stay on connect-node in this process, and the ledger is checked as before",
     "connect-node",
   )
   .option("--client-processes <n>", "with --client raw: load client processes the rate is split over", "1")
+  .option(
+    "--no-events",
+    "with --client raw: no ReportPlayback or ReportEvents at all (Decide only, nothing left on connect-node; the ledger is not judged)",
+  )
   .option("--port <n>", "gateway port", process.env.GATEWAY_PORT ?? "8160")
   .option("--json <path>", "result file", "bench-results/soak.json")
   .option("--markdown <path>", "the per-minute table as markdown", "bench-results/soak.md")
@@ -114,6 +128,7 @@ const opts = new Command()
     connections: string;
     client: string;
     clientProcesses: string;
+    events: boolean;
     port: string;
     json: string;
     markdown: string;
@@ -123,6 +138,8 @@ const minutes = Number(opts.minutes);
 if (opts.client !== "connect-node" && opts.client !== "raw")
   throw new Error(`--client must be connect-node or raw, got ${opts.client}`);
 const raw = opts.client === "raw";
+/** --client raw without --no-events: playback and events from this process over connect-node. */
+const rawEvents = raw && opts.events !== false;
 const users = Number(opts.users);
 if (!Number.isInteger(Math.log10(users))) throw new Error(`--users must be a power of ten, got ${opts.users}`);
 // Realistic requests (genres, countries, devices), each sent with a unique request id and the next user of the pool.
@@ -247,23 +264,7 @@ class Load {
       this.window.latency.recordValue(Math.max(1, Math.round((performance.now() - plannedAt) * 1000)));
       this.window.decisions++;
       if (response.ads.length > 0) this.window.filled++;
-      if (this.withEvents)
-        for (const ad of response.ads) {
-          const event = (type: AdEventType) =>
-            create(AdEventSchema, {
-              eventId: `${response.decisionId}:${ad.creativeId}:${type}`,
-              decisionId: response.decisionId,
-              creativeId: ad.creativeId,
-              // The ad's event token: events without a valid one are rejected and never stored.
-              eventToken: ad.eventToken,
-              type,
-              occurredAt: timestampNow(),
-            });
-          const item = { campaignId: ad.campaignId, priceMicros: ad.priceMicros };
-          this.pending.push({ event: event(AdEventType.IMPRESSION), ...item });
-          if (n % 7 === 0) this.pending.push({ event: event(AdEventType.COMPLETE), ...item });
-          if (n % 31 === 0) this.pending.push({ event: event(AdEventType.CLICK), ...item });
-        }
+      if (this.withEvents) this.queueEvents(response, n);
       if (this.pending.length >= 40) await this.flush();
     } catch (err) {
       this.countError(err);
@@ -273,6 +274,54 @@ class Load {
         this.window.refusals.recordValue(Math.max(1, Math.round((performance.now() - decideSentAt) * 1000)));
     } finally {
       this.inFlight--;
+    }
+  }
+
+  /** The ads' events a player would send: an impression each, a complete for one decision in 7, a click in 31. */
+  private queueEvents(response: DecideResponse, n: number): void {
+    for (const ad of response.ads) {
+      const event = (type: AdEventType) =>
+        create(AdEventSchema, {
+          eventId: `${response.decisionId}:${ad.creativeId}:${type}`,
+          decisionId: response.decisionId,
+          creativeId: ad.creativeId,
+          // The ad's event token: events without a valid one are rejected and never stored.
+          eventToken: ad.eventToken,
+          type,
+          occurredAt: timestampNow(),
+        });
+      const item = { campaignId: ad.campaignId, priceMicros: ad.priceMicros };
+      this.pending.push({ event: event(AdEventType.IMPRESSION), ...item });
+      if (n % 7 === 0) this.pending.push({ event: event(AdEventType.COMPLETE), ...item });
+      if (n % 31 === 0) this.pending.push({ event: event(AdEventType.CLICK), ...item });
+    }
+  }
+
+  /** --client raw: the events of a decision the load client saw sold, reported from here as decideOnce does. */
+  async served(response: DecideResponse): Promise<void> {
+    this.inFlight++;
+    try {
+      this.queueEvents(response, this.sent++);
+      if (this.pending.length >= 40) await this.flush();
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  /**
+   * --client raw: the playback signal decideOnce sends before every fourth Decide, for that arrival's listener
+   * (`ids`), paced by its own open loop here and not awaited by the Decide. Its failures count as the minute's errors.
+   */
+  async playbackFor(n: number, ids: { userId: string; sessionId: string }): Promise<void> {
+    const template = pool[n % pool.length]!;
+    try {
+      await this.playback(this.clients[n % this.clients.length]!, {
+        ...template,
+        user: { ...template.user!, userId: ids.userId },
+        context: { ...template.context!, sessionId: ids.sessionId },
+      });
+    } catch (err) {
+      this.countError(err);
     }
   }
 
@@ -578,6 +627,7 @@ async function main(): Promise<void> {
           // The connections spread over the processes, as many in all as connect-node would open.
           sessions: Math.max(1, Math.ceil(Number(opts.connections) / processCount)),
           timeoutMs: 2_000,
+          returnSold: rawEvents,
         })
       : undefined;
     if (target) {
@@ -602,17 +652,35 @@ async function main(): Promise<void> {
     const factor = opts.overload ? Number(opts.overload) : 0.5;
     const rate = opts.rate ? Number(opts.rate) : Math.max(5, Math.floor(capacity! * factor));
     process.stderr.write(
-      `soak: ${rate} decisions/s for ${minutes} min (capacity ${capacity ?? "not measured"}), Decide from ${raw ? `${processCount} raw load client process(es), no events` : "connect-node in this process"}\n`,
+      `soak: ${rate} decisions/s for ${minutes} min (capacity ${capacity ?? "not measured"}), Decide from ${raw ? `${processCount} raw load client process(es), ${rawEvents ? "playback and events from connect-node here" : "no events"}` : "connect-node in this process"}\n`,
     );
     let unconfirmed = 0;
     if (loadClient && target) {
+      // Playback and events over connect-node from here (a Load that sends no Decide of its own).
+      const side = rawEvents ? new Load(clients, rate, true) : undefined;
+      const rampMs = Number(opts.warmupSeconds) * 1000;
+      let playbacks = 0;
+      const playback = side
+        ? runOpenLoop({
+            rate: rate / 4,
+            durationMs: minutes * 60_000,
+            rampMs,
+            send: (done) => {
+              const n = 4 * playbacks++;
+              void side.playbackFor(n, rawListener(n, users)).then(() => done(undefined, -1));
+            },
+          })
+        : undefined;
       // One step for the whole run, reported minute by minute: no pause between minutes for a backlog to drain.
       let recorded = Promise.resolve();
       minute = 1;
       sampler.start(processes);
       const whole = await loadClient.run(target, rate, minutes * 60_000, undefined, {
-        rampMs: Number(opts.warmupSeconds) * 1000,
+        rampMs,
         windowMs: 60_000,
+        onSold: (messages) => {
+          for (const m of messages) void side?.served(fromBinary(DecideResponseSchema, m));
+        },
         onWindow: (w, i) => {
           // The calls settled after the last minute (the tail of the schedule and its timeouts): reported, not a row.
           if (i >= minutes) {
@@ -624,10 +692,25 @@ async function main(): Promise<void> {
           const usage = mergeLoadClients(sampler.stop());
           if (i + 1 < minutes) sampler.start(processes);
           minute = i + 2;
-          recorded = recorded.then(() => recordMinute(i + 1, decideMinute(w), usage, 0));
+          const d = decideMinute(w);
+          // The minute's playback and event reports: their failures count as errors, as in the connect-node load.
+          const e = side?.window ?? newWindow();
+          if (side) side.window = newWindow();
+          d.errors += e.errors;
+          for (const [code, n] of Object.entries(e.errorCodes)) {
+            d.errorCodes[code] = (d.errorCodes[code] ?? 0) + n;
+            d.errorExamples[code] ??= e.errorExamples[code]!;
+          }
+          recorded = recorded.then(() => recordMinute(i + 1, d, usage, e.eventsAccepted));
         },
       });
       await recorded;
+      await playback;
+      if (side) {
+        await side.stop();
+        unconfirmed = await side.confirmAll();
+        log(`reports sent again until answered; events still unanswered: ${unconfirmed}`);
+      }
       log(
         `raw client, whole run: ${whole.issued} sent, ${whole.completed} answered, ${JSON.stringify(whole.errorCounts)}`,
       );
@@ -786,13 +869,14 @@ function report(
     errors: rows.reduce((a, r) => a + r.errors, 0),
     restarts: restartEvents.length,
     // Vacuous when nothing was accepted (a run that only failed proves nothing); not judged (null) with --client
-    // raw, which sends no events.
-    ledgerExact: raw
-      ? null
-      : ledger.expectedImpressions > 0n &&
-        ledger.unansweredEvents === 0 &&
-        ledger.mismatchedCampaigns.length === 0 &&
-        ledger.expectedImpressions === ledger.ledgerImpressions,
+    // raw --no-events, which sends no events.
+    ledgerExact:
+      raw && !rawEvents
+        ? null
+        : ledger.expectedImpressions > 0n &&
+          ledger.unansweredEvents === 0 &&
+          ledger.mismatchedCampaigns.length === 0 &&
+          ledger.expectedImpressions === ledger.ledgerImpressions,
     totalRssLastMb: rows.length ? Math.round(totalRss(rows.at(-1)!)) : 0,
     // --overload: answers per second over the run against the probed capacity (the issue asks >= 0.8), and how
     // the rest fared: refused at once (and how fast) or timed out.
@@ -822,7 +906,13 @@ function report(
     rows.length ? Math.round((rows.reduce((a, r) => a + (r.cpu[n] ?? 0), 0) / rows.length) * 10) / 10 : 0;
   const client = {
     kind: opts.client,
-    ...(raw ? { processes: Number(opts.clientProcesses), loadClientCpuPercent: meanCpu(LOAD_CLIENT_NAME) } : {}),
+    ...(raw
+      ? {
+          processes: Number(opts.clientProcesses),
+          loadClientCpuPercent: meanCpu(LOAD_CLIENT_NAME),
+          playbackAndEventsFromSoakProcess: rawEvents,
+        }
+      : {}),
     soakProcessCpuPercent: meanCpu("soak-client"),
   };
   console.log(`client: ${JSON.stringify(client)}`);
