@@ -52,9 +52,19 @@ export function eventSubject(event: AdEvent, campaignId: string, slot = 0): stri
  * id of the window in memory, and 22 characters cost less than the ids themselves.
  */
 export function factMessageId(event: AdEvent): string {
-  const key = `${event.type}\u0000${event.decisionId}\u0000${event.creativeId}`;
-  return `f.${createHash("sha256").update(key).digest().subarray(0, 16).toString("base64url")}`;
+  return `f.${hash(`${event.type}\u0000${event.decisionId}\u0000${event.creativeId}`)}`;
 }
+
+/**
+ * The Nats-Msg-Id of a conversion: its event id within its ad, so a retry inside the window is a duplicate. Never
+ * the client's event id as it is: ids share the stream's window, and one chosen to equal another ad's fact id
+ * would have that fact refused.
+ */
+export function conversionMessageId(event: AdEvent): string {
+  return `c.${hash(`${event.decisionId}\u0000${event.creativeId}\u0000${event.eventId}`)}`;
+}
+
+const hash = (key: string) => createHash("sha256").update(key).digest().subarray(0, 16).toString("base64url");
 
 /**
  * ReportEvents: checks each event against its decision receipt, stores the accepted ones in the events stream
@@ -63,9 +73,10 @@ export function factMessageId(event: AdEvent): string {
  * Exactly once: an impression or follow-up is accepted only inside its window after the decision (event-rules.ts),
  * and its Nats-Msg-Id names the fact (`factMessageId`: an ad is impressed once, whatever event ids the client
  * sends), so the stream's duplicate window, which covers those windows, refuses every second copy. A conversion is
- * stored on its ad's first empty slot subject (expected last subject sequence 0); a repeated event id inside the
- * window is caught by its Nats-Msg-Id. Repeats are reported as DUPLICATE. While NATS is unreachable the call fails with UNAVAILABLE and nothing is half-counted:
- * the client retries and the repeats are refused.
+ * stored on its ad's first empty slot subject (expected last subject sequence 0); a repeated event inside the
+ * window is caught by its Nats-Msg-Id (`conversionMessageId`). Repeats are reported as DUPLICATE. While NATS is
+ * unreachable the call fails with UNAVAILABLE and nothing is half-counted: the client retries and the repeats are
+ * refused.
  */
 export class JetStreamEventSink implements EventSink {
   private readonly limits: EventLimits;
@@ -184,7 +195,7 @@ export class JetStreamEventSink implements EventSink {
     for (let slot = 0; slot < this.limits.conversionsPerAd; slot++) {
       try {
         const ack = await this.js.publish(eventSubject(e, campaignId, slot), data, {
-          msgID: e.eventId,
+          msgID: conversionMessageId(e),
           timeout: this.publishTimeoutMs,
           expect: ONLY_IF_EMPTY,
         });

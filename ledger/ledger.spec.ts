@@ -10,7 +10,7 @@ import {
 import { LedgerSnapshotSchema } from "../gen/chorus/v1/ledger_pb.ts";
 import { createLogger } from "../lib/log/logger.ts";
 import { type NatsFixture, startNats } from "../lib/testing/nats-fixture.ts";
-import { createEventSink, type JetStreamEventSink } from "./event-sink.ts";
+import { createEventSink, factMessageId, type JetStreamEventSink } from "./event-sink.ts";
 import { Ledger, queryLedger } from "./ledger.ts";
 import { ensureLedgerStreams, openLedgerBucket } from "./ledger-streams.ts";
 import { adEvent, receipt } from "./ledger-test-kit.ts";
@@ -190,5 +190,18 @@ describe("ledger", () => {
     expect(toJson(LedgerSnapshotSchema, (await rebuildLedger(nats.nc)).toSnapshot())).toEqual(
       toJson(LedgerSnapshotSchema, ledger.query()),
     );
+  });
+
+  it("report - a client cannot block another ad's fact by choosing its id as an event id (ids are namespaced)", async () => {
+    await receipts.put(
+      receipt("d6", DAY2, [
+        { campaignId: "camp-c", creativeId: "cr-1", priceMicros: 10n },
+        { campaignId: "camp-c", creativeId: "cr-2", priceMicros: 10n },
+      ]),
+    );
+    const impression = adEvent("i-d6", "d6", "cr-1", DAY2);
+    const conversion = adEvent(factMessageId(impression), "d6", "cr-2", DAY2, AdEventType.CONVERSION, 5n);
+    expect((await report(conversion)).accepted).toBe(1);
+    expect((await report(impression)).results[0]?.status).toBe(EventResult_Status.ACCEPTED);
   });
 });

@@ -576,7 +576,15 @@ async function main(): Promise<void> {
     process.stderr.write(`restart: ${e.name} pid ${e.oldPid} -> ${e.newPid} in minute ${minute}\n`);
   };
   const rows: MinuteRow[] = [];
+  // Every answer of the first minutes in one histogram: the p99 later minutes are judged against (the p99 of the
+  // settle period as a whole, not its worst minute, which a warm-up can make as bad as it likes).
+  const earlyLatency = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
   const recordMinute = async (m: number, d: DecideMinute, usage: ProcessUsage[], events: number) => {
+    if (m <= Number(opts.settleMinutes)) earlyLatency.add(d.latency);
     // Load clients are measured from /proc only (asking them would report this process's memory).
     const memory = await memoryBreakdown(
       processes.filter((p) => p.name !== "nats-server" && p.name !== LOAD_CLIENT_NAME),
@@ -747,7 +755,7 @@ async function main(): Promise<void> {
       return (c?.impressions ?? 0n) !== e.impressions || (c?.spendMicros ?? 0n) !== e.spendMicros;
     });
     const supervisorRestarts = Object.fromEntries(mesh.children.map((c) => [c.name, c.restarts]));
-    report(rows, rate, capacity, restartEvents, supervisorRestarts, {
+    report(rows, percentile(earlyLatency, 99), rate, capacity, restartEvents, supervisorRestarts, {
       expectedImpressions: want,
       ledgerImpressions: ledger.campaigns.reduce((a, c) => a + c.impressions, 0n),
       expectedSpendMicros: [...expected.values()].reduce((a, e) => a + e.spendMicros, 0n),
@@ -763,6 +771,8 @@ async function main(): Promise<void> {
 
 function report(
   rows: MinuteRow[],
+  /** The p99 of every answer in the settle minutes together. */
+  p99Settle: number,
   rate: number,
   capacity: number | undefined,
   restartEvents: (RestartEvent & { minute: number })[],
@@ -847,7 +857,8 @@ function report(
   console.log(
     `restarts: ${restartEvents.length}${restartEvents.map((e) => ` [minute ${e.minute}: ${e.name} ${e.oldPid} -> ${e.newPid}]`).join("")}; supervisors: ${JSON.stringify(supervisorRestarts)}`,
   );
-  const p99Early = Math.max(...early.map((r) => r.p99), 0);
+  const p99Early = early.length ? p99Settle : 0;
+  // The worst later minute: each minute is held to the bound, as the per-minute table shows them.
   const p99Late = Math.max(...late.map((r) => r.p99), 0);
   const verdicts = {
     memoryGrowthPercent: Object.fromEntries(names.map((n) => [n, growth(n)])),
@@ -863,6 +874,7 @@ function report(
     soldPercentMinMax: rows.length
       ? [Math.min(...rows.map((r) => r.soldPercent)), Math.max(...rows.map((r) => r.soldPercent))]
       : [],
+    // The p99 of every answer in the settle minutes together; p99After is the worst later minute.
     p99FirstFiveMinutes: p99Early,
     p99After: p99Late,
     p99Within1_5x: late.length === 0 || p99Late <= 1.5 * p99Early,
