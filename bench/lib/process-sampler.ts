@@ -187,8 +187,7 @@ export function treeUsage(pid: number, descendants = true): { ticks: number; rss
     // Fields after the command name (which may contain spaces): utime is field 14, stime 15 (1-based).
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     ticks += Number(fields[11]) + Number(fields[12]);
-    const rss = /VmRSS:\s+(\d+) kB/.exec(readProc(`/proc/${p}/status`) ?? "");
-    rssKb += rss ? Number(rss[1]) : 0;
+    rssKb += rssKbOf(p);
     if (descendants) stack.push(...children(p));
   }
   return { ticks, rssKb, alive };
@@ -204,6 +203,12 @@ function children(pid: number): number[] {
   return tasks.flatMap((tid) =>
     (readProc(`/proc/${pid}/task/${tid}/children`) ?? "").split(" ").filter(Boolean).map(Number),
   );
+}
+
+/** A process's resident memory in KiB from /proc (0 when it is gone). */
+export function rssKbOf(pid: number): number {
+  const rss = /VmRSS:\s+(\d+) kB/.exec(readProc(`/proc/${pid}/status`) ?? "");
+  return rss ? Number(rss[1]) : 0;
 }
 
 function readProc(path: string): string | undefined {

@@ -15,6 +15,7 @@ import { connect } from "@nats-io/transport-node";
 import { Command } from "commander";
 import { freePort } from "../../lib/nats/nats-server-process.ts";
 import { RESPONSE_WINDOW_MS } from "../../lib/nats/permissions.ts";
+import { rssKbOf } from "../lib/process-sampler.ts";
 import { formatTable, writeJson } from "../lib/report-table.ts";
 
 const opts = new Command()
@@ -28,7 +29,7 @@ const cpuMs = (pid: number) => {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 };
-const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
+const rssMb = (pid: number) => rssKbOf(pid) / 1024;
 
 async function run(window: string) {
   const dir = mkdtempSync(join(tmpdir(), "chorus-rw-"));

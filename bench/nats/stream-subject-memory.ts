@@ -12,7 +12,7 @@
  * Prints bytes of RSS per message for each; JSON in --json.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DiscardPolicy, jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
@@ -20,6 +20,7 @@ import { nanos } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { Command } from "commander";
 import { freePort } from "../../lib/nats/nats-server-process.ts";
+import { rssKbOf } from "../lib/process-sampler.ts";
 import { formatTable, writeJson } from "../lib/report-table.ts";
 
 const opts = new Command()
@@ -28,7 +29,7 @@ const opts = new Command()
   .parse()
   .opts<{ messages: string; json: string }>();
 
-const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
+const rssMb = (pid: number) => rssKbOf(pid) / 1024;
 const token = (i: number) => Buffer.from(`decision-${i.toString(36)}-0123456789abcdef`).toString("base64url");
 
 interface Shape {

@@ -25,7 +25,7 @@ import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Command } from "commander";
-import * as hdr from "hdr-histogram-js";
+import type * as hdr from "hdr-histogram-js";
 import { withApiKey } from "../../gateway/auth/client-key.ts";
 import { DEFAULT_MAX_LOOP_LAG_MS } from "../../gateway/decide/decision-engine.ts";
 import {
@@ -44,6 +44,7 @@ import { startMesh } from "../../launch/mesh.ts";
 import { queryLedger } from "../../ledger/ledger.ts";
 import type { MemoryReport } from "../../lib/process/child-lifecycle.ts";
 import { pooledValue } from "../lib/http2-unary-sender.ts";
+import { createLatencyHistogram } from "../lib/latency-histogram.ts";
 import { LoadClient } from "../lib/load-client-handle.ts";
 import { LOAD_CLIENT_NAME, mergeLoadClients } from "../lib/measure-step.ts";
 import { runOpenLoop } from "../lib/open-loop.ts";
@@ -174,17 +175,9 @@ const newWindow = (): Window => ({
   errorExamples: {},
   eventsAccepted: 0,
   playback: 0,
-  latency: hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 60_000_000,
-    numberOfSignificantValueDigits: 3,
-  }),
+  latency: createLatencyHistogram(),
   decideTimeouts: 0,
-  refusals: hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 60_000_000,
-    numberOfSignificantValueDigits: 3,
-  }),
+  refusals: createLatencyHistogram(),
 });
 
 interface Pending {
@@ -578,11 +571,7 @@ async function main(): Promise<void> {
   const rows: MinuteRow[] = [];
   // Every answer of the first minutes in one histogram: the p99 later minutes are judged against (the p99 of the
   // settle period as a whole, not its worst minute, which a warm-up can make as bad as it likes).
-  const earlyLatency = hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 60_000_000,
-    numberOfSignificantValueDigits: 3,
-  });
+  const earlyLatency = createLatencyHistogram();
   const recordMinute = async (m: number, d: DecideMinute, usage: ProcessUsage[], events: number) => {
     if (m <= Number(opts.settleMinutes)) earlyLatency.add(d.latency);
     // Load clients are measured from /proc only (asking them would report this process's memory).
