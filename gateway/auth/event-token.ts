@@ -83,7 +83,7 @@ export class EventTokens {
     if (expiry * 1000 <= nowMs) return { ok: false, reason: "expired", message: "event_token: expired" };
     return receiptLocator === undefined
       ? { ok: true, expiresAtMs: expiry * 1000 }
-      : { ok: true, expiresAtMs: expiry * 1000, receiptLocator: receiptLocator };
+      : { ok: true, expiresAtMs: expiry * 1000, receiptLocator };
   }
 }
 
