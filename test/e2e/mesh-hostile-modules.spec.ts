@@ -311,7 +311,15 @@ describe("mesh - hostile kernel modules are contained with zero failed decisions
     ]);
     expect(failures).toEqual([]);
     expect(state.history.at(-1)).toMatchObject({ action: ModuleStateChange_Action.AUTO_ROLLBACK, version });
-    expect(state.history.at(-1)!.reason).toMatch(/^hangs: active 2\.0\.8 hung or trapped 3 times within 3600 s/);
+    // The rule is judged at each hang, while the other process's hangs arrive with its record flushes in between:
+    // the hang that trips it may see more than the limit (CI once saw 4), never fewer.
+    const tripped = /^hangs: active 2\.0\.8 hung or trapped (\d+) times within 3600 s \(limit 3;/.exec(
+      state.history.at(-1)!.reason,
+    );
+    expect(tripped, state.history.at(-1)!.reason).not.toBeNull();
+    expect(Number(tripped![1])).toBeGreaterThanOrEqual(3);
+    // Each process passes at most 2 hangs of its own untripped; the next one anywhere trips: 2 + 2 + 1.
+    expect(Number(tripped![1])).toBeLessThanOrEqual(5);
     expect(responses.some((r) => r.degradedAgents.some((d) => d.agent === "kernel"))).toBe(true);
   }, 180_000);
 
