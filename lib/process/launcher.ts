@@ -17,6 +17,9 @@ export function entryArgs(entry: string): { script: string; execArgv: string[] }
   // alive then, by allocation site (how a soak's growth was traced to its cause).
   if (process.env.CHORUS_HEAP_PROF)
     profile.push("--heap-prof", `--heap-prof-dir=${process.env.CHORUS_HEAP_PROF}`, "--heap-prof-interval=65536");
+  // CHORUS_TRACE_GC=1: V8's line per collection (kind, pause, why), on the child's stdout: with the soak's silent
+  // children, set CHORUS_CHILD_LOG_DIR too (how the gateway's long pauses were traced to their cause).
+  if (process.env.CHORUS_TRACE_GC) profile.push("--trace-gc");
   return fromSource
     ? { script: join(repoRoot, `${entry}.ts`), execArgv: ["--import", "tsx", ...profile] }
     : { script: join(repoRoot, "dist", `${entry}.js`), execArgv: profile };
@@ -47,6 +50,9 @@ export interface RunningChild {
  */
 export function startChild(spec: ChildSpec, { silent = false } = {}): Promise<RunningChild> {
   const { script, execArgv } = entryArgs(spec.entry);
+  // CHORUS_CHILD_LOG_DIR=<dir>: every silent child's output goes to <dir>/<name>.log unless its spec names a file.
+  const logDir = process.env.CHORUS_CHILD_LOG_DIR;
+  if (logDir && !spec.logFile) spec = { ...spec, logFile: join(logDir, `${spec.name}.log`) };
   const child = fork(script, [], {
     execArgv,
     env: { ...process.env, ...spec.env, CHORUS_PROCESS_NAME: spec.name },
