@@ -20,7 +20,7 @@ export const biddingAgent: AgentModule<BiddingState, typeof BiddingSignalSchema>
   description: "Bid per candidate: calibrated value x budget-paced multiplier learned from auction outcomes",
   keySpace: "global",
   signalSchema: BiddingSignalSchema,
-  createState: createBiddingState,
+  createState: () => createBiddingState(),
   snapshot: snapshotBidding,
   restore: restoreBidding,
   vote: voteBidding,
