@@ -4,15 +4,15 @@ import { errors } from "@nats-io/nats-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DecideRequest, type DecideResponse, DecisionService } from "../gen/chorus/v1/decision_pb.ts";
 import { withApiKey } from "./auth/client-key.ts";
-import type { DecisionEngine } from "./server/ports.ts";
+import type { Cancellation, DecisionEngine } from "./server/ports.ts";
 import { type GatewayFixture, startGatewayFixture } from "./testing/gateway-fixture.ts";
 import { decideRequest } from "./testing/sample-requests.ts";
 
 /** A test engine whose behaviour each test sets, recording the signal it was given. */
 class ScriptedEngine implements DecisionEngine {
-  behaviour: (signal: AbortSignal) => Promise<DecideResponse> = () => Promise.reject(new Error("not scripted"));
-  signals: AbortSignal[] = [];
-  decide(_request: DecideRequest, { signal }: { signal?: AbortSignal }): Promise<DecideResponse> {
+  behaviour: (signal: Cancellation) => Promise<DecideResponse> = () => Promise.reject(new Error("not scripted"));
+  signals: Cancellation[] = [];
+  decide(_request: DecideRequest, { signal }: { signal?: Cancellation }): Promise<DecideResponse> {
     this.signals.push(signal!);
     return this.behaviour(signal!);
   }
@@ -80,13 +80,16 @@ describe.each(transports)("gateway engine errors over %s", (_name, makeTransport
   it("engine errors - the request deadline aborts the engine's signal and the client gets DEADLINE_EXCEEDED", async () => {
     engine.signals = [];
     const aborted = new Promise<unknown>((resolve) => {
+      // The engine polls its cancellation, as the decision engine does between its steps.
       engine.behaviour = (signal) =>
-        new Promise((_resolve, reject) =>
-          signal.addEventListener("abort", () => {
+        new Promise((_resolve, reject) => {
+          const poll = setInterval(() => {
+            if (!signal.aborted) return;
+            clearInterval(poll);
             resolve(signal.reason);
             reject(signal.reason);
-          }),
-        );
+          }, 5);
+        });
     });
     const started = Date.now();
     await expect(client.decide(decideRequest(), { timeoutMs: 300 })).rejects.toMatchObject({

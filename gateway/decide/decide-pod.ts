@@ -22,6 +22,7 @@ import type { Degradation } from "../../voting/contract/degradation.ts";
 import { kernelWeights } from "../../voting/orchestrator/vote.ts";
 import { applyVoteScoring } from "../../voting/scoring/agent-scorer.ts";
 import type { KernelResult } from "../../wasm-core/src/kernel-inputs.ts";
+import type { Cancellation } from "../server/ports.ts";
 import { buildKernelRequest, type KernelInputs } from "./build-kernel-request.ts";
 import { kernelFailure } from "./decide-errors.ts";
 import { degradedList } from "./degraded-list.ts";
@@ -63,7 +64,7 @@ export interface DecidePodArgs {
   coordination: string;
   moduleVersion: (module: string, version: string) => ModuleVersion;
   /** The call's signal (client cancel, the client's deadline): once aborted, nothing is reserved. */
-  signal?: AbortSignal;
+  signal?: Cancellation;
 }
 
 /**

@@ -21,7 +21,7 @@ import { AgentStateStore, openAgentStateBucket } from "../../voting/mirror/agent
 import { SignalMirror } from "../../voting/mirror/signal-mirror.ts";
 import { agentLoaders, loadAgents } from "../../voting/registry/agent-loaders.ts";
 import { DEFAULT_RESIDENT_INVENTORIES } from "../../wasm-core/src/resident-inventories.ts";
-import type { DecisionEngine } from "../server/ports.ts";
+import type { Cancellation, DecisionEngine } from "../server/ports.ts";
 import { type Auctioned, auctionOutcome, decidePod, moduleVersionCache } from "./decide-pod.ts";
 import { DeferredBatch } from "./deferred-batch.ts";
 import { type Kernel, residentInventories, toKernelInventory } from "./kernel-port.ts";
@@ -158,7 +158,7 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
   let inFlight = 0;
 
   /** One decision in its trace span (the run id tags it and every agent span), counted and logged. */
-  function decide(request: DecideRequest, signal?: AbortSignal): Promise<DecideResponse> {
+  function decide(request: DecideRequest, signal?: Cancellation): Promise<DecideResponse> {
     // Load shedding: a request whose client already gave up (deadline passed while it queued) is not worth a
     // decision; deciding it anyway is how an overloaded server stays overloaded.
     if (signal?.aborted)
@@ -200,7 +200,7 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
     request: DecideRequest,
     decisionId: string,
     t0: number,
-    signal: AbortSignal | undefined,
+    signal: Cancellation | undefined,
   ): Promise<DecideResponse> {
     const placement = request.placement;
     if (!placement) throw new ConnectError("placement: value is required", Code.InvalidArgument);

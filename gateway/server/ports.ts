@@ -7,8 +7,11 @@ import type { DecideRequest, DecideResponse, PlaybackSignal } from "../../gen/ch
  */
 
 /** Decides one ad break. Throws ConnectError for anything the client should see as a status. */
+/** What a decision reads of its call's cancellation (an AbortSignal is one; gateway/server/lazy-abort.ts is cheaper). */
+export type Cancellation = Pick<AbortSignal, "aborted" | "reason">;
+
 export interface DecisionEngine {
-  decide(request: DecideRequest, options: { signal?: AbortSignal }): Promise<DecideResponse>;
+  decide(request: DecideRequest, options: { signal?: Cancellation }): Promise<DecideResponse>;
 }
 
 /** Playback signals: published on NATS for the Intent and Timing agents. Returns how many were accepted. */

@@ -1,5 +1,6 @@
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { LazyAbort } from "./lazy-abort.ts";
 import type { Call, ClientStreamFn, ServedService, UnaryFn } from "./service-impl.ts";
 
 export interface RpcBounds {
@@ -51,10 +52,30 @@ export function boundedService(
   return { service: served.service, handlers: handlers as never };
 }
 
-/** Runs `work` with a signal that also aborts after `ms`; the call fails with DEADLINE_EXCEEDED at that moment. */
+/**
+ * Runs `work` with a signal that also aborts after `ms`; the call fails with DEADLINE_EXCEEDED at that moment. The
+ * combined signal is built only if the handler reads `signal` (lazy-abort.ts says why); `cancellation` tells the
+ * same without one.
+ */
 async function withDeadline<T>(ms: number, call: Call, work: (call: Call) => Promise<T>): Promise<T> {
-  const deadline = new AbortController();
-  const signal = AbortSignal.any([call.signal, deadline.signal]);
+  const deadline = new LazyAbort();
+  const outer = call.cancellation ?? call.signal;
+  let signal: AbortSignal | undefined;
+  const bounded: Call = {
+    values: call.values,
+    cancellation: {
+      get aborted() {
+        return deadline.aborted || outer.aborted;
+      },
+      get reason() {
+        return deadline.aborted ? deadline.reason : outer.reason;
+      },
+    },
+    get signal() {
+      signal ??= AbortSignal.any([call.signal, deadline.signal]);
+      return signal;
+    },
+  };
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
@@ -64,7 +85,7 @@ async function withDeadline<T>(ms: number, call: Call, work: (call: Call) => Pro
     }, ms);
   });
   try {
-    return await Promise.race([work({ ...call, signal }), expired]);
+    return await Promise.race([work(bounded), expired]);
   } finally {
     clearTimeout(timer);
   }

@@ -6,6 +6,7 @@ import type {
   MessageShape,
 } from "@bufbuild/protobuf";
 import type { ContextValues } from "@connectrpc/connect";
+import type { Cancellation } from "./ports.ts";
 import type { RequestValidator } from "./request-validator.ts";
 
 /**
@@ -15,6 +16,11 @@ import type { RequestValidator } from "./request-validator.ts";
 export interface Call {
   readonly signal: AbortSignal;
   readonly values: ContextValues;
+  /**
+   * The same state as `signal` without building one, where the server offers it (the unary fast path): what a
+   * handler that only checks whether its call was cancelled should read (gateway/server/lazy-abort.ts says why).
+   */
+  readonly cancellation?: Cancellation;
 }
 
 export type UnaryFn<I extends DescMessage = DescMessage, O extends DescMessage = DescMessage> = (

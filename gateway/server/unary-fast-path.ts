@@ -4,8 +4,9 @@ import { Code, ConnectError, type ContextValues } from "@connectrpc/connect";
 import type { Logger } from "../../lib/log/logger.ts";
 import { connectUnary } from "./connect-unary.ts";
 import { grpcUnary } from "./grpc-unary.ts";
+import { LazyAbort } from "./lazy-abort.ts";
 import { toRpcError } from "./rpc-error.ts";
-import type { ServedService, UnaryFn } from "./service-impl.ts";
+import type { Call, ServedService, UnaryFn } from "./service-impl.ts";
 import type { UnaryProtocol } from "./unary-protocol.ts";
 
 export interface UnaryFastPathOptions {
@@ -94,9 +95,9 @@ function serveUnary(
 ): void {
   let done = false;
   let timer: NodeJS.Timeout | undefined;
-  const controller = new AbortController();
+  const cancel = new LazyAbort();
   // A client that resets the stream: the handler's signal tells the engine to stop working for nobody.
-  const onClose = () => controller.abort(new ConnectError("the client closed the stream", Code.Canceled));
+  const onClose = () => cancel.abort(new ConnectError("the client closed the stream", Code.Canceled));
   const timeout = protocol.parseTimeout(headers[protocol.timeoutHeader] as string | undefined);
 
   const finish = (output: MessageShape<DescMessage> | undefined, reason?: unknown) => {
@@ -158,19 +159,23 @@ function serveUnary(
     if (done) return;
     const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
     stream.on("close", onClose);
-    const { signal } = controller;
     if (timeout.timeoutMs !== undefined) {
       timer = setTimeout(() => {
-        controller.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded));
+        cancel.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded));
         // The deadline answers the client now, whether or not the handler honours its signal.
-        finish(undefined, signal.reason);
+        finish(undefined, cancel.reason);
       }, timeout.timeoutMs);
     }
+    const call: Call = {
+      values,
+      cancellation: cancel,
+      get signal() {
+        return cancel.signal;
+      },
+    };
     try {
       // parse and validation throw synchronously; the handler rejects.
-      route
-        .fn(protocol.parse(route.method.input, body), { signal, values })
-        .then(finish, (err: unknown) => finish(undefined, err));
+      route.fn(protocol.parse(route.method.input, body), call).then(finish, (err: unknown) => finish(undefined, err));
     } catch (err) {
       finish(undefined, err);
     }

@@ -55,7 +55,8 @@ export function decisionHandlers({
     decide: async (request, call) => {
       pseudonymizeRequest(request, pseudonyms);
       const principal = call.values.get(principalKey);
-      const decide = async () => signAds(await engine.decide(request, { signal: call.signal }), eventTokens);
+      const decide = async () =>
+        signAds(await engine.decide(request, { signal: call.cancellation ?? call.signal }), eventTokens);
       const response = await idempotency.run(principal?.keyId ?? "", request.requestId, decide);
       return visibleTo(principal, response);
     },

@@ -8,7 +8,7 @@ import {
   PodAdSchema,
 } from "../../gen/chorus/v1/decision_pb.ts";
 import type { CatalogView } from "../../lib/catalog/catalog-view.ts";
-import type { DecisionEngine } from "../server/ports.ts";
+import type { Cancellation, DecisionEngine } from "../server/ports.ts";
 
 /**
  * A test double for the decision engine (the real one lives in gateway/decide): fills the pod with the first
@@ -18,8 +18,8 @@ import type { DecisionEngine } from "../server/ports.ts";
 export class InventoryPodEngine implements DecisionEngine {
   constructor(private readonly view: CatalogView) {}
 
-  async decide(request: DecideRequest, { signal }: { signal?: AbortSignal }): Promise<DecideResponse> {
-    signal?.throwIfAborted();
+  async decide(request: DecideRequest, { signal }: { signal?: Cancellation }): Promise<DecideResponse> {
+    if (signal?.aborted) throw signal.reason;
     const placement = request.placement!;
     const ads: PodAd[] = [];
     let totalMs = 0;
