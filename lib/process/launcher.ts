@@ -18,8 +18,9 @@ export function entryArgs(entry: string): { script: string; execArgv: string[] }
   if (process.env.CHORUS_HEAP_PROF)
     profile.push("--heap-prof", `--heap-prof-dir=${process.env.CHORUS_HEAP_PROF}`, "--heap-prof-interval=65536");
   // CHORUS_TRACE_GC=1: V8's line per collection (kind, pause, why), on the child's stdout: with the soak's silent
-  // children, set CHORUS_CHILD_LOG_DIR too (how the gateway's long pauses were traced to their cause).
-  if (process.env.CHORUS_TRACE_GC) profile.push("--trace-gc");
+  // children, set CHORUS_CHILD_LOG_DIR too (how the gateway's long pauses were traced to their cause). =nvp: the
+  // pause split into its phases (marking, evacuation, sweeping) as name=value pairs.
+  if (process.env.CHORUS_TRACE_GC) profile.push(process.env.CHORUS_TRACE_GC === "nvp" ? "--trace-gc-nvp" : "--trace-gc");
   return fromSource
     ? { script: join(repoRoot, `${entry}.ts`), execArgv: ["--import", "tsx", ...profile] }
     : { script: join(repoRoot, "dist", `${entry}.js`), execArgv: profile };
