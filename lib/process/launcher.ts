@@ -21,6 +21,9 @@ export function entryArgs(entry: string): { script: string; execArgv: string[] }
   // children, set CHORUS_CHILD_LOG_DIR too (how the gateway's long pauses were traced to their cause). =nvp: the
   // pause split into its phases (marking, evacuation, sweeping) as name=value pairs.
   if (process.env.CHORUS_TRACE_GC) profile.push(process.env.CHORUS_TRACE_GC === "nvp" ? "--trace-gc-nvp" : "--trace-gc");
+  // CHORUS_NODE_ARGS="--flag ...": more node/V8 flags for every Chorus process, those NODE_OPTIONS refuses included
+  // (e.g. --heap-growing-percent: docs/benchmarks.md, "What the gateway's old-space pauses are made of").
+  profile.push(...(process.env.CHORUS_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []));
   return fromSource
     ? { script: join(repoRoot, `${entry}.ts`), execArgv: ["--import", "tsx", ...profile] }
     : { script: join(repoRoot, "dist", `${entry}.js`), execArgv: profile };
