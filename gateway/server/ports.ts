@@ -6,10 +6,10 @@ import type { DecideRequest, DecideResponse, PlaybackSignal } from "../../gen/ch
  * other side wherever it can run.
  */
 
-/** Decides one ad break. Throws ConnectError for anything the client should see as a status. */
 /** What a decision reads of its call's cancellation (an AbortSignal is one; gateway/server/lazy-abort.ts is cheaper). */
 export type Cancellation = Pick<AbortSignal, "aborted" | "reason">;
 
+/** Decides one ad break. Throws ConnectError for anything the client should see as a status. */
 export interface DecisionEngine {
   decide(request: DecideRequest, options: { signal?: Cancellation }): Promise<DecideResponse>;
 }

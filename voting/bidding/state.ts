@@ -48,7 +48,7 @@ export interface BiddingState {
   readonly modelDue: Set<string>;
   /** When each campaign's model last went out in a signal (server clock, ms). */
   readonly modelSentAt: Map<string, number>;
-  /** The server's clock, for `modelSignalMs`. */
+  /** The server's clock, for `MODEL_SIGNAL_MS`. */
   readonly clock: () => number;
 }
 
