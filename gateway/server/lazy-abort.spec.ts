@@ -53,6 +53,14 @@ describe("lazy abort - the server deadline of a bounded unary handler", () => {
     }).handlers as unknown as Record<string, (r: unknown, c: Call) => Promise<unknown>>;
     return handlers.reportEvents!;
   };
+  /** A call as the fast path makes one: its cancellation, and a signal built from it on demand. */
+  const callOf = (outer: LazyAbort): Call => ({
+    values: createContextValues(),
+    cancellation: outer,
+    get signal() {
+      return outer.signal;
+    },
+  });
   const aborted = (signal: AbortSignal) =>
     new Promise<unknown>((resolve) => signal.addEventListener("abort", () => resolve(signal.reason)));
 
@@ -65,13 +73,7 @@ describe("lazy abort - the server deadline of a bounded unary handler", () => {
       return heard;
     });
     const outer = new LazyAbort();
-    const call: Call = {
-      values: createContextValues(),
-      cancellation: outer,
-      get signal() {
-        return outer.signal;
-      },
-    };
+    const call = callOf(outer);
     await expect(handler(create(ReportEventsRequestSchema), call)).rejects.toMatchObject({
       code: Code.DeadlineExceeded,
     });
@@ -83,13 +85,7 @@ describe("lazy abort - the server deadline of a bounded unary handler", () => {
 
   it("the caller's cancellation reaches a handler that listens and one that polls, before the deadline", async () => {
     const outer = new LazyAbort();
-    const call: Call = {
-      values: createContextValues(),
-      cancellation: outer,
-      get signal() {
-        return outer.signal;
-      },
-    };
+    const call = callOf(outer);
     let polled: Call["cancellation"];
     const handler = bounded(10_000, (c) => {
       polled = c.cancellation;
