@@ -20,7 +20,8 @@ export function entryArgs(entry: string): { script: string; execArgv: string[] }
   // CHORUS_TRACE_GC=1: V8's line per collection (kind, pause, why), on the child's stdout: with the soak's silent
   // children, set CHORUS_CHILD_LOG_DIR too (how the gateway's long pauses were traced to their cause). =nvp: the
   // pause split into its phases (marking, evacuation, sweeping) as name=value pairs.
-  if (process.env.CHORUS_TRACE_GC) profile.push(process.env.CHORUS_TRACE_GC === "nvp" ? "--trace-gc-nvp" : "--trace-gc");
+  if (process.env.CHORUS_TRACE_GC)
+    profile.push(process.env.CHORUS_TRACE_GC === "nvp" ? "--trace-gc-nvp" : "--trace-gc");
   // CHORUS_NODE_ARGS="--flag ...": more node/V8 flags for every Chorus process, those NODE_OPTIONS refuses included
   // (e.g. --heap-growing-percent: docs/benchmarks.md, "What the gateway's old-space pauses are made of").
   profile.push(...(process.env.CHORUS_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []));
