@@ -43,8 +43,9 @@ export const subjects = {
   /**
    * LedgerEntry in the events stream (streams.events): `chorus.events.<type>.<campaign>`, `type` the AdEventType
    * name in lower case. A few subjects per campaign, not one per fact: nats-server keeps every subject of a stream
-   * in memory (npm run bench:nats-subjects), and the stream is kept for ever. Repeats are refused by the fact's Nats-Msg-Id
-   * inside the duplicate window, which covers the time a fact can be reported at all (ledger/event-rules.ts).
+   * in memory (npm run bench:nats-subjects), and the stream is kept for ever. Repeats are refused by the fact's
+   * Nats-Msg-Id inside the duplicate window, which covers the time a fact can be reported at all
+   * (ledger/event-rules.ts).
    * Conversions, which come days later and are few, keep one subject per slot (`keys`: decision, creative, slot;
    * ids as base64url tokens), stored only if the subject is empty.
    */
