@@ -96,9 +96,12 @@ const config = loadConfig({
   },
   kernelMode: {
     env: "KERNEL_MODE",
-    default: "pool" as "pool" | "inline",
+    // Inline runs only the shipped build; a published version always gets workers and its time limit
+    // (modules/module-router.ts). On two cores the hand-off to a worker (its wake-up, the loop polling for the
+    // result) cost the gateway ~10% of its CPU per decision and raised p99 (docs/benchmarks.md, twelfth session).
+    default: (availableParallelism() > 2 ? "pool" : "inline") as "pool" | "inline",
     parse: parsers.oneOf("pool", "inline"),
-    help: "run the kernel in a worker pool or inline",
+    help: "run the shipped kernel build in a worker pool or inline (published versions always run in workers); default pool, inline on hosts with 2 or fewer cores",
   },
   kernelWorkers: {
     env: "KERNEL_WORKERS",
