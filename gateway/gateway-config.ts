@@ -1,14 +1,6 @@
 import { hostname } from "node:os";
 import { type ConfigField, parsers } from "../lib/config/config.ts";
 
-/**
- * Node flags the launcher gives the gateway process (set them yourself, e.g. in NODE_OPTIONS, when you start it some
- * other way). A 64 MiB young generation instead of V8's 16: a decision's objects die young, and with scavenges a
- * quarter as frequent fewer of those still in flight are promoted, so the gateway spent less CPU per decision and
- * had a lower p99 at 500 and 1,000/s (docs/benchmarks.md, twelfth session).
- */
-export const GATEWAY_NODE_ARGS: readonly string[] = ["--max-semi-space-size=64"];
-
 /** The gateway's environment variables (lib/config/config.ts `loadConfig(gatewayConfig)`). */
 export const gatewayConfig = {
   host: {

@@ -2,7 +2,6 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
-import { GATEWAY_NODE_ARGS } from "../gateway/gateway-config.ts";
 import { CatalogStore, openCatalogBucket } from "../lib/catalog/catalog-store.ts";
 import { demoCatalog, loadDemoCatalog } from "../lib/demo/demo-catalog.ts";
 import { createLogger } from "../lib/log/logger.ts";
@@ -225,7 +224,6 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       {
         name: "gateway",
         entry: "gateway/main",
-        nodeArgs: GATEWAY_NODE_ARGS,
         readyTimeoutMs,
         env: {
           ...env,

@@ -10,11 +10,9 @@ const fromSource = here.endsWith(".ts");
 export const repoRoot = resolve(dirname(here), fromSource ? "../.." : "../../..");
 
 /** The command-line for a process entry given without extension, e.g. "gateway/main". */
-export function entryArgs(entry: string, nodeArgs: readonly string[] = []): { script: string; execArgv: string[] } {
-  // The entry's own flags first: the environment's below come later, so they win where both set one.
-  const profile = [...nodeArgs];
+export function entryArgs(entry: string): { script: string; execArgv: string[] } {
   // CHORUS_CPU_PROF=<dir>: a V8 CPU profile of every Chorus process (Node refuses --cpu-prof in NODE_OPTIONS).
-  if (process.env.CHORUS_CPU_PROF) profile.push("--cpu-prof", `--cpu-prof-dir=${process.env.CHORUS_CPU_PROF}`);
+  const profile = process.env.CHORUS_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.CHORUS_CPU_PROF}`] : [];
   // CHORUS_HEAP_PROF=<dir>: a sampling heap profile of every Chorus process, written when it exits: what is still
   // alive then, by allocation site (how a soak's growth was traced to its cause).
   if (process.env.CHORUS_HEAP_PROF)
@@ -40,8 +38,6 @@ export interface ChildSpec {
   readyTimeoutMs?: number;
   /** With `silent`: append the child's output (its JSON log on stdout, crashes on stderr) to this file. */
   logFile?: string;
-  /** Node and V8 flags of this child (CHORUS_NODE_ARGS and the profiling variables may override them). */
-  nodeArgs?: readonly string[];
 }
 
 export interface RunningChild {
@@ -58,7 +54,7 @@ export interface RunningChild {
  * process's stdout/stderr prefixed by nothing: children log JSON lines with their own name.
  */
 export function startChild(spec: ChildSpec, { silent = false } = {}): Promise<RunningChild> {
-  const { script, execArgv } = entryArgs(spec.entry, spec.nodeArgs);
+  const { script, execArgv } = entryArgs(spec.entry);
   // CHORUS_CHILD_LOG_DIR=<dir>: every silent child's output goes to <dir>/<name>.log unless its spec names a file.
   const logDir = process.env.CHORUS_CHILD_LOG_DIR;
   if (logDir && !spec.logFile) spec = { ...spec, logFile: join(logDir, `${spec.name}.log`) };
