@@ -42,6 +42,12 @@ import { catalogCreatives } from "./vast/catalog-creatives.ts";
  * the live catalog, the agents' votes, the WASM kernel (following module rollouts) and the spend leases it holds;
  * several gateways can run side by side (GATEWAY_ID tells them apart in leases).
  */ const name = process.env.CHORUS_PROCESS_NAME ?? "gateway";
+/**
+ * A host with a core to spare beside the gateway's thread. On two cores or fewer the whole mesh shares them, and the
+ * kernel's defaults below (worker or inline, spin or sleep) give the gateway's own thread the CPU instead.
+ */
+const spareCores = availableParallelism() > 2;
+
 const config = loadConfig({
   ...gatewayConfig,
   ...authConfig,
@@ -98,8 +104,8 @@ const config = loadConfig({
     env: "KERNEL_MODE",
     // Inline runs only the shipped build; a published version always gets workers and its time limit
     // (modules/module-router.ts). On two cores the hand-off to a worker (its wake-up, the loop polling for the
-    // result) cost the gateway ~10% of its CPU per decision and raised p99 (docs/benchmarks.md, twelfth session).
-    default: (availableParallelism() > 2 ? "pool" : "inline") as "pool" | "inline",
+    // result) cost the gateway 10-15% of its CPU per decision (docs/benchmarks.md, twelfth session).
+    default: (spareCores ? "pool" : "inline") as "pool" | "inline",
     parse: parsers.oneOf("pool", "inline"),
     help: "run the shipped kernel build in a worker pool or inline (published versions always run in workers); default pool, inline on hosts with 2 or fewer cores",
   },
@@ -113,7 +119,7 @@ const config = loadConfig({
     env: "KERNEL_SPIN_US",
     // A spinning worker holds a core: worth ~50 us per decision when a core is spare, but on a host of two or
     // fewer cores it starves the gateway's own thread and the agents (cached p50 at 300/s: 53 ms spinning, 10 ms not).
-    default: availableParallelism() > 2 ? 1_500 : 0,
+    default: spareCores ? 1_500 : 0,
     parse: parsers.int(0, 100_000),
     help: "longest an idle kernel worker spins for the next decision (adaptive below it); 0 = sleep at once (less CPU, ~50 us wake-ups); default 1500, 0 on hosts with 2 or fewer cores",
   },
