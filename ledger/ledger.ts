@@ -11,6 +11,7 @@ import {
 } from "../gen/chorus/v1/ledger_pb.ts";
 import type { Logger } from "../lib/log/logger.ts";
 import { type BadMessageReason, reportBadMessage } from "../lib/nats/bad-messages.ts";
+import { RESUMING_CONSUME } from "../lib/nats/consume-options.ts";
 import { pieceLimit } from "../lib/nats/message-pieces.ts";
 import { streams, subjects } from "../lib/subjects.ts";
 import { readLedgerEntry } from "./event-rules.ts";
@@ -157,7 +158,7 @@ export class Ledger {
           deliver_policy: DeliverPolicy.StartSequence,
           opt_start_seq: Number(this.current.lastSequence) + 1,
         });
-        const messages = await consumer.consume({ max_messages: Math.min(flushEvery, 1_000) });
+        const messages = await consumer.consume({ ...RESUMING_CONSUME, max_messages: Math.min(flushEvery, 1_000) });
         this.stopConsumer = () => void messages.stop();
         let applied = 0;
         for await (const m of messages) {

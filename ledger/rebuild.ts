@@ -2,6 +2,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { jetstreamManager, type StreamState } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { LedgerEntrySchema, type LedgerSnapshot } from "../gen/chorus/v1/ledger_pb.ts";
+import { RESUMING_CONSUME } from "../lib/nats/consume-options.ts";
 import { streams } from "../lib/subjects.ts";
 import { queryLedger } from "./ledger.ts";
 import { SpendTotals } from "./spend-totals.ts";
@@ -18,7 +19,7 @@ export async function rebuildLedger(nc: NatsConnection): Promise<SpendTotals> {
   const last = BigInt(state.last_seq);
   if (state.messages === 0) return totals;
   const consumer = await jsm.jetstream().consumers.get(streams.events);
-  const messages = await consumer.consume({ max_messages: 1_000 });
+  const messages = await consumer.consume({ ...RESUMING_CONSUME, max_messages: 1_000 });
   for await (const m of messages) {
     totals.apply(BigInt(m.seq), fromBinary(LedgerEntrySchema, m.data));
     if (BigInt(m.seq) >= last) break;

@@ -75,6 +75,28 @@ describe("budget book", () => {
     expect(book.exposure("c1")).toBe(30n);
   });
 
+  it("lease - an expired lease is kept until the receipts feed has read past its end, however late that is", () => {
+    const book = new BudgetBook({}, T0, "a");
+    book.setCampaigns([campaign({ budgetMicros: 100_000n })]);
+    const now = T0 + 10_000;
+    const lease = ask(book, now);
+    // The feed stalled at the grant: past TTL + grace, but the lease's sales may not have been read yet.
+    book.expire(now + 60_000, now);
+    expect(book.liveLeases("c1")).toBe(1);
+    book.expire(now + 60_000, now + 5_000);
+    expect(book.liveLeases("c1")).toBe(1); // read up to the lease's end, not past it
+    // The feed resumes and brings a sale made under the lease before its end: counted, then the rest is reclaimed.
+    sell(book, now + 4_000, lease.leaseId, 1, 30n, { next: 1n });
+    book.expire(now + 60_001, now + 60_001);
+    expect(book.liveLeases("c1")).toBe(0);
+    expect(book.exposure("c1")).toBe(30n);
+    // While receipts may still be replayed (no position), nothing is reclaimed at all.
+    const second = ask(book, now + 60_001);
+    book.expire(now + 120_000, Number.NEGATIVE_INFINITY);
+    expect(book.liveLeases("c1")).toBe(1);
+    expect(book.exposure("c1")).toBe(30n + second.amountMicros);
+  });
+
   it("lease - sizes shrink as the budget nears its end, and nothing is leased beyond it", () => {
     const book = new BudgetBook({ maxLeaseShare: 0.1 }, T0, "a");
     book.setCampaigns([campaign({ budgetMicros: 1_000_000n })]);

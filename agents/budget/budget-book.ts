@@ -206,16 +206,19 @@ export class BudgetBook {
     }
   }
 
-  /**
-   * Drops ads that can no longer be charged and reclaims leases past TTL + grace. `canReclaim` is false while
-   * the agent may be missing receipts (NATS just came back and gateways are still replaying their spools).
-   */
   /** Nothing that `expire` would ever drop: no sold-not-charged ad, no recent charge, no lease. */
   holdsNothing(): boolean {
     return this.pending.size === 0 && this.chargedRecently.size === 0 && this.leases.size === 0;
   }
 
-  expire(nowMs: number, canReclaim = true): void {
+  /**
+   * Drops ads that can no longer be charged and reclaims leases past TTL + grace whose end the receipts feed has
+   * read past: `receiptsReadAtMs` is when the book last had every stored receipt (its feed caught up). A feed
+   * that stalls (its server restarted, the process starved) then holds leases back instead of letting their
+   * unused part be leased again before their sales are counted. -Infinity while the agent may be missing receipts
+   * that are not stored yet (NATS just came back and gateways are still replaying their spools).
+   */
+  expire(nowMs: number, receiptsReadAtMs = nowMs): void {
     const window = this.soldWindow();
     for (const [key, sold] of this.pending)
       if (nowMs - sold.soldAt > window) {
@@ -223,9 +226,11 @@ export class BudgetBook {
         this.addPending(sold, -1n);
       }
     for (const [key, at] of this.chargedRecently) if (nowMs - at > window) this.chargedRecently.delete(key);
-    if (!canReclaim) return;
     for (const [id, lease] of this.leases)
-      if (nowMs - lease.grantedAt > this.policy.leaseTtlMs + this.policy.reclaimGraceMs) {
+      if (
+        nowMs - lease.grantedAt > this.policy.leaseTtlMs + this.policy.reclaimGraceMs &&
+        receiptsReadAtMs - lease.grantedAt > this.policy.leaseTtlMs
+      ) {
         this.leases.delete(id);
         this.leasesByCampaign.get(lease.campaignId)?.delete(lease);
       }

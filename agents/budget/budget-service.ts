@@ -17,7 +17,9 @@ import type { Inventory } from "../../lib/catalog/inventory.ts";
 import { decodeDecisionReceipt, decodeReceiptBatch } from "../../lib/codecs/decision-receipt.ts";
 import type { Logger } from "../../lib/log/logger.ts";
 import { reportBadMessage } from "../../lib/nats/bad-messages.ts";
+import { RESUMING_CONSUME } from "../../lib/nats/consume-options.ts";
 import { readMessage } from "../../lib/nats/read-message.ts";
+import { respondInWindow } from "../../lib/nats/respond-in-window.ts";
 import { retryTransient } from "../../lib/nats/transient-retry.ts";
 import { guardedInterval } from "../../lib/process/survive.ts";
 import { streams, subjects } from "../../lib/subjects.ts";
@@ -123,7 +125,7 @@ export class BudgetService {
         service.armUpkeep();
       },
     );
-    await service.follow(
+    const receiptsFeed = await service.follow(
       js,
       streams.receipts,
       { deliver_policy: DeliverPolicy.StartTime, opt_start_time: windowStart },
@@ -159,12 +161,19 @@ export class BudgetService {
     service.upkeep = {
       ms: options.upkeepMs ?? 250,
       // Right after a reconnect gateways replay spooled receipts: do not reclaim leases before they are in.
-      run: () => book.expire(clock(), watch.connected && Date.now() - watch.reconnectedAt > book.policy.reclaimGraceMs),
+      run: () =>
+        book.expire(
+          clock(),
+          watch.connected && Date.now() - watch.reconnectedAt > book.policy.reclaimGraceMs
+            ? receiptsFeed.readAtMs
+            : Number.NEGATIVE_INFINITY,
+        ),
     };
     service.armUpkeep();
     service.sub = nc.subscribe(subjects.budgetLease, {
       queue: "budget",
       callback: (_err, msg) => {
+        const receivedAt = performance.now();
         let grant: ReturnType<typeof book.grant>;
         try {
           const request = fromBinary(LeaseRequestSchema, msg.data);
@@ -191,11 +200,17 @@ export class BudgetService {
         // In the log before the gateway holds it: a successor then knows every lease a gateway may sell from. If
         // the log cannot take it, the lease stays counted here (exposure, reclaimed after its TTL) and is not given.
         const bytes = toBinary(LeaseGrantSchema, grant);
+        // Answered only within the bus's response window: a lease logged but not answered in time stays exposure
+        // here until reclaimed, and the gateway, which gave up on it, asks again.
         js.publish(subjects.leaseLog(grant.campaignId), bytes, { msgID: grant.leaseId, timeout: 1_000 }).then(
-          () => msg.respond(bytes),
+          () => {
+            if (!respondInWindow(msg, bytes, receivedAt))
+              logger.warn({ campaignId: grant.campaignId }, "lease logged too late to answer; not granted");
+          },
           (err: unknown) => {
             logger.warn({ err, campaignId: grant.campaignId }, "lease not logged; not granted");
-            msg.respond(
+            respondInWindow(
+              msg,
               toBinary(
                 LeaseGrantSchema,
                 create(LeaseGrantSchema, {
@@ -204,6 +219,7 @@ export class BudgetService {
                   reason: "the lease log is unavailable; ask again",
                 }),
               ),
+              receivedAt,
             );
           },
         );
@@ -249,20 +265,29 @@ export class BudgetService {
     stream: string,
     opts: Parameters<JetStreamClient["consumers"]["get"]>[1],
     handle: (m: JsMsg) => void,
-  ): Promise<void> {
+  ): Promise<FeedPosition> {
     // Retried while JetStream is not ready: a new leader used to exit here on a timeout after a server kill.
     const consumer = await retryTransient(`${stream} consumer`, () => js.consumers.get(stream, opts), {
       logger: this.options.logger,
     });
+    const clock = this.options.clock ?? Date.now;
+    const position: FeedPosition = { readAtMs: Number.NEGATIVE_INFINITY };
     // What the stream holds now is applied before the caller goes on (the book is whole before it grants).
     let caughtUp!: () => void;
     const whole = new Promise<void>((resolve) => {
       caughtUp = resolve;
     });
-    const messages = await consumer.consume();
+    const messages = await consumer.consume(RESUMING_CONSUME);
     void createdPending(consumer).then((pending) => {
-      if (pending === 0) caughtUp();
+      if (pending === 0) {
+        position.readAtMs = clock();
+        caughtUp();
+      }
     });
+    // The server sends an idle heartbeat only when it has nothing more to deliver: the feed was caught up then.
+    void (async () => {
+      for await (const s of messages.status()) if (s.type === "heartbeat") position.readAtMs = clock();
+    })();
     this.stops.push(() => {
       void messages.stop();
       caughtUp();
@@ -274,11 +299,20 @@ export class BudgetService {
         } catch (err) {
           this.options.logger.error({ err, stream, seq: m.seq }, "budget feed message not applied");
         }
-        if (m.info.pending === 0) caughtUp();
+        if (m.info.pending === 0) {
+          position.readAtMs = clock();
+          caughtUp();
+        }
       }
     })();
     await whole;
+    return position;
   }
+}
+
+/** When a followed feed last had every message its stream then held (-Infinity until it first has). */
+interface FeedPosition {
+  readAtMs: number;
 }
 
 /**

@@ -13,6 +13,7 @@ import type { Logger } from "../../lib/log/logger.ts";
 import { reportBadMessage } from "../../lib/nats/bad-messages.ts";
 import { encodePieces, pieceLimit } from "../../lib/nats/message-pieces.ts";
 import { readMessage } from "../../lib/nats/read-message.ts";
+import { respondInWindow } from "../../lib/nats/respond-in-window.ts";
 import { type IntervalHandle, sharedInterval } from "../../lib/process/shared-interval.ts";
 import { guard } from "../../lib/process/survive.ts";
 import { subjects, USER_SHARDS } from "../../lib/subjects.ts";
@@ -231,6 +232,7 @@ export class RunningAgent {
    * and answers with the keys it changed.
    */
   private async forget(msg: Msg): Promise<void> {
+    const receivedAt = performance.now();
     const read = readMessage(ForgetListenersSchema, msg.data);
     if (!read.ok || read.message.pseudonyms.length === 0) {
       reportBadMessage(this.log, {
@@ -251,13 +253,16 @@ export class RunningAgent {
     // their paced round, so the answer comes well within the bus's response window (RESPONSE_WINDOW_MS).
     await this.writeSnapshots(changed.filter((k) => this.dirtySnapshots.delete(k)));
     this.publishSignals(changed.filter((k) => this.owns(k)));
-    msg.respond(
+    const answered = respondInWindow(
+      msg,
       toBinary(
         ListenersForgottenSchema,
         create(ListenersForgottenSchema, { process: this.instanceId, agent: this.module.name, keys: changed }),
       ),
+      receivedAt,
     );
-    this.log.info({ agent: this.module.name, keys: changed.length }, "listeners forgotten");
+    // Erased either way; unanswered, it is missing from the requester's count (a second run finds nothing to change).
+    this.log.info({ agent: this.module.name, keys: changed.length, answered }, "listeners forgotten");
   }
 
   /** Runs a state change; a handler that throws loses that one message, never the process. */

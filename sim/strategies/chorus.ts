@@ -28,6 +28,8 @@ export interface ChorusOptions {
   natsUrl?: string;
   /** Environment for the mesh's processes (e.g. BUDGET_MAX_LEASE_PPM). */
   env?: Record<string, string>;
+  /** How long a Decide may take before it counts as an error (default 2 s, a player's patience). */
+  decideTimeoutMs?: number;
 }
 
 /**
@@ -43,6 +45,8 @@ export class ChorusStrategy implements Strategy {
   reportErrors = 0;
   /** Up to five distinct report failures, to tell a validation error from an outage. */
   readonly reportErrorSamples = new Set<string>();
+  /** Up to five distinct Decide failures (the world counts them; these say which). */
+  readonly decideErrorSamples = new Set<string>();
 
   constructor(private readonly options: ChorusOptions) {}
 
@@ -116,7 +120,11 @@ export class ChorusStrategy implements Strategy {
   }
 
   decide(request: DecideRequest): Promise<DecideResponse> {
-    return this.client!.decide(request, { timeoutMs: 2_000 });
+    return this.client!.decide(request, { timeoutMs: this.options.decideTimeoutMs ?? 2_000 }).catch((err: unknown) => {
+      if (this.decideErrorSamples.size < 5)
+        this.decideErrorSamples.add(err instanceof Error ? err.message : String(err));
+      throw err;
+    });
   }
 
   async reportPlayback(signals: readonly PlaybackSignal[]): Promise<void> {
