@@ -21,7 +21,9 @@ import { authConnectionOptions, natsClientAuth } from "../../lib/nats/connect-op
 import { toolNatsAccess, writeLocalMesh } from "../../lib/nats/local-mesh.ts";
 import type { NatsServerProcess } from "../../lib/nats/nats-server-process.ts";
 import { AGENT_INPUTS, RESPONSE_WINDOW_MS } from "../../lib/nats/permissions.ts";
+import { respondInWindow } from "../../lib/nats/respond-in-window.ts";
 import type { ServerAuth } from "../../lib/nats/server-auth.ts";
+import { permissionViolations } from "../../lib/nats/server-log.ts";
 import { AGENTS, buckets, streams, subjects } from "../../lib/subjects.ts";
 import { KeyRevocations } from "../../modules/key-revocations.ts";
 import { ModuleRegistry } from "../../modules/module-registry.ts";
@@ -145,6 +147,29 @@ describe("bus permissions - every process kind is held to its own rights by the 
     late[0]!.respond(new Uint8Array([7]));
     await expect(pending).rejects.toThrow(/timeout/i);
     await expectViolation("budget", "Publish", /^_INBOX\.gateway/);
+    sub.unsubscribe();
+  });
+
+  it("respondInWindow - an answer that had to wait past the window is dropped, not refused; one in time is delivered", async () => {
+    const got: Msg[] = [];
+    const sub = as.budget!.subscribe(subjects.budgetLease, { callback: (_e, m) => void got.push(m) });
+    await as.budget!.flush();
+    const inTime = as.gateway!.request(subjects.budgetLease, new Uint8Array([1]), { timeout: 2_000 });
+    await vi.waitFor(() => expect(got).toHaveLength(1));
+    expect(respondInWindow(got[0]!, new Uint8Array([7]), performance.now())).toBe(true);
+    expect([...(await inTime).data]).toEqual([7]);
+
+    const before = permissionViolations(bus.logFile).length;
+    const late = as.gateway!.request(subjects.budgetLease, new Uint8Array([1]), {
+      timeout: RESPONSE_WINDOW_MS + 3_000,
+    });
+    await vi.waitFor(() => expect(got).toHaveLength(2));
+    const receivedAt = performance.now();
+    await new Promise((r) => setTimeout(r, RESPONSE_WINDOW_MS - 400));
+    expect(respondInWindow(got[1]!, new Uint8Array([8]), receivedAt)).toBe(false);
+    await expect(late).rejects.toThrow(/timeout/i);
+    await as.budget!.flush();
+    expect(permissionViolations(bus.logFile)).toHaveLength(before);
     sub.unsubscribe();
   });
 
