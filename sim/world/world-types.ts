@@ -59,6 +59,8 @@ export interface WorldOutcome {
   noFill: Record<string, number>;
   /** Ads sold for a later offset that never played (the session ended first): sold, never impressed. */
   unplayedAds: number;
+  /** Realtime strategies: answers that came back after their session had moved on, dropped as a player would. */
+  staleAnswers: number;
   /** Realtime strategies: how far (wall ms) the world fell behind its schedule at worst (0 = kept real time). */
   maxWallLagMs: number;
 }

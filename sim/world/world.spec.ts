@@ -84,6 +84,33 @@ describe("world", () => {
     for (const { event, atSimMs } of strategy.deliveries)
       expect(atSimMs - (timestampMs(event.occurredAt!) - epoch)).toBeGreaterThanOrEqual(30_000);
   });
+
+  it("world - a realtime answer that comes back after its session moved on is dropped, never acted on", async () => {
+    // 60 simulated minutes in about a second of wall time; each answer takes 150 ms of wall time, about 9
+    // simulated minutes, and signals 50 ms: tracks end and breaks play while decisions are in flight.
+    const s = small({ speedup: 3_600, listeners: { count: 40 } });
+    const positions: number[] = [];
+    const inner = new MonolithStrategy(s.publisher.breakEveryMinutes * 60_000);
+    const slow: Strategy = {
+      name: "slow-realtime",
+      realtime: true,
+      launch: () => inner.launch(),
+      start: (setup) => inner.start(setup),
+      decide: async (request, atSimMs) => {
+        positions.push(request.context!.positionMs);
+        await new Promise((r) => setTimeout(r, 150));
+        return inner.decide(request, atSimMs);
+      },
+      // Signals flush before each decision; a slow flush lets other sessions' handlers run first.
+      reportPlayback: () => new Promise((r) => setTimeout(r, 50)),
+      reportEvents: (events) => inner.reportEvents(events),
+      stop: () => inner.stop(),
+    };
+    const outcome = await runWorld(s, slow);
+    expect(outcome.staleAnswers).toBeGreaterThan(0);
+    expect(positions.length).toBeGreaterThan(outcome.staleAnswers);
+    expect(positions.filter((p) => p < 0)).toEqual([]);
+  });
 });
 
 describe("spend ledger", () => {

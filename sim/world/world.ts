@@ -97,6 +97,7 @@ export async function runWorld(s: Scenario, strategy: Strategy, options: WorldOp
     maxWallLagMs: 0,
     noFill: {},
     unplayedAds: 0,
+    staleAnswers: 0,
   };
   let playback: PlaybackSignal[] = [];
   let sessionSeq = 0;
@@ -199,8 +200,9 @@ export async function runWorld(s: Scenario, strategy: Strategy, options: WorldOp
 
   const decide = async (session: Session, at: number, betweenTracks: boolean): Promise<DecideResponse | undefined> => {
     out.opportunities++;
-    await flushPlayback();
+    // Built before the flush's await, while the session is still at `at`.
     const req = request(session, at, betweenTracks);
+    await flushPlayback();
     const started = performance.now();
     try {
       const response = await strategy.decide(req, at);
@@ -284,12 +286,24 @@ export async function runWorld(s: Scenario, strategy: Strategy, options: WorldOp
     return { endsAt: t, left };
   };
 
+  /**
+   * Realtime: while a decision was in flight the session may have ended or moved on (the track ended, another
+   * break played); a player drops that late answer rather than acting on a moment that has passed.
+   */
+  const stale = (session: Session, token: number) => {
+    if (session.ended) return true;
+    if (session.token === token) return false;
+    out.staleAnswers++;
+    return true;
+  };
+
   /** A break in the middle of content: now, later in this content, or not at all (the strategy's choice). */
   const midContentBreak = async (session: Session, at: number) => {
     const item = session.content!;
     const pos = position(session, at);
+    const token = session.token;
     const response = await decide(session, at, false);
-    if (session.ended) return;
+    if (stale(session, token)) return;
     if (response && response.ads.length === 0 && response.noFillReason === NoFillReason.NOT_A_GOOD_MOMENT) {
       // The player asks again at the advised next break (and at the next boundary in any case).
       const again = askAgainAt(response.nextBreakOffsetMs, pos, item.durationMs);
@@ -342,8 +356,9 @@ export async function runWorld(s: Scenario, strategy: Strategy, options: WorldOp
     if (rngListening.chance(1 / s.listeners.meanTracksPerSession)) return endSession(session, at);
     if (session.deferred) return breakNow(session, at, session.deferred.response, 0, true);
     if (session.listenedSinceBreakMs >= 0.75 * breakEveryMs) {
+      const token = session.token;
       const response = await decide(session, at, true);
-      if (session.ended) return;
+      if (stale(session, token)) return;
       if (response && response.ads.length > 0) return breakNow(session, at, response, 0, true);
       if (session.listenedSinceBreakMs >= breakEveryMs && response?.noFillReason !== NoFillReason.NOT_A_GOOD_MOMENT)
         return breakNow(session, at, response, 0, true);
