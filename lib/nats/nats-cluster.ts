@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { jetstreamManager, StorageType } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
@@ -40,6 +40,21 @@ export class NatsCluster {
   private constructor(readonly options: NatsClusterOptions) {}
 
   static async start(options: NatsClusterOptions): Promise<NatsCluster> {
+    // Ports come from freePort(): free when asked, but another process (a concurrent test) can bind one before
+    // nats-server does. A start that fails on that is tried again with new ports, from empty stores.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await NatsCluster.startOnce(options);
+      } catch (err) {
+        if (attempt >= 3 || !/address already in use/i.test((err as Error).message)) throw err;
+        const name = options.name ?? "chorus";
+        for (let i = 0; i < options.size; i++)
+          rmSync(join(options.storeDir, `${name}-${i + 1}`), { recursive: true, force: true });
+      }
+    }
+  }
+
+  private static async startOnce(options: NatsClusterOptions): Promise<NatsCluster> {
     const cluster = new NatsCluster(options);
     if (options.logDir) mkdirSync(options.logDir, { recursive: true });
     const name = options.name ?? "chorus";
