@@ -5,6 +5,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../config/config.ts";
+import { holdPort, portsWithTaken } from "../testing/held-port.ts";
 import { until } from "../testing/until.ts";
 import { connectNats } from "./connect.ts";
 import { natsClientAuth } from "./connect-options.ts";
@@ -100,5 +101,25 @@ describe("NATS cluster and replicas", () => {
       await expect(connect({ servers: `nats://127.0.0.1:${node.clientPort}`, reconnect: false })).rejects.toThrow(
         /authorization/i,
       );
+  }, 60_000);
+
+  it("a route port taken before nats-server binds it - the cluster starts again on new ports, from empty stores", async () => {
+    const taken = await holdPort();
+    cleanups.push(taken.release);
+    // Call 2 is the first node's route port: the failure CI met ("Error listening on router port").
+    const ports = portsWithTaken(taken.port, 2);
+    const cluster = await NatsCluster.start({
+      size: 3,
+      storeDir: mkdtempSync(join(tmpdir(), "chorus-cluster-retry-")),
+      freePort: ports.next,
+    });
+    cleanups.push(() => cluster.stop());
+    expect(ports.calls).toBe(12);
+    expect(cluster.nodes.flatMap((n) => [n.clientPort, n.routePort])).not.toContain(taken.port);
+    const nc = await connectNats({ servers: cluster.url, name: "cluster-retry" });
+    cleanups.push(() => nc.close());
+    const jsm = await jetstreamManager(nc);
+    await ensureStream(jsm, { name: "RETRY_R3", subjects: ["retry.r3.>"] }, 3);
+    expect((await jsm.streams.info("RETRY_R3")).config.num_replicas).toBe(3);
   }, 60_000);
 });

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { jetstreamManager, StorageType } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { authConnectionOptions, type NatsClientAuth, natsClientAuth } from "./connect-options.ts";
-import { freePort, NatsServerProcess } from "./nats-server-process.ts";
+import { freePort, isAddressInUse, NatsServerProcess } from "./nats-server-process.ts";
 
 export interface NatsClusterOptions {
   /** Servers in the cluster (3 or 5 in production; JetStream needs a majority of them up). */
@@ -19,6 +19,8 @@ export interface NatsClusterOptions {
   auth?: NatsClientAuth;
   /** Each server logs to `<logDir>/<server name>.log` (permission violations are logged there). */
   logDir?: string;
+  /** Where the nodes' free ports come from (default freePort(); tests inject a taken one). */
+  freePort?: () => Promise<number>;
 }
 
 /** One server of the cluster: its client and route ports stay the same across restarts. */
@@ -46,7 +48,7 @@ export class NatsCluster {
       try {
         return await NatsCluster.startOnce(options);
       } catch (err) {
-        if (attempt >= 3 || !/address already in use/i.test((err as Error).message)) throw err;
+        if (attempt >= 3 || !isAddressInUse(err)) throw err;
         const name = options.name ?? "chorus";
         for (let i = 0; i < options.size; i++)
           rmSync(join(options.storeDir, `${name}-${i + 1}`), { recursive: true, force: true });
@@ -60,8 +62,9 @@ export class NatsCluster {
     const name = options.name ?? "chorus";
     for (let i = 0; i < options.size; i++) {
       const nodeName = `${name}-${i + 1}`;
-      const clientPort = await freePort();
-      const routePort = await freePort();
+      const port = options.freePort ?? freePort;
+      const clientPort = await port();
+      const routePort = await port();
       cluster.nodes.push({
         name: nodeName,
         clientPort,

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -38,6 +38,8 @@ export interface NatsServerOptions {
    * before it listens, which takes more than 10 s on a loaded machine.
    */
   startTimeoutMs?: number;
+  /** Where a free client port comes from when `port` is unset (default freePort(); tests inject a taken one). */
+  freePort?: () => Promise<number>;
 }
 
 export class NatsServerNotInstalledError extends Error {
@@ -88,10 +90,27 @@ export class NatsServerProcess {
       throw new Error(`cannot start nats-server in state ${this.state}`);
     if (!NatsServerProcess.isInstalled(this.binary)) throw new NatsServerNotInstalledError(this.binary);
     requireServerVersion(NatsServerProcess.version(this.binary));
+    // A free port is free when asked, but another process (a concurrent test) can bind it before nats-server
+    // does; a start that fails on that is tried again on another port. A port the caller chose is not changed.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.startOn(this.options.port || (await (this.options.freePort ?? freePort)()));
+      } catch (err) {
+        if (this.options.port || attempt >= 3 || !isAddressInUse(err)) throw err;
+      }
+    }
+  }
+
+  private async startOn(port: number): Promise<this> {
     this.state = "starting";
-    this.port = this.options.port || (await freePort());
+    this.port = port;
     mkdirSync(this.storeDir, { recursive: true });
+    // nats-server writes <name>_<pid>.ports here once it listens: readiness is known to be this process's, not
+    // whatever else may answer on the port.
+    const portsDir = mkdtempSync(join(tmpdir(), "chorus-nats-ports-"));
     const args = [
+      "--ports_file_dir",
+      portsDir,
       ...(this.options.configFile ? ["-c", this.options.configFile] : []),
       ...(this.options.logFile ? ["-l", this.options.logFile] : []),
       "-a",
@@ -119,15 +138,21 @@ export class NatsServerProcess {
       this.state = "stopped";
     });
     try {
-      await waitForPort(this.port, this.options.startTimeoutMs ?? 30_000, () => this.state === "stopped");
+      await waitForListening(
+        { dir: portsDir, pid: child.pid!, port: this.port },
+        this.options.startTimeoutMs ?? 30_000,
+        () => this.state === "stopped",
+      );
     } catch (err) {
       await this.stop();
+      rmSync(portsDir, { recursive: true, force: true });
       const log =
         this.options.logFile && existsSync(this.options.logFile) ? readFileSync(this.options.logFile, "utf8") : "";
       throw new Error(
         `nats-server did not start on port ${this.port}: ${(err as Error).message}\n${stderr}${log.slice(-4000)}`,
       );
     }
+    rmSync(portsDir, { recursive: true, force: true });
     this.state = "running";
     // A parent that exits without calling stop() must not leave the child behind (one listener per instance,
     // whatever the number of restarts).
@@ -156,6 +181,11 @@ export class NatsServerProcess {
   }
 }
 
+/** True when a server failed to start because one of its ports was taken (nats-server's own words). */
+export function isAddressInUse(err: unknown): boolean {
+  return /address already in use/i.test((err as Error)?.message ?? "");
+}
+
 /** Asks the kernel for a free TCP port on loopback. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -170,21 +200,41 @@ export function freePort(): Promise<number> {
   });
 }
 
-async function waitForPort(port: number, timeoutMs: number, gaveUp: () => boolean): Promise<void> {
+/** Waits for the server's ports file (written once it listens) to name `port`, then for the port to accept. */
+async function waitForListening(
+  want: { dir: string; pid: number; port: number },
+  timeoutMs: number,
+  gaveUp: () => boolean,
+): Promise<void> {
   const { connect } = await import("node:net");
   const until = Date.now() + timeoutMs;
+  const suffix = `_${want.pid}.ports`;
   while (Date.now() < until) {
     if (gaveUp()) throw new Error("process exited");
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, "127.0.0.1");
-      socket.once("connect", () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once("error", () => resolve(false));
-    });
+    const file = readdirSync(want.dir).find((f) => f.endsWith(suffix));
+    const listed = file ? listedClientPorts(join(want.dir, file)) : [];
+    const ok =
+      listed.includes(want.port) &&
+      (await new Promise<boolean>((resolve) => {
+        const socket = connect(want.port, "127.0.0.1");
+        socket.once("connect", () => {
+          socket.destroy();
+          resolve(true);
+        });
+        socket.once("error", () => resolve(false));
+      }));
     if (ok) return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`timed out after ${timeoutMs} ms`);
+}
+
+/** The client ports in a ports file ({"nats": ["nats://127.0.0.1:4222"], ...}); none while it is being written. */
+function listedClientPorts(file: string): number[] {
+  try {
+    const urls = (JSON.parse(readFileSync(file, "utf8")) as { nats?: string[] }).nats ?? [];
+    return urls.map((u) => Number(new URL(u).port));
+  } catch {
+    return [];
+  }
 }
