@@ -273,16 +273,17 @@ export class BudgetService {
     const clock = this.options.clock ?? Date.now;
     const position: FeedPosition = { readAtMs: Number.NEGATIVE_INFINITY };
     // What the stream holds now is applied before the caller goes on (the book is whole before it grants).
-    let caughtUp!: () => void;
+    let wholeNow!: () => void;
     const whole = new Promise<void>((resolve) => {
-      caughtUp = resolve;
+      wholeNow = resolve;
     });
+    const caughtUp = () => {
+      position.readAtMs = clock();
+      wholeNow();
+    };
     const messages = await consumer.consume(RESUMING_CONSUME);
     void createdPending(consumer).then((pending) => {
-      if (pending === 0) {
-        position.readAtMs = clock();
-        caughtUp();
-      }
+      if (pending === 0) caughtUp();
     });
     // The server sends an idle heartbeat only when it has nothing more to deliver: the feed was caught up then.
     void (async () => {
@@ -290,7 +291,7 @@ export class BudgetService {
     })();
     this.stops.push(() => {
       void messages.stop();
-      caughtUp();
+      wholeNow();
     });
     void (async () => {
       for await (const m of messages) {
@@ -299,10 +300,7 @@ export class BudgetService {
         } catch (err) {
           this.options.logger.error({ err, stream, seq: m.seq }, "budget feed message not applied");
         }
-        if (m.info.pending === 0) {
-          position.readAtMs = clock();
-          caughtUp();
-        }
+        if (m.info.pending === 0) caughtUp();
       }
     })();
     await whole;

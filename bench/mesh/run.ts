@@ -26,6 +26,11 @@ const numbers = (raw: string) =>
     if (!(n > 0)) throw new InvalidArgumentError(`"${s}" is not a positive number`);
     return n;
   });
+const positiveInteger = (raw: string) => {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`"${raw}" is not a positive integer`);
+  return n;
+};
 
 const options = new Command("bench")
   .description("Open-loop Decide benchmark of the full local mesh per coordination mode, with ceilings.")
@@ -85,6 +90,13 @@ const options = new Command("bench")
   )
   .option("--sessions <n>", "HTTP/2 connections of each load client process", Number, 4)
   .option(
+    "--budget-scale <n>",
+    "multiply the demo catalog's budgets: at the demo's own budgets pacing binds within seconds, sooner the higher " +
+      "the rate, and the sold share (with the work behind it) fell from 0.58 at 100/s to 0.34 at 1,500/s",
+    positiveInteger,
+    1000,
+  )
+  .option(
     "--baseline-dir <dir>",
     "also measure the mesh of another checkout (its dist/ built: a before/after comparison); each mode's meshes " +
       "start fresh per run, alternating between that build and this one (order swapped every run)",
@@ -92,11 +104,7 @@ const options = new Command("bench")
   .option(
     "--repeat <n>",
     "searches per target (each after its warm-up); the tables show, per rate, the run with the median p99",
-    (raw) => {
-      const n = Number(raw);
-      if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`"${raw}" is not a positive integer`);
-      return n;
-    },
+    positiveInteger,
     1,
   )
   .option("--json <path>", "where to write the results", defaultJsonPath("bench-mesh"))
@@ -116,6 +124,7 @@ const options = new Command("bench")
     ceilingsMaxRate: number;
     idle: number;
     clientProcesses: number;
+    budgetScale: number;
     mesh: boolean;
     gatewayUrl?: string;
     sessions: number;
@@ -219,7 +228,13 @@ async function measureMeshes(): Promise<void> {
         try {
           progress.label(`${name}: starting the mesh`);
           const start = await meshStarter(baseline);
-          const mesh = await start({ coordination: mode, gatewayPort: 0, silent: true, env: { LOG_LEVEL: "warn" } });
+          const mesh = await start({
+            coordination: mode,
+            gatewayPort: 0,
+            silent: true,
+            env: { LOG_LEVEL: "warn" },
+            demoCatalog: { budgetScale: options.budgetScale },
+          });
           try {
             into.idle.push(await idleUsage(name, mesh.processes));
             const target = decideTarget(mesh.gatewayUrl, mesh.credentials.decideKey);
