@@ -120,7 +120,9 @@ describe("probation and the hang rule", () => {
       stop,
       6,
     );
-    expect((await looping).degraded).toMatch(/canary 5\.0\.0-one-loop: DeadlineError/);
+    // Both limits are 400 ms: the router's deadline usually fires first, but in a late event loop the pool's own
+    // watchdog can run first (CI saw it); either way the looping call degrades, and the hang is counted once below.
+    expect((await looping).degraded).toMatch(/canary 5\.0\.0-one-loop: (DeadlineError|KernelTimeoutError)/);
     expect(load.errors).toEqual([]);
     await gateway.close(); // flushes the shared record
     const shared = (await record(version))!;
