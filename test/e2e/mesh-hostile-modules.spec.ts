@@ -167,7 +167,7 @@ describe("mesh - hostile kernel modules are contained with zero failed decisions
   }, 60_000);
 
   /** Decides back to back with 6 callers until `until` resolves; every response and every error. */
-  async function load(until: Promise<unknown>) {
+  async function load(until: Promise<unknown>, onResponse?: (r: DecideResponse) => void) {
     const responses: DecideResponse[] = [];
     /** When each response arrived (epoch ms), in the same order. */
     const arrivals: number[] = [];
@@ -185,8 +185,10 @@ describe("mesh - hostile kernel modules are contained with zero failed decisions
         );
         while (running) {
           try {
-            responses.push(await client.decide(request(n++), { timeoutMs: 10_000 }));
+            const response = await client.decide(request(n++), { timeoutMs: 10_000 });
+            responses.push(response);
             arrivals.push(Date.now());
+            onResponse?.(response);
           } catch (err) {
             failures.push(err);
           }
@@ -393,9 +395,16 @@ describe("mesh - hostile kernel modules are contained with zero failed decisions
   it("mesh - a key revoked while its module is active: rolled back in every process, later modules refused", async () => {
     await publish("2.1.0", await buildKernelVariant(kernelVariants.build(21)), doomed);
     const revokedAt = { at: 0 };
+    let servedWith!: () => void;
+    const served = new Promise<void>((resolve) => {
+      servedWith = resolve;
+    });
     const done = (async () => {
       await operations.activate("kernel", "2.1.0", "signed by the doomed key");
-      await sleep(1_500); // serve with it a while
+      // Serve with it a while: from the first response it decided (a fixed sleep was too short for a starved CI
+      // machine, where no gateway had switched yet), or at most 20 s (the assertion below then says so).
+      await Promise.race([served, sleep(20_000)]);
+      await sleep(500);
       revokedAt.at = Date.now();
       await KeyRevocations.revoke(registry.states, {
         keyId: doomed.keyId,
@@ -409,7 +418,10 @@ describe("mesh - hostile kernel modules are contained with zero failed decisions
       }
       throw new Error("2.1.0 still active after its key was revoked");
     })();
-    const { responses, failures } = await load(done.then(() => sleep(1_500)).catch(() => {}));
+    const { responses, failures } = await load(
+      done.then(() => sleep(1_500)).catch(() => {}),
+      (r) => kernelVersion(r) === "2.1.0" && servedWith(),
+    );
     const { state, ms } = await done;
     contained.push(["a revoked key (active module)", `${ms} ms`]);
     expect(failures).toEqual([]);
