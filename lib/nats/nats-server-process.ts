@@ -105,8 +105,8 @@ export class NatsServerProcess {
     this.state = "starting";
     this.port = port;
     mkdirSync(this.storeDir, { recursive: true });
-    // nats-server writes <name>_<pid>.ports here once it listens: readiness is known to be this process's, not
-    // whatever else may answer on the port.
+    // nats-server writes <name>_<pid>.ports here once it listens. The folder is this start's own, so a ports file
+    // in it is this server's (or a wrapper's child's): readiness is not fooled by whatever else answers on the port.
     const portsDir = mkdtempSync(join(tmpdir(), "chorus-nats-ports-"));
     const args = [
       "--ports_file_dir",
@@ -139,7 +139,7 @@ export class NatsServerProcess {
     });
     try {
       await waitForListening(
-        { dir: portsDir, pid: child.pid!, port: this.port },
+        { dir: portsDir, port: this.port },
         this.options.startTimeoutMs ?? 30_000,
         () => this.state === "stopped",
       );
@@ -202,17 +202,17 @@ export function freePort(): Promise<number> {
 
 /** Waits for the server's ports file (written once it listens) to name `port`, then for the port to accept. */
 async function waitForListening(
-  want: { dir: string; pid: number; port: number },
+  want: { dir: string; port: number },
   timeoutMs: number,
   gaveUp: () => boolean,
 ): Promise<void> {
   const { connect } = await import("node:net");
   const until = Date.now() + timeoutMs;
-  const suffix = `_${want.pid}.ports`;
   while (Date.now() < until) {
     if (gaveUp()) throw new Error("process exited");
-    const file = readdirSync(want.dir).find((f) => f.endsWith(suffix));
-    const listed = file ? listedClientPorts(join(want.dir, file)) : [];
+    const listed = readdirSync(want.dir)
+      .filter((f) => f.endsWith(".ports"))
+      .flatMap((f) => listedClientPorts(join(want.dir, f)));
     const ok =
       listed.includes(want.port) &&
       (await new Promise<boolean>((resolve) => {
