@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { RateStep } from "../lib/rate-search.ts";
-import { BARE_ECHO, checkGoals, cpuPerDecisionUs, type TargetResult } from "./goals.ts";
+import { BARE_ECHO, checkGoals, cpuPerDecisionUs, FANOUT_CEILING, type TargetResult } from "./goals.ts";
 
 const step = (rate: number, p50: number, p99: number, more: Partial<RateStep> = {}): RateStep => ({
   rate,
@@ -52,6 +52,8 @@ describe("bench goals", () => {
           ),
         ],
         [BARE_ECHO, target(BARE_ECHO, [step(100, 0.25, 0.5)], 6000)],
+        // The fan-out ceiling's requester is a NATS client, not the HTTP/2 load client the goal is about.
+        [FANOUT_CEILING, target(FANOUT_CEILING, [step(1000, 1, 5, { clientCpuUs: 364 })], 2000)],
         ["parallel", target("parallel", [step(100, 3, 8, { processes: cpu(100, 50, 1) }), step(1000, 4, 16)], 100)],
         ["sequential", target("sequential", [step(100, 6, 12)], 500)],
       ]),
