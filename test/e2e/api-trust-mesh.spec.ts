@@ -16,12 +16,12 @@ import {
   EventResult_Status,
   type PodAd,
 } from "../../gen/chorus/v1/decision_pb.ts";
-import { type Mesh, startMesh } from "../../launch/mesh.ts";
+import type { Mesh } from "../../launch/mesh.ts";
 import { queryLedger } from "../../ledger/ledger.ts";
 import type { NatsConnection } from "../../lib/nats/connect.ts";
-import { freePort } from "../../lib/nats/nats-server-process.ts";
 import { permissionViolations } from "../../lib/nats/server-log.ts";
 import { streams } from "../../lib/subjects.ts";
+import { startMeshOnFreePorts } from "./free-port-mesh.ts";
 
 /**
  * The issue's refusals end to end: the real gateway process, the real ledger and event stream. Every refused event
@@ -41,7 +41,7 @@ describe("api trust - the whole mesh", () => {
   let nc: NatsConnection;
   let client: ReturnType<typeof createClient<typeof DecisionService>>;
   beforeAll(async () => {
-    mesh = await startMesh({ gatewayPort: await freePort(), silent: true, demo: true });
+    mesh = await startMeshOnFreePorts(async (port) => ({ gatewayPort: await port(), silent: true, demo: true }));
     nc = await mesh.connect("e2e-trust");
     client = createClient(
       DecisionService,

@@ -6,10 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withApiKey } from "../../gateway/auth/client-key.ts";
 import { AdFormat, BreakKind, ContentKind, DeviceType } from "../../gen/chorus/v1/common_pb.ts";
 import { DecideRequestSchema, DecisionService } from "../../gen/chorus/v1/decision_pb.ts";
-import { type Mesh, startMesh } from "../../launch/mesh.ts";
+import type { Mesh } from "../../launch/mesh.ts";
 import { ReceiptStore } from "../../ledger/receipt-store.ts";
-import { freePort } from "../../lib/nats/nats-server-process.ts";
 import { permissionViolations } from "../../lib/nats/server-log.ts";
+import { startMeshOnFreePorts } from "./free-port-mesh.ts";
 
 const request = (id: string) =>
   create(DecideRequestSchema, {
@@ -29,12 +29,12 @@ describe("gateway - GATEWAY_PROCESSES: several gateway processes on one port", (
   let mesh: Mesh;
   let primary: number;
   beforeAll(async () => {
-    mesh = await startMesh({
-      gatewayPort: await freePort(),
+    mesh = await startMeshOnFreePorts(async (port) => ({
+      gatewayPort: await port(),
       silent: true,
       demo: true,
       env: { GATEWAY_PROCESSES: "2" },
-    });
+    }));
     primary = mesh.processes.find((p) => p.name === "gateway")!.pid;
   }, 90_000);
   afterAll(() => mesh?.stop(), 30_000);

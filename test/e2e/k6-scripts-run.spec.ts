@@ -4,11 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Mesh, startMesh } from "../../launch/mesh.ts";
-import { freePort } from "../../lib/nats/nats-server-process.ts";
+import type { Mesh } from "../../launch/mesh.ts";
 import { permissionViolations } from "../../lib/nats/server-log.ts";
 import { repoRoot } from "../../lib/process/launcher.ts";
 import { decideRequest } from "../../loadtest/lib/decide-request.js";
+import { startMeshOnFreePorts } from "./free-port-mesh.ts";
 
 const dir = fileURLToPath(new URL("../../loadtest/", import.meta.url));
 
@@ -36,7 +36,7 @@ describe.skipIf(!k6)("k6 scripts - run by k6 against a test mesh", () => {
   let mesh: Mesh;
   let out: string;
   beforeAll(async () => {
-    mesh = await startMesh({ gatewayPort: await freePort(), silent: true, demo: true });
+    mesh = await startMeshOnFreePorts(async (port) => ({ gatewayPort: await port(), silent: true, demo: true }));
     out = mkdtempSync(join(tmpdir(), "chorus-k6-"));
     // The first decisions of a fresh mesh wait for leases and warm caches: let them pass before k6 measures.
     for (let i = 0; i < 60; i++) {

@@ -23,9 +23,8 @@ import {
   DegradedReason,
 } from "../../gen/chorus/v1/decision_pb.ts";
 import { ModuleStateChange_Action } from "../../gen/chorus/v1/module_pb.ts";
-import { type Mesh, startMesh } from "../../launch/mesh.ts";
+import type { Mesh } from "../../launch/mesh.ts";
 import type { NatsConnection } from "../../lib/nats/connect.ts";
-import { freePort } from "../../lib/nats/nats-server-process.ts";
 import { permissionViolations } from "../../lib/nats/server-log.ts";
 import { signManifest } from "../../modules/manifest-signature.ts";
 import { ModuleOperations } from "../../modules/module-operations.ts";
@@ -39,6 +38,7 @@ import { AGENT_SCORINGS } from "../../voting/registry/agent-scorings.ts";
 import { moduleKinds } from "../../voting/registry/module-kinds.ts";
 import { BUILTIN_SCORING_VERSION } from "../../voting/registry/start-agent-scoring.ts";
 import { AGENT_SCORING_ABI_VERSION, readAgentScoringWasm } from "../../wasm-core/src/agent-scoring-abi.ts";
+import { startMeshOnFreePorts } from "./free-port-mesh.ts";
 
 const request = (n: number) =>
   create(DecideRequestSchema, {
@@ -79,8 +79,8 @@ describe("mesh - hot swap of agent scoring modules under steady Decide load", ()
 
   beforeAll(async () => {
     writeFileSync(keysFile, key.publicKeyPem);
-    mesh = await startMesh({
-      gatewayPort: await freePort(),
+    mesh = await startMeshOnFreePorts(async (port) => ({
+      gatewayPort: await port(),
       silent: true,
       // One agent host (every agent but budget) spares a process start.
       agentGroups: [["intent", "relevance", "timing", "bidding", "creative", "orchestrator"]],
@@ -93,7 +93,7 @@ describe("mesh - hot swap of agent scoring modules under steady Decide load", ()
         // only on live traffic.
         CHORUS_RETRIEVAL_MAX_CANDIDATES: "20",
       },
-    });
+    }));
     nc = await mesh.connect("agent-hot-swap-test");
     const registry = await ModuleRegistry.open(jetstream(nc));
     const verifier = new ModuleVerifier({

@@ -11,12 +11,12 @@ import {
   DecisionService,
   EventResult_Status,
 } from "../../gen/chorus/v1/decision_pb.ts";
-import { type Mesh, startMesh } from "../../launch/mesh.ts";
+import type { Mesh } from "../../launch/mesh.ts";
 import { queryLedger } from "../../ledger/ledger.ts";
 import { demoCatalog } from "../../lib/demo/demo-catalog.ts";
-import { freePort } from "../../lib/nats/nats-server-process.ts";
 import { permissionViolations } from "../../lib/nats/server-log.ts";
 import { adEvents, decideRequest } from "../../loadtest/lib/decide-request.js";
+import { startMeshOnFreePorts } from "./free-port-mesh.ts";
 
 const demo = demoCatalog();
 const demoCampaigns = new Set(demo.campaigns.map((c) => c.id));
@@ -39,7 +39,7 @@ const request = (id: string) =>
 describe("mesh - the whole local mesh as separate processes", () => {
   let mesh: Mesh;
   beforeAll(async () => {
-    mesh = await startMesh({ gatewayPort: await freePort(), silent: true, demo: true });
+    mesh = await startMeshOnFreePorts(async (port) => ({ gatewayPort: await port(), silent: true, demo: true }));
   }, 60_000);
   afterAll(() => mesh?.stop(), 30_000);
 

@@ -25,13 +25,13 @@ import {
   PlaybackSignalSchema,
 } from "../../gen/chorus/v1/decision_pb.ts";
 import { LedgerEntrySchema } from "../../gen/chorus/v1/ledger_pb.ts";
-import { type Mesh, startMesh } from "../../launch/mesh.ts";
+import type { Mesh } from "../../launch/mesh.ts";
 import { QUARANTINE_HEADERS, queryLedger } from "../../ledger/ledger.ts";
 import type { NatsConnection } from "../../lib/nats/connect.ts";
-import { freePort } from "../../lib/nats/nats-server-process.ts";
 import { type Identity, permissionsFor } from "../../lib/nats/permissions.ts";
 import { permissionViolations } from "../../lib/nats/server-log.ts";
 import { AGENTS, buckets, streams, subjects } from "../../lib/subjects.ts";
+import { startMeshOnFreePorts } from "./free-port-mesh.ts";
 
 const PUBLISHERS: Identity[] = [
   { kind: "gateway", name: "gateway" },
@@ -103,16 +103,18 @@ describe("mesh garbage - no message on any subject Chorus reads stops a process"
   /** Each process's /metrics port. */
   const metricsPorts: Record<string, number> = {};
   beforeAll(async () => {
-    for (const name of ["ledger", "budget", "agents-1", "agents-2", "gateway"]) metricsPorts[name] = await freePort();
-    mesh = await startMesh({
-      processEnv: Object.fromEntries(
-        Object.entries(metricsPorts).map(([name, port]) => [name, { METRICS_PORT: String(port) }]),
-      ),
-      gatewayPort: await freePort(),
-      silent: true,
-      demo: true,
-      inspector: true,
-      readyTimeoutMs: 60_000,
+    mesh = await startMeshOnFreePorts(async (port) => {
+      for (const name of ["ledger", "budget", "agents-1", "agents-2", "gateway"]) metricsPorts[name] = await port();
+      return {
+        processEnv: Object.fromEntries(
+          Object.entries(metricsPorts).map(([name, metricsPort]) => [name, { METRICS_PORT: String(metricsPort) }]),
+        ),
+        gatewayPort: await port(),
+        silent: true,
+        demo: true,
+        inspector: true,
+        readyTimeoutMs: 60_000,
+      };
     });
     attacker = await mesh.connect("garbage-publisher", "inspector");
     pids = mesh.children.map((c) => c.pid);

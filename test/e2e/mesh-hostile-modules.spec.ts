@@ -22,10 +22,9 @@ import { withApiKey } from "../../gateway/auth/client-key.ts";
 import { AdFormat, BreakKind, ContentKind, DeviceType } from "../../gen/chorus/v1/common_pb.ts";
 import { DecideRequestSchema, type DecideResponse, DecisionService } from "../../gen/chorus/v1/decision_pb.ts";
 import { ModuleStateChange_Action } from "../../gen/chorus/v1/module_pb.ts";
-import { type Mesh, startMesh } from "../../launch/mesh.ts";
+import type { Mesh } from "../../launch/mesh.ts";
 import { createLogger } from "../../lib/log/logger.ts";
 import type { NatsConnection } from "../../lib/nats/connect.ts";
-import { freePort } from "../../lib/nats/nats-server-process.ts";
 import { permissionViolations } from "../../lib/nats/server-log.ts";
 import { KeyRevocations } from "../../modules/key-revocations.ts";
 import { ModuleOperations } from "../../modules/module-operations.ts";
@@ -39,6 +38,7 @@ import { healthKey, type VersionRecord } from "../../modules/version-health.ts";
 import { moduleKinds } from "../../voting/registry/module-kinds.ts";
 import { AGENT_SCORING_ABI_VERSION } from "../../wasm-core/src/agent-scoring-abi.ts";
 import { KERNEL_ABI_VERSION } from "../../wasm-core/src/kernel-abi.ts";
+import { startMeshOnFreePorts } from "./free-port-mesh.ts";
 
 const request = (n: number) =>
   create(DecideRequestSchema, {
@@ -105,8 +105,8 @@ describe("mesh - hostile kernel modules are contained with zero failed decisions
 
   beforeAll(async () => {
     writeFileSync(keysFile, keysText());
-    mesh = await startMesh({
-      gatewayPort: await freePort(),
+    mesh = await startMeshOnFreePorts(async (port) => ({
+      gatewayPort: await port(),
       silent: true,
       // The output faults fire only on filled pods. Flights that started 20 days ago: even pacing then leaves budget
       // for minutes of back-to-back load (flights starting an hour ago, the default, are paced dry in seconds).
@@ -133,7 +133,7 @@ describe("mesh - hostile kernel modules are contained with zero failed decisions
         // Each process runs the self-test again before it loads a version: room for a crowded two-core machine.
         CHORUS_MODULE_SELF_TEST_MS: "15000",
       },
-    });
+    }));
     nc = await mesh.connect("hostile-modules-test"); // the operator identity: it alone may revoke keys
     registry = await ModuleRegistry.open(jetstream(nc));
     const verifier = new ModuleVerifier({

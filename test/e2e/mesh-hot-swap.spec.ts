@@ -9,9 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withApiKey } from "../../gateway/auth/client-key.ts";
 import { AdFormat, BreakKind, ContentKind, DeviceType } from "../../gen/chorus/v1/common_pb.ts";
 import { DecideRequestSchema, DecisionService } from "../../gen/chorus/v1/decision_pb.ts";
-import { type Mesh, startMesh } from "../../launch/mesh.ts";
+import type { Mesh } from "../../launch/mesh.ts";
 import type { NatsConnection } from "../../lib/nats/connect.ts";
-import { freePort } from "../../lib/nats/nats-server-process.ts";
 import { permissionViolations } from "../../lib/nats/server-log.ts";
 import { kernelModuleKind } from "../../modules/kernel-module-kind.ts";
 import { ModuleOperations } from "../../modules/module-operations.ts";
@@ -20,6 +19,7 @@ import { ModuleVerifier } from "../../modules/module-verifier.ts";
 import { generateSigningKey, parsePrivateKey, TrustedKeys } from "../../modules/signing-keys.ts";
 import { buildKernelVariant, kernelVariants } from "../../modules/testing/kernel-variants.ts";
 import { KERNEL_ABI_VERSION } from "../../wasm-core/src/mod.ts";
+import { startMeshOnFreePorts } from "./free-port-mesh.ts";
 
 const request = (n: number) =>
   create(DecideRequestSchema, {
@@ -41,7 +41,11 @@ describe("mesh - hot swap of the kernel module under steady Decide load", () => 
   beforeAll(async () => {
     const keysFile = join(mkdtempSync(join(tmpdir(), "chorus-keys-")), "trusted.pem");
     writeFileSync(keysFile, key.publicKeyPem);
-    mesh = await startMesh({ gatewayPort: await freePort(), silent: true, env: { CHORUS_TRUSTED_KEYS: keysFile } });
+    mesh = await startMeshOnFreePorts(async (port) => ({
+      gatewayPort: await port(),
+      silent: true,
+      env: { CHORUS_TRUSTED_KEYS: keysFile },
+    }));
     nc = await mesh.connect("hot-swap-test");
   }, 90_000);
   afterAll(async () => {

@@ -2,10 +2,10 @@ import { readFileSync } from "node:fs";
 import type { BidResponse } from "iab-openrtb/v26";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fillMacros, readVast, vastSchemaUnavailable, xsdErrors } from "../../gateway/testing/vast-check.ts";
-import { type Mesh, startMesh } from "../../launch/mesh.ts";
+import type { Mesh } from "../../launch/mesh.ts";
 import { queryLedger } from "../../ledger/ledger.ts";
-import { freePort } from "../../lib/nats/nats-server-process.ts";
 import { permissionViolations } from "../../lib/nats/server-log.ts";
+import { startMeshOnFreePorts } from "./free-port-mesh.ts";
 
 const schemaMissing = vastSchemaUnavailable();
 const fixture = (name: string) =>
@@ -19,7 +19,7 @@ describe("mesh - VAST, tracking and OpenRTB against the real decision engine and
   let mesh: Mesh;
   const authorization = () => ({ authorization: `Bearer ${mesh.credentials.decideKey}` });
   beforeAll(async () => {
-    mesh = await startMesh({ gatewayPort: await freePort(), silent: true, demo: true });
+    mesh = await startMeshOnFreePorts(async (port) => ({ gatewayPort: await port(), silent: true, demo: true }));
   }, 90_000);
   afterAll(() => mesh?.stop(), 30_000);
 

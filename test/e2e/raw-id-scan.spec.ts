@@ -26,14 +26,14 @@ import {
   EventResult_Status,
   PlaybackSignalSchema,
 } from "../../gen/chorus/v1/decision_pb.ts";
-import { type Mesh, startMesh } from "../../launch/mesh.ts";
+import type { Mesh } from "../../launch/mesh.ts";
 import { queryLedger } from "../../ledger/ledger.ts";
 import type { NatsConnection } from "../../lib/nats/connect.ts";
-import { freePort } from "../../lib/nats/nats-server-process.ts";
 import { permissionViolations } from "../../lib/nats/server-log.ts";
 import { pseudonymsFromEnv } from "../../lib/privacy/pseudonym-key.ts";
 import { subjectToken } from "../../lib/subjects.ts";
 import { pseudonymize } from "../../telemetry/decision-record.ts";
+import { startMeshOnFreePorts } from "./free-port-mesh.ts";
 
 const tag = randomBytes(6).toString("hex");
 /** Request ids are not personal (the decision log keeps them): they must not share the ids' stem. */
@@ -68,14 +68,14 @@ describe("raw-id scan - no raw listener id anywhere on the bus or in JetStream",
 
   beforeAll(async () => {
     // Every decision is logged (the decision log keeps requests): the most a raw id could travel.
-    mesh = await startMesh({
-      gatewayPort: await freePort(),
+    mesh = await startMeshOnFreePorts(async (port) => ({
+      gatewayPort: await port(),
       silent: true,
       demo: true,
       inspector: true,
       env: { DECISION_LOG_SAMPLE_RATE: "1" },
       readyTimeoutMs: 60_000,
-    });
+    }));
     spy = await mesh.connect("raw-id-spy", "inspector");
     spy.subscribe(">", {
       callback: (_err, m) => {

@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Mesh, startMesh } from "../../launch/mesh.ts";
-import { freePort } from "../../lib/nats/nats-server-process.ts";
+import type { Mesh } from "../../launch/mesh.ts";
 import { permissionViolations } from "../../lib/nats/server-log.ts";
+import { startMeshOnFreePorts } from "./free-port-mesh.ts";
 
 /**
  * The README's client examples, run as printed against a real mesh: the one code block after "from another
@@ -46,13 +46,13 @@ describe("README client examples, exactly as printed, against a real mesh", () =
     dir = mkdtempSync(join(tmpdir(), "chorus-readme-"));
     credentialsFile = join(dir, "credentials.env");
     // Laid out like npm start's .data (CHORUS_DATA_DIR below): `chorus` finds the mesh and its operator identity.
-    mesh = await startMesh({
-      gatewayPort: await freePort(),
+    mesh = await startMeshOnFreePorts(async (port) => ({
+      gatewayPort: await port(),
       silent: true,
       demo: true,
       credentialsFile,
       natsAuthDir: join(dir, "nats", "auth"),
-    });
+    }));
   }, 120_000);
   afterAll(async () => {
     await mesh?.stop();
