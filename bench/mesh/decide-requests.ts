@@ -18,6 +18,11 @@ const USER_DIGITS = 8;
  * step to step (with a few hundred fixed users it fell from 0.45 to 0.27 within one run).
  */
 export const USER_POOL = 10_000_000;
+/**
+ * What the bench and the soak multiply the demo catalog's budgets by: at its own budgets pacing binds within
+ * seconds, sooner the higher the rate, and the sold share (with the work behind it) falls during a run.
+ */
+export const BUDGET_SCALE = 1000;
 
 export interface EncodedRequests {
   bodies: string[];

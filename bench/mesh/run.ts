@@ -14,7 +14,7 @@ import { type SearchCriteria, type SearchResult, searchRates } from "../lib/rate
 import { defaultJsonPath, writeJson } from "../lib/report-table.ts";
 import { StepProgress } from "../lib/step-progress.ts";
 import { benchReport } from "./bench-report.ts";
-import { decideRequests } from "./decide-requests.ts";
+import { BUDGET_SCALE, decideRequests } from "./decide-requests.ts";
 import { BARE_ECHO, checkGoals, ECHO_CEILING, FANOUT_CEILING, type TargetResult } from "./goals.ts";
 
 const MODES: Coordination[] = ["cached", "parallel", "sequential"];
@@ -94,7 +94,7 @@ const options = new Command("bench")
     "multiply the demo catalog's budgets: at the demo's own budgets pacing binds within seconds, sooner the higher " +
       "the rate, and the sold share (with the work behind it) fell from 0.58 at 100/s to 0.34 at 1,500/s",
     positiveInteger,
-    1000,
+    BUDGET_SCALE,
   )
   .option(
     "--baseline-dir <dir>",

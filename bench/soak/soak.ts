@@ -50,7 +50,7 @@ import { LOAD_CLIENT_NAME, mergeLoadClients } from "../lib/measure-step.ts";
 import { runOpenLoop } from "../lib/open-loop.ts";
 import { ProcessSampler, type ProcessUsage, type RestartEvent } from "../lib/process-sampler.ts";
 import { formatTable, writeJson } from "../lib/report-table.ts";
-import { decideRequests, USER_POOL } from "../mesh/decide-requests.ts";
+import { BUDGET_SCALE, decideRequests, USER_POOL } from "../mesh/decide-requests.ts";
 import {
   type DecideMinute,
   decideMinute,
@@ -87,7 +87,7 @@ const opts = new Command()
   .option(
     "--budget-scale <n>",
     "multiply the demo catalog's budgets: at the demo's own budgets the campaigns run out within minutes and the sold share (and the work behind it) falls all run long",
-    "1000",
+    String(BUDGET_SCALE),
   )
   .option("--warmup-seconds <n>", "ramp the rate from a tenth to full over this long (a new server's slow start)", "30")
   .option(
