@@ -1,10 +1,11 @@
 import { mergeFromBinary, toBinary } from "@bufbuild/protobuf";
-import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import type { AuctionEntry, AuctionOutcome, AuctionOutcomeBatch } from "../../gen/chorus/v1/agent_pb.ts";
 import { DecideRequestSchema } from "../../gen/chorus/v1/decision_pb.ts";
 import { decodeDecideRequest } from "./decide-request.ts";
 import { cachedUtf8 } from "./wire/cached-utf8.ts";
+import { FlatWriter } from "./wire/flat-writer.ts";
 import { readString } from "./wire/short-string.ts";
 import { wireBytesOf } from "./wire/wire-bytes.ts";
 
@@ -18,7 +19,7 @@ const LD = WireType.LengthDelimited;
  * added to AuctionOutcome or AuctionEntry must be added here too (the spec fails until it is).
  */
 export function encodeAuctionOutcome(o: AuctionOutcome): Uint8Array {
-  const w = new BinaryWriter();
+  const w = new FlatWriter();
   if (o.decisionId) w.tag(1, LD).string(o.decisionId);
   // The request as the client sent it when the server kept its bytes (it is not changed after decoding).
   if (o.request) w.tag(2, LD).bytes(wireBytesOf(o.request) ?? toBinary(DecideRequestSchema, o.request));
@@ -42,7 +43,7 @@ export function encodeAuctionOutcome(o: AuctionOutcome): Uint8Array {
  * per outcome. The gateway encodes each outcome as its decision ends and joins a window's outcomes when it closes.
  */
 export function joinEncodedOutcomes(encoded: readonly Uint8Array[]): Uint8Array {
-  const w = new BinaryWriter();
+  const w = new FlatWriter();
   for (const bytes of encoded) w.tag(1, LD).bytes(bytes);
   return w.finish();
 }
@@ -52,7 +53,7 @@ export function encodeAuctionOutcomeBatch(batch: AuctionOutcomeBatch): Uint8Arra
   return joinEncodedOutcomes(batch.outcomes.map(encodeAuctionOutcome));
 }
 
-function writeEntry(w: BinaryWriter, e: AuctionEntry): BinaryWriter {
+function writeEntry(w: FlatWriter, e: AuctionEntry): FlatWriter {
   if (e.creativeId) w.tag(1, LD).bytes(cachedUtf8(e.creativeId));
   if (e.campaignId) w.tag(2, LD).bytes(cachedUtf8(e.campaignId));
   // -0 is not the default value (its bits differ): toBinary writes it.

@@ -1,5 +1,5 @@
 import { toBinary } from "@bufbuild/protobuf";
-import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { WireType } from "@bufbuild/protobuf/wire";
 import type { TrackingUrls } from "../../gen/chorus/v1/common_pb.ts";
 import {
   type DecideResponse,
@@ -9,6 +9,7 @@ import {
   type PodAd,
 } from "../../gen/chorus/v1/decision_pb.ts";
 import { cachedUtf8 } from "./wire/cached-utf8.ts";
+import { FlatWriter } from "./wire/flat-writer.ts";
 
 const LD = WireType.LengthDelimited;
 const VARINT = WireType.Varint;
@@ -21,7 +22,7 @@ const VARINT = WireType.Varint;
  * clients only, keeps toBinary.
  */
 export function encodeDecideResponse(r: DecideResponse): Uint8Array {
-  const w = new BinaryWriter();
+  const w = new FlatWriter();
   if (r.decisionId) w.tag(1, LD).string(r.decisionId);
   for (const ad of r.ads) writePodAd(w.tag(2, LD).fork(), ad).join();
   for (const d of r.degradedAgents) writeDegraded(w.tag(3, LD).fork(), d).join();
@@ -33,7 +34,7 @@ export function encodeDecideResponse(r: DecideResponse): Uint8Array {
   return w.finish();
 }
 
-function writePodAd(w: BinaryWriter, a: PodAd): BinaryWriter {
+function writePodAd(w: FlatWriter, a: PodAd): FlatWriter {
   if (a.sequence !== 0) w.tag(1, VARINT).uint32(a.sequence);
   // Ids, URLs and categories come from the catalog and repeat across decisions.
   if (a.creativeId) w.tag(2, LD).bytes(cachedUtf8(a.creativeId));
@@ -52,13 +53,13 @@ function writePodAd(w: BinaryWriter, a: PodAd): BinaryWriter {
 }
 
 // Tracking URLs carry the ad's event token, so they differ per decision: not worth caching.
-function writeTracking(w: BinaryWriter, t: TrackingUrls): BinaryWriter {
+function writeTracking(w: FlatWriter, t: TrackingUrls): FlatWriter {
   const lists = [t.impression, t.start, t.firstQuartile, t.midpoint, t.thirdQuartile, t.complete, t.skip, t.click];
   for (let field = 0; field < lists.length; field++) for (const url of lists[field]!) w.tag(field + 1, LD).string(url);
   return w;
 }
 
-function writeDegraded(w: BinaryWriter, d: DegradedAgent): BinaryWriter {
+function writeDegraded(w: FlatWriter, d: DegradedAgent): FlatWriter {
   if (d.agent) w.tag(1, LD).bytes(cachedUtf8(d.agent));
   if (d.reason !== 0) w.tag(2, VARINT).int32(d.reason);
   if (d.fallback !== 0) w.tag(3, VARINT).int32(d.fallback);
@@ -67,7 +68,7 @@ function writeDegraded(w: BinaryWriter, d: DegradedAgent): BinaryWriter {
   return w;
 }
 
-function writeModuleVersion(w: BinaryWriter, m: ModuleVersion): BinaryWriter {
+function writeModuleVersion(w: FlatWriter, m: ModuleVersion): FlatWriter {
   if (m.module) w.tag(1, LD).bytes(cachedUtf8(m.module));
   if (m.version) w.tag(2, LD).bytes(cachedUtf8(m.version));
   return w;
