@@ -1,7 +1,8 @@
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { fromBinary } from "@bufbuild/protobuf";
 import { type JetStreamClient, type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type DecisionReceipt, DecisionReceiptSchema, ReceiptBatchSchema } from "../gen/chorus/v1/ledger_pb.ts";
+import { encodeDecisionReceipt } from "../lib/codecs/decision-receipt.ts";
 import { trimToCap } from "../lib/collections/lru.ts";
 import { isSubjectTaken, ONLY_IF_EMPTY } from "../lib/nats/empty-subject.ts";
 import { streams, subjects } from "../lib/subjects.ts";
@@ -112,7 +113,7 @@ export class ReceiptStore {
    * crash): its ad's token names no sequence, so this is where other gateways look.
    */
   async putOnOwnSubject(receipt: DecisionReceipt): Promise<void> {
-    const bytes = toBinary(DecisionReceiptSchema, receipt);
+    const bytes = encodeDecisionReceipt(receipt);
     try {
       // No Nats-Msg-Id: the decision id may be the id of its copy in the log (a publish whose ack was lost), and
       // JetStream would then drop this one as a duplicate; the empty-subject check alone keeps it single here.
@@ -151,10 +152,7 @@ export class ReceiptStore {
     return found && this.remembered(found);
   }
 
-  private remembered(
-    receipt: DecisionReceipt,
-    bytes: Uint8Array = toBinary(DecisionReceiptSchema, receipt),
-  ): DecisionReceipt {
+  private remembered(receipt: DecisionReceipt, bytes: Uint8Array = encodeDecisionReceipt(receipt)): DecisionReceipt {
     this.remember(receipt, bytes);
     return receipt;
   }
@@ -191,7 +189,7 @@ export class ReceiptStore {
     const alone = receipts.length === 1;
     // Each receipt is encoded once: for the cache, and framed into the batch (a ReceiptBatch's encoding is its
     // receipts' encodings, each behind field 1's tag and its length).
-    const encoded = receipts.map((r) => toBinary(DecisionReceiptSchema, r));
+    const encoded = receipts.map(encodeDecisionReceipt);
     const ack = await this.js.publish(
       alone ? subjects.receiptLogOne : subjects.receiptLogBatch,
       alone ? encoded[0]! : frameReceiptBatch(encoded),

@@ -19,7 +19,7 @@ import {
 import { encodeBiddingSignal } from "./bidding-signal.ts";
 import { decodeDecideRequest } from "./decide-request.ts";
 import { encodeDecideResponse } from "./decide-response.ts";
-import { decodeDecisionReceipt, decodeReceiptBatch } from "./decision-receipt.ts";
+import { decodeDecisionReceipt, decodeReceiptBatch, encodeDecisionReceipt } from "./decision-receipt.ts";
 import { decodeRelevanceSignal, encodeRelevanceSignal } from "./relevance-signal.ts";
 
 export interface Codec<S extends DescMessage = DescMessage> {
@@ -58,7 +58,8 @@ export const CODECS: readonly Codec[] = [
   }),
   codec({
     schema: DecisionReceiptSchema,
-    hotPath: "every receipt the Budget agent reads (one per decision that sold)",
+    hotPath: "every receipt a gateway stores and the Budget agent reads (one per decision that sold)",
+    encode: encodeDecisionReceipt,
     decode: decodeDecisionReceipt,
   }),
   codec({
