@@ -1,5 +1,5 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import {
   type AgentVote,
   AgentVoteSchema,
@@ -8,6 +8,7 @@ import {
   TimingAdviceSchema,
 } from "../../gen/chorus/v1/agent_pb.ts";
 import { cachedUtf8 } from "./wire/cached-utf8.ts";
+import { FlatWriter } from "./wire/flat-writer.ts";
 import { readFloats, writePackedFloats } from "./wire/packed-floats.ts";
 
 const LD = WireType.LengthDelimited;
@@ -21,7 +22,7 @@ const VARINT = WireType.Varint;
  * until it is).
  */
 export function encodeAgentVote(v: AgentVote): Uint8Array {
-  const w = new BinaryWriter();
+  const w = new FlatWriter();
   if (v.agent) w.tag(1, LD).bytes(cachedUtf8(v.agent));
   if (v.runId) w.tag(2, LD).string(v.runId);
   if (v.inventoryVersion !== 0n) w.tag(3, VARINT).uint64(v.inventoryVersion);

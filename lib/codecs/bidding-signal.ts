@@ -1,6 +1,7 @@
-import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { WireType } from "@bufbuild/protobuf/wire";
 import type { BiddingSignal } from "../../gen/chorus/v1/agent_signals_pb.ts";
 import { cachedUtf8 } from "./wire/cached-utf8.ts";
+import { FlatWriter } from "./wire/flat-writer.ts";
 
 const LD = WireType.LengthDelimited;
 const VARINT = WireType.Varint;
@@ -13,7 +14,7 @@ const VARINT = WireType.Varint;
  * here too (the spec fails until it is).
  */
 export function encodeBiddingSignal(s: BiddingSignal): Uint8Array {
-  const w = new BinaryWriter();
+  const w = new FlatWriter();
   for (const c of s.campaigns) {
     w.tag(1, LD).fork();
     if (c.campaignId) w.tag(1, LD).bytes(cachedUtf8(c.campaignId));

@@ -1,5 +1,6 @@
-import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import type { RelevanceSignal } from "../../gen/chorus/v1/agent_signals_pb.ts";
+import { FlatWriter } from "./wire/flat-writer.ts";
 import { readFloats, writePackedFloats } from "./wire/packed-floats.ts";
 
 const VARINT = WireType.Varint;
@@ -10,7 +11,7 @@ const VARINT = WireType.Varint;
  * checked by codecs.spec.ts (a new field must be added here too).
  */
 export function encodeRelevanceSignal(s: RelevanceSignal): Uint8Array {
-  const w = new BinaryWriter();
+  const w = new FlatWriter();
   if (s.size !== 0) w.tag(1, VARINT).uint32(s.size);
   writePackedFloats(w, 2, s.z);
   writePackedFloats(w, 3, s.n);
