@@ -74,6 +74,36 @@ describe("raw http2 sender", () => {
     close();
   });
 
+  it("raw http2 sender - ads are counted in a message that came whole, or in frames; more than one message is not an answer", async () => {
+    // Two ads (field 2) in a gRPC message: whole in one DATA frame, split over two, or followed by a second message.
+    const message = Buffer.of(0x12, 0x01, 0x07, 0x12, 0x01, 0x08);
+    const framed = Buffer.concat([Buffer.of(0, 0, 0, 0, message.length), message]);
+    const layouts = { whole: [framed], split: [framed.subarray(0, 4), framed.subarray(4)], two: [framed, framed] };
+    let layout: Buffer[] = [];
+    const { url, close: stop } = await serve((stream) => {
+      stream.resume();
+      stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
+      stream.once("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+      // Each part its own DATA frame: written one per turn of the loop.
+      const parts = [...layout];
+      const next = () => {
+        const part = parts.shift()!;
+        if (parts.length === 0) stream.end(part);
+        else stream.write(part, () => setTimeout(next, 5));
+      };
+      next();
+    });
+    const { send, close } = await rawHttp2Sender(target(url, { countAds: true }));
+    const ads: Record<string, number> = {};
+    for (const [name, parts] of Object.entries(layouts)) {
+      layout = parts;
+      ads[name] = await call(send);
+    }
+    expect(ads).toEqual({ whole: 2, split: 2, two: -1 });
+    close();
+    await stop();
+  });
+
   it("raw http2 sender - streams the server resets fail with the code, the others and later ones succeed", async () => {
     let n = 0;
     const { url, close: stop } = await serve((stream) => {

@@ -9,8 +9,12 @@ import type { StreamHandler } from "./raw-http2-connection.ts";
 export class UnaryCall implements StreamHandler {
   private status = 0;
   private grpcStatus: string | undefined;
-  /** The response body's frames, when its ads are counted. */
+  /** The response body's frames, when its ads are counted and the message did not come whole in one frame. */
   private readonly chunks: Buffer[] | undefined;
+  /** Ads of a gRPC message counted where it lay in the read buffer (undefined: not counted there). */
+  private counted: number | undefined;
+  /** That message's bytes, copied only for `onSold`. */
+  private soldMessage: Buffer | undefined;
 
   constructor(
     private readonly done: Done,
@@ -31,7 +35,22 @@ export class UnaryCall implements StreamHandler {
   }
 
   onData(bytes: Buffer, start: number, end: number): void {
-    this.chunks?.push(Buffer.from(bytes.subarray(start, end)));
+    const chunks = this.chunks;
+    if (!chunks) return;
+    if (this.counted !== undefined) {
+      // More body after one whole message: not a unary answer.
+      this.counted = -1;
+      this.soldMessage = undefined;
+      return;
+    }
+    // The usual gRPC answer: the whole length-prefixed message in the first DATA frame. Its ads are counted where
+    // it lies, with no copy (a copy per answer was most of this client's garbage); onSold still gets a copy.
+    if (this.grpc && chunks.length === 0 && end - start >= 5 && bytes.readUInt32BE(start + 1) === end - start - 5) {
+      this.counted = countField2(bytes, start + 5, end);
+      if (this.counted > 0 && this.onSold) this.soldMessage = Buffer.from(bytes.subarray(start + 5, end));
+      return;
+    }
+    chunks.push(Buffer.from(bytes.subarray(start, end)));
   }
 
   onClose(error: string | undefined): void {
@@ -41,7 +60,10 @@ export class UnaryCall implements StreamHandler {
       reason = `grpc-status ${this.grpcStatus ?? "missing"}`;
     if (reason !== undefined) this.done(reason, 0);
     else if (!this.chunks) this.done(undefined, -1);
-    else {
+    else if (this.counted !== undefined) {
+      if (this.soldMessage) this.onSold?.(this.soldMessage);
+      this.done(undefined, this.counted);
+    } else {
       const chunks = this.chunks;
       const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
       const prefix = this.grpc ? 5 : 0;
