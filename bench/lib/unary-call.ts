@@ -44,7 +44,7 @@ export class UnaryCall implements StreamHandler {
       return;
     }
     // The usual gRPC answer: the whole length-prefixed message in the first DATA frame. Its ads are counted where
-    // it lies, with no copy (a copy per answer was most of this client's garbage); onSold still gets a copy.
+    // it lies, without copying the answer first; onSold still gets a copy.
     if (this.grpc && chunks.length === 0 && end - start >= 5 && bytes.readUInt32BE(start + 1) === end - start - 5) {
       this.counted = countField2(bytes, start + 5, end);
       if (this.counted > 0 && this.onSold) this.soldMessage = Buffer.from(bytes.subarray(start + 5, end));
