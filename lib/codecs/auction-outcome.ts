@@ -8,6 +8,7 @@ import { cachedUtf8 } from "./wire/cached-utf8.ts";
 import { FlatWriter } from "./wire/flat-writer.ts";
 import { readString } from "./wire/short-string.ts";
 import { wireBytesOf } from "./wire/wire-bytes.ts";
+import { writeTimestamp } from "./wire/write-timestamp.ts";
 
 const LD = WireType.LengthDelimited;
 
@@ -24,12 +25,7 @@ export function encodeAuctionOutcome(o: AuctionOutcome): Uint8Array {
   // The request as the client sent it when the server kept its bytes (it is not changed after decoding).
   if (o.request) w.tag(2, LD).bytes(wireBytesOf(o.request) ?? toBinary(DecideRequestSchema, o.request));
   if (o.inventoryVersion !== 0n) w.tag(3, WireType.Varint).uint64(o.inventoryVersion);
-  if (o.decidedAt) {
-    w.tag(4, LD).fork();
-    if (o.decidedAt.seconds !== 0n) w.tag(1, WireType.Varint).int64(o.decidedAt.seconds);
-    if (o.decidedAt.nanos !== 0) w.tag(2, WireType.Varint).int32(o.decidedAt.nanos);
-    w.join();
-  }
+  if (o.decidedAt) writeTimestamp(w, 4, o.decidedAt);
   if (o.reservePriceMicros !== 0n) w.tag(5, WireType.Varint).int64(o.reservePriceMicros);
   for (const e of o.entries) writeEntry(w.tag(6, LD).fork(), e).join();
   for (const a of o.agents) w.tag(7, LD).string(a);

@@ -4,6 +4,7 @@ import type { DecisionReceipt, LeasePart, ReceiptBatch, ReceiptItem } from "../.
 import { cachedUtf8 } from "./wire/cached-utf8.ts";
 import { FlatWriter } from "./wire/flat-writer.ts";
 import { readString } from "./wire/short-string.ts";
+import { writeTimestamp } from "./wire/write-timestamp.ts";
 
 /**
  * DecisionReceipt and ReceiptBatch from their wire encoding, field by field: the Budget agent reads every receipt of
@@ -42,12 +43,7 @@ const VARINT = WireType.Varint;
 export function encodeDecisionReceipt(m: DecisionReceipt): Uint8Array {
   const w = new FlatWriter();
   if (m.decisionId) w.tag(1, LD).string(m.decisionId);
-  if (m.decidedAt) {
-    w.tag(2, LD).fork();
-    if (m.decidedAt.seconds !== 0n) w.tag(1, VARINT).int64(m.decidedAt.seconds);
-    if (m.decidedAt.nanos !== 0) w.tag(2, VARINT).int32(m.decidedAt.nanos);
-    w.join();
-  }
+  if (m.decidedAt) writeTimestamp(w, 2, m.decidedAt);
   if (m.userId) w.tag(3, LD).string(m.userId);
   // Gateway, campaign and creative ids repeat across receipts.
   if (m.gatewayId) w.tag(4, LD).bytes(cachedUtf8(m.gatewayId));
