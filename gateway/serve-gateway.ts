@@ -74,7 +74,7 @@ const config = loadConfig({
     // refusals; the shedding's own tests set it explicitly.
     default: DEFAULT_MAX_LOOP_LAG_MS,
     parse: parsers.int(0, 60_000),
-    help: `load shedding: while the event loop is more than this many ms behind, new decisions get RESOURCE_EXHAUSTED at once (0 = off)`,
+    help: `load shedding: while the event loop stays more than this many ms behind (two late ticks in a row, or one turn four times this long), new decisions get RESOURCE_EXHAUSTED at once (0 = off)`,
   },
   idempotencyMaxBytes: {
     env: "GATEWAY_IDEMPOTENCY_MAX_BYTES",

@@ -45,8 +45,9 @@ export function residentInventoriesFor(maxInFlight: number): number {
 }
 
 /**
- * The gateway's event-loop lag past which new decisions are refused: far above a GC pause or a busy moment of a
- * shared machine, and already ten times Decide's default time budget (a request read that late has missed it).
+ * The gateway's event-loop lag past which new decisions are refused while the loop stays that far behind: ten times
+ * Decide's default time budget (a request read that late has missed it). One longer stall alone sheds nothing
+ * below four times this (LoopLag.behindMs): the soak met full-collection stalls of 0.5-1.3 s at a quarter load.
  */
 export const DEFAULT_MAX_LOOP_LAG_MS = 500;
 /**
@@ -92,8 +93,8 @@ export interface DecisionEngineOptions {
   /** Admission limit: decisions in flight past which new ones are refused at once (RESOURCE_EXHAUSTED). */
   maxInFlight?: number;
   /**
-   * Load shedding by event-loop lag (lib/process/loop-lag.ts): while this process's loop is more than this many
-   * ms behind, new decisions are refused at once (RESOURCE_EXHAUSTED). Default 0 (off) for an engine built in
+   * Load shedding by event-loop lag (lib/process/loop-lag.ts, `behindMs`): while this process's loop stays more
+   * than this many ms behind, new decisions are refused at once (RESOURCE_EXHAUSTED). Default 0 (off) for an engine built in
    * process; the gateway process uses DEFAULT_MAX_LOOP_LAG_MS (GATEWAY_MAX_LOOP_LAG_MS).
    */
   maxLoopLagMs?: number;
@@ -170,10 +171,11 @@ export async function createDecisionEngine(options: DecisionEngineOptions): Prom
       return Promise.reject(overloaded(`${maxInFlight} decisions in flight`, retryAfterMs));
     }
     // The same when requests wait in front of the handlers (unread sockets, unparsed frames) rather than in flight:
-    // a loop this late reads each request long after it was sent; refusing the backlog lets it catch up. The first
-    // few of a late stretch are still served (one hiccup of a busy machine is not a backlog).
-    const lag = loopLag?.lagMs ?? 0;
-    if (lag > maxLoopLagMs) {
+    // a loop behind tick after tick reads each request long after it was sent; refusing the backlog lets it catch
+    // up. One stall (a collection pause) is not that: its backlog is served (LoopLag.behindMs). The first few of a
+    // late stretch are still served either way.
+    const lag = loopLag?.behindMs(maxLoopLagMs) ?? 0;
+    if (lag > 0) {
       if (loopLag!.ticks !== lateTick) {
         lateTick = loopLag!.ticks;
         lateArrivals = 0;

@@ -18,6 +18,38 @@ describe("loop lag", () => {
     expect(lag.lagMs).toBeLessThan(60);
   });
 
+  const busy = (ms: number) => {
+    const until = performance.now() + ms;
+    while (performance.now() < until);
+  };
+  const turn = () => new Promise((r) => setTimeout(r, 0));
+
+  it("loop lag - behind: one stall is not behind; late at two ticks in a row, or one turn past the stall bound, is", async () => {
+    lag.start();
+    await new Promise((r) => setTimeout(r, 100));
+    // One stall: late now, before any tick ran, and after the late tick ran, but not behind.
+    busy(150);
+    expect(lag.lagMs).toBeGreaterThan(100);
+    expect(lag.behindMs(100, 400)).toBe(0);
+    await turn();
+    expect(lag.lagMs).toBeGreaterThan(100);
+    expect(lag.behindMs(100, 400)).toBe(0);
+    // Caught up: a tick on time follows.
+    await new Promise((r) => setTimeout(r, 60));
+    expect(lag.behindMs(100, 400)).toBe(0);
+    // Stalled at tick after tick: behind, by the lag.
+    busy(150);
+    await turn();
+    busy(150);
+    await turn();
+    expect(lag.behindMs(100, 400)).toBeGreaterThan(100);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(lag.behindMs(100, 400)).toBe(0);
+    // One turn far past the stall bound (a flood read in one go): behind before any tick could run.
+    busy(450);
+    expect(lag.behindMs(100, 400)).toBeGreaterThan(400);
+  });
+
   it("loop lag - parks its timer when nobody reads it, and starts it again (reading 0) on the next read", async () => {
     const idle = new LoopLag(20, 150).start();
     try {

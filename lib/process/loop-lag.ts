@@ -9,6 +9,12 @@
  * sent, decides it anyway, and answers after the client gave up: goodput falls to nothing. Refusing at once while
  * the loop is late costs a fraction of a decision and lets the loop catch up.
  *
+ * Behind, or only late once (`behindMs`): a single stall (a full garbage collection, a scheduling hiccup of a busy
+ * machine) makes one tick late and leaves a backlog the loop works off in a few ms per request; refusing that
+ * backlog turns one pause into a burst of errors (the soak's refusals, docs/benchmarks.md). A loop that cannot keep
+ * up is late at tick after tick. So load is shed only when the last two ticks were both late past the bound, or
+ * when the current turn has already run far past it (a flood read in one long turn, before any tick could run).
+ *
  * Nobody asking, nothing to measure: after `parkAfterMs` without a read the timer stops (an idle gateway was woken
  * 20 times a second by it), and the next read starts it again and reads 0: a loop that was idle is not behind.
  */
@@ -17,6 +23,8 @@ export class LoopLag {
   #running = false;
   #expected = 0;
   #lastMs = 0;
+  /** How late the tick before the last one ran. */
+  #prevMs = 0;
   #lastReadMs = 0;
   /** Ticks run so far: work seen with the same count ran in the same stretch between two ticks. */
   ticks = 0;
@@ -37,8 +45,10 @@ export class LoopLag {
     if (this.#timer) return;
     this.#expected = performance.now() + this.intervalMs;
     this.#lastMs = 0;
+    this.#prevMs = 0;
     this.#timer = setInterval(() => {
       const now = performance.now();
+      this.#prevMs = this.#lastMs;
       this.#lastMs = Math.max(0, now - this.#expected);
       this.ticks++;
       this.#expected = now + this.intervalMs;
@@ -62,6 +72,18 @@ export class LoopLag {
     return Math.max(this.#lastMs, now - this.#expected);
   }
 
+  /**
+   * The lag (as `lagMs`) when the loop is behind by more than `boundMs` for longer than one stall: the last two ticks
+   * both ran more than `boundMs` late, or the current turn is already `stallMs` overdue (default four times the
+   * bound: longer than any collection pause measured in the gateway). Otherwise 0.
+   */
+  behindMs(boundMs: number, stallMs = 4 * boundMs): number {
+    const lag = this.lagMs;
+    if (lag <= boundMs) return 0;
+    const standing = this.#lastMs > boundMs && this.#prevMs > boundMs;
+    return standing || performance.now() - this.#expected > stallMs ? lag : 0;
+  }
+
   /** True while the timer ticks (started and read within `parkAfterMs`). */
   get ticking(): boolean {
     return this.#timer !== undefined;
@@ -72,5 +94,6 @@ export class LoopLag {
     clearInterval(this.#timer);
     this.#timer = undefined;
     this.#lastMs = 0;
+    this.#prevMs = 0;
   }
 }
