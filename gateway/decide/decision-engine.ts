@@ -94,8 +94,8 @@ export interface DecisionEngineOptions {
   maxInFlight?: number;
   /**
    * Load shedding by event-loop lag (lib/process/loop-lag.ts, `behindMs`): while this process's loop stays more
-   * than this many ms behind, new decisions are refused at once (RESOURCE_EXHAUSTED). Default 0 (off) for an engine built in
-   * process; the gateway process uses DEFAULT_MAX_LOOP_LAG_MS (GATEWAY_MAX_LOOP_LAG_MS).
+   * than this many ms behind, new decisions are refused at once (RESOURCE_EXHAUSTED). Default 0 (off) for an engine
+   * built in process; the gateway process uses DEFAULT_MAX_LOOP_LAG_MS (GATEWAY_MAX_LOOP_LAG_MS).
    */
   maxLoopLagMs?: number;
   /**
