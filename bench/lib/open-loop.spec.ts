@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { blockLoop } from "../../lib/testing/block-loop.ts";
 import { arrivalSchedule } from "./arrival-schedule.ts";
 import { summarize } from "./latency-histogram.ts";
 import { type Done, type OpenLoopResult, runOpenLoop } from "./open-loop.ts";
@@ -45,8 +46,7 @@ describe("open loop", () => {
       send: viaPromise(async () => {
         // The 20th request stalls the process for 60 ms; the sends due meanwhile go out late.
         if (++n === 20) {
-          const until = performance.now() + 60;
-          while (performance.now() < until);
+          blockLoop(60);
         }
         return undefined;
       }),

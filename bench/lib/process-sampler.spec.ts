@@ -1,6 +1,7 @@
 import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
 import { Supervised } from "../../lib/process/supervisor.ts";
+import { blockLoop } from "../../lib/testing/block-loop.ts";
 import { ProcessSampler, type RestartEvent, treeUsage } from "./process-sampler.ts";
 
 describe("process sampler", () => {
@@ -8,8 +9,7 @@ describe("process sampler", () => {
     const started = performance.now();
     const cpuBefore = process.cpuUsage();
     const sampler = new ProcessSampler(50).start([{ name: "self", pid: process.pid }]);
-    const until = performance.now() + 500;
-    while (performance.now() < until);
+    blockLoop(500);
     const [self] = sampler.stop();
     const cpu = process.cpuUsage(cpuBefore);
     // Node's own figure, in % of a core over the same window (the machine may be shared: compare, do not assume).

@@ -8,6 +8,7 @@ import type { CatalogView } from "../../lib/catalog/catalog-view.ts";
 import { demoRequest } from "../../lib/demo/demo-request.ts";
 import { createLogger } from "../../lib/log/logger.ts";
 import { startChild, stopChild } from "../../lib/process/launcher.ts";
+import { blockLoop, nextTurn } from "../../lib/testing/block-loop.ts";
 import type { NatsFixture } from "../../lib/testing/nats-fixture.ts";
 import type { KernelPool } from "../../wasm-core/src/kernel-pool.ts";
 import { type ClosableDecisionEngine, createDecisionEngine } from "./decision-engine.ts";
@@ -204,25 +205,20 @@ describe("decision engine - real agents, real NATS, real WASM kernel", () => {
     });
     engines.push(e);
     await expect(e.decide(demoRequest(), {})).resolves.toBeDefined();
-    const busy = (ms: number) => {
-      const until = performance.now() + ms;
-      while (performance.now() < until);
-    };
-    const turn = () => new Promise((r) => setTimeout(r, 0));
     const burst = () => Array.from({ length: 40 }, () => e.decide(demoRequest(), {}).catch((err: unknown) => err));
     // One stall (a collection pause) and the burst read right after it: served, every one. 180 ms: past the 100 ms
     // bound even if a tick was just due, and far enough below the 400 ms stall bound to leave the burst's own work.
-    busy(180);
+    blockLoop(180);
     const afterStall = await Promise.all(burst());
     expect(afterStall.filter((r) => r instanceof ConnectError)).toEqual([]);
     // The loop late at tick after tick, then a burst read in that late stretch: what a CPU-starved gateway working
     // off a backlog looks like. The first few are served, the rest refused at once.
     await new Promise((r) => setTimeout(r, 200));
-    busy(200);
-    await turn();
-    busy(200);
-    await turn();
-    busy(200);
+    blockLoop(200);
+    await nextTurn();
+    blockLoop(200);
+    await nextTurn();
+    blockLoop(200);
     const t0 = performance.now();
     const pending = burst();
     const refusedAt = performance.now() - t0;

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { blockLoop, nextTurn } from "../testing/block-loop.ts";
 import { LoopLag } from "./loop-lag.ts";
 
 describe("loop lag", () => {
@@ -10,43 +11,36 @@ describe("loop lag", () => {
     lag.start();
     await new Promise((r) => setTimeout(r, 100));
     expect(lag.lagMs).toBeLessThan(60);
-    const until = performance.now() + 250;
-    while (performance.now() < until);
+    blockLoop(250);
     // No tick could run meanwhile: the overdue tick shows the lag already.
     expect(lag.lagMs).toBeGreaterThan(200);
     await new Promise((r) => setTimeout(r, 100));
     expect(lag.lagMs).toBeLessThan(60);
   });
 
-  const busy = (ms: number) => {
-    const until = performance.now() + ms;
-    while (performance.now() < until);
-  };
-  const turn = () => new Promise((r) => setTimeout(r, 0));
-
   it("loop lag - behind: one stall is not behind; late at two ticks in a row, or one turn past the stall bound, is", async () => {
     lag.start();
     await new Promise((r) => setTimeout(r, 100));
     // One stall: late now, before any tick ran, and after the late tick ran, but not behind.
-    busy(150);
+    blockLoop(150);
     expect(lag.lagMs).toBeGreaterThan(100);
     expect(lag.behindMs(100, 400)).toBe(0);
-    await turn();
+    await nextTurn();
     expect(lag.lagMs).toBeGreaterThan(100);
     expect(lag.behindMs(100, 400)).toBe(0);
     // Caught up: a tick on time follows.
     await new Promise((r) => setTimeout(r, 60));
     expect(lag.behindMs(100, 400)).toBe(0);
     // Stalled at tick after tick: behind, by the lag.
-    busy(150);
-    await turn();
-    busy(150);
-    await turn();
+    blockLoop(150);
+    await nextTurn();
+    blockLoop(150);
+    await nextTurn();
     expect(lag.behindMs(100, 400)).toBeGreaterThan(100);
     await new Promise((r) => setTimeout(r, 100));
     expect(lag.behindMs(100, 400)).toBe(0);
     // One turn far past the stall bound (a flood read in one go): behind before any tick could run.
-    busy(450);
+    blockLoop(450);
     expect(lag.behindMs(100, 400)).toBeGreaterThan(400);
   });
 
@@ -68,8 +62,7 @@ describe("loop lag", () => {
       }
       expect(idle.ticking).toBe(true);
       expect(idle.ticks).toBeGreaterThan(parkedAt + 3);
-      const until = performance.now() + 250;
-      while (performance.now() < until);
+      blockLoop(250);
       expect(idle.lagMs).toBeGreaterThan(200);
     } finally {
       idle.stop();
